@@ -1,0 +1,15 @@
+//! The dealdesk schema, one migration per change. Run at server start-up and by
+//! `dealdesk migrate`; later issues add their tables as new migrations, never by editing these.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_foundation;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_foundation::Migration)]
+    }
+}

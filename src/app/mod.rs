@@ -1,0 +1,91 @@
+//! Use cases: authenticate the caller, check what their role allows, validate through the
+//! domain, then load and save through the [`ports`].
+
+pub mod directory;
+pub mod error;
+pub mod pipelines;
+pub mod ports;
+
+pub use error::{AppError, AppResult};
+
+use chrono::Utc;
+
+use crate::domain::directory::{Role, User, hash_token_secret};
+use ports::{IdempotencyKey, IdempotentWrite, Store};
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The active user the token belongs to.
+    pub user: User,
+}
+
+impl Principal {
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        self.user.profile.role
+    }
+}
+
+/// The application: every use case, over one store.
+#[derive(Debug, Clone)]
+pub struct App<S> {
+    /// Where everything is kept.
+    pub store: S,
+}
+
+impl<S: Store> App<S> {
+    /// The application over `store`.
+    pub fn new(store: S) -> Self {
+        Self { store }
+    }
+
+    /// Resolves a bearer secret to an active principal. Unknown, revoked and inactive all answer
+    /// UNAUTHENTICATED, each with its own reason.
+    pub async fn authenticate(&self, secret: Option<&str>) -> AppResult<Principal> {
+        let unauthenticated = |reason, message: &str| AppError::Unauthenticated {
+            reason,
+            message: message.to_string(),
+        };
+        let Some(secret) = secret else {
+            return Err(unauthenticated(
+                "MISSING_CREDENTIALS",
+                "send the metadata `authorization: Bearer <token>`",
+            ));
+        };
+        let owner = self
+            .store
+            .find_token_owner(&hash_token_secret(secret))
+            .await?
+            .ok_or_else(|| unauthenticated("UNKNOWN_TOKEN", "the bearer token is not known"))?;
+        if owner.token.revoked_at.is_some_and(|t| t <= Utc::now()) {
+            return Err(unauthenticated("REVOKED_TOKEN", "the bearer token was revoked"));
+        }
+        if !owner.user.profile.active {
+            return Err(unauthenticated(
+                "INACTIVE_USER",
+                "the token's user is deactivated",
+            ));
+        }
+        Ok(Principal { user: owner.user })
+    }
+
+    /// The saved answer of an earlier create with this key, if any.
+    pub(crate) async fn replay(&self, key: Option<&IdempotencyKey>) -> AppResult<Option<Vec<u8>>> {
+        match key {
+            Some(key) => self.store.find_idempotent(key).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// Pairs an optional key with the encoded answer, for saving beside a create.
+pub(crate) fn idempotent_write(
+    key: Option<IdempotencyKey>,
+    response: impl FnOnce() -> Vec<u8>,
+) -> Option<IdempotentWrite> {
+    key.map(|key| IdempotentWrite {
+        key,
+        response: response(),
+    })
+}

@@ -1,0 +1,188 @@
+//! Pipeline use cases: everyone reads pipelines, only admins change them.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
+use crate::domain::directory::UserId;
+use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, Segment};
+use crate::domain::templates;
+
+/// Which fields of a pipeline an update changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineMask {
+    /// `display_name`.
+    pub display_name: bool,
+    /// `segment`.
+    pub segment: bool,
+    /// `stages` (the whole list).
+    pub stages: bool,
+}
+
+fn require_pipeline_editor(principal: &Principal) -> AppResult<()> {
+    if principal.role().may_edit_pipelines() {
+        Ok(())
+    } else {
+        Err(AppError::denied(
+            "ADMIN_ONLY",
+            "only admins change pipelines and stages",
+        ))
+    }
+}
+
+fn pipeline_name(id: Uuid) -> String {
+    format!("pipelines/{id}")
+}
+
+fn parse_spec(draft: PipelineDraft, mut violations: crate::domain::Violations) -> AppResult<PipelineSpec> {
+    match PipelineSpec::parse(draft) {
+        Ok(spec) if violations.is_empty() => Ok(spec),
+        Ok(_) => Err(AppError::invalid(violations.prefixed("pipeline"))),
+        Err(more) => {
+            violations.extend(more);
+            violations.0.sort_by(|a, b| a.field.cmp(&b.field));
+            Err(AppError::invalid(violations.prefixed("pipeline")))
+        }
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Creates a pipeline. Admin only; idempotent on the key. `wire_violations` are problems the
+    /// wire conversion already found (unknown criterion kinds), reported with the domain's.
+    pub async fn create_pipeline(
+        &self,
+        principal: &Principal,
+        draft: PipelineDraft,
+        wire_violations: crate::domain::Violations,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Pipeline) -> Vec<u8>,
+    ) -> AppResult<Created<Pipeline>> {
+        require_pipeline_editor(principal)?;
+        let spec = parse_spec(draft, wire_violations)?;
+        self.create_pipeline_as(Some(principal.user.id), spec, key, respond)
+            .await
+    }
+
+    /// Creates a validated pipeline on behalf of `actor` (`None`: the operator's CLI).
+    pub async fn create_pipeline_as(
+        &self,
+        actor: Option<UserId>,
+        spec: PipelineSpec,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Pipeline) -> Vec<u8>,
+    ) -> AppResult<Created<Pipeline>> {
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let now = Utc::now();
+        let pipeline = Pipeline {
+            id: Uuid::now_v7(),
+            spec,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let audit = AuditEntry {
+            actor,
+            action: "CreatePipeline",
+            resource: pipeline_name(pipeline.id),
+            detail: format!("{} stages", pipeline.spec.stages.len()),
+        };
+        let write = idempotent_write(key, || respond(&pipeline));
+        Ok(match self.store.insert_pipeline(&pipeline, audit, write).await? {
+            Created::New(()) => Created::New(pipeline),
+            Created::Replayed(saved) => Created::Replayed(saved),
+        })
+    }
+
+    /// One pipeline; everyone may read pipelines.
+    pub async fn get_pipeline(&self, _principal: &Principal, id: Uuid) -> AppResult<Pipeline> {
+        self.store
+            .get_pipeline(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                kind: "pipeline",
+                name: pipeline_name(id),
+            })
+    }
+
+    /// A page of pipelines.
+    pub async fn list_pipelines(
+        &self,
+        _principal: &Principal,
+        segment: Option<Segment>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> AppResult<Vec<Pipeline>> {
+        self.store.list_pipelines(segment, after, limit).await
+    }
+
+    /// Changes the masked fields of a pipeline. Admin only; `etag` is the expected version.
+    pub async fn update_pipeline(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        changes: PipelineDraft,
+        wire_violations: crate::domain::Violations,
+        mask: PipelineMask,
+        etag: Option<i64>,
+    ) -> AppResult<Pipeline> {
+        require_pipeline_editor(principal)?;
+        let current = self.get_pipeline(principal, id).await?;
+        if etag.is_some_and(|v| v != current.version) {
+            return Err(AppError::StaleEtag {
+                kind: "pipeline",
+                name: pipeline_name(id),
+            });
+        }
+        let was = &current.spec;
+        let merged = PipelineDraft {
+            display_name: if mask.display_name { changes.display_name } else { was.display_name.clone() },
+            segment: if mask.segment { changes.segment } else { Some(was.segment) },
+            stages: if mask.stages { changes.stages } else { drafts_of(was) },
+        };
+        let spec = parse_spec(merged, wire_violations)?;
+        let updated = Pipeline {
+            id,
+            spec,
+            created_at: current.created_at,
+            updated_at: Utc::now(),
+            version: current.version + 1,
+        };
+        let fields = [(mask.display_name, "display_name"), (mask.segment, "segment"), (mask.stages, "stages")];
+        let audit = AuditEntry {
+            actor: Some(principal.user.id),
+            action: "UpdatePipeline",
+            resource: pipeline_name(id),
+            detail: fields.iter().filter(|(on, _)| *on).map(|(_, f)| *f).collect::<Vec<_>>().join(","),
+        };
+        self.store
+            .update_pipeline(&updated, current.version, audit)
+            .await?;
+        Ok(updated)
+    }
+
+    /// The built-in templates.
+    pub fn pipeline_templates(&self, _principal: &Principal) -> Vec<PipelineSpec> {
+        templates::all()
+    }
+}
+
+/// A stored spec back as a draft, so an update of other fields re-validates it unchanged.
+fn drafts_of(spec: &PipelineSpec) -> Vec<crate::domain::pipeline::StageDraft> {
+    spec.stages
+        .iter()
+        .map(|s| crate::domain::pipeline::StageDraft {
+            stage_id: s.stage_id.clone(),
+            display_name: s.display_name.clone(),
+            buyer_evidence: s.buyer_evidence.clone(),
+            owner_role: Some(s.owner_role),
+            default_probability_bps: s.default_probability_bps.into(),
+            stale_after_days: s.stale_after_days.map(i32::from),
+            kind: Some(s.kind),
+            position: s.position,
+            exit_criteria: s.exit_criteria.clone(),
+        })
+        .collect()
+}

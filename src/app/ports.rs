@@ -1,0 +1,185 @@
+//! The ports: what the use cases need from storage. `persistence::SqlStore` implements them on
+//! SQLite and PostgreSQL; every write method is one transaction that also appends its audit row
+//! (and, for creates, its idempotency record).
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::AppResult;
+use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
+use crate::domain::paging::RequestId;
+use crate::domain::pipeline::{Pipeline, Segment};
+
+/// One line of the audit trail, written in the same transaction as the change it records.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Who did it; `None` for the operator's CLI (bootstrap, demo).
+    pub actor: Option<UserId>,
+    /// What was done (`CreateUser`, `RevokeApiToken`).
+    pub action: &'static str,
+    /// The resource changed (`users/...`).
+    pub resource: String,
+    /// Extra words worth keeping (the fields changed).
+    pub detail: String,
+}
+
+/// Identifies one create by one caller, so its retry is recognised.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The caller; `None` for the CLI.
+    pub actor: Option<UserId>,
+    /// The RPC (`CreateUser`): the same id may be reused across RPCs.
+    pub method: &'static str,
+    /// The caller's request id.
+    pub request_id: RequestId,
+    /// Hash of the whole request, to refuse reuse of an id for a different request.
+    pub fingerprint: String,
+}
+
+/// A key with the encoded answer to save with it.
+#[derive(Debug, Clone)]
+pub struct IdempotentWrite {
+    /// The key.
+    pub key: IdempotencyKey,
+    /// The answer as sent the first time.
+    pub response: Vec<u8>,
+}
+
+/// What an idempotent create did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    /// Created now.
+    New(T),
+    /// A retry: the first answer, as it was encoded then.
+    Replayed(Vec<u8>),
+}
+
+/// A token with the user it authenticates as.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    /// The token.
+    pub token: ApiToken,
+    /// Its user.
+    pub user: User,
+}
+
+/// Filters of a user listing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserFilter {
+    /// Only direct reports of this manager.
+    pub manager: Option<UserId>,
+    /// Only this role.
+    pub role: Option<Role>,
+}
+
+/// Storage of principals and tokens.
+pub trait DirectoryStore: Send + Sync + 'static {
+    /// The token with this secret hash and its user, if any (revoked or not).
+    fn find_token_owner(
+        &self,
+        secret_hash: &str,
+    ) -> impl Future<Output = AppResult<Option<TokenOwner>>> + Send;
+
+    /// The saved answer for this key, if a create with it was done. A key reused for a different
+    /// request is INVALID_ARGUMENT.
+    fn find_idempotent(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = AppResult<Option<Vec<u8>>>> + Send;
+
+    /// Inserts a user (email taken -> ALREADY_EXISTS; manager missing -> INVALID_ARGUMENT).
+    fn insert_user(
+        &self,
+        user: &User,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// One user.
+    fn get_user(&self, id: UserId) -> impl Future<Output = AppResult<Option<User>>> + Send;
+
+    /// The user with this (lower-case) e-mail.
+    fn find_user_by_email(&self, email: &str) -> impl Future<Output = AppResult<Option<User>>> + Send;
+
+    /// Users in id order after `after`, at most `limit`.
+    fn list_users(
+        &self,
+        filter: UserFilter,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<User>>> + Send;
+
+    /// Replaces a user's profile if its version is still `expected_version`, refusing a manager
+    /// that would close a cycle in the reporting tree. Returns the stored user.
+    fn update_user(
+        &self,
+        id: UserId,
+        expected_version: i64,
+        profile: UserProfile,
+        at: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<User>> + Send;
+
+    /// Inserts a token.
+    fn insert_token(
+        &self,
+        token: &ApiToken,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
+    /// A user's tokens in id order after `after`, at most `limit`.
+    fn list_tokens(
+        &self,
+        user: UserId,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<ApiToken>>> + Send;
+
+    /// Marks a token revoked at `at`, if it is not already (then FAILED_PRECONDITION).
+    fn revoke_token(
+        &self,
+        user: UserId,
+        token: Uuid,
+        at: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<ApiToken>> + Send;
+}
+
+/// Storage of pipelines and their stages.
+pub trait PipelineStore: Send + Sync + 'static {
+    /// Inserts a pipeline with its stages and criteria.
+    fn insert_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// One pipeline with its stages.
+    fn get_pipeline(&self, id: Uuid) -> impl Future<Output = AppResult<Option<Pipeline>>> + Send;
+
+    /// Pipelines in id order after `after`, at most `limit`.
+    fn list_pipelines(
+        &self,
+        segment: Option<Segment>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<Pipeline>>> + Send;
+
+    /// Replaces a pipeline (its `version` is the new one) if the stored version is still
+    /// `expected_version`.
+    fn update_pipeline(
+        &self,
+        pipeline: &Pipeline,
+        expected_version: i64,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+}
+
+/// Everything the application stores.
+pub trait Store: DirectoryStore + PipelineStore + Clone {
+    /// Whether the database answers (for health).
+    fn ping(&self) -> impl Future<Output = bool> + Send;
+}

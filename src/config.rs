@@ -1,0 +1,79 @@
+//! Settings from flags and environment variables, with documented defaults.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// dealdesk: stage gating, learned-win-rate forecasting and deal-desk approvals over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "dealdesk", version)]
+pub struct Cli {
+    /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or `postgres://...`.
+    #[arg(long, env = "DEALDESK_DATABASE_URL", global = true, default_value = "sqlite://dealdesk.db?mode=rwc")]
+    pub database_url: String,
+
+    /// Log format: human-readable lines or one JSON object per line.
+    #[arg(long, env = "DEALDESK_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The CLI's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrates the database and serves the gRPC API until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Applies pending migrations and exits.
+    Migrate,
+    /// Creates an admin user and prints a token for it, without a running server.
+    CreateAdmin {
+        /// The admin's e-mail.
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+    /// Issues a new token for an existing user (by e-mail), without a running server.
+    CreateToken {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// What the token is for.
+        #[arg(long, default_value = "cli")]
+        description: String,
+    },
+    /// Creates a demo organisation in a SQLite file, prints a token per role, and serves it.
+    Demo(DemoArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "DEALDESK_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+}
+
+/// Options of `demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DEALDESK_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// The SQLite file of the demo organisation (replaced at every start).
+    #[arg(long, default_value = "dealdesk-demo.db")]
+    pub file: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}

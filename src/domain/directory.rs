@@ -1,0 +1,330 @@
+//! Principals: users with one role and a place in the reporting tree, and their API tokens.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Violations, check_text};
+
+/// What a principal may do. Every user has exactly one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Owns deals.
+    Rep,
+    /// First-line manager of reps.
+    Manager,
+    /// Sales leader above managers.
+    Leader,
+    /// Deal desk approver.
+    DealDesk,
+    /// Finance approver.
+    Finance,
+    /// Legal approver.
+    Legal,
+    /// Administrator: users, tokens, pipelines.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in the order of the API enum.
+    pub const ALL: [Role; 7] = [
+        Role::Rep,
+        Role::Manager,
+        Role::Leader,
+        Role::DealDesk,
+        Role::Finance,
+        Role::Legal,
+        Role::Admin,
+    ];
+
+    /// The stable name stored in the database and shown in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Rep => "REP",
+            Role::Manager => "MANAGER",
+            Role::Leader => "LEADER",
+            Role::DealDesk => "DEAL_DESK",
+            Role::Finance => "FINANCE",
+            Role::Legal => "LEGAL",
+            Role::Admin => "ADMIN",
+        }
+    }
+
+    /// Parses [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Managing users and tokens is for admins only.
+    pub fn may_manage_directory(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Changing pipelines, stages and exit criteria is for admins (RevOps) only.
+    pub fn may_edit_pipelines(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+/// A user's identifier (a UUIDv7, so ids sort by creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub Uuid);
+
+impl UserId {
+    /// A fresh identifier.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+/// A user as stored: validated fields plus bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Identifier.
+    pub id: UserId,
+    /// The user's fields.
+    pub profile: UserProfile,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; the etag is derived from it.
+    pub version: i64,
+}
+
+/// The fields of a user a caller sets, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    /// Name shown to people, 1 to 200 characters.
+    pub display_name: String,
+    /// E-mail, lower-cased; unique among users.
+    pub email: String,
+    /// What the user may do.
+    pub role: Role,
+    /// The user's manager, if any.
+    pub manager_id: Option<UserId>,
+    /// Whether the user may call the service.
+    pub active: bool,
+}
+
+/// The fields of a user as received, before validation (`role` is `None` when the caller's value
+/// was unset or unknown).
+#[derive(Debug, Clone, Default)]
+pub struct UserDraft {
+    /// Display name as sent.
+    pub display_name: String,
+    /// E-mail as sent.
+    pub email: String,
+    /// Role, `None` when unset or unknown.
+    pub role: Option<Role>,
+    /// Manager, if any.
+    pub manager_id: Option<UserId>,
+    /// Active flag.
+    pub active: bool,
+}
+
+impl UserProfile {
+    /// Validates a draft; every problem is reported.
+    pub fn parse(draft: UserDraft) -> Result<UserProfile, Violations> {
+        let mut violations = Violations::new();
+        check_text(&mut violations, "display_name", &draft.display_name, 200, true);
+        let email = draft.email.trim().to_lowercase();
+        if let Err(why) = check_email(&email) {
+            violations.add("email", why);
+        }
+        if draft.role.is_none() {
+            violations.add("role", "must be one of the known roles");
+        }
+        match draft.role {
+            Some(role) if violations.is_empty() => Ok(UserProfile {
+                display_name: draft.display_name.trim().to_string(),
+                email,
+                role,
+                manager_id: draft.manager_id,
+                active: draft.active,
+            }),
+            _ => Err(violations),
+        }
+    }
+}
+
+/// A plausible address: one `@`, non-empty local part and a dotted domain, no spaces, at most 254.
+fn check_email(email: &str) -> Result<(), &'static str> {
+    if email.is_empty() {
+        return Err("must not be empty");
+    }
+    if email.len() > 254 {
+        return Err("must be at most 254 characters");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("must be an e-mail address like name@example.com");
+    };
+    let plausible = !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if plausible {
+        Ok(())
+    } else {
+        Err("must be an e-mail address like name@example.com")
+    }
+}
+
+/// Whether making `manager` the manager of `user` would close a loop in the reporting tree.
+///
+/// `chain_above_manager` is the proposed manager's own chain upwards (their manager, that one's
+/// manager, ...), as far as it goes.
+pub fn creates_reporting_cycle(
+    user: UserId,
+    manager: UserId,
+    chain_above_manager: &[UserId],
+) -> bool {
+    manager == user || chain_above_manager.contains(&user)
+}
+
+/// An API token as stored: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Identifier.
+    pub id: Uuid,
+    /// The user it authenticates as.
+    pub user_id: UserId,
+    /// What it is for.
+    pub display_name: String,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+    /// When issued.
+    pub created_at: DateTime<Utc>,
+    /// When revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Prefix of every secret, so leaked tokens are easy to recognise and scan for.
+pub const TOKEN_PREFIX: &str = "ddk_";
+
+/// Builds a secret from 32 random bytes: `ddk_` and 64 hex digits.
+pub fn token_secret_from(random: [u8; 32]) -> String {
+    let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
+    secret.push_str(TOKEN_PREFIX);
+    for byte in random {
+        secret.push_str(&format!("{byte:02x}"));
+    }
+    secret
+}
+
+/// The stored form of a secret: SHA-256, hex. Secrets carry 256 random bits, so a fast hash is
+/// enough (no password stretching needed) and lets every call be checked with one index lookup.
+pub fn hash_token_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Validates a token's display name.
+pub fn parse_token_display_name(name: &str) -> Result<String, Violations> {
+    let mut violations = Violations::new();
+    check_text(&mut violations, "display_name", name, 200, true);
+    violations.into_result(name.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn draft() -> UserDraft {
+        UserDraft {
+            display_name: "Ada Rep".into(),
+            email: " Ada@Example.com ".into(),
+            role: Some(Role::Rep),
+            manager_id: None,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_is_accepted_with_its_email_normalised() {
+        let profile = UserProfile::parse(draft()).unwrap();
+        assert_eq!(profile.email, "ada@example.com");
+        assert_eq!(profile.role, Role::Rep);
+    }
+
+    #[test]
+    fn every_problem_of_a_draft_is_reported() {
+        let bad = UserDraft {
+            display_name: " ".into(),
+            email: "not-an-address".into(),
+            role: None,
+            ..draft()
+        };
+        let violations = UserProfile::parse(bad).unwrap_err();
+        let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["display_name", "email", "role"]);
+    }
+
+    #[test]
+    fn a_display_name_longer_than_200_characters_is_rejected() {
+        let long = UserDraft {
+            display_name: "é".repeat(201),
+            ..draft()
+        };
+        let violations = UserProfile::parse(long).unwrap_err();
+        assert_eq!(violations.0[0].field, "display_name");
+    }
+
+    #[test]
+    fn emails_without_a_dotted_domain_are_rejected() {
+        for email in ["a@b", "@b.com", "a@@b.com", "a b@c.com", "a@.com", "a@com."] {
+            assert!(check_email(email).is_err(), "{email} accepted");
+        }
+        assert!(check_email("a.b+c@sales.example.com").is_ok());
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("CEO"), None);
+    }
+
+    #[test]
+    fn only_admins_manage_the_directory_and_pipelines() {
+        for role in Role::ALL {
+            assert_eq!(role.may_manage_directory(), role == Role::Admin);
+            assert_eq!(role.may_edit_pipelines(), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn a_secret_is_prefixed_hex_and_its_hash_is_not_the_secret() {
+        let secret = token_secret_from([0xab; 32]);
+        assert_eq!(secret.len(), 4 + 64);
+        assert!(secret.starts_with("ddk_abab"));
+        let hash = hash_token_secret(&secret);
+        assert_eq!(hash.len(), 64);
+        assert!(!hash.contains(&secret[4..]));
+        assert_eq!(hash, hash_token_secret(&secret));
+    }
+
+    #[test]
+    fn being_ones_own_manager_is_a_cycle() {
+        let a = UserId::generate();
+        assert!(creates_reporting_cycle(a, a, &[]));
+    }
+
+    proptest! {
+        /// In a chain u0 <- u1 <- ... (u[i+1] reports to u[i]), making anyone's manager one of
+        /// their own reports is a cycle, and making them report to someone above is not.
+        #[test]
+        fn cycles_are_exactly_managers_below_the_user(len in 2usize..12, user in 0usize..12, manager in 0usize..12) {
+            let chain: Vec<UserId> = (0..len).map(|_| UserId::generate()).collect();
+            let (user, manager) = (user % len, manager % len);
+            // Chain above chain[manager]: chain[manager-1], ..., chain[0].
+            let above: Vec<UserId> = chain[..manager].iter().rev().copied().collect();
+            let cycle = creates_reporting_cycle(chain[user], chain[manager], &above);
+            prop_assert_eq!(cycle, manager >= user);
+        }
+    }
+}

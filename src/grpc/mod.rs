@@ -1,0 +1,130 @@
+//! The gRPC front end: one thin adapter per service that authenticates, converts wire messages
+//! into domain values, calls the use case and converts the answer back.
+
+pub mod convert;
+mod directory;
+pub mod error;
+mod pipeline;
+
+pub use directory::DirectoryApi;
+pub use pipeline::PipelineApi;
+
+use prost::Message;
+use tonic::{Request, Status, metadata::MetadataMap};
+
+use crate::app::ports::{Created, IdempotencyKey, Store};
+use crate::app::{App, AppError, Principal};
+use crate::domain::Violations;
+use crate::domain::directory::UserId;
+use crate::domain::paging::{PageToken, RequestId, page_size, query_fingerprint};
+
+/// The bearer secret of a call, if it sent a well-formed `authorization` header.
+fn bearer(metadata: &MetadataMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = metadata.get("authorization") else {
+        return Ok(None);
+    };
+    let malformed = || AppError::Unauthenticated {
+        reason: "MALFORMED_CREDENTIALS",
+        message: "the authorization metadata must be `Bearer <token>`".into(),
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, secret) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || secret.trim().is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(secret.trim()))
+}
+
+/// Authenticates the caller of `request`.
+pub(crate) async fn authenticate<S: Store, T>(
+    app: &App<S>,
+    request: &Request<T>,
+) -> Result<Principal, Status> {
+    let secret = bearer(request.metadata())?;
+    Ok(app.authenticate(secret).await?)
+}
+
+/// INVALID_ARGUMENT from violations found while reading a request.
+pub(crate) fn invalid(violations: Violations) -> Status {
+    AppError::invalid(violations).into()
+}
+
+/// The idempotency key of a create, if the caller sent a request id.
+pub(crate) fn idempotency_key(
+    principal: Option<UserId>,
+    method: &'static str,
+    request_id: &str,
+    request: &impl Message,
+) -> Result<Option<IdempotencyKey>, Status> {
+    let request_id = RequestId::parse(request_id).map_err(invalid)?;
+    Ok(request_id.map(|request_id| IdempotencyKey {
+        actor: principal,
+        method,
+        request_id,
+        fingerprint: convert::fingerprint(request),
+    }))
+}
+
+/// The wire answer of an idempotent create: the new resource, or the saved first answer.
+pub(crate) fn created<T, W: Message + Default>(
+    created: Created<T>,
+    to_wire: impl FnOnce(&T) -> W,
+) -> Result<W, Status> {
+    match created {
+        Created::New(value) => Ok(to_wire(&value)),
+        Created::Replayed(bytes) => W::decode(bytes.as_slice())
+            .map_err(|e| AppError::Storage(format!("saved response does not decode: {e}")).into()),
+    }
+}
+
+/// Paging of one list call: how many, after which key, and how to make the next token.
+pub(crate) struct Paging {
+    /// Items to return.
+    pub limit: u64,
+    /// Key of the last item of the previous page.
+    pub after: Option<String>,
+    query: u64,
+}
+
+impl Paging {
+    /// Reads `page_size` and `page_token` for the query described by `filters`.
+    pub fn parse(page_size_value: i32, page_token: &str, filters: &[&str]) -> Result<Self, Status> {
+        let mut violations = Violations::new();
+        let limit = page_size(page_size_value).unwrap_or_else(|v| {
+            violations.extend(v);
+            0
+        });
+        let query = query_fingerprint(filters);
+        let after = PageToken::decode(page_token, query).unwrap_or_else(|v| {
+            violations.extend(v);
+            None
+        });
+        if !violations.is_empty() {
+            return Err(invalid(violations));
+        }
+        Ok(Self {
+            limit,
+            after: after.map(|t| t.after),
+            query,
+        })
+    }
+
+    /// The `after` key as a UUID (keys of this server's lists are UUIDs).
+    pub fn after_uuid(&self) -> Result<Option<uuid::Uuid>, Status> {
+        self.after
+            .as_deref()
+            .map(|key| {
+                uuid::Uuid::parse_str(key)
+                    .map_err(|_| invalid(Violations::one("page_token", "is not a page token of this list")))
+            })
+            .transpose()
+    }
+
+    /// The token of the next page: empty when `returned` did not fill the page.
+    pub fn next_token(&self, returned: usize, last_key: Option<String>) -> String {
+        match last_key {
+            Some(after) if returned as u64 == self.limit => PageToken { query: self.query, after }.encode(),
+            _ => String::new(),
+        }
+    }
+}

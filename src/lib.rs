@@ -1,0 +1,26 @@
+//! dealdesk: stage gating, learned-win-rate forecasting and deal-desk approvals over gRPC.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `grpc -> app -> domain`, and `persistence -> app` (it implements
+//! the app's ports). The domain knows nothing of tonic, sea-orm or async.
+//!
+//! - [`domain`]: pure rules: roles and permissions, the reporting tree, pipelines, stages and
+//!   their exit criteria, names, paging and idempotency keys.
+//! - [`app`]: use cases. Authenticate, authorize, validate through the domain, then load and
+//!   save through the ports in [`app::ports`].
+//! - [`persistence`]: sea-orm entities and the SQL store behind the ports (SQLite or PostgreSQL).
+//! - [`grpc`]: one thin adapter per service, wire conversions, the one error -> Status mapping.
+//! - [`proto`]: the generated wire types.
+//! - [`demo`]: the operator's bootstrap (first admin, tokens) and the demo organisation.
+//! - [`config`], [`telemetry`], [`startup`]: settings, logs, and wiring the server together.
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod grpc;
+pub mod persistence;
+pub mod proto;
+pub mod startup;
+pub mod telemetry;

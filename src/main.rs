@@ -1,0 +1,78 @@
+//! The `dealdesk` binary: parse the command line, set up logs, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dealdesk::app::App;
+use dealdesk::config::{Cli, Command};
+use dealdesk::startup::{self, Application, StartupError};
+use dealdesk::{demo, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors a command can end with.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    App(#[from] dealdesk::app::AppError),
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Migrate => {
+            startup::open_store(&cli.database_url).await?;
+            println!("database is up to date");
+        }
+        Command::Serve(args) => {
+            let store = startup::open_store(&cli.database_url).await?;
+            let application = Application::build(store, args.listen).await?;
+            application.run_until_stopped(startup::shutdown_signal()).await?;
+        }
+        Command::CreateAdmin { email, name } => {
+            let app = App::new(startup::open_store(&cli.database_url).await?);
+            let (user, secret) = demo::create_admin(&app, &email, &name).await?;
+            println!("created users/{} ({})", user.id.0, user.profile.email);
+            println!("token (shown once): {secret}");
+        }
+        Command::CreateToken { email, description } => {
+            let app = App::new(startup::open_store(&cli.database_url).await?);
+            let (user, secret) = demo::create_token(&app, &email, &description).await?;
+            println!("token for users/{} ({}), shown once: {secret}", user.id.0, user.profile.email);
+        }
+        Command::Demo(args) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", args.file));
+            }
+            let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
+            let logins = demo::seed(&App::new(store.clone())).await?;
+            let application = Application::build(store, args.listen).await?;
+            let addr = application.local_addr().map_err(StartupError::from)?;
+            println!("dealdesk demo organisation in {} (recreated at every start)\n", args.file);
+            println!("{:<10} {:<28} token", "role", "user");
+            for login in &logins {
+                println!("{:<10} {:<28} {}", login.user.profile.role.as_str(), login.user.profile.email, login.secret);
+            }
+            let admin = &logins[0].secret;
+            println!("\nTry (any gRPC reflection client works; grpcurl shown):");
+            println!("  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.PipelineService/ListPipelines");
+            println!("  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.DirectoryService/ListUsers");
+            println!("\nserving on {addr}; Ctrl-C stops");
+            application.run_until_stopped(startup::shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}

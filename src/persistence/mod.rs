@@ -1,0 +1,172 @@
+//! Storage on SQLite or PostgreSQL through sea-orm: the [`SqlStore`] behind the app's ports.
+//!
+//! Every write is one transaction that also appends its audit row. On SQLite, write
+//! transactions start `IMMEDIATE` so two writers queue on the lock instead of failing half-way;
+//! on PostgreSQL, changes to the reporting tree take a transaction-scoped advisory lock so two
+//! concurrent manager changes cannot close a cycle together.
+
+mod codec;
+pub mod entities;
+mod directory;
+mod pipelines;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+use crate::app::AppError;
+use crate::app::ports::{AuditEntry, IdempotencyKey, IdempotentWrite, Store};
+use entities::{audit_event, idempotency_key};
+
+/// The SQL store. Cheap to clone: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+/// Opens (and on SQLite creates) the database at `url`.
+///
+/// SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged write survives a power cut.
+/// sqlx's per-query logs are lowered to DEBUG so INFO logs stay readable.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .sqlx_logging(true)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        options.max_connections(4).map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    } else {
+        options.max_connections(16);
+    }
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+impl SqlStore {
+    /// A store over an open, migrated connection.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The connection, for operations outside the ports (migrations, tests).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts a write transaction (IMMEDIATE on SQLite).
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Serialises changes to the reporting tree on PostgreSQL (SQLite's IMMEDIATE lock already
+    /// does).
+    async fn lock_reporting_tree(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7242001)")
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for SqlStore {
+    async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+}
+
+/// A database failure the caller cannot fix: logged by the gRPC layer, answered generically.
+pub(crate) fn storage(err: DbErr) -> AppError {
+    AppError::Storage(err.to_string())
+}
+
+/// Whether `err` is a unique violation whose message names `needle` (a column or table).
+pub(crate) fn is_unique_violation(err: &DbErr, needle: &str) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(msg)) if msg.contains(needle))
+}
+
+fn actor_key(actor: Option<crate::domain::directory::UserId>) -> String {
+    actor.map(|id| id.0.to_string()).unwrap_or_default()
+}
+
+/// Appends an audit row inside `txn`.
+pub(crate) async fn record_audit(txn: &DatabaseTransaction, entry: AuditEntry) -> Result<(), DbErr> {
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        actor_id: Set(entry.actor.map(|id| id.0.to_string())),
+        action: Set(entry.action.to_string()),
+        resource: Set(entry.resource),
+        detail: Set(entry.detail),
+        created_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    })
+    .exec(txn)
+    .await?;
+    Ok(())
+}
+
+/// The saved answer for `key`, checking the request is the same one.
+pub(crate) async fn find_idempotent<C: ConnectionTrait>(
+    conn: &C,
+    key: &IdempotencyKey,
+) -> Result<Option<Vec<u8>>, AppError> {
+    let row = idempotency_key::Entity::find_by_id((
+        actor_key(key.actor),
+        key.method.to_string(),
+        key.request_id.as_str().to_string(),
+    ))
+    .one(conn)
+    .await
+    .map_err(storage)?;
+    match row {
+        Some(row) if row.fingerprint != key.fingerprint => Err(AppError::InvalidArgument {
+            reason: "REQUEST_ID_REUSED",
+            violations: crate::domain::Violations::one(
+                "request_id",
+                "was already used for a different request; use a new request id",
+            ),
+        }),
+        Some(row) => Ok(Some(row.response)),
+        None => Ok(None),
+    }
+}
+
+/// Saves the answer of a create under its key, inside the create's transaction.
+pub(crate) async fn save_idempotent(
+    txn: &DatabaseTransaction,
+    write: IdempotentWrite,
+) -> Result<(), DbErr> {
+    idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+        actor_id: Set(actor_key(write.key.actor)),
+        method: Set(write.key.method.to_string()),
+        request_id: Set(write.key.request_id.as_str().to_string()),
+        fingerprint: Set(write.key.fingerprint),
+        response: Set(write.response),
+        created_at: Set(chrono::Utc::now()),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Wiring: connect and migrate the database, put the store behind the services, add health and
+//! reflection, and serve until the shutdown future resolves (draining calls in flight).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::app::App;
+use crate::app::ports::Store;
+use crate::grpc::{DirectoryApi, PipelineApi};
+use crate::persistence::{self, SqlStore};
+use crate::proto::{
+    self, directory_service_server::DirectoryServiceServer,
+    pipeline_service_server::PipelineServiceServer,
+};
+
+/// Fully-qualified names of the API's services, as health and reflection know them.
+pub const SERVICE_NAMES: [&str; 2] = [
+    "dealdesk.v1.DirectoryService",
+    "dealdesk.v1.PipelineService",
+];
+
+/// How often health re-checks the database.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Errors of start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    /// The address could not be bound.
+    #[error("listen: {0}")]
+    Listen(#[from] std::io::Error),
+    /// The server failed.
+    #[error("server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not load the descriptors.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Opens the database at `url` and applies pending migrations.
+pub async fn open_store(url: &str) -> Result<SqlStore, StartupError> {
+    let db = persistence::connect(url).await?;
+    persistence::migrate(&db).await?;
+    Ok(SqlStore::new(db))
+}
+
+/// A bound, ready-to-serve application.
+pub struct Application {
+    listener: TcpListener,
+    store: SqlStore,
+}
+
+impl Application {
+    /// Binds `listen` (port 0 picks a free port) over an open store.
+    pub async fn build(store: SqlStore, listen: SocketAddr) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Self { listener, store })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and drains calls in flight.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
+        let app = App::new(self.store.clone());
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        tracing::info!(addr = %self.listener.local_addr()?, "serving dealdesk");
+        let result = Server::builder()
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
+            .add_service(PipelineServiceServer::new(PipelineApi::new(app)))
+            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
+            .await;
+        watcher.abort();
+        tracing::info!("stopped");
+        Ok(result?)
+    }
+}
+
+/// Keeps health in step with the database: SERVING while it answers, NOT_SERVING while not.
+async fn watch_database<S: Store>(store: S, reporter: HealthReporter) {
+    let mut last = None;
+    loop {
+        let up = store.ping().await;
+        if last != Some(up) {
+            let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+            reporter.set_service_status("", status).await;
+            for name in SERVICE_NAMES {
+                reporter.set_service_status(name, status).await;
+            }
+            if !up {
+                tracing::warn!("database unreachable: health is NOT_SERVING");
+            }
+            last = Some(up);
+        }
+        tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: draining calls in flight");
+}
