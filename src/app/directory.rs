@@ -1,6 +1,5 @@
 //! Directory use cases: users, their place in the reporting tree, and API tokens.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store, UserFilter};
@@ -76,7 +75,7 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let now = Utc::now();
+        let now = super::now();
         let user = User {
             id: UserId::generate(),
             profile,
@@ -153,7 +152,7 @@ impl<S: Store> App<S> {
             detail: describe_mask(mask),
         };
         self.store
-            .update_user(id, current.version, profile, Utc::now(), audit)
+            .update_user(id, current.version, profile, super::now(), audit)
             .await
     }
 
@@ -188,7 +187,7 @@ impl<S: Store> App<S> {
             user_id: user,
             display_name,
             secret_hash: hash_token_secret(&secret),
-            created_at: Utc::now(),
+            created_at: super::now(),
             revoked_at: None,
         };
         let audit = AuditEntry {
@@ -229,7 +228,7 @@ impl<S: Store> App<S> {
             detail: String::new(),
         };
         self.store
-            .revoke_token(user, token, Utc::now(), audit)
+            .revoke_token(user, token, super::now(), audit)
             .await
     }
 }

@@ -79,6 +79,13 @@ impl<S: Store> App<S> {
     }
 }
 
+/// The current time at the precision every engine stores (microseconds), so that what a create
+/// answers equals what a later read returns.
+pub(crate) fn now() -> chrono::DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 /// Pairs an optional key with the encoded answer, for saving beside a create.
 pub(crate) fn idempotent_write(
     key: Option<IdempotencyKey>,

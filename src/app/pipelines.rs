@@ -1,6 +1,5 @@
 //! Pipeline use cases: everyone reads pipelines, only admins change them.
 
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
@@ -41,7 +40,6 @@ fn parse_spec(draft: PipelineDraft, mut violations: crate::domain::Violations) -
         Ok(_) => Err(AppError::invalid(violations.prefixed("pipeline"))),
         Err(more) => {
             violations.extend(more);
-            violations.0.sort_by(|a, b| a.field.cmp(&b.field));
             Err(AppError::invalid(violations.prefixed("pipeline")))
         }
     }
@@ -75,7 +73,7 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let now = Utc::now();
+        let now = super::now();
         let pipeline = Pipeline {
             id: Uuid::now_v7(),
             spec,
@@ -147,7 +145,7 @@ impl<S: Store> App<S> {
             id,
             spec,
             created_at: current.created_at,
-            updated_at: Utc::now(),
+            updated_at: super::now(),
             version: current.version + 1,
         };
         let fields = [(mask.display_name, "display_name"), (mask.segment, "segment"), (mask.stages, "stages")];

@@ -363,6 +363,10 @@ fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<
     }
     let mut ids: HashMap<String, usize> = HashMap::new();
     let mut positions: HashMap<i32, usize> = HashMap::new();
+    let shape: Vec<(StageKind, i32)> = drafts
+        .iter()
+        .filter_map(|d| d.kind.map(|kind| (kind, d.position)))
+        .collect();
     let mut stages = Vec::with_capacity(drafts.len());
     for (i, draft) in drafts.into_iter().enumerate() {
         let field = format!("stages[{i}]");
@@ -382,7 +386,7 @@ fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<
             stages.push(stage);
         }
     }
-    check_shape(&stages, violations);
+    check_shape(&shape, violations);
     stages.sort_by_key(|s| s.position);
     Some(stages)
 }
@@ -461,9 +465,10 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
     })
 }
 
-/// At least one open stage, exactly one won and one lost, and the closed stages last.
-fn check_shape(stages: &[Stage], violations: &mut Violations) {
-    let count = |kind| stages.iter().filter(|s| s.kind == kind).count();
+/// At least one open stage, exactly one won and one lost, and the closed stages last. Judged on
+/// every stage whose kind is known, valid or not, so one bad stage does not cascade.
+fn check_shape(stages: &[(StageKind, i32)], violations: &mut Violations) {
+    let count = |kind| stages.iter().filter(|(k, _)| *k == kind).count();
     if count(StageKind::Open) == 0 {
         violations.add("stages", "must have at least one OPEN stage");
     }
@@ -475,13 +480,13 @@ fn check_shape(stages: &[Stage], violations: &mut Violations) {
     }
     let last_open = stages
         .iter()
-        .filter(|s| s.kind == StageKind::Open)
-        .map(|s| s.position)
+        .filter(|(k, _)| *k == StageKind::Open)
+        .map(|(_, p)| *p)
         .max();
     let first_closed = stages
         .iter()
-        .filter(|s| s.kind != StageKind::Open)
-        .map(|s| s.position)
+        .filter(|(k, _)| *k != StageKind::Open)
+        .map(|(_, p)| *p)
         .min();
     if let (Some(open), Some(closed)) = (last_open, first_closed)
         && closed < open
@@ -595,7 +600,7 @@ mod tests {
 
     #[test]
     fn closed_stages_must_come_last_and_have_no_criteria() {
-        let mut won = stage("won", 0, StageKind::Won);
+        let mut won = stage("won", 2, StageKind::Won);
         won.exit_criteria = vec![ExitCriterion::AmountPositive];
         let err = PipelineSpec::parse(draft(vec![
             stage("a", 1, StageKind::Open),

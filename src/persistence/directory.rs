@@ -334,21 +334,19 @@ impl DirectoryStore for SqlStore {
     }
 }
 
-/// A create that lost a race with its own retry (both passed the first look-up): the loser's
-/// insert of the idempotency key failed, so answer with the winner's saved response.
+/// A create that lost a race with its own retry (both passed the first look-up, the winner
+/// committed first, the loser hit a unique key): if the key is now saved, answer with the
+/// winner's response instead of the loser's error.
 pub(crate) async fn replay_on_race(
     store: &SqlStore,
     result: AppResult<Created<()>>,
     key: Option<&IdempotencyKey>,
 ) -> AppResult<Created<()>> {
     match (result, key) {
-        (Err(AppError::Storage(msg)), Some(key)) if msg.contains("idempotency_keys") => {
-            match find_idempotent(&store.db, key).await? {
-                Some(saved) => Ok(Created::Replayed(saved)),
-                None => Err(AppError::Storage(msg)),
-            }
-        }
+        (Err(err), Some(key)) => match find_idempotent(&store.db, key).await? {
+            Some(saved) => Ok(Created::Replayed(saved)),
+            None => Err(err),
+        },
         (result, _) => result,
     }
 }
-

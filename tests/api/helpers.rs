@@ -1,0 +1,254 @@
+//! Test harness: `spawn_app` starts the server on port 0 over a fresh database and gives typed
+//! clients and tokens for any role.
+
+use std::net::SocketAddr;
+
+use dealdesk::app::App;
+use dealdesk::app::ports::Created;
+use dealdesk::demo;
+use dealdesk::domain::directory::{Role, UserDraft, UserId};
+use dealdesk::persistence::SqlStore;
+use dealdesk::proto as pb;
+use dealdesk::proto::directory_service_client::DirectoryServiceClient;
+use dealdesk::proto::pipeline_service_client::PipelineServiceClient;
+use dealdesk::startup::{self, Application};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Environment variable naming a PostgreSQL server URL (its database is only used to create
+/// one fresh database per test).
+pub const POSTGRES_URL_VAR: &str = "DEALDESK_TEST_POSTGRES_URL";
+
+/// Defines `mod $name { sqlite, postgres }`: the same async test body on both backends.
+#[macro_export]
+macro_rules! contract_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    Some(app) => body(app).await,
+                    None => eprintln!("{} not set: PostgreSQL run skipped", $crate::helpers::POSTGRES_URL_VAR),
+                }
+            }
+        }
+    };
+}
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// Use cases over the same store, for seeding without going through gRPC.
+    pub app: App<SqlStore>,
+    /// The first admin's user and token.
+    pub admin: pb::User,
+    pub admin_token: String,
+    pub backend: Backend,
+    stop: Option<oneshot::Sender<()>>,
+    pub server: Option<JoinHandle<Result<(), startup::StartupError>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn database_url(backend: Backend) -> Option<String> {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("dealdesk-test-{unique}.db"));
+            Some(format!("sqlite://{}?mode=rwc", path.display()))
+        }
+        Backend::Postgres => {
+            let base = std::env::var(POSTGRES_URL_VAR).ok().filter(|u| !u.is_empty())?;
+            let name = format!("dd_test_{unique}");
+            let admin = Database::connect(base.as_str()).await.expect("connect to PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the test database");
+            admin.close().await.ok();
+            let (server, _db) = base.rsplit_once('/').expect("a URL ending in /database");
+            let server = server.to_string();
+            Some(format!("{server}/{name}"))
+        }
+    }
+}
+
+/// Starts the server on a fresh database of `backend`, with one admin. `None` when PostgreSQL
+/// is asked for but not configured.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let url = database_url(backend).await?;
+    let store = startup::open_store(&url).await.expect("open the store");
+    let app = App::new(store.clone());
+    let (admin, admin_token) = demo::create_admin(&app, "admin@test.example", "Test Admin")
+        .await
+        .expect("bootstrap admin");
+    let application = Application::build(store, "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind");
+    let addr = application.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let admin = pb::User {
+        name: format!("users/{}", admin.id.0),
+        email: admin.profile.email.clone(),
+        ..Default::default()
+    };
+    Some(TestApp {
+        addr,
+        app,
+        admin,
+        admin_token,
+        backend,
+        stop: Some(stop),
+        server: Some(server),
+    })
+}
+
+impl TestApp {
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the server")
+    }
+
+    pub async fn directory(&self) -> DirectoryServiceClient<Channel> {
+        DirectoryServiceClient::new(self.channel().await)
+    }
+
+    pub async fn pipelines(&self) -> PipelineServiceClient<Channel> {
+        PipelineServiceClient::new(self.channel().await)
+    }
+
+    /// Stops the server (as SIGTERM would) and returns how it ended.
+    pub async fn shutdown(mut self) -> Result<(), startup::StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.take().unwrap().await.expect("server task")
+    }
+
+    /// Creates a user directly (as the CLI would) and issues a token for them.
+    pub async fn user(&self, role: Role, manager: Option<&pb::User>) -> (pb::User, String) {
+        let manager_id = manager.map(|m| user_id(&m.name));
+        let n = uuid::Uuid::now_v7().simple().to_string();
+        let draft = UserDraft {
+            display_name: format!("{} {}", role.as_str(), &n[n.len() - 6..]),
+            email: format!("{}-{n}@test.example", role.as_str().to_lowercase()),
+            role: Some(role),
+            manager_id,
+            active: true,
+        };
+        let Created::New(user) = self.app.create_user_as(None, draft, None, |_| Vec::new()).await.unwrap() else {
+            panic!("create without request id replayed");
+        };
+        let token = self.app.issue_token_as(None, user.id, "test").await.unwrap();
+        let wire = pb::User {
+            name: format!("users/{}", user.id.0),
+            display_name: user.profile.display_name.clone(),
+            email: user.profile.email.clone(),
+            role: role_to_wire(role) as i32,
+            manager: manager.map(|m| m.name.clone()).unwrap_or_default(),
+            active: true,
+            ..Default::default()
+        };
+        (wire, token.secret)
+    }
+
+    /// Rows of a table, counted straight in the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let db = self.app.store.connection();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+pub fn user_id(name: &str) -> UserId {
+    UserId(uuid::Uuid::parse_str(name.trim_start_matches("users/")).unwrap())
+}
+
+pub fn role_to_wire(role: Role) -> pb::Role {
+    match role {
+        Role::Rep => pb::Role::Rep,
+        Role::Manager => pb::Role::Manager,
+        Role::Leader => pb::Role::Leader,
+        Role::DealDesk => pb::Role::DealDesk,
+        Role::Finance => pb::Role::Finance,
+        Role::Legal => pb::Role::Legal,
+        Role::Admin => pb::Role::Admin,
+    }
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// Asserts a status's code and ErrorInfo reason.
+#[track_caller]
+pub fn assert_error(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let info = status.get_details_error_info().expect("every error carries an ErrorInfo");
+    assert_eq!(info.reason, reason, "unexpected reason: {status:?}");
+    assert_eq!(info.domain, "dealdesk.v1");
+}
+
+/// The BadRequest field paths of an INVALID_ARGUMENT status, in order.
+#[track_caller]
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    assert_eq!(status.code(), Code::InvalidArgument, "unexpected status: {status:?}");
+    let bad = status.get_details_bad_request().expect("INVALID_ARGUMENT carries BadRequest");
+    bad.field_violations.into_iter().map(|v| v.field).collect()
+}
+
+/// A valid user to create.
+pub fn new_user(email: &str, role: pb::Role) -> pb::User {
+    pb::User {
+        display_name: "Nia New".into(),
+        email: email.into(),
+        role: role as i32,
+        active: true,
+        ..Default::default()
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end contract suite: a real tonic client against the real server on port 0.
+//!
+//! Every test runs twice, on SQLite (a fresh file) and on PostgreSQL (a fresh database), the
+//! latter when `DEALDESK_TEST_POSTGRES_URL` is set (CI sets it; see the README).
+
+mod helpers;
+
+mod auth;
+mod directory;
+mod operations;
+mod pipelines;
