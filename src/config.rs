@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "dealdesk", version)]
 pub struct Cli {
     /// Database URL: `sqlite://FILE?mode=rwc` (created if missing) or `postgres://...`.
-    #[arg(long, env = "DEALDESK_DATABASE_URL", global = true, default_value = "sqlite://dealdesk.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DEALDESK_DATABASE_URL",
+        global = true,
+        default_value = "sqlite://dealdesk.db?mode=rwc"
+    )]
     pub database_url: String,
 
     /// Log format: human-readable lines or one JSON object per line.

@@ -7,19 +7,32 @@ use crate::domain::directory::{Role, User, UserDraft, UserId};
 use crate::domain::templates;
 
 /// Creates an admin and issues a token for them: the first credential of a new install.
-pub async fn create_admin<S: Store>(app: &App<S>, email: &str, name: &str) -> AppResult<(User, String)> {
+pub async fn create_admin<S: Store>(
+    app: &App<S>,
+    email: &str,
+    name: &str,
+) -> AppResult<(User, String)> {
     let user = add_user(app, name, email, Role::Admin, None).await?;
-    let token = app.issue_token_as(None, user.id, "created by dealdesk create-admin").await?;
+    let token = app
+        .issue_token_as(None, user.id, "created by dealdesk create-admin")
+        .await?;
     Ok((user, token.secret))
 }
 
 /// Issues a token for the user with this e-mail.
-pub async fn create_token<S: Store>(app: &App<S>, email: &str, description: &str) -> AppResult<(User, String)> {
+pub async fn create_token<S: Store>(
+    app: &App<S>,
+    email: &str,
+    description: &str,
+) -> AppResult<(User, String)> {
     let user = app
         .store
         .find_user_by_email(email)
         .await?
-        .ok_or_else(|| AppError::NotFound { kind: "user with e-mail", name: email.to_string() })?;
+        .ok_or_else(|| AppError::NotFound {
+            kind: "user with e-mail",
+            name: email.to_string(),
+        })?;
     let token = app.issue_token_as(None, user.id, description).await?;
     Ok((user, token.secret))
 }
@@ -38,9 +51,14 @@ async fn add_user<S: Store>(
         manager_id: manager,
         active: true,
     };
-    match app.create_user_as(None, draft, None, |_| Vec::new()).await? {
+    match app
+        .create_user_as(None, draft, None, |_| Vec::new())
+        .await?
+    {
         Created::New(user) => Ok(user),
-        Created::Replayed(_) => Err(AppError::Storage("a create without a request id was replayed".into())),
+        Created::Replayed(_) => Err(AppError::Storage(
+            "a create without a request id was replayed".into(),
+        )),
     }
 }
 
@@ -56,10 +74,38 @@ pub struct DemoLogin {
 /// Seeds the demo organisation: a leader with two managers and four reps, deal desk, finance,
 /// legal and an admin, plus the three template pipelines. Returns one login per person.
 pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
-    let admin = add_user(app, "Avery Admin (RevOps)", "admin@demo.dealdesk", Role::Admin, None).await?;
-    let leader = add_user(app, "Lee Leader (VP Sales)", "leader@demo.dealdesk", Role::Leader, None).await?;
-    let east = add_user(app, "Morgan Manager (East)", "manager.east@demo.dealdesk", Role::Manager, Some(leader.id)).await?;
-    let west = add_user(app, "Mika Manager (West)", "manager.west@demo.dealdesk", Role::Manager, Some(leader.id)).await?;
+    let admin = add_user(
+        app,
+        "Avery Admin (RevOps)",
+        "admin@demo.dealdesk",
+        Role::Admin,
+        None,
+    )
+    .await?;
+    let leader = add_user(
+        app,
+        "Lee Leader (VP Sales)",
+        "leader@demo.dealdesk",
+        Role::Leader,
+        None,
+    )
+    .await?;
+    let east = add_user(
+        app,
+        "Morgan Manager (East)",
+        "manager.east@demo.dealdesk",
+        Role::Manager,
+        Some(leader.id),
+    )
+    .await?;
+    let west = add_user(
+        app,
+        "Mika Manager (West)",
+        "manager.west@demo.dealdesk",
+        Role::Manager,
+        Some(leader.id),
+    )
+    .await?;
     let mut people = vec![admin, leader, east.clone(), west.clone()];
     for (name, email, manager) in [
         ("Riley Rep", "rep.riley@demo.dealdesk", &east),
@@ -69,11 +115,30 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     ] {
         people.push(add_user(app, name, email, Role::Rep, Some(manager.id)).await?);
     }
-    people.push(add_user(app, "Dana Deal Desk", "dealdesk@demo.dealdesk", Role::DealDesk, None).await?);
-    people.push(add_user(app, "Frankie Finance", "finance@demo.dealdesk", Role::Finance, None).await?);
+    people.push(
+        add_user(
+            app,
+            "Dana Deal Desk",
+            "dealdesk@demo.dealdesk",
+            Role::DealDesk,
+            None,
+        )
+        .await?,
+    );
+    people.push(
+        add_user(
+            app,
+            "Frankie Finance",
+            "finance@demo.dealdesk",
+            Role::Finance,
+            None,
+        )
+        .await?,
+    );
     people.push(add_user(app, "Lane Legal", "legal@demo.dealdesk", Role::Legal, None).await?);
     for spec in templates::all() {
-        app.create_pipeline_as(None, spec, None, |_| Vec::new()).await?;
+        app.create_pipeline_as(None, spec, None, |_| Vec::new())
+            .await?;
     }
     let mut logins = Vec::with_capacity(people.len());
     for user in people {

@@ -40,7 +40,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => {
             let store = startup::open_store(&cli.database_url).await?;
             let application = Application::build(store, args.listen).await?;
-            application.run_until_stopped(startup::shutdown_signal()).await?;
+            application
+                .run_until_stopped(startup::shutdown_signal())
+                .await?;
         }
         Command::CreateAdmin { email, name } => {
             let app = App::new(startup::open_store(&cli.database_url).await?);
@@ -51,7 +53,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::CreateToken { email, description } => {
             let app = App::new(startup::open_store(&cli.database_url).await?);
             let (user, secret) = demo::create_token(&app, &email, &description).await?;
-            println!("token for users/{} ({}), shown once: {secret}", user.id.0, user.profile.email);
+            println!(
+                "token for users/{} ({}), shown once: {secret}",
+                user.id.0, user.profile.email
+            );
         }
         Command::Demo(args) => {
             for suffix in ["", "-wal", "-shm"] {
@@ -61,17 +66,31 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let logins = demo::seed(&App::new(store.clone())).await?;
             let application = Application::build(store, args.listen).await?;
             let addr = application.local_addr().map_err(StartupError::from)?;
-            println!("dealdesk demo organisation in {} (recreated at every start)\n", args.file);
+            println!(
+                "dealdesk demo organisation in {} (recreated at every start)\n",
+                args.file
+            );
             println!("{:<10} {:<28} token", "role", "user");
             for login in &logins {
-                println!("{:<10} {:<28} {}", login.user.profile.role.as_str(), login.user.profile.email, login.secret);
+                println!(
+                    "{:<10} {:<28} {}",
+                    login.user.profile.role.as_str(),
+                    login.user.profile.email,
+                    login.secret
+                );
             }
             let admin = &logins[0].secret;
             println!("\nTry (any gRPC reflection client works; grpcurl shown):");
-            println!("  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.PipelineService/ListPipelines");
-            println!("  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.DirectoryService/ListUsers");
+            println!(
+                "  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.PipelineService/ListPipelines"
+            );
+            println!(
+                "  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.DirectoryService/ListUsers"
+            );
             println!("\nserving on {addr}; Ctrl-C stops");
-            application.run_until_stopped(startup::shutdown_signal()).await?;
+            application
+                .run_until_stopped(startup::shutdown_signal())
+                .await?;
         }
     }
     Ok(())

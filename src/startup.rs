@@ -72,7 +72,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and drains calls in flight.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), StartupError> {
         let app = App::new(self.store.clone());
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
@@ -112,7 +115,11 @@ async fn watch_database<S: Store>(store: S, reporter: HealthReporter) {
     loop {
         let up = store.ping().await;
         if last != Some(up) {
-            let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             reporter.set_service_status("", status).await;
             for name in SERVICE_NAMES {
                 reporter.set_service_status(name, status).await;

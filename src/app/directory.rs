@@ -137,11 +137,31 @@ impl<S: Store> App<S> {
         }
         let was = &current.profile;
         let merged = UserDraft {
-            display_name: if mask.display_name { changes.display_name } else { was.display_name.clone() },
-            email: if mask.email { changes.email } else { was.email.clone() },
-            role: if mask.role { changes.role } else { Some(was.role) },
-            manager_id: if mask.manager { changes.manager_id } else { was.manager_id },
-            active: if mask.active { changes.active } else { was.active },
+            display_name: if mask.display_name {
+                changes.display_name
+            } else {
+                was.display_name.clone()
+            },
+            email: if mask.email {
+                changes.email
+            } else {
+                was.email.clone()
+            },
+            role: if mask.role {
+                changes.role
+            } else {
+                Some(was.role)
+            },
+            manager_id: if mask.manager {
+                changes.manager_id
+            } else {
+                was.manager_id
+            },
+            active: if mask.active {
+                changes.active
+            } else {
+                was.active
+            },
         };
         let profile =
             UserProfile::parse(merged).map_err(|v| AppError::invalid(v.prefixed("user")))?;
@@ -241,6 +261,10 @@ fn describe_mask(mask: UserMask) -> String {
         (mask.manager, "manager"),
         (mask.active, "active"),
     ];
-    let changed: Vec<&str> = fields.iter().filter(|(on, _)| *on).map(|(_, f)| *f).collect();
+    let changed: Vec<&str> = fields
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| *f)
+        .collect();
     changed.join(",")
 }

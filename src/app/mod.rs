@@ -59,7 +59,10 @@ impl<S: Store> App<S> {
             .await?
             .ok_or_else(|| unauthenticated("UNKNOWN_TOKEN", "the bearer token is not known"))?;
         if owner.token.revoked_at.is_some_and(|t| t <= Utc::now()) {
-            return Err(unauthenticated("REVOKED_TOKEN", "the bearer token was revoked"));
+            return Err(unauthenticated(
+                "REVOKED_TOKEN",
+                "the bearer token was revoked",
+            ));
         }
         if !owner.user.profile.active {
             return Err(unauthenticated(

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::directory::UserId;
-use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, Segment};
+use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, Segment, StageDraft};
 use crate::domain::templates;
 
 /// Which fields of a pipeline an update changes.
@@ -34,7 +34,10 @@ fn pipeline_name(id: Uuid) -> String {
     format!("pipelines/{id}")
 }
 
-fn parse_spec(draft: PipelineDraft, mut violations: crate::domain::Violations) -> AppResult<PipelineSpec> {
+fn parse_spec(
+    draft: PipelineDraft,
+    mut violations: crate::domain::Violations,
+) -> AppResult<PipelineSpec> {
     match PipelineSpec::parse(draft) {
         Ok(spec) if violations.is_empty() => Ok(spec),
         Ok(_) => Err(AppError::invalid(violations.prefixed("pipeline"))),
@@ -88,10 +91,12 @@ impl<S: Store> App<S> {
             detail: format!("{} stages", pipeline.spec.stages.len()),
         };
         let write = idempotent_write(key, || respond(&pipeline));
-        Ok(match self.store.insert_pipeline(&pipeline, audit, write).await? {
-            Created::New(()) => Created::New(pipeline),
-            Created::Replayed(saved) => Created::Replayed(saved),
-        })
+        Ok(
+            match self.store.insert_pipeline(&pipeline, audit, write).await? {
+                Created::New(()) => Created::New(pipeline),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
     }
 
     /// One pipeline; everyone may read pipelines.
@@ -136,9 +141,21 @@ impl<S: Store> App<S> {
         }
         let was = &current.spec;
         let merged = PipelineDraft {
-            display_name: if mask.display_name { changes.display_name } else { was.display_name.clone() },
-            segment: if mask.segment { changes.segment } else { Some(was.segment) },
-            stages: if mask.stages { changes.stages } else { drafts_of(was) },
+            display_name: if mask.display_name {
+                changes.display_name
+            } else {
+                was.display_name.clone()
+            },
+            segment: if mask.segment {
+                changes.segment
+            } else {
+                Some(was.segment)
+            },
+            stages: if mask.stages {
+                changes.stages
+            } else {
+                was.stages.iter().map(StageDraft::from).collect()
+            },
         };
         let spec = parse_spec(merged, wire_violations)?;
         let updated = Pipeline {
@@ -148,12 +165,21 @@ impl<S: Store> App<S> {
             updated_at: super::now(),
             version: current.version + 1,
         };
-        let fields = [(mask.display_name, "display_name"), (mask.segment, "segment"), (mask.stages, "stages")];
+        let fields = [
+            (mask.display_name, "display_name"),
+            (mask.segment, "segment"),
+            (mask.stages, "stages"),
+        ];
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "UpdatePipeline",
             resource: pipeline_name(id),
-            detail: fields.iter().filter(|(on, _)| *on).map(|(_, f)| *f).collect::<Vec<_>>().join(","),
+            detail: fields
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, f)| *f)
+                .collect::<Vec<_>>()
+                .join(","),
         };
         self.store
             .update_pipeline(&updated, current.version, audit)
@@ -165,22 +191,4 @@ impl<S: Store> App<S> {
     pub fn pipeline_templates(&self, _principal: &Principal) -> Vec<PipelineSpec> {
         templates::all()
     }
-}
-
-/// A stored spec back as a draft, so an update of other fields re-validates it unchanged.
-fn drafts_of(spec: &PipelineSpec) -> Vec<crate::domain::pipeline::StageDraft> {
-    spec.stages
-        .iter()
-        .map(|s| crate::domain::pipeline::StageDraft {
-            stage_id: s.stage_id.clone(),
-            display_name: s.display_name.clone(),
-            buyer_evidence: s.buyer_evidence.clone(),
-            owner_role: Some(s.owner_role),
-            default_probability_bps: s.default_probability_bps.into(),
-            stale_after_days: s.stale_after_days.map(i32::from),
-            kind: Some(s.kind),
-            position: s.position,
-            exit_criteria: s.exit_criteria.clone(),
-        })
-        .collect()
 }

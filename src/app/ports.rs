@@ -101,7 +101,10 @@ pub trait DirectoryStore: Send + Sync + 'static {
     fn get_user(&self, id: UserId) -> impl Future<Output = AppResult<Option<User>>> + Send;
 
     /// The user with this (lower-case) e-mail.
-    fn find_user_by_email(&self, email: &str) -> impl Future<Output = AppResult<Option<User>>> + Send;
+    fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = AppResult<Option<User>>> + Send;
 
     /// Users in id order after `after`, at most `limit`.
     fn list_users(

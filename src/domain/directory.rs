@@ -127,7 +127,13 @@ impl UserProfile {
     /// Validates a draft; every problem is reported.
     pub fn parse(draft: UserDraft) -> Result<UserProfile, Violations> {
         let mut violations = Violations::new();
-        check_text(&mut violations, "display_name", &draft.display_name, 200, true);
+        check_text(
+            &mut violations,
+            "display_name",
+            &draft.display_name,
+            200,
+            true,
+        );
         let email = draft.email.trim().to_lowercase();
         if let Err(why) = check_email(&email) {
             violations.add("email", why);

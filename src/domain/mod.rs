@@ -61,7 +61,11 @@ impl Violations {
 
     /// `Ok(value)` when nothing is wrong, else the violations.
     pub fn into_result<T>(self, value: T) -> Result<T, Violations> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 
     /// A single violation.
@@ -95,8 +99,14 @@ pub(crate) fn check_text(
     if required && value.trim().is_empty() {
         violations.add(field, "must not be empty");
     } else if chars > max {
-        violations.add(field, format!("must be at most {max} characters, got {chars}"));
-    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        violations.add(
+            field,
+            format!("must be at most {max} characters, got {chars}"),
+        );
+    } else if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         violations.add(field, "must not contain control characters");
     }
 }

@@ -36,7 +36,10 @@ const TOKEN_VERSION: &str = "p1";
 impl PageToken {
     /// The opaque string form.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{TOKEN_VERSION}:{:016x}:{}", self.query, self.after))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{TOKEN_VERSION}:{:016x}:{}",
+            self.query, self.after
+        ))
     }
 
     /// Parses a page token for `query`; empty means the first page (`None`).
@@ -129,22 +132,37 @@ mod tests {
 
     #[test]
     fn a_token_for_another_query_is_refused() {
-        let token = PageToken { query: 1, after: "k".into() }.encode();
+        let token = PageToken {
+            query: 1,
+            after: "k".into(),
+        }
+        .encode();
         let err = PageToken::decode(&token, 2).unwrap_err();
         assert_eq!(err.0[0].field, "page_token");
     }
 
     #[test]
     fn garbage_tokens_are_refused() {
-        for token in ["!!!", "cDE6", "x".repeat(600).as_str(), "cDE6enp6enp6enp6enp6ejphYmM"] {
+        for token in [
+            "!!!",
+            "cDE6",
+            "x".repeat(600).as_str(),
+            "cDE6enp6enp6enp6enp6ejphYmM",
+        ] {
             assert!(PageToken::decode(token, 1).is_err(), "{token} accepted");
         }
     }
 
     #[test]
     fn fingerprints_differ_when_filters_differ() {
-        assert_ne!(query_fingerprint(&["users", "a"]), query_fingerprint(&["users", "b"]));
-        assert_ne!(query_fingerprint(&["ab", ""]), query_fingerprint(&["a", "b"]));
+        assert_ne!(
+            query_fingerprint(&["users", "a"]),
+            query_fingerprint(&["users", "b"])
+        );
+        assert_ne!(
+            query_fingerprint(&["ab", ""]),
+            query_fingerprint(&["a", "b"])
+        );
     }
 
     #[test]

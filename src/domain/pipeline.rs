@@ -212,7 +212,10 @@ impl ExitCriterion {
             ExitCriterion::DepartmentsEngaged(n) => {
                 format!("Contacts from at least {n} departments are engaged")
             }
-            ExitCriterion::QualificationAtLeast { element, min_status } => format!(
+            ExitCriterion::QualificationAtLeast {
+                element,
+                min_status,
+            } => format!(
                 "Qualification: {} is at least {}",
                 element.label(),
                 min_status.label()
@@ -303,6 +306,23 @@ pub struct StageDraft {
     pub exit_criteria: Vec<ExitCriterion>,
 }
 
+impl From<&Stage> for StageDraft {
+    /// A stored stage back as a draft, to re-validate a pipeline when other fields change.
+    fn from(s: &Stage) -> Self {
+        StageDraft {
+            stage_id: s.stage_id.clone(),
+            display_name: s.display_name.clone(),
+            buyer_evidence: s.buyer_evidence.clone(),
+            owner_role: Some(s.owner_role),
+            default_probability_bps: s.default_probability_bps.into(),
+            stale_after_days: s.stale_after_days.map(i32::from),
+            kind: Some(s.kind),
+            position: s.position,
+            exit_criteria: s.exit_criteria.clone(),
+        }
+    }
+}
+
 /// The caller-set part of a pipeline, validated: at least one open stage, then exactly one won
 /// and one lost stage; unique ids and positions; stages sorted by position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,7 +355,13 @@ impl PipelineSpec {
     /// Validates a draft, reporting every problem with its field path.
     pub fn parse(draft: PipelineDraft) -> Result<PipelineSpec, Violations> {
         let mut violations = Violations::new();
-        check_text(&mut violations, "display_name", &draft.display_name, 200, true);
+        check_text(
+            &mut violations,
+            "display_name",
+            &draft.display_name,
+            200,
+            true,
+        );
         if draft.segment.is_none() {
             violations.add("segment", "must be SMB, MID_MARKET or ENTERPRISE");
         }
@@ -399,10 +425,25 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
             "must be 1 to 63 lower-case letters, digits or '-', starting with a letter",
         );
     }
-    check_text(violations, &format!("{field}.display_name"), &draft.display_name, 200, true);
-    check_text(violations, &format!("{field}.buyer_evidence"), &draft.buyer_evidence, 2000, false);
+    check_text(
+        violations,
+        &format!("{field}.display_name"),
+        &draft.display_name,
+        200,
+        true,
+    );
+    check_text(
+        violations,
+        &format!("{field}.buyer_evidence"),
+        &draft.buyer_evidence,
+        2000,
+        false,
+    );
     if draft.owner_role.is_none() {
-        violations.add(format!("{field}.owner_role"), "must be one of the known roles");
+        violations.add(
+            format!("{field}.owner_role"),
+            "must be one of the known roles",
+        );
     }
     if !(0..=10_000).contains(&draft.default_probability_bps) {
         violations.add(
@@ -582,7 +623,10 @@ mod tests {
         let descriptions: Vec<&str> = err.0.iter().map(|v| v.description.as_str()).collect();
         assert_eq!(
             descriptions,
-            ["must have exactly one WON stage", "must have exactly one LOST stage"]
+            [
+                "must have exactly one WON stage",
+                "must have exactly one LOST stage"
+            ]
         );
     }
 
@@ -628,7 +672,11 @@ mod tests {
         let err = PipelineSpec::parse(PipelineDraft {
             display_name: String::new(),
             segment: None,
-            stages: vec![bad, stage("won", 2, StageKind::Won), stage("lost", 3, StageKind::Lost)],
+            stages: vec![
+                bad,
+                stage("won", 2, StageKind::Won),
+                stage("lost", 3, StageKind::Lost),
+            ],
         })
         .unwrap_err();
         assert_eq!(

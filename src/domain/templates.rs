@@ -53,7 +53,8 @@ fn closed(position: i32, won: bool) -> Stage {
     }
 }
 
-const PROBLEM: &str = "The buyer has acknowledged a problem worth solving and agreed to explore it.";
+const PROBLEM: &str =
+    "The buyer has acknowledged a problem worth solving and agreed to explore it.";
 const EXPLORING: &str = "The buyer is evaluating solutions, including ours, against their need.";
 const REQUIREMENTS: &str =
     "The buyer has written down requirements and the people who will judge them.";
@@ -67,12 +68,44 @@ pub fn smb() -> PipelineSpec {
         display_name: "SMB".into(),
         segment: Segment::Smb,
         stages: vec![
-            open(10, "problem-recognized", "Problem Recognized", PROBLEM, Role::Rep, 1500, 14,
-                vec![C::FieldSet(F::NextStep), C::FieldSet(F::LeadSource)]),
-            open(20, "solution-exploring", "Solution Exploring", EXPLORING, Role::Rep, 4000, 21,
-                vec![C::AmountPositive, C::CloseDateInFuture, C::ContactWithRole(B::DecisionMaker)]),
-            open(30, "decision-pending", "Decision Pending", DECISION, Role::Rep, 7000, 14,
-                vec![C::FieldSet(F::ConfirmedBudget), C::NoPendingApproval, C::DiscountCovered]),
+            open(
+                10,
+                "problem-recognized",
+                "Problem Recognized",
+                PROBLEM,
+                Role::Rep,
+                1500,
+                14,
+                vec![C::FieldSet(F::NextStep), C::FieldSet(F::LeadSource)],
+            ),
+            open(
+                20,
+                "solution-exploring",
+                "Solution Exploring",
+                EXPLORING,
+                Role::Rep,
+                4000,
+                21,
+                vec![
+                    C::AmountPositive,
+                    C::CloseDateInFuture,
+                    C::ContactWithRole(B::DecisionMaker),
+                ],
+            ),
+            open(
+                30,
+                "decision-pending",
+                "Decision Pending",
+                DECISION,
+                Role::Rep,
+                7000,
+                14,
+                vec![
+                    C::FieldSet(F::ConfirmedBudget),
+                    C::NoPendingApproval,
+                    C::DiscountCovered,
+                ],
+            ),
             closed(100, true),
             closed(110, false),
         ],
@@ -85,29 +118,77 @@ pub fn mid_market() -> PipelineSpec {
         display_name: "Mid-market".into(),
         segment: Segment::MidMarket,
         stages: vec![
-            open(10, "problem-recognized", "Problem Recognized", PROBLEM, Role::Rep, 1000, 21,
-                vec![C::FieldSet(F::NextStep), C::FieldSet(F::LeadSource), C::FieldSet(F::BantNeed)]),
-            open(20, "solution-exploring", "Solution Exploring", EXPLORING, Role::Rep, 2500, 30,
+            open(
+                10,
+                "problem-recognized",
+                "Problem Recognized",
+                PROBLEM,
+                Role::Rep,
+                1000,
+                21,
+                vec![
+                    C::FieldSet(F::NextStep),
+                    C::FieldSet(F::LeadSource),
+                    C::FieldSet(F::BantNeed),
+                ],
+            ),
+            open(
+                20,
+                "solution-exploring",
+                "Solution Exploring",
+                EXPLORING,
+                Role::Rep,
+                2500,
+                30,
                 vec![
                     C::AmountPositive,
                     C::CloseDateInFuture,
                     C::ContactWithRole(B::Champion),
-                    C::QualificationAtLeast { element: Q::IdentifiedPain, min_status: S::Yellow },
-                ]),
-            open(30, "business-case-built", "Business Case Built", BUSINESS_CASE, Role::Rep, 5000, 30,
+                    C::QualificationAtLeast {
+                        element: Q::IdentifiedPain,
+                        min_status: S::Yellow,
+                    },
+                ],
+            ),
+            open(
+                30,
+                "business-case-built",
+                "Business Case Built",
+                BUSINESS_CASE,
+                Role::Rep,
+                5000,
+                30,
                 vec![
                     C::ContactWithRole(B::EconomicBuyer),
                     C::FieldSet(F::BantBudget),
-                    C::QualificationAtLeast { element: Q::Metrics, min_status: S::Yellow },
-                    C::QualificationAtLeast { element: Q::DecisionProcess, min_status: S::Yellow },
-                ]),
-            open(40, "decision-pending", "Decision Pending", DECISION, Role::Manager, 7500, 21,
+                    C::QualificationAtLeast {
+                        element: Q::Metrics,
+                        min_status: S::Yellow,
+                    },
+                    C::QualificationAtLeast {
+                        element: Q::DecisionProcess,
+                        min_status: S::Yellow,
+                    },
+                ],
+            ),
+            open(
+                40,
+                "decision-pending",
+                "Decision Pending",
+                DECISION,
+                Role::Manager,
+                7500,
+                21,
                 vec![
                     C::FieldSet(F::ConfirmedBudget),
-                    C::QualificationAtLeast { element: Q::EconomicBuyer, min_status: S::Green },
+                    C::QualificationAtLeast {
+                        element: Q::EconomicBuyer,
+                        min_status: S::Green,
+                    },
                     C::NoPendingApproval,
                     C::DiscountCovered,
-                ]),
+                ],
+            ),
             closed(100, true),
             closed(110, false),
         ],
@@ -120,48 +201,112 @@ pub fn enterprise() -> PipelineSpec {
         display_name: "Enterprise".into(),
         segment: Segment::Enterprise,
         stages: vec![
-            open(10, "problem-recognized", "Problem Recognized", PROBLEM, Role::Rep, 500, 30,
+            open(
+                10,
+                "problem-recognized",
+                "Problem Recognized",
+                PROBLEM,
+                Role::Rep,
+                500,
+                30,
                 vec![
                     C::FieldSet(F::NextStep),
                     C::FieldSet(F::NextStepDate),
                     C::FieldSet(F::LeadSource),
-                    C::QualificationAtLeast { element: Q::IdentifiedPain, min_status: S::Yellow },
-                ]),
-            open(20, "solution-exploring", "Solution Exploring", EXPLORING, Role::Rep, 1500, 45,
+                    C::QualificationAtLeast {
+                        element: Q::IdentifiedPain,
+                        min_status: S::Yellow,
+                    },
+                ],
+            ),
+            open(
+                20,
+                "solution-exploring",
+                "Solution Exploring",
+                EXPLORING,
+                Role::Rep,
+                1500,
+                45,
                 vec![
                     C::AmountPositive,
                     C::CloseDateInFuture,
                     C::ContactWithRole(B::Champion),
                     C::ContactWithRole(B::Technical),
                     C::DepartmentsEngaged(2),
-                ]),
-            open(30, "requirements-defined", "Requirements Defined", REQUIREMENTS, Role::Rep, 3000, 45,
+                ],
+            ),
+            open(
+                30,
+                "requirements-defined",
+                "Requirements Defined",
+                REQUIREMENTS,
+                Role::Rep,
+                3000,
+                45,
                 vec![
-                    C::QualificationAtLeast { element: Q::DecisionCriteria, min_status: S::Yellow },
-                    C::QualificationAtLeast { element: Q::DecisionProcess, min_status: S::Yellow },
-                    C::QualificationAtLeast { element: Q::Champion, min_status: S::Green },
-                    C::QualificationAtLeast { element: Q::Competition, min_status: S::Yellow },
+                    C::QualificationAtLeast {
+                        element: Q::DecisionCriteria,
+                        min_status: S::Yellow,
+                    },
+                    C::QualificationAtLeast {
+                        element: Q::DecisionProcess,
+                        min_status: S::Yellow,
+                    },
+                    C::QualificationAtLeast {
+                        element: Q::Champion,
+                        min_status: S::Green,
+                    },
+                    C::QualificationAtLeast {
+                        element: Q::Competition,
+                        min_status: S::Yellow,
+                    },
                     C::DepartmentsEngaged(3),
-                ]),
-            open(40, "business-case-built", "Business Case Built", BUSINESS_CASE, Role::Manager, 5000, 45,
+                ],
+            ),
+            open(
+                40,
+                "business-case-built",
+                "Business Case Built",
+                BUSINESS_CASE,
+                Role::Manager,
+                5000,
+                45,
                 vec![
                     C::ContactWithRole(B::EconomicBuyer),
                     C::ContactWithRole(B::DecisionMaker),
                     C::FieldSet(F::BantBudget),
                     C::FieldSet(F::BantAuthority),
                     C::FieldSet(F::BantTimeline),
-                    C::QualificationAtLeast { element: Q::Metrics, min_status: S::Green },
-                    C::QualificationAtLeast { element: Q::EconomicBuyer, min_status: S::Green },
-                ]),
-            open(50, "decision-pending", "Decision Pending", DECISION, Role::Leader, 7500, 30,
+                    C::QualificationAtLeast {
+                        element: Q::Metrics,
+                        min_status: S::Green,
+                    },
+                    C::QualificationAtLeast {
+                        element: Q::EconomicBuyer,
+                        min_status: S::Green,
+                    },
+                ],
+            ),
+            open(
+                50,
+                "decision-pending",
+                "Decision Pending",
+                DECISION,
+                Role::Leader,
+                7500,
+                30,
                 vec![
                     C::FieldSet(F::ConfirmedBudget),
                     C::ContactWithRole(B::Legal),
                     C::ContactWithRole(B::Procurement),
-                    C::QualificationAtLeast { element: Q::PaperProcess, min_status: S::Green },
+                    C::QualificationAtLeast {
+                        element: Q::PaperProcess,
+                        min_status: S::Green,
+                    },
                     C::NoPendingApproval,
                     C::DiscountCovered,
-                ]),
+                ],
+            ),
             closed(100, true),
             closed(110, false),
         ],
@@ -183,21 +328,7 @@ mod tests {
         PipelineSpec::parse(PipelineDraft {
             display_name: spec.display_name.clone(),
             segment: Some(spec.segment),
-            stages: spec
-                .stages
-                .iter()
-                .map(|s| StageDraft {
-                    stage_id: s.stage_id.clone(),
-                    display_name: s.display_name.clone(),
-                    buyer_evidence: s.buyer_evidence.clone(),
-                    owner_role: Some(s.owner_role),
-                    default_probability_bps: s.default_probability_bps.into(),
-                    stale_after_days: s.stale_after_days.map(i32::from),
-                    kind: Some(s.kind),
-                    position: s.position,
-                    exit_criteria: s.exit_criteria.clone(),
-                })
-                .collect(),
+            stages: spec.stages.iter().map(StageDraft::from).collect(),
         })
         .unwrap()
     }
@@ -230,7 +361,11 @@ mod tests {
     #[test]
     fn enterprise_needs_several_stakeholders_before_a_decision() {
         let spec = enterprise();
-        let gates: Vec<C> = spec.stages.iter().flat_map(|s| s.exit_criteria.clone()).collect();
+        let gates: Vec<C> = spec
+            .stages
+            .iter()
+            .flat_map(|s| s.exit_criteria.clone())
+            .collect();
         assert!(gates.contains(&C::DepartmentsEngaged(3)));
         for role in [B::EconomicBuyer, B::Champion, B::Legal, B::Procurement] {
             assert!(gates.contains(&C::ContactWithRole(role)), "{role:?}");

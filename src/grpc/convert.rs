@@ -46,7 +46,10 @@ pub fn parse_name(field: &str, collection: &str, name: &str) -> Result<Uuid, Vio
         .and_then(|id| Uuid::parse_str(id).ok())
         .filter(|id| name.len() == collection.len() + 1 + 36 && !id.is_nil())
         .ok_or_else(|| {
-            Violations::one(field, format!("must be a resource name like {collection}/<uuid>"))
+            Violations::one(
+                field,
+                format!("must be a resource name like {collection}/<uuid>"),
+            )
         })
 }
 
@@ -57,16 +60,28 @@ pub fn parse_user_name(field: &str, name: &str) -> Result<UserId, Violations> {
 
 /// Parses `users/{uuid}/apiTokens/{uuid}`.
 pub fn parse_token_name(field: &str, name: &str) -> Result<(UserId, Uuid), Violations> {
-    let bad = || Violations::one(field, "must be a resource name like users/<uuid>/apiTokens/<uuid>");
+    let bad = || {
+        Violations::one(
+            field,
+            "must be a resource name like users/<uuid>/apiTokens/<uuid>",
+        )
+    };
     let (user, token) = name.split_once("/apiTokens/").ok_or_else(bad)?;
     let user = parse_user_name(field, user).map_err(|_| bad())?;
-    let token = Uuid::parse_str(token).ok().filter(|_| token.len() == 36).ok_or_else(bad)?;
+    let token = Uuid::parse_str(token)
+        .ok()
+        .filter(|_| token.len() == 36)
+        .ok_or_else(bad)?;
     Ok((user, token))
 }
 
 /// An optional user reference: empty means none.
 pub fn parse_optional_user(field: &str, name: &str) -> Result<Option<UserId>, Violations> {
-    if name.is_empty() { Ok(None) } else { parse_user_name(field, name).map(Some) }
+    if name.is_empty() {
+        Ok(None)
+    } else {
+        parse_user_name(field, name).map(Some)
+    }
 }
 
 /// The fingerprint of a request, to tell a retry from a different request with the same id.
@@ -80,11 +95,16 @@ pub fn mask_paths<'a>(
     mask: Option<&'a prost_types::FieldMask>,
     allowed: &[&str],
 ) -> Result<Vec<&'a str>, Violations> {
-    let paths: Vec<&str> = mask.map(|m| m.paths.iter().map(String::as_str).collect()).unwrap_or_default();
+    let paths: Vec<&str> = mask
+        .map(|m| m.paths.iter().map(String::as_str).collect())
+        .unwrap_or_default();
     if paths.is_empty() {
         return Err(Violations::one(
             "update_mask",
-            format!("must name the fields to change: any of {}", allowed.join(", ")),
+            format!(
+                "must name the fields to change: any of {}",
+                allowed.join(", ")
+            ),
         ));
     }
     let mut violations = Violations::new();
@@ -92,7 +112,10 @@ pub fn mask_paths<'a>(
         if !allowed.contains(path) {
             violations.add(
                 format!("update_mask.paths[{i}]"),
-                format!("{path:?} cannot be updated; allowed: {}", allowed.join(", ")),
+                format!(
+                    "{path:?} cannot be updated; allowed: {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -226,7 +249,12 @@ wire_enum!(status_from, status_to, QualificationStatus, pb::QualificationStatus,
 /// An exit criterion from the wire, or the violations of its `field` path.
 pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCriterion, Violations> {
     use pb::exit_criterion::Rule;
-    let unknown = |sub: &str, what: &str| Violations::one(format!("{field}.{sub}"), format!("must be one of the known {what}"));
+    let unknown = |sub: &str, what: &str| {
+        Violations::one(
+            format!("{field}.{sub}"),
+            format!("must be one of the known {what}"),
+        )
+    };
     match &wire.rule {
         None => Err(Violations::one(
             field,
@@ -245,21 +273,33 @@ pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCrite
             .map_err(|_| {
                 Violations::one(
                     format!("{field}.departments_engaged.min_departments"),
-                    format!("must be between 1 and {}", crate::domain::pipeline::MAX_DEPARTMENTS),
+                    format!(
+                        "must be between 1 and {}",
+                        crate::domain::pipeline::MAX_DEPARTMENTS
+                    ),
                 )
             }),
         Some(Rule::QualificationAtLeast(r)) => {
             let mut violations = Violations::new();
             let element = element_from(r.element);
             if element.is_none() {
-                violations.extend(unknown("qualification_at_least.element", "qualification elements"));
+                violations.extend(unknown(
+                    "qualification_at_least.element",
+                    "qualification elements",
+                ));
             }
             let status = status_from(r.min_status).filter(|s| *s != QualificationStatus::Unknown);
             if status.is_none() {
-                violations.add(format!("{field}.qualification_at_least.min_status"), "must be YELLOW or GREEN");
+                violations.add(
+                    format!("{field}.qualification_at_least.min_status"),
+                    "must be YELLOW or GREEN",
+                );
             }
             match (element, status) {
-                (Some(element), Some(min_status)) => Ok(ExitCriterion::QualificationAtLeast { element, min_status }),
+                (Some(element), Some(min_status)) => Ok(ExitCriterion::QualificationAtLeast {
+                    element,
+                    min_status,
+                }),
                 _ => Err(violations),
             }
         }
@@ -272,12 +312,21 @@ pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCrite
 pub fn criterion_to(criterion: &ExitCriterion) -> pb::ExitCriterion {
     use pb::exit_criterion::{self as ec, Rule};
     let rule = match *criterion {
-        ExitCriterion::FieldSet(f) => Rule::FieldSet(ec::FieldSet { field: deal_field_to(f).into() }),
+        ExitCriterion::FieldSet(f) => Rule::FieldSet(ec::FieldSet {
+            field: deal_field_to(f).into(),
+        }),
         ExitCriterion::CloseDateInFuture => Rule::CloseDateInFuture(ec::CloseDateInFuture {}),
         ExitCriterion::AmountPositive => Rule::AmountPositive(ec::AmountPositive {}),
-        ExitCriterion::ContactWithRole(r) => Rule::ContactWithRole(ec::ContactWithRole { role: buying_role_to(r).into() }),
-        ExitCriterion::DepartmentsEngaged(n) => Rule::DepartmentsEngaged(ec::DepartmentsEngaged { min_departments: n.into() }),
-        ExitCriterion::QualificationAtLeast { element, min_status } => Rule::QualificationAtLeast(ec::QualificationAtLeast {
+        ExitCriterion::ContactWithRole(r) => Rule::ContactWithRole(ec::ContactWithRole {
+            role: buying_role_to(r).into(),
+        }),
+        ExitCriterion::DepartmentsEngaged(n) => Rule::DepartmentsEngaged(ec::DepartmentsEngaged {
+            min_departments: n.into(),
+        }),
+        ExitCriterion::QualificationAtLeast {
+            element,
+            min_status,
+        } => Rule::QualificationAtLeast(ec::QualificationAtLeast {
             element: element_to(element).into(),
             min_status: status_to(min_status).into(),
         }),

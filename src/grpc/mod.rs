@@ -114,8 +114,12 @@ impl Paging {
         self.after
             .as_deref()
             .map(|key| {
-                uuid::Uuid::parse_str(key)
-                    .map_err(|_| invalid(Violations::one("page_token", "is not a page token of this list")))
+                uuid::Uuid::parse_str(key).map_err(|_| {
+                    invalid(Violations::one(
+                        "page_token",
+                        "is not a page token of this list",
+                    ))
+                })
             })
             .transpose()
     }
@@ -123,7 +127,11 @@ impl Paging {
     /// The token of the next page: empty when `returned` did not fill the page.
     pub fn next_token(&self, returned: usize, last_key: Option<String>) -> String {
         match last_key {
-            Some(after) if returned as u64 == self.limit => PageToken { query: self.query, after }.encode(),
+            Some(after) if returned as u64 == self.limit => PageToken {
+                query: self.query,
+                after,
+            }
+            .encode(),
             _ => String::new(),
         }
     }

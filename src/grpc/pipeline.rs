@@ -38,7 +38,11 @@ fn spec_to_wire(name: &str, spec: &PipelineSpec) -> pb::Pipeline {
             .stages
             .iter()
             .map(|s| pb::Stage {
-                name: if name.is_empty() { String::new() } else { format!("{name}/stages/{}", s.stage_id) },
+                name: if name.is_empty() {
+                    String::new()
+                } else {
+                    format!("{name}/stages/{}", s.stage_id)
+                },
                 stage_id: s.stage_id.clone(),
                 display_name: s.display_name.clone(),
                 buyer_evidence: s.buyer_evidence.clone(),
@@ -106,21 +110,37 @@ fn draft_from(wire: &pb::Pipeline) -> (PipelineDraft, Violations) {
 #[tonic::async_trait]
 impl<S: Store> PipelineService for PipelineApi<S> {
     #[instrument(skip_all)]
-    async fn create_pipeline(&self, request: Request<pb::CreatePipelineRequest>) -> Result<Response<pb::Pipeline>, Status> {
+    async fn create_pipeline(
+        &self,
+        request: Request<pb::CreatePipelineRequest>,
+    ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let pipeline = req.pipeline.as_ref().ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
+        let pipeline = req
+            .pipeline
+            .as_ref()
+            .ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
         let (draft, violations) = draft_from(pipeline);
-        let key = idempotency_key(Some(principal.user.id), "CreatePipeline", &req.request_id, &req)?;
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "CreatePipeline",
+            &req.request_id,
+            &req,
+        )?;
         let result = self
             .app
-            .create_pipeline(&principal, draft, violations, key, |p| prost::Message::encode_to_vec(&pipeline_to_wire(p)))
+            .create_pipeline(&principal, draft, violations, key, |p| {
+                prost::Message::encode_to_vec(&pipeline_to_wire(p))
+            })
             .await?;
         Ok(Response::new(created(result, pipeline_to_wire)?))
     }
 
     #[instrument(skip_all)]
-    async fn get_pipeline(&self, request: Request<pb::GetPipelineRequest>) -> Result<Response<pb::Pipeline>, Status> {
+    async fn get_pipeline(
+        &self,
+        request: Request<pb::GetPipelineRequest>,
+    ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let id = parse_name("name", "pipelines", &request.get_ref().name).map_err(invalid)?;
         let pipeline = self.app.get_pipeline(&principal, id).await?;
@@ -128,17 +148,33 @@ impl<S: Store> PipelineService for PipelineApi<S> {
     }
 
     #[instrument(skip_all)]
-    async fn list_pipelines(&self, request: Request<pb::ListPipelinesRequest>) -> Result<Response<pb::ListPipelinesResponse>, Status> {
+    async fn list_pipelines(
+        &self,
+        request: Request<pb::ListPipelinesRequest>,
+    ) -> Result<Response<pb::ListPipelinesResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let segment = match req.segment {
             0 => None,
-            value => Some(segment_from(value).ok_or_else(|| invalid(Violations::one("segment", "must be one of the known segments")))?),
+            value => Some(segment_from(value).ok_or_else(|| {
+                invalid(Violations::one(
+                    "segment",
+                    "must be one of the known segments",
+                ))
+            })?),
         };
         let segment_filter = req.segment.to_string();
-        let paging = Paging::parse(req.page_size, &req.page_token, &["ListPipelines", &segment_filter])?;
-        let pipelines = self.app.list_pipelines(&principal, segment, paging.after_uuid()?, paging.limit).await?;
-        let next_page_token = paging.next_token(pipelines.len(), pipelines.last().map(|p| p.id.to_string()));
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &["ListPipelines", &segment_filter],
+        )?;
+        let pipelines = self
+            .app
+            .list_pipelines(&principal, segment, paging.after_uuid()?, paging.limit)
+            .await?;
+        let next_page_token =
+            paging.next_token(pipelines.len(), pipelines.last().map(|p| p.id.to_string()));
         Ok(Response::new(pb::ListPipelinesResponse {
             pipelines: pipelines.iter().map(pipeline_to_wire).collect(),
             next_page_token,
@@ -146,16 +182,30 @@ impl<S: Store> PipelineService for PipelineApi<S> {
     }
 
     #[instrument(skip_all)]
-    async fn update_pipeline(&self, request: Request<pb::UpdatePipelineRequest>) -> Result<Response<pb::Pipeline>, Status> {
+    async fn update_pipeline(
+        &self,
+        request: Request<pb::UpdatePipelineRequest>,
+    ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let pipeline = req.pipeline.as_ref().ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
+        let pipeline = req
+            .pipeline
+            .as_ref()
+            .ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
         let mut violations = Violations::new();
-        let id = parse_name("pipeline.name", "pipelines", &pipeline.name).map_err(|v| violations.extend(v)).ok();
-        let etag = parse_etag("pipeline.etag", &pipeline.etag).map_err(|v| violations.extend(v)).ok().flatten();
-        let paths = mask_paths(req.update_mask.as_ref(), &["display_name", "segment", "stages"])
+        let id = parse_name("pipeline.name", "pipelines", &pipeline.name)
             .map_err(|v| violations.extend(v))
-            .unwrap_or_default();
+            .ok();
+        let etag = parse_etag("pipeline.etag", &pipeline.etag)
+            .map_err(|v| violations.extend(v))
+            .ok()
+            .flatten();
+        let paths = mask_paths(
+            req.update_mask.as_ref(),
+            &["display_name", "segment", "stages"],
+        )
+        .map_err(|v| violations.extend(v))
+        .unwrap_or_default();
         let Some(id) = id else {
             return Err(invalid(violations));
         };
@@ -171,12 +221,18 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         if !mask.stages {
             wire_violations = Violations::new();
         }
-        let updated = self.app.update_pipeline(&principal, id, draft, wire_violations, mask, etag).await?;
+        let updated = self
+            .app
+            .update_pipeline(&principal, id, draft, wire_violations, mask, etag)
+            .await?;
         Ok(Response::new(pipeline_to_wire(&updated)))
     }
 
     #[instrument(skip_all)]
-    async fn list_pipeline_templates(&self, request: Request<pb::ListPipelineTemplatesRequest>) -> Result<Response<pb::ListPipelineTemplatesResponse>, Status> {
+    async fn list_pipeline_templates(
+        &self,
+        request: Request<pb::ListPipelineTemplatesRequest>,
+    ) -> Result<Response<pb::ListPipelineTemplatesResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let templates = self.app.pipeline_templates(&principal);
         Ok(Response::new(pb::ListPipelineTemplatesResponse {

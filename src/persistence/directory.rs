@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use super::codec::{decode_role, encode_role};
 use super::entities::{api_token, user};
-use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, save_idempotent, storage};
+use super::{
+    SqlStore, find_idempotent, is_unique_violation, record_audit, save_idempotent, storage,
+};
 use crate::app::ports::{
     AuditEntry, Created, DirectoryStore, IdempotencyKey, IdempotentWrite, TokenOwner, UserFilter,
 };
@@ -31,7 +33,12 @@ fn user_from_row(row: user::Model) -> Result<User, DbErr> {
             display_name: row.display_name,
             email: row.email,
             role: decode_role(&row.role)?,
-            manager_id: row.manager_id.as_deref().map(parse_uuid).transpose()?.map(UserId),
+            manager_id: row
+                .manager_id
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?
+                .map(UserId),
             active: row.active,
         },
         created_at: row.created_at,
@@ -89,7 +96,13 @@ async fn chain_above<C: ConnectionTrait>(
             )));
         }
         first = false;
-        next = row.manager_id.as_deref().map(parse_uuid).transpose().map_err(storage)?.map(UserId);
+        next = row
+            .manager_id
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()
+            .map_err(storage)?
+            .map(UserId);
     }
     Ok(Some(chain))
 }
@@ -152,7 +165,13 @@ impl DirectoryStore for SqlStore {
             })
             .exec_without_returning(&txn)
             .await
-            .map_err(|e| if is_unique_violation(&e, "email") { email_taken(&p.email) } else { storage(e) })?;
+            .map_err(|e| {
+                if is_unique_violation(&e, "email") {
+                    email_taken(&p.email)
+                } else {
+                    storage(e)
+                }
+            })?;
             record_audit(&txn, audit).await.map_err(storage)?;
             if let Some(write) = idempotency {
                 save_idempotent(&txn, write).await.map_err(storage)?;
@@ -187,7 +206,9 @@ impl DirectoryStore for SqlStore {
         after: Option<UserId>,
         limit: u64,
     ) -> AppResult<Vec<User>> {
-        let mut query = user::Entity::find().order_by_asc(user::Column::Id).limit(limit);
+        let mut query = user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .limit(limit);
         if let Some(manager) = filter.manager {
             query = query.filter(user::Column::ManagerId.eq(manager.0.to_string()));
         }
@@ -215,7 +236,9 @@ impl DirectoryStore for SqlStore {
         let txn = self.begin_write().await.map_err(storage)?;
         self.lock_reporting_tree(&txn).await.map_err(storage)?;
         if let Some(manager) = profile.manager_id {
-            let chain = chain_above(&txn, manager).await?.ok_or_else(no_such_manager)?;
+            let chain = chain_above(&txn, manager)
+                .await?
+                .ok_or_else(no_such_manager)?;
             if creates_reporting_cycle(id, manager, &chain) {
                 return Err(AppError::invalid(Violations::one(
                     "user.manager",
@@ -224,7 +247,10 @@ impl DirectoryStore for SqlStore {
             }
         }
         let updated = user::Entity::update_many()
-            .col_expr(user::Column::DisplayName, Expr::value(profile.display_name.clone()))
+            .col_expr(
+                user::Column::DisplayName,
+                Expr::value(profile.display_name.clone()),
+            )
             .col_expr(user::Column::Email, Expr::value(profile.email.clone()))
             .col_expr(user::Column::Role, Expr::value(encode_role(profile.role)))
             .col_expr(
@@ -239,7 +265,11 @@ impl DirectoryStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e, "email") { email_taken(&profile.email) } else { storage(e) }
+                if is_unique_violation(&e, "email") {
+                    email_taken(&profile.email)
+                } else {
+                    storage(e)
+                }
             })?;
         if updated.rows_affected == 0 {
             return Err(AppError::StaleEtag {
@@ -308,7 +338,10 @@ impl DirectoryStore for SqlStore {
             .one(&txn)
             .await
             .map_err(storage)?
-            .ok_or_else(|| AppError::NotFound { kind: "API token", name: name.clone() })?;
+            .ok_or_else(|| AppError::NotFound {
+                kind: "API token",
+                name: name.clone(),
+            })?;
         if row.revoked_at.is_some() {
             return Err(AppError::FailedPrecondition {
                 reason: "TOKEN_ALREADY_REVOKED",

@@ -6,8 +6,8 @@
 //! concurrent manager changes cannot close a cycle together.
 
 mod codec;
-pub mod entities;
 mod directory;
+pub mod entities;
 mod pipelines;
 
 use std::time::Duration;
@@ -113,7 +113,10 @@ fn actor_key(actor: Option<crate::domain::directory::UserId>) -> String {
 }
 
 /// Appends an audit row inside `txn`.
-pub(crate) async fn record_audit(txn: &DatabaseTransaction, entry: AuditEntry) -> Result<(), DbErr> {
+pub(crate) async fn record_audit(
+    txn: &DatabaseTransaction,
+    entry: AuditEntry,
+) -> Result<(), DbErr> {
     audit_event::Entity::insert(audit_event::ActiveModel {
         actor_id: Set(entry.actor.map(|id| id.0.to_string())),
         action: Set(entry.action.to_string()),

@@ -17,14 +17,43 @@ use crate::app::ports::{AuditEntry, Created, IdempotentWrite, PipelineStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::pipeline::{ExitCriterion, Pipeline, PipelineSpec, Segment, Stage};
 
-fn criterion_row(pipeline_id: &str, stage_id: &str, ordinal: usize, c: &ExitCriterion) -> exit_criterion::ActiveModel {
+fn criterion_row(
+    pipeline_id: &str,
+    stage_id: &str,
+    ordinal: usize,
+    c: &ExitCriterion,
+) -> exit_criterion::ActiveModel {
     let (kind, field, role, departments, element, status) = match *c {
-        ExitCriterion::FieldSet(f) => ("FIELD_SET", Some(encode_deal_field(f)), None, None, None, None),
+        ExitCriterion::FieldSet(f) => (
+            "FIELD_SET",
+            Some(encode_deal_field(f)),
+            None,
+            None,
+            None,
+            None,
+        ),
         ExitCriterion::CloseDateInFuture => ("CLOSE_DATE_IN_FUTURE", None, None, None, None, None),
         ExitCriterion::AmountPositive => ("AMOUNT_POSITIVE", None, None, None, None, None),
-        ExitCriterion::ContactWithRole(r) => ("CONTACT_WITH_ROLE", None, Some(encode_buying_role(r)), None, None, None),
-        ExitCriterion::DepartmentsEngaged(n) => ("DEPARTMENTS_ENGAGED", None, None, Some(i32::from(n)), None, None),
-        ExitCriterion::QualificationAtLeast { element, min_status } => (
+        ExitCriterion::ContactWithRole(r) => (
+            "CONTACT_WITH_ROLE",
+            None,
+            Some(encode_buying_role(r)),
+            None,
+            None,
+            None,
+        ),
+        ExitCriterion::DepartmentsEngaged(n) => (
+            "DEPARTMENTS_ENGAGED",
+            None,
+            None,
+            Some(i32::from(n)),
+            None,
+            None,
+        ),
+        ExitCriterion::QualificationAtLeast {
+            element,
+            min_status,
+        } => (
             "QUALIFICATION_AT_LEAST",
             None,
             None,
@@ -49,17 +78,25 @@ fn criterion_row(pipeline_id: &str, stage_id: &str, ordinal: usize, c: &ExitCrit
 }
 
 fn criterion_from_row(row: &exit_criterion::Model) -> Result<ExitCriterion, DbErr> {
-    let need = |value: &Option<String>, what: &str| {
-        value.clone().ok_or_else(|| corrupt(what, "NULL"))
-    };
+    let need =
+        |value: &Option<String>, what: &str| value.clone().ok_or_else(|| corrupt(what, "NULL"));
     Ok(match row.kind.as_str() {
-        "FIELD_SET" => ExitCriterion::FieldSet(decode_deal_field(&need(&row.deal_field, "deal_field")?)?),
+        "FIELD_SET" => {
+            ExitCriterion::FieldSet(decode_deal_field(&need(&row.deal_field, "deal_field")?)?)
+        }
         "CLOSE_DATE_IN_FUTURE" => ExitCriterion::CloseDateInFuture,
         "AMOUNT_POSITIVE" => ExitCriterion::AmountPositive,
-        "CONTACT_WITH_ROLE" => ExitCriterion::ContactWithRole(decode_buying_role(&need(&row.buying_role, "buying_role")?)?),
+        "CONTACT_WITH_ROLE" => ExitCriterion::ContactWithRole(decode_buying_role(&need(
+            &row.buying_role,
+            "buying_role",
+        )?)?),
         "DEPARTMENTS_ENGAGED" => {
-            let n = row.min_departments.ok_or_else(|| corrupt("min_departments", "NULL"))?;
-            ExitCriterion::DepartmentsEngaged(u8::try_from(n).map_err(|_| corrupt("min_departments", &n.to_string()))?)
+            let n = row
+                .min_departments
+                .ok_or_else(|| corrupt("min_departments", "NULL"))?;
+            ExitCriterion::DepartmentsEngaged(
+                u8::try_from(n).map_err(|_| corrupt("min_departments", &n.to_string()))?,
+            )
         }
         "QUALIFICATION_AT_LEAST" => ExitCriterion::QualificationAtLeast {
             element: decode_element(&need(&row.qualification_element, "qualification_element")?)?,
@@ -71,7 +108,11 @@ fn criterion_from_row(row: &exit_criterion::Model) -> Result<ExitCriterion, DbEr
     })
 }
 
-async fn insert_stages(txn: &DatabaseTransaction, pipeline_id: &str, stages: &[Stage]) -> Result<(), DbErr> {
+async fn insert_stages(
+    txn: &DatabaseTransaction,
+    pipeline_id: &str,
+    stages: &[Stage],
+) -> Result<(), DbErr> {
     let stage_rows = stages.iter().map(|s| stage::ActiveModel {
         pipeline_id: Set(pipeline_id.to_string()),
         stage_id: Set(s.stage_id.clone()),
@@ -83,7 +124,9 @@ async fn insert_stages(txn: &DatabaseTransaction, pipeline_id: &str, stages: &[S
         stale_after_days: Set(s.stale_after_days.map(i32::from)),
         kind: Set(encode_stage_kind(s.kind).to_string()),
     });
-    stage::Entity::insert_many(stage_rows).exec_without_returning(txn).await?;
+    stage::Entity::insert_many(stage_rows)
+        .exec_without_returning(txn)
+        .await?;
     let criteria: Vec<_> = stages
         .iter()
         .flat_map(|s| {
@@ -94,13 +137,18 @@ async fn insert_stages(txn: &DatabaseTransaction, pipeline_id: &str, stages: &[S
         })
         .collect();
     if !criteria.is_empty() {
-        exit_criterion::Entity::insert_many(criteria).exec_without_returning(txn).await?;
+        exit_criterion::Entity::insert_many(criteria)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
 
 /// Assembles pipelines from their rows (stages and criteria of every pipeline in `rows`).
-async fn load_pipelines<C: ConnectionTrait>(conn: &C, rows: Vec<pipeline::Model>) -> Result<Vec<Pipeline>, DbErr> {
+async fn load_pipelines<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<pipeline::Model>,
+) -> Result<Vec<Pipeline>, DbErr> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -130,18 +178,22 @@ async fn load_pipelines<C: ConnectionTrait>(conn: &C, rows: Vec<pipeline::Model>
         let exit_criteria = criteria
             .remove(&(row.pipeline_id.clone(), row.stage_id.clone()))
             .unwrap_or_default();
-        stages.entry(row.pipeline_id.clone()).or_default().push(Stage {
-            stage_id: row.stage_id,
-            display_name: row.display_name,
-            buyer_evidence: row.buyer_evidence,
-            owner_role: decode_role(&row.owner_role)?,
-            default_probability_bps: u16::try_from(row.default_probability_bps)
-                .map_err(|_| corrupt("probability", &row.default_probability_bps.to_string()))?,
-            stale_after_days: row.stale_after_days.and_then(|d| u16::try_from(d).ok()),
-            kind: decode_stage_kind(&row.kind)?,
-            position: row.position,
-            exit_criteria,
-        });
+        stages
+            .entry(row.pipeline_id.clone())
+            .or_default()
+            .push(Stage {
+                stage_id: row.stage_id,
+                display_name: row.display_name,
+                buyer_evidence: row.buyer_evidence,
+                owner_role: decode_role(&row.owner_role)?,
+                default_probability_bps: u16::try_from(row.default_probability_bps).map_err(
+                    |_| corrupt("probability", &row.default_probability_bps.to_string()),
+                )?,
+                stale_after_days: row.stale_after_days.and_then(|d| u16::try_from(d).ok()),
+                kind: decode_stage_kind(&row.kind)?,
+                position: row.position,
+                exit_criteria,
+            });
     }
     rows.into_iter()
         .map(|row| {
@@ -187,7 +239,9 @@ impl PipelineStore for SqlStore {
             .exec_without_returning(&txn)
             .await
             .map_err(storage)?;
-            insert_stages(&txn, &id, &new.spec.stages).await.map_err(storage)?;
+            insert_stages(&txn, &id, &new.spec.stages)
+                .await
+                .map_err(storage)?;
             record_audit(&txn, audit).await.map_err(storage)?;
             if let Some(write) = idempotency {
                 save_idempotent(&txn, write).await.map_err(storage)?;
@@ -236,8 +290,14 @@ impl PipelineStore for SqlStore {
         let id = updated.id.to_string();
         let txn = self.begin_write().await.map_err(storage)?;
         let result = pipeline::Entity::update_many()
-            .col_expr(pipeline::Column::DisplayName, Expr::value(updated.spec.display_name.clone()))
-            .col_expr(pipeline::Column::Segment, Expr::value(encode_segment(updated.spec.segment)))
+            .col_expr(
+                pipeline::Column::DisplayName,
+                Expr::value(updated.spec.display_name.clone()),
+            )
+            .col_expr(
+                pipeline::Column::Segment,
+                Expr::value(encode_segment(updated.spec.segment)),
+            )
             .col_expr(pipeline::Column::UpdatedAt, Expr::value(updated.updated_at))
             .col_expr(pipeline::Column::Version, Expr::value(updated.version))
             .filter(pipeline::Column::Id.eq(id.clone()))
@@ -261,7 +321,9 @@ impl PipelineStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(storage)?;
-        insert_stages(&txn, &id, &updated.spec.stages).await.map_err(storage)?;
+        insert_stages(&txn, &id, &updated.spec.stages)
+            .await
+            .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)
     }

@@ -12,10 +12,19 @@ contract_test!(health_is_serving_without_a_token, |app| {
         .await
         .unwrap();
     let mut health = HealthClient::new(channel);
-    for service in ["", "dealdesk.v1.DirectoryService", "dealdesk.v1.PipelineService"] {
+    for service in [
+        "",
+        "dealdesk.v1.DirectoryService",
+        "dealdesk.v1.PipelineService",
+    ] {
         let mut status = ServingStatus::Unknown as i32;
         for _ in 0..50 {
-            match health.check(HealthCheckRequest { service: service.into() }).await {
+            match health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+            {
                 Ok(answer) => {
                     status = answer.into_inner().status;
                     break;
@@ -31,7 +40,10 @@ contract_test!(health_is_serving_without_a_token, |app| {
 contract_test!(the_server_stops_cleanly_when_asked, |app| {
     let mut directory = app.directory().await;
     directory
-        .get_current_user(crate::helpers::authed(&app.admin_token, dealdesk::proto::GetCurrentUserRequest {}))
+        .get_current_user(crate::helpers::authed(
+            &app.admin_token,
+            dealdesk::proto::GetCurrentUserRequest {},
+        ))
         .await
         .unwrap();
     app.shutdown().await.expect("a clean stop");
