@@ -40,7 +40,7 @@ pub fn user_to_wire(user: &User) -> pb::User {
             .manager_id
             .map(|m| format!("users/{}", m.0))
             .unwrap_or_default(),
-        active: user.profile.active,
+        active: Some(user.profile.active),
         create_time: Some(timestamp(user.created_at)),
         update_time: Some(timestamp(user.updated_at)),
         etag: etag(user.version),
@@ -56,14 +56,15 @@ fn token_to_wire(token: &ApiToken) -> pb::ApiToken {
     }
 }
 
-/// A user draft from the wire, with the violations of its references.
-fn draft_from(user: &pb::User) -> Result<UserDraft, Violations> {
+/// A user draft from the wire, with the violations of its references. An unset `active` means
+/// active on create (`active_by_default`) and inactive in an update that masks it.
+fn draft_from(user: &pb::User, active_by_default: bool) -> Result<UserDraft, Violations> {
     Ok(UserDraft {
         display_name: user.display_name.clone(),
         email: user.email.clone(),
         role: role_from(user.role),
         manager_id: parse_optional_user("user.manager", &user.manager)?,
-        active: user.active,
+        active: user.active.unwrap_or(active_by_default),
     })
 }
 
@@ -80,7 +81,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
             .user
             .as_ref()
             .ok_or_else(|| invalid(Violations::one("user", "is required")))?;
-        let draft = draft_from(user).map_err(invalid)?;
+        let draft = draft_from(user, true).map_err(invalid)?;
         let key = idempotency_key(Some(principal.user.id), "CreateUser", &req.request_id, &req)?;
         let result = self
             .app
@@ -174,7 +175,9 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         )
         .map_err(|v| violations.extend(v))
         .unwrap_or_default();
-        let draft = draft_from(user).map_err(|v| violations.extend(v)).ok();
+        let draft = draft_from(user, false)
+            .map_err(|v| violations.extend(v))
+            .ok();
         let (Some(id), Some(draft)) = (id, draft) else {
             return Err(invalid(violations));
         };

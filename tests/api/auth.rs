@@ -118,7 +118,7 @@ contract_test!(a_deactivated_users_token_is_unauthenticated, |app| {
             pb::UpdateUserRequest {
                 user: Some(pb::User {
                     name: rep.name.clone(),
-                    active: false,
+                    active: Some(false),
                     ..Default::default()
                 }),
                 update_mask: Some(prost_types::FieldMask {

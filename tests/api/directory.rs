@@ -34,6 +34,7 @@ contract_test!(an_admin_creates_a_user_that_reads_back_identically, |app| {
     assert_eq!(created.email, "nia@example.com");
     assert_eq!(created.manager, app.admin.name);
     assert_eq!(created.etag, "\"1\"");
+    assert_eq!(created.active, Some(true), "active unless told otherwise");
     assert!(created.create_time.is_some() && created.update_time == created.create_time);
     let read = directory
         .get_user(authed(

@@ -196,7 +196,7 @@ impl TestApp {
             email: user.profile.email.clone(),
             role: role_to_wire(role) as i32,
             manager: manager.map(|m| m.name.clone()).unwrap_or_default(),
-            active: true,
+            active: Some(true),
             ..Default::default()
         };
         (wire, token.secret)
@@ -267,13 +267,12 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
     bad.field_violations.into_iter().map(|v| v.field).collect()
 }
 
-/// A valid user to create.
+/// A valid user to create (`active` unset: active by default).
 pub fn new_user(email: &str, role: pb::Role) -> pb::User {
     pb::User {
         display_name: "Nia New".into(),
         email: email.into(),
         role: role as i32,
-        active: true,
         ..Default::default()
     }
 }
