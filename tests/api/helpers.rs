@@ -69,6 +69,8 @@ pub struct TestApp {
     pub admin: pb::User,
     pub admin_token: String,
     pub backend: Backend,
+    /// The fresh database's URL.
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<Result<(), startup::StartupError>>>,
 }
@@ -136,6 +138,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         admin,
         admin_token,
         backend,
+        database_url: url,
         stop: Some(stop),
         server: Some(server),
     })
