@@ -10,11 +10,16 @@ pub mod dealdesk {
     }
 }
 
-/// Vendored Google API annotations (`google.api.field_behavior`).
+/// Vendored Google protos: API annotations (`google.api.field_behavior`), dates.
 pub mod google {
     /// `google.api`.
     pub mod api {
         tonic::include_proto!("google.api");
+    }
+
+    /// `google.type`: calendar dates.
+    pub mod r#type {
+        tonic::include_proto!("google.r#type");
     }
 }
 

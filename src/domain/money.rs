@@ -1,0 +1,101 @@
+//! Money: integer minor units of an ISO 4217 currency. Amounts in different currencies are
+//! never added silently.
+
+use std::fmt;
+
+use super::Violations;
+
+/// Active ISO 4217 currency codes (funds and metals left out).
+const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
+BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR \
+FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES \
+KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR \
+MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR \
+SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH \
+UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
+/// An ISO 4217 currency code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// Parses a three-letter upper-case ISO 4217 code in current use.
+    pub fn parse(code: &str) -> Option<Currency> {
+        let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;
+        let known = bytes.iter().all(u8::is_ascii_uppercase)
+            && ISO_4217.split_ascii_whitespace().any(|c| c == code);
+        known.then_some(Currency(bytes))
+    }
+
+    /// The code.
+    pub fn code(&self) -> &str {
+        // Only ASCII upper-case letters are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An amount in minor units of a currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Money {
+    /// Minor units (cents).
+    pub minor: i64,
+    /// The currency.
+    pub currency: Currency,
+}
+
+/// Largest amount accepted: 10^15 minor units (ten trillion dollars), far below `i64::MAX`, so
+/// sums over millions of deals cannot overflow.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
+
+/// Parses a positive amount in `field`.
+pub fn parse_positive(field: &str, minor: i64, currency: &str) -> Result<Money, Violations> {
+    let mut violations = Violations::new();
+    let currency = Currency::parse(currency);
+    if currency.is_none() {
+        violations.add(
+            format!("{field}.currency_code"),
+            "must be an ISO 4217 currency code such as USD or EUR",
+        );
+    }
+    if minor <= 0 {
+        violations.add(format!("{field}.amount_minor"), "must be greater than zero");
+    } else if minor > MAX_AMOUNT_MINOR {
+        violations.add(
+            format!("{field}.amount_minor"),
+            format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
+        );
+    }
+    match currency {
+        Some(currency) if violations.is_empty() => Ok(Money { minor, currency }),
+        _ => Err(violations),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_codes_parse_and_others_do_not() {
+        assert_eq!(Currency::parse("EUR").unwrap().code(), "EUR");
+        for bad in ["eur", "EURO", "XYZ", "", "US", "ÉUR"] {
+            assert!(Currency::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_must_be_positive_and_bounded() {
+        assert!(parse_positive("amount", 1, "USD").is_ok());
+        let err = parse_positive("amount", 0, "usd").unwrap_err();
+        let fields: Vec<&str> = err.0.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["amount.currency_code", "amount.amount_minor"]);
+        assert!(parse_positive("amount", MAX_AMOUNT_MINOR + 1, "USD").is_err());
+        assert!(parse_positive("amount", -5, "USD").is_err());
+    }
+}
