@@ -13,17 +13,18 @@ use tonic_health::server::HealthReporter;
 
 use crate::app::App;
 use crate::app::ports::Store;
-use crate::grpc::{DirectoryApi, PipelineApi};
+use crate::grpc::{DealApi, DirectoryApi, PipelineApi};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
-    self, directory_service_server::DirectoryServiceServer,
+    self, deal_service_server::DealServiceServer, directory_service_server::DirectoryServiceServer,
     pipeline_service_server::PipelineServiceServer,
 };
 
 /// Fully-qualified names of the API's services, as health and reflection know them.
-pub const SERVICE_NAMES: [&str; 2] = [
+pub const SERVICE_NAMES: [&str; 3] = [
     "dealdesk.v1.DirectoryService",
     "dealdesk.v1.PipelineService",
+    "dealdesk.v1.DealService",
 ];
 
 /// How often health re-checks the database.
@@ -89,7 +90,8 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
-            .add_service(PipelineServiceServer::new(PipelineApi::new(app)))
+            .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
+            .add_service(DealServiceServer::new(DealApi::new(app)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();

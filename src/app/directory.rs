@@ -88,6 +88,7 @@ impl<S: Store> App<S> {
             action: "CreateUser",
             resource: user_name(user.id),
             detail: format!("role {}", user.profile.role.as_str()),
+            change: None,
         };
         let write = idempotent_write(key, || respond(&user));
         Ok(match self.store.insert_user(&user, audit, write).await? {
@@ -170,6 +171,7 @@ impl<S: Store> App<S> {
             action: "UpdateUser",
             resource: user_name(id),
             detail: describe_mask(mask),
+            change: None,
         };
         self.store
             .update_user(id, current.version, profile, super::now(), audit)
@@ -215,6 +217,7 @@ impl<S: Store> App<S> {
             action: "CreateApiToken",
             resource: format!("{}/apiTokens/{}", user_name(user), token.id),
             detail: String::new(),
+            change: None,
         };
         self.store.insert_token(&token, audit).await?;
         Ok(IssuedToken { token, secret })
@@ -246,6 +249,7 @@ impl<S: Store> App<S> {
             action: "RevokeApiToken",
             resource: format!("{}/apiTokens/{token}", user_name(user)),
             detail: String::new(),
+            change: None,
         };
         self.store
             .revoke_token(user, token, super::now(), audit)

@@ -89,6 +89,7 @@ impl<S: Store> App<S> {
             action: "CreatePipeline",
             resource: pipeline_name(pipeline.id),
             detail: format!("{} stages", pipeline.spec.stages.len()),
+            change: None,
         };
         let write = idempotent_write(key, || respond(&pipeline));
         Ok(
@@ -180,6 +181,7 @@ impl<S: Store> App<S> {
                 .map(|(_, f)| *f)
                 .collect::<Vec<_>>()
                 .join(","),
+            change: None,
         };
         self.store
             .update_pipeline(&updated, current.version, audit)

@@ -4,10 +4,11 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::error::AppResult;
+use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
 use crate::domain::paging::RequestId;
 use crate::domain::pipeline::{Pipeline, Segment};
@@ -21,8 +22,21 @@ pub struct AuditEntry {
     pub action: &'static str,
     /// The resource changed (`users/...`).
     pub resource: String,
-    /// Extra words worth keeping (the fields changed).
+    /// Extra words worth keeping (the fields changed, a justification).
     pub detail: String,
+    /// The one field this row records the change of, if it records one.
+    pub change: Option<FieldChange>,
+}
+
+/// A field's value before and after a write, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The field (`forecast_category`).
+    pub field: String,
+    /// Its value before.
+    pub old: String,
+    /// Its value after.
+    pub new: String,
 }
 
 /// Identifies one create by one caller, so its retry is recognised.
@@ -181,8 +195,106 @@ pub trait PipelineStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<()>> + Send;
 }
 
+/// Filters of a deal listing; `owners` is the caller's visibility (already intersected with
+/// any owner filter), `None` meaning every owner.
+#[derive(Debug, Clone, Default)]
+pub struct DealFilter {
+    /// Only deals of these owners.
+    pub owners: Option<Vec<UserId>>,
+    /// Only this pipeline.
+    pub pipeline: Option<Uuid>,
+    /// Only this stage.
+    pub stage: Option<String>,
+    /// Only this category.
+    pub category: Option<ForecastCategory>,
+    /// Only this status.
+    pub status: Option<DealStatus>,
+    /// Close date on or after.
+    pub close_from: Option<NaiveDate>,
+    /// Close date on or before.
+    pub close_to: Option<NaiveDate>,
+    /// Name or account contains this (lower-cased) text.
+    pub query: Option<String>,
+}
+
+/// The sort of a deal listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealOrder {
+    /// Creation order (by id).
+    CreateTime,
+    /// Last change.
+    UpdateTime,
+    /// Expected close date, deals without one last.
+    CloseDate,
+    /// Amount, deals without one last.
+    Amount,
+}
+
+/// Where a page of deals starts: after the deal with this sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DealCursor {
+    /// After this id.
+    CreateTime(Uuid),
+    /// After this (update time, id).
+    UpdateTime(DateTime<Utc>, Uuid),
+    /// After this (close date or its stand-in for none, id).
+    CloseDate(NaiveDate, Uuid),
+    /// After this (amount or its stand-in for none, id).
+    Amount(i64, Uuid),
+}
+
+/// Storage of deals and their stage history.
+pub trait DealStore: Send + Sync + 'static {
+    /// The user's managers upwards (their manager first), as far as the tree goes.
+    fn reporting_chain(&self, user: UserId) -> impl Future<Output = AppResult<Vec<UserId>>> + Send;
+
+    /// The user and everyone below them in the reporting tree.
+    fn subtree(&self, user: UserId) -> impl Future<Output = AppResult<Vec<UserId>>> + Send;
+
+    /// Inserts a deal with its first history row.
+    fn insert_deal(
+        &self,
+        deal: &Deal,
+        history: &StageHistoryEntry,
+        audit: Vec<AuditEntry>,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// One deal.
+    fn get_deal(&self, id: Uuid) -> impl Future<Output = AppResult<Option<Deal>>> + Send;
+
+    /// A page of deals.
+    fn list_deals(
+        &self,
+        filter: &DealFilter,
+        order: DealOrder,
+        descending: bool,
+        after: Option<&DealCursor>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<Deal>>> + Send;
+
+    /// Replaces a deal (`deal.version` is the new version) if the stored version is still
+    /// `expected_version` (else ABORTED), appending `history` when the stage changed.
+    fn save_deal(
+        &self,
+        deal: &Deal,
+        expected_version: i64,
+        history: Option<&StageHistoryEntry>,
+        audit: Vec<AuditEntry>,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// A deal's history in order, after sequence `after`.
+    fn list_stage_history(
+        &self,
+        deal: Uuid,
+        after: Option<i64>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<StageHistoryEntry>>> + Send;
+}
+
 /// Everything the application stores.
-pub trait Store: DirectoryStore + PipelineStore + Clone {
+pub trait Store: DirectoryStore + PipelineStore + DealStore + Clone {
     /// Whether the database answers (for health).
     fn ping(&self) -> impl Future<Output = bool> + Send;
 }

@@ -620,6 +620,74 @@ pub struct Deal {
     pub version: i64,
 }
 
+/// What kind of stage change a history row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistoryDirection {
+    /// The deal was created in `to_stage`.
+    Create,
+    /// Moved to a later stage.
+    Forward,
+    /// Moved to an earlier stage.
+    Backward,
+    /// Closed won or lost.
+    Close,
+}
+
+/// One append-only row of a deal's stage history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageHistoryEntry {
+    /// Increasing sequence over the whole service (0 until stored).
+    pub sequence: i64,
+    /// The deal.
+    pub deal_id: Uuid,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// The stage left (`None` on create).
+    pub from_stage: Option<String>,
+    /// The stage entered.
+    pub to_stage: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`None` for imports and generators).
+    pub actor: Option<UserId>,
+    /// The amount at that moment.
+    pub amount: Option<Money>,
+    /// The close date at that moment.
+    pub close_date: Option<NaiveDate>,
+    /// Create, forward, backward or close.
+    pub direction: HistoryDirection,
+    /// Whether unmet criteria were overridden.
+    pub overridden: bool,
+    /// The override's justification (empty otherwise).
+    pub justification: String,
+}
+
+impl StageHistoryEntry {
+    /// The row recording `deal` entering its current stage from `from`.
+    pub fn of(
+        deal: &Deal,
+        from: Option<String>,
+        direction: HistoryDirection,
+        actor: Option<UserId>,
+        justification: Option<String>,
+    ) -> Self {
+        StageHistoryEntry {
+            sequence: 0,
+            deal_id: deal.id,
+            pipeline_id: deal.pipeline_id,
+            from_stage: from,
+            to_stage: deal.stage_id.clone(),
+            at: deal.stage_entered_at,
+            actor,
+            amount: deal.fields.amount,
+            close_date: deal.fields.close_date,
+            direction,
+            overridden: justification.is_some(),
+            justification: justification.unwrap_or_default(),
+        }
+    }
+}
+
 /// The fields that differ between two versions, as (field, old, new) in words, for the audit
 /// trail.
 pub fn changed_fields(old: &DealFields, new: &DealFields) -> Vec<(&'static str, String, String)> {

@@ -91,7 +91,7 @@ impl fmt::Display for Violations {
 }
 
 /// Checks a required, trimmed, human-readable text of at most `max` characters.
-pub(crate) fn check_text(
+pub fn check_text(
     violations: &mut Violations,
     field: &str,
     value: &str,

@@ -2,10 +2,12 @@
 //! into domain values, calls the use case and converts the answer back.
 
 pub mod convert;
+mod deal;
 mod directory;
 pub mod error;
 mod pipeline;
 
+pub use deal::DealApi;
 pub use directory::DirectoryApi;
 pub use pipeline::PipelineApi;
 

@@ -3,6 +3,7 @@
 
 use sea_orm::DbErr;
 
+use crate::domain::deal::{DealStatus, ForecastCategory, HistoryDirection, LeadSource};
 use crate::domain::directory::Role;
 use crate::domain::pipeline::{
     BuyingRole, DealField, QualificationElement, QualificationStatus, Segment, StageKind,
@@ -87,4 +88,34 @@ codec!(QualificationStatus, encode_status, decode_status, {
     QualificationStatus::Red => "RED",
     QualificationStatus::Yellow => "YELLOW",
     QualificationStatus::Green => "GREEN",
+});
+
+codec!(LeadSource, encode_lead_source, decode_lead_source, {
+    LeadSource::Inbound => "INBOUND",
+    LeadSource::Outbound => "OUTBOUND",
+    LeadSource::Referral => "REFERRAL",
+    LeadSource::Partner => "PARTNER",
+    LeadSource::Event => "EVENT",
+    LeadSource::Expansion => "EXPANSION",
+});
+
+codec!(ForecastCategory, encode_category, decode_category, {
+    ForecastCategory::Pipeline => "PIPELINE",
+    ForecastCategory::BestCase => "BEST_CASE",
+    ForecastCategory::Commit => "COMMIT",
+    ForecastCategory::Omitted => "OMITTED",
+    ForecastCategory::Closed => "CLOSED",
+});
+
+codec!(DealStatus, encode_deal_status, decode_deal_status, {
+    DealStatus::Open => "OPEN",
+    DealStatus::Won => "WON",
+    DealStatus::Lost => "LOST",
+});
+
+codec!(HistoryDirection, encode_direction, decode_direction, {
+    HistoryDirection::Create => "CREATE",
+    HistoryDirection::Forward => "FORWARD",
+    HistoryDirection::Backward => "BACKWARD",
+    HistoryDirection::Close => "CLOSE",
 });

@@ -143,6 +143,9 @@ pub mod audit_event {
         pub resource: String,
         pub detail: String,
         pub created_at: ChronoDateTimeUtc,
+        pub field: Option<String>,
+        pub old_value: Option<String>,
+        pub new_value: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -168,6 +171,126 @@ pub mod idempotency_key {
         pub fingerprint: String,
         pub response: Vec<u8>,
         pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `deals`.
+pub mod deal {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `deals`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deals")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub account: String,
+        pub owner_id: String,
+        pub pipeline_id: String,
+        pub stage_id: String,
+        pub amount_minor: Option<i64>,
+        pub currency: Option<String>,
+        pub close_date: Option<ChronoDate>,
+        pub lead_source: Option<String>,
+        pub next_step: String,
+        pub next_step_date: Option<ChronoDate>,
+        pub bant_budget: String,
+        pub bant_authority: String,
+        pub bant_need: String,
+        pub bant_timeline: String,
+        pub confirmed_budget_minor: Option<i64>,
+        pub forecast_category: String,
+        pub status: String,
+        pub loss_reason: String,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+        pub stage_entered_at: ChronoDateTimeUtc,
+        pub closed_at: Option<ChronoDateTimeUtc>,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `deal_contacts`.
+pub mod deal_contact {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `deal_contacts`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deal_contacts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub deal_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ordinal: i32,
+        pub display_name: String,
+        pub email: String,
+        pub title: String,
+        pub buying_role: String,
+        pub department: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `deal_qualification`.
+pub mod deal_qualification {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `deal_qualification`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deal_qualification")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub deal_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub element: String,
+        pub status: String,
+        pub set_by: Option<String>,
+        pub set_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `stage_history`: append-only; nothing updates or deletes its rows.
+pub mod stage_history {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `stage_history`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stage_history")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub deal_id: String,
+        pub pipeline_id: String,
+        pub from_stage: Option<String>,
+        pub to_stage: String,
+        pub changed_at: ChronoDateTimeUtc,
+        pub actor_id: Option<String>,
+        pub amount_minor: Option<i64>,
+        pub currency: Option<String>,
+        pub close_date: Option<ChronoDate>,
+        pub direction: String,
+        pub overridden: bool,
+        pub justification: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,12 @@
 //! concurrent manager changes cannot close a cycle together.
 
 mod codec;
+mod deals;
+
+/// Stand-ins that sort deals without a close date or amount last (page tokens carry them).
+pub mod sort_stand_ins {
+    pub use super::deals::{NO_AMOUNT_ASC, NO_AMOUNT_DESC, NO_CLOSE_DATE_ASC, NO_CLOSE_DATE_DESC};
+}
 mod directory;
 pub mod entities;
 mod pipelines;
@@ -123,6 +129,9 @@ pub(crate) async fn record_audit(
         resource: Set(entry.resource),
         detail: Set(entry.detail),
         created_at: Set(chrono::Utc::now()),
+        field: Set(entry.change.as_ref().map(|c| c.field.clone())),
+        old_value: Set(entry.change.as_ref().map(|c| c.old.clone())),
+        new_value: Set(entry.change.map(|c| c.new)),
         ..Default::default()
     })
     .exec(txn)

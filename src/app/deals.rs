@@ -1,0 +1,673 @@
+//! Deal use cases: visibility, leader-owned fields, gated stage moves, stage history.
+
+use uuid::Uuid;
+
+use super::error::Precondition;
+use super::ports::{
+    AuditEntry, Created, DealCursor, DealFilter, DealOrder, FieldChange, IdempotencyKey, Store,
+};
+use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use crate::domain::Violations;
+use crate::domain::deal::{
+    Access, Deal, DealDraft, DealFields, DealMask, DealStatus, ForecastCategory, HistoryDirection,
+    StageHistoryEntry, access, changed_fields, check_leader_owned, merge_fields,
+};
+use crate::domain::directory::{Role, UserId};
+use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, plan_move};
+use crate::domain::pipeline::{Pipeline, StageKind};
+
+fn deal_name(id: Uuid) -> String {
+    format!("deals/{id}")
+}
+
+fn not_found(id: Uuid) -> AppError {
+    AppError::NotFound {
+        kind: "deal",
+        name: deal_name(id),
+    }
+}
+
+fn refused(refusal: crate::domain::deal::Refusal) -> AppError {
+    AppError::denied(refusal.reason, refusal.message)
+}
+
+/// How a deal closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Won.
+    Won,
+    /// Lost, with its reason.
+    Lost(String),
+}
+
+/// A requested listing.
+#[derive(Debug, Clone)]
+pub struct DealQuery {
+    /// Filters (owners here is the caller's owner filter, visibility is added).
+    pub filter: DealFilter,
+    /// Order.
+    pub order: DealOrder,
+    /// Descending.
+    pub descending: bool,
+}
+
+/// What a preview answers.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The pipeline, for naming stages.
+    pub pipeline_id: Uuid,
+    /// The plan.
+    pub plan: MovePlan,
+}
+
+/// Approval facts for gates. The deal desk (a later issue) will supply real ones; until then no
+/// deal has approval requests or a discount.
+fn approval_facts(_deal: &DealFields) -> ApprovalFacts {
+    ApprovalFacts::NONE
+}
+
+/// The checklist of unmet criteria as precondition violations.
+fn gate_failure(pipeline_id: Uuid, plan: &MovePlan) -> AppError {
+    let violations: Vec<Precondition> = plan
+        .unmet()
+        .map(|check| Precondition {
+            kind: "EXIT_CRITERION".into(),
+            subject: format!("pipelines/{pipeline_id}/stages/{}", check.stage_id),
+            description: check.criterion.description(),
+        })
+        .collect();
+    AppError::FailedPrecondition {
+        reason: "EXIT_CRITERIA_NOT_MET",
+        message: format!(
+            "{} exit criteria are not met: {}",
+            violations.len(),
+            violations
+                .iter()
+                .map(|v| v.description.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        violations,
+    }
+}
+
+fn closed_deal(deal: &Deal) -> AppError {
+    AppError::FailedPrecondition {
+        reason: "DEAL_CLOSED",
+        message: format!("{} is closed", deal_name(deal.id)),
+        violations: vec![Precondition {
+            kind: "DEAL_STATUS".into(),
+            subject: deal_name(deal.id),
+            description: "the deal is closed; closed deals do not change".into(),
+        }],
+    }
+}
+
+fn check_justification(justification: &str) -> AppResult<Option<String>> {
+    let trimmed = justification.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > 2000 {
+        return Err(AppError::invalid_field(
+            "override_justification",
+            "must be at most 2000 characters",
+        ));
+    }
+    Ok(Some(trimmed.to_string()))
+}
+
+impl<S: Store> App<S> {
+    /// The principal's access to deals owned by `owner`.
+    async fn access_to(&self, principal: &Principal, owner: UserId) -> AppResult<Access> {
+        let chain = match principal.role() {
+            Role::Manager | Role::Leader => self.store.reporting_chain(owner).await?,
+            _ => Vec::new(),
+        };
+        Ok(access(principal.user.id, principal.role(), owner, &chain))
+    }
+
+    /// A deal the principal may see, with their access; NOT_FOUND otherwise.
+    async fn visible_deal(&self, principal: &Principal, id: Uuid) -> AppResult<(Deal, Access)> {
+        let deal = self
+            .store
+            .get_deal(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        match self.access_to(principal, deal.fields.owner_id).await? {
+            Access::None => Err(not_found(id)),
+            access => Ok((deal, access)),
+        }
+    }
+
+    /// A deal the principal may change: `leader` tells whether they are above its owner.
+    async fn writable_deal(&self, principal: &Principal, id: Uuid) -> AppResult<(Deal, bool)> {
+        match self.visible_deal(principal, id).await? {
+            (deal, Access::Write { leader }) => Ok((deal, leader)),
+            _ => Err(AppError::denied(
+                "READ_ONLY_ROLE",
+                format!(
+                    "a {} reads deals but does not change them",
+                    principal.role().as_str()
+                ),
+            )),
+        }
+    }
+
+    async fn pipeline_of(&self, id: Uuid) -> AppResult<Pipeline> {
+        self.store
+            .get_pipeline(id)
+            .await?
+            .ok_or_else(|| AppError::Storage(format!("pipeline {id} of a deal is missing")))
+    }
+
+    /// Creates a deal in `stage` (first open stage if `None`), gated by every stage before it.
+    pub async fn create_deal(
+        &self,
+        principal: &Principal,
+        pipeline_id: Uuid,
+        stage: Option<String>,
+        draft: DealDraft,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let owner = draft.owner_id;
+        let leader = match self.access_to(principal, owner).await? {
+            Access::Write { leader } => leader,
+            Access::Read => {
+                return Err(AppError::denied(
+                    "READ_ONLY_ROLE",
+                    format!("a {} does not create deals", principal.role().as_str()),
+                ));
+            }
+            Access::None => {
+                return Err(AppError::denied(
+                    "OWNER_NOT_ALLOWED",
+                    "you may create deals only for yourself or people below you",
+                ));
+            }
+        };
+        let mut violations = Violations::new();
+        match self.store.get_user(owner).await? {
+            Some(user) if user.profile.active => {}
+            _ => violations.add("deal.owner", "must be an active user"),
+        }
+        let pipeline = self.store.get_pipeline(pipeline_id).await?;
+        let stage_id = match (&pipeline, stage) {
+            (None, _) => {
+                violations.add("deal.pipeline", "no such pipeline");
+                None
+            }
+            (Some(p), None) => p
+                .spec
+                .stages
+                .iter()
+                .find(|s| s.kind == StageKind::Open)
+                .map(|s| s.stage_id.clone()),
+            (Some(p), Some(stage)) => match p.spec.stage(&stage) {
+                Some(s) if s.kind == StageKind::Open => Some(stage),
+                Some(_) => {
+                    violations.add(
+                        "deal.stage",
+                        "a deal is created in an open stage; close it with CloseDeal",
+                    );
+                    None
+                }
+                None => {
+                    violations.add("deal.stage", "is not a stage of the deal's pipeline");
+                    None
+                }
+            },
+        };
+        let at = now();
+        let today = at.date_naive();
+        let fields = merge_fields(
+            None,
+            draft,
+            DealMask::all(),
+            today,
+            Some(principal.user.id),
+            at,
+        )
+        .map_err(|v| violations.extend(v.prefixed("deal")))
+        .ok();
+        let (Some(pipeline), Some(stage_id), Some(fields), true) =
+            (pipeline, stage_id, fields, violations.is_empty())
+        else {
+            return Err(AppError::invalid(violations));
+        };
+        check_leader_owned(None, &fields, leader).map_err(refused)?;
+        let plan = plan_move(
+            &pipeline.spec,
+            None,
+            &stage_id,
+            &fields,
+            today,
+            approval_facts(&fields),
+        )
+        .ok_or_else(|| AppError::Storage("planned stage vanished".into()))?;
+        if !plan.allowed() {
+            return Err(gate_failure(pipeline.id, &plan));
+        }
+        let deal = Deal {
+            id: Uuid::now_v7(),
+            pipeline_id: pipeline.id,
+            stage_id,
+            status: DealStatus::Open,
+            loss_reason: String::new(),
+            fields,
+            created_at: at,
+            updated_at: at,
+            stage_entered_at: at,
+            closed_at: None,
+            version: 1,
+        };
+        let history = StageHistoryEntry::of(
+            &deal,
+            None,
+            HistoryDirection::Create,
+            Some(principal.user.id),
+            None,
+        );
+        let audit = vec![AuditEntry {
+            actor: Some(principal.user.id),
+            action: "CreateDeal",
+            resource: deal_name(deal.id),
+            detail: format!("in stage {}", deal.stage_id),
+            change: None,
+        }];
+        let write = idempotent_write(key, || respond(&deal));
+        Ok(
+            match self
+                .store
+                .insert_deal(&deal, &history, audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(deal),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// One deal the principal may see.
+    pub async fn get_deal(&self, principal: &Principal, id: Uuid) -> AppResult<Deal> {
+        Ok(self.visible_deal(principal, id).await?.0)
+    }
+
+    /// A page of the deals the principal may see.
+    pub async fn list_deals(
+        &self,
+        principal: &Principal,
+        mut query: DealQuery,
+        after: Option<&DealCursor>,
+        limit: u64,
+    ) -> AppResult<Vec<Deal>> {
+        let visible = match principal.role() {
+            Role::Rep => Some(vec![principal.user.id]),
+            Role::Manager | Role::Leader => Some(self.store.subtree(principal.user.id).await?),
+            Role::DealDesk | Role::Finance | Role::Legal | Role::Admin => None,
+        };
+        query.filter.owners = match (visible, query.filter.owners.take()) {
+            (None, wanted) => wanted,
+            (Some(visible), None) => Some(visible),
+            (Some(visible), Some(wanted)) => {
+                Some(wanted.into_iter().filter(|o| visible.contains(o)).collect())
+            }
+        };
+        self.store
+            .list_deals(&query.filter, query.order, query.descending, after, limit)
+            .await
+    }
+
+    /// Changes the masked fields of an open deal.
+    pub async fn update_deal(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        draft: DealDraft,
+        mask: DealMask,
+        etag: Option<i64>,
+    ) -> AppResult<Deal> {
+        let (current, leader) = self.writable_deal(principal, id).await?;
+        if etag.is_some_and(|v| v != current.version) {
+            return Err(AppError::StaleEtag {
+                kind: "deal",
+                name: deal_name(id),
+            });
+        }
+        if current.status != DealStatus::Open {
+            return Err(closed_deal(&current));
+        }
+        let at = now();
+        let fields = merge_fields(
+            Some(&current.fields),
+            draft,
+            mask,
+            at.date_naive(),
+            Some(principal.user.id),
+            at,
+        )
+        .map_err(|v| AppError::invalid(v.prefixed("deal")))?;
+        if fields.owner_id != current.fields.owner_id {
+            let may_reassign = leader || principal.role() == Role::Admin;
+            if !may_reassign {
+                return Err(AppError::denied(
+                    "REASSIGN_REQUIRES_MANAGER",
+                    "only a manager or leader above the owner (or an admin) reassigns a deal",
+                ));
+            }
+            match self.store.get_user(fields.owner_id).await? {
+                Some(user) if user.profile.active => {}
+                _ => {
+                    return Err(AppError::invalid_field(
+                        "deal.owner",
+                        "must be an active user",
+                    ));
+                }
+            }
+            if !matches!(
+                self.access_to(principal, fields.owner_id).await?,
+                Access::Write { .. }
+            ) {
+                return Err(AppError::denied(
+                    "OWNER_NOT_ALLOWED",
+                    "the new owner must be you or someone below you",
+                ));
+            }
+        }
+        check_leader_owned(Some(&current.fields), &fields, leader).map_err(refused)?;
+        let audit = changed_fields(&current.fields, &fields)
+            .into_iter()
+            .map(|(field, old, new)| AuditEntry {
+                actor: Some(principal.user.id),
+                action: "UpdateDeal",
+                resource: deal_name(id),
+                detail: String::new(),
+                change: Some(FieldChange {
+                    field: field.to_string(),
+                    old,
+                    new,
+                }),
+            })
+            .collect();
+        let updated = Deal {
+            fields,
+            updated_at: at,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        self.store
+            .save_deal(&updated, current.version, None, audit, None)
+            .await?;
+        Ok(updated)
+    }
+
+    /// What a move (or close won) to `target` needs, without moving.
+    pub async fn preview_stage(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        target: &str,
+    ) -> AppResult<Preview> {
+        let (deal, _) = self.visible_deal(principal, id).await?;
+        let pipeline = self.pipeline_of(deal.pipeline_id).await?;
+        let today = now().date_naive();
+        let plan = plan_move(
+            &pipeline.spec,
+            Some(&deal.stage_id),
+            target,
+            &deal.fields,
+            today,
+            approval_facts(&deal.fields),
+        )
+        .ok_or_else(|| {
+            AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
+        })?;
+        Ok(Preview {
+            pipeline_id: pipeline.id,
+            plan,
+        })
+    }
+
+    /// Moves an open deal to another open stage, gated forward, free backward.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn advance_stage(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        target: &str,
+        etag: Option<i64>,
+        justification: &str,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let justification = check_justification(justification)?;
+        let (deal, leader) = self.writable_deal(principal, id).await?;
+        let pipeline = self.pipeline_of(deal.pipeline_id).await?;
+        match pipeline.spec.stage(target) {
+            None => {
+                return Err(AppError::invalid_field(
+                    "target_stage",
+                    "is not a stage of the deal's pipeline",
+                ));
+            }
+            Some(stage) if stage.kind != StageKind::Open => {
+                return Err(AppError::invalid_field(
+                    "target_stage",
+                    "is a closed stage: close deals with CloseDeal",
+                ));
+            }
+            Some(_) => {}
+        }
+        self.move_deal(
+            principal,
+            deal,
+            &pipeline,
+            target,
+            etag,
+            justification,
+            leader,
+            None,
+            key,
+            respond,
+        )
+        .await
+    }
+
+    /// Closes an open deal: won is gated like a move to the won stage; lost needs a reason.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn close_deal(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        outcome: Outcome,
+        etag: Option<i64>,
+        justification: &str,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let justification = check_justification(justification)?;
+        if let Outcome::Lost(reason) = &outcome {
+            let mut violations = Violations::new();
+            crate::domain::check_text(&mut violations, "loss_reason", reason, 500, true);
+            if justification.is_some() {
+                violations.add(
+                    "override_justification",
+                    "closing lost is never gated: nothing to override",
+                );
+            }
+            if !violations.is_empty() {
+                return Err(AppError::invalid(violations));
+            }
+        }
+        let (deal, leader) = self.writable_deal(principal, id).await?;
+        let pipeline = self.pipeline_of(deal.pipeline_id).await?;
+        let kind = if outcome == Outcome::Won {
+            StageKind::Won
+        } else {
+            StageKind::Lost
+        };
+        let target = pipeline
+            .spec
+            .stages
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| s.stage_id.clone())
+            .ok_or_else(|| AppError::Storage("pipeline without a closed stage".into()))?;
+        self.move_deal(
+            principal,
+            deal,
+            &pipeline,
+            &target,
+            etag,
+            justification,
+            leader,
+            Some(outcome),
+            key,
+            respond,
+        )
+        .await
+    }
+
+    /// The shared path of advance and close: plan, gate, override, record.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_deal(
+        &self,
+        principal: &Principal,
+        deal: Deal,
+        pipeline: &Pipeline,
+        target: &str,
+        etag: Option<i64>,
+        justification: Option<String>,
+        leader: bool,
+        outcome: Option<Outcome>,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        if etag.is_some_and(|v| v != deal.version) {
+            return Err(AppError::StaleEtag {
+                kind: "deal",
+                name: deal_name(deal.id),
+            });
+        }
+        if deal.status != DealStatus::Open {
+            return Err(closed_deal(&deal));
+        }
+        if justification.is_some() && !leader {
+            return Err(AppError::denied(
+                "OVERRIDE_REQUIRES_MANAGER",
+                "only a manager or leader above the owner may override exit criteria",
+            ));
+        }
+        let at = now();
+        let plan = plan_move(
+            &pipeline.spec,
+            Some(&deal.stage_id),
+            target,
+            &deal.fields,
+            at.date_naive(),
+            approval_facts(&deal.fields),
+        )
+        .ok_or_else(|| {
+            AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
+        })?;
+        if plan.direction == Direction::None {
+            return Err(AppError::FailedPrecondition {
+                reason: "ALREADY_IN_STAGE",
+                message: format!("{} is already in stage {target}", deal_name(deal.id)),
+                violations: vec![Precondition {
+                    kind: "DEAL_STAGE".into(),
+                    subject: deal_name(deal.id),
+                    description: format!("the deal is already in {target}"),
+                }],
+            });
+        }
+        let overridden = !plan.allowed();
+        if overridden && justification.is_none() {
+            return Err(gate_failure(pipeline.id, &plan));
+        }
+        let direction = match (&outcome, plan.direction) {
+            (Some(_), _) => HistoryDirection::Close,
+            (None, Direction::Backward) => HistoryDirection::Backward,
+            (None, _) => HistoryDirection::Forward,
+        };
+        let mut moved = Deal {
+            stage_id: target.to_string(),
+            stage_entered_at: at,
+            updated_at: at,
+            version: deal.version + 1,
+            ..deal.clone()
+        };
+        match outcome {
+            Some(Outcome::Won) => {
+                moved.status = DealStatus::Won;
+                moved.closed_at = Some(at);
+                moved.fields.forecast_category = ForecastCategory::Closed;
+            }
+            Some(Outcome::Lost(reason)) => {
+                moved.status = DealStatus::Lost;
+                moved.closed_at = Some(at);
+                moved.loss_reason = reason.trim().to_string();
+                moved.fields.forecast_category = ForecastCategory::Closed;
+            }
+            None => {}
+        }
+        let justification = justification.filter(|_| overridden);
+        let history = StageHistoryEntry::of(
+            &moved,
+            Some(deal.stage_id.clone()),
+            direction,
+            Some(principal.user.id),
+            justification.clone(),
+        );
+        let audit = vec![AuditEntry {
+            actor: Some(principal.user.id),
+            action: if moved.status == DealStatus::Open {
+                "AdvanceDealStage"
+            } else {
+                "CloseDeal"
+            },
+            resource: deal_name(deal.id),
+            detail: justification
+                .map(|j| format!("override: {j}"))
+                .unwrap_or_default(),
+            change: Some(FieldChange {
+                field: "stage".into(),
+                old: deal.stage_id.clone(),
+                new: moved.stage_id.clone(),
+            }),
+        }];
+        let write = idempotent_write(key, || respond(&moved));
+        Ok(
+            match self
+                .store
+                .save_deal(&moved, deal.version, Some(&history), audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(moved),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// A page of a visible deal's stage history.
+    pub async fn stage_history(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        after: Option<i64>,
+        limit: u64,
+    ) -> AppResult<Vec<StageHistoryEntry>> {
+        self.visible_deal(principal, id).await?;
+        self.store.list_stage_history(id, after, limit).await
+    }
+}

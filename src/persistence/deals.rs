@@ -1,0 +1,539 @@
+//! Deals, their contacts and qualification items, and the append-only stage history on SQL.
+//! A page of deals is read with three queries (deals, contacts, qualification) whatever its
+//! size; a write replaces the deal's row and children in one transaction with its history and
+//! audit rows.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use super::codec::*;
+use super::directory::replay_on_race;
+use super::entities::{deal, deal_contact, deal_qualification, stage_history, user};
+use super::{SqlStore, find_idempotent, record_audit, save_idempotent, storage};
+use crate::app::ports::{
+    AuditEntry, Created, DealCursor, DealFilter, DealOrder, DealStore, IdempotentWrite,
+};
+use crate::app::{AppError, AppResult};
+use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
+use crate::domain::directory::UserId;
+use crate::domain::money::{Currency, Money};
+
+/// Stand-ins that sort deals without a close date or amount last, whichever the direction.
+pub const NO_CLOSE_DATE_ASC: NaiveDate = NaiveDate::MAX;
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_CLOSE_DATE_DESC: NaiveDate = NaiveDate::MIN;
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_AMOUNT_ASC: i64 = i64::MAX;
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_AMOUNT_DESC: i64 = -1;
+
+fn uuid(text: &str) -> Result<Uuid, DbErr> {
+    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
+}
+
+fn money(minor: Option<i64>, currency: &Option<String>) -> Result<Option<Money>, DbErr> {
+    match (minor, currency) {
+        (Some(minor), Some(code)) => Ok(Some(Money {
+            minor,
+            currency: Currency::parse(code).ok_or_else(|| corrupt("currency", code))?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+fn deal_row(d: &Deal) -> deal::ActiveModel {
+    let f = &d.fields;
+    deal::ActiveModel {
+        id: Set(d.id.to_string()),
+        display_name: Set(f.display_name.clone()),
+        account: Set(f.account.clone()),
+        owner_id: Set(f.owner_id.0.to_string()),
+        pipeline_id: Set(d.pipeline_id.to_string()),
+        stage_id: Set(d.stage_id.clone()),
+        amount_minor: Set(f.amount.map(|m| m.minor)),
+        currency: Set(f.currency().map(|c| c.code().to_string())),
+        close_date: Set(f.close_date),
+        lead_source: Set(f.lead_source.map(|s| encode_lead_source(s).to_string())),
+        next_step: Set(f.next_step.clone()),
+        next_step_date: Set(f.next_step_date),
+        bant_budget: Set(f.bant.budget.clone()),
+        bant_authority: Set(f.bant.authority.clone()),
+        bant_need: Set(f.bant.need.clone()),
+        bant_timeline: Set(f.bant.timeline.clone()),
+        confirmed_budget_minor: Set(f.confirmed_budget.map(|m| m.minor)),
+        forecast_category: Set(encode_category(f.forecast_category).to_string()),
+        status: Set(encode_deal_status(d.status).to_string()),
+        loss_reason: Set(d.loss_reason.clone()),
+        created_at: Set(d.created_at),
+        updated_at: Set(d.updated_at),
+        stage_entered_at: Set(d.stage_entered_at),
+        closed_at: Set(d.closed_at),
+        version: Set(d.version),
+    }
+}
+
+fn deal_from_row(
+    row: deal::Model,
+    contacts: Vec<Contact>,
+    qualification: Vec<QualificationItem>,
+) -> Result<Deal, DbErr> {
+    Ok(Deal {
+        id: uuid(&row.id)?,
+        pipeline_id: uuid(&row.pipeline_id)?,
+        stage_id: row.stage_id,
+        status: decode_deal_status(&row.status)?,
+        loss_reason: row.loss_reason,
+        fields: DealFields {
+            display_name: row.display_name,
+            account: row.account,
+            owner_id: UserId(uuid(&row.owner_id)?),
+            amount: money(row.amount_minor, &row.currency)?,
+            close_date: row.close_date,
+            lead_source: row
+                .lead_source
+                .as_deref()
+                .map(decode_lead_source)
+                .transpose()?,
+            next_step: row.next_step,
+            next_step_date: row.next_step_date,
+            bant: Bant {
+                budget: row.bant_budget,
+                authority: row.bant_authority,
+                need: row.bant_need,
+                timeline: row.bant_timeline,
+            },
+            confirmed_budget: money(row.confirmed_budget_minor, &row.currency)?,
+            forecast_category: decode_category(&row.forecast_category)?,
+            contacts,
+            qualification,
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        stage_entered_at: row.stage_entered_at,
+        closed_at: row.closed_at,
+        version: row.version,
+    })
+}
+
+/// Assembles deals from their rows, with the children of all of them in two more queries.
+async fn load_deals<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<deal::Model>,
+) -> Result<Vec<Deal>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut contacts: HashMap<String, Vec<Contact>> = HashMap::new();
+    for c in deal_contact::Entity::find()
+        .filter(deal_contact::Column::DealId.is_in(ids.clone()))
+        .order_by_asc(deal_contact::Column::DealId)
+        .order_by_asc(deal_contact::Column::Ordinal)
+        .all(conn)
+        .await?
+    {
+        contacts
+            .entry(c.deal_id.clone())
+            .or_default()
+            .push(Contact {
+                display_name: c.display_name,
+                email: c.email,
+                title: c.title,
+                buying_role: decode_buying_role(&c.buying_role)?,
+                department: c.department,
+            });
+    }
+    let mut qualification: HashMap<String, Vec<QualificationItem>> = HashMap::new();
+    for q in deal_qualification::Entity::find()
+        .filter(deal_qualification::Column::DealId.is_in(ids))
+        .all(conn)
+        .await?
+    {
+        qualification
+            .entry(q.deal_id.clone())
+            .or_default()
+            .push(QualificationItem {
+                element: decode_element(&q.element)?,
+                status: decode_status(&q.status)?,
+                set_by: q.set_by.as_deref().map(uuid).transpose()?.map(UserId),
+                set_at: q.set_at,
+            });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let mut items = qualification.remove(&row.id).unwrap_or_default();
+            items.sort_by_key(|i| encode_element(i.element));
+            let contacts = contacts.remove(&row.id).unwrap_or_default();
+            deal_from_row(row, contacts, items)
+        })
+        .collect()
+}
+
+/// Replaces a deal's contacts and qualification items inside `txn`.
+async fn write_children(txn: &DatabaseTransaction, d: &Deal, replace: bool) -> Result<(), DbErr> {
+    let id = d.id.to_string();
+    if replace {
+        deal_contact::Entity::delete_many()
+            .filter(deal_contact::Column::DealId.eq(id.clone()))
+            .exec(txn)
+            .await?;
+        deal_qualification::Entity::delete_many()
+            .filter(deal_qualification::Column::DealId.eq(id.clone()))
+            .exec(txn)
+            .await?;
+    }
+    if !d.fields.contacts.is_empty() {
+        let rows = d
+            .fields
+            .contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| deal_contact::ActiveModel {
+                deal_id: Set(id.clone()),
+                ordinal: Set(i as i32),
+                display_name: Set(c.display_name.clone()),
+                email: Set(c.email.clone()),
+                title: Set(c.title.clone()),
+                buying_role: Set(encode_buying_role(c.buying_role).to_string()),
+                department: Set(c.department.clone()),
+            });
+        deal_contact::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    if !d.fields.qualification.is_empty() {
+        let rows = d
+            .fields
+            .qualification
+            .iter()
+            .map(|q| deal_qualification::ActiveModel {
+                deal_id: Set(id.clone()),
+                element: Set(encode_element(q.element).to_string()),
+                status: Set(encode_status(q.status).to_string()),
+                set_by: Set(q.set_by.map(|u| u.0.to_string())),
+                set_at: Set(q.set_at),
+            });
+        deal_qualification::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn history_row(h: &StageHistoryEntry) -> stage_history::ActiveModel {
+    stage_history::ActiveModel {
+        deal_id: Set(h.deal_id.to_string()),
+        pipeline_id: Set(h.pipeline_id.to_string()),
+        from_stage: Set(h.from_stage.clone()),
+        to_stage: Set(h.to_stage.clone()),
+        changed_at: Set(h.at),
+        actor_id: Set(h.actor.map(|a| a.0.to_string())),
+        amount_minor: Set(h.amount.map(|m| m.minor)),
+        currency: Set(h.amount.map(|m| m.currency.code().to_string())),
+        close_date: Set(h.close_date),
+        direction: Set(encode_direction(h.direction).to_string()),
+        overridden: Set(h.overridden),
+        justification: Set(h.justification.clone()),
+        ..Default::default()
+    }
+}
+
+fn history_from_row(row: stage_history::Model) -> Result<StageHistoryEntry, DbErr> {
+    Ok(StageHistoryEntry {
+        sequence: row.id,
+        deal_id: uuid(&row.deal_id)?,
+        pipeline_id: uuid(&row.pipeline_id)?,
+        from_stage: row.from_stage,
+        to_stage: row.to_stage,
+        at: row.changed_at,
+        actor: row.actor_id.as_deref().map(uuid).transpose()?.map(UserId),
+        amount: money(row.amount_minor, &row.currency)?,
+        close_date: row.close_date,
+        direction: decode_direction(&row.direction)?,
+        overridden: row.overridden,
+        justification: row.justification,
+    })
+}
+
+/// The sort key of an order, with its stand-in for missing values.
+fn sort_key(order: DealOrder, descending: bool) -> SimpleExpr {
+    match order {
+        DealOrder::CreateTime => Expr::col(deal::Column::Id).into(),
+        DealOrder::UpdateTime => Expr::col(deal::Column::UpdatedAt).into(),
+        DealOrder::CloseDate => Func::coalesce([
+            Expr::col(deal::Column::CloseDate),
+            Expr::val(if descending {
+                NO_CLOSE_DATE_DESC
+            } else {
+                NO_CLOSE_DATE_ASC
+            }),
+        ])
+        .into(),
+        DealOrder::Amount => Func::coalesce([
+            Expr::col(deal::Column::AmountMinor),
+            Expr::val(if descending {
+                NO_AMOUNT_DESC
+            } else {
+                NO_AMOUNT_ASC
+            }),
+        ])
+        .into(),
+    }
+}
+
+impl DealStore for SqlStore {
+    async fn reporting_chain(&self, user_id: UserId) -> AppResult<Vec<UserId>> {
+        let mut chain = Vec::new();
+        let mut next = Some(user_id);
+        while let Some(id) = next {
+            let row = user::Entity::find_by_id(id.0.to_string())
+                .one(&self.db)
+                .await
+                .map_err(storage)?;
+            next = row
+                .and_then(|r| r.manager_id)
+                .map(|m| uuid(&m).map(UserId))
+                .transpose()
+                .map_err(storage)?;
+            if let Some(manager) = next {
+                if chain.contains(&manager) || chain.len() > 64 {
+                    break; // a cycle cannot be written, but never loop on bad data
+                }
+                chain.push(manager);
+            }
+        }
+        Ok(chain)
+    }
+
+    async fn subtree(&self, root: UserId) -> AppResult<Vec<UserId>> {
+        let sql = "WITH RECURSIVE tree(id, depth) AS ( \
+                     SELECT id, 0 FROM users WHERE id = $1 \
+                     UNION ALL \
+                     SELECT u.id, t.depth + 1 FROM users u JOIN tree t ON u.manager_id = t.id \
+                     WHERE t.depth < 64) \
+                   SELECT id FROM tree";
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                [root.0.to_string().into()],
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("", "id")?;
+                uuid(&id).map(UserId)
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn insert_deal(
+        &self,
+        d: &Deal,
+        history: &StageHistoryEntry,
+        audit: Vec<AuditEntry>,
+        idempotency: Option<IdempotentWrite>,
+    ) -> AppResult<Created<()>> {
+        let key = idempotency.as_ref().map(|w| w.key.clone());
+        let result = async {
+            let txn = self.begin_write().await.map_err(storage)?;
+            if let Some(key) = &key
+                && let Some(saved) = find_idempotent(&txn, key).await?
+            {
+                return Ok(Created::Replayed(saved));
+            }
+            deal::Entity::insert(deal_row(d))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage)?;
+            write_children(&txn, d, false).await.map_err(storage)?;
+            stage_history::Entity::insert(history_row(history))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage)?;
+            for entry in audit {
+                record_audit(&txn, entry).await.map_err(storage)?;
+            }
+            if let Some(write) = idempotency {
+                save_idempotent(&txn, write).await.map_err(storage)?;
+            }
+            txn.commit().await.map_err(storage)?;
+            Ok(Created::New(()))
+        }
+        .await;
+        replay_on_race(self, result, key.as_ref()).await
+    }
+
+    async fn get_deal(&self, id: Uuid) -> AppResult<Option<Deal>> {
+        let row = deal::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(load_deals(&self.db, row.into_iter().collect())
+            .await
+            .map_err(storage)?
+            .pop())
+    }
+
+    async fn list_deals(
+        &self,
+        filter: &DealFilter,
+        order: DealOrder,
+        descending: bool,
+        after: Option<&DealCursor>,
+        limit: u64,
+    ) -> AppResult<Vec<Deal>> {
+        let mut query = deal::Entity::find();
+        if let Some(owners) = &filter.owners {
+            query = query.filter(
+                deal::Column::OwnerId
+                    .is_in(owners.iter().map(|o| o.0.to_string()).collect::<Vec<_>>()),
+            );
+        }
+        if let Some(pipeline) = filter.pipeline {
+            query = query.filter(deal::Column::PipelineId.eq(pipeline.to_string()));
+        }
+        if let Some(stage) = &filter.stage {
+            query = query.filter(deal::Column::StageId.eq(stage.clone()));
+        }
+        if let Some(category) = filter.category {
+            query = query.filter(deal::Column::ForecastCategory.eq(encode_category(category)));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(deal::Column::Status.eq(encode_deal_status(status)));
+        }
+        if let Some(from) = filter.close_from {
+            query = query.filter(deal::Column::CloseDate.gte(from));
+        }
+        if let Some(to) = filter.close_to {
+            query = query.filter(deal::Column::CloseDate.lte(to));
+        }
+        if let Some(text) = &filter.query {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+            query = query.filter(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(deal::Column::DisplayName)))
+                            .like(pattern()),
+                    )
+                    .add(Expr::expr(Func::lower(Expr::col(deal::Column::Account))).like(pattern())),
+            );
+        }
+        let key = sort_key(order, descending);
+        if let Some(cursor) = after {
+            let (value, id): (SimpleExpr, Uuid) = match cursor {
+                DealCursor::CreateTime(id) => (Expr::val(id.to_string()).into(), *id),
+                DealCursor::UpdateTime(at, id) => (Expr::val(*at).into(), *id),
+                DealCursor::CloseDate(date, id) => (Expr::val(*date).into(), *id),
+                DealCursor::Amount(amount, id) => (Expr::val(*amount).into(), *id),
+            };
+            let id_col = Expr::col(deal::Column::Id);
+            let after_id = id.to_string();
+            query = query.filter(if descending {
+                Condition::any().add(key.clone().lt(value.clone())).add(
+                    Condition::all()
+                        .add(key.clone().eq(value))
+                        .add(id_col.lt(after_id)),
+                )
+            } else {
+                Condition::any().add(key.clone().gt(value.clone())).add(
+                    Condition::all()
+                        .add(key.clone().eq(value))
+                        .add(id_col.gt(after_id)),
+                )
+            });
+        }
+        let direction = if descending { Order::Desc } else { Order::Asc };
+        let rows = query
+            .order_by(key, direction.clone())
+            .order_by(deal::Column::Id, direction)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        load_deals(&self.db, rows).await.map_err(storage)
+    }
+
+    async fn save_deal(
+        &self,
+        d: &Deal,
+        expected_version: i64,
+        history: Option<&StageHistoryEntry>,
+        audit: Vec<AuditEntry>,
+        idempotency: Option<IdempotentWrite>,
+    ) -> AppResult<Created<()>> {
+        let key = idempotency.as_ref().map(|w| w.key.clone());
+        let result = async {
+            let txn = self.begin_write().await.map_err(storage)?;
+            if let Some(key) = &key
+                && let Some(saved) = find_idempotent(&txn, key).await?
+            {
+                return Ok(Created::Replayed(saved));
+            }
+            let updated = deal::Entity::update_many()
+                .set(deal_row(d))
+                .filter(deal::Column::Id.eq(d.id.to_string()))
+                .filter(deal::Column::Version.eq(expected_version))
+                .exec(&txn)
+                .await
+                .map_err(storage)?;
+            if updated.rows_affected == 0 {
+                return Err(AppError::StaleEtag {
+                    kind: "deal",
+                    name: format!("deals/{}", d.id),
+                });
+            }
+            write_children(&txn, d, true).await.map_err(storage)?;
+            if let Some(history) = history {
+                stage_history::Entity::insert(history_row(history))
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(storage)?;
+            }
+            for entry in audit {
+                record_audit(&txn, entry).await.map_err(storage)?;
+            }
+            if let Some(write) = idempotency {
+                save_idempotent(&txn, write).await.map_err(storage)?;
+            }
+            txn.commit().await.map_err(storage)?;
+            Ok(Created::New(()))
+        }
+        .await;
+        replay_on_race(self, result, key.as_ref()).await
+    }
+
+    async fn list_stage_history(
+        &self,
+        deal_id: Uuid,
+        after: Option<i64>,
+        limit: u64,
+    ) -> AppResult<Vec<StageHistoryEntry>> {
+        let mut query = stage_history::Entity::find()
+            .filter(stage_history::Column::DealId.eq(deal_id.to_string()))
+            .order_by_asc(stage_history::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(stage_history::Column::Id.gt(after));
+        }
+        let rows = query.all(&self.db).await.map_err(storage)?;
+        rows.into_iter()
+            .map(history_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(storage)
+    }
+}
