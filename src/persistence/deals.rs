@@ -265,8 +265,8 @@ fn history_from_row(row: stage_history::Model) -> Result<StageHistoryEntry, DbEr
 /// The sort key of an order, with its stand-in for missing values.
 fn sort_key(order: DealOrder, descending: bool) -> SimpleExpr {
     match order {
-        DealOrder::CreateTime => Expr::col(deal::Column::Id).into(),
-        DealOrder::UpdateTime => Expr::col(deal::Column::UpdatedAt).into(),
+        DealOrder::CreateTime => Expr::col(deal::Column::Id),
+        DealOrder::UpdateTime => Expr::col(deal::Column::UpdatedAt),
         DealOrder::CloseDate => Func::coalesce([
             Expr::col(deal::Column::CloseDate),
             Expr::val(if descending {
@@ -436,10 +436,10 @@ impl DealStore for SqlStore {
         let key = sort_key(order, descending);
         if let Some(cursor) = after {
             let (value, id): (SimpleExpr, Uuid) = match cursor {
-                DealCursor::CreateTime(id) => (Expr::val(id.to_string()).into(), *id),
-                DealCursor::UpdateTime(at, id) => (Expr::val(*at).into(), *id),
-                DealCursor::CloseDate(date, id) => (Expr::val(*date).into(), *id),
-                DealCursor::Amount(amount, id) => (Expr::val(*amount).into(), *id),
+                DealCursor::CreateTime(id) => (Expr::val(id.to_string()), *id),
+                DealCursor::UpdateTime(at, id) => (Expr::val(*at), *id),
+                DealCursor::CloseDate(date, id) => (Expr::val(*date), *id),
+                DealCursor::Amount(amount, id) => (Expr::val(*amount), *id),
             };
             let id_col = Expr::col(deal::Column::Id);
             let after_id = id.to_string();
