@@ -1,10 +1,11 @@
 //! The operator's bootstrap and the demo organisation: written through the same use cases as
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
-use crate::app::ports::{Created, Store};
+use crate::app::ports::{AuditEntry, Created, Store};
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
 use crate::domain::templates;
+use crate::generator::{self, BookSpec};
 
 /// Creates an admin and issues a token for them: the first credential of a new install.
 pub async fn create_admin<S: Store>(
@@ -62,6 +63,11 @@ async fn add_user<S: Store>(
     }
 }
 
+/// The demo book's seed: the same demo every time.
+pub const DEMO_SEED: u64 = 20_261_122;
+/// How many deals the demo holds.
+pub const DEMO_DEALS: usize = 3_000;
+
 /// One demo principal and its token.
 #[derive(Debug, Clone)]
 pub struct DemoLogin {
@@ -72,7 +78,8 @@ pub struct DemoLogin {
 }
 
 /// Seeds the demo organisation: a leader with two managers and four reps, deal desk, finance,
-/// legal and an admin, plus the three template pipelines. Returns one login per person.
+/// legal and an admin, the three template pipelines, and a generated book of business (two years
+/// of deals and stage history owned by the reps). Returns one login per person.
 pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     let admin = add_user(
         app,
@@ -136,10 +143,44 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         .await?,
     );
     people.push(add_user(app, "Lane Legal", "legal@demo.dealdesk", Role::Legal, None).await?);
+    let mut pipelines = Vec::new();
     for spec in templates::all() {
-        app.create_pipeline_as(None, spec, None, |_| Vec::new())
-            .await?;
+        if let Created::New(pipeline) = app
+            .create_pipeline_as(None, spec, None, |_| Vec::new())
+            .await?
+        {
+            pipelines.push(pipeline);
+        }
     }
+    let reps: Vec<UserId> = people
+        .iter()
+        .filter(|u| u.profile.role == Role::Rep)
+        .map(|u| u.id)
+        .collect();
+    let book = generator::generate(
+        &BookSpec {
+            seed: DEMO_SEED,
+            deals: DEMO_DEALS,
+            history_days: 730,
+            now: chrono::Utc::now(),
+        },
+        &pipelines,
+        &reps,
+    );
+    let audit = AuditEntry {
+        actor: None,
+        action: "GenerateBook",
+        resource: "deals".into(),
+        detail: format!(
+            "seed {DEMO_SEED}: {} deals, {} stage changes",
+            book.deals.len(),
+            book.history.len()
+        ),
+        change: None,
+    };
+    app.store
+        .insert_book(&book.deals, &book.history, audit)
+        .await?;
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
         let secret = app.issue_token_as(None, user.id, "demo").await?.secret;

@@ -12,6 +12,8 @@
 //! - [`persistence`]: sea-orm entities and the SQL store behind the ports (SQLite or PostgreSQL).
 //! - [`grpc`]: one thin adapter per service, wire conversions, the one error -> Status mapping.
 //! - [`proto`]: the generated wire types.
+//! - [`generator`]: a deterministic book of business (deals and stage history) for the demo
+//!   and the benchmarks.
 //! - [`demo`]: the operator's bootstrap (first admin, tokens) and the demo organisation.
 //! - [`config`], [`telemetry`], [`startup`]: settings, logs, and wiring the server together.
 
@@ -19,6 +21,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod generator;
 pub mod grpc;
 pub mod persistence;
 pub mod proto;

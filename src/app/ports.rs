@@ -284,6 +284,15 @@ pub trait DealStore: Send + Sync + 'static {
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
 
+    /// Stores many deals with their history in bulk, in one transaction (generators, imports):
+    /// no per-row audit, one audit row for the batch.
+    fn insert_book(
+        &self,
+        deals: &[Deal],
+        history: &[StageHistoryEntry],
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
     /// A deal's history in order, after sequence `after`.
     fn list_stage_history(
         &self,

@@ -19,6 +19,13 @@ UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// US dollar.
+    pub const USD: Currency = Currency(*b"USD");
+    /// Euro.
+    pub const EUR: Currency = Currency(*b"EUR");
+    /// Pound sterling.
+    pub const GBP: Currency = Currency(*b"GBP");
+
     /// Parses a three-letter upper-case ISO 4217 code in current use.
     pub fn parse(code: &str) -> Option<Currency> {
         let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;

@@ -517,6 +517,75 @@ impl DealStore for SqlStore {
         replay_on_race(self, result, key.as_ref()).await
     }
 
+    async fn insert_book(
+        &self,
+        deals: &[Deal],
+        history: &[StageHistoryEntry],
+        audit: AuditEntry,
+    ) -> AppResult<()> {
+        // Chunks keep each statement under SQLite's bound-parameter limit.
+        const CHUNK: usize = 400;
+        let txn = self.begin_write().await.map_err(storage)?;
+        for chunk in deals.chunks(CHUNK) {
+            deal::Entity::insert_many(chunk.iter().map(deal_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage)?;
+            let contacts: Vec<_> =
+                chunk
+                    .iter()
+                    .flat_map(|d| {
+                        d.fields.contacts.iter().enumerate().map(|(i, c)| {
+                            deal_contact::ActiveModel {
+                                deal_id: Set(d.id.to_string()),
+                                ordinal: Set(i as i32),
+                                display_name: Set(c.display_name.clone()),
+                                email: Set(c.email.clone()),
+                                title: Set(c.title.clone()),
+                                buying_role: Set(encode_buying_role(c.buying_role).to_string()),
+                                department: Set(c.department.clone()),
+                            }
+                        })
+                    })
+                    .collect();
+            for part in contacts.chunks(CHUNK) {
+                deal_contact::Entity::insert_many(part.to_vec())
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(storage)?;
+            }
+            let items: Vec<_> = chunk
+                .iter()
+                .flat_map(|d| {
+                    d.fields
+                        .qualification
+                        .iter()
+                        .map(|q| deal_qualification::ActiveModel {
+                            deal_id: Set(d.id.to_string()),
+                            element: Set(encode_element(q.element).to_string()),
+                            status: Set(encode_status(q.status).to_string()),
+                            set_by: Set(q.set_by.map(|u| u.0.to_string())),
+                            set_at: Set(q.set_at),
+                        })
+                })
+                .collect();
+            for part in items.chunks(CHUNK) {
+                deal_qualification::Entity::insert_many(part.to_vec())
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(storage)?;
+            }
+        }
+        for chunk in history.chunks(CHUNK) {
+            stage_history::Entity::insert_many(chunk.iter().map(history_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage)?;
+        }
+        record_audit(&txn, audit).await.map_err(storage)?;
+        txn.commit().await.map_err(storage)
+    }
+
     async fn list_stage_history(
         &self,
         deal_id: Uuid,
