@@ -112,13 +112,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Not unique: positions are validated unique per pipeline before every write, and an
+        // update that reorders stages in place would trip a unique index half-way.
         m.create_index(
             Index::create()
-                .name("ux_stages_position")
+                .name("ix_stages_position")
                 .table("stages")
                 .col("pipeline_id")
                 .col("position")
-                .unique()
                 .to_owned(),
         )
         .await?;

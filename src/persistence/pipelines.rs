@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::directory::replay_on_race;
-use super::entities::{exit_criterion, pipeline, stage};
+use super::entities::{deal, exit_criterion, pipeline, stage};
 use super::{SqlStore, find_idempotent, record_audit, save_idempotent, storage};
+use crate::app::error::Precondition;
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite, PipelineStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::pipeline::{ExitCriterion, Pipeline, PipelineSpec, Segment, Stage};
@@ -108,12 +109,8 @@ fn criterion_from_row(row: &exit_criterion::Model) -> Result<ExitCriterion, DbEr
     })
 }
 
-async fn insert_stages(
-    txn: &DatabaseTransaction,
-    pipeline_id: &str,
-    stages: &[Stage],
-) -> Result<(), DbErr> {
-    let stage_rows = stages.iter().map(|s| stage::ActiveModel {
+fn stage_row(pipeline_id: &str, s: &Stage) -> stage::ActiveModel {
+    stage::ActiveModel {
         pipeline_id: Set(pipeline_id.to_string()),
         stage_id: Set(s.stage_id.clone()),
         position: Set(s.position),
@@ -123,10 +120,25 @@ async fn insert_stages(
         default_probability_bps: Set(i32::from(s.default_probability_bps)),
         stale_after_days: Set(s.stale_after_days.map(i32::from)),
         kind: Set(encode_stage_kind(s.kind).to_string()),
-    });
-    stage::Entity::insert_many(stage_rows)
+    }
+}
+
+async fn insert_stages(
+    txn: &DatabaseTransaction,
+    pipeline_id: &str,
+    stages: &[Stage],
+) -> Result<(), DbErr> {
+    stage::Entity::insert_many(stages.iter().map(|s| stage_row(pipeline_id, s)))
         .exec_without_returning(txn)
         .await?;
+    insert_criteria(txn, pipeline_id, stages).await
+}
+
+async fn insert_criteria(
+    txn: &DatabaseTransaction,
+    pipeline_id: &str,
+    stages: &[Stage],
+) -> Result<(), DbErr> {
     let criteria: Vec<_> = stages
         .iter()
         .flat_map(|s| {
@@ -142,6 +154,89 @@ async fn insert_stages(
             .await?;
     }
     Ok(())
+}
+
+/// Replaces a pipeline's stages in place: kept stages are updated, new ones inserted, removed
+/// ones deleted. Deals point at their stage, so a stage that holds deals can be neither removed
+/// nor turned into another kind (FAILED_PRECONDITION naming each).
+async fn replace_stages(
+    txn: &DatabaseTransaction,
+    pipeline_id: &str,
+    stages: &[Stage],
+) -> AppResult<()> {
+    let existing = stage::Entity::find()
+        .filter(stage::Column::PipelineId.eq(pipeline_id))
+        .all(txn)
+        .await
+        .map_err(storage)?;
+    let occupied: Vec<String> = deal::Entity::find()
+        .select_only()
+        .column(deal::Column::StageId)
+        .distinct()
+        .filter(deal::Column::PipelineId.eq(pipeline_id))
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(storage)?;
+    let mut blocked = Vec::new();
+    for old in &existing {
+        let replacement = stages.iter().find(|s| s.stage_id == old.stage_id);
+        let changes_kind = replacement.is_some_and(|s| encode_stage_kind(s.kind) != old.kind);
+        if occupied.contains(&old.stage_id) && (replacement.is_none() || changes_kind) {
+            blocked.push(Precondition {
+                kind: "STAGE_IN_USE".into(),
+                subject: format!("pipelines/{pipeline_id}/stages/{}", old.stage_id),
+                description: if changes_kind {
+                    "deals are in this stage: its kind cannot change".into()
+                } else {
+                    "deals are in this stage: move them before removing it".into()
+                },
+            });
+        }
+    }
+    if !blocked.is_empty() {
+        return Err(AppError::FailedPrecondition {
+            reason: "STAGE_IN_USE",
+            message: format!("{} stages hold deals", blocked.len()),
+            violations: blocked,
+        });
+    }
+    exit_criterion::Entity::delete_many()
+        .filter(exit_criterion::Column::PipelineId.eq(pipeline_id))
+        .exec(txn)
+        .await
+        .map_err(storage)?;
+    let removed: Vec<String> = existing
+        .iter()
+        .filter(|old| !stages.iter().any(|s| s.stage_id == old.stage_id))
+        .map(|old| old.stage_id.clone())
+        .collect();
+    if !removed.is_empty() {
+        stage::Entity::delete_many()
+            .filter(stage::Column::PipelineId.eq(pipeline_id))
+            .filter(stage::Column::StageId.is_in(removed))
+            .exec(txn)
+            .await
+            .map_err(storage)?;
+    }
+    let (kept, new): (Vec<&Stage>, Vec<&Stage>) = stages
+        .iter()
+        .partition(|s| existing.iter().any(|old| old.stage_id == s.stage_id));
+    for s in kept {
+        stage::Entity::update(stage_row(pipeline_id, s))
+            .exec(txn)
+            .await
+            .map_err(storage)?;
+    }
+    if !new.is_empty() {
+        stage::Entity::insert_many(new.into_iter().map(|s| stage_row(pipeline_id, s)))
+            .exec_without_returning(txn)
+            .await
+            .map_err(storage)?;
+    }
+    insert_criteria(txn, pipeline_id, stages)
+        .await
+        .map_err(storage)
 }
 
 /// Assembles pipelines from their rows (stages and criteria of every pipeline in `rows`).
@@ -311,19 +406,7 @@ impl PipelineStore for SqlStore {
                 name: format!("pipelines/{id}"),
             });
         }
-        exit_criterion::Entity::delete_many()
-            .filter(exit_criterion::Column::PipelineId.eq(id.clone()))
-            .exec(&txn)
-            .await
-            .map_err(storage)?;
-        stage::Entity::delete_many()
-            .filter(stage::Column::PipelineId.eq(id.clone()))
-            .exec(&txn)
-            .await
-            .map_err(storage)?;
-        insert_stages(&txn, &id, &updated.spec.stages)
-            .await
-            .map_err(storage)?;
+        replace_stages(&txn, &id, &updated.spec.stages).await?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)
     }

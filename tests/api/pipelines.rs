@@ -538,3 +538,74 @@ contract_test!(list_filters_by_segment_and_pages, |app| {
         .unwrap_err();
     assert_error(&status, Code::NotFound, "NOT_FOUND");
 });
+
+contract_test!(
+    stages_holding_deals_cannot_be_removed_but_can_be_edited_in_place,
+    |app| {
+        let created = create(&app, pipeline()).await;
+        let (rep, rep_token) = app.user(Role::Rep, None).await;
+        app.deals()
+            .await
+            .create_deal(authed(
+                &rep_token,
+                pb::CreateDealRequest {
+                    deal: Some(pb::Deal {
+                        display_name: "Acme".into(),
+                        account: "Acme Corp".into(),
+                        pipeline: created.name.clone(),
+                        owner: rep.name.clone(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+        let mut pipelines = app.pipelines().await;
+        let mut without_first = created.clone();
+        without_first.stages.remove(0);
+        without_first.etag = String::new();
+        let status = pipelines
+            .update_pipeline(authed(
+                &app.admin_token,
+                pb::UpdatePipelineRequest {
+                    pipeline: Some(without_first),
+                    update_mask: Some(FieldMask {
+                        paths: vec!["stages".into()],
+                    }),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::FailedPrecondition, "STAGE_IN_USE");
+        let violations = tonic_types::StatusExt::get_details_precondition_failure(&status)
+            .unwrap()
+            .violations;
+        assert_eq!(
+            violations[0].subject,
+            format!("{}/stages/problem-recognized", created.name)
+        );
+        // Renaming and reordering in place keeps the deal where it is.
+        let mut edited = created.clone();
+        edited.stages[0].display_name = "Pain acknowledged".into();
+        edited.stages[0].position = 0;
+        edited.stages[1].position = 1;
+        edited.stages[2].position = 2;
+        edited.etag = String::new();
+        let updated = pipelines
+            .update_pipeline(authed(
+                &app.admin_token,
+                pb::UpdatePipelineRequest {
+                    pipeline: Some(edited),
+                    update_mask: Some(FieldMask {
+                        paths: vec!["stages".into()],
+                    }),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(updated.stages[0].display_name, "Pain acknowledged");
+        assert_eq!(updated.stages[0].stage_id, "problem-recognized");
+    }
+);
