@@ -161,6 +161,10 @@ impl TestApp {
         PipelineServiceClient::new(self.channel().await)
     }
 
+    pub async fn deals(&self) -> dealdesk::proto::deal_service_client::DealServiceClient<Channel> {
+        dealdesk::proto::deal_service_client::DealServiceClient::new(self.channel().await)
+    }
+
     /// Stops the server (as SIGTERM would) and returns how it ended.
     pub async fn shutdown(mut self) -> Result<(), startup::StartupError> {
         if let Some(stop) = self.stop.take() {
