@@ -14,9 +14,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::codec::*;
-use super::directory::replay_on_race;
 use super::entities::{deal, deal_contact, deal_qualification, stage_history, user};
-use super::{SqlStore, find_idempotent, record_audit, save_idempotent, storage};
+use super::{SqlStore, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealFilter, DealOrder, DealStore, IdempotentWrite,
 };
@@ -344,34 +343,19 @@ impl DealStore for SqlStore {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
-        let key = idempotency.as_ref().map(|w| w.key.clone());
-        let result = async {
-            let txn = self.begin_write().await.map_err(storage)?;
-            if let Some(key) = &key
-                && let Some(saved) = find_idempotent(&txn, key).await?
-            {
-                return Ok(Created::Replayed(saved));
-            }
+        self.write_once(audit, idempotency, async |txn| {
             deal::Entity::insert(deal_row(d))
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await
                 .map_err(storage)?;
-            write_children(&txn, d, false).await.map_err(storage)?;
+            write_children(txn, d, false).await.map_err(storage)?;
             stage_history::Entity::insert(history_row(history))
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await
                 .map_err(storage)?;
-            for entry in audit {
-                record_audit(&txn, entry).await.map_err(storage)?;
-            }
-            if let Some(write) = idempotency {
-                save_idempotent(&txn, write).await.map_err(storage)?;
-            }
-            txn.commit().await.map_err(storage)?;
-            Ok(Created::New(()))
-        }
-        .await;
-        replay_on_race(self, result, key.as_ref()).await
+            Ok(())
+        })
+        .await
     }
 
     async fn get_deal(&self, id: Uuid) -> AppResult<Option<Deal>> {
@@ -476,19 +460,12 @@ impl DealStore for SqlStore {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
-        let key = idempotency.as_ref().map(|w| w.key.clone());
-        let result = async {
-            let txn = self.begin_write().await.map_err(storage)?;
-            if let Some(key) = &key
-                && let Some(saved) = find_idempotent(&txn, key).await?
-            {
-                return Ok(Created::Replayed(saved));
-            }
+        self.write_once(audit, idempotency, async |txn| {
             let updated = deal::Entity::update_many()
                 .set(deal_row(d))
                 .filter(deal::Column::Id.eq(d.id.to_string()))
                 .filter(deal::Column::Version.eq(expected_version))
-                .exec(&txn)
+                .exec(txn)
                 .await
                 .map_err(storage)?;
             if updated.rows_affected == 0 {
@@ -497,24 +474,16 @@ impl DealStore for SqlStore {
                     name: format!("deals/{}", d.id),
                 });
             }
-            write_children(&txn, d, true).await.map_err(storage)?;
+            write_children(txn, d, true).await.map_err(storage)?;
             if let Some(history) = history {
                 stage_history::Entity::insert(history_row(history))
-                    .exec_without_returning(&txn)
+                    .exec_without_returning(txn)
                     .await
                     .map_err(storage)?;
             }
-            for entry in audit {
-                record_audit(&txn, entry).await.map_err(storage)?;
-            }
-            if let Some(write) = idempotency {
-                save_idempotent(&txn, write).await.map_err(storage)?;
-            }
-            txn.commit().await.map_err(storage)?;
-            Ok(Created::New(()))
-        }
-        .await;
-        replay_on_race(self, result, key.as_ref()).await
+            Ok(())
+        })
+        .await
     }
 
     async fn insert_book(

@@ -9,9 +9,7 @@ use uuid::Uuid;
 
 use super::codec::{decode_role, encode_role};
 use super::entities::{api_token, user};
-use super::{
-    SqlStore, find_idempotent, is_unique_violation, record_audit, save_idempotent, storage,
-};
+use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, Created, DirectoryStore, IdempotencyKey, IdempotentWrite, TokenOwner, UserFilter,
 };
@@ -134,17 +132,10 @@ impl DirectoryStore for SqlStore {
         audit: AuditEntry,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
-        let key = idempotency.as_ref().map(|w| w.key.clone());
-        let result = async {
-            let txn = self.begin_write().await.map_err(storage)?;
-            if let Some(key) = &key
-                && let Some(saved) = find_idempotent(&txn, key).await?
-            {
-                return Ok(Created::Replayed(saved));
-            }
+        self.write_once(vec![audit], idempotency, async |txn| {
             if let Some(manager) = new.profile.manager_id {
                 let found = user::Entity::find_by_id(manager.0.to_string())
-                    .one(&txn)
+                    .one(txn)
                     .await
                     .map_err(storage)?;
                 if found.is_none() {
@@ -163,7 +154,7 @@ impl DirectoryStore for SqlStore {
                 updated_at: Set(new.updated_at),
                 version: Set(new.version),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e, "email") {
@@ -172,15 +163,9 @@ impl DirectoryStore for SqlStore {
                     storage(e)
                 }
             })?;
-            record_audit(&txn, audit).await.map_err(storage)?;
-            if let Some(write) = idempotency {
-                save_idempotent(&txn, write).await.map_err(storage)?;
-            }
-            txn.commit().await.map_err(storage)?;
-            Ok(Created::New(()))
-        }
-        .await;
-        replay_on_race(self, result, key.as_ref()).await
+            Ok(())
+        })
+        .await
     }
 
     async fn get_user(&self, id: UserId) -> AppResult<Option<User>> {
@@ -364,22 +349,5 @@ impl DirectoryStore for SqlStore {
         let mut token = token_from_row(row).map_err(storage)?;
         token.revoked_at = Some(at);
         Ok(token)
-    }
-}
-
-/// A create that lost a race with its own retry (both passed the first look-up, the winner
-/// committed first, the loser hit a unique key): if the key is now saved, answer with the
-/// winner's response instead of the loser's error.
-pub(crate) async fn replay_on_race(
-    store: &SqlStore,
-    result: AppResult<Created<()>>,
-    key: Option<&IdempotencyKey>,
-) -> AppResult<Created<()>> {
-    match (result, key) {
-        (Err(err), Some(key)) => match find_idempotent(&store.db, key).await? {
-            Some(saved) => Ok(Created::Replayed(saved)),
-            None => Err(err),
-        },
-        (result, _) => result,
     }
 }

@@ -27,7 +27,7 @@ use sea_orm::{
 };
 
 use crate::app::AppError;
-use crate::app::ports::{AuditEntry, IdempotencyKey, IdempotentWrite, Store};
+use crate::app::ports::{AuditEntry, Created, IdempotencyKey, IdempotentWrite, Store};
 use entities::{audit_event, idempotency_key};
 
 /// The SQL store. Cheap to clone: the pool is shared.
@@ -85,6 +85,44 @@ impl SqlStore {
                 ..Default::default()
             })
             .await
+    }
+
+    /// Runs `write` in one write transaction together with its audit rows and (for a request
+    /// with a request id) its idempotency record. A retry whose first attempt committed gets the
+    /// saved answer instead, also when the two raced: the loser's unique-key failure is answered
+    /// with the winner's response.
+    pub(crate) async fn write_once(
+        &self,
+        audit: Vec<AuditEntry>,
+        idempotency: Option<IdempotentWrite>,
+        write: impl AsyncFnOnce(&DatabaseTransaction) -> Result<(), AppError>,
+    ) -> Result<Created<()>, AppError> {
+        let key = idempotency.as_ref().map(|w| w.key.clone());
+        let result = async {
+            let txn = self.begin_write().await.map_err(storage)?;
+            if let Some(key) = &key
+                && let Some(saved) = find_idempotent(&txn, key).await?
+            {
+                return Ok(Created::Replayed(saved));
+            }
+            write(&txn).await?;
+            for entry in audit {
+                record_audit(&txn, entry).await.map_err(storage)?;
+            }
+            if let Some(write) = idempotency {
+                save_idempotent(&txn, write).await.map_err(storage)?;
+            }
+            txn.commit().await.map_err(storage)?;
+            Ok(Created::New(()))
+        }
+        .await;
+        match (result, key) {
+            (Err(err), Some(key)) => match find_idempotent(&self.db, &key).await? {
+                Some(saved) => Ok(Created::Replayed(saved)),
+                None => Err(err),
+            },
+            (result, _) => result,
+        }
     }
 
     /// Serialises changes to the reporting tree on PostgreSQL (SQLite's IMMEDIATE lock already

@@ -10,9 +10,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::codec::*;
-use super::directory::replay_on_race;
 use super::entities::{deal, exit_criterion, pipeline, stage};
-use super::{SqlStore, find_idempotent, record_audit, save_idempotent, storage};
+use super::{SqlStore, record_audit, storage};
 use crate::app::error::Precondition;
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite, PipelineStore};
 use crate::app::{AppError, AppResult};
@@ -314,14 +313,7 @@ impl PipelineStore for SqlStore {
         audit: AuditEntry,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
-        let key = idempotency.as_ref().map(|w| w.key.clone());
-        let result = async {
-            let txn = self.begin_write().await.map_err(storage)?;
-            if let Some(key) = &key
-                && let Some(saved) = find_idempotent(&txn, key).await?
-            {
-                return Ok(Created::Replayed(saved));
-            }
+        self.write_once(vec![audit], idempotency, async |txn| {
             let id = new.id.to_string();
             pipeline::Entity::insert(pipeline::ActiveModel {
                 id: Set(id.clone()),
@@ -331,21 +323,14 @@ impl PipelineStore for SqlStore {
                 updated_at: Set(new.updated_at),
                 version: Set(new.version),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await
             .map_err(storage)?;
-            insert_stages(&txn, &id, &new.spec.stages)
+            insert_stages(txn, &id, &new.spec.stages)
                 .await
-                .map_err(storage)?;
-            record_audit(&txn, audit).await.map_err(storage)?;
-            if let Some(write) = idempotency {
-                save_idempotent(&txn, write).await.map_err(storage)?;
-            }
-            txn.commit().await.map_err(storage)?;
-            Ok(Created::New(()))
-        }
-        .await;
-        replay_on_race(self, result, key.as_ref()).await
+                .map_err(storage)
+        })
+        .await
     }
 
     async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Pipeline>> {
