@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod deals;
 mod directory;
 mod operations;
 mod pipelines;
