@@ -402,6 +402,7 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
             fields.close_date = closed_at.map(|t| t.date_naive());
             fields.forecast_category = ForecastCategory::Closed;
         }
+        fields.qualification.sort_by_key(|item| item.element);
         let close_date_then = fields.close_date;
         let stage_name = |index: usize| -> String {
             if index == won_at {

@@ -20,6 +20,9 @@ impl MigrationTrait for Migration {
                 .col(string_len("id", 36).primary_key())
                 .col(string_len("display_name", 200))
                 .col(string_len("account", 200))
+                // Name and account lower-cased by the service (Unicode-aware, unlike SQLite's
+                // lower()), for the case-insensitive text filter on both engines.
+                .col(text("search_text"))
                 .col(string_len("owner_id", 36))
                 .col(string_len("pipeline_id", 36))
                 .col(string_len("stage_id", 63))

@@ -432,9 +432,9 @@ impl<S: Store> App<S> {
         })
     }
 
-    /// Moves an open deal to another open stage, gated forward, free backward.
+    /// One attempt at [`App::advance_stage`].
     #[allow(clippy::too_many_arguments)]
-    pub async fn advance_stage(
+    async fn advance_stage_once(
         &self,
         principal: &Principal,
         id: Uuid,
@@ -480,9 +480,9 @@ impl<S: Store> App<S> {
         .await
     }
 
-    /// Closes an open deal: won is gated like a move to the won stage; lost needs a reason.
+    /// One attempt at [`App::close_deal`].
     #[allow(clippy::too_many_arguments)]
-    pub async fn close_deal(
+    async fn close_deal_once(
         &self,
         principal: &Principal,
         id: Uuid,
@@ -536,6 +536,46 @@ impl<S: Store> App<S> {
             respond,
         )
         .await
+    }
+
+    /// Moves an open deal to another open stage, gated forward, free backward. Idempotent on
+    /// the key, also against concurrent retries of itself.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn advance_stage(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        target: &str,
+        etag: Option<i64>,
+        justification: &str,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        let retry = key.clone();
+        let result = self
+            .advance_stage_once(principal, id, target, etag, justification, key, respond)
+            .await;
+        self.or_replayed(result, retry.as_ref()).await
+    }
+
+    /// Closes an open deal: won is gated like a move to the won stage; lost needs a reason.
+    /// Idempotent on the key, also against concurrent retries of itself.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn close_deal(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        outcome: Outcome,
+        etag: Option<i64>,
+        justification: &str,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&Deal) -> Vec<u8>,
+    ) -> AppResult<Created<Deal>> {
+        let retry = key.clone();
+        let result = self
+            .close_deal_once(principal, id, outcome, etag, justification, key, respond)
+            .await;
+        self.or_replayed(result, retry.as_ref()).await
     }
 
     /// The shared path of advance and close: plan, gate, override, record.

@@ -74,6 +74,22 @@ impl<S: Store> App<S> {
         Ok(Principal { user: owner.user })
     }
 
+    /// A transition refused because the state moved on may have been moved on by a concurrent
+    /// retry of itself (the same key): then the caller gets that first answer, not the refusal.
+    pub(crate) async fn or_replayed<T>(
+        &self,
+        result: AppResult<ports::Created<T>>,
+        key: Option<&IdempotencyKey>,
+    ) -> AppResult<ports::Created<T>> {
+        match result {
+            Err(err) => match self.replay(key).await? {
+                Some(saved) => Ok(ports::Created::Replayed(saved)),
+                None => Err(err),
+            },
+            ok => ok,
+        }
+    }
+
     /// The saved answer of an earlier create with this key, if any.
     pub(crate) async fn replay(&self, key: Option<&IdempotencyKey>) -> AppResult<Option<Vec<u8>>> {
         match key {

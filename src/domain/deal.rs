@@ -132,7 +132,7 @@ pub struct DealFields {
     pub forecast_category: ForecastCategory,
     /// Contacts.
     pub contacts: Vec<Contact>,
-    /// Qualification items, at most one per element.
+    /// Qualification items, at most one per element, in element order.
     pub qualification: Vec<QualificationItem>,
 }
 
@@ -492,6 +492,8 @@ fn parse_qualification(
             },
         });
     }
+    // One canonical order (as MEDDPICC reads), so what a write answers is what a read returns.
+    items.sort_by_key(|item| item.element);
     items
 }
 

@@ -108,8 +108,8 @@ impl BuyingRole {
     }
 }
 
-/// A MEDDPICC element.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A MEDDPICC element, ordered as the acronym reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QualificationElement {
     /// Metrics.
     Metrics,

@@ -25,9 +25,17 @@ use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 
 /// Stand-ins that sort deals without a close date or amount last, whichever the direction.
-pub const NO_CLOSE_DATE_ASC: NaiveDate = NaiveDate::MAX;
+/// Dates stay within every engine's range and four-digit years, so SQLite's text dates and
+/// PostgreSQL's `date` order them alike.
+pub const NO_CLOSE_DATE_ASC: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(date) => date,
+    None => NaiveDate::MAX,
+};
 /// See [`NO_CLOSE_DATE_ASC`].
-pub const NO_CLOSE_DATE_DESC: NaiveDate = NaiveDate::MIN;
+pub const NO_CLOSE_DATE_DESC: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
 /// See [`NO_CLOSE_DATE_ASC`].
 pub const NO_AMOUNT_ASC: i64 = i64::MAX;
 /// See [`NO_CLOSE_DATE_ASC`].
@@ -53,6 +61,7 @@ fn deal_row(d: &Deal) -> deal::ActiveModel {
         id: Set(d.id.to_string()),
         display_name: Set(f.display_name.clone()),
         account: Set(f.account.clone()),
+        search_text: Set(format!("{}\n{}", f.display_name, f.account).to_lowercase()),
         owner_id: Set(f.owner_id.0.to_string()),
         pipeline_id: Set(d.pipeline_id.to_string()),
         stage_id: Set(d.stage_id.clone()),
@@ -168,7 +177,7 @@ async fn load_deals<C: ConnectionTrait>(
     rows.into_iter()
         .map(|row| {
             let mut items = qualification.remove(&row.id).unwrap_or_default();
-            items.sort_by_key(|i| encode_element(i.element));
+            items.sort_by_key(|i| i.element);
             let contacts = contacts.remove(&row.id).unwrap_or_default();
             deal_from_row(row, contacts, items)
         })
@@ -404,17 +413,13 @@ impl DealStore for SqlStore {
         }
         if let Some(text) = &filter.query {
             let escaped = text
+                .to_lowercase()
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
             query = query.filter(
-                Condition::any()
-                    .add(
-                        Expr::expr(Func::lower(Expr::col(deal::Column::DisplayName)))
-                            .like(pattern()),
-                    )
-                    .add(Expr::expr(Func::lower(Expr::col(deal::Column::Account))).like(pattern())),
+                Expr::col(deal::Column::SearchText)
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
             );
         }
         let key = sort_key(order, descending);

@@ -191,6 +191,7 @@ pub mod deal {
         pub id: String,
         pub display_name: String,
         pub account: String,
+        pub search_text: String,
         pub owner_id: String,
         pub pipeline_id: String,
         pub stage_id: String,
