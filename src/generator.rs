@@ -16,6 +16,7 @@ use crate::domain::deal::{
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{BuyingRole, DealField, ExitCriterion, Pipeline, Segment, StageKind};
+use crate::domain::random::Rng;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -37,59 +38,6 @@ pub struct Book {
     pub deals: Vec<Deal>,
     /// Every stage change of every deal, oldest first.
     pub history: Vec<StageHistoryEntry>,
-}
-
-/// SplitMix64: a tiny, well-known, seedable generator; plenty for test data.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.unit() * n as f64) as usize % n.max(1)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// One of `items` by weight.
-    pub fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
-        let total: u32 = items.iter().map(|(_, w)| w).sum();
-        let mut pick = (self.unit() * f64::from(total)) as u32;
-        for (item, weight) in items {
-            if pick < *weight {
-                return *item;
-            }
-            pick -= weight;
-        }
-        items[items.len() - 1].0
-    }
-
-    /// Exponentially distributed with this median.
-    pub fn exponential(&mut self, median: f64) -> f64 {
-        -(1.0 - self.unit()).ln() * median / std::f64::consts::LN_2
-    }
 }
 
 const ACCOUNTS: [&str; 24] = [

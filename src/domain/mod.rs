@@ -3,11 +3,15 @@
 
 pub mod deal;
 pub mod directory;
+pub mod forecast;
 pub mod gates;
 pub mod money;
 pub mod paging;
+pub mod period;
 pub mod pipeline;
+pub mod random;
 pub mod templates;
+pub mod winrate;
 
 use std::fmt;
 

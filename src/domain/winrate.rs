@@ -1,0 +1,173 @@
+//! Historical stage win rates: for a stage S, the cohort is every deal of the pipeline that
+//! closed in the look-back window and was ever in S (created in S counts).
+//!
+//! - raw rate = wins / n (none when n = 0);
+//! - smoothed rate = (wins + k * prior) / (n + k): a stage with little history leans on its
+//!   prior (the stage's default probability, or for a segment the stage's pipeline-wide rate);
+//! - a 95% Wilson score interval on the raw rate;
+//! - optionally value-weighted: won amount / total amount in the cohort.
+
+/// z for a two-sided 95% interval.
+const Z_95: f64 = 1.959_963_984_540_054;
+
+/// Default weight of the prior, in pseudo-deals.
+pub const DEFAULT_PRIOR_WEIGHT: u32 = 10;
+
+/// A stage's cohort as counted from the history.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cohort {
+    /// Deals that closed in the window and were ever in the stage.
+    pub n: u64,
+    /// How many of them closed won.
+    pub wins: u64,
+    /// Total amount of the cohort (in one currency), for value weighting.
+    pub amount: f64,
+    /// Won amount of the cohort (same currency).
+    pub won_amount: f64,
+}
+
+/// The rates of one cohort.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// wins / n, none for an empty cohort.
+    pub raw: Option<f64>,
+    /// Shrunk toward the prior.
+    pub smoothed: f64,
+    /// Lower bound of the 95% Wilson interval (0 for an empty cohort).
+    pub wilson_low: f64,
+    /// Upper bound of the 95% Wilson interval (1 for an empty cohort).
+    pub wilson_high: f64,
+    /// won amount / total amount, none when the cohort has no amount.
+    pub value_weighted: Option<f64>,
+}
+
+/// The rates of `cohort` shrunk toward `prior` (in [0, 1]) with weight `k`.
+pub fn rate(cohort: Cohort, prior: f64, k: u32) -> Rate {
+    let prior = prior.clamp(0.0, 1.0);
+    let (n, wins) = (cohort.n as f64, cohort.wins.min(cohort.n) as f64);
+    let k = f64::from(k);
+    let smoothed = if n + k > 0.0 {
+        (wins + k * prior) / (n + k)
+    } else {
+        prior
+    };
+    let (wilson_low, wilson_high) = wilson(wins, n);
+    Rate {
+        raw: (n > 0.0).then(|| wins / n),
+        smoothed: smoothed.clamp(0.0, 1.0),
+        wilson_low,
+        wilson_high,
+        value_weighted: (cohort.amount > 0.0)
+            .then(|| (cohort.won_amount / cohort.amount).clamp(0.0, 1.0)),
+    }
+}
+
+/// The 95% Wilson score interval for `wins` of `n`; [0, 1] when n = 0.
+pub fn wilson(wins: f64, n: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let p = wins / n;
+    let z2 = Z_95 * Z_95;
+    let denominator = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn little_history_leans_on_the_prior_and_much_on_the_data() {
+        let few = rate(
+            Cohort {
+                n: 2,
+                wins: 2,
+                ..Default::default()
+            },
+            0.2,
+            10,
+        );
+        assert!(close(few.smoothed, (2.0 + 10.0 * 0.2) / 12.0));
+        assert_eq!(few.raw, Some(1.0));
+        let many = rate(
+            Cohort {
+                n: 1000,
+                wins: 300,
+                ..Default::default()
+            },
+            0.9,
+            10,
+        );
+        assert!(close(many.smoothed, (300.0 + 9.0) / 1010.0));
+    }
+
+    #[test]
+    fn an_empty_cohort_has_no_raw_rate_and_the_prior_as_smoothed_rate() {
+        let empty = rate(Cohort::default(), 0.35, 10);
+        assert_eq!(empty.raw, None);
+        assert!(close(empty.smoothed, 0.35));
+        assert_eq!((empty.wilson_low, empty.wilson_high), (0.0, 1.0));
+        assert_eq!(rate(Cohort::default(), 0.35, 0).smoothed, 0.35);
+    }
+
+    #[test]
+    fn the_wilson_interval_matches_a_worked_example() {
+        // 8 wins of 10: centre (0.8 + 1.92/10)/1.384 = 0.7168, half 0.2271 (z = 1.96).
+        let (low, high) = wilson(8.0, 10.0);
+        assert!((low - 0.4902).abs() < 1e-3, "{low}");
+        assert!((high - 0.9433).abs() < 1e-3, "{high}");
+    }
+
+    #[test]
+    fn value_weighting_uses_amounts() {
+        let r = rate(
+            Cohort {
+                n: 4,
+                wins: 1,
+                amount: 400.0,
+                won_amount: 300.0,
+            },
+            0.5,
+            10,
+        );
+        assert_eq!(r.value_weighted, Some(0.75));
+        assert_eq!(
+            rate(
+                Cohort {
+                    n: 4,
+                    wins: 1,
+                    ..Default::default()
+                },
+                0.5,
+                10
+            )
+            .value_weighted,
+            None
+        );
+    }
+
+    proptest! {
+        /// Rates stay in [0, 1], the interval contains the raw rate, and the smoothed rate lies
+        /// between the raw rate and the prior.
+        #[test]
+        fn rates_are_probabilities(n in 0u64..100_000, wins in 0u64..100_000, prior in 0.0f64..=1.0, k in 0u32..1000) {
+            let wins = wins.min(n);
+            let r = rate(Cohort { n, wins, ..Default::default() }, prior, k);
+            prop_assert!((0.0..=1.0).contains(&r.smoothed));
+            prop_assert!(0.0 <= r.wilson_low && r.wilson_low <= r.wilson_high && r.wilson_high <= 1.0);
+            if let Some(raw) = r.raw {
+                prop_assert!(r.wilson_low - 1e-12 <= raw && raw <= r.wilson_high + 1e-12);
+                let (lo, hi) = if raw < prior { (raw, prior) } else { (prior, raw) };
+                prop_assert!(lo - 1e-12 <= r.smoothed && r.smoothed <= hi + 1e-12);
+            }
+        }
+    }
+}
