@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "DEALDESK_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// First month (1-12) of the fiscal year; fiscal years are named for the year they end in.
+    #[arg(long, env = "DEALDESK_FISCAL_YEAR_START_MONTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=12))]
+    pub fiscal_year_start_month: u32,
 }
 
 /// Options of `demo`.
@@ -72,6 +75,9 @@ pub struct DemoArgs {
     /// The SQLite file of the demo organisation (replaced at every start).
     #[arg(long, default_value = "dealdesk-demo.db")]
     pub file: String,
+    /// First month (1-12) of the fiscal year.
+    #[arg(long, env = "DEALDESK_FISCAL_YEAR_START_MONTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=12))]
+    pub fiscal_year_start_month: u32,
 }
 
 /// How logs are written.

@@ -1,9 +1,11 @@
 //! The operator's bootstrap and the demo organisation: written through the same use cases as
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
+use crate::app::forecast::WinRateRequest;
 use crate::app::ports::{AuditEntry, Created, Store};
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
+use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::templates;
 use crate::generator::{self, BookSpec};
 
@@ -79,7 +81,8 @@ pub struct DemoLogin {
 
 /// Seeds the demo organisation: a leader with two managers and four reps, deal desk, finance,
 /// legal and an admin, the three template pipelines, and a generated book of business (two years
-/// of deals and stage history owned by the reps). Returns one login per person.
+/// of deals and stage history owned by the reps), exchange rates into USD and a win-rate snapshot
+/// per pipeline learned from that history. Returns one login per person.
 pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     let admin = add_user(
         app,
@@ -181,6 +184,35 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     app.store
         .insert_book(&book.deals, &book.history, audit)
         .await?;
+    for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
+        let rate = ExchangeRate {
+            from,
+            to: Currency::USD,
+            rate,
+        };
+        let audit = AuditEntry {
+            actor: None,
+            action: "SetExchangeRate",
+            resource: format!("exchangeRates/{}-{}", rate.from, rate.to),
+            detail: "demo".into(),
+            change: None,
+        };
+        app.store
+            .set_exchange_rate(&rate, chrono::Utc::now(), audit)
+            .await?;
+    }
+    for pipeline in &pipelines {
+        let request = WinRateRequest {
+            pipeline: pipeline.id,
+            window_start: None,
+            window_end: None,
+            prior_weight: None,
+            by_lead_source: true,
+            by_team: true,
+        };
+        app.compute_win_rates(None, request, None, |_| Vec::new())
+            .await?;
+    }
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
         let secret = app.issue_token_as(None, user.id, "demo").await?.secret;

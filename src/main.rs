@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use dealdesk::app::App;
 use dealdesk::config::{Cli, Command};
+use dealdesk::domain::directory::Role;
+use dealdesk::domain::period::FiscalCalendar;
 use dealdesk::startup::{self, Application, StartupError};
 use dealdesk::{demo, telemetry};
 
@@ -29,6 +31,11 @@ enum CliError {
     Startup(#[from] StartupError),
     #[error(transparent)]
     App(#[from] dealdesk::app::AppError),
+}
+
+fn calendar(start_month: u32) -> FiscalCalendar {
+    // clap has checked the range.
+    FiscalCalendar::starting_in(start_month).unwrap_or_default()
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
@@ -64,7 +71,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
             let logins = demo::seed(&App::new(store.clone())).await?;
-            let application = Application::build(store, args.listen).await?;
+            let application = Application::build(store, args.listen)
+                .await?
+                .with_calendar(calendar(args.fiscal_year_start_month));
             let addr = application.local_addr().map_err(StartupError::from)?;
             println!(
                 "dealdesk demo organisation in {} (recreated at every start)\n",
@@ -79,13 +88,39 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     login.secret
                 );
             }
-            let admin = &logins[0].secret;
             println!("\nTry (any gRPC reflection client works; grpcurl shown):");
-            println!(
-                "  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.PipelineService/ListPipelines"
+            let rep = logins
+                .iter()
+                .find(|l| l.user.profile.role == Role::Rep)
+                .unwrap_or(&logins[0]);
+            let leader = logins
+                .iter()
+                .find(|l| l.user.profile.role == Role::Leader)
+                .unwrap_or(&logins[0]);
+            let quarter = FiscalCalendar::default().quarter_of(chrono::Utc::now().date_naive());
+            let call = |token: &str, body: &str, method: &str| {
+                println!(
+                    "  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' {addr} dealdesk.v1.{method}"
+                );
+            };
+            call(&logins[0].secret, "{}", "PipelineService/ListPipelines");
+            call(
+                &rep.secret,
+                r#"{"status":"STATUS_OPEN","orderBy":"close_date","pageSize":5}"#,
+                "DealService/ListDeals",
             );
-            println!(
-                "  grpcurl -plaintext -H 'authorization: Bearer {admin}' {addr} dealdesk.v1.DirectoryService/ListUsers"
+            call(
+                &rep.secret,
+                r#"{"name":"deals/<id>","targetStage":"closed-won"}"#,
+                "DealService/PreviewDealStage",
+            );
+            call(
+                &leader.secret,
+                &format!(
+                    r#"{{"period":"{quarter}","scope":"users/{}"}}"#,
+                    leader.user.id.0
+                ),
+                "ForecastService/GetForecast",
             );
             println!("\nserving on {addr}; Ctrl-C stops");
             application

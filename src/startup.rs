@@ -13,18 +13,20 @@ use tonic_health::server::HealthReporter;
 
 use crate::app::App;
 use crate::app::ports::Store;
-use crate::grpc::{DealApi, DirectoryApi, PipelineApi};
+use crate::domain::period::FiscalCalendar;
+use crate::grpc::{DealApi, DirectoryApi, ForecastApi, PipelineApi};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
     self, deal_service_server::DealServiceServer, directory_service_server::DirectoryServiceServer,
-    pipeline_service_server::PipelineServiceServer,
+    forecast_service_server::ForecastServiceServer, pipeline_service_server::PipelineServiceServer,
 };
 
 /// Fully-qualified names of the API's services, as health and reflection know them.
-pub const SERVICE_NAMES: [&str; 3] = [
+pub const SERVICE_NAMES: [&str; 4] = [
     "dealdesk.v1.DirectoryService",
     "dealdesk.v1.PipelineService",
     "dealdesk.v1.DealService",
+    "dealdesk.v1.ForecastService",
 ];
 
 /// How often health re-checks the database.
@@ -58,13 +60,23 @@ pub async fn open_store(url: &str) -> Result<SqlStore, StartupError> {
 pub struct Application {
     listener: TcpListener,
     store: SqlStore,
+    calendar: FiscalCalendar,
 }
 
 impl Application {
     /// Binds `listen` (port 0 picks a free port) over an open store.
     pub async fn build(store: SqlStore, listen: SocketAddr) -> Result<Self, StartupError> {
         let listener = TcpListener::bind(listen).await?;
-        Ok(Self { listener, store })
+        Ok(Self {
+            listener,
+            store,
+            calendar: FiscalCalendar::default(),
+        })
+    }
+
+    /// Fiscal years start per `calendar` (default: January).
+    pub fn with_calendar(self, calendar: FiscalCalendar) -> Self {
+        Self { calendar, ..self }
     }
 
     /// The address actually bound.
@@ -77,7 +89,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
-        let app = App::new(self.store.clone());
+        let app = App::new(self.store.clone()).with_calendar(self.calendar);
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
 
@@ -91,7 +103,8 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
             .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
-            .add_service(DealServiceServer::new(DealApi::new(app)))
+            .add_service(DealServiceServer::new(DealApi::new(app.clone())))
+            .add_service(ForecastServiceServer::new(ForecastApi::new(app)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();

@@ -4,6 +4,7 @@
 pub mod deals;
 pub mod directory;
 pub mod error;
+pub mod forecast;
 pub mod pipelines;
 pub mod ports;
 
@@ -33,12 +34,22 @@ impl Principal {
 pub struct App<S> {
     /// Where everything is kept.
     pub store: S,
+    /// How fiscal quarters fall.
+    pub calendar: crate::domain::period::FiscalCalendar,
 }
 
 impl<S: Store> App<S> {
     /// The application over `store`.
     pub fn new(store: S) -> Self {
-        Self { store }
+        Self {
+            store,
+            calendar: Default::default(),
+        }
+    }
+
+    /// The same application with fiscal years starting per `calendar`.
+    pub fn with_calendar(self, calendar: crate::domain::period::FiscalCalendar) -> Self {
+        Self { calendar, ..self }
     }
 
     /// Resolves a bearer secret to an active principal. Unknown, revoked and inactive all answer

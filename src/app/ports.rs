@@ -10,8 +10,10 @@ use uuid::Uuid;
 use super::error::AppResult;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
+use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::paging::RequestId;
 use crate::domain::pipeline::{Pipeline, Segment};
+use crate::domain::winrate::WinRateSnapshot;
 
 /// One line of the audit trail, written in the same transaction as the change it records.
 #[derive(Debug, Clone)]
@@ -302,8 +304,145 @@ pub trait DealStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<StageHistoryEntry>>> + Send;
 }
 
+/// How a win-rate cohort query splits its counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CohortSplit {
+    /// No split: pipeline-wide.
+    None,
+    /// By the deal's lead source.
+    LeadSource,
+    /// By the owner's manager.
+    Team,
+}
+
+/// Counted deals of one (segment, stage, outcome, currency) group of a win-rate cohort.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortRow {
+    /// The segment value (empty when not split, or for deals without one).
+    pub segment: String,
+    /// The stage the deals were ever in.
+    pub stage_id: String,
+    /// Whether these deals closed won.
+    pub won: bool,
+    /// Their currency (`None` for deals without an amount).
+    pub currency: Option<String>,
+    /// How many deals.
+    pub deals: u64,
+    /// Their total amount in minor units.
+    pub amount: f64,
+}
+
+/// An open deal as a forecast needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenDealRow {
+    /// Owner.
+    pub owner: UserId,
+    /// Pipeline.
+    pub pipeline: Uuid,
+    /// Stage.
+    pub stage: String,
+    /// Category.
+    pub category: ForecastCategory,
+    /// Amount, if set.
+    pub amount: Option<Money>,
+}
+
+/// Won amounts of one owner in one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WonRow {
+    /// Owner.
+    pub owner: UserId,
+    /// Currency (`None`: deals without an amount, which add nothing).
+    pub currency: Option<Currency>,
+    /// Total in minor units.
+    pub amount: i64,
+}
+
+/// Storage of win-rate snapshots, exchange rates and the aggregates forecasts read.
+pub trait ForecastStore: Send + Sync + 'static {
+    /// Counts the cohorts of every stage of `pipeline` over deals closed in `[from, to)`: per
+    /// (segment, stage ever entered, outcome, currency), each deal counted once per stage.
+    fn win_rate_cohorts(
+        &self,
+        pipeline: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        split: CohortSplit,
+    ) -> impl Future<Output = AppResult<Vec<CohortRow>>> + Send;
+
+    /// The newest snapshot version of a pipeline.
+    fn latest_win_rate_version(
+        &self,
+        pipeline: Uuid,
+    ) -> impl Future<Output = AppResult<Option<i64>>> + Send;
+
+    /// Stores a snapshot as its pipeline's current one (its version taken concurrently ->
+    /// ABORTED).
+    fn insert_win_rate_snapshot(
+        &self,
+        snapshot: &WinRateSnapshot,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// One snapshot.
+    fn get_win_rate_snapshot(
+        &self,
+        pipeline: Uuid,
+        version: i64,
+    ) -> impl Future<Output = AppResult<Option<WinRateSnapshot>>> + Send;
+
+    /// A pipeline's snapshots, newest first, older than `before`.
+    fn list_win_rate_snapshots(
+        &self,
+        pipeline: Uuid,
+        before: Option<i64>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<WinRateSnapshot>>> + Send;
+
+    /// The current snapshot of every pipeline that has one.
+    fn current_win_rate_snapshots(
+        &self,
+    ) -> impl Future<Output = AppResult<Vec<WinRateSnapshot>>> + Send;
+
+    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`.
+    fn open_deals_closing(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
+
+    /// Won amounts (of `owners`, or everyone) of deals closed in `[from, to)`, per owner and
+    /// currency.
+    fn closed_won_between(
+        &self,
+        owners: Option<&[UserId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = AppResult<Vec<WonRow>>> + Send;
+
+    /// Every user with their manager.
+    fn reporting_tree(
+        &self,
+    ) -> impl Future<Output = AppResult<Vec<(UserId, Option<UserId>)>>> + Send;
+
+    /// Sets one rate of the table.
+    fn set_exchange_rate(
+        &self,
+        rate: &ExchangeRate,
+        at: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
+    /// The table, with when each rate was set.
+    fn exchange_rates(
+        &self,
+    ) -> impl Future<Output = AppResult<Vec<(ExchangeRate, DateTime<Utc>)>>> + Send;
+}
+
 /// Everything the application stores.
-pub trait Store: DirectoryStore + PipelineStore + DealStore + Clone {
+pub trait Store: DirectoryStore + PipelineStore + DealStore + ForecastStore + Clone {
     /// Whether the database answers (for health).
     fn ping(&self) -> impl Future<Output = bool> + Send;
 }

@@ -34,6 +34,20 @@ impl Currency {
         known.then_some(Currency(bytes))
     }
 
+    /// Digits after the decimal point of the currency's minor unit (ISO 4217 exponent).
+    pub fn minor_digits(&self) -> i32 {
+        const NONE: &str = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF";
+        const THREE: &str = "BHD IQD JOD KWD LYD OMR TND";
+        let code = self.code();
+        if NONE.split(' ').any(|c| c == code) {
+            0
+        } else if THREE.split(' ').any(|c| c == code) {
+            3
+        } else {
+            2
+        }
+    }
+
     /// The code.
     pub fn code(&self) -> &str {
         // Only ASCII upper-case letters are ever stored.
@@ -84,9 +98,70 @@ pub fn parse_positive(field: &str, minor: i64, currency: &str) -> Result<Money, 
     }
 }
 
+/// How many units of `to` one unit of `from` is worth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExchangeRate {
+    /// Converted from.
+    pub from: Currency,
+    /// Converted to.
+    pub to: Currency,
+    /// Units of `to` per unit of `from`, finite and greater than zero.
+    pub rate: f64,
+}
+
+/// Converts minor units between currencies with a table of rates per major unit (either
+/// direction of a pair serves), minding each currency's minor-unit digits.
+pub fn convert(minor: i64, from: Currency, to: Currency, rates: &[ExchangeRate]) -> Option<i64> {
+    if from == to {
+        return Some(minor);
+    }
+    let rate = rates
+        .iter()
+        .find(|r| r.from == from && r.to == to)
+        .map(|r| r.rate)
+        .or_else(|| {
+            rates
+                .iter()
+                .find(|r| r.from == to && r.to == from)
+                .map(|r| 1.0 / r.rate)
+        })?;
+    let scale = 10f64.powi(to.minor_digits() - from.minor_digits());
+    Some((minor as f64 * rate * scale).round() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conversion_uses_either_direction_of_a_pair_and_refuses_a_missing_one() {
+        let rates = [ExchangeRate {
+            from: Currency::EUR,
+            to: Currency::USD,
+            rate: 1.25,
+        }];
+        assert_eq!(
+            convert(100, Currency::EUR, Currency::USD, &rates),
+            Some(125)
+        );
+        assert_eq!(
+            convert(125, Currency::USD, Currency::EUR, &rates),
+            Some(100)
+        );
+        assert_eq!(convert(7, Currency::USD, Currency::USD, &[]), Some(7));
+        assert_eq!(convert(100, Currency::GBP, Currency::USD, &rates), None);
+        let yen = Currency::parse("JPY").unwrap();
+        let to_yen = [ExchangeRate {
+            from: Currency::USD,
+            to: yen,
+            rate: 150.0,
+        }];
+        assert_eq!(
+            convert(1_000, Currency::USD, yen, &to_yen),
+            Some(1_500),
+            "$10.00 is 1500 yen"
+        );
+    }
 
     #[test]
     fn known_codes_parse_and_others_do_not() {

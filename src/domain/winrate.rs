@@ -7,6 +7,14 @@
 //! - a 95% Wilson score interval on the raw rate;
 //! - optionally value-weighted: won amount / total amount in the cohort.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::directory::UserId;
+use super::pipeline::{PipelineSpec, StageKind};
+
 /// z for a two-sided 95% interval.
 const Z_95: f64 = 1.959_963_984_540_054;
 
@@ -73,6 +81,139 @@ pub fn wilson(wins: f64, n: f64) -> (f64, f64) {
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
     ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// What a segment splits a stage's cohort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SegmentKind {
+    /// The deal's lead source.
+    LeadSource,
+    /// The owner's manager.
+    Team,
+}
+
+/// One stage's (or segment's) rates, with the counts and the prior behind them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageRate {
+    /// The stage.
+    pub stage_id: String,
+    /// Cohort size and wins.
+    pub cohort: Cohort,
+    /// The rates.
+    pub rate: Rate,
+    /// The prior the smoothed rate leans on.
+    pub prior: f64,
+}
+
+/// A stage's rates within one segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentRate {
+    /// What the segment splits by.
+    pub kind: SegmentKind,
+    /// The segment's value (`INBOUND`, `users/{id}`).
+    pub value: String,
+    /// The rates.
+    pub rate: StageRate,
+}
+
+/// A stored, versioned table of a pipeline's win rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WinRateSnapshot {
+    /// Identifier.
+    pub id: Uuid,
+    /// The pipeline.
+    pub pipeline_id: Uuid,
+    /// Version, from 1 per pipeline.
+    pub version: i64,
+    /// Whether forecasts use it by default.
+    pub current: bool,
+    /// First day of the window.
+    pub window_start: NaiveDate,
+    /// Last day of the window.
+    pub window_end: NaiveDate,
+    /// Weight of the prior.
+    pub prior_weight: u32,
+    /// Per stage, in pipeline order.
+    pub stages: Vec<StageRate>,
+    /// Per segment.
+    pub segments: Vec<SegmentRate>,
+    /// Who computed it (`None` for the CLI and the demo).
+    pub creator: Option<UserId>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl WinRateSnapshot {
+    /// The smoothed rate forecasts use for a stage.
+    pub fn rate_of(&self, stage_id: &str) -> Option<f64> {
+        self.stages
+            .iter()
+            .find(|s| s.stage_id == stage_id)
+            .map(|s| s.rate.smoothed)
+    }
+}
+
+/// The rates of every stage of `pipeline` from its cohorts (keyed by stage id), in pipeline
+/// order. Open stages shrink toward their default probability; the won stage is 1 and the lost
+/// stage 0 whatever the counts.
+pub fn stage_rates(
+    pipeline: &PipelineSpec,
+    cohorts: &BTreeMap<String, Cohort>,
+    k: u32,
+) -> Vec<StageRate> {
+    pipeline
+        .stages
+        .iter()
+        .map(|stage| {
+            let cohort = cohorts.get(&stage.stage_id).copied().unwrap_or_default();
+            let prior = f64::from(stage.default_probability_bps) / 10_000.0;
+            let mut computed = rate(cohort, prior, k);
+            match stage.kind {
+                StageKind::Open => {}
+                StageKind::Won => computed.smoothed = 1.0,
+                StageKind::Lost => computed.smoothed = 0.0,
+            }
+            StageRate {
+                stage_id: stage.stage_id.clone(),
+                cohort,
+                rate: computed,
+                prior,
+            }
+        })
+        .collect()
+}
+
+/// Segment rates: each (kind, value, stage) cohort shrunk toward the stage's pipeline-wide
+/// smoothed rate. Only open stages are segmented.
+pub fn segment_rates(
+    pipeline: &PipelineSpec,
+    stages: &[StageRate],
+    cohorts: &BTreeMap<(SegmentKind, String, String), Cohort>,
+    k: u32,
+) -> Vec<SegmentRate> {
+    cohorts
+        .iter()
+        .filter_map(|((kind, value, stage_id), cohort)| {
+            let stage = pipeline
+                .stage(stage_id)
+                .filter(|s| s.kind == StageKind::Open)?;
+            let prior = stages
+                .iter()
+                .find(|s| s.stage_id == stage.stage_id)?
+                .rate
+                .smoothed;
+            Some(SegmentRate {
+                kind: *kind,
+                value: value.clone(),
+                rate: StageRate {
+                    stage_id: stage_id.clone(),
+                    cohort: *cohort,
+                    rate: rate(*cohort, prior, k),
+                    prior,
+                },
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -152,6 +293,94 @@ mod tests {
             .value_weighted,
             None
         );
+    }
+
+    #[test]
+    fn closed_stages_are_one_and_zero_and_open_stages_lean_on_their_defaults() {
+        let pipeline = crate::domain::templates::smb();
+        let mut cohorts = BTreeMap::new();
+        cohorts.insert(
+            "problem-recognized".to_string(),
+            Cohort {
+                n: 10,
+                wins: 3,
+                ..Default::default()
+            },
+        );
+        cohorts.insert(
+            "closed-won".to_string(),
+            Cohort {
+                n: 3,
+                wins: 3,
+                ..Default::default()
+            },
+        );
+        let rates = stage_rates(&pipeline, &cohorts, 10);
+        let ids: Vec<&str> = rates.iter().map(|r| r.stage_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "problem-recognized",
+                "solution-exploring",
+                "decision-pending",
+                "closed-won",
+                "closed-lost"
+            ]
+        );
+        assert!(close(rates[0].rate.smoothed, (3.0 + 10.0 * 0.15) / 20.0));
+        assert!(
+            close(rates[1].rate.smoothed, 0.40),
+            "no history: the default"
+        );
+        assert_eq!((rates[3].rate.smoothed, rates[4].rate.smoothed), (1.0, 0.0));
+    }
+
+    #[test]
+    fn segments_shrink_toward_the_pipeline_wide_rate() {
+        let pipeline = crate::domain::templates::smb();
+        let mut cohorts = BTreeMap::new();
+        cohorts.insert(
+            "problem-recognized".to_string(),
+            Cohort {
+                n: 100,
+                wins: 50,
+                ..Default::default()
+            },
+        );
+        let stages = stage_rates(&pipeline, &cohorts, 10);
+        let mut segments = BTreeMap::new();
+        segments.insert(
+            (
+                SegmentKind::LeadSource,
+                "REFERRAL".to_string(),
+                "problem-recognized".to_string(),
+            ),
+            Cohort {
+                n: 2,
+                wins: 2,
+                ..Default::default()
+            },
+        );
+        segments.insert(
+            (
+                SegmentKind::LeadSource,
+                "REFERRAL".to_string(),
+                "closed-won".to_string(),
+            ),
+            Cohort {
+                n: 2,
+                wins: 2,
+                ..Default::default()
+            },
+        );
+        let rates = segment_rates(&pipeline, &stages, &segments, 10);
+        assert_eq!(rates.len(), 1, "closed stages are not segmented");
+        let wide = stages[0].rate.smoothed;
+        assert!(close(rates[0].rate.prior, wide));
+        assert!(close(
+            rates[0].rate.rate.smoothed,
+            (2.0 + 10.0 * wide) / 12.0
+        ));
     }
 
     proptest! {

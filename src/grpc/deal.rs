@@ -36,7 +36,7 @@ impl<S> DealApi<S> {
     }
 }
 
-fn date_to(d: NaiveDate) -> crate::proto::google::r#type::Date {
+pub(crate) fn date_to(d: NaiveDate) -> crate::proto::google::r#type::Date {
     use chrono::Datelike;
     crate::proto::google::r#type::Date {
         year: d.year(),
@@ -46,7 +46,7 @@ fn date_to(d: NaiveDate) -> crate::proto::google::r#type::Date {
 }
 
 /// A full calendar date from the wire; unset means none.
-fn date_from(
+pub(crate) fn date_from(
     field: &str,
     d: Option<&crate::proto::google::r#type::Date>,
     v: &mut Violations,
@@ -107,7 +107,7 @@ fn category_from(value: i32) -> Option<ForecastCategory> {
     })
 }
 
-fn category_to(c: ForecastCategory) -> pb::ForecastCategory {
+pub(crate) fn category_to(c: ForecastCategory) -> pb::ForecastCategory {
     match c {
         ForecastCategory::Pipeline => pb::ForecastCategory::Pipeline,
         ForecastCategory::BestCase => pb::ForecastCategory::BestCase,

@@ -5,10 +5,12 @@ pub mod convert;
 mod deal;
 mod directory;
 pub mod error;
+mod forecast;
 mod pipeline;
 
 pub use deal::DealApi;
 pub use directory::DirectoryApi;
+pub use forecast::ForecastApi;
 pub use pipeline::PipelineApi;
 
 use prost::Message;

@@ -299,3 +299,82 @@ pub mod stage_history {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `win_rate_snapshots`.
+pub mod win_rate_snapshot {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `win_rate_snapshots`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "win_rate_snapshots")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub pipeline_id: String,
+        pub version: i64,
+        pub current: bool,
+        pub window_start: ChronoDate,
+        pub window_end: ChronoDate,
+        pub prior_weight: i32,
+        pub creator_id: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `win_rate_entries`: one stage (or segment) of a snapshot.
+pub mod win_rate_entry {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `win_rate_entries`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "win_rate_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub snapshot_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ordinal: i32,
+        pub segment_kind: String,
+        pub segment_value: String,
+        pub stage_id: String,
+        pub n: i64,
+        pub wins: i64,
+        pub raw_rate: Option<f64>,
+        pub smoothed_rate: f64,
+        pub wilson_low: f64,
+        pub wilson_high: f64,
+        pub value_weighted_rate: Option<f64>,
+        pub prior: f64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `exchange_rates`.
+pub mod exchange_rate {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `exchange_rates`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "exchange_rates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub from_currency: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub to_currency: String,
+        pub rate: f64,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -14,6 +14,7 @@ pub mod sort_stand_ins {
 }
 mod directory;
 pub mod entities;
+mod forecast;
 mod pipelines;
 
 use std::time::Duration;

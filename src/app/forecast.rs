@@ -1,0 +1,571 @@
+//! Forecast use cases: learning win rates from stage history, the weighted forecast of a period
+//! rolled up the reporting tree, and the exchange-rate table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveDate, NaiveTime};
+use uuid::Uuid;
+
+use super::error::Precondition;
+use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store};
+use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use crate::domain::Violations;
+use crate::domain::deal::ForecastCategory;
+use crate::domain::directory::{Role, UserId};
+use crate::domain::forecast::{Figures, OpenDeal, Range, revenue_range};
+use crate::domain::money::{Currency, ExchangeRate, convert};
+use crate::domain::period::Period;
+use crate::domain::pipeline::Pipeline;
+use crate::domain::winrate::{
+    Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
+};
+
+/// What to compute win rates over.
+#[derive(Debug, Clone)]
+pub struct WinRateRequest {
+    /// The pipeline.
+    pub pipeline: Uuid,
+    /// First day of the window (default a year before its end).
+    pub window_start: Option<NaiveDate>,
+    /// Last day of the window (default today).
+    pub window_end: Option<NaiveDate>,
+    /// Prior weight (default 10).
+    pub prior_weight: Option<u32>,
+    /// Split by lead source too.
+    pub by_lead_source: bool,
+    /// Split by team too.
+    pub by_team: bool,
+}
+
+/// Whose deals a forecast covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everyone.
+    Org,
+    /// This user and everyone below them.
+    Subtree(UserId),
+}
+
+/// A computed forecast.
+#[derive(Debug, Clone)]
+pub struct ForecastResult {
+    /// First day and first day after.
+    pub bounds: (NaiveDate, NaiveDate),
+    /// Reporting currency.
+    pub currency: Currency,
+    /// Totals.
+    pub totals: Figures,
+    /// Range of the revenue.
+    pub range: Range,
+    /// (pipeline, stage, rate, figures) in pipeline order.
+    pub by_stage: Vec<(Uuid, String, f64, Figures)>,
+    /// Per category.
+    pub by_category: Vec<(ForecastCategory, Figures)>,
+    /// The scope's user (own deals), then each direct report's subtree.
+    pub by_report: Vec<(UserId, Figures)>,
+    /// Snapshots used, as (pipeline, version).
+    pub snapshots: Vec<(Uuid, i64)>,
+}
+
+fn require_rate_setter(principal: &Principal) -> AppResult<()> {
+    match principal.role() {
+        Role::Admin | Role::Leader => Ok(()),
+        role => Err(AppError::denied(
+            "WIN_RATES_REQUIRE_LEADER",
+            format!(
+                "a {} cannot compute win rates; admins and leaders can",
+                role.as_str()
+            ),
+        )),
+    }
+}
+
+/// Sums cohort rows into per-key cohorts; amounts only in `main` currency count for value
+/// weighting.
+fn add_row(cohort: &mut Cohort, deals: u64, won: bool, amount: f64, counts_amount: bool) {
+    cohort.n += deals;
+    if won {
+        cohort.wins += deals;
+    }
+    if counts_amount {
+        cohort.amount += amount;
+        if won {
+            cohort.won_amount += amount;
+        }
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Learns per-stage win rates of a pipeline and stores them as its current snapshot.
+    pub async fn compute_win_rates(
+        &self,
+        principal: Option<&Principal>,
+        request: WinRateRequest,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&WinRateSnapshot) -> Vec<u8>,
+    ) -> AppResult<Created<WinRateSnapshot>> {
+        if let Some(principal) = principal {
+            require_rate_setter(principal)?;
+        }
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let at = now();
+        let window_end = request.window_end.unwrap_or(at.date_naive());
+        let window_start = request.window_start.unwrap_or_else(|| {
+            window_end
+                .checked_sub_months(chrono::Months::new(12))
+                .unwrap_or(window_end)
+        });
+        let k = request.prior_weight.unwrap_or(DEFAULT_PRIOR_WEIGHT);
+        let mut violations = Violations::new();
+        if window_start > window_end {
+            violations.add("window_start", "must not be after window_end");
+        }
+        if k > 1000 {
+            violations.add("prior_weight", "must be between 0 and 1000");
+        }
+        let pipeline = self.store.get_pipeline(request.pipeline).await?;
+        if pipeline.is_none() {
+            violations.add("pipeline", "no such pipeline");
+        }
+        let (Some(pipeline), true) = (pipeline, violations.is_empty()) else {
+            return Err(AppError::invalid(violations));
+        };
+        let from = window_start.and_time(NaiveTime::MIN).and_utc();
+        let to = (window_end + Duration::days(1))
+            .and_time(NaiveTime::MIN)
+            .and_utc();
+        let rows = self
+            .store
+            .win_rate_cohorts(pipeline.id, from, to, CohortSplit::None)
+            .await?;
+        // Value weighting in the cohort's main currency (the one most of its deals are in).
+        let mut by_currency: HashMap<Option<String>, u64> = HashMap::new();
+        for row in &rows {
+            *by_currency.entry(row.currency.clone()).or_default() += row.deals;
+        }
+        let main = by_currency
+            .into_iter()
+            .filter(|(c, _)| c.is_some())
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .and_then(|(c, _)| c);
+        let mut cohorts: BTreeMap<String, Cohort> = BTreeMap::new();
+        for row in &rows {
+            let cohort = cohorts.entry(row.stage_id.clone()).or_default();
+            add_row(cohort, row.deals, row.won, row.amount, row.currency == main);
+        }
+        let stages = stage_rates(&pipeline.spec, &cohorts, k);
+        let mut segment_cohorts: BTreeMap<(SegmentKind, String, String), Cohort> = BTreeMap::new();
+        for (wanted, split, kind) in [
+            (
+                request.by_lead_source,
+                CohortSplit::LeadSource,
+                SegmentKind::LeadSource,
+            ),
+            (request.by_team, CohortSplit::Team, SegmentKind::Team),
+        ] {
+            if !wanted {
+                continue;
+            }
+            for row in self
+                .store
+                .win_rate_cohorts(pipeline.id, from, to, split)
+                .await?
+            {
+                let value = match kind {
+                    SegmentKind::Team if !row.segment.is_empty() => {
+                        format!("users/{}", row.segment)
+                    }
+                    _ => row.segment.clone(),
+                };
+                let cohort = segment_cohorts
+                    .entry((kind, value, row.stage_id.clone()))
+                    .or_default();
+                add_row(cohort, row.deals, row.won, row.amount, row.currency == main);
+            }
+        }
+        let segments = segment_rates(&pipeline.spec, &stages, &segment_cohorts, k);
+        let version = self
+            .store
+            .latest_win_rate_version(pipeline.id)
+            .await?
+            .unwrap_or(0)
+            + 1;
+        let actor = principal.map(|p| p.user.id);
+        let snapshot = WinRateSnapshot {
+            id: Uuid::now_v7(),
+            pipeline_id: pipeline.id,
+            version,
+            current: true,
+            window_start,
+            window_end,
+            prior_weight: k,
+            stages,
+            segments,
+            creator: actor,
+            created_at: at,
+        };
+        let audit = AuditEntry {
+            actor,
+            action: "ComputeWinRates",
+            resource: format!("pipelines/{}/winRateSnapshots/{version}", pipeline.id),
+            detail: format!("window {window_start}..={window_end}, k {k}"),
+            change: None,
+        };
+        let write = idempotent_write(key, || respond(&snapshot));
+        Ok(
+            match self
+                .store
+                .insert_win_rate_snapshot(&snapshot, audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(snapshot),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// One snapshot; everyone may read win rates.
+    pub async fn get_win_rate_snapshot(
+        &self,
+        _principal: &Principal,
+        pipeline: Uuid,
+        version: i64,
+    ) -> AppResult<WinRateSnapshot> {
+        self.store
+            .get_win_rate_snapshot(pipeline, version)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                kind: "win-rate snapshot",
+                name: format!("pipelines/{pipeline}/winRateSnapshots/{version}"),
+            })
+    }
+
+    /// A page of a pipeline's snapshots, newest first.
+    pub async fn list_win_rate_snapshots(
+        &self,
+        principal: &Principal,
+        pipeline: Uuid,
+        before: Option<i64>,
+        limit: u64,
+    ) -> AppResult<Vec<WinRateSnapshot>> {
+        self.get_pipeline(principal, pipeline).await?;
+        self.store
+            .list_win_rate_snapshots(pipeline, before, limit)
+            .await
+    }
+
+    /// Sets an exchange rate. Admins only.
+    pub async fn set_exchange_rate(
+        &self,
+        principal: &Principal,
+        rate: ExchangeRate,
+    ) -> AppResult<chrono::DateTime<chrono::Utc>> {
+        if principal.role() != Role::Admin {
+            return Err(AppError::denied(
+                "ADMIN_ONLY",
+                "only admins set exchange rates",
+            ));
+        }
+        let mut violations = Violations::new();
+        if rate.from == rate.to {
+            violations.add("rate.to_currency", "must differ from from_currency");
+        }
+        if !(rate.rate.is_finite() && rate.rate > 0.0) {
+            violations.add("rate.rate", "must be a finite number greater than zero");
+        }
+        if !violations.is_empty() {
+            return Err(AppError::invalid(violations));
+        }
+        let at = now();
+        let audit = AuditEntry {
+            actor: Some(principal.user.id),
+            action: "SetExchangeRate",
+            resource: format!("exchangeRates/{}-{}", rate.from, rate.to),
+            detail: String::new(),
+            change: Some(super::ports::FieldChange {
+                field: "rate".into(),
+                old: String::new(),
+                new: rate.rate.to_string(),
+            }),
+        };
+        self.store.set_exchange_rate(&rate, at, audit).await?;
+        Ok(at)
+    }
+
+    /// The exchange-rate table.
+    pub async fn exchange_rates(
+        &self,
+        _principal: &Principal,
+    ) -> AppResult<Vec<(ExchangeRate, chrono::DateTime<chrono::Utc>)>> {
+        self.store.exchange_rates().await
+    }
+
+    /// The forecast of `period` for `scope`, in `currency`, using the current snapshots except
+    /// where `snapshots` names others.
+    pub async fn forecast(
+        &self,
+        principal: &Principal,
+        period: Period,
+        scope: Scope,
+        snapshots: &[(Uuid, i64)],
+        currency: Currency,
+    ) -> AppResult<ForecastResult> {
+        let tree = self.store.reporting_tree().await?;
+        let children: HashMap<UserId, Vec<UserId>> =
+            tree.iter()
+                .fold(HashMap::new(), |mut map, (user, manager)| {
+                    if let Some(manager) = manager {
+                        map.entry(*manager).or_default().push(*user);
+                    }
+                    map
+                });
+        let subtree_of = |root: UserId| {
+            let mut members = vec![root];
+            let mut seen: std::collections::HashSet<UserId> = members.iter().copied().collect();
+            let mut i = 0;
+            while i < members.len() {
+                for kid in children.get(&members[i]).into_iter().flatten() {
+                    if seen.insert(*kid) {
+                        members.push(*kid);
+                    }
+                }
+                i += 1;
+            }
+            members
+        };
+        // Visibility as for deals.
+        let reads_all = matches!(
+            principal.role(),
+            Role::DealDesk | Role::Finance | Role::Legal | Role::Admin
+        );
+        let owners = match scope {
+            Scope::Org if reads_all => None,
+            Scope::Org => {
+                return Err(AppError::denied(
+                    "SCOPE_NOT_VISIBLE",
+                    "only deal desk, finance, legal and admins forecast the whole org",
+                ));
+            }
+            Scope::Subtree(root) => {
+                if !tree.iter().any(|(u, _)| *u == root) {
+                    return Err(AppError::NotFound {
+                        kind: "user",
+                        name: format!("users/{}", root.0),
+                    });
+                }
+                let visible = match principal.role() {
+                    _ if reads_all => true,
+                    Role::Rep => root == principal.user.id,
+                    _ => subtree_of(principal.user.id).contains(&root),
+                };
+                if !visible {
+                    return Err(AppError::denied(
+                        "SCOPE_NOT_VISIBLE",
+                        "you may forecast only yourself and the people below you",
+                    ));
+                }
+                Some(subtree_of(root))
+            }
+        };
+
+        // Rates: the current snapshot per pipeline unless one is named; else stage defaults.
+        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
+            .store
+            .current_win_rate_snapshots()
+            .await?
+            .into_iter()
+            .map(|s| (s.pipeline_id, s))
+            .collect();
+        for &(pipeline, version) in snapshots {
+            let snapshot = self
+                .store
+                .get_win_rate_snapshot(pipeline, version)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid_field(
+                        "snapshots",
+                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
+                    )
+                })?;
+            chosen.insert(pipeline, snapshot);
+        }
+        let pipelines: Vec<Pipeline> = self.store.list_pipelines(None, None, 10_000).await?;
+        let rate_of = |pipeline: Uuid, stage: &str| -> f64 {
+            chosen
+                .get(&pipeline)
+                .and_then(|s| s.rate_of(stage))
+                .or_else(|| {
+                    pipelines
+                        .iter()
+                        .find(|p| p.id == pipeline)
+                        .and_then(|p| p.spec.stage(stage))
+                        .map(|s| f64::from(s.default_probability_bps) / 10_000.0)
+                })
+                .unwrap_or(0.0)
+        };
+
+        let (start, end) = period.bounds(self.calendar);
+        let from = start.and_time(NaiveTime::MIN).and_utc();
+        let to = end.and_time(NaiveTime::MIN).and_utc();
+        let open = self
+            .store
+            .open_deals_closing(owners.as_deref(), start, end)
+            .await?;
+        let won = self
+            .store
+            .closed_won_between(owners.as_deref(), from, to)
+            .await?;
+        let rates: Vec<ExchangeRate> = self
+            .store
+            .exchange_rates()
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        let mut missing: Vec<Currency> = Vec::new();
+        let mut converted =
+            |minor: i64, from: Currency| match convert(minor, from, currency, &rates) {
+                Some(value) => value,
+                None => {
+                    if !missing.contains(&from) {
+                        missing.push(from);
+                    }
+                    0
+                }
+            };
+        let deals: Vec<(UserId, Uuid, &str, OpenDeal)> = open
+            .iter()
+            .map(|row| {
+                let amount = row
+                    .amount
+                    .map(|m| converted(m.minor, m.currency))
+                    .unwrap_or(0);
+                let probability = rate_of(row.pipeline, &row.stage);
+                (
+                    row.owner,
+                    row.pipeline,
+                    row.stage.as_str(),
+                    OpenDeal {
+                        amount,
+                        probability,
+                        category: row.category,
+                    },
+                )
+            })
+            .collect();
+        let won: Vec<(UserId, i64)> = won
+            .iter()
+            .filter_map(|row| row.currency.map(|c| (row.owner, converted(row.amount, c))))
+            .collect();
+        if !missing.is_empty() {
+            missing.sort();
+            return Err(AppError::FailedPrecondition {
+                reason: "EXCHANGE_RATE_MISSING",
+                message: format!(
+                    "no exchange rate into {currency} for {}",
+                    missing
+                        .iter()
+                        .map(|c| c.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                violations: missing
+                    .iter()
+                    .map(|c| Precondition {
+                        kind: "EXCHANGE_RATE".into(),
+                        subject: format!("exchangeRates/{c}-{currency}"),
+                        description: format!(
+                            "set the rate from {c} to {currency} (SetExchangeRate)"
+                        ),
+                    })
+                    .collect(),
+            });
+        }
+
+        let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
+        let all: Vec<OpenDeal> = deals.iter().map(|d| d.3).collect();
+        let totals = Figures::of(closed_total, &all);
+        let seed = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
+            h.finish()
+        };
+        let range = revenue_range(closed_total, &all, seed);
+
+        let mut by_stage = Vec::new();
+        for pipeline in &pipelines {
+            for stage in &pipeline.spec.stages {
+                let here: Vec<OpenDeal> = deals
+                    .iter()
+                    .filter(|d| d.1 == pipeline.id && d.2 == stage.stage_id)
+                    .map(|d| d.3)
+                    .collect();
+                if !here.is_empty() {
+                    by_stage.push((
+                        pipeline.id,
+                        stage.stage_id.clone(),
+                        rate_of(pipeline.id, &stage.stage_id),
+                        Figures::of(0, &here),
+                    ));
+                }
+            }
+        }
+        let by_category = [
+            ForecastCategory::Commit,
+            ForecastCategory::BestCase,
+            ForecastCategory::Pipeline,
+            ForecastCategory::Omitted,
+        ]
+        .into_iter()
+        .map(|category| {
+            (
+                category,
+                Figures::of(0, all.iter().filter(|d| d.category == category)),
+            )
+        })
+        .collect();
+        let by_report = match scope {
+            Scope::Org => Vec::new(),
+            Scope::Subtree(root) => {
+                let mut buckets: Vec<(UserId, Vec<UserId>)> = vec![(root, vec![root])];
+                for report in children.get(&root).cloned().unwrap_or_default() {
+                    buckets.push((report, subtree_of(report)));
+                }
+                buckets
+                    .into_iter()
+                    .map(|(user, members)| {
+                        let theirs: Vec<OpenDeal> = deals
+                            .iter()
+                            .filter(|d| members.contains(&d.0))
+                            .map(|d| d.3)
+                            .collect();
+                        let closed: i64 = won
+                            .iter()
+                            .filter(|w| members.contains(&w.0))
+                            .map(|w| w.1)
+                            .sum();
+                        (user, Figures::of(closed, &theirs))
+                    })
+                    .collect()
+            }
+        };
+        let mut used: Vec<(Uuid, i64)> = chosen
+            .values()
+            .map(|s| (s.pipeline_id, s.version))
+            .collect();
+        used.sort();
+        Ok(ForecastResult {
+            bounds: (start, end),
+            currency,
+            totals,
+            range,
+            by_stage,
+            by_category,
+            by_report,
+            snapshots: used,
+        })
+    }
+}

@@ -1,0 +1,390 @@
+//! ForecastService: win-rate snapshots, forecasts and exchange rates.
+
+use chrono::NaiveDate;
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::convert::{parse_name, timestamp};
+use super::deal::{category_to, date_from, date_to};
+use super::{Paging, authenticate, created, idempotency_key, invalid};
+use crate::app::App;
+use crate::app::forecast::{Scope, WinRateRequest};
+use crate::app::ports::Store;
+use crate::domain::Violations;
+use crate::domain::directory::UserId;
+use crate::domain::forecast::{Figures, RangeMethod};
+use crate::domain::money::{Currency, ExchangeRate};
+use crate::domain::period::Period;
+use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
+use crate::proto::{self as pb, forecast_service_server::ForecastService};
+
+/// The ForecastService adapter.
+#[derive(Debug, Clone)]
+pub struct ForecastApi<S> {
+    app: App<S>,
+}
+
+impl<S> ForecastApi<S> {
+    /// The adapter over `app`.
+    pub fn new(app: App<S>) -> Self {
+        Self { app }
+    }
+}
+
+fn stage_rate_to(r: &StageRate) -> pb::StageWinRate {
+    pb::StageWinRate {
+        stage_id: r.stage_id.clone(),
+        n: r.cohort.n as i64,
+        wins: r.cohort.wins as i64,
+        raw_rate: r.rate.raw,
+        smoothed_rate: r.rate.smoothed,
+        wilson_low: r.rate.wilson_low,
+        wilson_high: r.rate.wilson_high,
+        value_weighted_rate: r.rate.value_weighted,
+        prior: r.prior,
+    }
+}
+
+/// A snapshot on the wire.
+pub fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
+    pb::WinRateSnapshot {
+        name: format!("pipelines/{}/winRateSnapshots/{}", s.pipeline_id, s.version),
+        pipeline: format!("pipelines/{}", s.pipeline_id),
+        version: s.version,
+        current: s.current,
+        window_start: Some(date_to(s.window_start)),
+        window_end: Some(date_to(s.window_end)),
+        prior_weight: s.prior_weight as i32,
+        stages: s.stages.iter().map(stage_rate_to).collect(),
+        segments: s
+            .segments
+            .iter()
+            .map(|seg| pb::SegmentWinRate {
+                kind: match seg.kind {
+                    SegmentKind::LeadSource => pb::segment_win_rate::Kind::LeadSource,
+                    SegmentKind::Team => pb::segment_win_rate::Kind::Team,
+                }
+                .into(),
+                value: seg.value.clone(),
+                rate: Some(stage_rate_to(&seg.rate)),
+            })
+            .collect(),
+        creator: s
+            .creator
+            .map(|c| format!("users/{}", c.0))
+            .unwrap_or_default(),
+        create_time: Some(timestamp(s.created_at)),
+    }
+}
+
+/// Parses `pipelines/{uuid}/winRateSnapshots/{version}`.
+fn parse_snapshot_name(field: &str, name: &str) -> Result<(Uuid, i64), Violations> {
+    let bad = || {
+        Violations::one(
+            field,
+            "must be a name like pipelines/<uuid>/winRateSnapshots/<version>",
+        )
+    };
+    let (pipeline, version) = name.split_once("/winRateSnapshots/").ok_or_else(bad)?;
+    let pipeline = parse_name(field, "pipelines", pipeline).map_err(|_| bad())?;
+    let version = version
+        .parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(bad)?;
+    Ok((pipeline, version))
+}
+
+fn figures_to(f: &Figures) -> pb::ForecastFigures {
+    pb::ForecastFigures {
+        closed_won: f.closed_won,
+        weighted_pipeline: f.weighted_pipeline,
+        expected: f.expected,
+        commit: f.commit,
+        best_case: f.best_case,
+        pipeline: f.pipeline,
+        omitted: f.omitted,
+        commit_forecast: f.commit_forecast,
+        best_case_forecast: f.best_case_forecast,
+        open_pipeline: f.open_pipeline,
+        open_deals: f.open_deals as i64,
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Store> ForecastService for ForecastApi<S> {
+    #[instrument(skip_all)]
+    async fn compute_win_rates(
+        &self,
+        request: Request<pb::ComputeWinRatesRequest>,
+    ) -> Result<Response<pb::WinRateSnapshot>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
+            .map_err(|e| v.extend(e))
+            .ok();
+        let window_start = date_from("window_start", req.window_start.as_ref(), &mut v);
+        let window_end = date_from("window_end", req.window_end.as_ref(), &mut v);
+        let prior_weight = match req.prior_weight {
+            None => None,
+            Some(k) => match u32::try_from(k) {
+                Ok(k) if k <= 1000 => Some(k),
+                _ => {
+                    v.add("prior_weight", "must be between 0 and 1000");
+                    None
+                }
+            },
+        };
+        let (Some(pipeline), true) = (pipeline, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "ComputeWinRates",
+            &req.request_id,
+            &req,
+        )?;
+        let request = WinRateRequest {
+            pipeline,
+            window_start,
+            window_end,
+            prior_weight,
+            by_lead_source: req.segment_by_lead_source,
+            by_team: req.segment_by_team,
+        };
+        let result = self
+            .app
+            .compute_win_rates(Some(&principal), request, key, |s| {
+                prost::Message::encode_to_vec(&snapshot_to_wire(s))
+            })
+            .await?;
+        Ok(Response::new(created(result, snapshot_to_wire)?))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_win_rate_snapshot(
+        &self,
+        request: Request<pb::GetWinRateSnapshotRequest>,
+    ) -> Result<Response<pb::WinRateSnapshot>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let (pipeline, version) =
+            parse_snapshot_name("name", &request.get_ref().name).map_err(invalid)?;
+        let snapshot = self
+            .app
+            .get_win_rate_snapshot(&principal, pipeline, version)
+            .await?;
+        Ok(Response::new(snapshot_to_wire(&snapshot)))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_win_rate_snapshots(
+        &self,
+        request: Request<pb::ListWinRateSnapshotsRequest>,
+    ) -> Result<Response<pb::ListWinRateSnapshotsResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let pipeline = parse_name("parent", "pipelines", &req.parent).map_err(invalid)?;
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &["ListWinRateSnapshots", &req.parent],
+        )?;
+        let before = match paging.after.as_deref() {
+            None => None,
+            Some(key) => Some(key.parse::<i64>().map_err(|_| {
+                invalid(Violations::one(
+                    "page_token",
+                    "is not a page token of this list",
+                ))
+            })?),
+        };
+        let snapshots = self
+            .app
+            .list_win_rate_snapshots(&principal, pipeline, before, paging.limit)
+            .await?;
+        let next_page_token = paging.next_token(
+            snapshots.len(),
+            snapshots.last().map(|s| s.version.to_string()),
+        );
+        Ok(Response::new(pb::ListWinRateSnapshotsResponse {
+            snapshots: snapshots.iter().map(snapshot_to_wire).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_forecast(
+        &self,
+        request: Request<pb::GetForecastRequest>,
+    ) -> Result<Response<pb::Forecast>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
+        let scope = if req.scope == "org" {
+            Some(Scope::Org)
+        } else {
+            match parse_name("scope", "users", &req.scope) {
+                Ok(id) => Some(Scope::Subtree(UserId(id))),
+                Err(_) => {
+                    v.add("scope", "must be `org` or a user like users/<uuid>");
+                    None
+                }
+            }
+        };
+        let currency = if req.currency_code.is_empty() {
+            Some(Currency::USD)
+        } else {
+            Currency::parse(&req.currency_code).or_else(|| {
+                v.add(
+                    "currency_code",
+                    "must be an ISO 4217 currency code such as USD",
+                );
+                None
+            })
+        };
+        let mut snapshots = Vec::new();
+        for (i, name) in req.snapshots.iter().enumerate() {
+            match parse_snapshot_name(&format!("snapshots[{i}]"), name) {
+                Ok((pipeline, version)) if snapshots.iter().any(|(p, _)| *p == pipeline) => {
+                    let _ = version;
+                    v.add(
+                        format!("snapshots[{i}]"),
+                        "names a second snapshot of the same pipeline",
+                    );
+                }
+                Ok(pair) => snapshots.push(pair),
+                Err(e) => v.extend(e),
+            }
+        }
+        let (Some(period), Some(scope), Some(currency), true) =
+            (period, scope, currency, v.is_empty())
+        else {
+            return Err(invalid(v));
+        };
+        let result = self
+            .app
+            .forecast(&principal, period, scope, &snapshots, currency)
+            .await?;
+        let (start, end) = result.bounds;
+        let last_day: NaiveDate = end.pred_opt().unwrap_or(end);
+        let range = result.range;
+        let (exact, samples, seed, error_bound) = match range.method {
+            RangeMethod::Exact => (true, 0, 0, 0.0),
+            RangeMethod::MonteCarlo {
+                samples,
+                seed,
+                dkw_bound,
+            } => (false, samples as i32, seed, dkw_bound),
+        };
+        Ok(Response::new(pb::Forecast {
+            period: period.to_string(),
+            scope: req.scope.clone(),
+            period_start: Some(date_to(start)),
+            period_end: Some(date_to(last_day)),
+            currency_code: result.currency.code().to_string(),
+            totals: Some(figures_to(&result.totals)),
+            range: Some(pb::RevenueRange {
+                p10: range.p10,
+                p50: range.p50,
+                p90: range.p90,
+                exact,
+                samples,
+                seed,
+                error_bound,
+            }),
+            by_stage: result
+                .by_stage
+                .iter()
+                .map(|(pipeline, stage, rate, f)| pb::StageForecast {
+                    stage: format!("pipelines/{pipeline}/stages/{stage}"),
+                    win_rate: *rate,
+                    open_deals: f.open_deals as i64,
+                    amount: f.commit + f.best_case + f.pipeline + f.omitted,
+                    weighted: f.weighted_pipeline,
+                })
+                .collect(),
+            by_category: result
+                .by_category
+                .iter()
+                .map(|(category, f)| pb::CategoryForecast {
+                    category: category_to(*category).into(),
+                    open_deals: f.open_deals as i64,
+                    amount: f.commit + f.best_case + f.pipeline + f.omitted,
+                    weighted: f.weighted_pipeline,
+                })
+                .collect(),
+            by_report: result
+                .by_report
+                .iter()
+                .map(|(user, f)| pb::PersonForecast {
+                    user: format!("users/{}", user.0),
+                    figures: Some(figures_to(f)),
+                })
+                .collect(),
+            snapshots: result
+                .snapshots
+                .iter()
+                .map(|(pipeline, version)| {
+                    format!("pipelines/{pipeline}/winRateSnapshots/{version}")
+                })
+                .collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn set_exchange_rate(
+        &self,
+        request: Request<pb::SetExchangeRateRequest>,
+    ) -> Result<Response<pb::ExchangeRate>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let wire = req
+            .rate
+            .ok_or_else(|| invalid(Violations::one("rate", "is required")))?;
+        let mut v = Violations::new();
+        let from = Currency::parse(&wire.from_currency);
+        if from.is_none() {
+            v.add("rate.from_currency", "must be an ISO 4217 currency code");
+        }
+        let to = Currency::parse(&wire.to_currency);
+        if to.is_none() {
+            v.add("rate.to_currency", "must be an ISO 4217 currency code");
+        }
+        let (Some(from), Some(to), true) = (from, to, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let rate = ExchangeRate {
+            from,
+            to,
+            rate: wire.rate,
+        };
+        let at = self.app.set_exchange_rate(&principal, rate).await?;
+        Ok(Response::new(pb::ExchangeRate {
+            update_time: Some(timestamp(at)),
+            ..wire
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_exchange_rates(
+        &self,
+        request: Request<pb::ListExchangeRatesRequest>,
+    ) -> Result<Response<pb::ListExchangeRatesResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let rates = self.app.exchange_rates(&principal).await?;
+        Ok(Response::new(pb::ListExchangeRatesResponse {
+            rates: rates
+                .iter()
+                .map(|(r, at)| pb::ExchangeRate {
+                    from_currency: r.from.code().to_string(),
+                    to_currency: r.to.code().to_string(),
+                    rate: r.rate,
+                    update_time: Some(timestamp(*at)),
+                })
+                .collect(),
+        }))
+    }
+}

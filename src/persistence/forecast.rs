@@ -1,0 +1,473 @@
+//! Win-rate snapshots, exchange rates and the aggregates forecasts read, on SQL. The win-rate
+//! cohort count and the closed-won sums run in the database as single grouped queries; nothing
+//! loads the stage history into memory.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value, sea_query::OnConflict,
+};
+use uuid::Uuid;
+
+use super::codec::{corrupt, decode_category};
+use super::entities::{deal, exchange_rate, user, win_rate_entry, win_rate_snapshot};
+use super::{SqlStore, is_unique_violation, record_audit, storage};
+use crate::app::ports::{
+    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
+    WonRow,
+};
+use crate::app::{AppError, AppResult};
+use crate::domain::directory::UserId;
+use crate::domain::money::{Currency, ExchangeRate, Money};
+use crate::domain::winrate::{Cohort, Rate, SegmentKind, SegmentRate, StageRate, WinRateSnapshot};
+
+/// (owner, pipeline, stage, category, amount, currency) of an open deal.
+type OpenDealTuple = (String, String, String, String, Option<i64>, Option<String>);
+
+fn uuid(text: &str) -> Result<Uuid, DbErr> {
+    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
+}
+
+fn currency(code: &str) -> Result<Currency, DbErr> {
+    Currency::parse(code).ok_or_else(|| corrupt("currency", code))
+}
+
+/// `$first, $first+1, ...` placeholders and their values for an `IN` list of owners.
+fn owner_list(owners: &[UserId], first: usize) -> (String, Vec<Value>) {
+    let placeholders: Vec<String> = (0..owners.len())
+        .map(|i| format!("${}", first + i))
+        .collect();
+    let values = owners.iter().map(|o| o.0.to_string().into()).collect();
+    (placeholders.join(", "), values)
+}
+
+fn entry_row(
+    snapshot: &str,
+    ordinal: usize,
+    kind: &str,
+    value: &str,
+    r: &StageRate,
+) -> win_rate_entry::ActiveModel {
+    win_rate_entry::ActiveModel {
+        snapshot_id: Set(snapshot.to_string()),
+        ordinal: Set(ordinal as i32),
+        segment_kind: Set(kind.to_string()),
+        segment_value: Set(value.to_string()),
+        stage_id: Set(r.stage_id.clone()),
+        n: Set(r.cohort.n as i64),
+        wins: Set(r.cohort.wins as i64),
+        raw_rate: Set(r.rate.raw),
+        smoothed_rate: Set(r.rate.smoothed),
+        wilson_low: Set(r.rate.wilson_low),
+        wilson_high: Set(r.rate.wilson_high),
+        value_weighted_rate: Set(r.rate.value_weighted),
+        prior: Set(r.prior),
+    }
+}
+
+fn stage_rate_of(e: &win_rate_entry::Model) -> StageRate {
+    StageRate {
+        stage_id: e.stage_id.clone(),
+        cohort: Cohort {
+            n: e.n.max(0) as u64,
+            wins: e.wins.max(0) as u64,
+            ..Cohort::default()
+        },
+        rate: Rate {
+            raw: e.raw_rate,
+            smoothed: e.smoothed_rate,
+            wilson_low: e.wilson_low,
+            wilson_high: e.wilson_high,
+            value_weighted: e.value_weighted_rate,
+        },
+        prior: e.prior,
+    }
+}
+
+/// Assembles snapshots from their rows with one more query for all their entries.
+async fn load_snapshots<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<win_rate_snapshot::Model>,
+) -> Result<Vec<WinRateSnapshot>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let entries = win_rate_entry::Entity::find()
+        .filter(win_rate_entry::Column::SnapshotId.is_in(ids))
+        .order_by_asc(win_rate_entry::Column::SnapshotId)
+        .order_by_asc(win_rate_entry::Column::Ordinal)
+        .all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let mut stages = Vec::new();
+            let mut segments = Vec::new();
+            for e in entries.iter().filter(|e| e.snapshot_id == row.id) {
+                let kind = match e.segment_kind.as_str() {
+                    "" => None,
+                    "LEAD_SOURCE" => Some(SegmentKind::LeadSource),
+                    "TEAM" => Some(SegmentKind::Team),
+                    other => return Err(corrupt("segment kind", other)),
+                };
+                match kind {
+                    None => stages.push(stage_rate_of(e)),
+                    Some(kind) => segments.push(SegmentRate {
+                        kind,
+                        value: e.segment_value.clone(),
+                        rate: stage_rate_of(e),
+                    }),
+                }
+            }
+            Ok(WinRateSnapshot {
+                id: uuid(&row.id)?,
+                pipeline_id: uuid(&row.pipeline_id)?,
+                version: row.version,
+                current: row.current,
+                window_start: row.window_start,
+                window_end: row.window_end,
+                prior_weight: row.prior_weight.max(0) as u32,
+                stages,
+                segments,
+                creator: row.creator_id.as_deref().map(uuid).transpose()?.map(UserId),
+                created_at: row.created_at,
+            })
+        })
+        .collect()
+}
+
+impl ForecastStore for SqlStore {
+    async fn win_rate_cohorts(
+        &self,
+        pipeline: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        split: CohortSplit,
+    ) -> AppResult<Vec<CohortRow>> {
+        let (segment, join) = match split {
+            CohortSplit::None => ("''", ""),
+            CohortSplit::LeadSource => ("COALESCE(d.lead_source, '')", ""),
+            CohortSplit::Team => (
+                "COALESCE(u.manager_id, '')",
+                "JOIN users u ON u.id = d.owner_id",
+            ),
+        };
+        // Each deal counts once per stage it ever entered (DISTINCT), however often it did.
+        let sql = format!(
+            "SELECT v.seg AS seg, v.to_stage AS stage_id, v.status AS status, v.currency AS currency, \
+                    COUNT(*) AS deals, SUM(COALESCE(CAST(v.amount_minor AS DOUBLE PRECISION), 0.0)) AS amount \
+             FROM (SELECT DISTINCT h.deal_id, h.to_stage, d.status, d.currency, d.amount_minor, {segment} AS seg \
+                   FROM deals d JOIN stage_history h ON h.deal_id = d.id {join} \
+                   WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') \
+                     AND d.closed_at >= $2 AND d.closed_at < $3) v \
+             GROUP BY v.seg, v.to_stage, v.status, v.currency"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                [pipeline.to_string().into(), from.into(), to.into()],
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("", "status")?;
+                let deals: i64 = row.try_get("", "deals")?;
+                Ok(CohortRow {
+                    segment: row.try_get("", "seg")?,
+                    stage_id: row.try_get("", "stage_id")?,
+                    won: status == "WON",
+                    currency: row.try_get("", "currency")?,
+                    deals: deals.max(0) as u64,
+                    amount: row.try_get::<Option<f64>>("", "amount")?.unwrap_or(0.0),
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn latest_win_rate_version(&self, pipeline: Uuid) -> AppResult<Option<i64>> {
+        let row = win_rate_snapshot::Entity::find()
+            .filter(win_rate_snapshot::Column::PipelineId.eq(pipeline.to_string()))
+            .order_by_desc(win_rate_snapshot::Column::Version)
+            .one(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(row.map(|r| r.version))
+    }
+
+    async fn insert_win_rate_snapshot(
+        &self,
+        s: &WinRateSnapshot,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> AppResult<Created<()>> {
+        self.write_once(vec![audit], idempotency, async |txn| {
+            let id = s.id.to_string();
+            win_rate_snapshot::Entity::update_many()
+                .col_expr(win_rate_snapshot::Column::Current, false.into())
+                .filter(win_rate_snapshot::Column::PipelineId.eq(s.pipeline_id.to_string()))
+                .exec(txn)
+                .await
+                .map_err(storage)?;
+            win_rate_snapshot::Entity::insert(win_rate_snapshot::ActiveModel {
+                id: Set(id.clone()),
+                pipeline_id: Set(s.pipeline_id.to_string()),
+                version: Set(s.version),
+                current: Set(true),
+                window_start: Set(s.window_start),
+                window_end: Set(s.window_end),
+                prior_weight: Set(s.prior_weight as i32),
+                creator_id: Set(s.creator.map(|c| c.0.to_string())),
+                created_at: Set(s.created_at),
+            })
+            .exec_without_returning(txn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e, "version") {
+                    AppError::StaleEtag {
+                        kind: "win-rate snapshot",
+                        name: format!("pipelines/{}/winRateSnapshots/{}", s.pipeline_id, s.version),
+                    }
+                } else {
+                    storage(e)
+                }
+            })?;
+            let mut rows: Vec<_> = s
+                .stages
+                .iter()
+                .enumerate()
+                .map(|(i, r)| entry_row(&id, i, "", "", r))
+                .collect();
+            for (j, seg) in s.segments.iter().enumerate() {
+                let kind = match seg.kind {
+                    SegmentKind::LeadSource => "LEAD_SOURCE",
+                    SegmentKind::Team => "TEAM",
+                };
+                rows.push(entry_row(
+                    &id,
+                    s.stages.len() + j,
+                    kind,
+                    &seg.value,
+                    &seg.rate,
+                ));
+            }
+            for chunk in rows.chunks(500) {
+                win_rate_entry::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(txn)
+                    .await
+                    .map_err(storage)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_win_rate_snapshot(
+        &self,
+        pipeline: Uuid,
+        version: i64,
+    ) -> AppResult<Option<WinRateSnapshot>> {
+        let row = win_rate_snapshot::Entity::find()
+            .filter(win_rate_snapshot::Column::PipelineId.eq(pipeline.to_string()))
+            .filter(win_rate_snapshot::Column::Version.eq(version))
+            .one(&self.db)
+            .await
+            .map_err(storage)?;
+        Ok(load_snapshots(&self.db, row.into_iter().collect())
+            .await
+            .map_err(storage)?
+            .pop())
+    }
+
+    async fn list_win_rate_snapshots(
+        &self,
+        pipeline: Uuid,
+        before: Option<i64>,
+        limit: u64,
+    ) -> AppResult<Vec<WinRateSnapshot>> {
+        let mut query = win_rate_snapshot::Entity::find()
+            .filter(win_rate_snapshot::Column::PipelineId.eq(pipeline.to_string()))
+            .order_by_desc(win_rate_snapshot::Column::Version)
+            .limit(limit);
+        if let Some(before) = before {
+            query = query.filter(win_rate_snapshot::Column::Version.lt(before));
+        }
+        let rows = query.all(&self.db).await.map_err(storage)?;
+        load_snapshots(&self.db, rows).await.map_err(storage)
+    }
+
+    async fn current_win_rate_snapshots(&self) -> AppResult<Vec<WinRateSnapshot>> {
+        let rows = win_rate_snapshot::Entity::find()
+            .filter(win_rate_snapshot::Column::Current.eq(true))
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        load_snapshots(&self.db, rows).await.map_err(storage)
+    }
+
+    async fn open_deals_closing(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<Vec<OpenDealRow>> {
+        let mut query = deal::Entity::find()
+            .select_only()
+            .columns([
+                deal::Column::OwnerId,
+                deal::Column::PipelineId,
+                deal::Column::StageId,
+                deal::Column::ForecastCategory,
+                deal::Column::AmountMinor,
+                deal::Column::Currency,
+            ])
+            .filter(deal::Column::Status.eq("OPEN"))
+            .filter(deal::Column::CloseDate.gte(from))
+            .filter(deal::Column::CloseDate.lt(to));
+        if let Some(owners) = owners {
+            query = query.filter(
+                deal::Column::OwnerId
+                    .is_in(owners.iter().map(|o| o.0.to_string()).collect::<Vec<_>>()),
+            );
+        }
+        let rows: Vec<OpenDealTuple> = query.into_tuple().all(&self.db).await.map_err(storage)?;
+        rows.into_iter()
+            .map(|(owner, pipeline, stage, category, amount, code)| {
+                let amount = match (amount, code) {
+                    (Some(minor), Some(code)) => Some(Money {
+                        minor,
+                        currency: currency(&code)?,
+                    }),
+                    _ => None,
+                };
+                Ok(OpenDealRow {
+                    owner: UserId(uuid(&owner)?),
+                    pipeline: uuid(&pipeline)?,
+                    stage,
+                    category: decode_category(&category)?,
+                    amount,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn closed_won_between(
+        &self,
+        owners: Option<&[UserId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> AppResult<Vec<WonRow>> {
+        let mut values: Vec<Value> = vec![from.into(), to.into()];
+        let owner_filter = match owners {
+            Some([]) => return Ok(Vec::new()),
+            Some(owners) => {
+                let (placeholders, owner_values) = owner_list(owners, 3);
+                values.extend(owner_values);
+                format!("AND owner_id IN ({placeholders})")
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT owner_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM deals \
+             WHERE status = 'WON' AND closed_at >= $1 AND closed_at < $2 {owner_filter} \
+             GROUP BY owner_id, currency"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let owner: String = row.try_get("", "owner_id")?;
+                let code: Option<String> = row.try_get("", "currency")?;
+                Ok(WonRow {
+                    owner: UserId(uuid(&owner)?),
+                    currency: code.as_deref().map(currency).transpose()?,
+                    amount: row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn reporting_tree(&self) -> AppResult<Vec<(UserId, Option<UserId>)>> {
+        let rows: Vec<(String, Option<String>)> = user::Entity::find()
+            .select_only()
+            .columns([user::Column::Id, user::Column::ManagerId])
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(id, manager)| {
+                Ok((
+                    UserId(uuid(&id)?),
+                    manager.as_deref().map(uuid).transpose()?.map(UserId),
+                ))
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn set_exchange_rate(
+        &self,
+        rate: &ExchangeRate,
+        at: DateTime<Utc>,
+        audit: AuditEntry,
+    ) -> AppResult<()> {
+        let txn = self.begin_write().await.map_err(storage)?;
+        exchange_rate::Entity::insert(exchange_rate::ActiveModel {
+            from_currency: Set(rate.from.code().to_string()),
+            to_currency: Set(rate.to.code().to_string()),
+            rate: Set(rate.rate),
+            updated_at: Set(at),
+        })
+        .on_conflict(
+            OnConflict::columns([
+                exchange_rate::Column::FromCurrency,
+                exchange_rate::Column::ToCurrency,
+            ])
+            .update_columns([
+                exchange_rate::Column::Rate,
+                exchange_rate::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(storage)?;
+        record_audit(&txn, audit).await.map_err(storage)?;
+        txn.commit().await.map_err(storage)
+    }
+
+    async fn exchange_rates(&self) -> AppResult<Vec<(ExchangeRate, DateTime<Utc>)>> {
+        let rows = exchange_rate::Entity::find()
+            .order_by_asc(exchange_rate::Column::FromCurrency)
+            .order_by_asc(exchange_rate::Column::ToCurrency)
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    ExchangeRate {
+                        from: currency(&r.from_currency)?,
+                        to: currency(&r.to_currency)?,
+                        rate: r.rate,
+                    },
+                    r.updated_at,
+                ))
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+}
