@@ -1,7 +1,7 @@
 //! Forecast use cases: learning win rates from stage history, the weighted forecast of a period
 //! rolled up the reporting tree, and the exchange-rate table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 use uuid::Uuid;
@@ -323,7 +323,7 @@ impl<S: Store> App<S> {
                 });
         let subtree_of = |root: UserId| {
             let mut members = vec![root];
-            let mut seen: std::collections::HashSet<UserId> = members.iter().copied().collect();
+            let mut seen: HashSet<UserId> = members.iter().copied().collect();
             let mut i = 0;
             while i < members.len() {
                 for kid in children.get(&members[i]).into_iter().flatten() {
@@ -537,6 +537,7 @@ impl<S: Store> App<S> {
                 buckets
                     .into_iter()
                     .map(|(user, members)| {
+                        let members: HashSet<UserId> = members.into_iter().collect();
                         let theirs: Vec<OpenDeal> = deals
                             .iter()
                             .filter(|d| members.contains(&d.0))
