@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_foundation;
 mod m0002_deals;
 mod m0003_forecast;
+mod m0004_forecast_calls;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_foundation::Migration),
             Box::new(m0002_deals::Migration),
             Box::new(m0003_forecast::Migration),
+            Box::new(m0004_forecast_calls::Migration),
         ]
     }
 }

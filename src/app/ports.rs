@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::error::AppResult;
+use crate::domain::call::CallEvent;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
 use crate::domain::money::{Currency, ExchangeRate, Money};
@@ -439,6 +440,21 @@ pub trait ForecastStore: Send + Sync + 'static {
     fn exchange_rates(
         &self,
     ) -> impl Future<Output = AppResult<Vec<(ExchangeRate, DateTime<Utc>)>>> + Send;
+
+    /// Appends a call event; returns it with its sequence.
+    fn append_call_event(
+        &self,
+        event: &CallEvent,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<CallEvent>> + Send;
+
+    /// The events about `subject`'s call for `period` created at or before `as_of`, oldest first.
+    fn call_events(
+        &self,
+        period: &str,
+        subject: UserId,
+        as_of: DateTime<Utc>,
+    ) -> impl Future<Output = AppResult<Vec<CallEvent>>> + Send;
 }
 
 /// Everything the application stores.

@@ -1,6 +1,6 @@
 //! ForecastService: win-rate snapshots, forecasts and exchange rates.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 use uuid::Uuid;
@@ -12,9 +12,10 @@ use crate::app::App;
 use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::Store;
 use crate::domain::Violations;
+use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{Figures, RangeMethod};
-use crate::domain::money::{Currency, ExchangeRate};
+use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period::Period;
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
@@ -386,5 +387,167 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 })
                 .collect(),
         }))
+    }
+
+    #[instrument(skip_all)]
+    async fn submit_forecast_call(
+        &self,
+        request: Request<pb::SubmitForecastCallRequest>,
+    ) -> Result<Response<pb::ForecastCallEvent>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (period, amounts) =
+            call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref())?;
+        let event = self
+            .app
+            .submit_call(&principal, period, amounts, &req.note)
+            .await?;
+        Ok(Response::new(event_to_wire(&event)))
+    }
+
+    #[instrument(skip_all)]
+    async fn adjust_forecast_call(
+        &self,
+        request: Request<pb::AdjustForecastCallRequest>,
+    ) -> Result<Response<pb::ForecastCallEvent>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let subject = parse_name("user", "users", &req.user).map_err(invalid);
+        let inputs = call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref());
+        let (subject, (period, amounts)) = match (subject, inputs) {
+            (Ok(s), Ok(i)) => (UserId(s), i),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        let event = self
+            .app
+            .adjust_call(&principal, period, subject, amounts, &req.note)
+            .await?;
+        Ok(Response::new(event_to_wire(&event)))
+    }
+
+    #[instrument(skip_all)]
+    async fn judge_deal(
+        &self,
+        request: Request<pb::JudgeDealRequest>,
+    ) -> Result<Response<pb::ForecastCallEvent>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
+        let deal = parse_name("deal", "deals", &req.deal)
+            .map_err(|e| v.extend(e))
+            .ok();
+        let (Some(period), Some(deal), true) = (period, deal, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let event = self
+            .app
+            .judge_deal(&principal, period, deal, req.include, &req.note)
+            .await?;
+        Ok(Response::new(event_to_wire(&event)))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_forecast_call(
+        &self,
+        request: Request<pb::GetForecastCallRequest>,
+    ) -> Result<Response<pb::ForecastCall>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
+        let subject = parse_name("user", "users", &req.user)
+            .map_err(|e| v.extend(e))
+            .ok();
+        let as_of = match req.as_of {
+            None => None,
+            Some(t) => match DateTime::from_timestamp(
+                t.seconds,
+                u32::try_from(t.nanos).unwrap_or(u32::MAX),
+            ) {
+                Some(at) => Some(at),
+                None => {
+                    v.add("as_of", "must be a valid timestamp");
+                    None
+                }
+            },
+        };
+        let (Some(period), Some(subject), true) = (period, subject, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let view = self
+            .app
+            .get_call(&principal, period, UserId(subject), as_of)
+            .await?;
+        Ok(Response::new(pb::ForecastCall {
+            period: period.to_string(),
+            user: req.user.clone(),
+            own_commit: view.own.map(|o| money_to(o.0)),
+            own_best_case: view.own.map(|o| money_to(o.1)),
+            lineage: view.lineage.iter().map(level_to_wire).collect(),
+            seen_by_caller: Some(level_to_wire(&view.seen)),
+            judgments: view.judgments.iter().map(event_to_wire).collect(),
+            events: view.events.iter().map(event_to_wire).collect(),
+        }))
+    }
+}
+
+fn money_to(m: Money) -> pb::Money {
+    pb::Money {
+        currency_code: m.currency.code().to_string(),
+        amount_minor: m.minor,
+    }
+}
+
+fn level_to_wire(l: &Level) -> pb::CallLevel {
+    pb::CallLevel {
+        user: format!("users/{}", l.user.0),
+        commit: l.commit.map(money_to),
+        best_case: l.best_case.map(money_to),
+        adjusted: l.adjusted,
+        commit_delta: l.commit_delta,
+        best_case_delta: l.best_case_delta,
+    }
+}
+
+fn event_to_wire(e: &CallEvent) -> pb::ForecastCallEvent {
+    use pb::forecast_call_event::Kind;
+    pb::ForecastCallEvent {
+        sequence: e.sequence,
+        kind: match e.kind {
+            CallEventKind::Submit => Kind::Submit,
+            CallEventKind::Adjust => Kind::Adjust,
+            CallEventKind::Judge => Kind::Judge,
+        }
+        .into(),
+        period: e.period.clone(),
+        user: format!("users/{}", e.subject.0),
+        author: format!("users/{}", e.author.0),
+        commit: e.commit.map(money_to),
+        best_case: e.best_case.map(money_to),
+        deal: e.deal.map(|d| format!("deals/{d}")).unwrap_or_default(),
+        include: e.include,
+        note: e.note.clone(),
+        create_time: Some(timestamp(e.at)),
+    }
+}
+
+/// The period and amounts of a submission or adjustment.
+fn call_inputs(
+    period: &str,
+    commit: Option<&pb::Money>,
+    best_case: Option<&pb::Money>,
+) -> Result<(Period, (Money, Money)), Status> {
+    let mut v = Violations::new();
+    let period = Period::parse(period).map_err(|e| v.extend(e)).ok();
+    let amounts = parse_amounts(
+        commit.map(|m| (m.amount_minor, m.currency_code.as_str())),
+        best_case.map(|m| (m.amount_minor, m.currency_code.as_str())),
+    )
+    .map_err(|e| v.extend(e))
+    .ok();
+    match (period, amounts, v.is_empty()) {
+        (Some(period), Some(amounts), true) => Ok((period, amounts)),
+        _ => Err(invalid(v)),
     }
 }

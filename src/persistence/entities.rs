@@ -378,3 +378,32 @@ pub mod exchange_rate {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `forecast_call_events`: append-only.
+pub mod forecast_call_event {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `forecast_call_events`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "forecast_call_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub period: String,
+        pub subject_id: String,
+        pub author_id: String,
+        pub kind: String,
+        pub commit_minor: Option<i64>,
+        pub best_case_minor: Option<i64>,
+        pub currency: Option<String>,
+        pub deal_id: Option<String>,
+        pub include: bool,
+        pub note: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

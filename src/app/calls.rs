@@ -1,0 +1,238 @@
+//! Forecast calls: submissions by each seller, adjustments by the managers above them at any
+//! depth, deal judgments, and the lineage of a call read as of any time.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::ports::{AuditEntry, Store};
+use super::{App, AppError, AppResult, Principal, now};
+use crate::domain::call::{CallEvent, CallEventKind, Level, judgments, lineage, own_call};
+use crate::domain::deal::Access;
+use crate::domain::directory::{Role, UserId};
+use crate::domain::money::Money;
+use crate::domain::period::Period;
+use crate::domain::{Violations, check_text};
+
+/// A call as a reader sees it.
+#[derive(Debug, Clone)]
+pub struct CallView {
+    /// What the person submitted.
+    pub own: Option<(Money, Money)>,
+    /// The person, then each manager above.
+    pub lineage: Vec<Level>,
+    /// The level the caller sees.
+    pub seen: Level,
+    /// The person's latest judgment per deal.
+    pub judgments: Vec<CallEvent>,
+    /// Every event, oldest first.
+    pub events: Vec<CallEvent>,
+}
+
+fn check_note(note: &str) -> AppResult<String> {
+    let mut v = Violations::new();
+    check_text(&mut v, "note", note, 2000, false);
+    v.into_result(note.trim().to_string())
+        .map_err(AppError::invalid)
+}
+
+fn is_seller(role: Role) -> bool {
+    matches!(role, Role::Rep | Role::Manager | Role::Leader)
+}
+
+impl<S: Store> App<S> {
+    async fn record_call(
+        &self,
+        principal: &Principal,
+        event: CallEvent,
+        action: &'static str,
+    ) -> AppResult<CallEvent> {
+        let audit = AuditEntry {
+            actor: Some(principal.user.id),
+            action,
+            resource: format!("users/{}/forecastCalls/{}", event.subject.0, event.period),
+            detail: event.note.clone(),
+            change: None,
+        };
+        self.store.append_call_event(&event, audit).await
+    }
+
+    /// Submits the caller's own call.
+    pub async fn submit_call(
+        &self,
+        principal: &Principal,
+        period: Period,
+        amounts: (Money, Money),
+        note: &str,
+    ) -> AppResult<CallEvent> {
+        if !is_seller(principal.role()) {
+            return Err(AppError::denied(
+                "CALLS_ARE_FOR_SELLERS",
+                "reps, managers and leaders submit forecast calls",
+            ));
+        }
+        let note = check_note(note)?;
+        let me = principal.user.id;
+        let event = CallEvent {
+            sequence: 0,
+            kind: CallEventKind::Submit,
+            period: period.to_string(),
+            subject: me,
+            author: me,
+            commit: Some(amounts.0),
+            best_case: Some(amounts.1),
+            deal: None,
+            include: false,
+            note,
+            at: now(),
+        };
+        self.record_call(principal, event, "SubmitForecastCall")
+            .await
+    }
+
+    /// Adjusts the call of someone below the caller.
+    pub async fn adjust_call(
+        &self,
+        principal: &Principal,
+        period: Period,
+        subject: UserId,
+        amounts: (Money, Money),
+        note: &str,
+    ) -> AppResult<CallEvent> {
+        let note = check_note(note)?;
+        if self.store.get_user(subject).await?.is_none() {
+            return Err(AppError::NotFound {
+                kind: "user",
+                name: format!("users/{}", subject.0),
+            });
+        }
+        let above = matches!(principal.role(), Role::Manager | Role::Leader)
+            && self
+                .store
+                .reporting_chain(subject)
+                .await?
+                .contains(&principal.user.id);
+        if !above {
+            return Err(AppError::denied(
+                "ADJUST_REQUIRES_MANAGER",
+                "only a manager or leader above a person adjusts their call",
+            ));
+        }
+        let event = CallEvent {
+            sequence: 0,
+            kind: CallEventKind::Adjust,
+            period: period.to_string(),
+            subject,
+            author: principal.user.id,
+            commit: Some(amounts.0),
+            best_case: Some(amounts.1),
+            deal: None,
+            include: false,
+            note,
+            at: now(),
+        };
+        self.record_call(principal, event, "AdjustForecastCall")
+            .await
+    }
+
+    /// Judges a deal of the caller's subtree in or out of their own call.
+    pub async fn judge_deal(
+        &self,
+        principal: &Principal,
+        period: Period,
+        deal: Uuid,
+        include: bool,
+        note: &str,
+    ) -> AppResult<CallEvent> {
+        let note = check_note(note)?;
+        if !matches!(principal.role(), Role::Manager | Role::Leader) {
+            return Err(AppError::denied(
+                "JUDGE_REQUIRES_MANAGER",
+                "managers and leaders judge deals in or out of their call",
+            ));
+        }
+        let found = self
+            .store
+            .get_deal(deal)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                kind: "deal",
+                name: format!("deals/{deal}"),
+            })?;
+        let chain = self.store.reporting_chain(found.fields.owner_id).await?;
+        let access = crate::domain::deal::access(
+            principal.user.id,
+            principal.role(),
+            found.fields.owner_id,
+            &chain,
+        );
+        if !matches!(access, Access::Write { .. }) {
+            return Err(AppError::NotFound {
+                kind: "deal",
+                name: format!("deals/{deal}"),
+            });
+        }
+        let me = principal.user.id;
+        let event = CallEvent {
+            sequence: 0,
+            kind: CallEventKind::Judge,
+            period: period.to_string(),
+            subject: me,
+            author: me,
+            commit: None,
+            best_case: None,
+            deal: Some(deal),
+            include,
+            note,
+            at: now(),
+        };
+        self.record_call(principal, event, "JudgeDeal").await
+    }
+
+    /// A person's call as of `as_of` (default now), as the caller may see it.
+    pub async fn get_call(
+        &self,
+        principal: &Principal,
+        period: Period,
+        subject: UserId,
+        as_of: Option<DateTime<Utc>>,
+    ) -> AppResult<CallView> {
+        if self.store.get_user(subject).await?.is_none() {
+            return Err(AppError::NotFound {
+                kind: "user",
+                name: format!("users/{}", subject.0),
+            });
+        }
+        let chain = self.store.reporting_chain(subject).await?;
+        let visible = subject == principal.user.id
+            || matches!(
+                principal.role(),
+                Role::DealDesk | Role::Finance | Role::Legal | Role::Admin
+            )
+            || (matches!(principal.role(), Role::Manager | Role::Leader)
+                && chain.contains(&principal.user.id));
+        if !visible {
+            return Err(AppError::denied(
+                "SCOPE_NOT_VISIBLE",
+                "you may read only your own call and those of people below you",
+            ));
+        }
+        let events = self
+            .store
+            .call_events(&period.to_string(), subject, as_of.unwrap_or_else(Utc::now))
+            .await?;
+        let levels = lineage(subject, &chain, &events);
+        let seen = levels
+            .iter()
+            .find(|l| l.user == principal.user.id)
+            .or(levels.last())
+            .cloned()
+            .unwrap_or_else(|| levels[0].clone());
+        Ok(CallView {
+            own: own_call(&events),
+            judgments: judgments(&events),
+            lineage: levels,
+            seen,
+            events,
+        })
+    }
+}
