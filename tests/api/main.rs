@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod calls;
 mod deals;
 mod directory;
 mod operations;
