@@ -64,6 +64,14 @@ pub struct ServeArgs {
     /// First month (1-12) of the fiscal year; fiscal years are named for the year they end in.
     #[arg(long, env = "DEALDESK_FISCAL_YEAR_START_MONTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=12))]
     pub fiscal_year_start_month: u32,
+    /// Snapshot the org's forecast of the current month and quarter every this many hours
+    /// (0: never). Each replica takes its own.
+    #[arg(
+        long,
+        env = "DEALDESK_FORECAST_SNAPSHOT_EVERY_HOURS",
+        default_value_t = 0
+    )]
+    pub forecast_snapshot_every_hours: u64,
 }
 
 /// Options of `demo`.

@@ -46,7 +46,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Serve(args) => {
             let store = startup::open_store(&cli.database_url).await?;
-            let application = Application::build(store, args.listen).await?;
+            let every = (args.forecast_snapshot_every_hours > 0)
+                .then(|| std::time::Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
+            let application = Application::build(store, args.listen)
+                .await?
+                .with_calendar(calendar(args.fiscal_year_start_month))
+                .with_snapshot_schedule(every);
             application
                 .run_until_stopped(startup::shutdown_signal())
                 .await?;

@@ -61,6 +61,7 @@ pub struct Application {
     listener: TcpListener,
     store: SqlStore,
     calendar: FiscalCalendar,
+    snapshot_every: Option<Duration>,
 }
 
 impl Application {
@@ -71,7 +72,17 @@ impl Application {
             listener,
             store,
             calendar: FiscalCalendar::default(),
+            snapshot_every: None,
         })
+    }
+
+    /// Snapshots the org's forecast of the current month and quarter every `every` (`None`:
+    /// never).
+    pub fn with_snapshot_schedule(self, every: Option<Duration>) -> Self {
+        Self {
+            snapshot_every: every,
+            ..self
+        }
     }
 
     /// Fiscal years start per `calendar` (default: January).
@@ -92,6 +103,9 @@ impl Application {
         let app = App::new(self.store.clone()).with_calendar(self.calendar);
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
+        let snapshots = self
+            .snapshot_every
+            .map(|every| tokio::spawn(snapshot_forecasts(app.clone(), every)));
 
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -108,6 +122,9 @@ impl Application {
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();
+        if let Some(task) = snapshots {
+            task.abort();
+        }
         tracing::info!("stopped");
         Ok(result?)
     }
@@ -145,6 +162,34 @@ async fn watch_database<S: Store>(store: S, reporter: HealthReporter) {
             last = Some(up);
         }
         tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}
+
+/// Takes the org's forecast snapshots of the current month and quarter, every `every`.
+async fn snapshot_forecasts<S: Store>(app: App<S>, every: Duration) {
+    use crate::app::forecast::Scope;
+    use crate::domain::money::Currency;
+    use crate::domain::period::Period;
+    use chrono::Datelike;
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let today = chrono::Utc::now().date_naive();
+        let month = Period::Month {
+            year: today.year(),
+            month: today.month(),
+        };
+        for period in [month, app.calendar.quarter_of(today)] {
+            match app
+                .snapshot_forecast(None, period, Scope::Org, Currency::USD, None, |_| {
+                    Vec::new()
+                })
+                .await
+            {
+                Ok(_) => tracing::info!(%period, "forecast snapshot taken"),
+                Err(err) => tracing::warn!(%period, %err, "scheduled forecast snapshot failed"),
+            }
+        }
     }
 }
 

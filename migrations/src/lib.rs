@@ -7,6 +7,7 @@ mod m0001_foundation;
 mod m0002_deals;
 mod m0003_forecast;
 mod m0004_forecast_calls;
+mod m0005_forecast_snapshots;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_deals::Migration),
             Box::new(m0003_forecast::Migration),
             Box::new(m0004_forecast_calls::Migration),
+            Box::new(m0005_forecast_snapshots::Migration),
         ]
     }
 }

@@ -218,7 +218,11 @@ impl<S: Store> App<S> {
         }
         let events = self
             .store
-            .call_events(&period.to_string(), subject, as_of.unwrap_or_else(Utc::now))
+            .call_events(
+                &period.to_string(),
+                Some(&[subject]),
+                as_of.unwrap_or_else(Utc::now),
+            )
             .await?;
         let levels = lineage(subject, &chain, &events);
         let seen = levels

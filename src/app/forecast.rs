@@ -95,7 +95,202 @@ fn add_row(cohort: &mut Cohort, deals: u64, won: bool, amount: f64, counts_amoun
     }
 }
 
+/// A scope resolved against the reporting tree.
+pub(crate) struct ScopeView {
+    /// The owners the scope covers (`None`: everyone).
+    pub owners: Option<Vec<UserId>>,
+    /// Each manager's direct reports.
+    pub children: HashMap<UserId, Vec<UserId>>,
+    /// Each user's manager.
+    pub managers: HashMap<UserId, Option<UserId>>,
+}
+
+/// `root` and everyone below them.
+pub(crate) fn subtree(children: &HashMap<UserId, Vec<UserId>>, root: UserId) -> Vec<UserId> {
+    let mut members = vec![root];
+    let mut seen: HashSet<UserId> = members.iter().copied().collect();
+    let mut i = 0;
+    while i < members.len() {
+        for kid in children.get(&members[i]).into_iter().flatten() {
+            if seen.insert(*kid) {
+                members.push(*kid);
+            }
+        }
+        i += 1;
+    }
+    members
+}
+
+/// The win rates a forecast uses: the chosen snapshots, else the stages' defaults.
+pub(crate) struct RateTable {
+    /// The chosen snapshot of each pipeline that has one.
+    pub chosen: HashMap<Uuid, WinRateSnapshot>,
+    /// Every pipeline (for default probabilities and stage order).
+    pub pipelines: Vec<Pipeline>,
+}
+
+impl RateTable {
+    /// The stage's static default probability.
+    pub fn default(&self, pipeline: Uuid, stage: &str) -> f64 {
+        self.pipelines
+            .iter()
+            .find(|p| p.id == pipeline)
+            .and_then(|p| p.spec.stage(stage))
+            .map(|s| f64::from(s.default_probability_bps) / 10_000.0)
+            .unwrap_or(0.0)
+    }
+
+    /// The learned rate (the snapshot's), else the default.
+    pub fn learned(&self, pipeline: Uuid, stage: &str) -> f64 {
+        self.chosen
+            .get(&pipeline)
+            .and_then(|s| s.rate_of(stage))
+            .unwrap_or_else(|| self.default(pipeline, stage))
+    }
+}
+
+/// Converts amounts into one currency, remembering every currency without a rate.
+pub(crate) struct Converter {
+    into: Currency,
+    rates: Vec<ExchangeRate>,
+    missing: Vec<Currency>,
+}
+
+impl Converter {
+    /// Converting into `into` with `rates`.
+    pub fn new(into: Currency, rates: Vec<ExchangeRate>) -> Self {
+        Converter {
+            into,
+            rates,
+            missing: Vec::new(),
+        }
+    }
+
+    /// The amount in the target currency (0 and remembered when no rate serves).
+    pub fn convert(&mut self, minor: i64, from: Currency) -> i64 {
+        convert(minor, from, self.into, &self.rates).unwrap_or_else(|| {
+            if !self.missing.contains(&from) {
+                self.missing.push(from);
+            }
+            0
+        })
+    }
+
+    /// FAILED_PRECONDITION naming every missing rate, if any was: never a silent sum.
+    pub fn finish(mut self) -> AppResult<()> {
+        if self.missing.is_empty() {
+            return Ok(());
+        }
+        self.missing.sort();
+        let into = self.into;
+        Err(AppError::FailedPrecondition {
+            reason: "EXCHANGE_RATE_MISSING",
+            message: format!(
+                "no exchange rate into {into} for {}",
+                self.missing
+                    .iter()
+                    .map(|c| c.code())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            violations: self
+                .missing
+                .iter()
+                .map(|c| Precondition {
+                    kind: "EXCHANGE_RATE".into(),
+                    subject: format!("exchangeRates/{c}-{into}"),
+                    description: format!("set the rate from {c} to {into} (SetExchangeRate)"),
+                })
+                .collect(),
+        })
+    }
+}
+
 impl<S: Store> App<S> {
+    /// Resolves a scope for `viewer` (`None`: the server itself, which sees everything), with
+    /// visibility as for deals.
+    pub(crate) async fn resolve_scope(
+        &self,
+        viewer: Option<&Principal>,
+        scope: Scope,
+    ) -> AppResult<ScopeView> {
+        let tree = self.store.reporting_tree().await?;
+        let managers: HashMap<UserId, Option<UserId>> = tree.iter().copied().collect();
+        let mut children: HashMap<UserId, Vec<UserId>> = HashMap::new();
+        for (user, manager) in &tree {
+            if let Some(manager) = manager {
+                children.entry(*manager).or_default().push(*user);
+            }
+        }
+        let reads_all = viewer.is_none_or(|p| {
+            matches!(
+                p.role(),
+                Role::DealDesk | Role::Finance | Role::Legal | Role::Admin
+            )
+        });
+        let owners = match scope {
+            Scope::Org if reads_all => None,
+            Scope::Org => {
+                return Err(AppError::denied(
+                    "SCOPE_NOT_VISIBLE",
+                    "only deal desk, finance, legal and admins forecast the whole org",
+                ));
+            }
+            Scope::Subtree(root) => {
+                if !managers.contains_key(&root) {
+                    return Err(AppError::NotFound {
+                        kind: "user",
+                        name: format!("users/{}", root.0),
+                    });
+                }
+                let visible = match viewer {
+                    _ if reads_all => true,
+                    Some(p) if p.role() == Role::Rep => root == p.user.id,
+                    Some(p) => subtree(&children, p.user.id).contains(&root),
+                    None => true,
+                };
+                if !visible {
+                    return Err(AppError::denied(
+                        "SCOPE_NOT_VISIBLE",
+                        "you may forecast only yourself and the people below you",
+                    ));
+                }
+                Some(subtree(&children, root))
+            }
+        };
+        Ok(ScopeView {
+            owners,
+            children,
+            managers,
+        })
+    }
+
+    /// The rates of the current snapshots, with `snapshots` named instead where given.
+    pub(crate) async fn rate_table(&self, snapshots: &[(Uuid, i64)]) -> AppResult<RateTable> {
+        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
+            .store
+            .current_win_rate_snapshots()
+            .await?
+            .into_iter()
+            .map(|s| (s.pipeline_id, s))
+            .collect();
+        for &(pipeline, version) in snapshots {
+            let snapshot = self
+                .store
+                .get_win_rate_snapshot(pipeline, version)
+                .await?
+                .ok_or_else(|| {
+                    AppError::invalid_field(
+                        "snapshots",
+                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
+                    )
+                })?;
+            chosen.insert(pipeline, snapshot);
+        }
+        let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
+        Ok(RateTable { chosen, pipelines })
+    }
+
     /// Learns per-stage win rates of a pipeline and stores them as its current snapshot.
     pub async fn compute_win_rates(
         &self,
@@ -312,99 +507,26 @@ impl<S: Store> App<S> {
         snapshots: &[(Uuid, i64)],
         currency: Currency,
     ) -> AppResult<ForecastResult> {
-        let tree = self.store.reporting_tree().await?;
-        let children: HashMap<UserId, Vec<UserId>> =
-            tree.iter()
-                .fold(HashMap::new(), |mut map, (user, manager)| {
-                    if let Some(manager) = manager {
-                        map.entry(*manager).or_default().push(*user);
-                    }
-                    map
-                });
-        let subtree_of = |root: UserId| {
-            let mut members = vec![root];
-            let mut seen: HashSet<UserId> = members.iter().copied().collect();
-            let mut i = 0;
-            while i < members.len() {
-                for kid in children.get(&members[i]).into_iter().flatten() {
-                    if seen.insert(*kid) {
-                        members.push(*kid);
-                    }
-                }
-                i += 1;
-            }
-            members
-        };
-        // Visibility as for deals.
-        let reads_all = matches!(
-            principal.role(),
-            Role::DealDesk | Role::Finance | Role::Legal | Role::Admin
-        );
-        let owners = match scope {
-            Scope::Org if reads_all => None,
-            Scope::Org => {
-                return Err(AppError::denied(
-                    "SCOPE_NOT_VISIBLE",
-                    "only deal desk, finance, legal and admins forecast the whole org",
-                ));
-            }
-            Scope::Subtree(root) => {
-                if !tree.iter().any(|(u, _)| *u == root) {
-                    return Err(AppError::NotFound {
-                        kind: "user",
-                        name: format!("users/{}", root.0),
-                    });
-                }
-                let visible = match principal.role() {
-                    _ if reads_all => true,
-                    Role::Rep => root == principal.user.id,
-                    _ => subtree_of(principal.user.id).contains(&root),
-                };
-                if !visible {
-                    return Err(AppError::denied(
-                        "SCOPE_NOT_VISIBLE",
-                        "you may forecast only yourself and the people below you",
-                    ));
-                }
-                Some(subtree_of(root))
-            }
-        };
+        self.forecast_as(Some(principal), period, scope, snapshots, currency)
+            .await
+    }
 
-        // Rates: the current snapshot per pipeline unless one is named; else stage defaults.
-        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
-            .store
-            .current_win_rate_snapshots()
-            .await?
-            .into_iter()
-            .map(|s| (s.pipeline_id, s))
-            .collect();
-        for &(pipeline, version) in snapshots {
-            let snapshot = self
-                .store
-                .get_win_rate_snapshot(pipeline, version)
-                .await?
-                .ok_or_else(|| {
-                    AppError::invalid_field(
-                        "snapshots",
-                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
-                    )
-                })?;
-            chosen.insert(pipeline, snapshot);
-        }
-        let pipelines: Vec<Pipeline> = self.store.list_pipelines(None, None, 10_000).await?;
-        let rate_of = |pipeline: Uuid, stage: &str| -> f64 {
-            chosen
-                .get(&pipeline)
-                .and_then(|s| s.rate_of(stage))
-                .or_else(|| {
-                    pipelines
-                        .iter()
-                        .find(|p| p.id == pipeline)
-                        .and_then(|p| p.spec.stage(stage))
-                        .map(|s| f64::from(s.default_probability_bps) / 10_000.0)
-                })
-                .unwrap_or(0.0)
-        };
+    /// The forecast as `viewer` (`None`: the server's schedule) may see it.
+    pub(crate) async fn forecast_as(
+        &self,
+        viewer: Option<&Principal>,
+        period: Period,
+        scope: Scope,
+        snapshots: &[(Uuid, i64)],
+        currency: Currency,
+    ) -> AppResult<ForecastResult> {
+        let view = self.resolve_scope(viewer, scope).await?;
+        let (owners, children) = (view.owners, view.children);
+        let subtree_of = |root: UserId| subtree(&children, root);
+        let table = self.rate_table(snapshots).await?;
+        let rate_of = |pipeline: Uuid, stage: &str| table.learned(pipeline, stage);
+        let pipelines = &table.pipelines;
+        let chosen = &table.chosen;
 
         let (start, end) = period.bounds(self.calendar);
         let from = start.and_time(NaiveTime::MIN).and_utc();
@@ -424,17 +546,8 @@ impl<S: Store> App<S> {
             .into_iter()
             .map(|(r, _)| r)
             .collect();
-        let mut missing: Vec<Currency> = Vec::new();
-        let mut converted =
-            |minor: i64, from: Currency| match convert(minor, from, currency, &rates) {
-                Some(value) => value,
-                None => {
-                    if !missing.contains(&from) {
-                        missing.push(from);
-                    }
-                    0
-                }
-            };
+        let mut converter = Converter::new(currency, rates);
+        let mut converted = |minor: i64, from: Currency| converter.convert(minor, from);
         let deals: Vec<(UserId, Uuid, &str, OpenDeal)> = open
             .iter()
             .map(|row| {
@@ -459,30 +572,7 @@ impl<S: Store> App<S> {
             .iter()
             .filter_map(|row| row.currency.map(|c| (row.owner, converted(row.amount, c))))
             .collect();
-        if !missing.is_empty() {
-            missing.sort();
-            return Err(AppError::FailedPrecondition {
-                reason: "EXCHANGE_RATE_MISSING",
-                message: format!(
-                    "no exchange rate into {currency} for {}",
-                    missing
-                        .iter()
-                        .map(|c| c.code())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                violations: missing
-                    .iter()
-                    .map(|c| Precondition {
-                        kind: "EXCHANGE_RATE".into(),
-                        subject: format!("exchangeRates/{c}-{currency}"),
-                        description: format!(
-                            "set the rate from {c} to {currency} (SetExchangeRate)"
-                        ),
-                    })
-                    .collect(),
-            });
-        }
+        converter.finish()?;
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeal> = deals.iter().map(|d| d.3).collect();
@@ -496,7 +586,7 @@ impl<S: Store> App<S> {
         let range = revenue_range(closed_total, &all, seed);
 
         let mut by_stage = Vec::new();
-        for pipeline in &pipelines {
+        for pipeline in pipelines {
             for stage in &pipeline.spec.stages {
                 let here: Vec<OpenDeal> = deals
                     .iter()

@@ -1,6 +1,7 @@
 //! Use cases: authenticate the caller, check what their role allows, validate through the
 //! domain, then load and save through the [`ports`].
 
+pub mod accuracy;
 pub mod calls;
 pub mod deals;
 pub mod directory;

@@ -11,6 +11,7 @@ use super::error::AppResult;
 use crate::domain::call::CallEvent;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
+use crate::domain::forecast::ForecastSnapshot;
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::paging::RequestId;
 use crate::domain::pipeline::{Pipeline, Segment};
@@ -448,13 +449,39 @@ pub trait ForecastStore: Send + Sync + 'static {
         audit: AuditEntry,
     ) -> impl Future<Output = AppResult<CallEvent>> + Send;
 
-    /// The events about `subject`'s call for `period` created at or before `as_of`, oldest first.
+    /// The events about the calls of `subjects` (or everyone) for `period` created at or before
+    /// `as_of`, oldest first.
     fn call_events(
         &self,
         period: &str,
-        subject: UserId,
+        subjects: Option<&[UserId]>,
         as_of: DateTime<Utc>,
     ) -> impl Future<Output = AppResult<Vec<CallEvent>>> + Send;
+
+    /// Stores a forecast snapshot with its calls.
+    fn insert_forecast_snapshot(
+        &self,
+        snapshot: &ForecastSnapshot,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// The snapshots of a period and scope (`org` or a user id), oldest first.
+    fn forecast_snapshots(
+        &self,
+        period: &str,
+        scope: &str,
+    ) -> impl Future<Output = AppResult<Vec<ForecastSnapshot>>> + Send;
+
+    /// Open deals as they stood just before `as_of` (each at its last stage change before it),
+    /// of `owners` or everyone, whose close date then was in `[from, to)`.
+    fn pipeline_as_of(
+        &self,
+        owners: Option<&[UserId]>,
+        as_of: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
 }
 
 /// Everything the application stores.

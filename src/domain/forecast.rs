@@ -206,8 +206,56 @@ pub fn revenue_range(closed_won: i64, deals: &[OpenDeal], seed: u64) -> Range {
     }
 }
 
+/// One person's call frozen in a snapshot (amounts in the snapshot's currency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrozenCall {
+    /// The person.
+    pub user: super::directory::UserId,
+    /// What they submitted.
+    pub own_commit: Option<i64>,
+    /// Their commit as the top of the chain saw it.
+    pub manager_commit: Option<i64>,
+}
+
+/// A forecast frozen at a moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastSnapshot {
+    /// Identifier.
+    pub id: uuid::Uuid,
+    /// The period as written.
+    pub period: String,
+    /// `org` or the scope's user id.
+    pub scope: String,
+    /// Currency of every amount.
+    pub currency: super::money::Currency,
+    /// When.
+    pub taken_at: chrono::DateTime<chrono::Utc>,
+    /// Who (`None`: the schedule).
+    pub taker: Option<super::directory::UserId>,
+    /// The figures then.
+    pub totals: Figures,
+    /// The range then.
+    pub range: Range,
+    /// Every call then.
+    pub calls: Vec<FrozenCall>,
+}
+
+/// forecast - actual, and |error| / actual (none when actual is 0).
+pub fn accuracy(forecast: i64, actual: i64) -> (i64, Option<f64>) {
+    let error = forecast - actual;
+    let ape = (actual != 0).then(|| (error as f64 / actual as f64).abs());
+    (error, ape)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accuracy_is_the_error_and_its_share_of_the_actual() {
+        assert_eq!(accuracy(120, 100), (20, Some(0.2)));
+        assert_eq!(accuracy(80, 100), (-20, Some(0.2)));
+        assert_eq!(accuracy(5, 0), (5, None));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -9,12 +9,13 @@ use super::convert::{parse_name, timestamp};
 use super::deal::{category_to, date_from, date_to};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
+use crate::app::accuracy::Score;
 use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::Store;
 use crate::domain::Violations;
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
-use crate::domain::forecast::{Figures, RangeMethod};
+use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period::Period;
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
@@ -224,28 +225,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
-        let scope = if req.scope == "org" {
-            Some(Scope::Org)
-        } else {
-            match parse_name("scope", "users", &req.scope) {
-                Ok(id) => Some(Scope::Subtree(UserId(id))),
-                Err(_) => {
-                    v.add("scope", "must be `org` or a user like users/<uuid>");
-                    None
-                }
-            }
-        };
-        let currency = if req.currency_code.is_empty() {
-            Some(Currency::USD)
-        } else {
-            Currency::parse(&req.currency_code).or_else(|| {
-                v.add(
-                    "currency_code",
-                    "must be an ISO 4217 currency code such as USD",
-                );
-                None
-            })
-        };
+        let scope = parse_scope(&req.scope, &mut v);
+        let currency = parse_currency(&req.currency_code, &mut v);
         let mut snapshots = Vec::new();
         for (i, name) in req.snapshots.iter().enumerate() {
             match parse_snapshot_name(&format!("snapshots[{i}]"), name) {
@@ -490,6 +471,241 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             events: view.events.iter().map(event_to_wire).collect(),
         }))
     }
+
+    #[instrument(skip_all)]
+    async fn snapshot_forecast(
+        &self,
+        request: Request<pb::SnapshotForecastRequest>,
+    ) -> Result<Response<pb::ForecastSnapshot>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (period, scope, currency) =
+            period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "SnapshotForecast",
+            &req.request_id,
+            &req,
+        )?;
+        let result = self
+            .app
+            .snapshot_forecast(Some(&principal), period, scope, currency, key, |s| {
+                prost::Message::encode_to_vec(&forecast_snapshot_to_wire(s))
+            })
+            .await?;
+        Ok(Response::new(created(result, forecast_snapshot_to_wire)?))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_forecast_snapshots(
+        &self,
+        request: Request<pb::ListForecastSnapshotsRequest>,
+    ) -> Result<Response<pb::ListForecastSnapshotsResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (period, scope, _) = period_scope_currency(&req.period, &req.scope, "")?;
+        let snapshots = self
+            .app
+            .forecast_snapshots(&principal, period, scope)
+            .await?;
+        Ok(Response::new(pb::ListForecastSnapshotsResponse {
+            snapshots: snapshots.iter().map(forecast_snapshot_to_wire).collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_forecast_accuracy(
+        &self,
+        request: Request<pb::GetForecastAccuracyRequest>,
+    ) -> Result<Response<pb::ForecastAccuracy>, Status> {
+        use pb::method_accuracy::Method;
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (period, scope, _) = period_scope_currency(&req.period, &req.scope, "")?;
+        let (actual, currency, scores) = self
+            .app
+            .forecast_accuracy(&principal, period, scope)
+            .await?;
+        Ok(Response::new(pb::ForecastAccuracy {
+            period: period.to_string(),
+            scope: req.scope.clone(),
+            currency_code: currency.code().to_string(),
+            actual,
+            snapshots: scores
+                .iter()
+                .map(|s| pb::SnapshotAccuracy {
+                    snapshot: format!("forecastSnapshots/{}", s.snapshot.id),
+                    take_time: Some(timestamp(s.snapshot.taken_at)),
+                    methods: vec![
+                        score_to(Method::WeightedPipeline, &s.weighted),
+                        score_to(Method::RepCall, &s.rep_call),
+                        score_to(Method::ManagerCall, &s.manager_call),
+                    ],
+                    people: s
+                        .people
+                        .iter()
+                        .map(|p| pb::PersonAccuracy {
+                            user: format!("users/{}", p.user.0),
+                            actual: p.actual,
+                            own_call: p.own.map(|o| score_to(Method::RepCall, &o)),
+                            manager_call: p.manager.map(|m| score_to(Method::ManagerCall, &m)),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn backtest_forecast(
+        &self,
+        request: Request<pb::BacktestForecastRequest>,
+    ) -> Result<Response<pb::Backtest>, Status> {
+        use pb::method_accuracy::Method;
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (period, scope, currency) =
+            period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
+        let mut v = Violations::new();
+        let days: Vec<NaiveDate> = req
+            .as_of
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
+            .collect();
+        if req.as_of.len() > 60 {
+            v.add("as_of", "at most 60 days per backtest");
+        }
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let (actual, points) = self
+            .app
+            .backtest(&principal, period, scope, &days, currency)
+            .await?;
+        Ok(Response::new(pb::Backtest {
+            period: period.to_string(),
+            scope: req.scope.clone(),
+            currency_code: currency.code().to_string(),
+            actual,
+            points: points
+                .iter()
+                .map(|p| pb::BacktestPoint {
+                    as_of: Some(date_to(p.as_of)),
+                    closed_won: p.closed_won,
+                    open_deals: p.open_deals as i64,
+                    methods: vec![
+                        score_to(Method::WeightedPipeline, &p.learned),
+                        score_to(Method::DefaultProbabilities, &p.defaults),
+                    ],
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn score_to(method: pb::method_accuracy::Method, s: &Score) -> pb::MethodAccuracy {
+    pb::MethodAccuracy {
+        method: method.into(),
+        forecast: s.forecast,
+        error: s.error,
+        absolute_percentage_error: s.ape,
+    }
+}
+
+fn range_to(range: &Range) -> pb::RevenueRange {
+    let (exact, samples, seed, error_bound) = match range.method {
+        RangeMethod::Exact => (true, 0, 0, 0.0),
+        RangeMethod::MonteCarlo {
+            samples,
+            seed,
+            dkw_bound,
+        } => (false, samples as i32, seed, dkw_bound),
+    };
+    pb::RevenueRange {
+        p10: range.p10,
+        p50: range.p50,
+        p90: range.p90,
+        exact,
+        samples,
+        seed,
+        error_bound,
+    }
+}
+
+fn forecast_snapshot_to_wire(s: &ForecastSnapshot) -> pb::ForecastSnapshot {
+    let money = |minor: i64| pb::Money {
+        currency_code: s.currency.code().to_string(),
+        amount_minor: minor,
+    };
+    pb::ForecastSnapshot {
+        name: format!("forecastSnapshots/{}", s.id),
+        period: s.period.clone(),
+        scope: if s.scope == "org" {
+            "org".into()
+        } else {
+            format!("users/{}", s.scope)
+        },
+        take_time: Some(timestamp(s.taken_at)),
+        taker: s
+            .taker
+            .map(|t| format!("users/{}", t.0))
+            .unwrap_or_default(),
+        currency_code: s.currency.code().to_string(),
+        totals: Some(figures_to(&s.totals)),
+        range: Some(range_to(&s.range)),
+        calls: s
+            .calls
+            .iter()
+            .map(|c| pb::FrozenCall {
+                user: format!("users/{}", c.user.0),
+                own_commit: c.own_commit.map(money),
+                manager_commit: c.manager_commit.map(money),
+            })
+            .collect(),
+    }
+}
+
+/// The period, scope and currency of a forecast-shaped request, every problem reported.
+fn period_scope_currency(
+    period: &str,
+    scope: &str,
+    currency: &str,
+) -> Result<(Period, Scope, Currency), Status> {
+    let mut v = Violations::new();
+    let period = Period::parse(period).map_err(|e| v.extend(e)).ok();
+    let scope = parse_scope(scope, &mut v);
+    let currency = parse_currency(currency, &mut v);
+    match (period, scope, currency, v.is_empty()) {
+        (Some(p), Some(s), Some(c), true) => Ok((p, s, c)),
+        _ => Err(invalid(v)),
+    }
+}
+
+fn parse_scope(scope: &str, v: &mut Violations) -> Option<Scope> {
+    if scope == "org" {
+        return Some(Scope::Org);
+    }
+    match parse_name("scope", "users", scope) {
+        Ok(id) => Some(Scope::Subtree(UserId(id))),
+        Err(_) => {
+            v.add("scope", "must be `org` or a user like users/<uuid>");
+            None
+        }
+    }
+}
+
+fn parse_currency(code: &str, v: &mut Violations) -> Option<Currency> {
+    if code.is_empty() {
+        return Some(Currency::USD);
+    }
+    Currency::parse(code).or_else(|| {
+        v.add(
+            "currency_code",
+            "must be an ISO 4217 currency code such as USD",
+        );
+        None
+    })
 }
 
 fn money_to(m: Money) -> pb::Money {

@@ -407,3 +407,61 @@ pub mod forecast_call_event {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `forecast_snapshots`.
+pub mod forecast_snapshot {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `forecast_snapshots`.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "forecast_snapshots")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub period: String,
+        pub scope: String,
+        pub currency: String,
+        pub taken_at: ChronoDateTimeUtc,
+        pub taker_id: Option<String>,
+        pub closed_won: i64,
+        pub weighted_pipeline: i64,
+        pub commit_amount: i64,
+        pub best_case: i64,
+        pub pipeline_amount: i64,
+        pub omitted: i64,
+        pub open_deals: i64,
+        pub p10: i64,
+        pub p50: i64,
+        pub p90: i64,
+        pub range_samples: i32,
+        pub range_seed: i64,
+        pub range_error: f64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `forecast_snapshot_calls`.
+pub mod forecast_snapshot_call {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `forecast_snapshot_calls`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "forecast_snapshot_calls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub snapshot_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        pub own_commit: Option<i64>,
+        pub manager_commit: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::codec::{corrupt, decode_category};
 use super::entities::{
-    deal, exchange_rate, forecast_call_event, user, win_rate_entry, win_rate_snapshot,
+    deal, exchange_rate, forecast_call_event, forecast_snapshot, forecast_snapshot_call, user,
+    win_rate_entry, win_rate_snapshot,
 };
 use super::{SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
@@ -21,6 +22,7 @@ use crate::app::ports::{
 use crate::app::{AppError, AppResult};
 use crate::domain::call::{CallEvent, CallEventKind};
 use crate::domain::directory::UserId;
+use crate::domain::forecast::{Figures, ForecastSnapshot, FrozenCall, Range, RangeMethod};
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::winrate::{Cohort, Rate, SegmentKind, SegmentRate, StageRate, WinRateSnapshot};
 
@@ -509,13 +511,19 @@ impl ForecastStore for SqlStore {
     async fn call_events(
         &self,
         period: &str,
-        subject: UserId,
+        subjects: Option<&[UserId]>,
         as_of: DateTime<Utc>,
     ) -> AppResult<Vec<CallEvent>> {
-        let rows = forecast_call_event::Entity::find()
+        let mut query = forecast_call_event::Entity::find()
             .filter(forecast_call_event::Column::Period.eq(period))
-            .filter(forecast_call_event::Column::SubjectId.eq(subject.0.to_string()))
-            .filter(forecast_call_event::Column::CreatedAt.lte(as_of))
+            .filter(forecast_call_event::Column::CreatedAt.lte(as_of));
+        if let Some(subjects) = subjects {
+            query = query.filter(
+                forecast_call_event::Column::SubjectId
+                    .is_in(subjects.iter().map(|s| s.0.to_string()).collect::<Vec<_>>()),
+            );
+        }
+        let rows = query
             .order_by_asc(forecast_call_event::Column::Id)
             .all(&self.db)
             .await
@@ -545,6 +553,200 @@ impl ForecastStore for SqlStore {
                     include: r.include,
                     note: r.note,
                     at: r.created_at,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+    async fn insert_forecast_snapshot(
+        &self,
+        f: &ForecastSnapshot,
+        audit: AuditEntry,
+        idempotency: Option<IdempotentWrite>,
+    ) -> AppResult<Created<()>> {
+        self.write_once(vec![audit], idempotency, async |txn| {
+            let id = f.id.to_string();
+            let (samples, seed, error) = match f.range.method {
+                RangeMethod::Exact => (0, 0, 0.0),
+                RangeMethod::MonteCarlo {
+                    samples,
+                    seed,
+                    dkw_bound,
+                } => (samples as i32, seed as i64, dkw_bound),
+            };
+            forecast_snapshot::Entity::insert(forecast_snapshot::ActiveModel {
+                id: Set(id.clone()),
+                period: Set(f.period.clone()),
+                scope: Set(f.scope.clone()),
+                currency: Set(f.currency.code().to_string()),
+                taken_at: Set(f.taken_at),
+                taker_id: Set(f.taker.map(|t| t.0.to_string())),
+                closed_won: Set(f.totals.closed_won),
+                weighted_pipeline: Set(f.totals.weighted_pipeline),
+                commit_amount: Set(f.totals.commit),
+                best_case: Set(f.totals.best_case),
+                pipeline_amount: Set(f.totals.pipeline),
+                omitted: Set(f.totals.omitted),
+                open_deals: Set(f.totals.open_deals as i64),
+                p10: Set(f.range.p10),
+                p50: Set(f.range.p50),
+                p90: Set(f.range.p90),
+                range_samples: Set(samples),
+                range_seed: Set(seed),
+                range_error: Set(error),
+            })
+            .exec_without_returning(txn)
+            .await
+            .map_err(storage)?;
+            let calls: Vec<_> = f
+                .calls
+                .iter()
+                .map(|c| forecast_snapshot_call::ActiveModel {
+                    snapshot_id: Set(id.clone()),
+                    user_id: Set(c.user.0.to_string()),
+                    own_commit: Set(c.own_commit),
+                    manager_commit: Set(c.manager_commit),
+                })
+                .collect();
+            for chunk in calls.chunks(500) {
+                forecast_snapshot_call::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(txn)
+                    .await
+                    .map_err(storage)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn forecast_snapshots(
+        &self,
+        period: &str,
+        scope: &str,
+    ) -> AppResult<Vec<ForecastSnapshot>> {
+        let rows = forecast_snapshot::Entity::find()
+            .filter(forecast_snapshot::Column::Period.eq(period))
+            .filter(forecast_snapshot::Column::Scope.eq(scope))
+            .order_by_asc(forecast_snapshot::Column::TakenAt)
+            .order_by_asc(forecast_snapshot::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let calls = forecast_snapshot_call::Entity::find()
+            .filter(forecast_snapshot_call::Column::SnapshotId.is_in(ids))
+            .order_by_asc(forecast_snapshot_call::Column::UserId)
+            .all(&self.db)
+            .await
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|r| {
+                let totals = Figures {
+                    weighted_pipeline: r.weighted_pipeline,
+                    commit: r.commit_amount,
+                    best_case: r.best_case,
+                    pipeline: r.pipeline_amount,
+                    omitted: r.omitted,
+                    open_deals: r.open_deals.max(0) as u64,
+                    ..Figures::default()
+                };
+                let method = if r.range_samples == 0 {
+                    RangeMethod::Exact
+                } else {
+                    RangeMethod::MonteCarlo {
+                        samples: r.range_samples as u32,
+                        seed: r.range_seed as u64,
+                        dkw_bound: r.range_error,
+                    }
+                };
+                Ok(ForecastSnapshot {
+                    id: uuid(&r.id)?,
+                    period: r.period.clone(),
+                    scope: r.scope.clone(),
+                    currency: currency(&r.currency)?,
+                    taken_at: r.taken_at,
+                    taker: r.taker_id.as_deref().map(uuid).transpose()?.map(UserId),
+                    // Derived figures (expected, cumulative views) are recomputed, not stored.
+                    totals: Figures::of(r.closed_won, &[]).plus(totals),
+                    range: Range {
+                        p10: r.p10,
+                        p50: r.p50,
+                        p90: r.p90,
+                        method,
+                    },
+                    calls: calls
+                        .iter()
+                        .filter(|c| c.snapshot_id == r.id)
+                        .map(|c| {
+                            Ok(FrozenCall {
+                                user: UserId(uuid(&c.user_id)?),
+                                own_commit: c.own_commit,
+                                manager_commit: c.manager_commit,
+                            })
+                        })
+                        .collect::<Result<_, DbErr>>()?,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
+    async fn pipeline_as_of(
+        &self,
+        owners: Option<&[UserId]>,
+        as_of: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<Vec<OpenDealRow>> {
+        let mut values: Vec<Value> = vec![as_of.into(), from.into(), to.into()];
+        let owner_filter = match owners {
+            Some([]) => return Ok(Vec::new()),
+            Some(owners) => {
+                let (placeholders, owner_values) = owner_list(owners, 4);
+                values.extend(owner_values);
+                format!("AND d.owner_id IN ({placeholders})")
+            }
+            None => String::new(),
+        };
+        // Each deal as of its last stage change before the day; deals not yet created have none,
+        // deals closed by then end in a CLOSE row.
+        let sql = format!(
+            "SELECT d.owner_id AS owner_id, h.pipeline_id AS pipeline_id, h.to_stage AS stage_id, \
+                    h.amount_minor AS amount_minor, h.currency AS currency \
+             FROM stage_history h \
+             JOIN (SELECT deal_id, MAX(id) AS id FROM stage_history WHERE changed_at < $1 GROUP BY deal_id) last \
+               ON last.id = h.id \
+             JOIN deals d ON d.id = h.deal_id \
+             WHERE h.direction <> 'CLOSE' AND h.close_date >= $2 AND h.close_date < $3 {owner_filter}"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let owner: String = row.try_get("", "owner_id")?;
+                let pipeline: String = row.try_get("", "pipeline_id")?;
+                let minor: Option<i64> = row.try_get("", "amount_minor")?;
+                let code: Option<String> = row.try_get("", "currency")?;
+                let amount = match (minor, code) {
+                    (Some(minor), Some(code)) => Some(Money {
+                        minor,
+                        currency: currency(&code)?,
+                    }),
+                    _ => None,
+                };
+                Ok(OpenDealRow {
+                    owner: UserId(uuid(&owner)?),
+                    pipeline: uuid(&pipeline)?,
+                    stage: row.try_get("", "stage_id")?,
+                    category: crate::domain::deal::ForecastCategory::Pipeline,
+                    amount,
                 })
             })
             .collect::<Result<_, DbErr>>()

@@ -1,0 +1,401 @@
+//! Forecast snapshots and accuracy: freezing a period's forecast and calls, scoring the frozen
+//! forecasts once the period ends, and backtesting the weighted forecast on pipelines rebuilt
+//! from stage history.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use uuid::Uuid;
+
+use super::error::Precondition;
+use super::forecast::{Converter, Scope, ScopeView, subtree};
+use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
+use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use crate::domain::call::{lineage, own_call};
+use crate::domain::directory::UserId;
+use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeal, accuracy};
+use crate::domain::money::{Currency, ExchangeRate};
+use crate::domain::period::Period;
+
+/// How one method did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// What it forecast.
+    pub forecast: i64,
+    /// forecast - actual.
+    pub error: i64,
+    /// |error| / actual.
+    pub ape: Option<f64>,
+}
+
+impl Score {
+    fn of(forecast: i64, actual: i64) -> Score {
+        let (error, ape) = accuracy(forecast, actual);
+        Score {
+            forecast,
+            error,
+            ape,
+        }
+    }
+}
+
+/// One person's call scored against their subtree's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonScore {
+    /// The person.
+    pub user: UserId,
+    /// Their subtree's closed-won revenue.
+    pub actual: i64,
+    /// Their own commit.
+    pub own: Option<Score>,
+    /// Their commit as the top of the chain saw it.
+    pub manager: Option<Score>,
+}
+
+/// One snapshot scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotScore {
+    /// The snapshot.
+    pub snapshot: ForecastSnapshot,
+    /// Weighted pipeline (expected), rep call, manager call.
+    pub weighted: Score,
+    /// Sum of the own commits of the scope's individual sellers (people with no reports).
+    pub rep_call: Score,
+    /// The scope's root commit(s) as the top of the chain saw them.
+    pub manager_call: Score,
+    /// Per person.
+    pub people: Vec<PersonScore>,
+}
+
+/// One backtest day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestPoint {
+    /// The day.
+    pub as_of: NaiveDate,
+    /// Closed won in the period before it.
+    pub closed_won: i64,
+    /// Open deals then closing in the period.
+    pub open_deals: u64,
+    /// With the learned rates.
+    pub learned: Score,
+    /// With the stages' default probabilities.
+    pub defaults: Score,
+}
+
+fn period_not_over(period: Period, end: NaiveDate) -> AppError {
+    AppError::FailedPrecondition {
+        reason: "PERIOD_NOT_OVER",
+        message: format!(
+            "{period} ends on {}; accuracy needs the result",
+            end.pred_opt().unwrap_or(end)
+        ),
+        violations: vec![Precondition {
+            kind: "PERIOD".into(),
+            subject: period.to_string(),
+            description: "the period has not ended yet".into(),
+        }],
+    }
+}
+
+fn scope_key(scope: Scope) -> String {
+    match scope {
+        Scope::Org => "org".into(),
+        Scope::Subtree(user) => user.0.to_string(),
+    }
+}
+
+/// The people a scope covers: its owners, or everyone.
+fn people(view: &ScopeView) -> Vec<UserId> {
+    view.owners
+        .clone()
+        .unwrap_or_else(|| view.managers.keys().copied().collect())
+}
+
+/// The chain above `user`, nearest first.
+fn chain_above(view: &ScopeView, user: UserId) -> Vec<UserId> {
+    let mut chain = Vec::new();
+    let mut next = view.managers.get(&user).copied().flatten();
+    while let Some(manager) = next {
+        if chain.contains(&manager) || chain.len() > 64 {
+            break;
+        }
+        chain.push(manager);
+        next = view.managers.get(&manager).copied().flatten();
+    }
+    chain
+}
+
+impl<S: Store> App<S> {
+    async fn exchange_table(&self) -> AppResult<Vec<ExchangeRate>> {
+        Ok(self
+            .store
+            .exchange_rates()
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// Closed-won revenue of `owners` in `[from, to)`, in `currency`.
+    async fn closed_won_total(
+        &self,
+        owners: Option<&[UserId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        converter: &mut Converter,
+    ) -> AppResult<HashMap<UserId, i64>> {
+        let mut by_owner: HashMap<UserId, i64> = HashMap::new();
+        for row in self.store.closed_won_between(owners, from, to).await? {
+            if let Some(c) = row.currency {
+                *by_owner.entry(row.owner).or_default() += converter.convert(row.amount, c);
+            }
+        }
+        Ok(by_owner)
+    }
+
+    /// Freezes the forecast and calls of a period and scope now. `principal` `None` is the
+    /// server's own schedule.
+    pub async fn snapshot_forecast(
+        &self,
+        principal: Option<&Principal>,
+        period: Period,
+        scope: Scope,
+        currency: Currency,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&ForecastSnapshot) -> Vec<u8>,
+    ) -> AppResult<Created<ForecastSnapshot>> {
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let view = self.resolve_scope(principal, scope).await?;
+        let forecast = self
+            .forecast_as(principal, period, scope, &[], currency)
+            .await?;
+        let at = now();
+        let members = people(&view);
+        let events = self
+            .store
+            .call_events(&period.to_string(), view.owners.as_deref(), at)
+            .await?;
+        let mut converter = Converter::new(currency, self.exchange_table().await?);
+        let mut calls = Vec::new();
+        for user in members {
+            let theirs: Vec<_> = events
+                .iter()
+                .filter(|e| e.subject == user)
+                .cloned()
+                .collect();
+            if theirs.is_empty() {
+                continue;
+            }
+            let levels = lineage(user, &chain_above(&view, user), &theirs);
+            let own = own_call(&theirs)
+                .map(|(commit, _)| converter.convert(commit.minor, commit.currency));
+            let top = levels
+                .last()
+                .and_then(|l| l.commit)
+                .map(|c| converter.convert(c.minor, c.currency));
+            calls.push(FrozenCall {
+                user,
+                own_commit: own,
+                manager_commit: top,
+            });
+        }
+        converter.finish()?;
+        calls.sort_by_key(|c| c.user);
+        let snapshot = ForecastSnapshot {
+            id: Uuid::now_v7(),
+            period: period.to_string(),
+            scope: scope_key(scope),
+            currency,
+            taken_at: at,
+            taker: principal.map(|p| p.user.id),
+            totals: forecast.totals,
+            range: forecast.range,
+            calls,
+        };
+        let audit = AuditEntry {
+            actor: principal.map(|p| p.user.id),
+            action: "SnapshotForecast",
+            resource: format!("forecastSnapshots/{}", snapshot.id),
+            detail: format!("{period} {}", snapshot.scope),
+            change: None,
+        };
+        let write = idempotent_write(key, || respond(&snapshot));
+        Ok(
+            match self
+                .store
+                .insert_forecast_snapshot(&snapshot, audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(snapshot),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// The snapshots of a period and scope the principal may read, oldest first.
+    pub async fn forecast_snapshots(
+        &self,
+        principal: &Principal,
+        period: Period,
+        scope: Scope,
+    ) -> AppResult<Vec<ForecastSnapshot>> {
+        self.resolve_scope(Some(principal), scope).await?;
+        self.store
+            .forecast_snapshots(&period.to_string(), &scope_key(scope))
+            .await
+    }
+
+    /// Scores every snapshot of an ended period against the actual closed-won revenue.
+    pub async fn forecast_accuracy(
+        &self,
+        principal: &Principal,
+        period: Period,
+        scope: Scope,
+    ) -> AppResult<(i64, Currency, Vec<SnapshotScore>)> {
+        let view = self.resolve_scope(Some(principal), scope).await?;
+        let (start, end) = period.bounds(self.calendar);
+        if end > now().date_naive() {
+            return Err(period_not_over(period, end));
+        }
+        let snapshots = self
+            .store
+            .forecast_snapshots(&period.to_string(), &scope_key(scope))
+            .await?;
+        let currency = snapshots
+            .first()
+            .map(|s| s.currency)
+            .unwrap_or(Currency::USD);
+        let mut converter = Converter::new(currency, self.exchange_table().await?);
+        let (from, to) = (
+            start.and_time(NaiveTime::MIN).and_utc(),
+            end.and_time(NaiveTime::MIN).and_utc(),
+        );
+        let by_owner = self
+            .closed_won_total(view.owners.as_deref(), from, to, &mut converter)
+            .await?;
+        converter.finish()?;
+        let actual: i64 = by_owner.values().sum();
+        let members: HashSet<UserId> = people(&view).into_iter().collect();
+        let roots: Vec<UserId> = match scope {
+            Scope::Subtree(root) => vec![root],
+            Scope::Org => members
+                .iter()
+                .copied()
+                .filter(|u| view.managers.get(u).copied().flatten().is_none())
+                .collect(),
+        };
+        let scores = snapshots
+            .into_iter()
+            .map(|snapshot| {
+                let leaves = snapshot
+                    .calls
+                    .iter()
+                    .filter(|c| !view.children.contains_key(&c.user));
+                let rep_call: i64 = leaves.filter_map(|c| c.own_commit).sum();
+                let manager_call: i64 = snapshot
+                    .calls
+                    .iter()
+                    .filter(|c| roots.contains(&c.user))
+                    .filter_map(|c| c.manager_commit)
+                    .sum();
+                let people = snapshot
+                    .calls
+                    .iter()
+                    .map(|c| {
+                        let theirs: i64 = subtree(&view.children, c.user)
+                            .iter()
+                            .filter_map(|u| by_owner.get(u))
+                            .sum();
+                        PersonScore {
+                            user: c.user,
+                            actual: theirs,
+                            own: c.own_commit.map(|v| Score::of(v, theirs)),
+                            manager: c.manager_commit.map(|v| Score::of(v, theirs)),
+                        }
+                    })
+                    .collect();
+                SnapshotScore {
+                    weighted: Score::of(snapshot.totals.expected, actual),
+                    rep_call: Score::of(rep_call, actual),
+                    manager_call: Score::of(manager_call, actual),
+                    people,
+                    snapshot,
+                }
+            })
+            .collect();
+        Ok((actual, currency, scores))
+    }
+
+    /// Rebuilds the pipeline of an ended period as it stood on each of `days` (default every
+    /// seven days from its start) and scores the weighted forecast with learned and with
+    /// default rates.
+    pub async fn backtest(
+        &self,
+        principal: &Principal,
+        period: Period,
+        scope: Scope,
+        days: &[NaiveDate],
+        currency: Currency,
+    ) -> AppResult<(i64, Vec<BacktestPoint>)> {
+        let view = self.resolve_scope(Some(principal), scope).await?;
+        let (start, end) = period.bounds(self.calendar);
+        if end > now().date_naive() {
+            return Err(period_not_over(period, end));
+        }
+        let days: Vec<NaiveDate> = if days.is_empty() {
+            std::iter::successors(Some(start), |d| Some(*d + Duration::days(7)))
+                .take_while(|d| *d < end)
+                .collect()
+        } else {
+            days.to_vec()
+        };
+        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let table = self.rate_table(&[]).await?;
+        let mut converter = Converter::new(currency, self.exchange_table().await?);
+        let owners = view.owners.as_deref();
+        let actual: i64 = self
+            .closed_won_total(owners, midnight(start), midnight(end), &mut converter)
+            .await?
+            .values()
+            .sum();
+        let mut points = Vec::with_capacity(days.len());
+        for day in days {
+            let cut = midnight(day.clamp(start, end));
+            let closed: i64 = self
+                .closed_won_total(owners, midnight(start), cut, &mut converter)
+                .await?
+                .values()
+                .sum();
+            let open = self
+                .store
+                .pipeline_as_of(owners, midnight(day), start, end)
+                .await?;
+            let mut learned = closed;
+            let mut defaults = closed;
+            for row in &open {
+                let amount = row
+                    .amount
+                    .map(|m| converter.convert(m.minor, m.currency))
+                    .unwrap_or(0);
+                let deal = |probability| OpenDeal {
+                    amount,
+                    probability,
+                    category: row.category,
+                };
+                learned += deal(table.learned(row.pipeline, &row.stage)).weighted();
+                defaults += deal(table.default(row.pipeline, &row.stage)).weighted();
+            }
+            points.push(BacktestPoint {
+                as_of: day,
+                closed_won: closed,
+                open_deals: open.len() as u64,
+                learned: Score::of(learned, actual),
+                defaults: Score::of(defaults, actual),
+            });
+        }
+        converter.finish()?;
+        Ok((actual, points))
+    }
+}
