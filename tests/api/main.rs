@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod accuracy;
 mod auth;
 mod calls;
 mod deals;

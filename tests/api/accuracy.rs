@@ -1,0 +1,490 @@
+//! Forecast snapshots, accuracy and backtests on a hand-built past period (June 2025) whose
+//! answers are worked out in the comments.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dealdesk::app::ports::{AuditEntry, DealStore};
+use dealdesk::domain::deal::{
+    Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
+};
+use dealdesk::domain::directory::Role;
+use dealdesk::domain::money::{Currency, Money};
+use dealdesk::proto::{self as pb, forecast_service_client::ForecastServiceClient};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::contract_test;
+use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
+
+async fn client(app: &TestApp) -> ForecastServiceClient<Channel> {
+    ForecastServiceClient::connect(format!("http://{}", app.addr))
+        .await
+        .unwrap()
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
+
+fn usd(minor: i64) -> Money {
+    Money {
+        minor,
+        currency: Currency::USD,
+    }
+}
+
+fn wire_usd(minor: i64) -> Option<pb::Money> {
+    Some(pb::Money {
+        currency_code: "USD".into(),
+        amount_minor: minor,
+    })
+}
+
+/// One stage `s1` (default 50%), won and lost.
+async fn pipeline(app: &TestApp) -> pb::Pipeline {
+    use pb::stage::Kind;
+    let stage = |id: &str, position, kind: Kind, bps| pb::Stage {
+        stage_id: id.into(),
+        display_name: id.into(),
+        owner_role: pb::Role::Rep as i32,
+        default_probability_bps: bps,
+        kind: kind as i32,
+        position,
+        ..Default::default()
+    };
+    app.pipelines()
+        .await
+        .create_pipeline(authed(
+            &app.admin_token,
+            pb::CreatePipelineRequest {
+                pipeline: Some(pb::Pipeline {
+                    display_name: "Past".into(),
+                    segment: pb::Segment::Smb as i32,
+                    stages: vec![
+                        stage("s1", 1, Kind::Open, 5_000),
+                        stage("won", 2, Kind::Won, 10_000),
+                        stage("lost", 3, Kind::Lost, 0),
+                    ],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// A deal created in s1 at `created` (closing on `close`), closed `outcome` at `closed`.
+fn past_deal(
+    pipeline: uuid::Uuid,
+    owner: &pb::User,
+    amount: i64,
+    created: &str,
+    close: &str,
+    won: bool,
+    closed: &str,
+) -> (Deal, Vec<StageHistoryEntry>) {
+    let fields = DealFields {
+        display_name: format!("deal {amount}"),
+        account: "Past Corp".into(),
+        owner_id: user_id(&owner.name),
+        amount: Some(usd(amount)),
+        close_date: Some(day(close)),
+        lead_source: None,
+        next_step: String::new(),
+        next_step_date: None,
+        bant: Bant::default(),
+        confirmed_budget: None,
+        forecast_category: ForecastCategory::Closed,
+        contacts: vec![],
+        qualification: vec![],
+    };
+    let deal = Deal {
+        id: uuid::Uuid::now_v7(),
+        pipeline_id: pipeline,
+        stage_id: if won { "won" } else { "lost" }.into(),
+        status: if won {
+            DealStatus::Won
+        } else {
+            DealStatus::Lost
+        },
+        loss_reason: if won {
+            String::new()
+        } else {
+            "No budget".into()
+        },
+        fields,
+        created_at: at(created),
+        updated_at: at(closed),
+        stage_entered_at: at(closed),
+        closed_at: Some(at(closed)),
+        version: 1,
+    };
+    let entry = |from: Option<&str>, to: &str, when: &str, direction| StageHistoryEntry {
+        sequence: 0,
+        deal_id: deal.id,
+        pipeline_id: pipeline,
+        from_stage: from.map(str::to_string),
+        to_stage: to.into(),
+        at: at(when),
+        actor: None,
+        amount: Some(usd(amount)),
+        close_date: Some(day(close)),
+        direction,
+        overridden: false,
+        justification: String::new(),
+    };
+    let history = vec![
+        entry(None, "s1", created, HistoryDirection::Create),
+        entry(Some("s1"), &deal.stage_id, closed, HistoryDirection::Close),
+    ];
+    (deal, history)
+}
+
+struct June {
+    manager: (pb::User, String),
+    rep1: (pb::User, String),
+    rep2: (pb::User, String),
+}
+
+/// Manager M over reps R1 and R2. June 2025: A (R1, 100.00) won on the 10th; B (R2, 200.00)
+/// lost on the 18th; C (R2, 400.00, created on the 5th) won on the 24th. Actual: 500.00.
+/// Win rates over 2025: s1's cohort is A, B, C: n 3, wins 2, smoothed (2 + 10 x 0.5) / 13 = 7/13.
+async fn june(app: &TestApp) -> June {
+    let manager = app.user(Role::Manager, None).await;
+    let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
+    let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
+    let pipeline = pipeline(app).await;
+    let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+    let mut deals = Vec::new();
+    let mut history = Vec::new();
+    for (owner, amount, created, close, won, closed) in [
+        (
+            &rep1.0,
+            10_000,
+            "2025-05-20T09:00:00Z",
+            "2025-06-15",
+            true,
+            "2025-06-10T12:00:00Z",
+        ),
+        (
+            &rep2.0,
+            20_000,
+            "2025-05-25T09:00:00Z",
+            "2025-06-20",
+            false,
+            "2025-06-18T12:00:00Z",
+        ),
+        (
+            &rep2.0,
+            40_000,
+            "2025-06-05T09:00:00Z",
+            "2025-06-25",
+            true,
+            "2025-06-24T12:00:00Z",
+        ),
+    ] {
+        let (deal, rows) = past_deal(pid, owner, amount, created, close, won, closed);
+        deals.push(deal);
+        history.extend(rows);
+    }
+    history.sort_by_key(|h| h.at);
+    let audit = AuditEntry {
+        actor: None,
+        action: "Test",
+        resource: "deals".into(),
+        detail: String::new(),
+        change: None,
+    };
+    app.app
+        .store
+        .insert_book(&deals, &history, audit)
+        .await
+        .unwrap();
+    client(app)
+        .await
+        .compute_win_rates(authed(
+            &app.admin_token,
+            pb::ComputeWinRatesRequest {
+                pipeline: pipeline.name.clone(),
+                window_start: Some(dealdesk::proto::google::r#type::Date {
+                    year: 2025,
+                    month: 1,
+                    day: 1,
+                }),
+                window_end: Some(dealdesk::proto::google::r#type::Date {
+                    year: 2025,
+                    month: 12,
+                    day: 31,
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    June {
+        manager,
+        rep1,
+        rep2,
+    }
+}
+
+fn method(
+    methods: &[pb::MethodAccuracy],
+    which: pb::method_accuracy::Method,
+) -> (i64, i64, Option<f64>) {
+    let m = methods
+        .iter()
+        .find(|m| m.method == which as i32)
+        .expect("method reported");
+    (
+        m.forecast,
+        m.error,
+        m.absolute_percentage_error.map(|a| (a * 1e6).round() / 1e6),
+    )
+}
+
+contract_test!(
+    a_backtest_rebuilds_the_pipeline_as_it_stood_and_scores_both_rate_sets,
+    |app| {
+        use pb::method_accuracy::Method;
+        let june = june(&app).await;
+        let date = |d: u32| dealdesk::proto::google::r#type::Date {
+            year: 2025,
+            month: 6,
+            day: d as i32,
+        };
+        let backtest = client(&app)
+            .await
+            .backtest_forecast(authed(
+                &june.manager.1,
+                pb::BacktestForecastRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                    as_of: vec![date(1), date(15)],
+                    currency_code: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(backtest.actual, 50_000);
+        // June 1st: nothing closed yet; A and B open in s1 (C not created).
+        // Learned: round(10,000 x 7/13) + round(20,000 x 7/13) = 5,385 + 10,769 = 16,154.
+        // Defaults: 5,000 + 10,000 = 15,000.
+        let first = &backtest.points[0];
+        assert_eq!((first.closed_won, first.open_deals), (0, 2));
+        assert_eq!(
+            method(&first.methods, Method::WeightedPipeline),
+            (16_154, -33_846, Some(0.67692))
+        );
+        assert_eq!(
+            method(&first.methods, Method::DefaultProbabilities),
+            (15_000, -35_000, Some(0.7))
+        );
+        // June 15th: A won (10,000); B and C open. Learned: 10,000 + 10,769 + round(21,538.46) =
+        // 42,307. Defaults: 10,000 + 10,000 + 20,000 = 40,000.
+        let second = &backtest.points[1];
+        assert_eq!((second.closed_won, second.open_deals), (10_000, 2));
+        assert_eq!(method(&second.methods, Method::WeightedPipeline).0, 42_307);
+        assert_eq!(
+            method(&second.methods, Method::DefaultProbabilities).0,
+            40_000
+        );
+    }
+);
+
+contract_test!(
+    accuracy_scores_each_snapshot_per_method_and_per_person,
+    |app| {
+        use pb::method_accuracy::Method;
+        let june = june(&app).await;
+        let mut forecasts = client(&app).await;
+        let submit = |token: String, commit: i64| {
+            let mut c = forecasts.clone();
+            async move {
+                c.submit_forecast_call(authed(
+                    &token,
+                    pb::SubmitForecastCallRequest {
+                        period: "2025-06".into(),
+                        commit: wire_usd(commit),
+                        best_case: wire_usd(commit),
+                        note: String::new(),
+                    },
+                ))
+                .await
+                .unwrap();
+            }
+        };
+        submit(june.rep1.1.clone(), 9_000).await;
+        submit(june.rep2.1.clone(), 30_000).await;
+        submit(june.manager.1.clone(), 45_000).await;
+        forecasts
+            .adjust_forecast_call(authed(
+                &june.manager.1,
+                pb::AdjustForecastCallRequest {
+                    period: "2025-06".into(),
+                    user: june.rep2.0.name.clone(),
+                    commit: wire_usd(35_000),
+                    best_case: wire_usd(35_000),
+                    note: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+        let snapshot = forecasts
+            .snapshot_forecast(authed(
+                &june.manager.1,
+                pb::SnapshotForecastRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                    currency_code: String::new(),
+                    request_id: "snap-1".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            snapshot.totals.as_ref().map(|t| (t.closed_won, t.expected)),
+            Some((50_000, 50_000))
+        );
+        assert_eq!(snapshot.calls.len(), 3);
+        let listed = forecasts
+            .list_forecast_snapshots(authed(
+                &june.manager.1,
+                pb::ListForecastSnapshotsRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.snapshots, vec![snapshot.clone()]);
+
+        let accuracy = forecasts
+            .get_forecast_accuracy(authed(
+                &june.manager.1,
+                pb::GetForecastAccuracyRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(accuracy.actual, 50_000);
+        let scored = &accuracy.snapshots[0];
+        assert_eq!(
+            method(&scored.methods, Method::WeightedPipeline),
+            (50_000, 0, Some(0.0))
+        );
+        // Rep call: the sellers without reports, R1 9,000 + R2 30,000 = 39,000.
+        assert_eq!(
+            method(&scored.methods, Method::RepCall),
+            (39_000, -11_000, Some(0.22))
+        );
+        // Manager call: M's own 45,000 (nobody above M).
+        assert_eq!(
+            method(&scored.methods, Method::ManagerCall),
+            (45_000, -5_000, Some(0.1))
+        );
+        let person = |user: &pb::User| scored.people.iter().find(|p| p.user == user.name).unwrap();
+        let r2 = person(&june.rep2.0);
+        assert_eq!(r2.actual, 40_000);
+        assert_eq!(r2.own_call.as_ref().map(|m| m.error), Some(-10_000));
+        assert_eq!(
+            r2.manager_call.as_ref().map(|m| m.forecast),
+            Some(35_000),
+            "the manager's adjustment"
+        );
+        assert_eq!(person(&june.rep1.0).actual, 10_000);
+        assert_eq!(person(&june.manager.0).actual, 50_000);
+    }
+);
+
+contract_test!(
+    accuracy_and_backtests_wait_for_the_period_to_end_and_respect_scopes,
+    |app| {
+        let june = june(&app).await;
+        let mut forecasts = client(&app).await;
+        let quarter = dealdesk::domain::period::FiscalCalendar::default()
+            .quarter_of(Utc::now().date_naive())
+            .to_string();
+        let status = forecasts
+            .get_forecast_accuracy(authed(
+                &june.manager.1,
+                pb::GetForecastAccuracyRequest {
+                    period: quarter.clone(),
+                    scope: june.manager.0.name.clone(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::FailedPrecondition, "PERIOD_NOT_OVER");
+        let status = forecasts
+            .backtest_forecast(authed(
+                &june.manager.1,
+                pb::BacktestForecastRequest {
+                    period: quarter,
+                    scope: june.manager.0.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::FailedPrecondition, "PERIOD_NOT_OVER");
+        let status = forecasts
+            .get_forecast_accuracy(authed(
+                &june.rep1.1,
+                pb::GetForecastAccuracyRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::PermissionDenied, "SCOPE_NOT_VISIBLE");
+        let status = forecasts
+            .snapshot_forecast(authed(
+                &june.rep1.1,
+                pb::SnapshotForecastRequest {
+                    period: "2025-13".into(),
+                    scope: "team".into(),
+                    currency_code: "usd".into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violated_fields(&status),
+            ["period", "scope", "currency_code"]
+        );
+        // Default backtest days: every seven days from the 1st: 1, 8, 15, 22, 29.
+        let backtest = forecasts
+            .backtest_forecast(authed(
+                &june.manager.1,
+                pb::BacktestForecastRequest {
+                    period: "2025-06".into(),
+                    scope: june.manager.0.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let days: Vec<i32> = backtest
+            .points
+            .iter()
+            .map(|p| p.as_of.unwrap().day)
+            .collect();
+        assert_eq!(days, [1, 8, 15, 22, 29]);
+        assert_eq!(backtest.points.last().unwrap().closed_won, 50_000);
+    }
+);
