@@ -1,11 +1,12 @@
 //! The operator's bootstrap and the demo organisation: written through the same use cases as
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
-use crate::app::forecast::WinRateRequest;
+use crate::app::Principal;
+use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::{AuditEntry, Created, Store};
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
-use crate::domain::money::{Currency, ExchangeRate};
+use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::templates;
 use crate::generator::{self, BookSpec};
 
@@ -213,10 +214,79 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         app.compute_win_rates(None, request, None, |_| Vec::new())
             .await?;
     }
+    demo_calls(app, &people).await?;
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
         let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
         logins.push(DemoLogin { user, secret });
     }
     Ok(logins)
+}
+
+/// The reps' calls for this quarter (from their own forecast), a manager's and a leader's
+/// adjustments, and an org forecast snapshot, so forecasting has something to show.
+async fn demo_calls<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()> {
+    let quarter = app.calendar.quarter_of(chrono::Utc::now().date_naive());
+    let as_principal = |user: &User| Principal { user: user.clone() };
+    let find = |role: Role| people.iter().filter(move |u| u.profile.role == role);
+    for rep in find(Role::Rep) {
+        let principal = as_principal(rep);
+        let own = app
+            .forecast(
+                &principal,
+                quarter,
+                Scope::Subtree(rep.id),
+                &[],
+                Currency::USD,
+            )
+            .await?;
+        let commit = Money {
+            minor: own.totals.commit_forecast,
+            currency: Currency::USD,
+        };
+        let best = Money {
+            minor: own.totals.best_case_forecast,
+            currency: Currency::USD,
+        };
+        app.submit_call(
+            &principal,
+            quarter,
+            (commit, best),
+            "demo: my commit and best case forecasts",
+        )
+        .await?;
+    }
+    let mut reps = find(Role::Rep);
+    if let (Some(manager), Some(leader), Some(first), Some(second)) = (
+        find(Role::Manager).next(),
+        find(Role::Leader).next(),
+        reps.next(),
+        reps.next(),
+    ) {
+        for (adjuster, rep, percent) in [(manager, first, 90), (leader, second, 80)] {
+            let call = app
+                .get_call(&as_principal(adjuster), quarter, rep.id, None)
+                .await?;
+            if let Some((commit, best)) = call.own {
+                let cut = |m: Money| Money {
+                    minor: m.minor * percent / 100,
+                    ..m
+                };
+                let note = format!("demo: {percent}% of the rep's call after inspection");
+                app.adjust_call(
+                    &as_principal(adjuster),
+                    quarter,
+                    rep.id,
+                    (cut(commit), cut(best)),
+                    &note,
+                )
+                .await?;
+            }
+        }
+    }
+    app.snapshot_forecast(None, quarter, Scope::Org, Currency::USD, None, |_| {
+        Vec::new()
+    })
+    .await?;
+    Ok(())
 }
