@@ -8,18 +8,11 @@ use dealdesk::domain::deal::{
 };
 use dealdesk::domain::directory::Role;
 use dealdesk::domain::money::{Currency, Money};
-use dealdesk::proto::{self as pb, forecast_service_client::ForecastServiceClient};
+use dealdesk::proto as pb;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::contract_test;
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
-
-async fn client(app: &TestApp) -> ForecastServiceClient<Channel> {
-    ForecastServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .unwrap()
-}
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -205,7 +198,7 @@ async fn june(app: &TestApp) -> June {
         .insert_book(&deals, &history, audit)
         .await
         .unwrap();
-    client(app)
+    app.forecasts()
         .await
         .compute_win_rates(authed(
             &app.admin_token,
@@ -258,7 +251,8 @@ contract_test!(
             month: 6,
             day: d as i32,
         };
-        let backtest = client(&app)
+        let backtest = app
+            .forecasts()
             .await
             .backtest_forecast(authed(
                 &june.manager.1,
@@ -303,7 +297,7 @@ contract_test!(
     |app| {
         use pb::method_accuracy::Method;
         let june = june(&app).await;
-        let mut forecasts = client(&app).await;
+        let mut forecasts = app.forecasts().await;
         let submit = |token: String, commit: i64| {
             let mut c = forecasts.clone();
             async move {
@@ -412,7 +406,7 @@ contract_test!(
     accuracy_and_backtests_wait_for_the_period_to_end_and_respect_scopes,
     |app| {
         let june = june(&app).await;
-        let mut forecasts = client(&app).await;
+        let mut forecasts = app.forecasts().await;
         let quarter = dealdesk::domain::period::FiscalCalendar::default()
             .quarter_of(Utc::now().date_naive())
             .to_string();

@@ -1,18 +1,11 @@
 //! Forecast calls: rep versus leader, lineage, as-of reads, judgments.
 
 use dealdesk::domain::directory::Role;
-use dealdesk::proto::{self as pb, forecast_service_client::ForecastServiceClient};
+use dealdesk::proto as pb;
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::contract_test;
 use crate::helpers::{TestApp, assert_error, authed, violated_fields};
-
-async fn client(app: &TestApp) -> ForecastServiceClient<Channel> {
-    ForecastServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .unwrap()
-}
 
 fn usd(minor: i64) -> Option<pb::Money> {
     Some(pb::Money {
@@ -29,7 +22,7 @@ async fn submit(
     commit: i64,
     best: i64,
 ) -> Result<pb::ForecastCallEvent, tonic::Status> {
-    client(app)
+    app.forecasts()
         .await
         .submit_forecast_call(authed(
             token,
@@ -51,7 +44,7 @@ async fn adjust(
     commit: i64,
     best: i64,
 ) -> Result<pb::ForecastCallEvent, tonic::Status> {
-    client(app)
+    app.forecasts()
         .await
         .adjust_forecast_call(authed(
             token,
@@ -73,7 +66,7 @@ async fn read(
     user: &pb::User,
     as_of: Option<prost_types::Timestamp>,
 ) -> Result<pb::ForecastCall, tonic::Status> {
-    client(app)
+    app.forecasts()
         .await
         .get_forecast_call(authed(
             token,
@@ -214,7 +207,8 @@ contract_test!(bad_calls_are_refused_with_their_fields, |app| {
     let [_, (_, manager_token), (rep, rep_token), _] = chain(&app).await;
     let status = submit(&app, &rep_token, 10, 5).await.unwrap_err();
     assert_eq!(violated_fields(&status), ["best_case.amount_minor"]);
-    let status = client(&app)
+    let status = app
+        .forecasts()
         .await
         .submit_forecast_call(authed(
             &rep_token,
@@ -228,7 +222,8 @@ contract_test!(bad_calls_are_refused_with_their_fields, |app| {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["period", "commit"]);
-    let status = client(&app)
+    let status = app
+        .forecasts()
         .await
         .get_forecast_call(authed(
             &rep_token,
@@ -309,7 +304,7 @@ contract_test!(
             let app = &app;
             let deal = deal.name.clone();
             async move {
-                client(app)
+                app.forecasts()
                     .await
                     .judge_deal(authed(
                         &token,

@@ -165,6 +165,12 @@ impl TestApp {
         dealdesk::proto::deal_service_client::DealServiceClient::new(self.channel().await)
     }
 
+    pub async fn forecasts(
+        &self,
+    ) -> dealdesk::proto::forecast_service_client::ForecastServiceClient<Channel> {
+        dealdesk::proto::forecast_service_client::ForecastServiceClient::new(self.channel().await)
+    }
+
     /// Stops the server (as SIGTERM would) and returns how it ended.
     pub async fn shutdown(mut self) -> Result<(), startup::StartupError> {
         if let Some(stop) = self.stop.take() {

@@ -10,5 +10,6 @@ mod auth;
 mod calls;
 mod deals;
 mod directory;
+mod forecast;
 mod operations;
 mod pipelines;
