@@ -697,15 +697,7 @@ impl<S: Store> DealService for DealApi<S> {
             &req.page_token,
             &["ListDealStageHistory", &req.parent],
         )?;
-        let after = match paging.after.as_deref() {
-            None => None,
-            Some(key) => Some(key.parse::<i64>().map_err(|_| {
-                invalid(Violations::one(
-                    "page_token",
-                    "is not a page token of this list",
-                ))
-            })?),
-        };
+        let after = paging.after_number()?;
         let entries = self
             .app
             .stage_history(&principal, id, after, paging.limit)

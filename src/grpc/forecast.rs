@@ -193,15 +193,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             &req.page_token,
             &["ListWinRateSnapshots", &req.parent],
         )?;
-        let before = match paging.after.as_deref() {
-            None => None,
-            Some(key) => Some(key.parse::<i64>().map_err(|_| {
-                invalid(Violations::one(
-                    "page_token",
-                    "is not a page token of this list",
-                ))
-            })?),
-        };
+        let before = paging.after_number()?;
         let snapshots = self
             .app
             .list_win_rate_snapshots(&principal, pipeline, before, paging.limit)

@@ -128,6 +128,21 @@ impl Paging {
             .transpose()
     }
 
+    /// The `after` key as a number (sequences and versions).
+    pub fn after_number(&self) -> Result<Option<i64>, Status> {
+        self.after
+            .as_deref()
+            .map(|key| {
+                key.parse::<i64>().map_err(|_| {
+                    invalid(Violations::one(
+                        "page_token",
+                        "is not a page token of this list",
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     /// The token of the next page: empty when `returned` did not fill the page.
     pub fn next_token(&self, returned: usize, last_key: Option<String>) -> String {
         match last_key {
