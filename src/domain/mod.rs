@@ -1,6 +1,7 @@
 //! Pure rules of the sales domain: no I/O, no async, no tonic or sea-orm. A value that exists
 //! here is valid; wire and database types are converted into these through checked parsers.
 
+pub mod approval;
 pub mod call;
 pub mod deal;
 pub mod directory;
