@@ -14,19 +14,21 @@ use tonic_health::server::HealthReporter;
 use crate::app::App;
 use crate::app::ports::Store;
 use crate::domain::period::FiscalCalendar;
-use crate::grpc::{DealApi, DirectoryApi, ForecastApi, PipelineApi};
+use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, PipelineApi};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
-    self, deal_service_server::DealServiceServer, directory_service_server::DirectoryServiceServer,
+    self, deal_desk_service_server::DealDeskServiceServer, deal_service_server::DealServiceServer,
+    directory_service_server::DirectoryServiceServer,
     forecast_service_server::ForecastServiceServer, pipeline_service_server::PipelineServiceServer,
 };
 
 /// Fully-qualified names of the API's services, as health and reflection know them.
-pub const SERVICE_NAMES: [&str; 4] = [
+pub const SERVICE_NAMES: [&str; 5] = [
     "dealdesk.v1.DirectoryService",
     "dealdesk.v1.PipelineService",
     "dealdesk.v1.DealService",
     "dealdesk.v1.ForecastService",
+    "dealdesk.v1.DealDeskService",
 ];
 
 /// How often health re-checks the database.
@@ -118,7 +120,8 @@ impl Application {
             .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
             .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
             .add_service(DealServiceServer::new(DealApi::new(app.clone())))
-            .add_service(ForecastServiceServer::new(ForecastApi::new(app)))
+            .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
+            .add_service(DealDeskServiceServer::new(DealDeskApi::new(app)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();

@@ -8,6 +8,7 @@ mod m0002_deals;
 mod m0003_forecast;
 mod m0004_forecast_calls;
 mod m0005_forecast_snapshots;
+mod m0006_approval_policies;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_forecast::Migration),
             Box::new(m0004_forecast_calls::Migration),
             Box::new(m0005_forecast_snapshots::Migration),
+            Box::new(m0006_approval_policies::Migration),
         ]
     }
 }

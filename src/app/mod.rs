@@ -3,6 +3,7 @@
 
 pub mod accuracy;
 pub mod calls;
+pub mod dealdesk;
 pub mod deals;
 pub mod directory;
 pub mod error;

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::error::AppResult;
+use crate::domain::approval::PolicyVersion;
 use crate::domain::call::CallEvent;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
@@ -484,8 +485,27 @@ pub trait ForecastStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
 }
 
+/// Storage of deal-desk policies.
+pub trait DealDeskStore: Send + Sync + 'static {
+    /// Stores a policy version (its version taken concurrently -> ABORTED).
+    fn insert_policy(
+        &self,
+        policy: &PolicyVersion,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
+    /// One version of a segment's policy, or its newest when `version` is `None`.
+    fn get_policy(
+        &self,
+        segment: Segment,
+        version: Option<i64>,
+    ) -> impl Future<Output = AppResult<Option<PolicyVersion>>> + Send;
+}
+
 /// Everything the application stores.
-pub trait Store: DirectoryStore + PipelineStore + DealStore + ForecastStore + Clone {
+pub trait Store:
+    DirectoryStore + PipelineStore + DealStore + ForecastStore + DealDeskStore + Clone
+{
     /// Whether the database answers (for health).
     fn ping(&self) -> impl Future<Output = bool> + Send;
 }

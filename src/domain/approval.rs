@@ -11,7 +11,7 @@ use super::pipeline::Segment;
 use super::{Violations, check_text};
 
 /// Who approves a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Approver {
     /// The deal owner's manager.
     OwnersManager,
@@ -22,7 +22,7 @@ pub enum Approver {
 }
 
 /// How a step with several approvers completes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     /// Every approver must approve.
     All,
@@ -31,7 +31,7 @@ pub enum Mode {
 }
 
 /// One step a policy can add.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepSpec {
     /// What people call it ("VP of Sales", "Legal review").
     pub name: String,
@@ -45,7 +45,7 @@ pub struct StepSpec {
 
 /// A discount tier: discounts up to `ceiling_bps` (inclusive) need the steps of this tier and
 /// of every tier below it. The first tier has no steps: it is pre-approved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DiscountTier {
     /// Highest discount of the tier, in basis points.
     pub ceiling_bps: u32,
@@ -54,7 +54,7 @@ pub struct DiscountTier {
 }
 
 /// Deals above `above` need `step`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SizeThreshold {
     /// The amount a deal must exceed.
     pub above: Money,
@@ -63,7 +63,7 @@ pub struct SizeThreshold {
 }
 
 /// A segment's approval policy (one version of it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// The segment it governs.
     pub segment: Segment,
@@ -79,6 +79,19 @@ pub struct Policy {
     pub payment_days_limit: u32,
     /// Who approves longer payment terms.
     pub finance_step: StepSpec,
+}
+
+/// One stored version of a segment's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// Version, from 1 per segment.
+    pub version: i64,
+    /// The policy.
+    pub policy: Policy,
+    /// Who made it (`None`: the CLI or demo).
+    pub creator: Option<super::directory::UserId>,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a request asks for.

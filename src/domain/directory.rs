@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::{Violations, check_text};
 
 /// What a principal may do. Every user has exactly one role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Role {
     /// Owns deals.
     Rep,

@@ -10,7 +10,7 @@ use super::directory::Role;
 use super::{Violations, check_text};
 
 /// The market segment a pipeline serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Segment {
     /// Small business.
     Smb,

@@ -3,12 +3,14 @@
 
 pub mod convert;
 mod deal;
+mod dealdesk;
 mod directory;
 pub mod error;
 mod forecast;
 mod pipeline;
 
 pub use deal::DealApi;
+pub use dealdesk::DealDeskApi;
 pub use directory::DirectoryApi;
 pub use forecast::ForecastApi;
 pub use pipeline::PipelineApi;

@@ -465,3 +465,26 @@ pub mod forecast_snapshot_call {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `approval_policies`: immutable versions.
+pub mod approval_policy {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `approval_policies`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "approval_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub segment: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: i64,
+        pub document: String,
+        pub creator_id: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

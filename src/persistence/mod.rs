@@ -6,6 +6,7 @@
 //! concurrent manager changes cannot close a cycle together.
 
 mod codec;
+mod dealdesk;
 mod deals;
 
 /// Stand-ins that sort deals without a close date or amount last (page tokens carry them).

@@ -1,0 +1,103 @@
+//! Deal-desk use cases: versioned approval policies and route previews.
+
+use uuid::Uuid;
+
+use super::ports::{AuditEntry, Store};
+use super::{App, AppError, AppResult, Principal, now};
+use crate::domain::approval::{
+    Policy, PolicyVersion, Route, Terms, check_policy, check_terms, route,
+};
+use crate::domain::directory::Role;
+use crate::domain::pipeline::Segment;
+
+impl<S: Store> App<S> {
+    /// Stores the next version of a segment's policy. Admins and deal desk only.
+    pub async fn create_policy(
+        &self,
+        principal: &Principal,
+        policy: Policy,
+    ) -> AppResult<PolicyVersion> {
+        if !matches!(principal.role(), Role::Admin | Role::DealDesk) {
+            return Err(AppError::denied(
+                "POLICY_EDITORS_ONLY",
+                "only admins and deal desk edit approval policies",
+            ));
+        }
+        check_policy(&policy).map_err(|v| AppError::invalid(v.prefixed("policy")))?;
+        let latest = self
+            .store
+            .get_policy(policy.segment, None)
+            .await?
+            .map(|p| p.version)
+            .unwrap_or(0);
+        let version = PolicyVersion {
+            version: latest + 1,
+            policy,
+            creator: Some(principal.user.id),
+            created_at: now(),
+        };
+        let audit = AuditEntry {
+            actor: Some(principal.user.id),
+            action: "CreateApprovalPolicy",
+            resource: format!(
+                "approvalPolicies/{:?}/versions/{}",
+                version.policy.segment, version.version
+            ),
+            detail: String::new(),
+            change: None,
+        };
+        self.store.insert_policy(&version, audit).await?;
+        Ok(version)
+    }
+
+    /// One version (or the newest) of a segment's policy; everyone may read policies.
+    pub async fn get_policy(
+        &self,
+        _principal: &Principal,
+        segment: Segment,
+        version: Option<i64>,
+    ) -> AppResult<PolicyVersion> {
+        self.store
+            .get_policy(segment, version)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                kind: "approval policy",
+                name: format!(
+                    "{segment:?} version {}",
+                    version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "latest".into())
+                ),
+            })
+    }
+
+    /// The route a request on a visible deal would take under its segment's newest policy.
+    pub async fn preview_route(
+        &self,
+        principal: &Principal,
+        deal: Uuid,
+        terms: Terms,
+    ) -> AppResult<(PolicyVersion, Route)> {
+        let deal = self.get_deal(principal, deal).await?;
+        let pipeline = self.get_pipeline(principal, deal.pipeline_id).await?;
+        let policy = self
+            .store
+            .get_policy(pipeline.spec.segment, None)
+            .await?
+            .ok_or_else(|| AppError::FailedPrecondition {
+                reason: "NO_APPROVAL_POLICY",
+                message: format!(
+                    "no approval policy for the {:?} segment yet",
+                    pipeline.spec.segment
+                ),
+                violations: vec![super::error::Precondition {
+                    kind: "APPROVAL_POLICY".into(),
+                    subject: format!("{:?}", pipeline.spec.segment),
+                    description: "an admin or deal desk must create the segment's policy".into(),
+                }],
+            })?;
+        check_terms(&policy.policy, &terms).map_err(AppError::invalid)?;
+        let route = route(&policy.policy, deal.fields.amount, &terms);
+        Ok((policy, route))
+    }
+}

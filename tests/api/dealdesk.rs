@@ -1,0 +1,287 @@
+//! DealDeskService: versioned approval policies and route previews.
+
+use dealdesk::domain::directory::Role;
+use dealdesk::proto::{self as pb, deal_desk_service_client::DealDeskServiceClient};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::contract_test;
+use crate::helpers::{TestApp, assert_error, authed, violated_fields};
+
+async fn desk(app: &TestApp) -> DealDeskServiceClient<Channel> {
+    DealDeskServiceClient::connect(format!("http://{}", app.addr))
+        .await
+        .unwrap()
+}
+
+fn step(name: &str, approver: pb::approver::Approver) -> pb::ApprovalStep {
+    pb::ApprovalStep {
+        name: name.into(),
+        approvers: vec![pb::Approver {
+            approver: Some(approver),
+        }],
+        mode: 0,
+        sla_hours: 24,
+    }
+}
+
+fn relation(r: pb::approver::Relation) -> pb::approver::Approver {
+    pb::approver::Approver::Relation(r as i32)
+}
+
+fn queue(role: pb::Role) -> pb::approver::Approver {
+    pb::approver::Approver::RoleQueue(role as i32)
+}
+
+/// Mid-market: 15% pre-approved; to 25% the manager; to 40% adds the VP; beyond, finance.
+fn policy() -> pb::ApprovalPolicy {
+    use pb::approver::Relation;
+    pb::ApprovalPolicy {
+        segment: pb::Segment::MidMarket as i32,
+        tiers: vec![
+            pb::DiscountTier {
+                ceiling_bps: 1500,
+                steps: vec![],
+            },
+            pb::DiscountTier {
+                ceiling_bps: 2500,
+                steps: vec![step("Sales manager", relation(Relation::OwnersManager))],
+            },
+            pb::DiscountTier {
+                ceiling_bps: 4000,
+                steps: vec![step("VP of Sales", relation(Relation::LeaderAboveOwner))],
+            },
+            pb::DiscountTier {
+                ceiling_bps: 10_000,
+                steps: vec![step("CFO", queue(pb::Role::Finance))],
+            },
+        ],
+        size_thresholds: vec![],
+        playbook: vec!["MUTUAL_NDA".into()],
+        legal_step: Some(step("Legal review", queue(pb::Role::Legal))),
+        payment_days_limit: 45,
+        finance_step: Some(step("Finance", queue(pb::Role::Finance))),
+        ..Default::default()
+    }
+}
+
+async fn create_policy(
+    app: &TestApp,
+    token: &str,
+    policy: pb::ApprovalPolicy,
+) -> Result<pb::ApprovalPolicy, tonic::Status> {
+    desk(app)
+        .await
+        .create_approval_policy(authed(
+            token,
+            pb::CreateApprovalPolicyRequest {
+                policy: Some(policy),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+contract_test!(
+    policies_are_versioned_per_segment_and_only_editors_write_them,
+    |app| {
+        let (_, desk_token) = app.user(Role::DealDesk, None).await;
+        let (_, rep_token) = app.user(Role::Rep, None).await;
+        let first = create_policy(&app, &desk_token, policy()).await.unwrap();
+        assert_eq!(
+            (first.name.as_str(), first.version),
+            ("approvalPolicies/mid-market/versions/1", 1)
+        );
+        let mut changed = policy();
+        changed.tiers[0].ceiling_bps = 1000;
+        let second = create_policy(&app, &app.admin_token, changed)
+            .await
+            .unwrap();
+        assert_eq!(second.version, 2);
+        let mut client = desk(&app).await;
+        let latest = client
+            .get_approval_policy(authed(
+                &rep_token,
+                pb::GetApprovalPolicyRequest {
+                    segment: pb::Segment::MidMarket as i32,
+                    version: 0,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(latest, second);
+        let old = client
+            .get_approval_policy(authed(
+                &rep_token,
+                pb::GetApprovalPolicyRequest {
+                    segment: pb::Segment::MidMarket as i32,
+                    version: 1,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(old, first, "versions never change");
+        let status = create_policy(&app, &rep_token, policy()).await.unwrap_err();
+        assert_error(&status, Code::PermissionDenied, "POLICY_EDITORS_ONLY");
+        let status = client
+            .get_approval_policy(authed(
+                &rep_token,
+                pb::GetApprovalPolicyRequest {
+                    segment: pb::Segment::Smb as i32,
+                    version: 0,
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::NotFound, "NOT_FOUND");
+        assert_eq!(app.count("approval_policies").await, 2);
+    }
+);
+
+contract_test!(
+    invalid_policies_report_every_problem_and_store_nothing,
+    |app| {
+        let mut bad = policy();
+        bad.tiers[2].ceiling_bps = 2000; // overlaps the tier below
+        bad.tiers[1].steps.clear(); // a tier that adds nothing
+        bad.tiers[3].steps[0].approvers[0] = pb::Approver {
+            approver: Some(queue(pb::Role::Rep)),
+        };
+        bad.legal_step = None;
+        let status = create_policy(&app, &app.admin_token, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&status), ["policy.legal_step"]);
+        let mut bad = policy();
+        bad.tiers[2].ceiling_bps = 2000;
+        bad.tiers[1].steps.clear();
+        bad.tiers[3].steps[0].approvers[0] = pb::Approver {
+            approver: Some(queue(pb::Role::Rep)),
+        };
+        let status = create_policy(&app, &app.admin_token, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            violated_fields(&status),
+            [
+                "policy.tiers[1].steps",
+                "policy.tiers[2].ceiling_bps",
+                "policy.tiers[3].steps[0].approvers[0]"
+            ]
+        );
+        assert_eq!(app.count("approval_policies").await, 0);
+    }
+);
+
+contract_test!(
+    a_preview_routes_by_tier_with_reasons_and_writes_nothing,
+    |app| {
+        let leader = app.user(Role::Leader, None).await;
+        let manager = app.user(Role::Manager, Some(&leader.0)).await;
+        let rep = app.user(Role::Rep, Some(&manager.0)).await;
+        let peer = app.user(Role::Rep, None).await;
+        let template = app
+            .pipelines()
+            .await
+            .list_pipeline_templates(authed(
+                &app.admin_token,
+                pb::ListPipelineTemplatesRequest {},
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .templates
+            .into_iter()
+            .find(|t| t.segment == pb::Segment::MidMarket as i32)
+            .unwrap();
+        let pipeline = app
+            .pipelines()
+            .await
+            .create_pipeline(authed(
+                &app.admin_token,
+                pb::CreatePipelineRequest {
+                    pipeline: Some(template),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let deal = app
+            .deals()
+            .await
+            .create_deal(authed(
+                &rep.1,
+                pb::CreateDealRequest {
+                    deal: Some(pb::Deal {
+                        display_name: "Acme".into(),
+                        account: "Acme".into(),
+                        pipeline: pipeline.name.clone(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let preview = |token: String, discount_bps: i32, clauses: Vec<String>| {
+            let app = &app;
+            let deal = deal.name.clone();
+            async move {
+                desk(app)
+                    .await
+                    .preview_approval_route(authed(
+                        &token,
+                        pb::PreviewApprovalRouteRequest {
+                            deal,
+                            discount_bps,
+                            clauses,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let status = preview(rep.1.clone(), 2200, vec![]).await.unwrap_err();
+        assert_error(&status, Code::FailedPrecondition, "NO_APPROVAL_POLICY");
+        create_policy(&app, &app.admin_token, policy())
+            .await
+            .unwrap();
+
+        let at_ceiling = preview(rep.1.clone(), 1500, vec!["MUTUAL_NDA".into()])
+            .await
+            .unwrap();
+        assert!(at_ceiling.auto_approved && at_ceiling.steps.is_empty());
+        assert_eq!(at_ceiling.policy, "approvalPolicies/mid-market/versions/1");
+        let over = preview(rep.1.clone(), 2200, vec![]).await.unwrap();
+        assert!(!over.auto_approved);
+        assert_eq!(
+            over.steps[0].reasons,
+            ["discount 22.0% exceeds the 15.0% pre-approved for mid-market: Sales manager"]
+        );
+        let big = preview(manager.1.clone(), 4500, vec!["UNCAPPED_LIABILITY".into()])
+            .await
+            .unwrap();
+        let names: Vec<&str> = big
+            .steps
+            .iter()
+            .map(|s| s.step.as_ref().unwrap().name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["Sales manager", "VP of Sales", "CFO", "Legal review"]
+        );
+
+        let status = preview(peer.1.clone(), 2200, vec![]).await.unwrap_err();
+        assert_error(&status, Code::NotFound, "NOT_FOUND");
+        let status = preview(rep.1.clone(), 10_001, vec![]).await.unwrap_err();
+        assert_eq!(violated_fields(&status), ["discount_bps"]);
+        let status = preview(rep.1.clone(), -1, vec![]).await.unwrap_err();
+        assert_eq!(violated_fields(&status), ["discount_bps"]);
+        assert_eq!(app.count("approval_policies").await, 1);
+    }
+);
