@@ -215,6 +215,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
             .await?;
     }
     demo_calls(app, &people).await?;
+    demo_policies(app, &people).await?;
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
         let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
@@ -288,5 +289,72 @@ async fn demo_calls<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()> {
         Vec::new()
     })
     .await?;
+    Ok(())
+}
+
+/// An approval policy per segment: pre-approved discount ceilings rising with deal size, the
+/// owner's manager, then the leader above, then finance; big deals add finance, clauses outside
+/// the playbook go to legal, payment beyond 45 days to finance.
+async fn demo_policies<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()> {
+    use crate::domain::approval::{Approver, DiscountTier, Mode, Policy, SizeThreshold, StepSpec};
+    use crate::domain::pipeline::Segment;
+    let Some(admin) = people.iter().find(|u| u.profile.role == Role::Admin) else {
+        return Ok(());
+    };
+    let step = |name: &str, approver: Approver, sla_hours: u32| StepSpec {
+        name: name.into(),
+        approvers: vec![approver],
+        mode: Mode::Any,
+        sla_hours,
+    };
+    for (segment, pre_approved, manager, leader, big_deal) in [
+        (Segment::Smb, 1000, 2000, 3000, 50_000 * 100),
+        (Segment::MidMarket, 1500, 2500, 4000, 250_000 * 100),
+        (Segment::Enterprise, 2000, 3000, 4500, 1_000_000 * 100),
+    ] {
+        let policy = Policy {
+            segment,
+            tiers: vec![
+                DiscountTier {
+                    ceiling_bps: pre_approved,
+                    steps: vec![],
+                },
+                DiscountTier {
+                    ceiling_bps: manager,
+                    steps: vec![step("Sales manager", Approver::OwnersManager, 24)],
+                },
+                DiscountTier {
+                    ceiling_bps: leader,
+                    steps: vec![step("VP of Sales", Approver::LeaderAboveOwner, 48)],
+                },
+                DiscountTier {
+                    ceiling_bps: 10_000,
+                    steps: vec![step("CFO", Approver::Queue(Role::Finance), 72)],
+                },
+            ],
+            size_thresholds: vec![SizeThreshold {
+                above: Money {
+                    minor: big_deal,
+                    currency: Currency::USD,
+                },
+                step: step("Finance", Approver::Queue(Role::Finance), 48),
+            }],
+            playbook: vec![
+                "MUTUAL_NDA".into(),
+                "LOGO_RIGHTS_WAIVED".into(),
+                "NET_45".into(),
+            ],
+            legal_step: step("Legal review", Approver::Queue(Role::Legal), 72),
+            payment_days_limit: 45,
+            finance_step: step("Finance", Approver::Queue(Role::Finance), 48),
+        };
+        app.create_policy(
+            &Principal {
+                user: admin.clone(),
+            },
+            policy,
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -170,6 +170,22 @@ fn percent(bps: u32) -> String {
     format!("{}.{}%", bps / 100, (bps % 100) / 10)
 }
 
+/// An amount in words: `1000000.00 USD`.
+fn money_text(m: Money) -> String {
+    let digits = m.currency.minor_digits();
+    if digits == 0 {
+        return format!("{} {}", m.minor, m.currency);
+    }
+    let scale = 10i64.pow(digits as u32);
+    format!(
+        "{}.{:0width$} {}",
+        m.minor / scale,
+        (m.minor % scale).abs(),
+        m.currency,
+        width = digits as usize
+    )
+}
+
 fn segment_name(segment: Segment) -> &'static str {
     match segment {
         Segment::Smb => "SMB",
@@ -244,8 +260,9 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
                 (
                     amount.minor > threshold.above.minor,
                     format!(
-                        "deal size exceeds {} {}",
-                        threshold.above.minor, threshold.above.currency
+                        "deal size {} exceeds {}",
+                        money_text(amount),
+                        money_text(threshold.above)
                     ),
                 )
             };
@@ -485,8 +502,9 @@ pub fn reapprove(new_route: &Route, terms: &Terms, approved: &[Approved]) -> Vec
                     Cause::Size { amount: now, .. } => match before.amount {
                         Some(was) if was.currency == now.currency && now.minor <= was.minor => {}
                         Some(was) => riskier.push(format!(
-                            "amount rose from {} {} to {} {}",
-                            was.minor, was.currency, now.minor, now.currency
+                            "amount rose from {} to {}",
+                            money_text(was),
+                            money_text(*now)
                         )),
                         None => riskier.push("the amount was not set when approved".into()),
                     },
@@ -643,6 +661,10 @@ mod tests {
         );
         let r = route(&policy(), Some(usd(100_000_01)), &terms(0));
         assert_eq!(names(&r), ["Finance"]);
+        assert_eq!(
+            r.steps[0].reasons,
+            ["deal size 100000.01 USD exceeds 100000.00 USD: Finance"]
+        );
         let euro = Money {
             minor: 1,
             currency: Currency::EUR,
