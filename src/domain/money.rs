@@ -72,9 +72,9 @@ pub struct Money {
     pub currency: Currency,
 }
 
-/// Largest amount accepted: 10^15 minor units (ten trillion dollars), far below `i64::MAX`, so
-/// sums over millions of deals cannot overflow.
-pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
+/// Largest amount accepted: 10^12 minor units (ten billion dollars), so that summing a
+/// million deals at the limit (10^18) stays below `i64::MAX` (9.2 x 10^18).
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 
 /// Parses a positive amount in `field`.
 pub fn parse_positive(field: &str, minor: i64, currency: &str) -> Result<Money, Violations> {
