@@ -10,7 +10,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, violated_fields};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::close_deal_request::Outcome;
 use pb::deal::Status as DealStatus;
@@ -18,24 +18,6 @@ use pb::stage_history_entry::Direction as History;
 
 // ---------------------------------------------------------------------------------------------
 // Setup: people, pipelines, deals.
-
-/// A user and their bearer token.
-#[derive(Clone)]
-struct Person {
-    user: pb::User,
-    token: String,
-}
-
-impl Person {
-    fn name(&self) -> String {
-        self.user.name.clone()
-    }
-}
-
-async fn person(app: &TestApp, role: Role, manager: Option<&Person>) -> Person {
-    let (user, token) = app.user(role, manager.map(|m| &m.user)).await;
-    Person { user, token }
-}
 
 /// leader -> manager -> rep and leader -> peer_manager -> peer, plus the read-only roles.
 struct Org {

@@ -11,7 +11,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, violated_fields};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::ForecastCategory as Category;
 use pb::LeadSource as Lead;
@@ -20,24 +20,6 @@ use pb::segment_win_rate::Kind as SegmentKind;
 
 // ---------------------------------------------------------------------------------------------
 // Setup: people, pipelines, deals.
-
-/// A user and their bearer token.
-#[derive(Clone)]
-struct Person {
-    user: pb::User,
-    token: String,
-}
-
-impl Person {
-    fn name(&self) -> String {
-        self.user.name.clone()
-    }
-}
-
-async fn person(app: &TestApp, role: Role, manager: Option<&Person>) -> Person {
-    let (user, token) = app.user(role, manager.map(|m| &m.user)).await;
-    Person { user, token }
-}
 
 /// leader -> manager -> (rep1, rep2) and leader -> peer_manager -> peer, plus finance.
 struct Team {

@@ -246,6 +246,25 @@ pub fn role_to_wire(role: Role) -> pb::Role {
     }
 }
 
+/// A user and their bearer token.
+#[derive(Clone)]
+pub struct Person {
+    pub user: pb::User,
+    pub token: String,
+}
+
+impl Person {
+    pub fn name(&self) -> String {
+        self.user.name.clone()
+    }
+}
+
+/// A new user of `role` under `manager`, with a token.
+pub async fn person(app: &TestApp, role: Role, manager: Option<&Person>) -> Person {
+    let (user, token) = app.user(role, manager.map(|m| &m.user)).await;
+    Person { user, token }
+}
+
 /// A request carrying `authorization: Bearer <token>`.
 pub fn authed<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
