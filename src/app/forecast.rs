@@ -585,24 +585,32 @@ impl<S: Store> App<S> {
         };
         let range = revenue_range(closed_total, &all, seed);
 
-        let mut by_stage = Vec::new();
-        for pipeline in pipelines {
-            for stage in &pipeline.spec.stages {
-                let here: Vec<OpenDeal> = deals
-                    .iter()
-                    .filter(|d| d.1 == pipeline.id && d.2 == stage.stage_id)
-                    .map(|d| d.3)
-                    .collect();
-                if !here.is_empty() {
-                    by_stage.push((
-                        pipeline.id,
-                        stage.stage_id.clone(),
-                        rate_of(pipeline.id, &stage.stage_id),
-                        Figures::of(0, &here),
-                    ));
-                }
-            }
+        // One pass groups the deals by stage; stages are then listed in pipeline order.
+        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeal>> = HashMap::new();
+        for (_, pipeline, stage, deal) in &deals {
+            per_stage
+                .entry((*pipeline, *stage))
+                .or_default()
+                .push(*deal);
         }
+        let by_stage = pipelines
+            .iter()
+            .flat_map(|p| {
+                p.spec
+                    .stages
+                    .iter()
+                    .map(move |s| (p.id, s.stage_id.as_str()))
+            })
+            .filter_map(|key| {
+                let here = per_stage.get(&key)?;
+                Some((
+                    key.0,
+                    key.1.to_string(),
+                    rate_of(key.0, key.1),
+                    Figures::of(0, here),
+                ))
+            })
+            .collect();
         let by_category = [
             ForecastCategory::Commit,
             ForecastCategory::BestCase,

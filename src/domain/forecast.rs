@@ -83,6 +83,11 @@ impl Figures {
         self
     }
 
+    /// Every open amount, unweighted, whatever its category.
+    pub fn open_amount(&self) -> i64 {
+        self.commit + self.best_case + self.pipeline + self.omitted
+    }
+
     /// The sum of two scopes' figures (a roll-up).
     pub fn plus(self, other: Figures) -> Figures {
         Figures {

@@ -276,7 +276,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     stage: format!("pipelines/{pipeline}/stages/{stage}"),
                     win_rate: *rate,
                     open_deals: f.open_deals as i64,
-                    amount: f.commit + f.best_case + f.pipeline + f.omitted,
+                    amount: f.open_amount(),
                     weighted: f.weighted_pipeline,
                 })
                 .collect(),
@@ -286,7 +286,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 .map(|(category, f)| pb::CategoryForecast {
                     category: category_to(*category).into(),
                     open_deals: f.open_deals as i64,
-                    amount: f.commit + f.best_case + f.pipeline + f.omitted,
+                    amount: f.open_amount(),
                     weighted: f.weighted_pipeline,
                 })
                 .collect(),
