@@ -3,9 +3,11 @@
 
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use dealdesk::domain::directory::Role;
+use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
 use prost_types::FieldMask;
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
@@ -18,6 +20,29 @@ use pb::stage_history_entry::Direction as History;
 
 // ---------------------------------------------------------------------------------------------
 // Setup: people, pipelines, deals.
+
+/// Sends six copies of one request at once (each on its own connection) and returns every
+/// answer, which must all be successes.
+async fn six_at_once<T, F, Fut>(app: &TestApp, send: F) -> Vec<T>
+where
+    F: Fn(DealServiceClient<Channel>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        tasks.push(tokio::spawn(send(app.deals().await)));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(
+            task.await
+                .unwrap()
+                .expect("every retry gets the first answer"),
+        );
+    }
+    answers
+}
 
 /// leader -> manager -> rep and leader -> peer_manager -> peer, plus the read-only roles.
 struct Org {
@@ -863,22 +888,16 @@ contract_test!(
             deal: Some(ready(&pipeline, "Raced")),
             request_id: "race-create".into(),
         };
-        let mut tasks = Vec::new();
-        for _ in 0..6 {
-            let mut deals = app.deals().await;
+        let created = six_at_once(&app, |mut deals| {
             let (token, request) = (rep.token.clone(), request.clone());
-            tasks.push(tokio::spawn(async move {
+            async move {
                 deals
                     .create_deal(authed(&token, request))
                     .await
-                    .unwrap()
-                    .into_inner()
-            }));
-        }
-        let mut created = Vec::new();
-        for task in tasks {
-            created.push(task.await.unwrap());
-        }
+                    .map(|r| r.into_inner())
+            }
+        })
+        .await;
         assert!(created.iter().all(|d| *d == created[0]));
         assert_eq!(app.count("deals").await, 1);
 
@@ -898,25 +917,16 @@ contract_test!(
             request_id: "race-advance".into(),
             ..Default::default()
         };
-        let mut tasks = Vec::new();
-        for _ in 0..6 {
-            let mut deals = app.deals().await;
+        let moved = six_at_once(&app, |mut deals| {
             let (token, request) = (rep.token.clone(), advance.clone());
-            tasks.push(tokio::spawn(async move {
+            async move {
                 deals
                     .advance_deal_stage(authed(&token, request))
                     .await
                     .map(|r| r.into_inner())
-            }));
-        }
-        let mut moved = Vec::new();
-        for task in tasks {
-            moved.push(
-                task.await
-                    .unwrap()
-                    .expect("every retry gets the first answer"),
-            );
-        }
+            }
+        })
+        .await;
         assert!(moved.iter().all(|d| *d == moved[0] && d.stage == "propose"));
         assert_eq!(app.count("stage_history").await, 2, "create and one move");
 
@@ -927,25 +937,16 @@ contract_test!(
             request_id: "race-close".into(),
             ..Default::default()
         };
-        let mut tasks = Vec::new();
-        for _ in 0..6 {
-            let mut deals = app.deals().await;
+        let closed = six_at_once(&app, |mut deals| {
             let (token, request) = (rep.token.clone(), close.clone());
-            tasks.push(tokio::spawn(async move {
+            async move {
                 deals
                     .close_deal(authed(&token, request))
                     .await
                     .map(|r| r.into_inner())
-            }));
-        }
-        let mut closed = Vec::new();
-        for task in tasks {
-            closed.push(
-                task.await
-                    .unwrap()
-                    .expect("every retry gets the first answer"),
-            );
-        }
+            }
+        })
+        .await;
         assert!(
             closed
                 .iter()
