@@ -72,6 +72,10 @@ pub struct ServeArgs {
         default_value_t = 0
     )]
     pub forecast_snapshot_every_hours: u64,
+    /// Look for approval steps past their SLA every this many seconds and escalate them (0:
+    /// never). Safe on every replica: a step escalates once.
+    #[arg(long, env = "DEALDESK_ESCALATION_EVERY_SECONDS", default_value_t = 60)]
+    pub escalation_every_seconds: u64,
 }
 
 /// Options of `demo`.

@@ -216,6 +216,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     }
     demo_calls(app, &people).await?;
     demo_policies(app, &people).await?;
+    demo_requests(app, &people, &book.deals).await?;
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
         let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
@@ -355,6 +356,127 @@ async fn demo_policies<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()>
             policy,
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Deal-desk requests in every state on open demo deals: approved at once, pending, approved by
+/// people, rejected, withdrawn, and one superseded by a resubmission the earlier approval still
+/// covers.
+async fn demo_requests<S: Store>(
+    app: &App<S>,
+    people: &[User],
+    deals: &[crate::domain::deal::Deal],
+) -> AppResult<()> {
+    use crate::domain::approval::Terms;
+    use crate::domain::deal::DealStatus;
+    let principal = |user: &User| Principal { user: user.clone() };
+    let by_id = |id: UserId| people.iter().find(|u| u.id == id);
+    let mut open = deals
+        .iter()
+        .filter(|d| d.status == DealStatus::Open && d.fields.amount.is_some())
+        .filter(|d| by_id(d.fields.owner_id).is_some());
+    let discount = |bps: u32| Terms {
+        discount_bps: bps,
+        ..Terms::default()
+    };
+    // Approves the current step of a request as each of its approvers, until it closes.
+    let approve_through = async |id: uuid::Uuid| -> AppResult<()> {
+        for _ in 0..10 {
+            let Some((request, _)) = app.store.get_request(id).await? else {
+                return Ok(());
+            };
+            let Some(index) = request.current_step() else {
+                return Ok(());
+            };
+            for seat in &request.steps[index].seats {
+                let approver = match (seat.user, seat.role()) {
+                    (Some(user), _) => by_id(user),
+                    (None, Some(role)) => people.iter().find(|u| u.profile.role == role),
+                    (None, None) => None,
+                };
+                if let Some(approver) = approver {
+                    let _ = app
+                        .decide_step(
+                            &principal(approver),
+                            id,
+                            index,
+                            true,
+                            "approved (demo)",
+                            None,
+                            |_| Vec::new(),
+                        )
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    };
+    let submit = async |deal: &crate::domain::deal::Deal, terms: Terms, resubmits| {
+        let owner = by_id(deal.fields.owner_id).expect("filtered on known owners");
+        match app
+            .submit_request(&principal(owner), deal.id, terms, resubmits, None, |_| {
+                Vec::new()
+            })
+            .await?
+        {
+            Created::New(request) => Ok::<_, AppError>(request),
+            Created::Replayed(_) => Err(AppError::Storage("demo request replayed".into())),
+        }
+    };
+    let Some(deal) = open.next() else {
+        return Ok(());
+    };
+    // Within the pre-approved tier: approved at once.
+    submit(deal, discount(500), None).await?;
+    // Pending at its first step, and one pending at legal for a clause outside the playbook.
+    if let Some(deal) = open.next() {
+        submit(deal, discount(2200), None).await?;
+    }
+    if let Some(deal) = open.next() {
+        let terms = Terms {
+            clauses: vec!["UNLIMITED_LIABILITY".into()],
+            non_standard: "Source code escrow with a named agent".into(),
+            ..Terms::default()
+        };
+        submit(deal, terms, None).await?;
+    }
+    // Approved by its approvers.
+    if let Some(deal) = open.next() {
+        let request = submit(deal, discount(2800), None).await?;
+        approve_through(request.id).await?;
+    }
+    // Rejected by the owner's manager.
+    if let Some(deal) = open.next() {
+        let request = submit(deal, discount(3500), None).await?;
+        if let Some(seat) = request.steps.first().and_then(|s| s.seats.first())
+            && let Some(manager) = seat.user.and_then(by_id)
+        {
+            app.decide_step(
+                &principal(manager),
+                request.id,
+                0,
+                false,
+                "Too deep for this quarter; try 25%",
+                None,
+                |_| Vec::new(),
+            )
+            .await?;
+        }
+    }
+    // Withdrawn by its requester.
+    if let Some(deal) = open.next() {
+        let request = submit(deal, discount(2500), None).await?;
+        let owner = by_id(deal.fields.owner_id).expect("filtered on known owners");
+        app.withdraw_request(&principal(owner), request.id, None, |_| Vec::new())
+            .await?;
+    }
+    // Approved, then resubmitted at a lower discount: superseded, and the new request keeps
+    // the earlier approvals.
+    if let Some(deal) = open.next() {
+        let first = submit(deal, discount(3000), None).await?;
+        approve_through(first.id).await?;
+        submit(deal, discount(2700), Some(first.id)).await?;
     }
     Ok(())
 }

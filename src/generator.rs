@@ -263,6 +263,7 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
             next_step_date: None,
             bant: Bant::default(),
             confirmed_budget: None,
+            discount_bps: 0,
             forecast_category: ForecastCategory::Pipeline,
             contacts: Vec::new(),
             qualification: Vec::new(),

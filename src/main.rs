@@ -51,7 +51,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let application = Application::build(store, args.listen)
                 .await?
                 .with_calendar(calendar(args.fiscal_year_start_month))
-                .with_snapshot_schedule(every);
+                .with_snapshot_schedule(every)
+                .with_escalation_schedule(
+                    (args.escalation_every_seconds > 0)
+                        .then(|| std::time::Duration::from_secs(args.escalation_every_seconds)),
+                );
             application
                 .run_until_stopped(startup::shutdown_signal())
                 .await?;

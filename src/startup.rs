@@ -64,6 +64,7 @@ pub struct Application {
     store: SqlStore,
     calendar: FiscalCalendar,
     snapshot_every: Option<Duration>,
+    escalate_every: Option<Duration>,
 }
 
 impl Application {
@@ -75,6 +76,7 @@ impl Application {
             store,
             calendar: FiscalCalendar::default(),
             snapshot_every: None,
+            escalate_every: Some(Duration::from_secs(60)),
         })
     }
 
@@ -83,6 +85,15 @@ impl Application {
     pub fn with_snapshot_schedule(self, every: Option<Duration>) -> Self {
         Self {
             snapshot_every: every,
+            ..self
+        }
+    }
+
+    /// Escalates approval steps past their SLA every `every` (`None`: never; default every
+    /// minute). Safe on several replicas sharing one database: a step escalates once.
+    pub fn with_escalation_schedule(self, every: Option<Duration>) -> Self {
+        Self {
+            escalate_every: every,
             ..self
         }
     }
@@ -108,6 +119,14 @@ impl Application {
         let snapshots = self
             .snapshot_every
             .map(|every| tokio::spawn(snapshot_forecasts(app.clone(), every)));
+        let escalations = self
+            .escalate_every
+            .map(|every| tokio::spawn(escalate_overdue(app.clone(), every)));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
 
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -121,11 +140,11 @@ impl Application {
             .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
             .add_service(DealServiceServer::new(DealApi::new(app.clone())))
             .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
-            .add_service(DealDeskServiceServer::new(DealDeskApi::new(app)))
+            .add_service(DealDeskServiceServer::new(DealDeskApi::new(app, stopping)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();
-        if let Some(task) = snapshots {
+        for task in snapshots.into_iter().chain(escalations) {
             task.abort();
         }
         tracing::info!("stopped");
@@ -192,6 +211,19 @@ async fn snapshot_forecasts<S: Store>(app: App<S>, every: Duration) {
                 Ok(_) => tracing::info!(%period, "forecast snapshot taken"),
                 Err(err) => tracing::warn!(%period, %err, "scheduled forecast snapshot failed"),
             }
+        }
+    }
+}
+
+/// Escalates overdue approval steps every `every`.
+async fn escalate_overdue<S: Store>(app: App<S>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match app.escalate_overdue(crate::app::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(steps = n, "approval steps escalated"),
+            Err(err) => tracing::warn!(%err, "escalating overdue approval steps failed"),
         }
     }
 }

@@ -9,6 +9,8 @@ mod m0003_forecast;
 mod m0004_forecast_calls;
 mod m0005_forecast_snapshots;
 mod m0006_approval_policies;
+mod m0007_deal_discount;
+mod m0008_approval_requests;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_forecast_calls::Migration),
             Box::new(m0005_forecast_snapshots::Migration),
             Box::new(m0006_approval_policies::Migration),
+            Box::new(m0007_deal_discount::Migration),
+            Box::new(m0008_approval_requests::Migration),
         ]
     }
 }

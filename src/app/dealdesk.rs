@@ -4,9 +4,7 @@ use uuid::Uuid;
 
 use super::ports::{AuditEntry, Store};
 use super::{App, AppError, AppResult, Principal, now};
-use crate::domain::approval::{
-    Policy, PolicyVersion, Route, Terms, check_policy, check_terms, route,
-};
+use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
 use crate::domain::directory::Role;
 use crate::domain::pipeline::Segment;
 
@@ -79,25 +77,6 @@ impl<S: Store> App<S> {
         terms: Terms,
     ) -> AppResult<(PolicyVersion, Route)> {
         let deal = self.get_deal(principal, deal).await?;
-        let pipeline = self.get_pipeline(principal, deal.pipeline_id).await?;
-        let policy = self
-            .store
-            .get_policy(pipeline.spec.segment, None)
-            .await?
-            .ok_or_else(|| AppError::FailedPrecondition {
-                reason: "NO_APPROVAL_POLICY",
-                message: format!(
-                    "no approval policy for the {:?} segment yet",
-                    pipeline.spec.segment
-                ),
-                violations: vec![super::error::Precondition {
-                    kind: "APPROVAL_POLICY".into(),
-                    subject: format!("{:?}", pipeline.spec.segment),
-                    description: "an admin or deal desk must create the segment's policy".into(),
-                }],
-            })?;
-        check_terms(&policy.policy, &terms).map_err(AppError::invalid)?;
-        let route = route(&policy.policy, deal.fields.amount, &terms);
-        Ok((policy, route))
+        self.route_for(principal, &deal, &terms).await
     }
 }

@@ -9,11 +9,11 @@ use super::ports::{
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::Violations;
 use crate::domain::deal::{
-    Access, Deal, DealDraft, DealFields, DealMask, DealStatus, ForecastCategory, HistoryDirection,
+    Access, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
     StageHistoryEntry, access, changed_fields, check_leader_owned, merge_fields,
 };
 use crate::domain::directory::{Role, UserId};
-use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, plan_move};
+use crate::domain::gates::{Direction, MovePlan, plan_move};
 use crate::domain::pipeline::{Pipeline, StageKind};
 
 fn deal_name(id: Uuid) -> String {
@@ -58,12 +58,6 @@ pub struct Preview {
     pub pipeline_id: Uuid,
     /// The plan.
     pub plan: MovePlan,
-}
-
-/// Approval facts for gates. The deal desk (a later issue) will supply real ones; until then no
-/// deal has approval requests or a discount.
-fn approval_facts(_deal: &DealFields) -> ApprovalFacts {
-    ApprovalFacts::NONE
 }
 
 /// The checklist of unmet criteria as precondition violations.
@@ -128,7 +122,11 @@ impl<S: Store> App<S> {
     }
 
     /// A deal the principal may see, with their access; NOT_FOUND otherwise.
-    async fn visible_deal(&self, principal: &Principal, id: Uuid) -> AppResult<(Deal, Access)> {
+    pub(super) async fn visible_deal(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> AppResult<(Deal, Access)> {
         let deal = self
             .store
             .get_deal(id)
@@ -154,7 +152,7 @@ impl<S: Store> App<S> {
         }
     }
 
-    async fn pipeline_of(&self, id: Uuid) -> AppResult<Pipeline> {
+    pub(super) async fn pipeline_of(&self, id: Uuid) -> AppResult<Pipeline> {
         self.store
             .get_pipeline(id)
             .await?
@@ -246,7 +244,8 @@ impl<S: Store> App<S> {
             &stage_id,
             &fields,
             today,
-            approval_facts(&fields),
+            self.approval_facts(None, pipeline.spec.segment, fields.discount_bps)
+                .await?,
         )
         .ok_or_else(|| AppError::Storage("planned stage vanished".into()))?;
         if !plan.allowed() {
@@ -421,7 +420,12 @@ impl<S: Store> App<S> {
             target,
             &deal.fields,
             today,
-            approval_facts(&deal.fields),
+            self.approval_facts(
+                Some(deal.id),
+                pipeline.spec.segment,
+                deal.fields.discount_bps,
+            )
+            .await?,
         )
         .ok_or_else(|| {
             AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
@@ -615,7 +619,12 @@ impl<S: Store> App<S> {
             target,
             &deal.fields,
             at.date_naive(),
-            approval_facts(&deal.fields),
+            self.approval_facts(
+                Some(deal.id),
+                pipeline.spec.segment,
+                deal.fields.discount_bps,
+            )
+            .await?,
         )
         .ok_or_else(|| {
             AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")

@@ -2,6 +2,7 @@
 //! domain, then load and save through the [`ports`].
 
 pub mod accuracy;
+pub mod approvals;
 pub mod calls;
 pub mod dealdesk;
 pub mod deals;

@@ -95,7 +95,7 @@ pub struct PolicyVersion {
 }
 
 /// What a request asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Terms {
     /// Discount off list price, basis points.
     pub discount_bps: u32,

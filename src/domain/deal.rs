@@ -128,6 +128,8 @@ pub struct DealFields {
     pub bant: Bant,
     /// Confirmed budget, in the deal's currency.
     pub confirmed_budget: Option<Money>,
+    /// Discount off list price, basis points (0 to 10000).
+    pub discount_bps: u32,
     /// Forecast category.
     pub forecast_category: ForecastCategory,
     /// Contacts.
@@ -202,6 +204,8 @@ pub struct DealDraft {
     pub bant: Bant,
     /// Confirmed budget as (minor units, currency code).
     pub confirmed_budget: Option<(i64, String)>,
+    /// Discount off list price, basis points, as received.
+    pub discount_bps: i32,
     /// Forecast category (`None`: unset).
     pub forecast_category: Option<ForecastCategory>,
     /// Contacts.
@@ -233,6 +237,8 @@ pub struct DealMask {
     pub bant: bool,
     /// `confirmed_budget`.
     pub confirmed_budget: bool,
+    /// `discount_bps`.
+    pub discount_bps: bool,
     /// `forecast_category`.
     pub forecast_category: bool,
     /// `contacts`.
@@ -255,6 +261,7 @@ impl DealMask {
             next_step_date: true,
             bant: true,
             confirmed_budget: true,
+            discount_bps: true,
             forecast_category: true,
             contacts: true,
             qualification: true,
@@ -310,6 +317,17 @@ pub fn merge_fields(
             .ok(),
         _ => None,
     };
+    let discount_bps = if set(mask.discount_bps) {
+        u32::try_from(draft.discount_bps)
+            .ok()
+            .filter(|bps| *bps <= 10_000)
+            .unwrap_or_else(|| {
+                v.add("discount_bps", "must be between 0 and 10000 basis points");
+                0
+            })
+    } else {
+        0
+    };
     if set(mask.close_date)
         && let Some(date) = draft.close_date
         && date < today
@@ -347,6 +365,7 @@ pub fn merge_fields(
             next_step_date: None,
             bant: Bant::default(),
             confirmed_budget: None,
+            discount_bps: 0,
             forecast_category: ForecastCategory::Pipeline,
             contacts: Vec::new(),
             qualification: Vec::new(),
@@ -381,6 +400,9 @@ pub fn merge_fields(
     }
     if pick(mask.confirmed_budget) {
         merged.confirmed_budget = confirmed;
+    }
+    if pick(mask.discount_bps) {
+        merged.discount_bps = discount_bps;
     }
     if pick(mask.forecast_category) {
         merged.forecast_category = draft
@@ -737,6 +759,11 @@ pub fn changed_fields(old: &DealFields, new: &DealFields) -> Vec<(&'static str, 
         money(&new.confirmed_budget),
     );
     diff(
+        "discount_bps",
+        old.discount_bps.to_string(),
+        new.discount_bps.to_string(),
+    );
+    diff(
         "forecast_category",
         format!("{:?}", old.forecast_category),
         format!("{:?}", new.forecast_category),
@@ -779,9 +806,29 @@ mod tests {
             next_step_date: None,
             bant: Bant::default(),
             confirmed_budget: None,
+            discount_bps: 0,
             forecast_category: None,
             contacts: vec![],
             qualification: vec![],
+        }
+    }
+
+    #[test]
+    fn a_discount_is_between_0_and_10000_basis_points() {
+        let owner = UserId::generate();
+        for (bps, ok) in [(0, true), (10_000, true), (-1, false), (10_001, false)] {
+            let mut d = draft(owner);
+            d.discount_bps = bps;
+            match create(d) {
+                Ok(fields) => {
+                    assert!(ok, "{bps} accepted");
+                    assert_eq!(i64::from(fields.discount_bps), i64::from(bps));
+                }
+                Err(v) => {
+                    assert!(!ok, "{bps} refused");
+                    assert_eq!(v.0[0].field, "discount_bps");
+                }
+            }
         }
     }
 

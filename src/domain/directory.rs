@@ -69,7 +69,9 @@ impl Role {
 }
 
 /// A user's identifier (a UUIDv7, so ids sort by creation time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct UserId(pub Uuid);
 
 impl UserId {

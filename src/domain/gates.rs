@@ -179,6 +179,7 @@ mod tests {
             next_step_date: None,
             bant: Bant::default(),
             confirmed_budget: None,
+            discount_bps: 0,
             forecast_category: ForecastCategory::Pipeline,
             contacts: vec![],
             qualification: vec![],

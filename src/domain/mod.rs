@@ -2,6 +2,7 @@
 //! here is valid; wire and database types are converted into these through checked parsers.
 
 pub mod approval;
+pub mod approval_request;
 pub mod call;
 pub mod deal;
 pub mod directory;

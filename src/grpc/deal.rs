@@ -151,6 +151,7 @@ pub fn deal_to_wire(d: &Deal) -> pb::Deal {
             timeline: f.bant.timeline.clone(),
         }),
         confirmed_budget: f.confirmed_budget.map(money_to),
+        discount_bps: f.discount_bps as i32,
         forecast_category: category_to(f.forecast_category).into(),
         status: status_of(d.status).into(),
         loss_reason: d.loss_reason.clone(),
@@ -260,6 +261,7 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
             .confirmed_budget
             .as_ref()
             .map(|m| (m.amount_minor, m.currency_code.clone())),
+        discount_bps: w.discount_bps,
         forecast_category,
         contacts: w
             .contacts
@@ -521,7 +523,7 @@ impl<S: Store> DealService for DealApi<S> {
             .map_err(|e| v.extend(e))
             .ok()
             .flatten();
-        const FIELDS: [&str; 13] = [
+        const FIELDS: [&str; 14] = [
             "display_name",
             "account",
             "owner",
@@ -532,6 +534,7 @@ impl<S: Store> DealService for DealApi<S> {
             "next_step_date",
             "bant",
             "confirmed_budget",
+            "discount_bps",
             "forecast_category",
             "contacts",
             "qualification",
@@ -557,6 +560,7 @@ impl<S: Store> DealService for DealApi<S> {
             next_step_date: has("next_step_date"),
             bant: has("bant"),
             confirmed_budget: has("confirmed_budget"),
+            discount_bps: has("discount_bps"),
             forecast_category: has("forecast_category"),
             contacts: has("contacts"),
             qualification: has("qualification"),

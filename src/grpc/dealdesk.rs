@@ -1,16 +1,29 @@
 //! DealDeskService: approval policies and route previews.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
+use uuid::Uuid;
 
 use super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
-use super::{authenticate, invalid};
+use super::deal::{date_from, date_to};
+use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
+use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
+use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind};
 use crate::domain::Violations;
 use crate::domain::approval::{
     Approver, DiscountTier, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
 };
+use crate::domain::approval_request::{
+    ApprovalRequest, Delegation, Metrics, RequestState, Seat, StepState, Turnaround,
+};
+use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
@@ -19,14 +32,22 @@ use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 #[derive(Debug, Clone)]
 pub struct DealDeskApi<S> {
     app: App<S>,
+    /// Turns true when the server stops: open event streams end so shutdown can drain.
+    stopping: watch::Receiver<bool>,
 }
 
 impl<S> DealDeskApi<S> {
-    /// The adapter over `app`.
-    pub fn new(app: App<S>) -> Self {
-        Self { app }
+    /// The adapter over `app`; event streams end when `stopping` turns true.
+    pub fn new(app: App<S>, stopping: watch::Receiver<bool>) -> Self {
+        Self { app, stopping }
     }
 }
+
+/// How often an event stream looks for events written by other replicas.
+const EVENT_POLL: Duration = Duration::from_millis(200);
+
+/// Events read per query of a stream.
+const EVENT_BATCH: u64 = 200;
 
 fn segment_slug(segment: Segment) -> &'static str {
     match segment {
@@ -226,6 +247,307 @@ fn policy_to(p: &PolicyVersion) -> pb::ApprovalPolicy {
     }
 }
 
+fn user_name(id: UserId) -> String {
+    format!("users/{}", id.0)
+}
+
+fn approver_to(a: &Approver) -> pb::Approver {
+    use pb::approver::{Approver as A, Relation};
+    pb::Approver {
+        approver: Some(match a {
+            Approver::OwnersManager => A::Relation(Relation::OwnersManager.into()),
+            Approver::LeaderAboveOwner => A::Relation(Relation::LeaderAboveOwner.into()),
+            Approver::Queue(role) => A::RoleQueue(role_to(*role).into()),
+        }),
+    }
+}
+
+fn request_state_to(state: RequestState) -> pb::approval_request::State {
+    use pb::approval_request::State;
+    match state {
+        RequestState::Pending => State::Pending,
+        RequestState::Approved => State::Approved,
+        RequestState::Rejected => State::Rejected,
+        RequestState::Withdrawn => State::Withdrawn,
+        RequestState::Superseded => State::Superseded,
+    }
+}
+
+fn request_state_from(value: i32) -> Option<RequestState> {
+    use pb::approval_request::State;
+    match State::try_from(value).ok()? {
+        State::Unspecified => None,
+        State::Pending => Some(RequestState::Pending),
+        State::Approved => Some(RequestState::Approved),
+        State::Rejected => Some(RequestState::Rejected),
+        State::Withdrawn => Some(RequestState::Withdrawn),
+        State::Superseded => Some(RequestState::Superseded),
+    }
+}
+
+fn step_state_to(state: StepState) -> pb::approval_request_step::State {
+    use pb::approval_request_step::State;
+    match state {
+        StepState::Waiting => State::Waiting,
+        StepState::Pending => State::Pending,
+        StepState::Approved => State::Approved,
+        StepState::Rejected => State::Rejected,
+        StepState::Kept => State::Kept,
+        StepState::Cancelled => State::Cancelled,
+    }
+}
+
+fn seat_to(seat: &Seat) -> pb::ApprovalSeat {
+    pb::ApprovalSeat {
+        approver: Some(approver_to(&seat.approver)),
+        user: seat.user.map(user_name).unwrap_or_default(),
+        role: seat
+            .role()
+            .map(role_to)
+            .unwrap_or(pb::Role::Unspecified)
+            .into(),
+        escalated_to: seat.escalated_to.iter().map(|u| user_name(*u)).collect(),
+        decision: seat.decision.as_ref().map(|d| pb::ApprovalDecision {
+            approved: d.approved,
+            decided_by: user_name(d.by),
+            on_behalf_of: d.on_behalf_of.map(user_name).unwrap_or_default(),
+            comment: d.comment.clone(),
+            decide_time: Some(timestamp(d.at)),
+        }),
+    }
+}
+
+fn policy_name(segment: Segment, version: i64) -> String {
+    format!(
+        "approvalPolicies/{}/versions/{version}",
+        segment_slug(segment)
+    )
+}
+
+/// The wire form of a request.
+pub fn request_to(r: &ApprovalRequest) -> pb::ApprovalRequest {
+    pb::ApprovalRequest {
+        name: request_name(r.id),
+        deal: format!("deals/{}", r.deal_id),
+        requester: user_name(r.requester),
+        policy: policy_name(r.segment, r.policy_version),
+        discount_bps: r.terms.discount_bps as i32,
+        clauses: r.terms.clauses.clone(),
+        non_standard_terms: r.terms.non_standard.clone(),
+        payment_days: r.terms.payment_days as i32,
+        amount: r.amount.map(|m| pb::Money {
+            currency_code: m.currency.code().to_string(),
+            amount_minor: m.minor,
+        }),
+        state: request_state_to(r.state).into(),
+        auto_approved: r.auto_approved,
+        steps: r
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| pb::ApprovalRequestStep {
+                name: step_name(r.id, i),
+                step: Some(step_to(&s.spec)),
+                reasons: s.reasons.clone(),
+                state: step_state_to(s.state).into(),
+                seats: s.seats.iter().map(seat_to).collect(),
+                reapproval: s.reapproval.clone(),
+                start_time: s.started_at.map(timestamp),
+                due_time: s.due_at.map(timestamp),
+                escalate_time: s.escalated_at.map(timestamp),
+                decide_time: s.decided_at.map(timestamp),
+            })
+            .collect(),
+        resubmits: r.resubmits.map(request_name).unwrap_or_default(),
+        create_time: Some(timestamp(r.created_at)),
+        close_time: r.closed_at.map(timestamp),
+    }
+}
+
+fn delegation_to(d: &Delegation) -> pb::Delegation {
+    pb::Delegation {
+        name: format!("delegations/{}", d.id),
+        delegator: user_name(d.delegator),
+        delegate: user_name(d.delegate),
+        start_date: Some(date_to(d.start)),
+        end_date: Some(date_to(d.end)),
+        creator: user_name(d.creator),
+        create_time: Some(timestamp(d.created_at)),
+    }
+}
+
+fn event_to(e: &ApprovalEventRecord) -> pb::ApprovalEvent {
+    use pb::approval_event::Kind;
+    pb::ApprovalEvent {
+        id: e.id,
+        kind: match e.kind {
+            EventKind::Submitted => Kind::Submitted,
+            EventKind::StepDecided => Kind::StepDecided,
+            EventKind::Escalated => Kind::Escalated,
+            EventKind::Approved => Kind::Approved,
+            EventKind::Rejected => Kind::Rejected,
+            EventKind::Withdrawn => Kind::Withdrawn,
+        }
+        .into(),
+        approval_request: request_name(e.request_id),
+        deal: format!("deals/{}", e.deal_id),
+        step: e
+            .step
+            .map(|s| step_name(e.request_id, s))
+            .unwrap_or_default(),
+        actor: e.actor.map(user_name).unwrap_or_default(),
+        description: e.description.clone(),
+        create_time: Some(timestamp(e.created_at)),
+    }
+}
+
+fn turnaround_to(t: &Turnaround) -> pb::Turnaround {
+    pb::Turnaround {
+        count: t.count,
+        decided: t.decided,
+        median_seconds: t.median_seconds,
+        p90_seconds: t.p90_seconds,
+    }
+}
+
+fn metrics_to(m: &Metrics) -> pb::ApprovalMetrics {
+    pb::ApprovalMetrics {
+        count: m.count,
+        auto_approved_share: m.auto_approved_share,
+        requests: Some(turnaround_to(&m.requests)),
+        steps: Some(turnaround_to(&m.steps)),
+        segments: m
+            .segments
+            .iter()
+            .map(|s| pb::SegmentTurnaround {
+                segment: segment_to(s.segment).into(),
+                count: s.count,
+                auto_approved_share: s.auto_approved_share,
+                requests: Some(turnaround_to(&s.requests)),
+            })
+            .collect(),
+        approvers: m
+            .approvers
+            .iter()
+            .map(|(a, t)| pb::ApproverTurnaround {
+                approver: Some(approver_to(a)),
+                steps: Some(turnaround_to(t)),
+            })
+            .collect(),
+    }
+}
+
+/// The terms of a request from the wire, each number checked.
+fn terms_from(
+    discount_bps: i32,
+    clauses: &[String],
+    non_standard: &str,
+    payment_days: i32,
+    v: &mut Violations,
+) -> Terms {
+    let discount_bps = u32::try_from(discount_bps).unwrap_or_else(|_| {
+        v.add("discount_bps", "must not be negative");
+        0
+    });
+    let payment_days = u32::try_from(payment_days).unwrap_or_else(|_| {
+        v.add("payment_days", "must not be negative");
+        0
+    });
+    Terms {
+        discount_bps,
+        clauses: clauses.to_vec(),
+        non_standard: non_standard.to_string(),
+        payment_days,
+    }
+}
+
+/// `approvalRequests/{id}/steps/{n}` as (id, 0-based index).
+fn parse_step_name(field: &str, name: &str) -> Result<(Uuid, usize), Violations> {
+    let bad = || {
+        Violations::one(
+            field,
+            "must be `approvalRequests/{id}/steps/{n}` with n from 1",
+        )
+    };
+    let (request, n) = name.rsplit_once("/steps/").ok_or_else(bad)?;
+    let id = parse_name(field, "approvalRequests", request).map_err(|_| bad())?;
+    let n: usize = n.parse().map_err(|_| bad())?;
+    if n == 0 || n > 1000 {
+        return Err(bad());
+    }
+    Ok((id, n - 1))
+}
+
+/// A page cursor of newest-first lists: `{created micros}:{uuid}`.
+fn cursor_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}:{id}", at.timestamp_micros())
+}
+
+fn parse_cursor(paging: &Paging) -> Result<Option<(DateTime<Utc>, Uuid)>, Status> {
+    let bad = || {
+        invalid(Violations::one(
+            "page_token",
+            "is not a page token of this list",
+        ))
+    };
+    paging
+        .after
+        .as_deref()
+        .map(|key| {
+            let (micros, id) = key.split_once(':').ok_or_else(bad)?;
+            let at = micros
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(bad)?;
+            Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+        })
+        .transpose()
+}
+
+fn time_from(
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+    v: &mut Violations,
+) -> Option<DateTime<Utc>> {
+    let Some(t) = t else {
+        v.add(field, "is required");
+        return None;
+    };
+    let at = u32::try_from(t.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos));
+    if at.is_none() {
+        v.add(field, "must be a valid timestamp");
+    }
+    at
+}
+
+impl<S: Store> DealDeskApi<S> {
+    async fn decide(
+        &self,
+        request: Request<pb::DecideApprovalStepRequest>,
+        approve: bool,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let (id, step) = parse_step_name("step", &req.step).map_err(invalid)?;
+        let method = if approve {
+            "ApproveApprovalStep"
+        } else {
+            "RejectApprovalStep"
+        };
+        let key = idempotency_key(Some(principal.user.id), method, &req.request_id, &req)?;
+        let result = self
+            .app
+            .decide_step(&principal, id, step, approve, &req.comment, key, |r| {
+                prost::Message::encode_to_vec(&request_to(r))
+            })
+            .await?;
+        Ok(Response::new(created(result, request_to)?))
+    }
+}
+
 #[tonic::async_trait]
 impl<S: Store> DealDeskService for DealDeskApi<S> {
     #[instrument(skip_all)]
@@ -309,5 +631,333 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
                 })
                 .collect(),
         }))
+    }
+
+    #[instrument(skip_all)]
+    async fn submit_approval_request(
+        &self,
+        request: Request<pb::SubmitApprovalRequestRequest>,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let deal = parse_name("deal", "deals", &req.deal)
+            .map_err(|e| v.extend(e))
+            .ok();
+        let resubmits = if req.resubmits.is_empty() {
+            None
+        } else {
+            parse_name("resubmits", "approvalRequests", &req.resubmits)
+                .map_err(|e| v.extend(e))
+                .ok()
+        };
+        let terms = terms_from(
+            req.discount_bps,
+            &req.clauses,
+            &req.non_standard_terms,
+            req.payment_days,
+            &mut v,
+        );
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "SubmitApprovalRequest",
+            &req.request_id,
+            &req,
+        )?;
+        let (Some(deal), true) = (deal, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let result = self
+            .app
+            .submit_request(&principal, deal, terms, resubmits, key, |r| {
+                prost::Message::encode_to_vec(&request_to(r))
+            })
+            .await?;
+        Ok(Response::new(created(result, request_to)?))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_approval_request(
+        &self,
+        request: Request<pb::GetApprovalRequestRequest>,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let id =
+            parse_name("name", "approvalRequests", &request.get_ref().name).map_err(invalid)?;
+        Ok(Response::new(request_to(
+            &self.app.get_request(&principal, id).await?,
+        )))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_approval_requests(
+        &self,
+        request: Request<pb::ListApprovalRequestsRequest>,
+    ) -> Result<Response<pb::ListApprovalRequestsResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let deal = if req.deal.is_empty() {
+            None
+        } else {
+            parse_name("deal", "deals", &req.deal)
+                .map_err(|e| v.extend(e))
+                .ok()
+        };
+        if req.deal.is_empty() == !req.my_queue {
+            v.add("deal", "set exactly one of `deal` and `my_queue`");
+        }
+        let state = request_state_from(req.state);
+        if state.is_none() && req.state != 0 {
+            v.add("state", "must be a known request state");
+        }
+        if state.is_some() && req.my_queue {
+            v.add(
+                "state",
+                "filters a deal's requests; a queue holds pending requests only",
+            );
+        }
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let query = [
+            req.deal.as_str(),
+            if req.my_queue { "queue" } else { "" },
+            &req.state.to_string(),
+            &principal.user.id.0.to_string(),
+        ];
+        let paging = Paging::parse(req.page_size, &req.page_token, &query)?;
+        let after = parse_cursor(&paging)?;
+        let requests = match deal {
+            Some(deal) => {
+                self.app
+                    .list_deal_requests(&principal, deal, state, after, paging.limit)
+                    .await?
+            }
+            None => self.app.my_queue(&principal, after, paging.limit).await?,
+        };
+        let next_page_token = paging.next_token(
+            requests.len(),
+            requests.last().map(|r| cursor_key(r.created_at, r.id)),
+        );
+        Ok(Response::new(pb::ListApprovalRequestsResponse {
+            approval_requests: requests.iter().map(request_to).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn approve_approval_step(
+        &self,
+        request: Request<pb::DecideApprovalStepRequest>,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        self.decide(request, true).await
+    }
+
+    #[instrument(skip_all)]
+    async fn reject_approval_step(
+        &self,
+        request: Request<pb::DecideApprovalStepRequest>,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        self.decide(request, false).await
+    }
+
+    #[instrument(skip_all)]
+    async fn withdraw_approval_request(
+        &self,
+        request: Request<pb::WithdrawApprovalRequestRequest>,
+    ) -> Result<Response<pb::ApprovalRequest>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let id = parse_name("name", "approvalRequests", &req.name).map_err(invalid)?;
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "WithdrawApprovalRequest",
+            &req.request_id,
+            &req,
+        )?;
+        let result = self
+            .app
+            .withdraw_request(&principal, id, key, |r| {
+                prost::Message::encode_to_vec(&request_to(r))
+            })
+            .await?;
+        Ok(Response::new(created(result, request_to)?))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_delegation(
+        &self,
+        request: Request<pb::CreateDelegationRequest>,
+    ) -> Result<Response<pb::Delegation>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let wire = req
+            .delegation
+            .as_ref()
+            .ok_or_else(|| invalid(Violations::one("delegation", "is required")))?;
+        let mut v = Violations::new();
+        let delegator = if wire.delegator.is_empty() {
+            None
+        } else {
+            parse_name("delegation.delegator", "users", &wire.delegator)
+                .map_err(|e| v.extend(e))
+                .ok()
+                .map(UserId)
+        };
+        let delegate = parse_name("delegation.delegate", "users", &wire.delegate)
+            .map_err(|e| v.extend(e))
+            .ok()
+            .map(UserId);
+        let start = date_from("delegation.start_date", wire.start_date.as_ref(), &mut v);
+        let end = date_from("delegation.end_date", wire.end_date.as_ref(), &mut v);
+        if wire.start_date.is_none() {
+            v.add("delegation.start_date", "is required");
+        }
+        if wire.end_date.is_none() {
+            v.add("delegation.end_date", "is required");
+        }
+        let key = idempotency_key(
+            Some(principal.user.id),
+            "CreateDelegation",
+            &req.request_id,
+            &req,
+        )?;
+        let (Some(delegate), Some(start), Some(end), true) = (delegate, start, end, v.is_empty())
+        else {
+            return Err(invalid(v));
+        };
+        let result = self
+            .app
+            .create_delegation(&principal, delegator, delegate, start, end, key, |d| {
+                prost::Message::encode_to_vec(&delegation_to(d))
+            })
+            .await?;
+        Ok(Response::new(created(result, delegation_to)?))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_delegations(
+        &self,
+        request: Request<pb::ListDelegationsRequest>,
+    ) -> Result<Response<pb::ListDelegationsResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &[&principal.user.id.0.to_string()],
+        )?;
+        let after = parse_cursor(&paging)?;
+        let delegations = self
+            .app
+            .list_delegations(&principal, after, paging.limit)
+            .await?;
+        let next_page_token = paging.next_token(
+            delegations.len(),
+            delegations.last().map(|d| cursor_key(d.created_at, d.id)),
+        );
+        Ok(Response::new(pb::ListDelegationsResponse {
+            delegations: delegations.iter().map(delegation_to).collect(),
+            next_page_token,
+        }))
+    }
+
+    type WatchApprovalEventsStream = ReceiverStream<Result<pb::ApprovalEvent, Status>>;
+
+    #[instrument(skip_all)]
+    async fn watch_approval_events(
+        &self,
+        request: Request<pb::WatchApprovalEventsRequest>,
+    ) -> Result<Response<Self::WatchApprovalEventsStream>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        if req.after_event_id < 0 {
+            v.add("after_event_id", "must not be negative");
+        }
+        let approver = if req.approver.is_empty() {
+            None
+        } else {
+            parse_name("approver", "users", &req.approver)
+                .map_err(|e| v.extend(e))
+                .ok()
+                .map(UserId)
+        };
+        let role = match req.role_queue {
+            0 => None,
+            value => {
+                let role = role_from(value);
+                if role.is_none() {
+                    v.add("role_queue", "must be a known role");
+                }
+                role
+            }
+        };
+        let deal = if req.deal.is_empty() {
+            None
+        } else {
+            parse_name("deal", "deals", &req.deal)
+                .map_err(|e| v.extend(e))
+                .ok()
+        };
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let filter = EventFilter {
+            approver,
+            role,
+            deal,
+        };
+        self.app.check_watch(&principal, &filter).await?;
+        let (tx, rx) = mpsc::channel(64);
+        let app = self.app.clone();
+        let mut stopping = self.stopping.clone();
+        let mut after = req.after_event_id;
+        tokio::spawn(async move {
+            loop {
+                let events = match app.approval_events(after, &filter, EVENT_BATCH).await {
+                    Ok(events) => events,
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
+                        return;
+                    }
+                };
+                let full = events.len() as u64 == EVENT_BATCH;
+                for event in &events {
+                    if tx.send(Ok(event_to(event))).await.is_err() {
+                        return; // the client went away
+                    }
+                    after = event.id;
+                }
+                if full {
+                    continue;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(EVENT_POLL) => {}
+                    _ = tx.closed() => return,
+                    _ = stopping.wait_for(|s| *s) => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_approval_metrics(
+        &self,
+        request: Request<pb::GetApprovalMetricsRequest>,
+    ) -> Result<Response<pb::ApprovalMetrics>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        let from = time_from("start_time", req.start_time.as_ref(), &mut v);
+        let to = time_from("end_time", req.end_time.as_ref(), &mut v);
+        let (Some(from), Some(to), true) = (from, to, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        Ok(Response::new(metrics_to(
+            &self.app.approval_metrics(&principal, from, to).await?,
+        )))
     }
 }

@@ -130,12 +130,30 @@ impl SqlStore {
     /// Serialises changes to the reporting tree on PostgreSQL (SQLite's IMMEDIATE lock already
     /// does).
     async fn lock_reporting_tree(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        self.advisory_lock(txn, Lock::ReportingTree).await
+    }
+
+    /// Takes a transaction-scoped advisory lock on PostgreSQL; on SQLite the IMMEDIATE write
+    /// transaction already serialises writers.
+    async fn advisory_lock(&self, txn: &DatabaseTransaction, lock: Lock) -> Result<(), DbErr> {
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
-            txn.execute_unprepared("SELECT pg_advisory_xact_lock(7242001)")
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", lock as i64))
                 .await?;
         }
         Ok(())
     }
+}
+
+/// PostgreSQL advisory locks, one number each.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    /// Changes to the reporting tree (no two concurrent changes close a cycle).
+    ReportingTree = 7_242_001,
+    /// New delegations (no two concurrent delegations close a cycle).
+    Delegations = 7_242_002,
+    /// Appends to the approval event log: ids commit in order, so a watcher reading "after id
+    /// N" never skips an event committed late with a smaller id.
+    ApprovalEvents = 7_242_003,
 }
 
 impl Store for SqlStore {

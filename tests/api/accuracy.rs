@@ -92,6 +92,7 @@ fn past_deal(
         next_step_date: None,
         bant: Bant::default(),
         confirmed_budget: None,
+        discount_bps: 0,
         forecast_category: ForecastCategory::Closed,
         contacts: vec![],
         qualification: vec![],
