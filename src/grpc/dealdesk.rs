@@ -524,23 +524,27 @@ fn time_from(
 }
 
 impl<S: Store> DealDeskApi<S> {
-    async fn decide(
+    /// Approves (`approve`) or rejects the step named in `req`, whose fields are (step,
+    /// comment, request id).
+    async fn decide<T: prost::Message>(
         &self,
-        request: Request<pb::DecideApprovalStepRequest>,
+        request: Request<T>,
+        fields: fn(&T) -> (&str, &str, &str),
         approve: bool,
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let (id, step) = parse_step_name("step", &req.step).map_err(invalid)?;
+        let (step_name, comment, request_id) = fields(&req);
+        let (id, step) = parse_step_name("step", step_name).map_err(invalid)?;
         let method = if approve {
             "ApproveApprovalStep"
         } else {
             "RejectApprovalStep"
         };
-        let key = idempotency_key(Some(principal.user.id), method, &req.request_id, &req)?;
+        let key = idempotency_key(Some(principal.user.id), method, request_id, &req)?;
         let result = self
             .app
-            .decide_step(&principal, id, step, approve, &req.comment, key, |r| {
+            .decide_step(&principal, id, step, approve, comment, key, |r| {
                 prost::Message::encode_to_vec(&request_to(r))
             })
             .await?;
@@ -749,17 +753,31 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     #[instrument(skip_all)]
     async fn approve_approval_step(
         &self,
-        request: Request<pb::DecideApprovalStepRequest>,
+        request: Request<pb::ApproveApprovalStepRequest>,
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
-        self.decide(request, true).await
+        self.decide(
+            request,
+            |r: &pb::ApproveApprovalStepRequest| {
+                (r.step.as_str(), r.comment.as_str(), r.request_id.as_str())
+            },
+            true,
+        )
+        .await
     }
 
     #[instrument(skip_all)]
     async fn reject_approval_step(
         &self,
-        request: Request<pb::DecideApprovalStepRequest>,
+        request: Request<pb::RejectApprovalStepRequest>,
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
-        self.decide(request, false).await
+        self.decide(
+            request,
+            |r: &pb::RejectApprovalStepRequest| {
+                (r.step.as_str(), r.comment.as_str(), r.request_id.as_str())
+            },
+            false,
+        )
+        .await
     }
 
     #[instrument(skip_all)]
