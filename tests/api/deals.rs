@@ -2627,3 +2627,77 @@ contract_test!(
         assert_eq!(walked, entries);
     }
 );
+
+contract_test!(
+    a_deal_carries_its_discount_and_refuses_one_out_of_range,
+    |app| {
+        let rep = person(&app, Role::Rep, None).await;
+        let pipeline = gated_pipeline(&app).await;
+        let created = create(
+            &app,
+            &rep.token,
+            pb::Deal {
+                discount_bps: 1250,
+                ..bare(&pipeline, "Discounted")
+            },
+        )
+        .await;
+        assert_eq!(created.discount_bps, 1250);
+        let updated = update(
+            &app,
+            &rep.token,
+            pb::Deal {
+                name: created.name.clone(),
+                discount_bps: 10_000,
+                ..Default::default()
+            },
+            &["discount_bps"],
+        )
+        .await
+        .unwrap();
+        assert_eq!(updated.discount_bps, 10_000);
+        assert_eq!(
+            get(&app, &rep.token, &created.name)
+                .await
+                .unwrap()
+                .discount_bps,
+            10_000
+        );
+        for bps in [-1, 10_001] {
+            let status = try_create(
+                &app,
+                &rep.token,
+                pb::Deal {
+                    discount_bps: bps,
+                    ..bare(&pipeline, "Too deep")
+                },
+            )
+            .await
+            .unwrap_err();
+            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_eq!(violated_fields(&status), ["deal.discount_bps"]);
+            let status = update(
+                &app,
+                &rep.token,
+                pb::Deal {
+                    name: created.name.clone(),
+                    discount_bps: bps,
+                    ..Default::default()
+                },
+                &["discount_bps"],
+            )
+            .await
+            .unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+            assert_eq!(violated_fields(&status), ["deal.discount_bps"]);
+        }
+        assert_eq!(app.count("deals").await, 1);
+        assert_eq!(
+            get(&app, &rep.token, &created.name)
+                .await
+                .unwrap()
+                .discount_bps,
+            10_000
+        );
+    }
+);
