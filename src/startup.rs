@@ -138,7 +138,10 @@ impl Application {
             .add_service(reflection_v1alpha)
             .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
             .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
-            .add_service(DealServiceServer::new(DealApi::new(app.clone())))
+            .add_service(DealServiceServer::new(DealApi::new(
+                app.clone(),
+                stopping.clone(),
+            )))
             .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
             .add_service(DealDeskServiceServer::new(DealDeskApi::new(app, stopping)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)

@@ -4,7 +4,8 @@
 //! due time, creation time) beside the typed request as a document. `approval_queue` indexes
 //! who the current step waits on (a user or a role queue) for "my queue"; `lock_version` makes
 //! every change conditional on the version read, so two replicas never both decide or escalate
-//! the same step. `approval_events` is append-only; its id orders the stream.
+//! the same step. `approval_events` is append-only; `seq` numbers its rows in commit order
+//! (assigned after commit by the service's sequencer), and the stream reads by `seq`.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -97,6 +98,7 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table("approval_events")
                 .col(big_pk_auto("id"))
+                .col(big_integer_null("seq"))
                 .col(string_len("request_id", 36))
                 .col(string_len("deal_id", 36))
                 .col(string_len("kind", 16))
@@ -106,6 +108,15 @@ impl MigrationTrait for Migration {
                 // ` user:{uuid} role:{ROLE} ...` with a space on each side of every entry.
                 .col(text("audience"))
                 .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_approval_events_seq")
+                .table("approval_events")
+                .col("seq")
+                .unique()
                 .to_owned(),
         )
         .await

@@ -4,7 +4,8 @@ use uuid::Uuid;
 
 use super::error::Precondition;
 use super::ports::{
-    AuditEntry, Created, DealCursor, DealFilter, DealOrder, FieldChange, IdempotencyKey, Store,
+    AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
+    DealEventRecord, DealFilter, DealOrder, FieldChange, IdempotencyKey, Store,
 };
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::Violations;
@@ -58,6 +59,22 @@ pub struct Preview {
     pub pipeline_id: Uuid,
     /// The plan.
     pub plan: MovePlan,
+}
+
+/// A deal event about `deal` (as it is after the change) by `actor`; callers fill in the rest.
+fn deal_event(deal: &Deal, kind: DealEventKind, actor: UserId) -> DealEventDraft {
+    DealEventDraft {
+        kind,
+        deal_id: deal.id,
+        pipeline_id: deal.pipeline_id,
+        owner_id: deal.fields.owner_id,
+        actor: Some(actor),
+        from_stage: String::new(),
+        to_stage: deal.stage_id.clone(),
+        direction: None,
+        fields: Vec::new(),
+        description: String::new(),
+    }
 }
 
 /// The checklist of unmet criteria as precondition violations.
@@ -278,11 +295,15 @@ impl<S: Store> App<S> {
             detail: format!("in stage {}", deal.stage_id),
             change: None,
         }];
+        let events = vec![DealEventDraft {
+            description: format!("created in {}", deal.stage_id),
+            ..deal_event(&deal, DealEventKind::Created, principal.user.id)
+        }];
         let write = idempotent_write(key, || respond(&deal));
         Ok(
             match self
                 .store
-                .insert_deal(&deal, &history, audit, write)
+                .insert_deal(&deal, &history, events, audit, write)
                 .await?
             {
                 Created::New(()) => Created::New(deal),
@@ -378,8 +399,10 @@ impl<S: Store> App<S> {
             }
         }
         check_leader_owned(Some(&current.fields), &fields, leader).map_err(refused)?;
-        let audit = changed_fields(&current.fields, &fields)
-            .into_iter()
+        let changes = changed_fields(&current.fields, &fields);
+        let audit = changes
+            .iter()
+            .cloned()
             .map(|(field, old, new)| AuditEntry {
                 actor: Some(principal.user.id),
                 action: "UpdateDeal",
@@ -398,8 +421,30 @@ impl<S: Store> App<S> {
             version: current.version + 1,
             ..current.clone()
         };
+        let mut events = Vec::new();
+        if !changes.is_empty() {
+            events.push(DealEventDraft {
+                fields: changes.iter().map(|(f, _, _)| f.to_string()).collect(),
+                description: format!(
+                    "updated {}",
+                    changes
+                        .iter()
+                        .map(|(f, _, _)| *f)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ..deal_event(&updated, DealEventKind::Updated, principal.user.id)
+            });
+        }
+        if let Some((_, old, new)) = changes.iter().find(|(f, _, _)| *f == "forecast_category") {
+            events.push(DealEventDraft {
+                fields: vec!["forecast_category".into()],
+                description: format!("forecast category {old} -> {new}"),
+                ..deal_event(&updated, DealEventKind::CategoryChanged, principal.user.id)
+            });
+        }
         self.store
-            .save_deal(&updated, current.version, None, audit, None)
+            .save_deal(&updated, current.version, None, events, audit, None)
             .await?;
         Ok(updated)
     }
@@ -687,6 +732,7 @@ impl<S: Store> App<S> {
             },
             resource: deal_name(deal.id),
             detail: justification
+                .as_ref()
                 .map(|j| format!("override: {j}"))
                 .unwrap_or_default(),
             change: Some(FieldChange {
@@ -695,11 +741,49 @@ impl<S: Store> App<S> {
                 new: moved.stage_id.clone(),
             }),
         }];
+        let mut events = vec![DealEventDraft {
+            from_stage: deal.stage_id.clone(),
+            direction: Some(direction),
+            description: match moved.status {
+                DealStatus::Open => format!(
+                    "moved {} from {} to {}",
+                    if direction == HistoryDirection::Backward {
+                        "back"
+                    } else {
+                        "forward"
+                    },
+                    deal.stage_id,
+                    moved.stage_id
+                ),
+                DealStatus::Won => format!("closed won from {}", deal.stage_id),
+                DealStatus::Lost => format!("closed lost: {}", moved.loss_reason),
+            },
+            ..deal_event(
+                &moved,
+                if moved.status == DealStatus::Open {
+                    DealEventKind::StageMoved
+                } else {
+                    DealEventKind::Closed
+                },
+                principal.user.id,
+            )
+        }];
+        if let Some(justification) = &justification {
+            events.push(DealEventDraft {
+                from_stage: deal.stage_id.clone(),
+                direction: Some(direction),
+                description: format!(
+                    "moved past {} unmet exit criteria: {justification}",
+                    plan.unmet().count()
+                ),
+                ..deal_event(&moved, DealEventKind::GateOverridden, principal.user.id)
+            });
+        }
         let write = idempotent_write(key, || respond(&moved));
         Ok(
             match self
                 .store
-                .save_deal(&moved, deal.version, Some(&history), audit, write)
+                .save_deal(&moved, deal.version, Some(&history), events, audit, write)
                 .await?
             {
                 Created::New(()) => Created::New(moved),
@@ -718,5 +802,60 @@ impl<S: Store> App<S> {
     ) -> AppResult<Vec<StageHistoryEntry>> {
         self.visible_deal(principal, id).await?;
         self.store.list_stage_history(id, after, limit).await
+    }
+
+    /// The filter of a deal event stream, narrowed to what the principal may see: a deal they
+    /// see, an owner subtree they see (a rep: themself), a pipeline; without an owner, a rep
+    /// gets their own deals and a manager or leader their subtree.
+    pub async fn deal_event_filter(
+        &self,
+        principal: &Principal,
+        pipeline: Option<Uuid>,
+        owner: Option<UserId>,
+        deal: Option<Uuid>,
+    ) -> AppResult<DealEventFilter> {
+        if let Some(deal) = deal {
+            self.visible_deal(principal, deal).await?;
+        }
+        if let Some(pipeline) = pipeline {
+            self.get_pipeline(principal, pipeline).await?;
+        }
+        let me = principal.user.id;
+        let owners = match (principal.role(), owner) {
+            (Role::Rep, Some(owner)) if owner != me => {
+                return Err(AppError::denied(
+                    "SCOPE_NOT_VISIBLE",
+                    "a rep follows only their own deals",
+                ));
+            }
+            (Role::Rep, _) => Some(vec![me]),
+            (Role::Manager | Role::Leader, owner) => {
+                let root = owner.unwrap_or(me);
+                if root != me && !self.store.reporting_chain(root).await?.contains(&me) {
+                    return Err(AppError::denied(
+                        "SCOPE_NOT_VISIBLE",
+                        "managers and leaders follow the deals of their own subtree",
+                    ));
+                }
+                Some(self.store.subtree(root).await?)
+            }
+            (_, Some(owner)) => Some(self.store.subtree(owner).await?),
+            (_, None) => None,
+        };
+        Ok(DealEventFilter {
+            pipeline,
+            owners,
+            deal,
+        })
+    }
+
+    /// Deal events after `after` matching a filter from [`Self::deal_event_filter`].
+    pub async fn deal_events(
+        &self,
+        after: i64,
+        filter: &DealEventFilter,
+        limit: u64,
+    ) -> AppResult<Vec<DealEventRecord>> {
+        self.store.deal_events(after, filter, limit).await
     }
 }

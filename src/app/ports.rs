@@ -262,6 +262,7 @@ pub trait DealStore: Send + Sync + 'static {
         &self,
         deal: &Deal,
         history: &StageHistoryEntry,
+        events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
@@ -286,9 +287,20 @@ pub trait DealStore: Send + Sync + 'static {
         deal: &Deal,
         expected_version: i64,
         history: Option<&StageHistoryEntry>,
+        events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// Deal events after sequence number `after` matching `filter`, oldest first, at most
+    /// `limit`. Events are numbered in commit order (see the persistence's sequencer), so a
+    /// reader resuming after the last number it saw misses nothing.
+    fn deal_events(
+        &self,
+        after: i64,
+        filter: &DealEventFilter,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<DealEventRecord>>> + Send;
 
     /// Stores many deals with their history in bulk, in one transaction (generators, imports):
     /// no per-row audit, one audit row for the batch.
@@ -593,6 +605,70 @@ pub trait DealDeskStore: Send + Sync + 'static {
         filter: &EventFilter,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<ApprovalEventRecord>>> + Send;
+}
+
+/// What happened to a deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealEventKind {
+    /// Created.
+    Created,
+    /// Fields changed.
+    Updated,
+    /// Moved to another open stage.
+    StageMoved,
+    /// Its forecast category changed.
+    CategoryChanged,
+    /// Closed won or lost.
+    Closed,
+    /// A move passed unmet exit criteria on a manager's justification.
+    GateOverridden,
+}
+
+/// A deal event to append with a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealEventDraft {
+    /// What happened.
+    pub kind: DealEventKind,
+    /// The deal.
+    pub deal_id: Uuid,
+    /// Its pipeline.
+    pub pipeline_id: Uuid,
+    /// Its owner after the change.
+    pub owner_id: UserId,
+    /// Who did it.
+    pub actor: Option<UserId>,
+    /// The stage before (moves).
+    pub from_stage: String,
+    /// The stage after.
+    pub to_stage: String,
+    /// Forward, backward or close, for moves.
+    pub direction: Option<crate::domain::deal::HistoryDirection>,
+    /// The fields changed (updates).
+    pub fields: Vec<String>,
+    /// In words.
+    pub description: String,
+}
+
+/// A stored deal event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealEventRecord {
+    /// Its number in commit order.
+    pub seq: i64,
+    /// The event.
+    pub event: DealEventDraft,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which deal events a watcher receives (all set filters must match).
+#[derive(Debug, Clone, Default)]
+pub struct DealEventFilter {
+    /// One pipeline.
+    pub pipeline: Option<Uuid>,
+    /// Deals owned by any of these users.
+    pub owners: Option<Vec<UserId>>,
+    /// One deal.
+    pub deal: Option<Uuid>,
 }
 
 /// Which requests a listing returns.

@@ -12,7 +12,7 @@ use super::convert::{
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{DealQuery, Outcome};
-use crate::app::ports::{DealCursor, DealFilter, DealOrder, Store};
+use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
 use crate::domain::Violations;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
@@ -27,12 +27,58 @@ use crate::proto::{self as pb, deal_service_server::DealService};
 #[derive(Debug, Clone)]
 pub struct DealApi<S> {
     app: App<S>,
+    /// Turns true when the server stops: open event streams end so shutdown can drain.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<S> DealApi<S> {
-    /// The adapter over `app`.
-    pub fn new(app: App<S>) -> Self {
-        Self { app }
+    /// The adapter over `app`; event streams end when `stopping` turns true.
+    pub fn new(app: App<S>, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self { app, stopping }
+    }
+}
+
+fn direction_to(d: HistoryDirection) -> pb::stage_history_entry::Direction {
+    use pb::stage_history_entry::Direction as D;
+    match d {
+        HistoryDirection::Create => D::Create,
+        HistoryDirection::Forward => D::Forward,
+        HistoryDirection::Backward => D::Backward,
+        HistoryDirection::Close => D::Close,
+    }
+}
+
+fn deal_event_to(r: &DealEventRecord) -> pb::DealEvent {
+    use pb::deal_event::Kind;
+    let e = &r.event;
+    pb::DealEvent {
+        sequence: r.seq,
+        kind: match e.kind {
+            DealEventKind::Created => Kind::Created,
+            DealEventKind::Updated => Kind::Updated,
+            DealEventKind::StageMoved => Kind::StageMoved,
+            DealEventKind::CategoryChanged => Kind::CategoryChanged,
+            DealEventKind::Closed => Kind::Closed,
+            DealEventKind::GateOverridden => Kind::GateOverridden,
+        }
+        .into(),
+        deal: format!("deals/{}", e.deal_id),
+        pipeline: format!("pipelines/{}", e.pipeline_id),
+        owner: format!("users/{}", e.owner_id.0),
+        actor: e
+            .actor
+            .map(|a| format!("users/{}", a.0))
+            .unwrap_or_default(),
+        from_stage: e.from_stage.clone(),
+        to_stage: e.to_stage.clone(),
+        direction: e
+            .direction
+            .map(direction_to)
+            .unwrap_or(pb::stage_history_entry::Direction::Unspecified)
+            .into(),
+        fields: e.fields.clone(),
+        description: e.description.clone(),
+        create_time: Some(super::convert::timestamp(r.created_at)),
     }
 }
 
@@ -188,7 +234,6 @@ pub fn deal_to_wire(d: &Deal) -> pb::Deal {
 }
 
 fn history_to_wire(h: &StageHistoryEntry) -> pb::StageHistoryEntry {
-    use pb::stage_history_entry::Direction as D;
     pb::StageHistoryEntry {
         sequence: h.sequence,
         from_stage: h.from_stage.clone().unwrap_or_default(),
@@ -200,13 +245,7 @@ fn history_to_wire(h: &StageHistoryEntry) -> pb::StageHistoryEntry {
             .unwrap_or_default(),
         amount: h.amount.map(money_to),
         close_date: h.close_date.map(date_to),
-        direction: match h.direction {
-            HistoryDirection::Create => D::Create,
-            HistoryDirection::Forward => D::Forward,
-            HistoryDirection::Backward => D::Backward,
-            HistoryDirection::Close => D::Close,
-        }
-        .into(),
+        direction: direction_to(h.direction).into(),
         overridden: h.overridden,
         override_justification: h.justification.clone(),
     }
@@ -714,5 +753,52 @@ impl<S: Store> DealService for DealApi<S> {
             entries: entries.iter().map(history_to_wire).collect(),
             next_page_token,
         }))
+    }
+
+    type WatchDealEventsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::DealEvent, Status>>;
+
+    #[instrument(skip_all)]
+    async fn watch_deal_events(
+        &self,
+        request: Request<pb::WatchDealEventsRequest>,
+    ) -> Result<Response<Self::WatchDealEventsStream>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let mut v = Violations::new();
+        if req.after_sequence < 0 {
+            v.add("after_sequence", "must not be negative");
+        }
+        let optional = |field: &str, collection: &str, name: &str, v: &mut Violations| {
+            if name.is_empty() {
+                None
+            } else {
+                parse_name(field, collection, name)
+                    .map_err(|e| v.extend(e))
+                    .ok()
+            }
+        };
+        let pipeline = optional("pipeline", "pipelines", &req.pipeline, &mut v);
+        let owner = optional("owner_subtree", "users", &req.owner_subtree, &mut v).map(UserId);
+        let deal = optional("deal", "deals", &req.deal, &mut v);
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let filter = self
+            .app
+            .deal_event_filter(&principal, pipeline, owner, deal)
+            .await?;
+        let app = self.app.clone();
+        let fetch = move |after| {
+            let (app, filter) = (app.clone(), filter.clone());
+            async move { app.deal_events(after, &filter, super::EVENT_BATCH).await }
+        };
+        Ok(Response::new(super::follow(
+            req.after_sequence,
+            self.stopping.clone(),
+            fetch,
+            |e: &DealEventRecord| e.seq,
+            deal_event_to,
+        )))
     }
 }

@@ -1,9 +1,7 @@
 //! DealDeskService: approval policies and route previews.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
@@ -11,7 +9,7 @@ use uuid::Uuid;
 
 use super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
 use super::deal::{date_from, date_to};
-use super::{Paging, authenticate, created, idempotency_key, invalid};
+use super::{EVENT_BATCH, Paging, authenticate, created, follow, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
@@ -42,12 +40,6 @@ impl<S> DealDeskApi<S> {
         Self { app, stopping }
     }
 }
-
-/// How often an event stream looks for events written by other replicas.
-const EVENT_POLL: Duration = Duration::from_millis(200);
-
-/// Events read per query of a stream.
-const EVENT_BATCH: u64 = 200;
 
 fn segment_slug(segment: Segment) -> &'static str {
     match segment {
@@ -708,7 +700,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
                 .map_err(|e| v.extend(e))
                 .ok()
         };
-        if req.deal.is_empty() == !req.my_queue {
+        if req.deal.is_empty() != req.my_queue {
             v.add("deal", "set exactly one of `deal` and `my_queue`");
         }
         let state = request_state_from(req.state);
@@ -928,37 +920,18 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
             deal,
         };
         self.app.check_watch(&principal, &filter).await?;
-        let (tx, rx) = mpsc::channel(64);
         let app = self.app.clone();
-        let mut stopping = self.stopping.clone();
-        let mut after = req.after_event_id;
-        tokio::spawn(async move {
-            loop {
-                let events = match app.approval_events(after, &filter, EVENT_BATCH).await {
-                    Ok(events) => events,
-                    Err(err) => {
-                        let _ = tx.send(Err(err.into())).await;
-                        return;
-                    }
-                };
-                let full = events.len() as u64 == EVENT_BATCH;
-                for event in &events {
-                    if tx.send(Ok(event_to(event))).await.is_err() {
-                        return; // the client went away
-                    }
-                    after = event.id;
-                }
-                if full {
-                    continue;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(EVENT_POLL) => {}
-                    _ = tx.closed() => return,
-                    _ = stopping.wait_for(|s| *s) => return,
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let fetch = move |after| {
+            let (app, filter) = (app.clone(), filter.clone());
+            async move { app.approval_events(after, &filter, EVENT_BATCH).await }
+        };
+        Ok(Response::new(follow(
+            req.after_event_id,
+            self.stopping.clone(),
+            fetch,
+            |e: &ApprovalEventRecord| e.id,
+            event_to,
+        )))
     }
 
     #[instrument(skip_all)]

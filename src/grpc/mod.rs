@@ -157,3 +157,55 @@ impl Paging {
         }
     }
 }
+
+/// How often an event stream looks for events written by other replicas.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Events read per query of a stream.
+pub(crate) const EVENT_BATCH: u64 = 200;
+
+/// A server stream that follows an event log: sends every event after `after` (fetched in
+/// batches by `fetch(after)`, numbered by `number`), then polls for new ones until the client
+/// goes away or the server stops.
+pub(crate) fn follow<T, W, F, Fut>(
+    mut after: i64,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    fetch: F,
+    number: fn(&T) -> i64,
+    to_wire: fn(&T) -> W,
+) -> tokio_stream::wrappers::ReceiverStream<Result<W, Status>>
+where
+    T: Send + 'static,
+    W: Send + 'static,
+    F: Fn(i64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<T>, AppError>> + Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let events = match fetch(after).await {
+                Ok(events) => events,
+                Err(err) => {
+                    let _ = tx.send(Err(err.into())).await;
+                    return;
+                }
+            };
+            let full = events.len() as u64 == EVENT_BATCH;
+            for event in events {
+                after = number(&event);
+                if tx.send(Ok(to_wire(&event))).await.is_err() {
+                    return; // the client went away
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(EVENT_POLL) => {}
+                _ = tx.closed() => return,
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}

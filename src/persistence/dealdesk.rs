@@ -13,7 +13,7 @@ use super::codec::{corrupt, decode_role, encode_role, encode_segment};
 use super::entities::{
     approval_event, approval_policy, approval_queue, approval_request, delegation, user,
 };
-use super::{Lock, SqlStore, is_unique_violation, record_audit, storage};
+use super::{EventLog, Lock, SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
     ApprovalEventRecord, AuditEntry, Created, DealDeskStore, EventDraft, EventFilter, EventKind,
     IdempotentWrite, RequestFilter,
@@ -160,7 +160,7 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Appends events in order (see [`Lock::ApprovalEvents`]).
+    /// Appends events; they are numbered once committed (see [`SqlStore::sequence_events`]).
     async fn append_events(
         &self,
         txn: &DatabaseTransaction,
@@ -169,7 +169,6 @@ impl SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        self.advisory_lock(txn, Lock::ApprovalEvents).await?;
         let now = Utc::now();
         for event in events {
             let (users, roles) = &event.audience;
@@ -562,9 +561,12 @@ impl DealDeskStore for SqlStore {
         limit: u64,
     ) -> AppResult<Vec<ApprovalEventRecord>> {
         use approval_event::Column as C;
+        self.sequence_events(EventLog::Approvals)
+            .await
+            .map_err(storage)?;
         let mut query = approval_event::Entity::find()
-            .filter(C::Id.gt(after))
-            .order_by_asc(C::Id)
+            .filter(C::Seq.gt(after))
+            .order_by_asc(C::Seq)
             .limit(limit);
         if let Some(deal) = filter.deal {
             query = query.filter(C::DealId.eq(deal.to_string()));
@@ -579,7 +581,7 @@ impl DealDeskStore for SqlStore {
         rows.into_iter()
             .map(|row| {
                 Ok(ApprovalEventRecord {
-                    id: row.id,
+                    id: row.seq.unwrap_or_default(),
                     kind: decode_kind(&row.kind)?,
                     request_id: uuid(&row.request_id)?,
                     deal_id: uuid(&row.deal_id)?,

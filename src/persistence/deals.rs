@@ -14,10 +14,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::codec::*;
-use super::entities::{deal, deal_contact, deal_qualification, stage_history, user};
-use super::{SqlStore, record_audit, storage};
+use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_history, user};
+use super::{EventLog, SqlStore, record_audit, storage};
 use crate::app::ports::{
-    AuditEntry, Created, DealCursor, DealFilter, DealOrder, DealStore, IdempotentWrite,
+    AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
+    DealEventRecord, DealFilter, DealOrder, DealStore, IdempotentWrite,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
@@ -351,6 +352,7 @@ impl DealStore for SqlStore {
         &self,
         d: &Deal,
         history: &StageHistoryEntry,
+        events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
@@ -364,7 +366,7 @@ impl DealStore for SqlStore {
                 .exec_without_returning(txn)
                 .await
                 .map_err(storage)?;
-            Ok(())
+            append_deal_events(txn, events).await.map_err(storage)
         })
         .await
     }
@@ -464,6 +466,7 @@ impl DealStore for SqlStore {
         d: &Deal,
         expected_version: i64,
         history: Option<&StageHistoryEntry>,
+        events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
@@ -488,9 +491,41 @@ impl DealStore for SqlStore {
                     .await
                     .map_err(storage)?;
             }
-            Ok(())
+            append_deal_events(txn, events).await.map_err(storage)
         })
         .await
+    }
+
+    async fn deal_events(
+        &self,
+        after: i64,
+        filter: &DealEventFilter,
+        limit: u64,
+    ) -> AppResult<Vec<DealEventRecord>> {
+        use deal_event::Column as C;
+        self.sequence_events(EventLog::Deals)
+            .await
+            .map_err(storage)?;
+        let mut query = deal_event::Entity::find()
+            .filter(C::Seq.gt(after))
+            .order_by_asc(C::Seq)
+            .limit(limit);
+        if let Some(deal) = filter.deal {
+            query = query.filter(C::DealId.eq(deal.to_string()));
+        }
+        if let Some(pipeline) = filter.pipeline {
+            query = query.filter(C::PipelineId.eq(pipeline.to_string()));
+        }
+        if let Some(owners) = &filter.owners {
+            query = query.filter(
+                C::OwnerId.is_in(owners.iter().map(|o| o.0.to_string()).collect::<Vec<_>>()),
+            );
+        }
+        let rows = query.all(&self.db).await.map_err(storage)?;
+        rows.into_iter()
+            .map(deal_event_from)
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
     }
 
     async fn insert_book(
@@ -581,4 +616,81 @@ impl DealStore for SqlStore {
             .collect::<Result<_, _>>()
             .map_err(storage)
     }
+}
+
+fn encode_event_kind(kind: DealEventKind) -> &'static str {
+    match kind {
+        DealEventKind::Created => "CREATED",
+        DealEventKind::Updated => "UPDATED",
+        DealEventKind::StageMoved => "STAGE_MOVED",
+        DealEventKind::CategoryChanged => "CATEGORY_CHANGED",
+        DealEventKind::Closed => "CLOSED",
+        DealEventKind::GateOverridden => "GATE_OVERRIDDEN",
+    }
+}
+
+fn decode_event_kind(text: &str) -> Result<DealEventKind, DbErr> {
+    Ok(match text {
+        "CREATED" => DealEventKind::Created,
+        "UPDATED" => DealEventKind::Updated,
+        "STAGE_MOVED" => DealEventKind::StageMoved,
+        "CATEGORY_CHANGED" => DealEventKind::CategoryChanged,
+        "CLOSED" => DealEventKind::Closed,
+        "GATE_OVERRIDDEN" => DealEventKind::GateOverridden,
+        other => return Err(corrupt("deal event kind", other)),
+    })
+}
+
+/// Appends deal events inside the change's transaction; they are numbered once committed.
+async fn append_deal_events(
+    txn: &DatabaseTransaction,
+    events: Vec<DealEventDraft>,
+) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    let rows = events.into_iter().map(|e| deal_event::ActiveModel {
+        seq: Set(None),
+        deal_id: Set(e.deal_id.to_string()),
+        pipeline_id: Set(e.pipeline_id.to_string()),
+        owner_id: Set(e.owner_id.0.to_string()),
+        kind: Set(encode_event_kind(e.kind).to_string()),
+        actor_id: Set(e.actor.map(|a| a.0.to_string())),
+        from_stage: Set(e.from_stage),
+        to_stage: Set(e.to_stage),
+        direction: Set(e.direction.map(|d| encode_direction(d).to_string())),
+        fields: Set(e.fields.join(",")),
+        description: Set(e.description),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    deal_event::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+fn deal_event_from(row: deal_event::Model) -> Result<DealEventRecord, DbErr> {
+    Ok(DealEventRecord {
+        seq: row.seq.unwrap_or_default(),
+        event: DealEventDraft {
+            kind: decode_event_kind(&row.kind)?,
+            deal_id: uuid(&row.deal_id)?,
+            pipeline_id: uuid(&row.pipeline_id)?,
+            owner_id: UserId(uuid(&row.owner_id)?),
+            actor: row.actor_id.as_deref().map(uuid).transpose()?.map(UserId),
+            from_stage: row.from_stage,
+            to_stage: row.to_stage,
+            direction: row.direction.as_deref().map(decode_direction).transpose()?,
+            fields: row
+                .fields
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect(),
+            description: row.description,
+        },
+        created_at: row.created_at,
+    })
 }

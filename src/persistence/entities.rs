@@ -572,6 +572,7 @@ pub mod approval_event {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
+        pub seq: Option<i64>,
         pub request_id: String,
         pub deal_id: String,
         pub kind: String,
@@ -579,6 +580,36 @@ pub mod approval_event {
         pub actor_id: Option<String>,
         pub description: String,
         pub audience: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `deal_events`: append-only; `seq` orders the stream.
+pub mod deal_event {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `deal_events`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deal_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub seq: Option<i64>,
+        pub deal_id: String,
+        pub pipeline_id: String,
+        pub owner_id: String,
+        pub kind: String,
+        pub actor_id: Option<String>,
+        pub from_stage: String,
+        pub to_stage: String,
+        pub direction: Option<String>,
+        pub fields: String,
+        pub description: String,
         pub created_at: ChronoDateTimeUtc,
     }
 

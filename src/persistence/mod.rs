@@ -144,6 +144,53 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Numbers the rows of an event log committed since the last run, in id order, after the
+    /// highest number given so far.
+    ///
+    /// Ids come from a sequence when a row is inserted, so on PostgreSQL a transaction can
+    /// commit a smaller id after a reader already went past it. Numbers are instead given
+    /// here, one run at a time (an advisory lock; SQLite's write lock), to rows already
+    /// committed: a row numbered later always gets a larger number, and a reader that resumes
+    /// "after number N" misses nothing. Writers are never serialised by this.
+    pub(crate) async fn sequence_events(&self, table: EventLog) -> Result<(), DbErr> {
+        let (name, lock) = match table {
+            EventLog::Approvals => ("approval_events", Lock::ApprovalEvents),
+            EventLog::Deals => ("deal_events", Lock::DealEvents),
+        };
+        let waiting = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT id FROM {name} WHERE seq IS NULL LIMIT 1"),
+            ))
+            .await?;
+        if waiting.is_none() {
+            return Ok(());
+        }
+        let txn = self.begin_write().await?;
+        self.advisory_lock(&txn, lock).await?;
+        txn.execute_unprepared(&format!(
+            "UPDATE {name} SET seq = r.base + r.rn \
+             FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn, \
+                          (SELECT COALESCE(MAX(seq), 0) FROM {name}) AS base \
+                   FROM {name} WHERE seq IS NULL) AS r \
+             WHERE {name}.id = r.id"
+        ))
+        .await?;
+        txn.commit().await
+    }
+}
+
+/// The event logs numbered by [`SqlStore::sequence_events`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EventLog {
+    /// `approval_events`.
+    Approvals,
+    /// `deal_events`.
+    Deals,
+}
+
 /// PostgreSQL advisory locks, one number each.
 #[derive(Debug, Clone, Copy)]
 enum Lock {
@@ -151,9 +198,10 @@ enum Lock {
     ReportingTree = 7_242_001,
     /// New delegations (no two concurrent delegations close a cycle).
     Delegations = 7_242_002,
-    /// Appends to the approval event log: ids commit in order, so a watcher reading "after id
-    /// N" never skips an event committed late with a smaller id.
+    /// Numbering the approval event log.
     ApprovalEvents = 7_242_003,
+    /// Numbering the deal event log.
+    DealEvents = 7_242_004,
 }
 
 impl Store for SqlStore {

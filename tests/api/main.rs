@@ -8,6 +8,7 @@ mod helpers;
 mod accuracy;
 mod auth;
 mod calls;
+mod deal_events;
 mod dealdesk;
 mod deals;
 mod directory;
