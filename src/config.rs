@@ -76,6 +76,15 @@ pub struct ServeArgs {
     /// never). Safe on every replica: a step escalates once.
     #[arg(long, env = "DEALDESK_ESCALATION_EVERY_SECONDS", default_value_t = 60)]
     pub escalation_every_seconds: u64,
+    /// Origins (`https://dash.example.com`, comma-separated) whose browser pages may call the
+    /// API over gRPC-Web. None by default: gRPC-Web then works only from the same origin.
+    #[arg(
+        long,
+        env = "DEALDESK_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        num_args = 0..
+    )]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Options of `demo`.

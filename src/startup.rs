@@ -49,6 +49,58 @@ pub enum StartupError {
     /// Reflection could not load the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// An allowed CORS origin is not an origin.
+    #[error("CORS origin {0:?} must look like https://host or http://host:port")]
+    CorsOrigin(String),
+}
+
+/// Browsers may call the API over gRPC-Web from these origins (exact `scheme://host[:port]`).
+#[derive(Debug, Clone, Default)]
+pub struct CorsOrigins(Vec<http::HeaderValue>);
+
+impl CorsOrigins {
+    /// Parses origins such as `https://dash.example.com` or `http://127.0.0.1:8080`.
+    pub fn parse<S: AsRef<str>>(origins: &[S]) -> Result<Self, StartupError> {
+        origins
+            .iter()
+            .map(|o| {
+                let o = o.as_ref().trim();
+                let (scheme, rest) = o.split_once("://").unwrap_or(("", ""));
+                let plausible = matches!(scheme, "http" | "https")
+                    && !rest.is_empty()
+                    && !rest.contains('/')
+                    && !rest.contains(char::is_whitespace);
+                plausible
+                    .then(|| http::HeaderValue::from_str(o).ok())
+                    .flatten()
+                    .ok_or_else(|| StartupError::CorsOrigin(o.to_string()))
+            })
+            .collect::<Result<_, _>>()
+            .map(CorsOrigins)
+    }
+
+    /// The CORS policy of gRPC-Web: the listed origins may POST gRPC-Web calls with a bearer
+    /// token and read the gRPC status headers; no other origin gets CORS headers.
+    fn layer(&self) -> tower_http::cors::CorsLayer {
+        use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(self.0.clone()))
+            .allow_methods([http::Method::POST])
+            .allow_headers([
+                AUTHORIZATION,
+                CONTENT_TYPE,
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+            ])
+            .max_age(Duration::from_secs(24 * 3600))
+    }
 }
 
 /// Opens the database at `url` and applies pending migrations.
@@ -65,6 +117,7 @@ pub struct Application {
     calendar: FiscalCalendar,
     snapshot_every: Option<Duration>,
     escalate_every: Option<Duration>,
+    cors: CorsOrigins,
 }
 
 impl Application {
@@ -77,6 +130,7 @@ impl Application {
             calendar: FiscalCalendar::default(),
             snapshot_every: None,
             escalate_every: Some(Duration::from_secs(60)),
+            cors: CorsOrigins::default(),
         })
     }
 
@@ -96,6 +150,11 @@ impl Application {
             escalate_every: every,
             ..self
         }
+    }
+
+    /// Browsers on these origins may call the API over gRPC-Web (default: none).
+    pub fn with_cors_origins(self, cors: CorsOrigins) -> Self {
+        Self { cors, ..self }
     }
 
     /// Fiscal years start per `calendar` (default: January).
@@ -132,7 +191,12 @@ impl Application {
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
         tracing::info!(addr = %self.listener.local_addr()?, "serving dealdesk");
+        // gRPC-Web (HTTP/1.1) beside native gRPC, so browser dashboards call the API directly;
+        // the CORS layer answers preflights for the configured origins only.
         let result = Server::builder()
+            .accept_http1(true)
+            .layer(self.cors.layer())
+            .layer(tonic_web::GrpcWebLayer::new())
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -113,6 +113,14 @@ async fn database_url(backend: Backend) -> Option<String> {
 /// Starts the server on a fresh database of `backend`, with one admin. `None` when PostgreSQL
 /// is asked for but not configured.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |application| application).await
+}
+
+/// As [`spawn_app`], with the application configured by `configure` before it serves.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(Application) -> Application,
+) -> Option<TestApp> {
     let url = database_url(backend).await?;
     let store = startup::open_store(&url).await.expect("open the store");
     let app = App::new(store.clone());
@@ -122,6 +130,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let application = Application::build(store, "127.0.0.1:0".parse().unwrap())
         .await
         .expect("bind");
+    let application = configure(application);
     let addr = application.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {

@@ -6,7 +6,9 @@
 mod helpers;
 
 mod accuracy;
+mod approvals;
 mod auth;
+mod browser;
 mod calls;
 mod deal_events;
 mod dealdesk;
