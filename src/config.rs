@@ -85,6 +85,9 @@ pub struct ServeArgs {
         num_args = 0..
     )]
     pub cors_allowed_origins: Vec<String>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset.
+    #[arg(long, env = "DEALDESK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Options of `demo`.

@@ -15,6 +15,7 @@
 //! - [`generator`]: a deterministic book of business (deals and stage history) for the demo
 //!   and the benchmarks.
 //! - [`demo`]: the operator's bootstrap (first admin, tokens) and the demo organisation.
+//! - [`metrics`]: operations metrics (Prometheus text format) on their own port.
 //! - [`config`], [`telemetry`], [`startup`]: settings, logs, and wiring the server together.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod domain;
 pub mod generator;
 pub mod grpc;
+pub mod metrics;
 pub mod persistence;
 pub mod proto;
 pub mod startup;

@@ -53,6 +53,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .with_calendar(calendar(args.fiscal_year_start_month))
                 .with_snapshot_schedule(every)
                 .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)
+                .with_metrics(args.metrics_listen)
+                .await?
                 .with_escalation_schedule(
                     (args.escalation_every_seconds > 0)
                         .then(|| std::time::Duration::from_secs(args.escalation_every_seconds)),

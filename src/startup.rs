@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -15,6 +16,7 @@ use crate::app::App;
 use crate::app::ports::Store;
 use crate::domain::period::FiscalCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, PipelineApi};
+use crate::metrics::{self, MetricsLayer, RequestMetrics};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
     self, deal_desk_service_server::DealDeskServiceServer, deal_service_server::DealServiceServer,
@@ -118,6 +120,7 @@ pub struct Application {
     snapshot_every: Option<Duration>,
     escalate_every: Option<Duration>,
     cors: CorsOrigins,
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -131,6 +134,7 @@ impl Application {
             snapshot_every: None,
             escalate_every: Some(Duration::from_secs(60)),
             cors: CorsOrigins::default(),
+            metrics: None,
         })
     }
 
@@ -150,6 +154,28 @@ impl Application {
             escalate_every: every,
             ..self
         }
+    }
+
+    /// Serves Prometheus metrics on `listen` (port 0 picks a free one); off by default.
+    pub async fn with_metrics(self, listen: Option<SocketAddr>) -> Result<Self, StartupError> {
+        let metrics = match listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Self { metrics, ..self })
+    }
+
+    /// Serves Prometheus metrics on an already bound listener.
+    pub fn with_metrics_listener(self, listener: TcpListener) -> Self {
+        Self {
+            metrics: Some(listener),
+            ..self
+        }
+    }
+
+    /// The metrics endpoint's address, if it serves one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Browsers on these origins may call the API over gRPC-Web (default: none).
@@ -181,6 +207,15 @@ impl Application {
         let escalations = self
             .escalate_every
             .map(|every| tokio::spawn(escalate_overdue(app.clone(), every)));
+        let requests = Arc::new(RequestMetrics::default());
+        let exporter = self.metrics.map(|listener| {
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics on /metrics");
+            tokio::spawn(metrics::serve(
+                listener,
+                requests.clone(),
+                self.store.clone(),
+            ))
+        });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let shutdown = async move {
             shutdown.await;
@@ -195,6 +230,7 @@ impl Application {
         // the CORS layer answers preflights for the configured origins only.
         let result = Server::builder()
             .accept_http1(true)
+            .layer(MetricsLayer(requests))
             .layer(self.cors.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             .add_service(health)
@@ -211,7 +247,7 @@ impl Application {
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;
         watcher.abort();
-        for task in snapshots.into_iter().chain(escalations) {
+        for task in snapshots.into_iter().chain(escalations).chain(exporter) {
             task.abort();
         }
         tracing::info!("stopped");

@@ -762,4 +762,9 @@ pub trait Store:
 {
     /// Whether the database answers (for health).
     fn ping(&self) -> impl Future<Output = bool> + Send;
+
+    /// The pool's connections and the approval gauges, for the operations metrics.
+    fn operations_gauges(
+        &self,
+    ) -> impl Future<Output = AppResult<crate::metrics::StoreGauges>> + Send;
 }

@@ -208,6 +208,50 @@ impl Store for SqlStore {
     async fn ping(&self) -> bool {
         self.db.ping().await.is_ok()
     }
+
+    async fn operations_gauges(&self) -> Result<crate::metrics::StoreGauges, AppError> {
+        let (pool_open, pool_idle, pool_max) = match self.db.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle() as u32,
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle() as u32,
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT (SELECT COUNT(*) FROM approval_requests WHERE state = 'PENDING') AS pending, \
+                        (SELECT COUNT(*) FROM approval_events WHERE kind = 'ESCALATED') AS escalations",
+            ))
+            .await
+            .map_err(storage)?;
+        let (approvals_pending, escalations) = match row {
+            Some(row) => (
+                row.try_get::<i64>("", "pending").map_err(storage)?,
+                row.try_get::<i64>("", "escalations").map_err(storage)?,
+            ),
+            None => (0, 0),
+        };
+        Ok(crate::metrics::StoreGauges {
+            pool_open,
+            pool_idle,
+            pool_max,
+            approvals_pending,
+            escalations,
+        })
+    }
 }
 
 /// A database failure the caller cannot fix: logged by the gRPC layer, answered generically.

@@ -15,5 +15,6 @@ mod dealdesk;
 mod deals;
 mod directory;
 mod forecast;
+mod metrics;
 mod operations;
 mod pipelines;
