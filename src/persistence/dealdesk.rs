@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::codec::{corrupt, decode_role, encode_role, encode_segment};
 use super::entities::{
-    approval_event, approval_policy, approval_queue, approval_request, delegation, user,
+    approval_event, approval_policy, approval_queue, approval_request, deal, delegation, user,
 };
 use super::{EventLog, Lock, SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
@@ -293,6 +293,18 @@ impl DealDeskStore for SqlStore {
             if let Some((earlier, version)) = supersedes {
                 self.update_request(txn, earlier, version).await?;
             }
+            // A pending request changes what the deal's gates allow: bumping the deal's version
+            // makes a stage move that checked the gates before this commit fail its versioned
+            // save (ABORTED) instead of passing "no pending approval" on stale facts.
+            deal::Entity::update_many()
+                .col_expr(
+                    deal::Column::Version,
+                    sea_orm::sea_query::ExprTrait::add(Expr::col(deal::Column::Version), 1),
+                )
+                .filter(deal::Column::Id.eq(request.deal_id.to_string()))
+                .exec(txn)
+                .await
+                .map_err(storage)?;
             approval_request::Entity::insert(approval_request::ActiveModel {
                 id: Set(request.id.to_string()),
                 deal_id: Set(request.deal_id.to_string()),
