@@ -13,4 +13,5 @@ mod deals;
 mod directory;
 mod forecast;
 mod operations;
+mod pipeline_metrics;
 mod pipelines;
