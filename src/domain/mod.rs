@@ -12,6 +12,7 @@ pub mod money;
 pub mod paging;
 pub mod period;
 pub mod pipeline;
+pub mod pipeline_metrics;
 pub mod random;
 pub mod templates;
 pub mod winrate;

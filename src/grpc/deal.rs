@@ -119,7 +119,7 @@ fn money_to(m: Money) -> pb::Money {
     }
 }
 
-fn lead_source_from(value: i32) -> Option<LeadSource> {
+pub(crate) fn lead_source_from(value: i32) -> Option<LeadSource> {
     Some(match pb::LeadSource::try_from(value).ok()? {
         pb::LeadSource::Unspecified => return None,
         pb::LeadSource::Inbound => LeadSource::Inbound,
@@ -131,7 +131,7 @@ fn lead_source_from(value: i32) -> Option<LeadSource> {
     })
 }
 
-fn lead_source_to(s: LeadSource) -> pb::LeadSource {
+pub(crate) fn lead_source_to(s: LeadSource) -> pb::LeadSource {
     match s {
         LeadSource::Inbound => pb::LeadSource::Inbound,
         LeadSource::Outbound => pb::LeadSource::Outbound,

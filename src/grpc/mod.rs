@@ -8,6 +8,7 @@ mod directory;
 pub mod error;
 mod forecast;
 mod pipeline;
+mod pipeline_metrics;
 
 pub use deal::DealApi;
 pub use dealdesk::DealDeskApi;

@@ -1,4 +1,5 @@
-//! PipelineService: pipelines, stages and exit criteria.
+//! PipelineService: pipelines, stages and exit criteria; its metrics are served by
+//! `pipeline_metrics`.
 
 use tonic::{Request, Response, Status};
 use tracing::instrument;
@@ -238,5 +239,13 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         Ok(Response::new(pb::ListPipelineTemplatesResponse {
             templates: templates.iter().map(|t| spec_to_wire("", t)).collect(),
         }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_pipeline_metrics(
+        &self,
+        request: Request<pb::GetPipelineMetricsRequest>,
+    ) -> Result<Response<pb::PipelineMetrics>, Status> {
+        super::pipeline_metrics::get_pipeline_metrics(&self.app, request).await
     }
 }

@@ -17,4 +17,5 @@ mod directory;
 mod forecast;
 mod metrics;
 mod operations;
+mod pipeline_metrics;
 mod pipelines;
