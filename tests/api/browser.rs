@@ -16,7 +16,7 @@ use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with};
+use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with, template_pipeline};
 
 /// Serves `page` to every GET on `listener` (the dashboard's own origin).
 fn serve_page(listener: TcpListener, page: String) {
@@ -113,31 +113,7 @@ fn hex_decode(hex: &str) -> Vec<u8> {
 /// A pipeline and an open deal closing this month, so the forecast has something in it.
 async fn seed(app: &TestApp) {
     let rep = person(app, Role::Rep, None).await;
-    let template = app
-        .pipelines()
-        .await
-        .list_pipeline_templates(authed(
-            &app.admin_token,
-            pb::ListPipelineTemplatesRequest {},
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .templates
-        .remove(0);
-    let pipeline = app
-        .pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(template),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let pipeline = template_pipeline(app, pb::Segment::Smb).await;
     let today = Utc::now().date_naive();
     app.deals()
         .await

@@ -9,36 +9,7 @@ use prost_types::FieldMask;
 use tonic::{Code, Streaming};
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person};
-
-async fn smb_pipeline(app: &TestApp) -> pb::Pipeline {
-    let template = app
-        .pipelines()
-        .await
-        .list_pipeline_templates(authed(
-            &app.admin_token,
-            pb::ListPipelineTemplatesRequest {},
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .templates
-        .into_iter()
-        .find(|t| t.segment == pb::Segment::Smb as i32)
-        .expect("an SMB template");
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(template),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
+use crate::helpers::{Person, TestApp, assert_error, authed, person, template_pipeline};
 
 async fn create_deal(app: &TestApp, owner: &Person, pipeline: &pb::Pipeline) -> pb::Deal {
     app.deals()
@@ -127,7 +98,7 @@ contract_test!(
     |app| {
         let manager = person(&app, Role::Manager, None).await;
         let rep = person(&app, Role::Rep, Some(&manager)).await;
-        let pipeline = smb_pipeline(&app).await;
+        let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
         let deal = create_deal(&app, &rep, &pipeline).await;
         set_category(&app, &rep, &deal, pb::ForecastCategory::BestCase).await;
 
@@ -221,7 +192,7 @@ contract_test!(watchers_see_only_the_deals_they_may_see, |app| {
     let rep = person(&app, Role::Rep, Some(&manager)).await;
     let peer = person(&app, Role::Rep, None).await;
     let desk = person(&app, Role::DealDesk, None).await;
-    let pipeline = smb_pipeline(&app).await;
+    let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
     let mine = create_deal(&app, &rep, &pipeline).await;
     let theirs = create_deal(&app, &peer, &pipeline).await;
 
@@ -310,7 +281,7 @@ contract_test!(
     concurrent_writers_are_streamed_once_each_in_a_resumable_order,
     |app| {
         let desk = person(&app, Role::DealDesk, None).await;
-        let pipeline = smb_pipeline(&app).await;
+        let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
         let mut reps = Vec::new();
         for _ in 0..4 {
             reps.push(person(&app, Role::Rep, None).await);

@@ -6,7 +6,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, violated_fields};
+use crate::helpers::{TestApp, assert_error, authed, template_pipeline, violated_fields};
 
 async fn desk(app: &TestApp) -> DealDeskServiceClient<Channel> {
     DealDeskServiceClient::connect(format!("http://{}", app.addr))
@@ -182,33 +182,7 @@ contract_test!(
         let manager = app.user(Role::Manager, Some(&leader.0)).await;
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         let peer = app.user(Role::Rep, None).await;
-        let template = app
-            .pipelines()
-            .await
-            .list_pipeline_templates(authed(
-                &app.admin_token,
-                pb::ListPipelineTemplatesRequest {},
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .templates
-            .into_iter()
-            .find(|t| t.segment == pb::Segment::MidMarket as i32)
-            .unwrap();
-        let pipeline = app
-            .pipelines()
-            .await
-            .create_pipeline(authed(
-                &app.admin_token,
-                pb::CreatePipelineRequest {
-                    pipeline: Some(template),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let pipeline = template_pipeline(&app, pb::Segment::MidMarket).await;
         let deal = app
             .deals()
             .await

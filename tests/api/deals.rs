@@ -12,7 +12,10 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
+use crate::helpers::{
+    Person, TestApp, assert_error, authed, create_pipeline, person, template_pipeline,
+    violated_fields,
+};
 
 use pb::close_deal_request::Outcome;
 use pb::deal::Status as DealStatus;
@@ -154,39 +157,6 @@ async fn gated_pipeline(app: &TestApp) -> pb::Pipeline {
 }
 
 /// A pipeline created as-is from a built-in template.
-async fn template_pipeline(app: &TestApp, segment: pb::Segment) -> pb::Pipeline {
-    let template = app
-        .pipelines()
-        .await
-        .list_pipeline_templates(authed(
-            &app.admin_token,
-            pb::ListPipelineTemplatesRequest {},
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .templates
-        .into_iter()
-        .find(|t| t.segment == segment as i32)
-        .expect("a template for the segment");
-    create_pipeline(app, template).await
-}
-
-async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipeline {
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pipeline),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn subject(pipeline: &pb::Pipeline, stage_id: &str) -> String {
     format!("{}/stages/{stage_id}", pipeline.name)
 }

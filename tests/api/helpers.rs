@@ -317,3 +317,38 @@ pub fn new_user(email: &str, role: pb::Role) -> pb::User {
         ..Default::default()
     }
 }
+
+/// The pipeline of `segment`'s template, created by the admin.
+pub async fn template_pipeline(app: &TestApp, segment: pb::Segment) -> pb::Pipeline {
+    let template = app
+        .pipelines()
+        .await
+        .list_pipeline_templates(authed(
+            &app.admin_token,
+            pb::ListPipelineTemplatesRequest {},
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .templates
+        .into_iter()
+        .find(|t| t.segment == segment as i32)
+        .expect("a template for the segment");
+    create_pipeline(app, template).await
+}
+
+/// Creates `pipeline` as the admin.
+pub async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipeline {
+    app.pipelines()
+        .await
+        .create_pipeline(authed(
+            &app.admin_token,
+            pb::CreatePipelineRequest {
+                pipeline: Some(pipeline),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
