@@ -505,59 +505,67 @@ impl<S: Store> App<S> {
         principal: &Principal,
         id: Uuid,
         key: Option<IdempotencyKey>,
-        respond: impl FnOnce(&ApprovalRequest) -> Vec<u8>,
+        respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
         let retry = key.clone();
         let result = async {
-            let (mut request, version) = self
-                .store
-                .get_request(id)
-                .await?
-                .ok_or_else(|| request_not_found(id))?;
-            if !self.may_see(principal, &request).await? {
-                return Err(request_not_found(id));
-            }
-            if request.requester != principal.user.id
-                && !matches!(principal.role(), Role::DealDesk | Role::Admin)
-            {
-                return Err(AppError::denied(
-                    "NOT_THE_REQUESTER",
-                    "only the requester, deal desk or an admin withdraws a request",
-                ));
-            }
-            request
-                .withdraw(now())
-                .map_err(|_| closed(&request, "withdrawn"))?;
-            let events = vec![EventDraft {
-                kind: EventKind::Withdrawn,
-                request_id: id,
-                deal_id: request.deal_id,
-                step: None,
-                actor: Some(principal.user.id),
-                description: format!("withdrawn by users/{}", principal.user.id.0),
-                audience: request.audience(),
-            }];
-            let audit = vec![AuditEntry {
-                actor: Some(principal.user.id),
-                action: "WithdrawApprovalRequest",
-                resource: request_name(id),
-                detail: String::new(),
-                change: None,
-            }];
-            let write = idempotent_write(key, || respond(&request));
-            Ok(
+            // Like a decision, a withdrawal that lost a race with another change of the
+            // request is tried again against what that change left.
+            for _ in 0..DECIDE_ATTEMPTS {
+                let (mut request, version) = self
+                    .store
+                    .get_request(id)
+                    .await?
+                    .ok_or_else(|| request_not_found(id))?;
+                if !self.may_see(principal, &request).await? {
+                    return Err(request_not_found(id));
+                }
+                if request.requester != principal.user.id
+                    && !matches!(principal.role(), Role::DealDesk | Role::Admin)
+                {
+                    return Err(AppError::denied(
+                        "NOT_THE_REQUESTER",
+                        "only the requester, deal desk or an admin withdraws a request",
+                    ));
+                }
+                request
+                    .withdraw(now())
+                    .map_err(|_| closed(&request, "withdrawn"))?;
+                let events = vec![EventDraft {
+                    kind: EventKind::Withdrawn,
+                    request_id: id,
+                    deal_id: request.deal_id,
+                    step: None,
+                    actor: Some(principal.user.id),
+                    description: format!("withdrawn by users/{}", principal.user.id.0),
+                    audience: request.audience(),
+                }];
+                let audit = vec![AuditEntry {
+                    actor: Some(principal.user.id),
+                    action: "WithdrawApprovalRequest",
+                    resource: request_name(id),
+                    detail: String::new(),
+                    change: None,
+                }];
+                let write = idempotent_write(key.clone(), || respond(&request));
                 match self
                     .store
                     .save_request(&request, version, events, audit, write)
-                    .await?
+                    .await
                 {
-                    Created::New(()) => Created::New(request),
-                    Created::Replayed(saved) => Created::Replayed(saved),
-                },
-            )
+                    Ok(Created::New(())) => return Ok(Created::New(request)),
+                    Ok(Created::Replayed(saved)) => return Ok(Created::Replayed(saved)),
+                    Err(AppError::StaleEtag { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(AppError::StaleEtag {
+                kind: "approval request",
+                name: request_name(id),
+            })
         }
         .await;
         self.or_replayed(result, retry.as_ref()).await
