@@ -2711,3 +2711,35 @@ contract_test!(
         assert_eq!(violated_fields(&status), ["end_time"]);
     }
 );
+
+contract_test!(
+    a_submitted_request_stales_the_deals_etag_so_a_move_read_before_it_is_refused,
+    |app| {
+        let d = Desk::new(&app).await;
+        // In "signature", whose exit needs no pending approval; the move below read the deal
+        // (and so its gates) before the request existed.
+        let deal = d.deal_of_rep(&app, "signature", 0).await;
+        submit(&app, &d.rep, ask(&deal, 2000)).await;
+        let status = app
+            .deals()
+            .await
+            .advance_deal_stage(authed(
+                &d.rep.token,
+                pb::AdvanceDealStageRequest {
+                    name: deal.name.clone(),
+                    target_stage: "contract".into(),
+                    etag: deal.etag.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Aborted);
+        // Read again, the gate holds the move back while the request is pending.
+        let status = move_to(&app, &d.rep, &deal, "contract").await.unwrap_err();
+        assert_eq!(
+            unmet(&status),
+            [criterion(&d.pipeline, "signature", NO_PENDING)]
+        );
+    }
+);
