@@ -1,0 +1,729 @@
+//! The benchmark suite: the hot paths through the real server (a `dealdesk serve` child
+//! process), each beside what the same machine does at best in the same run, on SQLite and on
+//! PostgreSQL.
+//!
+//! ```text
+//! cargo bench --bench suite                       # quick: 20,000 deals, both engines, 3 s windows
+//! cargo bench --bench suite -- --deals 1100000 --seconds 10 --engines sqlite,postgres
+//! ```
+//!
+//! PostgreSQL runs in a fresh database made on `DEALDESK_BENCH_POSTGRES_URL` (else
+//! `DEALDESK_TEST_POSTGRES_URL`, else `postgres://postgres@127.0.0.1:5432/test`) and dropped
+//! after. Results print as a table and are written as JSON to `target/bench-suite.json`.
+//!
+//! Each operation is reported as median and p99 of its runs (throughputs as calls per second
+//! over the window) and as a ratio to its baseline:
+//! - ComputeWinRates vs the same aggregate as one hand-written SQL query (target <= 1.25x);
+//! - GetForecast, whole org and one manager's subtree, vs the hand-written SQL sum of open
+//!   amounts by stage for the same scope (target <= 2x, and under 50 ms for the org);
+//! - AdvanceDealStage with 16 concurrent gRPC clients vs raw transactions doing the same reads
+//!   and inserts on the same engine (target >= 50%);
+//! - PreviewApprovalRoute vs the gRPC health Check on the same server (target >= 70%);
+//! - the server's resident memory after start-up and after the org forecast.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use dealdesk::app::App;
+use dealdesk::app::ports::{AuditEntry, Created, DealStore, PipelineStore};
+use dealdesk::domain::approval::{Approver, DiscountTier, Mode, Policy, StepSpec};
+use dealdesk::domain::directory::{Role, User, UserDraft, UserId};
+use dealdesk::domain::pipeline::Segment;
+use dealdesk::domain::templates;
+use dealdesk::generator::{BookSpec, generate};
+use dealdesk::persistence::SqlStore;
+use dealdesk::proto as pb;
+use dealdesk::startup;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
+use tonic::Request;
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// One result row.
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    engine: String,
+    operation: String,
+    unit: &'static str,
+    median: f64,
+    p99: f64,
+    baseline: f64,
+    /// ours / baseline for times, ours / baseline for throughputs.
+    ratio: f64,
+    target: String,
+    met: bool,
+}
+
+fn quantiles(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Milliseconds of `runs` calls of `f`, as (median, p99).
+async fn time_ms<F, Fut, T>(runs: usize, mut f: F) -> (f64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        std::hint::black_box(f().await);
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    quantiles(times)
+}
+
+/// Calls per second of `workers` tasks each running `call` in a loop for `window`; failed calls
+/// are counted apart and reported.
+async fn throughput<F, Fut>(workers: usize, window: Duration, call: F) -> (f64, u64)
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let call = Arc::new(call);
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + window;
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let (call, ok, failed) = (call.clone(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while Instant::now() < deadline {
+                if call(worker, i).await {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (
+        ok.load(Ordering::Relaxed) as f64 / window.as_secs_f64(),
+        failed.load(Ordering::Relaxed),
+    )
+}
+
+fn authed<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+async fn person(app: &App<SqlStore>, role: Role, manager: Option<UserId>, n: usize) -> User {
+    let draft = UserDraft {
+        display_name: format!("{} {n}", role.as_str()),
+        email: format!("{}{n}@bench.example", role.as_str().to_lowercase()),
+        role: Some(role),
+        manager_id: manager,
+        active: true,
+    };
+    match app.create_user_as(None, draft, None, |_| Vec::new()).await {
+        Ok(Created::New(user)) => user,
+        other => panic!("bench user: {other:?}"),
+    }
+}
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// The org: a 4-level tree (a leader, 4 directors, managers, reps), the three template
+/// pipelines, the generated book, an approval policy per segment. Returns (admin token, a
+/// manager, the mid-market pipeline, load seconds).
+async fn load_org(
+    store: &SqlStore,
+    deals: usize,
+) -> (String, UserId, uuid::Uuid, f64, usize, usize, usize) {
+    let app = App::new(store.clone());
+    let admin = person(&app, Role::Admin, None, 0).await;
+    let token = app
+        .issue_token_as(None, admin.id, "bench")
+        .await
+        .unwrap()
+        .secret;
+    let reps_wanted = (deals / 2_200).clamp(16, 440);
+    let top = person(&app, Role::Leader, None, 0).await;
+    let mut reps = Vec::new();
+    let mut managers = Vec::new();
+    for d in 0..4 {
+        let director = person(&app, Role::Leader, Some(top.id), d + 1).await;
+        for m in 0..(reps_wanted / 16).max(1) {
+            let manager = person(&app, Role::Manager, Some(director.id), d * 100 + m).await;
+            managers.push(manager.id);
+            for r in 0..4 {
+                let n = d * 10_000 + m * 10 + r;
+                reps.push(person(&app, Role::Rep, Some(manager.id), n).await.id);
+            }
+        }
+    }
+    let mut pipelines = Vec::new();
+    for spec in templates::all() {
+        if let Ok(Created::New(p)) = app
+            .create_pipeline_as(None, spec, None, |_| Vec::new())
+            .await
+        {
+            pipelines.push(p);
+        }
+    }
+    let admin_principal = dealdesk::app::Principal { user: admin };
+    for segment in [Segment::Smb, Segment::MidMarket, Segment::Enterprise] {
+        let step = |name: &str, approver| StepSpec {
+            name: name.into(),
+            approvers: vec![approver],
+            mode: Mode::Any,
+            sla_hours: 24,
+        };
+        let policy = Policy {
+            segment,
+            tiers: vec![
+                DiscountTier {
+                    ceiling_bps: 1500,
+                    steps: vec![],
+                },
+                DiscountTier {
+                    ceiling_bps: 2500,
+                    steps: vec![step("Sales manager", Approver::OwnersManager)],
+                },
+                DiscountTier {
+                    ceiling_bps: 10_000,
+                    steps: vec![step("VP of Sales", Approver::LeaderAboveOwner)],
+                },
+            ],
+            size_thresholds: vec![],
+            playbook: vec!["MUTUAL_NDA".into()],
+            legal_step: step("Legal review", Approver::Queue(Role::Legal)),
+            payment_days_limit: 45,
+            finance_step: step("Finance", Approver::Queue(Role::Finance)),
+        };
+        app.create_policy(&admin_principal, policy).await.unwrap();
+    }
+    let load = Instant::now();
+    let now = Utc::now();
+    let (mut total_deals, mut total_history) = (0, 0);
+    for (chunk, start) in (0..deals).step_by(25_000).enumerate() {
+        let book = generate(
+            &BookSpec {
+                seed: 7 + chunk as u64,
+                deals: (deals - start).min(25_000),
+                history_days: 730,
+                now,
+            },
+            &pipelines,
+            &reps,
+        );
+        total_deals += book.deals.len();
+        total_history += book.history.len();
+        let audit = AuditEntry {
+            actor: None,
+            action: "Bench",
+            resource: "deals".into(),
+            detail: String::new(),
+            change: None,
+        };
+        store
+            .insert_book(&book.deals, &book.history, audit)
+            .await
+            .expect("load");
+    }
+    (
+        token,
+        managers[0],
+        pipelines[1].id,
+        load.elapsed().as_secs_f64(),
+        total_deals,
+        total_history,
+        reps.len() + managers.len() + 6,
+    )
+}
+
+/// A fresh database of `engine`, and (for PostgreSQL) how to drop it.
+async fn fresh_database(engine: &str) -> (String, Option<(String, String)>) {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    if engine == "sqlite" {
+        let path = std::env::temp_dir().join(format!("dealdesk-bench-{unique}.db"));
+        return (format!("sqlite://{}?mode=rwc", path.display()), None);
+    }
+    let base = std::env::var("DEALDESK_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("DEALDESK_TEST_POSTGRES_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("dd_bench_{unique}");
+    let admin = Database::connect(base.as_str()).await.expect("PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    (format!("{server}/{name}"), Some((base.clone(), name)))
+}
+
+/// Starts `dealdesk serve` on a free port and waits until health says SERVING.
+async fn start_server(url: &str) -> (Child, Channel, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+        .args(["--database-url", url, "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--escalation-every-seconds", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dealdesk serve");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if let Ok(channel) = Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+        {
+            let serving = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest::default())
+                .await
+                .is_ok();
+            if serving {
+                return (child, channel, endpoint);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start");
+}
+
+/// Raw stage moves: the reads and writes of AdvanceDealStage as plain SQL in one transaction.
+async fn raw_move(db: &DatabaseConnection, deal: &str, to: &str) -> bool {
+    let backend = db.get_database_backend();
+    let Ok(txn) = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+    else {
+        return false;
+    };
+    let q = |sql: &str, values: Vec<sea_orm::Value>| {
+        Statement::from_sql_and_values(backend, sql, values)
+    };
+    let now = Utc::now();
+    let row = txn
+        .query_one_raw(q(
+            "SELECT version, pipeline_id, stage_id, owner_id FROM deals WHERE id = $1",
+            vec![deal.into()],
+        ))
+        .await;
+    let Ok(Some(row)) = row else { return false };
+    let version: i64 = row.try_get("", "version").unwrap();
+    let pipeline: String = row.try_get("", "pipeline_id").unwrap();
+    let from: String = row.try_get("", "stage_id").unwrap();
+    let owner: String = row.try_get("", "owner_id").unwrap();
+    let _ = txn
+        .query_all_raw(q(
+            "SELECT * FROM deal_contacts WHERE deal_id = $1",
+            vec![deal.into()],
+        ))
+        .await;
+    let steps = [
+        (
+            "UPDATE deals SET stage_id = $1, version = $2, updated_at = $3, stage_entered_at = $3 \
+             WHERE id = $4 AND version = $5",
+            vec![
+                to.into(),
+                (version + 1).into(),
+                now.into(),
+                deal.into(),
+                version.into(),
+            ],
+        ),
+        (
+            "INSERT INTO stage_history (deal_id, pipeline_id, from_stage, to_stage, changed_at, \
+             direction, overridden, justification) VALUES ($1, $2, $3, $4, $5, 'FORWARD', false, '')",
+            vec![
+                deal.into(),
+                pipeline.clone().into(),
+                from.clone().into(),
+                to.into(),
+                now.into(),
+            ],
+        ),
+        (
+            "INSERT INTO audit_events (action, resource, detail, created_at) \
+             VALUES ('AdvanceDealStage', $1, '', $2)",
+            vec![deal.into(), now.into()],
+        ),
+        (
+            "INSERT INTO deal_events (deal_id, pipeline_id, owner_id, kind, from_stage, to_stage, \
+             fields, description, created_at) VALUES ($1, $2, $3, 'STAGE_MOVED', $4, $5, '', '', $6)",
+            vec![
+                deal.into(),
+                pipeline.into(),
+                owner.into(),
+                from.into(),
+                to.into(),
+                now.into(),
+            ],
+        ),
+    ];
+    for (sql, values) in steps {
+        if txn.execute_raw(q(sql, values)).await.is_err() {
+            return false;
+        }
+    }
+    txn.commit().await.is_ok()
+}
+
+fn push(
+    rows: &mut Vec<Row>,
+    engine: &str,
+    operation: &str,
+    unit: &'static str,
+    (median, p99): (f64, f64),
+    baseline: f64,
+    target: (&str, bool),
+) {
+    let ratio = median / baseline.max(1e-9);
+    rows.push(Row {
+        engine: engine.into(),
+        operation: operation.into(),
+        unit,
+        median,
+        p99,
+        baseline,
+        ratio,
+        target: target.0.into(),
+        met: target.1,
+    });
+}
+
+#[tokio::main]
+async fn main() {
+    let deals: usize = arg("--deals")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(20_000);
+    let window = Duration::from_secs(arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3));
+    let engines = arg("--engines").unwrap_or_else(|| "sqlite,postgres".into());
+    let runs = if deals > 200_000 { 7 } else { 25 };
+    let mut rows: Vec<Row> = Vec::new();
+    for engine in engines.split(',').map(str::trim) {
+        let (url, drop_after) = fresh_database(engine).await;
+        let store = startup::open_store(&url).await.expect("open the database");
+        let (token, manager, pipeline, load_s, n_deals, n_history, n_people) =
+            load_org(&store, deals).await;
+        println!(
+            "[{engine}] loaded {n_deals} deals, {n_history} stage changes, {n_people} people in {load_s:.1} s"
+        );
+        let db = store.connection().clone();
+        let backend = db.get_database_backend();
+        let (mut server, channel, endpoint) = start_server(&url).await;
+        let rss_start = rss_mib(server.id());
+        let forecasts = pb::forecast_service_client::ForecastServiceClient::new(channel.clone());
+
+        // ComputeWinRates vs one hand-written aggregate.
+        let now = Utc::now();
+        let window_end = now.date_naive();
+        let window_start = window_end - chrono::Duration::days(365);
+        let date = |d: chrono::NaiveDate| {
+            use chrono::Datelike;
+            Some(pb::google::r#type::Date {
+                year: d.year(),
+                month: d.month() as i32,
+                day: d.day() as i32,
+            })
+        };
+        let win_rate_request = pb::ComputeWinRatesRequest {
+            pipeline: format!("pipelines/{pipeline}"),
+            window_start: date(window_start),
+            window_end: date(window_end),
+            ..Default::default()
+        };
+        let ours = time_ms(runs.min(7), || {
+            let mut client = forecasts.clone();
+            let request = authed(&token, win_rate_request.clone());
+            async move { client.compute_win_rates(request).await.unwrap() }
+        })
+        .await;
+        let from = window_start.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let to = (window_end + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        let baseline_sql = "SELECT v.to_stage, COUNT(*), SUM(CASE WHEN v.status = 'WON' THEN 1 ELSE 0 END) \
+            FROM (SELECT DISTINCT h.deal_id, h.to_stage, d.status FROM deals d JOIN stage_history h ON h.deal_id = d.id \
+                  WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') AND d.closed_at >= $2 AND d.closed_at < $3) v \
+            GROUP BY v.to_stage";
+        let baseline = time_ms(runs.min(7), || {
+            db.query_all_raw(Statement::from_sql_and_values(
+                backend,
+                baseline_sql,
+                [pipeline.to_string().into(), from.into(), to.into()],
+            ))
+        })
+        .await;
+        let ratio = ours.0 / baseline.0;
+        push(
+            &mut rows,
+            engine,
+            "ComputeWinRates (mid-market)",
+            "ms",
+            ours,
+            baseline.0,
+            ("<= 1.25x", ratio <= 1.25),
+        );
+
+        // GetForecast, org and one manager, vs the hand-written sums.
+        let quarter = dealdesk::domain::period::FiscalCalendar::default().quarter_of(window_end);
+        let (q_start, q_end) = quarter.bounds(Default::default());
+        let forecast_sql = |owners: &str| {
+            format!(
+                "SELECT d.pipeline_id, d.stage_id, SUM(d.amount_minor) FROM deals d \
+                 WHERE d.status = 'OPEN' AND d.close_date >= $1 AND d.close_date < $2 {owners} \
+                 GROUP BY d.pipeline_id, d.stage_id"
+            )
+        };
+        for (label, scope, owners) in [
+            ("GetForecast whole org", "org".to_string(), ""),
+            (
+                "GetForecast one manager",
+                format!("users/{}", manager.0),
+                "AND d.owner_id IN (WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = $3 \
+                 UNION ALL SELECT u.id FROM users u JOIN t ON u.manager_id = t.id) SELECT id FROM t)",
+            ),
+        ] {
+            let request = pb::GetForecastRequest {
+                period: quarter.to_string(),
+                scope,
+                ..Default::default()
+            };
+            let ours = time_ms(runs, || {
+                let request = authed(&token, request.clone());
+                let mut client = forecasts.clone();
+                async move { client.get_forecast(request).await.unwrap() }
+            })
+            .await;
+            let sql = forecast_sql(owners);
+            let mut values: Vec<sea_orm::Value> = vec![q_start.into(), q_end.into()];
+            if !owners.is_empty() {
+                values.push(manager.0.to_string().into());
+            }
+            let baseline = time_ms(runs, || {
+                db.query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    &sql,
+                    values.clone(),
+                ))
+            })
+            .await;
+            let ratio = ours.0 / baseline.0;
+            let org = owners.is_empty();
+            push(
+                &mut rows,
+                engine,
+                label,
+                "ms",
+                ours,
+                baseline.0,
+                if org {
+                    ("<= 2x and < 50 ms", ratio <= 2.0 && ours.0 < 50.0)
+                } else {
+                    ("<= 2x", ratio <= 2.0)
+                },
+            );
+        }
+        let rss_after = rss_mib(server.id());
+
+        // AdvanceDealStage: 16 clients moving open deals one stage back and forth.
+        let open = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT d.id, d.stage_id FROM deals d WHERE d.status = 'OPEN' AND d.pipeline_id = $1 \
+                 AND d.stage_id <> 'problem-recognized' LIMIT 320",
+                [pipeline.to_string().into()],
+            ))
+            .await
+            .unwrap();
+        let pipeline_stages: Vec<String> = {
+            let p = store.get_pipeline(pipeline).await.unwrap().unwrap();
+            p.spec.stages.iter().map(|s| s.stage_id.clone()).collect()
+        };
+        let moves: Arc<Vec<(String, String, String)>> = Arc::new(
+            open.iter()
+                .map(|r| {
+                    let id: String = r.try_get("", "id").unwrap();
+                    let stage: String = r.try_get("", "stage_id").unwrap();
+                    let at = pipeline_stages.iter().position(|s| *s == stage).unwrap();
+                    (id, stage, pipeline_stages[at - 1].clone())
+                })
+                .collect(),
+        );
+        let per_worker = (moves.len() / 16).max(1);
+        let deals_client = pb::deal_service_client::DealServiceClient::new(channel.clone());
+        let (token2, moves2) = (token.clone(), moves.clone());
+        let (ours_tput, ours_failed) = throughput(16, window, move |worker, i| {
+            let mut client = deals_client.clone();
+            let (token, moves) = (token2.clone(), moves2.clone());
+            async move {
+                let (id, home, back) =
+                    &moves[(worker * per_worker + (i as usize / 2) % per_worker) % moves.len()];
+                let target = if i % 2 == 0 { back } else { home };
+                client
+                    .advance_deal_stage(authed(
+                        &token,
+                        pb::AdvanceDealStageRequest {
+                            name: format!("deals/{id}"),
+                            target_stage: target.clone(),
+                            override_justification: "bench".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        let (db2, moves3) = (db.clone(), moves.clone());
+        let (raw_tput, raw_failed) = throughput(16, window, move |worker, i| {
+            let (db, moves) = (db2.clone(), moves3.clone());
+            async move {
+                let (id, home, back) =
+                    &moves[(worker * per_worker + (i as usize / 2) % per_worker) % moves.len()];
+                let target = if i % 2 == 0 { home } else { back };
+                raw_move(&db, id, target).await
+            }
+        })
+        .await;
+        println!(
+            "[{engine}] AdvanceDealStage: {ours_failed} failed calls; raw: {raw_failed} failed transactions"
+        );
+        let ratio = ours_tput / raw_tput;
+        push(
+            &mut rows,
+            engine,
+            "AdvanceDealStage, 16 clients",
+            "calls/s",
+            (ours_tput, ours_tput),
+            raw_tput,
+            (">= 50% of raw", ratio >= 0.5),
+        );
+
+        // PreviewApprovalRoute vs the health Check: 64 in flight over 4 connections.
+        let (id, _, _) = moves[0].clone();
+        let mut channels = Vec::new();
+        for _ in 0..4 {
+            let endpoint = Channel::from_shared(endpoint.clone()).unwrap();
+            channels.push(endpoint.connect().await.unwrap());
+        }
+        let channels = Arc::new(channels);
+        let (c1, token3) = (channels.clone(), token.clone());
+        let (preview, _) = throughput(64, window, move |worker, _| {
+            let mut client =
+                pb::deal_desk_service_client::DealDeskServiceClient::new(c1[worker % 4].clone());
+            let (token, id) = (token3.clone(), id.clone());
+            async move {
+                client
+                    .preview_approval_route(authed(
+                        &token,
+                        pb::PreviewApprovalRouteRequest {
+                            deal: format!("deals/{id}"),
+                            discount_bps: 2200,
+                            clauses: vec!["MUTUAL_NDA".into(), "UNCAPPED".into()],
+                            payment_days: 60,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .is_ok()
+            }
+        })
+        .await;
+        let c2 = channels.clone();
+        let (health, _) = throughput(64, window, move |worker, _| {
+            let mut client = HealthClient::new(c2[worker % 4].clone());
+            async move { client.check(HealthCheckRequest::default()).await.is_ok() }
+        })
+        .await;
+        let ratio = preview / health;
+        push(
+            &mut rows,
+            engine,
+            "PreviewApprovalRoute, 64 in flight",
+            "calls/s",
+            (preview, preview),
+            health,
+            (">= 70% of health Check", ratio >= 0.7),
+        );
+        rows.push(Row {
+            engine: engine.into(),
+            operation: "server RSS: start-up / after org forecast".into(),
+            unit: "MiB",
+            median: rss_after,
+            p99: rss_after,
+            baseline: rss_start,
+            ratio: rss_after / rss_start.max(1e-9),
+            target: "no whole-table loads".into(),
+            met: true,
+        });
+        let _ = server.kill();
+        let _ = server.wait();
+        drop(store);
+        if let Some((base, name)) = drop_after
+            && let Ok(admin) = Database::connect(base.as_str()).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+    println!(
+        "\n{:<10} {:<42} {:>12} {:>12} {:>12} {:>8}  target",
+        "engine", "operation", "median", "p99", "baseline", "ratio"
+    );
+    for r in &rows {
+        println!(
+            "{:<10} {:<42} {:>12.1} {:>12.1} {:>12.1} {:>7.2}x  {} {} ({})",
+            r.engine,
+            r.operation,
+            r.median,
+            r.p99,
+            r.baseline,
+            r.ratio,
+            r.target,
+            if r.met { "met" } else { "MISSED" },
+            r.unit
+        );
+    }
+    let json = serde_json::to_string_pretty(&rows).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-suite.json");
+    std::fs::write(&path, json).expect("write the results");
+    println!("\nwritten to {}", path.display());
+}
