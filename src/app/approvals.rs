@@ -415,6 +415,7 @@ impl<S: Store> App<S> {
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn decide_once(
         &self,
         principal: &Principal,
@@ -665,6 +666,7 @@ impl<S: Store> App<S> {
 
     /// Delegates the approvals of `delegation.delegator` (the caller, or anyone for an admin)
     /// to another active user for a date range, refusing ranges that would close a cycle.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_delegation(
         &self,
         principal: &Principal,

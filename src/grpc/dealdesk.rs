@@ -708,7 +708,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
                 .map_err(|e| v.extend(e))
                 .ok()
         };
-        if req.deal.is_empty() == !req.my_queue {
+        if req.deal.is_empty() != req.my_queue {
             v.add("deal", "set exactly one of `deal` and `my_queue`");
         }
         let state = request_state_from(req.state);
