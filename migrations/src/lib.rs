@@ -11,6 +11,7 @@ mod m0005_forecast_snapshots;
 mod m0006_approval_policies;
 mod m0007_deal_discount;
 mod m0008_approval_requests;
+mod m0010_import;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_approval_policies::Migration),
             Box::new(m0007_deal_discount::Migration),
             Box::new(m0008_approval_requests::Migration),
+            Box::new(m0010_import::Migration),
         ]
     }
 }

@@ -7,12 +7,14 @@ mod dealdesk;
 mod directory;
 pub mod error;
 mod forecast;
+mod import;
 mod pipeline;
 
 pub use deal::DealApi;
 pub use dealdesk::DealDeskApi;
 pub use directory::DirectoryApi;
 pub use forecast::ForecastApi;
+pub use import::ImportApi;
 pub use pipeline::PipelineApi;
 
 use prost::Message;
