@@ -4,8 +4,8 @@
 //! - deals: `external_id`, `name`, `account`, `owner`, `stage`, `created_at` (required);
 //!   `amount` (major units, `1250.50`), `currency` (ISO 4217), `close_date` (`YYYY-MM-DD`),
 //!   `lead_source`, `forecast_category`, `loss_reason` (optional);
-//! - stage history: `external_id`, `stage`, `changed_at` (required); `amount`, `close_date`,
-//!   `changed_by` (optional): one row per stage the deal entered, any order.
+//! - stage history: `external_id`, `stage`, `changed_at` (required); `amount`, `close_date`
+//!   (optional): one row per stage the deal entered, any order.
 
 use csv::StringRecord;
 use serde::Deserialize;
@@ -121,7 +121,6 @@ const HISTORY: &[Column] = &[
     required("changed_at", &["changed_at"]),
     optional("amount", &["amount"]),
     optional("close_date", &["close_date"]),
-    optional("changed_by", &["changed_by"]),
 ];
 
 #[derive(Debug, Deserialize, Default)]
@@ -132,7 +131,6 @@ struct HistoryRow {
     changed_at: Option<String>,
     amount: Option<String>,
     close_date: Option<String>,
-    changed_by: Option<String>,
 }
 
 /// Reads the generic stage history file.
@@ -167,7 +165,6 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
                     changed_at,
                     amount,
                     close_date,
-                    actor: row.changed_by.unwrap_or_default(),
                 });
             }
         },

@@ -137,7 +137,6 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                             changed_at: when,
                             amount: None,
                             close_date: None,
-                            actor: String::new(),
                         });
                     }
                     deals.push(SourceDeal {

@@ -222,8 +222,6 @@ pub struct SourceStageChange {
     pub amount: Option<Amount>,
     /// The close date then, if recorded.
     pub close_date: Option<NaiveDate>,
-    /// Who made the change (source user reference), if recorded.
-    pub actor: String,
 }
 
 /// A user as the source has it (Salesforce `User`).
@@ -284,12 +282,9 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
             ),
         ));
     }
-    let format = deals_files
-        .first()
-        .map(|f| f.kind.format())
-        .unwrap_or(SourceFormat::Generic);
+    let format = deals_files.first().map(|f| f.kind.format());
     for (i, file) in files.iter().enumerate() {
-        if file.kind.format() != format {
+        if format.is_some_and(|format| file.kind.format() != format) {
             problems.push(RowError::new(
                 &Location::file(&file.name),
                 "",
@@ -311,9 +306,9 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
             ));
         }
     }
-    if !problems.is_empty() {
+    let (Some(format), true) = (format, problems.is_empty()) else {
         return Err(problems);
-    }
+    };
     let mut book = SourceBook {
         format,
         deals: Vec::new(),

@@ -473,7 +473,6 @@ struct Move<'p> {
     direction: HistoryDirection,
     amount: Option<Money>,
     close_date: Option<NaiveDate>,
-    actor: Option<UserId>,
 }
 
 /// A history row of the source, mapped.
@@ -483,7 +482,6 @@ struct Step<'p> {
     stage: &'p Stage,
     amount: Option<Money>,
     close_date: Option<NaiveDate>,
-    actor: Option<UserId>,
 }
 
 /// The direction of a move between two different stages.
@@ -505,7 +503,6 @@ fn step_to<'p>(from: &'p Stage, step: Step<'p>) -> Move<'p> {
         direction: direction(from, step.stage),
         amount: step.amount,
         close_date: step.close_date,
-        actor: step.actor,
     }
 }
 
@@ -529,7 +526,6 @@ fn rebuild<'p>(
             direction: HistoryDirection::Create,
             amount: first.amount.or(amount),
             close_date: first.close_date.or(close_date),
-            actor: first.actor,
         }),
         None => {
             let first_open = pipeline
@@ -549,7 +545,6 @@ fn rebuild<'p>(
                 direction: HistoryDirection::Create,
                 amount,
                 close_date,
-                actor: None,
             });
         }
     }
@@ -580,7 +575,6 @@ fn rebuild<'p>(
                 stage: current,
                 amount,
                 close_date,
-                actor: None,
             },
         ));
     }
@@ -830,9 +824,6 @@ fn plan_deal(
                 stage,
                 amount: then.or(amount),
                 close_date: c.close_date.or(d.close_date),
-                actor: (!c.actor.is_empty())
-                    .then(|| owners.resolve(&c.actor).ok())
-                    .flatten(),
             });
         }
     }
@@ -877,7 +868,7 @@ fn plan_deal(
         from_stage: m.from.map(|s| s.stage_id.clone()),
         to_stage: m.to.stage_id.clone(),
         at: m.at,
-        actor: m.actor,
+        actor: None,
         amount: m.amount,
         close_date: m.close_date,
         direction: m.direction,
@@ -964,7 +955,6 @@ fn plan_deal(
                         stage: current,
                         amount,
                         close_date: d.close_date,
-                        actor: None,
                     },
                 ));
             }
@@ -1092,7 +1082,6 @@ mod tests {
             changed_at: t(at),
             amount: None,
             close_date: None,
-            actor: String::new(),
         }
     }
 

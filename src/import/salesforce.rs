@@ -166,7 +166,6 @@ const HISTORY: &[Column] = &[
     optional("amount", &["Amount"]),
     optional("close_date", &["CloseDate", "Close Date"]),
     required("created_date", &["CreatedDate", "Created Date"]),
-    optional("created_by", &["CreatedById", "Created By ID"]),
     optional("is_deleted", &["IsDeleted"]),
 ];
 
@@ -178,12 +177,12 @@ struct HistoryRow {
     amount: Option<String>,
     close_date: Option<String>,
     created_date: Option<String>,
-    created_by: Option<String>,
     is_deleted: Option<String>,
 }
 
 /// Reads `OpportunityHistory`: one row per change of stage, amount or close date (rows that
-/// keep the stage are not stage changes; the planner passes over them).
+/// keep the stage are not stage changes; the planner passes over them). `CreatedById` is not
+/// read: imported history has no actor here, as the API documents.
 pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
     let Some(table) = table::open(file, HISTORY, errors) else {
         return;
@@ -220,7 +219,6 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
                     changed_at,
                     amount,
                     close_date,
-                    actor: row.created_by.unwrap_or_default(),
                 });
             }
         },
