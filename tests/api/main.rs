@@ -12,5 +12,6 @@ mod dealdesk;
 mod deals;
 mod directory;
 mod forecast;
+mod import;
 mod operations;
 mod pipelines;
