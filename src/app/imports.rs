@@ -78,9 +78,11 @@ pub enum ImportProgress {
 /// Reason of the INVALID_ARGUMENT that lists bad rows.
 pub const IMPORT_ROWS_INVALID: &str = "IMPORT_ROWS_INVALID";
 
-/// The bad rows as field violations: the field is `file:line` (or the file alone), the
-/// description starts with the column.
-pub fn rows_invalid(errors: Vec<RowError>) -> AppError {
+/// The bad rows as field violations, by file and line: the field is `file:line` (or the file
+/// alone), the description starts with the column.
+fn rows_invalid(mut errors: Vec<RowError>, files: &[SourceFile]) -> AppError {
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    import::sort_errors(&mut errors, &names);
     AppError::InvalidArgument {
         reason: IMPORT_ROWS_INVALID,
         violations: Violations(
@@ -143,14 +145,14 @@ impl<S: Store> App<S> {
             }
             Err(bad) => {
                 errors.extend(bad);
-                return Err(rows_invalid(errors));
+                return Err(rows_invalid(errors, &request.files));
             }
         };
         progress(ImportProgress::Read {
             rows: book.rows_read,
         });
         let Some(mapping) = mapping else {
-            return Err(rows_invalid(errors));
+            return Err(rows_invalid(errors, &request.files));
         };
         let source = mapping.source(book.format);
         let external_ids: Vec<String> = book.deals.iter().map(|d| d.external_id.clone()).collect();
@@ -170,10 +172,10 @@ impl<S: Store> App<S> {
         );
         let plan = match plan {
             Ok(plan) if errors.is_empty() => plan,
-            Ok(_) => return Err(rows_invalid(errors)),
+            Ok(_) => return Err(rows_invalid(errors, &request.files)),
             Err(bad) => {
                 errors.extend(bad);
-                return Err(rows_invalid(errors));
+                return Err(rows_invalid(errors, &request.files));
             }
         };
         progress(ImportProgress::Planned {

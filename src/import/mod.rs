@@ -262,6 +262,18 @@ pub struct SourceBook {
     pub deleted_deals: Vec<String>,
 }
 
+/// Orders errors for reading: by file, in the order `files` names them (others first, such
+/// as the mapping), then by line; errors of one line keep their column order.
+pub fn sort_errors(errors: &mut [RowError], files: &[&str]) {
+    errors.sort_by_key(|e| {
+        let file = files
+            .iter()
+            .position(|f| *f == e.at.file)
+            .map_or(0, |i| i + 1);
+        (file, e.at.line.unwrap_or(0))
+    });
+}
+
 /// Most bytes one import reads, all files together.
 pub const MAX_IMPORT_BYTES: usize = 128 * 1024 * 1024;
 
@@ -363,6 +375,35 @@ mod tests {
         .unwrap_err();
         assert_eq!(mixed[0].at, Location::file("h.csv"));
         assert!(mixed[0].reason.contains("another format"));
+    }
+
+    #[test]
+    fn errors_sort_by_file_then_line() {
+        let e = |file: &str, line, column: &str| {
+            RowError::new(&Location::line(file, line), column, "bad")
+        };
+        let mut errors = vec![
+            e("b.csv", 2, "X"),
+            e("a.csv", 9, "Y"),
+            e("a.csv", 3, "Z"),
+            e("a.csv", 3, "A"),
+            RowError::new(&Location::file("mapping"), "stages", "bad"),
+        ];
+        sort_errors(&mut errors, &["a.csv", "b.csv"]);
+        let order: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}", e.at, e.column))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "mapping:stages",
+                "a.csv:3:Z",
+                "a.csv:3:A",
+                "a.csv:9:Y",
+                "b.csv:2:X"
+            ]
+        );
     }
 
     #[test]

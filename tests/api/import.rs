@@ -495,12 +495,12 @@ contract_test!(
             found,
             [
                 ("Opportunity.csv:3", "Amount"),
-                ("Opportunity.csv:6", "CloseDate"),
-                ("Opportunity.csv:7", "has 2 fields where the header has 14"),
-                ("OpportunityHistory.csv:4", "CreatedDate"),
                 ("Opportunity.csv:4", "StageName"),
                 ("Opportunity.csv:5", "OwnerId"),
+                ("Opportunity.csv:6", "CloseDate"),
+                ("Opportunity.csv:7", "has 2 fields where the header has 14"),
                 ("OpportunityHistory.csv:3", "OpportunityId"),
+                ("OpportunityHistory.csv:4", "CreatedDate"),
             ]
         );
         assert_eq!(
@@ -508,7 +508,7 @@ contract_test!(
             "Amount: \"12,5x\" is not an amount (digits with an optional decimal point, like 1250.50)"
         );
         assert_eq!(
-            violations[6].1,
+            violations[5].1,
             "OpportunityId: \"0061000000ZZZZ\" is not a deal of the deals file"
         );
         assert_eq!(stored(&app).await, before, "nothing written, no audit row");
@@ -634,9 +634,9 @@ contract_test!(
             .unwrap_err();
         assert_eq!(
             violated_fields(&status),
-            ["deals.csv:3", "deals.csv:5", "deals.csv:6", "deals.csv:4"]
+            ["deals.csv:3", "deals.csv:4", "deals.csv:5", "deals.csv:6"]
         );
-        let bad_date = &status.get_details_bad_request().unwrap().field_violations[2];
+        let bad_date = &status.get_details_bad_request().unwrap().field_violations[3];
         assert!(
             bad_date
                 .description
@@ -726,9 +726,9 @@ contract_test!(
             violated_fields(&status),
             [
                 "deals.csv:3",
-                "stage_history.csv:3",
                 "deals.csv:4",
-                "deals.csv:5"
+                "deals.csv:5",
+                "stage_history.csv:3"
             ]
         );
         assert_eq!(stored(&app).await, before);
