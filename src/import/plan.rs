@@ -183,19 +183,24 @@ struct Owners<'a> {
 }
 
 impl Owners<'_> {
-    fn mapped(&self, user: &UserRef) -> Result<UserId, String> {
+    fn mapped(&self, reference: &str, user: &UserRef) -> Result<UserId, String> {
         match user {
             UserRef::Id(id) if self.by_id.contains(id) => Ok(*id),
-            UserRef::Id(id) => Err(format!("is mapped to users/{}, who does not exist", id.0)),
+            UserRef::Id(id) => Err(format!(
+                "{reference:?} is mapped to users/{}, who does not exist",
+                id.0
+            )),
             UserRef::Email(email) => self.by_email.get(email).copied().ok_or_else(|| {
-                format!("is mapped to {email}, who is not a user here (create them first)")
+                format!(
+                    "{reference:?} is mapped to {email}, who is not a user here (create them first)"
+                )
             }),
         }
     }
 
     fn resolve(&self, reference: &str) -> Result<UserId, Unresolved> {
         if let Some(user) = self.ctx.mapping.owner(reference) {
-            return self.mapped(user).map_err(Unresolved::Because);
+            return self.mapped(reference, user).map_err(Unresolved::Because);
         }
         if let Some(id) = self
             .ctx
@@ -210,6 +215,12 @@ impl Owners<'_> {
         }
         if let Some(id) = self.by_email.get(&reference.to_lowercase()) {
             return Ok(*id);
+        }
+        if reference.contains('@') {
+            return Err(Unresolved::Because(format!(
+                "{reference:?} is not the e-mail of a user here: create the user, or map the \
+                 e-mail in \"owners\""
+            )));
         }
         let hint = if self.format == SourceFormat::Salesforce {
             ", or send the User file (with \"create_users\": true to create missing users)"
@@ -288,7 +299,7 @@ fn plan_users(
             .owner(&u.external_id)
             .or_else(|| ctx.mapping.owner(&email))
         {
-            Some(user) => match owners.mapped(user) {
+            Some(user) => match owners.mapped(&u.external_id, user) {
                 Ok(id) => Some(id),
                 Err(why) => {
                     errors.push(RowError::new(&u.at, "Id", why));
@@ -1388,6 +1399,27 @@ mod tests {
         assert!(
             plan.new_users.is_empty(),
             "without create_users nobody is created"
+        );
+    }
+
+    #[test]
+    fn an_owner_that_is_nobody_here_is_a_bad_row_saying_what_to_do() {
+        let w = World::new(r#"{"owners":{"Zed":"zed@example.com"}}"#);
+        let mut rows = book(
+            vec![
+                deal("1", "problem-recognized", 2),
+                deal("2", "problem-recognized", 3),
+            ],
+            vec![],
+        );
+        rows.deals[0].owner = "cat@example.com".into();
+        rows.deals[1].owner = "Zed".into();
+        assert_eq!(
+            errors(w.plan(&rows)),
+            [
+                "Opportunity.csv:2: OwnerId: \"cat@example.com\" is not the e-mail of a user here: create the user, or map the e-mail in \"owners\"",
+                "Opportunity.csv:3: OwnerId: \"Zed\" is mapped to zed@example.com, who is not a user here (create them first)",
+            ]
         );
     }
 
