@@ -1,6 +1,7 @@
 //! Settings from flags and environment variables, with documented defaults.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -53,6 +54,75 @@ pub enum Command {
     },
     /// Creates a demo organisation in a SQLite file, prints a token per role, and serves it.
     Demo(DemoArgs),
+    /// Imports CRM history (deals and their stage history) into a pipeline, in one
+    /// transaction, without a running server. Progress goes to stderr, the report to stdout.
+    /// Any bad row is listed (file:line: column: reason) and nothing is written (exit 1).
+    /// Importing the same files again updates by the source's ids and duplicates nothing.
+    Import(ImportArgs),
+}
+
+/// Options of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The source's format and files.
+    #[command(subcommand)]
+    pub source: ImportSource,
+}
+
+/// The formats `import` reads, each with its files.
+#[derive(Debug, Subcommand)]
+pub enum ImportSource {
+    /// Salesforce standard object exports (Data Loader or the weekly data export).
+    Salesforce {
+        /// Target, mapping and dry run.
+        #[command(flatten)]
+        options: ImportOptions,
+        /// The `Opportunity` export.
+        #[arg(long)]
+        opportunities: PathBuf,
+        /// The `OpportunityHistory` export (the stage history).
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// The `User` export (owners by e-mail; with `"create_users": true`, missing users
+        /// are created with their reporting tree).
+        #[arg(long)]
+        users: Option<PathBuf>,
+    },
+    /// HubSpot's deals export, with its `Date entered "<stage>"` columns.
+    Hubspot {
+        /// Target, mapping and dry run.
+        #[command(flatten)]
+        options: ImportOptions,
+        /// The deals export.
+        #[arg(long)]
+        deals: PathBuf,
+    },
+    /// The generic CSV (README, "Importing CRM history").
+    Generic {
+        /// Target, mapping and dry run.
+        #[command(flatten)]
+        options: ImportOptions,
+        /// The deals file.
+        #[arg(long)]
+        deals: PathBuf,
+        /// The stage history file.
+        #[arg(long)]
+        history: Option<PathBuf>,
+    },
+}
+
+/// What every `import` takes.
+#[derive(Debug, clap::Args)]
+pub struct ImportOptions {
+    /// The pipeline to import into: `pipelines/{id}` or the bare id.
+    #[arg(long)]
+    pub pipeline: String,
+    /// The mapping document (JSON): stage names, owners, source name... Omitted: defaults.
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// Check every row and plan the import, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options of `serve`.

@@ -12,6 +12,8 @@
 //! - [`persistence`]: sea-orm entities and the SQL store behind the ports (SQLite or PostgreSQL).
 //! - [`grpc`]: one thin adapter per service, wire conversions, the one error -> Status mapping.
 //! - [`proto`]: the generated wire types.
+//! - [`import`]: CRM history (Salesforce, HubSpot, a generic CSV) read and planned as pure
+//!   code: bad rows with file, line and reason; rebuilt stage history; re-imports by external id.
 //! - [`generator`]: a deterministic book of business (deals and stage history) for the demo
 //!   and the benchmarks.
 //! - [`demo`]: the operator's bootstrap (first admin, tokens) and the demo organisation.
@@ -24,6 +26,7 @@ pub mod demo;
 pub mod domain;
 pub mod generator;
 pub mod grpc;
+pub mod import;
 pub mod metrics;
 pub mod persistence;
 pub mod proto;

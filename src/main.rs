@@ -1,5 +1,7 @@
 //! The `dealdesk` binary: parse the command line, set up logs, run the command.
 
+mod import_command;
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,6 +33,8 @@ enum CliError {
     Startup(#[from] StartupError),
     #[error(transparent)]
     App(#[from] dealdesk::app::AppError),
+    #[error(transparent)]
+    Import(#[from] import_command::ImportError),
 }
 
 fn calendar(start_month: u32) -> FiscalCalendar {
@@ -77,6 +81,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 user.id.0, user.profile.email
             );
         }
+        Command::Import(args) => import_command::run(&cli.database_url, args).await?,
         Command::Demo(args) => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", args.file));

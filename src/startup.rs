@@ -15,22 +15,24 @@ use tonic_health::server::HealthReporter;
 use crate::app::App;
 use crate::app::ports::Store;
 use crate::domain::period::FiscalCalendar;
-use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, PipelineApi};
+use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
     self, deal_desk_service_server::DealDeskServiceServer, deal_service_server::DealServiceServer,
     directory_service_server::DirectoryServiceServer,
-    forecast_service_server::ForecastServiceServer, pipeline_service_server::PipelineServiceServer,
+    forecast_service_server::ForecastServiceServer, import_service_server::ImportServiceServer,
+    pipeline_service_server::PipelineServiceServer,
 };
 
 /// Fully-qualified names of the API's services, as health and reflection know them.
-pub const SERVICE_NAMES: [&str; 5] = [
+pub const SERVICE_NAMES: [&str; 6] = [
     "dealdesk.v1.DirectoryService",
     "dealdesk.v1.PipelineService",
     "dealdesk.v1.DealService",
     "dealdesk.v1.ForecastService",
     "dealdesk.v1.DealDeskService",
+    "dealdesk.v1.ImportService",
 ];
 
 /// How often health re-checks the database.
@@ -243,6 +245,7 @@ impl Application {
                 stopping.clone(),
             )))
             .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
+            .add_service(ImportServiceServer::new(ImportApi::new(app.clone())))
             .add_service(DealDeskServiceServer::new(DealDeskApi::new(app, stopping)))
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
             .await;

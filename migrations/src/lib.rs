@@ -12,6 +12,7 @@ mod m0006_approval_policies;
 mod m0007_deal_discount;
 mod m0008_approval_requests;
 mod m0009_pipeline_metrics;
+mod m0010_import;
 mod m0011_deal_events;
 
 /// Every migration, in order.
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_deal_discount::Migration),
             Box::new(m0008_approval_requests::Migration),
             Box::new(m0009_pipeline_metrics::Migration),
+            Box::new(m0010_import::Migration),
             Box::new(m0011_deal_events::Migration),
         ]
     }

@@ -9,6 +9,7 @@ pub mod deals;
 pub mod directory;
 pub mod error;
 pub mod forecast;
+pub mod imports;
 pub mod pipeline_metrics;
 pub mod pipelines;
 pub mod ports;

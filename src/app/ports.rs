@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL; every write method is one transaction that also appends its audit row
 //! (and, for creates, its idempotency record).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -19,6 +20,7 @@ use crate::domain::paging::RequestId;
 use crate::domain::pipeline::{Pipeline, Segment};
 use crate::domain::pipeline_metrics::Bucket;
 use crate::domain::winrate::WinRateSnapshot;
+use crate::import::{ExistingDeal, ImportPlan};
 
 /// One line of the audit trail, written in the same transaction as the change it records.
 #[derive(Debug, Clone)]
@@ -890,6 +892,33 @@ pub trait PipelineMetricsStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<(Vec<StaleDealRow>, u64)>> + Send;
 }
 
+/// Storage of imports: where imported deals and users came from, and the import's writes.
+pub trait ImportStore: Send + Sync + 'static {
+    /// The deals imported earlier from `source` under any of these external ids, by external
+    /// id, each with its newest stage history row.
+    fn imported_deals(
+        &self,
+        source: &str,
+        external_ids: &[String],
+    ) -> impl Future<Output = AppResult<HashMap<String, ExistingDeal>>> + Send;
+
+    /// The users linked to the user ids of `source`.
+    fn imported_users(
+        &self,
+        source: &str,
+    ) -> impl Future<Output = AppResult<HashMap<String, UserId>>> + Send;
+
+    /// Writes a plan in one transaction with its audit row: users (managers first), links,
+    /// new deals, changed deals (each only if still at the version planned on, else ABORTED
+    /// and nothing is written), stage history. `progress(done, total)` follows the deals.
+    fn apply_import(
+        &self,
+        plan: &ImportPlan,
+        audit: AuditEntry,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> impl Future<Output = AppResult<()>> + Send;
+}
+
 /// Everything the application stores.
 pub trait Store:
     DirectoryStore
@@ -898,6 +927,7 @@ pub trait Store:
     + ForecastStore
     + DealDeskStore
     + PipelineMetricsStore
+    + ImportStore
     + Clone
 {
     /// Whether the database answers (for health).

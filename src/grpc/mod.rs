@@ -7,6 +7,7 @@ mod dealdesk;
 mod directory;
 pub mod error;
 mod forecast;
+mod import;
 mod pipeline;
 mod pipeline_metrics;
 
@@ -14,6 +15,7 @@ pub use deal::DealApi;
 pub use dealdesk::DealDeskApi;
 pub use directory::DirectoryApi;
 pub use forecast::ForecastApi;
+pub use import::ImportApi;
 pub use pipeline::PipelineApi;
 
 use prost::Message;

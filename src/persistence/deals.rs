@@ -56,7 +56,7 @@ fn money(minor: Option<i64>, currency: &Option<String>) -> Result<Option<Money>,
     }
 }
 
-fn deal_row(d: &Deal) -> deal::ActiveModel {
+pub(super) fn deal_row(d: &Deal) -> deal::ActiveModel {
     let f = &d.fields;
     deal::ActiveModel {
         id: Set(d.id.to_string()),
@@ -134,7 +134,7 @@ fn deal_from_row(
 }
 
 /// Assembles deals from their rows, with the children of all of them in two more queries.
-async fn load_deals<C: ConnectionTrait>(
+pub(super) async fn load_deals<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<deal::Model>,
 ) -> Result<Vec<Deal>, DbErr> {
@@ -185,6 +185,70 @@ async fn load_deals<C: ConnectionTrait>(
             deal_from_row(row, contacts, items)
         })
         .collect()
+}
+
+/// Rows per multi-row insert: each statement stays under SQLite's bound-parameter limit.
+pub(super) const CHUNK: usize = 400;
+
+/// Inserts new deals with their contacts and qualification items in multi-row statements,
+/// calling `progress(done, total)` after each batch of deals.
+pub(super) async fn insert_deal_rows(
+    txn: &DatabaseTransaction,
+    deals: &[Deal],
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<(), DbErr> {
+    let mut done = 0;
+    for chunk in deals.chunks(CHUNK) {
+        deal::Entity::insert_many(chunk.iter().map(deal_row))
+            .exec_without_returning(txn)
+            .await?;
+        let contacts: Vec<_> = chunk
+            .iter()
+            .flat_map(|d| {
+                d.fields
+                    .contacts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| deal_contact::ActiveModel {
+                        deal_id: Set(d.id.to_string()),
+                        ordinal: Set(i as i32),
+                        display_name: Set(c.display_name.clone()),
+                        email: Set(c.email.clone()),
+                        title: Set(c.title.clone()),
+                        buying_role: Set(encode_buying_role(c.buying_role).to_string()),
+                        department: Set(c.department.clone()),
+                    })
+            })
+            .collect();
+        for part in contacts.chunks(CHUNK) {
+            deal_contact::Entity::insert_many(part.to_vec())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        let items: Vec<_> = chunk
+            .iter()
+            .flat_map(|d| {
+                d.fields
+                    .qualification
+                    .iter()
+                    .map(|q| deal_qualification::ActiveModel {
+                        deal_id: Set(d.id.to_string()),
+                        element: Set(encode_element(q.element).to_string()),
+                        status: Set(encode_status(q.status).to_string()),
+                        set_by: Set(q.set_by.map(|u| u.0.to_string())),
+                        set_at: Set(q.set_at),
+                    })
+            })
+            .collect();
+        for part in items.chunks(CHUNK) {
+            deal_qualification::Entity::insert_many(part.to_vec())
+                .exec_without_returning(txn)
+                .await?;
+        }
+        done += chunk.len();
+        progress(done, deals.len());
+    }
+    Ok(())
 }
 
 /// Replaces a deal's contacts and qualification items inside `txn`.
@@ -534,59 +598,10 @@ impl DealStore for SqlStore {
         history: &[StageHistoryEntry],
         audit: AuditEntry,
     ) -> AppResult<()> {
-        // Chunks keep each statement under SQLite's bound-parameter limit.
-        const CHUNK: usize = 400;
         let txn = self.begin_write().await.map_err(storage)?;
-        for chunk in deals.chunks(CHUNK) {
-            deal::Entity::insert_many(chunk.iter().map(deal_row))
-                .exec_without_returning(&txn)
-                .await
-                .map_err(storage)?;
-            let contacts: Vec<_> =
-                chunk
-                    .iter()
-                    .flat_map(|d| {
-                        d.fields.contacts.iter().enumerate().map(|(i, c)| {
-                            deal_contact::ActiveModel {
-                                deal_id: Set(d.id.to_string()),
-                                ordinal: Set(i as i32),
-                                display_name: Set(c.display_name.clone()),
-                                email: Set(c.email.clone()),
-                                title: Set(c.title.clone()),
-                                buying_role: Set(encode_buying_role(c.buying_role).to_string()),
-                                department: Set(c.department.clone()),
-                            }
-                        })
-                    })
-                    .collect();
-            for part in contacts.chunks(CHUNK) {
-                deal_contact::Entity::insert_many(part.to_vec())
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(storage)?;
-            }
-            let items: Vec<_> = chunk
-                .iter()
-                .flat_map(|d| {
-                    d.fields
-                        .qualification
-                        .iter()
-                        .map(|q| deal_qualification::ActiveModel {
-                            deal_id: Set(d.id.to_string()),
-                            element: Set(encode_element(q.element).to_string()),
-                            status: Set(encode_status(q.status).to_string()),
-                            set_by: Set(q.set_by.map(|u| u.0.to_string())),
-                            set_at: Set(q.set_at),
-                        })
-                })
-                .collect();
-            for part in items.chunks(CHUNK) {
-                deal_qualification::Entity::insert_many(part.to_vec())
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(storage)?;
-            }
-        }
+        insert_deal_rows(&txn, deals, &|_, _| {})
+            .await
+            .map_err(storage)?;
         for chunk in history.chunks(CHUNK) {
             stage_history::Entity::insert_many(chunk.iter().map(history_row))
                 .exec_without_returning(&txn)

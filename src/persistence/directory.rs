@@ -45,6 +45,22 @@ fn user_from_row(row: user::Model) -> Result<User, DbErr> {
     })
 }
 
+/// The row of a new user.
+pub(super) fn user_row(new: &User) -> user::ActiveModel {
+    let p = &new.profile;
+    user::ActiveModel {
+        id: Set(new.id.0.to_string()),
+        display_name: Set(p.display_name.clone()),
+        email: Set(p.email.clone()),
+        role: Set(encode_role(p.role).to_string()),
+        manager_id: Set(p.manager_id.map(|m| m.0.to_string())),
+        active: Set(p.active),
+        created_at: Set(new.created_at),
+        updated_at: Set(new.updated_at),
+        version: Set(new.version),
+    }
+}
+
 fn token_from_row(row: api_token::Model) -> Result<ApiToken, DbErr> {
     Ok(ApiToken {
         id: parse_uuid(&row.id)?,
@@ -143,26 +159,16 @@ impl DirectoryStore for SqlStore {
                 }
             }
             let p = &new.profile;
-            user::Entity::insert(user::ActiveModel {
-                id: Set(new.id.0.to_string()),
-                display_name: Set(p.display_name.clone()),
-                email: Set(p.email.clone()),
-                role: Set(encode_role(p.role).to_string()),
-                manager_id: Set(p.manager_id.map(|m| m.0.to_string())),
-                active: Set(p.active),
-                created_at: Set(new.created_at),
-                updated_at: Set(new.updated_at),
-                version: Set(new.version),
-            })
-            .exec_without_returning(txn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e, "email") {
-                    email_taken(&p.email)
-                } else {
-                    storage(e)
-                }
-            })?;
+            user::Entity::insert(user_row(new))
+                .exec_without_returning(txn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e, "email") {
+                        email_taken(&p.email)
+                    } else {
+                        storage(e)
+                    }
+                })?;
             Ok(())
         })
         .await

@@ -618,3 +618,47 @@ pub mod deal_event {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `deal_external_ids`: the source id each imported deal came from.
+pub mod deal_external_id {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `deal_external_ids`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deal_external_ids")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub external_id: String,
+        pub deal_id: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `user_external_ids`: the source id each imported (or matched) user has in a source.
+pub mod user_external_id {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `user_external_ids`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_external_ids")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub source: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub external_id: String,
+        pub user_id: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -16,6 +16,7 @@ pub mod sort_stand_ins {
 mod directory;
 pub mod entities;
 mod forecast;
+mod imports;
 mod pipeline_metrics;
 mod pipelines;
 

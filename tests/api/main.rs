@@ -15,6 +15,7 @@ mod dealdesk;
 mod deals;
 mod directory;
 mod forecast;
+mod import;
 mod metrics;
 mod operations;
 mod pipeline_metrics;

@@ -1,0 +1,242 @@
+//! Importing CRM history (admins only): read and plan through the pure [`crate::import`]
+//! module against what is stored, then write the plan in one transaction with one audit row.
+//! Any bad row refuses the whole import, listing every bad row; a validate-only import stops
+//! before writing and answers what it would have done.
+
+use uuid::Uuid;
+
+use super::ports::{AuditEntry, Store, UserFilter};
+use super::{App, AppError, AppResult, Principal};
+use crate::domain::Violations;
+use crate::domain::directory::{User, UserId};
+use crate::import::{self, Mapping, PlanContext, RowError, SourceFile};
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The pipeline deals go into.
+    pub pipeline: Uuid,
+    /// The mapping's name (a file name), for errors.
+    pub mapping_name: String,
+    /// The mapping document (JSON; empty for the defaults).
+    pub mapping: String,
+    /// The source's files.
+    pub files: Vec<SourceFile>,
+    /// Check everything and plan, but write nothing.
+    pub validate_only: bool,
+}
+
+/// What an import did (or, validate-only, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The source external ids belong to.
+    pub source: String,
+    /// Whether nothing was written.
+    pub validate_only: bool,
+    /// Data rows read.
+    pub rows_read: usize,
+    /// Rows left out on purpose.
+    pub rows_skipped: usize,
+    /// Deals created.
+    pub deals_created: usize,
+    /// Deals imported before and changed now.
+    pub deals_updated: usize,
+    /// Deals imported before and left as they were.
+    pub deals_unchanged: usize,
+    /// Stage history rows appended.
+    pub stage_changes_added: usize,
+    /// Users created.
+    pub users_created: usize,
+}
+
+/// How far an import has got, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportProgress {
+    /// The files are read: this many data rows.
+    Read {
+        /// Rows.
+        rows: usize,
+    },
+    /// The plan is made.
+    Planned {
+        /// Deals to create or change.
+        deals: usize,
+        /// Stage changes to append.
+        stage_changes: usize,
+        /// Users to create.
+        users: usize,
+    },
+    /// Deals written so far (uncommitted until the end).
+    Writing {
+        /// Written.
+        done: usize,
+        /// Of.
+        total: usize,
+    },
+}
+
+/// Reason of the INVALID_ARGUMENT that lists bad rows.
+pub const IMPORT_ROWS_INVALID: &str = "IMPORT_ROWS_INVALID";
+
+/// The bad rows as field violations, by file and line: the field is `file:line` (or the file
+/// alone), the description starts with the column.
+fn rows_invalid(mut errors: Vec<RowError>, files: &[SourceFile]) -> AppError {
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    import::sort_errors(&mut errors, &names);
+    AppError::InvalidArgument {
+        reason: IMPORT_ROWS_INVALID,
+        violations: Violations(
+            errors
+                .into_iter()
+                .map(|e| crate::domain::FieldViolation {
+                    field: e.at.to_string(),
+                    description: e.description(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Importing is for admins (RevOps, or a sync job's service account).
+    pub fn may_import(&self, principal: &Principal) -> AppResult<()> {
+        if principal.role().may_manage_directory() {
+            Ok(())
+        } else {
+            Err(AppError::denied(
+                "ADMIN_ONLY",
+                "only admins import CRM history",
+            ))
+        }
+    }
+
+    /// Imports for `principal` (an admin).
+    pub async fn import_history(
+        &self,
+        principal: &Principal,
+        request: ImportRequest,
+        progress: impl Fn(ImportProgress) + Send + Sync,
+    ) -> AppResult<ImportReport> {
+        self.may_import(principal)?;
+        self.import_history_as(Some(principal.user.id), request, progress)
+            .await
+    }
+
+    /// Imports on behalf of `actor` (`None`: the operator's CLI).
+    pub async fn import_history_as(
+        &self,
+        actor: Option<UserId>,
+        request: ImportRequest,
+        progress: impl Fn(ImportProgress) + Send + Sync,
+    ) -> AppResult<ImportReport> {
+        let pipeline = self
+            .store
+            .get_pipeline(request.pipeline)
+            .await?
+            .ok_or_else(|| AppError::invalid_field("pipeline", "no such pipeline"))?;
+        let mut errors = Vec::new();
+        let mapping = Mapping::parse(&request.mapping_name, &request.mapping)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let book = match import::read(&request.files) {
+            Ok((book, bad)) => {
+                errors.extend(bad);
+                book
+            }
+            Err(bad) => {
+                errors.extend(bad);
+                return Err(rows_invalid(errors, &request.files));
+            }
+        };
+        progress(ImportProgress::Read {
+            rows: book.rows_read,
+        });
+        let Some(mapping) = mapping else {
+            return Err(rows_invalid(errors, &request.files));
+        };
+        let source = mapping.source(book.format);
+        let external_ids: Vec<String> = book.deals.iter().map(|d| d.external_id.clone()).collect();
+        let existing = self.store.imported_deals(&source, &external_ids).await?;
+        let user_links = self.store.imported_users(&source).await?;
+        let users = self.all_users().await?;
+        let plan = import::plan(
+            &book,
+            &PlanContext {
+                pipeline: &pipeline,
+                mapping: &mapping,
+                users: &users,
+                user_links: &user_links,
+                existing: &existing,
+                now: super::now(),
+            },
+        );
+        let plan = match plan {
+            Ok(plan) if errors.is_empty() => plan,
+            Ok(_) => return Err(rows_invalid(errors, &request.files)),
+            Err(bad) => {
+                errors.extend(bad);
+                return Err(rows_invalid(errors, &request.files));
+            }
+        };
+        progress(ImportProgress::Planned {
+            deals: plan.new_deals.len() + plan.changed_deals.len(),
+            stage_changes: plan.history.len(),
+            users: plan.new_users.len(),
+        });
+        let report = ImportReport {
+            source: plan.source.clone(),
+            validate_only: request.validate_only,
+            rows_read: plan.rows_read,
+            rows_skipped: plan.rows_skipped,
+            deals_created: plan.new_deals.len(),
+            deals_updated: plan.changed_deals.len(),
+            deals_unchanged: plan.unchanged_deals,
+            stage_changes_added: plan.history.len(),
+            users_created: plan.new_users.len(),
+        };
+        if request.validate_only {
+            return Ok(report);
+        }
+        let files: Vec<&str> = request.files.iter().map(|f| f.name.as_str()).collect();
+        let audit = AuditEntry {
+            actor,
+            action: "ImportHistory",
+            resource: format!("pipelines/{}", pipeline.id),
+            detail: format!(
+                "{}: {} deals created, {} updated, {} unchanged, {} stage changes, {} users \
+                 created, from {}",
+                report.source,
+                report.deals_created,
+                report.deals_updated,
+                report.deals_unchanged,
+                report.stage_changes_added,
+                report.users_created,
+                files.join(", ")
+            ),
+            change: None,
+        };
+        self.store
+            .apply_import(&plan, audit, &|done, total| {
+                progress(ImportProgress::Writing { done, total })
+            })
+            .await?;
+        Ok(report)
+    }
+
+    /// The whole directory, page by page.
+    async fn all_users(&self) -> AppResult<Vec<User>> {
+        const PAGE: u64 = 500;
+        let mut users: Vec<User> = Vec::new();
+        loop {
+            let page = self
+                .store
+                .list_users(UserFilter::default(), users.last().map(|u| u.id), PAGE)
+                .await?;
+            let full = page.len() as u64 == PAGE;
+            users.extend(page);
+            if !full {
+                return Ok(users);
+            }
+        }
+    }
+}

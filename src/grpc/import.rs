@@ -1,0 +1,213 @@
+//! ImportService: the client-streaming import. Reads the settings and the file chunks, then
+//! hands the whole import to the use case.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Request, Response, Status, Streaming};
+use tonic_types::{ErrorDetails, StatusExt};
+use tracing::instrument;
+
+use super::convert::parse_name;
+use super::error::ERROR_DOMAIN;
+use super::{authenticate, invalid};
+use crate::app::imports::{IMPORT_ROWS_INVALID, ImportReport, ImportRequest};
+use crate::app::ports::Store;
+use crate::app::{App, AppError};
+use crate::domain::Violations;
+use crate::import::{FileKind, MAX_IMPORT_BYTES, SourceFile};
+use crate::proto::import_history_request::Part;
+use crate::proto::{self as pb, import_service_server::ImportService};
+
+/// Bad rows listed in one error: the status details travel in HTTP/2 trailers, which clients
+/// cap (16 KiB by default in hyper).
+const MAX_LISTED: usize = 50;
+
+/// The ImportService adapter.
+#[derive(Debug, Clone)]
+pub struct ImportApi<S> {
+    app: App<S>,
+}
+
+impl<S> ImportApi<S> {
+    /// The adapter over `app`.
+    pub fn new(app: App<S>) -> Self {
+        Self { app }
+    }
+}
+
+fn kind_from(value: i32) -> Option<FileKind> {
+    use pb::import_file_chunk::Kind;
+    Some(match Kind::try_from(value).ok()? {
+        Kind::Unspecified => return None,
+        Kind::SalesforceOpportunity => FileKind::SalesforceOpportunity,
+        Kind::SalesforceOpportunityHistory => FileKind::SalesforceOpportunityHistory,
+        Kind::SalesforceUser => FileKind::SalesforceUser,
+        Kind::HubspotDeals => FileKind::HubspotDeals,
+        Kind::GenericDeals => FileKind::GenericDeals,
+        Kind::GenericStageHistory => FileKind::GenericStageHistory,
+    })
+}
+
+fn report_to_wire(r: ImportReport) -> pb::ImportReport {
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    pb::ImportReport {
+        source: r.source,
+        validate_only: r.validate_only,
+        rows_read: count(r.rows_read),
+        rows_skipped: count(r.rows_skipped),
+        deals_created: count(r.deals_created),
+        deals_updated: count(r.deals_updated),
+        deals_unchanged: count(r.deals_unchanged),
+        stage_changes_added: count(r.stage_changes_added),
+        users_created: count(r.users_created),
+    }
+}
+
+/// The error of an import: bad rows are listed (the first [`MAX_LISTED`]) under a short message;
+/// everything else maps as usual.
+fn import_status(err: AppError) -> Status {
+    match err {
+        AppError::InvalidArgument { reason, violations }
+            if reason == IMPORT_ROWS_INVALID && !violations.is_empty() =>
+        {
+            let mut details = ErrorDetails::new();
+            for v in violations.0.iter().take(MAX_LISTED) {
+                details.add_bad_request_violation(&v.field, &v.description);
+            }
+            details.set_error_info(IMPORT_ROWS_INVALID, ERROR_DOMAIN, HashMap::new());
+            let first = &violations.0[0];
+            let message = format!(
+                "{} bad rows; nothing was imported (first: {}: {}){}",
+                violations.0.len(),
+                first.field,
+                first.description,
+                if violations.0.len() > MAX_LISTED {
+                    format!("; the first {MAX_LISTED} are listed")
+                } else {
+                    String::new()
+                }
+            );
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        other => other.into(),
+    }
+}
+
+fn check_file_name(name: &str) -> Result<(), Status> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > 255 || name.chars().any(char::is_control) {
+        return Err(invalid(Violations::one(
+            "file_chunk.file_name",
+            "must be 1 to 255 characters without control characters",
+        )));
+    }
+    Ok(())
+}
+
+/// Reads the stream: settings first, then the files, chunk by chunk.
+async fn read_stream(
+    stream: &mut Streaming<pb::ImportHistoryRequest>,
+) -> Result<(pb::ImportSettings, Vec<SourceFile>), Status> {
+    let settings_first = || {
+        invalid(Violations::one(
+            "settings",
+            "must be sent once, in the first message",
+        ))
+    };
+    let mut settings = None;
+    let mut files: Vec<SourceFile> = Vec::new();
+    let mut total = 0usize;
+    while let Some(message) = stream.message().await? {
+        match message.part {
+            Some(Part::Settings(s)) if settings.is_none() => settings = Some(s),
+            Some(Part::Settings(_)) => return Err(settings_first()),
+            Some(Part::FileChunk(_)) if settings.is_none() => return Err(settings_first()),
+            Some(Part::FileChunk(chunk)) => {
+                total += chunk.data.len();
+                if total > MAX_IMPORT_BYTES {
+                    return Err(invalid(Violations::one(
+                        "file_chunk.data",
+                        format!(
+                            "the files together exceed {} MiB",
+                            MAX_IMPORT_BYTES / (1024 * 1024)
+                        ),
+                    )));
+                }
+                let kind = kind_from(chunk.kind).ok_or_else(|| {
+                    invalid(Violations::one("file_chunk.kind", "must be a known kind"))
+                })?;
+                match files.last_mut() {
+                    Some(file) if file.name == chunk.file_name => {
+                        if file.kind != kind {
+                            return Err(invalid(Violations::one(
+                                "file_chunk.kind",
+                                "differs from the kind of the file's first chunk",
+                            )));
+                        }
+                        file.bytes.extend_from_slice(&chunk.data);
+                    }
+                    _ => {
+                        check_file_name(&chunk.file_name)?;
+                        if files.iter().any(|f| f.name == chunk.file_name) {
+                            return Err(invalid(Violations::one(
+                                "file_chunk.file_name",
+                                "was sent before: send each file's chunks one after another",
+                            )));
+                        }
+                        files.push(SourceFile {
+                            name: chunk.file_name,
+                            kind,
+                            bytes: chunk.data,
+                        });
+                    }
+                }
+            }
+            None => {
+                return Err(invalid(Violations::one(
+                    "part",
+                    "must be settings or file_chunk",
+                )));
+            }
+        }
+    }
+    Ok((settings.ok_or_else(settings_first)?, files))
+}
+
+#[tonic::async_trait]
+impl<S: Store> ImportService for ImportApi<S> {
+    #[instrument(skip_all)]
+    async fn import_history(
+        &self,
+        request: Request<Streaming<pb::ImportHistoryRequest>>,
+    ) -> Result<Response<pb::ImportReport>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        // Refuse before reading what may be many megabytes.
+        self.app.may_import(&principal)?;
+        let (settings, files) = read_stream(&mut request.into_inner()).await?;
+        let pipeline =
+            parse_name("settings.pipeline", "pipelines", &settings.pipeline).map_err(invalid)?;
+        let report = self
+            .app
+            .import_history(
+                &principal,
+                ImportRequest {
+                    pipeline,
+                    mapping_name: "mapping".into(),
+                    mapping: settings.mapping_json,
+                    files,
+                    validate_only: settings.validate_only,
+                },
+                |_| {},
+            )
+            .await
+            .map_err(import_status)?;
+        tracing::info!(
+            source = %report.source,
+            created = report.deals_created,
+            updated = report.deals_updated,
+            validate_only = report.validate_only,
+            "import done"
+        );
+        Ok(Response::new(report_to_wire(report)))
+    }
+}

@@ -1,0 +1,425 @@
+//! The mapping document: how one source's names become this service's. JSON, every key
+//! optional (an empty document is valid):
+//!
+//! ```json
+//! {
+//!   "comment": "free text for people; ignored",
+//!   "source": "salesforce-emea",
+//!   "currency": "USD",
+//!   "stages": { "Prospecting": "problem-recognized", "Closed Won": "closed-won" },
+//!   "owners": { "005A0000001xyz": "riley@example.com", "ann@crm.example": "users/0190..." },
+//!   "create_users": true,
+//!   "lead_sources": { "Web": "INBOUND", "Partner Referral": "PARTNER" },
+//!   "forecast_categories": { "Upside": "BEST_CASE" },
+//!   "source_pipelines": ["Sales Pipeline"]
+//! }
+//! ```
+//!
+//! - `source` names the source external ids belong to (default: the format, `salesforce`,
+//!   `hubspot` or `generic`); two Salesforce orgs need two names.
+//! - `currency` is used for rows without a currency column (default `USD`).
+//! - `stages` maps source stage names to stage ids of the target pipeline. Names not listed are
+//!   matched to a stage whose id or display name is the same (loosely: case, spaces and
+//!   punctuation aside), and a HubSpot label's ` (<pipeline>)` suffix is ignored.
+//! - `owners` maps source owner references (user ids, e-mails, names) to users, by e-mail or
+//!   `users/{id}`. Unlisted owners are found through the source's User file and by e-mail.
+//! - `create_users` creates the users of a Salesforce User file who are not here yet.
+//! - `lead_sources` and `forecast_categories` map source values to this service's names
+//!   (`INBOUND`, `OUTBOUND`, `REFERRAL`, `PARTNER`, `EVENT`, `EXPANSION`; `PIPELINE`,
+//!   `BEST_CASE`, `COMMIT`, `OMITTED`); values named like ours need no entry.
+//! - `source_pipelines`, when set, imports only the deals of these source pipelines (HubSpot).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::values::loose;
+use super::{Location, RowError, SourceFormat};
+use crate::domain::deal::{ForecastCategory, LeadSource};
+use crate::domain::directory::UserId;
+use crate::domain::money::Currency;
+use crate::domain::pipeline::{PipelineSpec, Stage};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    #[allow(dead_code)]
+    comment: Option<serde_json::Value>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    stages: BTreeMap<String, String>,
+    #[serde(default)]
+    owners: BTreeMap<String, String>,
+    #[serde(default)]
+    create_users: bool,
+    #[serde(default)]
+    lead_sources: BTreeMap<String, String>,
+    #[serde(default)]
+    forecast_categories: BTreeMap<String, String>,
+    #[serde(default)]
+    source_pipelines: Vec<String>,
+}
+
+/// A user named by the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// `users/{id}`.
+    Id(UserId),
+    /// An e-mail (lower case).
+    Email(String),
+}
+
+/// A parsed mapping document.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    /// Name of the mapping (a file name), for errors.
+    pub name: String,
+    source: Option<String>,
+    /// Currency of rows without one.
+    pub currency: Option<Currency>,
+    stages: BTreeMap<String, String>,
+    owners: HashMap<String, UserRef>,
+    /// Whether the User file's missing users are created.
+    pub create_users: bool,
+    lead_sources: HashMap<String, LeadSource>,
+    forecast_categories: HashMap<String, ForecastCategory>,
+    /// Source pipelines to import (empty: all).
+    pub source_pipelines: Vec<String>,
+}
+
+fn lead_source_named(text: &str) -> Option<LeadSource> {
+    let key = loose(text);
+    let key = key.strip_prefix("leadsource").unwrap_or(&key);
+    Some(match key {
+        "inbound" => LeadSource::Inbound,
+        "outbound" => LeadSource::Outbound,
+        "referral" => LeadSource::Referral,
+        "partner" => LeadSource::Partner,
+        "event" => LeadSource::Event,
+        "expansion" => LeadSource::Expansion,
+        _ => return None,
+    })
+}
+
+fn category_named(text: &str) -> Option<ForecastCategory> {
+    let key = loose(text);
+    let key = key.strip_prefix("forecastcategory").unwrap_or(&key);
+    Some(match key {
+        "pipeline" => ForecastCategory::Pipeline,
+        "bestcase" | "upside" => ForecastCategory::BestCase,
+        "commit" => ForecastCategory::Commit,
+        "omitted" | "omit" => ForecastCategory::Omitted,
+        "closed" => ForecastCategory::Closed,
+        _ => return None,
+    })
+}
+
+fn valid_source(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=32).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+impl Mapping {
+    /// Parses the document `json` named `name`; empty text is the empty document.
+    pub fn parse(name: &str, json: &str) -> Result<Mapping, Vec<RowError>> {
+        let document: Document = if json.trim().is_empty() {
+            Document::default()
+        } else {
+            serde_json::from_str(json).map_err(|err| {
+                vec![RowError::new(
+                    &Location::line(name, err.line() as u64),
+                    "",
+                    format!("is not a mapping document: {err}"),
+                )]
+            })?
+        };
+        let whole = Location::file(name);
+        let mut errors = Vec::new();
+        let mut bad = |column: String, reason: String| {
+            errors.push(RowError::new(&whole, &column, reason));
+        };
+        if let Some(source) = &document.source
+            && !valid_source(source)
+        {
+            bad(
+                "source".into(),
+                "must be 1 to 32 lower-case letters, digits or '-', starting with a letter".into(),
+            );
+        }
+        let currency = document.currency.as_deref().and_then(|code| {
+            let parsed = Currency::parse(code);
+            if parsed.is_none() {
+                bad(
+                    "currency".into(),
+                    format!("{code:?} is not an ISO 4217 currency code such as USD"),
+                );
+            }
+            parsed
+        });
+        let mut owners = HashMap::new();
+        for (key, value) in &document.owners {
+            let user = if let Some(id) = value.strip_prefix("users/") {
+                uuid::Uuid::parse_str(id)
+                    .ok()
+                    .map(|id| UserRef::Id(UserId(id)))
+            } else if value.contains('@') {
+                Some(UserRef::Email(value.trim().to_lowercase()))
+            } else {
+                None
+            };
+            match user {
+                Some(user) => {
+                    owners.insert(key.clone(), user);
+                }
+                None => bad(
+                    format!("owners.{key:?}"),
+                    format!("{value:?} is neither an e-mail nor users/<id>"),
+                ),
+            }
+        }
+        let mut lead_sources = HashMap::new();
+        for (key, value) in &document.lead_sources {
+            match lead_source_named(value) {
+                Some(source) => {
+                    lead_sources.insert(loose(key), source);
+                }
+                None => bad(
+                    format!("lead_sources.{key:?}"),
+                    format!(
+                        "{value:?} is not a lead source (INBOUND, OUTBOUND, REFERRAL, PARTNER, \
+                         EVENT, EXPANSION)"
+                    ),
+                ),
+            }
+        }
+        let mut forecast_categories = HashMap::new();
+        for (key, value) in &document.forecast_categories {
+            match category_named(value) {
+                Some(category) => {
+                    forecast_categories.insert(loose(key), category);
+                }
+                None => bad(
+                    format!("forecast_categories.{key:?}"),
+                    format!(
+                        "{value:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, \
+                         OMITTED)"
+                    ),
+                ),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Mapping {
+            name: name.to_string(),
+            source: document.source,
+            currency,
+            stages: document.stages,
+            owners,
+            create_users: document.create_users,
+            lead_sources,
+            forecast_categories,
+            source_pipelines: document.source_pipelines,
+        })
+    }
+
+    /// The name of the source external ids belong to.
+    pub fn source(&self, format: SourceFormat) -> String {
+        self.source
+            .clone()
+            .unwrap_or_else(|| format.default_source().to_string())
+    }
+
+    /// Every `stages` entry whose target is not a stage of `pipeline`.
+    pub fn check_stages(&self, pipeline: &PipelineSpec) -> Vec<RowError> {
+        self.stages
+            .iter()
+            .filter(|(_, target)| pipeline.stage(target).is_none())
+            .map(|(key, target)| {
+                RowError::new(
+                    &Location::file(&self.name),
+                    &format!("stages.{key:?}"),
+                    format!(
+                        "{target:?} is not a stage of the pipeline (its stages: {})",
+                        pipeline
+                            .stages
+                            .iter()
+                            .map(|s| s.stage_id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The pipeline stage a source stage name maps to (see the module doc for the order).
+    pub fn stage<'p>(&self, name: &str, pipeline: &'p PipelineSpec) -> Option<&'p Stage> {
+        let find = |name: &str| -> Option<&'p Stage> {
+            let key = loose(name);
+            let mapped = self.stages.get(name).or_else(|| {
+                self.stages
+                    .iter()
+                    .find(|(k, _)| loose(k) == key)
+                    .map(|(_, v)| v)
+            });
+            match mapped {
+                Some(target) => pipeline.stage(target),
+                None => pipeline
+                    .stages
+                    .iter()
+                    .find(|s| loose(&s.stage_id) == key || loose(&s.display_name) == key),
+            }
+        };
+        find(name).or_else(|| {
+            // HubSpot labels carry their pipeline: "Contract Sent (Sales Pipeline)".
+            let (label, _) = name.strip_suffix(')')?.rsplit_once(" (")?;
+            find(label)
+        })
+    }
+
+    /// The user a source owner reference is mapped to, if listed: exactly, or for an e-mail
+    /// ignoring case (Salesforce ids differ by case alone, so they are compared exactly).
+    pub fn owner(&self, reference: &str) -> Option<&UserRef> {
+        self.owners.get(reference).or_else(|| {
+            self.owners
+                .iter()
+                .find(|(k, _)| reference.contains('@') && k.eq_ignore_ascii_case(reference))
+                .map(|(_, v)| v)
+        })
+    }
+
+    /// The lead source a source value means; unknown values are `None` (left unset).
+    pub fn lead_source(&self, text: &str) -> Option<LeadSource> {
+        self.lead_sources
+            .get(&loose(text))
+            .copied()
+            .or_else(|| lead_source_named(text))
+    }
+
+    /// The forecast category a source value means: `Ok(None)` when empty, `Err` when unknown.
+    pub fn forecast_category(&self, text: &str) -> Result<Option<ForecastCategory>, String> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        self.forecast_categories
+            .get(&loose(text))
+            .copied()
+            .or_else(|| category_named(text))
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "{text:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, OMITTED, \
+                     CLOSED); map it in \"forecast_categories\""
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::templates;
+
+    #[test]
+    fn an_empty_document_is_the_default_mapping() {
+        let m = Mapping::parse("m.json", "").unwrap();
+        assert_eq!(m.source(SourceFormat::Hubspot), "hubspot");
+        assert!(!m.create_users);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_each_reported() {
+        let err = Mapping::parse("m.json", "{\n \"stagez\": {}\n}").unwrap_err();
+        assert_eq!(err[0].at, Location::line("m.json", 2));
+        assert!(err[0].reason.contains("unknown field `stagez`"), "{err:?}");
+        let err = Mapping::parse(
+            "m.json",
+            r#"{"source":"Sales Force","currency":"usd","owners":{"005":"riley"},
+                "lead_sources":{"Web":"WEB"},"forecast_categories":{"Up":"MAYBE"}}"#,
+        )
+        .unwrap_err();
+        let columns: Vec<&str> = err.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(
+            columns,
+            [
+                "source",
+                "currency",
+                "owners.\"005\"",
+                "lead_sources.\"Web\"",
+                "forecast_categories.\"Up\""
+            ]
+        );
+    }
+
+    #[test]
+    fn stages_map_explicitly_then_by_id_or_display_name() {
+        let pipeline = templates::mid_market();
+        let m = Mapping::parse(
+            "m.json",
+            r#"{"stages":{"Prospecting":"problem-recognized","Negotiation":"decision-pending"}}"#,
+        )
+        .unwrap();
+        let id = |name: &str| m.stage(name, &pipeline).map(|s| s.stage_id.as_str());
+        assert_eq!(id("Prospecting"), Some("problem-recognized"));
+        assert_eq!(id("prospecting"), Some("problem-recognized"));
+        assert_eq!(id("Closed Won"), Some("closed-won"));
+        assert_eq!(id("closed-lost"), Some("closed-lost"));
+        assert_eq!(id("Negotiation (Sales Pipeline)"), Some("decision-pending"));
+        assert_eq!(id("Id. Decision Makers"), None);
+    }
+
+    #[test]
+    fn a_stage_target_outside_the_pipeline_is_reported() {
+        let m = Mapping::parse("m.json", r#"{"stages":{"Prospecting":"discovery"}}"#).unwrap();
+        let errors = m.check_stages(&templates::smb());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].column, "stages.\"Prospecting\"");
+        assert!(errors[0].reason.starts_with("\"discovery\" is not a stage"));
+    }
+
+    #[test]
+    fn lead_sources_and_categories_default_to_our_names() {
+        let m = Mapping::parse(
+            "m.json",
+            r#"{"lead_sources":{"Web":"INBOUND"},"forecast_categories":{"Upside":"BEST_CASE"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.lead_source("web"), Some(LeadSource::Inbound));
+        assert_eq!(m.lead_source("Partner"), Some(LeadSource::Partner));
+        assert_eq!(m.lead_source("Trade Show"), None);
+        assert_eq!(
+            m.forecast_category("Best Case"),
+            Ok(Some(ForecastCategory::BestCase))
+        );
+        assert_eq!(
+            m.forecast_category("Upside"),
+            Ok(Some(ForecastCategory::BestCase))
+        );
+        assert_eq!(m.forecast_category(""), Ok(None));
+        assert!(m.forecast_category("Maybe").is_err());
+    }
+
+    #[test]
+    fn owners_name_users_by_email_or_resource_name() {
+        let m = Mapping::parse(
+            "m.json",
+            r#"{"owners":{"005A":"Riley@Example.com","ann@crm":"users/0190f3c2-0000-7000-8000-000000000001"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.owner("005A"),
+            Some(&UserRef::Email("riley@example.com".into()))
+        );
+        assert!(matches!(m.owner("ANN@crm"), Some(UserRef::Id(_))));
+        assert_eq!(m.owner("005a"), None, "Salesforce ids are case-sensitive");
+    }
+}

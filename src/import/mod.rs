@@ -1,0 +1,416 @@
+//! Importing CRM history: pure parsing of the source files and planning of what to write.
+//!
+//! No I/O, no async, no sea-orm: the files arrive as bytes, the stored state the plan depends on
+//! (the directory, deals imported earlier) arrives as values, and the answer is an
+//! [`ImportPlan`] (or every bad row). The app layer loads, calls [`read`] then [`plan`], and
+//! hands the plan to storage to apply in one transaction.
+//!
+//! - [`values`]: amounts, dates, times, booleans and header names as the exports write them.
+//! - [`salesforce`], [`hubspot`], [`generic`]: one reader per format, each turning its CSV files
+//!   into the same [`SourceBook`] of deals, stage changes and users.
+//! - [`mapping`]: the mapping document (source stage names to stage ids, owners to users).
+//! - [`plan`]: rebuilds each deal and its stage history and decides create, update or nothing.
+
+pub mod generic;
+pub mod hubspot;
+pub mod mapping;
+pub mod plan;
+pub mod salesforce;
+mod table;
+pub mod values;
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use mapping::Mapping;
+pub use plan::{ExistingDeal, ImportPlan, PlanContext, plan};
+use values::Amount;
+
+/// The CRM a set of files comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SourceFormat {
+    /// Salesforce standard object exports (Data Loader or the weekly data export).
+    Salesforce,
+    /// HubSpot's deals export.
+    Hubspot,
+    /// dealdesk's own documented CSV.
+    Generic,
+}
+
+impl SourceFormat {
+    /// The default name of the source external ids belong to.
+    pub fn default_source(self) -> &'static str {
+        match self {
+            SourceFormat::Salesforce => "salesforce",
+            SourceFormat::Hubspot => "hubspot",
+            SourceFormat::Generic => "generic",
+        }
+    }
+}
+
+/// What one file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// Salesforce `Opportunity`.
+    SalesforceOpportunity,
+    /// Salesforce `OpportunityHistory`.
+    SalesforceOpportunityHistory,
+    /// Salesforce `User`.
+    SalesforceUser,
+    /// HubSpot deals export.
+    HubspotDeals,
+    /// Generic deals.
+    GenericDeals,
+    /// Generic stage history.
+    GenericStageHistory,
+}
+
+impl FileKind {
+    /// The format the kind belongs to.
+    pub fn format(self) -> SourceFormat {
+        match self {
+            FileKind::SalesforceOpportunity
+            | FileKind::SalesforceOpportunityHistory
+            | FileKind::SalesforceUser => SourceFormat::Salesforce,
+            FileKind::HubspotDeals => SourceFormat::Hubspot,
+            FileKind::GenericDeals | FileKind::GenericStageHistory => SourceFormat::Generic,
+        }
+    }
+
+    /// Whether the kind holds the deals themselves (exactly one such file per import).
+    pub fn holds_deals(self) -> bool {
+        matches!(
+            self,
+            FileKind::SalesforceOpportunity | FileKind::HubspotDeals | FileKind::GenericDeals
+        )
+    }
+}
+
+/// One file of an import, as received.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The name errors refer to (a path, or the name the client sent).
+    pub name: String,
+    /// What it holds.
+    pub kind: FileKind,
+    /// Its bytes (UTF-8 CSV, an optional byte-order mark).
+    pub bytes: Vec<u8>,
+}
+
+/// Where a record sits: file and line (1 is the header line; a quoted field may span lines, the
+/// record's first line is named).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// File name.
+    pub file: String,
+    /// Line, or `None` for the file as a whole.
+    pub line: Option<u64>,
+}
+
+impl Location {
+    /// A line of a file.
+    pub fn line(file: &str, line: u64) -> Self {
+        Self {
+            file: file.to_string(),
+            line: Some(line),
+        }
+    }
+
+    /// The file as a whole.
+    pub fn file(file: &str) -> Self {
+        Self {
+            file: file.to_string(),
+            line: None,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file),
+            None => f.write_str(&self.file),
+        }
+    }
+}
+
+/// One bad row (or file, or mapping entry): where, which column, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Where.
+    pub at: Location,
+    /// The column (or mapping key) at fault; empty when the whole row is.
+    pub column: String,
+    /// What is wrong, in words the person fixing the export can act on.
+    pub reason: String,
+}
+
+impl RowError {
+    /// An error at `at` about `column`.
+    pub fn new(at: &Location, column: &str, reason: impl Into<String>) -> Self {
+        Self {
+            at: at.clone(),
+            column: column.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The description without the location: `Amount: "12x" is not ...`.
+    pub fn description(&self) -> String {
+        if self.column.is_empty() {
+            self.reason.clone()
+        } else {
+            format!("{}: {}", self.column, self.reason)
+        }
+    }
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.description())
+    }
+}
+
+/// A deal as the source has it, before mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceDeal {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id for it.
+    pub external_id: String,
+    /// Name.
+    pub name: String,
+    /// Account name (or id, when the export has no name).
+    pub account: String,
+    /// The source's owner reference: a user id, an e-mail or a name.
+    pub owner: String,
+    /// Amount in major units, currency not yet applied.
+    pub amount: Option<Amount>,
+    /// ISO currency code, if the export has one.
+    pub currency: Option<String>,
+    /// Expected (or actual) close date.
+    pub close_date: Option<NaiveDate>,
+    /// The source's stage name.
+    pub stage: String,
+    /// `IsClosed` and `IsWon`, when the export has them.
+    pub closed_won: Option<(bool, bool)>,
+    /// Lead source as the source names it (empty: none).
+    pub lead_source: String,
+    /// Forecast category as the source names it (empty: none).
+    pub forecast_category: String,
+    /// When the source created it.
+    pub created_at: DateTime<Utc>,
+    /// Why it was lost, if the export says.
+    pub loss_reason: String,
+    /// The source's pipeline (HubSpot, generic); empty when the source has none.
+    pub source_pipeline: String,
+}
+
+/// One row of stage history as the source has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceStageChange {
+    /// Where its row is.
+    pub at: Location,
+    /// The deal's external id.
+    pub deal: String,
+    /// The stage the deal was in from then on (source name).
+    pub stage: String,
+    /// When.
+    pub changed_at: DateTime<Utc>,
+    /// The amount then, if recorded.
+    pub amount: Option<Amount>,
+    /// The close date then, if recorded.
+    pub close_date: Option<NaiveDate>,
+}
+
+/// A user as the source has it (Salesforce `User`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceUser {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id.
+    pub external_id: String,
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// The manager's source id (empty: none).
+    pub manager: String,
+    /// Whether active in the source.
+    pub active: bool,
+}
+
+/// Everything read from one source's files, in file order.
+#[derive(Debug, Clone)]
+pub struct SourceBook {
+    /// The format.
+    pub format: SourceFormat,
+    /// Deals.
+    pub deals: Vec<SourceDeal>,
+    /// Stage changes, any order.
+    pub changes: Vec<SourceStageChange>,
+    /// Users.
+    pub users: Vec<SourceUser>,
+    /// Data rows read (header lines not counted).
+    pub rows_read: usize,
+    /// Rows left out on purpose (deleted in the source).
+    pub rows_skipped: usize,
+    /// External ids of deal rows that were bad: their history is not reported again.
+    pub rejected_deals: Vec<String>,
+    /// External ids of deals deleted in the source: their history is skipped with them.
+    pub deleted_deals: Vec<String>,
+}
+
+/// Orders errors for reading: by file, in the order `files` names them (others first, such
+/// as the mapping), then by line; errors of one line keep their column order.
+pub fn sort_errors(errors: &mut [RowError], files: &[&str]) {
+    errors.sort_by_key(|e| {
+        let file = files
+            .iter()
+            .position(|f| *f == e.at.file)
+            .map_or(0, |i| i + 1);
+        (file, e.at.line.unwrap_or(0))
+    });
+}
+
+/// Most bytes one import reads, all files together.
+pub const MAX_IMPORT_BYTES: usize = 128 * 1024 * 1024;
+
+/// Reads the files of one import: exactly one deals file, at most one file of each other kind,
+/// all of one format. A problem with the set of files is `Err` with the problems; bad rows are
+/// returned beside the book (the book holds only the good ones).
+pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<RowError>> {
+    let mut problems = Vec::new();
+    let deals_files: Vec<&SourceFile> = files.iter().filter(|f| f.kind.holds_deals()).collect();
+    if deals_files.len() != 1 {
+        problems.push(RowError::new(
+            &Location::file("files"),
+            "",
+            format!(
+                "an import needs exactly one deals file (Salesforce Opportunity, HubSpot deals or \
+                 generic deals), got {}",
+                deals_files.len()
+            ),
+        ));
+    }
+    let format = deals_files.first().map(|f| f.kind.format());
+    for (i, file) in files.iter().enumerate() {
+        if format.is_some_and(|format| file.kind.format() != format) {
+            problems.push(RowError::new(
+                &Location::file(&file.name),
+                "",
+                "is of another format than the deals file; import one source at a time",
+            ));
+        }
+        if files[..i].iter().any(|other| other.kind == file.kind) {
+            problems.push(RowError::new(
+                &Location::file(&file.name),
+                "",
+                "repeats a kind of file already sent; send each kind once",
+            ));
+        }
+        if files[..i].iter().any(|other| other.name == file.name) {
+            problems.push(RowError::new(
+                &Location::file(&file.name),
+                "",
+                "repeats a file name already sent",
+            ));
+        }
+    }
+    let (Some(format), true) = (format, problems.is_empty()) else {
+        return Err(problems);
+    };
+    let mut book = SourceBook {
+        format,
+        deals: Vec::new(),
+        changes: Vec::new(),
+        users: Vec::new(),
+        rows_read: 0,
+        rows_skipped: 0,
+        rejected_deals: Vec::new(),
+        deleted_deals: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    for file in files {
+        match file.kind {
+            FileKind::SalesforceOpportunity => {
+                salesforce::read_opportunities(file, &mut book, &mut errors)
+            }
+            FileKind::SalesforceOpportunityHistory => {
+                salesforce::read_history(file, &mut book, &mut errors)
+            }
+            FileKind::SalesforceUser => salesforce::read_users(file, &mut book, &mut errors),
+            FileKind::HubspotDeals => hubspot::read_deals(file, &mut book, &mut errors),
+            FileKind::GenericDeals => generic::read_deals(file, &mut book, &mut errors),
+            FileKind::GenericStageHistory => generic::read_history(file, &mut book, &mut errors),
+        }
+    }
+    Ok((book, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, kind: FileKind) -> SourceFile {
+        SourceFile {
+            name: name.into(),
+            kind,
+            bytes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_import_needs_exactly_one_deals_file_of_one_format() {
+        let none = read(&[file("h.csv", FileKind::SalesforceOpportunityHistory)]).unwrap_err();
+        assert!(
+            none[0].reason.contains("exactly one deals file"),
+            "{none:?}"
+        );
+        let mixed = read(&[
+            file("o.csv", FileKind::SalesforceOpportunity),
+            file("h.csv", FileKind::GenericStageHistory),
+        ])
+        .unwrap_err();
+        assert_eq!(mixed[0].at, Location::file("h.csv"));
+        assert!(mixed[0].reason.contains("another format"));
+    }
+
+    #[test]
+    fn errors_sort_by_file_then_line() {
+        let e = |file: &str, line, column: &str| {
+            RowError::new(&Location::line(file, line), column, "bad")
+        };
+        let mut errors = vec![
+            e("b.csv", 2, "X"),
+            e("a.csv", 9, "Y"),
+            e("a.csv", 3, "Z"),
+            e("a.csv", 3, "A"),
+            RowError::new(&Location::file("mapping"), "stages", "bad"),
+        ];
+        sort_errors(&mut errors, &["a.csv", "b.csv"]);
+        let order: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}:{}", e.at, e.column))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "mapping:stages",
+                "a.csv:3:Z",
+                "a.csv:3:A",
+                "a.csv:9:Y",
+                "b.csv:2:X"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_read_as_file_line_column_reason() {
+        let e = RowError::new(&Location::line("Opportunity.csv", 7), "Amount", "is bad");
+        assert_eq!(e.to_string(), "Opportunity.csv:7: Amount: is bad");
+        let whole = RowError::new(&Location::file("mapping.json"), "", "is bad");
+        assert_eq!(whole.to_string(), "mapping.json: is bad");
+    }
+}

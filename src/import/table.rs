@@ -1,0 +1,218 @@
+//! The CSV mechanics every reader shares: headers matched loosely against a format's columns
+//! (with aliases), required columns checked once per file, and each record deserialised (serde)
+//! with the line it starts on, so every problem names file, line and column.
+
+use csv::{ReaderBuilder, StringRecord, Trim};
+use serde::de::DeserializeOwned;
+
+use super::values::loose;
+use super::{Location, RowError, SourceFile};
+
+/// A column a format knows: its name in the row struct and the headers that mean it.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// The field name of the row struct (and the name errors use).
+    pub name: &'static str,
+    /// Headers meaning this column, compared loosely ([`loose`]).
+    pub headers: &'static [&'static str],
+    /// Whether a file without it is refused.
+    pub required: bool,
+}
+
+/// A required column.
+pub const fn required(name: &'static str, headers: &'static [&'static str]) -> Column {
+    Column {
+        name,
+        headers,
+        required: true,
+    }
+}
+
+/// An optional column.
+pub const fn optional(name: &'static str, headers: &'static [&'static str]) -> Column {
+    Column {
+        name,
+        headers,
+        required: false,
+    }
+}
+
+/// One file's table, headers resolved.
+pub struct Table<'a> {
+    file: &'a SourceFile,
+    reader: csv::Reader<&'a [u8]>,
+    /// The headers renamed to the format's column names (unknown ones kept, marked).
+    headers: StringRecord,
+    /// The headers as written in the file.
+    pub raw_headers: Vec<String>,
+}
+
+/// Opens `file`, resolving its headers against `columns`; `None` (with the errors recorded) when
+/// it cannot be read or lacks a required column.
+pub fn open<'a>(
+    file: &'a SourceFile,
+    columns: &[Column],
+    errors: &mut Vec<RowError>,
+) -> Option<Table<'a>> {
+    let bytes = file
+        .bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&file.bytes);
+    let mut reader = ReaderBuilder::new()
+        .trim(Trim::All)
+        .flexible(false)
+        .from_reader(bytes);
+    let header_line = Location::line(&file.name, 1);
+    let raw = match reader.headers() {
+        Ok(raw) if raw.iter().any(|h| !h.is_empty()) => raw.clone(),
+        Ok(_) => {
+            errors.push(RowError::new(
+                &Location::file(&file.name),
+                "",
+                "is empty: expected a header line",
+            ));
+            return None;
+        }
+        Err(err) => {
+            errors.push(RowError::new(
+                &header_line,
+                "",
+                format!("cannot read the header line: {err}"),
+            ));
+            return None;
+        }
+    };
+    let mut taken = vec![false; columns.len()];
+    let headers: StringRecord = raw
+        .iter()
+        .map(|header| {
+            let key = loose(header);
+            let found = columns
+                .iter()
+                .enumerate()
+                .find(|(i, c)| !taken[*i] && c.headers.iter().any(|h| loose(h) == key));
+            match found {
+                Some((i, column)) => {
+                    taken[i] = true;
+                    column.name.to_string()
+                }
+                // Not a column of ours (or a second header for one): ignored by the rows.
+                None => format!("?{header}"),
+            }
+        })
+        .collect();
+    let mut complete = true;
+    for (column, taken) in columns.iter().zip(&taken) {
+        if column.required && !taken {
+            complete = false;
+            errors.push(RowError::new(
+                &header_line,
+                column.headers[0],
+                format!(
+                    "missing column (a header named {})",
+                    column
+                        .headers
+                        .iter()
+                        .map(|h| format!("{h:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+    }
+    complete.then(|| Table {
+        file,
+        reader,
+        headers,
+        raw_headers: raw.iter().map(str::to_string).collect(),
+    })
+}
+
+impl Table<'_> {
+    /// Whether the file has the column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.headers.iter().any(|h| h == name)
+    }
+
+    /// Calls `row` with each record deserialised as `T`, its location, its raw fields and the
+    /// error list; records the CSV cannot give (wrong field count, bad UTF-8) are errors.
+    /// Returns how many data rows there were.
+    pub fn rows<T: DeserializeOwned>(
+        mut self,
+        errors: &mut Vec<RowError>,
+        mut row: impl FnMut(Location, T, &StringRecord, &mut Vec<RowError>),
+    ) -> usize {
+        let mut count = 0;
+        let mut record = StringRecord::new();
+        loop {
+            match self.reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    count += 1;
+                    let line = record.position().map_or(0, |p| p.line());
+                    let at = Location::line(&self.file.name, line);
+                    if record.iter().all(str::is_empty) {
+                        continue;
+                    }
+                    match record.deserialize::<T>(Some(&self.headers)) {
+                        Ok(value) => row(at, value, &record, errors),
+                        Err(err) => errors.push(RowError::new(&at, "", err.to_string())),
+                    }
+                }
+                Err(err) => {
+                    count += 1;
+                    let line = err.position().map_or(0, |p| p.line());
+                    let reason = match err.kind() {
+                        csv::ErrorKind::UnequalLengths {
+                            expected_len, len, ..
+                        } => format!("has {len} fields where the header has {expected_len}"),
+                        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                        _ => err.to_string(),
+                    };
+                    errors.push(RowError::new(
+                        &Location::line(&self.file.name, line),
+                        "",
+                        reason,
+                    ));
+                    if !matches!(
+                        err.kind(),
+                        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                    ) {
+                        break;
+                    }
+                }
+            }
+        }
+        count
+    }
+}
+
+/// A required text field: trimmed, refused when empty.
+pub fn text(
+    at: &Location,
+    column: &str,
+    value: Option<String>,
+    errors: &mut Vec<RowError>,
+) -> Option<String> {
+    match value {
+        Some(v) if !v.is_empty() => Some(v),
+        _ => {
+            errors.push(RowError::new(at, column, "is empty"));
+            None
+        }
+    }
+}
+
+/// An optional field parsed with `parse`; empty means `None`, a parse failure is an error.
+pub fn parsed<T>(
+    at: &Location,
+    column: &str,
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+    errors: &mut Vec<RowError>,
+) -> Option<T> {
+    let value = value.filter(|v| !v.is_empty())?;
+    parse(value)
+        .map_err(|why| errors.push(RowError::new(at, column, why)))
+        .ok()
+}

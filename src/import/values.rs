@@ -1,0 +1,239 @@
+//! Values as CRM exports write them: decimal amounts in major units, dates, times with or
+//! without a zone, booleans, and header names compared loosely (`Account.Name`, `ACCOUNTNAME`
+//! and `account_name` are one column).
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+
+use crate::domain::money::{Currency, MAX_AMOUNT_MINOR};
+
+/// A non-negative decimal amount in major units (`125000.50`), before its currency is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    /// The digits without the point (`12500050`).
+    digits: u64,
+    /// How many of them follow the point (`2`).
+    scale: u32,
+}
+
+/// Most digits after the point an amount may have.
+const MAX_SCALE: u32 = 6;
+
+impl Amount {
+    /// Parses `123`, `123.4`, `0.50`: digits with at most one point, no sign, no thousands
+    /// separators (`1,250.00` is ambiguous between locales, so it is refused).
+    pub fn parse(text: &str) -> Result<Amount, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not an amount (digits with an optional decimal point, like 1250.50)"
+            )
+        };
+        if text.starts_with('-') {
+            return Err(format!("{text:?} is negative"));
+        }
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
+        {
+            return Err(bad());
+        }
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() as u32 > MAX_SCALE {
+            return Err(format!("{text:?} has more than {MAX_SCALE} decimals"));
+        }
+        let digits = format!("{whole}{fraction}");
+        let digits = digits.trim_start_matches('0');
+        let digits = if digits.is_empty() {
+            0
+        } else {
+            digits
+                .parse::<u64>()
+                .map_err(|_| format!("{text:?} is too large"))?
+        };
+        Ok(Amount {
+            digits,
+            scale: fraction.len() as u32,
+        })
+    }
+
+    /// Whether the amount is zero (imported as "no amount": a deal's amount is positive).
+    pub fn is_zero(self) -> bool {
+        self.digits == 0
+    }
+
+    /// The amount in minor units of `currency`, refusing digits the currency does not have and
+    /// amounts above the service's limit.
+    pub fn to_minor(self, currency: Currency) -> Result<i64, String> {
+        let digits = currency.minor_digits().max(0) as u32;
+        let too_large = || format!("is larger than {MAX_AMOUNT_MINOR} minor units of {currency}");
+        let minor = if self.scale <= digits {
+            self.digits
+                .checked_mul(10u64.pow(digits - self.scale))
+                .ok_or_else(too_large)?
+        } else {
+            let divisor = 10u64.pow(self.scale - digits);
+            if !self.digits.is_multiple_of(divisor) {
+                return Err(format!("has more decimals than {currency} has ({digits})"));
+            }
+            self.digits / divisor
+        };
+        i64::try_from(minor)
+            .ok()
+            .filter(|m| *m <= MAX_AMOUNT_MINOR)
+            .ok_or_else(too_large)
+    }
+}
+
+/// Parses a point in time: RFC 3339 (`2025-01-15T10:00:00.000Z`), Salesforce's
+/// `2025-01-15T10:00:00.000+0000`, a zone-less `2025-01-15 10:00[:00]` (read as UTC), a date
+/// alone (midnight UTC) or epoch milliseconds (HubSpot's API exports). Kept to microseconds,
+/// the precision every engine stores.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%d %H:%M",
+            ]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            (text.len() >= 12 && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse::<i64>().ok())
+                .flatten()
+                .and_then(DateTime::from_timestamp_millis)
+        });
+    parsed
+        .filter(|t| (1900..=9999).contains(&t.year()))
+        .map(|t| t.trunc_subsecs(6))
+        .ok_or_else(|| {
+            format!("{text:?} is not a time (expected RFC 3339 like 2025-01-15T10:00:00Z, or YYYY-MM-DD)")
+        })
+}
+
+/// Parses a calendar date: `YYYY-MM-DD`, or a time of which the UTC date is taken.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1900..=9999).contains(&d.year()))
+        .or_else(|| parse_time(text).ok().map(|t| t.date_naive()))
+        .ok_or_else(|| format!("{text:?} is not a date (expected YYYY-MM-DD)"))
+}
+
+/// Parses `true`/`false` (any case) or `1`/`0`.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("{text:?} is not true or false")),
+    }
+}
+
+/// A header or name compared loosely: lower case, letters and digits only.
+pub fn loose(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minor(text: &str, code: &str) -> Result<i64, String> {
+        Amount::parse(text)?.to_minor(Currency::parse(code).unwrap())
+    }
+
+    #[test]
+    fn amounts_in_major_units_become_minor_units_of_their_currency() {
+        assert_eq!(minor("125000", "USD"), Ok(12_500_000));
+        assert_eq!(minor("125000.5", "USD"), Ok(12_500_050));
+        assert_eq!(minor("0.50", "EUR"), Ok(50));
+        assert_eq!(minor("1500", "JPY"), Ok(1_500));
+        assert_eq!(minor("1.250", "KWD"), Ok(1_250));
+        assert_eq!(
+            minor("12.00", "JPY"),
+            Ok(12),
+            "trailing zeros are not decimals"
+        );
+        assert_eq!(minor(".5", "USD"), Ok(50));
+    }
+
+    #[test]
+    fn malformed_amounts_are_refused_with_the_reason() {
+        for (text, why) in [
+            ("12x", "is not an amount"),
+            ("1,250.00", "is not an amount"),
+            ("", "is not an amount"),
+            (".", "is not an amount"),
+            ("-5", "is negative"),
+            ("1.2.3", "is not an amount"),
+            ("1.0000001", "more than 6 decimals"),
+            ("99999999999999999999", "too large"),
+        ] {
+            let err = Amount::parse(text).unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        assert!(
+            minor("12.5", "JPY")
+                .unwrap_err()
+                .contains("more decimals than JPY")
+        );
+        assert!(
+            minor("10000000001", "USD")
+                .unwrap_err()
+                .contains("larger than")
+        );
+        assert!(Amount::parse("0").unwrap().is_zero());
+    }
+
+    #[test]
+    fn times_are_read_in_the_shapes_the_exports_write() {
+        let t = |s: &str| parse_time(s).unwrap().to_rfc3339();
+        assert_eq!(t("2025-01-15T10:00:00.000Z"), "2025-01-15T10:00:00+00:00");
+        assert_eq!(
+            t("2025-01-15T10:00:00.000+0000"),
+            "2025-01-15T10:00:00+00:00"
+        );
+        assert_eq!(t("2025-01-15T12:00:00+02:00"), "2025-01-15T10:00:00+00:00");
+        assert_eq!(t("2025-01-15 10:00"), "2025-01-15T10:00:00+00:00");
+        assert_eq!(t("2025-01-15 10:00:30"), "2025-01-15T10:00:30+00:00");
+        assert_eq!(t("2025-01-15"), "2025-01-15T00:00:00+00:00");
+        assert_eq!(t("1736935200000"), "2025-01-15T10:00:00+00:00");
+        for bad in ["15/01/2025", "yesterday", "2025-13-01", "0001-01-01"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_accept_a_date_or_a_time() {
+        assert_eq!(parse_date("2025-06-30").unwrap().to_string(), "2025-06-30");
+        assert_eq!(
+            parse_date("2025-06-30T23:00:00Z").unwrap().to_string(),
+            "2025-06-30"
+        );
+        assert!(parse_date("06/30/2025").unwrap_err().contains("YYYY-MM-DD"));
+    }
+
+    #[test]
+    fn booleans_and_loose_names() {
+        assert_eq!(parse_bool("TRUE"), Ok(true));
+        assert_eq!(parse_bool("0"), Ok(false));
+        assert!(parse_bool("yes").is_err());
+        assert_eq!(loose("Account.Name"), "accountname");
+        assert_eq!(loose("ACCOUNT_NAME"), "accountname");
+        assert_eq!(loose("Date entered \"Won\""), "dateenteredwon");
+    }
+}
