@@ -28,9 +28,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dealdesk::app::App;
-use dealdesk::app::ports::{AuditEntry, Created, DealStore, PipelineStore};
+use dealdesk::app::ports::{AuditEntry, Created, DealStore, ForecastStore, PipelineStore};
 use dealdesk::domain::approval::{Approver, DiscountTier, Mode, Policy, StepSpec};
 use dealdesk::domain::directory::{Role, User, UserDraft, UserId};
+use dealdesk::domain::money::{Currency, ExchangeRate};
 use dealdesk::domain::pipeline::Segment;
 use dealdesk::domain::templates;
 use dealdesk::generator::{BookSpec, generate};
@@ -222,6 +223,24 @@ async fn load_org(
             finance_step: step("Finance", Approver::Queue(Role::Finance)),
         };
         app.create_policy(&admin_principal, policy).await.unwrap();
+    }
+    for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
+        let rate = ExchangeRate {
+            from,
+            to: Currency::USD,
+            rate,
+        };
+        let audit = AuditEntry {
+            actor: None,
+            action: "SetExchangeRate",
+            resource: format!("exchangeRates/{from}-USD"),
+            detail: "bench".into(),
+            change: None,
+        };
+        store
+            .set_exchange_rate(&rate, Utc::now(), audit)
+            .await
+            .unwrap();
     }
     let load = Instant::now();
     let now = Utc::now();
@@ -562,7 +581,9 @@ async fn main() {
         }
         let rss_after = rss_mib(server.id());
 
-        // AdvanceDealStage: 16 clients moving open deals one stage back and forth.
+        // AdvanceDealStage: 16 clients moving open deals one stage back (always allowed) and
+        // forward again (gated: a deal whose criteria no longer hold, e.g. a close date now
+        // past, fails and is counted apart).
         let open = db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
@@ -602,7 +623,6 @@ async fn main() {
                         pb::AdvanceDealStageRequest {
                             name: format!("deals/{id}"),
                             target_stage: target.clone(),
-                            override_justification: "bench".into(),
                             ..Default::default()
                         },
                     ))

@@ -247,7 +247,12 @@ impl Application {
             .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
             .add_service(ImportServiceServer::new(ImportApi::new(app.clone())))
             .add_service(DealDeskServiceServer::new(DealDeskApi::new(app, stopping)))
-            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown)
+            .serve_with_incoming_shutdown(
+                // No Nagle delay: a response's frames go out at once (without it, small
+                // unary answers waited ~40 ms on delayed ACKs).
+                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                shutdown,
+            )
             .await;
         watcher.abort();
         for task in snapshots.into_iter().chain(escalations).chain(exporter) {
