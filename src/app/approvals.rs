@@ -13,8 +13,8 @@ use super::ports::{
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::approval::{Approver, Terms, check_terms, route};
 use crate::domain::approval_request::{
-    Actor, ApprovalRequest, DecideError, Delegation, Happened, Metrics, RequestState, Seat,
-    Submission, check_delegation, metrics,
+    Actor, ApprovalRequest, ChainMember, DecideError, Delegation, Happened, Metrics, RequestState,
+    Seat, Submission, check_delegation, metrics, resolve_seats,
 };
 use crate::domain::check_text;
 use crate::domain::deal::{Access, Deal, DealStatus};
@@ -135,54 +135,20 @@ fn submitted_event(request: &ApprovalRequest, actor: UserId) -> Vec<EventDraft> 
 }
 
 impl<S: Store> App<S> {
-    /// Resolves a step's approvers for a deal of `owner`, skipping the requester (who never
-    /// approves their own request) and inactive people: the owner's manager, the nearest
-    /// leader above the owner, or a role queue.
-    async fn resolve_seats(
-        &self,
-        owner: UserId,
-        requester: UserId,
-        step_name: &str,
-        approvers: &[Approver],
-    ) -> AppResult<Vec<Seat>> {
-        let mut chain: Vec<User> = Vec::new();
+    /// The people above `owner`, nearest first, as approver resolution needs them. Loaded once
+    /// per submission, for every step.
+    async fn approver_chain(&self, owner: UserId) -> AppResult<Vec<ChainMember>> {
+        let mut chain = Vec::new();
         for id in self.store.reporting_chain(owner).await? {
             if let Some(user) = self.store.get_user(id).await? {
-                chain.push(user);
+                chain.push(ChainMember {
+                    id: user.id,
+                    role: user.profile.role,
+                    active: user.profile.active,
+                });
             }
         }
-        let usable = |u: &&User| u.id != requester && u.profile.active;
-        approvers
-            .iter()
-            .map(|approver| {
-                let found = match approver {
-                    Approver::Queue(role) => return Ok(Seat::queue(*role)),
-                    Approver::OwnersManager => chain.iter().find(usable),
-                    Approver::LeaderAboveOwner => chain
-                        .iter()
-                        .filter(usable)
-                        .find(|u| u.profile.role == Role::Leader),
-                };
-                found.map(|u| Seat::person(*approver, u.id)).ok_or_else(|| {
-                    AppError::FailedPrecondition {
-                        reason: "NO_APPROVER",
-                        message: format!(
-                            "nobody can approve {step_name:?}: the deal's owner has no {} \
-                             other than the requester",
-                            match approver {
-                                Approver::OwnersManager => "active manager",
-                                _ => "active leader above them",
-                            }
-                        ),
-                        violations: vec![Precondition {
-                            kind: "APPROVER".into(),
-                            subject: step_name.to_string(),
-                            description: "the reporting tree must name an approver".into(),
-                        }],
-                    }
-                })
-            })
-            .collect()
+        Ok(chain)
     }
 
     /// Submits a request on a deal (or resubmits an earlier one), routed by the segment's newest
@@ -253,18 +219,19 @@ impl<S: Store> App<S> {
                 Some((earlier, version))
             }
         };
-        let mut seats = Vec::with_capacity(route.steps.len());
-        for step in &route.steps {
-            seats.push(
-                self.resolve_seats(
-                    deal.fields.owner_id,
-                    principal.user.id,
-                    &step.step.name,
-                    &step.step.approvers,
-                )
-                .await?,
-            );
-        }
+        let chain = if route.steps.is_empty() {
+            Vec::new()
+        } else {
+            self.approver_chain(deal.fields.owner_id).await?
+        };
+        let seats = route
+            .steps
+            .iter()
+            .map(|step| {
+                resolve_seats(&chain, principal.user.id, &step.step.approvers)
+                    .map_err(|missing| no_approver(&step.step.name, missing))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
         let at = now();
         let request = ApprovalRequest::submit(
             Submission {
@@ -415,56 +382,48 @@ impl<S: Store> App<S> {
             .await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn decide_once(
+    /// Applies `change` to the stored request and saves it, with the events and audit rows
+    /// `change` returns, only if the request is still at the version read. A change that lost
+    /// a race with another change of the request is applied again to what that one left (up to
+    /// [`DECIDE_ATTEMPTS`] times). Idempotent on the key, also against concurrent retries of
+    /// itself.
+    async fn change_request(
         &self,
-        principal: &Principal,
         id: Uuid,
-        step: usize,
-        approve: bool,
-        comment: &str,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
+        change: impl Fn(&mut ApprovalRequest) -> AppResult<(Vec<EventDraft>, Vec<AuditEntry>)>,
     ) -> AppResult<Created<ApprovalRequest>> {
-        let actor = self.actor(principal).await?;
-        for _ in 0..DECIDE_ATTEMPTS {
-            let (mut request, version) = self
-                .store
-                .get_request(id)
-                .await?
-                .ok_or_else(|| request_not_found(id))?;
-            let happened = request
-                .decide(step, &actor, approve, comment, now())
-                .map_err(|e| decide_error(&request, step, e))?;
-            let events = events_of(&request, &happened, actor.id, comment);
-            let audit = vec![AuditEntry {
-                actor: Some(actor.id),
-                action: if approve {
-                    "ApproveApprovalStep"
-                } else {
-                    "RejectApprovalStep"
-                },
-                resource: step_name(id, step),
-                detail: comment.to_string(),
-                change: None,
-            }];
-            let write = idempotent_write(key.clone(), || respond(&request));
-            match self
-                .store
-                .save_request(&request, version, events, audit, write)
-                .await
-            {
-                Ok(Created::New(())) => return Ok(Created::New(request)),
-                Ok(Created::Replayed(saved)) => return Ok(Created::Replayed(saved)),
-                // Another decision got in first: decide again against what it left.
-                Err(AppError::StaleEtag { .. }) => continue,
-                Err(e) => return Err(e),
-            }
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
         }
-        Err(AppError::StaleEtag {
-            kind: "approval request",
-            name: request_name(id),
-        })
+        let result = async {
+            for _ in 0..DECIDE_ATTEMPTS {
+                let (mut request, version) = self
+                    .store
+                    .get_request(id)
+                    .await?
+                    .ok_or_else(|| request_not_found(id))?;
+                let (events, audit) = change(&mut request)?;
+                let write = idempotent_write(key.clone(), || respond(&request));
+                match self
+                    .store
+                    .save_request(&request, version, events, audit, write)
+                    .await
+                {
+                    Ok(Created::New(())) => return Ok(Created::New(request)),
+                    Ok(Created::Replayed(saved)) => return Ok(Created::Replayed(saved)),
+                    Err(AppError::StaleEtag { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(AppError::StaleEtag {
+                kind: "approval request",
+                name: request_name(id),
+            })
+        }
+        .await;
+        self.or_replayed(result, key.as_ref()).await
     }
 
     /// Approves or rejects step `step` (0-based) of a request. Idempotent on the key, also
@@ -489,14 +448,25 @@ impl<S: Store> App<S> {
         if !v.is_empty() {
             return Err(AppError::invalid(v));
         }
-        if let Some(saved) = self.replay(key.as_ref()).await? {
-            return Ok(Created::Replayed(saved));
-        }
-        let retry = key.clone();
-        let result = self
-            .decide_once(principal, id, step, approve, comment, key, respond)
-            .await;
-        self.or_replayed(result, retry.as_ref()).await
+        let actor = self.actor(principal).await?;
+        self.change_request(id, key, respond, |request| {
+            let happened = request
+                .decide(step, &actor, approve, comment, now())
+                .map_err(|e| decide_error(request, step, e))?;
+            let audit = vec![AuditEntry {
+                actor: Some(actor.id),
+                action: if approve {
+                    "ApproveApprovalStep"
+                } else {
+                    "RejectApprovalStep"
+                },
+                resource: step_name(id, step),
+                detail: comment.to_string(),
+                change: None,
+            }];
+            Ok((events_of(request, &happened, actor.id, comment), audit))
+        })
+        .await
     }
 
     /// Withdraws a pending request: its requester, deal desk or an admin.
@@ -507,68 +477,39 @@ impl<S: Store> App<S> {
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {
-        if let Some(saved) = self.replay(key.as_ref()).await? {
-            return Ok(Created::Replayed(saved));
+        // Who may withdraw does not change between attempts: checked once, up front.
+        let request = self.get_request(principal, id).await?;
+        if request.requester != principal.user.id
+            && !matches!(principal.role(), Role::DealDesk | Role::Admin)
+        {
+            return Err(AppError::denied(
+                "NOT_THE_REQUESTER",
+                "only the requester, deal desk or an admin withdraws a request",
+            ));
         }
-        let retry = key.clone();
-        let result = async {
-            // Like a decision, a withdrawal that lost a race with another change of the
-            // request is tried again against what that change left.
-            for _ in 0..DECIDE_ATTEMPTS {
-                let (mut request, version) = self
-                    .store
-                    .get_request(id)
-                    .await?
-                    .ok_or_else(|| request_not_found(id))?;
-                if !self.may_see(principal, &request).await? {
-                    return Err(request_not_found(id));
-                }
-                if request.requester != principal.user.id
-                    && !matches!(principal.role(), Role::DealDesk | Role::Admin)
-                {
-                    return Err(AppError::denied(
-                        "NOT_THE_REQUESTER",
-                        "only the requester, deal desk or an admin withdraws a request",
-                    ));
-                }
-                request
-                    .withdraw(now())
-                    .map_err(|_| closed(&request, "withdrawn"))?;
-                let events = vec![EventDraft {
-                    kind: EventKind::Withdrawn,
-                    request_id: id,
-                    deal_id: request.deal_id,
-                    step: None,
-                    actor: Some(principal.user.id),
-                    description: format!("withdrawn by users/{}", principal.user.id.0),
-                    audience: request.audience(),
-                }];
-                let audit = vec![AuditEntry {
-                    actor: Some(principal.user.id),
-                    action: "WithdrawApprovalRequest",
-                    resource: request_name(id),
-                    detail: String::new(),
-                    change: None,
-                }];
-                let write = idempotent_write(key.clone(), || respond(&request));
-                match self
-                    .store
-                    .save_request(&request, version, events, audit, write)
-                    .await
-                {
-                    Ok(Created::New(())) => return Ok(Created::New(request)),
-                    Ok(Created::Replayed(saved)) => return Ok(Created::Replayed(saved)),
-                    Err(AppError::StaleEtag { .. }) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(AppError::StaleEtag {
-                kind: "approval request",
-                name: request_name(id),
-            })
-        }
-        .await;
-        self.or_replayed(result, retry.as_ref()).await
+        self.change_request(id, key, respond, |request| {
+            request
+                .withdraw(now())
+                .map_err(|_| closed(request, "withdrawn"))?;
+            let events = vec![EventDraft {
+                kind: EventKind::Withdrawn,
+                request_id: id,
+                deal_id: request.deal_id,
+                step: None,
+                actor: Some(principal.user.id),
+                description: format!("withdrawn by users/{}", principal.user.id.0),
+                audience: request.audience(),
+            }];
+            let audit = vec![AuditEntry {
+                actor: Some(principal.user.id),
+                action: "WithdrawApprovalRequest",
+                resource: request_name(id),
+                detail: String::new(),
+                change: None,
+            }];
+            Ok((events, audit))
+        })
+        .await
     }
 
     /// Escalates every step past its SLA at `now` to the approvers' managers (for a role queue:
@@ -637,33 +578,26 @@ impl<S: Store> App<S> {
         Ok(escalated)
     }
 
+    /// Whom an undecided seat escalates to: the approver's manager, or for a role queue the
+    /// managers of the role's active holders (read with the holders, no query per holder).
     async fn escalation_targets(&self, seat: &Seat) -> AppResult<Vec<UserId>> {
-        let holders: Vec<UserId> = match (seat.user, seat.role()) {
-            (Some(user), _) => vec![user],
-            (None, Some(role)) => self
-                .store
-                .list_users(
-                    UserFilter {
-                        manager: None,
-                        role: Some(role),
-                    },
-                    None,
-                    100,
-                )
-                .await?
-                .into_iter()
-                .filter(|u| u.profile.active)
-                .map(|u| u.id)
-                .collect(),
+        let holders: Vec<User> = match (seat.user, seat.role()) {
+            (Some(user), _) => self.store.get_user(user).await?.into_iter().collect(),
+            (None, Some(role)) => {
+                let filter = UserFilter {
+                    manager: None,
+                    role: Some(role),
+                };
+                self.store.list_users(filter, None, 100).await?
+            }
             (None, None) => vec![],
         };
         let mut managers = Vec::new();
-        for holder in holders {
-            if let Some(manager) = self
-                .store
-                .get_user(holder)
-                .await?
-                .and_then(|u| u.profile.manager_id)
+        for holder in holders
+            .iter()
+            .filter(|u| seat.user.is_some() || u.profile.active)
+        {
+            if let Some(manager) = holder.profile.manager_id
                 && !managers.contains(&manager)
             {
                 managers.push(manager);
@@ -904,6 +838,25 @@ impl<S: Store> App<S> {
         check_terms(&policy.policy, terms).map_err(AppError::invalid)?;
         let route = route(&policy.policy, deal.fields.amount, terms);
         Ok((policy, route))
+    }
+}
+
+fn no_approver(step_name: &str, missing: Approver) -> AppError {
+    AppError::FailedPrecondition {
+        reason: "NO_APPROVER",
+        message: format!(
+            "nobody can approve {step_name:?}: the deal's owner has no {} other than the \
+             requester",
+            match missing {
+                Approver::OwnersManager => "active manager",
+                _ => "active leader above them",
+            }
+        ),
+        violations: vec![Precondition {
+            kind: "APPROVER".into(),
+            subject: step_name.to_string(),
+            description: "the reporting tree must name an approver".into(),
+        }],
     }
 }
 

@@ -556,6 +556,44 @@ impl ApprovalRequest {
     }
 }
 
+/// Someone above a deal's owner in the reporting tree, nearest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainMember {
+    /// Who.
+    pub id: UserId,
+    /// Their role.
+    pub role: Role,
+    /// Whether they are active.
+    pub active: bool,
+}
+
+/// Resolves a step's approvers against the owner's `chain` (nearest manager first): the
+/// owner's manager, the nearest leader above the owner, or a role queue. The requester and
+/// inactive people are skipped, so the requester never approves their own request; an
+/// approver nobody can fill is returned as the error.
+pub fn resolve_seats(
+    chain: &[ChainMember],
+    requester: UserId,
+    approvers: &[Approver],
+) -> Result<Vec<Seat>, Approver> {
+    let usable = |m: &&ChainMember| m.id != requester && m.active;
+    approvers
+        .iter()
+        .map(|approver| {
+            let found = match approver {
+                Approver::Queue(role) => return Ok(Seat::queue(*role)),
+                Approver::OwnersManager => chain.iter().find(usable),
+                Approver::LeaderAboveOwner => {
+                    chain.iter().filter(usable).find(|m| m.role == Role::Leader)
+                }
+            };
+            found
+                .map(|m| Seat::person(*approver, m.id))
+                .ok_or(*approver)
+        })
+        .collect()
+}
+
 /// Whether a route step needs a discount approval (for the gate's "discount covered").
 pub fn is_discount_step(causes: &[Cause]) -> bool {
     causes.iter().any(|c| matches!(c, Cause::Discount { .. }))
@@ -1238,6 +1276,38 @@ mod tests {
             creator: user(from),
             created_at: t(9),
         }
+    }
+
+    #[test]
+    fn seats_skip_the_requester_and_inactive_people() {
+        let member = |n, role, active| ChainMember {
+            id: user(n),
+            role,
+            active,
+        };
+        // Owner -> manager (inactive) -> VP (the requester) -> CEO (a leader).
+        let chain = [
+            member(MANAGER, Role::Manager, false),
+            member(VP, Role::Leader, true),
+            member(7, Role::Leader, true),
+        ];
+        let seats = resolve_seats(
+            &chain,
+            user(VP),
+            &[
+                Approver::OwnersManager,
+                Approver::LeaderAboveOwner,
+                Approver::Queue(Role::Legal),
+            ],
+        )
+        .unwrap();
+        let users: Vec<Option<UserId>> = seats.iter().map(|s| s.user).collect();
+        assert_eq!(users, [Some(user(7)), Some(user(7)), None]);
+        assert_eq!(seats[2].role(), Some(Role::Legal));
+        assert_eq!(
+            resolve_seats(&chain[..2], user(VP), &[Approver::LeaderAboveOwner]),
+            Err(Approver::LeaderAboveOwner)
+        );
     }
 
     #[test]
