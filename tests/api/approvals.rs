@@ -15,7 +15,9 @@ use tonic::{Code, Status, Streaming};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
+use crate::helpers::{
+    Person, TestApp, assert_error, authed, create_pipeline, person, stage, violated_fields,
+};
 
 use pb::approval_event::Kind;
 use pb::approval_request::State;
@@ -124,29 +126,6 @@ async fn create_policy(app: &TestApp, policy: pb::ApprovalPolicy) -> pb::Approva
 // ---------------------------------------------------------------------------------------------
 // The fixture: people, a mid-market pipeline with the approval gates, a deal.
 
-fn stage(id: &str, position: i32, kind: pb::stage::Kind, criteria: Vec<ec::Rule>) -> pb::Stage {
-    pb::Stage {
-        stage_id: id.into(),
-        display_name: id.replace('-', " "),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: match kind {
-            pb::stage::Kind::Won => 10_000,
-            pb::stage::Kind::Lost => 0,
-            _ => position * 100,
-        },
-        kind: kind as i32,
-        position,
-        exit_criteria: criteria
-            .into_iter()
-            .map(|rule| pb::ExitCriterion {
-                rule: Some(rule),
-                description: String::new(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 /// discovery -> pricing (exit: discount covered) -> signature (exit: no pending approval) ->
 /// contract -> won / lost.
 fn gated_pipeline(segment: pb::Segment) -> pb::Pipeline {
@@ -178,21 +157,6 @@ fn gated_pipeline(segment: pb::Segment) -> pb::Pipeline {
 
 const DISCOUNT_COVERED: &str = "The discount is covered by an approved deal-desk request";
 const NO_PENDING: &str = "No deal-desk approval is pending";
-
-async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipeline {
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pipeline),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
 
 /// vp (LEADER) -> manager -> rep, and vp -> other_manager -> peer; legal (twice), finance and
 /// deal desk (twice) outside the sales tree; a mid-market pipeline and a $50,000 deal of the rep.

@@ -13,7 +13,7 @@ use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, person, template_pipeline,
+    Person, TestApp, assert_error, authed, create_pipeline, person, stage, template_pipeline,
     violated_fields,
 };
 
@@ -74,29 +74,6 @@ async fn org(app: &TestApp) -> Org {
         rep,
         peer_manager,
         peer,
-    }
-}
-
-fn stage(id: &str, position: i32, kind: pb::stage::Kind, criteria: Vec<ec::Rule>) -> pb::Stage {
-    pb::Stage {
-        stage_id: id.into(),
-        display_name: id.replace('-', " "),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: match kind {
-            pb::stage::Kind::Won => 10_000,
-            pb::stage::Kind::Lost => 0,
-            _ => position * 100,
-        },
-        kind: kind as i32,
-        position,
-        exit_criteria: criteria
-            .into_iter()
-            .map(|rule| pb::ExitCriterion {
-                rule: Some(rule),
-                description: String::new(),
-            })
-            .collect(),
-        ..Default::default()
     }
 }
 

@@ -352,3 +352,32 @@ pub async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipel
         .unwrap()
         .into_inner()
 }
+
+/// A stage for hand-built pipelines: default probability from its position (won 100%, lost 0).
+pub fn stage(
+    id: &str,
+    position: i32,
+    kind: pb::stage::Kind,
+    criteria: Vec<pb::exit_criterion::Rule>,
+) -> pb::Stage {
+    pb::Stage {
+        stage_id: id.into(),
+        display_name: id.replace('-', " "),
+        owner_role: pb::Role::Rep as i32,
+        default_probability_bps: match kind {
+            pb::stage::Kind::Won => 10_000,
+            pb::stage::Kind::Lost => 0,
+            _ => position * 100,
+        },
+        kind: kind as i32,
+        position,
+        exit_criteria: criteria
+            .into_iter()
+            .map(|rule| pb::ExitCriterion {
+                rule: Some(rule),
+                description: String::new(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
