@@ -394,7 +394,7 @@ async fn client(ctx: Arc<Ctx>, i: usize, seed: u64) {
         .filter(|(_, owner)| *owner == rep_index)
         .map(|(name, _)| name.as_str())
         .collect();
-    let judge = if i % 2 == 0 {
+    let judge = if i.is_multiple_of(2) {
         &ctx.org.manager
     } else {
         &ctx.org.leader
@@ -801,7 +801,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         let request = read_request(name).await;
         assert_eq!(
             request.steps[0].seats[0].escalated_to,
-            [ctx.org.leader.name.clone()],
+            std::slice::from_ref(&ctx.org.leader.name),
             "{name} escalated to the manager's manager"
         );
     }
