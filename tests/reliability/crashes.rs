@@ -438,6 +438,11 @@ async fn kill_cycles(engine: Engine) {
         let window = (2.0 * seconds / cycles as f64 - 0.5).max(0.5);
         let kill_at = 0.25 + window * (rng.next() % 1000) as f64 / 1000.0;
         tokio::time::sleep(Duration::from_secs_f64(kill_at)).await;
+        let errors = server.errors_logged();
+        assert!(
+            errors.is_empty(),
+            "cycle {cycle}: errors logged: {errors:#?}"
+        );
         killed.store(true, Ordering::SeqCst);
         server.kill9();
         for task in tasks {

@@ -198,11 +198,19 @@ impl Server {
             uuid::Uuid::now_v7().simple()
         ));
         let child = Command::new(env!("CARGO_BIN_EXE_dealdesk"))
-            .args(["--database-url", url, "serve", "--listen"])
+            .args([
+                "--database-url",
+                url,
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+            ])
             .arg(format!("127.0.0.1:{port}"))
             .arg("--escalation-every-seconds")
             .arg(escalate_every.to_string())
-            .env("RUST_LOG", "warn")
+            // Warnings and errors, and the escalation sweep's count of steps it escalated.
+            .env("RUST_LOG", "warn,dealdesk::startup=info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("server log file"))
             .spawn()
@@ -229,6 +237,32 @@ impl Server {
         panic!("dealdesk serve did not answer health within 60 s");
     }
 
+    /// The log lines (JSON objects) the server wrote so far.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Steps this server says it escalated (its sweep logs how many each time).
+    pub fn steps_escalated(&self) -> u64 {
+        self.log_lines()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "approval steps escalated")
+            .filter_map(|l| l["fields"]["steps"].as_u64())
+            .sum()
+    }
+
+    /// Its ERROR lines (an internal error is logged there before INTERNAL is answered).
+    pub fn errors_logged(&self) -> Vec<serde_json::Value> {
+        self.log_lines()
+            .into_iter()
+            .filter(|l| l["level"] == "ERROR")
+            .collect()
+    }
+
     /// Another connection to the same server.
     pub fn connection(&self) -> Channel {
         self.channel.clone()
@@ -241,16 +275,21 @@ impl Server {
     }
 }
 
-/// Runs the CLI on `url` and returns the token it prints (`... shown once: <token>`).
-pub fn cli_token(url: &str, args: &[&str]) -> String {
+/// Runs the CLI on `url` and returns what it printed.
+pub fn cli(url: &str, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_dealdesk"))
         .args(["--database-url", url])
         .args(args)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run the dealdesk CLI");
-    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "dealdesk {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs the CLI on `url` and returns the token it prints (`... shown once: <token>`).
+pub fn cli_token(url: &str, args: &[&str]) -> String {
+    let stdout = cli(url, args);
     stdout
         .lines()
         .find_map(|l| {

@@ -10,21 +10,21 @@ use chrono::Utc;
 use dealdesk::domain::approval_request::{ApprovalRequest, StepState};
 use dealdesk::proto as pb;
 use prost_types::FieldMask;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Db, Engine, OPEN_STAGES, Org, Person, Rng, Server, authed, deals, desk, load_seconds, rows,
-    seed, usd, version,
+    Db, Engine, OPEN_STAGES, Org, Person, Rng, Server, authed, cli, deals, desk, load_seconds,
+    rows, seed, usd, version,
 };
 
 const CLIENTS: usize = 32;
 const REPS: usize = 2;
 const DEALS_PER_REP: usize = 3;
-/// Requests made overdue by hand, which both replicas then race to escalate.
-const OVERDUE: usize = 4;
+/// Requests made overdue by hand (at once), which both replicas then race to escalate.
+const OVERDUE: usize = 10;
 
 /// What a client asked of a deal, to replay in version order.
 #[derive(Debug, Clone)]
@@ -508,7 +508,7 @@ fn policy() -> pb::ApprovalPolicy {
 /// Makes the current step of `name` due five minutes ago, as if its SLA had passed (the
 /// smallest SLA a policy allows is an hour): the document's due time and the column the
 /// escalation sweep looks up, written only if the request did not change meanwhile.
-async fn make_overdue(db: &DatabaseConnection, name: &str) {
+async fn make_overdue(db: &impl ConnectionTrait, name: &str) {
     let backend = db.get_database_backend();
     let id = name.trim_start_matches("approvalRequests/");
     let row = db
@@ -555,9 +555,10 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
     let seed = seed();
     let seconds = load_seconds();
     eprintln!("replicas: seed {seed} (DEALDESK_RELIABILITY_SEED), {seconds} s of load");
-    // Both replicas sweep for overdue steps every second.
-    let a = Server::start(&db.url, 1).await;
-    let b = Server::start(&db.url, 1).await;
+    // Both replicas sweep for overdue steps every second, started together so that their
+    // sweeps tend to overlap (migrated first: two servers must not both create the schema).
+    cli(&db.url, &["migrate"]);
+    let (a, b) = tokio::join!(Server::start(&db.url, 1), Server::start(&db.url, 1));
     let replicas = vec![a.connection(), b.connection()];
     let org = Org::seed(&db.url, &replicas[0], REPS).await;
     desk(&replicas[1])
@@ -587,7 +588,8 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         deadline: Instant::now() + Duration::from_secs(3600),
     };
 
-    // Requests nobody decides, made overdue: the replicas race to escalate them during the load.
+    // Requests nobody decides, made overdue together in one transaction: the replicas race to
+    // escalate them during the load.
     let conn = db.connect().await;
     let mut rng = Rng::new(seed);
     let mut overdue = Vec::new();
@@ -598,9 +600,13 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         let request = submit(&ctx, replicas, &rep, &deal, &mut rng)
             .await
             .expect("submit a request");
-        make_overdue(&conn, &request.name).await;
         overdue.push(request.name);
     }
+    let txn = conn.begin().await.unwrap();
+    for name in &overdue {
+        make_overdue(&txn, name).await;
+    }
+    txn.commit().await.unwrap();
 
     ctx.deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let ctx = Arc::new(ctx);
@@ -806,16 +812,30 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         );
     }
 
+    // Each escalation was made by one replica only: together they report each step once.
+    let by = (a.steps_escalated(), b.steps_escalated());
+    assert_eq!(
+        by.0 + by.1,
+        OVERDUE as u64,
+        "steps the replicas say they escalated"
+    );
+    for server in [&a, &b] {
+        let errors = server.errors_logged();
+        assert!(errors.is_empty(), "errors logged: {errors:#?}");
+    }
+
     eprintln!(
         "replicas: {} calls tried over 2 replicas in {seconds} s; accepted: {} deal writes \
          ({moves_total} moves), {} submissions, {} decisions ({seats_decided} seats), {} \
-         escalations; {} ABORTED retried; refused as beaten to a step: {:?}; lost updates 0, \
+         escalations (replica A {}, B {}); {} ABORTED retried; refused as beaten to a step: {:?}; lost updates 0, \
          duplicate history rows 0, duplicate decisions 0, double escalations 0",
         ledger.tried,
         ledger.writes.len(),
         ledger.submissions.len(),
         ledger.decisions.len(),
         escalations.len(),
+        by.0,
+        by.1,
         ledger.aborted,
         ledger.refused,
     );
