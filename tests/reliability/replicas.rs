@@ -96,6 +96,9 @@ struct Ledger {
     aborted: u64,
     /// Expected refusals by reason (an approver beaten to a step).
     refused: BTreeMap<String, u64>,
+    /// Accepted moves to send again after the load, as a client retrying long after:
+    /// (token, request, first answer).
+    late_retries: Vec<(String, pb::AdvanceDealStageRequest, pb::Deal)>,
     /// Anything else: each one fails the test.
     failures: Vec<String>,
 }
@@ -219,17 +222,21 @@ async fn send(
             client.update_deal(update(deal, &["qualification"])).await
         }
         Change::Move { target, request_id } => {
-            let request = pb::AdvanceDealStageRequest {
-                name: current.name.clone(),
-                target_stage: target.clone(),
-                etag: current.etag.clone(),
-                request_id: request_id.clone(),
-                ..Default::default()
-            };
+            let request = advance(current, target, request_id);
             client.advance_deal_stage(authed(&who.token, request)).await
         }
     };
     answer.map(|r| r.into_inner())
+}
+
+fn advance(current: &pb::Deal, target: &str, request_id: &str) -> pb::AdvanceDealStageRequest {
+    pb::AdvanceDealStageRequest {
+        name: current.name.clone(),
+        target_stage: target.to_string(),
+        etag: current.etag.clone(),
+        request_id: request_id.to_string(),
+        ..Default::default()
+    }
 }
 
 /// Reads the deal, asks `change_of` what to change, and writes it with the etag read; on
@@ -263,7 +270,17 @@ async fn write_deal(
         })
         .await;
         match outcome {
-            Ok(answer) => return ctx.ledger().writes.push((change, answer)),
+            Ok(answer) => {
+                let mut ledger = ctx.ledger();
+                if let Change::Move { target, request_id } = &change
+                    && rng.chance(50)
+                {
+                    let request = advance(&current, target, request_id);
+                    let late = (who.token.clone(), request, answer.clone());
+                    ledger.late_retries.push(late);
+                }
+                return ledger.writes.push((change, answer));
+            }
             Err(status) if status.code() == Code::Aborted => ctx.ledger().aborted += 1,
             Err(status) => return ctx.fail(format!("{change:?} on {deal}: {status:?}")),
         }
@@ -653,6 +670,17 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         &ledger.failures[..ledger.failures.len().min(10)]
     );
 
+    // A move retried long after (the deal has moved on since) answers its first answer again
+    // and moves nothing; the history check below counts its rows.
+    for (token, request, first) in &ledger.late_retries {
+        let again = deals(&ctx.replicas[1])
+            .advance_deal_stage(authed(token, request.clone()))
+            .await
+            .expect("a late retry")
+            .into_inner();
+        assert_eq!(&again, first, "a late retry of {}", request.request_id);
+    }
+
     // No lost update: per deal, each accepted write answered a version of its own; with the
     // submissions (each bumps the deal's version) they account for every version; replaying
     // the writes in version order gives each answer and the final read.
@@ -827,7 +855,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
     eprintln!(
         "replicas: {} calls tried over 2 replicas in {seconds} s; accepted: {} deal writes \
          ({moves_total} moves), {} submissions, {} decisions ({seats_decided} seats), {} \
-         escalations (replica A {}, B {}); {} ABORTED retried; refused as beaten to a step: {:?}; lost updates 0, \
+         escalations (replica A {}, B {}); {} moves retried after the load; {} ABORTED retried; refused as beaten to a step: {:?}; lost updates 0, \
          duplicate history rows 0, duplicate decisions 0, double escalations 0",
         ledger.tried,
         ledger.writes.len(),
@@ -836,6 +864,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         escalations.len(),
         by.0,
         by.1,
+        ledger.late_retries.len(),
         ledger.aborted,
         ledger.refused,
     );
