@@ -88,8 +88,10 @@ struct Ledger {
     submissions: BTreeMap<String, pb::ApprovalRequest>,
     /// Accepted decisions by request id: (step, answer).
     decisions: BTreeMap<String, (String, pb::ApprovalRequest)>,
-    /// Pending requests the approvers work on (not the overdue ones).
-    pending: Vec<String>,
+    /// Accepted withdrawals by request id: the request withdrawn.
+    withdrawals: BTreeMap<String, String>,
+    /// Pending requests the approvers work on (not the overdue ones), with their requester.
+    pending: Vec<(String, String)>,
     /// Calls sent, counting both copies of a retried one.
     tried: u64,
     /// ABORTED answers (stale etag), each followed by a re-read and a retry.
@@ -333,7 +335,7 @@ async fn approve(ctx: &Ctx, replicas: (&Channel, &Channel), me: &Person, rng: &m
     let picked = {
         let ledger = ctx.ledger();
         (!ledger.pending.is_empty())
-            .then(|| ledger.pending[rng.below(ledger.pending.len())].clone())
+            .then(|| ledger.pending[rng.below(ledger.pending.len())].0.clone())
     };
     let Some(name) = picked else {
         return tokio::time::sleep(Duration::from_millis(20)).await;
@@ -349,7 +351,7 @@ async fn approve(ctx: &Ctx, replicas: (&Channel, &Channel), me: &Person, rng: &m
         Err(status) => return ctx.fail(format!("GetApprovalRequest {name}: {status:?}")),
     };
     if request.state != pb::approval_request::State::Pending as i32 {
-        return ctx.ledger().pending.retain(|n| *n != name);
+        return ctx.ledger().pending.retain(|(n, _)| *n != name);
     }
     let current = request
         .steps
@@ -393,6 +395,60 @@ async fn approve(ctx: &Ctx, replicas: (&Channel, &Channel), me: &Person, rng: &m
                 return;
             }
             Err(status) => return ctx.fail(format!("approving {}: {status:?}", step.name)),
+        }
+    }
+}
+
+/// A rep withdraws one of their pending requests, racing the approvers: ABORTED is retried with
+/// the same request id; finding it already decided is fine.
+async fn withdraw(ctx: &Ctx, replicas: (&Channel, &Channel), rep: &Person, rng: &mut Rng) {
+    let picked = {
+        let ledger = ctx.ledger();
+        let mine: Vec<&String> = ledger
+            .pending
+            .iter()
+            .filter(|(_, requester)| *requester == rep.name)
+            .map(|(name, _)| name)
+            .collect();
+        (!mine.is_empty()).then(|| mine[rng.below(mine.len())].clone())
+    };
+    let Some(name) = picked else {
+        return tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let withdrawal = pb::WithdrawApprovalRequestRequest {
+        name: name.clone(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let twice = rng.chance(25);
+    for _ in 0..20 {
+        let outcome = once_or_twice(ctx, twice, replicas, "WithdrawApprovalRequest", |channel| {
+            let mut client = desk(&channel);
+            let request = authed(&rep.token, withdrawal.clone());
+            async move {
+                client
+                    .withdraw_approval_request(request)
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        })
+        .await;
+        match outcome {
+            Ok(_) => {
+                let mut ledger = ctx.ledger();
+                ledger.pending.retain(|(n, _)| *n != name);
+                ledger.withdrawals.insert(withdrawal.request_id, name);
+                return;
+            }
+            Err(status) if status.code() == Code::Aborted => ctx.ledger().aborted += 1,
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                let reason = status
+                    .get_details_error_info()
+                    .map(|i| i.reason)
+                    .unwrap_or_default();
+                *ctx.ledger().refused.entry(reason).or_default() += 1;
+                return;
+            }
+            Err(status) => return ctx.fail(format!("withdrawing {name}: {status:?}")),
         }
     }
 }
@@ -445,12 +501,13 @@ async fn client(ctx: Arc<Ctx>, i: usize, seed: u64) {
                     .await;
                 }
             }
+            3 if rng.chance(25) => withdraw(&ctx, replicas, rep, &mut rng).await,
             3 => {
                 let deal = own[rng.below(own.len())];
                 if let Some(request) = submit(&ctx, replicas, rep, deal, &mut rng).await
                     && request.state == pb::approval_request::State::Pending as i32
                 {
-                    ctx.ledger().pending.push(request.name);
+                    ctx.ledger().pending.push((request.name, rep.name.clone()));
                 }
                 // Requests come slower than decisions: a queue, not a flood.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -795,6 +852,35 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
             assert_eq!(audited, decided, "{}: audit rows", step.name);
         }
     }
+    // A request is withdrawn at most once, and then stays withdrawn.
+    let mut withdrawn: HashMap<&str, i64> = HashMap::new();
+    for name in ledger.withdrawals.values() {
+        *withdrawn.entry(name.as_str()).or_default() += 1;
+    }
+    for (name, accepted) in &withdrawn {
+        assert_eq!(*accepted, 1, "{name}: accepted withdrawals");
+        let request = read_request(name).await;
+        let state = pb::approval_request::State::Withdrawn as i32;
+        assert_eq!(request.state, state, "{name}: withdrawn");
+    }
+    let withdrawal_events = rows(
+        &conn,
+        "SELECT request_id AS k, COUNT(*) AS n FROM approval_events \
+         WHERE kind = 'WITHDRAWN' GROUP BY request_id",
+    )
+    .await;
+    let mut expected: Vec<(String, i64)> = withdrawn
+        .keys()
+        .map(|n| (n.trim_start_matches("approvalRequests/").to_string(), 1))
+        .collect();
+    expected.sort();
+    let mut logged = withdrawal_events;
+    logged.sort();
+    assert_eq!(
+        logged, expected,
+        "one WITHDRAWN event per accepted withdrawal"
+    );
+
     let stored = crate::harness::number(&conn, "SELECT COUNT(*) AS n FROM approval_requests").await;
     assert_eq!(
         stored,
@@ -855,7 +941,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
     eprintln!(
         "replicas: {} calls tried over 2 replicas in {seconds} s; accepted: {} deal writes \
          ({moves_total} moves), {} submissions, {} decisions ({seats_decided} seats), {} \
-         escalations (replica A {}, B {}); {} moves retried after the load; {} ABORTED retried; refused as beaten to a step: {:?}; lost updates 0, \
+         escalations (replica A {}, B {}), {} withdrawals; {} moves retried after the load; {} ABORTED retried; refused as another client got there first: {:?}; lost updates 0, \
          duplicate history rows 0, duplicate decisions 0, double escalations 0",
         ledger.tried,
         ledger.writes.len(),
@@ -864,6 +950,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         escalations.len(),
         by.0,
         by.1,
+        ledger.withdrawals.len(),
         ledger.late_retries.len(),
         ledger.aborted,
         ledger.refused,
