@@ -941,8 +941,9 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
     eprintln!(
         "replicas: {} calls tried over 2 replicas in {seconds} s; accepted: {} deal writes \
          ({moves_total} moves), {} submissions, {} decisions ({seats_decided} seats), {} \
-         escalations (replica A {}, B {}), {} withdrawals; {} moves retried after the load; {} ABORTED retried; refused as another client got there first: {:?}; lost updates 0, \
-         duplicate history rows 0, duplicate decisions 0, double escalations 0",
+         escalations (replica A {}, B {}), {} withdrawals; {} moves retried after the load; \
+         {} ABORTED retried; refused as another client got there first: {:?}; lost updates \
+         0, duplicate history rows 0, duplicate decisions 0, double escalations 0",
         ledger.tried,
         ledger.writes.len(),
         ledger.submissions.len(),
