@@ -1,6 +1,7 @@
 //! The harness: fresh databases, `dealdesk serve` child processes that die with their guard,
 //! tokens from the CLI, an org seeded over gRPC, and a seeded random source.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -197,7 +198,18 @@ impl Server {
             "dealdesk-reliability-{}.log",
             uuid::Uuid::now_v7().simple()
         ));
-        let child = Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dealdesk"));
+        // Should this harness die without unwinding (killed by a CI timeout), its servers die
+        // with it instead of serving on forever. The signal is asked for in the child between
+        // fork and exec, where prctl (a plain system call) is safe to make.
+        let die_with_parent = || {
+            // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of the calling process.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            Ok(())
+        };
+        // SAFETY: the hook touches no memory of the parent and allocates nothing.
+        unsafe { command.pre_exec(die_with_parent) };
+        let child = command
             .args([
                 "--database-url",
                 url,
