@@ -659,6 +659,7 @@ async fn two_replicas_lose_no_update_and_duplicate_no_row_decision_or_escalation
         org,
         deals: deal_list,
         ledger: Mutex::default(),
+        // Set when the load starts, after the overdue requests are made.
         deadline: Instant::now() + Duration::from_secs(3600),
     };
 
