@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dealdesk::proto as pb;
+use dealdesk::proto::deal_service_client::DealServiceClient;
 use prost_types::FieldMask;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tonic::Status;
@@ -68,13 +69,19 @@ struct Worker {
 impl Worker {
     fn next_op(&mut self) -> Op {
         self.sent += 1;
-        if self.deals.len() < 2 || self.rng.chance(15) {
+        let open = pb::deal::Status::Open as i32;
+        let names: Vec<&String> = self
+            .deals
+            .iter()
+            .filter(|(_, d)| d.status == open)
+            .map(|(name, _)| name)
+            .collect();
+        if names.len() < 2 || self.rng.chance(15) {
             return Op::Create {
                 request_id: uuid::Uuid::now_v7().to_string(),
                 display_name: format!("w{}-{}", self.id, self.sent),
             };
         }
-        let names: Vec<&String> = self.deals.keys().collect();
         let deal = names[self.rng.below(names.len())].clone();
         if self.rng.chance(50) {
             return Op::Update {
@@ -84,11 +91,14 @@ impl Worker {
             };
         }
         let stage = self.deals[&deal].stage.clone();
-        let others: Vec<&str> = OPEN_STAGES
+        let mut others: Vec<&str> = OPEN_STAGES
             .iter()
             .copied()
             .filter(|s| *s != stage)
             .collect();
+        if self.rng.chance(10) {
+            others = vec!["won", "lost"];
+        }
         Op::Move {
             target: others[self.rng.below(others.len())].to_string(),
             request_id: uuid::Uuid::now_v7().to_string(),
@@ -135,18 +145,49 @@ impl Worker {
                 target,
                 request_id,
             } => {
-                let request = pb::AdvanceDealStageRequest {
-                    name: deal.clone(),
-                    target_stage: target.clone(),
-                    etag: self.deals[deal].etag.clone(),
-                    request_id: request_id.clone(),
-                    ..Default::default()
-                };
-                client.advance_deal_stage(authed(token, request)).await
+                let etag = &self.deals[deal].etag;
+                return send_move(&mut client, token, deal, etag, target, request_id).await;
             }
         };
         answer.map(|r| r.into_inner())
     }
+}
+
+/// A stage move: AdvanceDealStage to an open stage, CloseDeal to `won` or `lost`.
+async fn send_move(
+    client: &mut DealServiceClient<Channel>,
+    token: &str,
+    deal: &str,
+    etag: &str,
+    target: &str,
+    request_id: &str,
+) -> Result<pb::Deal, Status> {
+    let answer = match target {
+        "won" | "lost" => {
+            use pb::close_deal_request::Outcome;
+            let won = target == "won";
+            let request = pb::CloseDealRequest {
+                name: deal.to_string(),
+                outcome: if won { Outcome::Won } else { Outcome::Lost } as i32,
+                loss_reason: if won { "" } else { "went with a competitor" }.into(),
+                etag: etag.to_string(),
+                request_id: request_id.to_string(),
+                ..Default::default()
+            };
+            client.close_deal(authed(token, request)).await
+        }
+        _ => {
+            let request = pb::AdvanceDealStageRequest {
+                name: deal.to_string(),
+                target_stage: target.to_string(),
+                etag: etag.to_string(),
+                request_id: request_id.to_string(),
+                ..Default::default()
+            };
+            client.advance_deal_stage(authed(token, request)).await
+        }
+    };
+    answer.map(|r| r.into_inner())
 }
 
 /// Writes until the server dies (at most a minute). An error before the kill is a failure.
@@ -252,20 +293,10 @@ async fn check_acknowledged(
             continue;
         };
         // The client retries its move with the same request id and the etag it had.
-        let retry = client
-            .advance_deal_stage(authed(
-                &worker.rep.token,
-                pb::AdvanceDealStageRequest {
-                    name: name.clone(),
-                    target_stage: target.clone(),
-                    etag: acked.etag.clone(),
-                    request_id: request_id.clone(),
-                    ..Default::default()
-                },
-            ))
+        let token = &worker.rep.token;
+        let retry = send_move(&mut client, token, name, &acked.etag, target, request_id)
             .await
-            .expect("the retried move")
-            .into_inner();
+            .expect("the retried move");
         if committed {
             assert_eq!(retry, read, "{name}: the retry answers the committed move");
         } else {
@@ -340,12 +371,23 @@ async fn check_consistent(conn: &DatabaseConnection) {
              (SELECT COUNT(*) FROM deal_events e WHERE e.deal_id = d.id AND e.kind = 'CREATED') <> 1",
         ),
         (
-            "one AdvanceDealStage audit row and STAGE_MOVED event per move",
+            "a deal is closed (with its time and category) exactly when its last history row \
+             closes it",
             "SELECT COUNT(*) AS n FROM deals d WHERE \
-             (SELECT COUNT(*) FROM stage_history h WHERE h.deal_id = d.id) - 1 NOT IN \
-             ((SELECT COUNT(*) FROM audit_events a WHERE a.resource = 'deals/' || d.id \
-               AND a.action = 'AdvanceDealStage'), \
-              (SELECT COUNT(*) FROM deal_events e WHERE e.deal_id = d.id AND e.kind = 'STAGE_MOVED'))",
+             CASE WHEN d.status = 'OPEN' THEN 0 ELSE 1 END <> (SELECT CASE WHEN h.direction = \
+             'CLOSE' THEN 1 ELSE 0 END FROM stage_history h WHERE h.deal_id = d.id \
+             ORDER BY h.id DESC LIMIT 1) OR (d.status <> 'OPEN' AND (d.closed_at IS NULL \
+             OR d.forecast_category <> 'CLOSED'))",
+        ),
+        (
+            "one audit row and one event per move or close",
+            "SELECT COUNT(*) AS n FROM deals d WHERE \
+             (SELECT COUNT(*) FROM stage_history h WHERE h.deal_id = d.id) - 1 <> \
+             (SELECT COUNT(*) FROM audit_events a WHERE a.resource = 'deals/' || d.id \
+              AND a.action IN ('AdvanceDealStage', 'CloseDeal')) OR \
+             (SELECT COUNT(*) FROM stage_history h WHERE h.deal_id = d.id) - 1 <> \
+             (SELECT COUNT(*) FROM deal_events e WHERE e.deal_id = d.id \
+              AND e.kind IN ('STAGE_MOVED', 'CLOSED'))",
         ),
         (
             "one next_step audit row per update",
@@ -462,10 +504,15 @@ async fn kill_cycles(engine: Engine) {
     }
     figures.acknowledged = workers.iter().map(|w| w.acknowledged).sum();
     let deals_stored = number(&conn, "SELECT COUNT(*) AS n FROM deals").await;
+    let closed = number(
+        &conn,
+        "SELECT COUNT(*) AS n FROM deals WHERE status <> 'OPEN'",
+    )
+    .await;
     eprintln!(
         "crashes ({engine:?}): {cycles} kill -9 cycles, {} writes acknowledged, all present \
          (lost writes 0); {} in flight at a kill, {} of them committed whole, none half-written; \
-         {deals_stored} deals",
+         {deals_stored} deals ({closed} closed)",
         figures.acknowledged, figures.in_doubt, figures.in_doubt_committed
     );
     drop(server);
