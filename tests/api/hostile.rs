@@ -822,17 +822,15 @@ impl Families {
                     unauthenticated("INACTIVE_USER"),
                 ),
                 _ => {
-                    let raw: &[u8] = *pick(
-                        rng,
-                        &[
-                            b"Bearer".as_slice(),
-                            b"Bearer    ",
-                            b"Basic YWRtaW46YWRtaW4=",
-                            b"Bearer \xff\xfe",
-                            b"Token abc",
-                            b"bearer\tabc",
-                        ],
-                    );
+                    let values: [&[u8]; 6] = [
+                        b"Bearer",
+                        b"Bearer    ",
+                        b"Basic YWRtaW46YWRtaW4=",
+                        b"Bearer \xff\xfe",
+                        b"Token abc",
+                        b"bearer\tabc",
+                    ];
+                    let raw = *pick(rng, &values);
                     (
                         Auth::Raw(raw.to_vec()),
                         unauthenticated("MALFORMED_CREDENTIALS"),
@@ -1942,7 +1940,9 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("update_mask")
                 }
                 1 => {
-                    r.update_mask = mask(*pick(rng, &["stage", "status", "pipeline", "name", "*"]));
+                    let fixed = ["stage", "status", "pipeline", "name", "*"];
+                    let path = *pick(rng, &fixed);
+                    r.update_mask = mask(path);
                     field("update_mask.paths[0]")
                 }
                 2 => {
@@ -2337,10 +2337,9 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let terms_fault = |rng: &mut Rng| -> (
-        Box<dyn Fn(&mut i32, &mut Vec<String>, &mut String, &mut i32)>,
-        Expect,
-    ) {
+    /// Changes a request's (discount, clauses, free text, payment days).
+    type TermsEdit = Box<dyn Fn(&mut i32, &mut Vec<String>, &mut String, &mut i32)>;
+    let terms_fault = |rng: &mut Rng| -> (TermsEdit, Expect) {
         match rng.below(5) {
             0 => {
                 let v = *pick(rng, &[-1, 10_001, i32::MAX, i32::MIN]);
@@ -3371,7 +3370,9 @@ fn import(fx: &Arc<Fixture>, f: &mut Families) {
                 Expect::Reason(Code::Unauthenticated, "MISSING_CREDENTIALS")
             }
             1 => {
-                caller = as_(*pick(rng, &[&x.rep, &x.manager, &x.desk]));
+                let callers = [&x.rep, &x.manager, &x.desk];
+                let chosen = *pick(rng, &callers);
+                caller = as_(chosen);
                 Expect::Reason(Code::PermissionDenied, "ADMIN_ONLY")
             }
             2 => {
@@ -3731,6 +3732,22 @@ contract_test!(
             );
         }
         assert_eq!(before.len(), after.len());
+
+        // The fingerprint does see a write: one accepted call changes it.
+        app.forecasts()
+            .await
+            .submit_forecast_call(authed(
+                &fx.rep.token,
+                pb::SubmitForecastCallRequest {
+                    period: "2026-Q4".into(),
+                    commit: Some(usd(1_000)),
+                    best_case: Some(usd(2_000)),
+                    note: String::new(),
+                },
+            ))
+            .await
+            .unwrap();
+        assert_ne!(fingerprint(&app.database_url).await, after);
     }
 );
 
