@@ -18,7 +18,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("dealdesk_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Our codec answers a request that does not decode with INVALID_ARGUMENT, not INTERNAL.
+    tonic_prost_build::configure()
+        .codec_path("crate::grpc::codec::WireCodec")
+        .compile_fds(descriptors)?;
 
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -324,6 +324,17 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
     Route { steps }
 }
 
+const CLAUSE_CODE_RULE: &str = "must be 1 to 64 of A-Z, 0-9 and _";
+
+/// A clause code such as `MUTUAL_NDA`: 1 to 64 of A-Z, 0-9 and _.
+fn is_clause_code(clause: &str) -> bool {
+    !clause.is_empty()
+        && clause.len() <= 64
+        && clause
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Problems with a request's terms under a policy.
 pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     let mut v = Violations::new();
@@ -339,6 +350,12 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     }
     if terms.clauses.len() > 50 {
         v.add("clauses", "must have at most 50 clause codes");
+    }
+    // Requested clauses are stored and shown to approvers: the same codes as the playbook's.
+    for (i, clause) in terms.clauses.iter().enumerate() {
+        if !is_clause_code(clause) {
+            v.add(format!("clauses[{i}]"), CLAUSE_CODE_RULE);
+        }
     }
     check_text(
         &mut v,
@@ -429,16 +446,8 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
         check_step(&format!("{field}.step"), &threshold.step, &mut v);
     }
     for (i, clause) in policy.playbook.iter().enumerate() {
-        let slug = !clause.is_empty()
-            && clause.len() <= 64
-            && clause
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        if !slug {
-            v.add(
-                format!("playbook[{i}]"),
-                "must be 1 to 64 of A-Z, 0-9 and _",
-            );
+        if !is_clause_code(clause) {
+            v.add(format!("playbook[{i}]"), CLAUSE_CODE_RULE);
         }
         if policy.playbook[..i].contains(clause) {
             v.add(format!("playbook[{i}]"), "repeats an earlier clause");
@@ -750,6 +759,19 @@ mod tests {
             ]
         );
         assert!(check_policy(&policy()).is_ok());
+    }
+
+    #[test]
+    fn requested_clauses_must_be_clause_codes() {
+        let mut t = terms(0);
+        t.clauses = vec!["MUTUAL_NDA".into(), "del\u{7f}".into(), "X".repeat(65)];
+        let fields: Vec<String> = check_terms(&policy(), &t)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["clauses[1]", "clauses[2]"]);
     }
 
     #[test]

@@ -128,12 +128,32 @@ pub fn convert(minor: i64, from: Currency, to: Currency, rates: &[ExchangeRate])
                 .map(|r| 1.0 / r.rate)
         })?;
     let scale = 10f64.powi(to.minor_digits() - from.minor_digits());
-    Some((minor as f64 * rate * scale).round() as i64)
+    // Capped at the amount ceiling, so that sums of converted amounts stay as far from
+    // overflow as sums of entered ones: a huge (but finite) rate would otherwise make each
+    // amount saturate at i64::MAX, and two of them overflow a forecast's sum.
+    let max = MAX_AMOUNT_MINOR as f64;
+    Some((minor as f64 * rate * scale).round().clamp(-max, max) as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_converted_amount_never_exceeds_the_amount_ceiling() {
+        let rates = [ExchangeRate {
+            from: Currency::EUR,
+            to: Currency::USD,
+            rate: 1e300,
+        }];
+        let usd = convert(MAX_AMOUNT_MINOR, Currency::EUR, Currency::USD, &rates);
+        assert_eq!(usd, Some(MAX_AMOUNT_MINOR));
+        assert_eq!(
+            convert(1, Currency::USD, Currency::EUR, &rates),
+            Some(0),
+            "the other direction rounds to nothing"
+        );
+    }
 
     #[test]
     fn conversion_uses_either_direction_of_a_pair_and_refuses_a_missing_one() {

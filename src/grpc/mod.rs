@@ -1,6 +1,7 @@
 //! The gRPC front end: one thin adapter per service that authenticates, converts wire messages
 //! into domain values, calls the use case and converts the answer back.
 
+pub mod codec;
 pub mod convert;
 mod deal;
 mod dealdesk;

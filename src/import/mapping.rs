@@ -132,6 +132,13 @@ impl Mapping {
     pub fn parse(name: &str, json: &str) -> Result<Mapping, Vec<RowError>> {
         let document: Document = if json.trim().is_empty() {
             Document::default()
+        } else if !json.trim_start().starts_with('{') {
+            // serde would read a JSON array as a struct's fields in order: `[]` would pass.
+            return Err(vec![RowError::new(
+                &Location::file(name),
+                "",
+                "is not a mapping document: it must be a JSON object".to_string(),
+            )]);
         } else {
             serde_json::from_str(json).map_err(|err| {
                 vec![RowError::new(
@@ -334,6 +341,14 @@ mod tests {
         let m = Mapping::parse("m.json", "").unwrap();
         assert_eq!(m.source(SourceFormat::Hubspot), "hubspot");
         assert!(!m.create_users);
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_object_is_refused() {
+        for json in ["[]", "[null]", "5", "\"x\"", "null"] {
+            let err = Mapping::parse("m.json", json).unwrap_err();
+            assert!(err[0].reason.contains("JSON object"), "{json}: {err:?}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod dealdesk;
 mod deals;
 mod directory;
 mod forecast;
+mod hostile;
 mod import;
 mod metrics;
 mod operations;
