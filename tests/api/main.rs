@@ -18,5 +18,6 @@ mod forecast;
 mod import;
 mod metrics;
 mod operations;
+mod permissions;
 mod pipeline_metrics;
 mod pipelines;
