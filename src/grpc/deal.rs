@@ -764,6 +764,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::WatchDealEventsRequest>,
     ) -> Result<Response<Self::WatchDealEventsStream>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        let secret = super::bearer(request.metadata())?.map(str::to_owned);
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_sequence < 0 {
@@ -790,8 +791,12 @@ impl<S: Store> DealService for DealApi<S> {
             .await?;
         let app = self.app.clone();
         let fetch = move |after| {
-            let (app, filter) = (app.clone(), filter.clone());
-            async move { app.deal_events(after, &filter, super::EVENT_BATCH).await }
+            let (app, filter, secret) = (app.clone(), filter.clone(), secret.clone());
+            async move {
+                // A token revoked or a user deactivated while the stream is open ends it.
+                app.authenticate(secret.as_deref()).await?;
+                app.deal_events(after, &filter, super::EVENT_BATCH).await
+            }
         };
         Ok(Response::new(super::follow(
             req.after_sequence,

@@ -1441,3 +1441,143 @@ contract_test!(
         eprintln!("{cells} cells of the permission matrix checked");
     }
 );
+
+/// The next item of a stream that should end: its error, or a panic naming what came instead.
+async fn ending<T: std::fmt::Debug>(stream: &mut Streaming<T>) -> Status {
+    match tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
+        Ok(Err(status)) => status,
+        Ok(Ok(item)) => panic!("the stream went on after its credentials died: {item:?}"),
+        Err(_) => panic!("the stream neither ended nor sent anything within 10 s"),
+    }
+}
+
+contract_test!(
+    a_deal_event_stream_ends_when_its_user_is_deactivated,
+    |app| {
+        let org = Org::build(&app).await;
+        let mut stream = org
+            .c
+            .deals
+            .clone()
+            .watch_deal_events(authed(
+                &org.rep.token,
+                pb::WatchDealEventsRequest {
+                    deal: org.deal.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(stream.message().await.unwrap().is_some());
+        org.c
+            .directory
+            .clone()
+            .update_user(authed(
+                &org.admin.token,
+                pb::UpdateUserRequest {
+                    user: Some(pb::User {
+                        name: org.rep.name(),
+                        active: Some(false),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("active"),
+                },
+            ))
+            .await
+            .unwrap();
+        org.c
+            .deals
+            .clone()
+            .update_deal(authed(
+                &org.admin.token,
+                pb::UpdateDealRequest {
+                    deal: Some(pb::Deal {
+                        name: org.deal.name.clone(),
+                        next_step: "Written after the rep left".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("next_step"),
+                },
+            ))
+            .await
+            .unwrap();
+
+        let status = ending(&mut stream).await;
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    }
+);
+
+contract_test!(
+    an_approval_event_stream_ends_when_its_token_is_revoked,
+    |app| {
+        let org = Org::build(&app).await;
+        let mut stream = org
+            .c
+            .desk
+            .clone()
+            .watch_approval_events(authed(
+                &org.rep.token,
+                pb::WatchApprovalEventsRequest {
+                    deal: org.deal.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(stream.message().await.unwrap().is_some());
+        let mut directory = org.c.directory.clone();
+        let tokens = directory
+            .list_api_tokens(authed(
+                &org.admin.token,
+                pb::ListApiTokensRequest {
+                    parent: org.rep.name(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .api_tokens;
+        for token in tokens {
+            directory
+                .revoke_api_token(authed(
+                    &org.admin.token,
+                    pb::RevokeApiTokenRequest { name: token.name },
+                ))
+                .await
+                .unwrap();
+        }
+        org.c
+            .desk
+            .clone()
+            .approve_approval_step(authed(
+                &org.manager.token,
+                pb::ApproveApprovalStepRequest {
+                    step: format!("{}/steps/1", org.request.name),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+
+        // Drain what was sent before the revocation was seen: the stream may hold the submission's
+        // events still; it must end before (or instead of) delivering the approval.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
+                Ok(Err(status)) => {
+                    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+                    break;
+                }
+                Ok(Ok(Some(event))) => assert_eq!(
+                    event.kind(),
+                    pb::approval_event::Kind::Submitted,
+                    "an event written after the revocation reached the revoked token"
+                ),
+                Ok(Ok(None)) => panic!("the stream ended without an error"),
+                Err(_) => panic!("the stream neither ended nor sent anything within 10 s"),
+            }
+        }
+    }
+);
