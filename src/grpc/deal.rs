@@ -785,16 +785,21 @@ impl<S: Store> DealService for DealApi<S> {
         if !v.is_empty() {
             return Err(invalid(v));
         }
-        let filter = self
-            .app
+        // Checked now, so that a refused stream fails at once rather than on its first read.
+        self.app
             .deal_event_filter(&principal, pipeline, owner, deal)
             .await?;
         let app = self.app.clone();
         let fetch = move |after| {
-            let (app, filter, secret) = (app.clone(), filter.clone(), secret.clone());
+            let (app, secret) = (app.clone(), secret.clone());
             async move {
-                // A token revoked or a user deactivated while the stream is open ends it.
-                app.authenticate(secret.as_deref()).await?;
+                // Who the caller is and what they see is read again on every poll: a revoked
+                // token, a deactivated user, a new role or a new place in the tree applies to
+                // the streams already open.
+                let principal = app.authenticate(secret.as_deref()).await?;
+                let filter = app
+                    .deal_event_filter(&principal, pipeline, owner, deal)
+                    .await?;
                 app.deal_events(after, &filter, super::EVENT_BATCH).await
             }
         };

@@ -925,8 +925,10 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let fetch = move |after| {
             let (app, filter, secret) = (app.clone(), filter.clone(), secret.clone());
             async move {
-                // A token revoked or a user deactivated while the stream is open ends it.
-                app.authenticate(secret.as_deref()).await?;
+                // Who the caller is and what they may watch is read again on every poll: a
+                // revoked token, a deactivated user or a new role applies to open streams.
+                let principal = app.authenticate(secret.as_deref()).await?;
+                app.check_watch(&principal, &filter).await?;
                 app.approval_events(after, &filter, EVENT_BATCH).await
             }
         };

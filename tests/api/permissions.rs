@@ -179,6 +179,7 @@ struct Org {
     c: Clients,
     admin: Person,
     manager: Person,
+    deal_desk: Person,
     rep: Person,
     peer: Person,
     /// Receives delegations; never delegates, so no cycle forms.
@@ -421,6 +422,7 @@ impl Org {
             c,
             admin,
             manager,
+            deal_desk,
             rep,
             peer,
             standin,
@@ -1574,6 +1576,140 @@ contract_test!(
                     event.kind(),
                     pb::approval_event::Kind::Submitted,
                     "an event written after the revocation reached the revoked token"
+                ),
+                Ok(Ok(None)) => panic!("the stream ended without an error"),
+                Err(_) => panic!("the stream neither ended nor sent anything within 10 s"),
+            }
+        }
+    }
+);
+
+/// Changes a user's `path` field as the admin.
+async fn change_user(org: &Org, user: pb::User, path: &str) {
+    org.c
+        .directory
+        .clone()
+        .update_user(authed(
+            &org.admin.token,
+            pb::UpdateUserRequest {
+                user: Some(user),
+                update_mask: mask(path),
+            },
+        ))
+        .await
+        .unwrap();
+}
+
+contract_test!(
+    a_deal_event_stream_ends_when_its_watcher_is_no_longer_above_the_owner,
+    |app| {
+        let org = Org::build(&app).await;
+        let mut stream = org
+            .c
+            .deals
+            .clone()
+            .watch_deal_events(authed(
+                &org.manager.token,
+                pb::WatchDealEventsRequest {
+                    deal: org.deal.name.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(stream.message().await.unwrap().is_some());
+        // The rep moves to another team: their deal is no longer the manager's to see.
+        let other_manager = org.tokens["other_manager"].clone().unwrap();
+        let other_manager = org
+            .c
+            .directory
+            .clone()
+            .get_current_user(authed(&other_manager, pb::GetCurrentUserRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        change_user(
+            &org,
+            pb::User {
+                name: org.rep.name(),
+                manager: other_manager.name,
+                ..Default::default()
+            },
+            "manager",
+        )
+        .await;
+        org.c
+            .deals
+            .clone()
+            .update_deal(authed(
+                &org.admin.token,
+                pb::UpdateDealRequest {
+                    deal: Some(pb::Deal {
+                        name: org.deal.name.clone(),
+                        next_step: "Written after the move".into(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("next_step"),
+                },
+            ))
+            .await
+            .unwrap();
+
+        let status = ending(&mut stream).await;
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    }
+);
+
+contract_test!(
+    an_unfiltered_approval_stream_ends_when_its_watcher_loses_the_role,
+    |app| {
+        let org = Org::build(&app).await;
+        let mut stream = org
+            .c
+            .desk
+            .clone()
+            .watch_approval_events(authed(
+                &org.deal_desk.token,
+                pb::WatchApprovalEventsRequest::default(),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(stream.message().await.unwrap().is_some());
+        change_user(
+            &org,
+            pb::User {
+                name: org.deal_desk.name(),
+                role: pb::Role::Rep as i32,
+                ..Default::default()
+            },
+            "role",
+        )
+        .await;
+        org.c
+            .desk
+            .clone()
+            .approve_approval_step(authed(
+                &org.manager.token,
+                pb::ApproveApprovalStepRequest {
+                    step: format!("{}/steps/1", org.request.name),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.message()).await {
+                Ok(Err(status)) => {
+                    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+                    break;
+                }
+                Ok(Ok(Some(event))) => assert_eq!(
+                    event.kind(),
+                    pb::approval_event::Kind::Submitted,
+                    "an event written after the demotion reached the former deal desk"
                 ),
                 Ok(Ok(None)) => panic!("the stream ended without an error"),
                 Err(_) => panic!("the stream neither ended nor sent anything within 10 s"),
