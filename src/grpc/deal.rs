@@ -764,6 +764,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::WatchDealEventsRequest>,
     ) -> Result<Response<Self::WatchDealEventsStream>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        let secret = super::bearer(request.metadata())?.map(str::to_owned);
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_sequence < 0 {
@@ -784,14 +785,23 @@ impl<S: Store> DealService for DealApi<S> {
         if !v.is_empty() {
             return Err(invalid(v));
         }
-        let filter = self
-            .app
+        // Checked now, so that a refused stream fails at once rather than on its first read.
+        self.app
             .deal_event_filter(&principal, pipeline, owner, deal)
             .await?;
         let app = self.app.clone();
         let fetch = move |after| {
-            let (app, filter) = (app.clone(), filter.clone());
-            async move { app.deal_events(after, &filter, super::EVENT_BATCH).await }
+            let (app, secret) = (app.clone(), secret.clone());
+            async move {
+                // Who the caller is and what they see is read again on every poll: a revoked
+                // token, a deactivated user, a new role or a new place in the tree applies to
+                // the streams already open.
+                let principal = app.authenticate(secret.as_deref()).await?;
+                let filter = app
+                    .deal_event_filter(&principal, pipeline, owner, deal)
+                    .await?;
+                app.deal_events(after, &filter, super::EVENT_BATCH).await
+            }
         };
         Ok(Response::new(super::follow(
             req.after_sequence,

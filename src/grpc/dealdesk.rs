@@ -881,6 +881,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::WatchApprovalEventsRequest>,
     ) -> Result<Response<Self::WatchApprovalEventsStream>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        let secret = super::bearer(request.metadata())?.map(str::to_owned);
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_event_id < 0 {
@@ -922,8 +923,14 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         self.app.check_watch(&principal, &filter).await?;
         let app = self.app.clone();
         let fetch = move |after| {
-            let (app, filter) = (app.clone(), filter.clone());
-            async move { app.approval_events(after, &filter, EVENT_BATCH).await }
+            let (app, filter, secret) = (app.clone(), filter.clone(), secret.clone());
+            async move {
+                // Who the caller is and what they may watch is read again on every poll: a
+                // revoked token, a deactivated user or a new role applies to open streams.
+                let principal = app.authenticate(secret.as_deref()).await?;
+                app.check_watch(&principal, &filter).await?;
+                app.approval_events(after, &filter, EVENT_BATCH).await
+            }
         };
         Ok(Response::new(follow(
             req.after_event_id,

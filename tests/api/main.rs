@@ -19,5 +19,6 @@ mod hostile;
 mod import;
 mod metrics;
 mod operations;
+mod permissions;
 mod pipeline_metrics;
 mod pipelines;
