@@ -13,7 +13,7 @@ use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::call::{lineage, own_call};
 use crate::domain::directory::UserId;
-use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeal, accuracy};
+use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeals, accuracy};
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
 
@@ -379,11 +379,7 @@ impl<S: Store> App<S> {
                     .amount
                     .map(|m| converter.convert(m.minor, m.currency))
                     .unwrap_or(0);
-                let deal = |probability| OpenDeal {
-                    amount,
-                    probability,
-                    category: row.category,
-                };
+                let deal = |probability| OpenDeals::one(amount, probability, row.category);
                 learned += deal(table.learned(row.pipeline, &row.stage)).weighted();
                 defaults += deal(table.default(row.pipeline, &row.stage)).weighted();
             }

@@ -366,6 +366,29 @@ pub struct OpenDealRow {
     pub amount: Option<Money>,
 }
 
+/// Open deals of one owner, stage, category and currency, added up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenGroupRow {
+    /// Owner.
+    pub owner: UserId,
+    /// Pipeline.
+    pub pipeline: Uuid,
+    /// Stage.
+    pub stage: String,
+    /// Category.
+    pub category: ForecastCategory,
+    /// Currency (`None`: deals without an amount).
+    pub currency: Option<Currency>,
+    /// How many deals.
+    pub deals: u64,
+    /// Their amounts in minor units.
+    pub amount: i64,
+    /// The sum of each amount squared.
+    pub squares: f64,
+    /// The sum of each amount cubed.
+    pub cubes: f64,
+}
+
 /// Won amounts of one owner in one currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WonRow {
@@ -431,6 +454,15 @@ pub trait ForecastStore: Send + Sync + 'static {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
+
+    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`, added up per
+    /// owner, stage, category and currency in the database.
+    fn open_deal_groups(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = AppResult<Vec<OpenGroupRow>>> + Send;
 
     /// Won amounts (of `owners`, or everyone) of deals closed in `[from, to)`, per owner and
     /// currency.

@@ -262,7 +262,9 @@ impl DealDeskStore for SqlStore {
             }
         })?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.policies.clear();
+        Ok(())
     }
 
     async fn get_policy(
@@ -270,6 +272,12 @@ impl DealDeskStore for SqlStore {
         segment: Segment,
         version: Option<i64>,
     ) -> AppResult<Option<PolicyVersion>> {
+        let cache = &self.caches.policies;
+        let newest = version.is_none();
+        if newest && let Some(policy) = cache.get(&segment) {
+            return Ok(policy);
+        }
+        let ticket = cache.ticket();
         let mut query = approval_policy::Entity::find()
             .filter(approval_policy::Column::Segment.eq(encode_segment(segment)))
             .order_by_desc(approval_policy::Column::Version);
@@ -277,7 +285,11 @@ impl DealDeskStore for SqlStore {
             query = query.filter(approval_policy::Column::Version.eq(version));
         }
         let row = query.one(&self.db).await.map_err(storage)?;
-        row.map(from_row).transpose().map_err(storage)
+        let policy = row.map(from_row).transpose().map_err(storage)?;
+        if newest {
+            cache.put(segment, policy.clone(), ticket);
+        }
+        Ok(policy)
     }
 
     async fn insert_request(

@@ -16,7 +16,7 @@ use super::entities::{
 };
 use super::{SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
-    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
+    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow, OpenGroupRow,
     WonRow,
 };
 use crate::app::{AppError, AppResult};
@@ -360,6 +360,60 @@ impl ForecastStore for SqlStore {
             .map_err(storage)
     }
 
+    async fn open_deal_groups(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<Vec<OpenGroupRow>> {
+        let mut values: Vec<Value> = vec![from.into(), to.into()];
+        let owner_filter = match owners {
+            Some([]) => return Ok(Vec::new()),
+            Some(owners) => {
+                let (placeholders, owner_values) = owner_list(owners, 3);
+                values.extend(owner_values);
+                format!("AND owner_id IN ({placeholders})")
+            }
+            None => String::new(),
+        };
+        // Amounts reach 10^12 minor units: their powers are summed as doubles.
+        let sql = format!(
+            "SELECT owner_id, pipeline_id, stage_id, forecast_category, currency, \
+                    COUNT(*) AS deals, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS amount, \
+                    COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor), 0.0) AS squares, \
+                    COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor * amount_minor), 0.0) AS cubes \
+             FROM deals WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {owner_filter} \
+             GROUP BY owner_id, pipeline_id, stage_id, forecast_category, currency"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let text = |column: &str| row.try_get::<String>("", column);
+                let code: Option<String> = row.try_get("", "currency")?;
+                Ok(OpenGroupRow {
+                    owner: UserId(uuid(&text("owner_id")?)?),
+                    pipeline: uuid(&text("pipeline_id")?)?,
+                    stage: text("stage_id")?,
+                    category: decode_category(&text("forecast_category")?)?,
+                    currency: code.as_deref().map(currency).transpose()?,
+                    deals: row.try_get::<i64>("", "deals")?.max(0) as u64,
+                    amount: row.try_get("", "amount")?,
+                    squares: row.try_get("", "squares")?,
+                    cubes: row.try_get("", "cubes")?,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
     async fn closed_won_between(
         &self,
         owners: Option<&[UserId]>,
@@ -573,6 +627,8 @@ impl ForecastStore for SqlStore {
                     seed,
                     dkw_bound,
                 } => (samples as i32, seed as i64, dkw_bound),
+                // No samples but an error bound: the normal approximation (see the reading).
+                RangeMethod::Normal { berry_esseen_bound } => (0, 0, berry_esseen_bound),
             };
             forecast_snapshot::Entity::insert(forecast_snapshot::ActiveModel {
                 id: Set(id.clone()),
@@ -650,8 +706,12 @@ impl ForecastStore for SqlStore {
                     open_deals: r.open_deals.max(0) as u64,
                     ..Figures::default()
                 };
-                let method = if r.range_samples == 0 {
+                let method = if r.range_samples == 0 && r.range_error == 0.0 {
                     RangeMethod::Exact
+                } else if r.range_samples == 0 {
+                    RangeMethod::Normal {
+                        berry_esseen_bound: r.range_error,
+                    }
                 } else {
                     RangeMethod::MonteCarlo {
                         samples: r.range_samples as u32,

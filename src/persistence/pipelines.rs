@@ -334,12 +334,21 @@ impl PipelineStore for SqlStore {
     }
 
     async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Pipeline>> {
+        let cache = &self.caches.pipelines;
+        if let Some(pipeline) = cache.get(&id) {
+            return Ok(Some(pipeline));
+        }
+        let ticket = cache.ticket();
         let row = pipeline::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await
             .map_err(storage)?;
         let rows = row.into_iter().collect();
-        Ok(load_pipelines(&self.db, rows).await.map_err(storage)?.pop())
+        let pipeline = load_pipelines(&self.db, rows).await.map_err(storage)?.pop();
+        if let Some(pipeline) = &pipeline {
+            cache.put(id, pipeline.clone(), ticket);
+        }
+        Ok(pipeline)
     }
 
     async fn list_pipelines(
@@ -393,6 +402,8 @@ impl PipelineStore for SqlStore {
         }
         replace_stages(&txn, &id, &updated.spec.stages).await?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.pipelines.clear();
+        Ok(())
     }
 }
