@@ -1,5 +1,6 @@
 //! Read-through caches of what nearly every request reads and almost nothing changes: who a
-//! token belongs to, pipelines, and each segment's newest approval policy.
+//! token belongs to, the reporting tree, pipelines, each segment's newest approval policy, the
+//! current win rates and the exchange rates. Deals, requests and calls are never cached.
 //!
 //! Bounds: an entry lives at most [`TTL`]; each cache holds at most [`CAPACITY`] entries (it is
 //! emptied when full, so memory never grows with the data). Every write through a store (and
@@ -13,11 +14,15 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::app::ports::TokenOwner;
 use crate::domain::approval::PolicyVersion;
+use crate::domain::directory::UserId;
+use crate::domain::money::ExchangeRate;
 use crate::domain::pipeline::{Pipeline, Segment};
+use crate::domain::winrate::WinRateSnapshot;
 
 /// How long an entry is served before it is read again.
 pub const TTL: Duration = Duration::from_secs(2);
@@ -91,6 +96,21 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
         entries.values.insert(key, (value, ticket.at));
     }
 
+    /// The cached value of `key`, else the value `load` reads (and remembers).
+    pub async fn get_or_load<E>(
+        &self,
+        key: K,
+        load: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let ticket = self.ticket();
+        let value = load.await?;
+        self.put(key, value.clone(), ticket);
+        Ok(value)
+    }
+
     /// Forgets everything; call after a write that may change any entry has committed.
     pub fn clear(&self) {
         let mut entries = self.entries();
@@ -108,6 +128,28 @@ pub struct Caches {
     pub pipelines: Cached<Uuid, Pipeline>,
     /// Each segment's newest policy (`None`: it has none yet).
     pub policies: Cached<Segment, Option<PolicyVersion>>,
+    /// Pages of pipelines by (segment, after, limit).
+    pub pipeline_pages: Cached<(Option<Segment>, Option<Uuid>, u64), Vec<Pipeline>>,
+    /// Every user with their manager.
+    pub tree: Cached<(), Vec<(UserId, Option<UserId>)>>,
+    /// The current win-rate snapshot of every pipeline.
+    pub win_rates: Cached<(), Vec<WinRateSnapshot>>,
+    /// The exchange-rate table.
+    pub exchange_rates: Cached<(), Vec<(ExchangeRate, DateTime<Utc>)>>,
+}
+
+impl Caches {
+    /// After a change to users or tokens.
+    pub fn directory_changed(&self) {
+        self.tokens.clear();
+        self.tree.clear();
+    }
+
+    /// After a change to pipelines.
+    pub fn pipelines_changed(&self) {
+        self.pipelines.clear();
+        self.pipeline_pages.clear();
+    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,7 @@ impl DirectoryStore for SqlStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.caches.directory_changed())
     }
 
     async fn get_user(&self, id: UserId) -> AppResult<Option<User>> {
@@ -285,7 +286,7 @@ impl DirectoryStore for SqlStore {
             .ok_or_else(|| AppError::Storage("updated user vanished".into()))?;
         txn.commit().await.map_err(storage)?;
         // Their tokens now authenticate a changed (perhaps deactivated) user.
-        self.caches.tokens.clear();
+        self.caches.directory_changed();
         user_from_row(row).map_err(storage)
     }
 
@@ -363,7 +364,7 @@ impl DirectoryStore for SqlStore {
             .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
-        self.caches.tokens.clear();
+        self.caches.directory_changed();
         let mut token = token_from_row(row).map_err(storage)?;
         token.revoked_at = Some(at);
         Ok(token)

@@ -16,8 +16,8 @@ use super::entities::{
 };
 use super::{SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
-    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow, OpenGroupRow,
-    WonRow,
+    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
+    OpenGroupRow, WonRow,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::call::{CallEvent, CallEventKind};
@@ -268,6 +268,7 @@ impl ForecastStore for SqlStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.caches.win_rates.clear())
     }
 
     async fn get_win_rate_snapshot(
@@ -305,12 +306,17 @@ impl ForecastStore for SqlStore {
     }
 
     async fn current_win_rate_snapshots(&self) -> AppResult<Vec<WinRateSnapshot>> {
-        let rows = win_rate_snapshot::Entity::find()
-            .filter(win_rate_snapshot::Column::Current.eq(true))
-            .all(&self.db)
+        self.caches
+            .win_rates
+            .get_or_load((), async {
+                let rows = win_rate_snapshot::Entity::find()
+                    .filter(win_rate_snapshot::Column::Current.eq(true))
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                load_snapshots(&self.db, rows).await.map_err(storage)
+            })
             .await
-            .map_err(storage)?;
-        load_snapshots(&self.db, rows).await.map_err(storage)
     }
 
     async fn open_deals_closing(
@@ -459,22 +465,27 @@ impl ForecastStore for SqlStore {
     }
 
     async fn reporting_tree(&self) -> AppResult<Vec<(UserId, Option<UserId>)>> {
-        let rows: Vec<(String, Option<String>)> = user::Entity::find()
-            .select_only()
-            .columns([user::Column::Id, user::Column::ManagerId])
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        rows.into_iter()
-            .map(|(id, manager)| {
-                Ok((
-                    UserId(uuid(&id)?),
-                    manager.as_deref().map(uuid).transpose()?.map(UserId),
-                ))
+        self.caches
+            .tree
+            .get_or_load((), async {
+                let rows: Vec<(String, Option<String>)> = user::Entity::find()
+                    .select_only()
+                    .columns([user::Column::Id, user::Column::ManagerId])
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                rows.into_iter()
+                    .map(|(id, manager)| {
+                        Ok((
+                            UserId(uuid(&id)?),
+                            manager.as_deref().map(uuid).transpose()?.map(UserId),
+                        ))
+                    })
+                    .collect::<Result<_, DbErr>>()
+                    .map_err(storage)
             })
-            .collect::<Result<_, DbErr>>()
-            .map_err(storage)
+            .await
     }
 
     async fn set_exchange_rate(
@@ -505,29 +516,36 @@ impl ForecastStore for SqlStore {
         .await
         .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.exchange_rates.clear();
+        Ok(())
     }
 
     async fn exchange_rates(&self) -> AppResult<Vec<(ExchangeRate, DateTime<Utc>)>> {
-        let rows = exchange_rate::Entity::find()
-            .order_by_asc(exchange_rate::Column::FromCurrency)
-            .order_by_asc(exchange_rate::Column::ToCurrency)
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    ExchangeRate {
-                        from: currency(&r.from_currency)?,
-                        to: currency(&r.to_currency)?,
-                        rate: r.rate,
-                    },
-                    r.updated_at,
-                ))
+        self.caches
+            .exchange_rates
+            .get_or_load((), async {
+                let rows = exchange_rate::Entity::find()
+                    .order_by_asc(exchange_rate::Column::FromCurrency)
+                    .order_by_asc(exchange_rate::Column::ToCurrency)
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok((
+                            ExchangeRate {
+                                from: currency(&r.from_currency)?,
+                                to: currency(&r.to_currency)?,
+                                rate: r.rate,
+                            },
+                            r.updated_at,
+                        ))
+                    })
+                    .collect::<Result<_, DbErr>>()
+                    .map_err(storage)
             })
-            .collect::<Result<_, DbErr>>()
-            .map_err(storage)
+            .await
     }
 
     async fn append_call_event(&self, e: &CallEvent, audit: AuditEntry) -> AppResult<CallEvent> {

@@ -331,6 +331,7 @@ impl PipelineStore for SqlStore {
                 .map_err(storage)
         })
         .await
+        .inspect(|_| self.caches.pipelines_changed())
     }
 
     async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Pipeline>> {
@@ -357,17 +358,23 @@ impl PipelineStore for SqlStore {
         after: Option<Uuid>,
         limit: u64,
     ) -> AppResult<Vec<Pipeline>> {
-        let mut query = pipeline::Entity::find()
-            .order_by_asc(pipeline::Column::Id)
-            .limit(limit);
-        if let Some(segment) = segment {
-            query = query.filter(pipeline::Column::Segment.eq(encode_segment(segment)));
-        }
-        if let Some(after) = after {
-            query = query.filter(pipeline::Column::Id.gt(after.to_string()));
-        }
-        let rows = query.all(&self.db).await.map_err(storage)?;
-        load_pipelines(&self.db, rows).await.map_err(storage)
+        let load = async {
+            let mut query = pipeline::Entity::find()
+                .order_by_asc(pipeline::Column::Id)
+                .limit(limit);
+            if let Some(segment) = segment {
+                query = query.filter(pipeline::Column::Segment.eq(encode_segment(segment)));
+            }
+            if let Some(after) = after {
+                query = query.filter(pipeline::Column::Id.gt(after.to_string()));
+            }
+            let rows = query.all(&self.db).await.map_err(storage)?;
+            load_pipelines(&self.db, rows).await.map_err(storage)
+        };
+        self.caches
+            .pipeline_pages
+            .get_or_load((segment, after, limit), load)
+            .await
     }
 
     async fn update_pipeline(
@@ -403,7 +410,7 @@ impl PipelineStore for SqlStore {
         replace_stages(&txn, &id, &updated.spec.stages).await?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
-        self.caches.pipelines.clear();
+        self.caches.pipelines_changed();
         Ok(())
     }
 }

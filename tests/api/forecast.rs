@@ -1632,7 +1632,7 @@ contract_test!(
         let r = seventeen.range.unwrap();
         assert!(!r.exact, "{r:?}");
         assert_eq!(r.method(), pb::revenue_range::Method::MonteCarlo);
-        // Samples: 20_000_000 / 17 capped at 10_000; 99% DKW bound sqrt(ln(200) / 20_000).
+        // Samples: 200_000 / 17 capped at 10_000; 99% DKW bound sqrt(ln(200) / 20_000).
         assert_eq!(r.samples, 10_000);
         assert_close(
             r.error_bound,
