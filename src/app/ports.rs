@@ -561,6 +561,15 @@ pub trait DealDeskStore: Send + Sync + 'static {
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
 
+    /// Stores many requests in bulk, in one transaction (generators): rows and approver
+    /// queues as [`DealDeskStore::insert_request`] writes them, one audit row for the batch,
+    /// and no events, since the event stream tells watchers what happens from now on.
+    fn insert_requests(
+        &self,
+        requests: &[ApprovalRequest],
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
     /// One request with its version.
     fn get_request(
         &self,
