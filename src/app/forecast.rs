@@ -13,7 +13,7 @@ use crate::domain::Violations;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::forecast::{Figures, OpenDeals, Range, range_needs_each_deal, revenue_range};
-use crate::domain::money::{Currency, ExchangeRate, minor_unit_rate};
+use crate::domain::money::{Currency, ExchangeRate, MAX_AMOUNT_MINOR, minor_unit_rate};
 use crate::domain::period::Period;
 use crate::domain::pipeline::Pipeline;
 use crate::domain::winrate::{
@@ -166,12 +166,15 @@ impl Converter {
         }
     }
 
-    /// The amount in the target currency (0 and remembered when no rate serves).
-    pub fn convert(&mut self, minor: i64, from: Currency) -> i64 {
+    /// The total of `deals` amounts in the target currency (0 and remembered when no rate
+    /// serves). Capped at the amount ceiling per deal: any finite rate is accepted, and a huge
+    /// one must not make sums of converted amounts overflow where entered ones cannot.
+    pub fn convert(&mut self, minor: i64, from: Currency, deals: u64) -> i64 {
         if from == self.into {
             return minor; // exact beyond 2^53, where a double is not
         }
-        (minor as f64 * self.rate(from)).round() as i64
+        let cap = MAX_AMOUNT_MINOR.saturating_mul(deals.min(i64::MAX as u64) as i64) as f64;
+        (minor as f64 * self.rate(from)).round().clamp(-cap, cap) as i64
     }
 
     /// Target minor units per `from` minor unit (0 and remembered when no rate serves).
@@ -559,7 +562,10 @@ impl<S: Store> App<S> {
             .iter()
             .map(|row| {
                 let (amount, rate) = match row.currency {
-                    Some(c) => (converter.convert(row.amount, c), converter.rate(c)),
+                    Some(c) => (
+                        converter.convert(row.amount, c, row.deals),
+                        converter.rate(c),
+                    ),
                     None => (0, 0.0),
                 };
                 let deals = OpenDeals {
@@ -577,7 +583,7 @@ impl<S: Store> App<S> {
             .iter()
             .filter_map(|row| {
                 row.currency
-                    .map(|c| (row.owner, converter.convert(row.amount, c)))
+                    .map(|c| (row.owner, converter.convert(row.amount, c, row.deals)))
             })
             .collect();
 
@@ -600,7 +606,7 @@ impl<S: Store> App<S> {
                 .map(|row| {
                     let amount = row
                         .amount
-                        .map(|m| converter.convert(m.minor, m.currency))
+                        .map(|m| converter.convert(m.minor, m.currency, 1))
                         .unwrap_or(0);
                     OpenDeals::one(amount, rate_of(row.pipeline, &row.stage), row.category)
                 })

@@ -398,6 +398,8 @@ pub struct WonRow {
     pub currency: Option<Currency>,
     /// Total in minor units.
     pub amount: i64,
+    /// How many deals.
+    pub deals: u64,
 }
 
 /// Storage of win-rate snapshots, exchange rates and the aggregates forecasts read.

@@ -437,7 +437,8 @@ impl ForecastStore for SqlStore {
             None => String::new(),
         };
         let sql = format!(
-            "SELECT owner_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM deals \
+            "SELECT owner_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount, \
+                    COUNT(*) AS deals FROM deals \
              WHERE status = 'WON' AND closed_at >= $1 AND closed_at < $2 {owner_filter} \
              GROUP BY owner_id, currency"
         );
@@ -458,6 +459,7 @@ impl ForecastStore for SqlStore {
                     owner: UserId(uuid(&owner)?),
                     currency: code.as_deref().map(currency).transpose()?,
                     amount: row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0),
+                    deals: row.try_get::<i64>("", "deals")?.max(0) as u64,
                 })
             })
             .collect::<Result<_, DbErr>>()
