@@ -5,11 +5,17 @@
 //! ```text
 //! cargo bench --bench suite                       # quick: 20,000 deals, both engines, 3 s windows
 //! cargo bench --bench suite -- --deals 1100000 --seconds 10 --engines sqlite,postgres
+//! cargo bench --bench suite -- --deals 1100000 --load-only   # load the large org, report, stop
 //! ```
+//!
+//! `--open N` sets how many of the deals are still open (default: one in eleven, so 1,100,000
+//! deals are 1,000,000 closed and 100,000 open). The load is reported as rows, seconds, rows per
+//! second and the database's size.
 //!
 //! PostgreSQL runs in a fresh database made on `DEALDESK_BENCH_POSTGRES_URL` (else
 //! `DEALDESK_TEST_POSTGRES_URL`, else `postgres://postgres@127.0.0.1:5432/test`) and dropped
-//! after. Results print as a table and are written as JSON to `target/bench-suite.json`.
+//! after. Results print as a table and are written as JSON to `target/bench-suite.json`
+//! (`loads`: one entry per engine; `results`: the measurements).
 //!
 //! Each operation is reported as median and p99 of its runs (throughputs as calls per second
 //! over the window) and as a ratio to its baseline:
@@ -28,13 +34,17 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dealdesk::app::App;
-use dealdesk::app::ports::{AuditEntry, Created, DealStore, ForecastStore, PipelineStore};
+use dealdesk::app::ports::{
+    AuditEntry, Created, DealDeskStore, DealStore, ForecastStore, PipelineStore,
+};
 use dealdesk::domain::approval::{Approver, DiscountTier, Mode, Policy, StepSpec};
+use dealdesk::domain::approval_request::{ChainMember, RequestState};
+use dealdesk::domain::deal::DealStatus;
 use dealdesk::domain::directory::{Role, User, UserDraft, UserId};
 use dealdesk::domain::money::{Currency, ExchangeRate};
 use dealdesk::domain::pipeline::Segment;
 use dealdesk::domain::templates;
-use dealdesk::generator::{BookSpec, generate};
+use dealdesk::generator::{BookSpec, DeskPeople, approval_requests, generate};
 use dealdesk::persistence::SqlStore;
 use dealdesk::proto as pb;
 use dealdesk::startup;
@@ -154,13 +164,41 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The org: a 4-level tree (a leader, 4 directors, managers, reps), the three template
-/// pipelines, the generated book, an approval policy per segment. Returns (admin token, a
-/// manager, the mid-market pipeline, load seconds).
-async fn load_org(
-    store: &SqlStore,
+/// What loading an org took.
+#[derive(Debug, serde::Serialize)]
+struct Load {
+    engine: String,
+    people: usize,
     deals: usize,
-) -> (String, UserId, uuid::Uuid, f64, usize, usize, usize) {
+    open_deals: usize,
+    stage_history: usize,
+    approval_requests: usize,
+    /// Contacts, qualification items and approver queue entries of those.
+    child_rows: usize,
+    /// Every row above.
+    rows: usize,
+    /// Generating and storing the book and the requests (the people, pipelines and policies
+    /// before it take well under a second).
+    seconds: f64,
+    /// Of which in the store's bulk inserts.
+    insert_seconds: f64,
+    rows_per_second: f64,
+    database_mib: f64,
+}
+
+/// The loaded org, as the measurements need it.
+struct Org {
+    token: String,
+    manager: UserId,
+    pipeline: uuid::Uuid,
+    load: Load,
+}
+
+/// The org: a 4-level tree (a leader, 4 directors, managers, reps; about 500 people for the
+/// large org), finance and legal for the role queues, the three template pipelines, an approval
+/// policy per segment, the generated book with `open` of its `deals` still open, and approval
+/// requests on the open deals whose discount needs one.
+async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize) -> Org {
     let app = App::new(store.clone());
     let admin = person(&app, Role::Admin, None, 0).await;
     let token = app
@@ -168,10 +206,17 @@ async fn load_org(
         .await
         .unwrap()
         .secret;
-    let reps_wanted = (deals / 2_200).clamp(16, 440);
+    // 25 managers of 4 reps under each director for the large org: 505 people in the tree.
+    let reps_wanted = (deals / 2_500).clamp(16, 400);
     let top = person(&app, Role::Leader, None, 0).await;
     let mut reps = Vec::new();
     let mut managers = Vec::new();
+    let mut desk = DeskPeople::default();
+    let member = |user: &User| ChainMember {
+        id: user.id,
+        role: user.profile.role,
+        active: true,
+    };
     for d in 0..4 {
         let director = person(&app, Role::Leader, Some(top.id), d + 1).await;
         for m in 0..(reps_wanted / 16).max(1) {
@@ -179,9 +224,16 @@ async fn load_org(
             managers.push(manager.id);
             for r in 0..4 {
                 let n = d * 10_000 + m * 10 + r;
-                reps.push(person(&app, Role::Rep, Some(manager.id), n).await.id);
+                let rep = person(&app, Role::Rep, Some(manager.id), n).await.id;
+                let chain = vec![member(&manager), member(&director), member(&top)];
+                desk.chains.insert(rep, chain);
+                reps.push(rep);
             }
         }
+    }
+    for role in [Role::Finance, Role::Legal] {
+        desk.queues
+            .push((role, person(&app, role, None, 0).await.id));
     }
     let mut pipelines = Vec::new();
     for spec in templates::all() {
@@ -193,6 +245,7 @@ async fn load_org(
         }
     }
     let admin_principal = dealdesk::app::Principal { user: admin };
+    let mut policies = Vec::new();
     for segment in [Segment::Smb, Segment::MidMarket, Segment::Enterprise] {
         let step = |name: &str, approver| StepSpec {
             name: name.into(),
@@ -222,7 +275,7 @@ async fn load_org(
             payment_days_limit: 45,
             finance_step: step("Finance", Approver::Queue(Role::Finance)),
         };
-        app.create_policy(&admin_principal, policy).await.unwrap();
+        policies.push(app.create_policy(&admin_principal, policy).await.unwrap());
     }
     for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
         let rate = ExchangeRate {
@@ -242,14 +295,28 @@ async fn load_org(
             .await
             .unwrap();
     }
+    let audit = |resource: &str| AuditEntry {
+        actor: None,
+        action: "Bench",
+        resource: resource.into(),
+        detail: String::new(),
+        change: None,
+    };
     let load = Instant::now();
+    let mut insert_seconds = 0.0;
     let now = Utc::now();
-    let (mut total_deals, mut total_history) = (0, 0);
-    for (chunk, start) in (0..deals).step_by(25_000).enumerate() {
+    let (mut total_deals, mut total_open, mut total_history, mut child_rows) = (0, 0, 0, 0);
+    // Only the few open deals with a discount are kept for the requests.
+    let mut discounted = Vec::new();
+    const CHUNK: usize = 25_000;
+    for (chunk, start) in (0..deals).step_by(CHUNK).enumerate() {
+        let end = (start + CHUNK).min(deals);
         let book = generate(
             &BookSpec {
                 seed: 7 + chunk as u64,
-                deals: (deals - start).min(25_000),
+                deals: end - start,
+                // Spread evenly over the chunks.
+                open: Some(open * end / deals - open * start / deals),
                 history_days: 730,
                 now,
             },
@@ -258,27 +325,78 @@ async fn load_org(
         );
         total_deals += book.deals.len();
         total_history += book.history.len();
-        let audit = AuditEntry {
-            actor: None,
-            action: "Bench",
-            resource: "deals".into(),
-            detail: String::new(),
-            change: None,
-        };
+        for deal in &book.deals {
+            child_rows += deal.fields.contacts.len() + deal.fields.qualification.len();
+            if deal.status == DealStatus::Open {
+                total_open += 1;
+                if deal.fields.discount_bps > 0 {
+                    discounted.push(deal.clone());
+                }
+            }
+        }
+        let insert = Instant::now();
         store
-            .insert_book(&book.deals, &book.history, audit)
+            .insert_book(&book.deals, &book.history, audit("deals"))
             .await
             .expect("load");
+        insert_seconds += insert.elapsed().as_secs_f64();
     }
-    (
+    let requests = approval_requests(7, &discounted, &pipelines, &policies, &desk, now);
+    child_rows += requests
+        .iter()
+        .filter(|r| r.state == RequestState::Pending)
+        .map(|r| {
+            let (users, roles) = r.waiting_on();
+            users.len() + roles.len()
+        })
+        .sum::<usize>();
+    let insert = Instant::now();
+    store
+        .insert_requests(&requests, audit("approvalRequests"))
+        .await
+        .expect("load the requests");
+    insert_seconds += insert.elapsed().as_secs_f64();
+    let seconds = load.elapsed().as_secs_f64();
+    let rows = total_deals + total_history + requests.len() + child_rows;
+    Org {
         token,
-        managers[0],
-        pipelines[1].id,
-        load.elapsed().as_secs_f64(),
-        total_deals,
-        total_history,
-        reps.len() + managers.len() + 6,
-    )
+        manager: managers[0],
+        pipeline: pipelines[1].id,
+        load: Load {
+            engine: engine.into(),
+            people: reps.len() + managers.len() + 8,
+            deals: total_deals,
+            open_deals: total_open,
+            stage_history: total_history,
+            approval_requests: requests.len(),
+            child_rows,
+            rows,
+            seconds,
+            insert_seconds,
+            rows_per_second: rows as f64 / seconds,
+            database_mib: database_mib(store.connection()).await,
+        },
+    }
+}
+
+/// The database's size on disk, in MiB (SQLite: pages in use, the WAL included).
+async fn database_mib(db: &DatabaseConnection) -> f64 {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT pg_database_size(current_database()) AS bytes"
+        }
+        _ => "SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .ok()
+        .flatten();
+    let bytes: i64 = row
+        .and_then(|r| r.try_get("", "bytes").ok())
+        .unwrap_or_default();
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// A fresh database of `engine`, and (for PostgreSQL) how to drop it.
@@ -299,6 +417,17 @@ async fn fresh_database(engine: &str) -> (String, Option<(String, String)>) {
         .unwrap();
     let (server, _) = base.rsplit_once('/').unwrap();
     (format!("{server}/{name}"), Some((base.clone(), name)))
+}
+
+/// Drops a PostgreSQL database made by [`fresh_database`] (`None`: nothing to drop).
+async fn drop_database(made: Option<(String, String)>) {
+    if let Some((base, name)) = made
+        && let Ok(admin) = Database::connect(base.as_str()).await
+    {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
 }
 
 /// Starts `dealdesk serve` on a free port and waits until health says SERVING.
@@ -451,17 +580,41 @@ async fn main() {
         .and_then(|d| d.parse().ok())
         .unwrap_or(20_000);
     let window = Duration::from_secs(arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3));
+    // 1,100,000 deals: 1,000,000 closed and 100,000 open.
+    let open: usize = arg("--open")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(deals / 11);
+    let load_only = std::env::args().any(|a| a == "--load-only");
     let engines = arg("--engines").unwrap_or_else(|| "sqlite,postgres".into());
     let runs = if deals > 200_000 { 7 } else { 25 };
     let mut rows: Vec<Row> = Vec::new();
+    let mut loads: Vec<Load> = Vec::new();
     for engine in engines.split(',').map(str::trim) {
         let (url, drop_after) = fresh_database(engine).await;
         let store = startup::open_store(&url).await.expect("open the database");
-        let (token, manager, pipeline, load_s, n_deals, n_history, n_people) =
-            load_org(&store, deals).await;
+        let org = load_org(&store, engine, deals, open).await;
+        let l = &org.load;
         println!(
-            "[{engine}] loaded {n_deals} deals, {n_history} stage changes, {n_people} people in {load_s:.1} s"
+            "[{engine}] loaded {} deals ({} open), {} stage changes, {} approval requests, \
+             {} people: {} rows in {:.1} s ({:.1} s inserting), {:.0} rows/s, {:.0} MiB",
+            l.deals,
+            l.open_deals,
+            l.stage_history,
+            l.approval_requests,
+            l.people,
+            l.rows,
+            l.seconds,
+            l.insert_seconds,
+            l.rows_per_second,
+            l.database_mib
         );
+        let (token, manager, pipeline) = (org.token, org.manager, org.pipeline);
+        loads.push(org.load);
+        if load_only {
+            drop(store);
+            drop_database(drop_after).await;
+            continue;
+        }
         let db = store.connection().clone();
         let backend = db.get_database_backend();
         let (mut server, channel, endpoint) = start_server(&url).await;
@@ -716,13 +869,35 @@ async fn main() {
         let _ = server.kill();
         let _ = server.wait();
         drop(store);
-        if let Some((base, name)) = drop_after
-            && let Ok(admin) = Database::connect(base.as_str()).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
+        drop_database(drop_after).await;
+    }
+    println!(
+        "\n{:<10} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>8} {:>10} {:>9}",
+        "engine",
+        "people",
+        "deals",
+        "open",
+        "history",
+        "requests",
+        "rows",
+        "load s",
+        "rows/s",
+        "size MiB"
+    );
+    for l in &loads {
+        println!(
+            "{:<10} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>8.1} {:>10.0} {:>9.0}",
+            l.engine,
+            l.people,
+            l.deals,
+            l.open_deals,
+            l.stage_history,
+            l.approval_requests,
+            l.rows,
+            l.seconds,
+            l.rows_per_second,
+            l.database_mib
+        );
     }
     println!(
         "\n{:<10} {:<42} {:>12} {:>12} {:>12} {:>8}  target",
@@ -742,7 +917,11 @@ async fn main() {
             r.unit
         );
     }
-    let json = serde_json::to_string_pretty(&rows).unwrap();
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "loads": loads,
+        "results": rows,
+    }))
+    .unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-suite.json");
     std::fs::write(&path, json).expect("write the results");
     println!("\nwritten to {}", path.display());

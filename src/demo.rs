@@ -165,6 +165,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         &BookSpec {
             seed: DEMO_SEED,
             deals: DEMO_DEALS,
+            open: None,
             history_days: 730,
             now: chrono::Utc::now(),
         },

@@ -4,16 +4,24 @@
 //! Pure: it returns domain values and writes nothing, so the demo and the benchmarks store them
 //! in bulk at whatever size they need. The same seed, people, pipelines and `now` always give
 //! the same book. Every stage a deal left forward has its exit criteria met by the deal's
-//! fields, so the history is one the gates could have produced.
+//! fields, so the history is one the gates could have produced. Some open deals carry a
+//! discount, and [`approval_requests`] gives those that need one an approval request in any of
+//! its states, decided by the people the policy routes to.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use uuid::Uuid;
 
+use crate::domain::approval::{PolicyVersion, Terms, route};
+use crate::domain::approval_request::{
+    Actor, ApprovalRequest, ChainMember, RequestState, Submission, resolve_seats,
+};
 use crate::domain::deal::{
     Bant, Contact, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, LeadSource,
     QualificationItem, StageHistoryEntry,
 };
-use crate::domain::directory::UserId;
+use crate::domain::directory::{Role, UserId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{BuyingRole, DealField, ExitCriterion, Pipeline, Segment, StageKind};
 use crate::domain::random::Rng;
@@ -25,6 +33,10 @@ pub struct BookSpec {
     pub seed: u64,
     /// How many deals.
     pub deals: usize,
+    /// How many of them are still open at `now`; `None`: as many as the simulated journeys
+    /// leave open (about 7%). Journeys that would overfill either side are dropped, so the
+    /// open deals keep the ages and stages they naturally have.
+    pub open: Option<usize>,
     /// Deals are created over this many days before `now`.
     pub history_days: i64,
     /// The present: nothing happens after it; open deals close after it.
@@ -204,7 +216,19 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
         ..spec.clone()
     };
     let today = now.date_naive();
-    for n in 0..spec.deals {
+    let open_wanted = spec.open.unwrap_or(usize::MAX).min(spec.deals);
+    let closed_wanted = match spec.open {
+        Some(open) => spec.deals.saturating_sub(open),
+        None => usize::MAX,
+    };
+    let (mut open_made, mut closed_made) = (0, 0);
+    // Open journeys are about 7% of all; the bound only stops a spec that cannot be met (a
+    // history too short to close deals, say) from looping for ever.
+    let attempts = spec.deals.saturating_mul(200);
+    for n in 0..attempts {
+        if book.deals.len() == spec.deals {
+            break;
+        }
         let pipeline =
             &pipelines[rng.weighted(&[(0usize, 45), (1, 35), (2, 20)]) % pipelines.len()];
         let open_stages: Vec<_> = pipeline
@@ -305,6 +329,15 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
             }
             stage = next;
         };
+        let (made, wanted) = if ended {
+            (&mut closed_made, closed_wanted)
+        } else {
+            (&mut open_made, open_wanted)
+        };
+        if *made == wanted {
+            continue;
+        }
+        *made += 1;
         // Evidence: every stage left forward had its gate met.
         let highest_left = events
             .iter()
@@ -347,6 +380,12 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
                 _ => ForecastCategory::Pipeline,
             };
             fields.next_step = "Follow-up call".into();
+            // Most discounts are within what the policy pre-approves; the rest need a request.
+            if rng.chance(0.12) {
+                let (from, steps) =
+                    rng.weighted(&[((500, 11), 50), ((1600, 10), 35), ((2600, 15), 15)]);
+                fields.discount_bps = from + 100 * rng.below(steps) as u32;
+            }
         } else {
             fields.close_date = closed_at.map(|t| t.date_naive());
             fields.forecast_category = ForecastCategory::Closed;
@@ -400,6 +439,160 @@ pub fn generate(spec: &BookSpec, pipelines: &[Pipeline], owners: &[UserId]) -> B
     book
 }
 
+/// Who the deal desk's requests meet: each owner's reporting chain (nearest manager first) and
+/// the people working the role queues (finance, legal).
+#[derive(Debug, Clone, Default)]
+pub struct DeskPeople {
+    /// Owner -> the people above them.
+    pub chains: HashMap<UserId, Vec<ChainMember>>,
+    /// One person per role queue.
+    pub queues: Vec<(Role, UserId)>,
+}
+
+/// Approval requests for the open deals of `deals` whose discount needs one under the newest
+/// policy of their segment, submitted by the owner at some time before `now`: about 40% still
+/// pending (some half-way through their route), 35% approved, 15% rejected, 10% withdrawn.
+/// Each step is decided by a person it routes to. Deals whose route cannot be staffed are left
+/// without a request.
+pub fn approval_requests(
+    seed: u64,
+    deals: &[Deal],
+    pipelines: &[Pipeline],
+    policies: &[PolicyVersion],
+    people: &DeskPeople,
+    now: DateTime<Utc>,
+) -> Vec<ApprovalRequest> {
+    let mut rng = Rng::new(seed);
+    let now = now.trunc_subsecs(6);
+    let finance = people.queues.iter().find(|(r, _)| *r == Role::Finance);
+    let mut requests = Vec::new();
+    for deal in deals {
+        let segment = pipelines
+            .iter()
+            .find(|p| p.id == deal.pipeline_id)
+            .map(|p| p.spec.segment);
+        let policy = policies
+            .iter()
+            .filter(|p| Some(p.policy.segment) == segment)
+            .max_by_key(|p| p.version);
+        let (Some(policy), DealStatus::Open) = (policy, deal.status) else {
+            continue;
+        };
+        if deal.fields.discount_bps == 0 {
+            continue;
+        }
+        let owner = deal.fields.owner_id;
+        let terms = Terms {
+            discount_bps: deal.fields.discount_bps,
+            // Some ask for longer payment terms too, which adds finance to the route.
+            payment_days: if finance.is_some() && rng.chance(0.15) {
+                60
+            } else {
+                30
+            },
+            ..Terms::default()
+        };
+        let path = route(&policy.policy, deal.fields.amount, &terms);
+        if path.auto_approved() {
+            continue;
+        }
+        let chain = people.chains.get(&owner).map(Vec::as_slice).unwrap_or(&[]);
+        let Ok(seats) = path
+            .steps
+            .iter()
+            .map(|s| resolve_seats(chain, owner, &s.step.approvers))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            continue;
+        };
+        let outcome = rng.weighted(&[
+            (RequestState::Pending, 40),
+            (RequestState::Approved, 35),
+            (RequestState::Rejected, 15),
+            (RequestState::Withdrawn, 10),
+        ]);
+        // Pending requests are recent (some past their SLA); closed ones a few weeks old.
+        let age_hours = match outcome {
+            RequestState::Pending => 1.0 + rng.unit() * 72.0,
+            _ => 72.0 + rng.unit() * 600.0,
+        };
+        let submitted = (now - Duration::minutes((age_hours * 60.0) as i64)).max(deal.created_at);
+        let id = uuid_v7_like(
+            Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()),
+            submitted,
+        );
+        let mut request = ApprovalRequest::submit(
+            Submission {
+                id,
+                deal_id: deal.id,
+                requester: owner,
+                segment: policy.policy.segment,
+                policy_version: policy.version,
+                terms,
+                amount: deal.fields.amount,
+                now: submitted,
+            },
+            &path,
+            seats,
+            None,
+        );
+        let mut at = submitted;
+        let mut later = |rng: &mut Rng| {
+            at = (at + Duration::minutes(30 + rng.below(20 * 60) as i64)).min(now);
+            at
+        };
+        let steps = request.steps.len();
+        let decided = match outcome {
+            RequestState::Pending => rng.below(steps),
+            RequestState::Approved => steps,
+            RequestState::Rejected => rng.below(steps) + 1,
+            _ => 0,
+        };
+        for step in 0..decided {
+            let approve = !(outcome == RequestState::Rejected && step + 1 == decided);
+            let comment = if approve {
+                "Within guidelines for this account"
+            } else {
+                "Too deep for this segment: come back nearer list"
+            };
+            // Each undecided seat in turn until the step completes (one on ANY, all on ALL).
+            while request.current_step() == Some(step) {
+                let Some(actor) = request.steps[step]
+                    .seats
+                    .iter()
+                    .filter(|seat| seat.decision.is_none())
+                    .find_map(|seat| {
+                        let id = seat.user.or_else(|| {
+                            let role = seat.role()?;
+                            people.queues.iter().find(|(r, _)| *r == role).map(|p| p.1)
+                        })?;
+                        Some(Actor {
+                            id,
+                            role: seat.role().unwrap_or(Role::Manager),
+                            acting_for: vec![],
+                        })
+                    })
+                else {
+                    break;
+                };
+                let when = later(&mut rng);
+                if request
+                    .decide(step, &actor, approve, comment, when)
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+        if outcome == RequestState::Withdrawn {
+            let when = later(&mut rng);
+            let _ = request.withdraw(when);
+        }
+        requests.push(request);
+    }
+    requests
+}
+
 fn naive(at: DateTime<Utc>) -> NaiveDate {
     at.date_naive()
 }
@@ -438,6 +631,7 @@ mod tests {
         BookSpec {
             seed,
             deals: 600,
+            open: None,
             history_days: 730,
             now: DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
                 .unwrap()
@@ -508,5 +702,123 @@ mod tests {
             .unwrap();
             assert!(plan.allowed(), "{:?}", plan.unmet().collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn the_open_deals_are_as_many_as_asked() {
+        let book = generate(
+            &BookSpec {
+                open: Some(150),
+                ..spec(5)
+            },
+            &pipelines(),
+            &owners(),
+        );
+        let open = book
+            .deals
+            .iter()
+            .filter(|d| d.status == DealStatus::Open)
+            .count();
+        assert_eq!((book.deals.len(), open), (600, 150));
+        let ids: std::collections::HashSet<_> = book.deals.iter().map(|d| d.id).collect();
+        assert!(book.history.iter().all(|h| ids.contains(&h.deal_id)));
+    }
+
+    fn policies() -> Vec<PolicyVersion> {
+        use crate::domain::approval::{Approver, DiscountTier, Mode, Policy, StepSpec};
+        let step = |name: &str, approver| StepSpec {
+            name: name.into(),
+            approvers: vec![approver],
+            mode: Mode::Any,
+            sla_hours: 24,
+        };
+        [Segment::Smb, Segment::MidMarket, Segment::Enterprise]
+            .into_iter()
+            .map(|segment| PolicyVersion {
+                version: 1,
+                policy: Policy {
+                    segment,
+                    tiers: vec![
+                        DiscountTier {
+                            ceiling_bps: 1500,
+                            steps: vec![],
+                        },
+                        DiscountTier {
+                            ceiling_bps: 10_000,
+                            steps: vec![step("Sales manager", Approver::OwnersManager)],
+                        },
+                    ],
+                    size_thresholds: vec![],
+                    playbook: vec![],
+                    legal_step: step("Legal review", Approver::Queue(Role::Legal)),
+                    payment_days_limit: 45,
+                    finance_step: step("Finance", Approver::Queue(Role::Finance)),
+                },
+                creator: None,
+                created_at: Utc::now(),
+            })
+            .collect()
+    }
+
+    fn desk_people() -> DeskPeople {
+        let manager = ChainMember {
+            id: UserId(Uuid::from_u128(99)),
+            role: Role::Manager,
+            active: true,
+        };
+        DeskPeople {
+            chains: owners().into_iter().map(|o| (o, vec![manager])).collect(),
+            queues: vec![(Role::Finance, UserId(Uuid::from_u128(98)))],
+        }
+    }
+
+    #[test]
+    fn requests_go_to_open_deals_whose_terms_need_approval_in_every_state() {
+        let book = generate(
+            &BookSpec {
+                deals: 3000,
+                open: Some(1500),
+                ..spec(9)
+            },
+            &pipelines(),
+            &owners(),
+        );
+        let requests = approval_requests(
+            1,
+            &book.deals,
+            &pipelines(),
+            &policies(),
+            &desk_people(),
+            spec(9).now,
+        );
+        for request in &requests {
+            let deal = book.deals.iter().find(|d| d.id == request.deal_id).unwrap();
+            assert_eq!(deal.status, DealStatus::Open);
+            // Above what the policy pre-approves, or with payment terms that need finance.
+            assert!(deal.fields.discount_bps > 1500 || request.terms.payment_days > 45);
+            assert_eq!(request.terms.discount_bps, deal.fields.discount_bps);
+            assert!(request.created_at <= spec(9).now);
+        }
+        for state in [
+            RequestState::Pending,
+            RequestState::Approved,
+            RequestState::Rejected,
+            RequestState::Withdrawn,
+        ] {
+            assert!(
+                requests.iter().any(|r| r.state == state),
+                "no {state:?} request among {}",
+                requests.len()
+            );
+        }
+        let again = approval_requests(
+            1,
+            &book.deals,
+            &pipelines(),
+            &policies(),
+            &desk_people(),
+            spec(9).now,
+        );
+        assert_eq!(requests, again);
     }
 }

@@ -14,6 +14,7 @@ mod m0008_approval_requests;
 mod m0009_pipeline_metrics;
 mod m0010_import;
 mod m0011_deal_events;
+mod m0012_forecast_indexes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_pipeline_metrics::Migration),
             Box::new(m0010_import::Migration),
             Box::new(m0011_deal_events::Migration),
+            Box::new(m0012_forecast_indexes::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::call::{lineage, own_call};
 use crate::domain::directory::UserId;
-use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeal, accuracy};
+use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeals, accuracy};
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
 
@@ -147,7 +147,8 @@ impl<S: Store> App<S> {
         let mut by_owner: HashMap<UserId, i64> = HashMap::new();
         for row in self.store.closed_won_between(owners, from, to).await? {
             if let Some(c) = row.currency {
-                *by_owner.entry(row.owner).or_default() += converter.convert(row.amount, c);
+                *by_owner.entry(row.owner).or_default() +=
+                    converter.convert(row.amount, c, row.deals);
             }
         }
         Ok(by_owner)
@@ -190,11 +191,11 @@ impl<S: Store> App<S> {
             }
             let levels = lineage(user, &chain_above(&view, user), &theirs);
             let own = own_call(&theirs)
-                .map(|(commit, _)| converter.convert(commit.minor, commit.currency));
+                .map(|(commit, _)| converter.convert(commit.minor, commit.currency, 1));
             let top = levels
                 .last()
                 .and_then(|l| l.commit)
-                .map(|c| converter.convert(c.minor, c.currency));
+                .map(|c| converter.convert(c.minor, c.currency, 1));
             calls.push(FrozenCall {
                 user,
                 own_commit: own,
@@ -377,13 +378,9 @@ impl<S: Store> App<S> {
             for row in &open {
                 let amount = row
                     .amount
-                    .map(|m| converter.convert(m.minor, m.currency))
+                    .map(|m| converter.convert(m.minor, m.currency, 1))
                     .unwrap_or(0);
-                let deal = |probability| OpenDeal {
-                    amount,
-                    probability,
-                    category: row.category,
-                };
+                let deal = |probability| OpenDeals::one(amount, probability, row.category);
                 learned += deal(table.learned(row.pipeline, &row.stage)).weighted();
                 defaults += deal(table.default(row.pipeline, &row.stage)).weighted();
             }

@@ -12,8 +12,8 @@ use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::Violations;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{Role, UserId};
-use crate::domain::forecast::{Figures, OpenDeal, Range, revenue_range};
-use crate::domain::money::{Currency, ExchangeRate, convert};
+use crate::domain::forecast::{Figures, OpenDeals, Range, range_needs_each_deal, revenue_range};
+use crate::domain::money::{Currency, ExchangeRate, MAX_AMOUNT_MINOR, minor_unit_rate};
 use crate::domain::period::Period;
 use crate::domain::pipeline::Pipeline;
 use crate::domain::winrate::{
@@ -166,13 +166,24 @@ impl Converter {
         }
     }
 
-    /// The amount in the target currency (0 and remembered when no rate serves).
-    pub fn convert(&mut self, minor: i64, from: Currency) -> i64 {
-        convert(minor, from, self.into, &self.rates).unwrap_or_else(|| {
+    /// The total of `deals` amounts in the target currency (0 and remembered when no rate
+    /// serves). Capped at the amount ceiling per deal: any finite rate is accepted, and a huge
+    /// one must not make sums of converted amounts overflow where entered ones cannot.
+    pub fn convert(&mut self, minor: i64, from: Currency, deals: u64) -> i64 {
+        if from == self.into {
+            return minor; // exact beyond 2^53, where a double is not
+        }
+        let cap = MAX_AMOUNT_MINOR.saturating_mul(deals.min(i64::MAX as u64) as i64) as f64;
+        (minor as f64 * self.rate(from)).round().clamp(-cap, cap) as i64
+    }
+
+    /// Target minor units per `from` minor unit (0 and remembered when no rate serves).
+    pub fn rate(&mut self, from: Currency) -> f64 {
+        minor_unit_rate(from, self.into, &self.rates).unwrap_or_else(|| {
             if !self.missing.contains(&from) {
                 self.missing.push(from);
             }
-            0
+            0.0
         })
     }
 
@@ -533,7 +544,7 @@ impl<S: Store> App<S> {
         let to = end.and_time(NaiveTime::MIN).and_utc();
         let open = self
             .store
-            .open_deals_closing(owners.as_deref(), start, end)
+            .open_deal_groups(owners.as_deref(), start, end)
             .await?;
         let won = self
             .store
@@ -547,35 +558,37 @@ impl<S: Store> App<S> {
             .map(|(r, _)| r)
             .collect();
         let mut converter = Converter::new(currency, rates);
-        let mut converted = |minor: i64, from: Currency| converter.convert(minor, from);
-        let deals: Vec<(UserId, Uuid, &str, OpenDeal)> = open
+        let deals: Vec<(UserId, Uuid, &str, OpenDeals)> = open
             .iter()
             .map(|row| {
-                let amount = row
-                    .amount
-                    .map(|m| converted(m.minor, m.currency))
-                    .unwrap_or(0);
-                let probability = rate_of(row.pipeline, &row.stage);
-                (
-                    row.owner,
-                    row.pipeline,
-                    row.stage.as_str(),
-                    OpenDeal {
-                        amount,
-                        probability,
-                        category: row.category,
-                    },
-                )
+                let (amount, rate) = match row.currency {
+                    Some(c) => (
+                        converter.convert(row.amount, c, row.deals),
+                        converter.rate(c),
+                    ),
+                    None => (0, 0.0),
+                };
+                let deals = OpenDeals {
+                    deals: row.deals,
+                    amount,
+                    squares: row.squares * rate * rate,
+                    cubes: row.cubes * rate * rate * rate,
+                    probability: rate_of(row.pipeline, &row.stage),
+                    category: row.category,
+                };
+                (row.owner, row.pipeline, row.stage.as_str(), deals)
             })
             .collect();
         let won: Vec<(UserId, i64)> = won
             .iter()
-            .filter_map(|row| row.currency.map(|c| (row.owner, converted(row.amount, c))))
+            .filter_map(|row| {
+                row.currency
+                    .map(|c| (row.owner, converter.convert(row.amount, c, row.deals)))
+            })
             .collect();
-        converter.finish()?;
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
-        let all: Vec<OpenDeal> = deals.iter().map(|d| d.3).collect();
+        let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
         let totals = Figures::of(closed_total, &all);
         let seed = {
             use std::hash::{Hash, Hasher};
@@ -583,10 +596,30 @@ impl<S: Store> App<S> {
             (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
             h.finish()
         };
-        let range = revenue_range(closed_total, &all, seed);
+        // Few deals, or uneven ones: the range reads them one by one (a few hundred at most).
+        let range = if range_needs_each_deal(&all) {
+            let each: Vec<OpenDeals> = self
+                .store
+                .open_deals_closing(owners.as_deref(), start, end)
+                .await?
+                .iter()
+                .map(|row| {
+                    let amount = row
+                        .amount
+                        .map(|m| converter.convert(m.minor, m.currency, 1))
+                        .unwrap_or(0);
+                    OpenDeals::one(amount, rate_of(row.pipeline, &row.stage), row.category)
+                })
+                .collect();
+            revenue_range(closed_total, &each, seed)
+        } else {
+            revenue_range(closed_total, &all, seed)
+        }
+        .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))?;
+        converter.finish()?;
 
         // One pass groups the deals by stage; stages are then listed in pipeline order.
-        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeal>> = HashMap::new();
+        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeals>> = HashMap::new();
         for (_, pipeline, stage, deal) in &deals {
             per_stage
                 .entry((*pipeline, *stage))
@@ -636,7 +669,7 @@ impl<S: Store> App<S> {
                     .into_iter()
                     .map(|(user, members)| {
                         let members: HashSet<UserId> = members.into_iter().collect();
-                        let theirs: Vec<OpenDeal> = deals
+                        let theirs: Vec<OpenDeals> = deals
                             .iter()
                             .filter(|d| members.contains(&d.0))
                             .map(|d| d.3)

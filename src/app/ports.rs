@@ -366,6 +366,29 @@ pub struct OpenDealRow {
     pub amount: Option<Money>,
 }
 
+/// Open deals of one owner, stage, category and currency, added up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenGroupRow {
+    /// Owner.
+    pub owner: UserId,
+    /// Pipeline.
+    pub pipeline: Uuid,
+    /// Stage.
+    pub stage: String,
+    /// Category.
+    pub category: ForecastCategory,
+    /// Currency (`None`: deals without an amount).
+    pub currency: Option<Currency>,
+    /// How many deals.
+    pub deals: u64,
+    /// Their amounts in minor units.
+    pub amount: i64,
+    /// The sum of each amount squared.
+    pub squares: f64,
+    /// The sum of each amount cubed.
+    pub cubes: f64,
+}
+
 /// Won amounts of one owner in one currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WonRow {
@@ -375,6 +398,8 @@ pub struct WonRow {
     pub currency: Option<Currency>,
     /// Total in minor units.
     pub amount: i64,
+    /// How many deals.
+    pub deals: u64,
 }
 
 /// Storage of win-rate snapshots, exchange rates and the aggregates forecasts read.
@@ -431,6 +456,15 @@ pub trait ForecastStore: Send + Sync + 'static {
         from: NaiveDate,
         to: NaiveDate,
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
+
+    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`, added up per
+    /// owner, stage, category and currency in the database.
+    fn open_deal_groups(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Future<Output = AppResult<Vec<OpenGroupRow>>> + Send;
 
     /// Won amounts (of `owners`, or everyone) of deals closed in `[from, to)`, per owner and
     /// currency.
@@ -528,6 +562,15 @@ pub trait DealDeskStore: Send + Sync + 'static {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
+
+    /// Stores many requests in bulk, in one transaction (generators): rows and approver
+    /// queues as [`DealDeskStore::insert_request`] writes them, one audit row for the batch,
+    /// and no events, since the event stream tells watchers what happens from now on.
+    fn insert_requests(
+        &self,
+        requests: &[ApprovalRequest],
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
 
     /// One request with its version.
     fn get_request(

@@ -9,21 +9,48 @@
 use super::deal::ForecastCategory;
 use super::random::Rng;
 
-/// One open deal closing in the period, in the reporting currency.
+/// Open deals closing in the period that share a win rate and a forecast category, in the
+/// reporting currency: one deal, or the sums over a group of them (as the database adds them up,
+/// so that a forecast never loads its deals one by one).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OpenDeal {
-    /// Amount in minor units (0 when the deal has none).
+pub struct OpenDeals {
+    /// How many deals.
+    pub deals: u64,
+    /// Their amounts in minor units (0 for a deal without one).
     pub amount: i64,
-    /// Its stage's win rate, in [0, 1].
+    /// The sum of each amount squared (for the range's variance).
+    pub squares: f64,
+    /// The sum of each amount cubed (for the normal approximation's error bound).
+    pub cubes: f64,
+    /// Their stage's win rate, in [0, 1].
     pub probability: f64,
-    /// Its forecast category.
+    /// Their forecast category.
     pub category: ForecastCategory,
 }
 
-impl OpenDeal {
-    /// amount x probability, rounded to a minor unit.
+impl OpenDeals {
+    /// One deal.
+    pub fn one(amount: i64, probability: f64, category: ForecastCategory) -> OpenDeals {
+        let a = amount as f64;
+        OpenDeals {
+            deals: 1,
+            amount,
+            squares: a * a,
+            cubes: a * a * a,
+            probability,
+            category,
+        }
+    }
+
+    /// amount x probability, rounded to a minor unit (once per group: figures still add up
+    /// exactly, because no breakdown splits a group).
     pub fn weighted(&self) -> i64 {
         (self.amount as f64 * self.probability.clamp(0.0, 1.0)).round() as i64
+    }
+
+    /// Whether their outcome is in doubt (won with a probability strictly between 0 and 1).
+    fn uncertain(&self) -> bool {
+        self.amount != 0 && self.probability > 0.0 && self.probability < 1.0
     }
 }
 
@@ -56,14 +83,14 @@ pub struct Figures {
 
 impl Figures {
     /// The figures of `deals` with `closed_won` already won.
-    pub fn of<'a>(closed_won: i64, deals: impl IntoIterator<Item = &'a OpenDeal>) -> Figures {
+    pub fn of<'a>(closed_won: i64, deals: impl IntoIterator<Item = &'a OpenDeals>) -> Figures {
         let mut f = Figures {
             closed_won,
             ..Figures::default()
         };
         for deal in deals {
             f.weighted_pipeline += deal.weighted();
-            f.open_deals += 1;
+            f.open_deals += deal.deals;
             match deal.category {
                 ForecastCategory::Commit => f.commit += deal.amount,
                 ForecastCategory::BestCase => f.best_case += deal.amount,
@@ -119,6 +146,13 @@ pub enum RangeMethod {
         /// sqrt(ln(2 / 0.01) / (2 * samples)).
         dkw_bound: f64,
     },
+    /// The normal distribution with the revenue's mean and variance (many deals, by the
+    /// central limit theorem): the true distribution function is nowhere further than
+    /// `berry_esseen_bound` from it (Berry-Esseen, with Shevtsova's constant 0.56).
+    Normal {
+        /// 0.56 x sum E|X - EX|^3 / sd^3 over the uncertain deals.
+        berry_esseen_bound: f64,
+    },
 }
 
 /// P10, P50 and P90 of the period's revenue.
@@ -135,80 +169,146 @@ pub struct Range {
 }
 
 /// Deals enumerated exactly up to this many uncertain ones (2^16 outcomes).
-pub const EXACT_LIMIT: usize = 16;
-/// Most samples, and the budget of samples x deals a range may cost.
+pub const EXACT_LIMIT: u64 = 16;
+/// Most samples, and the budget of samples x deals a sampled range may cost.
 const MAX_SAMPLES: u64 = 10_000;
 const MIN_SAMPLES: u64 = 1_000;
-const SAMPLE_BUDGET: u64 = 20_000_000;
+const SAMPLE_BUDGET: u64 = 200_000;
+/// The 90th percentile of the standard normal distribution.
+const Z90: f64 = 1.281_551_565_544_600_4;
 
-/// The range of `closed_won` plus each deal won independently with its probability.
-pub fn revenue_range(closed_won: i64, deals: &[OpenDeal], seed: u64) -> Range {
-    // Certain outcomes add a constant; only uncertain deals spread the range.
-    let mut certain = closed_won;
-    let uncertain: Vec<(i64, f64)> = deals
-        .iter()
-        .filter_map(|d| {
+/// What the uncertain deals add up to: the revenue is `certain` plus a sum of independent
+/// `amount x Bernoulli(p)`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spread {
+    certain: i64,
+    deals: u64,
+    /// Their amounts, if all were won.
+    most: i64,
+    mean: f64,
+    variance: f64,
+    /// sum of E|X - EX|^3.
+    third: f64,
+    /// Whether some uncertain entry is a group rather than one deal.
+    grouped: bool,
+}
+
+impl Spread {
+    fn of(closed_won: i64, deals: &[OpenDeals]) -> Spread {
+        let mut s = Spread {
+            certain: closed_won,
+            ..Spread::default()
+        };
+        for d in deals {
             let p = d.probability.clamp(0.0, 1.0);
-            if p >= 1.0 {
-                certain += d.amount;
-                None
-            } else if p <= 0.0 || d.amount == 0 {
-                None
-            } else {
-                Some((d.amount, p))
+            if d.uncertain() {
+                s.deals += d.deals;
+                s.most += d.amount;
+                s.mean += d.amount as f64 * p;
+                s.variance += d.squares * p * (1.0 - p);
+                s.third += d.cubes.abs() * p * (1.0 - p) * (p * p + (1.0 - p) * (1.0 - p));
+                s.grouped |= d.deals > 1;
+            } else if p >= 1.0 {
+                s.certain += d.amount;
             }
-        })
-        .collect();
-    if uncertain.len() <= EXACT_LIMIT {
-        let mut outcomes: Vec<(i64, f64)> = vec![(certain, 1.0)];
-        for &(amount, p) in &uncertain {
-            outcomes = outcomes
-                .iter()
-                .flat_map(|&(value, prob)| [(value + amount, prob * p), (value, prob * (1.0 - p))])
-                .collect();
         }
-        outcomes.sort_by_key(|&(value, _)| value);
-        let quantile = |q: f64| {
-            let mut cumulative = 0.0;
-            for &(value, prob) in &outcomes {
-                cumulative += prob;
-                if cumulative >= q - 1e-12 {
-                    return value;
-                }
+        s
+    }
+
+    /// The method with the smallest error within the sampling budget.
+    fn method(&self, seed: u64) -> RangeMethod {
+        if self.deals <= EXACT_LIMIT {
+            return RangeMethod::Exact;
+        }
+        let samples = (SAMPLE_BUDGET / self.deals).clamp(MIN_SAMPLES, MAX_SAMPLES);
+        let dkw_bound = ((2.0f64 / 0.01).ln() / (2.0 * samples as f64)).sqrt();
+        let berry_esseen_bound = 0.56 * self.third / self.variance.powf(1.5);
+        if berry_esseen_bound < dkw_bound {
+            RangeMethod::Normal { berry_esseen_bound }
+        } else {
+            RangeMethod::MonteCarlo {
+                samples: samples as u32,
+                seed,
+                dkw_bound,
             }
-            outcomes.last().map(|o| o.0).unwrap_or(certain)
-        };
-        return Range {
-            p10: quantile(0.1),
-            p50: quantile(0.5),
-            p90: quantile(0.9),
-            method: RangeMethod::Exact,
-        };
+        }
     }
-    let samples = (SAMPLE_BUDGET / uncertain.len() as u64).clamp(MIN_SAMPLES, MAX_SAMPLES);
-    let mut rng = Rng::new(seed);
-    let mut totals: Vec<i64> = (0..samples)
-        .map(|_| {
-            certain
-                + uncertain
+}
+
+/// Whether the range of `deals` needs them one by one (enumerated or sampled) rather than
+/// grouped: few uncertain deals, or so uneven that sampling beats the normal approximation.
+pub fn range_needs_each_deal(deals: &[OpenDeals]) -> bool {
+    let spread = Spread::of(0, deals);
+    spread.grouped && !matches!(spread.method(0), RangeMethod::Normal { .. })
+}
+
+/// The range of `closed_won` plus each deal won independently with its probability; `None`
+/// when the deals are grouped and the range needs them one by one ([`range_needs_each_deal`]).
+pub fn revenue_range(closed_won: i64, deals: &[OpenDeals], seed: u64) -> Option<Range> {
+    let spread = Spread::of(closed_won, deals);
+    let method = spread.method(seed);
+    let certain = spread.certain;
+    let uncertain = || deals.iter().filter(|d| d.uncertain());
+    let (p10, p50, p90) = match method {
+        _ if spread.grouped && !matches!(method, RangeMethod::Normal { .. }) => return None,
+        RangeMethod::Normal { .. } => {
+            let sd = spread.variance.sqrt();
+            let at = |z: f64| {
+                let value = (certain as f64 + spread.mean + z * sd).round() as i64;
+                value.clamp(certain, certain + spread.most)
+            };
+            (at(-Z90), at(0.0), at(Z90))
+        }
+        RangeMethod::Exact => {
+            let mut outcomes: Vec<(i64, f64)> = vec![(certain, 1.0)];
+            for d in uncertain() {
+                let (amount, p) = (d.amount, d.probability);
+                outcomes = outcomes
                     .iter()
-                    .filter(|&&(_, p)| rng.unit() < p)
-                    .map(|&(amount, _)| amount)
-                    .sum::<i64>()
-        })
-        .collect();
-    totals.sort_unstable();
-    let at = |q: f64| totals[((q * samples as f64).ceil() as usize).clamp(1, totals.len()) - 1];
-    Range {
-        p10: at(0.1),
-        p50: at(0.5),
-        p90: at(0.9),
-        method: RangeMethod::MonteCarlo {
-            samples: samples as u32,
-            seed,
-            dkw_bound: ((2.0f64 / 0.01).ln() / (2.0 * samples as f64)).sqrt(),
-        },
-    }
+                    .flat_map(|&(value, prob)| {
+                        [(value + amount, prob * p), (value, prob * (1.0 - p))]
+                    })
+                    .collect();
+            }
+            outcomes.sort_by_key(|&(value, _)| value);
+            let quantile = |q: f64| {
+                let mut cumulative = 0.0;
+                for &(value, prob) in &outcomes {
+                    cumulative += prob;
+                    if cumulative >= q - 1e-12 {
+                        return value;
+                    }
+                }
+                outcomes.last().map(|o| o.0).unwrap_or(certain)
+            };
+            (quantile(0.1), quantile(0.5), quantile(0.9))
+        }
+        RangeMethod::MonteCarlo { samples, .. } => {
+            let uncertain: Vec<(i64, f64)> =
+                uncertain().map(|d| (d.amount, d.probability)).collect();
+            let mut rng = Rng::new(seed);
+            let mut totals: Vec<i64> = (0..samples)
+                .map(|_| {
+                    certain
+                        + uncertain
+                            .iter()
+                            .filter(|&&(_, p)| rng.unit() < p)
+                            .map(|&(amount, _)| amount)
+                            .sum::<i64>()
+                })
+                .collect();
+            totals.sort_unstable();
+            let at =
+                |q: f64| totals[((q * samples as f64).ceil() as usize).clamp(1, totals.len()) - 1];
+            (at(0.1), at(0.5), at(0.9))
+        }
+    };
+    Some(Range {
+        p10,
+        p50,
+        p90,
+        method,
+    })
 }
 
 /// One person's call frozen in a snapshot (amounts in the snapshot's currency).
@@ -264,12 +364,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn deal(amount: i64, probability: f64, category: ForecastCategory) -> OpenDeal {
-        OpenDeal {
-            amount,
-            probability,
-            category,
-        }
+    fn deal(amount: i64, probability: f64, category: ForecastCategory) -> OpenDeals {
+        OpenDeals::one(amount, probability, category)
     }
 
     #[test]
@@ -300,36 +396,99 @@ mod tests {
             deal(100, 0.5, ForecastCategory::Pipeline),
             deal(100, 0.5, ForecastCategory::Pipeline),
         ];
-        let r = revenue_range(1_000, &deals, 1);
+        let r = revenue_range(1_000, &deals, 1).unwrap();
         assert_eq!((r.p10, r.p50, r.p90), (1_000, 1_100, 1_200));
         assert_eq!(r.method, RangeMethod::Exact);
     }
 
     #[test]
     fn a_large_range_is_sampled_with_its_error_bound() {
-        let deals: Vec<OpenDeal> = (0..100)
+        // 100 deals are too few for the normal approximation to beat sampling.
+        let deals: Vec<OpenDeals> = (0..100)
             .map(|i| deal(1_000 + i, 0.3, ForecastCategory::Pipeline))
             .collect();
-        let r = revenue_range(0, &deals, 42);
+        let r = revenue_range(0, &deals, 42).unwrap();
         let RangeMethod::MonteCarlo {
             samples, dkw_bound, ..
         } = r.method
         else {
             panic!("sampled")
         };
-        assert_eq!(samples, 10_000);
-        assert!((dkw_bound - 0.01628).abs() < 1e-4);
+        // A budget of 200,000 draws: 2,000 periods of 100 deals.
+        assert_eq!(samples, 2_000);
+        assert!((dkw_bound - ((200f64).ln() / 4_000.0).sqrt()).abs() < 1e-12);
         // Mean 100 x 1049.5 x 0.3 = 31,485; sd ~ sqrt(100 x 0.21) x 1050 = 4,812.
         assert!((r.p50 - 31_485).abs() < 1_500, "{}", r.p50);
         assert!(r.p10 < r.p50 && r.p50 < r.p90);
         assert_eq!(
             revenue_range(0, &deals, 42),
-            r,
+            Some(r),
             "seeded: the same every time"
         );
     }
 
-    fn arb_deal() -> impl Strategy<Value = OpenDeal> {
+    /// n deals of `amount` at `p`, one by one and as one group.
+    fn alike(n: u64, amount: i64, p: f64) -> (Vec<OpenDeals>, OpenDeals) {
+        let each = vec![deal(amount, p, ForecastCategory::Pipeline); n as usize];
+        let a = amount as f64;
+        let group = OpenDeals {
+            deals: n,
+            amount: amount * n as i64,
+            squares: a * a * n as f64,
+            cubes: a * a * a * n as f64,
+            probability: p,
+            category: ForecastCategory::Pipeline,
+        };
+        (each, group)
+    }
+
+    #[test]
+    fn many_deals_take_the_normal_approximation_with_its_error_bound() {
+        // 10,000 deals of 1,000 at 30%: mean 3,000,000, sd sqrt(10,000 x 0.21) x 1,000 = 45,826.
+        let (each, group) = alike(10_000, 1_000, 0.3);
+        let r = revenue_range(500, &[group], 1).unwrap();
+        let RangeMethod::Normal { berry_esseen_bound } = r.method else {
+            panic!("normal: {r:?}")
+        };
+        // 0.56 x (p^2 + (1-p)^2) / sqrt(n p (1-p)) = 0.56 x 0.58 / sqrt(2,100).
+        assert!((berry_esseen_bound - 0.56 * 0.58 / 2_100f64.sqrt()).abs() < 1e-9);
+        let sd = 2_100f64.sqrt() * 1_000.0;
+        assert_eq!(r.p50, 3_000_500);
+        assert_eq!(r.p10, (3_000_500.0 - Z90 * sd).round() as i64);
+        assert_eq!(r.p90, (3_000_500.0 + Z90 * sd).round() as i64);
+        // The same deals one by one give the same range (the bound up to rounding), and a
+        // group needs no deal loaded.
+        let one_by_one = revenue_range(500, &each, 1).unwrap();
+        assert_eq!(
+            (one_by_one.p10, one_by_one.p50, one_by_one.p90),
+            (r.p10, r.p50, r.p90)
+        );
+        let RangeMethod::Normal {
+            berry_esseen_bound: b,
+        } = one_by_one.method
+        else {
+            panic!("normal: {one_by_one:?}")
+        };
+        assert!((b - berry_esseen_bound).abs() < 1e-12);
+        assert!(!range_needs_each_deal(&[group]));
+    }
+
+    #[test]
+    fn few_grouped_deals_ask_for_the_deals_themselves() {
+        let (each, group) = alike(5, 1_000, 0.3);
+        assert!(range_needs_each_deal(&[group]));
+        assert_eq!(revenue_range(0, &[group], 1), None);
+        assert_eq!(
+            revenue_range(0, &each, 1).unwrap().method,
+            RangeMethod::Exact
+        );
+        // One uneven deal among many keeps sampling ahead of the normal approximation.
+        let (_, small) = alike(2_000, 10, 0.3);
+        let whale = deal(100_000_000, 0.3, ForecastCategory::Commit);
+        assert!(range_needs_each_deal(&[small, whale]));
+    }
+
+    fn arb_deal() -> impl Strategy<Value = OpenDeals> {
         (
             0i64..1_000_000,
             prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
@@ -350,7 +509,7 @@ mod tests {
         /// The range is ordered and stays between what is certain and everything won.
         #[test]
         fn the_range_is_ordered_and_bounded(deals in proptest::collection::vec(arb_deal(), 0..40), closed in 0i64..1_000_000, seed in any::<u64>()) {
-            let r = revenue_range(closed, &deals, seed);
+            let r = revenue_range(closed, &deals, seed).unwrap();
             let everything: i64 = closed + deals.iter().filter(|d| d.probability > 0.0).map(|d| d.amount).sum::<i64>();
             let certain: i64 = closed + deals.iter().filter(|d| d.probability >= 1.0).map(|d| d.amount).sum::<i64>();
             prop_assert!(certain <= r.p10 && r.p10 <= r.p50 && r.p50 <= r.p90 && r.p90 <= everything);
@@ -360,9 +519,9 @@ mod tests {
         /// exact expected value.
         #[test]
         fn certain_outcomes_collapse_the_range(deals in proptest::collection::vec((0i64..1_000_000, any::<bool>()), 0..60), closed in 0i64..1_000_000) {
-            let deals: Vec<OpenDeal> = deals.into_iter().map(|(a, won)| deal(a, if won { 1.0 } else { 0.0 }, ForecastCategory::Pipeline)).collect();
+            let deals: Vec<OpenDeals> = deals.into_iter().map(|(a, won)| deal(a, if won { 1.0 } else { 0.0 }, ForecastCategory::Pipeline)).collect();
             let expected = Figures::of(closed, &deals).expected;
-            let r = revenue_range(closed, &deals, 7);
+            let r = revenue_range(closed, &deals, 7).unwrap();
             prop_assert_eq!((r.p10, r.p50, r.p90), (expected, expected, expected));
             prop_assert_eq!(r.method, RangeMethod::Exact);
         }

@@ -115,7 +115,20 @@ pub struct ExchangeRate {
 /// direction of a pair serves), minding each currency's minor-unit digits.
 pub fn convert(minor: i64, from: Currency, to: Currency, rates: &[ExchangeRate]) -> Option<i64> {
     if from == to {
-        return Some(minor);
+        return Some(minor); // exact beyond 2^53, where a double is not
+    }
+    // Capped at the amount ceiling, so that sums of converted amounts stay as far from
+    // overflow as sums of entered ones: a huge (but finite) rate would otherwise make each
+    // amount saturate at i64::MAX, and two of them overflow a forecast's sum.
+    let max = MAX_AMOUNT_MINOR as f64;
+    minor_unit_rate(from, to, rates)
+        .map(|rate| (minor as f64 * rate).round().clamp(-max, max) as i64)
+}
+
+/// How many minor units of `to` one minor unit of `from` is worth, if a rate serves.
+pub fn minor_unit_rate(from: Currency, to: Currency, rates: &[ExchangeRate]) -> Option<f64> {
+    if from == to {
+        return Some(1.0);
     }
     let rate = rates
         .iter()
@@ -127,12 +140,7 @@ pub fn convert(minor: i64, from: Currency, to: Currency, rates: &[ExchangeRate])
                 .find(|r| r.from == to && r.to == from)
                 .map(|r| 1.0 / r.rate)
         })?;
-    let scale = 10f64.powi(to.minor_digits() - from.minor_digits());
-    // Capped at the amount ceiling, so that sums of converted amounts stay as far from
-    // overflow as sums of entered ones: a huge (but finite) rate would otherwise make each
-    // amount saturate at i64::MAX, and two of them overflow a forecast's sum.
-    let max = MAX_AMOUNT_MINOR as f64;
-    Some((minor as f64 * rate * scale).round().clamp(-max, max) as i64)
+    Some(rate * 10f64.powi(to.minor_digits() - from.minor_digits()))
 }
 
 #[cfg(test)]

@@ -244,15 +244,6 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             .await?;
         let (start, end) = result.bounds;
         let last_day: NaiveDate = end.pred_opt().unwrap_or(end);
-        let range = result.range;
-        let (exact, samples, seed, error_bound) = match range.method {
-            RangeMethod::Exact => (true, 0, 0, 0.0),
-            RangeMethod::MonteCarlo {
-                samples,
-                seed,
-                dkw_bound,
-            } => (false, samples as i32, seed, dkw_bound),
-        };
         Ok(Response::new(pb::Forecast {
             period: period.to_string(),
             scope: req.scope.clone(),
@@ -260,15 +251,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             period_end: Some(date_to(last_day)),
             currency_code: result.currency.code().to_string(),
             totals: Some(figures_to(&result.totals)),
-            range: Some(pb::RevenueRange {
-                p10: range.p10,
-                p50: range.p50,
-                p90: range.p90,
-                exact,
-                samples,
-                seed,
-                error_bound,
-            }),
+            range: Some(range_to(&result.range)),
             by_stage: result
                 .by_stage
                 .iter()
@@ -606,22 +589,25 @@ fn score_to(method: pb::method_accuracy::Method, s: &Score) -> pb::MethodAccurac
 }
 
 fn range_to(range: &Range) -> pb::RevenueRange {
-    let (exact, samples, seed, error_bound) = match range.method {
-        RangeMethod::Exact => (true, 0, 0, 0.0),
+    use pb::revenue_range::Method;
+    let (method, samples, seed, error_bound) = match range.method {
+        RangeMethod::Exact => (Method::Exact, 0, 0, 0.0),
         RangeMethod::MonteCarlo {
             samples,
             seed,
             dkw_bound,
-        } => (false, samples as i32, seed, dkw_bound),
+        } => (Method::MonteCarlo, samples as i32, seed, dkw_bound),
+        RangeMethod::Normal { berry_esseen_bound } => (Method::Normal, 0, 0, berry_esseen_bound),
     };
     pb::RevenueRange {
         p10: range.p10,
         p50: range.p50,
         p90: range.p90,
-        exact,
+        exact: method == Method::Exact,
         samples,
         seed,
         error_bound,
+        method: method.into(),
     }
 }
 

@@ -111,6 +111,40 @@ fn delegation_from(row: delegation::Model) -> Result<Delegation, DbErr> {
     })
 }
 
+/// Who a pending request's current step waits on, as queue rows (none once it is closed).
+fn queue_rows(request: &ApprovalRequest) -> Vec<approval_queue::ActiveModel> {
+    if request.state != RequestState::Pending {
+        return Vec::new();
+    }
+    let (users, roles) = request.waiting_on();
+    users
+        .into_iter()
+        .map(user_key)
+        .chain(roles.into_iter().map(role_key))
+        .map(|key| approval_queue::ActiveModel {
+            request_id: Set(request.id.to_string()),
+            waiting_on: Set(key),
+            created_at: Set(request.created_at),
+        })
+        .collect()
+}
+
+/// A new request's row.
+fn request_row(request: &ApprovalRequest) -> Result<approval_request::ActiveModel, AppError> {
+    Ok(approval_request::ActiveModel {
+        id: Set(request.id.to_string()),
+        deal_id: Set(request.deal_id.to_string()),
+        requester_id: Set(request.requester.0.to_string()),
+        segment: Set(encode_segment(request.segment).to_string()),
+        state: Set(encode_state(request.state).to_string()),
+        discount_bps: Set(request.terms.discount_bps as i32),
+        created_at: Set(request.created_at),
+        next_due_at: Set(request.next_due()),
+        lock_version: Set(1),
+        document: Set(document(request)?),
+    })
+}
+
 /// Newest first after `(created_at, id)`.
 fn before(
     created: impl ColumnTrait,
@@ -138,20 +172,7 @@ impl SqlStore {
             .filter(approval_queue::Column::RequestId.eq(request.id.to_string()))
             .exec(txn)
             .await?;
-        if request.state != RequestState::Pending {
-            return Ok(());
-        }
-        let (users, roles) = request.waiting_on();
-        let rows: Vec<approval_queue::ActiveModel> = users
-            .into_iter()
-            .map(user_key)
-            .chain(roles.into_iter().map(role_key))
-            .map(|key| approval_queue::ActiveModel {
-                request_id: Set(request.id.to_string()),
-                waiting_on: Set(key),
-                created_at: Set(request.created_at),
-            })
-            .collect();
+        let rows = queue_rows(request);
         if !rows.is_empty() {
             approval_queue::Entity::insert_many(rows)
                 .exec_without_returning(txn)
@@ -262,7 +283,9 @@ impl DealDeskStore for SqlStore {
             }
         })?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.policies.clear();
+        Ok(())
     }
 
     async fn get_policy(
@@ -270,6 +293,12 @@ impl DealDeskStore for SqlStore {
         segment: Segment,
         version: Option<i64>,
     ) -> AppResult<Option<PolicyVersion>> {
+        let cache = &self.caches.policies;
+        let newest = version.is_none();
+        if newest && let Some(policy) = cache.get(&segment) {
+            return Ok(policy);
+        }
+        let ticket = cache.ticket();
         let mut query = approval_policy::Entity::find()
             .filter(approval_policy::Column::Segment.eq(encode_segment(segment)))
             .order_by_desc(approval_policy::Column::Version);
@@ -277,7 +306,11 @@ impl DealDeskStore for SqlStore {
             query = query.filter(approval_policy::Column::Version.eq(version));
         }
         let row = query.one(&self.db).await.map_err(storage)?;
-        row.map(from_row).transpose().map_err(storage)
+        let policy = row.map(from_row).transpose().map_err(storage)?;
+        if newest {
+            cache.put(segment, policy.clone(), ticket);
+        }
+        Ok(policy)
     }
 
     async fn insert_request(
@@ -288,7 +321,7 @@ impl DealDeskStore for SqlStore {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
-        let doc = document(request)?;
+        let row = request_row(request)?;
         self.write_once(audit, idempotency, async |txn| {
             if let Some((earlier, version)) = supersedes {
                 self.update_request(txn, earlier, version).await?;
@@ -305,25 +338,43 @@ impl DealDeskStore for SqlStore {
                 .exec(txn)
                 .await
                 .map_err(storage)?;
-            approval_request::Entity::insert(approval_request::ActiveModel {
-                id: Set(request.id.to_string()),
-                deal_id: Set(request.deal_id.to_string()),
-                requester_id: Set(request.requester.0.to_string()),
-                segment: Set(encode_segment(request.segment).to_string()),
-                state: Set(encode_state(request.state).to_string()),
-                discount_bps: Set(request.terms.discount_bps as i32),
-                created_at: Set(request.created_at),
-                next_due_at: Set(request.next_due()),
-                lock_version: Set(1),
-                document: Set(doc),
-            })
-            .exec_without_returning(txn)
-            .await
-            .map_err(storage)?;
+            approval_request::Entity::insert(row)
+                .exec_without_returning(txn)
+                .await
+                .map_err(storage)?;
             self.write_queue(txn, request).await.map_err(storage)?;
             self.append_events(txn, events).await.map_err(storage)
         })
         .await
+    }
+
+    async fn insert_requests(
+        &self,
+        requests: &[ApprovalRequest],
+        audit: AuditEntry,
+    ) -> AppResult<()> {
+        // Rows are small beside a deal's, but the document is long: a few hundred per statement.
+        const CHUNK: usize = 200;
+        let txn = self.begin_write().await.map_err(storage)?;
+        for chunk in requests.chunks(CHUNK) {
+            let rows = chunk
+                .iter()
+                .map(request_row)
+                .collect::<AppResult<Vec<_>>>()?;
+            approval_request::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage)?;
+            let queue: Vec<_> = chunk.iter().flat_map(queue_rows).collect();
+            if !queue.is_empty() {
+                approval_queue::Entity::insert_many(queue)
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(storage)?;
+            }
+        }
+        record_audit(&txn, audit).await.map_err(storage)?;
+        txn.commit().await.map_err(storage)
     }
 
     async fn get_request(&self, id: Uuid) -> AppResult<Option<(ApprovalRequest, i64)>> {

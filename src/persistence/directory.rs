@@ -123,6 +123,11 @@ async fn chain_above<C: ConnectionTrait>(
 
 impl DirectoryStore for SqlStore {
     async fn find_token_owner(&self, secret_hash: &str) -> AppResult<Option<TokenOwner>> {
+        let cache = &self.caches.tokens;
+        if let Some(owner) = cache.get(&secret_hash.to_string()) {
+            return Ok(Some(owner));
+        }
+        let ticket = cache.ticket();
         let Some(token) = api_token::Entity::find()
             .filter(api_token::Column::SecretHash.eq(secret_hash))
             .one(&self.db)
@@ -132,10 +137,14 @@ impl DirectoryStore for SqlStore {
             return Ok(None);
         };
         let token = token_from_row(token).map_err(storage)?;
-        Ok(self
+        let owner = self
             .get_user(token.user_id)
             .await?
-            .map(|user| TokenOwner { token, user }))
+            .map(|user| TokenOwner { token, user });
+        if let Some(owner) = &owner {
+            cache.put(secret_hash.to_string(), owner.clone(), ticket);
+        }
+        Ok(owner)
     }
 
     async fn find_idempotent(&self, key: &IdempotencyKey) -> AppResult<Option<Vec<u8>>> {
@@ -172,6 +181,7 @@ impl DirectoryStore for SqlStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.caches.directory_changed())
     }
 
     async fn get_user(&self, id: UserId) -> AppResult<Option<User>> {
@@ -275,6 +285,8 @@ impl DirectoryStore for SqlStore {
             .map_err(storage)?
             .ok_or_else(|| AppError::Storage("updated user vanished".into()))?;
         txn.commit().await.map_err(storage)?;
+        // Their tokens now authenticate a changed (perhaps deactivated) user.
+        self.caches.directory_changed();
         user_from_row(row).map_err(storage)
     }
 
@@ -352,6 +364,7 @@ impl DirectoryStore for SqlStore {
             .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
+        self.caches.directory_changed();
         let mut token = token_from_row(row).map_err(storage)?;
         token.revoked_at = Some(at);
         Ok(token)

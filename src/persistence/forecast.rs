@@ -17,7 +17,7 @@ use super::entities::{
 use super::{SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
-    WonRow,
+    OpenGroupRow, WonRow,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::call::{CallEvent, CallEventKind};
@@ -268,6 +268,7 @@ impl ForecastStore for SqlStore {
             Ok(())
         })
         .await
+        .inspect(|_| self.caches.win_rates.clear())
     }
 
     async fn get_win_rate_snapshot(
@@ -305,12 +306,17 @@ impl ForecastStore for SqlStore {
     }
 
     async fn current_win_rate_snapshots(&self) -> AppResult<Vec<WinRateSnapshot>> {
-        let rows = win_rate_snapshot::Entity::find()
-            .filter(win_rate_snapshot::Column::Current.eq(true))
-            .all(&self.db)
+        self.caches
+            .win_rates
+            .get_or_load((), async {
+                let rows = win_rate_snapshot::Entity::find()
+                    .filter(win_rate_snapshot::Column::Current.eq(true))
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                load_snapshots(&self.db, rows).await.map_err(storage)
+            })
             .await
-            .map_err(storage)?;
-        load_snapshots(&self.db, rows).await.map_err(storage)
     }
 
     async fn open_deals_closing(
@@ -360,6 +366,60 @@ impl ForecastStore for SqlStore {
             .map_err(storage)
     }
 
+    async fn open_deal_groups(
+        &self,
+        owners: Option<&[UserId]>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<Vec<OpenGroupRow>> {
+        let mut values: Vec<Value> = vec![from.into(), to.into()];
+        let owner_filter = match owners {
+            Some([]) => return Ok(Vec::new()),
+            Some(owners) => {
+                let (placeholders, owner_values) = owner_list(owners, 3);
+                values.extend(owner_values);
+                format!("AND owner_id IN ({placeholders})")
+            }
+            None => String::new(),
+        };
+        // Amounts reach 10^12 minor units: their powers are summed as doubles.
+        let sql = format!(
+            "SELECT owner_id, pipeline_id, stage_id, forecast_category, currency, \
+                    COUNT(*) AS deals, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS amount, \
+                    COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor), 0.0) AS squares, \
+                    COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor * amount_minor), 0.0) AS cubes \
+             FROM deals WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {owner_filter} \
+             GROUP BY owner_id, pipeline_id, stage_id, forecast_category, currency"
+        );
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await
+            .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let text = |column: &str| row.try_get::<String>("", column);
+                let code: Option<String> = row.try_get("", "currency")?;
+                Ok(OpenGroupRow {
+                    owner: UserId(uuid(&text("owner_id")?)?),
+                    pipeline: uuid(&text("pipeline_id")?)?,
+                    stage: text("stage_id")?,
+                    category: decode_category(&text("forecast_category")?)?,
+                    currency: code.as_deref().map(currency).transpose()?,
+                    deals: row.try_get::<i64>("", "deals")?.max(0) as u64,
+                    amount: row.try_get("", "amount")?,
+                    squares: row.try_get("", "squares")?,
+                    cubes: row.try_get("", "cubes")?,
+                })
+            })
+            .collect::<Result<_, DbErr>>()
+            .map_err(storage)
+    }
+
     async fn closed_won_between(
         &self,
         owners: Option<&[UserId]>,
@@ -377,7 +437,8 @@ impl ForecastStore for SqlStore {
             None => String::new(),
         };
         let sql = format!(
-            "SELECT owner_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM deals \
+            "SELECT owner_id, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount, \
+                    COUNT(*) AS deals FROM deals \
              WHERE status = 'WON' AND closed_at >= $1 AND closed_at < $2 {owner_filter} \
              GROUP BY owner_id, currency"
         );
@@ -398,6 +459,7 @@ impl ForecastStore for SqlStore {
                     owner: UserId(uuid(&owner)?),
                     currency: code.as_deref().map(currency).transpose()?,
                     amount: row.try_get::<Option<i64>>("", "amount")?.unwrap_or(0),
+                    deals: row.try_get::<i64>("", "deals")?.max(0) as u64,
                 })
             })
             .collect::<Result<_, DbErr>>()
@@ -405,22 +467,27 @@ impl ForecastStore for SqlStore {
     }
 
     async fn reporting_tree(&self) -> AppResult<Vec<(UserId, Option<UserId>)>> {
-        let rows: Vec<(String, Option<String>)> = user::Entity::find()
-            .select_only()
-            .columns([user::Column::Id, user::Column::ManagerId])
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        rows.into_iter()
-            .map(|(id, manager)| {
-                Ok((
-                    UserId(uuid(&id)?),
-                    manager.as_deref().map(uuid).transpose()?.map(UserId),
-                ))
+        self.caches
+            .tree
+            .get_or_load((), async {
+                let rows: Vec<(String, Option<String>)> = user::Entity::find()
+                    .select_only()
+                    .columns([user::Column::Id, user::Column::ManagerId])
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                rows.into_iter()
+                    .map(|(id, manager)| {
+                        Ok((
+                            UserId(uuid(&id)?),
+                            manager.as_deref().map(uuid).transpose()?.map(UserId),
+                        ))
+                    })
+                    .collect::<Result<_, DbErr>>()
+                    .map_err(storage)
             })
-            .collect::<Result<_, DbErr>>()
-            .map_err(storage)
+            .await
     }
 
     async fn set_exchange_rate(
@@ -451,29 +518,36 @@ impl ForecastStore for SqlStore {
         .await
         .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.exchange_rates.clear();
+        Ok(())
     }
 
     async fn exchange_rates(&self) -> AppResult<Vec<(ExchangeRate, DateTime<Utc>)>> {
-        let rows = exchange_rate::Entity::find()
-            .order_by_asc(exchange_rate::Column::FromCurrency)
-            .order_by_asc(exchange_rate::Column::ToCurrency)
-            .all(&self.db)
-            .await
-            .map_err(storage)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok((
-                    ExchangeRate {
-                        from: currency(&r.from_currency)?,
-                        to: currency(&r.to_currency)?,
-                        rate: r.rate,
-                    },
-                    r.updated_at,
-                ))
+        self.caches
+            .exchange_rates
+            .get_or_load((), async {
+                let rows = exchange_rate::Entity::find()
+                    .order_by_asc(exchange_rate::Column::FromCurrency)
+                    .order_by_asc(exchange_rate::Column::ToCurrency)
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok((
+                            ExchangeRate {
+                                from: currency(&r.from_currency)?,
+                                to: currency(&r.to_currency)?,
+                                rate: r.rate,
+                            },
+                            r.updated_at,
+                        ))
+                    })
+                    .collect::<Result<_, DbErr>>()
+                    .map_err(storage)
             })
-            .collect::<Result<_, DbErr>>()
-            .map_err(storage)
+            .await
     }
 
     async fn append_call_event(&self, e: &CallEvent, audit: AuditEntry) -> AppResult<CallEvent> {
@@ -573,6 +647,8 @@ impl ForecastStore for SqlStore {
                     seed,
                     dkw_bound,
                 } => (samples as i32, seed as i64, dkw_bound),
+                // No samples but an error bound: the normal approximation (see the reading).
+                RangeMethod::Normal { berry_esseen_bound } => (0, 0, berry_esseen_bound),
             };
             forecast_snapshot::Entity::insert(forecast_snapshot::ActiveModel {
                 id: Set(id.clone()),
@@ -650,8 +726,12 @@ impl ForecastStore for SqlStore {
                     open_deals: r.open_deals.max(0) as u64,
                     ..Figures::default()
                 };
-                let method = if r.range_samples == 0 {
+                let method = if r.range_samples == 0 && r.range_error == 0.0 {
                     RangeMethod::Exact
+                } else if r.range_samples == 0 {
+                    RangeMethod::Normal {
+                        berry_esseen_bound: r.range_error,
+                    }
                 } else {
                     RangeMethod::MonteCarlo {
                         samples: r.range_samples as u32,

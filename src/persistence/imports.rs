@@ -164,7 +164,9 @@ impl ImportStore for SqlStore {
                 .map_err(storage)?;
         }
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.directory_changed(); // new users
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 //! on PostgreSQL, changes to the reporting tree take a transaction-scoped advisory lock so two
 //! concurrent manager changes cannot close a cycle together.
 
+mod cache;
 mod codec;
 mod dealdesk;
 mod deals;
@@ -38,6 +39,8 @@ use entities::{audit_event, idempotency_key};
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
+    /// Shared by every clone: a write through any of them empties what it affects.
+    caches: std::sync::Arc<cache::Caches>,
 }
 
 /// Opens (and on SQLite creates) the database at `url`.
@@ -73,7 +76,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 impl SqlStore {
     /// A store over an open, migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            caches: Default::default(),
+        }
     }
 
     /// The connection, for operations outside the ports (migrations, tests).

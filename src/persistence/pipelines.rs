@@ -331,15 +331,25 @@ impl PipelineStore for SqlStore {
                 .map_err(storage)
         })
         .await
+        .inspect(|_| self.caches.pipelines_changed())
     }
 
     async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Pipeline>> {
+        let cache = &self.caches.pipelines;
+        if let Some(pipeline) = cache.get(&id) {
+            return Ok(Some(pipeline));
+        }
+        let ticket = cache.ticket();
         let row = pipeline::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await
             .map_err(storage)?;
         let rows = row.into_iter().collect();
-        Ok(load_pipelines(&self.db, rows).await.map_err(storage)?.pop())
+        let pipeline = load_pipelines(&self.db, rows).await.map_err(storage)?.pop();
+        if let Some(pipeline) = &pipeline {
+            cache.put(id, pipeline.clone(), ticket);
+        }
+        Ok(pipeline)
     }
 
     async fn list_pipelines(
@@ -348,17 +358,23 @@ impl PipelineStore for SqlStore {
         after: Option<Uuid>,
         limit: u64,
     ) -> AppResult<Vec<Pipeline>> {
-        let mut query = pipeline::Entity::find()
-            .order_by_asc(pipeline::Column::Id)
-            .limit(limit);
-        if let Some(segment) = segment {
-            query = query.filter(pipeline::Column::Segment.eq(encode_segment(segment)));
-        }
-        if let Some(after) = after {
-            query = query.filter(pipeline::Column::Id.gt(after.to_string()));
-        }
-        let rows = query.all(&self.db).await.map_err(storage)?;
-        load_pipelines(&self.db, rows).await.map_err(storage)
+        let load = async {
+            let mut query = pipeline::Entity::find()
+                .order_by_asc(pipeline::Column::Id)
+                .limit(limit);
+            if let Some(segment) = segment {
+                query = query.filter(pipeline::Column::Segment.eq(encode_segment(segment)));
+            }
+            if let Some(after) = after {
+                query = query.filter(pipeline::Column::Id.gt(after.to_string()));
+            }
+            let rows = query.all(&self.db).await.map_err(storage)?;
+            load_pipelines(&self.db, rows).await.map_err(storage)
+        };
+        self.caches
+            .pipeline_pages
+            .get_or_load((segment, after, limit), load)
+            .await
     }
 
     async fn update_pipeline(
@@ -393,6 +409,8 @@ impl PipelineStore for SqlStore {
         }
         replace_stages(&txn, &id, &updated.spec.stages).await?;
         record_audit(&txn, audit).await.map_err(storage)?;
-        txn.commit().await.map_err(storage)
+        txn.commit().await.map_err(storage)?;
+        self.caches.pipelines_changed();
+        Ok(())
     }
 }

@@ -1624,13 +1624,15 @@ contract_test!(
         let sixteen = forecast(&app, &rep.token, mine.clone()).await;
         let r = sixteen.range.unwrap();
         assert!(r.exact, "{r:?}");
+        assert_eq!(r.method(), pb::revenue_range::Method::Exact);
         assert!(0 <= r.p10 && r.p10 <= r.p50 && r.p50 <= r.p90 && r.p90 <= amounts);
         create(&app, &rep.token, draft(&w.pipeline, "s3", usd(17_000))).await;
         amounts += 17_000;
         let seventeen = forecast(&app, &rep.token, mine.clone()).await;
         let r = seventeen.range.unwrap();
         assert!(!r.exact, "{r:?}");
-        // Samples: 20_000_000 / 17 capped at 10_000; 99% DKW bound sqrt(ln(200) / 20_000).
+        assert_eq!(r.method(), pb::revenue_range::Method::MonteCarlo);
+        // Samples: 200_000 / 17 capped at 10_000; 99% DKW bound sqrt(ln(200) / 20_000).
         assert_eq!(r.samples, 10_000);
         assert_close(
             r.error_bound,

@@ -1,0 +1,188 @@
+//! Read-through caches of what nearly every request reads and almost nothing changes: who a
+//! token belongs to, the reporting tree, pipelines, each segment's newest approval policy, the
+//! current win rates and the exchange rates. Deals, requests and calls are never cached.
+//!
+//! Bounds: an entry lives at most [`TTL`]; each cache holds at most [`CAPACITY`] entries (it is
+//! emptied when full, so memory never grows with the data). Every write through a store (and
+//! its clones, which share the caches) empties the cache it affects at once, so this process
+//! never reads its own writes stale; another process sharing the database (a replica, the CLI)
+//! sees them within [`TTL`]. Unknown tokens are never cached: a token issued elsewhere works at
+//! once.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::app::ports::TokenOwner;
+use crate::domain::approval::PolicyVersion;
+use crate::domain::directory::UserId;
+use crate::domain::money::ExchangeRate;
+use crate::domain::pipeline::{Pipeline, Segment};
+use crate::domain::winrate::WinRateSnapshot;
+
+/// How long an entry is served before it is read again.
+pub const TTL: Duration = Duration::from_secs(2);
+/// The most entries one cache holds.
+pub const CAPACITY: usize = 10_000;
+
+/// One cache: values by key, each with the moment it was read.
+#[derive(Debug)]
+pub struct Cached<K, V> {
+    inner: Mutex<Entries<K, V>>,
+}
+
+#[derive(Debug)]
+struct Entries<K, V> {
+    values: HashMap<K, (V, Instant)>,
+    /// Bumped by every clear: a read that began before one is not kept.
+    generation: u64,
+}
+
+/// Taken before reading the database, handed back to [`Cached::put`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    generation: u64,
+    at: Instant,
+}
+
+impl<K: Eq + Hash, V: Clone> Default for Cached<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Entries {
+                values: HashMap::new(),
+                generation: 0,
+            }),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Cached<K, V> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries<K, V>> {
+        // A panic elsewhere cannot leave the map half-changed: every change is one call.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value of `key` if it was read less than [`TTL`] ago.
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.entries()
+            .values
+            .get(key)
+            .filter(|(_, read)| read.elapsed() < TTL)
+            .map(|(value, _)| value.clone())
+    }
+
+    /// Take before reading the value from the database.
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            generation: self.entries().generation,
+            at: Instant::now(),
+        }
+    }
+
+    /// Remembers `value` read under `ticket`, unless a write cleared the cache meanwhile (the
+    /// value may predate that write).
+    pub fn put(&self, key: K, value: V, ticket: Ticket) {
+        let mut entries = self.entries();
+        if entries.generation != ticket.generation {
+            return;
+        }
+        if entries.values.len() >= CAPACITY {
+            entries.values.clear();
+        }
+        entries.values.insert(key, (value, ticket.at));
+    }
+
+    /// The cached value of `key`, else the value `load` reads (and remembers).
+    pub async fn get_or_load<E>(
+        &self,
+        key: K,
+        load: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let ticket = self.ticket();
+        let value = load.await?;
+        self.put(key, value.clone(), ticket);
+        Ok(value)
+    }
+
+    /// Forgets everything; call after a write that may change any entry has committed.
+    pub fn clear(&self) {
+        let mut entries = self.entries();
+        entries.values.clear();
+        entries.generation += 1;
+    }
+}
+
+/// The caches of one store and its clones.
+#[derive(Debug, Default)]
+pub struct Caches {
+    /// Token owners by the token secret's hash.
+    pub tokens: Cached<String, TokenOwner>,
+    /// Pipelines by id.
+    pub pipelines: Cached<Uuid, Pipeline>,
+    /// Each segment's newest policy (`None`: it has none yet).
+    pub policies: Cached<Segment, Option<PolicyVersion>>,
+    /// Pages of pipelines by (segment, after, limit).
+    pub pipeline_pages: Cached<(Option<Segment>, Option<Uuid>, u64), Vec<Pipeline>>,
+    /// Every user with their manager.
+    pub tree: Cached<(), Vec<(UserId, Option<UserId>)>>,
+    /// The current win-rate snapshot of every pipeline.
+    pub win_rates: Cached<(), Vec<WinRateSnapshot>>,
+    /// The exchange-rate table.
+    pub exchange_rates: Cached<(), Vec<(ExchangeRate, DateTime<Utc>)>>,
+}
+
+impl Caches {
+    /// After a change to users or tokens.
+    pub fn directory_changed(&self) {
+        self.tokens.clear();
+        self.tree.clear();
+    }
+
+    /// After a change to pipelines.
+    pub fn pipelines_changed(&self) {
+        self.pipelines.clear();
+        self.pipeline_pages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_are_cleared_and_stay_bounded() {
+        let cache: Cached<u32, &str> = Cached::default();
+        cache.put(1, "one", cache.ticket());
+        assert_eq!(cache.get(&1), Some("one"));
+        assert_eq!(cache.get(&2), None);
+        let old = Ticket {
+            at: Instant::now().checked_sub(TTL).unwrap(),
+            ..cache.ticket()
+        };
+        cache.put(2, "stale", old);
+        assert_eq!(cache.get(&2), None, "read longer than TTL ago");
+        cache.clear();
+        assert_eq!(cache.get(&1), None);
+        for i in 0..CAPACITY as u32 + 1 {
+            cache.put(i, "x", cache.ticket());
+        }
+        assert!(cache.entries().values.len() <= CAPACITY);
+        assert_eq!(cache.get(&(CAPACITY as u32)), Some("x"));
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_write_is_not_kept() {
+        let cache: Cached<u32, &str> = Cached::default();
+        let ticket = cache.ticket();
+        cache.clear(); // a write committed while the read was under way
+        cache.put(1, "maybe stale", ticket);
+        assert_eq!(cache.get(&1), None);
+    }
+}
