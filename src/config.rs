@@ -155,9 +155,58 @@ pub struct ServeArgs {
         num_args = 0..
     )]
     pub cors_allowed_origins: Vec<String>,
-    /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset.
+    /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset. Plain HTTP
+    /// even with TLS: bind it to a private address.
     #[arg(long, env = "DEALDESK_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The server's certificate chain (PEM). With `--tls-key`, the API is served over TLS only.
+    #[arg(long, env = "DEALDESK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "DEALDESK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate(s) (PEM) signing client certificates: callers must then present one it
+    /// signed (mutual TLS for service-to-service callers). Bearer tokens are still required.
+    #[arg(long, env = "DEALDESK_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With `--tls-client-ca`: let in callers without a certificate too (a certificate that is
+    /// presented must still be valid).
+    #[arg(
+        long,
+        env = "DEALDESK_TLS_CLIENT_AUTH_OPTIONAL",
+        requires = "tls_client_ca"
+    )]
+    pub tls_client_auth_optional: bool,
+    /// Unary calls handled at once; beyond it a call is refused at once with
+    /// RESOURCE_EXHAUSTED (`OVERLOADED`). Health, reflection and streams do not count.
+    #[arg(long, env = "DEALDESK_MAX_CONCURRENT_REQUESTS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: u32,
+    /// Deadline of a unary call, in seconds, when its client sends no `grpc-timeout` (and the
+    /// cap of one it sends); past it the call is cut with DEADLINE_EXCEEDED. 0: only the
+    /// client's deadline.
+    #[arg(long, env = "DEALDESK_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+}
+
+impl ServeArgs {
+    /// The TLS files, when `--tls-cert` and `--tls-key` are given.
+    pub fn tls_files(&self) -> Option<crate::startup::TlsFiles> {
+        Some(crate::startup::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+            client_auth_optional: self.tls_client_auth_optional,
+        })
+    }
+
+    /// The limits on calls in flight and their deadlines.
+    pub fn limits(&self) -> crate::overload::Limits {
+        crate::overload::Limits {
+            max_in_flight: self.max_concurrent_requests as usize,
+            default_deadline: (self.request_timeout_seconds > 0)
+                .then(|| std::time::Duration::from_secs(self.request_timeout_seconds)),
+        }
+    }
 }
 
 /// Options of `demo`.

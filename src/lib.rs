@@ -18,6 +18,7 @@
 //!   and the benchmarks.
 //! - [`demo`]: the operator's bootstrap (first admin, tokens) and the demo organisation.
 //! - [`metrics`]: operations metrics (Prometheus text format) on their own port.
+//! - [`overload`]: the limit on calls in flight and the per-call deadline.
 //! - [`config`], [`telemetry`], [`startup`]: settings, logs, and wiring the server together.
 
 pub mod app;
@@ -28,6 +29,7 @@ pub mod generator;
 pub mod grpc;
 pub mod import;
 pub mod metrics;
+pub mod overload;
 pub mod persistence;
 pub mod proto;
 pub mod startup;

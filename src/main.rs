@@ -54,6 +54,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .then(|| std::time::Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
             let application = Application::build(store, args.listen)
                 .await?
+                .with_tls(args.tls_files().as_ref())?
+                .with_limits(args.limits())
                 .with_calendar(calendar(args.fiscal_year_start_month))
                 .with_snapshot_schedule(every)
                 .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)

@@ -3,12 +3,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -17,6 +18,7 @@ use crate::app::ports::Store;
 use crate::domain::period::FiscalCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};
+use crate::overload::{Limits, OverloadLayer, streaming_paths};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
     self, deal_desk_service_server::DealDeskServiceServer, deal_service_server::DealServiceServer,
@@ -56,6 +58,68 @@ pub enum StartupError {
     /// An allowed CORS origin is not an origin.
     #[error("CORS origin {0:?} must look like https://host or http://host:port")]
     CorsOrigin(String),
+    /// A TLS file is missing or unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// The server's TLS material, as PEM files: with it the server speaks only TLS, and with a
+/// client CA it asks callers for a certificate that CA signed (mutual TLS, for
+/// service-to-service callers). A client certificate authenticates the connection only: every
+/// call still needs its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server's certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// The certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// The CA certificate(s) that sign client certificates; `None`: no client certificates.
+    pub client_ca: Option<PathBuf>,
+    /// With a client CA: also let in callers without a certificate (those with one must still
+    /// present one the CA signed).
+    pub client_auth_optional: bool,
+}
+
+impl TlsFiles {
+    /// Reads the files and checks that the certificate, the key and the CA can serve TLS; an
+    /// error names the file and what is wrong with it.
+    pub fn load(&self) -> Result<ServerTlsConfig, StartupError> {
+        fn pem(path: &Path, what: &str) -> Result<Vec<u8>, StartupError> {
+            let bytes = std::fs::read(path)
+                .map_err(|e| StartupError::Tls(format!("{what} {}: {e}", path.display())))?;
+            if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+                return Err(StartupError::Tls(format!(
+                    "{what} {}: no PEM block in the file",
+                    path.display()
+                )));
+            }
+            Ok(bytes)
+        }
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+            pem(&self.cert, "certificate")?,
+            pem(&self.key, "private key")?,
+        ));
+        if let Some(ca) = &self.client_ca {
+            config = config
+                .client_ca_root(Certificate::from_pem(pem(ca, "client CA")?))
+                .client_auth_optional(self.client_auth_optional);
+        }
+        // The files parse only once the server is configured: do it now, to fail at start-up.
+        Server::builder().tls_config(config.clone()).map_err(|e| {
+            let mut cause = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(err) = source {
+                cause.push_str(&format!(": {err}"));
+                source = err.source();
+            }
+            StartupError::Tls(format!(
+                "{} with {}{cause}",
+                self.cert.display(),
+                self.key.display()
+            ))
+        })?;
+        Ok(config)
+    }
 }
 
 /// Browsers may call the API over gRPC-Web from these origins (exact `scheme://host[:port]`).
@@ -123,6 +187,8 @@ pub struct Application {
     escalate_every: Option<Duration>,
     cors: CorsOrigins,
     metrics: Option<TcpListener>,
+    tls: Option<ServerTlsConfig>,
+    limits: Limits,
 }
 
 impl Application {
@@ -137,7 +203,21 @@ impl Application {
             escalate_every: Some(Duration::from_secs(60)),
             cors: CorsOrigins::default(),
             metrics: None,
+            tls: None,
+            limits: Limits::default(),
         })
+    }
+
+    /// Serves TLS only, per `files` (`None`: plaintext, the default). Fails at once when a file
+    /// is missing or unusable.
+    pub fn with_tls(self, files: Option<&TlsFiles>) -> Result<Self, StartupError> {
+        let tls = files.map(TlsFiles::load).transpose()?;
+        Ok(Self { tls, ..self })
+    }
+
+    /// Limits calls in flight and their deadlines (default: [`Limits::default`]).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Self { limits, ..self }
     }
 
     /// Snapshots the org's forecast of the current month and quarter every `every` (`None`:
@@ -227,14 +307,29 @@ impl Application {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
-        tracing::info!(addr = %self.listener.local_addr()?, "serving dealdesk");
+        tracing::info!(
+            addr = %self.listener.local_addr()?,
+            tls = self.tls.is_some(),
+            max_in_flight = self.limits.max_in_flight,
+            default_deadline = ?self.limits.default_deadline,
+            "serving dealdesk"
+        );
+        let mut server = Server::builder();
+        if let Some(tls) = self.tls {
+            server = server.tls_config(tls)?;
+        }
         // gRPC-Web (HTTP/1.1) beside native gRPC, so browser dashboards call the API directly;
-        // the CORS layer answers preflights for the configured origins only.
-        let result = Server::builder()
+        // the CORS layer answers preflights for the configured origins only. The overload layer
+        // sits inside them, so refusals are counted and reach browsers too.
+        let result = server
             .accept_http1(true)
             .layer(MetricsLayer(requests))
             .layer(self.cors.layer())
             .layer(tonic_web::GrpcWebLayer::new())
+            .layer(OverloadLayer::new(
+                self.limits,
+                streaming_paths(proto::FILE_DESCRIPTOR_SET),
+            ))
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -19,6 +19,8 @@ mod hostile;
 mod import;
 mod metrics;
 mod operations;
+mod overload;
 mod permissions;
 mod pipeline_metrics;
 mod pipelines;
+mod transport;
