@@ -17,6 +17,7 @@ mod directory;
 mod forecast;
 mod hostile;
 mod import;
+mod logs;
 mod metrics;
 mod operations;
 mod overload;

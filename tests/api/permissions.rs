@@ -188,6 +188,8 @@ struct Org {
     absentee: Person,
     /// The credentials of each column (`None`: no authorization metadata).
     tokens: HashMap<String, Option<String>>,
+    /// The user id each column calls as (`None`: no user behind the credentials).
+    actors: HashMap<String, Option<String>>,
     pipeline: pb::Pipeline,
     /// A pipeline for UpdatePipeline to rename.
     spare: pb::Pipeline,
@@ -367,22 +369,26 @@ impl Org {
             .await
             .unwrap();
 
+        let callers = [
+            ("admin", Some(&admin)),
+            ("leader", Some(&leader)),
+            ("manager", Some(&manager)),
+            ("rep", Some(&rep)),
+            ("deal_desk", Some(&deal_desk)),
+            ("finance", Some(&finance)),
+            ("legal", Some(&legal)),
+            ("peer", Some(&peer)),
+            ("other_manager", Some(&other_manager)),
+            ("deactivated", Some(&deactivated)),
+            ("revoked", Some(&revoked)),
+            ("no_token", None),
+        ];
+        let actors = HashMap::from(callers.map(|(column, who)| {
+            let id = who.map(|p| p.name().trim_start_matches("users/").to_string());
+            (column.to_string(), id)
+        }));
         let column_tokens = HashMap::from(
-            [
-                ("admin", Some(&admin)),
-                ("leader", Some(&leader)),
-                ("manager", Some(&manager)),
-                ("rep", Some(&rep)),
-                ("deal_desk", Some(&deal_desk)),
-                ("finance", Some(&finance)),
-                ("legal", Some(&legal)),
-                ("peer", Some(&peer)),
-                ("other_manager", Some(&other_manager)),
-                ("deactivated", Some(&deactivated)),
-                ("revoked", Some(&revoked)),
-                ("no_token", None),
-            ]
-            .map(|(column, who)| (column.to_string(), who.map(|p| p.token.clone()))),
+            callers.map(|(column, who)| (column.to_string(), who.map(|p| p.token.clone()))),
         );
         let mut tokens = column_tokens;
         tokens.insert(
@@ -428,6 +434,7 @@ impl Org {
             standin,
             absentee,
             tokens,
+            actors,
             pipeline,
             spare,
             deal: pb::Deal::default(),
@@ -1333,7 +1340,8 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                     part: Some(Part::Settings(pb::ImportSettings {
                         pipeline: org.pipeline.name.clone(),
                         mapping_json: r#"{"source": "matrix"}"#.into(),
-                        validate_only: true,
+                        // A real import (of no rows), so the cell checks its audit row too.
+                        validate_only: false,
                     })),
                 },
                 pb::ImportHistoryRequest {
@@ -1385,6 +1393,53 @@ async fn written(app: &TestApp) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// The newest audit row's id (0 when there is none).
+async fn last_audit_id(app: &TestApp) -> i64 {
+    let db = app.app.store.connection();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS n FROM audit_events",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// The audit rows written after `after`: (actor id, action).
+async fn audit_since(app: &TestApp, after: i64) -> Vec<(Option<String>, String)> {
+    let db = app.app.store.connection();
+    db.query_all_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT actor_id, action FROM audit_events WHERE id > $1 ORDER BY id"
+            }
+            _ => "SELECT actor_id, action FROM audit_events WHERE id > ? ORDER BY id",
+        },
+        [after.into()],
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| {
+        (
+            row.try_get::<Option<String>>("", "actor_id").unwrap(),
+            row.try_get::<String>("", "action").unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// Whether an RPC changes state (and so must leave an audit row): all but the readers.
+fn writes(rpc: &str) -> bool {
+    let method = rpc.rsplit('.').next().unwrap_or(rpc);
+    !["Get", "List", "Preview", "Watch", "Backtest"]
+        .iter()
+        .any(|prefix| method.starts_with(prefix))
+}
+
 fn seen(answer: &Answer) -> String {
     match answer {
         Ok(true) => "OK".into(),
@@ -1418,6 +1473,7 @@ contract_test!(
             for (column, expected) in &row.cells {
                 let fresh = prepare(&app, &org, &row.key).await;
                 let before = written(&app).await;
+                let last_audit = last_audit_id(&app).await;
                 let answer = call(&org, &fresh, &row.key, org.tokens[column].as_deref()).await;
                 cells += 1;
                 if !matches(*expected, &answer) {
@@ -1431,6 +1487,22 @@ contract_test!(
                         "{} as {column}: refused, but it wrote something",
                         row.key
                     ));
+                } else if !expected.refused() {
+                    // The audit trail names the caller of every write it records, and every
+                    // accepted write leaves at least one row.
+                    let audited = audit_since(&app, last_audit).await;
+                    let caller = &org.actors[column];
+                    for (actor, action) in &audited {
+                        if actor != caller {
+                            wrong.push(format!(
+                                "{} as {column}: audit row {action} names {actor:?}, not {caller:?}",
+                                row.key
+                            ));
+                        }
+                    }
+                    if audited.is_empty() && *expected == Outcome::Ok && writes(&row.rpc) {
+                        wrong.push(format!("{} as {column}: wrote no audit row", row.key));
+                    }
                 }
             }
         }
