@@ -448,6 +448,10 @@ impl<S: Store> App<S> {
         if !v.is_empty() {
             return Err(AppError::invalid(v));
         }
+        // Someone who may not see the request learns nothing of it, not even that it exists:
+        // NOT_FOUND, as GetApprovalRequest answers them. Who may see it does not change
+        // between attempts, so it is checked once, up front.
+        self.get_request(principal, id).await?;
         let actor = self.actor(principal).await?;
         self.change_request(id, key, respond, |request| {
             let happened = request

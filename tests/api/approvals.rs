@@ -1189,12 +1189,18 @@ contract_test!(
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "NOT_AN_APPROVER");
-        for outsider in [&d.other_manager, &d.legal, &d.desk] {
+        // Legal and deal desk see the request but hold no seat of the step; a manager outside
+        // the owner's chain does not even learn that it exists.
+        for outsider in [&d.legal, &d.desk] {
             let status = try_approve(&app, outsider, &step_of(&request, 1))
                 .await
                 .unwrap_err();
             assert_error(&status, Code::PermissionDenied, "NOT_AN_APPROVER");
         }
+        let status = try_approve(&app, &d.other_manager, &step_of(&request, 1))
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::NotFound, "NOT_FOUND");
         let status = try_approve(&app, &d.rep, &step_of(&request, 1))
             .await
             .unwrap_err();
@@ -1781,12 +1787,13 @@ contract_test!(
         let ended_yesterday = try_delegate(&app, &d.manager, delegation(&past, -5, -1))
             .await
             .unwrap();
+        // Out of force, a delegation gives neither the seat nor the sight of the request.
         for who in [&future, &past] {
             assert_eq!(my_queue(&app, who).await, Vec::<String>::new());
             let status = try_approve(&app, who, &step_of(&request, 1))
                 .await
                 .unwrap_err();
-            assert_error(&status, Code::PermissionDenied, "NOT_AN_APPROVER");
+            assert_error(&status, Code::NotFound, "NOT_FOUND");
         }
 
         let today = try_delegate(&app, &d.manager, delegation(&stand_in, 0, 2))

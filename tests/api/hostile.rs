@@ -2561,13 +2561,15 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     field("request_id")
                 }
                 5 => {
-                    // The requester, and a manager of another subtree, are not approvers.
-                    caller = if rng.below(2) == 0 {
-                        &x.rep
+                    // The requester is no approver; a manager of another subtree may not even
+                    // see the request.
+                    if rng.below(2) == 0 {
+                        caller = &x.rep;
+                        Expect::Code(Code::PermissionDenied)
                     } else {
-                        &x.other_manager
-                    };
-                    Expect::Code(Code::PermissionDenied)
+                        caller = &x.other_manager;
+                        Expect::Code(Code::NotFound)
+                    }
                 }
                 _ => {
                     caller = &x.desk;
@@ -2605,8 +2607,9 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     field("comment")
                 }
                 _ => {
+                    // Another rep may not see the request at all.
                     caller = &x.other_rep;
-                    Expect::Code(Code::PermissionDenied)
+                    Expect::Code(Code::NotFound)
                 }
             };
             (as_(caller), r, expect)
