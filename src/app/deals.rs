@@ -102,6 +102,12 @@ fn gate_failure(pipeline_id: Uuid, plan: &MovePlan) -> AppError {
     }
 }
 
+/// Whether a change touched the deal's contacts or qualification (their rows are rewritten).
+fn children_changed(before: &Deal, after: &Deal) -> bool {
+    before.fields.contacts != after.fields.contacts
+        || before.fields.qualification != after.fields.qualification
+}
+
 fn closed_deal(deal: &Deal) -> AppError {
     AppError::FailedPrecondition {
         reason: "DEAL_CLOSED",
@@ -444,7 +450,15 @@ impl<S: Store> App<S> {
             });
         }
         self.store
-            .save_deal(&updated, current.version, None, events, audit, None)
+            .save_deal(
+                &updated,
+                current.version,
+                children_changed(&current, &updated),
+                None,
+                events,
+                audit,
+                None,
+            )
             .await?;
         Ok(updated)
     }
@@ -783,7 +797,15 @@ impl<S: Store> App<S> {
         Ok(
             match self
                 .store
-                .save_deal(&moved, deal.version, Some(&history), events, audit, write)
+                .save_deal(
+                    &moved,
+                    deal.version,
+                    children_changed(&deal, &moved),
+                    Some(&history),
+                    events,
+                    audit,
+                    write,
+                )
                 .await?
             {
                 Created::New(()) => Created::New(moved),

@@ -284,11 +284,14 @@ pub trait DealStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<Deal>>> + Send;
 
     /// Replaces a deal (`deal.version` is the new version) if the stored version is still
-    /// `expected_version` (else ABORTED), appending `history` when the stage changed.
+    /// `expected_version` (else ABORTED), appending `history` when the stage changed. Its
+    /// contacts and qualification rows are rewritten only when `children_changed`.
+    #[allow(clippy::too_many_arguments)]
     fn save_deal(
         &self,
         deal: &Deal,
         expected_version: i64,
+        children_changed: bool,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,

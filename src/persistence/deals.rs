@@ -537,6 +537,7 @@ impl DealStore for SqlStore {
         &self,
         d: &Deal,
         expected_version: i64,
+        children_changed: bool,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
@@ -556,7 +557,11 @@ impl DealStore for SqlStore {
                     name: format!("deals/{}", d.id),
                 });
             }
-            write_children(txn, d, true).await.map_err(storage)?;
+            // A stage move leaves contacts and qualification as they are: four statements
+            // fewer than rewriting them.
+            if children_changed {
+                write_children(txn, d, true).await.map_err(storage)?;
+            }
             if let Some(history) = history {
                 stage_history::Entity::insert(history_row(history))
                     .exec_without_returning(txn)

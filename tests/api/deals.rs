@@ -989,6 +989,21 @@ contract_test!(
             .await
             .unwrap();
         assert_eq!(moved.stage, "negotiate");
+        // A move keeps the contacts the update stored (it does not rewrite them).
+        let stored = app
+            .deals()
+            .await
+            .get_deal(authed(
+                &rep.token,
+                pb::GetDealRequest {
+                    name: deal.name.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stored.contacts, ready(&pipeline, "Skipper").contacts);
+        assert!(!stored.contacts.is_empty());
         let last = history(&app, &rep.token, &deal.name).await.pop().unwrap();
         assert_eq!(
             (last.from_stage.as_str(), last.to_stage.as_str()),
