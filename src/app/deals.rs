@@ -14,7 +14,7 @@ use crate::domain::deal::{
     StageHistoryEntry, access, changed_fields, check_leader_owned, merge_fields,
 };
 use crate::domain::directory::{Role, UserId};
-use crate::domain::gates::{Direction, MovePlan, plan_move};
+use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
 use crate::domain::pipeline::{Pipeline, StageKind};
 
 fn deal_name(id: Uuid) -> String {
@@ -473,18 +473,23 @@ impl<S: Store> App<S> {
         let (deal, _) = self.visible_deal(principal, id).await?;
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
         let today = now().date_naive();
+        let approvals = if move_needs_approvals(&pipeline.spec, Some(&deal.stage_id), target) {
+            self.approval_facts(
+                Some(deal.id),
+                pipeline.spec.segment,
+                deal.fields.discount_bps,
+            )
+            .await?
+        } else {
+            ApprovalFacts::NONE
+        };
         let plan = plan_move(
             &pipeline.spec,
             Some(&deal.stage_id),
             target,
             &deal.fields,
             today,
-            self.approval_facts(
-                Some(deal.id),
-                pipeline.spec.segment,
-                deal.fields.discount_bps,
-            )
-            .await?,
+            approvals,
         )
         .ok_or_else(|| {
             AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
@@ -672,18 +677,24 @@ impl<S: Store> App<S> {
             ));
         }
         let at = now();
+        // The deal desk's facts are read only when an approval criterion is on the path.
+        let approvals = if move_needs_approvals(&pipeline.spec, Some(&deal.stage_id), target) {
+            self.approval_facts(
+                Some(deal.id),
+                pipeline.spec.segment,
+                deal.fields.discount_bps,
+            )
+            .await?
+        } else {
+            ApprovalFacts::NONE
+        };
         let plan = plan_move(
             &pipeline.spec,
             Some(&deal.stage_id),
             target,
             &deal.fields,
             at.date_naive(),
-            self.approval_facts(
-                Some(deal.id),
-                pipeline.spec.segment,
-                deal.fields.discount_bps,
-            )
-            .await?,
+            approvals,
         )
         .ok_or_else(|| {
             AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")

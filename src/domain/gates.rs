@@ -7,7 +7,9 @@
 use chrono::NaiveDate;
 
 use super::deal::DealFields;
-use super::pipeline::{DealField, ExitCriterion, PipelineSpec, QualificationStatus, StageKind};
+use super::pipeline::{
+    DealField, ExitCriterion, PipelineSpec, QualificationStatus, Stage, StageKind,
+};
 
 /// What the deal desk knows about a deal's approvals, for the approval criteria.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,16 +113,14 @@ impl MovePlan {
     }
 }
 
-/// Plans a move within `pipeline` from stage `from` (`None`: creating the deal) to `to`.
-/// `None` when either stage is not in the pipeline. Moving to the lost stage is never gated.
-pub fn plan_move(
-    pipeline: &PipelineSpec,
+/// A move's direction and the open stages whose exit criteria it must meet, in stage order
+/// (none unless it moves forward to a stage other than lost). `None` when either stage is not
+/// in the pipeline.
+fn path<'p>(
+    pipeline: &'p PipelineSpec,
     from: Option<&str>,
     to: &str,
-    deal: &DealFields,
-    today: NaiveDate,
-    approvals: ApprovalFacts,
-) -> Option<MovePlan> {
+) -> Option<(Direction, Vec<&'p Stage>)> {
     let target = pipeline.stage(to)?;
     let from_position = match from {
         Some(from) => pipeline.stage(from)?.position,
@@ -132,24 +132,54 @@ pub fn plan_move(
         std::cmp::Ordering::Equal => Direction::None,
     };
     let gated = direction == Direction::Forward && target.kind != StageKind::Lost;
-    let checks = if gated {
+    let stages = if gated {
         pipeline
             .stages
             .iter()
             .filter(|s| s.kind == StageKind::Open)
             .filter(|s| s.position >= from_position && s.position < target.position)
-            .flat_map(|s| {
-                s.exit_criteria.iter().map(|c| Check {
-                    stage_id: s.stage_id.clone(),
-                    criterion: *c,
-                    met: holds(c, deal, today, approvals),
-                })
-            })
             .collect()
     } else {
         Vec::new()
     };
+    Some((direction, stages))
+}
+
+/// Plans a move within `pipeline` from stage `from` (`None`: creating the deal) to `to`.
+/// `None` when either stage is not in the pipeline. Moving to the lost stage is never gated.
+pub fn plan_move(
+    pipeline: &PipelineSpec,
+    from: Option<&str>,
+    to: &str,
+    deal: &DealFields,
+    today: NaiveDate,
+    approvals: ApprovalFacts,
+) -> Option<MovePlan> {
+    let (direction, stages) = path(pipeline, from, to)?;
+    let checks = stages
+        .iter()
+        .flat_map(|s| {
+            s.exit_criteria.iter().map(|c| Check {
+                stage_id: s.stage_id.clone(),
+                criterion: *c,
+                met: holds(c, deal, today, approvals),
+            })
+        })
+        .collect();
     Some(MovePlan { direction, checks })
+}
+
+/// Whether a move's path holds an approval criterion, so that planning it needs the deal
+/// desk's [`ApprovalFacts`]; when not, any facts give the same plan (and need no query).
+pub fn move_needs_approvals(pipeline: &PipelineSpec, from: Option<&str>, to: &str) -> bool {
+    path(pipeline, from, to).is_some_and(|(_, stages)| {
+        stages.iter().flat_map(|s| &s.exit_criteria).any(|c| {
+            matches!(
+                c,
+                ExitCriterion::NoPendingApproval | ExitCriterion::DiscountCovered
+            )
+        })
+    })
 }
 
 #[cfg(test)]
@@ -485,6 +515,7 @@ mod tests {
                 min_status: QualificationStatus::Yellow,
             },
             ExitCriterion::NoPendingApproval,
+            ExitCriterion::DiscountCovered,
         ]
     }
 
@@ -548,6 +579,38 @@ mod tests {
             prop_assert_eq!(plan.allowed(), expected);
             let gated_stages: usize = (from..to).map(|i| pipeline.stages[i].exit_criteria.len()).sum();
             prop_assert_eq!(plan.checks.len(), gated_stages);
+        }
+
+        /// A move whose path holds no approval criterion plans the same whatever the deal
+        /// desk's facts (so the app skips reading them); one whose path holds one is told so.
+        #[test]
+        fn approval_facts_matter_only_to_moves_that_need_them(
+            open in 2usize..7,
+            picks in proptest::collection::vec(proptest::collection::vec(0usize..8, 0..4), 7),
+            flags in any::<[bool; 6]>(),
+            facts in any::<[bool; 4]>(),
+            from in 0usize..7,
+            to in 0usize..9,
+        ) {
+            let pipeline = pipeline_from(open, &picks);
+            let deal = deal_from(flags);
+            let from = format!("s{}", from % open);
+            let to = match to % (open + 2) {
+                t if t == open => "won".to_string(),
+                t if t == open + 1 => "lost".to_string(),
+                t => format!("s{t}"),
+            };
+            let plan = |approvals| plan_move(&pipeline, Some(&from), &to, &deal, today(), approvals).unwrap();
+            let a = ApprovalFacts { pending: facts[0], discount_covered: facts[1] };
+            let b = ApprovalFacts { pending: facts[2], discount_covered: facts[3] };
+            let on_path = plan(a).checks.iter().any(|c| matches!(
+                c.criterion,
+                ExitCriterion::NoPendingApproval | ExitCriterion::DiscountCovered
+            ));
+            prop_assert_eq!(move_needs_approvals(&pipeline, Some(&from), &to), on_path);
+            if !on_path {
+                prop_assert_eq!(plan(a), plan(b));
+            }
         }
     }
 }
