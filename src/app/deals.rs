@@ -15,7 +15,7 @@ use crate::domain::deal::{
 };
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
-use crate::domain::pipeline::{Pipeline, StageKind};
+use crate::domain::pipeline::{Pipeline, PipelineSpec, StageKind};
 
 fn deal_name(id: Uuid) -> String {
     format!("deals/{id}")
@@ -473,16 +473,9 @@ impl<S: Store> App<S> {
         let (deal, _) = self.visible_deal(principal, id).await?;
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
         let today = now().date_naive();
-        let approvals = if move_needs_approvals(&pipeline.spec, Some(&deal.stage_id), target) {
-            self.approval_facts(
-                Some(deal.id),
-                pipeline.spec.segment,
-                deal.fields.discount_bps,
-            )
-            .await?
-        } else {
-            ApprovalFacts::NONE
-        };
+        let approvals = self
+            .move_approval_facts(&pipeline.spec, &deal, target)
+            .await?;
         let plan = plan_move(
             &pipeline.spec,
             Some(&deal.stage_id),
@@ -498,6 +491,21 @@ impl<S: Store> App<S> {
             pipeline_id: pipeline.id,
             plan,
         })
+    }
+
+    /// What the deal desk knows of `deal`'s approvals, read only when moving it to `target`
+    /// meets an approval criterion on the way (any facts plan the other moves the same).
+    async fn move_approval_facts(
+        &self,
+        pipeline: &PipelineSpec,
+        deal: &Deal,
+        target: &str,
+    ) -> AppResult<ApprovalFacts> {
+        if !move_needs_approvals(pipeline, Some(&deal.stage_id), target) {
+            return Ok(ApprovalFacts::NONE);
+        }
+        self.approval_facts(Some(deal.id), pipeline.segment, deal.fields.discount_bps)
+            .await
     }
 
     /// One attempt at [`App::advance_stage`].
@@ -677,17 +685,9 @@ impl<S: Store> App<S> {
             ));
         }
         let at = now();
-        // The deal desk's facts are read only when an approval criterion is on the path.
-        let approvals = if move_needs_approvals(&pipeline.spec, Some(&deal.stage_id), target) {
-            self.approval_facts(
-                Some(deal.id),
-                pipeline.spec.segment,
-                deal.fields.discount_bps,
-            )
-            .await?
-        } else {
-            ApprovalFacts::NONE
-        };
+        let approvals = self
+            .move_approval_facts(&pipeline.spec, &deal, target)
+            .await?;
         let plan = plan_move(
             &pipeline.spec,
             Some(&deal.stage_id),
