@@ -1,5 +1,6 @@
 //! Operations metrics in the Prometheus text format, on their own port: gRPC requests by RPC
-//! and code with their latency, the database pool, approvals pending and escalations.
+//! and code with their latency, the calls in flight against their limit, the database pool,
+//! approvals pending and escalations.
 //!
 //! Requests are counted by a tower layer around the whole server. The code is the response's
 //! `grpc-status` header: tonic sends it there for every error of a unary call, and for success
@@ -18,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::app::ports::Store;
+use crate::overload::InFlight;
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -59,9 +61,19 @@ struct Series {
 pub struct RequestMetrics {
     /// A std mutex: held for a few additions, never across an await.
     series: Mutex<BTreeMap<(String, &'static str), Series>>,
+    /// The overload layer's slots, when the server has one.
+    in_flight: Option<InFlight>,
 }
 
 impl RequestMetrics {
+    /// Also shows the unary calls in flight against their limit.
+    pub fn with_in_flight(self, in_flight: InFlight) -> Self {
+        Self {
+            in_flight: Some(in_flight),
+            ..self
+        }
+    }
+
     /// Records one finished request.
     pub fn record(&self, path: &str, code: usize, elapsed: Duration) {
         let method = if path.starts_with("/dealdesk.v1.") || path.starts_with("/grpc.") {
@@ -119,6 +131,20 @@ impl RequestMetrics {
                  dealdesk_grpc_request_duration_seconds_sum{{{labels}}} {}\n\
                  dealdesk_grpc_request_duration_seconds_count{{{labels}}} {}",
                 s.count, s.seconds, s.count
+            );
+        }
+        if let Some(in_flight) = &self.in_flight {
+            let _ = write!(
+                out,
+                "# HELP dealdesk_grpc_calls_in_flight Unary calls being handled now.\n\
+                 # TYPE dealdesk_grpc_calls_in_flight gauge\n\
+                 dealdesk_grpc_calls_in_flight {}\n\
+                 # HELP dealdesk_grpc_max_calls_in_flight The limit; beyond it calls are refused \
+                 with RESOURCE_EXHAUSTED.\n\
+                 # TYPE dealdesk_grpc_max_calls_in_flight gauge\n\
+                 dealdesk_grpc_max_calls_in_flight {}\n",
+                in_flight.current(),
+                in_flight.max
             );
         }
     }

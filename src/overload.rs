@@ -103,17 +103,43 @@ pub fn streaming_paths(descriptor_set: &[u8]) -> HashSet<String> {
 #[derive(Debug, Clone)]
 pub struct OverloadLayer {
     slots: Arc<Semaphore>,
+    max_in_flight: usize,
     default_deadline: Option<Duration>,
     streaming: Arc<HashSet<String>>,
+}
+
+/// A live view of the calls holding a slot, for the metrics.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    slots: Arc<Semaphore>,
+    /// The limit.
+    pub max: usize,
+}
+
+impl InFlight {
+    /// Unary calls holding a slot now.
+    pub fn current(&self) -> usize {
+        self.max.saturating_sub(self.slots.available_permits())
+    }
 }
 
 impl OverloadLayer {
     /// A layer enforcing `limits`; `streaming` lists the streaming RPCs' paths.
     pub fn new(limits: Limits, streaming: HashSet<String>) -> Self {
+        let max_in_flight = limits.max_in_flight.max(1);
         Self {
-            slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
             default_deadline: limits.default_deadline,
             streaming: Arc::new(streaming),
+        }
+    }
+
+    /// The calls in flight, as the metrics show them.
+    pub fn in_flight(&self) -> InFlight {
+        InFlight {
+            slots: self.slots.clone(),
+            max: self.max_in_flight,
         }
     }
 

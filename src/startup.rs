@@ -289,7 +289,8 @@ impl Application {
         let escalations = self
             .escalate_every
             .map(|every| tokio::spawn(escalate_overdue(app.clone(), every)));
-        let requests = Arc::new(RequestMetrics::default());
+        let overload = OverloadLayer::new(self.limits, streaming_paths(proto::FILE_DESCRIPTOR_SET));
+        let requests = Arc::new(RequestMetrics::default().with_in_flight(overload.in_flight()));
         let exporter = self.metrics.map(|listener| {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics on /metrics");
             tokio::spawn(metrics::serve(
@@ -326,10 +327,7 @@ impl Application {
             .layer(MetricsLayer(requests))
             .layer(self.cors.layer())
             .layer(tonic_web::GrpcWebLayer::new())
-            .layer(OverloadLayer::new(
-                self.limits,
-                streaming_paths(proto::FILE_DESCRIPTOR_SET),
-            ))
+            .layer(overload)
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

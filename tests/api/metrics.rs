@@ -9,7 +9,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{Backend, authed, spawn_app_with};
 
-async fn http_get(addr: SocketAddr, path: &str) -> String {
+/// One HTTP/1.1 GET on a fresh connection: the whole response.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut socket = TcpStream::connect(addr).await.unwrap();
     socket
         .write_all(format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes())
@@ -61,6 +62,8 @@ async fn scrape_counts_rpcs_by_code(backend: Backend) {
     assert!(line(
         "dealdesk_grpc_request_duration_seconds_count{method=\"dealdesk.v1.DirectoryService/GetCurrentUser\",code=\"OK\"} 3"
     ));
+    assert!(line("dealdesk_grpc_calls_in_flight 0"), "{scrape}");
+    assert!(line("dealdesk_grpc_max_calls_in_flight 256"), "{scrape}");
     assert!(line("dealdesk_approvals_pending 0"), "{scrape}");
     assert!(line("dealdesk_approval_escalations_total 0"), "{scrape}");
     let max = match backend {

@@ -122,7 +122,15 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
         max_in_flight: 4,
         default_deadline: Some(Duration::from_millis(500)),
     };
-    let Some(app) = spawn_limited(backend, limits).await else {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = listener.local_addr().unwrap();
+    let Some(app) = spawn_app_with(backend, move |application| {
+        application
+            .with_limits(limits)
+            .with_metrics_listener(listener)
+    })
+    .await
+    else {
         return skipped();
     };
     let lock = WriteLock::take(&app).await;
@@ -221,6 +229,21 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
         "{backend:?}: {} slow writes: {shed} RESOURCE_EXHAUSTED, {cut} DEADLINE_EXCEEDED; \
          {checks} health checks all SERVING, slowest {slowest:?}",
         shed + cut
+    );
+
+    // The metrics counted each refusal as the clients saw it, and no call holds a slot now.
+    let scrape = crate::metrics::http_get(metrics, "/metrics").await;
+    let line = |l: String| scrape.lines().any(|x| x == l);
+    let method = "dealdesk.v1.DirectoryService/CreateUser";
+    for (code, n) in [("RESOURCE_EXHAUSTED", shed), ("DEADLINE_EXCEEDED", cut)] {
+        let counter =
+            format!("dealdesk_grpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}");
+        assert!(line(counter.clone()), "no line {counter} in {scrape}");
+    }
+    assert!(line("dealdesk_grpc_calls_in_flight 0".into()), "{scrape}");
+    assert!(
+        line("dealdesk_grpc_max_calls_in_flight 4".into()),
+        "{scrape}"
     );
 
     // Nothing the flood sent was written: every call was refused or cut before it committed.
