@@ -21,7 +21,7 @@ fn deal_name(id: Uuid) -> String {
     format!("deals/{id}")
 }
 
-fn not_found(id: Uuid) -> AppError {
+pub(super) fn not_found(id: Uuid) -> AppError {
     AppError::NotFound {
         kind: "deal",
         name: deal_name(id),
@@ -130,7 +130,11 @@ fn check_justification(justification: &str) -> AppResult<Option<String>> {
 
 impl<S: Store> App<S> {
     /// The principal's access to deals owned by `owner`.
-    async fn access_to(&self, principal: &Principal, owner: UserId) -> AppResult<Access> {
+    pub(super) async fn access_to(
+        &self,
+        principal: &Principal,
+        owner: UserId,
+    ) -> AppResult<Access> {
         let chain = match principal.role() {
             Role::Manager | Role::Leader => self.store.reporting_chain(owner).await?,
             _ => Vec::new(),

@@ -18,7 +18,7 @@ use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_
 use super::{EventLog, SqlStore, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
-    DealEventRecord, DealFilter, DealOrder, DealStore, IdempotentWrite,
+    DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
@@ -452,6 +452,30 @@ impl DealStore for SqlStore {
             .await
             .map_err(storage)?
             .pop())
+    }
+
+    async fn get_deal_routing(&self, id: Uuid) -> AppResult<Option<DealRouting>> {
+        let row: Option<(String, String, Option<i64>, Option<String>)> =
+            deal::Entity::find_by_id(id.to_string())
+                .select_only()
+                .columns([
+                    deal::Column::OwnerId,
+                    deal::Column::PipelineId,
+                    deal::Column::AmountMinor,
+                    deal::Column::Currency,
+                ])
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(storage)?;
+        let Some((owner, pipeline, amount, currency)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(DealRouting {
+            owner_id: UserId(uuid(&owner).map_err(storage)?),
+            pipeline_id: uuid(&pipeline).map_err(storage)?,
+            amount: money(amount, &currency).map_err(storage)?,
+        }))
     }
 
     async fn list_deals(
