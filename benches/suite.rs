@@ -8,6 +8,8 @@
 //! cargo bench --bench suite -- --deals 1100000 --load-only   # load the large org, report, stop
 //! ```
 //!
+//! A SQLite database is deleted after its engine's run unless `--keep-database` is given.
+//!
 //! `--open N` sets how many of the deals are still open (default: one in eleven, so 1,100,000
 //! deals are 1,000,000 closed and 100,000 open). The load is reported as rows, seconds, rows per
 //! second and the database's size.
@@ -436,6 +438,19 @@ async fn drop_database(made: Option<(String, String)>) {
     }
 }
 
+/// Deletes a SQLite database made by [`fresh_database`] with its WAL (the large org's file is
+/// near 3 GiB); nothing for other engines.
+fn remove_sqlite_files(url: &str) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .and_then(|p| p.strip_suffix("?mode=rwc"))
+    {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+}
+
 /// Starts `dealdesk serve` on a free port and waits until health says SERVING.
 async fn start_server(url: &str) -> (Child, Channel, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -591,6 +606,8 @@ async fn main() {
         .and_then(|d| d.parse().ok())
         .unwrap_or(deals / 11);
     let load_only = std::env::args().any(|a| a == "--load-only");
+    // Keeps the SQLite file (its path is printed) to study its queries after the run.
+    let keep_database = std::env::args().any(|a| a == "--keep-database");
     let engines = arg("--engines").unwrap_or_else(|| "sqlite,postgres".into());
     let runs = if deals > 200_000 { 7 } else { 25 };
     let mut rows: Vec<Row> = Vec::new();
@@ -598,6 +615,9 @@ async fn main() {
     for engine in engines.split(',').map(str::trim) {
         let (url, drop_after) = fresh_database(engine).await;
         let store = startup::open_store(&url).await.expect("open the database");
+        if keep_database && engine == "sqlite" {
+            println!("[{engine}] database: {url}");
+        }
         let org = load_org(&store, engine, deals, open).await;
         let l = &org.load;
         println!(
@@ -619,6 +639,9 @@ async fn main() {
         if load_only {
             drop(store);
             drop_database(drop_after).await;
+            if !keep_database {
+                remove_sqlite_files(&url);
+            }
             continue;
         }
         let db = store.connection().clone();
@@ -919,6 +942,9 @@ async fn main() {
         let _ = server.wait();
         drop(store);
         drop_database(drop_after).await;
+        if !keep_database {
+            remove_sqlite_files(&url);
+        }
     }
     println!(
         "\n{:<10} {:>6} {:>9} {:>8} {:>10} {:>9} {:>11} {:>8} {:>10} {:>9}",
