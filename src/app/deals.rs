@@ -448,7 +448,7 @@ impl<S: Store> App<S> {
             });
         }
         self.store
-            .save_deal(&updated, current.version, None, events, audit, None)
+            .save_deal(&updated, &current, None, events, audit, None)
             .await?;
         Ok(updated)
     }
@@ -787,7 +787,7 @@ impl<S: Store> App<S> {
         Ok(
             match self
                 .store
-                .save_deal(&moved, deal.version, Some(&history), events, audit, write)
+                .save_deal(&moved, &deal, Some(&history), events, audit, write)
                 .await?
             {
                 Created::New(()) => Created::New(moved),

@@ -301,12 +301,15 @@ pub trait DealStore: Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<Deal>>> + Send;
 
-    /// Replaces a deal (`deal.version` is the new version) if the stored version is still
-    /// `expected_version` (else ABORTED), appending `history` when the stage changed.
+    /// Replaces `previous` (the deal as the caller read it) by `deal` (`deal.version` is the new
+    /// version) if the stored version is still `previous.version` (else ABORTED), appending
+    /// `history` when the stage changed. Contacts and qualification items are rewritten only
+    /// when they differ from `previous`'s: the versioned update proves nothing changed them
+    /// since (a stage move rewrote four child statements for nothing).
     fn save_deal(
         &self,
         deal: &Deal,
-        expected_version: i64,
+        previous: &Deal,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,

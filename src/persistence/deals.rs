@@ -560,17 +560,19 @@ impl DealStore for SqlStore {
     async fn save_deal(
         &self,
         d: &Deal,
-        expected_version: i64,
+        previous: &Deal,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
+        let children_changed = d.fields.contacts != previous.fields.contacts
+            || d.fields.qualification != previous.fields.qualification;
         self.write_once(audit, idempotency, async |txn| {
             let updated = deal::Entity::update_many()
                 .set(deal_row(d))
                 .filter(deal::Column::Id.eq(d.id.to_string()))
-                .filter(deal::Column::Version.eq(expected_version))
+                .filter(deal::Column::Version.eq(previous.version))
                 .exec(txn)
                 .await
                 .map_err(storage)?;
@@ -580,7 +582,9 @@ impl DealStore for SqlStore {
                     name: format!("deals/{}", d.id),
                 });
             }
-            write_children(txn, d, true).await.map_err(storage)?;
+            if children_changed {
+                write_children(txn, d, true).await.map_err(storage)?;
+            }
             if let Some(history) = history {
                 stage_history::Entity::insert(history_row(history))
                     .exec_without_returning(txn)
