@@ -15,6 +15,7 @@ mod m0009_pipeline_metrics;
 mod m0010_import;
 mod m0011_deal_events;
 mod m0012_forecast_indexes;
+mod m0013_forecast_owner_index;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_import::Migration),
             Box::new(m0011_deal_events::Migration),
             Box::new(m0012_forecast_indexes::Migration),
+            Box::new(m0013_forecast_owner_index::Migration),
         ]
     }
 }

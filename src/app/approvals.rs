@@ -17,9 +17,10 @@ use crate::domain::approval_request::{
     Seat, Submission, check_delegation, metrics, resolve_seats,
 };
 use crate::domain::check_text;
-use crate::domain::deal::{Access, Deal, DealStatus};
+use crate::domain::deal::{Access, DealStatus};
 use crate::domain::directory::{Role, User, UserId};
 use crate::domain::gates::ApprovalFacts;
+use crate::domain::money::Money;
 use crate::domain::{Violations, pipeline::Segment};
 
 /// `approvalRequests/{id}`.
@@ -186,7 +187,9 @@ impl<S: Store> App<S> {
                 }],
             });
         }
-        let (policy, route) = self.route_for(principal, &deal, &terms).await?;
+        let (policy, route) = self
+            .route_for(principal, deal.pipeline_id, deal.fields.amount, &terms)
+            .await?;
         let earlier = match resubmits {
             None => None,
             Some(id) => {
@@ -812,17 +815,19 @@ impl<S: Store> App<S> {
         })
     }
 
-    /// The segment's newest policy and the route of `terms` on `deal`.
+    /// The newest policy of the pipeline's segment and the route of `terms` on a deal of
+    /// `amount` in it.
     pub(super) async fn route_for(
         &self,
         principal: &Principal,
-        deal: &Deal,
+        pipeline_id: Uuid,
+        amount: Option<Money>,
         terms: &Terms,
     ) -> AppResult<(
         crate::domain::approval::PolicyVersion,
         crate::domain::approval::Route,
     )> {
-        let pipeline = self.get_pipeline(principal, deal.pipeline_id).await?;
+        let pipeline = self.get_pipeline(principal, pipeline_id).await?;
         let policy = self
             .store
             .get_policy(pipeline.spec.segment, None)
@@ -840,7 +845,7 @@ impl<S: Store> App<S> {
                 }],
             })?;
         check_terms(&policy.policy, terms).map_err(AppError::invalid)?;
-        let route = route(&policy.policy, deal.fields.amount, terms);
+        let route = route(&policy.policy, amount, terms);
         Ok((policy, route))
     }
 }

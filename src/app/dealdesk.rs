@@ -2,9 +2,11 @@
 
 use uuid::Uuid;
 
+use super::deals::not_found;
 use super::ports::{AuditEntry, Store};
 use super::{App, AppError, AppResult, Principal, now};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
+use crate::domain::deal::Access;
 use crate::domain::directory::Role;
 use crate::domain::pipeline::Segment;
 
@@ -76,7 +78,17 @@ impl<S: Store> App<S> {
         deal: Uuid,
         terms: Terms,
     ) -> AppResult<(PolicyVersion, Route)> {
-        let deal = self.get_deal(principal, deal).await?;
-        self.route_for(principal, &deal, &terms).await
+        // Only the owner, pipeline and amount, read fresh (they change all the time), in one
+        // query: the preview needs neither the deal's contacts nor its qualification.
+        let routing = self
+            .store
+            .get_deal_routing(deal)
+            .await?
+            .ok_or_else(|| not_found(deal))?;
+        if self.access_to(principal, routing.owner_id).await? == Access::None {
+            return Err(not_found(deal));
+        }
+        self.route_for(principal, routing.pipeline_id, routing.amount, &terms)
+            .await
     }
 }

@@ -21,7 +21,7 @@ fn deal_name(id: Uuid) -> String {
     format!("deals/{id}")
 }
 
-fn not_found(id: Uuid) -> AppError {
+pub(super) fn not_found(id: Uuid) -> AppError {
     AppError::NotFound {
         kind: "deal",
         name: deal_name(id),
@@ -102,12 +102,6 @@ fn gate_failure(pipeline_id: Uuid, plan: &MovePlan) -> AppError {
     }
 }
 
-/// Whether a change touched the deal's contacts or qualification (their rows are rewritten).
-fn children_changed(before: &Deal, after: &Deal) -> bool {
-    before.fields.contacts != after.fields.contacts
-        || before.fields.qualification != after.fields.qualification
-}
-
 fn closed_deal(deal: &Deal) -> AppError {
     AppError::FailedPrecondition {
         reason: "DEAL_CLOSED",
@@ -136,7 +130,11 @@ fn check_justification(justification: &str) -> AppResult<Option<String>> {
 
 impl<S: Store> App<S> {
     /// The principal's access to deals owned by `owner`.
-    async fn access_to(&self, principal: &Principal, owner: UserId) -> AppResult<Access> {
+    pub(super) async fn access_to(
+        &self,
+        principal: &Principal,
+        owner: UserId,
+    ) -> AppResult<Access> {
         let chain = match principal.role() {
             Role::Manager | Role::Leader => self.store.reporting_chain(owner).await?,
             _ => Vec::new(),
@@ -450,15 +448,7 @@ impl<S: Store> App<S> {
             });
         }
         self.store
-            .save_deal(
-                &updated,
-                current.version,
-                children_changed(&current, &updated),
-                None,
-                events,
-                audit,
-                None,
-            )
+            .save_deal(&updated, &current, None, events, audit, None)
             .await?;
         Ok(updated)
     }
@@ -808,15 +798,7 @@ impl<S: Store> App<S> {
         Ok(
             match self
                 .store
-                .save_deal(
-                    &moved,
-                    deal.version,
-                    children_changed(&deal, &moved),
-                    Some(&history),
-                    events,
-                    audit,
-                    write,
-                )
+                .save_deal(&moved, &deal, Some(&history), events, audit, write)
                 .await?
             {
                 Created::New(()) => Created::New(moved),

@@ -22,6 +22,17 @@ use crate::domain::pipeline_metrics::Bucket;
 use crate::domain::winrate::WinRateSnapshot;
 use crate::import::{ExistingDeal, ImportPlan};
 
+/// The columns of a deal an approval route depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealRouting {
+    /// Who owns the deal (decides who may see it, and the route's manager steps).
+    pub owner_id: UserId,
+    /// Its pipeline, whose segment picks the policy.
+    pub pipeline_id: Uuid,
+    /// Its amount, against the policy's size thresholds.
+    pub amount: Option<Money>,
+}
+
 /// One line of the audit trail, written in the same transaction as the change it records.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -273,6 +284,13 @@ pub trait DealStore: Send + Sync + 'static {
     /// One deal.
     fn get_deal(&self, id: Uuid) -> impl Future<Output = AppResult<Option<Deal>>> + Send;
 
+    /// What routing an approval reads of a deal (owner, pipeline, amount), in one query: a
+    /// route preview needs neither contacts nor qualification, and reads it fresh every time.
+    fn get_deal_routing(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = AppResult<Option<DealRouting>>> + Send;
+
     /// A page of deals.
     fn list_deals(
         &self,
@@ -283,15 +301,15 @@ pub trait DealStore: Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<Deal>>> + Send;
 
-    /// Replaces a deal (`deal.version` is the new version) if the stored version is still
-    /// `expected_version` (else ABORTED), appending `history` when the stage changed. Its
-    /// contacts and qualification rows are rewritten only when `children_changed`.
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces `previous` (the deal as the caller read it) by `deal` (`deal.version` is the new
+    /// version) if the stored version is still `previous.version` (else ABORTED), appending
+    /// `history` when the stage changed. Contacts and qualification items are rewritten only
+    /// when they differ from `previous`'s: the versioned update proves nothing changed them
+    /// since (a stage move rewrote four child statements for nothing).
     fn save_deal(
         &self,
         deal: &Deal,
-        expected_version: i64,
-        children_changed: bool,
+        previous: &Deal,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,

@@ -18,7 +18,7 @@ use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_
 use super::{EventLog, SqlStore, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
-    DealEventRecord, DealFilter, DealOrder, DealStore, IdempotentWrite,
+    DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
@@ -454,6 +454,30 @@ impl DealStore for SqlStore {
             .pop())
     }
 
+    async fn get_deal_routing(&self, id: Uuid) -> AppResult<Option<DealRouting>> {
+        let row: Option<(String, String, Option<i64>, Option<String>)> =
+            deal::Entity::find_by_id(id.to_string())
+                .select_only()
+                .columns([
+                    deal::Column::OwnerId,
+                    deal::Column::PipelineId,
+                    deal::Column::AmountMinor,
+                    deal::Column::Currency,
+                ])
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(storage)?;
+        let Some((owner, pipeline, amount, currency)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(DealRouting {
+            owner_id: UserId(uuid(&owner).map_err(storage)?),
+            pipeline_id: uuid(&pipeline).map_err(storage)?,
+            amount: money(amount, &currency).map_err(storage)?,
+        }))
+    }
+
     async fn list_deals(
         &self,
         filter: &DealFilter,
@@ -536,18 +560,19 @@ impl DealStore for SqlStore {
     async fn save_deal(
         &self,
         d: &Deal,
-        expected_version: i64,
-        children_changed: bool,
+        previous: &Deal,
         history: Option<&StageHistoryEntry>,
         events: Vec<DealEventDraft>,
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
+        let children_changed = d.fields.contacts != previous.fields.contacts
+            || d.fields.qualification != previous.fields.qualification;
         self.write_once(audit, idempotency, async |txn| {
             let updated = deal::Entity::update_many()
                 .set(deal_row(d))
                 .filter(deal::Column::Id.eq(d.id.to_string()))
-                .filter(deal::Column::Version.eq(expected_version))
+                .filter(deal::Column::Version.eq(previous.version))
                 .exec(txn)
                 .await
                 .map_err(storage)?;
@@ -557,8 +582,6 @@ impl DealStore for SqlStore {
                     name: format!("deals/{}", d.id),
                 });
             }
-            // A stage move leaves contacts and qualification as they are: four statements
-            // fewer than rewriting them.
             if children_changed {
                 write_children(txn, d, true).await.map_err(storage)?;
             }
