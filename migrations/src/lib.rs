@@ -16,6 +16,7 @@ mod m0010_import;
 mod m0011_deal_events;
 mod m0012_forecast_indexes;
 mod m0013_forecast_owner_index;
+mod m0014_forecast_scope_indexes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_deal_events::Migration),
             Box::new(m0012_forecast_indexes::Migration),
             Box::new(m0013_forecast_owner_index::Migration),
+            Box::new(m0014_forecast_scope_indexes::Migration),
         ]
     }
 }

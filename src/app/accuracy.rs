@@ -145,10 +145,15 @@ impl<S: Store> App<S> {
         converter: &mut Converter,
     ) -> AppResult<HashMap<UserId, i64>> {
         let mut by_owner: HashMap<UserId, i64> = HashMap::new();
-        for row in self.store.closed_won_between(owners, from, to).await? {
-            if let Some(c) = row.currency {
-                *by_owner.entry(row.owner).or_default() +=
-                    converter.convert(row.amount, c, row.deals);
+        let valuation = converter.valuation(Vec::new());
+        for row in self
+            .store
+            .closed_won_between(owners, true, from, to, &valuation)
+            .await?
+        {
+            let amount = converter.take(row.currency, row.converted);
+            if let Some(owner) = row.owner {
+                *by_owner.entry(owner).or_default() += amount;
             }
         }
         Ok(by_owner)
@@ -191,11 +196,11 @@ impl<S: Store> App<S> {
             }
             let levels = lineage(user, &chain_above(&view, user), &theirs);
             let own = own_call(&theirs)
-                .map(|(commit, _)| converter.convert(commit.minor, commit.currency, 1));
+                .map(|(commit, _)| converter.convert(commit.minor, commit.currency));
             let top = levels
                 .last()
                 .and_then(|l| l.commit)
-                .map(|c| converter.convert(c.minor, c.currency, 1));
+                .map(|c| converter.convert(c.minor, c.currency));
             calls.push(FrozenCall {
                 user,
                 own_commit: own,
@@ -378,7 +383,7 @@ impl<S: Store> App<S> {
             for row in &open {
                 let amount = row
                     .amount
-                    .map(|m| converter.convert(m.minor, m.currency, 1))
+                    .map(|m| converter.convert(m.minor, m.currency))
                     .unwrap_or(0);
                 let deal = |probability| OpenDeals::one(amount, probability, row.category);
                 learned += deal(table.learned(row.pipeline, &row.stage)).weighted();

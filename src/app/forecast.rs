@@ -7,15 +7,15 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use uuid::Uuid;
 
 use super::error::Precondition;
-use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store};
+use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store, Valuation};
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::Violations;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::forecast::{Figures, OpenDeals, Range, range_needs_each_deal, revenue_range};
-use crate::domain::money::{Currency, ExchangeRate, MAX_AMOUNT_MINOR, minor_unit_rate};
+use crate::domain::money::{Currency, ExchangeRate, convert_minor, minor_unit_rate};
 use crate::domain::period::Period;
-use crate::domain::pipeline::Pipeline;
+use crate::domain::pipeline::{Pipeline, StageKind};
 use crate::domain::winrate::{
     Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
 };
@@ -147,6 +147,24 @@ impl RateTable {
             .and_then(|s| s.rate_of(stage))
             .unwrap_or_else(|| self.default(pipeline, stage))
     }
+
+    /// Every open stage of every pipeline with its learned rate, for the database to weigh
+    /// deals with.
+    pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
+        self.pipelines
+            .iter()
+            .map(|p| {
+                let stages = p
+                    .spec
+                    .stages
+                    .iter()
+                    .filter(|s| s.kind == StageKind::Open)
+                    .map(|s| (s.stage_id.clone(), self.learned(p.id, &s.stage_id)))
+                    .collect();
+                (p.id, stages)
+            })
+            .collect()
+    }
 }
 
 /// Converts amounts into one currency, remembering every currency without a rate.
@@ -166,15 +184,43 @@ impl Converter {
         }
     }
 
-    /// The total of `deals` amounts in the target currency (0 and remembered when no rate
-    /// serves). Capped at the amount ceiling per deal: any finite rate is accepted, and a huge
-    /// one must not make sums of converted amounts overflow where entered ones cannot.
-    pub fn convert(&mut self, minor: i64, from: Currency, deals: u64) -> i64 {
+    /// One amount in the target currency (0 and remembered when no rate serves), as the
+    /// database converts each deal ([`convert_minor`]).
+    pub fn convert(&mut self, minor: i64, from: Currency) -> i64 {
         if from == self.into {
             return minor; // exact beyond 2^53, where a double is not
         }
-        let cap = MAX_AMOUNT_MINOR.saturating_mul(deals.min(i64::MAX as u64) as i64) as f64;
-        (minor as f64 * self.rate(from)).round().clamp(-cap, cap) as i64
+        convert_minor(minor, self.rate(from))
+    }
+
+    /// A sum the database converted deal by deal in `from` (`None`: deals without an amount),
+    /// remembering `from` when no rate serves it.
+    pub fn take(&mut self, from: Option<Currency>, converted: Option<i64>) -> i64 {
+        if let Some(from) = from {
+            self.rate(from);
+        }
+        converted.unwrap_or(0)
+    }
+
+    /// How the database is to value deals: every currency of the rate table that converts
+    /// into the target, and `win_rates` for the stages.
+    pub fn valuation(&self, win_rates: Vec<(Uuid, Vec<(String, f64)>)>) -> Valuation {
+        let mut currencies: Vec<Currency> = self
+            .rates
+            .iter()
+            .flat_map(|r| [r.from, r.to])
+            .filter(|c| *c != self.into)
+            .collect();
+        currencies.sort();
+        currencies.dedup();
+        Valuation {
+            into: self.into,
+            rates: currencies
+                .into_iter()
+                .filter_map(|c| minor_unit_rate(c, self.into, &self.rates).map(|r| (c, r)))
+                .collect(),
+            win_rates,
+        }
     }
 
     /// Target minor units per `from` minor unit (0 and remembered when no rate serves).
@@ -542,14 +588,6 @@ impl<S: Store> App<S> {
         let (start, end) = period.bounds(self.calendar);
         let from = start.and_time(NaiveTime::MIN).and_utc();
         let to = end.and_time(NaiveTime::MIN).and_utc();
-        let open = self
-            .store
-            .open_deal_groups(owners.as_deref(), start, end)
-            .await?;
-        let won = self
-            .store
-            .closed_won_between(owners.as_deref(), from, to)
-            .await?;
         let rates: Vec<ExchangeRate> = self
             .store
             .exchange_rates()
@@ -558,33 +596,39 @@ impl<S: Store> App<S> {
             .map(|(r, _)| r)
             .collect();
         let mut converter = Converter::new(currency, rates);
-        let deals: Vec<(UserId, Uuid, &str, OpenDeals)> = open
+        let valuation = converter.valuation(table.open_stage_rates());
+        // Two independent reads, each on its own connection: the period's open deals and its
+        // won deals are added up at the same time.
+        let (open, won) = tokio::try_join!(
+            self.store
+                .open_deal_groups(owners.as_deref(), start, end, &valuation),
+            self.store.closed_won_between(
+                owners.as_deref(),
+                owners.is_some(),
+                from,
+                to,
+                &valuation
+            ),
+        )?;
+        let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = open
             .iter()
             .map(|row| {
-                let (amount, rate) = match row.currency {
-                    Some(c) => (
-                        converter.convert(row.amount, c, row.deals),
-                        converter.rate(c),
-                    ),
-                    None => (0, 0.0),
-                };
+                let rate = row.currency.map_or(0.0, |c| converter.rate(c));
                 let deals = OpenDeals {
                     deals: row.deals,
-                    amount,
+                    amount: converter.take(row.currency, row.converted),
                     squares: row.squares * rate * rate,
                     cubes: row.cubes * rate * rate * rate,
                     probability: rate_of(row.pipeline, &row.stage),
                     category: row.category,
+                    weighted: row.weighted.unwrap_or(0),
                 };
                 (row.owner, row.pipeline, row.stage.as_str(), deals)
             })
             .collect();
-        let won: Vec<(UserId, i64)> = won
+        let won: Vec<(Option<UserId>, i64)> = won
             .iter()
-            .filter_map(|row| {
-                row.currency
-                    .map(|c| (row.owner, converter.convert(row.amount, c, row.deals)))
-            })
+            .map(|row| (row.owner, converter.take(row.currency, row.converted)))
             .collect();
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
@@ -606,7 +650,7 @@ impl<S: Store> App<S> {
                 .map(|row| {
                     let amount = row
                         .amount
-                        .map(|m| converter.convert(m.minor, m.currency, 1))
+                        .map(|m| converter.convert(m.minor, m.currency))
                         .unwrap_or(0);
                     OpenDeals::one(amount, rate_of(row.pipeline, &row.stage), row.category)
                 })
@@ -671,12 +715,12 @@ impl<S: Store> App<S> {
                         let members: HashSet<UserId> = members.into_iter().collect();
                         let theirs: Vec<OpenDeals> = deals
                             .iter()
-                            .filter(|d| members.contains(&d.0))
+                            .filter(|d| d.0.is_some_and(|owner| members.contains(&owner)))
                             .map(|d| d.3)
                             .collect();
                         let closed: i64 = won
                             .iter()
-                            .filter(|w| members.contains(&w.0))
+                            .filter(|w| w.0.is_some_and(|owner| members.contains(&owner)))
                             .map(|w| w.1)
                             .sum();
                         (user, Figures::of(closed, &theirs))

@@ -387,11 +387,27 @@ pub struct OpenDealRow {
     pub amount: Option<Money>,
 }
 
-/// Open deals of one owner, stage, category and currency, added up.
+/// How the database values each deal as it adds a forecast up: its amount converted into the
+/// reporting currency ([`crate::domain::money::convert_minor`]) and weighted by its stage's win
+/// rate ([`crate::domain::forecast::weigh`]), deal by deal, so that sums over any grouping of the
+/// deals add up exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Valuation {
+    /// The reporting currency: its amounts are taken as entered.
+    pub into: Currency,
+    /// Minor units of `into` per minor unit of each other currency that has a rate; a deal in
+    /// any other currency is left unconverted (`None`), for the caller to name.
+    pub rates: Vec<(Currency, f64)>,
+    /// Each pipeline's stages with their win rates in [0, 1]; a deal in a stage not listed
+    /// weighs nothing.
+    pub win_rates: Vec<(Uuid, Vec<(String, f64)>)>,
+}
+
+/// Open deals of one stage, category and currency (and owner, or month of close), added up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenGroupRow {
-    /// Owner.
-    pub owner: UserId,
+    /// Owner (`None`: the groups span owners).
+    pub owner: Option<UserId>,
     /// Pipeline.
     pub pipeline: Uuid,
     /// Stage.
@@ -402,23 +418,25 @@ pub struct OpenGroupRow {
     pub currency: Option<Currency>,
     /// How many deals.
     pub deals: u64,
-    /// Their amounts in minor units.
-    pub amount: i64,
-    /// The sum of each amount squared.
+    /// The sum of each amount squared, as entered.
     pub squares: f64,
-    /// The sum of each amount cubed.
+    /// The sum of each amount cubed, as entered.
     pub cubes: f64,
+    /// The sum of each amount converted (`None`: no rate serves the currency, or no amount).
+    pub converted: Option<i64>,
+    /// The sum of each converted amount weighed by its stage's win rate (`None` as above).
+    pub weighted: Option<i64>,
 }
 
-/// Won amounts of one owner in one currency.
+/// Won amounts (of one owner, or of everyone) in one currency, or in all that have a rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WonRow {
-    /// Owner.
-    pub owner: UserId,
-    /// Currency (`None`: deals without an amount, which add nothing).
+    /// Owner (`None`: everyone's).
+    pub owner: Option<UserId>,
+    /// Currency (`None`: every deal's, converted, all having a rate).
     pub currency: Option<Currency>,
-    /// Total in minor units.
-    pub amount: i64,
+    /// The sum of each amount converted (`None`: no rate serves the currency).
+    pub converted: Option<i64>,
     /// How many deals.
     pub deals: u64,
 }
@@ -478,22 +496,27 @@ pub trait ForecastStore: Send + Sync + 'static {
         to: NaiveDate,
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
 
-    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`, added up per
-    /// owner, stage, category and currency in the database.
+    /// Open deals whose close date is in `[from, to)`, each valued as `valuation` says and
+    /// added up in the database: for `owners`, per owner, stage, category and currency; for
+    /// everyone (`None`), per stage, category and currency (and month of close), without owners.
     fn open_deal_groups(
         &self,
         owners: Option<&[UserId]>,
         from: NaiveDate,
         to: NaiveDate,
+        valuation: &Valuation,
     ) -> impl Future<Output = AppResult<Vec<OpenGroupRow>>> + Send;
 
-    /// Won amounts (of `owners`, or everyone) of deals closed in `[from, to)`, per owner and
-    /// currency.
+    /// Won amounts of deals (of `owners`, or everyone) closed in `[from, to)`, each converted as
+    /// `valuation` says: `by_owner`, per owner and currency; otherwise one row over every
+    /// currency, or a row per currency when one has no rate (to name it).
     fn closed_won_between(
         &self,
         owners: Option<&[UserId]>,
+        by_owner: bool,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        valuation: &Valuation,
     ) -> impl Future<Output = AppResult<Vec<WonRow>>> + Send;
 
     /// Every user with their manager.

@@ -3,10 +3,11 @@
 //! of the period's revenue treating each open deal as an independent win.
 //!
 //! Amounts are minor units of the reporting currency (converted before they get here). Each
-//! deal's weighted amount is rounded to a minor unit once, so figures add up exactly when rolled
-//! up the reporting tree.
+//! deal's weighted amount is rounded to a minor unit once ([`weigh`]), so figures add up exactly
+//! when rolled up the reporting tree, whichever way the deals were grouped to be added up.
 
 use super::deal::ForecastCategory;
+use super::money::round_half_up;
 use super::random::Rng;
 
 /// Open deals closing in the period that share a win rate and a forecast category, in the
@@ -26,6 +27,15 @@ pub struct OpenDeals {
     pub probability: f64,
     /// Their forecast category.
     pub category: ForecastCategory,
+    /// The sum of each deal's [`weigh`]ed amount.
+    pub weighted: i64,
+}
+
+/// A deal's weighted amount: its amount times its stage's win rate, rounded to a minor unit
+/// (halves up). Rounded per deal, so figures add up exactly however they are rolled up the
+/// reporting tree; the database computes the same per deal (`persistence::forecast`).
+pub fn weigh(amount: i64, probability: f64) -> i64 {
+    round_half_up(amount as f64 * probability.clamp(0.0, 1.0))
 }
 
 impl OpenDeals {
@@ -39,13 +49,13 @@ impl OpenDeals {
             cubes: a * a * a,
             probability,
             category,
+            weighted: weigh(amount, probability),
         }
     }
 
-    /// amount x probability, rounded to a minor unit (once per group: figures still add up
-    /// exactly, because no breakdown splits a group).
+    /// Their weighted amount (each deal's rounded, then summed).
     pub fn weighted(&self) -> i64 {
-        (self.amount as f64 * self.probability.clamp(0.0, 1.0)).round() as i64
+        self.weighted
     }
 
     /// Whether their outcome is in doubt (won with a probability strictly between 0 and 1).
@@ -390,6 +400,21 @@ mod tests {
     }
 
     #[test]
+    fn each_deal_is_weighed_on_its_own_so_groups_add_up_exactly() {
+        // 5 at 10% is 0.5: each deal weighs 1, three of them 3 (the group, 1.5, would say 2).
+        let three = [deal(5, 0.1, ForecastCategory::Pipeline); 3];
+        assert_eq!(Figures::of(0, &three).weighted_pipeline, 3);
+        assert_eq!(weigh(5, 0.1), 1);
+        assert_eq!(weigh(5, 1.5), 5, "a rate is clamped to [0, 1]");
+        let (_, group) = alike(3, 5, 0.1);
+        assert_eq!(
+            group.weighted(),
+            3,
+            "a group carries the sum of its deals' weights"
+        );
+    }
+
+    #[test]
     fn a_small_range_is_exact() {
         // Two deals of 100 at 50%: outcomes 0, 100, 100, 200 each 1/4.
         let deals = [
@@ -438,6 +463,7 @@ mod tests {
             cubes: a * a * a * n as f64,
             probability: p,
             category: ForecastCategory::Pipeline,
+            weighted: weigh(amount, p) * n as i64,
         };
         (each, group)
     }

@@ -127,18 +127,27 @@ pub struct ExchangeRate {
     pub rate: f64,
 }
 
+/// `x` rounded to the nearest integer, halves up: `floor(x + 0.5)`, which SQL computes the
+/// same way on every engine (the database adds up per-deal conversions and weights with it).
+/// Saturates at the ends of `i64`; NaN is 0.
+pub fn round_half_up(x: f64) -> i64 {
+    (x + 0.5).floor() as i64
+}
+
+/// One amount of minor units converted at `rate` (target minor units per minor unit), halves
+/// up, capped at the amount ceiling: sums of converted amounts stay as far from overflow as sums
+/// of entered ones, where a huge (but finite) rate would make each saturate at `i64::MAX`.
+pub fn convert_minor(minor: i64, rate: f64) -> i64 {
+    round_half_up(minor as f64 * rate).clamp(-MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR)
+}
+
 /// Converts minor units between currencies with a table of rates per major unit (either
 /// direction of a pair serves), minding each currency's minor-unit digits.
 pub fn convert(minor: i64, from: Currency, to: Currency, rates: &[ExchangeRate]) -> Option<i64> {
     if from == to {
         return Some(minor); // exact beyond 2^53, where a double is not
     }
-    // Capped at the amount ceiling, so that sums of converted amounts stay as far from
-    // overflow as sums of entered ones: a huge (but finite) rate would otherwise make each
-    // amount saturate at i64::MAX, and two of them overflow a forecast's sum.
-    let max = MAX_AMOUNT_MINOR as f64;
-    minor_unit_rate(from, to, rates)
-        .map(|rate| (minor as f64 * rate).round().clamp(-max, max) as i64)
+    minor_unit_rate(from, to, rates).map(|rate| convert_minor(minor, rate))
 }
 
 /// How many minor units of `to` one minor unit of `from` is worth, if a rate serves.
@@ -181,6 +190,18 @@ mod tests {
         for code in ["AAA", "ZZZ", "usd", "US", "USDX", "XAU", "AEE", "ZWH"] {
             assert_eq!(Currency::parse(code), None, "{code}");
         }
+    }
+
+    #[test]
+    fn halves_round_up_as_the_database_rounds_them() {
+        assert_eq!(round_half_up(2.5), 3);
+        assert_eq!(round_half_up(0.5), 1);
+        assert_eq!(round_half_up(2.499_999), 2);
+        assert_eq!(round_half_up(0.0), 0);
+        assert_eq!(round_half_up(1e300), i64::MAX, "saturates");
+        // 5 cents at 1.1 is 5.5, 15 cents 16.5 (a hair above in binary): both round up.
+        assert_eq!(convert_minor(5, 1.1), 6);
+        assert_eq!(convert_minor(15, 1.1), 17);
     }
 
     #[test]

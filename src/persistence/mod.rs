@@ -46,6 +46,7 @@ pub struct SqlStore {
 /// Opens (and on SQLite creates) the database at `url`.
 ///
 /// SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged write survives a power cut.
+/// Pooled connections are not pinged on every checkout (see below).
 /// sqlx's per-query logs are lowered to DEBUG so INFO logs stay readable.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_string());
@@ -55,6 +56,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
+        // An SQLite connection lives in this process and cannot be dropped by a server or a
+        // network: the pool's default ping before every checkout is a wasted round trip to the
+        // connection's thread.
+        options.test_before_acquire(false);
         options.max_connections(4).map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -63,7 +68,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     } else {
-        options.max_connections(16);
+        // A connection that has been busy is alive: only one idle for a while (which a server
+        // restart, a proxy or a firewall may have dropped) is pinged before it is handed out,
+        // not every checkout (a round trip each).
+        options
+            .max_connections(16)
+            .test_before_acquire_if_idle_for(Duration::from_secs(5));
     }
     Database::connect(options).await
 }

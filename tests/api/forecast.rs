@@ -1791,6 +1791,118 @@ contract_test!(exchange_rates_convert_either_way, |app| {
     );
 });
 
+contract_test!(
+    each_deal_is_converted_and_weighed_on_its_own_so_every_scope_adds_up,
+    |app| {
+        let t = team(&app).await;
+        // No snapshot: s1 at its default 10%.
+        let p = pipeline(&app, &[("s1", 1_000)]).await;
+        // rep1: three deals of 5 cents, each weighing 0.5 -> 1 (the three as one group would
+        // weigh 1.5 -> 2).
+        for _ in 0..3 {
+            create(&app, &t.rep1.token, draft(&p, "s1", usd(5))).await;
+        }
+        // rep2: 5 and 15 euro cents at 1.1: 5.5 -> 6 and 16.5 -> 17 cents, weighing 0.6 -> 1 and
+        // 1.7 -> 2 (converted together, 22 cents would weigh 2).
+        create(&app, &t.rep2.token, draft(&p, "s1", money("EUR", 5))).await;
+        create(&app, &t.rep2.token, draft(&p, "s1", money("EUR", 15))).await;
+        // Won this month: 25 euro cents -> 27.5 -> 28 cents, and 1 cent.
+        closed_deal(
+            &app,
+            &t.rep2,
+            &p,
+            &["s1"],
+            money("EUR", 25),
+            Lead::Inbound,
+            true,
+        )
+        .await;
+        closed_deal(&app, &t.rep1, &p, &["s1"], usd(1), Lead::Inbound, true).await;
+        let month = this_month();
+
+        // Without a EUR rate neither the team nor the org adds up: both name the rate.
+        for (token, scope_name) in [
+            (&t.manager.token, t.manager.name()),
+            (&t.finance.token, "org".to_string()),
+        ] {
+            let status = try_forecast(&app, token, scope(&month, &scope_name))
+                .await
+                .unwrap_err();
+            assert_error(&status, Code::FailedPrecondition, "EXCHANGE_RATE_MISSING");
+            let subjects: Vec<String> = status
+                .get_details_precondition_failure()
+                .expect("a PreconditionFailure")
+                .violations
+                .into_iter()
+                .map(|v| v.subject)
+                .collect();
+            assert_eq!(subjects, ["exchangeRates/EUR-USD"], "{scope_name}");
+        }
+        try_set_rate(&app, &app.admin_token, "EUR", "USD", 1.1)
+            .await
+            .unwrap();
+
+        let rep1 = pb::ForecastFigures {
+            closed_won: 1,
+            weighted_pipeline: 3,
+            expected: 4,
+            ..Default::default()
+        };
+        let rep2 = pb::ForecastFigures {
+            closed_won: 28,
+            weighted_pipeline: 3,
+            expected: 31,
+            ..Default::default()
+        };
+        let team = forecast(&app, &t.manager.token, scope(&month, &t.manager.name())).await;
+        let weighed = |f: &pb::ForecastFigures| {
+            (
+                f.closed_won,
+                f.weighted_pipeline,
+                f.expected,
+                f.open_pipeline + f.omitted,
+                f.open_deals,
+            )
+        };
+        assert_eq!(
+            weighed(report(&team, &t.rep1)),
+            (
+                rep1.closed_won,
+                rep1.weighted_pipeline,
+                rep1.expected,
+                15,
+                3
+            )
+        );
+        assert_eq!(
+            weighed(report(&team, &t.rep2)),
+            (
+                rep2.closed_won,
+                rep2.weighted_pipeline,
+                rep2.expected,
+                23,
+                2
+            )
+        );
+        assert_eq!(weighed(&team.totals.unwrap()), (29, 6, 35, 38, 5));
+        assert_eq!(team.by_stage.len(), 1);
+        assert_eq!(
+            (team.by_stage[0].amount, team.by_stage[0].weighted),
+            (38, 6)
+        );
+        for (token, who) in [(&t.rep1.token, &t.rep1), (&t.rep2.token, &t.rep2)] {
+            let own = forecast(&app, token, scope(&month, &who.name())).await;
+            assert_eq!(own.totals.unwrap(), *report(&team, who), "{}", who.name());
+        }
+        // The org adds up to the team (nobody else has deals), the leader's to the same.
+        let org = forecast(&app, &t.finance.token, scope(&month, "org")).await;
+        assert_eq!(org.totals, team.totals);
+        assert_eq!(org.by_stage, team.by_stage);
+        let led = forecast(&app, &t.leader.token, scope(&month, &t.leader.name())).await;
+        assert_eq!(led.totals, team.totals);
+    }
+);
+
 // ---------------------------------------------------------------------------------------------
 // Bad input.
 
