@@ -8,7 +8,8 @@
 //! cargo bench --bench suite -- --deals 1100000 --load-only   # load the large org, report, stop
 //! ```
 //!
-//! A SQLite database is deleted after its engine's run unless `--keep-database` is given.
+//! A database (SQLite file, PostgreSQL database) is deleted after its engine's run unless
+//! `--keep-database` is given; its URL is printed.
 //!
 //! `--open N` sets how many of the deals are still open (default: one in eleven, so 1,100,000
 //! deals are 1,000,000 closed and 100,000 open). The load is reported as rows, seconds, rows per
@@ -615,7 +616,7 @@ async fn main() {
     for engine in engines.split(',').map(str::trim) {
         let (url, drop_after) = fresh_database(engine).await;
         let store = startup::open_store(&url).await.expect("open the database");
-        if keep_database && engine == "sqlite" {
+        if keep_database {
             println!("[{engine}] database: {url}");
         }
         let org = load_org(&store, engine, deals, open).await;
@@ -638,8 +639,8 @@ async fn main() {
         loads.push(org.load);
         if load_only {
             drop(store);
-            drop_database(drop_after).await;
             if !keep_database {
+                drop_database(drop_after).await;
                 remove_sqlite_files(&url);
             }
             continue;
@@ -955,8 +956,8 @@ async fn main() {
         let _ = server.kill();
         let _ = server.wait();
         drop(store);
-        drop_database(drop_after).await;
         if !keep_database {
+            drop_database(drop_after).await;
             remove_sqlite_files(&url);
         }
     }

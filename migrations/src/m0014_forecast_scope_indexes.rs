@@ -1,11 +1,16 @@
-//! Indexes in the order each forecast scope reads: the org's open deals by month of close (on
-//! SQLite), and a few owners' won deals by owner.
+//! Indexes in the order each engine reads a forecast's scope.
 //!
 //! SQLite has no hash aggregation: with the open deals by month of close, then in the order the
 //! org forecast groups them, it adds a period's groups up as it reads the index, month by month,
-//! instead of sorting the period's deals into a temporary B-tree. PostgreSQL hashes its groups
-//! and needs no such index. A manager's closed-won sums seek each owner's won deals of the
-//! period instead of ranging over everyone's.
+//! instead of sorting the period's deals into a temporary B-tree. A manager's closed-won sums
+//! seek each owner's won deals of the period instead of ranging over everyone's.
+//!
+//! PostgreSQL hashes its groups, but it drops from an index scan's conditions what the index's
+//! own WHERE implies: m0012's and m0013's indexes, led by `status` for SQLite's sake, were
+//! scanned from their first entry with the close date (or owner) checked on each (measured on
+//! the large org: the quarter's won sums 22 ms, 15 ms of them before the first row). On
+//! PostgreSQL they are replaced by the same indexes without `status`, which seek the period
+//! (or each owner's period) directly: 7 ms.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -19,32 +24,68 @@ impl MigrationName for Migration {
 }
 
 /// The month expression must match the query's (`MONTH` in src/persistence/forecast.rs) for
-/// SQLite to use the index; dates are stored as `YYYY-MM-DD`. `status` leads both for the
-/// reason given in m0012.
-const OPEN_BY_MONTH: &str = "CREATE INDEX ix_deals_open_by_month ON deals (status, \
-     substr(close_date, 1, 7), pipeline_id, stage_id, forecast_category, currency, close_date, \
-     amount_minor) WHERE status = 'OPEN'";
-const WON_BY_OWNER: &str = "CREATE INDEX ix_deals_won_by_owner ON deals (status, owner_id, \
-     closed_at, currency, amount_minor) WHERE status = 'WON'";
+/// SQLite to use the index; dates are stored as `YYYY-MM-DD`. `status` leads for the reason
+/// given in m0012.
+const SQLITE: [&str; 2] = [
+    "CREATE INDEX ix_deals_open_by_month ON deals (status, substr(close_date, 1, 7), \
+     pipeline_id, stage_id, forecast_category, currency, close_date, amount_minor) \
+     WHERE status = 'OPEN'",
+    "CREATE INDEX ix_deals_won_by_owner ON deals (status, owner_id, closed_at, currency, \
+     amount_minor) WHERE status = 'WON'",
+];
+
+/// m0012's and m0013's indexes without `status`, and a few owners' won deals by owner.
+const POSTGRES: [&str; 7] = [
+    "DROP INDEX ix_deals_open_closing",
+    "DROP INDEX ix_deals_won_closed",
+    "DROP INDEX ix_deals_open_by_owner",
+    "CREATE INDEX ix_deals_open_closing ON deals (close_date, pipeline_id, stage_id, \
+     forecast_category, currency, owner_id, amount_minor) WHERE status = 'OPEN'",
+    "CREATE INDEX ix_deals_won_closed ON deals (closed_at, owner_id, currency, amount_minor) \
+     WHERE status = 'WON'",
+    "CREATE INDEX ix_deals_open_by_owner ON deals (owner_id, close_date, pipeline_id, stage_id, \
+     forecast_category, currency, amount_minor) WHERE status = 'OPEN'",
+    "CREATE INDEX ix_deals_won_by_owner ON deals (owner_id, closed_at, currency, amount_minor) \
+     WHERE status = 'WON'",
+];
+
+/// Back to m0013's state on PostgreSQL.
+const POSTGRES_DOWN: [&str; 7] = [
+    "DROP INDEX ix_deals_won_by_owner",
+    "DROP INDEX ix_deals_open_by_owner",
+    "DROP INDEX ix_deals_won_closed",
+    "DROP INDEX ix_deals_open_closing",
+    "CREATE INDEX ix_deals_open_closing ON deals (status, close_date, owner_id, pipeline_id, \
+     stage_id, forecast_category, currency, amount_minor) WHERE status = 'OPEN'",
+    "CREATE INDEX ix_deals_won_closed ON deals (status, closed_at, owner_id, currency, \
+     amount_minor) WHERE status = 'WON'",
+    "CREATE INDEX ix_deals_open_by_owner ON deals (status, owner_id, pipeline_id, stage_id, \
+     forecast_category, currency, close_date, amount_minor) WHERE status = 'OPEN'",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let db = m.get_connection();
-        if m.get_database_backend() == DatabaseBackend::Sqlite {
-            db.execute_unprepared(OPEN_BY_MONTH).await?;
+        let statements: &[&str] = match m.get_database_backend() {
+            DatabaseBackend::Postgres => &POSTGRES,
+            _ => &SQLITE,
+        };
+        for sql in statements {
+            m.get_connection().execute_unprepared(sql).await?;
         }
-        db.execute_unprepared(WON_BY_OWNER).await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let db = m.get_connection();
-        db.execute_unprepared("DROP INDEX IF EXISTS ix_deals_won_by_owner")
-            .await?;
-        if m.get_database_backend() == DatabaseBackend::Sqlite {
-            db.execute_unprepared("DROP INDEX IF EXISTS ix_deals_open_by_month")
-                .await?;
+        let statements: &[&str] = match m.get_database_backend() {
+            DatabaseBackend::Postgres => &POSTGRES_DOWN,
+            _ => &[
+                "DROP INDEX ix_deals_won_by_owner",
+                "DROP INDEX ix_deals_open_by_month",
+            ],
+        };
+        for sql in statements {
+            m.get_connection().execute_unprepared(sql).await?;
         }
         Ok(())
     }
