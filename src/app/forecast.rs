@@ -37,6 +37,11 @@ pub struct WinRateRequest {
     pub by_team: bool,
 }
 
+/// Up to this many owners, a forecast reads the scope's open deals one by one beside its
+/// grouped sums, not after them: so few people's deals of a period are few enough that the
+/// range nearly always needs them (exact or sampled), and the read costs a round trip less.
+const SMALL_TEAM_OWNERS: usize = 32;
+
 /// Whose deals a forecast covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -597,9 +602,13 @@ impl<S: Store> App<S> {
             .collect();
         let mut converter = Converter::new(currency, rates);
         let valuation = converter.valuation(table.open_stage_rates());
-        // Two independent reads, each on its own connection: the period's open deals and its
-        // won deals are added up at the same time.
-        let (open, won) = tokio::try_join!(
+        // Independent reads, each on its own connection: the period's open deals and its won
+        // deals are added up at the same time. A small team's range almost always needs its
+        // few hundred deals one by one (see below), so they are read at the same time too.
+        let small_team = owners
+            .as_ref()
+            .is_some_and(|o| o.len() <= SMALL_TEAM_OWNERS);
+        let (open, won, mut each_deal) = tokio::try_join!(
             self.store
                 .open_deal_groups(owners.as_deref(), start, end, &valuation),
             self.store.closed_won_between(
@@ -609,6 +618,16 @@ impl<S: Store> App<S> {
                 to,
                 &valuation
             ),
+            async {
+                match small_team {
+                    true => Ok(Some(
+                        self.store
+                            .open_deals_closing(owners.as_deref(), start, end)
+                            .await?,
+                    )),
+                    false => Ok(None),
+                }
+            },
         )?;
         let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = open
             .iter()
@@ -642,10 +661,15 @@ impl<S: Store> App<S> {
         };
         // Few deals, or uneven ones: the range reads them one by one (a few hundred at most).
         let range = if range_needs_each_deal(&all) {
-            let each: Vec<OpenDeals> = self
-                .store
-                .open_deals_closing(owners.as_deref(), start, end)
-                .await?
+            let rows = match each_deal.take() {
+                Some(rows) => rows,
+                None => {
+                    self.store
+                        .open_deals_closing(owners.as_deref(), start, end)
+                        .await?
+                }
+            };
+            let each: Vec<OpenDeals> = rows
                 .iter()
                 .map(|row| {
                     let amount = row
