@@ -619,14 +619,14 @@ impl<S: Store> App<S> {
                 &valuation
             ),
             async {
-                match small_team {
-                    true => Ok(Some(
-                        self.store
-                            .open_deals_closing(owners.as_deref(), start, end)
-                            .await?,
-                    )),
-                    false => Ok(None),
+                if !small_team {
+                    return Ok(None);
                 }
+                let rows = self
+                    .store
+                    .open_deals_closing(owners.as_deref(), start, end)
+                    .await?;
+                Ok(Some(rows))
             },
         )?;
         let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = open

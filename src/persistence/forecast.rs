@@ -34,39 +34,46 @@ fn currency(code: &str) -> Result<Currency, DbErr> {
     Currency::parse(code).ok_or_else(|| corrupt("currency", code))
 }
 
-/// `$first, $first+1, ...` placeholders and their values for an `IN` list of owners.
-fn owner_list(owners: &[UserId], first: usize) -> (String, Vec<Value>) {
-    let owners: Vec<String> = owners.iter().map(|o| o.0.to_string()).collect();
-    text_list(&owners, first)
+/// The placeholders of an `IN` list, each of `texts` bound into `values`.
+fn in_list(values: &mut Vec<Value>, texts: impl IntoIterator<Item = String>) -> String {
+    let placeholders: Vec<String> = texts.into_iter().map(|t| bind(values, t.into())).collect();
+    placeholders.join(", ")
 }
 
-/// `$first, $first+1, ...` placeholders and their values for an `IN` list of texts.
-fn text_list(texts: &[String], first: usize) -> (String, Vec<Value>) {
-    let placeholders: Vec<String> = (0..texts.len())
-        .map(|i| format!("${}", first + i))
-        .collect();
-    let values = texts.iter().map(|t| t.clone().into()).collect();
-    (placeholders.join(", "), values)
+/// `AND {column} IN (...)` for `owners` (`None`: no condition, everyone's deals), or `None`
+/// when the scope has no owners at all (nothing to read).
+fn owner_filter(
+    column: &str,
+    owners: Option<&[UserId]>,
+    values: &mut Vec<Value>,
+) -> Option<String> {
+    match owners {
+        Some([]) => None,
+        Some(owners) => {
+            let list = in_list(values, owners.iter().map(|o| o.0.to_string()));
+            Some(format!("AND {column} IN ({list})"))
+        }
+        None => Some(String::new()),
+    }
 }
 
-/// Up to this many owners, a subtree's open deals are read by owner on SQLite.
+/// Up to this many owners, a subtree's deals are read by owner on SQLite.
 const FEW_OWNERS: usize = 32;
 
-/// On SQLite, the index a subtree's open (or won) deals of a period are read from when it has
-/// few owners: m0013's (m0014's), seeking each owner, where SQLite's planner (without
-/// statistics) ranges over the whole org's period in m0012's and filters it (large org, a
-/// manager's five owners: open groups 2.3 -> 0.4 ms). More owners read the period's range,
-/// which is then the smaller read.
-fn few_owners_index(backend: DatabaseBackend, owners: Option<&[UserId]>) -> &'static str {
-    few_owners(backend, owners, "INDEXED BY ix_deals_open_by_owner")
-}
-
+/// On SQLite, `index` (an `INDEXED BY` clause) when a subtree has few owners: their open (or
+/// won) deals of a period are then read by seeking each owner in m0013's (m0014's) index, where
+/// SQLite's planner (without statistics) ranges over the whole org's period in m0012's and
+/// filters it (large org, a manager's five owners: open groups 2.3 -> 0.4 ms). More owners
+/// read the period's range, which is then the smaller read.
 fn few_owners<'a>(backend: DatabaseBackend, owners: Option<&[UserId]>, index: &'a str) -> &'a str {
     match owners {
         Some(owners) if backend == DatabaseBackend::Sqlite && owners.len() <= FEW_OWNERS => index,
         _ => "",
     }
 }
+
+/// The open deals by owner (m0013), for a few owners' forecast on SQLite.
+const OPEN_BY_OWNER: &str = "INDEXED BY ix_deals_open_by_owner";
 
 /// A deal's month of close on SQLite (dates are stored as `YYYY-MM-DD`), as m0014 indexes it.
 const MONTH: &str = "substr(close_date, 1, 7)";
@@ -441,16 +448,10 @@ impl ForecastStore for SqlStore {
     ) -> AppResult<Vec<OpenDealRow>> {
         let backend = self.db.get_database_backend();
         let mut values: Vec<Value> = vec![from.into(), to.into()];
-        let filter = match owners {
-            Some([]) => return Ok(Vec::new()),
-            Some(owners) => {
-                let (placeholders, owner_values) = owner_list(owners, 3);
-                values.extend(owner_values);
-                format!("AND owner_id IN ({placeholders})")
-            }
-            None => String::new(),
+        let Some(filter) = owner_filter("owner_id", owners, &mut values) else {
+            return Ok(Vec::new());
         };
-        let index = few_owners_index(backend, owners);
+        let index = few_owners(backend, owners, OPEN_BY_OWNER);
         let sql = format!(
             "SELECT owner_id, pipeline_id, stage_id, forecast_category, amount_minor, currency \
              FROM deals {index} \
@@ -496,15 +497,12 @@ impl ForecastStore for SqlStore {
         let mut values: Vec<Value> = vec![from.into(), to.into()];
         let mut index = "";
         let (filter, keys) = match owners {
-            Some([]) => return Ok(Vec::new()),
-            Some(owners) => {
-                index = few_owners_index(backend, owners.into());
-                let (placeholders, owner_values) = owner_list(owners, 3);
-                values.extend(owner_values);
-                (
-                    format!("AND owner_id IN ({placeholders})"),
-                    "owner_id, ".to_string(),
-                )
+            Some(_) => {
+                index = few_owners(backend, owners, OPEN_BY_OWNER);
+                let Some(filter) = owner_filter("owner_id", owners, &mut values) else {
+                    return Ok(Vec::new());
+                };
+                (filter, "owner_id, ".to_string())
             }
             // SQLite reads the org's period month by month from m0014's index, already in group
             // order, instead of sorting the period's deals into a temporary B-tree. Named, for
@@ -512,13 +510,8 @@ impl ForecastStore for SqlStore {
             // bound parameters (measured on the large org: 8 ms against 28 ms).
             None if backend == DatabaseBackend::Sqlite => {
                 index = "INDEXED BY ix_deals_open_by_month";
-                let months: Vec<String> = months_between(from, to);
-                let (placeholders, month_values) = text_list(&months, 3);
-                values.extend(month_values);
-                (
-                    format!("AND {MONTH} IN ({placeholders})"),
-                    format!("{MONTH}, "),
-                )
+                let months = in_list(&mut values, months_between(from, to));
+                (format!("AND {MONTH} IN ({months})"), format!("{MONTH}, "))
             }
             None => (String::new(), String::new()),
         };
@@ -576,14 +569,8 @@ impl ForecastStore for SqlStore {
     ) -> AppResult<Vec<WonRow>> {
         let backend = self.db.get_database_backend();
         let mut values: Vec<Value> = vec![from.into(), to.into()];
-        let filter = match owners {
-            Some([]) => return Ok(Vec::new()),
-            Some(owners) => {
-                let (placeholders, owner_values) = owner_list(owners, 3);
-                values.extend(owner_values);
-                format!("AND owner_id IN ({placeholders})")
-            }
-            None => String::new(),
+        let Some(filter) = owner_filter("owner_id", owners, &mut values) else {
+            return Ok(Vec::new());
         };
         let converted = converted_sql(backend, valuation, &mut values);
         let index = few_owners(backend, owners, "INDEXED BY ix_deals_won_by_owner");
@@ -944,14 +931,8 @@ impl ForecastStore for SqlStore {
         to: NaiveDate,
     ) -> AppResult<Vec<OpenDealRow>> {
         let mut values: Vec<Value> = vec![as_of.into(), from.into(), to.into()];
-        let owner_filter = match owners {
-            Some([]) => return Ok(Vec::new()),
-            Some(owners) => {
-                let (placeholders, owner_values) = owner_list(owners, 4);
-                values.extend(owner_values);
-                format!("AND d.owner_id IN ({placeholders})")
-            }
-            None => String::new(),
+        let Some(owner_filter) = owner_filter("d.owner_id", owners, &mut values) else {
+            return Ok(Vec::new());
         };
         // Each deal as of its last stage change before the day; deals not yet created have none,
         // deals closed by then end in a CLOSE row.
