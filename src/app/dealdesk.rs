@@ -78,8 +78,10 @@ impl<S: Store> App<S> {
         deal: Uuid,
         terms: Terms,
     ) -> AppResult<(PolicyVersion, Route)> {
-        // Only the owner, pipeline and amount, read fresh (they change all the time), in one
-        // query: the preview needs neither the deal's contacts nor its qualification.
+        // Only the owner, pipeline and amount: the preview needs neither the deal's contacts nor
+        // its qualification. Cached, and forgotten by every write of the deal through the store
+        // (a write through another replica is seen within the cache's TTL, as a policy's is);
+        // a submission routes on the whole deal read from the database.
         let routing = self
             .store
             .get_deal_routing(deal)

@@ -218,17 +218,26 @@ pub const TOKEN_PREFIX: &str = "ddk_";
 pub fn token_secret_from(random: [u8; 32]) -> String {
     let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
     secret.push_str(TOKEN_PREFIX);
-    for byte in random {
-        secret.push_str(&format!("{byte:02x}"));
-    }
+    push_hex(&mut secret, &random);
     secret
+}
+
+/// Appends `bytes` in lowercase hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
 }
 
 /// The stored form of a secret: SHA-256, hex. Secrets carry 256 random bits, so a fast hash is
 /// enough (no password stretching needed) and lets every call be checked with one index lookup.
 pub fn hash_token_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    push_hex(&mut hex, &digest);
+    hex
 }
 
 /// Validates a token's display name.
@@ -316,6 +325,11 @@ mod tests {
         assert_eq!(hash.len(), 64);
         assert!(!hash.contains(&secret[4..]));
         assert_eq!(hash, hash_token_secret(&secret));
+        // SHA-256 in lowercase hex, as stored for every token ever issued (FIPS 180-2's "abc").
+        assert_eq!(
+            hash_token_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

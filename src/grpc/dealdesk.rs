@@ -201,11 +201,7 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
 fn policy_to(p: &PolicyVersion) -> pb::ApprovalPolicy {
     let policy = &p.policy;
     pb::ApprovalPolicy {
-        name: format!(
-            "approvalPolicies/{}/versions/{}",
-            segment_slug(policy.segment),
-            p.version
-        ),
+        name: policy_name(policy.segment, p.version),
         segment: segment_to(policy.segment).into(),
         version: p.version,
         tiers: policy
@@ -616,7 +612,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         };
         let (policy, route) = self.app.preview_route(&principal, deal, terms).await?;
         Ok(Response::new(pb::PreviewApprovalRouteResponse {
-            policy: policy_to(&policy).name,
+            policy: policy_name(policy.policy.segment, policy.version),
             auto_approved: route.auto_approved(),
             steps: route
                 .steps

@@ -1,6 +1,10 @@
 //! Read-through caches of what nearly every request reads and almost nothing changes: who a
 //! token belongs to, the reporting tree, pipelines, each segment's newest approval policy, the
-//! current win rates and the exchange rates. Deals, requests and calls are never cached.
+//! current win rates and the exchange rates; and the three columns of a deal an approval route
+//! depends on (its owner, pipeline and amount), which the preview of a route reads and every
+//! write of that deal through the store forgets. Whole deals, requests and calls are never
+//! cached: every other read of a deal (a submitted request's route among them) goes to the
+//! database.
 //!
 //! Bounds: an entry lives at most [`TTL`]; each cache holds at most [`CAPACITY`] entries (it is
 //! emptied when full, so memory never grows with the data). Every write through a store (and
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::ports::TokenOwner;
+use crate::app::ports::{DealRouting, TokenOwner};
 use crate::domain::approval::PolicyVersion;
 use crate::domain::directory::UserId;
 use crate::domain::money::ExchangeRate;
@@ -117,6 +121,14 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
         entries.values.clear();
         entries.generation += 1;
     }
+
+    /// Forgets `key`; call after a write that may change its value has committed. A read of any
+    /// key under way meanwhile is not kept (it may have read `key` before the write).
+    pub fn forget(&self, key: &K) {
+        let mut entries = self.entries();
+        entries.values.remove(key);
+        entries.generation += 1;
+    }
 }
 
 /// The caches of one store and its clones.
@@ -136,6 +148,9 @@ pub struct Caches {
     pub win_rates: Cached<(), Vec<WinRateSnapshot>>,
     /// The exchange-rate table.
     pub exchange_rates: Cached<(), Vec<(ExchangeRate, DateTime<Utc>)>>,
+    /// Each deal's owner, pipeline and amount, for the preview of an approval route (a deal not
+    /// found is not kept: it may be created the next moment).
+    pub deal_routing: Cached<Uuid, DealRouting>,
 }
 
 impl Caches {
@@ -175,6 +190,21 @@ mod tests {
         }
         assert!(cache.entries().values.len() <= CAPACITY);
         assert_eq!(cache.get(&(CAPACITY as u32)), Some("x"));
+    }
+
+    #[test]
+    fn forgetting_one_key_keeps_the_others_and_drops_reads_under_way() {
+        let cache: Cached<u32, &str> = Cached::default();
+        cache.put(1, "one", cache.ticket());
+        cache.put(2, "two", cache.ticket());
+        let ticket = cache.ticket();
+        cache.forget(&1);
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.get(&2), Some("two"));
+        cache.put(3, "read before the write of 1", ticket);
+        assert_eq!(cache.get(&3), None, "it may have read 1 before its write");
+        cache.put(1, "one again", cache.ticket());
+        assert_eq!(cache.get(&1), Some("one again"));
     }
 
     #[test]

@@ -455,6 +455,11 @@ impl DealStore for SqlStore {
     }
 
     async fn get_deal_routing(&self, id: Uuid) -> AppResult<Option<DealRouting>> {
+        let cache = &self.caches.deal_routing;
+        if let Some(routing) = cache.get(&id) {
+            return Ok(Some(routing));
+        }
+        let ticket = cache.ticket();
         let row: Option<(String, String, Option<i64>, Option<String>)> =
             deal::Entity::find_by_id(id.to_string())
                 .select_only()
@@ -471,11 +476,13 @@ impl DealStore for SqlStore {
         let Some((owner, pipeline, amount, currency)) = row else {
             return Ok(None);
         };
-        Ok(Some(DealRouting {
+        let routing = DealRouting {
             owner_id: UserId(uuid(&owner).map_err(storage)?),
             pipeline_id: uuid(&pipeline).map_err(storage)?,
             amount: money(amount, &currency).map_err(storage)?,
-        }))
+        };
+        cache.put(id, routing.clone(), ticket);
+        Ok(Some(routing))
     }
 
     async fn list_deals(
@@ -594,6 +601,7 @@ impl DealStore for SqlStore {
             append_deal_events(txn, events).await.map_err(storage)
         })
         .await
+        .inspect(|_| self.caches.deal_routing.forget(&d.id))
     }
 
     async fn deal_events(

@@ -166,6 +166,7 @@ impl ImportStore for SqlStore {
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
         self.caches.directory_changed(); // new users
+        self.caches.deal_routing.clear(); // changed deals
         Ok(())
     }
 }

@@ -259,3 +259,140 @@ contract_test!(
         assert_eq!(app.count("approval_policies").await, 1);
     }
 );
+
+contract_test!(
+    a_preview_follows_every_write_of_the_deal_at_once_and_another_replicas_within_two_seconds,
+    |app| {
+        let rep = app.user(Role::Rep, None).await;
+        let peer = app.user(Role::Rep, None).await;
+        let pipeline = template_pipeline(&app, pb::Segment::MidMarket).await;
+        let usd = |minor: i64| pb::Money {
+            currency_code: "USD".into(),
+            amount_minor: minor,
+        };
+        create_policy(
+            &app,
+            &app.admin_token,
+            pb::ApprovalPolicy {
+                size_thresholds: vec![pb::SizeThreshold {
+                    above: Some(usd(10_000_000)),
+                    step: Some(step("Large deal", queue(pb::Role::Finance))),
+                }],
+                ..policy()
+            },
+        )
+        .await
+        .unwrap();
+        let deal = app
+            .deals()
+            .await
+            .create_deal(authed(
+                &rep.1,
+                pb::CreateDealRequest {
+                    deal: Some(pb::Deal {
+                        display_name: "Acme".into(),
+                        account: "Acme".into(),
+                        pipeline: pipeline.name.clone(),
+                        amount: Some(usd(1_000_000)),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let preview = |token: String| {
+            let app = &app;
+            let deal = deal.name.clone();
+            async move {
+                desk(app)
+                    .await
+                    .preview_approval_route(authed(
+                        &token,
+                        pb::PreviewApprovalRouteRequest {
+                            deal,
+                            discount_bps: 1000,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| r.into_inner())
+            }
+        };
+        let steps = |route: &pb::PreviewApprovalRouteResponse| -> Vec<String> {
+            route
+                .steps
+                .iter()
+                .map(|s| s.step.as_ref().unwrap().name.clone())
+                .collect()
+        };
+        let update = |token: String, deal: pb::Deal, path: &str| {
+            let app = &app;
+            let path = path.to_string();
+            async move {
+                app.deals()
+                    .await
+                    .update_deal(authed(
+                        &token,
+                        pb::UpdateDealRequest {
+                            deal: Some(deal),
+                            update_mask: Some(prost_types::FieldMask { paths: vec![path] }),
+                        },
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        assert!(preview(rep.1.clone()).await.unwrap().auto_approved);
+
+        // The amount, through this server: the next preview (same deal, cached) routes on it.
+        let deal = update(
+            rep.1.clone(),
+            pb::Deal {
+                amount: Some(usd(20_000_000)),
+                ..deal.clone()
+            },
+            "amount",
+        )
+        .await;
+        let large = preview(rep.1.clone()).await.unwrap();
+        assert_eq!(steps(&large), ["Large deal"]);
+
+        // The owner: the old one no longer sees the deal, the new one does, at once.
+        update(
+            app.admin_token.clone(),
+            pb::Deal {
+                owner: peer.0.name.clone(),
+                ..deal.clone()
+            },
+            "owner",
+        )
+        .await;
+        let status = preview(rep.1.clone()).await.unwrap_err();
+        assert_error(&status, Code::NotFound, "NOT_FOUND");
+        assert_eq!(
+            steps(&preview(peer.1.clone()).await.unwrap()),
+            ["Large deal"]
+        );
+
+        // Another replica's write (straight to the shared database, past this server's store):
+        // seen once the cached entry is older than its TTL (2 s).
+        let other = sea_orm::Database::connect(app.database_url.as_str())
+            .await
+            .unwrap();
+        let id = deal.name.trim_start_matches("deals/");
+        let changed = sea_orm::ConnectionTrait::execute_unprepared(
+            &other,
+            &format!("UPDATE deals SET amount_minor = 500000 WHERE id = '{id}'"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        other.close().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert!(preview(peer.1.clone()).await.unwrap().auto_approved);
+        assert_eq!(app.count("approval_requests").await, 0);
+    }
+);

@@ -6,6 +6,7 @@ use dealdesk::app::ports::{Created, DirectoryStore};
 use dealdesk::domain::directory::{Role, UserDraft};
 use dealdesk::domain::templates;
 use dealdesk::proto as pb;
+use dealdesk::proto::deal_desk_service_client::DealDeskServiceClient;
 use dealdesk::proto::import_file_chunk::Kind;
 use dealdesk::proto::import_history_request::Part;
 use dealdesk::proto::import_service_client::ImportServiceClient;
@@ -22,6 +23,46 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/impo
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{path}")).unwrap()
+}
+
+/// Mid-market's policy: no discount, standard terms and 45 days' payment approve at once; deals
+/// above 62,000.00 USD go to finance.
+fn large_deals_need_finance() -> pb::ApprovalPolicy {
+    let finance = pb::ApprovalStep {
+        name: "Finance".into(),
+        approvers: vec![pb::Approver {
+            approver: Some(pb::approver::Approver::RoleQueue(pb::Role::Finance as i32)),
+        }],
+        mode: 0,
+        sla_hours: 24,
+    };
+    pb::ApprovalPolicy {
+        segment: pb::Segment::MidMarket as i32,
+        tiers: vec![
+            pb::DiscountTier {
+                ceiling_bps: 1500,
+                steps: vec![],
+            },
+            pb::DiscountTier {
+                ceiling_bps: 10_000,
+                steps: vec![finance.clone()],
+            },
+        ],
+        size_thresholds: vec![pb::SizeThreshold {
+            above: Some(pb::Money {
+                currency_code: "USD".into(),
+                amount_minor: 6_200_000,
+            }),
+            step: Some(finance.clone()),
+        }],
+        legal_step: Some(pb::ApprovalStep {
+            name: "Legal".into(),
+            ..finance.clone()
+        }),
+        payment_days_limit: 45,
+        finance_step: Some(finance),
+        ..Default::default()
+    }
 }
 
 fn mapping(format: &str) -> String {
@@ -393,6 +434,36 @@ contract_test!(
 
         // The CRM moved Wayne forward and raised its amount.
         let wayne = deal(&app, "Wayne - Platform").await;
+        let desk = DealDeskServiceClient::connect(format!("http://{}", app.addr))
+            .await
+            .unwrap();
+        desk.clone()
+            .create_approval_policy(authed(
+                &app.admin_token,
+                pb::CreateApprovalPolicyRequest {
+                    policy: Some(large_deals_need_finance()),
+                },
+            ))
+            .await
+            .unwrap();
+        let preview = || {
+            let (mut desk, deal) = (desk.clone(), wayne.name.clone());
+            let token = app.admin_token.clone();
+            async move {
+                desk.preview_approval_route(authed(
+                    &token,
+                    pb::PreviewApprovalRouteRequest {
+                        deal,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .auto_approved
+            }
+        };
+        assert!(preview().await, "60,000.00 is not above the threshold");
         let mut files = salesforce();
         let opportunities = String::from_utf8(files[0].bytes.clone()).unwrap().replace(
             "\"Wayne - Platform\",\"Qualification\",\"60000.00\"",
@@ -414,6 +485,10 @@ contract_test!(
         assert_ne!(updated.etag, wayne.etag);
         assert_eq!(updated.stage, "business-case-built");
         assert_eq!(updated.amount.as_ref().unwrap().amount_minor, 6_500_000);
+        assert!(
+            !preview().await,
+            "the preview routes on the imported amount at once"
+        );
         assert_eq!(
             history(&app, &updated).await.last().unwrap(),
             &h(
