@@ -2,6 +2,8 @@
 //! watch and measure. The rules are in `domain::approval_request`; here, who may do what, how
 //! approvers are resolved from the reporting tree, and the transactions.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -824,7 +826,7 @@ impl<S: Store> App<S> {
         amount: Option<Money>,
         terms: &Terms,
     ) -> AppResult<(
-        crate::domain::approval::PolicyVersion,
+        Arc<crate::domain::approval::PolicyVersion>,
         crate::domain::approval::Route,
     )> {
         let pipeline = self.get_pipeline(principal, pipeline_id).await?;

@@ -1,5 +1,7 @@
 //! Deal-desk use cases: versioned approval policies and route previews.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::deals::not_found;
@@ -56,7 +58,7 @@ impl<S: Store> App<S> {
         _principal: &Principal,
         segment: Segment,
         version: Option<i64>,
-    ) -> AppResult<PolicyVersion> {
+    ) -> AppResult<Arc<PolicyVersion>> {
         self.store
             .get_policy(segment, version)
             .await?
@@ -77,7 +79,7 @@ impl<S: Store> App<S> {
         principal: &Principal,
         deal: Uuid,
         terms: Terms,
-    ) -> AppResult<(PolicyVersion, Route)> {
+    ) -> AppResult<(Arc<PolicyVersion>, Route)> {
         // Only the owner, pipeline and amount: the preview needs neither the deal's contacts nor
         // its qualification. Cached, and forgotten by every write of the deal through the store
         // (a write through another replica is seen within the cache's TTL, as a policy's is);

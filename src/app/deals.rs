@@ -173,7 +173,7 @@ impl<S: Store> App<S> {
         }
     }
 
-    pub(super) async fn pipeline_of(&self, id: Uuid) -> AppResult<Pipeline> {
+    pub(super) async fn pipeline_of(&self, id: Uuid) -> AppResult<std::sync::Arc<Pipeline>> {
         self.store
             .get_pipeline(id)
             .await?

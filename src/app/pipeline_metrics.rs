@@ -3,6 +3,7 @@
 //! the deals the caller may see (visibility as for forecasts).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -124,7 +125,7 @@ pub struct StaleDeal {
 #[derive(Debug, Clone)]
 pub struct PipelineMetrics {
     /// The pipeline.
-    pub pipeline: Pipeline,
+    pub pipeline: Arc<Pipeline>,
     /// The months.
     pub range: MonthRange,
     /// One per month, in order.

@@ -101,7 +101,11 @@ impl<S: Store> App<S> {
     }
 
     /// One pipeline; everyone may read pipelines.
-    pub async fn get_pipeline(&self, _principal: &Principal, id: Uuid) -> AppResult<Pipeline> {
+    pub async fn get_pipeline(
+        &self,
+        _principal: &Principal,
+        id: Uuid,
+    ) -> AppResult<std::sync::Arc<Pipeline>> {
         self.store
             .get_pipeline(id)
             .await?

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -195,7 +196,10 @@ pub trait PipelineStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
 
     /// One pipeline with its stages.
-    fn get_pipeline(&self, id: Uuid) -> impl Future<Output = AppResult<Option<Pipeline>>> + Send;
+    fn get_pipeline(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = AppResult<Option<Arc<Pipeline>>>> + Send;
 
     /// Pipelines in id order after `after`, at most `limit`.
     fn list_pipelines(
@@ -593,7 +597,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
         &self,
         segment: Segment,
         version: Option<i64>,
-    ) -> impl Future<Output = AppResult<Option<PolicyVersion>>> + Send;
+    ) -> impl Future<Output = AppResult<Option<Arc<PolicyVersion>>>> + Send;
 
     /// Inserts a new request with its events, closing `supersedes` (the request it resubmits,
     /// at the version read) in the same transaction. A concurrent change of `supersedes` ->

@@ -1,5 +1,7 @@
 //! Principals: users with one role and a place in the reporting tree, and their API tokens.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -194,6 +196,48 @@ pub fn creates_reporting_cycle(
     manager == user || chain_above_manager.contains(&user)
 }
 
+/// Every user with their manager, indexed to walk up from anyone.
+#[derive(Debug, Clone, Default)]
+pub struct ReportingTree {
+    pairs: Vec<(UserId, Option<UserId>)>,
+    managers: HashMap<UserId, UserId>,
+}
+
+impl ReportingTree {
+    /// The most managers a chain lists: deeper trees are bad data, never walked further.
+    pub const MAX_DEPTH: usize = 64;
+
+    /// The tree of these users (each with their manager, if any).
+    pub fn new(pairs: Vec<(UserId, Option<UserId>)>) -> Self {
+        let managers = pairs
+            .iter()
+            .filter_map(|&(user, manager)| Some((user, manager?)))
+            .collect();
+        Self { pairs, managers }
+    }
+
+    /// Every user with their manager.
+    pub fn pairs(&self) -> &[(UserId, Option<UserId>)] {
+        &self.pairs
+    }
+
+    /// `user`'s managers, nearest first, up to the top (empty for an unknown user). A cycle
+    /// cannot be written, but bad data never loops: the walk stops at the first repeat and
+    /// after [`Self::MAX_DEPTH`] managers.
+    pub fn chain(&self, user: UserId) -> Vec<UserId> {
+        let mut chain = Vec::new();
+        let mut at = user;
+        while let Some(&manager) = self.managers.get(&at) {
+            if manager == user || chain.contains(&manager) || chain.len() == Self::MAX_DEPTH {
+                break;
+            }
+            chain.push(manager);
+            at = manager;
+        }
+        chain
+    }
+}
+
 /// An API token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -330,6 +374,23 @@ mod tests {
             hash_token_secret("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_chain_lists_the_managers_nearest_first_and_never_loops() {
+        let [a, b, c, d] = [(); 4].map(|()| UserId::generate());
+        let tree = ReportingTree::new(vec![(a, None), (b, Some(a)), (c, Some(b))]);
+        assert_eq!(tree.chain(c), [b, a]);
+        assert_eq!(tree.chain(a), []);
+        assert_eq!(tree.chain(d), [], "unknown user");
+        // Bad data: a loop c -> b -> d -> b, and c -> c.
+        let looped = ReportingTree::new(vec![(c, Some(b)), (b, Some(d)), (d, Some(b))]);
+        assert_eq!(looped.chain(c), [b, d]);
+        assert_eq!(ReportingTree::new(vec![(c, Some(c))]).chain(c), []);
+        let line: Vec<UserId> = (0..100).map(|_| UserId::generate()).collect();
+        let deep = ReportingTree::new(line.windows(2).map(|w| (w[1], Some(w[0]))).collect());
+        assert_eq!(deep.chain(line[99]).len(), ReportingTree::MAX_DEPTH);
+        assert_eq!(deep.chain(line[99])[0], line[98]);
     }
 
     #[test]

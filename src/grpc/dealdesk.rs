@@ -577,9 +577,8 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
             return Err(invalid(v));
         };
         let version = (req.version > 0).then_some(req.version);
-        Ok(Response::new(policy_to(
-            &self.app.get_policy(&principal, segment, version).await?,
-        )))
+        let policy = self.app.get_policy(&principal, segment, version).await?;
+        Ok(Response::new(policy_to(&policy)))
     }
 
     #[instrument(skip_all)]

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::app::ports::{DealRouting, TokenOwner};
 use crate::domain::approval::PolicyVersion;
-use crate::domain::directory::UserId;
+use crate::domain::directory::ReportingTree;
 use crate::domain::money::ExchangeRate;
 use crate::domain::pipeline::{Pipeline, Segment};
 use crate::domain::winrate::WinRateSnapshot;
@@ -136,14 +136,14 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
 pub struct Caches {
     /// Token owners by the token secret's hash.
     pub tokens: Cached<String, TokenOwner>,
-    /// Pipelines by id.
-    pub pipelines: Cached<Uuid, Pipeline>,
+    /// Pipelines by id (shared: a hit copies no stage, gate or rule).
+    pub pipelines: Cached<Uuid, Arc<Pipeline>>,
     /// Each segment's newest policy (`None`: it has none yet).
-    pub policies: Cached<Segment, Option<PolicyVersion>>,
+    pub policies: Cached<Segment, Option<Arc<PolicyVersion>>>,
     /// Pages of pipelines by (segment, after, limit).
     pub pipeline_pages: Cached<(Option<Segment>, Option<Uuid>, u64), Vec<Pipeline>>,
-    /// Every user with their manager.
-    pub tree: Cached<(), Vec<(UserId, Option<UserId>)>>,
+    /// Every user with their manager (for scopes and every manager's access check).
+    pub tree: Cached<(), Arc<ReportingTree>>,
     /// The current win-rate snapshot of every pipeline.
     pub win_rates: Cached<(), Vec<WinRateSnapshot>>,
     /// The exchange-rate table.

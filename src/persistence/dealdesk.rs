@@ -1,6 +1,8 @@
 //! Deal-desk storage on SQL: policy versions and requests as JSON documents beside the columns
 //! filtered on, the approver queue index, delegations and the approval event log.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -292,7 +294,7 @@ impl DealDeskStore for SqlStore {
         &self,
         segment: Segment,
         version: Option<i64>,
-    ) -> AppResult<Option<PolicyVersion>> {
+    ) -> AppResult<Option<Arc<PolicyVersion>>> {
         let cache = &self.caches.policies;
         let newest = version.is_none();
         if newest && let Some(policy) = cache.get(&segment) {
@@ -306,7 +308,11 @@ impl DealDeskStore for SqlStore {
             query = query.filter(approval_policy::Column::Version.eq(version));
         }
         let row = query.one(&self.db).await.map_err(storage)?;
-        let policy = row.map(from_row).transpose().map_err(storage)?;
+        let policy = row
+            .map(from_row)
+            .transpose()
+            .map_err(storage)?
+            .map(Arc::new);
         if newest {
             cache.put(segment, policy.clone(), ticket);
         }

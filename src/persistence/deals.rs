@@ -365,34 +365,8 @@ fn sort_key(order: DealOrder, descending: bool) -> SimpleExpr {
 
 impl DealStore for SqlStore {
     async fn reporting_chain(&self, user_id: UserId) -> AppResult<Vec<UserId>> {
-        // One recursive query up the tree (it runs on every deal access check), nearest
-        // manager first. A cycle cannot be written, but bad data never loops: the depth is
-        // bounded and the walk stops at the first repeat.
-        let sql = "WITH RECURSIVE chain(id, manager_id, depth) AS ( \
-                     SELECT id, manager_id, 0 FROM users WHERE id = $1 \
-                     UNION ALL \
-                     SELECT u.id, u.manager_id, c.depth + 1 FROM users u \
-                     JOIN chain c ON u.id = c.manager_id WHERE c.depth < 64) \
-                   SELECT id FROM chain WHERE depth > 0 ORDER BY depth";
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                [user_id.0.to_string().into()],
-            ))
-            .await
-            .map_err(storage)?;
-        let mut chain = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("", "id").map_err(storage)?;
-            let id = UserId(uuid(&id).map_err(storage)?);
-            if id == user_id || chain.contains(&id) {
-                break;
-            }
-            chain.push(id);
-        }
-        Ok(chain)
+        // On every manager's deal access check: walked in the cached tree.
+        Ok(self.tree().await?.chain(user_id))
     }
 
     async fn subtree(&self, root: UserId) -> AppResult<Vec<UserId>> {

@@ -1,5 +1,7 @@
 //! Users and API tokens on SQL.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -15,7 +17,9 @@ use crate::app::ports::{
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::Violations;
-use crate::domain::directory::{ApiToken, User, UserId, UserProfile, creates_reporting_cycle};
+use crate::domain::directory::{
+    ApiToken, ReportingTree, User, UserId, UserProfile, creates_reporting_cycle,
+};
 
 /// Deepest reporting chain walked when checking for cycles; a deeper tree is refused.
 const MAX_TREE_DEPTH: usize = 64;
@@ -77,6 +81,36 @@ fn email_taken(email: &str) -> AppError {
         kind: "user",
         field: "email",
         value: email.to_string(),
+    }
+}
+
+impl SqlStore {
+    /// Every user with their manager: cached (cleared by every change to users), read in one
+    /// query of two columns.
+    pub(super) async fn tree(&self) -> AppResult<Arc<ReportingTree>> {
+        self.caches
+            .tree
+            .get_or_load((), async {
+                let rows: Vec<(String, Option<String>)> = user::Entity::find()
+                    .select_only()
+                    .columns([user::Column::Id, user::Column::ManagerId])
+                    .into_tuple()
+                    .all(&self.db)
+                    .await
+                    .map_err(storage)?;
+                let pairs = rows
+                    .into_iter()
+                    .map(|(id, manager)| {
+                        Ok((
+                            UserId(parse_uuid(&id)?),
+                            manager.as_deref().map(parse_uuid).transpose()?.map(UserId),
+                        ))
+                    })
+                    .collect::<Result<_, DbErr>>()
+                    .map_err(storage)?;
+                Ok(Arc::new(ReportingTree::new(pairs)))
+            })
+            .await
     }
 }
 

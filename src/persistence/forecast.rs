@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::codec::{corrupt, decode_category};
 use super::entities::{
-    exchange_rate, forecast_call_event, forecast_snapshot, forecast_snapshot_call, user,
-    win_rate_entry, win_rate_snapshot,
+    exchange_rate, forecast_call_event, forecast_snapshot, forecast_snapshot_call, win_rate_entry,
+    win_rate_snapshot,
 };
 use super::{SqlStore, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
@@ -619,27 +619,7 @@ impl ForecastStore for SqlStore {
     }
 
     async fn reporting_tree(&self) -> AppResult<Vec<(UserId, Option<UserId>)>> {
-        self.caches
-            .tree
-            .get_or_load((), async {
-                let rows: Vec<(String, Option<String>)> = user::Entity::find()
-                    .select_only()
-                    .columns([user::Column::Id, user::Column::ManagerId])
-                    .into_tuple()
-                    .all(&self.db)
-                    .await
-                    .map_err(storage)?;
-                rows.into_iter()
-                    .map(|(id, manager)| {
-                        Ok((
-                            UserId(uuid(&id)?),
-                            manager.as_deref().map(uuid).transpose()?.map(UserId),
-                        ))
-                    })
-                    .collect::<Result<_, DbErr>>()
-                    .map_err(storage)
-            })
-            .await
+        Ok(self.tree().await?.pairs().to_vec())
     }
 
     async fn set_exchange_rate(

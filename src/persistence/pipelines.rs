@@ -2,6 +2,7 @@
 //! their stages, their criteria) whatever the page size; stages are replaced whole on update.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
@@ -334,7 +335,7 @@ impl PipelineStore for SqlStore {
         .inspect(|_| self.caches.pipelines_changed())
     }
 
-    async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Pipeline>> {
+    async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Arc<Pipeline>>> {
         let cache = &self.caches.pipelines;
         if let Some(pipeline) = cache.get(&id) {
             return Ok(Some(pipeline));
@@ -345,7 +346,11 @@ impl PipelineStore for SqlStore {
             .await
             .map_err(storage)?;
         let rows = row.into_iter().collect();
-        let pipeline = load_pipelines(&self.db, rows).await.map_err(storage)?.pop();
+        let pipeline = load_pipelines(&self.db, rows)
+            .await
+            .map_err(storage)?
+            .pop()
+            .map(Arc::new);
         if let Some(pipeline) = &pipeline {
             cache.put(id, pipeline.clone(), ticket);
         }
