@@ -201,6 +201,7 @@ pub fn creates_reporting_cycle(
 pub struct ReportingTree {
     pairs: Vec<(UserId, Option<UserId>)>,
     managers: HashMap<UserId, UserId>,
+    reports: HashMap<UserId, Vec<UserId>>,
 }
 
 impl ReportingTree {
@@ -209,16 +210,49 @@ impl ReportingTree {
 
     /// The tree of these users (each with their manager, if any).
     pub fn new(pairs: Vec<(UserId, Option<UserId>)>) -> Self {
-        let managers = pairs
+        let managers: HashMap<UserId, UserId> = pairs
             .iter()
             .filter_map(|&(user, manager)| Some((user, manager?)))
             .collect();
-        Self { pairs, managers }
+        let mut reports: HashMap<UserId, Vec<UserId>> = HashMap::new();
+        for (&user, &manager) in &managers {
+            reports.entry(manager).or_default().push(user);
+        }
+        Self {
+            pairs,
+            managers,
+            reports,
+        }
     }
 
     /// Every user with their manager.
     pub fn pairs(&self) -> &[(UserId, Option<UserId>)] {
         &self.pairs
+    }
+
+    /// `root` and everyone below them, each once, `root` first (empty for an unknown user);
+    /// at most [`Self::MAX_DEPTH`] levels below `root`.
+    pub fn subtree(&self, root: UserId) -> Vec<UserId> {
+        if !self.pairs.iter().any(|&(user, _)| user == root) {
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::from([root]);
+        let mut all = vec![root];
+        let mut level = vec![root];
+        for _ in 0..Self::MAX_DEPTH {
+            let next: Vec<UserId> = level
+                .iter()
+                .flat_map(|user| self.reports.get(user).into_iter().flatten())
+                .copied()
+                .filter(|&user| seen.insert(user))
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            all.extend(&next);
+            level = next;
+        }
+        all
     }
 
     /// `user`'s managers, nearest first, up to the top (empty for an unknown user). A cycle
@@ -391,6 +425,30 @@ mod tests {
         let deep = ReportingTree::new(line.windows(2).map(|w| (w[1], Some(w[0]))).collect());
         assert_eq!(deep.chain(line[99]).len(), ReportingTree::MAX_DEPTH);
         assert_eq!(deep.chain(line[99])[0], line[98]);
+    }
+
+    #[test]
+    fn a_subtree_is_its_root_and_everyone_below_each_once() {
+        let [a, b, c, d, e] = [(); 5].map(|()| UserId::generate());
+        let tree = ReportingTree::new(vec![
+            (a, None),
+            (b, Some(a)),
+            (c, Some(b)),
+            (d, Some(b)),
+            (e, None),
+        ]);
+        let sorted = |mut v: Vec<UserId>| {
+            v.sort();
+            v
+        };
+        assert_eq!(tree.subtree(a)[0], a);
+        assert_eq!(sorted(tree.subtree(a)), sorted(vec![a, b, c, d]));
+        assert_eq!(sorted(tree.subtree(b)), sorted(vec![b, c, d]));
+        assert_eq!(tree.subtree(e), [e]);
+        assert_eq!(tree.subtree(UserId::generate()), [], "unknown user");
+        // Bad data: b and c manage each other.
+        let looped = ReportingTree::new(vec![(b, Some(c)), (c, Some(b))]);
+        assert_eq!(sorted(looped.subtree(b)), sorted(vec![b, c]));
     }
 
     #[test]

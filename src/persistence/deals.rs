@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Statement,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -370,28 +370,7 @@ impl DealStore for SqlStore {
     }
 
     async fn subtree(&self, root: UserId) -> AppResult<Vec<UserId>> {
-        let sql = "WITH RECURSIVE tree(id, depth) AS ( \
-                     SELECT id, 0 FROM users WHERE id = $1 \
-                     UNION ALL \
-                     SELECT u.id, t.depth + 1 FROM users u JOIN tree t ON u.manager_id = t.id \
-                     WHERE t.depth < 64) \
-                   SELECT id FROM tree";
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                [root.0.to_string().into()],
-            ))
-            .await
-            .map_err(storage)?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("", "id")?;
-                uuid(&id).map(UserId)
-            })
-            .collect::<Result<_, DbErr>>()
-            .map_err(storage)
+        Ok(self.tree().await?.subtree(root))
     }
 
     async fn insert_deal(
