@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use uuid::Uuid;
 
 use super::error::Precondition;
-use super::forecast::{Converter, Scope, ScopeView, subtree};
+use super::forecast::{Converter, Scope, ScopeView};
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::call::{lineage, own_call};
@@ -108,21 +108,7 @@ fn scope_key(scope: Scope) -> String {
 fn people(view: &ScopeView) -> Vec<UserId> {
     view.owners
         .clone()
-        .unwrap_or_else(|| view.managers.keys().copied().collect())
-}
-
-/// The chain above `user`, nearest first.
-fn chain_above(view: &ScopeView, user: UserId) -> Vec<UserId> {
-    let mut chain = Vec::new();
-    let mut next = view.managers.get(&user).copied().flatten();
-    while let Some(manager) = next {
-        if chain.contains(&manager) || chain.len() > 64 {
-            break;
-        }
-        chain.push(manager);
-        next = view.managers.get(&manager).copied().flatten();
-    }
-    chain
+        .unwrap_or_else(|| view.tree.users().collect())
 }
 
 impl<S: Store> App<S> {
@@ -194,7 +180,7 @@ impl<S: Store> App<S> {
             if theirs.is_empty() {
                 continue;
             }
-            let levels = lineage(user, &chain_above(&view, user), &theirs);
+            let levels = lineage(user, &view.tree.chain(user), &theirs);
             let own = own_call(&theirs)
                 .map(|(commit, _)| converter.convert(commit.minor, commit.currency));
             let top = levels
@@ -289,7 +275,7 @@ impl<S: Store> App<S> {
             Scope::Org => members
                 .iter()
                 .copied()
-                .filter(|u| view.managers.get(u).copied().flatten().is_none())
+                .filter(|&u| view.tree.manager_of(u).is_none())
                 .collect(),
         };
         let scores = snapshots
@@ -298,7 +284,7 @@ impl<S: Store> App<S> {
                 let leaves = snapshot
                     .calls
                     .iter()
-                    .filter(|c| !view.children.contains_key(&c.user));
+                    .filter(|c| view.tree.reports(c.user).is_empty());
                 let rep_call: i64 = leaves.filter_map(|c| c.own_commit).sum();
                 let manager_call: i64 = snapshot
                     .calls
@@ -310,7 +296,9 @@ impl<S: Store> App<S> {
                     .calls
                     .iter()
                     .map(|c| {
-                        let theirs: i64 = subtree(&view.children, c.user)
+                        let theirs: i64 = view
+                            .tree
+                            .subtree(c.user)
                             .iter()
                             .filter_map(|u| by_owner.get(u))
                             .sum();

@@ -2,6 +2,7 @@
 //! rolled up the reporting tree, and the exchange-rate table.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store, Valu
 use super::{App, AppError, AppResult, Principal, idempotent_write, now};
 use crate::domain::Violations;
 use crate::domain::deal::ForecastCategory;
-use crate::domain::directory::{Role, UserId};
+use crate::domain::directory::{ReportingTree, Role, UserId};
 use crate::domain::forecast::{Figures, OpenDeals, Range, range_needs_each_deal, revenue_range};
 use crate::domain::money::{Currency, ExchangeRate, convert_minor, minor_unit_rate};
 use crate::domain::period::Period;
@@ -104,26 +105,8 @@ fn add_row(cohort: &mut Cohort, deals: u64, won: bool, amount: f64, counts_amoun
 pub(crate) struct ScopeView {
     /// The owners the scope covers (`None`: everyone).
     pub owners: Option<Vec<UserId>>,
-    /// Each manager's direct reports.
-    pub children: HashMap<UserId, Vec<UserId>>,
-    /// Each user's manager.
-    pub managers: HashMap<UserId, Option<UserId>>,
-}
-
-/// `root` and everyone below them.
-pub(crate) fn subtree(children: &HashMap<UserId, Vec<UserId>>, root: UserId) -> Vec<UserId> {
-    let mut members = vec![root];
-    let mut seen: HashSet<UserId> = members.iter().copied().collect();
-    let mut i = 0;
-    while i < members.len() {
-        for kid in children.get(&members[i]).into_iter().flatten() {
-            if seen.insert(*kid) {
-                members.push(*kid);
-            }
-        }
-        i += 1;
-    }
-    members
+    /// The reporting tree it was resolved against.
+    pub tree: Arc<ReportingTree>,
 }
 
 /// The win rates a forecast uses: the chosen snapshots, else the stages' defaults.
@@ -277,13 +260,6 @@ impl<S: Store> App<S> {
         scope: Scope,
     ) -> AppResult<ScopeView> {
         let tree = self.store.reporting_tree().await?;
-        let managers: HashMap<UserId, Option<UserId>> = tree.iter().copied().collect();
-        let mut children: HashMap<UserId, Vec<UserId>> = HashMap::new();
-        for (user, manager) in &tree {
-            if let Some(manager) = manager {
-                children.entry(*manager).or_default().push(*user);
-            }
-        }
         let reads_all = viewer.is_none_or(|p| {
             matches!(
                 p.role(),
@@ -299,7 +275,7 @@ impl<S: Store> App<S> {
                 ));
             }
             Scope::Subtree(root) => {
-                if !managers.contains_key(&root) {
+                if !tree.knows(root) {
                     return Err(AppError::NotFound {
                         kind: "user",
                         name: format!("users/{}", root.0),
@@ -308,7 +284,7 @@ impl<S: Store> App<S> {
                 let visible = match viewer {
                     _ if reads_all => true,
                     Some(p) if p.role() == Role::Rep => root == p.user.id,
-                    Some(p) => subtree(&children, p.user.id).contains(&root),
+                    Some(p) => tree.subtree(p.user.id).contains(&root),
                     None => true,
                 };
                 if !visible {
@@ -317,14 +293,10 @@ impl<S: Store> App<S> {
                         "you may forecast only yourself and the people below you",
                     ));
                 }
-                Some(subtree(&children, root))
+                Some(tree.subtree(root))
             }
         };
-        Ok(ScopeView {
-            owners,
-            children,
-            managers,
-        })
+        Ok(ScopeView { owners, tree })
     }
 
     /// The rates of the current snapshots, with `snapshots` named instead where given.
@@ -583,8 +555,8 @@ impl<S: Store> App<S> {
         currency: Currency,
     ) -> AppResult<ForecastResult> {
         let view = self.resolve_scope(viewer, scope).await?;
-        let (owners, children) = (view.owners, view.children);
-        let subtree_of = |root: UserId| subtree(&children, root);
+        let (owners, tree) = (view.owners, view.tree);
+        let subtree_of = |root: UserId| tree.subtree(root);
         let table = self.rate_table(snapshots).await?;
         let rate_of = |pipeline: Uuid, stage: &str| table.learned(pipeline, stage);
         let pipelines = &table.pipelines;
@@ -730,7 +702,7 @@ impl<S: Store> App<S> {
             Scope::Org => Vec::new(),
             Scope::Subtree(root) => {
                 let mut buckets: Vec<(UserId, Vec<UserId>)> = vec![(root, vec![root])];
-                for report in children.get(&root).cloned().unwrap_or_default() {
+                for &report in tree.reports(root) {
                     buckets.push((report, subtree_of(report)));
                 }
                 buckets

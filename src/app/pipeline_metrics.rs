@@ -340,7 +340,7 @@ impl<S: Store> App<S> {
         let Some(owner) = owner else {
             return Ok(view.owners);
         };
-        if !view.managers.contains_key(&owner) {
+        if !view.tree.knows(owner) {
             return Err(AppError::NotFound {
                 kind: "user",
                 name: format!("users/{}", owner.0),

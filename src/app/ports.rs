@@ -14,7 +14,7 @@ use crate::domain::approval::PolicyVersion;
 use crate::domain::approval_request::{ApprovalRequest, Delegation, RequestState};
 use crate::domain::call::CallEvent;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, LeadSource, StageHistoryEntry};
-use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
+use crate::domain::directory::{ApiToken, ReportingTree, Role, User, UserId, UserProfile};
 use crate::domain::forecast::ForecastSnapshot;
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::paging::RequestId;
@@ -524,9 +524,7 @@ pub trait ForecastStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<WonRow>>> + Send;
 
     /// Every user with their manager.
-    fn reporting_tree(
-        &self,
-    ) -> impl Future<Output = AppResult<Vec<(UserId, Option<UserId>)>>> + Send;
+    fn reporting_tree(&self) -> impl Future<Output = AppResult<Arc<ReportingTree>>> + Send;
 
     /// Sets one rate of the table.
     fn set_exchange_rate(

@@ -196,11 +196,11 @@ pub fn creates_reporting_cycle(
     manager == user || chain_above_manager.contains(&user)
 }
 
-/// Every user with their manager, indexed to walk up from anyone.
+/// Every user with their manager, indexed to walk up (a manager chain) and down (a subtree)
+/// from anyone.
 #[derive(Debug, Clone, Default)]
 pub struct ReportingTree {
-    pairs: Vec<(UserId, Option<UserId>)>,
-    managers: HashMap<UserId, UserId>,
+    managers: HashMap<UserId, Option<UserId>>,
     reports: HashMap<UserId, Vec<UserId>>,
 }
 
@@ -209,50 +209,51 @@ impl ReportingTree {
     pub const MAX_DEPTH: usize = 64;
 
     /// The tree of these users (each with their manager, if any).
-    pub fn new(pairs: Vec<(UserId, Option<UserId>)>) -> Self {
-        let managers: HashMap<UserId, UserId> = pairs
-            .iter()
-            .filter_map(|&(user, manager)| Some((user, manager?)))
-            .collect();
+    pub fn new(pairs: impl IntoIterator<Item = (UserId, Option<UserId>)>) -> Self {
+        let managers: HashMap<UserId, Option<UserId>> = pairs.into_iter().collect();
         let mut reports: HashMap<UserId, Vec<UserId>> = HashMap::new();
-        for (&user, &manager) in &managers {
-            reports.entry(manager).or_default().push(user);
-        }
-        Self {
-            pairs,
-            managers,
-            reports,
-        }
-    }
-
-    /// Every user with their manager.
-    pub fn pairs(&self) -> &[(UserId, Option<UserId>)] {
-        &self.pairs
-    }
-
-    /// `root` and everyone below them, each once, `root` first (empty for an unknown user);
-    /// at most [`Self::MAX_DEPTH`] levels below `root`.
-    pub fn subtree(&self, root: UserId) -> Vec<UserId> {
-        if !self.pairs.iter().any(|&(user, _)| user == root) {
-            return Vec::new();
-        }
-        let mut seen = std::collections::HashSet::from([root]);
-        let mut all = vec![root];
-        let mut level = vec![root];
-        for _ in 0..Self::MAX_DEPTH {
-            let next: Vec<UserId> = level
-                .iter()
-                .flat_map(|user| self.reports.get(user).into_iter().flatten())
-                .copied()
-                .filter(|&user| seen.insert(user))
-                .collect();
-            if next.is_empty() {
-                break;
+        for (&user, manager) in &managers {
+            if let Some(manager) = *manager {
+                reports.entry(manager).or_default().push(user);
             }
-            all.extend(&next);
-            level = next;
         }
-        all
+        Self { managers, reports }
+    }
+
+    /// Whether `user` is in the tree.
+    pub fn knows(&self, user: UserId) -> bool {
+        self.managers.contains_key(&user)
+    }
+
+    /// Everyone in the tree.
+    pub fn users(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.managers.keys().copied()
+    }
+
+    /// `user`'s manager, if they have one.
+    pub fn manager_of(&self, user: UserId) -> Option<UserId> {
+        self.managers.get(&user).copied().flatten()
+    }
+
+    /// Who reports to `user` directly.
+    pub fn reports(&self, user: UserId) -> &[UserId] {
+        self.reports.get(&user).map_or(&[], Vec::as_slice)
+    }
+
+    /// `root` and everyone below them, each once, `root` first.
+    pub fn subtree(&self, root: UserId) -> Vec<UserId> {
+        let mut members = vec![root];
+        let mut seen = std::collections::HashSet::from([root]);
+        let mut i = 0;
+        while i < members.len() {
+            for &report in self.reports.get(&members[i]).into_iter().flatten() {
+                if seen.insert(report) {
+                    members.push(report);
+                }
+            }
+            i += 1;
+        }
+        members
     }
 
     /// `user`'s managers, nearest first, up to the top (empty for an unknown user). A cycle
@@ -261,7 +262,7 @@ impl ReportingTree {
     pub fn chain(&self, user: UserId) -> Vec<UserId> {
         let mut chain = Vec::new();
         let mut at = user;
-        while let Some(&manager) = self.managers.get(&at) {
+        while let Some(manager) = self.manager_of(at) {
             if manager == user || chain.contains(&manager) || chain.len() == Self::MAX_DEPTH {
                 break;
             }
@@ -422,7 +423,7 @@ mod tests {
         assert_eq!(looped.chain(c), [b, d]);
         assert_eq!(ReportingTree::new(vec![(c, Some(c))]).chain(c), []);
         let line: Vec<UserId> = (0..100).map(|_| UserId::generate()).collect();
-        let deep = ReportingTree::new(line.windows(2).map(|w| (w[1], Some(w[0]))).collect());
+        let deep = ReportingTree::new(line.windows(2).map(|w| (w[1], Some(w[0]))));
         assert_eq!(deep.chain(line[99]).len(), ReportingTree::MAX_DEPTH);
         assert_eq!(deep.chain(line[99])[0], line[98]);
     }
@@ -445,7 +446,16 @@ mod tests {
         assert_eq!(sorted(tree.subtree(a)), sorted(vec![a, b, c, d]));
         assert_eq!(sorted(tree.subtree(b)), sorted(vec![b, c, d]));
         assert_eq!(tree.subtree(e), [e]);
-        assert_eq!(tree.subtree(UserId::generate()), [], "unknown user");
+        let unknown = UserId::generate();
+        assert_eq!(
+            tree.subtree(unknown),
+            [unknown],
+            "owns nothing, manages no one"
+        );
+        assert!(tree.knows(e) && !tree.knows(unknown));
+        assert_eq!((tree.manager_of(c), tree.manager_of(a)), (Some(b), None));
+        assert_eq!(sorted(tree.reports(b).to_vec()), sorted(vec![c, d]));
+        assert!(tree.reports(c).is_empty());
         // Bad data: b and c manage each other.
         let looped = ReportingTree::new(vec![(b, Some(c)), (c, Some(b))]);
         assert_eq!(sorted(looped.subtree(b)), sorted(vec![b, c]));

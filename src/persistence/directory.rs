@@ -106,7 +106,7 @@ impl SqlStore {
                             manager.as_deref().map(parse_uuid).transpose()?.map(UserId),
                         ))
                     })
-                    .collect::<Result<_, DbErr>>()
+                    .collect::<Result<Vec<_>, DbErr>>()
                     .map_err(storage)?;
                 Ok(Arc::new(ReportingTree::new(pairs)))
             })

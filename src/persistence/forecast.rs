@@ -2,6 +2,8 @@
 //! cohort count and the closed-won sums run in the database as single grouped queries; nothing
 //! loads the stage history into memory.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
@@ -21,7 +23,7 @@ use crate::app::ports::{
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::call::{CallEvent, CallEventKind};
-use crate::domain::directory::UserId;
+use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::{Figures, ForecastSnapshot, FrozenCall, Range, RangeMethod};
 use crate::domain::money::{Currency, ExchangeRate, MAX_AMOUNT_MINOR, Money};
 use crate::domain::winrate::{Cohort, Rate, SegmentKind, SegmentRate, StageRate, WinRateSnapshot};
@@ -618,8 +620,8 @@ impl ForecastStore for SqlStore {
             .map_err(storage)
     }
 
-    async fn reporting_tree(&self) -> AppResult<Vec<(UserId, Option<UserId>)>> {
-        Ok(self.tree().await?.pairs().to_vec())
+    async fn reporting_tree(&self) -> AppResult<Arc<ReportingTree>> {
+        self.tree().await
     }
 
     async fn set_exchange_rate(
