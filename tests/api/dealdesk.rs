@@ -6,7 +6,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, template_pipeline, violated_fields};
+use crate::helpers::{
+    TestApp, assert_error, authed, queue, relation, step, template_pipeline, violated_fields,
+};
 
 async fn desk(app: &TestApp) -> DealDeskServiceClient<Channel> {
     DealDeskServiceClient::connect(format!("http://{}", app.addr))
@@ -14,23 +16,31 @@ async fn desk(app: &TestApp) -> DealDeskServiceClient<Channel> {
         .unwrap()
 }
 
-fn step(name: &str, approver: pb::approver::Approver) -> pb::ApprovalStep {
-    pb::ApprovalStep {
-        name: name.into(),
-        approvers: vec![pb::Approver {
-            approver: Some(approver),
-        }],
-        mode: 0,
-        sla_hours: 24,
-    }
-}
-
-fn relation(r: pb::approver::Relation) -> pb::approver::Approver {
-    pb::approver::Approver::Relation(r as i32)
-}
-
-fn queue(role: pb::Role) -> pb::approver::Approver {
-    pb::approver::Approver::RoleQueue(role as i32)
+/// Creates the deal "Acme" on `pipeline` as `token`'s user.
+async fn create_deal(
+    app: &TestApp,
+    token: &str,
+    pipeline: &pb::Pipeline,
+    amount: Option<pb::Money>,
+) -> pb::Deal {
+    app.deals()
+        .await
+        .create_deal(authed(
+            token,
+            pb::CreateDealRequest {
+                deal: Some(pb::Deal {
+                    display_name: "Acme".into(),
+                    account: "Acme".into(),
+                    pipeline: pipeline.name.clone(),
+                    amount,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 /// Mid-market: 15% pre-approved; to 25% the manager; to 40% adds the VP; beyond, finance.
@@ -183,24 +193,7 @@ contract_test!(
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         let peer = app.user(Role::Rep, None).await;
         let pipeline = template_pipeline(&app, pb::Segment::MidMarket).await;
-        let deal = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.1,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let deal = create_deal(&app, &rep.1, &pipeline, None).await;
         let preview = |token: String, discount_bps: i32, clauses: Vec<String>| {
             let app = &app;
             let deal = deal.name.clone();
@@ -283,25 +276,7 @@ contract_test!(
         )
         .await
         .unwrap();
-        let deal = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.1,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        amount: Some(usd(1_000_000)),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let deal = create_deal(&app, &rep.1, &pipeline, Some(usd(1_000_000))).await;
         let preview = |token: String| {
             let app = &app;
             let deal = deal.name.clone();

@@ -381,3 +381,25 @@ pub fn stage(
         ..Default::default()
     }
 }
+
+/// An approval step of one approver, 24 hours to decide.
+pub fn step(name: &str, approver: pb::approver::Approver) -> pb::ApprovalStep {
+    pb::ApprovalStep {
+        name: name.into(),
+        approvers: vec![pb::Approver {
+            approver: Some(approver),
+        }],
+        mode: 0,
+        sla_hours: 24,
+    }
+}
+
+/// An approver found by their relation to the deal's owner.
+pub fn relation(r: pb::approver::Relation) -> pb::approver::Approver {
+    pb::approver::Approver::Relation(r as i32)
+}
+
+/// An approver queue of everyone holding `role`.
+pub fn queue(role: pb::Role) -> pb::approver::Approver {
+    pb::approver::Approver::RoleQueue(role as i32)
+}

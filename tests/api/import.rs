@@ -17,7 +17,7 @@ use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, queue, step, violated_fields};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
 
@@ -28,14 +28,7 @@ fn fixture(path: &str) -> Vec<u8> {
 /// Mid-market's policy: no discount, standard terms and 45 days' payment approve at once; deals
 /// above 62,000.00 USD go to finance.
 fn large_deals_need_finance() -> pb::ApprovalPolicy {
-    let finance = pb::ApprovalStep {
-        name: "Finance".into(),
-        approvers: vec![pb::Approver {
-            approver: Some(pb::approver::Approver::RoleQueue(pb::Role::Finance as i32)),
-        }],
-        mode: 0,
-        sla_hours: 24,
-    };
+    let finance = step("Finance", queue(pb::Role::Finance));
     pb::ApprovalPolicy {
         segment: pb::Segment::MidMarket as i32,
         tiers: vec![
@@ -55,10 +48,7 @@ fn large_deals_need_finance() -> pb::ApprovalPolicy {
             }),
             step: Some(finance.clone()),
         }],
-        legal_step: Some(pb::ApprovalStep {
-            name: "Legal".into(),
-            ..finance.clone()
-        }),
+        legal_step: Some(step("Legal", queue(pb::Role::Legal))),
         payment_days_limit: 45,
         finance_step: Some(finance),
         ..Default::default()
