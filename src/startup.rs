@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::StreamExt;
+use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -343,7 +348,9 @@ impl Application {
             .serve_with_incoming_shutdown(
                 // No Nagle delay: a response's frames go out at once (without it, small
                 // unary answers waited ~40 ms on delayed ACKs).
-                TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                TcpIncoming::from(self.listener)
+                    .with_nodelay(Some(true))
+                    .map(|accepted| accepted.map(Gathered)),
                 shutdown,
             )
             .await;
@@ -353,6 +360,53 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(result?)
+    }
+}
+
+/// A client's TCP connection, offered to HTTP/2 as one without vectored writes. h2 copies a
+/// response's body into its write buffer, beside other streams' frames, only when the body is
+/// under 256 bytes on a connection with vectored writes (1,024 without): a larger one is kept
+/// aside and the buffer must be written out before the next frame is taken, one write per
+/// response. Most of our answers are a few hundred bytes (a route preview's is 306), so with
+/// many calls in flight each cost its own system call where the health Check's answers shared
+/// one (measured, 64 calls in flight: 1.86 writes per preview against 0.89 per Check, and the
+/// server's CPU per call 49 us against 25 us). Bodies of 1 KB and more still go out without a
+/// copy, in two writes instead of one.
+struct Gathered(TcpStream);
+
+impl AsyncRead for Gathered {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Gathered {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl Connected for Gathered {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.0.connect_info()
     }
 }
 
