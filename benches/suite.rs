@@ -90,19 +90,30 @@ fn quantiles(mut values: Vec<f64>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// Milliseconds of `runs` calls of `f`, as (median, p99).
-async fn time_ms<F, Fut, T>(runs: usize, mut f: F) -> (f64, f64)
+/// Milliseconds of `runs` calls each of `ours` and `baseline`, taking turns (one of ours, one
+/// of the baseline), as (median, p99) each: a change in the machine's speed during the
+/// measurement weighs on both alike rather than on whichever ran second.
+async fn time_in_turns_ms<F, Fut, T, G, Gut, U>(
+    runs: usize,
+    mut ours: F,
+    mut baseline: G,
+) -> ((f64, f64), (f64, f64))
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = T>,
+    G: FnMut() -> Gut,
+    Gut: std::future::Future<Output = U>,
 {
-    let mut times = Vec::with_capacity(runs);
+    let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
         let start = Instant::now();
-        std::hint::black_box(f().await);
-        times.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(ours().await);
+        a.push(start.elapsed().as_secs_f64() * 1e3);
+        let start = Instant::now();
+        std::hint::black_box(baseline().await);
+        b.push(start.elapsed().as_secs_f64() * 1e3);
     }
-    quantiles(times)
+    (quantiles(a), quantiles(b))
 }
 
 /// Calls per second of `workers` tasks each running `call` in a loop for `window`; failed calls
@@ -711,12 +722,6 @@ async fn main() {
             window_end: date(window_end),
             ..Default::default()
         };
-        let ours = time_ms(runs.min(7), || {
-            let mut client = forecasts.clone();
-            let request = authed(&token, win_rate_request.clone());
-            async move { client.compute_win_rates(request).await.unwrap() }
-        })
-        .await;
         let from = window_start.and_hms_opt(0, 0, 0).unwrap().and_utc();
         let to = (window_end + chrono::Duration::days(1))
             .and_hms_opt(0, 0, 0)
@@ -726,13 +731,21 @@ async fn main() {
             FROM (SELECT DISTINCT h.deal_id, h.to_stage, d.status FROM deals d JOIN stage_history h ON h.deal_id = d.id \
                   WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') AND d.closed_at >= $2 AND d.closed_at < $3) v \
             GROUP BY v.to_stage";
-        let baseline = time_ms(runs.min(7), || {
-            db.query_all_raw(Statement::from_sql_and_values(
-                backend,
-                baseline_sql,
-                [pipeline.to_string().into(), from.into(), to.into()],
-            ))
-        })
+        let (ours, baseline) = time_in_turns_ms(
+            runs.min(7),
+            || {
+                let mut client = forecasts.clone();
+                let request = authed(&token, win_rate_request.clone());
+                async move { client.compute_win_rates(request).await.unwrap() }
+            },
+            || {
+                db.query_all_raw(Statement::from_sql_and_values(
+                    backend,
+                    baseline_sql,
+                    [pipeline.to_string().into(), from.into(), to.into()],
+                ))
+            },
+        )
         .await;
         let ratio = ours.0 / baseline.0;
         push(
@@ -768,24 +781,26 @@ async fn main() {
                 scope,
                 ..Default::default()
             };
-            let ours = time_ms(runs, || {
-                let request = authed(&token, request.clone());
-                let mut client = forecasts.clone();
-                async move { client.get_forecast(request).await.unwrap() }
-            })
-            .await;
             let sql = forecast_sql(owners);
             let mut values: Vec<sea_orm::Value> = vec![q_start.into(), q_end.into()];
             if !owners.is_empty() {
                 values.push(manager.0.to_string().into());
             }
-            let baseline = time_ms(runs, || {
-                db.query_all_raw(Statement::from_sql_and_values(
-                    backend,
-                    &sql,
-                    values.clone(),
-                ))
-            })
+            let (ours, baseline) = time_in_turns_ms(
+                runs,
+                || {
+                    let request = authed(&token, request.clone());
+                    let mut client = forecasts.clone();
+                    async move { client.get_forecast(request).await.unwrap() }
+                },
+                || {
+                    db.query_all_raw(Statement::from_sql_and_values(
+                        backend,
+                        &sql,
+                        values.clone(),
+                    ))
+                },
+            )
             .await;
             let ratio = ours.0 / baseline.0;
             let org = owners.is_empty();
