@@ -186,8 +186,6 @@ const MIN_SAMPLES: u64 = 1_000;
 const SAMPLE_BUDGET: u64 = 200_000;
 /// The 90th percentile of the standard normal distribution.
 const Z90: f64 = 1.281_551_565_544_600_4;
-/// 2^53: [`Rng::unit`] is a draw of 53 bits over this.
-const UNIT: f64 = (1u64 << 53) as f64;
 
 /// What the uncertain deals add up to: the revenue is `certain` plus a sum of independent
 /// `amount x Bernoulli(p)`.
@@ -299,15 +297,14 @@ pub fn revenue_range(closed_won: i64, deals: &[OpenDeals], seed: u64) -> Option<
             // Deal by deal, each period's total gets the deal's amount when its draw wins: the
             // periods' additions are independent of each other, so the processor overlaps them
             // (2.4 times faster than period by period, where each deal's addition waits on the
-            // last). A deal is won when `rng.unit() < p`, decided on the draw's 53 bits without
-            // the float: `x / 2^53 < p` exactly when `x < ceil(p x 2^53)` (both sides exact),
-            // and added without a branch, which a coin toss would mispredict half the time.
+            // last), and each is added without a branch, which a coin toss would mispredict
+            // half the time.
             let mut rng = Rng::new(seed);
             let mut totals = vec![certain; samples as usize];
             for d in uncertain() {
-                let threshold = (d.probability * UNIT).ceil() as u64;
+                let odds = Rng::odds(d.probability);
                 for total in &mut totals {
-                    *total += d.amount & -i64::from((rng.next_u64() >> 11) < threshold);
+                    *total += d.amount & -i64::from(rng.wins(odds));
                 }
             }
             totals.sort_unstable();
@@ -535,21 +532,6 @@ mod tests {
     }
 
     proptest! {
-        /// The sampler's integer test of a draw is the float test `unit() < p` it replaces,
-        /// at the edges of the draw's range too.
-        #[test]
-        fn a_draw_wins_exactly_when_its_unit_value_is_below_p(seed in any::<u64>(), p in 0.0f64..=1.0, edge in 0u64..4) {
-            let mut rng = crate::domain::random::Rng::new(seed);
-            let draw = match edge {
-                0 => 0,
-                1 => u64::MAX,
-                2 => ((p * UNIT) as u64) << 11,
-                _ => rng.next_u64(),
-            };
-            let unit = (draw >> 11) as f64 / UNIT;
-            prop_assert_eq!((draw >> 11) < (p * UNIT).ceil() as u64, unit < p);
-        }
-
         /// The range is ordered and stays between what is certain and everything won.
         #[test]
         fn the_range_is_ordered_and_bounded(deals in proptest::collection::vec(arb_deal(), 0..40), closed in 0i64..1_000_000, seed in any::<u64>()) {

@@ -5,6 +5,9 @@
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
+/// 2^53, the number of values [`Rng::unit`] draws from.
+const UNIT: f64 = (1u64 << 53) as f64;
+
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
@@ -20,9 +23,21 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    /// Uniform in [0, 1).
+    /// Uniform in [0, 1): a draw of 53 bits over 2^53.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / UNIT
+    }
+
+    /// The odds of a chance `p` in [0, 1], for [`Rng::wins`]: computed once for many draws.
+    pub fn odds(p: f64) -> u64 {
+        (p * UNIT).ceil() as u64
+    }
+
+    /// True when the next draw falls below `odds` ([`Rng::odds`]): exactly when `unit() < p`
+    /// would be, decided on the draw's 53 bits without the float (`x / 2^53 < p` when
+    /// `x < ceil(p x 2^53)`, both sides exact).
+    pub fn wins(&mut self, odds: u64) -> bool {
+        (self.next_u64() >> 11) < odds
     }
 
     /// Uniform in `0..n` (`n` > 0).
@@ -32,7 +47,7 @@ impl Rng {
 
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
+        self.wins(Self::odds(p))
     }
 
     /// One of `items` by weight.
@@ -51,5 +66,27 @@ impl Rng {
     /// Exponentially distributed with this median.
     pub fn exponential(&mut self, median: f64) -> f64 {
         -(1.0 - self.unit()).ln() * median / std::f64::consts::LN_2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::{any, prop_assert_eq, proptest};
+
+    proptest! {
+        /// A draw wins at a chance's odds exactly when its unit value is below the chance: for
+        /// any chance, and at the edge, a chance equal to the draw's own value (not below it)
+        /// and the next chance above it.
+        #[test]
+        fn a_draw_wins_exactly_when_its_unit_value_is_below_p(seed in any::<u64>(), p in 0.0f64..=1.0, edge in 0u8..3) {
+            let own = Rng::new(seed).unit();
+            let p = match edge {
+                0 => p,
+                1 => own,
+                _ => f64::from_bits(own.to_bits() + 1),
+            };
+            prop_assert_eq!(Rng::new(seed).wins(Rng::odds(p)), Rng::new(seed).unit() < p);
+        }
     }
 }
