@@ -69,10 +69,15 @@ const FEW_OWNERS: usize = 32;
 /// filters it (large org, a manager's five owners: open groups 2.3 -> 0.4 ms). More owners
 /// read the period's range, which is then the smaller read.
 fn few_owners<'a>(backend: DatabaseBackend, owners: Option<&[UserId]>, index: &'a str) -> &'a str {
-    match owners {
-        Some(owners) if backend == DatabaseBackend::Sqlite && owners.len() <= FEW_OWNERS => index,
-        _ => "",
+    match backend == DatabaseBackend::Sqlite && few(owners) {
+        true => index,
+        false => "",
     }
+}
+
+/// Whether a scope has at most [`FEW_OWNERS`] owners (the org has all of them).
+fn few(owners: Option<&[UserId]>) -> bool {
+    owners.is_some_and(|o| o.len() <= FEW_OWNERS)
 }
 
 /// The open deals by owner (m0013), for a few owners' forecast on SQLite.
@@ -184,8 +189,7 @@ impl SqlStore {
         owners: Option<&[UserId]>,
         statement: Statement,
     ) -> Result<Vec<QueryResult>, DbErr> {
-        let wide = owners.is_none_or(|o| o.len() > FEW_OWNERS);
-        if !wide || self.db.get_database_backend() != DatabaseBackend::Postgres {
+        if few(owners) || self.db.get_database_backend() != DatabaseBackend::Postgres {
             return self.db.query_all_raw(statement).await;
         }
         let txn = self.db.begin().await?;
