@@ -15,6 +15,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -36,6 +37,7 @@ impl Rng {
     /// True when the next draw falls below `odds` ([`Rng::odds`]): exactly when `unit() < p`
     /// would be, decided on the draw's 53 bits without the float (`x / 2^53 < p` when
     /// `x < ceil(p x 2^53)`, both sides exact).
+    #[inline]
     pub fn wins(&mut self, odds: u64) -> bool {
         (self.next_u64() >> 11) < odds
     }
