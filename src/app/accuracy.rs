@@ -369,10 +369,7 @@ impl<S: Store> App<S> {
             let mut learned = closed;
             let mut defaults = closed;
             for row in &open {
-                let amount = row
-                    .amount
-                    .map(|m| converter.convert(m.minor, m.currency))
-                    .unwrap_or(0);
+                let amount = converter.amount(row.amount);
                 let deal = |probability| OpenDeals::one(amount, probability, row.category);
                 learned += deal(table.learned(row.pipeline, &row.stage)).weighted();
                 defaults += deal(table.default(row.pipeline, &row.stage)).weighted();

@@ -16,7 +16,7 @@ use crate::domain::directory::{ReportingTree, Role, UserId};
 use crate::domain::forecast::{
     Figures, OpenDeals, Range, range_needs_each_deal, revenue_range, weigh,
 };
-use crate::domain::money::{Currency, ExchangeRate, convert_minor, minor_unit_rate};
+use crate::domain::money::{Currency, ExchangeRate, Money, convert_minor, minor_unit_rate};
 use crate::domain::period::Period;
 use crate::domain::pipeline::{Pipeline, StageKind};
 use crate::domain::winrate::{
@@ -139,6 +139,22 @@ impl RateTable {
             .unwrap_or_else(|| self.default(pipeline, stage))
     }
 
+    /// The rate a deal in this stage is weighed with, as the database weighs it
+    /// ([`RateTable::open_stage_rates`]): the learned rate of an open stage, else nothing.
+    pub fn open_rate(&self, pipeline: Uuid, stage: &str) -> f64 {
+        let open = self
+            .pipelines
+            .iter()
+            .find(|p| p.id == pipeline)
+            .and_then(|p| p.spec.stage(stage))
+            .is_some_and(|s| s.kind == StageKind::Open);
+        if open {
+            self.learned(pipeline, stage)
+        } else {
+            0.0
+        }
+    }
+
     /// Every open stage of every pipeline with its learned rate, for the database to weigh
     /// deals with.
     pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
@@ -182,6 +198,11 @@ impl Converter {
             return minor; // exact beyond 2^53, where a double is not
         }
         convert_minor(minor, self.rate(from))
+    }
+
+    /// A deal's amount in the target currency (0 without one), as [`Converter::convert`].
+    pub fn amount(&mut self, money: Option<Money>) -> i64 {
+        money.map_or(0, |m| self.convert(m.minor, m.currency))
     }
 
     /// A sum the database converted deal by deal in `from` (`None`: deals without an amount),
@@ -613,24 +634,17 @@ impl<S: Store> App<S> {
             },
         )?;
         let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = match &each_deal {
-            Some(rows) => {
-                let weights = valuation.weights();
-                rows.iter()
-                    .map(|row| {
-                        let amount = row
-                            .amount
-                            .map(|m| converter.convert(m.minor, m.currency))
-                            .unwrap_or(0);
-                        let stage = row.stage.as_str();
-                        let mut deal =
-                            OpenDeals::one(amount, rate_of(row.pipeline, stage), row.category);
-                        // The database weighs a deal in a stage without a rate as nothing.
-                        let weight = weights.get(&(row.pipeline, stage)).copied();
-                        deal.weighted = weigh(amount, weight.unwrap_or(0.0));
-                        (Some(row.owner), row.pipeline, stage, deal)
-                    })
-                    .collect()
-            }
+            Some(rows) => rows
+                .iter()
+                .map(|row| {
+                    let amount = converter.amount(row.amount);
+                    let stage = row.stage.as_str();
+                    let mut deal =
+                        OpenDeals::one(amount, rate_of(row.pipeline, stage), row.category);
+                    deal.weighted = weigh(amount, table.open_rate(row.pipeline, stage));
+                    (Some(row.owner), row.pipeline, stage, deal)
+                })
+                .collect(),
             None => open
                 .iter()
                 .map(|row| {
@@ -672,10 +686,7 @@ impl<S: Store> App<S> {
             let each: Vec<OpenDeals> = rows
                 .iter()
                 .map(|row| {
-                    let amount = row
-                        .amount
-                        .map(|m| converter.convert(m.minor, m.currency))
-                        .unwrap_or(0);
+                    let amount = converter.amount(row.amount);
                     OpenDeals::one(amount, rate_of(row.pipeline, &row.stage), row.category)
                 })
                 .collect();

@@ -407,21 +407,6 @@ pub struct Valuation {
     pub win_rates: Vec<(Uuid, Vec<(String, f64)>)>,
 }
 
-impl Valuation {
-    /// Each open stage's win rate in [0, 1], by pipeline and stage, as the database weighs a
-    /// deal with it (a stage not listed weighs nothing).
-    pub fn weights(&self) -> HashMap<(Uuid, &str), f64> {
-        self.win_rates
-            .iter()
-            .flat_map(|(pipeline, stages)| {
-                stages
-                    .iter()
-                    .map(move |(stage, p)| ((*pipeline, stage.as_str()), p.clamp(0.0, 1.0)))
-            })
-            .collect()
-    }
-}
-
 /// Open deals of one stage, category and currency (and owner, or month of close), added up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenGroupRow {
