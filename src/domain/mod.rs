@@ -3,8 +3,10 @@
 
 pub mod approval;
 pub mod approval_request;
+pub mod calendar;
 pub mod call;
 pub mod deal;
+pub mod deal_history;
 pub mod directory;
 pub mod forecast;
 pub mod gates;
