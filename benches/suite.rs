@@ -811,14 +811,10 @@ async fn main() {
                 window_end: date(window_end),
                 ..Default::default()
             };
-            let from = window_start.and_hms_opt(0, 0, 0).unwrap().and_utc();
-            let to = (window_end + chrono::Duration::days(1))
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-                .and_utc();
+            let (from, to) = (window_start, window_end + chrono::Duration::days(1));
             let baseline_sql = "SELECT v.to_stage, COUNT(*), SUM(CASE WHEN v.status = 'WON' THEN 1 ELSE 0 END) \
             FROM (SELECT DISTINCT h.deal_id, h.to_stage, d.status FROM deals d JOIN stage_history h ON h.deal_id = d.id \
-                  WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') AND d.closed_at >= $2 AND d.closed_at < $3) v \
+                  WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') AND d.close_date >= $2 AND d.close_date < $3) v \
             GROUP BY v.to_stage";
             // A call of each first: its seconds of work dwarf a statement's planning.
             let (ours, baseline) = time_in_turns_ms(

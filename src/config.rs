@@ -131,9 +131,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "DEALDESK_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// First month (1-12) of the fiscal year; fiscal years are named for the year they end in.
-    #[arg(long, env = "DEALDESK_FISCAL_YEAR_START_MONTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=12))]
-    pub fiscal_year_start_month: u32,
+    /// The org's time zone and fiscal year.
+    #[command(flatten)]
+    pub calendar: CalendarArgs,
     /// Snapshot the org's forecast of the current month and quarter every this many hours
     /// (0: never). Each replica takes its own.
     #[arg(
@@ -218,9 +218,37 @@ pub struct DemoArgs {
     /// The SQLite file of the demo organisation (replaced at every start).
     #[arg(long, default_value = "dealdesk-demo.db")]
     pub file: String,
-    /// First month (1-12) of the fiscal year.
+    /// The org's time zone and fiscal year.
+    #[command(flatten)]
+    pub calendar: CalendarArgs,
+}
+
+/// The org's calendar: every date derived from an instant (today, period bounds, close dates
+/// in the future, days in stage, as-of days, booking dates) is a date in its time zone.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CalendarArgs {
+    /// First month (1-12) of the fiscal year; fiscal years are named for the year they end in.
     #[arg(long, env = "DEALDESK_FISCAL_YEAR_START_MONTH", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=12))]
     pub fiscal_year_start_month: u32,
+    /// The org's time zone, an IANA name (`America/Mexico_City`, `Europe/Madrid`).
+    #[arg(long, env = "DEALDESK_TIME_ZONE", default_value = "UTC", value_parser = parse_time_zone)]
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl CalendarArgs {
+    /// The calendar these options describe.
+    pub fn calendar(&self) -> crate::domain::calendar::OrgCalendar {
+        // clap has checked the month's range.
+        let fiscal = crate::domain::period::FiscalCalendar::starting_in(self.fiscal_year_start_month)
+            .unwrap_or_default();
+        crate::domain::calendar::OrgCalendar::new(fiscal, self.time_zone)
+    }
+}
+
+fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    crate::domain::calendar::OrgCalendar::parse_zone(name).ok_or_else(|| {
+        format!("`{name}` is not an IANA time zone name (like UTC, America/Mexico_City)")
+    })
 }
 
 /// How logs are written.

@@ -184,7 +184,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         change: None,
     };
     app.store
-        .insert_book(&book.deals, &book.history, audit)
+        .insert_book(&book.deals, &book.history, &[], audit)
         .await?;
     for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
         let rate = ExchangeRate {
@@ -229,7 +229,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
 /// The reps' calls for this quarter (from their own forecast), a manager's and a leader's
 /// adjustments, and an org forecast snapshot, so forecasting has something to show.
 async fn demo_calls<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()> {
-    let quarter = app.calendar.quarter_of(chrono::Utc::now().date_naive());
+    let quarter = app.calendar.quarter_of(app.today());
     let as_principal = |user: &User| Principal { user: user.clone() };
     let find = |role: Role| people.iter().filter(move |u| u.profile.role == role);
     for rep in find(Role::Rep) {

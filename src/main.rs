@@ -8,7 +8,6 @@ use clap::Parser;
 use dealdesk::app::App;
 use dealdesk::config::{Cli, Command};
 use dealdesk::domain::directory::Role;
-use dealdesk::domain::period::FiscalCalendar;
 use dealdesk::startup::{self, Application, StartupError};
 use dealdesk::{demo, telemetry};
 
@@ -37,11 +36,6 @@ enum CliError {
     Import(#[from] import_command::ImportError),
 }
 
-fn calendar(start_month: u32) -> FiscalCalendar {
-    // clap has checked the range.
-    FiscalCalendar::starting_in(start_month).unwrap_or_default()
-}
-
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Migrate => {
@@ -56,7 +50,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?
                 .with_tls(args.tls_files().as_ref())?
                 .with_limits(args.limits())
-                .with_calendar(calendar(args.fiscal_year_start_month))
+                .with_calendar(args.calendar.calendar())
                 .with_snapshot_schedule(every)
                 .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)
                 .with_metrics(args.metrics_listen)
@@ -89,10 +83,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 let _ = std::fs::remove_file(format!("{}{suffix}", args.file));
             }
             let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
-            let logins = demo::seed(&App::new(store.clone())).await?;
+            let calendar = args.calendar.calendar();
+            let logins = demo::seed(&App::new(store.clone()).with_calendar(calendar)).await?;
             let application = Application::build(store, args.listen)
                 .await?
-                .with_calendar(calendar(args.fiscal_year_start_month));
+                .with_calendar(calendar);
             let addr = application.local_addr().map_err(StartupError::from)?;
             println!(
                 "dealdesk demo organisation in {} (recreated at every start)\n",
@@ -116,7 +111,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .iter()
                 .find(|l| l.user.profile.role == Role::Leader)
                 .unwrap_or(&logins[0]);
-            let quarter = FiscalCalendar::default().quarter_of(chrono::Utc::now().date_naive());
+            let quarter = calendar.quarter_of(calendar.day_of(chrono::Utc::now()));
             let call = |token: &str, body: &str, method: &str| {
                 println!(
                     "  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' {addr} dealdesk.v1.{method}"

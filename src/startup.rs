@@ -19,7 +19,8 @@ use tonic_health::server::HealthReporter;
 
 use crate::app::App;
 use crate::app::ports::Store;
-use crate::domain::period::FiscalCalendar;
+use crate::app::Clock;
+use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};
 use crate::overload::{Limits, OverloadLayer, streaming_paths};
@@ -186,7 +187,8 @@ pub async fn open_store(url: &str) -> Result<SqlStore, StartupError> {
 pub struct Application {
     listener: TcpListener,
     store: SqlStore,
-    calendar: FiscalCalendar,
+    calendar: OrgCalendar,
+    clock: Clock,
     snapshot_every: Option<Duration>,
     escalate_every: Option<Duration>,
     cors: CorsOrigins,
@@ -202,7 +204,8 @@ impl Application {
         Ok(Self {
             listener,
             store,
-            calendar: FiscalCalendar::default(),
+            calendar: OrgCalendar::default(),
+            clock: Clock::system(),
             snapshot_every: None,
             escalate_every: Some(Duration::from_secs(60)),
             cors: CorsOrigins::default(),
@@ -269,9 +272,14 @@ impl Application {
         Self { cors, ..self }
     }
 
-    /// Fiscal years start per `calendar` (default: January).
-    pub fn with_calendar(self, calendar: FiscalCalendar) -> Self {
+    /// Dates are read in `calendar`'s zone and fiscal years start per it (default: UTC, January).
+    pub fn with_calendar(self, calendar: OrgCalendar) -> Self {
         Self { calendar, ..self }
+    }
+
+    /// Reads the time from `clock` (default: the system clock).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 
     /// The address actually bound.
@@ -284,7 +292,9 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
-        let app = App::new(self.store.clone()).with_calendar(self.calendar);
+        let app = App::new(self.store.clone())
+            .with_calendar(self.calendar)
+            .with_clock(self.clock);
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
         let snapshots = self
@@ -453,7 +463,7 @@ async fn snapshot_forecasts<S: Store>(app: App<S>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        let today = chrono::Utc::now().date_naive();
+        let today = app.today();
         let month = Period::Month {
             year: today.year(),
             month: today.month(),
@@ -477,7 +487,7 @@ async fn escalate_overdue<S: Store>(app: App<S>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        match app.escalate_overdue(crate::app::now()).await {
+        match app.escalate_overdue(app.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(steps = n, "approval steps escalated"),
             Err(err) => tracing::warn!(%err, "escalating overdue approval steps failed"),

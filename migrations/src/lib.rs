@@ -17,6 +17,8 @@ mod m0011_deal_events;
 mod m0012_forecast_indexes;
 mod m0013_forecast_owner_index;
 mod m0014_forecast_scope_indexes;
+mod m0015_booking_date;
+mod m0016_field_history;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_forecast_indexes::Migration),
             Box::new(m0013_forecast_owner_index::Migration),
             Box::new(m0014_forecast_scope_indexes::Migration),
+            Box::new(m0015_booking_date::Migration),
+            Box::new(m0016_field_history::Migration),
         ]
     }
 }

@@ -4,13 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use super::error::Precondition;
 use super::forecast::{Converter, Scope, ScopeView};
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
-use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::call::{lineage, own_call};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeals, accuracy};
@@ -122,12 +122,12 @@ impl<S: Store> App<S> {
             .collect())
     }
 
-    /// Closed-won revenue of `owners` in `[from, to)`, in `currency`.
+    /// Closed-won revenue of `owners` booked in `[from, to)`, in `currency`.
     async fn closed_won_total(
         &self,
         owners: Option<&[UserId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
         converter: &mut Converter,
     ) -> AppResult<HashMap<UserId, i64>> {
         let mut by_owner: HashMap<UserId, i64> = HashMap::new();
@@ -163,7 +163,7 @@ impl<S: Store> App<S> {
         let forecast = self
             .forecast_as(principal, period, scope, &[], currency)
             .await?;
-        let at = now();
+        let at = self.now();
         let members = people(&view);
         let events = self
             .store
@@ -247,8 +247,8 @@ impl<S: Store> App<S> {
         scope: Scope,
     ) -> AppResult<(i64, Currency, Vec<SnapshotScore>)> {
         let view = self.resolve_scope(Some(principal), scope).await?;
-        let (start, end) = period.bounds(self.calendar);
-        if end > now().date_naive() {
+        let (start, end) = self.calendar.bounds(period);
+        if end > self.today() {
             return Err(period_not_over(period, end));
         }
         let snapshots = self
@@ -260,12 +260,8 @@ impl<S: Store> App<S> {
             .map(|s| s.currency)
             .unwrap_or(Currency::USD);
         let mut converter = Converter::new(currency, self.exchange_table().await?);
-        let (from, to) = (
-            start.and_time(NaiveTime::MIN).and_utc(),
-            end.and_time(NaiveTime::MIN).and_utc(),
-        );
         let by_owner = self
-            .closed_won_total(view.owners.as_deref(), from, to, &mut converter)
+            .closed_won_total(view.owners.as_deref(), start, end, &mut converter)
             .await?;
         converter.finish()?;
         let actual: i64 = by_owner.values().sum();
@@ -334,8 +330,8 @@ impl<S: Store> App<S> {
         currency: Currency,
     ) -> AppResult<(i64, Vec<BacktestPoint>)> {
         let view = self.resolve_scope(Some(principal), scope).await?;
-        let (start, end) = period.bounds(self.calendar);
-        if end > now().date_naive() {
+        let (start, end) = self.calendar.bounds(period);
+        if end > self.today() {
             return Err(period_not_over(period, end));
         }
         let days: Vec<NaiveDate> = if days.is_empty() {
@@ -345,20 +341,19 @@ impl<S: Store> App<S> {
         } else {
             days.to_vec()
         };
-        let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+        let midnight = |d: NaiveDate| self.calendar.start_of(d);
         let table = self.rate_table(&[]).await?;
         let mut converter = Converter::new(currency, self.exchange_table().await?);
         let owners = view.owners.as_deref();
         let actual: i64 = self
-            .closed_won_total(owners, midnight(start), midnight(end), &mut converter)
+            .closed_won_total(owners, start, end, &mut converter)
             .await?
             .values()
             .sum();
         let mut points = Vec::with_capacity(days.len());
         for day in days {
-            let cut = midnight(day.clamp(start, end));
             let closed: i64 = self
-                .closed_won_total(owners, midnight(start), cut, &mut converter)
+                .closed_won_total(owners, start, day.clamp(start, end), &mut converter)
                 .await?
                 .values()
                 .sum();

@@ -12,7 +12,7 @@ use super::ports::{
     ApprovalEventRecord, AuditEntry, Created, EventDraft, EventFilter, EventKind, IdempotencyKey,
     RequestFilter, Store, UserFilter,
 };
-use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval::{Approver, Terms, check_terms, route};
 use crate::domain::approval_request::{
     Actor, ApprovalRequest, ChainMember, DecideError, Delegation, Happened, Metrics, RequestState,
@@ -237,7 +237,7 @@ impl<S: Store> App<S> {
                     .map_err(|missing| no_approver(&step.step.name, missing))
             })
             .collect::<AppResult<Vec<_>>>()?;
-        let at = now();
+        let at = self.now();
         let request = ApprovalRequest::submit(
             Submission {
                 id: Uuid::now_v7(),
@@ -324,7 +324,7 @@ impl<S: Store> App<S> {
             role: principal.role(),
             acting_for: self
                 .store
-                .delegators_of(principal.user.id, Utc::now().date_naive())
+                .delegators_of(principal.user.id, self.today())
                 .await?,
         })
     }
@@ -460,7 +460,7 @@ impl<S: Store> App<S> {
         let actor = self.actor(principal).await?;
         self.change_request(id, key, respond, |request| {
             let happened = request
-                .decide(step, &actor, approve, comment, now())
+                .decide(step, &actor, approve, comment, self.now())
                 .map_err(|e| decide_error(request, step, e))?;
             let audit = vec![AuditEntry {
                 actor: Some(actor.id),
@@ -498,7 +498,7 @@ impl<S: Store> App<S> {
         }
         self.change_request(id, key, respond, |request| {
             request
-                .withdraw(now())
+                .withdraw(self.now())
                 .map_err(|_| closed(request, "withdrawn"))?;
             let events = vec![EventDraft {
                 kind: EventKind::Withdrawn,
@@ -658,7 +658,7 @@ impl<S: Store> App<S> {
             start,
             end,
             creator: principal.user.id,
-            created_at: now(),
+            created_at: self.now(),
         };
         check_delegation(&delegation, &[]).map_err(AppError::invalid)?;
         let audit = AuditEntry {

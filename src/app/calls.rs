@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Store};
-use super::{App, AppError, AppResult, Principal, now};
+use super::{App, AppError, AppResult, Principal};
 use crate::domain::call::{CallEvent, CallEventKind, Level, judgments, lineage, own_call};
 use crate::domain::deal::Access;
 use crate::domain::directory::{Role, UserId};
@@ -83,7 +83,7 @@ impl<S: Store> App<S> {
             deal: None,
             include: false,
             note,
-            at: now(),
+            at: self.now(),
         };
         self.record_call(principal, event, "SubmitForecastCall")
             .await
@@ -128,7 +128,7 @@ impl<S: Store> App<S> {
             deal: None,
             include: false,
             note,
-            at: now(),
+            at: self.now(),
         };
         self.record_call(principal, event, "AdjustForecastCall")
             .await
@@ -183,7 +183,7 @@ impl<S: Store> App<S> {
             deal: Some(deal),
             include,
             note,
-            at: now(),
+            at: self.now(),
         };
         self.record_call(principal, event, "JudgeDeal").await
     }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::deals::not_found;
 use super::ports::{AuditEntry, Store};
-use super::{App, AppError, AppResult, Principal, now};
+use super::{App, AppError, AppResult, Principal};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
 use crate::domain::deal::Access;
 use crate::domain::directory::Role;
@@ -36,7 +36,7 @@ impl<S: Store> App<S> {
             version: latest + 1,
             policy,
             creator: Some(principal.user.id),
-            created_at: now(),
+            created_at: self.now(),
         };
         let audit = AuditEntry {
             actor: Some(principal.user.id),

@@ -1,5 +1,6 @@
 //! Deal use cases: visibility, leader-owned fields, gated stage moves, stage history.
 
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::error::Precondition;
@@ -7,12 +8,13 @@ use super::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
     DealEventRecord, DealFilter, DealOrder, FieldChange, IdempotencyKey, Store,
 };
-use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
 use crate::domain::deal::{
     Access, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
     StageHistoryEntry, access, changed_fields, check_leader_owned, merge_fields,
 };
+use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
 use crate::domain::pipeline::{Pipeline, PipelineSpec, StageKind};
@@ -39,6 +41,16 @@ pub enum Outcome {
     Won,
     /// Lost, with its reason.
     Lost(String),
+}
+
+/// How a deal closes, and on which day of the org's calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    /// Won or lost.
+    pub outcome: Outcome,
+    /// The day the contract was signed (won) or the deal was lost; `None`: today in the org's
+    /// zone. A won deal's revenue is booked on it.
+    pub on: Option<NaiveDate>,
 }
 
 /// A requested listing.
@@ -241,8 +253,8 @@ impl<S: Store> App<S> {
                 }
             },
         };
-        let at = now();
-        let today = at.date_naive();
+        let at = self.now();
+        let today = self.calendar.day_of(at);
         let fields = merge_fields(
             None,
             draft,
@@ -365,12 +377,12 @@ impl<S: Store> App<S> {
         if current.status != DealStatus::Open {
             return Err(closed_deal(&current));
         }
-        let at = now();
+        let at = self.now();
         let fields = merge_fields(
             Some(&current.fields),
             draft,
             mask,
-            at.date_naive(),
+            self.calendar.day_of(at),
             Some(principal.user.id),
             at,
         )
@@ -462,7 +474,7 @@ impl<S: Store> App<S> {
     ) -> AppResult<Preview> {
         let (deal, _) = self.visible_deal(principal, id).await?;
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
-        let today = now().date_naive();
+        let today = self.today();
         let approvals = self
             .move_approval_facts(&pipeline.spec, &deal, target)
             .await?;
@@ -552,7 +564,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         id: Uuid,
-        outcome: Outcome,
+        closing: Closing,
         etag: Option<i64>,
         justification: &str,
         key: Option<IdempotencyKey>,
@@ -562,7 +574,7 @@ impl<S: Store> App<S> {
             return Ok(Created::Replayed(saved));
         }
         let justification = check_justification(justification)?;
-        if let Outcome::Lost(reason) = &outcome {
+        if let Outcome::Lost(reason) = &closing.outcome {
             let mut violations = Violations::new();
             crate::domain::check_text(&mut violations, "loss_reason", reason, 500, true);
             if justification.is_some() {
@@ -576,8 +588,9 @@ impl<S: Store> App<S> {
             }
         }
         let (deal, leader) = self.writable_deal(principal, id).await?;
+        self.check_closing_day(&deal, closing.on)?;
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
-        let kind = if outcome == Outcome::Won {
+        let kind = if closing.outcome == Outcome::Won {
             StageKind::Won
         } else {
             StageKind::Lost
@@ -597,7 +610,7 @@ impl<S: Store> App<S> {
             etag,
             justification,
             leader,
-            Some(outcome),
+            Some(closing),
             key,
             respond,
         )
@@ -631,7 +644,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         id: Uuid,
-        outcome: Outcome,
+        closing: Closing,
         etag: Option<i64>,
         justification: &str,
         key: Option<IdempotencyKey>,
@@ -639,7 +652,7 @@ impl<S: Store> App<S> {
     ) -> AppResult<Created<Deal>> {
         let retry = key.clone();
         let result = self
-            .close_deal_once(principal, id, outcome, etag, justification, key, respond)
+            .close_deal_once(principal, id, closing, etag, justification, key, respond)
             .await;
         self.or_replayed(result, retry.as_ref()).await
     }
@@ -655,7 +668,7 @@ impl<S: Store> App<S> {
         etag: Option<i64>,
         justification: Option<String>,
         leader: bool,
-        outcome: Option<Outcome>,
+        closing: Option<Closing>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
@@ -674,7 +687,7 @@ impl<S: Store> App<S> {
                 "only a manager or leader above the owner may override exit criteria",
             ));
         }
-        let at = now();
+        let at = self.now();
         let approvals = self
             .move_approval_facts(&pipeline.spec, &deal, target)
             .await?;
@@ -683,7 +696,7 @@ impl<S: Store> App<S> {
             Some(&deal.stage_id),
             target,
             &deal.fields,
-            at.date_naive(),
+            self.calendar.day_of(at),
             approvals,
         )
         .ok_or_else(|| {
@@ -704,7 +717,7 @@ impl<S: Store> App<S> {
         if overridden && justification.is_none() {
             return Err(gate_failure(pipeline.id, &plan));
         }
-        let direction = match (&outcome, plan.direction) {
+        let direction = match (&closing, plan.direction) {
             (Some(_), _) => HistoryDirection::Close,
             (None, Direction::Backward) => HistoryDirection::Backward,
             (None, _) => HistoryDirection::Forward,
@@ -716,19 +729,18 @@ impl<S: Store> App<S> {
             version: deal.version + 1,
             ..deal.clone()
         };
-        match outcome {
-            Some(Outcome::Won) => {
-                moved.status = DealStatus::Won;
-                moved.closed_at = Some(at);
-                moved.fields.forecast_category = ForecastCategory::Closed;
-            }
-            Some(Outcome::Lost(reason)) => {
-                moved.status = DealStatus::Lost;
-                moved.closed_at = Some(at);
-                moved.loss_reason = reason.trim().to_string();
-                moved.fields.forecast_category = ForecastCategory::Closed;
-            }
-            None => {}
+        if let Some(closing) = closing {
+            moved.status = match closing.outcome {
+                Outcome::Won => DealStatus::Won,
+                Outcome::Lost(reason) => {
+                    moved.loss_reason = reason.trim().to_string();
+                    DealStatus::Lost
+                }
+            };
+            moved.closed_at = Some(at);
+            // The booking date: revenue won counts in the period of this day.
+            moved.fields.close_date = Some(closing.on.unwrap_or(self.calendar.day_of(at)));
+            moved.fields.forecast_category = ForecastCategory::Closed;
         }
         let justification = justification.filter(|_| overridden);
         let history = StageHistoryEntry::of(
@@ -805,6 +817,38 @@ impl<S: Store> App<S> {
                 Created::Replayed(saved) => Created::Replayed(saved),
             },
         )
+    }
+
+    /// A given closing day must be a day the deal existed on: not after today in the org's
+    /// zone, not before the day it was created.
+    fn check_closing_day(&self, deal: &Deal, on: Option<NaiveDate>) -> AppResult<()> {
+        let Some(on) = on else { return Ok(()) };
+        let (created, today) = (self.calendar.day_of(deal.created_at), self.today());
+        if on > today {
+            return Err(AppError::invalid_field(
+                "close_date",
+                format!("{on} is after today ({today} in the org's time zone)"),
+            ));
+        }
+        if on < created {
+            return Err(AppError::invalid_field(
+                "close_date",
+                format!("{on} is before the deal was created ({created})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A page of a visible deal's field history, after the change at (time, sequence) `after`.
+    pub async fn field_history(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        after: Option<(chrono::DateTime<chrono::Utc>, i64)>,
+        limit: u64,
+    ) -> AppResult<Vec<FieldHistoryEntry>> {
+        self.visible_deal(principal, id).await?;
+        self.store.list_field_history(id, after, limit).await
     }
 
     /// A page of a visible deal's stage history.

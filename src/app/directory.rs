@@ -75,7 +75,7 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let now = super::now();
+        let now = self.now();
         let user = User {
             id: UserId::generate(),
             profile,
@@ -174,7 +174,7 @@ impl<S: Store> App<S> {
             change: None,
         };
         self.store
-            .update_user(id, current.version, profile, super::now(), audit)
+            .update_user(id, current.version, profile, self.now(), audit)
             .await
     }
 
@@ -209,7 +209,7 @@ impl<S: Store> App<S> {
             user_id: user,
             display_name,
             secret_hash: hash_token_secret(&secret),
-            created_at: super::now(),
+            created_at: self.now(),
             revoked_at: None,
         };
         let audit = AuditEntry {
@@ -252,7 +252,7 @@ impl<S: Store> App<S> {
             change: None,
         };
         self.store
-            .revoke_token(user, token, super::now(), audit)
+            .revoke_token(user, token, self.now(), audit)
             .await
     }
 }

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use super::error::Precondition;
 use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store, Valuation};
-use super::{App, AppError, AppResult, Principal, idempotent_write, now};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, Role, UserId};
@@ -363,8 +363,8 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let at = now();
-        let window_end = request.window_end.unwrap_or(at.date_naive());
+        let at = self.now();
+        let window_end = request.window_end.unwrap_or(self.calendar.day_of(at));
         let window_start = request.window_start.unwrap_or_else(|| {
             window_end
                 .checked_sub_months(chrono::Months::new(12))
@@ -385,10 +385,8 @@ impl<S: Store> App<S> {
         let (Some(pipeline), true) = (pipeline, violations.is_empty()) else {
             return Err(AppError::invalid(violations));
         };
-        let from = window_start.and_time(NaiveTime::MIN).and_utc();
-        let to = (window_end + Duration::days(1))
-            .and_time(NaiveTime::MIN)
-            .and_utc();
+        // Deals booked (closed) in the window, both ends included.
+        let (from, to) = (window_start, window_end + Duration::days(1));
         let rows = self
             .store
             .win_rate_cohorts(pipeline.id, from, to, CohortSplit::None)
@@ -531,7 +529,7 @@ impl<S: Store> App<S> {
         if !violations.is_empty() {
             return Err(AppError::invalid(violations));
         }
-        let at = now();
+        let at = self.now();
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "SetExchangeRate",
@@ -586,9 +584,7 @@ impl<S: Store> App<S> {
         let pipelines = &table.pipelines;
         let chosen = &table.chosen;
 
-        let (start, end) = period.bounds(self.calendar);
-        let from = start.and_time(NaiveTime::MIN).and_utc();
-        let to = end.and_time(NaiveTime::MIN).and_utc();
+        let (start, end) = self.calendar.bounds(period);
         let rates: Vec<ExchangeRate> = self
             .store
             .exchange_rates()
@@ -618,8 +614,8 @@ impl<S: Store> App<S> {
             self.store.closed_won_between(
                 owners.as_deref(),
                 owners.is_some(),
-                from,
-                to,
+                start,
+                end,
                 &valuation
             ),
             async {

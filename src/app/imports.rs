@@ -167,7 +167,7 @@ impl<S: Store> App<S> {
                 users: &users,
                 user_links: &user_links,
                 existing: &existing,
-                now: super::now(),
+                now: self.now(),
             },
         );
         let plan = match plan {

@@ -40,8 +40,10 @@ impl Principal {
 pub struct App<S> {
     /// Where everything is kept.
     pub store: S,
-    /// How fiscal quarters fall.
-    pub calendar: crate::domain::period::FiscalCalendar,
+    /// The org's time zone and fiscal year: every date derived from an instant is read in it.
+    pub calendar: crate::domain::calendar::OrgCalendar,
+    /// Where the time is read.
+    pub clock: Clock,
 }
 
 impl<S: Store> App<S> {
@@ -50,12 +52,28 @@ impl<S: Store> App<S> {
         Self {
             store,
             calendar: Default::default(),
+            clock: Clock::system(),
         }
     }
 
     /// The same application with fiscal years starting per `calendar`.
-    pub fn with_calendar(self, calendar: crate::domain::period::FiscalCalendar) -> Self {
+    pub fn with_calendar(self, calendar: crate::domain::calendar::OrgCalendar) -> Self {
         Self { calendar, ..self }
+    }
+
+    /// The same application reading the time from `clock`.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The current time (see [`Clock::now`]).
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date in the org's zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.calendar.day_of(self.now())
     }
 
     /// Resolves a bearer secret to an active principal. Unknown, revoked and inactive all answer
@@ -116,11 +134,33 @@ impl<S: Store> App<S> {
     }
 }
 
-/// The current time at the precision every engine stores (microseconds), so that what a create
-/// answers equals what a later read returns.
-pub(crate) fn now() -> chrono::DateTime<Utc> {
-    use chrono::SubsecRound;
-    Utc::now().trunc_subsecs(6)
+/// Where the application reads the time: the system clock, or the system clock shifted so that
+/// it reads a chosen instant now and runs on from there (tests travel to the last minutes of a
+/// quarter in a zone far from UTC).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset: chrono::TimeDelta,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// A clock that reads `instant` now.
+    pub fn starting_at(instant: chrono::DateTime<Utc>) -> Self {
+        Clock {
+            offset: instant - Utc::now(),
+        }
+    }
+
+    /// The current time at the precision every engine stores (microseconds), so that what a
+    /// create answers equals what a later read returns.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        use chrono::SubsecRound;
+        (Utc::now() + self.offset).trunc_subsecs(6)
+    }
 }
 
 /// Pairs an optional key with the encoded answer, for saving beside a create.

@@ -13,7 +13,7 @@ use super::ports::{
     ClosedDealsRow, MetricsQuery, PushRow, SourceGroup, StageEntryRow, StageExitRow, StaleDealRow,
     Store,
 };
-use super::{App, AppError, AppResult, Principal, now};
+use super::{App, AppError, AppResult, Principal};
 use crate::domain::deal::LeadSource;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::pipeline::{Pipeline, Segment, StageKind};
@@ -229,11 +229,14 @@ impl<S: Store> App<S> {
             .await?;
         let query = MetricsQuery {
             pipeline: pipeline.id,
-            boundaries: request.range.boundaries(),
+            boundaries: (request.range.first_days().into_iter())
+                .map(|d| self.calendar.start_of(d))
+                .collect(),
+            days: request.range.first_days(),
             owners,
             lead_source: request.lead_source,
         };
-        let computed_at = now();
+        let computed_at = self.now();
         // A pipeline serves one segment: another segment's filter keeps none of its deals.
         let segment_matches = request.segment.is_none_or(|s| s == pipeline.spec.segment);
         let aggregates = if segment_matches {
@@ -382,6 +385,7 @@ impl<S: Store> App<S> {
             let pipeline_wide = MetricsQuery {
                 pipeline: pipeline.id,
                 boundaries: vec![from, to],
+                days: vec![self.calendar.day_of(from), self.calendar.day_of(to)],
                 owners: None,
                 lead_source: None,
             };

@@ -76,7 +76,7 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let now = super::now();
+        let now = self.now();
         let pipeline = Pipeline {
             id: Uuid::now_v7(),
             spec,
@@ -167,7 +167,7 @@ impl<S: Store> App<S> {
             id,
             spec,
             created_at: current.created_at,
-            updated_at: super::now(),
+            updated_at: self.now(),
             version: current.version + 1,
         };
         let fields = [

@@ -14,6 +14,7 @@ use crate::domain::approval::PolicyVersion;
 use crate::domain::approval_request::{ApprovalRequest, Delegation, RequestState};
 use crate::domain::call::CallEvent;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, LeadSource, StageHistoryEntry};
+use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{ApiToken, ReportingTree, Role, User, UserId, UserProfile};
 use crate::domain::forecast::ForecastSnapshot;
 use crate::domain::money::{Currency, ExchangeRate, Money};
@@ -307,7 +308,8 @@ pub trait DealStore: Send + Sync + 'static {
 
     /// Replaces `previous` (the deal as the caller read it) by `deal` (`deal.version` is the new
     /// version) if the stored version is still `previous.version` (else ABORTED), appending
-    /// `history` when the stage changed. Contacts and qualification items are rewritten only
+    /// `history` when the stage changed, and a field-history row for every tracked field that
+    /// differs (at `deal.updated_at`, by the first audit row's actor), in the same transaction. Contacts and qualification items are rewritten only
     /// when they differ from `previous`'s: the versioned update proves nothing changed them
     /// since (a stage move rewrote four child statements for nothing).
     fn save_deal(
@@ -330,14 +332,24 @@ pub trait DealStore: Send + Sync + 'static {
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<DealEventRecord>>> + Send;
 
-    /// Stores many deals with their history in bulk, in one transaction (generators, imports):
-    /// no per-row audit, one audit row for the batch.
+    /// Stores many deals with their stage and field history in bulk, in one transaction
+    /// (generators, imports): no per-row audit, one audit row for the batch.
     fn insert_book(
         &self,
         deals: &[Deal],
         history: &[StageHistoryEntry],
+        fields: &[FieldHistoryEntry],
         audit: AuditEntry,
     ) -> impl Future<Output = AppResult<()>> + Send;
+
+    /// A page of a deal's field history in history order (time, then write order), after the
+    /// row at (time, sequence) `after`.
+    fn list_field_history(
+        &self,
+        deal: Uuid,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u64,
+    ) -> impl Future<Output = AppResult<Vec<FieldHistoryEntry>>> + Send;
 
     /// A deal's history in order, after sequence `after`.
     fn list_stage_history(
@@ -447,13 +459,14 @@ pub struct WonRow {
 
 /// Storage of win-rate snapshots, exchange rates and the aggregates forecasts read.
 pub trait ForecastStore: Send + Sync + 'static {
-    /// Counts the cohorts of every stage of `pipeline` over deals closed in `[from, to)`: per
-    /// (segment, stage ever entered, outcome, currency), each deal counted once per stage.
+    /// Counts the cohorts of every stage of `pipeline` over deals closed with a close (booking)
+    /// date in `[from, to)`: per (segment, stage ever entered, outcome, currency), each deal
+    /// counted once per stage.
     fn win_rate_cohorts(
         &self,
         pipeline: Uuid,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
         split: CohortSplit,
     ) -> impl Future<Output = AppResult<Vec<CohortRow>>> + Send;
 
@@ -511,15 +524,16 @@ pub trait ForecastStore: Send + Sync + 'static {
         valuation: &Valuation,
     ) -> impl Future<Output = AppResult<Vec<OpenGroupRow>>> + Send;
 
-    /// Won amounts of deals (of `owners`, or everyone) closed in `[from, to)`, each converted as
+    /// Won amounts of deals (of `owners`, or everyone) booked (close date) in `[from, to)`, each
+    /// converted as
     /// `valuation` says: `by_owner`, per owner and currency; otherwise one row over every
     /// currency, or a row per currency when one has no rate (to name it).
     fn closed_won_between(
         &self,
         owners: Option<&[UserId]>,
         by_owner: bool,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
         valuation: &Valuation,
     ) -> impl Future<Output = AppResult<Vec<WonRow>>> + Send;
 
@@ -856,6 +870,8 @@ pub struct MetricsQuery {
     /// The month starts bounding the range: month `i` is `[boundaries[i], boundaries[i + 1])`
     /// (see `domain::pipeline_metrics::MonthRange`).
     pub boundaries: Vec<DateTime<Utc>>,
+    /// The same months' first days: closed deals are counted by their booking (close) date.
+    pub days: Vec<NaiveDate>,
     /// Only deals of these (current) owners; `None`: every owner.
     pub owners: Option<Vec<UserId>>,
     /// Only deals from this lead source.

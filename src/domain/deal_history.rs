@@ -12,7 +12,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::deal::{Deal, DealStatus, ForecastCategory};
+use super::deal::{Deal, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry};
 use super::directory::UserId;
 use super::money::{Currency, Money};
 
@@ -270,6 +270,107 @@ pub fn replay(initial: &DealState, rows: &[FieldHistoryEntry]) -> DealState {
     state
 }
 
+/// The deal as a source saw it at one instant: a stage-history row, a CRM's history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// In which stage.
+    pub stage_id: String,
+    /// Open, won or lost (from the stage's kind).
+    pub status: DealStatus,
+    /// Its amount then, when the source says.
+    pub amount: Option<Money>,
+    /// Its close date then, when the source says.
+    pub close_date: Option<NaiveDate>,
+}
+
+/// The rows a history of sightings implies: from `start` through each sighting later than
+/// `since` (in time order), every tracked field that differs from the sighting before is a
+/// change at its time (so rows that change only the amount or close date count); entering a
+/// closed stage sets the category CLOSED, leaving one restores `last`'s. Where `last` (the deal
+/// as the writer leaves it) still differs, the change is dated `settled` (default: the last
+/// sighting's time).
+pub fn rows_from_sightings(
+    deal_id: Uuid,
+    start: DealState,
+    sightings: &[Sighting],
+    (last, settled): (&DealState, Option<DateTime<Utc>>),
+    since: DateTime<Utc>,
+) -> Vec<FieldHistoryEntry> {
+    let mut out = Vec::new();
+    let (mut state, mut at) = (start, since);
+    for sighting in sightings.iter().filter(|s| s.at > since) {
+        let mut next = state.clone();
+        next.stage_id = sighting.stage_id.clone();
+        next.status = sighting.status;
+        if sighting.status != DealStatus::Open {
+            next.category = ForecastCategory::Closed;
+        } else if state.status != DealStatus::Open {
+            next.category = last.category;
+        }
+        if let Some(amount) = sighting.amount {
+            next.amount = Some(amount.minor);
+            next.currency = Some(amount.currency);
+        }
+        if let Some(date) = sighting.close_date {
+            next.close_date = Some(date);
+        }
+        out.extend(changes(deal_id, &state, &next, sighting.at, None));
+        (state, at) = (next, sighting.at);
+    }
+    out.extend(changes(
+        deal_id,
+        &state,
+        last,
+        settled.unwrap_or(at).max(at),
+        None,
+    ));
+    out
+}
+
+/// The state a deal starts in, seen first in `first`: today's owner, and today's category
+/// (PIPELINE for a closed deal: sources do not keep the category before the close).
+pub fn first_state(last: &DealState, first: &Sighting) -> DealState {
+    DealState {
+        owner_id: last.owner_id,
+        stage_id: first.stage_id.clone(),
+        status: first.status,
+        amount: first.amount.map(|m| m.minor),
+        currency: first.amount.map(|m| m.currency),
+        close_date: first.close_date,
+        category: match last.category {
+            ForecastCategory::Closed => ForecastCategory::Pipeline,
+            open => open,
+        },
+    }
+}
+
+/// The field history a deal's stage history implies (bulk writers whose source keeps only
+/// stage moves): each row is a sighting with the amount and close date of its time; a close
+/// row has the deal's final status. `history` is the deal's rows, oldest first.
+pub fn rows_from_stage_history(deal: &Deal, history: &[StageHistoryEntry]) -> Vec<FieldHistoryEntry> {
+    let sightings: Vec<Sighting> = history
+        .iter()
+        .map(|h| Sighting {
+            at: h.at,
+            stage_id: h.to_stage.clone(),
+            status: if h.direction == HistoryDirection::Close {
+                deal.status
+            } else {
+                DealStatus::Open
+            },
+            amount: h.amount,
+            close_date: h.close_date,
+        })
+        .collect();
+    let last = DealState::of(deal);
+    let Some(first) = sightings.first() else {
+        return Vec::new();
+    };
+    rows_from_sightings(deal.id, first_state(&last, first), &sightings, (&last, None), first.at)
+}
+
 /// How many times the close date moved later, out of its period, between `from` and `to`
 /// (exclusive, inclusive): a push. `period_end` gives the last day of the period a date falls in.
 pub fn pushes(
@@ -310,7 +411,7 @@ mod tests {
             owner_id: UserId(Uuid::from_u128(1)),
             stage_id: "qualify".into(),
             status: DealStatus::Open,
-            amount: Some(100_00),
+            amount: Some(10_000),
             currency: Some(usd()),
             close_date: NaiveDate::from_ymd_opt(2026, 3, 31),
             category: ForecastCategory::Pipeline,
@@ -321,15 +422,15 @@ mod tests {
     fn a_write_records_each_tracked_field_that_changed_and_nothing_else() {
         let before = state();
         let mut after = before.clone();
-        after.amount = Some(120_00);
+        after.amount = Some(12_000);
         after.close_date = NaiveDate::from_ymd_opt(2026, 4, 15);
         let rows = changes(Uuid::nil(), &before, &after, t(3), None);
         assert_eq!(
             rows.iter().map(|r| r.field).collect::<Vec<_>>(),
             [TrackedField::Amount, TrackedField::CloseDate]
         );
-        assert_eq!(rows[0].old, Some(FieldValue::Amount(100_00)));
-        assert_eq!(rows[0].new, Some(FieldValue::Amount(120_00)));
+        assert_eq!(rows[0].old, Some(FieldValue::Amount(10_000)));
+        assert_eq!(rows[0].new, Some(FieldValue::Amount(12_000)));
         assert!(changes(Uuid::nil(), &before, &before, t(3), None).is_empty());
     }
 
@@ -337,7 +438,7 @@ mod tests {
     fn the_deal_as_of_an_instant_undoes_only_later_changes() {
         let first = state();
         let mut second = first.clone();
-        second.amount = Some(150_00);
+        second.amount = Some(15_000);
         let mut third = second.clone();
         third.stage_id = "propose".into();
         third.close_date = NaiveDate::from_ymd_opt(2026, 5, 1);

@@ -129,11 +129,16 @@ impl MonthRange {
             .collect()
     }
 
-    /// The `len + 1` instants that bound the months (see the type's doc).
+    /// The `len + 1` instants that bound the months (see the type's doc), in UTC.
     pub fn boundaries(&self) -> Vec<DateTime<Utc>> {
+        self.first_days().into_iter().map(|d| d.and_time(NaiveTime::MIN).and_utc()).collect()
+    }
+
+    /// The first days of the months and of the month after them (`len + 1` days).
+    pub fn first_days(&self) -> Vec<NaiveDate> {
         std::iter::successors(Some(self.first), |m| Some(m.next()))
             .take(self.len + 1)
-            .map(Month::start)
+            .map(|m| m.first_day)
             .collect()
     }
 }

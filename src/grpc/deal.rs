@@ -11,13 +11,14 @@ use super::convert::{
 };
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
-use crate::app::deals::{DealQuery, Outcome};
+use crate::app::deals::{Closing, DealQuery, Outcome};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
 use crate::domain::Violations;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
     LeadSource, QualificationDraft, StageHistoryEntry,
 };
+use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::gates::Direction;
 use crate::domain::money::Money;
@@ -249,6 +250,62 @@ fn history_to_wire(h: &StageHistoryEntry) -> pb::StageHistoryEntry {
         overridden: h.overridden,
         override_justification: h.justification.clone(),
     }
+}
+
+fn field_change_to(c: &FieldHistoryEntry) -> pb::FieldChange {
+    use pb::field_change::Field;
+    use pb::field_value::Value;
+    let value = |v: &FieldValue| pb::FieldValue {
+        value: Some(match v {
+            FieldValue::Amount(minor) => Value::AmountMinor(*minor),
+            FieldValue::Currency(c) => Value::CurrencyCode(c.code().to_string()),
+            FieldValue::CloseDate(d) => Value::CloseDate(date_to(*d)),
+            FieldValue::ForecastCategory(c) => Value::ForecastCategory(category_to(*c).into()),
+            FieldValue::Owner(u) => Value::Owner(format!("users/{}", u.0)),
+            FieldValue::Stage(s) => Value::Stage(s.clone()),
+            FieldValue::Status(s) => Value::Status(status_of(*s).into()),
+        }),
+    };
+    pb::FieldChange {
+        sequence: c.sequence,
+        field: match c.field {
+            TrackedField::Amount => Field::Amount,
+            TrackedField::Currency => Field::Currency,
+            TrackedField::CloseDate => Field::CloseDate,
+            TrackedField::ForecastCategory => Field::ForecastCategory,
+            TrackedField::Owner => Field::Owner,
+            TrackedField::Stage => Field::Stage,
+            TrackedField::Status => Field::Status,
+        }
+        .into(),
+        change_time: Some(timestamp(c.at)),
+        actor: c.actor.map(|a| format!("users/{}", a.0)).unwrap_or_default(),
+        old_value: c.old.as_ref().map(value),
+        new_value: c.new.as_ref().map(value),
+    }
+}
+
+/// A page token's key for field history: the last change's time (microseconds) and sequence.
+fn field_history_key(c: &FieldHistoryEntry) -> String {
+    format!("{}:{}", c.at.timestamp_micros(), c.sequence)
+}
+
+fn field_history_after(
+    key: Option<&str>,
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, i64)>, Status> {
+    let Some(key) = key else { return Ok(None) };
+    key.split_once(':')
+        .and_then(|(micros, sequence)| {
+            let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+            Some((at, sequence.parse().ok()?))
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(Violations::one(
+                "page_token",
+                "is not a page token of this list",
+            ))
+        })
 }
 
 /// A deal draft from the wire; `owner` defaults to `caller`. Paths are relative to the deal.
@@ -711,13 +768,19 @@ impl<S: Store> DealService for DealApi<S> {
             Ok(pb::close_deal_request::Outcome::Lost) => Outcome::Lost(req.loss_reason.clone()),
             _ => return Err(invalid(Violations::one("outcome", "must be WON or LOST"))),
         };
+        let mut violations = Violations::new();
+        let on = date_from("close_date", req.close_date.as_ref(), &mut violations);
+        if !violations.is_empty() {
+            return Err(invalid(violations));
+        }
+        let closing = Closing { outcome, on };
         let key = idempotency_key(Some(principal.user.id), "CloseDeal", &req.request_id, &req)?;
         let result = self
             .app
             .close_deal(
                 &principal,
                 id,
-                outcome,
+                closing,
                 etag,
                 &req.override_justification,
                 key,
@@ -751,6 +814,31 @@ impl<S: Store> DealService for DealApi<S> {
         );
         Ok(Response::new(pb::ListDealStageHistoryResponse {
             entries: entries.iter().map(history_to_wire).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_deal_field_history(
+        &self,
+        request: Request<pb::ListDealFieldHistoryRequest>,
+    ) -> Result<Response<pb::ListDealFieldHistoryResponse>, Status> {
+        let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let id = deal_id("parent", &req.parent)?;
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &["ListDealFieldHistory", &req.parent],
+        )?;
+        let after = field_history_after(paging.after.as_deref())?;
+        let changes = self
+            .app
+            .field_history(&principal, id, after, paging.limit)
+            .await?;
+        let next_page_token = paging.next_token(changes.len(), changes.last().map(field_history_key));
+        Ok(Response::new(pb::ListDealFieldHistoryResponse {
+            changes: changes.iter().map(field_change_to).collect(),
             next_page_token,
         }))
     }

@@ -16,6 +16,7 @@ pub mod hubspot;
 pub mod mapping;
 pub mod plan;
 pub mod salesforce;
+mod field_history;
 mod table;
 pub mod values;
 

@@ -26,12 +26,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::field_history;
 use super::mapping::{Mapping, UserRef};
 use super::values::{Amount, loose};
 use super::{Location, RowError, SourceBook, SourceDeal, SourceFormat, SourceStageChange};
 use crate::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
+use crate::domain::deal_history::{DealState, FieldHistoryEntry, Sighting};
 use crate::domain::directory::{Role, User, UserDraft, UserId, UserProfile};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Pipeline, Stage, StageKind};
@@ -80,6 +82,8 @@ pub struct ImportPlan {
     pub unchanged_deals: usize,
     /// Stage history to append, oldest first.
     pub history: Vec<StageHistoryEntry>,
+    /// Field history to append, each deal's rows in time order.
+    pub fields: Vec<FieldHistoryEntry>,
     /// New links from external ids to deals.
     pub deal_links: Vec<(String, Uuid)>,
     /// Data rows read.
@@ -841,6 +845,11 @@ fn plan_deal(
     let (Some(current), Some(owner), true) = (current, owner, errors.len() == before) else {
         return;
     };
+    let mut sightings: Vec<Sighting> = steps
+        .iter()
+        .map(|s| field_history::sighting(s.at, s.stage, s.amount, s.close_date))
+        .collect();
+    sightings.sort_by_key(|s| s.at);
     let moves = match rebuild(pipeline, d.created_at, current, steps, amount, d.close_date) {
         Ok(moves) => moves,
         Err(why) => {
@@ -893,7 +902,11 @@ fn plan_deal(
             let id = deal_id(created);
             out.history.extend(moves.iter().map(|m| entry(id, m)));
             out.deal_links.push((d.external_id.clone(), id));
-            out.new_deals.push(Deal {
+            if sightings.last().is_none_or(|s| s.stage_id != last.to.stage_id) {
+                let closing = field_history::sighting(last.at, last.to, last.amount, last.close_date);
+                sightings.push(closing);
+            }
+            let new = Deal {
                 id,
                 pipeline_id: pipeline.id,
                 stage_id: current.stage_id.clone(),
@@ -924,7 +937,21 @@ fn plan_deal(
                 stage_entered_at: last.at,
                 closed_at: closed.then_some(last.at),
                 version: 1,
-            });
+            };
+            let today = DealState::of(&new);
+            let first = &moves[0];
+            let start = field_history::first_state(
+                &today,
+                &field_history::sighting(first.at, first.to, first.amount, first.close_date),
+            );
+            out.fields.extend(field_history::rows(
+                id,
+                start,
+                &sightings,
+                (&today, None),
+                first.at,
+            ));
+            out.new_deals.push(new);
         }
         Some(existing) => {
             let stored = &existing.deal;
@@ -1002,6 +1029,17 @@ fn plan_deal(
             } else {
                 deal.version = stored.version + 1;
                 deal.updated_at = ctx.now;
+                let seen: Vec<Sighting> = appended
+                    .iter()
+                    .map(|m| field_history::sighting(m.at, m.to, m.amount, m.close_date))
+                    .collect();
+                out.fields.extend(field_history::rows(
+                    deal.id,
+                    DealState::of(stored),
+                    &seen,
+                    (&DealState::of(&deal), Some(ctx.now)),
+                    last_at,
+                ));
                 out.history
                     .extend(appended.iter().map(|m| entry(deal.id, m)));
                 out.changed_deals.push((deal, stored.version));

@@ -1,11 +1,12 @@
-//! Deals, their contacts and qualification items, and the append-only stage history on SQL.
+//! Deals, their contacts and qualification items, and the append-only stage and field history
+//! on SQL.
 //! A page of deals is read with three queries (deals, contacts, qualification) whatever its
 //! size; a write replaces the deal's row and children in one transaction with its history and
 //! audit rows.
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
@@ -15,13 +16,14 @@ use uuid::Uuid;
 
 use super::codec::*;
 use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_history};
-use super::{EventLog, SqlStore, record_audit, storage};
+use super::{EventLog, SqlStore, field_history, record_audit, storage};
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
     DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
+use crate::domain::deal_history::{self, FieldHistoryEntry};
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 
@@ -528,6 +530,8 @@ impl DealStore for SqlStore {
     ) -> AppResult<Created<()>> {
         let children_changed = d.fields.contacts != previous.fields.contacts
             || d.fields.qualification != previous.fields.qualification;
+        let actor = audit.first().and_then(|a| a.actor);
+        let field_changes = deal_history::changes_between(previous, d, actor);
         self.write_once(audit, idempotency, async |txn| {
             let updated = deal::Entity::update_many()
                 .set(deal_row(d))
@@ -551,6 +555,9 @@ impl DealStore for SqlStore {
                     .await
                     .map_err(storage)?;
             }
+            field_history::append(txn, &field_changes)
+                .await
+                .map_err(storage)?;
             append_deal_events(txn, events).await.map_err(storage)
         })
         .await
@@ -593,6 +600,7 @@ impl DealStore for SqlStore {
         &self,
         deals: &[Deal],
         history: &[StageHistoryEntry],
+        fields: &[FieldHistoryEntry],
         audit: AuditEntry,
     ) -> AppResult<()> {
         let txn = self.begin_write().await.map_err(storage)?;
@@ -605,8 +613,20 @@ impl DealStore for SqlStore {
                 .await
                 .map_err(storage)?;
         }
+        field_history::append(&txn, fields).await.map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)
+    }
+
+    async fn list_field_history(
+        &self,
+        deal: Uuid,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u64,
+    ) -> AppResult<Vec<FieldHistoryEntry>> {
+        field_history::of_deal(&self.db, deal, after, limit)
+            .await
+            .map_err(storage)
     }
 
     async fn list_stage_history(

@@ -271,6 +271,30 @@ pub mod deal_qualification {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `field_history`: append-only; every change of a deal's tracked fields.
+pub mod field_history {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `field_history`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "field_history")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub deal_id: String,
+        pub changed_at: ChronoDateTimeUtc,
+        pub actor_id: Option<String>,
+        pub field: String,
+        pub old_value: Option<String>,
+        pub new_value: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `stage_history`: append-only; nothing updates or deletes its rows.
 pub mod stage_history {
     use sea_orm::entity::prelude::*;

@@ -300,8 +300,8 @@ impl ForecastStore for SqlStore {
     async fn win_rate_cohorts(
         &self,
         pipeline: Uuid,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
         split: CohortSplit,
     ) -> AppResult<Vec<CohortRow>> {
         let (segment, join) = match split {
@@ -319,7 +319,7 @@ impl ForecastStore for SqlStore {
              FROM (SELECT DISTINCT h.deal_id, h.to_stage, d.status, d.currency, d.amount_minor, {segment} AS seg \
                    FROM deals d JOIN stage_history h ON h.deal_id = d.id {join} \
                    WHERE d.pipeline_id = $1 AND d.status IN ('WON', 'LOST') \
-                     AND d.closed_at >= $2 AND d.closed_at < $3) v \
+                     AND d.close_date >= $2 AND d.close_date < $3) v \
              GROUP BY v.seg, v.to_stage, v.status, v.currency"
         );
         let rows = self
@@ -596,8 +596,8 @@ impl ForecastStore for SqlStore {
         &self,
         owners: Option<&[UserId]>,
         by_owner: bool,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        from: NaiveDate,
+        to: NaiveDate,
         valuation: &Valuation,
     ) -> AppResult<Vec<WonRow>> {
         let backend = self.db.get_database_backend();
@@ -612,7 +612,7 @@ impl ForecastStore for SqlStore {
                 "SELECT {keys}, CAST(SUM({converted}) AS BIGINT) AS converted, \
                         COUNT({converted}) AS valued, COUNT(amount_minor) AS priced, \
                         COUNT(*) AS deals FROM deals {index} \
-                 WHERE status = 'WON' AND closed_at >= $1 AND closed_at < $2 {filter} {group}"
+                 WHERE status = 'WON' AND close_date >= $1 AND close_date < $2 {filter} {group}"
             );
             self.wide_read(owners, Statement::from_sql_and_values(backend, sql, values))
         };

@@ -163,6 +163,9 @@ impl ImportStore for SqlStore {
                 .await
                 .map_err(storage)?;
         }
+        super::field_history::append(&txn, &plan.fields)
+            .await
+            .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
         self.caches.directory_changed(); // new users

@@ -8,6 +8,7 @@
 mod cache;
 mod codec;
 mod dealdesk;
+mod field_history;
 mod deals;
 
 /// Stand-ins that sort deals without a close date or amount last (page tokens carry them).

@@ -85,6 +85,14 @@ impl Dialect {
         }
     }
 
+    /// The UTC date of instant `column`.
+    fn date_of(self, column: &str) -> String {
+        match self.0 {
+            DatabaseBackend::Postgres => format!("CAST({column} AT TIME ZONE 'UTC' AS DATE)"),
+            _ => format!("date({column})"),
+        }
+    }
+
     /// year * 12 + month of a date: later months compare greater.
     fn month_index(self, date: &str) -> String {
         match self.0 {
@@ -108,6 +116,8 @@ struct Frame {
     pipeline: String,
     /// Placeholders of the month boundaries.
     bounds: Vec<String>,
+    /// Placeholders of the months' first days (booking dates are bucketed by these).
+    days: Vec<String>,
     /// `AND ...` conditions on the deal `d` (owners, lead source).
     deal_filter: String,
 }
@@ -118,6 +128,7 @@ impl Frame {
         let mut binds = Binds::default();
         let pipeline = binds.bind(query.pipeline.to_string());
         let bounds: Vec<String> = query.boundaries.iter().map(|b| binds.bind(*b)).collect();
+        let days: Vec<String> = query.days.iter().map(|d| binds.bind(*d)).collect();
         if query.owners.as_ref().is_some_and(Vec::is_empty) {
             return None;
         }
@@ -127,6 +138,7 @@ impl Frame {
             dialect: Dialect(backend),
             pipeline,
             bounds,
+            days,
             deal_filter,
         })
     }
@@ -138,13 +150,31 @@ impl Frame {
 
     /// `column` falls in the range.
     fn in_range(&self, column: &str) -> String {
-        let (lo, hi) = (&self.bounds[0], &self.bounds[self.months()]);
+        Self::between(column, &self.bounds)
+    }
+
+    /// Date `column` falls in the range's days.
+    fn in_days(&self, column: &str) -> String {
+        Self::between(column, &self.days)
+    }
+
+    fn between(column: &str, bounds: &[String]) -> String {
+        let (lo, hi) = (&bounds[0], &bounds[bounds.len() - 1]);
         format!("{column} >= {lo} AND {column} < {hi}")
     }
 
     /// The month index of `column` (assumed in the range), as a BIGINT.
     fn bucket(&self, column: &str) -> String {
-        let inner = &self.bounds[1..self.months()];
+        self.bucket_by(column, &self.bounds)
+    }
+
+    /// The month index of date `column` (assumed in the range's days), as a BIGINT.
+    fn day_bucket(&self, column: &str) -> String {
+        self.bucket_by(column, &self.days)
+    }
+
+    fn bucket_by(&self, column: &str, bounds: &[String]) -> String {
+        let inner = &bounds[1..self.months()];
         if inner.is_empty() {
             return "CAST(0 AS BIGINT)".into();
         }
@@ -407,10 +437,10 @@ impl PipelineMetricsStore for SqlStore {
                 UNION ALL SELECT CAST({months} AS BIGINT), source, won, days FROM closed \
                 UNION ALL SELECT CAST({months} AS BIGINT), '{all}', won, days FROM closed) \
              {middle}",
-            bucket = frame.bucket("d.closed_at"),
-            days = frame.dialect.days_between("d.created_at", "d.closed_at"),
+            bucket = frame.day_bucket("d.close_date"),
+            days = frame.dialect.days_between_dates(&frame.dialect.date_of("d.created_at"), "d.close_date"),
             p = frame.pipeline,
-            in_range = frame.in_range("d.closed_at"),
+            in_range = frame.in_days("d.close_date"),
             filter = frame.deal_filter,
             all = ALL_SOURCES,
             middle = middle_rows("grouped", "bucket, source, won", "days", ""),

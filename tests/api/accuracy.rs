@@ -156,6 +156,7 @@ async fn june(app: &TestApp) -> June {
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
     let mut deals = Vec::new();
     let mut history = Vec::new();
+    let mut fields = Vec::new();
     for (owner, amount, created, close, won, closed) in [
         (
             &rep1.0,
@@ -183,6 +184,7 @@ async fn june(app: &TestApp) -> June {
         ),
     ] {
         let (deal, rows) = past_deal(pid, owner, amount, created, close, won, closed);
+        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(&deal, &rows));
         deals.push(deal);
         history.extend(rows);
     }
@@ -196,7 +198,7 @@ async fn june(app: &TestApp) -> June {
     };
     app.app
         .store
-        .insert_book(&deals, &history, audit)
+        .insert_book(&deals, &history, &fields, audit)
         .await
         .unwrap();
     app.forecasts()

@@ -947,6 +947,16 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
             ))
             .await
             .map(|r| !r.into_inner().entries.is_empty()),
+        "DealService.ListDealFieldHistory" => deals
+            .list_deal_field_history(req(
+                token,
+                pb::ListDealFieldHistoryRequest {
+                    parent: deal,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(|_| true),
         "DealService.WatchDealEvents" => {
             first(
                 deals

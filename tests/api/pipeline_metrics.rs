@@ -296,6 +296,10 @@ async fn book(app: &TestApp) -> Book {
         ),
     ];
     let deals: Vec<Deal> = books.iter().map(|(d, _)| d.clone()).collect();
+    let fields: Vec<_> = books
+        .iter()
+        .flat_map(|(d, rows)| dealdesk::domain::deal_history::rows_from_stage_history(d, rows))
+        .collect();
     let mut history: Vec<StageHistoryEntry> =
         books.into_iter().flat_map(|(_, rows)| rows).collect();
     // Stored in time order, so each deal's rows are in order too.
@@ -309,7 +313,7 @@ async fn book(app: &TestApp) -> Book {
     };
     app.app
         .store
-        .insert_book(&deals, &history, audit)
+        .insert_book(&deals, &history, &fields, audit)
         .await
         .unwrap();
     Book {
