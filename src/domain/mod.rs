@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod approval_request;
+pub mod backtest;
 pub mod calendar;
 pub mod call;
 pub mod deal;
@@ -11,6 +12,7 @@ pub mod directory;
 pub mod forecast;
 pub mod gates;
 pub mod money;
+pub mod new_pipeline;
 pub mod paging;
 pub mod period;
 pub mod pipeline;
