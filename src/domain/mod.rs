@@ -13,6 +13,7 @@ pub mod gates;
 pub mod money;
 pub mod paging;
 pub mod period;
+pub mod period_rate;
 pub mod pipeline;
 pub mod pipeline_metrics;
 pub mod random;
