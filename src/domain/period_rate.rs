@@ -276,8 +276,9 @@ fn size_cuts(
             let state =
                 deal_history::as_of(&deal.current, deal.created_at, &deal.rows, learned_at)?;
             let booked = state.close_date?;
-            let closed = state.status != DealStatus::Open && from <= booked && booked < today;
-            closed.then_some(())?;
+            if state.status == DealStatus::Open || !(from..today).contains(&booked) {
+                return None;
+            }
             convert(state.money()?).filter(|amount| *amount > 0)
         })
         .collect();
@@ -705,6 +706,8 @@ fn unit(x: f64) -> f64 {
 }
 
 #[cfg(test)]
+// Amounts are minor units written as dollars_cents (100_00 is 100.00).
+#[allow(clippy::inconsistent_digit_grouping)]
 mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
@@ -1319,8 +1322,11 @@ mod tests {
         Utc.with_ymd_and_hms(2025, 10, 1, 0, 0, 0).unwrap() + Duration::hours(h)
     }
 
+    /// Creation hour, first state, then each later state after a gap in hours.
+    type RawTimeline = (i64, DealState, Vec<(i64, DealState)>);
+
     /// A deal created at an hour, then changing to each state after some hours.
-    fn arb_timeline() -> impl Strategy<Value = (i64, DealState, Vec<(i64, DealState)>)> {
+    fn arb_timeline() -> impl Strategy<Value = RawTimeline> {
         (
             0i64..240 * 24,
             arb_state(),
@@ -1330,10 +1336,7 @@ mod tests {
 
     /// The timelines, with each deal's states at or before `cut` only (and deals created by
     /// then) when a cut is given.
-    fn build(
-        raw: &[(i64, DealState, Vec<(i64, DealState)>)],
-        cut: Option<DateTime<Utc>>,
-    ) -> Vec<DealTimeline> {
+    fn build(raw: &[RawTimeline], cut: Option<DateTime<Utc>>) -> Vec<DealTimeline> {
         raw.iter()
             .enumerate()
             .filter(|(_, (created, _, _))| cut.is_none_or(|cut| hour(*created) <= cut))
