@@ -15,6 +15,7 @@ pub mod money;
 pub mod new_pipeline;
 pub mod paging;
 pub mod period;
+pub mod period_rate;
 pub mod pipeline;
 pub mod pipeline_metrics;
 pub mod random;
