@@ -216,7 +216,7 @@ struct Load {
     open_deals: usize,
     stage_history: usize,
     approval_requests: usize,
-    /// Contacts, qualification items and approver queue entries of those.
+    /// Contacts, qualification items, field-history rows and approver queue entries.
     child_rows: usize,
     /// Every row above.
     rows: usize,
@@ -368,6 +368,7 @@ async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize) -> 
         );
         total_deals += book.deals.len();
         total_history += book.history.len();
+        child_rows += book.field_history.len();
         for deal in &book.deals {
             child_rows += deal.fields.contacts.len() + deal.fields.qualification.len();
             if deal.status == DealStatus::Open {
@@ -379,7 +380,12 @@ async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize) -> 
         }
         let insert = Instant::now();
         store
-            .insert_book(&book.deals, &book.history, audit("deals"))
+            .insert_book(
+                &book.deals,
+                &book.history,
+                &book.field_history,
+                audit("deals"),
+            )
             .await
             .expect("load");
         insert_seconds += insert.elapsed().as_secs_f64();
@@ -627,6 +633,11 @@ async fn raw_move(db: &DatabaseConnection, deal: &str, to: &str) -> bool {
                 to.into(),
                 now.into(),
             ],
+        ),
+        (
+            "INSERT INTO field_history (deal_id, changed_at, field, old_value, new_value) \
+             VALUES ($1, $2, 'stage', $3, $4)",
+            vec![deal.into(), now.into(), from.clone().into(), to.into()],
         ),
         (
             "INSERT INTO audit_events (action, resource, detail, created_at) \

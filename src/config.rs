@@ -239,8 +239,9 @@ impl CalendarArgs {
     /// The calendar these options describe.
     pub fn calendar(&self) -> crate::domain::calendar::OrgCalendar {
         // clap has checked the month's range.
-        let fiscal = crate::domain::period::FiscalCalendar::starting_in(self.fiscal_year_start_month)
-            .unwrap_or_default();
+        let fiscal =
+            crate::domain::period::FiscalCalendar::starting_in(self.fiscal_year_start_month)
+                .unwrap_or_default();
         crate::domain::calendar::OrgCalendar::new(fiscal, self.time_zone)
     }
 }

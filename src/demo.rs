@@ -184,7 +184,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         change: None,
     };
     app.store
-        .insert_book(&book.deals, &book.history, &[], audit)
+        .insert_book(&book.deals, &book.history, &book.field_history, audit)
         .await?;
     for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
         let rate = ExchangeRate {

@@ -18,8 +18,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::app::App;
-use crate::app::ports::Store;
 use crate::app::Clock;
+use crate::app::ports::Store;
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};

@@ -38,7 +38,7 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
             "DROP INDEX ix_deals_won_by_owner",
             "CREATE INDEX ix_deals_won_booked ON deals (close_date, owner_id, currency, \
              amount_minor) WHERE status = 'WON'",
-            "CREATE INDEX ix_deals_won_by_owner ON deals (owner_id, close_date, currency, \
+            "CREATE INDEX ix_deals_won_booked_by_owner ON deals (owner_id, close_date, currency, \
              amount_minor) WHERE status = 'WON'",
         ],
         _ => &[
@@ -46,7 +46,7 @@ fn statements(backend: DatabaseBackend) -> Vec<String> {
             "DROP INDEX ix_deals_won_by_owner",
             "CREATE INDEX ix_deals_won_booked ON deals (status, close_date, owner_id, currency, \
              amount_minor) WHERE status = 'WON'",
-            "CREATE INDEX ix_deals_won_by_owner ON deals (status, owner_id, close_date, currency, \
+            "CREATE INDEX ix_deals_won_booked_by_owner ON deals (status, owner_id, close_date, currency, \
              amount_minor) WHERE status = 'WON'",
         ],
     };
@@ -73,7 +73,7 @@ impl MigrationTrait for Migration {
         };
         let sql = [
             "DROP INDEX ix_deals_pipeline_booked".to_string(),
-            "DROP INDEX ix_deals_won_by_owner".to_string(),
+            "DROP INDEX ix_deals_won_booked_by_owner".to_string(),
             "DROP INDEX ix_deals_won_booked".to_string(),
             format!(
                 "CREATE INDEX ix_deals_won_closed ON deals ({lead}closed_at, owner_id, currency, \

@@ -1,10 +1,9 @@
-//! Forecast snapshots and accuracy: freezing a period's forecast and calls, scoring the frozen
-//! forecasts once the period ends, and backtesting the weighted forecast on pipelines rebuilt
-//! from stage history.
+//! Forecast snapshots and accuracy: freezing a period's forecast and calls, and scoring the
+//! frozen forecasts once the period ends (backtests are in [`super::backtest`]).
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::error::Precondition;
@@ -13,7 +12,7 @@ use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::call::{lineage, own_call};
 use crate::domain::directory::UserId;
-use crate::domain::forecast::{ForecastSnapshot, FrozenCall, OpenDeals, accuracy};
+use crate::domain::forecast::{ForecastSnapshot, FrozenCall, accuracy};
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
 
@@ -67,22 +66,7 @@ pub struct SnapshotScore {
     pub people: Vec<PersonScore>,
 }
 
-/// One backtest day.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BacktestPoint {
-    /// The day.
-    pub as_of: NaiveDate,
-    /// Closed won in the period before it.
-    pub closed_won: i64,
-    /// Open deals then closing in the period.
-    pub open_deals: u64,
-    /// With the learned rates.
-    pub learned: Score,
-    /// With the stages' default probabilities.
-    pub defaults: Score,
-}
-
-fn period_not_over(period: Period, end: NaiveDate) -> AppError {
+pub(crate) fn period_not_over(period: Period, end: NaiveDate) -> AppError {
     AppError::FailedPrecondition {
         reason: "PERIOD_NOT_OVER",
         message: format!(
@@ -112,7 +96,7 @@ fn people(view: &ScopeView) -> Vec<UserId> {
 }
 
 impl<S: Store> App<S> {
-    async fn exchange_table(&self) -> AppResult<Vec<ExchangeRate>> {
+    pub(crate) async fn exchange_table(&self) -> AppResult<Vec<ExchangeRate>> {
         Ok(self
             .store
             .exchange_rates()
@@ -316,68 +300,5 @@ impl<S: Store> App<S> {
             })
             .collect();
         Ok((actual, currency, scores))
-    }
-
-    /// Rebuilds the pipeline of an ended period as it stood on each of `days` (default every
-    /// seven days from its start) and scores the weighted forecast with learned and with
-    /// default rates.
-    pub async fn backtest(
-        &self,
-        principal: &Principal,
-        period: Period,
-        scope: Scope,
-        days: &[NaiveDate],
-        currency: Currency,
-    ) -> AppResult<(i64, Vec<BacktestPoint>)> {
-        let view = self.resolve_scope(Some(principal), scope).await?;
-        let (start, end) = self.calendar.bounds(period);
-        if end > self.today() {
-            return Err(period_not_over(period, end));
-        }
-        let days: Vec<NaiveDate> = if days.is_empty() {
-            std::iter::successors(Some(start), |d| Some(*d + Duration::days(7)))
-                .take_while(|d| *d < end)
-                .collect()
-        } else {
-            days.to_vec()
-        };
-        let midnight = |d: NaiveDate| self.calendar.start_of(d);
-        let table = self.rate_table(&[]).await?;
-        let mut converter = Converter::new(currency, self.exchange_table().await?);
-        let owners = view.owners.as_deref();
-        let actual: i64 = self
-            .closed_won_total(owners, start, end, &mut converter)
-            .await?
-            .values()
-            .sum();
-        let mut points = Vec::with_capacity(days.len());
-        for day in days {
-            let closed: i64 = self
-                .closed_won_total(owners, start, day.clamp(start, end), &mut converter)
-                .await?
-                .values()
-                .sum();
-            let open = self
-                .store
-                .pipeline_as_of(owners, midnight(day), start, end)
-                .await?;
-            let mut learned = closed;
-            let mut defaults = closed;
-            for row in &open {
-                let amount = converter.amount(row.amount);
-                let deal = |probability| OpenDeals::one(amount, probability, row.category);
-                learned += deal(table.learned(row.pipeline, &row.stage)).weighted();
-                defaults += deal(table.default(row.pipeline, &row.stage)).weighted();
-            }
-            points.push(BacktestPoint {
-                as_of: day,
-                closed_won: closed,
-                open_deals: open.len() as u64,
-                learned: Score::of(learned, actual),
-                defaults: Score::of(defaults, actual),
-            });
-        }
-        converter.finish()?;
-        Ok((actual, points))
     }
 }

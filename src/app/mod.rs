@@ -3,6 +3,7 @@
 
 pub mod accuracy;
 pub mod approvals;
+pub mod backtest;
 pub mod calls;
 pub mod dealdesk;
 pub mod deals;

@@ -19,6 +19,7 @@ use crate::domain::directory::{ApiToken, ReportingTree, Role, User, UserId, User
 use crate::domain::forecast::ForecastSnapshot;
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::paging::RequestId;
+use crate::domain::period_rate::DealTimeline;
 use crate::domain::pipeline::{Pipeline, Segment};
 use crate::domain::pipeline_metrics::Bucket;
 use crate::domain::winrate::WinRateSnapshot;
@@ -584,15 +585,17 @@ pub trait ForecastStore: Send + Sync + 'static {
         scope: &str,
     ) -> impl Future<Output = AppResult<Vec<ForecastSnapshot>>> + Send;
 
-    /// Open deals as they stood just before `as_of` (each at its last stage change before it),
-    /// of `owners` or everyone, whose close date then was in `[from, to)`.
-    fn pipeline_as_of(
+    /// Every deal that may have been open at some instant of `[from, to)` (created before `to`,
+    /// not closed before `from`), of `pipeline` or every pipeline, owned by one of `owners` now
+    /// or at some time (`None`: everyone's), each with its pipeline and whole field history, so
+    /// that it can be rebuilt as of any instant ([`crate::domain::deal_history::as_of`]).
+    fn deal_timelines(
         &self,
+        pipeline: Option<Uuid>,
         owners: Option<&[UserId]>,
-        as_of: DateTime<Utc>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = AppResult<Vec<(Uuid, DealTimeline)>>> + Send;
 }
 
 /// Storage of deal-desk policies.

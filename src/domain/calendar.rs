@@ -3,7 +3,7 @@
 //! days) is a date in the org's zone, so a deal closed at 19:00 on 31 March in California books
 //! in March, as the CRM it came from says.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::period::{FiscalCalendar, Period};
@@ -70,6 +70,52 @@ impl OrgCalendar {
     pub fn instants(&self, period: Period) -> (DateTime<Utc>, DateTime<Utc>) {
         let (start, end) = self.bounds(period);
         (self.start_of(start), self.start_of(end))
+    }
+}
+
+/// The kind of a forecast period: what rates, the not-yet-created term and baselines learn
+/// from past periods of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeriodKind {
+    /// Calendar months.
+    Month,
+    /// Fiscal quarters.
+    Quarter,
+}
+
+impl PeriodKind {
+    /// The kind of `period`.
+    pub fn of(period: Period) -> PeriodKind {
+        match period {
+            Period::Month { .. } => PeriodKind::Month,
+            Period::Quarter { .. } => PeriodKind::Quarter,
+        }
+    }
+
+    /// The period of this kind that `day` (a date in the org's zone) falls in.
+    pub fn period_of(self, calendar: &OrgCalendar, day: NaiveDate) -> Period {
+        match self {
+            PeriodKind::Month => Period::Month {
+                year: day.year(),
+                month: day.month(),
+            },
+            PeriodKind::Quarter => calendar.quarter_of(day),
+        }
+    }
+
+    /// The last day of the period of this kind that `day` falls in.
+    pub fn last_day(self, calendar: &OrgCalendar, day: NaiveDate) -> NaiveDate {
+        let (_, next) = calendar.bounds(self.period_of(calendar, day));
+        next.pred_opt().unwrap_or(day)
+    }
+
+    /// How many past periods are learned from unless told otherwise: a year of either kind
+    /// (4 quarters, 12 months), so every season is seen once.
+    pub fn default_lookback(self) -> usize {
+        match self {
+            PeriodKind::Month => 12,
+            PeriodKind::Quarter => 4,
+        }
     }
 }
 

@@ -349,7 +349,10 @@ pub fn first_state(last: &DealState, first: &Sighting) -> DealState {
 /// The field history a deal's stage history implies (bulk writers whose source keeps only
 /// stage moves): each row is a sighting with the amount and close date of its time; a close
 /// row has the deal's final status. `history` is the deal's rows, oldest first.
-pub fn rows_from_stage_history(deal: &Deal, history: &[StageHistoryEntry]) -> Vec<FieldHistoryEntry> {
+pub fn rows_from_stage_history(
+    deal: &Deal,
+    history: &[StageHistoryEntry],
+) -> Vec<FieldHistoryEntry> {
     let sightings: Vec<Sighting> = history
         .iter()
         .map(|h| Sighting {
@@ -368,7 +371,13 @@ pub fn rows_from_stage_history(deal: &Deal, history: &[StageHistoryEntry]) -> Ve
     let Some(first) = sightings.first() else {
         return Vec::new();
     };
-    rows_from_sightings(deal.id, first_state(&last, first), &sightings, (&last, None), first.at)
+    rows_from_sightings(
+        deal.id,
+        first_state(&last, first),
+        &sightings,
+        (&last, None),
+        first.at,
+    )
 }
 
 /// How many times the close date moved later, out of its period, between `from` and `to`

@@ -160,6 +160,12 @@ impl UserProfile {
     }
 }
 
+/// Zero-width and bidirectional formatting characters: invisible, so an address holding one
+/// reads as another (`a@b\u{202e}moc.com`).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// A plausible address: one `@`, non-empty local part and a dotted domain, no spaces, at most 254.
 fn check_email(email: &str) -> Result<(), &'static str> {
     if email.is_empty() {
@@ -176,7 +182,9 @@ fn check_email(email: &str) -> Result<(), &'static str> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || invisible(c));
     if plausible {
         Ok(())
     } else {
@@ -377,6 +385,11 @@ mod tests {
             assert!(check_email(email).is_err(), "{email} accepted");
         }
         assert!(check_email("a.b+c@sales.example.com").is_ok());
+        assert!(check_email("a@b\u{202e}.com").is_err(), "a bidi override");
+        assert!(
+            check_email("a\u{200b}@b.com").is_err(),
+            "a zero-width space"
+        );
     }
 
     #[test]

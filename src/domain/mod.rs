@@ -4,6 +4,7 @@
 pub mod approval;
 pub mod approval_request;
 pub mod backtest;
+pub mod book_as_of;
 pub mod calendar;
 pub mod call;
 pub mod deal;

@@ -6,50 +6,11 @@
 //! Every figure here uses only what was known at the as-of instant (periods that had ended,
 //! deals that had been created), so a backtest that calls it for a past day is honest.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::calendar::OrgCalendar;
+use super::calendar::{OrgCalendar, PeriodKind};
 use super::period::Period;
 use super::random::Rng;
-
-/// The kind of period a forecast is for; the term learns from past periods of the same kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PeriodKind {
-    /// Calendar months.
-    Month,
-    /// Fiscal quarters.
-    Quarter,
-}
-
-impl PeriodKind {
-    /// The kind of `period`.
-    pub fn of(period: Period) -> PeriodKind {
-        match period {
-            Period::Month { .. } => PeriodKind::Month,
-            Period::Quarter { .. } => PeriodKind::Quarter,
-        }
-    }
-
-    /// The period of this kind that `day` (a date in the org's zone) falls in.
-    pub fn period_of(self, calendar: &OrgCalendar, day: NaiveDate) -> Period {
-        match self {
-            PeriodKind::Month => Period::Month {
-                year: day.year(),
-                month: day.month(),
-            },
-            PeriodKind::Quarter => calendar.quarter_of(day),
-        }
-    }
-
-    /// How many past periods the term learns from unless told otherwise: a year of either kind
-    /// (4 quarters, 12 months), so every season is seen once.
-    pub fn default_lookback(self) -> usize {
-        match self {
-            PeriodKind::Month => 12,
-            PeriodKind::Quarter => 4,
-        }
-    }
-}
 
 /// The period of the same kind just before `period` (December before January, Q4 of the
 /// previous fiscal year before Q1: fiscal years are numbered consecutively whatever their start).

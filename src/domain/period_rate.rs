@@ -8,14 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::calendar::OrgCalendar;
+use super::calendar::{OrgCalendar, PeriodKind};
 use super::deal::DealStatus;
 use super::deal_history::{self, DealState, FieldHistoryEntry};
 use super::money::Money;
-use super::period::Period;
 use super::winrate::{DEFAULT_PRIOR_WEIGHT, wilson};
 
 /// Default look-back window, in days.
@@ -33,42 +32,6 @@ pub const HORIZON_BUCKET_STARTS: [i64; 5] = [0, 7, 14, 30, 60];
 const BUCKETS: usize = HORIZON_BUCKET_STARTS.len();
 const SIZE_BANDS: usize = 3;
 const PUSH_SEGMENTS: usize = 3;
-
-/// The kind of period a rate is learned for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PeriodKind {
-    /// Calendar months.
-    Month,
-    /// Fiscal quarters.
-    Quarter,
-}
-
-impl PeriodKind {
-    /// The kind of `period`.
-    pub fn of(period: Period) -> PeriodKind {
-        match period {
-            Period::Month { .. } => PeriodKind::Month,
-            Period::Quarter { .. } => PeriodKind::Quarter,
-        }
-    }
-
-    /// The period of this kind that `day` (a date in the org's zone) falls in.
-    pub fn period_of(self, calendar: &OrgCalendar, day: NaiveDate) -> Period {
-        match self {
-            PeriodKind::Month => Period::Month {
-                year: day.year(),
-                month: day.month(),
-            },
-            PeriodKind::Quarter => calendar.quarter_of(day),
-        }
-    }
-
-    /// The last day of the period of this kind that `day` falls in.
-    pub fn last_day(self, calendar: &OrgCalendar, day: NaiveDate) -> NaiveDate {
-        let (_, next) = calendar.bounds(self.period_of(calendar, day));
-        next.pred_opt().unwrap_or(day)
-    }
-}
 
 /// One deal of the pipeline with its whole field history.
 #[derive(Debug, Clone, PartialEq)]

@@ -131,7 +131,10 @@ impl MonthRange {
 
     /// The `len + 1` instants that bound the months (see the type's doc), in UTC.
     pub fn boundaries(&self) -> Vec<DateTime<Utc>> {
-        self.first_days().into_iter().map(|d| d.and_time(NaiveTime::MIN).and_utc()).collect()
+        self.first_days()
+            .into_iter()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+            .collect()
     }
 
     /// The first days of the months and of the month after them (`len + 1` days).

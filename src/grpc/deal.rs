@@ -279,7 +279,10 @@ fn field_change_to(c: &FieldHistoryEntry) -> pb::FieldChange {
         }
         .into(),
         change_time: Some(timestamp(c.at)),
-        actor: c.actor.map(|a| format!("users/{}", a.0)).unwrap_or_default(),
+        actor: c
+            .actor
+            .map(|a| format!("users/{}", a.0))
+            .unwrap_or_default(),
         old_value: c.old.as_ref().map(value),
         new_value: c.new.as_ref().map(value),
     }
@@ -836,7 +839,8 @@ impl<S: Store> DealService for DealApi<S> {
             .app
             .field_history(&principal, id, after, paging.limit)
             .await?;
-        let next_page_token = paging.next_token(changes.len(), changes.last().map(field_history_key));
+        let next_page_token =
+            paging.next_token(changes.len(), changes.last().map(field_history_key));
         Ok(Response::new(pb::ListDealFieldHistoryResponse {
             changes: changes.iter().map(field_change_to).collect(),
             next_page_token,

@@ -10,9 +10,11 @@ use super::deal::{category_to, date_from, date_to};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::accuracy::Score;
+use crate::app::backtest::MethodPoint;
 use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::Store;
 use crate::domain::Violations;
+use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
@@ -536,7 +538,6 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         &self,
         request: Request<pb::BacktestForecastRequest>,
     ) -> Result<Response<pb::Backtest>, Status> {
-        use pb::method_accuracy::Method;
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let (period, scope, currency) =
@@ -554,7 +555,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         if !v.is_empty() {
             return Err(invalid(v));
         }
-        let (actual, points) = self
+        let backtest = self
             .app
             .backtest(&principal, period, scope, &days, currency)
             .await?;
@@ -562,20 +563,72 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             period: period.to_string(),
             scope: req.scope.clone(),
             currency_code: currency.code().to_string(),
-            actual,
-            points: points
+            actual: backtest.actual,
+            points: backtest
+                .points
                 .iter()
                 .map(|p| pb::BacktestPoint {
                     as_of: Some(date_to(p.as_of)),
                     closed_won: p.closed_won,
                     open_deals: p.open_deals as i64,
-                    methods: vec![
-                        score_to(Method::WeightedPipeline, &p.learned),
-                        score_to(Method::DefaultProbabilities, &p.defaults),
-                    ],
+                    methods: p.methods.iter().map(method_point_to).collect(),
+                    new_pipeline: p.new_pipeline,
                 })
                 .collect(),
+            summaries: backtest.summaries.iter().map(summary_to).collect(),
+            calibration: backtest.calibration.iter().map(calibration_to).collect(),
         }))
+    }
+}
+
+fn method_to(method: BacktestMethod) -> pb::method_accuracy::Method {
+    use pb::method_accuracy::Method;
+    match method {
+        BacktestMethod::StaticDefaults => Method::DefaultProbabilities,
+        BacktestMethod::Classic => Method::WeightedPipeline,
+        BacktestMethod::PeriodForecast => Method::PeriodForecast,
+        BacktestMethod::LastPeriodsAverage => Method::LastPeriodsAverage,
+        BacktestMethod::ClosedPlusNew => Method::ClosedPlusNew,
+    }
+}
+
+fn method_point_to(m: &MethodPoint) -> pb::MethodAccuracy {
+    pb::MethodAccuracy {
+        method: method_to(m.method).into(),
+        forecast: m.score.forecast,
+        error: m.score.error,
+        absolute_percentage_error: m.score.ape,
+        bias: m.score.bias,
+        p10: m.range.map(|r| r.0),
+        p90: m.range.map(|r| r.1),
+        range_held: m.score.held,
+    }
+}
+
+fn summary_to(s: &MethodSummary) -> pb::MethodSummary {
+    pb::MethodSummary {
+        method: method_to(s.method).into(),
+        points: s.points as i64,
+        mean_absolute_percentage_error: s.mean_ape,
+        mean_bias: s.mean_bias,
+        range_coverage: s.coverage,
+        brier_score: s.brier,
+    }
+}
+
+fn calibration_to(row: &CalibrationRow) -> pb::CalibrationRow {
+    let (low, high) = row.edges();
+    let stage = match row.stage.split_once(':') {
+        Some((pipeline, stage)) => format!("pipelines/{pipeline}/stages/{stage}"),
+        None => row.stage.clone(),
+    };
+    pb::CalibrationRow {
+        stage,
+        bucket_low: low,
+        bucket_high: high,
+        predicted: row.predicted,
+        realised: row.realised,
+        deals: row.n as i64,
     }
 }
 
@@ -585,6 +638,7 @@ fn score_to(method: pb::method_accuracy::Method, s: &Score) -> pb::MethodAccurac
         forecast: s.forecast,
         error: s.error,
         absolute_percentage_error: s.ape,
+        ..Default::default()
     }
 }
 

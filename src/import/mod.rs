@@ -11,12 +11,12 @@
 //! - [`mapping`]: the mapping document (source stage names to stage ids, owners to users).
 //! - [`plan`]: rebuilds each deal and its stage history and decides create, update or nothing.
 
+mod field_history;
 pub mod generic;
 pub mod hubspot;
 pub mod mapping;
 pub mod plan;
 pub mod salesforce;
-mod field_history;
 mod table;
 pub mod values;
 

@@ -902,8 +902,12 @@ fn plan_deal(
             let id = deal_id(created);
             out.history.extend(moves.iter().map(|m| entry(id, m)));
             out.deal_links.push((d.external_id.clone(), id));
-            if sightings.last().is_none_or(|s| s.stage_id != last.to.stage_id) {
-                let closing = field_history::sighting(last.at, last.to, last.amount, last.close_date);
+            if sightings
+                .last()
+                .is_none_or(|s| s.stage_id != last.to.stage_id)
+            {
+                let closing =
+                    field_history::sighting(last.at, last.to, last.amount, last.close_date);
                 sightings.push(closing);
             }
             let new = Deal {

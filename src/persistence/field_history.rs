@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -13,10 +14,11 @@ use super::codec::{
     corrupt, decode_category, decode_deal_status, encode_category, encode_deal_status,
 };
 use super::deals::CHUNK;
-use super::entities::field_history;
-use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
+use super::entities::{deal, field_history};
+use crate::domain::deal_history::{DealState, FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::money::Currency;
+use crate::domain::period_rate::DealTimeline;
 
 fn uuid(text: &str) -> Result<Uuid, DbErr> {
     Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
@@ -93,7 +95,7 @@ pub(super) async fn append<C: ConnectionTrait>(
 pub(super) async fn of_deal<C: ConnectionTrait>(
     db: &C,
     deal: Uuid,
-    after: Option<(chrono::DateTime<chrono::Utc>, i64)>,
+    after: Option<(DateTime<Utc>, i64)>,
     limit: u64,
 ) -> Result<Vec<FieldHistoryEntry>, DbErr> {
     use field_history::Column as C;
@@ -104,9 +106,11 @@ pub(super) async fn of_deal<C: ConnectionTrait>(
         .limit(limit);
     if let Some((at, id)) = after {
         query = query.filter(
-            sea_orm::Condition::any()
-                .add(C::ChangedAt.gt(at))
-                .add(sea_orm::Condition::all().add(C::ChangedAt.eq(at)).add(C::Id.gt(id))),
+            sea_orm::Condition::any().add(C::ChangedAt.gt(at)).add(
+                sea_orm::Condition::all()
+                    .add(C::ChangedAt.eq(at))
+                    .add(C::Id.gt(id)),
+            ),
         );
     }
     query.all(db).await?.into_iter().map(entry).collect()
@@ -132,6 +136,67 @@ pub(super) async fn of_deals<C: ConnectionTrait>(
         }
     }
     Ok(by_deal)
+}
+
+/// See [`crate::app::ports::ForecastStore::deal_timelines`].
+pub(super) async fn timelines<C: ConnectionTrait>(
+    db: &C,
+    pipeline: Option<Uuid>,
+    owners: Option<&[UserId]>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Uuid, DealTimeline)>, DbErr> {
+    use deal::Column as D;
+    let mut query = deal::Entity::find().filter(D::CreatedAt.lt(to)).filter(
+        Condition::any()
+            .add(D::ClosedAt.is_null())
+            .add(D::ClosedAt.gte(from)),
+    );
+    if let Some(pipeline) = pipeline {
+        query = query.filter(D::PipelineId.eq(pipeline.to_string()));
+    }
+    if let Some(owners) = owners {
+        // Deals that changed hands are rebuilt too: their owner then may be in the scope.
+        let reassigned = field_history::Entity::find()
+            .select_only()
+            .column(field_history::Column::DealId)
+            .filter(field_history::Column::Field.eq(TrackedField::Owner.name()))
+            .into_query();
+        query = query.filter(
+            Condition::any()
+                .add(D::OwnerId.is_in(owners.iter().map(|o| o.0.to_string())))
+                .add(D::Id.in_subquery(reassigned)),
+        );
+    }
+    let rows = query.all(db).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| uuid(&r.id)).collect::<Result<_, _>>()?;
+    let mut history = of_deals(db, &ids).await?;
+    rows.into_iter()
+        .zip(ids)
+        .map(|(row, id)| {
+            let amount = row.amount_minor;
+            let currency = row
+                .currency
+                .as_deref()
+                .map(|c| Currency::parse(c).ok_or_else(|| corrupt("currency", c)))
+                .transpose()?;
+            let timeline = DealTimeline {
+                deal_id: id,
+                created_at: row.created_at,
+                current: DealState {
+                    owner_id: UserId(uuid(&row.owner_id)?),
+                    stage_id: row.stage_id,
+                    status: decode_deal_status(&row.status)?,
+                    amount: amount.filter(|_| currency.is_some()),
+                    currency: currency.filter(|_| amount.is_some()),
+                    close_date: row.close_date,
+                    category: decode_category(&row.forecast_category)?,
+                },
+                rows: history.remove(&id).unwrap_or_default(),
+            };
+            Ok((uuid(&row.pipeline_id)?, timeline))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! cohort count and the closed-won sums run in the database as single grouped queries; nothing
 //! loads the stage history into memory.
 
+use crate::domain::period_rate::DealTimeline;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -606,7 +607,7 @@ impl ForecastStore for SqlStore {
             return Ok(Vec::new());
         };
         let converted = converted_sql(backend, valuation, &mut values);
-        let index = few_owners(backend, owners, "INDEXED BY ix_deals_won_by_owner");
+        let index = few_owners(backend, owners, "INDEXED BY ix_deals_won_booked_by_owner");
         let query = |keys: &str, group: &str, values: Vec<Value>| {
             let sql = format!(
                 "SELECT {keys}, CAST(SUM({converted}) AS BIGINT) AS converted, \
@@ -935,59 +936,15 @@ impl ForecastStore for SqlStore {
             .map_err(storage)
     }
 
-    async fn pipeline_as_of(
+    async fn deal_timelines(
         &self,
+        pipeline: Option<Uuid>,
         owners: Option<&[UserId]>,
-        as_of: DateTime<Utc>,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> AppResult<Vec<OpenDealRow>> {
-        let mut values: Vec<Value> = vec![as_of.into(), from.into(), to.into()];
-        let Some(owner_filter) = owner_filter("d.owner_id", owners, &mut values) else {
-            return Ok(Vec::new());
-        };
-        // Each deal as of its last stage change before the day; deals not yet created have none,
-        // deals closed by then end in a CLOSE row.
-        let sql = format!(
-            "SELECT d.owner_id AS owner_id, h.pipeline_id AS pipeline_id, h.to_stage AS stage_id, \
-                    h.amount_minor AS amount_minor, h.currency AS currency \
-             FROM stage_history h \
-             JOIN (SELECT deal_id, MAX(id) AS id FROM stage_history WHERE changed_at < $1 GROUP BY deal_id) last \
-               ON last.id = h.id \
-             JOIN deals d ON d.id = h.deal_id \
-             WHERE h.direction <> 'CLOSE' AND h.close_date >= $2 AND h.close_date < $3 {owner_filter}"
-        );
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
-                self.db.get_database_backend(),
-                sql,
-                values,
-            ))
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> AppResult<Vec<(Uuid, DealTimeline)>> {
+        super::field_history::timelines(&self.db, pipeline, owners, from, to)
             .await
-            .map_err(storage)?;
-        rows.iter()
-            .map(|row| {
-                let owner: String = row.try_get("", "owner_id")?;
-                let pipeline: String = row.try_get("", "pipeline_id")?;
-                let minor: Option<i64> = row.try_get("", "amount_minor")?;
-                let code: Option<String> = row.try_get("", "currency")?;
-                let amount = match (minor, code) {
-                    (Some(minor), Some(code)) => Some(Money {
-                        minor,
-                        currency: currency(&code)?,
-                    }),
-                    _ => None,
-                };
-                Ok(OpenDealRow {
-                    owner: UserId(uuid(&owner)?),
-                    pipeline: uuid(&pipeline)?,
-                    stage: row.try_get("", "stage_id")?,
-                    category: crate::domain::deal::ForecastCategory::Pipeline,
-                    amount,
-                })
-            })
-            .collect::<Result<_, DbErr>>()
             .map_err(storage)
     }
 }

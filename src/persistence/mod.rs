@@ -8,8 +8,8 @@
 mod cache;
 mod codec;
 mod dealdesk;
-mod field_history;
 mod deals;
+mod field_history;
 
 /// Stand-ins that sort deals without a close date or amount last (page tokens carry them).
 pub mod sort_stand_ins {

@@ -438,7 +438,9 @@ impl PipelineMetricsStore for SqlStore {
                 UNION ALL SELECT CAST({months} AS BIGINT), '{all}', won, days FROM closed) \
              {middle}",
             bucket = frame.day_bucket("d.close_date"),
-            days = frame.dialect.days_between_dates(&frame.dialect.date_of("d.created_at"), "d.close_date"),
+            days = frame
+                .dialect
+                .days_between_dates(&frame.dialect.date_of("d.created_at"), "d.close_date"),
             p = frame.pipeline,
             in_range = frame.in_days("d.close_date"),
             filter = frame.deal_filter,

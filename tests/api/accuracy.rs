@@ -86,7 +86,8 @@ fn past_deal(
         account: "Past Corp".into(),
         owner_id: user_id(&owner.name),
         amount: Some(usd(amount)),
-        close_date: Some(day(close)),
+        // Booked on the day it closed.
+        close_date: Some(at(closed).date_naive()),
         lead_source: None,
         next_step: String::new(),
         next_step_date: None,
@@ -118,7 +119,7 @@ fn past_deal(
         closed_at: Some(at(closed)),
         version: 1,
     };
-    let entry = |from: Option<&str>, to: &str, when: &str, direction| StageHistoryEntry {
+    let entry = |from: Option<&str>, to: &str, when: &str, direction, close| StageHistoryEntry {
         sequence: 0,
         deal_id: deal.id,
         pipeline_id: pipeline,
@@ -127,19 +128,26 @@ fn past_deal(
         at: at(when),
         actor: None,
         amount: Some(usd(amount)),
-        close_date: Some(day(close)),
+        close_date: Some(close),
         direction,
         overridden: false,
         justification: String::new(),
     };
     let history = vec![
-        entry(None, "s1", created, HistoryDirection::Create),
-        entry(Some("s1"), &deal.stage_id, closed, HistoryDirection::Close),
+        entry(None, "s1", created, HistoryDirection::Create, day(close)),
+        entry(
+            Some("s1"),
+            &deal.stage_id,
+            closed,
+            HistoryDirection::Close,
+            at(closed).date_naive(),
+        ),
     ];
     (deal, history)
 }
 
 struct June {
+    pipeline: String,
     manager: (pb::User, String),
     rep1: (pb::User, String),
     rep2: (pb::User, String),
@@ -184,7 +192,9 @@ async fn june(app: &TestApp) -> June {
         ),
     ] {
         let (deal, rows) = past_deal(pid, owner, amount, created, close, won, closed);
-        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(&deal, &rows));
+        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(
+            &deal, &rows,
+        ));
         deals.push(deal);
         history.extend(rows);
     }
@@ -223,6 +233,7 @@ async fn june(app: &TestApp) -> June {
         .await
         .unwrap();
     June {
+        pipeline: pipeline.name.clone(),
         manager,
         rep1,
         rep2,
@@ -245,7 +256,7 @@ fn method(
 }
 
 contract_test!(
-    a_backtest_rebuilds_the_pipeline_as_it_stood_and_scores_both_rate_sets,
+    a_backtest_learns_each_points_rates_only_from_what_happened_before_its_day,
     |app| {
         use pb::method_accuracy::Method;
         let june = june(&app).await;
@@ -254,44 +265,129 @@ contract_test!(
             month: 6,
             day: d as i32,
         };
-        let backtest = app
-            .forecasts()
+        let request = pb::BacktestForecastRequest {
+            period: "2025-06".into(),
+            scope: june.manager.0.name.clone(),
+            as_of: vec![date(1), date(15)],
+            currency_code: String::new(),
+        };
+        let mut forecasts = app.forecasts().await;
+        let backtest = forecasts
+            .backtest_forecast(authed(&june.manager.1, request.clone()))
             .await
-            .backtest_forecast(authed(
-                &june.manager.1,
-                pb::BacktestForecastRequest {
-                    period: "2025-06".into(),
-                    scope: june.manager.0.name.clone(),
-                    as_of: vec![date(1), date(15)],
-                    currency_code: String::new(),
+            .unwrap()
+            .into_inner();
+        assert_eq!(backtest.actual, 50_000);
+        // June 1st: nothing closed yet, nothing closed before it to learn from: every learned
+        // rate is its prior (0.5). A and B open in s1 (C not created): 5,000 + 10,000.
+        let first = &backtest.points[0];
+        assert_eq!((first.closed_won, first.open_deals), (0, 2));
+        for m in [
+            Method::DefaultProbabilities,
+            Method::WeightedPipeline,
+            Method::PeriodForecast,
+        ] {
+            assert_eq!(
+                method(&first.methods, m),
+                (15_000, -35_000, Some(0.7)),
+                "{m:?}"
+            );
+        }
+        assert_eq!(method(&first.methods, Method::LastPeriodsAverage).0, 0);
+        assert_eq!(method(&first.methods, Method::ClosedPlusNew).0, 0);
+        // June 15th: A won on the 10th (10,000). The classic rate is learned from A alone (s1: 1
+        // of 1, smoothed (1 + 10 x 0.5) / 11 = 6/11), not from B and C, which closed after the
+        // day: 10,000 + round(20,000 x 6/11) + round(40,000 x 6/11) = 10,000 + 10,909 + 21,818.
+        // No period ended before it saw a deal dated in it, so q is its prior (6/11 x 1) and
+        // nothing was won from deals created later in a past month.
+        let second = &backtest.points[1];
+        assert_eq!((second.closed_won, second.open_deals), (10_000, 2));
+        assert_eq!(second.new_pipeline, 0);
+        assert_eq!(
+            method(&second.methods, Method::DefaultProbabilities).0,
+            40_000
+        );
+        assert_eq!(method(&second.methods, Method::WeightedPipeline).0, 42_727);
+        assert_eq!(method(&second.methods, Method::PeriodForecast).0, 42_727);
+        assert_eq!(method(&second.methods, Method::ClosedPlusNew).0, 10_000);
+        let summary = |m: Method| {
+            *backtest
+                .summaries
+                .iter()
+                .find(|s| s.method == m as i32)
+                .unwrap()
+        };
+        let defaults = summary(Method::DefaultProbabilities);
+        assert_eq!(defaults.points, 2);
+        // APE 0.7 on the 1st, |40,000 - 50,000| / 50,000 = 0.2 on the 15th.
+        assert_eq!(
+            defaults
+                .mean_absolute_percentage_error
+                .map(|a| (a * 1e6).round() / 1e6),
+            Some(0.45)
+        );
+        assert_eq!(summary(Method::LastPeriodsAverage).brier_score, None);
+        // Brier of the defaults: four (deal, day) predictions at 0.5; A won in June, B lost, then
+        // B lost and C won: each (0.5 - outcome)^2 = 0.25.
+        assert_eq!(defaults.brier_score, Some(0.25));
+        assert_eq!(backtest.points.len(), 2);
+
+        // Now: a deal won today and rates recomputed change no past point.
+        let mut deals = app.deals().await;
+        let today = deals
+            .create_deal(authed(
+                &june.rep1.1,
+                pb::CreateDealRequest {
+                    deal: Some(pb::Deal {
+                        display_name: "Won today".into(),
+                        account: "Now Corp".into(),
+                        pipeline: june.pipeline.clone(),
+                        amount: Some(pb::Money {
+                            currency_code: "USD".into(),
+                            amount_minor: 70_000,
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
                 },
             ))
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(backtest.actual, 50_000);
-        // June 1st: nothing closed yet; A and B open in s1 (C not created).
-        // Learned: round(10,000 x 7/13) + round(20,000 x 7/13) = 5,385 + 10,769 = 16,154.
-        // Defaults: 5,000 + 10,000 = 15,000.
-        let first = &backtest.points[0];
-        assert_eq!((first.closed_won, first.open_deals), (0, 2));
-        assert_eq!(
-            method(&first.methods, Method::WeightedPipeline),
-            (16_154, -33_846, Some(0.67692))
-        );
-        assert_eq!(
-            method(&first.methods, Method::DefaultProbabilities),
-            (15_000, -35_000, Some(0.7))
-        );
-        // June 15th: A won (10,000); B and C open. Learned: 10,000 + 10,769 + round(21,538.46) =
-        // 42,307. Defaults: 10,000 + 10,000 + 20,000 = 40,000.
-        let second = &backtest.points[1];
-        assert_eq!((second.closed_won, second.open_deals), (10_000, 2));
-        assert_eq!(method(&second.methods, Method::WeightedPipeline).0, 42_307);
-        assert_eq!(
-            method(&second.methods, Method::DefaultProbabilities).0,
-            40_000
-        );
+        deals
+            .close_deal(authed(
+                &june.rep1.1,
+                pb::CloseDealRequest {
+                    name: today.name,
+                    outcome: pb::close_deal_request::Outcome::Won as i32,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+        app.forecasts()
+            .await
+            .compute_win_rates(authed(
+                &app.admin_token,
+                pb::ComputeWinRatesRequest {
+                    pipeline: june.pipeline.clone(),
+                    window_start: Some(date(1)),
+                    window_end: Some(dealdesk::proto::google::r#type::Date {
+                        year: 2026,
+                        month: 12,
+                        day: 1,
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+        let again = forecasts
+            .backtest_forecast(authed(&june.manager.1, request))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(again, backtest);
     }
 );
 

@@ -2551,7 +2551,8 @@ contract_test!(
                     "closed-lost",
                     rep,
                     usd(250_000),
-                    in_days(45)
+                    // Closing sets the close date to the day of closing.
+                    in_days(0)
                 ),
             ]
         );

@@ -30,10 +30,14 @@ pub enum Backend {
 /// one fresh database per test).
 pub const POSTGRES_URL_VAR: &str = "DEALDESK_TEST_POSTGRES_URL";
 
-/// Defines `mod $name { sqlite, postgres }`: the same async test body on both backends.
+/// Defines `mod $name { sqlite, postgres }`: the same async test body on both backends; with
+/// `configure = f`, each server is configured by `f` before it serves.
 #[macro_export]
 macro_rules! contract_test {
     ($name:ident, |$app:ident| $body:block) => {
+        $crate::contract_test!($name, configure = |application| application, |$app| $body);
+    };
+    ($name:ident, configure = $configure:expr, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -42,12 +46,12 @@ macro_rules! contract_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await;
+                body($crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $configure).await.unwrap()).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                match $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $configure).await {
                     Some(app) => body(app).await,
                     // CI always sets the URL: a skipped PostgreSQL run there is a failure.
                     None if std::env::var_os("CI").is_some() => {

@@ -2198,6 +2198,39 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
+    let field_history = |fx: &Fixture| pb::ListDealFieldHistoryRequest {
+        parent: fx.deal.name.clone(),
+        ..Default::default()
+    };
+    f.credentials("DealService/ListDealFieldHistory", field_history(fx));
+    let x = fx.clone();
+    f.add(
+        "DealService/ListDealFieldHistory",
+        "field history: bad field",
+        move |rng| {
+            let mut r = field_history(&x);
+            let expect = match rng.below(4) {
+                0 => {
+                    r.parent = bad_name(rng, "deals");
+                    field("parent")
+                }
+                1 => {
+                    r.page_size = bad_page_size(rng);
+                    field("page_size")
+                }
+                2 => {
+                    r.page_token = bad_page_token(rng);
+                    field("page_token")
+                }
+                _ => {
+                    r.parent = x.foreign_deal.name.clone();
+                    Expect::Code(Code::NotFound)
+                }
+            };
+            (as_(&x.rep), r, expect)
+        },
+    );
+
     f.credentials(
         "DealService/WatchDealEvents",
         pb::WatchDealEventsRequest::default(),

@@ -126,7 +126,12 @@ fn deal(
                 minor: 100_000,
                 currency: Currency::USD,
             }),
-            close_date: last_close.map(day),
+            // A closed deal is booked on the day it closed.
+            close_date: if status == DealStatus::Open {
+                last_close.map(day)
+            } else {
+                Some(last_at.date_naive())
+            },
             lead_source: source,
             next_step: String::new(),
             next_step_date: None,
@@ -561,33 +566,33 @@ contract_test!(
             by_source(january),
             [(Source::Inbound, (0, 1, Some(0.0), None))]
         );
-        // February: A (inbound) won after 30 days (01-02 -> 02-01), D (referral) after 10.5
-        // (02-10 09:00 -> 02-20 21:00), B (outbound) lost: 2/3, median cycle (10.5 + 30) / 2.
+        // February: A (inbound) won after 30 days (01-02 -> 02-01), D (referral) after 10 (created
+        // 02-10, booked 02-20: whole days), B (outbound) lost: 2/3, median cycle (10 + 30) / 2.
         let february = &m.months[1];
         assert_eq!(
             closed(february.closed.as_ref().unwrap()),
-            (2, 1, r(Some(2.0 / 3.0)), Some(20.25))
+            (2, 1, r(Some(2.0 / 3.0)), Some(20.0))
         );
         assert_eq!(
             by_source(february),
             [
                 (Source::Inbound, (1, 0, Some(1.0), Some(30.0))),
                 (Source::Outbound, (0, 1, Some(0.0), None)),
-                (Source::Referral, (1, 0, Some(1.0), Some(10.5))),
+                (Source::Referral, (1, 0, Some(1.0), Some(10.0))),
             ]
         );
         // The range: won A and D, lost B and E: 1/2; inbound A won and E lost.
         let total = m.total.as_ref().unwrap();
         assert_eq!(
             closed(total.closed.as_ref().unwrap()),
-            (2, 2, Some(0.5), Some(20.25))
+            (2, 2, Some(0.5), Some(20.0))
         );
         assert_eq!(
             by_source(total),
             [
                 (Source::Inbound, (1, 1, Some(0.5), Some(30.0))),
                 (Source::Outbound, (0, 1, Some(0.0), None)),
-                (Source::Referral, (1, 0, Some(1.0), Some(10.5))),
+                (Source::Referral, (1, 0, Some(1.0), Some(10.0))),
             ]
         );
     }
@@ -758,7 +763,7 @@ contract_test!(
         assert_eq!(conversion(total)[1], (s("evaluate"), 2, 2, Some(1.0)));
         assert_eq!(
             closed(total.closed.as_ref().unwrap()),
-            (1, 0, Some(1.0), Some(10.5))
+            (1, 0, Some(1.0), Some(10.0))
         );
         assert_eq!(m.stale_deal_count, 1);
 
