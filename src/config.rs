@@ -54,6 +54,10 @@ pub enum Command {
     },
     /// Creates a demo organisation in a SQLite file, prints a token per role, and serves it.
     Demo(DemoArgs),
+    /// Builds the demo organisation in a temporary SQLite file and prints the backtest table of
+    /// its last 4 full quarters and last 6 full months (weekly points, every method learning
+    /// only from before each point), as Markdown.
+    BacktestDemo(BacktestDemoArgs),
     /// Imports CRM history (deals and their stage history) into a pipeline, in one
     /// transaction, without a running server. Progress goes to stderr, the report to stdout.
     /// Any bad row is listed (file:line: column: reason) and nothing is written (exit 1).
@@ -218,6 +222,14 @@ pub struct DemoArgs {
     /// The SQLite file of the demo organisation (replaced at every start).
     #[arg(long, default_value = "dealdesk-demo.db")]
     pub file: String,
+    /// The org's time zone and fiscal year.
+    #[command(flatten)]
+    pub calendar: CalendarArgs,
+}
+
+/// Options of `backtest-demo`.
+#[derive(Debug, clap::Args)]
+pub struct BacktestDemoArgs {
     /// The org's time zone and fiscal year.
     #[command(flatten)]
     pub calendar: CalendarArgs,

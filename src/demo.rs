@@ -1,6 +1,8 @@
 //! The operator's bootstrap and the demo organisation: written through the same use cases as
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
+pub mod backtest_table;
+
 use crate::app::Principal;
 use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::{AuditEntry, Created, Store};
@@ -167,7 +169,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
             deals: DEMO_DEALS,
             open: None,
             history_days: 730,
-            now: chrono::Utc::now(),
+            now: app.now(),
         },
         &pipelines,
         &reps,

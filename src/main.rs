@@ -78,6 +78,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Import(args) => import_command::run(&cli.database_url, args).await?,
+        Command::BacktestDemo(args) => {
+            use dealdesk::demo::backtest_table;
+            let file =
+                std::env::temp_dir().join(format!("dealdesk-backtest-{}.db", std::process::id()));
+            let url = format!("sqlite://{}?mode=rwc", file.display());
+            let store = startup::open_store(&url).await?;
+            let app = App::new(store).with_calendar(args.calendar.calendar());
+            demo::seed(&app).await?;
+            let (admin, _) = demo::create_admin(&app, "backtest@demo.dealdesk", "Backtest").await?;
+            let principal = dealdesk::app::Principal { user: admin };
+            let backtests = backtest_table::run(&app, &principal).await?;
+            let rows = backtest_table::table(&backtests);
+            print!("{}", backtest_table::markdown(&backtests, &rows));
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
         Command::Demo(args) => {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", args.file));

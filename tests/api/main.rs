@@ -8,6 +8,7 @@ mod helpers;
 mod accuracy;
 mod approvals;
 mod auth;
+mod backtest_demo;
 mod browser;
 mod calendar;
 mod calls;
