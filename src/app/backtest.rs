@@ -358,6 +358,7 @@ fn point(
         expected: 0,
         values: Vec::new(),
     };
+    let effects = period_effects(&tables);
     let ranged = |new: &NotYetCreated, method: Method| {
         let deals: Vec<(i64, f64)> = open
             .iter()
@@ -367,7 +368,13 @@ fn point(
             .iter()
             .map(|&(a, p)| crate::domain::forecast::weigh(a, p))
             .sum();
-        let (p10, _, p90) = range_with_new_pipeline(closed, &deals, new, seed, SAMPLES);
+        // Only the period forecast knows how whole periods varied around its rates.
+        let effects: &[f64] = if method == Method::PeriodForecast {
+            &effects
+        } else {
+            &[]
+        };
+        let (p10, _, p90) = range_with_new_pipeline(closed, &deals, new, effects, seed, SAMPLES);
         (closed + weighted + new.expected, Some((p10, p90)))
     };
     let forecasts = [
@@ -446,6 +453,24 @@ fn period_tables(
             let table = PeriodRateTable::learn(&settings, deals, &rates, &|m| inputs.convert(m));
             (pipeline, table)
         })
+        .collect()
+}
+
+/// How each past period's observations booked against the learned q (every pipeline's summed
+/// per period): the period effects the range draws from.
+fn period_effects(tables: &HashMap<Uuid, PeriodRateTable>) -> Vec<f64> {
+    let mut periods: std::collections::BTreeMap<NaiveDate, (f64, f64)> = Default::default();
+    for table in tables.values() {
+        for p in &table.periods {
+            let sums = periods.entry(p.first_day).or_default();
+            sums.0 += p.booked;
+            sums.1 += p.expected;
+        }
+    }
+    periods
+        .values()
+        .filter(|(_, expected)| *expected > 0.0)
+        .map(|(booked, expected)| booked / expected)
         .collect()
 }
 

@@ -164,9 +164,13 @@ pub fn not_yet_created(
 }
 
 /// P10, P50 and P90 of a period's revenue: `closed_won`, plus each open deal (amount, q) won
-/// independently with its q, plus the not-yet-created revenue drawn uniformly from its past
-/// values (its expected value when there are none), over `samples` simulated periods (at least
-/// one) drawn from `seed`. The same inputs and seed always give the same range.
+/// independently with its q scaled by the simulated period's effect, plus the not-yet-created
+/// revenue drawn uniformly from its past values (its expected value when there are none), over
+/// `samples` simulated periods (at least one) drawn from `seed`. Each simulated period draws one
+/// of `effects` (past periods' booked / expected, see
+/// [`super::period_rate::PeriodOutcome`]; none: 1): whole periods run hot or cold together,
+/// which independent coin tosses alone leave out. The same inputs and seed always give the same
+/// range.
 ///
 /// Quantiles are nearest ranks of the simulated totals, as in [`super::forecast::revenue_range`].
 /// Drawing a past period's value whole, rather than a normal around the mean, keeps the term's
@@ -175,20 +179,21 @@ pub fn range_with_new_pipeline(
     closed_won: i64,
     deals: &[(i64, f64)],
     new: &NotYetCreated,
+    effects: &[f64],
     seed: u64,
     samples: usize,
 ) -> (i64, i64, i64) {
-    let odds: Vec<(i64, u64)> = deals
-        .iter()
-        .map(|&(amount, q)| (amount, Rng::odds(q.clamp(0.0, 1.0))))
-        .collect();
     let past: Vec<i64> = new.values.iter().map(|&(_, value)| value).collect();
     let mut rng = Rng::new(seed);
     let mut totals: Vec<i64> = (0..samples.max(1))
         .map(|_| {
-            let open = odds
+            let effect = match effects.len() {
+                0 => 1.0,
+                n => effects[rng.below(n)],
+            };
+            let open = deals
                 .iter()
-                .filter(|&&(_, odds)| rng.wins(odds))
+                .filter(|&&(_, q)| rng.wins(Rng::odds((q * effect).clamp(0.0, 1.0))))
                 .fold(0i64, |sum, &(amount, _)| sum.saturating_add(amount));
             let fresh = if past.is_empty() {
                 new.expected
@@ -431,7 +436,7 @@ mod tests {
             expected: 30,
             values: vec![],
         };
-        let range = range_with_new_pipeline(100, &[(50, 1.0), (999, 0.0)], &none, 7, 200);
+        let range = range_with_new_pipeline(100, &[(50, 1.0), (999, 0.0)], &none, &[], 7, 200);
         assert_eq!(range, (180, 180, 180));
     }
 
@@ -441,7 +446,7 @@ mod tests {
             expected: 50,
             values: vec![(p("2026-01"), 0), (p("2026-02"), 100)],
         };
-        let (p10, _, p90) = range_with_new_pipeline(1_000, &[], &new, 42, 1_000);
+        let (p10, _, p90) = range_with_new_pipeline(1_000, &[], &new, &[], 42, 1_000);
         assert_eq!((p10, p90), (1_000, 1_100));
     }
 
@@ -451,7 +456,25 @@ mod tests {
             expected: 0,
             values: vec![],
         };
-        assert_eq!(range_with_new_pipeline(5, &[], &none, 0, 0), (5, 5, 5));
+        assert_eq!(range_with_new_pipeline(5, &[], &none, &[], 0, 0), (5, 5, 5));
+    }
+
+    #[test]
+    fn periods_that_run_hot_or_cold_together_widen_the_range() {
+        let none = NotYetCreated {
+            expected: 0,
+            values: vec![],
+        };
+        let deals: Vec<(i64, f64)> = (0..200).map(|_| (100, 0.5)).collect();
+        let (low, _, high) = range_with_new_pipeline(0, &deals, &none, &[], 3, 2_000);
+        let (cold, _, hot) = range_with_new_pipeline(0, &deals, &none, &[0.6, 1.4], 3, 2_000);
+        assert!(cold < low && hot > high, "{cold}..{hot} vs {low}..{high}");
+        // Every deal certain and an effect of 2 still books each deal once.
+        let sure = [(100, 1.0)];
+        assert_eq!(
+            range_with_new_pipeline(0, &sure, &none, &[2.0], 3, 50),
+            (100, 100, 100)
+        );
     }
 
     fn arb_term() -> impl Strategy<Value = NotYetCreated> {
@@ -486,7 +509,7 @@ mod tests {
             seed in any::<u64>(),
             samples in 1usize..300,
         ) {
-            let (p10, p50, p90) = range_with_new_pipeline(closed, &deals, &new, seed, samples);
+            let (p10, p50, p90) = range_with_new_pipeline(closed, &deals, &new, &[], seed, samples);
             prop_assert!(closed <= p10 && p10 <= p50 && p50 <= p90);
             let most = closed
                 + deals.iter().map(|d| d.0).sum::<i64>()
@@ -502,8 +525,8 @@ mod tests {
             seed in any::<u64>(),
         ) {
             prop_assert_eq!(
-                range_with_new_pipeline(10, &deals, &new, seed, 250),
-                range_with_new_pipeline(10, &deals, &new, seed, 250)
+                range_with_new_pipeline(10, &deals, &new, &[0.5, 1.5], seed, 250),
+                range_with_new_pipeline(10, &deals, &new, &[0.5, 1.5], seed, 250)
             );
         }
 

@@ -133,6 +133,21 @@ pub struct PeriodRateTable {
     pub stage_rates: BTreeMap<String, f64>,
     /// Per stage id, its cells; both maps iterate in the listing order.
     pub cells: BTreeMap<String, BTreeMap<CellKey, PeriodRateCell>>,
+    /// Per past period observed, what its observations booked against what the table says they
+    /// would (both by value), oldest first: how much whole periods differ from the rates, which
+    /// a deal-by-deal coin toss leaves out of a range.
+    pub periods: Vec<PeriodOutcome>,
+}
+
+/// What one past period's observations booked against what the learned q expected of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodOutcome {
+    /// The period's first day.
+    pub first_day: NaiveDate,
+    /// Sum of amount x outcome over its observations.
+    pub booked: f64,
+    /// Sum of amount x q over the same observations.
+    pub expected: f64,
 }
 
 impl PeriodRateTable {
@@ -346,6 +361,8 @@ fn booking_at(state: &DealState, converter: &mut Converter<'_>) -> Option<Bookin
 #[derive(Debug, Clone, PartialEq)]
 struct Observation {
     at: DateTime<Utc>,
+    /// The first day of P(tau).
+    period: NaiveDate,
     stage: usize,
     horizon_days: i64,
     amount: i64,
@@ -388,6 +405,7 @@ fn observe(
     };
     Some(Observation {
         at: instant.at,
+        period: instant.first,
         stage: stages.number(&state.stage_id),
         horizon_days: instant.horizon_days,
         amount,
@@ -521,6 +539,9 @@ struct Tallies {
     stages: Vec<StageTally>,
     outcome_sum: f64,
     won_share_sum: f64,
+    /// (period, stage, horizon, amount, pushes, outcome) of every observation, to score each
+    /// past period against the finished table.
+    seen: Vec<(NaiveDate, usize, i64, i64, u32, f64)>,
     /// (stage, bucket, band slot, push slot, won in period) of one deal's observations.
     scratch: Vec<(usize, usize, usize, usize, bool)>,
 }
@@ -532,6 +553,7 @@ impl Tallies {
             stages: Vec::new(),
             outcome_sum: 0.0,
             won_share_sum: 0.0,
+            seen: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -556,6 +578,14 @@ impl Tallies {
             }
             self.outcome_sum += seen.outcome;
             self.won_share_sum += seen.won_share;
+            self.seen.push((
+                seen.period,
+                seen.stage,
+                seen.horizon_days,
+                seen.amount,
+                seen.pushes,
+                seen.outcome,
+            ));
         }
         self.scratch.sort_unstable();
         let same_cell = |a: &(usize, usize, usize, usize, bool),
@@ -595,6 +625,7 @@ impl Tallies {
                 .map(|(stage, rate)| (stage.clone(), unit(*rate)))
                 .collect(),
             cells: BTreeMap::new(),
+            periods: Vec::new(),
         };
         for (number, tally) in self.stages.iter().enumerate() {
             let Some(stage_id) = stages.ids.get(number) else {
@@ -605,6 +636,24 @@ impl Tallies {
                 table.cells.insert(stage_id.clone(), cells);
             }
         }
+        let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
+        for &(period, stage, horizon, amount, pushes, outcome) in &self.seen {
+            let Some(stage_id) = stages.ids.get(stage) else {
+                continue;
+            };
+            let q = table.q(stage_id, horizon, amount, pushes);
+            let sums = periods.entry(period).or_default();
+            sums.0 += amount as f64 * outcome;
+            sums.1 += amount as f64 * q;
+        }
+        table.periods = periods
+            .into_iter()
+            .map(|(first_day, (booked, expected))| PeriodOutcome {
+                first_day,
+                booked,
+                expected,
+            })
+            .collect();
         table
     }
 }
@@ -669,759 +718,4 @@ fn unit(x: f64) -> f64 {
 }
 
 #[cfg(test)]
-// Amounts are minor units written as dollars_cents (100_00 is 100.00).
-#[allow(clippy::inconsistent_digit_grouping)]
-mod tests {
-    use chrono::TimeZone;
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::domain::deal::ForecastCategory;
-    use crate::domain::deal_history::{as_of, changes, pushes};
-    use crate::domain::directory::UserId;
-    use crate::domain::money::Currency;
-    use crate::domain::period::FiscalCalendar;
-
-    fn usd() -> Currency {
-        Currency::parse("USD").unwrap()
-    }
-
-    fn to_usd(money: Money) -> Option<i64> {
-        (money.currency == usd()).then_some(money.minor)
-    }
-
-    fn day(m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
-    }
-
-    /// Noon UTC of a 2026 day.
-    fn at(m: u32, d: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, m, d, 12, 0, 0).unwrap()
-    }
-
-    fn open(stage: &str, amount: i64, close: NaiveDate) -> DealState {
-        DealState {
-            owner_id: UserId(Uuid::nil()),
-            stage_id: stage.into(),
-            status: DealStatus::Open,
-            amount: Some(amount),
-            currency: Some(usd()),
-            close_date: Some(close),
-            category: ForecastCategory::Pipeline,
-        }
-    }
-
-    fn won(before: &DealState, amount: i64, booked: NaiveDate) -> DealState {
-        DealState {
-            stage_id: "closed_won".into(),
-            status: DealStatus::Won,
-            amount: Some(amount),
-            close_date: Some(booked),
-            ..before.clone()
-        }
-    }
-
-    fn lost(before: &DealState, on: NaiveDate) -> DealState {
-        DealState {
-            stage_id: "closed_lost".into(),
-            status: DealStatus::Lost,
-            close_date: Some(on),
-            ..before.clone()
-        }
-    }
-
-    fn moved(before: &DealState, close: NaiveDate) -> DealState {
-        DealState {
-            close_date: Some(close),
-            ..before.clone()
-        }
-    }
-
-    /// A deal created at `created` as `first`, then becoming each later state at its instant.
-    fn timeline(
-        id: u128,
-        created: DateTime<Utc>,
-        first: DealState,
-        later: &[(DateTime<Utc>, DealState)],
-    ) -> DealTimeline {
-        let deal_id = Uuid::from_u128(id);
-        let mut rows = Vec::new();
-        let mut current = first;
-        for (when, next) in later {
-            rows.extend(changes(deal_id, &current, next, *when, None));
-            current = next.clone();
-        }
-        DealTimeline {
-            deal_id,
-            created_at: created,
-            current,
-            rows,
-        }
-    }
-
-    fn months_at(learned_at: DateTime<Utc>) -> PeriodRateSettings {
-        PeriodRateSettings::new(learned_at, OrgCalendar::default(), PeriodKind::Month)
-    }
-
-    fn learn(
-        settings: &PeriodRateSettings,
-        deals: &[DealTimeline],
-        rates: &[(&str, f64)],
-    ) -> PeriodRateTable {
-        let rates = rates.iter().map(|(s, r)| (s.to_string(), *r)).collect();
-        PeriodRateTable::learn(settings, deals, &rates, &to_usd)
-    }
-
-    fn key(bucket: u8, band: Option<u8>, pushes: Option<u8>) -> CellKey {
-        CellKey {
-            horizon_bucket: bucket,
-            size_band: band,
-            pushes,
-        }
-    }
-
-    fn cell<'t>(table: &'t PeriodRateTable, stage: &str, key: CellKey) -> &'t PeriodRateCell {
-        &table.cells[stage][&key]
-    }
-
-    fn total_observations(table: &PeriodRateTable) -> u64 {
-        table
-            .cells()
-            .filter(|(_, key, _)| key.size_band.is_none())
-            .map(|(_, _, cell)| cell.observations)
-            .sum()
-    }
-
-    /// Open in `propose` for 100.00 closing 25 June, created 1 June, won 22 June for `booked`.
-    /// Learning on 1 August sees it on 20 June (10 days left) and 13 and 6 June (17 and 24).
-    fn won_in_june_for(booked: i64) -> PeriodRateTable {
-        let first = open("propose", 100_00, day(6, 25));
-        let deal = timeline(
-            1,
-            at(6, 1),
-            first.clone(),
-            &[(at(6, 22), won(&first, booked, day(6, 22)))],
-        );
-        learn(&months_at(at(8, 1)), &[deal], &[])
-    }
-
-    #[test]
-    fn a_deal_won_in_its_period_counts_its_booked_share() {
-        let table = won_in_june_for(100_00);
-        let week_before = cell(&table, "propose", key(1, None, None));
-        assert_eq!(
-            (week_before.observations, week_before.outcome_sum),
-            (1, 1.0)
-        );
-        let earlier = cell(&table, "propose", key(2, None, None));
-        assert_eq!((earlier.observations, earlier.outcome_sum), (2, 2.0));
-        assert_eq!(earlier.in_period_win_share, 1.0);
-        assert_eq!(total_observations(&table), 3);
-    }
-
-    #[test]
-    fn a_deal_won_for_less_than_its_pipeline_amount_counts_the_fraction() {
-        let table = won_in_june_for(60_00);
-        assert_eq!(cell(&table, "propose", key(1, None, None)).outcome_sum, 0.6);
-        assert_eq!(cell(&table, "propose", key(2, None, None)).outcome_sum, 1.2);
-        assert_eq!(cell(&table, "propose", key(2, None, None)).won_in_period, 2);
-    }
-
-    #[test]
-    fn a_deal_won_for_more_than_its_pipeline_amount_counts_at_most_one() {
-        let table = won_in_june_for(150_00);
-        assert_eq!(cell(&table, "propose", key(1, None, None)).outcome_sum, 1.0);
-        assert_eq!(cell(&table, "propose", key(2, None, None)).outcome_sum, 2.0);
-    }
-
-    #[test]
-    fn a_deal_that_slipped_to_the_next_period_counts_zero_for_the_earlier_tau() {
-        // Closing 30 June, pushed to 10 July on 28 June, won 8 July.
-        let first = open("a", 100_00, day(6, 30));
-        let pushed = moved(&first, day(7, 10));
-        let deal = timeline(
-            1,
-            at(6, 1),
-            first,
-            &[
-                (at(6, 28), pushed.clone()),
-                (at(7, 8), won(&pushed, 100_00, day(7, 8))),
-            ],
-        );
-        let table = learn(&months_at(at(8, 1)), &[deal], &[]);
-        // 27 June, 3 days left in June: slipped, so 0.
-        let last_week = cell(&table, "a", key(0, None, None));
-        assert_eq!((last_week.observations, last_week.outcome_sum), (1, 0.0));
-        assert_eq!(last_week.in_period_win_share, 0.0);
-        // 13 and 6 June (0 each) and 4 July (after one push, won in July: 1).
-        let earlier = cell(&table, "a", key(2, None, None));
-        assert_eq!((earlier.observations, earlier.outcome_sum), (3, 1.0));
-        let unpushed = cell(&table, "a", key(2, Some(0), Some(0)));
-        assert_eq!((unpushed.observations, unpushed.outcome_sum), (2, 0.0));
-        let pushed_once = cell(&table, "a", key(2, Some(0), Some(1)));
-        assert_eq!(
-            (pushed_once.observations, pushed_once.outcome_sum),
-            (1, 1.0)
-        );
-    }
-
-    #[test]
-    fn a_deal_lost_counts_zero() {
-        let first = open("a", 100_00, day(6, 30));
-        let deal = timeline(
-            1,
-            at(6, 1),
-            first.clone(),
-            &[(at(6, 29), lost(&first, day(6, 29)))],
-        );
-        let table = learn(&months_at(at(8, 1)), &[deal], &[]);
-        let sums: Vec<(u64, f64)> = table
-            .cells()
-            .filter(|(_, key, _)| key.size_band.is_none())
-            .map(|(_, _, cell)| (cell.observations, cell.outcome_sum))
-            .collect();
-        assert_eq!(sums, [(1, 0.0), (1, 0.0), (2, 0.0)]);
-    }
-
-    #[test]
-    fn periods_not_ended_before_the_learning_instant_are_not_observed() {
-        // Learning on 15 July: the July instants (15, 8, 1 July) are not observed.
-        let settings = months_at(at(7, 15));
-        let instants = observation_instants(&settings);
-        assert_eq!(instants[0].at, at(6, 24));
-        assert!(instants.iter().all(|i| i.last < day(7, 1)));
-        let in_july = timeline(1, at(6, 1), open("a", 100_00, day(7, 20)), &[]);
-        let first = open("b", 100_00, day(6, 30));
-        let in_june = timeline(
-            2,
-            at(6, 1),
-            first.clone(),
-            &[(at(7, 2), lost(&first, day(7, 2)))],
-        );
-        let table = learn(&settings, &[in_july, in_june], &[]);
-        assert!(!table.cells.contains_key("a"));
-        assert_eq!(total_observations(&table), 4);
-    }
-
-    #[test]
-    fn observation_instants_are_every_seven_days_back_within_the_window_whose_period_ended() {
-        let settings = PeriodRateSettings {
-            window_days: 30,
-            ..months_at(at(8, 1))
-        };
-        let seen: Vec<(DateTime<Utc>, i64)> = observation_instants(&settings)
-            .iter()
-            .map(|i| (i.at, i.horizon_days))
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                (at(7, 25), 6),
-                (at(7, 18), 13),
-                (at(7, 11), 20),
-                (at(7, 4), 27)
-            ]
-        );
-    }
-
-    #[test]
-    fn the_period_of_an_instant_is_read_in_the_orgs_zone() {
-        // 1 July 02:00 UTC is still 30 June in Los Angeles: June's last day, 0 days left.
-        let learned_at = Utc.with_ymd_and_hms(2026, 7, 8, 2, 0, 0).unwrap();
-        let deal = timeline(1, at(6, 15), open("a", 100_00, day(6, 30)), &[]);
-        let la = OrgCalendar::new(
-            FiscalCalendar::default(),
-            OrgCalendar::parse_zone("America/Los_Angeles").unwrap(),
-        );
-        let settings = PeriodRateSettings::new(learned_at, la, PeriodKind::Month);
-        let table = learn(&settings, std::slice::from_ref(&deal), &[]);
-        // Seen there at 0, 7 and 14 days left; read in UTC, 1 July is not observed (July has
-        // not ended) and the other two instants are a day later: 6 and 13 days left.
-        let buckets = |table: &PeriodRateTable| -> Vec<(u8, u64)> {
-            table
-                .cells()
-                .filter(|(_, key, _)| key.size_band.is_none())
-                .map(|(_, key, cell)| (key.horizon_bucket, cell.observations))
-                .collect()
-        };
-        assert_eq!(buckets(&table), [(0, 1), (1, 1), (2, 1)]);
-        let in_utc = learn(&months_at(learned_at), &[deal], &[]);
-        assert_eq!(buckets(&in_utc), [(0, 1), (1, 1)]);
-    }
-
-    #[test]
-    fn an_amount_that_cannot_be_converted_is_not_observed() {
-        let mut first = open("a", 100_00, day(6, 30));
-        first.currency = Currency::parse("EUR");
-        let deal = timeline(1, at(6, 1), first, &[]);
-        let table = learn(&months_at(at(8, 1)), &[deal], &[]);
-        assert!(table.cells.is_empty());
-    }
-
-    /// A history that goes on after L (1 July), and the same history as it stood at L.
-    fn with_and_without_later_changes() -> (Vec<DealTimeline>, Vec<DealTimeline>) {
-        let x = open("a", 100_00, day(6, 25));
-        let x_bigger = DealState {
-            amount: Some(120_00),
-            ..x.clone()
-        };
-        let y = open("b", 50_00, day(6, 20));
-        let y_lost = lost(&y, day(6, 19));
-        let z = open("a", 70_00, day(5, 31));
-        let z_won = won(&z, 70_00, day(5, 28));
-        let known = vec![
-            timeline(1, at(5, 20), x.clone(), &[(at(6, 10), x_bigger.clone())]),
-            timeline(2, at(5, 1), y.clone(), &[(at(6, 19), y_lost.clone())]),
-            timeline(3, at(5, 2), z.clone(), &[(at(5, 28), z_won.clone())]),
-        ];
-        let reopened = DealState {
-            stage_id: "c".into(),
-            status: DealStatus::Open,
-            close_date: Some(day(6, 20)),
-            ..y_lost.clone()
-        };
-        let full = vec![
-            // Won after L, booked back on 30 June: not known at L.
-            timeline(
-                1,
-                at(5, 20),
-                x,
-                &[
-                    (at(6, 10), x_bigger.clone()),
-                    (at(7, 3), won(&x_bigger, 120_00, day(6, 30))),
-                ],
-            ),
-            timeline(2, at(5, 1), y, &[(at(6, 19), y_lost), (at(7, 2), reopened)]),
-            timeline(
-                3,
-                at(5, 2),
-                z,
-                &[
-                    (at(5, 28), z_won.clone()),
-                    (
-                        at(7, 9),
-                        DealState {
-                            amount: Some(5_00),
-                            ..z_won
-                        },
-                    ),
-                ],
-            ),
-            timeline(4, at(7, 5), open("a", 10_00, day(6, 30)), &[]),
-        ];
-        (full, known)
-    }
-
-    #[test]
-    fn nothing_after_the_learning_instant_changes_the_table() {
-        let (full, known) = with_and_without_later_changes();
-        let settings = months_at(at(7, 1));
-        let rates = [("a", 0.4), ("b", 0.3)];
-        let table = learn(&settings, &full, &rates);
-        assert_eq!(table, learn(&settings, &known, &rates));
-        assert!(total_observations(&table) > 0);
-        assert_eq!(table.size_cuts, Some([50_00, 70_00]));
-    }
-
-    /// X (won in June) and Y (slipped, won in July), both 100.00 in stage `a` closing 20 June,
-    /// learned on 1 August. X is seen on 13 and 6 June (outcome 1 each), Y on 20, 13 and 6 June
-    /// (0 each, won share 1): the in-period share is 2 / 5.
-    fn won_in_and_after_june() -> PeriodRateTable {
-        let first = open("a", 100_00, day(6, 20));
-        let x = timeline(
-            1,
-            at(6, 1),
-            first.clone(),
-            &[(at(6, 18), won(&first, 100_00, day(6, 18)))],
-        );
-        let pushed = moved(&first, day(7, 5));
-        let y = timeline(
-            2,
-            at(6, 1),
-            first,
-            &[
-                (at(6, 25), pushed.clone()),
-                (at(7, 3), won(&pushed, 100_00, day(7, 3))),
-            ],
-        );
-        learn(&months_at(at(8, 1)), &[x, y], &[("a", 0.5), ("b", 0.8)])
-    }
-
-    #[test]
-    fn the_prior_is_the_stage_rate_times_the_in_period_share_by_value() {
-        let table = won_in_and_after_june();
-        assert_eq!(table.in_period_share, 0.4);
-        assert_eq!(cell(&table, "a", key(2, None, None)).prior, 0.5 * 0.4);
-        assert_eq!(cell(&table, "a", key(1, None, None)).prior, 0.5 * 0.4);
-    }
-
-    #[test]
-    fn with_no_won_deal_observed_the_in_period_share_is_one() {
-        let first = open("a", 100_00, day(6, 30));
-        let deal = timeline(
-            1,
-            at(6, 1),
-            first.clone(),
-            &[(at(6, 29), lost(&first, day(6, 29)))],
-        );
-        let table = learn(&months_at(at(8, 1)), &[deal], &[("a", 0.3)]);
-        assert_eq!(table.in_period_share, 1.0);
-        assert_eq!(table.q("b", 3, 100_00, 0), 0.0);
-        assert_eq!(table.stage_prior("a"), 0.3);
-    }
-
-    #[test]
-    fn a_cell_with_no_observations_is_its_prior() {
-        let table = won_in_and_after_june();
-        // Stage a was never seen with 3 days left: its prior, 0.5 x 0.4.
-        assert_eq!(table.q("a", 3, 100_00, 0), 0.2);
-        // Stage b was never seen: 0.8 x 0.4; a stage without a rate: 0.
-        assert_eq!(table.q("b", 20, 100_00, 0), 0.8 * 0.4);
-        assert_eq!(table.q("c", 20, 100_00, 0), 0.0);
-        // A larger deal's band was never seen: its parent's q.
-        let bucket = cell(&table, "a", key(2, None, None));
-        assert_eq!(table.q("a", 20, 500_00, 0), bucket.q);
-        // Two pushes were never seen in band 0: the band's q.
-        let band = cell(&table, "a", key(2, Some(0), None));
-        assert_eq!(table.q("a", 20, 100_00, 2), band.q);
-        let deepest = cell(&table, "a", key(2, Some(0), Some(0)));
-        assert_eq!(table.q("a", 20, 100_00, 0), deepest.q);
-    }
-
-    #[test]
-    fn the_smoothed_q_lies_between_the_raw_rate_and_the_prior() {
-        let table = won_in_and_after_june();
-        let bucket = cell(&table, "a", key(2, None, None));
-        assert_eq!((bucket.observations, bucket.outcome_sum), (4, 2.0));
-        assert_eq!(bucket.raw, 0.5);
-        assert!((bucket.q - (2.0 + 10.0 * 0.2) / (4.0 + 10.0)).abs() < 1e-12);
-        assert!(bucket.prior < bucket.q && bucket.q < bucket.raw);
-    }
-
-    #[test]
-    fn segments_shrink_toward_their_parent_cell() {
-        let table = won_in_and_after_june();
-        let bucket = cell(&table, "a", key(2, None, None));
-        let band = cell(&table, "a", key(2, Some(0), None));
-        let pushes = cell(&table, "a", key(2, Some(0), Some(0)));
-        assert_eq!(band.prior, bucket.q);
-        assert_eq!(pushes.prior, band.q);
-        let k = 10.0;
-        assert!((band.q - (band.outcome_sum + k * bucket.q) / (4.0 + k)).abs() < 1e-12);
-    }
-
-    #[test]
-    fn distinct_deals_are_counted_once_per_cell_though_seen_at_many_tau() {
-        let table = won_in_and_after_june();
-        let bucket = cell(&table, "a", key(2, None, None));
-        assert_eq!(bucket.observations, 4);
-        assert_eq!((bucket.deals, bucket.deals_won_in_period), (2, 1));
-        assert_eq!((bucket.wilson_low, bucket.wilson_high), wilson(1.0, 2.0));
-        let alone = won_in_june_for(100_00);
-        let seen_twice = cell(&alone, "propose", key(2, None, None));
-        assert_eq!((seen_twice.observations, seen_twice.deals), (2, 1));
-        assert_eq!(seen_twice.deals_won_in_period, 1);
-    }
-
-    /// A deal created in June 2025 that closed (`won`, else lost) for `amount` on `closed`.
-    fn closed_deal(id: u128, amount: i64, won_it: bool, closed: DateTime<Utc>) -> DealTimeline {
-        let created = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
-        let first = open("a", amount, closed.date_naive());
-        let last = if won_it {
-            won(&first, amount, closed.date_naive())
-        } else {
-            lost(&first, closed.date_naive())
-        };
-        timeline(id, created, first, &[(closed, last)])
-    }
-
-    #[test]
-    fn size_bands_are_terciles_of_the_deals_closed_in_the_window() {
-        let before_window = Utc.with_ymd_and_hms(2025, 7, 1, 12, 0, 0).unwrap();
-        let deals = [
-            closed_deal(1, 10_00, true, at(2, 1)),
-            closed_deal(2, 60_00, false, at(3, 1)),
-            closed_deal(3, 30_00, true, at(4, 1)),
-            closed_deal(4, 20_00, false, at(5, 1)),
-            closed_deal(5, 50_00, true, at(6, 1)),
-            closed_deal(6, 40_00, true, at(7, 1)),
-            closed_deal(7, 1_000_00, true, before_window),
-            closed_deal(8, 1_000_00, true, at(8, 5)),
-            timeline(9, at(1, 5), open("a", 1_000_00, day(9, 1)), &[]),
-        ];
-        let table = learn(&months_at(at(8, 1)), &deals, &[]);
-        assert_eq!(table.size_cuts, Some([20_00, 40_00]));
-        let bands: Vec<u8> = [1, 20_00, 20_01, 40_00, 40_01]
-            .into_iter()
-            .map(|amount| table.size_band(amount))
-            .collect();
-        assert_eq!(bands, [0, 0, 1, 1, 2]);
-    }
-
-    #[test]
-    fn with_no_closed_deals_there_is_one_size_band() {
-        let deal = timeline(1, at(6, 1), open("a", 100_00, day(6, 30)), &[]);
-        let table = learn(&months_at(at(8, 1)), &[deal], &[]);
-        assert_eq!(table.size_cuts, None);
-        assert_eq!(table.size_band(1), 0);
-        assert_eq!(table.size_band(1_000_000_00), 0);
-    }
-
-    #[test]
-    fn horizon_buckets_are_the_last_week_the_week_before_the_rest_of_a_month_the_month_before_and_earlier()
-     {
-        let cases = [
-            (-3, 0),
-            (0, 0),
-            (6, 0),
-            (7, 1),
-            (13, 1),
-            (14, 2),
-            (29, 2),
-            (30, 3),
-            (59, 3),
-            (60, 4),
-            (91, 4),
-        ];
-        for (days, bucket) in cases {
-            assert_eq!(horizon_bucket(days), bucket, "{days} days");
-        }
-    }
-
-    #[test]
-    fn pushes_so_far_are_segmented_as_zero_one_and_two_or_more() {
-        let segments: Vec<u8> = [0, 1, 2, 3, 9].into_iter().map(push_segment).collect();
-        assert_eq!(segments, [0, 1, 2, 2, 2]);
-    }
-
-    #[test]
-    fn the_period_kind_names_the_month_or_the_fiscal_quarter_of_a_day() {
-        let calendar =
-            OrgCalendar::new(FiscalCalendar::starting_in(2).unwrap(), chrono_tz::Tz::UTC);
-        let month = PeriodKind::Month.period_of(&calendar, day(11, 22));
-        let quarter = PeriodKind::Quarter.period_of(&calendar, day(11, 22));
-        assert_eq!(
-            (month.to_string(), quarter.to_string()),
-            ("2026-11".into(), "2027-Q4".into())
-        );
-        assert_eq!(PeriodKind::of(quarter), PeriodKind::Quarter);
-        assert_eq!(
-            PeriodKind::Quarter.last_day(&calendar, day(11, 22)),
-            NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
-        );
-        assert_eq!(PeriodKind::Month.last_day(&calendar, day(2, 3)), day(2, 28));
-    }
-
-    #[test]
-    fn cells_are_listed_by_stage_bucket_band_and_pushes() {
-        let table = won_in_and_after_june();
-        let listed: Vec<(&str, CellKey)> = table.cells().map(|(s, k, _)| (s, *k)).collect();
-        let mut sorted = listed.clone();
-        sorted.sort();
-        assert_eq!(listed, sorted);
-        assert_eq!(listed[0], ("a", key(1, None, None)));
-    }
-
-    /// The reference: the deal rebuilt with `as_of` at L and at every instant, pushes counted
-    /// afresh each time.
-    fn rebuilt_at_every_instant(
-        learner: &mut Learner<'_>,
-        deal: &DealTimeline,
-        out: &mut Vec<Observation>,
-    ) {
-        let settings = *learner.settings;
-        let rebuild = |at| as_of(&deal.current, deal.created_at, &deal.rows, at);
-        let Some(at_learning) = rebuild(settings.learned_at) else {
-            return;
-        };
-        let Some(booking) = booking_at(&at_learning, &mut learner.converter) else {
-            return;
-        };
-        let period_end = |day| settings.kind.last_day(&settings.calendar, day);
-        for instant in &learner.instants {
-            let Some(state) = rebuild(instant.at) else {
-                continue;
-            };
-            let pushed = pushes(&deal.rows, None, instant.at, period_end);
-            let seen = observe(
-                &state,
-                pushed,
-                booking,
-                instant,
-                &mut learner.converter,
-                &mut learner.stages,
-            );
-            out.extend(seen);
-        }
-    }
-
-    fn arb_state() -> impl Strategy<Value = DealState> {
-        (
-            prop::sample::select(vec!["a", "b", "c"]),
-            prop::sample::select(vec![
-                DealStatus::Open,
-                DealStatus::Open,
-                DealStatus::Open,
-                DealStatus::Won,
-                DealStatus::Lost,
-            ]),
-            prop::option::weighted(0.9, 1i64..1_000),
-            prop::sample::select(vec!["USD", "USD", "USD", "EUR"]),
-            prop::option::weighted(0.95, 0i64..240),
-        )
-            .prop_map(|(stage, status, amount, currency, close)| DealState {
-                owner_id: UserId(Uuid::nil()),
-                stage_id: stage.into(),
-                status,
-                amount,
-                currency: Currency::parse(currency),
-                close_date: close.map(|d| day(1, 1) - Duration::days(30) + Duration::days(d)),
-                category: ForecastCategory::Pipeline,
-            })
-    }
-
-    /// Hours from 2025-10-01 00:00 UTC.
-    fn hour(h: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 10, 1, 0, 0, 0).unwrap() + Duration::hours(h)
-    }
-
-    /// Creation hour, first state, then each later state after a gap in hours.
-    type RawTimeline = (i64, DealState, Vec<(i64, DealState)>);
-
-    /// A deal created at an hour, then changing to each state after some hours.
-    fn arb_timeline() -> impl Strategy<Value = RawTimeline> {
-        (
-            0i64..240 * 24,
-            arb_state(),
-            prop::collection::vec((1i64..40 * 24, arb_state()), 0..8),
-        )
-    }
-
-    /// The timelines, with each deal's states at or before `cut` only (and deals created by
-    /// then) when a cut is given.
-    fn build(raw: &[RawTimeline], cut: Option<DateTime<Utc>>) -> Vec<DealTimeline> {
-        raw.iter()
-            .enumerate()
-            .filter(|(_, (created, _, _))| cut.is_none_or(|cut| hour(*created) <= cut))
-            .map(|(i, (created, first, later))| {
-                let mut when = *created;
-                let stamped: Vec<(DateTime<Utc>, DealState)> = later
-                    .iter()
-                    .map(|(gap, state)| {
-                        when += gap;
-                        (hour(when), state.clone())
-                    })
-                    .filter(|(at, _)| cut.is_none_or(|cut| *at <= cut))
-                    .collect();
-                timeline(i as u128, hour(*created), first.clone(), &stamped)
-            })
-            .collect()
-    }
-
-    fn arb_settings() -> impl Strategy<Value = PeriodRateSettings> {
-        (
-            0i64..90 * 24,
-            prop::bool::ANY,
-            1u32..=12,
-            prop::sample::select(vec!["UTC", "America/Los_Angeles", "Asia/Tokyo"]),
-            prop::sample::select(vec![365u32, 120]),
-        )
-            .prop_map(|(h, monthly, start, zone, window_days)| {
-                let calendar = OrgCalendar::new(
-                    FiscalCalendar::starting_in(start).unwrap(),
-                    OrgCalendar::parse_zone(zone).unwrap(),
-                );
-                let kind = if monthly {
-                    PeriodKind::Month
-                } else {
-                    PeriodKind::Quarter
-                };
-                PeriodRateSettings {
-                    window_days,
-                    ..PeriodRateSettings::new(hour(210 * 24 + h), calendar, kind)
-                }
-            })
-    }
-
-    fn arb_rates() -> impl Strategy<Value = HashMap<String, f64>> {
-        prop::collection::hash_map(
-            prop::sample::select(vec!["a".to_string(), "b".into(), "c".into()]),
-            -0.5f64..1.5,
-            0..3,
-        )
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
-
-        /// The backward sweep sees exactly what rebuilding each deal at every instant sees.
-        #[test]
-        fn the_sweep_equals_a_rebuild_at_every_instant(
-            raw in prop::collection::vec(arb_timeline(), 1..10),
-            settings in arb_settings(),
-            rates in arb_rates(),
-        ) {
-            let deals = build(&raw, None);
-            let learner = || Learner {
-                settings: &settings,
-                instants: observation_instants(&settings),
-                converter: Converter { convert: &to_usd, last: None },
-                stages: StageIndex::default(),
-            };
-            let mut learners = [learner(), learner()];
-            for deal in &deals {
-                let (mut swept, mut rebuilt) = (Vec::new(), Vec::new());
-                sweep_deal(&mut learners[0], deal, &mut swept);
-                rebuilt_at_every_instant(&mut learners[1], deal, &mut rebuilt);
-                prop_assert_eq!(swept, rebuilt);
-            }
-            let table = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
-            let reference = learn_with(&settings, &deals, &rates, &to_usd, rebuilt_at_every_instant);
-            prop_assert_eq!(table, reference);
-        }
-
-        /// Whatever happens after L, the table is what the history known at L gives.
-        #[test]
-        fn changes_after_the_learning_instant_leave_the_table_identical(
-            raw in prop::collection::vec(arb_timeline(), 1..10),
-            settings in arb_settings(),
-            rates in arb_rates(),
-        ) {
-            let full = build(&raw, None);
-            let known = build(&raw, Some(settings.learned_at));
-            prop_assert_eq!(
-                PeriodRateTable::learn(&settings, &full, &rates, &to_usd),
-                PeriodRateTable::learn(&settings, &known, &rates, &to_usd)
-            );
-        }
-
-        /// Every q, prior and share is in [0, 1], and a top cell's q lies between its raw rate
-        /// and its prior.
-        #[test]
-        fn q_stays_between_zero_and_one(
-            raw in prop::collection::vec(arb_timeline(), 1..10),
-            settings in arb_settings(),
-            rates in arb_rates(),
-            lookups in prop::collection::vec(
-                (prop::sample::select(vec!["a", "b", "c", "d"]), -5i64..100, -10i64..2_000, 0u32..4),
-                1..20,
-            ),
-        ) {
-            let table = PeriodRateTable::learn(&settings, &build(&raw, None), &rates, &to_usd);
-            let unit = 0.0..=1.0;
-            prop_assert!(unit.contains(&table.in_period_share));
-            for (_, key, cell) in table.cells() {
-                prop_assert!(unit.contains(&cell.q) && unit.contains(&cell.prior));
-                prop_assert!(unit.contains(&cell.raw) && unit.contains(&cell.in_period_win_share));
-                prop_assert!(cell.deals <= cell.observations && cell.deals_won_in_period <= cell.deals);
-                if key.size_band.is_none() {
-                    let (low, high) = (cell.raw.min(cell.prior), cell.raw.max(cell.prior));
-                    prop_assert!(low - 1e-12 <= cell.q && cell.q <= high + 1e-12);
-                }
-            }
-            for (stage, horizon, amount, pushes) in lookups {
-                prop_assert!(unit.contains(&table.q(stage, horizon, amount, pushes)));
-            }
-        }
-    }
-}
+mod tests;
