@@ -19,6 +19,7 @@ mod m0013_forecast_owner_index;
 mod m0014_forecast_scope_indexes;
 mod m0015_booking_date;
 mod m0016_field_history;
+mod m0017_period_rates;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_forecast_scope_indexes::Migration),
             Box::new(m0015_booking_date::Migration),
             Box::new(m0016_field_history::Migration),
+            Box::new(m0017_period_rates::Migration),
         ]
     }
 }

@@ -437,6 +437,9 @@ impl<S: Store> App<S> {
             }
         }
         let segments = segment_rates(&pipeline.spec, &stages, &segment_cohorts, k);
+        let period_rates = self
+            .learn_period_rates(pipeline.id, &stages, (window_start, window_end), k)
+            .await?;
         let version = self
             .store
             .latest_win_rate_version(pipeline.id)
@@ -454,6 +457,7 @@ impl<S: Store> App<S> {
             prior_weight: k,
             stages,
             segments,
+            period_rates,
             creator: actor,
             created_at: at,
         };

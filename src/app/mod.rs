@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod forecast;
 pub mod imports;
+pub mod period_rates;
 pub mod pipeline_metrics;
 pub mod pipelines;
 pub mod ports;

@@ -137,6 +137,9 @@ pub struct WinRateSnapshot {
     pub stages: Vec<StageRate>,
     /// Per segment.
     pub segments: Vec<SegmentRate>,
+    /// The period win rates q learned at the same time (months, then quarters); empty where
+    /// the snapshot was read without them (forecasts' cache).
+    pub period_rates: Vec<super::period_rate::PeriodRateTable>,
     /// Who computed it (`None` for the CLI and the demo).
     pub creator: Option<UserId>,
     /// When.

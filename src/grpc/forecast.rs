@@ -15,11 +15,13 @@ use crate::app::forecast::{Scope, WinRateRequest};
 use crate::app::ports::Store;
 use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
+use crate::domain::calendar::PeriodKind;
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period::Period;
+use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
 
@@ -79,6 +81,52 @@ pub fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
             .map(|c| format!("users/{}", c.0))
             .unwrap_or_default(),
         create_time: Some(timestamp(s.created_at)),
+        period_rates: s.period_rates.iter().map(period_rates_to).collect(),
+    }
+}
+
+fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
+    use pb::period_rate_table::Kind;
+    pb::PeriodRateTable {
+        kind: match t.kind {
+            PeriodKind::Month => Kind::Month,
+            PeriodKind::Quarter => Kind::Quarter,
+        }
+        .into(),
+        learn_time: Some(timestamp(t.learned_at)),
+        window_days: i32::try_from(t.window_days).unwrap_or(i32::MAX),
+        prior_weight: i32::try_from(t.prior_weight).unwrap_or(i32::MAX),
+        size_cuts: t.size_cuts.map(Vec::from).unwrap_or_default(),
+        in_period_share: t.in_period_share,
+        cells: t
+            .cells()
+            .map(|(stage, key, c)| pb::PeriodRateCell {
+                stage: stage.to_string(),
+                horizon_from_days: HORIZON_BUCKET_STARTS
+                    .get(usize::from(key.horizon_bucket))
+                    .map_or(0, |d| *d as i32),
+                size_band: key.size_band.map(i32::from),
+                pushes: key.pushes.map(i32::from),
+                observations: c.observations as i64,
+                deals: c.deals as i64,
+                deals_won_in_period: c.deals_won_in_period as i64,
+                in_period_win_share: c.in_period_win_share,
+                raw_rate: c.raw,
+                prior: c.prior,
+                q: c.q,
+                wilson_low: c.wilson_low,
+                wilson_high: c.wilson_high,
+            })
+            .collect(),
+        periods: t
+            .periods
+            .iter()
+            .map(|p| pb::PeriodOutcome {
+                first_day: Some(date_to(p.first_day)),
+                booked: p.booked,
+                expected: p.expected,
+            })
+            .collect(),
     }
 }
 

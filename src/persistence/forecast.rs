@@ -290,11 +290,36 @@ async fn load_snapshots<C: ConnectionTrait>(
                 prior_weight: row.prior_weight.max(0) as u32,
                 stages,
                 segments,
+                period_rates: Vec::new(),
                 creator: row.creator_id.as_deref().map(uuid).transpose()?.map(UserId),
                 created_at: row.created_at,
             })
         })
         .collect()
+}
+
+/// `snapshots` with their period rates (read for the snapshot RPCs; forecasts' cache of current
+/// snapshots does without them).
+async fn with_period_rates<C: ConnectionTrait>(
+    conn: &C,
+    mut snapshots: Vec<WinRateSnapshot>,
+) -> Result<Vec<WinRateSnapshot>, DbErr> {
+    let ids: Vec<String> = snapshots.iter().map(|s| s.id.to_string()).collect();
+    let stage_rates = snapshots
+        .iter()
+        .map(|s| {
+            let rates = s
+                .stages
+                .iter()
+                .map(|r| (r.stage_id.clone(), r.rate.smoothed));
+            (s.id.to_string(), rates.collect())
+        })
+        .collect();
+    let mut tables = super::period_rates::load(conn, &ids, &stage_rates).await?;
+    for snapshot in &mut snapshots {
+        snapshot.period_rates = tables.remove(&snapshot.id.to_string()).unwrap_or_default();
+    }
+    Ok(snapshots)
 }
 
 impl ForecastStore for SqlStore {
@@ -421,7 +446,9 @@ impl ForecastStore for SqlStore {
                     .await
                     .map_err(storage)?;
             }
-            Ok(())
+            super::period_rates::insert(txn, &id, &s.period_rates)
+                .await
+                .map_err(storage)
         })
         .await
         .inspect(|_| self.caches.win_rates.clear())
@@ -438,7 +465,10 @@ impl ForecastStore for SqlStore {
             .one(&self.db)
             .await
             .map_err(storage)?;
-        Ok(load_snapshots(&self.db, row.into_iter().collect())
+        let snapshots = load_snapshots(&self.db, row.into_iter().collect())
+            .await
+            .map_err(storage)?;
+        Ok(with_period_rates(&self.db, snapshots)
             .await
             .map_err(storage)?
             .pop())
@@ -458,7 +488,10 @@ impl ForecastStore for SqlStore {
             query = query.filter(win_rate_snapshot::Column::Version.lt(before));
         }
         let rows = query.all(&self.db).await.map_err(storage)?;
-        load_snapshots(&self.db, rows).await.map_err(storage)
+        let snapshots = load_snapshots(&self.db, rows).await.map_err(storage)?;
+        with_period_rates(&self.db, snapshots)
+            .await
+            .map_err(storage)
     }
 
     async fn current_win_rate_snapshots(&self) -> AppResult<Vec<WinRateSnapshot>> {

@@ -10,6 +10,7 @@ mod codec;
 mod dealdesk;
 mod deals;
 mod field_history;
+mod period_rates;
 
 /// Stand-ins that sort deals without a close date or amount last (page tokens carry them).
 pub mod sort_stand_ins {

@@ -148,6 +148,8 @@ fn past_deal(
 
 struct June {
     pipeline: String,
+    /// The win rates of 2025 (with their period rates).
+    snapshot: pb::WinRateSnapshot,
     manager: (pb::User, String),
     rep1: (pb::User, String),
     rep2: (pb::User, String),
@@ -211,7 +213,8 @@ async fn june(app: &TestApp) -> June {
         .insert_book(&deals, &history, &fields, audit)
         .await
         .unwrap();
-    app.forecasts()
+    let snapshot = app
+        .forecasts()
         .await
         .compute_win_rates(authed(
             &app.admin_token,
@@ -231,9 +234,11 @@ async fn june(app: &TestApp) -> June {
             },
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
     June {
         pipeline: pipeline.name.clone(),
+        snapshot,
         manager,
         rep1,
         rep2,
@@ -254,6 +259,77 @@ fn method(
         m.absolute_percentage_error.map(|a| (a * 1e6).round() / 1e6),
     )
 }
+
+contract_test!(
+    a_snapshot_learns_period_rates_from_the_deals_open_in_each_ended_period,
+    |app| {
+        use pb::period_rate_table::Kind;
+        let june = june(&app).await;
+        // Learning at 2026-01-01, weekly instants back to 2025-01-01. In June 2025: on the 5th
+        // A (won 10th) and B (lost 18th) are open, 25 days left; on the 12th B and C (won
+        // 24th), 18 days; on the 19th C, 11 days; on the 26th nothing is open. s1's rate is
+        // 7/13 and every won deal booked in its period: priors 7/13.
+        let table = |kind: Kind| {
+            june.snapshot
+                .period_rates
+                .iter()
+                .find(|t| t.kind == kind as i32)
+                .unwrap()
+                .clone()
+        };
+        let cell = |t: &pb::PeriodRateTable, from: i32, band: Option<i32>| {
+            t.cells
+                .iter()
+                .find(|c| {
+                    c.stage == "s1"
+                        && c.horizon_from_days == from
+                        && c.size_band == band
+                        && c.pushes.is_none()
+                })
+                .map(|c| {
+                    (
+                        c.observations,
+                        c.deals,
+                        c.deals_won_in_period,
+                        (c.q * 1e6).round() / 1e6,
+                    )
+                })
+        };
+        let months = table(Kind::Month);
+        assert_eq!(months.size_cuts, [10_000, 20_000], "terciles of A, B, C");
+        assert_eq!(months.in_period_share, 1.0);
+        // 14-29 days: A 1, B 0, B 0, C 1: q = (2 + 10 x 7/13) / 14 = 96/182.
+        assert_eq!(cell(&months, 14, None), Some((4, 3, 2, 0.527473)));
+        // 7-13 days: C 1: q = (1 + 70/13) / 11 = 83/143.
+        assert_eq!(cell(&months, 7, None), Some((1, 1, 1, 0.58042)));
+        // C alone in the largest band, shrunk toward its bucket: (1 + 10 x 96/182) / 11.
+        assert_eq!(cell(&months, 14, Some(2)), Some((1, 1, 1, 0.57043)));
+        assert_eq!(
+            cell(&months, 0, None),
+            None,
+            "nothing open in the last week"
+        );
+        // A quarter (Q2) also sees A on 22 and 29 May and B on the 29th, 30-59 days left:
+        // (2 + 70/13) / 13 = 96/169.
+        let quarters = table(Kind::Quarter);
+        assert_eq!(cell(&quarters, 30, None), Some((3, 2, 1, 0.568047)));
+        assert_eq!(cell(&quarters, 14, None), Some((4, 3, 2, 0.527473)));
+        // Read back as computed.
+        let stored = app
+            .forecasts()
+            .await
+            .get_win_rate_snapshot(authed(
+                &june.manager.1,
+                pb::GetWinRateSnapshotRequest {
+                    name: june.snapshot.name.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stored.period_rates, june.snapshot.period_rates);
+    }
+);
 
 contract_test!(
     a_backtest_learns_each_points_rates_only_from_what_happened_before_its_day,
