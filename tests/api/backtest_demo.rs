@@ -42,3 +42,45 @@ contract_test!(
         println!("{table}");
     }
 );
+
+contract_test!(
+    the_demo_stores_a_field_history_that_agrees_with_its_stage_history,
+    |app| {
+        use dealdesk::app::ports::{DealStore, ForecastStore};
+        use dealdesk::domain::deal_history::as_of;
+        let now = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().to_utc();
+        let app = app.app.clone().with_clock(Clock::starting_at(now));
+        demo::seed(&app).await.unwrap();
+        let year = |y: &str| chrono::DateTime::parse_from_rfc3339(y).unwrap().to_utc();
+        let (from, to) = (year("2000-01-01T00:00:00Z"), year("2100-01-01T00:00:00Z"));
+        let timelines = app
+            .store
+            .deal_timelines(None, None, from, to)
+            .await
+            .unwrap();
+        assert_eq!(timelines.len(), demo::DEMO_DEALS);
+        let with_rows = timelines.iter().filter(|(_, t)| !t.rows.is_empty()).count();
+        assert!(
+            with_rows > demo::DEMO_DEALS / 2,
+            "{with_rows} deals have field history"
+        );
+        // Every 25th deal: rebuilt as of each of its stage moves, it stands where the move put it.
+        for (_, deal) in timelines.iter().step_by(25) {
+            let moves = app
+                .store
+                .list_stage_history(deal.deal_id, None, 100)
+                .await
+                .unwrap();
+            for m in moves {
+                let then = as_of(&deal.current, deal.created_at, &deal.rows, m.at).unwrap();
+                assert_eq!(then.stage_id, m.to_stage, "{:?} at {}", deal.deal_id, m.at);
+                assert_eq!(then.money(), m.amount, "{:?} at {}", deal.deal_id, m.at);
+                assert_eq!(
+                    then.close_date, m.close_date,
+                    "{:?} at {}",
+                    deal.deal_id, m.at
+                );
+            }
+        }
+    }
+);

@@ -954,3 +954,115 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// A deal's field history as (field, old, new, time), oldest first, values in words.
+async fn field_history(app: &TestApp, deal: &pb::Deal) -> Vec<(String, String, String, String)> {
+    use pb::field_value::Value;
+    let words = |v: Option<pb::FieldValue>| match v.and_then(|v| v.value) {
+        None => String::new(),
+        Some(Value::AmountMinor(m)) => m.to_string(),
+        Some(Value::CloseDate(d)) => format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+        Some(Value::Stage(s)) | Some(Value::CurrencyCode(s)) | Some(Value::Owner(s)) => s,
+        Some(Value::ForecastCategory(c)) => {
+            format!("{:?}", pb::ForecastCategory::try_from(c).unwrap())
+        }
+        Some(Value::Status(s)) => format!("{:?}", pb::deal::Status::try_from(s).unwrap()),
+    };
+    app.deals()
+        .await
+        .list_deal_field_history(authed(
+            &app.admin_token,
+            pb::ListDealFieldHistoryRequest {
+                parent: deal.name.clone(),
+                page_size: 100,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .changes
+        .into_iter()
+        .map(|c| {
+            assert!(c.actor.is_empty(), "imported rows carry no actor");
+            let at = c.change_time.unwrap();
+            let at = chrono::DateTime::from_timestamp(at.seconds, at.nanos as u32).unwrap();
+            (
+                format!("{:?}", c.field()),
+                words(c.old_value),
+                words(c.new_value),
+                at.format("%Y-%m-%dT%H:%M").to_string(),
+            )
+        })
+        .collect()
+}
+
+contract_test!(
+    imported_history_rows_become_field_history_even_those_that_keep_the_stage,
+    |app| {
+        let pipeline = mid_market(&app).await;
+        import(&app, pipeline, &mapping("salesforce"), &salesforce())
+            .await
+            .unwrap();
+        let f = |field: &str, old: &str, new: &str, at: &str| {
+            (
+                field.to_string(),
+                old.to_string(),
+                new.to_string(),
+                at.to_string(),
+            )
+        };
+        // Stark's last OpportunityHistory row keeps the stage and changes only the amount and
+        // the close date: it is kept.
+        let stark = deal(&app, "Stark").await;
+        assert_eq!(
+            field_history(&app, &stark).await,
+            [
+                f(
+                    "Stage",
+                    "problem-recognized",
+                    "solution-exploring",
+                    "2026-08-25T10:00"
+                ),
+                f(
+                    "Stage",
+                    "solution-exploring",
+                    "business-case-built",
+                    "2026-09-18T16:00"
+                ),
+                f("Amount", "20000000", "22000000", "2026-10-28T12:00"),
+                f(
+                    "Stage",
+                    "business-case-built",
+                    "decision-pending",
+                    "2026-10-28T12:00"
+                ),
+                f("Amount", "22000000", "25000000", "2026-11-05T09:30"),
+                f("CloseDate", "2026-12-31", "2026-12-15", "2026-11-05T09:30"),
+            ]
+        );
+        // Globex closed won on its close date: the close sets the booking date, the category
+        // (not in the source before the close: PIPELINE) and the status.
+        let globex = deal(&app, "Globex").await;
+        let rows = field_history(&app, &globex).await;
+        assert_eq!(
+            rows[rows.len() - 4..],
+            [
+                f("CloseDate", "2026-06-30", "2026-06-12", "2026-06-12T16:45"),
+                f("ForecastCategory", "Pipeline", "Closed", "2026-06-12T16:45"),
+                f(
+                    "Stage",
+                    "decision-pending",
+                    "closed-won",
+                    "2026-06-12T16:45"
+                ),
+                f("Status", "Open", "Won", "2026-06-12T16:45"),
+            ]
+        );
+        // Importing the same files again writes no row twice.
+        import(&app, pipeline, &mapping("salesforce"), &salesforce())
+            .await
+            .unwrap();
+        assert_eq!(field_history(&app, &stark).await.len(), 6);
+    }
+);
