@@ -1153,7 +1153,12 @@ async fn main() {
         "results": rows,
     }))
     .unwrap();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-suite.json");
+    // Beside the build, wherever CARGO_TARGET_DIR puts it.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    std::fs::create_dir_all(&target).expect("the target directory");
+    let path = target.join("bench-suite.json");
     std::fs::write(&path, json).expect("write the results");
     println!("\nwritten to {}", path.display());
 }

@@ -216,15 +216,18 @@ impl ReportingTree {
     /// The most managers a chain lists: deeper trees are bad data, never walked further.
     pub const MAX_DEPTH: usize = 64;
 
-    /// The tree of these users (each with their manager, if any).
+    /// The tree of these users (each with their manager, if any). Each manager's reports keep
+    /// the order the users come in (the store gives them by display name, then id), so every
+    /// listing by report is stable.
     pub fn new(pairs: impl IntoIterator<Item = (UserId, Option<UserId>)>) -> Self {
-        let managers: HashMap<UserId, Option<UserId>> = pairs.into_iter().collect();
+        let pairs: Vec<(UserId, Option<UserId>)> = pairs.into_iter().collect();
         let mut reports: HashMap<UserId, Vec<UserId>> = HashMap::new();
-        for (&user, manager) in &managers {
-            if let Some(manager) = *manager {
+        for &(user, manager) in &pairs {
+            if let Some(manager) = manager {
                 reports.entry(manager).or_default().push(user);
             }
         }
+        let managers = pairs.into_iter().collect();
         Self { managers, reports }
     }
 
@@ -439,6 +442,15 @@ mod tests {
         let deep = ReportingTree::new(line.windows(2).map(|w| (w[1], Some(w[0]))));
         assert_eq!(deep.chain(line[99]).len(), ReportingTree::MAX_DEPTH);
         assert_eq!(deep.chain(line[99])[0], line[98]);
+    }
+
+    #[test]
+    fn reports_keep_the_order_the_users_come_in() {
+        let [a, b, c, d] = [(); 4].map(|()| UserId::generate());
+        for order in [vec![b, c, d], vec![d, b, c], vec![c, d, b]] {
+            let pairs = std::iter::once((a, None)).chain(order.iter().map(|&u| (u, Some(a))));
+            assert_eq!(ReportingTree::new(pairs).reports(a), order.as_slice());
+        }
     }
 
     #[test]

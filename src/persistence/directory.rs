@@ -94,6 +94,9 @@ impl SqlStore {
                 let rows: Vec<(String, Option<String>)> = user::Entity::find()
                     .select_only()
                     .columns([user::Column::Id, user::Column::ManagerId])
+                    // Reports are listed in this order (forecasts' byReport).
+                    .order_by_asc(user::Column::DisplayName)
+                    .order_by_asc(user::Column::Id)
                     .into_tuple()
                     .all(&self.db)
                     .await

@@ -542,16 +542,22 @@ fn report<'a>(forecast: &'a pb::Forecast, user: &Person) -> &'a pb::ForecastFigu
         .unwrap_or_else(|| panic!("no by_report entry for {}", user.name()))
 }
 
-/// The users of `by_report`, the scope's own user first then the direct reports in any order.
+/// The users of `by_report`: the scope's own user first, then the direct reports by display
+/// name, then id.
 #[track_caller]
 fn assert_reports(forecast: &pb::Forecast, first: &Person, reports: &[&Person]) {
     let users: Vec<&str> = forecast.by_report.iter().map(|r| r.user.as_str()).collect();
     assert_eq!(users.first().copied(), Some(first.user.name.as_str()));
-    let mut rest: Vec<&str> = users[1..].to_vec();
-    rest.sort();
-    let mut expected: Vec<&str> = reports.iter().map(|p| p.user.name.as_str()).collect();
-    expected.sort();
-    assert_eq!(rest, expected, "one entry per direct report");
+    let mut expected: Vec<&Person> = reports.to_vec();
+    expected.sort_by(|a, b| {
+        (&a.user.display_name, &a.user.name).cmp(&(&b.user.display_name, &b.user.name))
+    });
+    let expected: Vec<&str> = expected.iter().map(|p| p.user.name.as_str()).collect();
+    assert_eq!(
+        users[1..],
+        expected,
+        "one entry per direct report, by display name then id"
+    );
     let parts: Vec<pb::ForecastFigures> = forecast
         .by_report
         .iter()
