@@ -10,26 +10,9 @@ use crate::app::backtest::Backtest;
 use crate::app::forecast::Scope;
 use crate::app::ports::Store;
 use crate::app::{App, AppResult, Principal};
-use crate::domain::backtest::{Method, PointScore, summarize};
+use crate::domain::backtest::{Method, MethodSummary, PointScore, summarize};
 use crate::domain::money::Currency;
 use crate::domain::period::Period;
-
-/// One method over every point of every period.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MethodRow {
-    /// The method.
-    pub method: Method,
-    /// Points scored.
-    pub points: usize,
-    /// Mean absolute percentage error.
-    pub mean_ape: Option<f64>,
-    /// Mean bias (error / actual).
-    pub mean_bias: Option<f64>,
-    /// Share of points whose P10-P90 held the actual.
-    pub coverage: Option<f64>,
-    /// Brier score per deal (the naive baselines predict no deal).
-    pub brier: Option<f64>,
-}
 
 /// The last 4 full fiscal quarters and the last 6 full months before `today`, oldest first.
 pub fn periods<S: Store>(app: &App<S>, today: NaiveDate) -> Vec<Period> {
@@ -71,7 +54,7 @@ pub async fn run<S: Store>(
 }
 
 /// Every method over all the backtests' points.
-pub fn table(backtests: &[(Period, Backtest)]) -> Vec<MethodRow> {
+pub fn table(backtests: &[(Period, Backtest)]) -> Vec<MethodSummary> {
     let mut scores: HashMap<Method, Vec<PointScore>> = HashMap::new();
     for (_, backtest) in backtests {
         for point in &backtest.points {
@@ -84,15 +67,9 @@ pub fn table(backtests: &[(Period, Backtest)]) -> Vec<MethodRow> {
         .iter()
         .map(|&method| {
             let points = scores.remove(&method).unwrap_or_default();
-            let brier = brier(backtests, method);
-            let summary = summarize(method, &points, &[]);
-            MethodRow {
-                method,
-                points: summary.points,
-                mean_ape: summary.mean_ape,
-                mean_bias: summary.mean_bias,
-                coverage: summary.coverage,
-                brier,
+            MethodSummary {
+                brier: brier(backtests, method),
+                ..summarize(method, &points, &[])
             }
         })
         .collect()
@@ -114,7 +91,7 @@ fn brier(backtests: &[(Period, Backtest)], method: Method) -> Option<f64> {
 }
 
 /// The table as Markdown, one row per method, with each period's actual beside it.
-pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodRow]) -> String {
+pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> String {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
     let mut out = String::from(
         "| method | points | mean APE | mean bias | P10-P90 coverage | Brier per deal |\n\

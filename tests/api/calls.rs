@@ -5,14 +5,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, violated_fields};
-
-fn usd(minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
-    })
-}
+use crate::helpers::{TestApp, assert_error, authed, usd, violated_fields};
 
 const PERIOD: &str = "2026-Q4";
 

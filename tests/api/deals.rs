@@ -1,7 +1,7 @@
 //! DealService: creating deals, gated stage moves and their checklist, closing, leader-owned
 //! fields, visibility, etags, idempotent retries, listing and the stage history.
 
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::google::r#type::Date;
@@ -13,8 +13,8 @@ use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, person, stage, template_pipeline,
-    violated_fields,
+    Person, TestApp, assert_error, authed, create_pipeline, date, person, stage, template_pipeline,
+    usd, violated_fields,
 };
 
 use pb::close_deal_request::Outcome;
@@ -138,14 +138,6 @@ fn subject(pipeline: &pb::Pipeline, stage_id: &str) -> String {
     format!("{}/stages/{stage_id}", pipeline.name)
 }
 
-fn date(d: NaiveDate) -> Date {
-    Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
-}
-
 fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
@@ -153,13 +145,6 @@ fn today() -> NaiveDate {
 /// A date `days` from today.
 fn in_days(days: u64) -> Option<Date> {
     Some(date(today() + Days::new(days)))
-}
-
-fn usd(minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
-    })
 }
 
 fn contact(role: pb::BuyingRole, department: &str) -> pb::Contact {

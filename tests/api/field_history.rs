@@ -2,36 +2,22 @@
 //! owner, stage and status kept with its time and actor, listed oldest first to whoever sees
 //! the deal.
 
-use chrono::{Datelike, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use dealdesk::domain::directory::Role;
-use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::{self as pb};
 use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, create_pipeline, person, stage};
+use crate::helpers::{
+    Person, TestApp, assert_error, authed, create_pipeline, date, person, stage, usd,
+};
 
 use pb::field_change::Field;
 use pb::field_value::Value;
 
-fn date(d: NaiveDate) -> Date {
-    Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
-}
-
 fn today() -> NaiveDate {
     Utc::now().date_naive()
-}
-
-fn usd(minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
-    })
 }
 
 async fn two_stage_pipeline(app: &TestApp) -> pb::Pipeline {

@@ -11,7 +11,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
+use crate::helpers::{Person, TestApp, assert_error, authed, date, person, violated_fields};
 
 use pb::ForecastCategory as Category;
 use pb::LeadSource as Lead;
@@ -92,14 +92,6 @@ async fn pipeline(app: &TestApp, open: &[(&str, i32)]) -> pb::Pipeline {
 /// s1 (20%), s2 (40%), s3 (60%), won, lost.
 async fn three_stages(app: &TestApp) -> pb::Pipeline {
     pipeline(app, &[("s1", 2_000), ("s2", 4_000), ("s3", 6_000)]).await
-}
-
-fn date(d: NaiveDate) -> Date {
-    Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
 }
 
 fn today() -> NaiveDate {

@@ -407,3 +407,21 @@ pub fn relation(r: pb::approver::Relation) -> pb::approver::Approver {
 pub fn queue(role: pb::Role) -> pb::approver::Approver {
     pb::approver::Approver::RoleQueue(role as i32)
 }
+
+/// An amount in US cents.
+pub fn usd(minor: i64) -> Option<pb::Money> {
+    Some(pb::Money {
+        currency_code: "USD".into(),
+        amount_minor: minor,
+    })
+}
+
+/// A date on the wire.
+pub fn date(d: chrono::NaiveDate) -> dealdesk::proto::google::r#type::Date {
+    use chrono::Datelike;
+    dealdesk::proto::google::r#type::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
