@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::forecast::Scope;
+use super::forecast::{Converter, Scope};
 use super::ports::Store;
-use super::{App, AppError, AppResult, Principal};
+use super::{App, AppResult, Principal};
 use crate::domain::backtest::{
     CalibrationRow, DealPrediction, Method, MethodSummary, PointScore, average_of_last_periods,
     calibration, closed_plus_new, summarize,
@@ -207,18 +207,17 @@ fn backtest_with(inputs: &Inputs<'_>, period: Period, days: &[NaiveDate]) -> App
     let (start, end) = inputs.bounds;
     // The truth: today's book.
     let now = rebuild(inputs.timelines, DateTime::<Utc>::MAX_UTC, |d| d);
+    let mut converter = Converter::new(inputs.currency, inputs.rates.to_vec());
     let mut actual = 0;
     let mut won_in_period = HashMap::new();
     for deal in &now {
         let won = inputs.booked_in(deal, (start, end));
         won_in_period.insert(deal.deal_id, won);
         if won && inputs.in_scope(deal.state.owner_id) {
-            let money = deal.state.money().ok_or_else(|| missing_rate(None))?;
-            actual += inputs
-                .convert(money)
-                .ok_or_else(|| missing_rate(Some(money.currency)))?;
+            actual += converter.amount(deal.state.money());
         }
     }
+    converter.finish()?;
     let mut points = Vec::with_capacity(days.len());
     let mut predictions: HashMap<Method, Vec<DealPrediction>> = HashMap::new();
     for &day in days {
@@ -264,17 +263,6 @@ fn backtest_with(inputs: &Inputs<'_>, period: Period, days: &[NaiveDate]) -> App
         summaries,
         calibration,
     })
-}
-
-fn missing_rate(currency: Option<Currency>) -> AppError {
-    AppError::FailedPrecondition {
-        reason: "MISSING_EXCHANGE_RATE",
-        message: match currency {
-            Some(c) => format!("no exchange rate converts {c}"),
-            None => "a won deal has no amount".into(),
-        },
-        violations: Vec::new(),
-    }
 }
 
 /// An open deal dated in the period at a point, with each method's probability.

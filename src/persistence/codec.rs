@@ -14,6 +14,11 @@ pub(crate) fn corrupt(kind: &str, value: &str) -> DbErr {
     DbErr::Type(format!("unknown {kind} {value:?} in the database"))
 }
 
+/// A stored id.
+pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid, DbErr> {
+    uuid::Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
+}
+
 macro_rules! codec {
     ($ty:ty, $encode:ident, $decode:ident, { $($variant:path => $text:literal),* $(,)? }) => {
         pub(crate) fn $encode(value: $ty) -> &'static str {

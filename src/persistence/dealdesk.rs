@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::codec::{corrupt, decode_role, encode_role, encode_segment};
 use super::entities::{
     approval_event, approval_policy, approval_queue, approval_request, deal, delegation, user,
@@ -44,10 +45,6 @@ fn from_row(row: approval_policy::Model) -> Result<PolicyVersion, DbErr> {
         creator,
         created_at: row.created_at,
     })
-}
-
-fn uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
 }
 
 fn encode_state(state: RequestState) -> &'static str {

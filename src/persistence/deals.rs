@@ -14,6 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::codec::*;
 use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_history};
 use super::{EventLog, SqlStore, field_history, record_audit, storage};
@@ -43,10 +44,6 @@ pub const NO_CLOSE_DATE_DESC: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1)
 pub const NO_AMOUNT_ASC: i64 = i64::MAX;
 /// See [`NO_CLOSE_DATE_ASC`].
 pub const NO_AMOUNT_DESC: i64 = -1;
-
-fn uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
-}
 
 fn money(minor: Option<i64>, currency: &Option<String>) -> Result<Option<Money>, DbErr> {
     match (minor, currency) {

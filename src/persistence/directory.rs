@@ -9,6 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::codec::{decode_role, encode_role};
 use super::entities::{api_token, user};
 use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, storage};
@@ -24,23 +25,14 @@ use crate::domain::directory::{
 /// Deepest reporting chain walked when checking for cycles; a deeper tree is refused.
 const MAX_TREE_DEPTH: usize = 64;
 
-fn parse_uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| super::codec::corrupt("uuid", text))
-}
-
 fn user_from_row(row: user::Model) -> Result<User, DbErr> {
     Ok(User {
-        id: UserId(parse_uuid(&row.id)?),
+        id: UserId(uuid(&row.id)?),
         profile: UserProfile {
             display_name: row.display_name,
             email: row.email,
             role: decode_role(&row.role)?,
-            manager_id: row
-                .manager_id
-                .as_deref()
-                .map(parse_uuid)
-                .transpose()?
-                .map(UserId),
+            manager_id: row.manager_id.as_deref().map(uuid).transpose()?.map(UserId),
             active: row.active,
         },
         created_at: row.created_at,
@@ -67,8 +59,8 @@ pub(super) fn user_row(new: &User) -> user::ActiveModel {
 
 fn token_from_row(row: api_token::Model) -> Result<ApiToken, DbErr> {
     Ok(ApiToken {
-        id: parse_uuid(&row.id)?,
-        user_id: UserId(parse_uuid(&row.user_id)?),
+        id: uuid(&row.id)?,
+        user_id: UserId(uuid(&row.user_id)?),
         display_name: row.display_name,
         secret_hash: row.secret_hash,
         created_at: row.created_at,
@@ -105,8 +97,8 @@ impl SqlStore {
                     .into_iter()
                     .map(|(id, manager)| {
                         Ok((
-                            UserId(parse_uuid(&id)?),
-                            manager.as_deref().map(parse_uuid).transpose()?.map(UserId),
+                            UserId(uuid(&id)?),
+                            manager.as_deref().map(uuid).transpose()?.map(UserId),
                         ))
                     })
                     .collect::<Result<Vec<_>, DbErr>>()
@@ -150,7 +142,7 @@ async fn chain_above<C: ConnectionTrait>(
         next = row
             .manager_id
             .as_deref()
-            .map(parse_uuid)
+            .map(uuid)
             .transpose()
             .map_err(storage)?
             .map(UserId);

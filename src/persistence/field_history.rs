@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::codec::{
     corrupt, decode_category, decode_deal_status, encode_category, encode_deal_status,
 };
@@ -19,10 +20,6 @@ use crate::domain::deal_history::{DealState, FieldHistoryEntry, FieldValue, Trac
 use crate::domain::directory::UserId;
 use crate::domain::money::Currency;
 use crate::domain::period_rate::DealTimeline;
-
-fn uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
-}
 
 /// A value as text: amounts in minor units, dates `YYYY-MM-DD`, the deals table's codes.
 fn encode(value: &FieldValue) -> String {

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::codec::{corrupt, decode_category};
 use super::entities::{
     exchange_rate, forecast_call_event, forecast_snapshot, forecast_snapshot_call, win_rate_entry,
@@ -29,10 +30,6 @@ use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::{Figures, ForecastSnapshot, FrozenCall, Range, RangeMethod};
 use crate::domain::money::{Currency, ExchangeRate, MAX_AMOUNT_MINOR, Money};
 use crate::domain::winrate::{Cohort, Rate, SegmentKind, SegmentRate, StageRate, WinRateSnapshot};
-
-fn uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
-}
 
 fn currency(code: &str) -> Result<Currency, DbErr> {
     Currency::parse(code).ok_or_else(|| corrupt("currency", code))

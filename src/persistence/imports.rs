@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use super::codec::uuid;
 use super::deals::{CHUNK, deal_row, history_row, insert_deal_rows, load_deals};
 use super::directory::user_row;
 use super::entities::{deal, deal_external_id, stage_history, user, user_external_id};
@@ -15,10 +16,6 @@ use crate::app::ports::{AuditEntry, ImportStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
 use crate::import::{ExistingDeal, ImportPlan};
-
-fn uuid(text: &str) -> Result<Uuid, DbErr> {
-    Uuid::parse_str(text).map_err(|_| super::codec::corrupt("uuid", text))
-}
 
 impl ImportStore for SqlStore {
     async fn imported_deals(
