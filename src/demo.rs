@@ -4,8 +4,9 @@
 pub mod backtest_table;
 
 use crate::app::Principal;
-use crate::app::forecast::{Scope, WinRateRequest};
+use crate::app::forecast::Scope;
 use crate::app::ports::{AuditEntry, Created, Store};
+use crate::app::win_rates::WinRateRequest;
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
 use crate::domain::money::{Currency, ExchangeRate, Money};

@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::error::Precondition;
-use super::forecast::{Converter, Scope, ScopeView};
+use super::exchange::Converter;
+use super::forecast::{Scope, ScopeView};
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::call::{lineage, own_call};

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::forecast::{Converter, Scope};
+use super::exchange::Converter;
+use super::forecast::Scope;
 use super::ports::Store;
 use super::{App, AppResult, Principal};
 use crate::domain::backtest::{
@@ -17,12 +18,11 @@ use crate::domain::backtest::{
 };
 use crate::domain::book_as_of::{DealThen, classic_rates, rebuild};
 use crate::domain::calendar::{OrgCalendar, PeriodKind};
-use crate::domain::deal::DealStatus;
+use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::directory::UserId;
+use crate::domain::forecast::{OpenDeals, model_range};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
-use crate::domain::new_pipeline::{
-    NotYetCreated, WonDeal, not_yet_created, previous, range_with_new_pipeline,
-};
+use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{DealTimeline, PeriodRateSettings, PeriodRateTable};
 use crate::domain::pipeline::Pipeline;
@@ -33,8 +33,6 @@ const WINDOW_DAYS: i64 = 365;
 /// Days before the first point whose deals a backtest reads: the rate window, or the four
 /// quarters or twelve months before the period, whichever reaches further.
 const LOOKBACK_DAYS: i64 = 400;
-/// Draws of each point's ranges.
-const SAMPLES: usize = 2_000;
 
 /// One method's forecast at one point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -348,22 +346,21 @@ fn point(
     };
     let effects = period_effects(&tables);
     let ranged = |new: &NotYetCreated, method: Method| {
-        let deals: Vec<(i64, f64)> = open
+        let deals: Vec<OpenDeals> = open
             .iter()
-            .map(|d| (d.amount, d.probability(method)))
+            .map(|d| OpenDeals::one(d.amount, d.probability(method), ForecastCategory::Pipeline))
             .collect();
-        let weighted: i64 = deals
-            .iter()
-            .map(|&(a, p)| crate::domain::forecast::weigh(a, p))
-            .sum();
+        let weighted: i64 = deals.iter().map(|d| d.period_weighted).sum();
         // Only the period forecast knows how whole periods varied around its rates.
         let effects: &[f64] = if method == Method::PeriodForecast {
             &effects
         } else {
             &[]
         };
-        let (p10, _, p90) = range_with_new_pipeline(closed, &deals, new, effects, seed, SAMPLES);
-        (closed + weighted + new.expected, Some((p10, p90)))
+        let values: Vec<i64> = new.values.iter().map(|&(_, v)| v).collect();
+        // Deals one by one always have a range.
+        let range = model_range(closed, &deals, &values, effects, seed).map(|r| (r.p10, r.p90));
+        (closed + weighted + new.expected, range)
     };
     let forecasts = [
         (

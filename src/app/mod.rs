@@ -9,12 +9,14 @@ pub mod dealdesk;
 pub mod deals;
 pub mod directory;
 pub mod error;
+pub mod exchange;
 pub mod forecast;
 pub mod imports;
 pub mod period_rates;
 pub mod pipeline_metrics;
 pub mod pipelines;
 pub mod ports;
+pub mod win_rates;
 
 pub use error::{AppError, AppResult};
 

@@ -1,7 +1,7 @@
 //! The not-yet-created pipeline: the revenue a period will book from deals that do not exist
 //! yet at the as-of instant, learned from how much each of the last K periods of the same kind
-//! booked from deals created after the same point of that period; and the forecast's range with
-//! that term's spread added to the open deals'.
+//! booked from deals created after the same point of that period (its spread joins the range in
+//! [`super::forecast::model_range`]).
 //!
 //! Every figure here uses only what was known at the as-of instant (periods that had ended,
 //! deals that had been created), so a backtest that calls it for a past day is honest.
@@ -10,7 +10,6 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::calendar::{OrgCalendar, PeriodKind};
 use super::period::Period;
-use super::random::Rng;
 
 /// The period of the same kind just before `period` (December before January, Q4 of the
 /// previous fiscal year before Q1: fiscal years are numbered consecutively whatever their start).
@@ -161,51 +160,6 @@ pub fn not_yet_created(
         expected: mean_half_up(&plain),
         values,
     }
-}
-
-/// P10, P50 and P90 of a period's revenue: `closed_won`, plus each open deal (amount, q) won
-/// independently with its q scaled by the simulated period's effect, plus the not-yet-created
-/// revenue drawn uniformly from its past values (its expected value when there are none), over
-/// `samples` simulated periods (at least one) drawn from `seed`. Each simulated period draws one
-/// of `effects` (past periods' booked / expected, see
-/// [`super::period_rate::PeriodOutcome`]; none: 1): whole periods run hot or cold together,
-/// which independent coin tosses alone leave out. The same inputs and seed always give the same
-/// range.
-///
-/// Quantiles are nearest ranks of the simulated totals, as in [`super::forecast::revenue_range`].
-/// Drawing a past period's value whole, rather than a normal around the mean, keeps the term's
-/// skew (one big quarter) and never goes below the smallest period seen.
-pub fn range_with_new_pipeline(
-    closed_won: i64,
-    deals: &[(i64, f64)],
-    new: &NotYetCreated,
-    effects: &[f64],
-    seed: u64,
-    samples: usize,
-) -> (i64, i64, i64) {
-    let past: Vec<i64> = new.values.iter().map(|&(_, value)| value).collect();
-    let mut rng = Rng::new(seed);
-    let mut totals: Vec<i64> = (0..samples.max(1))
-        .map(|_| {
-            let effect = match effects.len() {
-                0 => 1.0,
-                n => effects[rng.below(n)],
-            };
-            let open = deals
-                .iter()
-                .filter(|&&(_, q)| rng.wins(Rng::odds((q * effect).clamp(0.0, 1.0))))
-                .fold(0i64, |sum, &(amount, _)| sum.saturating_add(amount));
-            let fresh = if past.is_empty() {
-                new.expected
-            } else {
-                past[rng.below(past.len())]
-            };
-            closed_won.saturating_add(open).saturating_add(fresh)
-        })
-        .collect();
-    totals.sort_unstable();
-    let at = |q: f64| totals[nearest_rank(q, totals.len())];
-    (at(0.1), at(0.5), at(0.9))
 }
 
 #[cfg(test)]
@@ -430,64 +384,6 @@ mod tests {
         assert_eq!((none.p10(), none.p90()), (0, 0));
     }
 
-    #[test]
-    fn with_nothing_uncertain_the_range_is_a_point() {
-        let none = NotYetCreated {
-            expected: 30,
-            values: vec![],
-        };
-        let range = range_with_new_pipeline(100, &[(50, 1.0), (999, 0.0)], &none, &[], 7, 200);
-        assert_eq!(range, (180, 180, 180));
-    }
-
-    #[test]
-    fn the_not_yet_created_part_is_drawn_from_its_past_values() {
-        let new = NotYetCreated {
-            expected: 50,
-            values: vec![(p("2026-01"), 0), (p("2026-02"), 100)],
-        };
-        let (p10, _, p90) = range_with_new_pipeline(1_000, &[], &new, &[], 42, 1_000);
-        assert_eq!((p10, p90), (1_000, 1_100));
-    }
-
-    #[test]
-    fn no_samples_is_taken_as_one() {
-        let none = NotYetCreated {
-            expected: 0,
-            values: vec![],
-        };
-        assert_eq!(range_with_new_pipeline(5, &[], &none, &[], 0, 0), (5, 5, 5));
-    }
-
-    #[test]
-    fn periods_that_run_hot_or_cold_together_widen_the_range() {
-        let none = NotYetCreated {
-            expected: 0,
-            values: vec![],
-        };
-        let deals: Vec<(i64, f64)> = (0..200).map(|_| (100, 0.5)).collect();
-        let (low, _, high) = range_with_new_pipeline(0, &deals, &none, &[], 3, 2_000);
-        let (cold, _, hot) = range_with_new_pipeline(0, &deals, &none, &[0.6, 1.4], 3, 2_000);
-        assert!(cold < low && hot > high, "{cold}..{hot} vs {low}..{high}");
-        // Every deal certain and an effect of 2 still books each deal once.
-        let sure = [(100, 1.0)];
-        assert_eq!(
-            range_with_new_pipeline(0, &sure, &none, &[2.0], 3, 50),
-            (100, 100, 100)
-        );
-    }
-
-    fn arb_term() -> impl Strategy<Value = NotYetCreated> {
-        prop::collection::vec(0i64..1_000_000, 0..12).prop_map(|values| NotYetCreated {
-            expected: mean_half_up(&values),
-            values: values.into_iter().map(|v| (p("2026-01"), v)).collect(),
-        })
-    }
-
-    fn arb_deals() -> impl Strategy<Value = Vec<(i64, f64)>> {
-        prop::collection::vec((0i64..10_000_000, 0.0f64..=1.0), 0..30)
-    }
-
     fn arb_won() -> impl Strategy<Value = WonDeal> {
         // Any creation and booking in 2025 to 2026.
         let base = at("2025-01-01T00:00:00Z");
@@ -499,37 +395,6 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the deals and the draws, the range is ordered and never below what is
-        /// already won (amounts and past values are not negative).
-        #[test]
-        fn the_range_is_ordered_and_at_least_closed_won(
-            closed in 0i64..1_000_000_000,
-            deals in arb_deals(),
-            new in arb_term(),
-            seed in any::<u64>(),
-            samples in 1usize..300,
-        ) {
-            let (p10, p50, p90) = range_with_new_pipeline(closed, &deals, &new, &[], seed, samples);
-            prop_assert!(closed <= p10 && p10 <= p50 && p50 <= p90);
-            let most = closed
-                + deals.iter().map(|d| d.0).sum::<i64>()
-                + new.values.iter().map(|v| v.1).max().unwrap_or(new.expected);
-            prop_assert!(p90 <= most);
-        }
-
-        /// The same inputs and seed give the same range.
-        #[test]
-        fn the_range_is_the_same_for_the_same_seed(
-            deals in arb_deals(),
-            new in arb_term(),
-            seed in any::<u64>(),
-        ) {
-            prop_assert_eq!(
-                range_with_new_pipeline(10, &deals, &new, &[0.5, 1.5], seed, 250),
-                range_with_new_pipeline(10, &deals, &new, &[0.5, 1.5], seed, 250)
-            );
-        }
-
         /// Deals booked from the as-of instant's period on never change the term, and its
         /// expectation lies between its lowest and highest past values.
         #[test]

@@ -1,0 +1,224 @@
+//! Learning per-stage win rates from stage history, stored as versioned snapshots (with the
+//! period rates q learned beside them), and reading them back.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveDate};
+use uuid::Uuid;
+
+use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store};
+use super::{App, AppError, AppResult, Principal, idempotent_write};
+use crate::domain::Violations;
+use crate::domain::directory::Role;
+use crate::domain::winrate::{
+    Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
+};
+
+/// What to compute win rates over.
+#[derive(Debug, Clone)]
+pub struct WinRateRequest {
+    /// The pipeline.
+    pub pipeline: Uuid,
+    /// First day of the window (default a year before its end).
+    pub window_start: Option<NaiveDate>,
+    /// Last day of the window (default today).
+    pub window_end: Option<NaiveDate>,
+    /// Prior weight (default 10).
+    pub prior_weight: Option<u32>,
+    /// Split by lead source too.
+    pub by_lead_source: bool,
+    /// Split by team too.
+    pub by_team: bool,
+}
+
+fn require_rate_setter(principal: &Principal) -> AppResult<()> {
+    match principal.role() {
+        Role::Admin | Role::Leader => Ok(()),
+        role => Err(AppError::denied(
+            "WIN_RATES_REQUIRE_LEADER",
+            format!(
+                "a {} cannot compute win rates; admins and leaders can",
+                role.as_str()
+            ),
+        )),
+    }
+}
+
+/// Sums cohort rows into per-key cohorts; amounts only in `main` currency count for value
+/// weighting.
+fn add_row(cohort: &mut Cohort, deals: u64, won: bool, amount: f64, counts_amount: bool) {
+    cohort.n += deals;
+    if won {
+        cohort.wins += deals;
+    }
+    if counts_amount {
+        cohort.amount += amount;
+        if won {
+            cohort.won_amount += amount;
+        }
+    }
+}
+
+impl<S: Store> App<S> {
+    /// Learns per-stage win rates of a pipeline and stores them as its current snapshot.
+    pub async fn compute_win_rates(
+        &self,
+        principal: Option<&Principal>,
+        request: WinRateRequest,
+        key: Option<IdempotencyKey>,
+        respond: impl FnOnce(&WinRateSnapshot) -> Vec<u8>,
+    ) -> AppResult<Created<WinRateSnapshot>> {
+        if let Some(principal) = principal {
+            require_rate_setter(principal)?;
+        }
+        if let Some(saved) = self.replay(key.as_ref()).await? {
+            return Ok(Created::Replayed(saved));
+        }
+        let at = self.now();
+        let window_end = request.window_end.unwrap_or(self.calendar.day_of(at));
+        let window_start = request.window_start.unwrap_or_else(|| {
+            window_end
+                .checked_sub_months(chrono::Months::new(12))
+                .unwrap_or(window_end)
+        });
+        let k = request.prior_weight.unwrap_or(DEFAULT_PRIOR_WEIGHT);
+        let mut violations = Violations::new();
+        if window_start > window_end {
+            violations.add("window_start", "must not be after window_end");
+        }
+        if k > 1000 {
+            violations.add("prior_weight", "must be between 0 and 1000");
+        }
+        let pipeline = self.store.get_pipeline(request.pipeline).await?;
+        if pipeline.is_none() {
+            violations.add("pipeline", "no such pipeline");
+        }
+        let (Some(pipeline), true) = (pipeline, violations.is_empty()) else {
+            return Err(AppError::invalid(violations));
+        };
+        // Deals booked (closed) in the window, both ends included.
+        let (from, to) = (window_start, window_end + Duration::days(1));
+        let rows = self
+            .store
+            .win_rate_cohorts(pipeline.id, from, to, CohortSplit::None)
+            .await?;
+        // Value weighting in the cohort's main currency (the one most of its deals are in).
+        let mut by_currency: HashMap<Option<String>, u64> = HashMap::new();
+        for row in &rows {
+            *by_currency.entry(row.currency.clone()).or_default() += row.deals;
+        }
+        let main = by_currency
+            .into_iter()
+            .filter(|(c, _)| c.is_some())
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .and_then(|(c, _)| c);
+        let mut cohorts: BTreeMap<String, Cohort> = BTreeMap::new();
+        for row in &rows {
+            let cohort = cohorts.entry(row.stage_id.clone()).or_default();
+            add_row(cohort, row.deals, row.won, row.amount, row.currency == main);
+        }
+        let stages = stage_rates(&pipeline.spec, &cohorts, k);
+        let mut segment_cohorts: BTreeMap<(SegmentKind, String, String), Cohort> = BTreeMap::new();
+        for (wanted, split, kind) in [
+            (
+                request.by_lead_source,
+                CohortSplit::LeadSource,
+                SegmentKind::LeadSource,
+            ),
+            (request.by_team, CohortSplit::Team, SegmentKind::Team),
+        ] {
+            if !wanted {
+                continue;
+            }
+            for row in self
+                .store
+                .win_rate_cohorts(pipeline.id, from, to, split)
+                .await?
+            {
+                let value = match kind {
+                    SegmentKind::Team if !row.segment.is_empty() => {
+                        format!("users/{}", row.segment)
+                    }
+                    _ => row.segment.clone(),
+                };
+                let cohort = segment_cohorts
+                    .entry((kind, value, row.stage_id.clone()))
+                    .or_default();
+                add_row(cohort, row.deals, row.won, row.amount, row.currency == main);
+            }
+        }
+        let segments = segment_rates(&pipeline.spec, &stages, &segment_cohorts, k);
+        let period_rates = self
+            .learn_period_rates(pipeline.id, &stages, (window_start, window_end), k)
+            .await?;
+        let version = self
+            .store
+            .latest_win_rate_version(pipeline.id)
+            .await?
+            .unwrap_or(0)
+            + 1;
+        let actor = principal.map(|p| p.user.id);
+        let snapshot = WinRateSnapshot {
+            id: Uuid::now_v7(),
+            pipeline_id: pipeline.id,
+            version,
+            current: true,
+            window_start,
+            window_end,
+            prior_weight: k,
+            stages,
+            segments,
+            period_rates,
+            creator: actor,
+            created_at: at,
+        };
+        let audit = AuditEntry {
+            actor,
+            action: "ComputeWinRates",
+            resource: format!("pipelines/{}/winRateSnapshots/{version}", pipeline.id),
+            detail: format!("window {window_start}..={window_end}, k {k}"),
+            change: None,
+        };
+        let write = idempotent_write(key, || respond(&snapshot));
+        Ok(
+            match self
+                .store
+                .insert_win_rate_snapshot(&snapshot, audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(snapshot),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// One snapshot; everyone may read win rates.
+    pub async fn get_win_rate_snapshot(
+        &self,
+        _principal: &Principal,
+        pipeline: Uuid,
+        version: i64,
+    ) -> AppResult<WinRateSnapshot> {
+        self.store
+            .get_win_rate_snapshot(pipeline, version)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                kind: "win-rate snapshot",
+                name: format!("pipelines/{pipeline}/winRateSnapshots/{version}"),
+            })
+    }
+
+    /// A page of a pipeline's snapshots, newest first.
+    pub async fn list_win_rate_snapshots(
+        &self,
+        principal: &Principal,
+        pipeline: Uuid,
+        before: Option<i64>,
+        limit: u64,
+    ) -> AppResult<Vec<WinRateSnapshot>> {
+        self.get_pipeline(principal, pipeline).await?;
+        self.store
+            .list_win_rate_snapshots(pipeline, before, limit)
+            .await
+    }
+}
