@@ -1,15 +1,19 @@
 //! The rules of learning q, as tests. Amounts are minor units written as dollars_cents
 //! (100_00 is 100.00).
 #![allow(clippy::inconsistent_digit_grouping)]
-use chrono::TimeZone;
+use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
 
+use super::learn::{
+    Converter, Learner, Observation, StageIndex, booking_at, observation_instants, observe,
+};
 use super::*;
-use crate::domain::deal::ForecastCategory;
+use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::deal_history::{as_of, changes, pushes};
 use crate::domain::directory::UserId;
 use crate::domain::money::Currency;
 use crate::domain::period::FiscalCalendar;
+use crate::domain::winrate::wilson;
 
 fn usd() -> Currency {
     Currency::parse("USD").unwrap()
