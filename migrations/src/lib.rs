@@ -20,6 +20,7 @@ mod m0014_forecast_scope_indexes;
 mod m0015_booking_date;
 mod m0016_field_history;
 mod m0017_period_rates;
+mod m0018_forecast_snapshot_model;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_booking_date::Migration),
             Box::new(m0016_field_history::Migration),
             Box::new(m0017_period_rates::Migration),
+            Box::new(m0018_forecast_snapshot_model::Migration),
         ]
     }
 }

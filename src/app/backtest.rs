@@ -24,7 +24,9 @@ use crate::domain::forecast::{OpenDeals, model_range};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
-use crate::domain::period_rate::{DealTimeline, PeriodRateSettings, PeriodRateTable};
+use crate::domain::period_rate::{
+    DealTimeline, PeriodRateSettings, PeriodRateTable, period_effects,
+};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::winrate::DEFAULT_PRIOR_WEIGHT;
 
@@ -344,7 +346,7 @@ fn point(
         expected: 0,
         values: Vec::new(),
     };
-    let effects = period_effects(&tables);
+    let effects = period_effects(tables.values());
     let ranged = |new: &NotYetCreated, method: Method| {
         let deals: Vec<OpenDeals> = open
             .iter()
@@ -438,24 +440,6 @@ fn period_tables(
             let table = PeriodRateTable::learn(&settings, deals, &rates, &|m| inputs.convert(m));
             (pipeline, table)
         })
-        .collect()
-}
-
-/// How each past period's observations booked against the learned q (every pipeline's summed
-/// per period): the period effects the range draws from.
-fn period_effects(tables: &HashMap<Uuid, PeriodRateTable>) -> Vec<f64> {
-    let mut periods: std::collections::BTreeMap<NaiveDate, (f64, f64)> = Default::default();
-    for table in tables.values() {
-        for p in &table.periods {
-            let sums = periods.entry(p.first_day).or_default();
-            sums.0 += p.booked;
-            sums.1 += p.expected;
-        }
-    }
-    periods
-        .values()
-        .filter(|(_, expected)| *expected > 0.0)
-        .map(|(booked, expected)| booked / expected)
         .collect()
 }
 

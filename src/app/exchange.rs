@@ -67,6 +67,7 @@ impl Converter {
                 .filter_map(|c| minor_unit_rate(c, self.into, &self.rates).map(|r| (c, r)))
                 .collect(),
             win_rates,
+            period: None,
         }
     }
 

@@ -7,14 +7,15 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::exchange::Converter;
-use super::ports::Store;
+use super::period_forecast::{ForecastMethod, NewPipeline, PeriodModel};
+use super::ports::{OpenDealRow, Store};
 use super::{App, AppError, AppResult, Principal};
+use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, Role, UserId};
-use crate::domain::forecast::{
-    Figures, OpenDeals, Range, range_needs_each_deal, revenue_range, weigh,
-};
-use crate::domain::money::{Currency, ExchangeRate};
+use crate::domain::forecast::{Figures, OpenDeals, Range, model_range};
+use crate::domain::money::Currency;
+use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
 use crate::domain::pipeline::{Pipeline, StageKind};
 use crate::domain::winrate::WinRateSnapshot;
@@ -53,6 +54,14 @@ pub struct ForecastResult {
     pub by_report: Vec<(UserId, Figures)>,
     /// Snapshots used, as (pipeline, version).
     pub snapshots: Vec<(Uuid, i64)>,
+    /// How `expected` was computed.
+    pub method: ForecastMethod,
+    /// Days from today to the period's last day: the horizon q was read at.
+    pub horizon_days: i64,
+    /// The not-yet-created term with its past values (`None` without period rates).
+    pub not_yet_created: Option<NotYetCreated>,
+    /// Pipelines of open deals weighed by their stage rates for want of period rates.
+    pub stage_weighted: Vec<Uuid>,
 }
 
 /// A scope resolved against the reporting tree.
@@ -224,31 +233,26 @@ impl<S: Store> App<S> {
     ) -> AppResult<ForecastResult> {
         let view = self.resolve_scope(viewer, scope).await?;
         let (owners, tree) = (view.owners, view.tree);
-        let subtree_of = |root: UserId| tree.subtree(root);
         let table = self.rate_table(snapshots).await?;
-        let rate_of = |pipeline: Uuid, stage: &str| table.learned(pipeline, stage);
-        let pipelines = &table.pipelines;
-        let chosen = &table.chosen;
-
         let (start, end) = self.calendar.bounds(period);
-        let rates: Vec<ExchangeRate> = self
-            .store
-            .exchange_rates()
-            .await?
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect();
-        let mut converter = Converter::new(currency, rates);
-        let valuation = converter.valuation(table.open_stage_rates());
-        // Independent reads, each on its own connection: the period's open deals and its won
-        // deals are read at the same time. A small team's range almost always needs its few
-        // hundred deals one by one (see below), so its open deals are read one by one and
-        // valued here, by the arithmetic the database uses for a wider scope's groups
-        // (`convert_minor`, `weigh`): one read fewer than groups and deals both.
+        let exchange = self.exchange_table().await?;
+        let horizon = (end - chrono::Duration::days(1) - self.today()).num_days();
+        let kind = PeriodKind::of(period);
+        let model = PeriodModel::new(&table, &self.calendar, kind, horizon, &exchange);
+        let mut converter = Converter::new(currency, exchange.clone());
+        let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
+        let pushes = Some((kind, model.fiscal_start_month));
+        // Independent reads, each on its own connection: the period's open deals, its won deals
+        // and the not-yet-created term's past revenue are read at the same time. A small
+        // team's range almost always needs its few hundred deals one by one (see below), so
+        // its open deals are read one by one and valued here, by the arithmetic the database
+        // uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer than groups
+        // and deals both.
         let small_team = owners
             .as_ref()
             .is_some_and(|o| o.len() <= SMALL_TEAM_OWNERS);
-        let (open, won, each_deal) = tokio::try_join!(
+        let mut new_converter = Converter::new(currency, exchange.clone());
+        let (open, won, each_deal, new) = tokio::try_join!(
             async {
                 if small_team {
                     return Ok(Vec::new());
@@ -270,36 +274,53 @@ impl<S: Store> App<S> {
                 }
                 let rows = self
                     .store
-                    .open_deals_closing(owners.as_deref(), start, end)
+                    .open_deals_closing(owners.as_deref(), start, end, pushes)
                     .await?;
                 Ok(Some(rows))
             },
+            async {
+                if !model.learned() {
+                    return Ok(None);
+                }
+                let new = self
+                    .new_pipeline(owners.as_deref(), period, &mut new_converter, &valuation)
+                    .await?;
+                Ok(Some(new))
+            },
         )?;
+        new_converter.finish()?;
+        let one_by_one = |converter: &mut Converter, row: &OpenDealRow| {
+            let amount = converter.amount(row.amount);
+            let band = model.band(row.pipeline, row.amount);
+            let q = model.q(row.pipeline, &row.stage, band, row.pushes);
+            let classic = table.open_rate(row.pipeline, &row.stage);
+            OpenDeals::weighed(amount, classic, q, row.category)
+        };
         let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = match &each_deal {
             Some(rows) => rows
                 .iter()
                 .map(|row| {
-                    let amount = converter.amount(row.amount);
-                    let stage = row.stage.as_str();
-                    let mut deal =
-                        OpenDeals::one(amount, rate_of(row.pipeline, stage), row.category);
-                    deal.weighted = weigh(amount, table.open_rate(row.pipeline, stage));
-                    (Some(row.owner), row.pipeline, stage, deal)
+                    let deal = one_by_one(&mut converter, row);
+                    (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
                 })
                 .collect(),
             None => open
                 .iter()
                 .map(|row| {
                     let rate = row.currency.map_or(0.0, |c| converter.rate(c));
+                    let (band, pushes) = match row.segment {
+                        Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
+                        None => (None, 0),
+                    };
                     let deals = OpenDeals {
                         deals: row.deals,
                         amount: converter.take(row.currency, row.converted),
                         squares: row.squares * rate * rate,
                         cubes: row.cubes * rate * rate * rate,
-                        probability: rate_of(row.pipeline, &row.stage),
+                        probability: model.q(row.pipeline, &row.stage, band, pushes),
                         category: row.category,
                         weighted: row.weighted.unwrap_or(0),
-                        period_weighted: row.weighted.unwrap_or(0),
+                        period_weighted: row.period_weighted.unwrap_or(0),
                     };
                     (row.owner, row.pipeline, row.stage.as_str(), deals)
                 })
@@ -309,104 +330,57 @@ impl<S: Store> App<S> {
             .iter()
             .map(|row| (row.owner, converter.take(row.currency, row.converted)))
             .collect();
+        let method = model.method(deals.iter().filter(|d| d.3.deals > 0).map(|d| d.1));
+        let mut stage_weighted: Vec<Uuid> = deals
+            .iter()
+            .map(|d| d.1)
+            .filter(|p| model.learned() && !model.covers(*p))
+            .collect();
+        stage_weighted.sort();
+        stage_weighted.dedup();
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
-        let totals = Figures::of(closed_total, &all);
+        let new_expected = new.as_ref().map_or(0, |n| n.line.expected);
+        let totals = Figures::of(closed_total, &all).with_new(new_expected);
         let seed = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
             h.finish()
         };
+        let past: Vec<i64> = new
+            .as_ref()
+            .map(|n| n.line.values.iter().map(|&(_, v)| v).collect())
+            .unwrap_or_default();
+        let effects = model.effects();
         // Few deals, or uneven ones: the range reads them one by one (a few hundred at most);
         // a small team's are one by one already.
-        let range = if range_needs_each_deal(&all) {
-            let rows = self
-                .store
-                .open_deals_closing(owners.as_deref(), start, end)
-                .await?;
-            let each: Vec<OpenDeals> = rows
-                .iter()
-                .map(|row| {
-                    let amount = converter.amount(row.amount);
-                    OpenDeals::one(amount, rate_of(row.pipeline, &row.stage), row.category)
-                })
-                .collect();
-            revenue_range(closed_total, &each, seed)
-        } else {
-            revenue_range(closed_total, &all, seed)
-        }
-        .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))?;
-        converter.finish()?;
-
-        // One pass groups the deals by stage; stages are then listed in pipeline order.
-        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeals>> = HashMap::new();
-        for (_, pipeline, stage, deal) in &deals {
-            per_stage
-                .entry((*pipeline, *stage))
-                .or_default()
-                .push(*deal);
-        }
-        let by_stage = pipelines
-            .iter()
-            .flat_map(|p| {
-                p.spec
-                    .stages
+        let range = match model_range(closed_total, &all, &past, &effects, seed) {
+            Some(range) => range,
+            None => {
+                let rows = self
+                    .store
+                    .open_deals_closing(owners.as_deref(), start, end, pushes)
+                    .await?;
+                let each: Vec<OpenDeals> = rows
                     .iter()
-                    .map(move |s| (p.id, s.stage_id.as_str()))
-            })
-            .filter_map(|key| {
-                let here = per_stage.get(&key)?;
-                Some((
-                    key.0,
-                    key.1.to_string(),
-                    rate_of(key.0, key.1),
-                    Figures::of(0, here),
-                ))
-            })
-            .collect();
-        let by_category = [
-            ForecastCategory::Commit,
-            ForecastCategory::BestCase,
-            ForecastCategory::Pipeline,
-            ForecastCategory::Omitted,
-        ]
-        .into_iter()
-        .map(|category| {
-            (
-                category,
-                Figures::of(0, all.iter().filter(|d| d.category == category)),
-            )
-        })
-        .collect();
-        let by_report = match scope {
-            Scope::Org => Vec::new(),
-            Scope::Subtree(root) => {
-                let mut buckets: Vec<(UserId, Vec<UserId>)> = vec![(root, vec![root])];
-                for &report in tree.reports(root) {
-                    buckets.push((report, subtree_of(report)));
-                }
-                buckets
-                    .into_iter()
-                    .map(|(user, members)| {
-                        let members: HashSet<UserId> = members.into_iter().collect();
-                        let theirs: Vec<OpenDeals> = deals
-                            .iter()
-                            .filter(|d| d.0.is_some_and(|owner| members.contains(&owner)))
-                            .map(|d| d.3)
-                            .collect();
-                        let closed: i64 = won
-                            .iter()
-                            .filter(|w| w.0.is_some_and(|owner| members.contains(&owner)))
-                            .map(|w| w.1)
-                            .sum();
-                        (user, Figures::of(closed, &theirs))
-                    })
-                    .collect()
+                    .map(|row| one_by_one(&mut converter, row))
+                    .collect();
+                model_range(closed_total, &each, &past, &effects, seed).ok_or_else(|| {
+                    AppError::Storage("a range over single deals always computes".into())
+                })?
             }
         };
-        let mut used: Vec<(Uuid, i64)> = chosen
+        converter.finish()?;
+        let breakdown = Breakdown {
+            table: &table,
+            deals: &deals,
+            won: &won,
+            new: new.as_ref(),
+        };
+        let mut used: Vec<(Uuid, i64)> = table
+            .chosen
             .values()
             .map(|s| (s.pipeline_id, s.version))
             .collect();
@@ -416,10 +390,98 @@ impl<S: Store> App<S> {
             currency,
             totals,
             range,
-            by_stage,
-            by_category,
-            by_report,
+            by_stage: breakdown.by_stage(),
+            by_category: breakdown.by_category(),
+            by_report: breakdown.by_report(scope, &tree),
             snapshots: used,
+            method,
+            horizon_days: horizon,
+            not_yet_created: new.map(|n| n.line),
+            stage_weighted,
         })
+    }
+}
+
+/// A forecast's open deals (owner, pipeline, stage, valued), won amounts and not-yet-created
+/// term, broken down.
+struct Breakdown<'a> {
+    table: &'a RateTable,
+    deals: &'a [(Option<UserId>, Uuid, &'a str, OpenDeals)],
+    won: &'a [(Option<UserId>, i64)],
+    new: Option<&'a NewPipeline>,
+}
+
+impl Breakdown<'_> {
+    /// Per stage with open deals, in pipeline order, with the stage's win rate.
+    fn by_stage(&self) -> Vec<(Uuid, String, f64, Figures)> {
+        // One pass groups the deals by stage; stages are then listed in pipeline order.
+        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeals>> = HashMap::new();
+        for (_, pipeline, stage, deal) in self.deals {
+            per_stage
+                .entry((*pipeline, *stage))
+                .or_default()
+                .push(*deal);
+        }
+        self.table
+            .pipelines
+            .iter()
+            .flat_map(|p| {
+                p.spec
+                    .stages
+                    .iter()
+                    .map(move |s| (p.id, s.stage_id.as_str()))
+            })
+            .filter_map(|key| {
+                let here = per_stage.get(&key)?;
+                let rate = self.table.learned(key.0, key.1);
+                Some((key.0, key.1.to_string(), rate, Figures::of(0, here)))
+            })
+            .collect()
+    }
+
+    /// Per category (commit, best case, pipeline, omitted).
+    fn by_category(&self) -> Vec<(ForecastCategory, Figures)> {
+        [
+            ForecastCategory::Commit,
+            ForecastCategory::BestCase,
+            ForecastCategory::Pipeline,
+            ForecastCategory::Omitted,
+        ]
+        .into_iter()
+        .map(|category| {
+            let theirs = self.deals.iter().map(|d| &d.3);
+            (
+                category,
+                Figures::of(0, theirs.filter(|d| d.category == category)),
+            )
+        })
+        .collect()
+    }
+
+    /// The scope's user (own deals), then each direct report's subtree (none for the org).
+    fn by_report(&self, scope: Scope, tree: &ReportingTree) -> Vec<(UserId, Figures)> {
+        let Scope::Subtree(root) = scope else {
+            return Vec::new();
+        };
+        let mut buckets: Vec<(UserId, Vec<UserId>)> = vec![(root, vec![root])];
+        for &report in tree.reports(root) {
+            buckets.push((report, tree.subtree(report)));
+        }
+        buckets
+            .into_iter()
+            .map(|(user, members)| {
+                let members: HashSet<UserId> = members.into_iter().collect();
+                let theirs = |owner: &Option<UserId>| owner.is_some_and(|o| members.contains(&o));
+                let open: Vec<OpenDeals> = self
+                    .deals
+                    .iter()
+                    .filter(|d| theirs(&d.0))
+                    .map(|d| d.3)
+                    .collect();
+                let closed: i64 = self.won.iter().filter(|w| theirs(&w.0)).map(|w| w.1).sum();
+                let new = self.new.map_or(0, |n| n.of(|o| members.contains(&o)));
+                (user, Figures::of(closed, &open).with_new(new))
+            })
+            .collect()
     }
 }

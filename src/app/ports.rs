@@ -402,6 +402,8 @@ pub struct OpenDealRow {
     pub category: ForecastCategory,
     /// Amount, if set.
     pub amount: Option<Money>,
+    /// Its close-date pushes so far (moves out of a period of the kind asked; 0 when not asked).
+    pub pushes: u32,
 }
 
 /// How the database values each deal as it adds a forecast up: its amount converted into the
@@ -418,6 +420,61 @@ pub struct Valuation {
     /// Each pipeline's stages with their win rates in [0, 1]; a deal in a stage not listed
     /// weighs nothing.
     pub win_rates: Vec<(Uuid, Vec<(String, f64)>)>,
+    /// The period rates, when the forecast weighs deals by them: groups are then split by
+    /// segment too, and each deal weighed at its segment's q as well.
+    pub period: Option<PeriodValuation>,
+}
+
+/// How the database puts each open deal in a segment of the period rates and weighs it at the
+/// segment's q. A deal's segment is `(band + 1) * 3 + pushes`, with `band` its size band (0 to
+/// 2; -1 when its currency has no band thresholds) and `pushes` its close-date pushes so far
+/// (0, 1, or 2 for two or more): 0 to 11.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodValuation {
+    /// A push moves the close date out of a period of this kind.
+    pub kind: crate::domain::calendar::PeriodKind,
+    /// The fiscal year's first month (1 to 12), for quarters.
+    pub fiscal_start_month: u32,
+    /// Per pipeline, per currency, the least amounts in minor units of size bands 1 and 2.
+    pub bands: Vec<(Uuid, Vec<(Currency, [i64; 2])>)>,
+    /// Per pipeline, each open stage's q per segment; a stage not listed weighs nothing.
+    pub q: Vec<(Uuid, Vec<(String, [f64; SEGMENTS])>)>,
+}
+
+/// How many segments [`PeriodValuation`] puts deals in.
+pub const SEGMENTS: usize = 12;
+
+/// The segment of a deal in size band `band` (`None`: unknown) with `pushes` pushes so far.
+pub fn segment(band: Option<u8>, pushes: u32) -> usize {
+    let band = band.map_or(0, |b| usize::from(b.min(2)) + 1);
+    band * 3 + pushes.min(2) as usize
+}
+
+/// Revenue won in past periods from deals created after a point of each (the not-yet-created
+/// term), of one owner in one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRevenueRow {
+    /// Owner.
+    pub owner: UserId,
+    /// Currency (`None`: deals without an amount).
+    pub currency: Option<Currency>,
+    /// Per window asked, in order: the sum of each amount converted (`None`: no rate serves the
+    /// currency, or no deal).
+    pub converted: Vec<Option<i64>>,
+    /// Per window asked: how many deals.
+    pub deals: Vec<u64>,
+}
+
+/// One past period of the not-yet-created term: deals booked in `[from, to)` and created after
+/// `point` (and by the as-of instant).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CreatedAfter {
+    /// First day of the period.
+    pub from: NaiveDate,
+    /// First day after it.
+    pub to: NaiveDate,
+    /// The same point of the period as the as-of instant of the forecast's.
+    pub point: DateTime<Utc>,
 }
 
 /// Open deals of one stage, category and currency (and owner, or month of close), added up.
@@ -443,6 +500,11 @@ pub struct OpenGroupRow {
     pub converted: Option<i64>,
     /// The sum of each converted amount weighed by its stage's win rate (`None` as above).
     pub weighted: Option<i64>,
+    /// Their segment of the period rates, when the valuation has them.
+    pub segment: Option<u8>,
+    /// The sum of each converted amount weighed by its segment's q (`None` as above, or no
+    /// period rates).
+    pub period_weighted: Option<i64>,
 }
 
 /// Won amounts (of one owner, or of everyone) in one currency, or in all that have a rate.
@@ -506,13 +568,26 @@ pub trait ForecastStore: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = AppResult<Vec<WinRateSnapshot>>> + Send;
 
-    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`.
+    /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`, with their
+    /// close-date pushes out of periods as `pushes` says (kind, fiscal year's first month).
     fn open_deals_closing(
         &self,
         owners: Option<&[UserId]>,
         from: NaiveDate,
         to: NaiveDate,
+        pushes: Option<(crate::domain::calendar::PeriodKind, u32)>,
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
+
+    /// The not-yet-created term's past revenue: per owner (of `owners`, or everyone) and
+    /// currency, for each of `windows`, the won deals booked in it and created after its point
+    /// and by `as_of`, converted as `valuation` says.
+    fn revenue_created_after(
+        &self,
+        owners: Option<&[UserId]>,
+        windows: &[CreatedAfter],
+        as_of: DateTime<Utc>,
+        valuation: &Valuation,
+    ) -> impl Future<Output = AppResult<Vec<NewRevenueRow>>> + Send;
 
     /// Open deals whose close date is in `[from, to)`, each valued as `valuation` says and
     /// added up in the database: for `owners`, per owner, stage, category and currency; for

@@ -167,16 +167,25 @@ impl PeriodRateTable {
     /// `converted_amount` with `pushes` close-date pushes so far: the deepest observed cell's
     /// q, else the stage's prior.
     pub fn q(&self, stage_id: &str, horizon_days: i64, converted_amount: i64, pushes: u32) -> f64 {
+        let band = self.size_band(converted_amount);
+        self.q_in(stage_id, horizon_days, Some(band), pushes)
+    }
+
+    /// q as [`PeriodRateTable::q`] for a deal in size band `band` (`None`: its size is not known
+    /// in the table's currency, so only the horizon bucket's cell serves).
+    pub fn q_in(&self, stage_id: &str, horizon_days: i64, band: Option<u8>, pushes: u32) -> f64 {
         let Some(cells) = self.cells.get(stage_id) else {
             return self.stage_prior(stage_id);
         };
         let horizon_bucket = horizon_bucket(horizon_days);
-        let band = self.size_band(converted_amount);
-        let keys = [
-            (Some(band), Some(push_segment(pushes))),
-            (Some(band), None),
-            (None, None),
-        ];
+        let keys = match band {
+            Some(band) => vec![
+                (Some(band), Some(push_segment(pushes))),
+                (Some(band), None),
+                (None, None),
+            ],
+            None => vec![(None, None)],
+        };
         keys.into_iter()
             .find_map(|(size_band, pushes)| {
                 cells.get(&CellKey {
@@ -207,6 +216,25 @@ impl PeriodRateTable {
                 .map(move |(key, cell)| (stage.as_str(), key, cell))
         })
     }
+}
+
+/// How each past period's observations booked against the learned q, every table's summed per
+/// period (booked / expected, periods that expected nothing left out): the period effects a
+/// forecast's range draws from.
+pub fn period_effects<'a>(tables: impl IntoIterator<Item = &'a PeriodRateTable>) -> Vec<f64> {
+    let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
+    for table in tables {
+        for p in &table.periods {
+            let sums = periods.entry(p.first_day).or_default();
+            sums.0 += p.booked;
+            sums.1 += p.expected;
+        }
+    }
+    periods
+        .values()
+        .filter(|(_, expected)| *expected > 0.0)
+        .map(|(booked, expected)| booked / expected)
+        .collect()
 }
 
 /// The horizon bucket of a number of days left in the period (overdue counts as 0).

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
 use crate::app::forecast::Scope;
+use crate::app::period_forecast::ForecastMethod;
 use crate::app::ports::Store;
 use crate::app::win_rates::WinRateRequest;
 use crate::domain::Violations;
@@ -162,6 +163,17 @@ fn figures_to(f: &Figures) -> pb::ForecastFigures {
         best_case_forecast: f.best_case_forecast,
         open_pipeline: f.open_pipeline,
         open_deals: f.open_deals as i64,
+        period_forecast: f.period_forecast,
+        not_yet_created: f.not_yet_created,
+        classic_expected: f.classic_expected,
+    }
+}
+
+fn forecast_method_to(method: ForecastMethod) -> pb::ForecastMethod {
+    match method {
+        ForecastMethod::PeriodForecast => pb::ForecastMethod::PeriodForecast,
+        ForecastMethod::Mixed => pb::ForecastMethod::Mixed,
+        ForecastMethod::StageWeighted => pb::ForecastMethod::StageWeighted,
     }
 }
 
@@ -312,6 +324,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     open_deals: f.open_deals as i64,
                     amount: f.open_amount(),
                     weighted: f.weighted_pipeline,
+                    period_weighted: f.period_forecast,
                 })
                 .collect(),
             by_category: result
@@ -322,6 +335,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     open_deals: f.open_deals as i64,
                     amount: f.open_amount(),
                     weighted: f.weighted_pipeline,
+                    period_weighted: f.period_forecast,
                 })
                 .collect(),
             by_report: result
@@ -338,6 +352,24 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 .map(|(pipeline, version)| {
                     format!("pipelines/{pipeline}/winRateSnapshots/{version}")
                 })
+                .collect(),
+            method: forecast_method_to(result.method).into(),
+            horizon_days: i32::try_from(result.horizon_days).unwrap_or(i32::MIN),
+            not_yet_created: result.not_yet_created.as_ref().map(|n| pb::NotYetCreated {
+                expected: n.expected,
+                past_periods: n
+                    .values
+                    .iter()
+                    .map(|(period, revenue)| pb::PastPeriodRevenue {
+                        period: period.to_string(),
+                        revenue: *revenue,
+                    })
+                    .collect(),
+            }),
+            stage_weighted_pipelines: result
+                .stage_weighted
+                .iter()
+                .map(|p| format!("pipelines/{p}"))
                 .collect(),
         }))
     }

@@ -461,6 +461,8 @@ pub mod forecast_snapshot {
         pub range_samples: i32,
         pub range_seed: i64,
         pub range_error: f64,
+        pub period_forecast: Option<i64>,
+        pub not_yet_created: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

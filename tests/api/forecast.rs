@@ -504,6 +504,12 @@ fn figures(
         best_case_forecast: closed_won + commit + best_case,
         open_pipeline: commit + best_case + pipeline,
         open_deals,
+        // These fixtures' deals are all created today, so a snapshot's period rates have no
+        // observation: every q is its stage's prior, the stage rate x an in-period share of 1
+        // (no won deal observed), and no past period booked a deal created after its point.
+        period_forecast: weighted_pipeline,
+        not_yet_created: 0,
+        classic_expected: closed_won + weighted_pipeline,
     }
 }
 
@@ -522,6 +528,9 @@ fn sum(all: &[pb::ForecastFigures]) -> pb::ForecastFigures {
             best_case_forecast: a.best_case_forecast + f.best_case_forecast,
             open_pipeline: a.open_pipeline + f.open_pipeline,
             open_deals: a.open_deals + f.open_deals,
+            period_forecast: a.period_forecast + f.period_forecast,
+            not_yet_created: a.not_yet_created + f.not_yet_created,
+            classic_expected: a.classic_expected + f.classic_expected,
         })
 }
 
@@ -1338,6 +1347,10 @@ contract_test!(
                 best_case_forecast: 362_345,
                 open_pipeline: 72_345,
                 open_deals: 6,
+                // Every deal was created today: q is each stage's rate (see `figures`).
+                period_forecast: 37_789,
+                not_yet_created: 0,
+                classic_expected: 337_789,
             }
         );
 

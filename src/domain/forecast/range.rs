@@ -182,8 +182,8 @@ pub fn revenue_range(closed_won: i64, deals: &[OpenDeals], seed: u64) -> Option<
 /// uniformly (none: no such term); `effects` the past periods' booked / expected of the
 /// period rates ([`crate::domain::period_rate::PeriodOutcome`]), one drawn per period: whole
 /// periods run hot or cold together, which independent coin tosses alone leave out. A spread
-/// needs two of either; with at most one of each, this is [`revenue_range`] shifted by the one
-/// value.
+/// needs two different values of either: with no more than one value of each (one effect alone
+/// is ignored), this is [`revenue_range`] shifted by the past value.
 ///
 /// Many deals take a mixture of normal distributions (one per effect and past value, each
 /// within its Berry-Esseen bound, so the mixture is within the largest); otherwise periods are
@@ -195,11 +195,14 @@ pub fn model_range(
     effects: &[f64],
     seed: u64,
 ) -> Option<Range> {
-    if new.len() <= 1 && effects.len() <= 1 {
+    let varies = |n: usize, differs: &dyn Fn(usize) -> bool| (1..n).any(differs);
+    let new_varies = varies(new.len(), &|i| new[i] != new[0]);
+    let effects_vary = varies(effects.len(), &|i| effects[i] != effects[0]);
+    if !new_varies && !effects_vary {
         let shift = new.first().copied().unwrap_or(0);
         return revenue_range(closed_won.saturating_add(shift), deals, seed);
     }
-    let effects: &[f64] = if effects.len() <= 1 { &[1.0] } else { effects };
+    let effects: &[f64] = if effects_vary { effects } else { &[1.0] };
     let new: &[i64] = if new.is_empty() { &[0] } else { new };
     let scaled: Vec<Vec<OpenDeals>> = effects
         .iter()

@@ -11,20 +11,22 @@ use uuid::Uuid;
 use super::currency;
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
+use super::period_sql::{pushes_sql, segmented};
+use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::domain::money::{MAX_AMOUNT_MINOR, Money};
 use crate::persistence::codec::{decode_category, uuid};
 use crate::persistence::{SqlStore, storage};
 
 /// The placeholders of an `IN` list, each of `texts` bound into `values`.
-fn in_list(values: &mut Vec<Value>, texts: impl IntoIterator<Item = String>) -> String {
+pub(super) fn in_list(values: &mut Vec<Value>, texts: impl IntoIterator<Item = String>) -> String {
     let placeholders: Vec<String> = texts.into_iter().map(|t| bind(values, t.into())).collect();
     placeholders.join(", ")
 }
 
 /// `AND {column} IN (...)` for `owners` (`None`: no condition, everyone's deals), or `None`
 /// when the scope has no owners at all (nothing to read).
-fn owner_filter(
+pub(super) fn owner_filter(
     column: &str,
     owners: Option<&[UserId]>,
     values: &mut Vec<Value>,
@@ -86,7 +88,7 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<String> {
 /// amount ceiling before the cast so that none overflows. Only what the SQL uses is bound: a
 /// statement's text and its parameters must match wherever the text recurs (PostgreSQL keeps
 /// the first parameter list it was prepared with).
-fn converted_sql(
+pub(super) fn converted_sql(
     backend: DatabaseBackend,
     valuation: &Valuation,
     values: &mut Vec<Value>,
@@ -141,6 +143,11 @@ fn weighted_sql(
     }
     rate.push_str(" END");
     let rate = if any { rate } else { "NULL".into() };
+    weigh_sql(backend, converted, &rate)
+}
+
+/// The SQL of `weigh`: the `converted` amount times `rate` (NULL: 0), halves rounded up.
+pub(super) fn weigh_sql(backend: DatabaseBackend, converted: &str, rate: &str) -> String {
     let x = format!("({converted}) * COALESCE({rate}, 0.0)");
     match backend {
         DatabaseBackend::Postgres => format!("CAST(FLOOR({x} + 0.5) AS BIGINT)"),
@@ -149,7 +156,7 @@ fn weighted_sql(
 }
 
 /// Appends `value` to `values` and names its placeholder.
-fn bind(values: &mut Vec<Value>, value: Value) -> String {
+pub(super) fn bind(values: &mut Vec<Value>, value: Value) -> String {
     values.push(value);
     format!("${}", values.len())
 }
@@ -236,6 +243,7 @@ pub(super) async fn open_deals_closing(
     owners: Option<&[UserId]>,
     from: NaiveDate,
     to: NaiveDate,
+    pushes: Option<(PeriodKind, u32)>,
 ) -> AppResult<Vec<OpenDealRow>> {
     let backend = store.db.get_database_backend();
     let mut values: Vec<Value> = vec![from.into(), to.into()];
@@ -243,8 +251,12 @@ pub(super) async fn open_deals_closing(
         return Ok(Vec::new());
     };
     let index = few_owners(backend, owners, OPEN_BY_OWNER);
+    let pushes = pushes.map_or("0".into(), |(kind, first_month)| {
+        pushes_sql(kind, first_month, "deals.id")
+    });
     let sql = format!(
-        "SELECT owner_id, pipeline_id, stage_id, forecast_category, amount_minor, currency \
+        "SELECT owner_id, pipeline_id, stage_id, forecast_category, amount_minor, currency, \
+                {pushes} AS pushes \
          FROM deals {index} \
          WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}"
     );
@@ -271,6 +283,7 @@ pub(super) async fn open_deals_closing(
                 stage: text("stage_id")?,
                 category: decode_category(&text("forecast_category")?)?,
                 amount,
+                pushes: row.try_get::<i64>("", "pushes")?.clamp(0, 2) as u32,
             })
         })
         .collect::<Result<_, DbErr>>()
@@ -308,17 +321,32 @@ pub(super) async fn open_deal_groups(
     };
     let converted = converted_sql(backend, valuation, &mut values);
     let weighted = weighted_sql(backend, valuation, &converted, &mut values);
+    let (segment, period_weighted) =
+        segmented(backend, valuation, &converted, &weighted, &mut values);
+    let open = format!(
+        "FROM deals {index} WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}"
+    );
+    // With period rates, each deal's segment is computed once, in a derived table, and the
+    // groups split by it.
+    let (source, segment, grouped) = match valuation.period {
+        Some(_) => (
+            format!("FROM (SELECT deals.*, {segment} AS segment {open}) deals"),
+            "segment".to_string(),
+            ", segment",
+        ),
+        None => (open, segment, ""),
+    };
     // Amounts reach 10^12 minor units: their powers are summed as doubles.
     let sql = format!(
-        "SELECT {keys}pipeline_id, stage_id, forecast_category, currency, \
+        "SELECT {keys}pipeline_id, stage_id, forecast_category, currency, {segment} AS segment, \
                 COUNT(*) AS deals, \
                 COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor), 0.0) AS squares, \
                 COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor * amount_minor), 0.0) AS cubes, \
                 CAST(SUM({converted}) AS BIGINT) AS converted, \
-                CAST(SUM({weighted}) AS BIGINT) AS weighted \
-         FROM deals {index} \
-         WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter} \
-         GROUP BY {keys}pipeline_id, stage_id, forecast_category, currency"
+                CAST(SUM({weighted}) AS BIGINT) AS weighted, \
+                CAST(SUM({period_weighted}) AS BIGINT) AS period_weighted \
+         {source} \
+         GROUP BY {keys}pipeline_id, stage_id, forecast_category, currency{grouped}"
     );
     let rows = store
         .wide_read(owners, Statement::from_sql_and_values(backend, sql, values))
@@ -343,6 +371,10 @@ pub(super) async fn open_deal_groups(
                 cubes: row.try_get("", "cubes")?,
                 converted: row.try_get("", "converted")?,
                 weighted: row.try_get("", "weighted")?,
+                segment: row
+                    .try_get::<Option<i64>>("", "segment")?
+                    .and_then(|s| u8::try_from(s).ok()),
+                period_weighted: row.try_get("", "period_weighted")?,
             })
         })
         .collect::<Result<_, DbErr>>()

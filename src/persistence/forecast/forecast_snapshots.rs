@@ -50,6 +50,8 @@ pub(super) async fn insert_forecast_snapshot(
                 range_samples: Set(samples),
                 range_seed: Set(seed),
                 range_error: Set(error),
+                period_forecast: Set(Some(f.totals.period_forecast)),
+                not_yet_created: Set(Some(f.totals.not_yet_created)),
             })
             .exec_without_returning(txn)
             .await
@@ -97,8 +99,11 @@ pub(super) async fn forecast_snapshots(
         .map_err(storage)?;
     rows.into_iter()
         .map(|r| {
+            // Snapshots from before m0018 were the classic forecast.
             let totals = Figures {
                 weighted_pipeline: r.weighted_pipeline,
+                period_forecast: r.period_forecast.unwrap_or(r.weighted_pipeline),
+                not_yet_created: r.not_yet_created.unwrap_or(0),
                 commit: r.commit_amount,
                 best_case: r.best_case,
                 pipeline: r.pipeline_amount,

@@ -10,6 +10,7 @@ mod aggregates;
 mod calls;
 mod exchange_rates;
 mod forecast_snapshots;
+mod period_sql;
 mod win_rates;
 
 use crate::domain::period_rate::DealTimeline;
@@ -23,9 +24,11 @@ use super::codec::corrupt;
 use super::{SqlStore, storage};
 use crate::app::AppResult;
 use crate::app::ports::{
+    CreatedAfter, NewRevenueRow,
     AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
     OpenGroupRow, Valuation, WonRow,
 };
+use crate::domain::calendar::PeriodKind;
 use crate::domain::call::CallEvent;
 use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::ForecastSnapshot;
@@ -86,8 +89,19 @@ impl ForecastStore for SqlStore {
         owners: Option<&[UserId]>,
         from: NaiveDate,
         to: NaiveDate,
+        pushes: Option<(PeriodKind, u32)>,
     ) -> AppResult<Vec<OpenDealRow>> {
-        aggregates::open_deals_closing(self, owners, from, to).await
+        aggregates::open_deals_closing(self, owners, from, to, pushes).await
+    }
+
+    async fn revenue_created_after(
+        &self,
+        owners: Option<&[UserId]>,
+        windows: &[CreatedAfter],
+        as_of: DateTime<Utc>,
+        valuation: &Valuation,
+    ) -> AppResult<Vec<NewRevenueRow>> {
+        period_sql::revenue_created_after(self, owners, windows, as_of, valuation).await
     }
 
     async fn open_deal_groups(

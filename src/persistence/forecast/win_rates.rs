@@ -111,8 +111,7 @@ async fn load_snapshots<C: ConnectionTrait>(
         .collect()
 }
 
-/// `snapshots` with their period rates (read for the snapshot RPCs; forecasts' cache of current
-/// snapshots does without them).
+/// `snapshots` with their period rates.
 async fn with_period_rates<C: ConnectionTrait>(
     conn: &C,
     mut snapshots: Vec<WinRateSnapshot>,
@@ -271,7 +270,11 @@ pub(super) async fn current_win_rate_snapshots(
                 .all(&store.db)
                 .await
                 .map_err(storage)?;
-            load_snapshots(&store.db, rows).await.map_err(storage)
+            let snapshots = load_snapshots(&store.db, rows).await.map_err(storage)?;
+            // With their period rates: the forecast weighs open deals by them.
+            with_period_rates(&store.db, snapshots)
+                .await
+                .map_err(storage)
         })
         .await
 }

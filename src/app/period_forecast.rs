@@ -1,0 +1,331 @@
+//! The period forecast's parts (DESIGN.md, "Weighted forecast"): q for each open deal from the
+//! period rates of its pipeline's snapshot, the same q for the database to weigh groups of deals
+//! by segment, and the not-yet-created term of a scope learned from its past periods.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::exchange::Converter;
+use super::forecast::RateTable;
+use super::period_rates::PERIOD_RATE_CURRENCY;
+use super::ports::{
+    CreatedAfter, NewRevenueRow, PeriodValuation, SEGMENTS, Store, Valuation, segment,
+};
+use super::{App, AppResult};
+use crate::domain::calendar::{OrgCalendar, PeriodKind};
+use crate::domain::directory::UserId;
+use crate::domain::money::{
+    Currency, ExchangeRate, MAX_AMOUNT_MINOR, Money, convert_minor, minor_unit_rate,
+};
+use crate::domain::new_pipeline::{NotYetCreated, mean_half_up, previous, same_point};
+use crate::domain::period::Period;
+use crate::domain::period_rate::{PeriodRateTable, period_effects};
+use crate::domain::pipeline::StageKind;
+
+/// How a forecast's `expected` was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForecastMethod {
+    /// Every open deal weighed by its period rate q, plus the not-yet-created term.
+    PeriodForecast,
+    /// Some pipelines' snapshots hold no period rates of the period's kind: their deals are
+    /// weighed by their stages' win rates, the others' by q; the not-yet-created term is added.
+    Mixed,
+    /// No snapshot holds period rates: the classic stage-weighted forecast, nothing added for
+    /// deals not created yet.
+    StageWeighted,
+}
+
+/// The period rates a forecast weighs open deals with.
+pub(crate) struct PeriodModel<'a> {
+    /// Each pipeline's table of the period's kind, from its chosen snapshot.
+    tables: HashMap<Uuid, &'a PeriodRateTable>,
+    /// The win rates, for pipelines without a table (and which stages are open).
+    rates: &'a RateTable,
+    /// Days from today to the period's last day (negative once it is over).
+    pub horizon_days: i64,
+    /// Months or quarters.
+    pub kind: PeriodKind,
+    /// The fiscal year's first month.
+    pub fiscal_start_month: u32,
+    /// The exchange rates, for size bands (compared in [`PERIOD_RATE_CURRENCY`]).
+    exchange: &'a [ExchangeRate],
+}
+
+impl<'a> PeriodModel<'a> {
+    /// The model of a period of `kind` whose last day is `horizon_days` from today.
+    pub fn new(
+        rates: &'a RateTable,
+        calendar: &OrgCalendar,
+        kind: PeriodKind,
+        horizon_days: i64,
+        exchange: &'a [ExchangeRate],
+    ) -> Self {
+        let tables = rates
+            .chosen
+            .iter()
+            .filter_map(|(pipeline, snapshot)| {
+                let table = snapshot.period_rates.iter().find(|t| t.kind == kind)?;
+                Some((*pipeline, table))
+            })
+            .collect();
+        PeriodModel {
+            tables,
+            rates,
+            horizon_days,
+            kind,
+            fiscal_start_month: calendar.fiscal.start_month(),
+            exchange,
+        }
+    }
+
+    /// Whether any pipeline has period rates (else the forecast is the classic one).
+    pub fn learned(&self) -> bool {
+        !self.tables.is_empty()
+    }
+
+    /// Whether `pipeline`'s deals are weighed by q.
+    pub fn covers(&self, pipeline: Uuid) -> bool {
+        self.tables.contains_key(&pipeline)
+    }
+
+    /// How the forecast's `expected` is computed, given the pipelines of its open deals.
+    pub fn method(&self, pipelines: impl IntoIterator<Item = Uuid>) -> ForecastMethod {
+        if !self.learned() {
+            return ForecastMethod::StageWeighted;
+        }
+        match pipelines.into_iter().all(|p| self.covers(p)) {
+            true => ForecastMethod::PeriodForecast,
+            false => ForecastMethod::Mixed,
+        }
+    }
+
+    /// The period effects of every table, for the range.
+    pub fn effects(&self) -> Vec<f64> {
+        period_effects(self.tables.values().copied())
+    }
+
+    /// q of a deal of `pipeline` in `stage`, in size band `band` (`None`: unknown), with
+    /// `pushes` close-date pushes so far: its table's, else its stage's win rate; 0 for a stage
+    /// that is not open.
+    pub fn q(&self, pipeline: Uuid, stage: &str, band: Option<u8>, pushes: u32) -> f64 {
+        let open = self
+            .rates
+            .pipelines
+            .iter()
+            .find(|p| p.id == pipeline)
+            .and_then(|p| p.spec.stage(stage))
+            .is_some_and(|s| s.kind == StageKind::Open);
+        match self.tables.get(&pipeline) {
+            _ if !open => 0.0,
+            Some(table) => table.q_in(stage, self.horizon_days, band, pushes),
+            None => self.rates.learned(pipeline, stage),
+        }
+    }
+
+    /// The size band of a deal's amount (none: band 0, as an amount of 0), `None` when its
+    /// currency has no rate into [`PERIOD_RATE_CURRENCY`], as the database bands it.
+    pub fn band(&self, pipeline: Uuid, amount: Option<Money>) -> Option<u8> {
+        let table = self.tables.get(&pipeline)?;
+        let Some(amount) = amount else {
+            return Some(table.size_band(0));
+        };
+        let rate = minor_unit_rate(amount.currency, PERIOD_RATE_CURRENCY, self.exchange)?;
+        let converted = match amount.currency == PERIOD_RATE_CURRENCY {
+            true => amount.minor,
+            false => convert_minor(amount.minor, rate),
+        };
+        Some(table.size_band(converted))
+    }
+
+    /// `valuation` with this model, for the database to segment and weigh groups of deals.
+    pub fn valuation(&self, mut valuation: Valuation) -> Valuation {
+        if !self.learned() {
+            return valuation;
+        }
+        let mut currencies: Vec<Currency> = self
+            .exchange
+            .iter()
+            .flat_map(|r| [r.from, r.to])
+            .chain([PERIOD_RATE_CURRENCY, valuation.into])
+            .collect();
+        currencies.sort();
+        currencies.dedup();
+        let mut bands = Vec::new();
+        for (pipeline, table) in &self.tables {
+            let thresholds = currencies
+                .iter()
+                .filter_map(|&c| {
+                    let rate = minor_unit_rate(c, PERIOD_RATE_CURRENCY, self.exchange)?;
+                    let cuts = table.size_cuts.unwrap_or([i64::MAX, i64::MAX]);
+                    let least = |cut| least_above(cut, c == PERIOD_RATE_CURRENCY, rate);
+                    Some((c, [least(cuts[0]), least(cuts[1])]))
+                })
+                .collect();
+            bands.push((*pipeline, thresholds));
+        }
+        bands.sort_by_key(|(p, _)| *p);
+        let q = self
+            .rates
+            .pipelines
+            .iter()
+            .map(|p| {
+                let stages = p
+                    .spec
+                    .stages
+                    .iter()
+                    .filter(|s| s.kind == StageKind::Open)
+                    .map(|s| (s.stage_id.clone(), self.by_segment(p.id, &s.stage_id)))
+                    .collect();
+                (p.id, stages)
+            })
+            .collect();
+        valuation.period = Some(PeriodValuation {
+            kind: self.kind,
+            fiscal_start_month: self.fiscal_start_month,
+            bands,
+            q,
+        });
+        valuation
+    }
+
+    /// A stage's q in each segment.
+    fn by_segment(&self, pipeline: Uuid, stage: &str) -> [f64; SEGMENTS] {
+        let mut q = [0.0; SEGMENTS];
+        for band in [None, Some(0), Some(1), Some(2)] {
+            for pushes in 0..3 {
+                q[segment(band, pushes)] = self.q(pipeline, stage, band, pushes);
+            }
+        }
+        q
+    }
+}
+
+/// The least amount in minor units whose value in the band currency is above `cut` (size band
+/// `size_band(amount) > band` exactly when `amount >= least_above(cut)`), `i64::MAX` when none.
+fn least_above(cut: i64, same: bool, rate: f64) -> i64 {
+    if same {
+        return cut.saturating_add(1);
+    }
+    let above = |m: i64| convert_minor(m, rate) > cut;
+    if !above(MAX_AMOUNT_MINOR) {
+        return i64::MAX;
+    }
+    let (mut lo, mut hi) = (0, MAX_AMOUNT_MINOR);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if above(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    lo
+}
+
+/// The not-yet-created term of a scope: its past periods' values (the scope's owners' summed)
+/// and its expectation, the sum of each owner's mean rounded on its own (so the scope's equals
+/// its parts'), with each owner's expectation.
+pub(crate) struct NewPipeline {
+    /// The scope's line.
+    pub line: NotYetCreated,
+    /// Each owner's expectation.
+    pub by_owner: HashMap<UserId, i64>,
+}
+
+impl NewPipeline {
+    /// The expectation of the owners `members` says are in.
+    pub fn of(&self, members: impl Fn(UserId) -> bool) -> i64 {
+        self.by_owner
+            .iter()
+            .filter(|(owner, _)| members(**owner))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+/// The past periods the not-yet-created term of `period` learns from as of `as_of`: the
+/// default look-back of periods of its kind before it, or before the period `as_of` is in when
+/// that is earlier (a later period's own past has not happened yet), each with the point as far
+/// into it as `as_of` is into `period`.
+pub(crate) fn past_windows(
+    calendar: &OrgCalendar,
+    period: Period,
+    as_of: DateTime<Utc>,
+) -> Vec<(Period, CreatedAfter)> {
+    let kind = PeriodKind::of(period);
+    let current = kind.period_of(calendar, calendar.day_of(as_of));
+    let anchor = match calendar.bounds(current).0 < calendar.bounds(period).0 {
+        true => current,
+        false => period,
+    };
+    let elapsed = as_of - calendar.instants(period).0;
+    let mut periods: Vec<Period> = std::iter::successors(Some(previous(anchor)), |p| {
+        Some(previous(*p))
+    })
+    .take(kind.default_lookback())
+    .collect();
+    periods.reverse();
+    periods
+        .into_iter()
+        .map(|p| {
+            let (from, to) = calendar.bounds(p);
+            let point = same_point(calendar, p, elapsed);
+            (p, CreatedAfter { from, to, point })
+        })
+        .collect()
+}
+
+impl<S: Store> App<S> {
+    /// The not-yet-created term of `owners` (`None`: everyone) for `period` as of now.
+    pub(crate) async fn new_pipeline(
+        &self,
+        owners: Option<&[UserId]>,
+        period: Period,
+        converter: &mut Converter,
+        valuation: &Valuation,
+    ) -> AppResult<NewPipeline> {
+        let windows = past_windows(&self.calendar, period, self.now());
+        let asked: Vec<CreatedAfter> = windows.iter().map(|(_, w)| *w).collect();
+        let rows = self
+            .store
+            .revenue_created_after(owners, &asked, self.now(), valuation)
+            .await?;
+        Ok(new_pipeline_of(&windows, &rows, converter))
+    }
+}
+
+/// The term from the store's rows: each owner's per-period revenue (every currency converted),
+/// its mean, and the scope's per-period sums.
+fn new_pipeline_of(
+    windows: &[(Period, CreatedAfter)],
+    rows: &[NewRevenueRow],
+    converter: &mut Converter,
+) -> NewPipeline {
+    let mut per_owner: BTreeMap<UserId, Vec<i64>> = BTreeMap::new();
+    for row in rows {
+        let values = per_owner
+            .entry(row.owner)
+            .or_insert_with(|| vec![0; windows.len()]);
+        for (i, value) in values.iter_mut().enumerate() {
+            if row.deals.get(i).copied().unwrap_or(0) > 0 {
+                let converted = row.converted.get(i).copied().flatten();
+                *value = value.saturating_add(converter.take(row.currency, converted));
+            }
+        }
+    }
+    let mut totals = vec![0i64; windows.len()];
+    for values in per_owner.values() {
+        for (total, v) in totals.iter_mut().zip(values) {
+            *total = total.saturating_add(*v);
+        }
+    }
+    let by_owner: HashMap<UserId, i64> = per_owner
+        .iter()
+        .map(|(owner, values)| (*owner, mean_half_up(values)))
+        .collect();
+    NewPipeline {
+        line: NotYetCreated {
+            expected: by_owner.values().sum(),
+            values: windows.iter().map(|(p, _)| *p).zip(totals).collect(),
+        },
+        by_owner,
+    }
+}
