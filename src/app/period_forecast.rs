@@ -257,11 +257,10 @@ pub(crate) fn past_windows(
         false => period,
     };
     let elapsed = as_of - calendar.instants(period).0;
-    let mut periods: Vec<Period> = std::iter::successors(Some(previous(anchor)), |p| {
-        Some(previous(*p))
-    })
-    .take(kind.default_lookback())
-    .collect();
+    let mut periods: Vec<Period> =
+        std::iter::successors(Some(previous(anchor)), |p| Some(previous(*p)))
+            .take(kind.default_lookback())
+            .collect();
     periods.reverse();
     periods
         .into_iter()

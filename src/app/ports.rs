@@ -436,10 +436,16 @@ pub struct PeriodValuation {
     /// The fiscal year's first month (1 to 12), for quarters.
     pub fiscal_start_month: u32,
     /// Per pipeline, per currency, the least amounts in minor units of size bands 1 and 2.
-    pub bands: Vec<(Uuid, Vec<(Currency, [i64; 2])>)>,
+    pub bands: Vec<(Uuid, BandThresholds)>,
     /// Per pipeline, each open stage's q per segment; a stage not listed weighs nothing.
-    pub q: Vec<(Uuid, Vec<(String, [f64; SEGMENTS])>)>,
+    pub q: Vec<(Uuid, StageSegments)>,
 }
+
+/// Per currency, the least amounts in minor units of size bands 1 and 2.
+pub type BandThresholds = Vec<(Currency, [i64; 2])>;
+
+/// Per open stage, its q in each segment.
+pub type StageSegments = Vec<(String, [f64; SEGMENTS])>;
 
 /// How many segments [`PeriodValuation`] puts deals in.
 pub const SEGMENTS: usize = 12;

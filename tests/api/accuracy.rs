@@ -14,7 +14,7 @@ use tonic::Code;
 use crate::contract_test;
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
 
@@ -22,7 +22,7 @@ fn day(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
-fn usd(minor: i64) -> Money {
+pub(crate) fn usd(minor: i64) -> Money {
     Money {
         minor,
         currency: Currency::USD,
@@ -37,7 +37,7 @@ fn wire_usd(minor: i64) -> Option<pb::Money> {
 }
 
 /// One stage `s1` (default 50%), won and lost.
-async fn pipeline(app: &TestApp) -> pb::Pipeline {
+pub(crate) async fn pipeline(app: &TestApp) -> pb::Pipeline {
     use pb::stage::Kind;
     let stage = |id: &str, position, kind: Kind, bps| pb::Stage {
         stage_id: id.into(),
@@ -72,7 +72,7 @@ async fn pipeline(app: &TestApp) -> pb::Pipeline {
 }
 
 /// A deal created in s1 at `created` (closing on `close`), closed `outcome` at `closed`.
-fn past_deal(
+pub(crate) fn past_deal(
     pipeline: uuid::Uuid,
     owner: &pb::User,
     amount: i64,

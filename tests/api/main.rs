@@ -24,6 +24,7 @@ mod logs;
 mod metrics;
 mod operations;
 mod overload;
+mod period_forecast;
 mod permissions;
 mod pipeline_metrics;
 mod pipelines;

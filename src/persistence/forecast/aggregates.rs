@@ -9,9 +9,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::currency;
+use super::period_sql::{pushes_sql, segmented};
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
-use super::period_sql::{pushes_sql, segmented};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::domain::money::{MAX_AMOUNT_MINOR, Money};

@@ -24,9 +24,8 @@ use super::codec::corrupt;
 use super::{SqlStore, storage};
 use crate::app::AppResult;
 use crate::app::ports::{
-    CreatedAfter, NewRevenueRow,
-    AuditEntry, CohortRow, CohortSplit, Created, ForecastStore, IdempotentWrite, OpenDealRow,
-    OpenGroupRow, Valuation, WonRow,
+    AuditEntry, CohortRow, CohortSplit, Created, CreatedAfter, ForecastStore, IdempotentWrite,
+    NewRevenueRow, OpenDealRow, OpenGroupRow, Valuation, WonRow,
 };
 use crate::domain::calendar::PeriodKind;
 use crate::domain::call::CallEvent;

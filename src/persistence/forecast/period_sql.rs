@@ -123,7 +123,10 @@ pub(super) async fn revenue_created_after(
     let mut sums = String::new();
     for (i, w) in windows.iter().enumerate() {
         let mut when = || {
-            let (from, to) = (bind(&mut values, w.from.into()), bind(&mut values, w.to.into()));
+            let (from, to) = (
+                bind(&mut values, w.from.into()),
+                bind(&mut values, w.to.into()),
+            );
             let point = bind(&mut values, w.point.into());
             format!("close_date >= {from} AND close_date < {to} AND created_at > {point}")
         };
