@@ -57,8 +57,11 @@ pub struct PersonScore {
 pub struct SnapshotScore {
     /// The snapshot.
     pub snapshot: ForecastSnapshot,
-    /// Weighted pipeline (expected), rep call, manager call.
+    /// The classic figure: closed won + weighted pipeline.
     pub weighted: Score,
+    /// The forecast's `expected` then (the period forecast, for snapshots taken since m0018;
+    /// the classic figure before).
+    pub period: Score,
     /// Sum of the own commits of the scope's individual sellers (people with no reports).
     pub rep_call: Score,
     /// The scope's root commit(s) as the top of the chain saw them.
@@ -292,7 +295,8 @@ impl<S: Store> App<S> {
                     })
                     .collect();
                 SnapshotScore {
-                    weighted: Score::of(snapshot.totals.expected, actual),
+                    weighted: Score::of(snapshot.totals.classic_expected, actual),
+                    period: Score::of(snapshot.totals.expected, actual),
                     rep_call: Score::of(rep_call, actual),
                     manager_call: Score::of(manager_call, actual),
                     people,

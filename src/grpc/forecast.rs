@@ -598,6 +598,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                         score_to(Method::WeightedPipeline, &s.weighted),
                         score_to(Method::RepCall, &s.rep_call),
                         score_to(Method::ManagerCall, &s.manager_call),
+                        score_to(Method::PeriodForecast, &s.period),
                     ],
                     people: s
                         .people

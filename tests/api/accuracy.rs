@@ -553,6 +553,11 @@ contract_test!(
             method(&scored.methods, Method::WeightedPipeline),
             (50_000, 0, Some(0.0))
         );
+        // The snapshot's own `expected` (the period forecast; nothing open, nothing to come).
+        assert_eq!(
+            method(&scored.methods, Method::PeriodForecast),
+            (50_000, 0, Some(0.0))
+        );
         // Rep call: the sellers without reports, R1 9,000 + R2 30,000 = 39,000.
         assert_eq!(
             method(&scored.methods, Method::RepCall),
