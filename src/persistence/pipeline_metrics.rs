@@ -353,28 +353,40 @@ impl PipelineMetricsStore for SqlStore {
             return Ok(Vec::new());
         };
         let months = frame.months();
-        // Consecutive rows of a deal that both carry a close date, bucketed by the later row:
-        // a push is a later close date in a later month than the earlier one.
+        // Every change of an open deal's close date from one date to another (field history),
+        // by the month it was made in: a push moves it into a later month. The booking date a
+        // close sets (the closed deal's close date, written with its status change) is not a
+        // re-dating.
         let pairs = |frame: &Frame| {
             let d = frame.dialect;
+            let date = |column: &str| match d.0 {
+                DatabaseBackend::Postgres => format!("CAST({column} AS DATE)"),
+                _ => column.to_string(),
+            };
+            let (old, new) = (date("fh.old_value"), date("fh.new_value"));
             format!(
-                "{history}, \
-                 pairs AS ( \
-                    SELECT {bucket} AS bucket, r.deal_id, \
+                "WITH pairs AS ( \
+                    SELECT {bucket} AS bucket, fh.deal_id, \
                            CASE WHEN {later} > {earlier} THEN 1 ELSE 0 END AS pushed, \
                            {days} AS days \
-                    FROM hist r \
-                    WHERE r.next_at IS NOT NULL AND {in_range} \
-                      AND r.close_date IS NOT NULL AND r.next_close_date IS NOT NULL), \
+                    FROM field_history fh JOIN deals d ON d.id = fh.deal_id \
+                    WHERE fh.field = 'close_date' AND fh.old_value IS NOT NULL \
+                      AND fh.new_value IS NOT NULL AND {in_range} \
+                      AND d.pipeline_id = {p}{filter} \
+                      AND NOT (d.status <> 'OPEN' AND fh.new_value = CAST(d.close_date AS TEXT) \
+                               AND EXISTS (SELECT 1 FROM field_history s \
+                                           WHERE s.deal_id = fh.deal_id AND s.field = 'status' \
+                                             AND s.changed_at = fh.changed_at))), \
                  bucketed AS ( \
                     SELECT bucket, deal_id, pushed, days FROM pairs \
                     UNION ALL SELECT CAST({months} AS BIGINT), deal_id, pushed, days FROM pairs)",
-                history = frame.history(),
-                bucket = frame.bucket("r.next_at"),
-                later = d.month_index("r.next_close_date"),
-                earlier = d.month_index("r.close_date"),
-                days = d.days_between_dates("r.close_date", "r.next_close_date"),
-                in_range = frame.in_range("r.next_at"),
+                bucket = frame.bucket("fh.changed_at"),
+                later = d.month_index(&new),
+                earlier = d.month_index(&old),
+                days = d.days_between_dates(&old, &new),
+                in_range = frame.in_range("fh.changed_at"),
+                p = frame.pipeline,
+                filter = frame.deal_filter,
             )
         };
         let counts_sql = format!(

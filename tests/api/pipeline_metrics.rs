@@ -524,26 +524,29 @@ contract_test!(
 );
 
 contract_test!(
-    close_date_pushes_count_later_rows_whose_close_date_moved_into_a_later_month,
+    close_date_pushes_count_close_date_changes_into_a_later_month,
     |app| {
         let book = book(&app).await;
         let m = metrics(&app, &book.deal_desk.token, ask(&book.pipeline))
             .await
             .unwrap();
-        // Pairs of consecutive rows both with a close date, by the later row's month.
-        // January: A 03-31 -> 03-31 (no), A 03-31 -> 04-15 (push, 15 days), B 02-28 -> 02-28
-        // (no), C 01-31 -> 02-20 (push, 20 days), E 02-28 -> 01-30 (pulled in, no): 2 of 5,
-        // deals A and C, median (15 + 20) / 2 = 17.5.
-        assert_eq!(pushes(&m.months[0]), (5, 2, 2, Some(0.4), Some(17.5)));
-        // February: A 04-15 -> 05-20 (push, 35 days), B 02-28 -> 03-10 (push, 10 days), B 03-10
-        // -> 03-10 (no), C 02-20 -> 02-28 (later but the same month: no), D 05-31 -> 05-31
-        // (no); F's first row has no close date, so its pair is not compared: 2 of 5, deals A
-        // and B, median (10 + 35) / 2 = 22.5.
-        assert_eq!(pushes(&m.months[1]), (5, 2, 2, Some(0.4), Some(22.5)));
-        // The range: 4 of 10, deals A, B and C, days 10, 15, 20, 35: median 17.5.
+        // Every change of an open deal's close date (field history), by the month it was made
+        // in; the booking dates set by closes (A, B, D in February, E's 01-30 in January) are
+        // not re-datings. January: A 03-31 -> 04-15 (push, 15 days), C 01-31 -> 02-20 (push, 20
+        // days); A's and B's stage moves that kept the date change nothing: 2 of 2, deals A
+        // and C, median (15 + 20) / 2 = 17.5.
+        assert_eq!(pushes(&m.months[0]), (2, 2, 2, Some(1.0), Some(17.5)));
+        // February: A 04-15 -> 05-20 (push, 35 days), B 02-28 -> 03-10 (push, 10 days), C 02-20
+        // -> 02-28 (later but the same month: no); F's close date was set, not changed: 2 of 3,
+        // deals A and B, median (10 + 35) / 2 = 22.5.
+        assert_eq!(
+            pushes(&m.months[1]),
+            (3, 2, 2, Some(0.666666667), Some(22.5))
+        );
+        // The range: 4 of 5, deals A, B and C, days 10, 15, 20, 35: median 17.5.
         assert_eq!(
             pushes(m.total.as_ref().unwrap()),
-            (10, 4, 3, Some(0.4), Some(17.5))
+            (5, 4, 3, Some(0.8), Some(17.5))
         );
     }
 );
@@ -745,8 +748,8 @@ contract_test!(
         );
         assert_eq!(closed(january.closed.as_ref().unwrap()), (0, 0, None, None));
         assert!(january.by_lead_source.is_empty());
-        // January pushes without E's pair: A and C pushed, 2 of 4.
-        assert_eq!(pushes(january), (4, 2, 2, Some(0.5), Some(17.5)));
+        // January's close-date changes without E's: A and C, both pushed.
+        assert_eq!(pushes(january), (2, 2, 2, Some(1.0), Some(17.5)));
 
         // One owner, R2 (C and D): evaluate entered by C and D, both advanced.
         let m = metrics(
