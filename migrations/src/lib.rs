@@ -21,6 +21,7 @@ mod m0015_booking_date;
 mod m0016_field_history;
 mod m0017_period_rates;
 mod m0018_forecast_snapshot_model;
+mod m0019_close_date_pushes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_field_history::Migration),
             Box::new(m0017_period_rates::Migration),
             Box::new(m0018_forecast_snapshot_model::Migration),
+            Box::new(m0019_close_date_pushes::Migration),
         ]
     }
 }

@@ -301,7 +301,10 @@ fn point(
     let cal = &inputs.calendar;
     let instant = cal.start_of(day);
     let kind = inputs.kind;
-    let book = rebuild(inputs.timelines, instant, |d| kind.last_day(cal, d));
+    // Pushes so far count moves into a later month, as q was learned.
+    let book = rebuild(inputs.timelines, instant, |d| {
+        PeriodKind::Month.last_day(cal, d)
+    });
     let window = (day - Duration::days(WINDOW_DAYS), day);
     let classic = classic_rates(&book, inputs.pipelines, window, DEFAULT_PRIOR_WEIGHT);
     let tables = period_tables(inputs, instant, &classic);

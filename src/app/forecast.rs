@@ -238,10 +238,9 @@ impl<S: Store> App<S> {
         let exchange = self.exchange_table().await?;
         let horizon = (end - chrono::Duration::days(1) - self.today()).num_days();
         let kind = PeriodKind::of(period);
-        let model = PeriodModel::new(&table, &self.calendar, kind, horizon, &exchange);
+        let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        let pushes = Some((kind, model.fiscal_start_month));
         // Independent reads, each on its own connection: the period's open deals, its won deals
         // and the not-yet-created term's past revenue are read at the same time. A small
         // team's range almost always needs its few hundred deals one by one (see below), so
@@ -274,7 +273,7 @@ impl<S: Store> App<S> {
                 }
                 let rows = self
                     .store
-                    .open_deals_closing(owners.as_deref(), start, end, pushes)
+                    .open_deals_closing(owners.as_deref(), start, end)
                     .await?;
                 Ok(Some(rows))
             },
@@ -361,7 +360,7 @@ impl<S: Store> App<S> {
             None => {
                 let rows = self
                     .store
-                    .open_deals_closing(owners.as_deref(), start, end, pushes)
+                    .open_deals_closing(owners.as_deref(), start, end)
                     .await?;
                 let each: Vec<OpenDeals> = rows
                     .iter()

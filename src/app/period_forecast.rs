@@ -45,10 +45,6 @@ pub(crate) struct PeriodModel<'a> {
     rates: &'a RateTable,
     /// Days from today to the period's last day (negative once it is over).
     pub horizon_days: i64,
-    /// Months or quarters.
-    pub kind: PeriodKind,
-    /// The fiscal year's first month.
-    pub fiscal_start_month: u32,
     /// The exchange rates, for size bands (compared in [`PERIOD_RATE_CURRENCY`]).
     exchange: &'a [ExchangeRate],
 }
@@ -57,7 +53,6 @@ impl<'a> PeriodModel<'a> {
     /// The model of a period of `kind` whose last day is `horizon_days` from today.
     pub fn new(
         rates: &'a RateTable,
-        calendar: &OrgCalendar,
         kind: PeriodKind,
         horizon_days: i64,
         exchange: &'a [ExchangeRate],
@@ -74,8 +69,6 @@ impl<'a> PeriodModel<'a> {
             tables,
             rates,
             horizon_days,
-            kind,
-            fiscal_start_month: calendar.fiscal.start_month(),
             exchange,
         }
     }
@@ -181,12 +174,7 @@ impl<'a> PeriodModel<'a> {
                 (p.id, stages)
             })
             .collect();
-        valuation.period = Some(PeriodValuation {
-            kind: self.kind,
-            fiscal_start_month: self.fiscal_start_month,
-            bands,
-            q,
-        });
+        valuation.period = Some(PeriodValuation { bands, q });
         valuation
     }
 

@@ -402,7 +402,7 @@ pub struct OpenDealRow {
     pub category: ForecastCategory,
     /// Amount, if set.
     pub amount: Option<Money>,
-    /// Its close-date pushes so far (moves out of a period of the kind asked; 0 when not asked).
+    /// Its close-date pushes so far (changes of its close date into a later month), at most 2.
     pub pushes: u32,
 }
 
@@ -428,13 +428,9 @@ pub struct Valuation {
 /// How the database puts each open deal in a segment of the period rates and weighs it at the
 /// segment's q. A deal's segment is `(band + 1) * 3 + pushes`, with `band` its size band (0 to
 /// 2; -1 when its currency has no band thresholds) and `pushes` its close-date pushes so far
-/// (0, 1, or 2 for two or more): 0 to 11.
+/// (0, 1, or 2 for two or more; kept on the deal's row): 0 to 11.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeriodValuation {
-    /// A push moves the close date out of a period of this kind.
-    pub kind: crate::domain::calendar::PeriodKind,
-    /// The fiscal year's first month (1 to 12), for quarters.
-    pub fiscal_start_month: u32,
     /// Per pipeline, per currency, the least amounts in minor units of size bands 1 and 2.
     pub bands: Vec<(Uuid, BandThresholds)>,
     /// Per pipeline, each open stage's q per segment; a stage not listed weighs nothing.
@@ -575,13 +571,12 @@ pub trait ForecastStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<WinRateSnapshot>>> + Send;
 
     /// Open deals (of `owners`, or everyone) whose close date is in `[from, to)`, with their
-    /// close-date pushes out of periods as `pushes` says (kind, fiscal year's first month).
+    /// close-date pushes so far.
     fn open_deals_closing(
         &self,
         owners: Option<&[UserId]>,
         from: NaiveDate,
         to: NaiveDate,
-        pushes: Option<(crate::domain::calendar::PeriodKind, u32)>,
     ) -> impl Future<Output = AppResult<Vec<OpenDealRow>>> + Send;
 
     /// The not-yet-created term's past revenue: per owner (of `owners`, or everyone) and

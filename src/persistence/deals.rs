@@ -85,6 +85,8 @@ pub(super) fn deal_row(d: &Deal) -> deal::ActiveModel {
         stage_entered_at: Set(d.stage_entered_at),
         closed_at: Set(d.closed_at),
         version: Set(d.version),
+        // Kept by `field_history::append`, never by a deal's own write.
+        close_date_pushes: sea_orm::ActiveValue::NotSet,
     }
 }
 

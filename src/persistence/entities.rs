@@ -215,6 +215,8 @@ pub mod deal {
         pub stage_entered_at: ChronoDateTimeUtc,
         pub closed_at: Option<ChronoDateTimeUtc>,
         pub version: i64,
+        /// Close-date pushes so far (m0019), written by `field_history::append`.
+        pub close_date_pushes: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

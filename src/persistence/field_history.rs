@@ -85,6 +85,32 @@ pub(super) async fn append<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
+    // Each deal whose close date changed recounts its pushes so far (m0019), in the same
+    // transaction: the forecast reads the count from the deal's row.
+    let mut redated: Vec<String> = entries
+        .iter()
+        .filter(|e| e.field == TrackedField::CloseDate)
+        .map(|e| e.deal_id.to_string())
+        .collect();
+    redated.sort();
+    redated.dedup();
+    for chunk in redated.chunks(CHUNK) {
+        let backend = db.get_database_backend();
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE deals SET close_date_pushes = ( \
+                SELECT COUNT(*) FROM field_history fh WHERE fh.deal_id = deals.id \
+                  AND fh.field = 'close_date' \
+                  AND substr(fh.new_value, 1, 7) > substr(fh.old_value, 1, 7)) \
+             WHERE id IN ({})",
+            list.join(", ")
+        );
+        let values: Vec<sea_orm::Value> = chunk.iter().map(|id| id.clone().into()).collect();
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
+        .await?;
+    }
     Ok(())
 }
 

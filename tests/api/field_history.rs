@@ -105,6 +105,22 @@ fn words(c: &pb::FieldChange) -> (Field, String, String, String) {
     )
 }
 
+/// The close-date pushes the deal's row keeps for the forecast (m0019).
+async fn pushes_kept(app: &TestApp, name: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = app.app.store.connection();
+    let id = name.trim_start_matches("deals/");
+    let sql = format!("SELECT close_date_pushes FROM deals WHERE id = '{id}'");
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    i64::from(rows[0].try_get::<i32>("", "close_date_pushes").unwrap())
+}
+
 contract_test!(
     every_change_of_a_tracked_field_is_kept_with_its_actor,
     |app| {
@@ -138,6 +154,7 @@ contract_test!(
             "creation writes none"
         );
         let name = created.name.clone();
+        assert_eq!(pushes_kept(&app, &name).await, 0);
         update(
             &app,
             &rep,
@@ -151,6 +168,8 @@ contract_test!(
             &["amount", "close_date", "next_step"],
         )
         .await;
+        // 30 days out to 75 days out: a later month, one push on the deal's row (m0019).
+        assert_eq!(pushes_kept(&app, &name).await, 1);
         update(
             &app,
             &manager,
@@ -222,6 +241,8 @@ contract_test!(
         ];
         let all = history(&app, &leader, &name, 50).await;
         assert_eq!(all.iter().map(words).collect::<Vec<_>>(), expected);
+        // The booking date set at the close is earlier: still one push.
+        assert_eq!(pushes_kept(&app, &name).await, 1);
         let key = |c: &pb::FieldChange| {
             let t = c.change_time.unwrap();
             (t.seconds, t.nanos, c.sequence)

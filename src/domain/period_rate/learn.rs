@@ -13,6 +13,7 @@ use super::{
     BUCKETS, CellKey, DealTimeline, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell,
     PeriodRateSettings, PeriodRateTable, SIZE_BANDS, horizon_bucket, push_segment, size_band,
 };
+use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::DealStatus;
 use crate::domain::deal_history::{self, DealState, FieldHistoryEntry};
 use crate::domain::money::Money;
@@ -286,8 +287,10 @@ pub(super) fn sweep_deal(
     if deal.created_at > settings.learned_at {
         return;
     }
-    let period_end = |day| settings.kind.last_day(&settings.calendar, day);
-    let mut rewind = Rewind::new(deal, period_end);
+    // A push moves the close date into a later month, whatever the kind of period learned (the
+    // forecast reads the same count from each deal's row).
+    let month_end = |day| PeriodKind::Month.last_day(&settings.calendar, day);
+    let mut rewind = Rewind::new(deal, month_end);
     rewind.to(settings.learned_at);
     let Some(booking) = booking_at(&rewind.state, &mut learner.converter) else {
         return;

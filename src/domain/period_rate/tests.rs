@@ -586,7 +586,7 @@ fn rebuilt_at_every_instant(
     let Some(booking) = booking_at(&at_learning, &mut learner.converter) else {
         return;
     };
-    let period_end = |day| settings.kind.last_day(&settings.calendar, day);
+    let period_end = |day| PeriodKind::Month.last_day(&settings.calendar, day);
     for instant in &learner.instants {
         let Some(state) = rebuild(instant.at) else {
             continue;

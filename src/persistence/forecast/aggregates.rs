@@ -9,10 +9,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::currency;
-use super::period_sql::{pushes_sql, segmented};
+use super::period_sql::{PUSHES, segmented};
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
-use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::domain::money::{MAX_AMOUNT_MINOR, Money};
 use crate::persistence::codec::{decode_category, uuid};
@@ -243,7 +242,6 @@ pub(super) async fn open_deals_closing(
     owners: Option<&[UserId]>,
     from: NaiveDate,
     to: NaiveDate,
-    pushes: Option<(PeriodKind, u32)>,
 ) -> AppResult<Vec<OpenDealRow>> {
     let backend = store.db.get_database_backend();
     let mut values: Vec<Value> = vec![from.into(), to.into()];
@@ -251,12 +249,9 @@ pub(super) async fn open_deals_closing(
         return Ok(Vec::new());
     };
     let index = few_owners(backend, owners, OPEN_BY_OWNER);
-    let pushes = pushes.map_or("0".into(), |(kind, first_month)| {
-        pushes_sql(kind, first_month, "deals.id")
-    });
     let sql = format!(
         "SELECT owner_id, pipeline_id, stage_id, forecast_category, amount_minor, currency, \
-                {pushes} AS pushes \
+                {PUSHES} AS pushes \
          FROM deals {index} \
          WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}"
     );

@@ -27,7 +27,6 @@ use crate::app::ports::{
     AuditEntry, CohortRow, CohortSplit, Created, CreatedAfter, ForecastStore, IdempotentWrite,
     NewRevenueRow, OpenDealRow, OpenGroupRow, Valuation, WonRow,
 };
-use crate::domain::calendar::PeriodKind;
 use crate::domain::call::CallEvent;
 use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::ForecastSnapshot;
@@ -88,9 +87,8 @@ impl ForecastStore for SqlStore {
         owners: Option<&[UserId]>,
         from: NaiveDate,
         to: NaiveDate,
-        pushes: Option<(PeriodKind, u32)>,
     ) -> AppResult<Vec<OpenDealRow>> {
-        aggregates::open_deals_closing(self, owners, from, to, pushes).await
+        aggregates::open_deals_closing(self, owners, from, to).await
     }
 
     async fn revenue_created_after(

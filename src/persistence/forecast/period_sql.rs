@@ -9,30 +9,13 @@ use super::aggregates::{bind, converted_sql, owner_filter, weigh_sql};
 use super::currency;
 use crate::app::AppResult;
 use crate::app::ports::{CreatedAfter, NewRevenueRow, PeriodValuation, Valuation};
-use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::persistence::codec::uuid;
 use crate::persistence::{SqlStore, storage};
 
-/// The SQL of a deal's close-date pushes so far, capped at 2: its field-history rows that move
-/// the close date into a later period of `kind` (dates are stored as `YYYY-MM-DD`). A quarter
-/// is numbered by `(12 x year + month - first month) / 3`, whole.
-pub(super) fn pushes_sql(kind: PeriodKind, fiscal_start_month: u32, deal_id: &str) -> String {
-    let period = |value: &str| match kind {
-        PeriodKind::Month => format!("substr({value}, 1, 7)"),
-        PeriodKind::Quarter => format!(
-            "((CAST(substr({value}, 1, 4) AS INTEGER) * 12 \
-               + CAST(substr({value}, 6, 2) AS INTEGER) - {fiscal_start_month}) / 3)"
-        ),
-    };
-    format!(
-        "(SELECT COUNT(*) FROM (SELECT 1 FROM field_history fh \
-           WHERE fh.deal_id = {deal_id} AND fh.field = 'close_date' \
-             AND {} > {} LIMIT 2) pushed)",
-        period("fh.new_value"),
-        period("fh.old_value"),
-    )
-}
+/// The SQL of a deal's close-date pushes so far, capped at 2 (kept on its row, m0019).
+pub(super) const PUSHES: &str =
+    "CAST(CASE WHEN close_date_pushes >= 2 THEN 2 ELSE close_date_pushes END AS BIGINT)";
 
 /// The SQL of a deal's segment ([`crate::app::ports::segment`]): `(band + 1) * 3 + pushes`,
 /// with the band from the pipeline's thresholds in the deal's currency (a deal without an
@@ -53,8 +36,7 @@ fn segment_sql(period: &PeriodValuation, values: &mut Vec<Value>) -> String {
         band.push_str(" ELSE 0 END");
     }
     band.push_str(" ELSE 0 END END");
-    let pushes = pushes_sql(period.kind, period.fiscal_start_month, "deals.id");
-    format!("(({band}) * 3 + {pushes})")
+    format!("(({band}) * 3 + {PUSHES})")
 }
 
 /// The SQL of a deal's q, given its `segment` column: per pipeline, stage and segment.
