@@ -118,6 +118,11 @@ impl RateTable {
     /// Every open stage of every pipeline with its learned rate, for the database to weigh
     /// deals with.
     pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
+        self.open_stages(|pipeline, stage| self.learned(pipeline, stage))
+    }
+
+    /// Every open stage of every pipeline with what `value` gives it.
+    pub fn open_stages<T>(&self, value: impl Fn(Uuid, &str) -> T) -> Vec<(Uuid, Vec<(String, T)>)> {
         self.pipelines
             .iter()
             .map(|p| {
@@ -126,7 +131,7 @@ impl RateTable {
                     .stages
                     .iter()
                     .filter(|s| s.kind == StageKind::Open)
-                    .map(|s| (s.stage_id.clone(), self.learned(p.id, &s.stage_id)))
+                    .map(|s| (s.stage_id.clone(), value(p.id, &s.stage_id)))
                     .collect();
                 (p.id, stages)
             })

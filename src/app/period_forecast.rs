@@ -161,19 +161,7 @@ impl<'a> PeriodModel<'a> {
         bands.sort_by_key(|(p, _)| *p);
         let q = self
             .rates
-            .pipelines
-            .iter()
-            .map(|p| {
-                let stages = p
-                    .spec
-                    .stages
-                    .iter()
-                    .filter(|s| s.kind == StageKind::Open)
-                    .map(|s| (s.stage_id.clone(), self.by_segment(p.id, &s.stage_id)))
-                    .collect();
-                (p.id, stages)
-            })
-            .collect();
+            .open_stages(|pipeline, stage| self.by_segment(pipeline, stage));
         valuation.period = Some(PeriodValuation { bands, q });
         valuation
     }

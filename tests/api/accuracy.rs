@@ -146,6 +146,68 @@ pub(crate) fn past_deal(
     (deal, history)
 }
 
+/// One closed deal: owner, amount, created, close date then, won, closed.
+pub(crate) type Closed<'a> = (
+    &'a pb::User,
+    i64,
+    &'static str,
+    &'static str,
+    bool,
+    &'static str,
+);
+
+/// June 2025's closed deals: A (rep 1, 100.00) won on the 10th; B (rep 2, 200.00) lost on the
+/// 18th; C (rep 2, 400.00, created on the 5th) won on the 24th.
+pub(crate) fn june_closed<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> Vec<Closed<'a>> {
+    vec![
+        (
+            rep1,
+            10_000,
+            "2025-05-20T09:00:00Z",
+            "2025-06-15",
+            true,
+            "2025-06-10T12:00:00Z",
+        ),
+        (
+            rep2,
+            20_000,
+            "2025-05-25T09:00:00Z",
+            "2025-06-20",
+            false,
+            "2025-06-18T12:00:00Z",
+        ),
+        (
+            rep2,
+            40_000,
+            "2025-06-05T09:00:00Z",
+            "2025-06-25",
+            true,
+            "2025-06-24T12:00:00Z",
+        ),
+    ]
+}
+
+/// The deals `closed` of `pipeline` ([`past_deal`]) with their stage and field history.
+pub(crate) fn closed_book(
+    pipeline: uuid::Uuid,
+    closed: &[Closed<'_>],
+) -> (
+    Vec<Deal>,
+    Vec<StageHistoryEntry>,
+    Vec<dealdesk::domain::deal_history::FieldHistoryEntry>,
+) {
+    let (mut deals, mut history, mut fields) = (Vec::new(), Vec::new(), Vec::new());
+    for &(owner, amount, created, close, won, when) in closed {
+        let (deal, rows) = past_deal(pipeline, owner, amount, created, close, won, when);
+        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(
+            &deal, &rows,
+        ));
+        deals.push(deal);
+        history.extend(rows);
+    }
+    (deals, history, fields)
+}
+
 struct June {
     pipeline: String,
     /// The win rates of 2025 (with their period rates).
@@ -164,42 +226,7 @@ async fn june(app: &TestApp) -> June {
     let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
     let pipeline = pipeline(app).await;
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
-    let mut deals = Vec::new();
-    let mut history = Vec::new();
-    let mut fields = Vec::new();
-    for (owner, amount, created, close, won, closed) in [
-        (
-            &rep1.0,
-            10_000,
-            "2025-05-20T09:00:00Z",
-            "2025-06-15",
-            true,
-            "2025-06-10T12:00:00Z",
-        ),
-        (
-            &rep2.0,
-            20_000,
-            "2025-05-25T09:00:00Z",
-            "2025-06-20",
-            false,
-            "2025-06-18T12:00:00Z",
-        ),
-        (
-            &rep2.0,
-            40_000,
-            "2025-06-05T09:00:00Z",
-            "2025-06-25",
-            true,
-            "2025-06-24T12:00:00Z",
-        ),
-    ] {
-        let (deal, rows) = past_deal(pid, owner, amount, created, close, won, closed);
-        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(
-            &deal, &rows,
-        ));
-        deals.push(deal);
-        history.extend(rows);
-    }
+    let (deals, mut history, fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
     history.sort_by_key(|h| h.at);
     let audit = AuditEntry {
         actor: None,

@@ -15,7 +15,7 @@ use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
-use crate::accuracy::{at, past_deal, pipeline, usd};
+use crate::accuracy::{at, closed_book, june_closed, pipeline, usd};
 use crate::contract_test;
 use crate::helpers::{TestApp, authed, user_id};
 
@@ -164,48 +164,17 @@ contract_test!(
         let pipeline = pipeline(&app).await;
         let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
         // Closed in June: A (rep 1, 100.00) won; B (rep 2, 200.00) lost; C (rep 2, 400.00,
-        // created on the 5th) won; D (rep 1, 300.00, created on the 15th) won on the 28th.
-        let closed = [
-            (
-                &rep1.0,
-                10_000,
-                "2025-05-20T09:00:00Z",
-                "2025-06-15",
-                true,
-                "2025-06-10T12:00:00Z",
-            ),
-            (
-                &rep2.0,
-                20_000,
-                "2025-05-25T09:00:00Z",
-                "2025-06-20",
-                false,
-                "2025-06-18T12:00:00Z",
-            ),
-            (
-                &rep2.0,
-                40_000,
-                "2025-06-05T09:00:00Z",
-                "2025-06-25",
-                true,
-                "2025-06-24T12:00:00Z",
-            ),
-            (
-                &rep1.0,
-                30_000,
-                "2025-06-15T09:00:00Z",
-                "2025-06-30",
-                true,
-                "2025-06-28T12:00:00Z",
-            ),
-        ];
-        let (mut deals, mut history, mut fields) = (Vec::new(), Vec::new(), Vec::new());
-        for (owner, amount, created, close, won, when) in closed {
-            let (deal, rows) = past_deal(pid, owner, amount, created, close, won, when);
-            fields.extend(rows_from_stage_history(&deal, &rows));
-            deals.push(deal);
-            history.extend(rows);
-        }
+        // created on the 5th) won; and D (rep 1, 300.00, created on the 15th) won on the 28th.
+        let mut closed = june_closed(&rep1.0, &rep2.0);
+        closed.push((
+            &rep1.0,
+            30_000,
+            "2025-06-15T09:00:00Z",
+            "2025-06-30",
+            true,
+            "2025-06-28T12:00:00Z",
+        ));
+        let (mut deals, mut history, mut fields) = closed_book(pid, &closed);
         // Open: E (rep 1, 1,000.00) closing on 25 July; F (rep 2, 500.00) dated 25 June, pushed
         // to 25 July on 20 June (one push); G (rep 1, 50.00) closing in August.
         for (owner, amount, created, close, moved) in [

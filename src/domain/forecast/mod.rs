@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(accuracy(5, 0), (5, None));
     }
 
-    use super::range::tests::alike;
+    use super::range::tests::{alike, arb_deal};
     use super::*;
     use proptest::prelude::*;
 
@@ -264,23 +264,6 @@ mod tests {
             3,
             "a group carries the sum of its deals' weights"
         );
-    }
-
-    fn arb_deal() -> impl Strategy<Value = OpenDeals> {
-        (
-            0i64..1_000_000,
-            prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
-            0usize..4,
-        )
-            .prop_map(|(a, p, c)| {
-                let category = [
-                    ForecastCategory::Commit,
-                    ForecastCategory::BestCase,
-                    ForecastCategory::Pipeline,
-                    ForecastCategory::Omitted,
-                ][c];
-                deal(a, p, category)
-            })
     }
 
     proptest! {

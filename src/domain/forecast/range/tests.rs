@@ -187,7 +187,7 @@ fn normal_cdf_matches_known_values() {
     }
 }
 
-fn arb_deal() -> impl Strategy<Value = OpenDeals> {
+pub(crate) fn arb_deal() -> impl Strategy<Value = OpenDeals> {
     (
         0i64..1_000_000,
         prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
