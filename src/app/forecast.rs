@@ -102,17 +102,20 @@ impl RateTable {
     /// The rate a deal in this stage is weighed with, as the database weighs it
     /// ([`RateTable::open_stage_rates`]): the learned rate of an open stage, else nothing.
     pub fn open_rate(&self, pipeline: Uuid, stage: &str) -> f64 {
-        let open = self
-            .pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .is_some_and(|s| s.kind == StageKind::Open);
-        if open {
+        if self.is_open(pipeline, stage) {
             self.learned(pipeline, stage)
         } else {
             0.0
         }
+    }
+
+    /// Whether `stage` is an open stage of `pipeline`.
+    pub fn is_open(&self, pipeline: Uuid, stage: &str) -> bool {
+        self.pipelines
+            .iter()
+            .find(|p| p.id == pipeline)
+            .and_then(|p| p.spec.stage(stage))
+            .is_some_and(|s| s.kind == StageKind::Open)
     }
 
     /// Every open stage of every pipeline with its learned rate, for the database to weigh

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::exchange::Converter;
@@ -14,15 +13,14 @@ use super::ports::{
     CreatedAfter, NewRevenueRow, PeriodValuation, SEGMENTS, Store, Valuation, segment,
 };
 use super::{App, AppResult};
-use crate::domain::calendar::{OrgCalendar, PeriodKind};
+use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::domain::money::{
     Currency, ExchangeRate, MAX_AMOUNT_MINOR, Money, convert_minor, minor_unit_rate,
 };
-use crate::domain::new_pipeline::{NotYetCreated, mean_half_up, previous, same_point};
+use crate::domain::new_pipeline::{NotYetCreated, PastWindow, mean_half_up, past_windows};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{PeriodRateTable, period_effects};
-use crate::domain::pipeline::StageKind;
 
 /// How a forecast's `expected` was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,15 +101,8 @@ impl<'a> PeriodModel<'a> {
     /// `pushes` close-date pushes so far: its table's, else its stage's win rate; 0 for a stage
     /// that is not open.
     pub fn q(&self, pipeline: Uuid, stage: &str, band: Option<u8>, pushes: u32) -> f64 {
-        let open = self
-            .rates
-            .pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .is_some_and(|s| s.kind == StageKind::Open);
         match self.tables.get(&pipeline) {
-            _ if !open => 0.0,
+            _ if !self.rates.is_open(pipeline, stage) => 0.0,
             Some(table) => table.q_in(stage, self.horizon_days, band, pushes),
             None => self.rates.learned(pipeline, stage),
         }
@@ -217,37 +208,6 @@ impl NewPipeline {
     }
 }
 
-/// The past periods the not-yet-created term of `period` learns from as of `as_of`: the
-/// default look-back of periods of its kind before it, or before the period `as_of` is in when
-/// that is earlier (a later period's own past has not happened yet), each with the point as far
-/// into it as `as_of` is into `period`.
-pub(crate) fn past_windows(
-    calendar: &OrgCalendar,
-    period: Period,
-    as_of: DateTime<Utc>,
-) -> Vec<(Period, CreatedAfter)> {
-    let kind = PeriodKind::of(period);
-    let current = kind.period_of(calendar, calendar.day_of(as_of));
-    let anchor = match calendar.bounds(current).0 < calendar.bounds(period).0 {
-        true => current,
-        false => period,
-    };
-    let elapsed = as_of - calendar.instants(period).0;
-    let mut periods: Vec<Period> =
-        std::iter::successors(Some(previous(anchor)), |p| Some(previous(*p)))
-            .take(kind.default_lookback())
-            .collect();
-    periods.reverse();
-    periods
-        .into_iter()
-        .map(|p| {
-            let (from, to) = calendar.bounds(p);
-            let point = same_point(calendar, p, elapsed);
-            (p, CreatedAfter { from, to, point })
-        })
-        .collect()
-}
-
 impl<S: Store> App<S> {
     /// The not-yet-created term of `owners` (`None`: everyone) for `period` as of now.
     pub(crate) async fn new_pipeline(
@@ -257,8 +217,16 @@ impl<S: Store> App<S> {
         converter: &mut Converter,
         valuation: &Valuation,
     ) -> AppResult<NewPipeline> {
-        let windows = past_windows(&self.calendar, period, self.now());
-        let asked: Vec<CreatedAfter> = windows.iter().map(|(_, w)| *w).collect();
+        let lookback = PeriodKind::of(period).default_lookback();
+        let windows = past_windows(&self.calendar, period, self.now(), lookback);
+        let asked: Vec<CreatedAfter> = windows
+            .iter()
+            .map(|w| CreatedAfter {
+                from: w.first_day,
+                to: w.next_day,
+                point: w.point,
+            })
+            .collect();
         let rows = self
             .store
             .revenue_created_after(owners, &asked, self.now(), valuation)
@@ -270,7 +238,7 @@ impl<S: Store> App<S> {
 /// The term from the store's rows: each owner's per-period revenue (every currency converted),
 /// its mean, and the scope's per-period sums.
 fn new_pipeline_of(
-    windows: &[(Period, CreatedAfter)],
+    windows: &[PastWindow],
     rows: &[NewRevenueRow],
     converter: &mut Converter,
 ) -> NewPipeline {
@@ -299,7 +267,7 @@ fn new_pipeline_of(
     NewPipeline {
         line: NotYetCreated {
             expected: by_owner.values().sum(),
-            values: windows.iter().map(|(p, _)| *p).zip(totals).collect(),
+            values: windows.iter().map(|w| w.period).zip(totals).collect(),
         },
         by_owner,
     }

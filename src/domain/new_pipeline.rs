@@ -112,6 +112,55 @@ pub fn mean_half_up(values: &[i64]) -> i64 {
     i64::try_from(mean).unwrap_or(if mean < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// One past period the not-yet-created term learns from: deals booked in `[first_day,
+/// next_day)` and created after `point`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastWindow {
+    /// The period.
+    pub period: Period,
+    /// Its first day.
+    pub first_day: NaiveDate,
+    /// The first day after it.
+    pub next_day: NaiveDate,
+    /// As far into it as `as_of` is into the period forecast ([`same_point`]).
+    pub point: DateTime<Utc>,
+}
+
+/// The `lookback` periods, oldest first, that the not-yet-created term of `period` learns from
+/// as of `as_of`: those before `period`, or before the period `as_of` is in when that is
+/// earlier (a later period's own past has not happened yet), each with its point as far into it
+/// as `as_of` is into `period`.
+pub fn past_windows(
+    calendar: &OrgCalendar,
+    period: Period,
+    as_of: DateTime<Utc>,
+    lookback: usize,
+) -> Vec<PastWindow> {
+    let current = PeriodKind::of(period).period_of(calendar, calendar.day_of(as_of));
+    let anchor = match calendar.bounds(current).0 < calendar.bounds(period).0 {
+        true => current,
+        false => period,
+    };
+    let elapsed = as_of - calendar.instants(period).0;
+    let mut periods: Vec<Period> =
+        std::iter::successors(Some(previous(anchor)), |p| Some(previous(*p)))
+            .take(lookback)
+            .collect();
+    periods.reverse();
+    periods
+        .into_iter()
+        .map(|period| {
+            let (first_day, next_day) = calendar.bounds(period);
+            PastWindow {
+                period,
+                first_day,
+                next_day,
+                point: same_point(calendar, period, elapsed),
+            }
+        })
+        .collect()
+}
+
 /// The not-yet-created term as of `as_of`, learned from the `lookback` periods of `kind` before
 /// the one `as_of` falls in (P(A)).
 ///
@@ -135,24 +184,16 @@ pub fn not_yet_created(
     won: &[WonDeal],
 ) -> NotYetCreated {
     let current = kind.period_of(calendar, calendar.day_of(as_of));
-    let elapsed = as_of - calendar.instants(current).0;
-    let mut periods: Vec<Period> =
-        std::iter::successors(Some(previous(current)), |p| Some(previous(*p)))
-            .take(lookback)
-            .collect();
-    periods.reverse();
-    let values: Vec<(Period, i64)> = periods
+    let values: Vec<(Period, i64)> = past_windows(calendar, current, as_of, lookback)
         .into_iter()
-        .map(|period| {
-            let point = same_point(calendar, period, elapsed);
-            let (first_day, next_day) = calendar.bounds(period);
+        .map(|w| {
             let revenue = won
                 .iter()
-                .filter(|d| first_day <= d.booked_on && d.booked_on < next_day)
-                .filter(|d| point < d.created_at && d.created_at <= as_of)
+                .filter(|d| w.first_day <= d.booked_on && d.booked_on < w.next_day)
+                .filter(|d| w.point < d.created_at && d.created_at <= as_of)
                 .map(|d| d.amount)
                 .fold(0i64, i64::saturating_add);
-            (period, revenue)
+            (w.period, revenue)
         })
         .collect();
     let plain: Vec<i64> = values.iter().map(|&(_, value)| value).collect();

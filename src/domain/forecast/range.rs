@@ -195,9 +195,8 @@ pub fn model_range(
     effects: &[f64],
     seed: u64,
 ) -> Option<Range> {
-    let varies = |n: usize, differs: &dyn Fn(usize) -> bool| (1..n).any(differs);
-    let new_varies = varies(new.len(), &|i| new[i] != new[0]);
-    let effects_vary = varies(effects.len(), &|i| effects[i] != effects[0]);
+    let new_varies = new.windows(2).any(|w| w[0] != w[1]);
+    let effects_vary = effects.windows(2).any(|w| w[0] != w[1]);
     if !new_varies && !effects_vary {
         let shift = new.first().copied().unwrap_or(0);
         return revenue_range(closed_won.saturating_add(shift), deals, seed);
