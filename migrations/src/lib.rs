@@ -22,6 +22,7 @@ mod m0016_field_history;
 mod m0017_period_rates;
 mod m0018_forecast_snapshot_model;
 mod m0019_close_date_pushes;
+mod m0020_period_forecast_indexes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_period_rates::Migration),
             Box::new(m0018_forecast_snapshot_model::Migration),
             Box::new(m0019_close_date_pushes::Migration),
+            Box::new(m0020_period_forecast_indexes::Migration),
         ]
     }
 }

@@ -325,7 +325,10 @@ pub(super) async fn open_deal_groups(
     // groups split by it.
     let (source, segment, grouped) = match valuation.period {
         Some(_) => (
-            format!("FROM (SELECT deals.*, {segment} AS segment {open}) deals"),
+            format!(
+                "FROM (SELECT owner_id, pipeline_id, stage_id, forecast_category, currency, \
+                              close_date, amount_minor, {segment} AS segment {open}) deals"
+            ),
             "segment".to_string(),
             ", segment",
         ),
