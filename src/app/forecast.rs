@@ -13,7 +13,7 @@ use super::{App, AppError, AppResult, Principal};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, Role, UserId};
-use crate::domain::forecast::{Figures, OpenDeals, Range, model_range};
+use crate::domain::forecast::{Figures, OpenDeals, Range, model_range, range_needs_each_deal};
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
@@ -25,6 +25,35 @@ use crate::domain::winrate::WinRateSnapshot;
 /// range nearly always needs them one by one (exact or sampled), and one read of them costs
 /// less than two (a manager of five on the large org, PostgreSQL: 2.0 -> 1.45 ms).
 const SMALL_TEAM_OWNERS: usize = 32;
+
+/// How many scopes and periods [`ReadHints`] remembers before it starts again.
+const READ_HINTS: usize = 1_024;
+
+/// Per scope, period and currency (hashed), whether its last forecast's range needed its open
+/// deals one by one: a wider scope with a few hundred deals, or uneven ones, then reads them
+/// once, one by one, instead of in groups first and then one by one (the quick org: two reads
+/// in a row); once the range no longer needs them so, it reads groups again. Only which reads
+/// run depends on it, never the answer: groups and single deals are valued by the same
+/// arithmetic.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadHints(Arc<std::sync::Mutex<HashMap<u64, bool>>>);
+
+impl ReadHints {
+    fn one_by_one(&self, key: u64) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|hints| hints.get(&key).copied().unwrap_or(false))
+    }
+
+    fn remember(&self, key: u64, one_by_one: bool) {
+        if let Ok(mut hints) = self.0.lock() {
+            if hints.len() >= READ_HINTS && !hints.contains_key(&key) {
+                hints.clear();
+            }
+            hints.insert(key, one_by_one);
+        }
+    }
+}
 
 /// Whose deals a forecast covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,13 +284,20 @@ impl<S: Store> App<S> {
         // its open deals are read one by one and valued here, by the arithmetic the database
         // uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer than groups
         // and deals both.
+        let seed = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
+            h.finish()
+        };
         let small_team = owners
             .as_ref()
             .is_some_and(|o| o.len() <= SMALL_TEAM_OWNERS);
+        let one_by_one = small_team || self.read_hints.one_by_one(seed);
         let mut new_converter = Converter::new(currency, exchange.clone());
         let (open, won, each_deal, new) = tokio::try_join!(
             async {
-                if small_team {
+                if one_by_one {
                     return Ok(Vec::new());
                 }
                 self.store
@@ -276,7 +312,7 @@ impl<S: Store> App<S> {
                 &valuation
             ),
             async {
-                if !small_team {
+                if !one_by_one {
                     return Ok(None);
                 }
                 let rows = self
@@ -350,12 +386,6 @@ impl<S: Store> App<S> {
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
         let new_expected = new.as_ref().map_or(0, |n| n.line.expected);
         let totals = Figures::of(closed_total, &all).with_new(new_expected);
-        let seed = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
-            h.finish()
-        };
         let past: Vec<i64> = new
             .as_ref()
             .map(|n| n.line.values.iter().map(|&(_, v)| v).collect())
@@ -364,8 +394,15 @@ impl<S: Store> App<S> {
         // Few deals, or uneven ones: the range reads them one by one (a few hundred at most);
         // a small team's are one by one already.
         let range = match model_range(closed_total, &all, &past, &effects, seed) {
-            Some(range) => range,
+            Some(range) => {
+                if !small_team {
+                    let needs = each_deal.is_some() && range_needs_each_deal(&all);
+                    self.read_hints.remember(seed, needs);
+                }
+                range
+            }
             None => {
+                self.read_hints.remember(seed, true);
                 let rows = self
                     .store
                     .open_deals_closing(owners.as_deref(), start, end)

@@ -49,6 +49,8 @@ pub struct App<S> {
     pub calendar: crate::domain::calendar::OrgCalendar,
     /// Where the time is read.
     pub clock: Clock,
+    /// How each wide forecast read its open deals last time ([`forecast::ReadHints`]).
+    pub(crate) read_hints: forecast::ReadHints,
 }
 
 impl<S: Store> App<S> {
@@ -58,6 +60,7 @@ impl<S: Store> App<S> {
             store,
             calendar: Default::default(),
             clock: Clock::system(),
+            read_hints: Default::default(),
         }
     }
 

@@ -109,11 +109,11 @@ impl Spread {
     }
 }
 
-/// Whether the range of `deals` needs them one by one (enumerated or sampled) rather than
-/// grouped: few uncertain deals, or so uneven that sampling beats the normal approximation.
+/// Whether the range of `deals` (grouped or one by one: a group's powers are its deals' summed)
+/// needs them one by one (enumerated or sampled) rather than the normal approximation: few
+/// uncertain deals, or so uneven that sampling beats it.
 pub fn range_needs_each_deal(deals: &[OpenDeals]) -> bool {
-    let spread = Spread::of(0, deals);
-    spread.grouped && !matches!(spread.method(0), RangeMethod::Normal { .. })
+    !matches!(Spread::of(0, deals).method(0), RangeMethod::Normal { .. })
 }
 
 /// The range of `closed_won` plus each deal won independently with its probability; `None`
