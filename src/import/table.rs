@@ -1,12 +1,13 @@
 //! The CSV mechanics every reader shares: headers matched loosely against a format's columns
-//! (with aliases), required columns checked once per file, and each record deserialised (serde)
-//! with the line it starts on, so every problem names file, line and column.
+//! (with aliases, or as the mapping's `columns` says), headers that collide refused, required
+//! columns checked once per file, and each record deserialised (serde) with the line it starts
+//! on, so every problem names file, line and column.
 
 use csv::{ReaderBuilder, StringRecord, Trim};
 use serde::de::DeserializeOwned;
 
 use super::values::loose;
-use super::{Location, RowError, SourceFile};
+use super::{Location, ReadOptions, RowError, SourceFile};
 
 /// A column a format knows: its name in the row struct and the headers that mean it.
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +48,37 @@ pub struct Table<'a> {
     pub raw_headers: Vec<String>,
 }
 
-/// Opens `file`, resolving its headers against `columns`; `None` (with the errors recorded) when
-/// it cannot be read or lacks a required column.
+/// The header line of a (decoded) file, trimmed; empty when it has none.
+pub fn headers(file: &SourceFile) -> Vec<String> {
+    ReaderBuilder::new()
+        .trim(Trim::All)
+        .from_reader(file.bytes.as_slice())
+        .headers()
+        .map(|h| h.iter().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The header `wanted` names: the one written exactly so, else the only one equal to it once
+/// case and punctuation are ignored.
+pub fn header_index(headers: &[String], wanted: &str) -> Option<usize> {
+    let wanted = wanted.trim();
+    headers.iter().position(|h| h == wanted).or_else(|| {
+        let key = loose(wanted);
+        let mut found = headers.iter().enumerate().filter(|(_, h)| loose(h) == key);
+        match (found.next(), found.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    })
+}
+
+/// Opens `file`, resolving its headers against `columns` (the mapping's `columns` first, then
+/// by name); `None` (with the errors recorded) when it cannot be read, lacks a required column,
+/// or has two headers for one column that the mapping does not settle.
 pub fn open<'a>(
     file: &'a SourceFile,
     columns: &[Column],
+    options: &ReadOptions,
     errors: &mut Vec<RowError>,
 ) -> Option<Table<'a>> {
     let bytes = file
@@ -82,23 +109,15 @@ pub fn open<'a>(
             return None;
         }
     };
-    let mut taken = vec![false; columns.len()];
-    let headers: StringRecord = raw
+    let raw_headers: Vec<String> = raw.iter().map(str::to_string).collect();
+    let (feeds, taken) = resolve(&raw_headers, columns, options, &header_line, errors)?;
+    let headers: StringRecord = raw_headers
         .iter()
-        .map(|header| {
-            let key = loose(header);
-            let found = columns
-                .iter()
-                .enumerate()
-                .find(|(i, c)| !taken[*i] && c.headers.iter().any(|h| loose(h) == key));
-            match found {
-                Some((i, column)) => {
-                    taken[i] = true;
-                    column.name.to_string()
-                }
-                // Not a column of ours (or a second header for one): ignored by the rows.
-                None => format!("?{header}"),
-            }
+        .zip(&feeds)
+        .map(|(header, feeds)| match feeds {
+            Some(i) => columns[*i].name.to_string(),
+            // Not a column of ours (or a second header for one): ignored by the rows.
+            None => format!("?{header}"),
         })
         .collect();
     let mut complete = true;
@@ -109,23 +128,91 @@ pub fn open<'a>(
                 &header_line,
                 column.headers[0],
                 format!(
-                    "missing column (a header named {})",
+                    "missing column (a header named {}, or the header the mapping's \"columns\" \
+                     names for {})",
                     column
                         .headers
                         .iter()
                         .map(|h| format!("{h:?}"))
                         .collect::<Vec<_>>()
-                        .join(" or ")
+                        .join(" or "),
+                    column.name
                 ),
             ));
         }
     }
-    complete.then(|| Table {
+    complete.then_some(Table {
         file,
         reader,
         headers,
-        raw_headers: raw.iter().map(str::to_string).collect(),
+        raw_headers,
     })
+}
+
+/// Which column each header feeds (`None`: none), and which columns are fed: first the
+/// mapping's `columns`, then each header by name (a column's first header wins). Two headers
+/// that are one name once case and punctuation are ignored, for a column the mapping does not
+/// settle, are refused (`None`): reading either would be a guess.
+fn resolve(
+    raw: &[String],
+    columns: &[Column],
+    options: &ReadOptions,
+    header_line: &Location,
+    errors: &mut Vec<RowError>,
+) -> Option<(Vec<Option<usize>>, Vec<bool>)> {
+    let mut feeds: Vec<Option<usize>> = vec![None; raw.len()];
+    let mut taken = vec![false; columns.len()];
+    for (i, column) in columns.iter().enumerate() {
+        let named = options
+            .columns
+            .get(column.name)
+            .and_then(|wanted| header_index(raw, wanted));
+        if let Some(h) = named.filter(|h| feeds[*h].is_none()) {
+            feeds[h] = Some(i);
+            taken[i] = true;
+        }
+    }
+    let column_of = |key: &str, taken: &[bool]| {
+        columns
+            .iter()
+            .enumerate()
+            .find(|(i, c)| !taken[*i] && c.headers.iter().any(|h| loose(h) == key))
+            .map(|(i, _)| i)
+    };
+    let mut collided = false;
+    for (h, header) in raw.iter().enumerate() {
+        let key = loose(header);
+        let twin = raw[..h]
+            .iter()
+            .enumerate()
+            .find(|(t, other)| feeds[*t].is_none() && loose(other) == key);
+        if let (Some((_, twin)), None, Some(i)) = (twin, feeds[h], column_of(&key, &taken)) {
+            collided = true;
+            let name = columns[i].name;
+            errors.push(RowError::new(
+                header_line,
+                twin,
+                format!(
+                    "{twin:?} and {header:?} are one column once case and punctuation are \
+                     ignored: say which feeds {name} in the mapping, e.g. \"columns\": \
+                     {{\"{name}\": {header:?}}}"
+                ),
+            ));
+        }
+    }
+    if collided {
+        return None;
+    }
+    for (h, header) in raw.iter().enumerate() {
+        if feeds[h].is_some() {
+            continue;
+        }
+        if let Some(i) = column_of(&loose(header), &taken) {
+            taken[i] = true;
+            feeds[h] = Some(i);
+        }
+    }
+    Some((feeds, taken))
 }
 
 impl Table<'_> {

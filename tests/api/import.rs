@@ -137,6 +137,7 @@ fn messages(
             pipeline: format!("pipelines/{pipeline}"),
             mapping_json: mapping.to_string(),
             validate_only,
+            encoding: String::new(),
         })),
     }];
     for file in files {
@@ -537,7 +538,7 @@ contract_test!(
         assert!(
             status
                 .message()
-                .starts_with("7 bad rows; nothing was imported"),
+                .starts_with("7 bad rows (7 problems) of 13 read; nothing was imported"),
             "{status:?}"
         );
         let violations: Vec<(String, String)> = status
@@ -946,7 +947,7 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         "{err}"
     );
     assert!(
-        err.contains("error: 7 bad rows; nothing was imported"),
+        err.contains("error: 7 bad rows (7 problems) of 13 read; nothing was imported"),
         "{err}"
     );
     assert_eq!(deals().await, 9);
