@@ -38,9 +38,24 @@ pub const fn optional(name: &'static str, headers: &'static [&'static str]) -> C
     }
 }
 
+/// The line a record starts on. The csv crate counts a line when it reads its `\n`, and a
+/// record after a `\r\n` starts on that `\n` (the `\r` ended the record before): the line
+/// count is then one short, so Excel's and Data Loader's CRLF files would name the line above.
+pub fn record_line(bytes: &[u8], position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, |p| {
+        let at_newline = usize::try_from(p.byte())
+            .ok()
+            .and_then(|b| bytes.get(b))
+            .is_some_and(|b| *b == b'\n');
+        p.line() + u64::from(at_newline)
+    })
+}
+
 /// One file's table, headers resolved.
 pub struct Table<'a> {
     file: &'a SourceFile,
+    /// The bytes read (after any byte-order mark), for [`record_line`].
+    bytes: &'a [u8],
     reader: csv::Reader<&'a [u8]>,
     /// The headers renamed to the format's column names (unknown ones kept, marked).
     headers: StringRecord,
@@ -143,6 +158,7 @@ pub fn open<'a>(
     }
     complete.then_some(Table {
         file,
+        bytes,
         reader,
         headers,
         raw_headers,
@@ -236,7 +252,7 @@ impl Table<'_> {
                 Ok(false) => break,
                 Ok(true) => {
                     count += 1;
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record_line(self.bytes, record.position());
                     let at = Location::line(&self.file.name, line);
                     if record.iter().all(str::is_empty) {
                         continue;
@@ -248,7 +264,7 @@ impl Table<'_> {
                 }
                 Err(err) => {
                     count += 1;
-                    let line = err.position().map_or(0, |p| p.line());
+                    let line = record_line(self.bytes, err.position());
                     let reason = match err.kind() {
                         csv::ErrorKind::UnequalLengths {
                             expected_len, len, ..
@@ -302,4 +318,29 @@ pub fn parsed<T>(
     parse(value)
         .map_err(|why| errors.push(RowError::new(at, column, why)))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::FileKind;
+
+    #[test]
+    fn records_of_a_crlf_file_are_named_by_their_own_line() {
+        for text in ["Id,Name\n1,a\n2,\n3,c\n", "Id,Name\r\n1,a\r\n2,\r\n3,c\r\n"] {
+            let file = SourceFile {
+                name: "f.csv".into(),
+                kind: FileKind::GenericDeals,
+                bytes: text.as_bytes().to_vec(),
+            };
+            let columns = [required("id", &["Id"]), required("name", &["Name"])];
+            let mut errors = Vec::new();
+            let table = open(&file, &columns, &ReadOptions::default(), &mut errors).unwrap();
+            let mut lines = Vec::new();
+            table.rows(&mut errors, |at, _: serde::de::IgnoredAny, _, _| {
+                lines.extend(at.line)
+            });
+            assert_eq!(lines, [2, 3, 4], "{text:?}");
+        }
+    }
 }
