@@ -4,9 +4,10 @@
 //! Encoding Standard, where ISO-8859-1 *is* Windows-1252: the labels name one decoder, which
 //! also reads bytes 0x80-0x9F as the Windows characters `€`, `‘`, `’`...).
 //!
-//! A file that is not valid UTF-8 and names no encoding is refused whole, with its first
-//! undecodable fields named by line and column and the advice to name the encoding: reading its
-//! rows anyway would hide each row's other checks and report rows of other files as knock-ons.
+//! A file that is not valid UTF-8 and names no encoding is refused whole: one error for the
+//! file with the count and the advice to try `--encoding windows-1252`, then its first
+//! undecodable fields by line and column. Reading its rows anyway would hide each row's other
+//! checks and report rows of other files as knock-ons.
 
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
@@ -118,17 +119,21 @@ fn looks_like_utf16(bytes: &[u8]) -> bool {
     head.len() >= 4 && head.chunks(2).filter(|p| p.contains(&0)).count() * 2 >= head.len() / 2
 }
 
-/// The undecodable fields of a file that should be UTF-8: the first few by line and column
-/// (the header), then how many more.
+/// The undecodable fields of a file that should be UTF-8: one error for the file, with the
+/// count and the advice, then the first few fields by line and column (the header).
 fn undecodable(name: &str, bytes: &[u8], named_utf8: bool) -> Vec<RowError> {
-    let advice = if named_utf8 {
-        "the file says it is UTF-8 but is not: export it again, or name its encoding with \
-         --encoding (or \"encoding\" in the mapping)"
-            .to_string()
+    let (advice, hint) = if named_utf8 {
+        (
+            "it says it is UTF-8 but is not: export it again, or name its encoding with \
+             --encoding (or \"encoding\" in the mapping)",
+            "",
+        )
     } else {
-        "the file is probably Windows-1252 (as Excel and Salesforce Data Loader write it): try \
-         --encoding windows-1252 (or \"encoding\": \"windows-1252\" in the mapping)"
-            .to_string()
+        (
+            "it is probably Windows-1252, as Excel and Salesforce Data Loader write it: try \
+             --encoding windows-1252 (or \"encoding\": \"windows-1252\" in the mapping)",
+            " (try --encoding windows-1252)",
+        )
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -136,56 +141,60 @@ fn undecodable(name: &str, bytes: &[u8], named_utf8: bool) -> Vec<RowError> {
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     let mut headers: Vec<String> = Vec::new();
-    let mut errors = Vec::new();
+    let mut listed = Vec::new();
     let (mut fields, mut rows) = (0usize, 0usize);
     while let Ok(true) = reader.read_byte_record(&mut record) {
-        let line = record.position().map_or(0, |p| p.line());
-        let at = Location::line(name, line);
+        let line = super::table::record_line(bytes, record.position());
         if headers.is_empty() {
             headers = record
                 .iter()
                 .map(|h| String::from_utf8_lossy(h).trim().to_string())
                 .collect();
         }
-        let mut bad_row = false;
-        for (i, field) in record.iter().enumerate() {
-            if std::str::from_utf8(field).is_ok() {
-                continue;
+        let bad: Vec<(usize, &[u8])> = record
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| std::str::from_utf8(field).is_err())
+            .collect();
+        fields += bad.len();
+        rows += usize::from(!bad.is_empty());
+        for (i, field) in bad {
+            if listed.len() == LISTED_PER_FILE {
+                break;
             }
-            fields += 1;
-            bad_row = true;
-            if errors.len() < LISTED_PER_FILE {
-                let column = headers
-                    .get(i)
-                    .filter(|_| line > 1)
-                    .cloned()
-                    .unwrap_or_else(|| format!("header {}", i + 1));
-                let value = String::from_utf8_lossy(field);
-                errors.push(RowError::new(
-                    &at,
-                    &column,
-                    format!("{:?} is not valid UTF-8; {advice}", value.trim()),
-                ));
-            }
+            let column = headers
+                .get(i)
+                .filter(|_| line > 1)
+                .cloned()
+                .unwrap_or_else(|| format!("header {}", i + 1));
+            let value = String::from_utf8_lossy(field);
+            listed.push(RowError::new(
+                &Location::line(name, line),
+                &column,
+                format!("{:?} is not valid UTF-8{hint}", value.trim()),
+            ));
         }
-        rows += usize::from(bad_row);
     }
-    if errors.is_empty() {
-        errors.push(RowError::new(
-            &Location::file(name),
-            "",
-            format!("is not valid UTF-8; {advice}"),
-        ));
-    } else if fields > errors.len() {
-        errors.push(RowError::new(
-            &Location::file(name),
-            "",
-            format!(
-                "{} more fields are not valid UTF-8 ({rows} rows in all)",
-                fields - errors.len()
-            ),
-        ));
-    }
+    let plural = |n: usize, what: &str| match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    };
+    let count = match fields {
+        0 => String::new(),
+        n if n > listed.len() => format!(
+            " in {} of {} (the first {} are listed)",
+            plural(n, "field"),
+            plural(rows, "row"),
+            listed.len()
+        ),
+        n => format!(" in {} of {}", plural(n, "field"), plural(rows, "row")),
+    };
+    let mut errors = vec![RowError::new(
+        &Location::file(name),
+        "",
+        format!("is not valid UTF-8{count}; {advice}"),
+    )];
+    errors.extend(listed);
     errors
 }
 
@@ -289,7 +298,7 @@ mod tests {
     #[test]
     fn invalid_utf_8_names_the_line_and_column_and_says_to_try_windows_1252() {
         let err = decode(
-            file(b"Id,StageName\n006A,Negociaci\xf3n\n006B,Prospecting\n"),
+            file(b"Id,StageName\r\n006A,Negociaci\xf3n\r\n006B,Prospecting\r\n"),
             None,
         )
         .unwrap_err();
@@ -297,9 +306,10 @@ mod tests {
         assert_eq!(
             found,
             [
-                "Opportunity.csv:2: StageName: \"Negociaci\u{FFFD}n\" is not valid UTF-8; the file is \
-              probably Windows-1252 (as Excel and Salesforce Data Loader write it): try --encoding \
-              windows-1252 (or \"encoding\": \"windows-1252\" in the mapping)"
+                "Opportunity.csv: is not valid UTF-8 in 1 field of 1 row; it is probably Windows-1252, as Excel and Salesforce Data Loader write \
+                 it: try --encoding windows-1252 (or \"encoding\": \"windows-1252\" in the mapping)",
+                "Opportunity.csv:2: StageName: \"Negociaci\u{FFFD}n\" is not valid UTF-8 (try \
+                 --encoding windows-1252)"
             ]
         );
     }
@@ -312,19 +322,34 @@ mod tests {
             bytes.extend(b"Negociaci\xf3n\n");
         }
         let err = decode(file(&bytes), None).unwrap_err();
-        assert_eq!(err.len(), LISTED_PER_FILE + 1);
-        assert_eq!(err[0].at, Location::line("Opportunity.csv", 2));
-        assert_eq!(err[4].at, Location::line("Opportunity.csv", 6));
+        assert_eq!(err.len(), 1 + LISTED_PER_FILE);
+        assert!(
+            err[0].reason.starts_with(
+                "is not valid UTF-8 in 2000 fields of 2000 rows (the first 5 are listed)"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err[1].at, Location::line("Opportunity.csv", 2));
+        assert_eq!(err[5].at, Location::line("Opportunity.csv", 6));
+    }
+
+    #[test]
+    fn a_file_that_says_utf_8_and_is_not_is_refused_without_guessing() {
+        let err = decode(file(b"\xEF\xBB\xBFId,Name\n1,Se\xf1al\n"), None).unwrap_err();
+        assert!(
+            err[0].reason.contains("it says it is UTF-8 but is not"),
+            "{err:?}"
+        );
         assert_eq!(
-            err[5].to_string(),
-            "Opportunity.csv: 1995 more fields are not valid UTF-8 (2000 rows in all)"
+            err[1].to_string(),
+            "Opportunity.csv:2: Name: \"Se\u{FFFD}al\" is not valid UTF-8"
         );
     }
 
     #[test]
     fn a_bad_header_is_named_by_its_position() {
         let err = decode(file(b"Id,Etapa\xf1\n1,x\n"), None).unwrap_err();
-        assert_eq!(err[0].at, Location::line("Opportunity.csv", 1));
-        assert_eq!(err[0].column, "header 2");
+        assert_eq!(err[1].at, Location::line("Opportunity.csv", 1));
+        assert_eq!(err[1].column, "header 2");
     }
 }

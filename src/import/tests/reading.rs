@@ -64,15 +64,18 @@ fn an_undecodable_deals_file_stops_the_import_without_knock_on_errors() {
         ),
     ];
     let errors = read(files, &ReadOptions::default()).unwrap_err();
-    let advice = "is not valid UTF-8; the file is probably Windows-1252 (as Excel and Salesforce \
-                  Data Loader write it): try --encoding windows-1252 (or \"encoding\": \
-                  \"windows-1252\" in the mapping)";
     assert_eq!(
         lines(&errors),
         [
-            format!("Opportunity.csv:2: Name: \"Se\u{FFFD}al\" {advice}"),
-            format!("Opportunity.csv:2: StageName: \"Negociaci\u{FFFD}n\" {advice}"),
-        ]
+            "Opportunity.csv: is not valid UTF-8 in 2 fields of 1 row; it is probably \
+             Windows-1252, as Excel and Salesforce Data Loader write it: try --encoding \
+             windows-1252 (or \"encoding\": \"windows-1252\" in the mapping)",
+            "Opportunity.csv:2: Name: \"Se\u{FFFD}al\" is not valid UTF-8 (try --encoding \
+             windows-1252)",
+            "Opportunity.csv:2: StageName: \"Negociaci\u{FFFD}n\" is not valid UTF-8 (try \
+             --encoding windows-1252)",
+        ],
+        "nothing about the history file's rows"
     );
 }
 
