@@ -1,5 +1,6 @@
 //! Dates and times as an import reads them: the mapping's `date_format` (strftime, chrono's
-//! syntax) for every date and date-time column, or the shapes exports write by default; a value
+//! syntax) for every date and date-time column (a format with a time of day also reads its
+//! date part alone), or the shapes exports write by default; a value
 //! without an offset is a wall-clock time of the org's time zone (DESIGN.md, "The org's
 //! calendar"), so `2023-02-07 20:47:49` from a Chicago org is 02:47:49 UTC the next day.
 //!
@@ -66,8 +67,7 @@ impl DateReader {
     pub fn date(&self, text: &str) -> Result<NaiveDate, String> {
         let parsed = match (instant(text), &self.format) {
             (Some(at), _) => Some(at.with_timezone(&self.zone).date_naive()),
-            // chrono's date parser ignores the format's time fields.
-            (None, Some(format)) => NaiveDate::parse_from_str(text, format).ok(),
+            (None, Some(format)) => parse_day(text, format),
             (None, None) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
                 .or_else(|| naive_time(text).map(|t| t.date())),
@@ -89,9 +89,9 @@ impl DateReader {
         if let Ok(wall) = NaiveDateTime::parse_from_str(text, format) {
             return self.local(text, wall);
         }
-        match NaiveDate::parse_from_str(text, format) {
-            Ok(day) => Ok(self.start_of(day)),
-            Err(_) => Err(mismatch(text, format)),
+        match parse_day(text, format) {
+            Some(day) => Ok(self.start_of(day)),
+            None => Err(mismatch(text, format)),
         }
     }
 
@@ -128,6 +128,20 @@ impl DateReader {
     fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
         OrgCalendar::new(Default::default(), self.zone).start_of(day)
     }
+}
+
+/// A date in `format`, or in its date part alone: reports write `20/10/2016` in a date column
+/// beside `20/10/2016 14:30` in a time column, and one `date_format` serves both. (chrono's
+/// date parser reads a full date-time and ignores its time fields.)
+fn parse_day(text: &str, format: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, format).ok().or_else(|| {
+        let cut = ["%H", "%I", "%k", "%l", "%T", "%R", "%X", "%r"]
+            .iter()
+            .filter_map(|time| format.find(time))
+            .min()?;
+        let date_part = format[..cut].trim_end_matches([' ', 'T', ',', '-', '@']);
+        NaiveDate::parse_from_str(text, date_part).ok()
+    })
 }
 
 fn mismatch(text: &str, format: &str) -> String {
@@ -212,6 +226,16 @@ mod tests {
             Ok(utc("2023-02-07T20:47:49Z"))
         );
         assert_eq!(r.date("2023-02-07 20:47:49"), Ok(day("2023-02-07")));
+    }
+
+    #[test]
+    fn a_date_time_format_also_reads_its_date_part_alone() {
+        let r = reader(Some("%d/%m/%Y %H:%M"), "UTC");
+        assert_eq!(r.date("20/10/2016"), Ok(day("2016-10-20")));
+        assert_eq!(r.time("20/10/2016"), Ok(utc("2016-10-20T00:00:00Z")));
+        assert_eq!(r.time("20/10/2016 14:30"), Ok(utc("2016-10-20T14:30:00Z")));
+        let iso = reader(Some("%Y-%m-%dT%H:%M:%S"), "UTC");
+        assert_eq!(iso.date("2016-10-20"), Ok(day("2016-10-20")));
     }
 
     #[test]
