@@ -20,6 +20,7 @@ mod field_history;
 mod forecast;
 mod hostile;
 mod import;
+mod import_formats;
 mod logs;
 mod metrics;
 mod operations;
