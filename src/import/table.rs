@@ -61,6 +61,9 @@ pub struct Table<'a> {
     headers: StringRecord,
     /// The headers as written in the file.
     pub raw_headers: Vec<String>,
+    /// Columns fed by a header of another name (the mapping's `columns`): the names a reader
+    /// gives the column in its errors, and the header to name instead.
+    renamed: Vec<(Vec<&'static str>, String)>,
 }
 
 /// The header line of a (decoded) file, trimmed; empty when it has none.
@@ -156,12 +159,26 @@ pub fn open<'a>(
             ));
         }
     }
+    let renamed = feeds
+        .iter()
+        .zip(&raw_headers)
+        .filter_map(|(feeds, header)| {
+            let column = &columns[(*feeds)?];
+            let key = loose(header);
+            (!column.headers.iter().any(|h| loose(h) == key)).then(|| {
+                let mut labels = column.headers.to_vec();
+                labels.push(column.name);
+                (labels, header.clone())
+            })
+        })
+        .collect();
     complete.then_some(Table {
         file,
         bytes,
         reader,
         headers,
         raw_headers,
+        renamed,
     })
 }
 
@@ -232,6 +249,20 @@ fn resolve(
 }
 
 impl Table<'_> {
+    /// Errors about a column the mapping's `columns` feeds from another header name that
+    /// header, as the file writes it (`engage_date`, not `created_at`).
+    fn name_source_headers(&self, errors: &mut [RowError]) {
+        for error in errors {
+            if let Some((_, header)) = self
+                .renamed
+                .iter()
+                .find(|(labels, _)| labels.contains(&error.column.as_str()))
+            {
+                error.column.clone_from(header);
+            }
+        }
+    }
+
     /// Whether the file has the column `name`.
     pub fn has(&self, name: &str) -> bool {
         self.headers.iter().any(|h| h == name)
@@ -257,10 +288,12 @@ impl Table<'_> {
                     if record.iter().all(str::is_empty) {
                         continue;
                     }
+                    let before = errors.len();
                     match record.deserialize::<T>(Some(&self.headers)) {
                         Ok(value) => row(at, value, &record, errors),
                         Err(err) => errors.push(RowError::new(&at, "", err.to_string())),
                     }
+                    self.name_source_headers(&mut errors[before..]);
                 }
                 Err(err) => {
                     count += 1;

@@ -225,9 +225,10 @@ fn a_date_that_does_not_match_the_format_names_the_value_the_format_and_the_plac
     assert_eq!(
         lines(&errors),
         [
-            "sales_pipeline.csv:2: created_at: \"20/10/2016\" does not match the date format \
-          \"%m/%d/%Y\" (the mapping's \"date_format\")"
-        ]
+            "sales_pipeline.csv:2: engage_date: \"20/10/2016\" does not match the date format \
+             \"%m/%d/%Y\" (the mapping's \"date_format\")"
+        ],
+        "named by the file's header, the one the mapping's columns names"
     );
 }
 
