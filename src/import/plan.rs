@@ -2,11 +2,14 @@
 //! with their reporting tree), each deal rebuilt with its stage history, and compared with what
 //! an earlier import stored, so that importing the same files again writes nothing.
 //!
-//! History: the source's rows for a deal, in time order, become one `Create` row (into the
-//! stage of the first row, at the earlier of the deal's creation and that row) and one move per
-//! change of stage (rows that keep the stage, such as amount changes, are not moves). A move to
-//! the won or lost stage is a `Close`; otherwise the direction follows the stages' positions, so
-//! a move to an earlier stage is `Backward`. A deal without history rows is created in its
+//! History: the source's rows for a deal, in time order (rows of one instant in the stages'
+//! order, the closing stages last, whatever the file's order), become one `Create` row (into the
+//! stage of the first row, at the earlier of the deal's creation and that row; a deal whose
+//! export has no creation time was created at its first row, else at the start of its close
+//! date in the org's zone, else at the import) and one move per change of stage (rows that
+//! keep the stage, such as amount changes, are not moves). A move to the won or lost stage is a
+//! `Close`; otherwise the direction follows the stages' positions, so a move to an earlier
+//! stage is `Backward`. A deal without history rows is created in its
 //! current stage (a closed one in the first open stage, then closed on its close date). A
 //! closed deal whose history stops short of its closing is closed on its close date; an open
 //! deal whose history ends in another stage than its current one is a bad row.
