@@ -124,8 +124,8 @@ fn looks_like_utf16(bytes: &[u8]) -> bool {
 fn undecodable(name: &str, bytes: &[u8], named_utf8: bool) -> Vec<RowError> {
     let (advice, hint) = if named_utf8 {
         (
-            "it says it is UTF-8 but is not: export it again, or name its encoding with \
-             --encoding (or \"encoding\" in the mapping)",
+            "it is not the UTF-8 its byte-order mark or --encoding declares: export it again, or \
+             name its real encoding with --encoding (or \"encoding\" in the mapping)",
             "",
         )
     } else {
@@ -337,7 +337,9 @@ mod tests {
     fn a_file_that_says_utf_8_and_is_not_is_refused_without_guessing() {
         let err = decode(file(b"\xEF\xBB\xBFId,Name\n1,Se\xf1al\n"), None).unwrap_err();
         assert!(
-            err[0].reason.contains("it says it is UTF-8 but is not"),
+            err[0]
+                .reason
+                .contains("it is not the UTF-8 its byte-order mark or --encoding declares"),
             "{err:?}"
         );
         assert_eq!(
