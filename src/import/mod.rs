@@ -322,7 +322,7 @@ pub fn sort_errors(errors: &mut [RowError], files: &[&str]) {
 pub const MAX_IMPORT_BYTES: usize = 128 * 1024 * 1024;
 
 /// The columns a kind of file has, by the names the mapping's `columns` uses.
-pub fn columns_of(kind: FileKind) -> &'static [table::Column] {
+pub(crate) fn columns_of(kind: FileKind) -> &'static [table::Column] {
     match kind {
         FileKind::SalesforceOpportunity => salesforce::OPPORTUNITY,
         FileKind::SalesforceOpportunityHistory => salesforce::HISTORY,
