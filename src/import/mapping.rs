@@ -261,11 +261,17 @@ impl Mapping {
         {
             bad("date_format".into(), why);
         }
+        let mut fed: HashMap<String, &str> = HashMap::new();
         for (field, header) in &document.columns {
             if header.trim().is_empty() {
                 bad(
                     format!("columns.{field:?}"),
                     "must name a column header of the source".into(),
+                );
+            } else if let Some(first) = fed.insert(loose(header), field) {
+                bad(
+                    format!("columns.{field:?}"),
+                    format!("{header:?} already feeds {first}: a header feeds one column"),
                 );
             }
         }
@@ -458,11 +464,23 @@ mod tests {
         );
         let err = Mapping::parse(
             "m.json",
-            r#"{"encoding":"ebcdic","date_format":"%Q","columns":{"stage":" "}}"#,
+            r#"{"encoding":"ebcdic","date_format":"%Q","columns":{"stage":" ","name":"product","owner":"Product"}}"#,
         )
         .unwrap_err();
         let columns: Vec<&str> = err.iter().map(|e| e.column.as_str()).collect();
-        assert_eq!(columns, ["encoding", "date_format", "columns.\"stage\""]);
+        assert_eq!(
+            columns,
+            [
+                "encoding",
+                "date_format",
+                "columns.\"owner\"",
+                "columns.\"stage\""
+            ]
+        );
+        assert_eq!(
+            err[2].reason,
+            "\"Product\" already feeds name: a header feeds one column"
+        );
     }
 
     #[test]
