@@ -21,6 +21,7 @@ mod forecast;
 mod hostile;
 mod import;
 mod import_formats;
+mod import_options;
 mod logs;
 mod metrics;
 mod operations;
