@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dealdesk::app::imports::{IMPORT_ROWS_INVALID, ImportProgress, ImportReport, ImportRequest};
+use dealdesk::app::imports::{ImportProgress, ImportReport, ImportRequest};
 use dealdesk::app::{App, AppError};
 use dealdesk::config::{ImportArgs, ImportSource};
 use dealdesk::import::{FileKind, SourceFile};
@@ -26,9 +26,10 @@ pub enum ImportError {
     /// `--pipeline` is not a pipeline id.
     #[error("--pipeline must be pipelines/<uuid> or a uuid, got {0:?}")]
     Pipeline(String),
-    /// Rows were bad (each was printed): nothing was written.
-    #[error("{0} bad rows; nothing was imported")]
-    BadRows(usize),
+    /// Rows were bad (each was printed): nothing was written. The summary counts them:
+    /// `23 bad rows (31 problems) of 23,811 read; nothing was imported`.
+    #[error("{0}")]
+    BadRows(String),
     /// The database.
     #[error(transparent)]
     Startup(#[from] StartupError),
@@ -105,7 +106,8 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError
             .join(", "),
         files.iter().map(|f| f.bytes.len()).sum::<usize>()
     );
-    let app = App::new(startup::open_store(database_url).await?);
+    let app = App::new(startup::open_store(database_url).await?)
+        .with_calendar(options.calendar.calendar());
     let tty = std::io::stderr().is_terminal();
     let shown = AtomicUsize::new(0);
     let result = app
@@ -117,6 +119,7 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError
                 mapping,
                 files,
                 validate_only: options.dry_run,
+                encoding: options.encoding,
             },
             |progress| show(progress, tty, &shown),
         )
@@ -129,11 +132,11 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError
             print_report(&report, pipeline);
             Ok(())
         }
-        Err(AppError::InvalidArgument { reason, violations }) if reason == IMPORT_ROWS_INVALID => {
-            for v in &violations.0 {
-                eprintln!("{}: {}", v.field, v.description);
+        Err(AppError::ImportRowsInvalid(bad)) => {
+            for problem in &bad.listed {
+                eprintln!("{problem}");
             }
-            Err(ImportError::BadRows(violations.0.len()))
+            Err(ImportError::BadRows(bad.summary()))
         }
         Err(err) => Err(err.into()),
     }

@@ -41,6 +41,9 @@ pub enum AppError {
         /// Every problem found.
         violations: Violations,
     },
+    /// An import's bad rows -> INVALID_ARGUMENT (reason `IMPORT_ROWS_INVALID`) listing them.
+    #[error("{}", .0.summary())]
+    ImportRowsInvalid(crate::import::BadRows),
     /// The named resource does not exist (or is not visible) -> NOT_FOUND.
     #[error("{kind} {name} not found")]
     NotFound {

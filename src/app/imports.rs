@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use super::ports::{AuditEntry, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
-use crate::domain::Violations;
 use crate::domain::directory::{User, UserId};
-use crate::import::{self, Mapping, PlanContext, RowError, SourceFile};
+use crate::import::decode::TextEncoding;
+use crate::import::{self, BadRows, Mapping, PlanContext, RowError, SourceFile};
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub struct ImportRequest {
     pub files: Vec<SourceFile>,
     /// Check everything and plan, but write nothing.
     pub validate_only: bool,
+    /// The files' encoding when they have no byte-order mark, before the mapping's `encoding`
+    /// (`None`: the mapping's, else UTF-8).
+    pub encoding: Option<TextEncoding>,
 }
 
 /// What an import did (or, validate-only, would do).
@@ -75,26 +78,13 @@ pub enum ImportProgress {
     },
 }
 
-/// Reason of the INVALID_ARGUMENT that lists bad rows.
+/// Reason of the INVALID_ARGUMENT that lists bad rows ([`AppError::ImportRowsInvalid`]).
 pub const IMPORT_ROWS_INVALID: &str = "IMPORT_ROWS_INVALID";
 
-/// The bad rows as field violations, by file and line: the field is `file:line` (or the file
-/// alone), the description starts with the column.
-fn rows_invalid(mut errors: Vec<RowError>, files: &[SourceFile]) -> AppError {
-    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    import::sort_errors(&mut errors, &names);
-    AppError::InvalidArgument {
-        reason: IMPORT_ROWS_INVALID,
-        violations: Violations(
-            errors
-                .into_iter()
-                .map(|e| crate::domain::FieldViolation {
-                    field: e.at.to_string(),
-                    description: e.description(),
-                })
-                .collect(),
-        ),
-    }
+/// The bad rows, counted and listed by file and line.
+fn rows_invalid(errors: Vec<RowError>, files: &[String], rows_read: Option<usize>) -> AppError {
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    AppError::ImportRowsInvalid(BadRows::new(errors, &names, rows_read))
 }
 
 impl<S: Store> App<S> {
@@ -138,21 +128,28 @@ impl<S: Store> App<S> {
         let mapping = Mapping::parse(&request.mapping_name, &request.mapping)
             .map_err(|e| errors.extend(e))
             .ok();
-        let book = match import::read(&request.files) {
+        let zone = self.calendar.zone;
+        let options = match &mapping {
+            Some(mapping) => mapping.read_options(request.encoding, zone),
+            None => Mapping::default().read_options(request.encoding, zone),
+        };
+        let files: Vec<String> = request.files.iter().map(|f| f.name.clone()).collect();
+        let book = match import::read(request.files, &options) {
             Ok((book, bad)) => {
                 errors.extend(bad);
                 book
             }
             Err(bad) => {
                 errors.extend(bad);
-                return Err(rows_invalid(errors, &request.files));
+                return Err(rows_invalid(errors, &files, None));
             }
         };
+        let rows_read = Some(book.rows_read);
         progress(ImportProgress::Read {
             rows: book.rows_read,
         });
         let Some(mapping) = mapping else {
-            return Err(rows_invalid(errors, &request.files));
+            return Err(rows_invalid(errors, &files, rows_read));
         };
         let source = mapping.source(book.format);
         let external_ids: Vec<String> = book.deals.iter().map(|d| d.external_id.clone()).collect();
@@ -168,14 +165,15 @@ impl<S: Store> App<S> {
                 user_links: &user_links,
                 existing: &existing,
                 now: self.now(),
+                zone,
             },
         );
         let plan = match plan {
             Ok(plan) if errors.is_empty() => plan,
-            Ok(_) => return Err(rows_invalid(errors, &request.files)),
+            Ok(_) => return Err(rows_invalid(errors, &files, rows_read)),
             Err(bad) => {
                 errors.extend(bad);
-                return Err(rows_invalid(errors, &request.files));
+                return Err(rows_invalid(errors, &files, rows_read));
             }
         };
         progress(ImportProgress::Planned {
@@ -197,7 +195,6 @@ impl<S: Store> App<S> {
         if request.validate_only {
             return Ok(report);
         }
-        let files: Vec<&str> = request.files.iter().map(|f| f.name.as_str()).collect();
         let audit = AuditEntry {
             actor,
             action: "ImportHistory",

@@ -9,7 +9,9 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::app::AppError;
+use crate::app::imports::IMPORT_ROWS_INVALID;
 use crate::domain::Violations;
+use crate::import::BadRows;
 
 /// The ErrorInfo domain of every error.
 pub const ERROR_DOMAIN: &str = "dealdesk.v1";
@@ -33,6 +35,36 @@ pub fn invalid_argument(reason: &str, violations: &Violations) -> Status {
     )
 }
 
+/// Bad rows listed in one import error: the status details travel in HTTP/2 trailers, which
+/// clients cap (16 KiB by default in hyper).
+const MAX_LISTED: usize = 50;
+
+/// INVALID_ARGUMENT (`IMPORT_ROWS_INVALID`) for an import's bad rows: the count in the message
+/// (`23 bad rows (31 problems) of 23,811 read; nothing was imported (first: ...)`), the first
+/// [`MAX_LISTED`] problems as field violations (`file:line`, `column: reason`).
+fn import_rows_invalid(bad: &BadRows) -> Status {
+    let mut details = ErrorDetails::new();
+    for e in bad.listed.iter().take(MAX_LISTED) {
+        details.add_bad_request_violation(e.at.to_string(), e.description());
+    }
+    let first = bad
+        .listed
+        .first()
+        .map(|e| format!(" (first: {e})"))
+        .unwrap_or_default();
+    let more = if bad.listed.len() > MAX_LISTED {
+        format!("; the first {MAX_LISTED} problems are listed")
+    } else {
+        String::new()
+    };
+    status(
+        Code::InvalidArgument,
+        format!("{}{first}{more}", bad.summary()),
+        IMPORT_ROWS_INVALID,
+        details,
+    )
+}
+
 impl From<AppError> for Status {
     fn from(err: AppError) -> Status {
         let none = ErrorDetails::new;
@@ -46,6 +78,7 @@ impl From<AppError> for Status {
             AppError::InvalidArgument { reason, violations } => {
                 invalid_argument(reason, &violations)
             }
+            AppError::ImportRowsInvalid(bad) => import_rows_invalid(&bad),
             ref e @ AppError::NotFound { .. } => {
                 status(Code::NotFound, e.to_string(), "NOT_FOUND", none())
             }

@@ -1,26 +1,19 @@
 //! ImportService: the client-streaming import. Reads the settings and the file chunks, then
 //! hands the whole import to the use case.
 
-use std::collections::HashMap;
-
-use tonic::{Code, Request, Response, Status, Streaming};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status, Streaming};
 use tracing::instrument;
 
 use super::convert::parse_name;
-use super::error::ERROR_DOMAIN;
 use super::{authenticate, invalid};
-use crate::app::imports::{IMPORT_ROWS_INVALID, ImportReport, ImportRequest};
+use crate::app::App;
+use crate::app::imports::{ImportReport, ImportRequest};
 use crate::app::ports::Store;
-use crate::app::{App, AppError};
 use crate::domain::Violations;
+use crate::import::decode::TextEncoding;
 use crate::import::{FileKind, MAX_IMPORT_BYTES, SourceFile};
 use crate::proto::import_history_request::Part;
 use crate::proto::{self as pb, import_service_server::ImportService};
-
-/// Bad rows listed in one error: the status details travel in HTTP/2 trailers, which clients
-/// cap (16 KiB by default in hyper).
-const MAX_LISTED: usize = 50;
 
 /// The ImportService adapter.
 #[derive(Debug, Clone)]
@@ -60,36 +53,6 @@ fn report_to_wire(r: ImportReport) -> pb::ImportReport {
         deals_unchanged: count(r.deals_unchanged),
         stage_changes_added: count(r.stage_changes_added),
         users_created: count(r.users_created),
-    }
-}
-
-/// The error of an import: bad rows are listed (the first [`MAX_LISTED`]) under a short message;
-/// everything else maps as usual.
-fn import_status(err: AppError) -> Status {
-    match err {
-        AppError::InvalidArgument { reason, violations }
-            if reason == IMPORT_ROWS_INVALID && !violations.is_empty() =>
-        {
-            let mut details = ErrorDetails::new();
-            for v in violations.0.iter().take(MAX_LISTED) {
-                details.add_bad_request_violation(&v.field, &v.description);
-            }
-            details.set_error_info(IMPORT_ROWS_INVALID, ERROR_DOMAIN, HashMap::new());
-            let first = &violations.0[0];
-            let message = format!(
-                "{} bad rows; nothing was imported (first: {}: {}){}",
-                violations.0.len(),
-                first.field,
-                first.description,
-                if violations.0.len() > MAX_LISTED {
-                    format!("; the first {MAX_LISTED} are listed")
-                } else {
-                    String::new()
-                }
-            );
-            Status::with_error_details(Code::InvalidArgument, message, details)
-        }
-        other => other.into(),
     }
 }
 
@@ -186,6 +149,13 @@ impl<S: Store> ImportService for ImportApi<S> {
         let (settings, files) = read_stream(&mut request.into_inner()).await?;
         let pipeline =
             parse_name("settings.pipeline", "pipelines", &settings.pipeline).map_err(invalid)?;
+        let encoding = match settings.encoding.trim() {
+            "" => None,
+            name => Some(
+                TextEncoding::parse(name)
+                    .map_err(|why| invalid(Violations::one("settings.encoding", why)))?,
+            ),
+        };
         let report = self
             .app
             .import_history(
@@ -196,11 +166,11 @@ impl<S: Store> ImportService for ImportApi<S> {
                     mapping: settings.mapping_json,
                     files,
                     validate_only: settings.validate_only,
+                    encoding,
                 },
                 |_| {},
             )
-            .await
-            .map_err(import_status)?;
+            .await?;
         tracing::info!(
             source = %report.source,
             created = report.deals_created,

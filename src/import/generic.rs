@@ -1,29 +1,35 @@
 //! dealdesk's generic CSV, for CRMs without a reader of their own (documented in the README and
-//! in `import.proto`). Two files, UTF-8, a header line, comma-separated, RFC 4180 quoting:
+//! in `import.proto`). Two files, a header line, comma-separated, RFC 4180 quoting:
 //!
-//! - deals: `external_id`, `name`, `account`, `owner`, `stage`, `created_at` (required);
-//!   `amount` (major units, `1250.50`), `currency` (ISO 4217), `close_date` (`YYYY-MM-DD`),
-//!   `lead_source`, `forecast_category`, `loss_reason` (optional);
+//! - deals: `external_id`, `name`, `owner`, `stage` (required); `account` (default: none in the
+//!   export), `created_at` (default: the deal's first history row, else its close date, else
+//!   the import's time), `amount` (major units, `1250.50`), `currency` (ISO 4217), `close_date`
+//!   (`YYYY-MM-DD` or the mapping's `date_format`), `lead_source`, `forecast_category`,
+//!   `loss_reason` (optional);
 //! - stage history: `external_id`, `stage`, `changed_at` (required); `amount`, `close_date`
 //!   (optional): one row per stage the deal entered, any order.
+//!
+//! A file whose headers are named otherwise (an export of another tool) is read through the
+//! mapping's `columns`, e.g. `{"external_id": "opportunity_id", "owner": "sales_agent"}`.
 
 use csv::StringRecord;
 use serde::Deserialize;
 
+use super::hubspot::NO_ACCOUNT;
 use super::table::{self, Column, optional, parsed, required, text};
-use super::values::{Amount, parse_date, parse_time};
+use super::values::Amount;
 use super::{RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange};
 
-const DEALS: &[Column] = &[
+pub(super) const DEALS: &[Column] = &[
     required("external_id", &["external_id"]),
     required("name", &["name"]),
-    required("account", &["account"]),
+    optional("account", &["account"]),
     required("owner", &["owner"]),
     required("stage", &["stage"]),
     optional("amount", &["amount"]),
     optional("currency", &["currency"]),
     optional("close_date", &["close_date"]),
-    required("created_at", &["created_at"]),
+    optional("created_at", &["created_at"]),
     optional("lead_source", &["lead_source"]),
     optional("forecast_category", &["forecast_category"]),
     optional("loss_reason", &["loss_reason"]),
@@ -48,9 +54,10 @@ struct DealRow {
 
 /// Reads the generic deals file.
 pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, DEALS, errors) else {
+    let Some(table) = table::open(file, DEALS, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     let mut deals = Vec::new();
     let mut rejected = Vec::new();
     let rows = table.rows(
@@ -59,37 +66,29 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
             let before = errors.len();
             let id = text(&at, "external_id", row.external_id, errors);
             let name = text(&at, "name", row.name, errors);
-            let account = text(&at, "account", row.account, errors);
+            let account = row
+                .account
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| NO_ACCOUNT.to_string());
             let owner = text(&at, "owner", row.owner, errors);
             let stage = text(&at, "stage", row.stage, errors);
-            let created = text(&at, "created_at", row.created_at, errors)
-                .and_then(|t| parsed(&at, "created_at", Some(&t), parse_time, errors));
+            let created = parsed(
+                &at,
+                "created_at",
+                row.created_at.as_deref(),
+                |t| dates.time(t),
+                errors,
+            );
             let amount = parsed(&at, "amount", row.amount.as_deref(), Amount::parse, errors);
             let close_date = parsed(
                 &at,
                 "close_date",
                 row.close_date.as_deref(),
-                parse_date,
+                |t| dates.date(t),
                 errors,
             );
-            match (
-                id,
-                name,
-                account,
-                owner,
-                stage,
-                created,
-                errors.len() == before,
-            ) {
-                (
-                    Some(id),
-                    Some(name),
-                    Some(account),
-                    Some(owner),
-                    Some(stage),
-                    Some(created),
-                    true,
-                ) => deals.push(SourceDeal {
+            match (id, name, owner, stage, errors.len() == before) {
+                (Some(id), Some(name), Some(owner), Some(stage), true) => deals.push(SourceDeal {
                     at,
                     external_id: id,
                     name,
@@ -115,7 +114,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
     book.rejected_deals.extend(rejected);
 }
 
-const HISTORY: &[Column] = &[
+pub(super) const HISTORY: &[Column] = &[
     required("external_id", &["external_id"]),
     required("stage", &["stage"]),
     required("changed_at", &["changed_at"]),
@@ -135,9 +134,10 @@ struct HistoryRow {
 
 /// Reads the generic stage history file.
 pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, HISTORY, errors) else {
+    let Some(table) = table::open(file, HISTORY, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     let mut changes = Vec::new();
     let rows = table.rows(
         errors,
@@ -146,13 +146,13 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
             let deal = text(&at, "external_id", row.external_id, errors);
             let stage = text(&at, "stage", row.stage, errors);
             let changed_at = text(&at, "changed_at", row.changed_at, errors)
-                .and_then(|t| parsed(&at, "changed_at", Some(&t), parse_time, errors));
+                .and_then(|t| parsed(&at, "changed_at", Some(&t), |t| dates.time(t), errors));
             let amount = parsed(&at, "amount", row.amount.as_deref(), Amount::parse, errors);
             let close_date = parsed(
                 &at,
                 "close_date",
                 row.close_date.as_deref(),
-                parse_date,
+                |t| dates.date(t),
                 errors,
             );
             if let (Some(deal), Some(stage), Some(changed_at), true) =
@@ -189,6 +189,7 @@ mod tests {
             rows_skipped: 0,
             rejected_deals: vec![],
             deleted_deals: vec![],
+            options: Default::default(),
         };
         let mut errors = vec![];
         let file = |kind, text: &str| SourceFile {

@@ -7,10 +7,10 @@ use csv::StringRecord;
 use serde::Deserialize;
 
 use super::table::{self, Column, optional, parsed, required, text};
-use super::values::{Amount, loose, parse_date, parse_time};
+use super::values::{Amount, loose};
 use super::{RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange};
 
-const DEALS: &[Column] = &[
+pub(super) const DEALS: &[Column] = &[
     required("id", &["Record ID", "Deal ID", "hs_object_id"]),
     required("name", &["Deal Name", "dealname"]),
     optional("pipeline", &["Pipeline"]),
@@ -90,9 +90,10 @@ fn date_entered_stage(header: &str) -> Option<String> {
 
 /// Reads the deals export: a deal per row and a stage change per filled `Date entered` column.
 pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, DEALS, errors) else {
+    let Some(table) = table::open(file, DEALS, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     let entered: Vec<(usize, String, String)> = table
         .raw_headers
         .iter()
@@ -111,19 +112,19 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
             let stage = text(&at, "Deal Stage", row.stage, errors);
             let owner = text(&at, "Deal owner", row.owner, errors);
             let created = text(&at, "Create Date", row.create_date, errors)
-                .and_then(|t| parsed(&at, "Create Date", Some(&t), parse_time, errors));
+                .and_then(|t| parsed(&at, "Create Date", Some(&t), |t| dates.time(t), errors));
             let amount = parsed(&at, "Amount", row.amount.as_deref(), Amount::parse, errors);
             let close_date = parsed(
                 &at,
                 "Close Date",
                 row.close_date.as_deref(),
-                parse_date,
+                |t| dates.date(t),
                 errors,
             );
             let mut entries = Vec::new();
             for (index, header, stage) in &entered {
                 let value = record.get(*index);
-                if let Some(when) = parsed(&at, header, value, parse_time, errors) {
+                if let Some(when) = parsed(&at, header, value, |t| dates.time(t), errors) {
                     entries.push((stage.clone(), when));
                 }
             }
@@ -155,7 +156,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                         closed_won: None,
                         lead_source: row.lead_source.unwrap_or_default(),
                         forecast_category: row.forecast_category.unwrap_or_default(),
-                        created_at: created,
+                        created_at: Some(created),
                         loss_reason: row.loss_reason.unwrap_or_default(),
                         source_pipeline: row.pipeline.unwrap_or_default(),
                     });
@@ -185,6 +186,7 @@ mod tests {
             rows_skipped: 0,
             rejected_deals: vec![],
             deleted_deals: vec![],
+            options: Default::default(),
         };
         let mut errors = vec![];
         read_deals(

@@ -11,7 +11,11 @@
 //!   "create_users": true,
 //!   "lead_sources": { "Web": "INBOUND", "Partner Referral": "PARTNER" },
 //!   "forecast_categories": { "Upside": "BEST_CASE" },
-//!   "source_pipelines": ["Sales Pipeline"]
+//!   "source_pipelines": ["Sales Pipeline"],
+//!   "encoding": "windows-1252",
+//!   "date_format": "%m/%d/%Y",
+//!   "round_amounts": true,
+//!   "columns": { "loss_reason": "LossReason__c" }
 //! }
 //! ```
 //!
@@ -28,13 +32,22 @@
 //!   (`INBOUND`, `OUTBOUND`, `REFERRAL`, `PARTNER`, `EVENT`, `EXPANSION`; `PIPELINE`,
 //!   `BEST_CASE`, `COMMIT`, `OMITTED`); values named like ours need no entry.
 //! - `source_pipelines`, when set, imports only the deals of these source pipelines (HubSpot).
+//! - `encoding` names the files' encoding when they have no byte-order mark ([`TextEncoding`]);
+//!   the import's own (`--encoding`) wins.
+//! - `date_format` is the strftime format of every date and date-time column ([`dates`]).
+//! - `round_amounts` rounds amounts with more decimals than their currency has, half up.
+//! - `columns` says which source header feeds which of our columns (the readers' column names,
+//!   such as `loss_reason`): it settles headers that collide once case and punctuation are
+//!   ignored, and feeds a column from a header of any name (a custom field).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
+use super::dates::{self, DateReader};
+use super::decode::TextEncoding;
 use super::values::loose;
-use super::{Location, RowError, SourceFormat};
+use super::{Location, ReadOptions, RowError, SourceFormat};
 use crate::domain::deal::{ForecastCategory, LeadSource};
 use crate::domain::directory::UserId;
 use crate::domain::money::Currency;
@@ -62,6 +75,14 @@ struct Document {
     forecast_categories: BTreeMap<String, String>,
     #[serde(default)]
     source_pipelines: Vec<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    date_format: Option<String>,
+    #[serde(default)]
+    round_amounts: bool,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
 }
 
 /// A user named by the mapping.
@@ -89,6 +110,14 @@ pub struct Mapping {
     forecast_categories: HashMap<String, ForecastCategory>,
     /// Source pipelines to import (empty: all).
     pub source_pipelines: Vec<String>,
+    /// The files' encoding when they carry no byte-order mark (`None`: UTF-8).
+    pub encoding: Option<TextEncoding>,
+    /// The strftime format of every date and date-time column (`None`: the usual shapes).
+    pub date_format: Option<String>,
+    /// Whether amounts with more decimals than their currency has are rounded (half up).
+    pub round_amounts: bool,
+    /// Our column name -> the source header that feeds it.
+    pub columns: BTreeMap<String, String>,
 }
 
 fn lead_source_named(text: &str) -> Option<LeadSource> {
@@ -222,6 +251,30 @@ impl Mapping {
                 ),
             }
         }
+        let encoding = document.encoding.as_deref().and_then(|name| {
+            TextEncoding::parse(name)
+                .map_err(|why| bad("encoding".into(), why))
+                .ok()
+        });
+        if let Some(format) = &document.date_format
+            && let Err(why) = dates::check_format(format)
+        {
+            bad("date_format".into(), why);
+        }
+        let mut fed: HashMap<String, &str> = HashMap::new();
+        for (field, header) in &document.columns {
+            if header.trim().is_empty() {
+                bad(
+                    format!("columns.{field:?}"),
+                    "must name a column header of the source".into(),
+                );
+            } else if let Some(first) = fed.insert(loose(header), field) {
+                bad(
+                    format!("columns.{field:?}"),
+                    format!("{header:?} already feeds {first}: a header feeds one column"),
+                );
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -235,7 +288,22 @@ impl Mapping {
             lead_sources,
             forecast_categories,
             source_pipelines: document.source_pipelines,
+            encoding,
+            date_format: document.date_format,
+            round_amounts: document.round_amounts,
+            columns: document.columns,
         })
+    }
+
+    /// How the files are read: `encoding` (the import's own, `--encoding` or
+    /// `ImportSettings.encoding`) before the mapping's, dates in `zone` (the org's).
+    pub fn read_options(&self, encoding: Option<TextEncoding>, zone: chrono_tz::Tz) -> ReadOptions {
+        ReadOptions {
+            encoding: encoding.or(self.encoding),
+            dates: DateReader::new(self.date_format.clone(), zone),
+            columns: self.columns.clone(),
+            mapping_name: self.name.clone(),
+        }
     }
 
     /// The name of the source external ids belong to.
@@ -372,6 +440,46 @@ mod tests {
                 "lead_sources.\"Web\"",
                 "forecast_categories.\"Up\""
             ]
+        );
+    }
+
+    #[test]
+    fn reading_keys_are_parsed_and_checked() {
+        let m = Mapping::parse(
+            "m.json",
+            r#"{"encoding":"ISO-8859-1","date_format":"%d/%m/%Y","round_amounts":true,
+                "columns":{"loss_reason":"LossReason__c"}}"#,
+        )
+        .unwrap();
+        assert_eq!(m.encoding, Some(TextEncoding::Windows1252));
+        assert!(m.round_amounts);
+        let options = m.read_options(None, chrono_tz::Tz::America__Chicago);
+        assert_eq!(options.encoding, Some(TextEncoding::Windows1252));
+        assert_eq!(options.columns["loss_reason"], "LossReason__c");
+        assert_eq!(
+            m.read_options(Some(TextEncoding::Utf8), chrono_tz::Tz::UTC)
+                .encoding,
+            Some(TextEncoding::Utf8),
+            "the import's --encoding wins"
+        );
+        let err = Mapping::parse(
+            "m.json",
+            r#"{"encoding":"ebcdic","date_format":"%Q","columns":{"stage":" ","name":"product","owner":"Product"}}"#,
+        )
+        .unwrap_err();
+        let columns: Vec<&str> = err.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(
+            columns,
+            [
+                "encoding",
+                "date_format",
+                "columns.\"owner\"",
+                "columns.\"stage\""
+            ]
+        );
+        assert_eq!(
+            err[2].reason,
+            "\"Product\" already feeds name: a header feeds one column"
         );
     }
 

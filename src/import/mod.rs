@@ -5,12 +5,18 @@
 //! [`ImportPlan`] (or every bad row). The app layer loads, calls [`read`] then [`plan`], and
 //! hands the plan to storage to apply in one transaction.
 //!
-//! - [`values`]: amounts, dates, times, booleans and header names as the exports write them.
+//! - [`decode`]: the files' bytes as text (byte-order marks, `encoding`).
+//! - [`values`]: amounts, booleans and header names as the exports write them; [`dates`]:
+//!   dates and times (`date_format`, the org's zone).
 //! - [`salesforce`], [`hubspot`], [`generic`]: one reader per format, each turning its CSV files
 //!   into the same [`SourceBook`] of deals, stage changes and users.
 //! - [`mapping`]: the mapping document (source stage names to stage ids, owners to users).
 //! - [`plan`]: rebuilds each deal and its stage history and decides create, update or nothing.
+//! - [`bad_rows`]: counts and lists the bad rows of a refused import.
 
+pub mod bad_rows;
+pub mod dates;
+pub mod decode;
 mod field_history;
 pub mod generic;
 pub mod hubspot;
@@ -20,10 +26,14 @@ pub mod salesforce;
 mod table;
 pub mod values;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use bad_rows::BadRows;
+use dates::DateReader;
+use decode::TextEncoding;
 pub use mapping::Mapping;
 pub use plan::{ExistingDeal, ImportPlan, PlanContext, plan};
 use values::Amount;
@@ -95,8 +105,22 @@ pub struct SourceFile {
     pub name: String,
     /// What it holds.
     pub kind: FileKind,
-    /// Its bytes (UTF-8 CSV, an optional byte-order mark).
+    /// Its bytes: CSV in UTF-8, or another encoding [`decode`] reads.
     pub bytes: Vec<u8>,
+}
+
+/// How one import's files are read, from the mapping and the import's settings
+/// ([`Mapping::read_options`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    /// The files' encoding when they carry no byte-order mark (`None`: UTF-8).
+    pub encoding: Option<TextEncoding>,
+    /// How date and time columns are read.
+    pub dates: DateReader,
+    /// Our column name -> the source header that feeds it (the mapping's `columns`).
+    pub columns: BTreeMap<String, String>,
+    /// The mapping's name, for errors about `columns`.
+    pub mapping_name: String,
 }
 
 /// Where a record sits: file and line (1 is the header line; a quoted field may span lines, the
@@ -200,8 +224,8 @@ pub struct SourceDeal {
     pub lead_source: String,
     /// Forecast category as the source names it (empty: none).
     pub forecast_category: String,
-    /// When the source created it.
-    pub created_at: DateTime<Utc>,
+    /// When the source created it (`None`: the export does not say; see [`plan`]).
+    pub created_at: Option<DateTime<Utc>>,
     /// Why it was lost, if the export says.
     pub loss_reason: String,
     /// The source's pipeline (HubSpot, generic); empty when the source has none.
@@ -261,6 +285,25 @@ pub struct SourceBook {
     pub rejected_deals: Vec<String>,
     /// External ids of deals deleted in the source: their history is skipped with them.
     pub deleted_deals: Vec<String>,
+    /// How the files were read.
+    pub options: ReadOptions,
+}
+
+impl SourceBook {
+    /// An empty book of `format`, read per `options`.
+    pub fn new(format: SourceFormat, options: ReadOptions) -> Self {
+        SourceBook {
+            format,
+            deals: Vec::new(),
+            changes: Vec::new(),
+            users: Vec::new(),
+            rows_read: 0,
+            rows_skipped: 0,
+            rejected_deals: Vec::new(),
+            deleted_deals: Vec::new(),
+            options,
+        }
+    }
 }
 
 /// Orders errors for reading: by file, in the order `files` names them (others first, such
@@ -278,10 +321,27 @@ pub fn sort_errors(errors: &mut [RowError], files: &[&str]) {
 /// Most bytes one import reads, all files together.
 pub const MAX_IMPORT_BYTES: usize = 128 * 1024 * 1024;
 
+/// The columns a kind of file has, by the names the mapping's `columns` uses.
+pub(crate) fn columns_of(kind: FileKind) -> &'static [table::Column] {
+    match kind {
+        FileKind::SalesforceOpportunity => salesforce::OPPORTUNITY,
+        FileKind::SalesforceOpportunityHistory => salesforce::HISTORY,
+        FileKind::SalesforceUser => salesforce::USER,
+        FileKind::HubspotDeals => hubspot::DEALS,
+        FileKind::GenericDeals => generic::DEALS,
+        FileKind::GenericStageHistory => generic::HISTORY,
+    }
+}
+
 /// Reads the files of one import: exactly one deals file, at most one file of each other kind,
-/// all of one format. A problem with the set of files is `Err` with the problems; bad rows are
-/// returned beside the book (the book holds only the good ones).
-pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<RowError>> {
+/// all of one format, decoded per `options`. A problem with the set of files, a file that cannot
+/// be decoded or whose header line is refused (its rows unread, the others' would be checked
+/// against nothing) is `Err` with the problems; bad rows are returned beside the book (the book
+/// holds only the good ones).
+pub fn read(
+    files: Vec<SourceFile>,
+    options: &ReadOptions,
+) -> Result<(SourceBook, Vec<RowError>), Vec<RowError>> {
     let mut problems = Vec::new();
     let deals_files: Vec<&SourceFile> = files.iter().filter(|f| f.kind.holds_deals()).collect();
     if deals_files.len() != 1 {
@@ -322,18 +382,23 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
     let (Some(format), true) = (format, problems.is_empty()) else {
         return Err(problems);
     };
-    let mut book = SourceBook {
-        format,
-        deals: Vec::new(),
-        changes: Vec::new(),
-        users: Vec::new(),
-        rows_read: 0,
-        rows_skipped: 0,
-        rejected_deals: Vec::new(),
-        deleted_deals: Vec::new(),
-    };
-    let mut errors = Vec::new();
+    let mut decoded = Vec::new();
     for file in files {
+        match decode::decode(file, options.encoding) {
+            Ok(file) => decoded.push(file),
+            Err(bad) => problems.extend(bad),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let unused = unused_columns(&decoded, options);
+    if !unused.is_empty() {
+        return Err(unused);
+    }
+    let mut book = SourceBook::new(format, options.clone());
+    let mut errors = Vec::new();
+    for file in &decoded {
         match file.kind {
             FileKind::SalesforceOpportunity => {
                 salesforce::read_opportunities(file, &mut book, &mut errors)
@@ -347,12 +412,70 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
             FileKind::GenericStageHistory => generic::read_history(file, &mut book, &mut errors),
         }
     }
+    // Header-line problems (line 1, or the file as a whole) leave a file unread.
+    if errors
+        .iter()
+        .any(|e| e.at.line.is_none_or(|line| line <= 1))
+    {
+        return Err(errors);
+    }
     Ok((book, errors))
+}
+
+/// The mapping's `columns` entries no file can use: a name that is no column of the files
+/// sent, or a header none of the files having that column has.
+fn unused_columns(files: &[SourceFile], options: &ReadOptions) -> Vec<RowError> {
+    let mut errors = Vec::new();
+    let at = Location::file(&options.mapping_name);
+    for (field, header) in &options.columns {
+        let with_field: Vec<&SourceFile> = files
+            .iter()
+            .filter(|f| columns_of(f.kind).iter().any(|c| c.name == field))
+            .collect();
+        let key = format!("columns.{field:?}");
+        if with_field.is_empty() {
+            let mut names: Vec<&str> = files
+                .iter()
+                .flat_map(|f| columns_of(f.kind).iter().map(|c| c.name))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            errors.push(RowError::new(
+                &at,
+                &key,
+                format!(
+                    "{field:?} is not a column of the files sent (their columns: {})",
+                    names.join(", ")
+                ),
+            ));
+        } else if !with_field
+            .iter()
+            .any(|f| table::header_index(&table::headers(f), header).is_some())
+        {
+            errors.push(RowError::new(
+                &at,
+                &key,
+                format!(
+                    "{header:?} is not a header of {}",
+                    with_field
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodings, colliding headers, `columns`, dates and the generic CSV's defaults, read
+    /// through [`read`].
+    mod reading;
 
     fn file(name: &str, kind: FileKind) -> SourceFile {
         SourceFile {
@@ -364,6 +487,7 @@ mod tests {
 
     #[test]
     fn an_import_needs_exactly_one_deals_file_of_one_format() {
+        let read = |files: &[SourceFile]| read(files.to_vec(), &ReadOptions::default());
         let none = read(&[file("h.csv", FileKind::SalesforceOpportunityHistory)]).unwrap_err();
         assert!(
             none[0].reason.contains("exactly one deals file"),

@@ -2,11 +2,14 @@
 //! with their reporting tree), each deal rebuilt with its stage history, and compared with what
 //! an earlier import stored, so that importing the same files again writes nothing.
 //!
-//! History: the source's rows for a deal, in time order, become one `Create` row (into the
-//! stage of the first row, at the earlier of the deal's creation and that row) and one move per
-//! change of stage (rows that keep the stage, such as amount changes, are not moves). A move to
-//! the won or lost stage is a `Close`; otherwise the direction follows the stages' positions, so
-//! a move to an earlier stage is `Backward`. A deal without history rows is created in its
+//! History: the source's rows for a deal, in time order (rows of one instant in the stages'
+//! order, the closing stages last, whatever the file's order), become one `Create` row (into the
+//! stage of the first row, at the earlier of the deal's creation and that row; a deal whose
+//! export has no creation time was created at its first row, else at the start of its close
+//! date in the org's zone, else at the import) and one move per change of stage (rows that
+//! keep the stage, such as amount changes, are not moves). A move to the won or lost stage is a
+//! `Close`; otherwise the direction follows the stages' positions, so a move to an earlier
+//! stage is `Backward`. A deal without history rows is created in its
 //! current stage (a closed one in the first open stage, then closed on its close date). A
 //! closed deal whose history stops short of its closing is closed on its close date; an open
 //! deal whose history ends in another stage than its current one is a bad row.
@@ -63,6 +66,8 @@ pub struct PlanContext<'a> {
     pub existing: &'a HashMap<String, ExistingDeal>,
     /// The time of the import (nothing in the source may be later).
     pub now: DateTime<Utc>,
+    /// The org's time zone: a deal created on its close date was created at that day's start.
+    pub zone: chrono_tz::Tz,
 }
 
 /// Everything an import writes, in the order it must be written.
@@ -179,6 +184,8 @@ struct Owners<'a> {
     ctx: &'a PlanContext<'a>,
     by_id: HashSet<UserId>,
     by_email: HashMap<String, UserId>,
+    /// Users by display name (trimmed, lower case); several when the name is not unique.
+    by_name: HashMap<String, Vec<&'a User>>,
     /// Users of the User file, resolved or created.
     file_users: HashMap<String, UserId>,
     /// User rows that were bad.
@@ -220,6 +227,21 @@ impl Owners<'_> {
         if let Some(id) = self.by_email.get(&reference.to_lowercase()) {
             return Ok(*id);
         }
+        if let Some(named) = self.by_name.get(&reference.trim().to_lowercase()) {
+            return match named.as_slice() {
+                [user] => Ok(user.id),
+                several => Err(Unresolved::Because(format!(
+                    "{reference:?} is the display name of {} users ({}): map it to one of them \
+                     in \"owners\"",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|u| u.profile.email.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            };
+        }
         if reference.contains('@') {
             return Err(Unresolved::Because(format!(
                 "{reference:?} is not the e-mail of a user here: create the user, or map the \
@@ -256,6 +278,13 @@ pub fn plan(book: &SourceBook, ctx: &PlanContext<'_>) -> Result<ImportPlan, Vec<
             .iter()
             .map(|u| (u.profile.email.clone(), u.id))
             .collect(),
+        by_name: ctx.users.iter().fold(HashMap::new(), |mut names, u| {
+            names
+                .entry(u.profile.display_name.trim().to_lowercase())
+                .or_insert_with(Vec::new)
+                .push(u);
+            names
+        }),
         file_users: HashMap::new(),
         rejected: HashSet::new(),
         format: book.format,
@@ -521,16 +550,37 @@ fn step_to<'p>(from: &'p Stage, step: Step<'p>) -> Move<'p> {
     }
 }
 
-/// The deal's history rebuilt from its source rows (see the module doc).
+/// Where a stage falls among rows of one instant: open stages by position, then the closing
+/// ones. Exports write a deal's creation and first move, or its last move and its close, in
+/// the same second, in any order; the pipeline's order is the only one that can be right.
+fn stage_order(stage: &Stage) -> (bool, i32) {
+    (stage.kind != StageKind::Open, stage.position)
+}
+
+/// When the deal was created: the source's creation time, else its first history row, else
+/// the start of its close date in the org's zone, else the import's time.
+fn created_at(d: &SourceDeal, steps: &[Step<'_>], ctx: &PlanContext<'_>) -> DateTime<Utc> {
+    d.created_at
+        .or_else(|| steps.first().map(|s| s.at))
+        .or_else(|| {
+            d.close_date.map(|day| {
+                crate::domain::calendar::OrgCalendar::new(Default::default(), ctx.zone)
+                    .start_of(day)
+            })
+        })
+        .unwrap_or(ctx.now)
+        .min(ctx.now)
+}
+
+/// The deal's history rebuilt from its source rows, in time order (see the module doc).
 fn rebuild<'p>(
     pipeline: &'p Pipeline,
     created: DateTime<Utc>,
     current: &'p Stage,
-    mut steps: Vec<Step<'p>>,
+    steps: Vec<Step<'p>>,
     amount: Option<Money>,
     close_date: Option<NaiveDate>,
 ) -> Result<Vec<Move<'p>>, String> {
-    steps.sort_by_key(|s| s.at);
     let mut moves: Vec<Move<'p>> = Vec::new();
     let mut steps = steps.into_iter();
     match steps.next() {
@@ -601,10 +651,11 @@ fn money(
     column: &str,
     amount: Option<Amount>,
     currency: Currency,
+    round: bool,
     errors: &mut Vec<RowError>,
 ) -> Option<Money> {
     let amount = amount.filter(|a| !a.is_zero())?;
-    match amount.to_minor(currency) {
+    match amount.to_minor(currency, round) {
         Ok(minor) => Some(Money { minor, currency }),
         Err(why) => {
             errors.push(RowError::new(at, column, why));
@@ -757,8 +808,9 @@ fn plan_deal(
         None => Some(ctx.mapping.currency.unwrap_or(Currency::USD)),
     };
     let currency = currency.unwrap_or(Currency::USD);
-    let amount = money(&d.at, cols.amount, d.amount, currency, errors);
-    if d.created_at > ctx.now {
+    let round = ctx.mapping.round_amounts;
+    let amount = money(&d.at, cols.amount, d.amount, currency, round, errors);
+    if d.created_at.is_some_and(|created| created > ctx.now) {
         errors.push(RowError::new(&d.at, cols.created, "is in the future"));
     }
     let category = ctx
@@ -831,7 +883,14 @@ fn plan_deal(
         if c.changed_at > ctx.now {
             errors.push(RowError::new(&c.at, &time_column, "is in the future"));
         }
-        let then = money(&c.at, cols.history_amount, c.amount, currency, errors);
+        let then = money(
+            &c.at,
+            cols.history_amount,
+            c.amount,
+            currency,
+            round,
+            errors,
+        );
         if let Some(stage) = stage {
             // A row without the amount or close date of its time gets the deal's current one.
             steps.push(Step {
@@ -845,12 +904,13 @@ fn plan_deal(
     let (Some(current), Some(owner), true) = (current, owner, errors.len() == before) else {
         return;
     };
+    steps.sort_by_key(|s| (s.at, stage_order(s.stage)));
     let mut sightings: Vec<Sighting> = steps
         .iter()
         .map(|s| field_history::sighting(s.at, s.stage, s.amount, s.close_date))
         .collect();
-    sightings.sort_by_key(|s| s.at);
-    let moves = match rebuild(pipeline, d.created_at, current, steps, amount, d.close_date) {
+    let created = created_at(d, &steps, ctx);
+    let moves = match rebuild(pipeline, created, current, steps, amount, d.close_date) {
         Ok(moves) => moves,
         Err(why) => {
             errors.push(RowError::new(&d.at, cols.stage, why));
@@ -1077,6 +1137,9 @@ mod tests {
     use crate::domain::templates;
     use crate::import::SourceUser;
 
+    /// Same-instant rows, creation defaults, owners by display name, rounding (issue 19).
+    mod reading;
+
     fn t(text: &str) -> DateTime<Utc> {
         crate::import::values::parse_time(text).unwrap()
     }
@@ -1121,7 +1184,7 @@ mod tests {
             closed_won: None,
             lead_source: String::new(),
             forecast_category: String::new(),
-            created_at: t("2026-01-10T09:00:00Z"),
+            created_at: Some(t("2026-01-10T09:00:00Z")),
             loss_reason: String::new(),
             source_pipeline: String::new(),
         }
@@ -1148,6 +1211,7 @@ mod tests {
             rows_skipped: 0,
             rejected_deals: vec![],
             deleted_deals: vec![],
+            options: Default::default(),
         }
     }
 
@@ -1157,6 +1221,7 @@ mod tests {
         users: Vec<User>,
         links: HashMap<String, UserId>,
         existing: HashMap<String, ExistingDeal>,
+        zone: chrono_tz::Tz,
     }
 
     impl World {
@@ -1167,6 +1232,7 @@ mod tests {
                 users: vec![user("ann@example.com", Role::Rep)],
                 links: HashMap::new(),
                 existing: HashMap::new(),
+                zone: chrono_tz::Tz::UTC,
             }
         }
 
@@ -1180,6 +1246,7 @@ mod tests {
                     user_links: &self.links,
                     existing: &self.existing,
                     now: t("2026-11-22T12:00:00Z"),
+                    zone: self.zone,
                 },
             )
         }

@@ -6,12 +6,12 @@ use csv::StringRecord;
 use serde::Deserialize;
 
 use super::table::{self, Column, optional, parsed, required, text};
-use super::values::{Amount, parse_bool, parse_date, parse_time};
+use super::values::{Amount, parse_bool};
 use super::{
     Location, RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange, SourceUser,
 };
 
-const OPPORTUNITY: &[Column] = &[
+pub(super) const OPPORTUNITY: &[Column] = &[
     required("id", &["Id", "Opportunity ID"]),
     required("name", &["Name", "Opportunity Name"]),
     optional("account_name", &["Account.Name", "Account Name"]),
@@ -61,9 +61,10 @@ fn deleted(at: &Location, value: Option<&str>, errors: &mut Vec<RowError>) -> bo
 /// Reads `Opportunity`: one deal per row. The account is `Account.Name` when the export has it,
 /// else `AccountId`.
 pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, OPPORTUNITY, errors) else {
+    let Some(table) = table::open(file, OPPORTUNITY, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     if !table.has("account_name") && !table.has("account_id") {
         errors.push(RowError::new(
             &Location::line(&file.name, 1),
@@ -102,11 +103,11 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
                 &at,
                 "CloseDate",
                 row.close_date.as_deref(),
-                parse_date,
+                |t| dates.date(t),
                 errors,
             );
             let created = text(&at, "CreatedDate", row.created_date, errors)
-                .and_then(|t| parsed(&at, "CreatedDate", Some(&t), parse_time, errors));
+                .and_then(|t| parsed(&at, "CreatedDate", Some(&t), |t| dates.time(t), errors));
             let is_closed = parsed(
                 &at,
                 "IsClosed",
@@ -145,7 +146,7 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
                     closed_won: is_closed.map(|closed| (closed, is_won.unwrap_or(false))),
                     lead_source: row.lead_source.unwrap_or_default(),
                     forecast_category: row.forecast_category.unwrap_or_default(),
-                    created_at: created,
+                    created_at: Some(created),
                     loss_reason: row.loss_reason.unwrap_or_default(),
                     source_pipeline: String::new(),
                 }),
@@ -160,7 +161,7 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
     book.deleted_deals.extend(deleted_ids);
 }
 
-const HISTORY: &[Column] = &[
+pub(super) const HISTORY: &[Column] = &[
     required("opportunity_id", &["OpportunityId", "Opportunity ID"]),
     required("stage", &["StageName", "Stage"]),
     optional("amount", &["Amount"]),
@@ -184,9 +185,10 @@ struct HistoryRow {
 /// keep the stage are not stage changes; the planner passes over them). `CreatedById` is not
 /// read: imported history has no actor here, as the API documents.
 pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, HISTORY, errors) else {
+    let Some(table) = table::open(file, HISTORY, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     let mut skipped = 0;
     let mut changes = Vec::new();
     let rows = table.rows(
@@ -200,13 +202,13 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
             let deal = text(&at, "OpportunityId", row.opportunity_id, errors);
             let stage = text(&at, "StageName", row.stage, errors);
             let changed_at = text(&at, "CreatedDate", row.created_date, errors)
-                .and_then(|t| parsed(&at, "CreatedDate", Some(&t), parse_time, errors));
+                .and_then(|t| parsed(&at, "CreatedDate", Some(&t), |t| dates.time(t), errors));
             let amount = parsed(&at, "Amount", row.amount.as_deref(), Amount::parse, errors);
             let close_date = parsed(
                 &at,
                 "CloseDate",
                 row.close_date.as_deref(),
-                parse_date,
+                |t| dates.date(t),
                 errors,
             );
             if let (Some(deal), Some(stage), Some(changed_at), true) =
@@ -228,7 +230,7 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
     book.changes.extend(changes);
 }
 
-const USER: &[Column] = &[
+pub(super) const USER: &[Column] = &[
     required("id", &["Id", "User ID"]),
     optional("name", &["Name", "Full Name"]),
     optional("first_name", &["FirstName", "First Name"]),
@@ -252,7 +254,7 @@ struct UserRow {
 
 /// Reads `User`: id, name (or first and last name), e-mail, manager and whether active.
 pub fn read_users(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
-    let Some(table) = table::open(file, USER, errors) else {
+    let Some(table) = table::open(file, USER, &book.options, errors) else {
         return;
     };
     let mut users = Vec::new();
@@ -314,6 +316,7 @@ mod tests {
             rows_skipped: 0,
             rejected_deals: vec![],
             deleted_deals: vec![],
+            options: Default::default(),
         }
     }
 
@@ -348,7 +351,10 @@ mod tests {
         assert_eq!(d.currency.as_deref(), Some("EUR"));
         assert_eq!(d.closed_won, Some((false, false)));
         assert_eq!(d.at, Location::line("f.csv", 2));
-        assert_eq!(d.created_at.to_rfc3339(), "2026-09-01T09:00:00+00:00");
+        assert_eq!(
+            d.created_at.unwrap().to_rfc3339(),
+            "2026-09-01T09:00:00+00:00"
+        );
     }
 
     #[test]
@@ -372,7 +378,7 @@ mod tests {
             [
                 "f.csv:3: Name: is empty",
                 "f.csv:3: Amount: \"12x\" is not an amount (digits with an optional decimal point, like 1250.50)",
-                "f.csv:3: CloseDate: \"2026-13-01\" is not a date (expected YYYY-MM-DD)",
+                "f.csv:3: CloseDate: \"2026-13-01\" is not a date (expected YYYY-MM-DD, or name the shape in the mapping's \"date_format\", like \"%m/%d/%Y\")",
                 "f.csv:4: has 2 fields where the header has 8",
             ]
         );
@@ -396,7 +402,7 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(
             errors[0].to_string(),
-            "f.csv:1: CreatedDate: missing column (a header named \"CreatedDate\" or \"Created Date\")"
+            "f.csv:1: CreatedDate: missing column (a header named \"CreatedDate\" or \"Created Date\", or the header the mapping's \"columns\" names for created_date)"
         );
     }
 

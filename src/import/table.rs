@@ -1,12 +1,13 @@
 //! The CSV mechanics every reader shares: headers matched loosely against a format's columns
-//! (with aliases), required columns checked once per file, and each record deserialised (serde)
-//! with the line it starts on, so every problem names file, line and column.
+//! (with aliases, or as the mapping's `columns` says), headers that collide refused, required
+//! columns checked once per file, and each record deserialised (serde) with the line it starts
+//! on, so every problem names file, line and column.
 
 use csv::{ReaderBuilder, StringRecord, Trim};
 use serde::de::DeserializeOwned;
 
 use super::values::loose;
-use super::{Location, RowError, SourceFile};
+use super::{Location, ReadOptions, RowError, SourceFile};
 
 /// A column a format knows: its name in the row struct and the headers that mean it.
 #[derive(Debug, Clone, Copy)]
@@ -37,21 +38,65 @@ pub const fn optional(name: &'static str, headers: &'static [&'static str]) -> C
     }
 }
 
+/// The line a record starts on. The csv crate counts a line when it reads its `\n`, and a
+/// record after a `\r\n` starts on that `\n` (the `\r` ended the record before): the line
+/// count is then one short, so Excel's and Data Loader's CRLF files would name the line above.
+pub fn record_line(bytes: &[u8], position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, |p| {
+        let at_newline = usize::try_from(p.byte())
+            .ok()
+            .and_then(|b| bytes.get(b))
+            .is_some_and(|b| *b == b'\n');
+        p.line() + u64::from(at_newline)
+    })
+}
+
 /// One file's table, headers resolved.
 pub struct Table<'a> {
     file: &'a SourceFile,
+    /// The bytes read (after any byte-order mark), for [`record_line`].
+    bytes: &'a [u8],
     reader: csv::Reader<&'a [u8]>,
     /// The headers renamed to the format's column names (unknown ones kept, marked).
     headers: StringRecord,
     /// The headers as written in the file.
     pub raw_headers: Vec<String>,
+    /// Columns fed by a header of another name (the mapping's `columns`): the names a reader
+    /// gives the column in its errors, and the header to name instead.
+    renamed: Vec<(Vec<&'static str>, String)>,
 }
 
-/// Opens `file`, resolving its headers against `columns`; `None` (with the errors recorded) when
-/// it cannot be read or lacks a required column.
+/// The header line of a (decoded) file, trimmed; empty when it has none.
+pub fn headers(file: &SourceFile) -> Vec<String> {
+    ReaderBuilder::new()
+        .trim(Trim::All)
+        .from_reader(file.bytes.as_slice())
+        .headers()
+        .map(|h| h.iter().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The header `wanted` names: the one written exactly so, else the only one equal to it once
+/// case and punctuation are ignored.
+pub fn header_index(headers: &[String], wanted: &str) -> Option<usize> {
+    let wanted = wanted.trim();
+    headers.iter().position(|h| h == wanted).or_else(|| {
+        let key = loose(wanted);
+        let mut found = headers.iter().enumerate().filter(|(_, h)| loose(h) == key);
+        match (found.next(), found.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    })
+}
+
+/// Opens `file`, resolving its headers against `columns` (the mapping's `columns` first, then
+/// by name); `None` (with the errors recorded) when it cannot be read, lacks a required column,
+/// or has two headers for one column that the mapping does not settle.
 pub fn open<'a>(
     file: &'a SourceFile,
     columns: &[Column],
+    options: &ReadOptions,
     errors: &mut Vec<RowError>,
 ) -> Option<Table<'a>> {
     let bytes = file
@@ -82,23 +127,15 @@ pub fn open<'a>(
             return None;
         }
     };
-    let mut taken = vec![false; columns.len()];
-    let headers: StringRecord = raw
+    let raw_headers: Vec<String> = raw.iter().map(str::to_string).collect();
+    let (feeds, taken) = resolve(&raw_headers, columns, options, &header_line, errors)?;
+    let headers: StringRecord = raw_headers
         .iter()
-        .map(|header| {
-            let key = loose(header);
-            let found = columns
-                .iter()
-                .enumerate()
-                .find(|(i, c)| !taken[*i] && c.headers.iter().any(|h| loose(h) == key));
-            match found {
-                Some((i, column)) => {
-                    taken[i] = true;
-                    column.name.to_string()
-                }
-                // Not a column of ours (or a second header for one): ignored by the rows.
-                None => format!("?{header}"),
-            }
+        .zip(&feeds)
+        .map(|(header, feeds)| match feeds {
+            Some(i) => columns[*i].name.to_string(),
+            // Not a column of ours (or a second header for one): ignored by the rows.
+            None => format!("?{header}"),
         })
         .collect();
     let mut complete = true;
@@ -109,26 +146,123 @@ pub fn open<'a>(
                 &header_line,
                 column.headers[0],
                 format!(
-                    "missing column (a header named {})",
+                    "missing column (a header named {}, or the header the mapping's \"columns\" \
+                     names for {})",
                     column
                         .headers
                         .iter()
                         .map(|h| format!("{h:?}"))
                         .collect::<Vec<_>>()
-                        .join(" or ")
+                        .join(" or "),
+                    column.name
                 ),
             ));
         }
     }
-    complete.then(|| Table {
+    let renamed = feeds
+        .iter()
+        .zip(&raw_headers)
+        .filter_map(|(feeds, header)| {
+            let column = &columns[(*feeds)?];
+            let key = loose(header);
+            (!column.headers.iter().any(|h| loose(h) == key)).then(|| {
+                let mut labels = column.headers.to_vec();
+                labels.push(column.name);
+                (labels, header.clone())
+            })
+        })
+        .collect();
+    complete.then_some(Table {
         file,
+        bytes,
         reader,
         headers,
-        raw_headers: raw.iter().map(str::to_string).collect(),
+        raw_headers,
+        renamed,
     })
 }
 
+/// Which column each header feeds (`None`: none), and which columns are fed: first the
+/// mapping's `columns`, then each header by name (a column's first header wins). Two headers
+/// that are one name once case and punctuation are ignored, for a column the mapping does not
+/// settle, are refused (`None`): reading either would be a guess.
+fn resolve(
+    raw: &[String],
+    columns: &[Column],
+    options: &ReadOptions,
+    header_line: &Location,
+    errors: &mut Vec<RowError>,
+) -> Option<(Vec<Option<usize>>, Vec<bool>)> {
+    let mut feeds: Vec<Option<usize>> = vec![None; raw.len()];
+    let mut taken = vec![false; columns.len()];
+    for (i, column) in columns.iter().enumerate() {
+        let named = options
+            .columns
+            .get(column.name)
+            .and_then(|wanted| header_index(raw, wanted));
+        if let Some(h) = named.filter(|h| feeds[*h].is_none()) {
+            feeds[h] = Some(i);
+            taken[i] = true;
+        }
+    }
+    let column_of = |key: &str, taken: &[bool]| {
+        columns
+            .iter()
+            .enumerate()
+            .find(|(i, c)| !taken[*i] && c.headers.iter().any(|h| loose(h) == key))
+            .map(|(i, _)| i)
+    };
+    let mut collided = false;
+    for (h, header) in raw.iter().enumerate() {
+        let key = loose(header);
+        let twin = raw[..h]
+            .iter()
+            .enumerate()
+            .find(|(t, other)| feeds[*t].is_none() && loose(other) == key);
+        if let (Some((_, twin)), None, Some(i)) = (twin, feeds[h], column_of(&key, &taken)) {
+            collided = true;
+            let name = columns[i].name;
+            errors.push(RowError::new(
+                header_line,
+                twin,
+                format!(
+                    "{twin:?} and {header:?} are one column once case and punctuation are \
+                     ignored: say which feeds {name} in the mapping, e.g. \"columns\": \
+                     {{\"{name}\": {header:?}}}"
+                ),
+            ));
+        }
+    }
+    if collided {
+        return None;
+    }
+    for (h, header) in raw.iter().enumerate() {
+        if feeds[h].is_some() {
+            continue;
+        }
+        if let Some(i) = column_of(&loose(header), &taken) {
+            taken[i] = true;
+            feeds[h] = Some(i);
+        }
+    }
+    Some((feeds, taken))
+}
+
 impl Table<'_> {
+    /// Errors about a column the mapping's `columns` feeds from another header name that
+    /// header, as the file writes it (`engage_date`, not `created_at`).
+    fn name_source_headers(&self, errors: &mut [RowError]) {
+        for error in errors {
+            if let Some((_, header)) = self
+                .renamed
+                .iter()
+                .find(|(labels, _)| labels.contains(&error.column.as_str()))
+            {
+                error.column.clone_from(header);
+            }
+        }
+    }
+
     /// Whether the file has the column `name`.
     pub fn has(&self, name: &str) -> bool {
         self.headers.iter().any(|h| h == name)
@@ -149,19 +283,21 @@ impl Table<'_> {
                 Ok(false) => break,
                 Ok(true) => {
                     count += 1;
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record_line(self.bytes, record.position());
                     let at = Location::line(&self.file.name, line);
                     if record.iter().all(str::is_empty) {
                         continue;
                     }
+                    let before = errors.len();
                     match record.deserialize::<T>(Some(&self.headers)) {
                         Ok(value) => row(at, value, &record, errors),
                         Err(err) => errors.push(RowError::new(&at, "", err.to_string())),
                     }
+                    self.name_source_headers(&mut errors[before..]);
                 }
                 Err(err) => {
                     count += 1;
-                    let line = err.position().map_or(0, |p| p.line());
+                    let line = record_line(self.bytes, err.position());
                     let reason = match err.kind() {
                         csv::ErrorKind::UnequalLengths {
                             expected_len, len, ..
@@ -215,4 +351,29 @@ pub fn parsed<T>(
     parse(value)
         .map_err(|why| errors.push(RowError::new(at, column, why)))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::FileKind;
+
+    #[test]
+    fn records_of_a_crlf_file_are_named_by_their_own_line() {
+        for text in ["Id,Name\n1,a\n2,\n3,c\n", "Id,Name\r\n1,a\r\n2,\r\n3,c\r\n"] {
+            let file = SourceFile {
+                name: "f.csv".into(),
+                kind: FileKind::GenericDeals,
+                bytes: text.as_bytes().to_vec(),
+            };
+            let columns = [required("id", &["Id"]), required("name", &["Name"])];
+            let mut errors = Vec::new();
+            let table = open(&file, &columns, &ReadOptions::default(), &mut errors).unwrap();
+            let mut lines = Vec::new();
+            table.rows(&mut errors, |at, _: serde::de::IgnoredAny, _, _| {
+                lines.extend(at.line)
+            });
+            assert_eq!(lines, [2, 3, 4], "{text:?}");
+        }
+    }
 }

@@ -2,7 +2,11 @@
 //! without a zone, booleans, and header names compared loosely (`Account.Name`, `ACCOUNTNAME`
 //! and `account_name` are one column).
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::dates::DateReader;
 
 use crate::domain::money::{Currency, MAX_AMOUNT_MINOR};
 
@@ -60,9 +64,11 @@ impl Amount {
         self.digits == 0
     }
 
-    /// The amount in minor units of `currency`, refusing digits the currency does not have and
-    /// amounts above the service's limit.
-    pub fn to_minor(self, currency: Currency) -> Result<i64, String> {
+    /// The amount in minor units of `currency`, refusing amounts above the service's limit and
+    /// digits the currency does not have, unless `round`: then rounded half up to the
+    /// currency's minor unit (`10.005` USD is 10.01; amounts are never negative, so half up is
+    /// half away from zero).
+    pub fn to_minor(self, currency: Currency, round: bool) -> Result<i64, String> {
         let digits = currency.minor_digits().max(0) as u32;
         let too_large = || format!("is larger than {MAX_AMOUNT_MINOR} minor units of {currency}");
         let minor = if self.scale <= digits {
@@ -71,10 +77,15 @@ impl Amount {
                 .ok_or_else(too_large)?
         } else {
             let divisor = 10u64.pow(self.scale - digits);
-            if !self.digits.is_multiple_of(divisor) {
-                return Err(format!("has more decimals than {currency} has ({digits})"));
+            let (whole, rest) = (self.digits / divisor, self.digits % divisor);
+            if rest != 0 && !round {
+                return Err(format!(
+                    "{:?} has more decimals than {currency} has ({digits}): round it in the \
+                     export, or set \"round_amounts\": true in the mapping",
+                    self.to_string()
+                ));
             }
-            self.digits / divisor
+            whole + u64::from(rest * 2 >= divisor)
         };
         i64::try_from(minor)
             .ok()
@@ -83,52 +94,28 @@ impl Amount {
     }
 }
 
-/// Parses a point in time: RFC 3339 (`2025-01-15T10:00:00.000Z`), Salesforce's
-/// `2025-01-15T10:00:00.000+0000`, a zone-less `2025-01-15 10:00[:00]` (read as UTC), a date
-/// alone (midnight UTC) or epoch milliseconds (HubSpot's API exports). Kept to microseconds,
-/// the precision every engine stores.
-pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    let parsed = DateTime::parse_from_rfc3339(text)
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .map(|t| t.to_utc())
-        .ok()
-        .or_else(|| {
-            [
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%d %H:%M",
-            ]
-            .iter()
-            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-            .map(|t| t.and_utc())
-        })
-        .or_else(|| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-        })
-        .or_else(|| {
-            (text.len() >= 12 && text.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| text.parse::<i64>().ok())
-                .flatten()
-                .and_then(DateTime::from_timestamp_millis)
-        });
-    parsed
-        .filter(|t| (1900..=9999).contains(&t.year()))
-        .map(|t| t.trunc_subsecs(6))
-        .ok_or_else(|| {
-            format!("{text:?} is not a time (expected RFC 3339 like 2025-01-15T10:00:00Z, or YYYY-MM-DD)")
-        })
+impl fmt::Display for Amount {
+    /// The amount as a decimal (`10.005`), trailing zeros of the fraction left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = self.scale as usize;
+        let digits = format!("{:0>width$}", self.digits, width = scale + 1);
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        if fraction.is_empty() {
+            f.write_str(whole)
+        } else {
+            write!(f, "{whole}.{fraction}")
+        }
+    }
 }
 
-/// Parses a calendar date: `YYYY-MM-DD`, or a time of which the UTC date is taken.
+/// Parses a point in time in UTC with no `date_format`: see [`DateReader::time`].
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateReader::default().time(text)
+}
+
+/// Parses a calendar date in UTC with no `date_format`: see [`DateReader::date`].
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|d| (1900..=9999).contains(&d.year()))
-        .or_else(|| parse_time(text).ok().map(|t| t.date_naive()))
-        .ok_or_else(|| format!("{text:?} is not a date (expected YYYY-MM-DD)"))
+    DateReader::default().date(text)
 }
 
 /// Parses `true`/`false` (any case) or `1`/`0`.
@@ -153,7 +140,7 @@ mod tests {
     use super::*;
 
     fn minor(text: &str, code: &str) -> Result<i64, String> {
-        Amount::parse(text)?.to_minor(Currency::parse(code).unwrap())
+        Amount::parse(text)?.to_minor(Currency::parse(code).unwrap(), false)
     }
 
     #[test]
@@ -186,10 +173,15 @@ mod tests {
             let err = Amount::parse(text).unwrap_err();
             assert!(err.contains(why), "{text}: {err}");
         }
-        assert!(
-            minor("12.5", "JPY")
-                .unwrap_err()
-                .contains("more decimals than JPY")
+        assert_eq!(
+            minor("12.5", "JPY").unwrap_err(),
+            "\"12.5\" has more decimals than JPY has (0): round it in the export, or set \
+             \"round_amounts\": true in the mapping"
+        );
+        assert_eq!(
+            minor("1520.125", "PEN").unwrap_err(),
+            "\"1520.125\" has more decimals than PEN has (2): round it in the export, or set \
+             \"round_amounts\": true in the mapping"
         );
         assert!(
             minor("10000000001", "USD")
@@ -197,6 +189,36 @@ mod tests {
                 .contains("larger than")
         );
         assert!(Amount::parse("0").unwrap().is_zero());
+    }
+
+    #[test]
+    fn round_amounts_rounds_half_up_to_the_currencys_minor_unit() {
+        let rounded = |text: &str, code: &str| {
+            Amount::parse(text)
+                .unwrap()
+                .to_minor(Currency::parse(code).unwrap(), true)
+        };
+        assert_eq!(rounded("1520.125", "PEN"), Ok(152_013), "half goes up");
+        assert_eq!(rounded("1520.124", "PEN"), Ok(152_012));
+        assert_eq!(rounded("1520.1251", "PEN"), Ok(152_013));
+        assert_eq!(rounded("0.005", "USD"), Ok(1));
+        assert_eq!(rounded("0.004999", "USD"), Ok(0));
+        assert_eq!(rounded("12.5", "JPY"), Ok(13));
+        assert_eq!(rounded("1.2345", "KWD"), Ok(1_235));
+        assert_eq!(rounded("10.50", "USD"), Ok(1_050), "exact amounts are kept");
+    }
+
+    #[test]
+    fn amounts_show_as_written_less_trailing_zeros() {
+        for (text, shown) in [
+            ("1520.125", "1520.125"),
+            ("0.050", "0.05"),
+            (".5", "0.5"),
+            ("12", "12"),
+            ("007", "7"),
+        ] {
+            assert_eq!(Amount::parse(text).unwrap().to_string(), shown);
+        }
     }
 
     #[test]

@@ -3374,6 +3374,7 @@ fn import(fx: &Arc<Fixture>, f: &mut Families) {
             pipeline: fx.pipeline.clone(),
             mapping_json: String::new(),
             validate_only: false,
+            ..Default::default()
         })),
     };
     let chunk = |name: &str, kind: Kind, data: Vec<u8>| pb::ImportHistoryRequest {
@@ -3474,6 +3475,7 @@ fn import(fx: &Arc<Fixture>, f: &mut Families) {
                             detail.clone()
                         },
                         validate_only: false,
+                        ..Default::default()
                     })),
                 };
                 Expect::Code(Code::InvalidArgument)

@@ -19,9 +19,9 @@ use uuid::Uuid;
 use crate::contract_test;
 use crate::helpers::{Person, TestApp, assert_error, authed, person, queue, step, violated_fields};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
+pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
 
-fn fixture(path: &str) -> Vec<u8> {
+pub(crate) fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{path}")).unwrap()
 }
 
@@ -55,18 +55,18 @@ fn large_deals_need_finance() -> pb::ApprovalPolicy {
     }
 }
 
-fn mapping(format: &str) -> String {
+pub(crate) fn mapping(format: &str) -> String {
     String::from_utf8(fixture(&format!("{format}/mapping.json"))).unwrap()
 }
 
 /// One file to send: its name, kind and bytes.
-struct Upload {
-    name: &'static str,
-    kind: Kind,
-    bytes: Vec<u8>,
+pub(crate) struct Upload {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) bytes: Vec<u8>,
 }
 
-fn upload(name: &'static str, kind: Kind, path: &str) -> Upload {
+pub(crate) fn upload(name: &'static str, kind: Kind, path: &str) -> Upload {
     Upload {
         name,
         kind,
@@ -101,7 +101,7 @@ async fn client(app: &TestApp) -> ImportServiceClient<Channel> {
 }
 
 /// The mid-market template as a pipeline.
-async fn mid_market(app: &TestApp) -> Uuid {
+pub(crate) async fn mid_market(app: &TestApp) -> Uuid {
     match app
         .app
         .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
@@ -114,7 +114,7 @@ async fn mid_market(app: &TestApp) -> Uuid {
 }
 
 /// Streams settings, then each file in 512-byte chunks (files span several messages).
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     messages: Vec<pb::ImportHistoryRequest>,
@@ -126,7 +126,7 @@ async fn send(
         .map(|r| r.into_inner())
 }
 
-fn messages(
+pub(crate) fn messages(
     pipeline: Uuid,
     mapping: &str,
     files: &[Upload],
@@ -137,6 +137,7 @@ fn messages(
             pipeline: format!("pipelines/{pipeline}"),
             mapping_json: mapping.to_string(),
             validate_only,
+            encoding: String::new(),
         })),
     }];
     for file in files {
@@ -153,7 +154,7 @@ fn messages(
     out
 }
 
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     pipeline: Uuid,
     mapping: &str,
@@ -167,7 +168,7 @@ async fn import(
     .await
 }
 
-fn counts(report: &pb::ImportReport) -> (i32, i32, i32, i32, i32, i32, i32) {
+pub(crate) fn counts(report: &pb::ImportReport) -> (i32, i32, i32, i32, i32, i32, i32) {
     (
         report.rows_read,
         report.rows_skipped,
@@ -180,7 +181,7 @@ fn counts(report: &pb::ImportReport) -> (i32, i32, i32, i32, i32, i32, i32) {
 }
 
 /// The one deal (the admin sees all) whose name is `name`.
-async fn deal(app: &TestApp, name: &str) -> pb::Deal {
+pub(crate) async fn deal(app: &TestApp, name: &str) -> pb::Deal {
     let deals = app
         .deals()
         .await
@@ -200,7 +201,10 @@ async fn deal(app: &TestApp, name: &str) -> pb::Deal {
 }
 
 /// A deal's history as (from, to, direction, time), oldest first.
-async fn history(app: &TestApp, deal: &pb::Deal) -> Vec<(String, String, Direction, String)> {
+pub(crate) async fn history(
+    app: &TestApp,
+    deal: &pb::Deal,
+) -> Vec<(String, String, Direction, String)> {
     app.deals()
         .await
         .list_deal_stage_history(authed(
@@ -230,12 +234,17 @@ async fn history(app: &TestApp, deal: &pb::Deal) -> Vec<(String, String, Directi
         .collect()
 }
 
-fn h(from: &str, to: &str, direction: Direction, at: &str) -> (String, String, Direction, String) {
+pub(crate) fn h(
+    from: &str,
+    to: &str,
+    direction: Direction,
+    at: &str,
+) -> (String, String, Direction, String) {
     (from.into(), to.into(), direction, at.into())
 }
 
 /// Rows of tables that an import writes, counted in the database.
-async fn stored(app: &TestApp) -> [i64; 6] {
+pub(crate) async fn stored(app: &TestApp) -> [i64; 6] {
     [
         app.count("deals").await,
         app.count("stage_history").await,
@@ -537,7 +546,7 @@ contract_test!(
         assert!(
             status
                 .message()
-                .starts_with("7 bad rows; nothing was imported"),
+                .starts_with("7 bad rows (7 problems) of 13 read; nothing was imported"),
             "{status:?}"
         );
         let violations: Vec<(String, String)> = status
@@ -946,7 +955,7 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         "{err}"
     );
     assert!(
-        err.contains("error: 7 bad rows; nothing was imported"),
+        err.contains("error: 7 bad rows (7 problems) of 13 read; nothing was imported"),
         "{err}"
     );
     assert_eq!(deals().await, 9);

@@ -20,6 +20,8 @@ mod field_history;
 mod forecast;
 mod hostile;
 mod import;
+mod import_formats;
+mod import_options;
 mod logs;
 mod metrics;
 mod operations;

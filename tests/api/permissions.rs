@@ -1352,6 +1352,7 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                         mapping_json: r#"{"source": "matrix"}"#.into(),
                         // A real import (of no rows), so the cell checks its audit row too.
                         validate_only: false,
+                        ..Default::default()
                     })),
                 },
                 pb::ImportHistoryRequest {
