@@ -11,7 +11,9 @@
 //!   "create_users": true,
 //!   "lead_sources": { "Web": "INBOUND", "Partner Referral": "PARTNER" },
 //!   "forecast_categories": { "Upside": "BEST_CASE" },
-//!   "source_pipelines": ["Sales Pipeline"]
+//!   "source_pipelines": ["Sales Pipeline"],
+//!   "role_managers": { "Gerente Regional": "005A0000001abc" },
+//!   "update_users": false
 //! }
 //! ```
 //!
@@ -28,6 +30,10 @@
 //!   (`INBOUND`, `OUTBOUND`, `REFERRAL`, `PARTNER`, `EVENT`, `EXPANSION`; `PIPELINE`,
 //!   `BEST_CASE`, `COMMIT`, `OMITTED`); values named like ours need no entry.
 //! - `source_pipelines`, when set, imports only the deals of these source pipelines (HubSpot).
+//! - `role_managers` (Salesforce, with a UserRole file): role id or name -> the user (User file
+//!   Id or e-mail) who manages the users below that role when it has several holders.
+//! - `update_users`: existing users take the source's managers and roles (audited); without
+//!   it the report lists what would change.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -62,6 +68,10 @@ struct Document {
     forecast_categories: BTreeMap<String, String>,
     #[serde(default)]
     source_pipelines: Vec<String>,
+    #[serde(default)]
+    role_managers: BTreeMap<String, String>,
+    #[serde(default)]
+    update_users: bool,
 }
 
 /// A user named by the mapping.
@@ -89,6 +99,11 @@ pub struct Mapping {
     forecast_categories: HashMap<String, ForecastCategory>,
     /// Source pipelines to import (empty: all).
     pub source_pipelines: Vec<String>,
+    /// Role (source id or name) -> the user (source id or e-mail) who manages the users below
+    /// it, when the role has several holders.
+    pub role_managers: BTreeMap<String, String>,
+    /// Whether existing users take the source's managers and roles.
+    pub update_users: bool,
 }
 
 fn lead_source_named(text: &str) -> Option<LeadSource> {
@@ -222,6 +237,14 @@ impl Mapping {
                 ),
             }
         }
+        for (key, value) in &document.role_managers {
+            if value.trim().is_empty() {
+                bad(
+                    format!("role_managers.{key:?}"),
+                    "must name a user of the User file, by Id or e-mail".into(),
+                );
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -235,6 +258,8 @@ impl Mapping {
             lead_sources,
             forecast_categories,
             source_pipelines: document.source_pipelines,
+            role_managers: document.role_managers,
+            update_users: document.update_users,
         })
     }
 

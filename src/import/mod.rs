@@ -10,12 +10,17 @@
 //!   into the same [`SourceBook`] of deals, stage changes and users.
 //! - [`mapping`]: the mapping document (source stage names to stage ids, owners to users).
 //! - [`plan`]: rebuilds each deal and its stage history and decides create, update or nothing.
+//!   Its `users` part: the User file's users found, skipped (not sellers), created or changed.
+//! - [`roles`]: managers derived from Salesforce's role hierarchy where ManagerId is empty.
+//! - [`report`]: what was left out, counted by value.
 
 mod field_history;
 pub mod generic;
 pub mod hubspot;
 pub mod mapping;
 pub mod plan;
+pub mod report;
+pub mod roles;
 pub mod salesforce;
 mod table;
 pub mod values;
@@ -26,6 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use mapping::Mapping;
 pub use plan::{ExistingDeal, ImportPlan, PlanContext, plan};
+pub use report::{Dropped, Tally};
 use values::Amount;
 
 /// The CRM a set of files comes from.
@@ -59,6 +65,10 @@ pub enum FileKind {
     SalesforceOpportunityHistory,
     /// Salesforce `User`.
     SalesforceUser,
+    /// Salesforce `UserRole` (the role hierarchy).
+    SalesforceUserRole,
+    /// Salesforce `Account` (account names for AccountId).
+    SalesforceAccount,
     /// HubSpot deals export.
     HubspotDeals,
     /// Generic deals.
@@ -73,7 +83,9 @@ impl FileKind {
         match self {
             FileKind::SalesforceOpportunity
             | FileKind::SalesforceOpportunityHistory
-            | FileKind::SalesforceUser => SourceFormat::Salesforce,
+            | FileKind::SalesforceUser
+            | FileKind::SalesforceUserRole
+            | FileKind::SalesforceAccount => SourceFormat::Salesforce,
             FileKind::HubspotDeals => SourceFormat::Hubspot,
             FileKind::GenericDeals | FileKind::GenericStageHistory => SourceFormat::Generic,
         }
@@ -184,6 +196,9 @@ pub struct SourceDeal {
     pub name: String,
     /// Account name (or id, when the export has no name).
     pub account: String,
+    /// The source's account id, when the export gives one (Salesforce `AccountId`; empty
+    /// otherwise): an Account file names it.
+    pub account_id: String,
     /// The source's owner reference: a user id, an e-mail or a name.
     pub owner: String,
     /// Amount in major units, currency not yet applied.
@@ -206,6 +221,9 @@ pub struct SourceDeal {
     pub loss_reason: String,
     /// The source's pipeline (HubSpot, generic); empty when the source has none.
     pub source_pipeline: String,
+    /// The column the forecast category was read from, when the format has several
+    /// (Salesforce's `ForecastCategory` and `ForecastCategoryName`); `None`: the format's one.
+    pub category_column: Option<&'static str>,
 }
 
 /// One row of stage history as the source has it.
@@ -240,6 +258,40 @@ pub struct SourceUser {
     pub manager: String,
     /// Whether active in the source.
     pub active: bool,
+    /// The user's role in the source's role hierarchy (Salesforce `UserRoleId`; empty: none).
+    pub role: String,
+    /// Salesforce `UserType` (`Standard` for licensed people; empty when not exported).
+    pub user_type: String,
+    /// The profile's name, when exported (`Profile.Name`); empty otherwise.
+    pub profile: String,
+    /// When the source created the user, if exported (the earliest is chosen among equals).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A role of Salesforce's role hierarchy (`UserRole`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRole {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id.
+    pub external_id: String,
+    /// Name (`Gerente Regional Norte`).
+    pub name: String,
+    /// The parent role's id (empty: a top role).
+    pub parent: String,
+    /// The role's forecast manager (`ForecastUserId`; empty: none).
+    pub forecast_user: String,
+}
+
+/// An account's name (Salesforce `Account`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceAccount {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id.
+    pub external_id: String,
+    /// Name.
+    pub name: String,
 }
 
 /// Everything read from one source's files, in file order.
@@ -261,6 +313,31 @@ pub struct SourceBook {
     pub rejected_deals: Vec<String>,
     /// External ids of deals deleted in the source: their history is skipped with them.
     pub deleted_deals: Vec<String>,
+    /// Roles of the source's role hierarchy.
+    pub roles: Vec<SourceRole>,
+    /// Account names by id (Salesforce `Account`); applied to the deals when read.
+    pub accounts: Vec<SourceAccount>,
+    /// Values left out while reading, counted.
+    pub dropped: Tally,
+}
+
+impl SourceBook {
+    /// An empty book of `format`.
+    pub fn new(format: SourceFormat) -> Self {
+        SourceBook {
+            format,
+            deals: Vec::new(),
+            changes: Vec::new(),
+            users: Vec::new(),
+            rows_read: 0,
+            rows_skipped: 0,
+            rejected_deals: Vec::new(),
+            deleted_deals: Vec::new(),
+            roles: Vec::new(),
+            accounts: Vec::new(),
+            dropped: Tally::default(),
+        }
+    }
 }
 
 /// Orders errors for reading: by file, in the order `files` names them (others first, such
@@ -319,19 +396,18 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
             ));
         }
     }
+    let has = |kind| files.iter().any(|f| f.kind == kind);
+    if has(FileKind::SalesforceUserRole) && !has(FileKind::SalesforceUser) {
+        problems.push(RowError::new(
+            &Location::file("files"),
+            "",
+            "the UserRole file gives managers to the User file's users: send the User file too",
+        ));
+    }
     let (Some(format), true) = (format, problems.is_empty()) else {
         return Err(problems);
     };
-    let mut book = SourceBook {
-        format,
-        deals: Vec::new(),
-        changes: Vec::new(),
-        users: Vec::new(),
-        rows_read: 0,
-        rows_skipped: 0,
-        rejected_deals: Vec::new(),
-        deleted_deals: Vec::new(),
-    };
+    let mut book = SourceBook::new(format);
     let mut errors = Vec::new();
     for file in files {
         match file.kind {
@@ -342,11 +418,14 @@ pub fn read(files: &[SourceFile]) -> Result<(SourceBook, Vec<RowError>), Vec<Row
                 salesforce::read_history(file, &mut book, &mut errors)
             }
             FileKind::SalesforceUser => salesforce::read_users(file, &mut book, &mut errors),
+            FileKind::SalesforceUserRole => salesforce::read_roles(file, &mut book, &mut errors),
+            FileKind::SalesforceAccount => salesforce::read_accounts(file, &mut book, &mut errors),
             FileKind::HubspotDeals => hubspot::read_deals(file, &mut book, &mut errors),
             FileKind::GenericDeals => generic::read_deals(file, &mut book, &mut errors),
             FileKind::GenericStageHistory => generic::read_history(file, &mut book, &mut errors),
         }
     }
+    salesforce::name_accounts(&mut book);
     Ok((book, errors))
 }
 
