@@ -499,7 +499,8 @@ fn plan_deals(
             // HubSpot's history is on the deal's own row, skipped with it.
             if book.format != SourceFormat::Hubspot {
                 out.rows_skipped += 1;
-                out.dropped.add(why::HISTORY_OF_SKIPPED_DEAL, deal);
+                out.dropped
+                    .add(why::HISTORY_OF_SKIPPED_DEAL, &change.at.file);
             }
         } else if !seen.contains_key(deal) && !ignored.contains(deal) {
             errors.push(RowError::new(

@@ -288,6 +288,14 @@ contract_test!(
         // 10 opportunities + 38 history rows + 4 users; the deleted opportunity and its one
         // history row are skipped.
         assert_eq!(counts(&report), (52, 2, 9, 0, 0, 33, 4));
+        assert_eq!(
+            dropped(&report),
+            [
+                "forecast category of a closed deal ignored (CLOSED kept): 'Omitted' 2",
+                "history row of a skipped deal skipped: 'OpportunityHistory.csv' 1",
+                "row deleted in the source (IsDeleted) skipped: 'Opportunity.csv' 1",
+            ]
+        );
 
         // The User file's tree: Victoria leads Morgan, who manages Riley and Robin.
         let user = |email: &'static str| {
@@ -652,6 +660,13 @@ contract_test!(
         assert_eq!(report.source, "hubspot");
         // The Renewals deal is left out by `source_pipelines`.
         assert_eq!(counts(&report), (5, 1, 4, 0, 0, 13, 0));
+        assert_eq!(
+            dropped(&report),
+            [
+                "deal of another source pipeline skipped: 'Renewals' 1",
+                "deal without an amount (zero or empty): '' 1",
+            ]
+        );
 
         // HubSpot keeps the latest entry into each stage: Contract Sent on 09-01, then Decision
         // Maker Bought-In on 10-05 is a move back.
@@ -730,6 +745,7 @@ contract_test!(
             .unwrap();
         assert_eq!(report.source, "legacy-crm");
         assert_eq!(counts(&report), (12, 0, 3, 0, 0, 11, 0));
+        assert_eq!(dropped(&report), Vec::<String>::new(), "nothing left out");
 
         let oscorp = deal(&app, "Oscorp - Add-on").await;
         assert_eq!(oscorp.amount.as_ref().unwrap().amount_minor, 2_500_050);
@@ -1265,6 +1281,59 @@ contract_test!(
                     "2026-10-27T00:00"
                 ),
             ]
+        );
+
+        // Five currencies: the org's USD forecast needs a rate for each of the other four.
+        let q4 = || {
+            let app = &app;
+            async move {
+                app.forecasts()
+                    .await
+                    .get_forecast(authed(
+                        &app.admin_token,
+                        pb::GetForecastRequest {
+                            period: "2026-Q4".into(),
+                            scope: "org".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+            }
+        };
+        assert_eq!(
+            q4().await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "no rate for MXN, BRL, COP, PEN"
+        );
+        for (from, rate) in [
+            ("MXN", 0.055),
+            ("BRL", 0.19),
+            ("COP", 0.00025),
+            ("PEN", 0.27),
+        ] {
+            app.forecasts()
+                .await
+                .set_exchange_rate(authed(
+                    &app.admin_token,
+                    pb::SetExchangeRateRequest {
+                        rate: Some(pb::ExchangeRate {
+                            from_currency: from.into(),
+                            to_currency: "USD".into(),
+                            rate,
+                            update_time: None,
+                        }),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        // Won in Q4, booked on the source's close dates, each converted on its own:
+        // 429,500,000 COP (107,375.00), 330,000 PEN (89,100.00), 259,000 BRL (49,210.00),
+        // 165,000 and 40,000 USD.
+        let totals = q4().await.unwrap().into_inner().totals.unwrap();
+        assert_eq!(
+            totals.closed_won,
+            10_737_500 + 8_910_000 + 4_921_000 + 16_500_000 + 4_000_000
         );
 
         // The same files again: nothing changes.
