@@ -458,6 +458,20 @@ mod tests {
     }
 
     #[test]
+    fn a_role_file_needs_the_user_file() {
+        let err = read(&[
+            file("o.csv", FileKind::SalesforceOpportunity),
+            file("r.csv", FileKind::SalesforceUserRole),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "files: the UserRole file gives managers to the User file's users: send the User \
+             file too"
+        );
+    }
+
+    #[test]
     fn errors_sort_by_file_then_line() {
         let e = |file: &str, line, column: &str| {
             RowError::new(&Location::line(file, line), column, "bad")

@@ -122,72 +122,56 @@ pub struct Derived {
     pub choices: Vec<ManagerChoice>,
 }
 
-/// Derives a manager for each of `orphans` (source ids of `sellers` whose ManagerId is empty)
-/// from `roles`; see the module doc for the order. `sellers` are the users kept (not skipped),
-/// the only ones who can be managers. Bad roles, unknown UserRoleIds and `role_managers`
-/// entries naming no role or no seller are errors.
-pub fn derive_managers(
-    roles: &[SourceRole],
-    sellers: &[&SourceUser],
-    orphans: &HashSet<&str>,
-    mapping: &Mapping,
-    errors: &mut Vec<RowError>,
-    dropped: &mut Tally,
-) -> Derived {
-    let tree = Hierarchy::check(roles, errors);
-    let by_id: HashMap<&str, &SourceUser> = sellers
-        .iter()
-        .map(|u| (u.external_id.as_str(), *u))
-        .collect();
-    let by_email: HashMap<String, &SourceUser> = sellers
-        .iter()
-        .map(|u| (u.email.trim().to_lowercase(), *u))
-        .collect();
-    let named = |reference: &str| {
-        by_id
-            .get(reference)
-            .copied()
-            .or_else(|| by_email.get(&reference.trim().to_lowercase()).copied())
-    };
-    let mapping_at = Location::file(&mapping.name);
-    // role_managers, by role id.
-    let mut chosen_by_mapping: HashMap<&str, &SourceUser> = HashMap::new();
-    for (key, user) in &mapping.role_managers {
-        let column = format!("role_managers.{key:?}");
-        match (tree.find(key), named(user)) {
-            (None, _) => errors.push(RowError::new(
-                &mapping_at,
-                &column,
-                "is not a role of the UserRole file (by Id or Name)",
-            )),
-            (_, None) => errors.push(RowError::new(
-                &mapping_at,
-                &column,
-                format!("{user:?} is not a seller of the User file (by Id or e-mail)"),
-            )),
-            (Some(role), Some(user)) => {
-                chosen_by_mapping.insert(&role.external_id, user);
-            }
+/// What a walk up the hierarchy consults: the roles, the sellers holding each (earliest
+/// created first), and the holders `role_managers` names.
+struct Walk<'a> {
+    tree: Hierarchy<'a>,
+    sellers: HashMap<&'a str, &'a SourceUser>,
+    holders: HashMap<&'a str, Vec<&'a SourceUser>>,
+    named: HashMap<&'a str, &'a SourceUser>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        roles: &'a [SourceRole],
+        sellers: &[&'a SourceUser],
+        mapping: &Mapping,
+        errors: &mut Vec<RowError>,
+    ) -> Self {
+        let tree = Hierarchy::check(roles, errors);
+        let by_id: HashMap<&str, &SourceUser> = sellers
+            .iter()
+            .map(|u| (u.external_id.as_str(), *u))
+            .collect();
+        let mut holders: HashMap<&str, Vec<&SourceUser>> = HashMap::new();
+        for u in sellers.iter().filter(|u| u.active && !u.role.is_empty()) {
+            holders.entry(u.role.as_str()).or_default().push(u);
+        }
+        for list in holders.values_mut() {
+            list.sort_by(|a, b| {
+                (a.created_at.is_none(), a.created_at, &a.external_id).cmp(&(
+                    b.created_at.is_none(),
+                    b.created_at,
+                    &b.external_id,
+                ))
+            });
+        }
+        let named = role_managers(&tree, sellers, mapping, errors);
+        Walk {
+            tree,
+            sellers: by_id,
+            holders,
+            named,
         }
     }
-    let mut holders: HashMap<&str, Vec<&SourceUser>> = HashMap::new();
-    for u in sellers.iter().filter(|u| u.active && !u.role.is_empty()) {
-        holders.entry(u.role.as_str()).or_default().push(u);
-    }
-    for list in holders.values_mut() {
-        list.sort_by(|a, b| {
-            (a.created_at.is_none(), a.created_at, &a.external_id).cmp(&(
-                b.created_at.is_none(),
-                b.created_at,
-                &b.external_id,
-            ))
-        });
-    }
-    let forecast_user = |role: &SourceRole, dropped: &mut Tally| -> Option<&SourceUser> {
+
+    /// The role's forecast manager, when an active seller of the file.
+    fn forecast_user(&self, role: &SourceRole, dropped: &mut Tally) -> Option<&'a SourceUser> {
         if role.forecast_user.is_empty() {
             return None;
         }
-        let found = by_id
+        let found = self
+            .sellers
             .get(role.forecast_user.as_str())
             .copied()
             .filter(|u| u.active);
@@ -195,41 +179,33 @@ pub fn derive_managers(
             dropped.add(FORECAST_USER_NOT_A_SELLER, &role.forecast_user);
         }
         found
-    };
-    let mut out = Derived::default();
-    let mut choices: BTreeMap<&str, ManagerChoice> = BTreeMap::new();
-    let mut ordered: Vec<&&SourceUser> = sellers
-        .iter()
-        .filter(|u| orphans.contains(u.external_id.as_str()))
-        .collect();
-    ordered.sort_by_key(|u| u.at.line);
-    for user in ordered {
-        if user.role.is_empty() {
-            continue;
-        }
-        let Some(role) = tree.by_id.get(user.role.as_str()).copied() else {
-            errors.push(RowError::new(
-                &user.at,
-                "UserRoleId",
-                format!("{:?} is not a role of the UserRole file", user.role),
-            ));
-            continue;
-        };
+    }
+
+    /// The manager of `user` in `role` (see the module doc); a pick among several holders is
+    /// recorded in `choices`, once per role.
+    fn manager(
+        &self,
+        user: &SourceUser,
+        role: &'a SourceRole,
+        dropped: &mut Tally,
+        choices: &mut BTreeMap<&'a str, ManagerChoice>,
+    ) -> Option<&'a SourceUser> {
         let not_self = |u: &&SourceUser| u.external_id != user.external_id;
-        let mut manager = forecast_user(role, dropped).filter(not_self);
-        for ancestor in tree.ancestors(role).unwrap_or_default() {
-            if manager.is_some() {
-                break;
-            }
-            manager = chosen_by_mapping
+        if let Some(manager) = self.forecast_user(role, dropped).filter(not_self) {
+            return Some(manager);
+        }
+        for ancestor in self.tree.ancestors(role).unwrap_or_default() {
+            let designated = self
+                .named
                 .get(ancestor.external_id.as_str())
                 .copied()
                 .filter(not_self)
-                .or_else(|| forecast_user(ancestor, dropped).filter(not_self));
-            if manager.is_some() {
-                break;
+                .or_else(|| self.forecast_user(ancestor, dropped).filter(not_self));
+            if designated.is_some() {
+                return designated;
             }
-            let found: Vec<&SourceUser> = holders
+            let found: Vec<&SourceUser> = self
+                .holders
                 .get(ancestor.external_id.as_str())
                 .map(|list| list.iter().copied().filter(not_self).collect())
                 .unwrap_or_default();
@@ -242,9 +218,86 @@ pub fn derive_managers(
                         candidates: found.iter().map(|u| u.email.clone()).collect(),
                     });
             }
-            manager = found.first().copied();
+            if let Some(first) = found.first() {
+                return Some(first);
+            }
         }
-        if let Some(manager) = manager {
+        None
+    }
+}
+
+/// The mapping's `role_managers`, by role id; entries naming no role or no seller are errors.
+fn role_managers<'a>(
+    tree: &Hierarchy<'a>,
+    sellers: &[&'a SourceUser],
+    mapping: &Mapping,
+    errors: &mut Vec<RowError>,
+) -> HashMap<&'a str, &'a SourceUser> {
+    let named = |reference: &str| {
+        let email = reference.trim().to_lowercase();
+        sellers
+            .iter()
+            .find(|u| u.external_id == reference)
+            .or_else(|| {
+                sellers
+                    .iter()
+                    .find(|u| u.email.trim().to_lowercase() == email)
+            })
+            .copied()
+    };
+    let at = Location::file(&mapping.name);
+    let mut out = HashMap::new();
+    for (key, user) in &mapping.role_managers {
+        let column = format!("role_managers.{key:?}");
+        match (tree.find(key), named(user)) {
+            (None, _) => errors.push(RowError::new(
+                &at,
+                &column,
+                "is not a role of the UserRole file (by Id or Name)",
+            )),
+            (_, None) => errors.push(RowError::new(
+                &at,
+                &column,
+                format!("{user:?} is not a seller of the User file (by Id or e-mail)"),
+            )),
+            (Some(role), Some(user)) => {
+                out.insert(role.external_id.as_str(), user);
+            }
+        }
+    }
+    out
+}
+
+/// Derives a manager for each of `orphans` (source ids of `sellers` whose ManagerId is empty)
+/// from `roles`; see the module doc for the order. `sellers` are the users kept (not skipped),
+/// the only ones who can be managers. Bad roles, unknown UserRoleIds and `role_managers`
+/// entries naming no role or no seller are errors.
+pub fn derive_managers(
+    roles: &[SourceRole],
+    sellers: &[&SourceUser],
+    orphans: &HashSet<&str>,
+    mapping: &Mapping,
+    errors: &mut Vec<RowError>,
+    dropped: &mut Tally,
+) -> Derived {
+    let walk = Walk::new(roles, sellers, mapping, errors);
+    let mut ordered: Vec<&&SourceUser> = sellers
+        .iter()
+        .filter(|u| orphans.contains(u.external_id.as_str()) && !u.role.is_empty())
+        .collect();
+    ordered.sort_by_key(|u| u.at.line);
+    let mut out = Derived::default();
+    let mut choices = BTreeMap::new();
+    for user in ordered {
+        let Some(role) = walk.tree.by_id.get(user.role.as_str()).copied() else {
+            errors.push(RowError::new(
+                &user.at,
+                "UserRoleId",
+                format!("{:?} is not a role of the UserRole file", user.role),
+            ));
+            continue;
+        };
+        if let Some(manager) = walk.manager(user, role, dropped, &mut choices) {
             out.managers
                 .insert(user.external_id.clone(), manager.external_id.clone());
         }

@@ -140,6 +140,13 @@ fn tree<'b>(
         }
         orphans.insert(&u.external_id);
     }
+    if book.roles.is_empty() && !ctx.mapping.role_managers.is_empty() {
+        errors.push(RowError::new(
+            &Location::file(&ctx.mapping.name),
+            "role_managers",
+            "names managers of roles, but no UserRole file was sent",
+        ));
+    }
     if !book.roles.is_empty() {
         let derived = derive_managers(
             &book.roles,
@@ -366,7 +373,7 @@ fn create_users(
 
 /// Compares each existing user of the file with the source's manager and role (a role only
 /// when theirs here is a seller's: an admin stays one): differences are listed, and applied
-/// with `update_users` unless they would close a loop in the reporting tree.
+/// with `update_users`.
 fn compare_users(
     known: &[(&SourceUser, UserId)],
     tree: &Tree<'_>,
@@ -443,10 +450,19 @@ fn compare_users(
         }
     }
     out.user_changes = changes;
-    if !ctx.mapping.update_users {
-        return;
+    if ctx.mapping.update_users {
+        apply_unless_looping(updated, ctx, out, errors);
     }
-    // The tree as it would be: stored managers, the new users', then the updates.
+}
+
+/// Plans the updates (`update_users`), refusing any that would close a loop in the reporting
+/// tree as it would be: the stored managers, the new users', then the updates.
+fn apply_unless_looping(
+    updated: Vec<(&SourceUser, User, i64)>,
+    ctx: &PlanContext<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) {
     let mut manager_of: HashMap<UserId, Option<UserId>> = ctx
         .users
         .iter()
