@@ -126,7 +126,8 @@ pub struct Derived {
 /// created first), and the holders `role_managers` names.
 struct Walk<'a> {
     tree: Hierarchy<'a>,
-    sellers: HashMap<&'a str, &'a SourceUser>,
+    /// Each role's forecast manager, when an active seller of the file.
+    forecast: HashMap<&'a str, &'a SourceUser>,
     holders: HashMap<&'a str, Vec<&'a SourceUser>>,
     named: HashMap<&'a str, &'a SourceUser>,
 }
@@ -137,12 +138,22 @@ impl<'a> Walk<'a> {
         sellers: &[&'a SourceUser],
         mapping: &Mapping,
         errors: &mut Vec<RowError>,
+        dropped: &mut Tally,
     ) -> Self {
         let tree = Hierarchy::check(roles, errors);
         let by_id: HashMap<&str, &SourceUser> = sellers
             .iter()
             .map(|u| (u.external_id.as_str(), *u))
             .collect();
+        let mut forecast = HashMap::new();
+        for role in roles.iter().filter(|r| !r.forecast_user.is_empty()) {
+            match by_id.get(role.forecast_user.as_str()).filter(|u| u.active) {
+                Some(user) => {
+                    forecast.insert(role.external_id.as_str(), *user);
+                }
+                None => dropped.add(FORECAST_USER_NOT_A_SELLER, &role.forecast_user),
+            }
+        }
         let mut holders: HashMap<&str, Vec<&SourceUser>> = HashMap::new();
         for u in sellers.iter().filter(|u| u.active && !u.role.is_empty()) {
             holders.entry(u.role.as_str()).or_default().push(u);
@@ -159,26 +170,14 @@ impl<'a> Walk<'a> {
         let named = role_managers(&tree, sellers, mapping, errors);
         Walk {
             tree,
-            sellers: by_id,
+            forecast,
             holders,
             named,
         }
     }
 
-    /// The role's forecast manager, when an active seller of the file.
-    fn forecast_user(&self, role: &SourceRole, dropped: &mut Tally) -> Option<&'a SourceUser> {
-        if role.forecast_user.is_empty() {
-            return None;
-        }
-        let found = self
-            .sellers
-            .get(role.forecast_user.as_str())
-            .copied()
-            .filter(|u| u.active);
-        if found.is_none() {
-            dropped.add(FORECAST_USER_NOT_A_SELLER, &role.forecast_user);
-        }
-        found
+    fn forecast_user(&self, role: &SourceRole) -> Option<&'a SourceUser> {
+        self.forecast.get(role.external_id.as_str()).copied()
     }
 
     /// The manager of `user` in `role` (see the module doc); a pick among several holders is
@@ -187,11 +186,10 @@ impl<'a> Walk<'a> {
         &self,
         user: &SourceUser,
         role: &'a SourceRole,
-        dropped: &mut Tally,
         choices: &mut BTreeMap<&'a str, ManagerChoice>,
     ) -> Option<&'a SourceUser> {
         let not_self = |u: &&SourceUser| u.external_id != user.external_id;
-        if let Some(manager) = self.forecast_user(role, dropped).filter(not_self) {
+        if let Some(manager) = self.forecast_user(role).filter(not_self) {
             return Some(manager);
         }
         for ancestor in self.tree.ancestors(role).unwrap_or_default() {
@@ -200,7 +198,7 @@ impl<'a> Walk<'a> {
                 .get(ancestor.external_id.as_str())
                 .copied()
                 .filter(not_self)
-                .or_else(|| self.forecast_user(ancestor, dropped).filter(not_self));
+                .or_else(|| self.forecast_user(ancestor).filter(not_self));
             if designated.is_some() {
                 return designated;
             }
@@ -280,7 +278,7 @@ pub fn derive_managers(
     errors: &mut Vec<RowError>,
     dropped: &mut Tally,
 ) -> Derived {
-    let walk = Walk::new(roles, sellers, mapping, errors);
+    let walk = Walk::new(roles, sellers, mapping, errors, dropped);
     let mut ordered: Vec<&&SourceUser> = sellers
         .iter()
         .filter(|u| orphans.contains(u.external_id.as_str()) && !u.role.is_empty())
@@ -297,7 +295,7 @@ pub fn derive_managers(
             ));
             continue;
         };
-        if let Some(manager) = walk.manager(user, role, dropped, &mut choices) {
+        if let Some(manager) = walk.manager(user, role, &mut choices) {
             out.managers
                 .insert(user.external_id.clone(), manager.external_id.clone());
         }

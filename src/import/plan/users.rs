@@ -651,6 +651,38 @@ mod tests {
     }
 
     #[test]
+    fn a_manager_id_naming_a_skipped_user_gives_way_to_the_role_tree() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "rep".into();
+        rows.roles = vec![
+            role("R-MGR", "Gerente", "", "gone", 2),
+            role("R-REP", "Ejecutivo", "R-MGR", "", 3),
+        ];
+        let mut gone = person("gone", "R-MGR", 2);
+        gone.active = false;
+        let mut rep = person("rep", "R-REP", 3);
+        rep.manager = "gone".into();
+        rows.users = vec![gone, rep, person("boss", "R-MGR", 4)];
+        let plan = w.plan(&rows).unwrap();
+        assert_eq!(
+            created(&plan),
+            [
+                c("boss@example.com", Role::Leader, ""),
+                c("rep@example.com", Role::Rep, "boss@example.com"),
+            ]
+        );
+        assert_eq!(
+            lines(&plan.dropped.to_vec()),
+            [
+                "ForecastUserId names no active seller of the User file (ignored): 'gone' 1",
+                "ManagerId names a skipped user (role tree used instead): 'gone' 1",
+                "user skipped (not a seller): 'inactive, owns no deal' 1",
+            ]
+        );
+    }
+
+    #[test]
     fn a_deal_owned_by_a_skipped_user_says_to_map_it() {
         let w = World::new(r#"{"create_users":true}"#);
         let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
