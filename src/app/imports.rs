@@ -115,7 +115,7 @@ fn user_audits(plan: &ImportPlan, actor: Option<UserId>) -> Vec<AuditEntry> {
         .map(|c| AuditEntry {
             actor,
             action: "UpdateUser",
-            resource: format!("users/{}", c.user.0),
+            resource: super::directory::user_name(c.user),
             detail: format!("import from {} (update_users)", plan.source),
             change: Some(FieldChange {
                 field: c.field.to_string(),

@@ -100,8 +100,8 @@ pub struct ImportPlan {
     /// Existing users to replace (with `update_users`), each with the version it must still
     /// have.
     pub changed_users: Vec<(User, i64)>,
-    /// Existing users' fields the source sets otherwise (applied when `changed_users` holds
-    /// the user, else only reported).
+    /// Existing users' fields the source sets otherwise, each saying whether it is applied
+    /// (its user is in `changed_users`) or only reported.
     pub user_changes: Vec<UserChange>,
     /// Managers picked among several holders of a role.
     pub manager_choices: Vec<ManagerChoice>,
