@@ -104,6 +104,8 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                     created_at: created,
                     loss_reason: row.loss_reason.unwrap_or_default(),
                     source_pipeline: String::new(),
+                    category_column: None,
+                    account_id: String::new(),
                 }),
                 (id, ..) => rejected.extend(id),
             }
@@ -180,17 +182,7 @@ mod tests {
 
     #[test]
     fn the_generic_files_read_into_deals_and_changes() {
-        let mut book = SourceBook {
-            format: SourceFormat::Generic,
-            deals: vec![],
-            changes: vec![],
-            users: vec![],
-            rows_read: 0,
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
-        };
+        let mut book = SourceBook::new(SourceFormat::Generic, Default::default());
         let mut errors = vec![];
         let file = |kind, text: &str| SourceFile {
             name: "g.csv".into(),

@@ -159,6 +159,8 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                         created_at: Some(created),
                         loss_reason: row.loss_reason.unwrap_or_default(),
                         source_pipeline: row.pipeline.unwrap_or_default(),
+                        category_column: None,
+                        account_id: String::new(),
                     });
                 }
                 (id, ..) => rejected.extend(id),
@@ -177,17 +179,7 @@ mod tests {
     use crate::import::{FileKind, Location, SourceFormat};
 
     fn read(text: &str) -> (SourceBook, Vec<RowError>) {
-        let mut book = SourceBook {
-            format: SourceFormat::Hubspot,
-            deals: vec![],
-            changes: vec![],
-            users: vec![],
-            rows_read: 0,
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
-        };
+        let mut book = SourceBook::new(SourceFormat::Hubspot, Default::default());
         let mut errors = vec![];
         read_deals(
             &SourceFile {
