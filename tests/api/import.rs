@@ -1178,6 +1178,41 @@ contract_test!(
     a_latin_american_salesforce_export_imports_with_its_role_tree_and_every_drop_counted,
     |app| {
         let pipeline = mid_market(&app).await;
+        // The files are Windows-1252, as Data Loader writes them, and carry two loss-reason
+        // columns, LossReason__c and the empty Loss_Reason__c: without the mapping's `columns`
+        // entry they are one column once case and punctuation are ignored, and the import is
+        // refused before any row is read, naming both.
+        let before = stored(&app).await;
+        let mut without_columns: serde_json::Value =
+            serde_json::from_str(&mapping("salesforce-latam")).unwrap();
+        without_columns.as_object_mut().unwrap().remove("columns");
+        let status = import(
+            &app,
+            pipeline,
+            &without_columns.to_string(),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap_err();
+        assert_error(&status, Code::InvalidArgument, "IMPORT_ROWS_INVALID");
+        assert!(
+            status
+                .message()
+                .starts_with("1 bad row (1 problem); nothing was imported"),
+            "{status:?}"
+        );
+        assert_eq!(
+            crate::import_formats::violations(&status),
+            [(
+                "Opportunity.csv:1".to_string(),
+                "LossReason__c: \"LossReason__c\" and \"Loss_Reason__c\" are one column once \
+                 case and punctuation are ignored: say which feeds loss_reason in the mapping, \
+                 e.g. \"columns\": {\"loss_reason\": \"Loss_Reason__c\"}"
+                    .to_string()
+            )]
+        );
+        assert_eq!(stored(&app).await, before, "nothing written");
+
         let report = import(
             &app,
             pipeline,
@@ -1499,11 +1534,14 @@ contract_test!(
     }
 );
 
-/// `dealdesk import salesforce` with `--roles` and `--accounts`: the report prints what was
-/// left out, counted by value, and the manager picked among a role's holders.
+/// `dealdesk import salesforce` with `--roles`, `--accounts` and `--encoding`: refused, with
+/// the count of bad rows, while the two loss-reason headers collide; then the report prints
+/// what was left out, counted by value, and the manager picked among a role's holders.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_out() {
-    let path = std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
+    let dir = std::env::temp_dir();
+    let unique = Uuid::now_v7().simple().to_string();
+    let path = dir.join(format!("dealdesk-cli-{unique}.db"));
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let store = dealdesk::startup::open_store(&url).await.unwrap();
     let app = dealdesk::app::App::new(store.clone());
@@ -1515,34 +1553,70 @@ async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_ou
         unreachable!()
     };
     let f = |name: &str| format!("{FIXTURES}/salesforce-latam/{name}");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
-        .args([
-            "--database-url",
-            &url,
-            "import",
-            "salesforce",
-            "--pipeline",
-            &format!("pipelines/{}", pipeline.id),
-            "--mapping",
-            &f("mapping.json"),
-            "--opportunities",
-            &f("Opportunity.csv"),
-            "--history",
-            &f("OpportunityHistory.csv"),
-            "--users",
-            &f("User.csv"),
-            "--roles",
-            &f("UserRole.csv"),
-            "--accounts",
-            &f("Account.csv"),
-        ])
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
+    // The files' encoding comes from the command line here, not the mapping.
+    let mapping_file = |name: &str, keep_columns: bool| {
+        let mut m: serde_json::Value = serde_json::from_str(&mapping("salesforce-latam")).unwrap();
+        let m_obj = m.as_object_mut().unwrap();
+        m_obj.remove("encoding");
+        if !keep_columns {
+            m_obj.remove("columns");
+        }
+        let file = dir.join(format!("dealdesk-mapping-{unique}-{name}.json"));
+        std::fs::write(&file, m.to_string()).unwrap();
+        file.display().to_string()
+    };
+    let (with_columns, without_columns) = (mapping_file("a", true), mapping_file("b", false));
+    let run = |mapping: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+            .args([
+                "--database-url",
+                &url,
+                "import",
+                "salesforce",
+                "--pipeline",
+                &format!("pipelines/{}", pipeline.id),
+                "--mapping",
+                mapping,
+                "--encoding",
+                "windows-1252",
+                "--opportunities",
+                &f("Opportunity.csv"),
+                "--history",
+                &f("OpportunityHistory.csv"),
+                "--users",
+                &f("User.csv"),
+                "--roles",
+                &f("UserRole.csv"),
+                "--accounts",
+                &f("Account.csv"),
+            ])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+
+    let (code, _, err) = run(&without_columns);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1: LossReason__c: \"LossReason__c\" and \"Loss_Reason__c\" are one column once \
+             case and punctuation are ignored",
+            f("Opportunity.csv")
+        )),
+        "{err}"
     );
-    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("error: 1 bad row (1 problem); nothing was imported"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(&with_columns);
+    assert_eq!(code, Some(0), "{err}");
     for line in [
         "  deals created             48",
         "  users created             17",
@@ -1555,6 +1629,9 @@ async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_ou
          fernanda.oliveira@andescorp.example, paulo.santos@andescorp.example",
     ] {
         assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
+    for file in [&with_columns, &without_columns] {
+        let _ = std::fs::remove_file(file);
     }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
