@@ -9,7 +9,7 @@
 use csv::StringRecord;
 use serde::Deserialize;
 
-use super::hubspot::NO_ACCOUNT;
+use super::hubspot::account_or_none;
 use super::report::{Tally, why};
 use super::table::{self, Column, optional, parsed, required, text};
 use super::values::{Amount, loose, parse_bool};
@@ -179,14 +179,12 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
             let id = text(&at, "Id", row.id, errors);
             let name = text(&at, "Name", row.name, errors);
             let account_id = lookup(row.account_id).unwrap_or_default();
-            let account = row
-                .account_name
-                .filter(|a| !a.is_empty())
-                .or_else(|| (!account_id.is_empty()).then(|| account_id.clone()))
-                .unwrap_or_else(|| {
-                    dropped.add(why::NO_ACCOUNT, "");
-                    NO_ACCOUNT.to_string()
-                });
+            let account = account_or_none(
+                row.account_name
+                    .filter(|a| !a.is_empty())
+                    .or_else(|| (!account_id.is_empty()).then(|| account_id.clone())),
+                &mut dropped,
+            );
             let owner = required_lookup(&at, "OwnerId", row.owner_id, errors);
             let stage = text(&at, "StageName", row.stage, errors);
             let amount = parsed(&at, "Amount", row.amount.as_deref(), Amount::parse, errors);
@@ -736,7 +734,7 @@ mod tests {
         );
         assert_eq!(
             (b.deals[0].account.as_str(), b.deals[0].account_id.as_str()),
-            (NO_ACCOUNT, "")
+            (crate::import::hubspot::NO_ACCOUNT, "")
         );
         assert_eq!(
             (b.users[0].manager.as_str(), b.users[0].role.as_str()),
