@@ -725,6 +725,10 @@ contract_test!(
             violated_fields(&status),
             ["deals.csv:3", "deals.csv:4", "deals.csv:5", "deals.csv:6"]
         );
+        assert_eq!(
+            status.message().split(" (first").next().unwrap(),
+            "4 bad rows (4 problems) of 5 read; nothing was imported"
+        );
         let bad_date = &status.get_details_bad_request().unwrap().field_violations[3];
         assert!(
             bad_date
@@ -820,6 +824,10 @@ contract_test!(
                 "deals.csv:5",
                 "stage_history.csv:3"
             ]
+        );
+        assert_eq!(
+            status.message().split(" (first").next().unwrap(),
+            "4 bad rows (4 problems) of 6 read; nothing was imported"
         );
         assert_eq!(stored(&app).await, before);
     }
@@ -980,6 +988,90 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
     }
 }
 
+/// `dealdesk import hubspot`: a bad file refused with its bad rows counted, then the good one
+/// imported with what it left out printed, counted by value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_counts_hubspots_bad_rows_and_what_it_left_out() {
+    let path = std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = dealdesk::startup::open_store(&url).await.unwrap();
+    let app = dealdesk::app::App::new(store.clone());
+    for (name, email) in [
+        ("Ann Archer", "ann.archer@acme-sales.example"),
+        ("Ben Brooks", "ben.brooks@acme-sales.example"),
+    ] {
+        app.create_user_as(
+            None,
+            UserDraft {
+                display_name: name.into(),
+                email: email.into(),
+                role: Some(Role::Rep),
+                manager_id: None,
+                active: true,
+            },
+            None,
+            |_| Vec::new(),
+        )
+        .await
+        .unwrap();
+    }
+    let Created::New(pipeline) = app
+        .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
+        .await
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    let run = |deals: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+            .args([
+                "--database-url",
+                &url,
+                "import",
+                "hubspot",
+                "--pipeline",
+                &format!("pipelines/{}", pipeline.id),
+                "--mapping",
+                &format!("{FIXTURES}/hubspot/mapping.json"),
+                "--deals",
+                &format!("{FIXTURES}/hubspot/{deals}"),
+            ])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+
+    let (code, _, err) = run("bad/deals.csv");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{FIXTURES}/hubspot/bad/deals.csv:3: ")),
+        "{err}"
+    );
+    assert!(
+        err.trim_end()
+            .ends_with("error: 4 bad rows (4 problems) of 5 read; nothing was imported"),
+        "{err}"
+    );
+
+    let (code, out, err) = run("deals.csv");
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "  deals created              4",
+        "left out or replaced (counted by value):",
+        "  deal of another source pipeline skipped: 'Renewals' 1",
+        "  deal without an amount (zero or empty): '' 1",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
 /// A deal's field history as (field, old, new, time), oldest first, values in words.
 async fn field_history(app: &TestApp, deal: &pb::Deal) -> Vec<(String, String, String, String)> {
     use pb::field_value::Value;
@@ -1125,7 +1217,7 @@ fn salesforce_latam() -> Vec<Upload> {
 }
 
 /// Each dropped value as `what: 'value' count`.
-fn dropped(report: &pb::ImportReport) -> Vec<String> {
+pub(crate) fn dropped(report: &pb::ImportReport) -> Vec<String> {
     report
         .dropped
         .iter()

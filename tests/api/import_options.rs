@@ -268,6 +268,10 @@ async fn the_import_command_takes_the_encoding_and_the_orgs_time_zone() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("deals created              5"), "{out}");
     assert!(out.contains("stage changes added       14"), "{out}");
+    assert!(
+        out.contains("left out or replaced (counted by value):\n  deal without an account: '' 1\n"),
+        "{out}"
+    );
     let first = {
         use sea_orm::ConnectionTrait;
         let db = store.connection();
