@@ -468,17 +468,25 @@ fn rebuild<'p>(
     Ok(moves)
 }
 
+/// The amount in `currency`; with `round` (the mapping's `round_amounts`), one with more
+/// decimals than the currency has is rounded and counted in `dropped`.
 fn money(
     at: &Location,
     column: &str,
     amount: Option<Amount>,
     currency: Currency,
     round: bool,
+    dropped: &mut Tally,
     errors: &mut Vec<RowError>,
 ) -> Option<Money> {
     let amount = amount.filter(|a| !a.is_zero())?;
     match amount.to_minor(currency, round) {
-        Ok(minor) => Some(Money { minor, currency }),
+        Ok(minor) => {
+            if round && amount.to_minor(currency, false).is_err() {
+                dropped.add(why::AMOUNT_ROUNDED, &format!("{amount} {currency}"));
+            }
+            Some(Money { minor, currency })
+        }
         Err(why) => {
             errors.push(RowError::new(at, column, why));
             None
@@ -634,7 +642,15 @@ fn plan_deal(
     };
     let currency = currency.unwrap_or(Currency::USD);
     let round = ctx.mapping.round_amounts;
-    let amount = money(&d.at, cols.amount, d.amount, currency, round, errors);
+    let amount = money(
+        &d.at,
+        cols.amount,
+        d.amount,
+        currency,
+        round,
+        &mut out.dropped,
+        errors,
+    );
     if d.created_at.is_some_and(|created| created > ctx.now) {
         errors.push(RowError::new(&d.at, cols.created, "is in the future"));
     }
@@ -715,6 +731,7 @@ fn plan_deal(
             c.amount,
             currency,
             round,
+            &mut out.dropped,
             errors,
         );
         if let Some(stage) = stage {

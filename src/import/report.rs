@@ -28,6 +28,8 @@ pub mod why {
     /// The two Salesforce category columns disagree; the API value is used.
     pub const CATEGORY_COLUMNS_DISAGREE: &str =
         "ForecastCategory and ForecastCategoryName disagree (ForecastCategory used)";
+    /// An amount with more decimals than its currency has, rounded (`round_amounts`).
+    pub const AMOUNT_ROUNDED: &str = "amount rounded half up to its currency's decimals";
     /// An amount of zero or none: the deal is kept without an amount.
     pub const NO_AMOUNT: &str = "deal without an amount (zero or empty)";
     /// A lost deal whose loss reason the source does not give.

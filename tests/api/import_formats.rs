@@ -304,7 +304,16 @@ contract_test!(
         .await
         .unwrap();
         assert_eq!(counts(&report), (19, 0, 5, 0, 0, 14, 0));
-        assert_eq!(dropped(&report), ["deal without an account: '' 1"]);
+        // Seven amounts (two deals', five history rows') rounded by `round_amounts`, counted.
+        assert_eq!(
+            dropped(&report),
+            [
+                "amount rounded half up to its currency's decimals: '15200.125 PEN' 4",
+                "amount rounded half up to its currency's decimals: '22750.3349 PEN' 2",
+                "amount rounded half up to its currency's decimals: '14800.004 PEN' 1",
+                "deal without an account: '' 1",
+            ]
+        );
 
         let minera = deal(&app, "Minera Andina").await;
         assert_eq!(minera.account, "Minera Andina S.A.C.");

@@ -269,7 +269,11 @@ async fn the_import_command_takes_the_encoding_and_the_orgs_time_zone() {
     assert!(out.contains("deals created              5"), "{out}");
     assert!(out.contains("stage changes added       14"), "{out}");
     assert!(
-        out.contains("left out or replaced (counted by value):\n  deal without an account: '' 1\n"),
+        out.contains(
+            "left out or replaced (counted by value):\n  amount rounded half up to its \
+             currency's decimals: '15200.125 PEN' 4, '22750.3349 PEN' 2, '14800.004 PEN' 1\n  \
+             deal without an account: '' 1\n"
+        ),
         "{out}"
     );
     let first = {
