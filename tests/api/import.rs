@@ -256,26 +256,25 @@ pub(crate) async fn stored(app: &TestApp) -> [i64; 6] {
 }
 
 /// Users the HubSpot and generic fixtures map owners to.
-async fn ann_and_ben(app: &TestApp) {
+async fn ann_and_ben(app: &dealdesk::app::App<dealdesk::persistence::SqlStore>) {
     for (name, email) in [
         ("Ann Archer", "ann.archer@acme-sales.example"),
         ("Ben Brooks", "ben.brooks@acme-sales.example"),
     ] {
-        app.app
-            .create_user_as(
-                None,
-                UserDraft {
-                    display_name: name.into(),
-                    email: email.into(),
-                    role: Some(Role::Rep),
-                    manager_id: None,
-                    active: true,
-                },
-                None,
-                |_| Vec::new(),
-            )
-            .await
-            .unwrap();
+        app.create_user_as(
+            None,
+            UserDraft {
+                display_name: name.into(),
+                email: email.into(),
+                role: Some(Role::Rep),
+                manager_id: None,
+                active: true,
+            },
+            None,
+            |_| Vec::new(),
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -557,13 +556,7 @@ contract_test!(
                 .starts_with("7 bad rows (7 problems) of 13 read; nothing was imported"),
             "{status:?}"
         );
-        let violations: Vec<(String, String)> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|v| (v.field, v.description))
-            .collect();
+        let violations = violations(&status);
         let found: Vec<(&str, &str)> = violations
             .iter()
             .map(|(field, description)| {
@@ -660,7 +653,7 @@ contract_test!(the_stream_starts_with_settings_naming_a_pipeline, |app| {
 contract_test!(
     hubspot_date_entered_columns_become_the_stage_history,
     |app| {
-        ann_and_ben(&app).await;
+        ann_and_ben(&app.app).await;
         let pipeline = mid_market(&app).await;
         let deals = vec![upload("deals.csv", Kind::HubspotDeals, "hubspot/deals.csv")];
         let report = import(&app, pipeline, &mapping("hubspot"), &deals)
@@ -743,7 +736,7 @@ contract_test!(
 contract_test!(
     the_generic_csv_imports_under_the_source_its_mapping_names,
     |app| {
-        ann_and_ben(&app).await;
+        ann_and_ben(&app.app).await;
         let pipeline = mid_market(&app).await;
         let files = vec![
             upload("deals.csv", Kind::GenericDeals, "generic/deals.csv"),
@@ -890,64 +883,125 @@ contract_test!(health_serves_the_import_service, |app| {
     );
 });
 
-/// `dealdesk import` on a SQLite file: a dry run, the import with progress on stderr, and a
-/// bad file refused with every bad row and exit status 1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_import_command_shows_progress_and_refuses_bad_files() {
-    let path = std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = dealdesk::startup::open_store(&url).await.unwrap();
-    let app = dealdesk::app::App::new(store.clone());
-    let Created::New(pipeline) = app
-        .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
-        .await
-        .unwrap()
-    else {
-        unreachable!()
-    };
-    let run = |opportunities: &str, history: &str, dry_run: bool| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"));
-        command.args([
-            "--database-url",
-            &url,
-            "import",
-            "salesforce",
-            "--pipeline",
-            &format!("pipelines/{}", pipeline.id),
-            "--mapping",
-            &format!("{FIXTURES}/salesforce/mapping.json"),
-            "--opportunities",
-            &format!("{FIXTURES}/salesforce/{opportunities}"),
-            "--history",
-            &format!("{FIXTURES}/salesforce/{history}"),
-            "--users",
-            &format!("{FIXTURES}/salesforce/User.csv"),
-        ]);
-        if dry_run {
-            command.arg("--dry-run");
+/// A SQLite file for the `dealdesk import` command, with a mid-market pipeline; it and the
+/// scratch files written beside it are removed when it is dropped.
+pub(crate) struct CliDb {
+    /// The file's database URL.
+    pub(crate) url: String,
+    /// Use cases over the same file, for seeding and reading back.
+    pub(crate) app: dealdesk::app::App<dealdesk::persistence::SqlStore>,
+    /// The pipeline's resource name (`pipelines/{id}`).
+    pub(crate) pipeline: String,
+    /// The SQLite file.
+    path: String,
+    /// Scratch files written beside it.
+    scratch: Vec<String>,
+}
+
+impl CliDb {
+    pub(crate) async fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = dealdesk::startup::open_store(&url).await.unwrap();
+        let app = dealdesk::app::App::new(store);
+        let Created::New(pipeline) = app
+            .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
+            .await
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let path = path.display().to_string();
+        CliDb {
+            url,
+            app,
+            pipeline: format!("pipelines/{}", pipeline.id),
+            path,
+            scratch: Vec::new(),
         }
-        let output = command.output().unwrap();
+    }
+
+    /// Writes `text` to a scratch file named after `name` and answers its path.
+    pub(crate) fn scratch(&mut self, name: &str, text: &str) -> String {
+        let path = format!("{}-{name}", self.path);
+        std::fs::write(&path, text).unwrap();
+        self.scratch.push(path.clone());
+        path
+    }
+
+    /// Runs `dealdesk --database-url <the file> import <args>` (the org's zone not taken from
+    /// the environment): its exit status, stdout and stderr.
+    pub(crate) fn import(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+            .args(["--database-url", &self.url, "import"])
+            .args(args)
+            .env_remove("DEALDESK_TIME_ZONE")
+            .output()
+            .unwrap();
         (
             output.status.code(),
             String::from_utf8(output.stdout).unwrap(),
             String::from_utf8(output.stderr).unwrap(),
         )
-    };
-    let deals = || {
-        let store = store.clone();
-        async move {
-            use sea_orm::ConnectionTrait;
-            let db = store.connection();
-            db.query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM deals",
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
+    }
+
+    /// Deals stored.
+    pub(crate) async fn deals(&self) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let db = self.app.store.connection();
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM deals",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    }
+}
+
+impl Drop for CliDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path));
         }
+        for file in &self.scratch {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// `dealdesk import` on a SQLite file: a dry run, the import with progress on stderr, and a
+/// bad file refused with every bad row and exit status 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_shows_progress_and_refuses_bad_files() {
+    let db = CliDb::new().await;
+    let run = |opportunities: &str, history: &str, dry_run: bool| {
+        let (mapping, opportunities, history, users) = (
+            format!("{FIXTURES}/salesforce/mapping.json"),
+            format!("{FIXTURES}/salesforce/{opportunities}"),
+            format!("{FIXTURES}/salesforce/{history}"),
+            format!("{FIXTURES}/salesforce/User.csv"),
+        );
+        let mut args = vec![
+            "salesforce",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            &mapping,
+            "--opportunities",
+            &opportunities,
+            "--history",
+            &history,
+            "--users",
+            &users,
+        ];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        db.import(&args)
     };
 
     let (code, out, err) = run("Opportunity.csv", "OpportunityHistory.csv", true);
@@ -961,14 +1015,14 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         err.contains("checked: 9 deals to write, 33 stage changes, 4 users to create"),
         "{err}"
     );
-    assert_eq!(deals().await, 0);
+    assert_eq!(db.deals().await, 0);
 
     let (code, out, err) = run("Opportunity.csv", "OpportunityHistory.csv", false);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("writing deals: 9/9 (100%)"), "{err}");
     assert!(err.contains("committed"), "{err}");
     assert!(out.contains("deals created              9"), "{out}");
-    assert_eq!(deals().await, 9);
+    assert_eq!(db.deals().await, 9);
 
     let (code, _, err) = run("bad/Opportunity.csv", "bad/OpportunityHistory.csv", false);
     assert_eq!(code, Some(1));
@@ -982,67 +1036,25 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         err.contains("error: 7 bad rows (7 problems) of 13 read; nothing was imported"),
         "{err}"
     );
-    assert_eq!(deals().await, 9);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    assert_eq!(db.deals().await, 9);
 }
 
 /// `dealdesk import hubspot`: a bad file refused with its bad rows counted, then the good one
 /// imported with what it left out printed, counted by value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_command_counts_hubspots_bad_rows_and_what_it_left_out() {
-    let path = std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = dealdesk::startup::open_store(&url).await.unwrap();
-    let app = dealdesk::app::App::new(store.clone());
-    for (name, email) in [
-        ("Ann Archer", "ann.archer@acme-sales.example"),
-        ("Ben Brooks", "ben.brooks@acme-sales.example"),
-    ] {
-        app.create_user_as(
-            None,
-            UserDraft {
-                display_name: name.into(),
-                email: email.into(),
-                role: Some(Role::Rep),
-                manager_id: None,
-                active: true,
-            },
-            None,
-            |_| Vec::new(),
-        )
-        .await
-        .unwrap();
-    }
-    let Created::New(pipeline) = app
-        .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
-        .await
-        .unwrap()
-    else {
-        unreachable!()
-    };
+    let db = CliDb::new().await;
+    ann_and_ben(&db.app).await;
     let run = |deals: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
-            .args([
-                "--database-url",
-                &url,
-                "import",
-                "hubspot",
-                "--pipeline",
-                &format!("pipelines/{}", pipeline.id),
-                "--mapping",
-                &format!("{FIXTURES}/hubspot/mapping.json"),
-                "--deals",
-                &format!("{FIXTURES}/hubspot/{deals}"),
-            ])
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
+        db.import(&[
+            "hubspot",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            &format!("{FIXTURES}/hubspot/mapping.json"),
+            "--deals",
+            &format!("{FIXTURES}/hubspot/{deals}"),
+        ])
     };
 
     let (code, _, err) = run("bad/deals.csv");
@@ -1066,9 +1078,6 @@ async fn the_import_command_counts_hubspots_bad_rows_and_what_it_left_out() {
         "  deal without an amount (zero or empty): '' 1",
     ] {
         assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
 
@@ -1216,6 +1225,17 @@ fn salesforce_latam() -> Vec<Upload> {
     ]
 }
 
+/// A refusal's field violations as (field, description).
+pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| (v.field, v.description))
+        .collect()
+}
+
 /// Each dropped value as `what: 'value' count`.
 pub(crate) fn dropped(report: &pb::ImportReport) -> Vec<String> {
     report
@@ -1294,7 +1314,7 @@ contract_test!(
             "{status:?}"
         );
         assert_eq!(
-            crate::import_formats::violations(&status),
+            violations(&status),
             [(
                 "Opportunity.csv:1".to_string(),
                 "LossReason__c: \"LossReason__c\" and \"Loss_Reason__c\" are one column once \
@@ -1631,64 +1651,39 @@ contract_test!(
 /// what was left out, counted by value, and the manager picked among a role's holders.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_out() {
-    let dir = std::env::temp_dir();
-    let unique = Uuid::now_v7().simple().to_string();
-    let path = dir.join(format!("dealdesk-cli-{unique}.db"));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = dealdesk::startup::open_store(&url).await.unwrap();
-    let app = dealdesk::app::App::new(store.clone());
-    let Created::New(pipeline) = app
-        .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
-        .await
-        .unwrap()
-    else {
-        unreachable!()
-    };
+    let mut db = CliDb::new().await;
     let f = |name: &str| format!("{FIXTURES}/salesforce-latam/{name}");
     // The files' encoding comes from the command line here, not the mapping.
-    let mapping_file = |name: &str, keep_columns: bool| {
+    let mut mapping_file = |name: &str, keep_columns: bool| {
         let mut m: serde_json::Value = serde_json::from_str(&mapping("salesforce-latam")).unwrap();
         let m_obj = m.as_object_mut().unwrap();
         m_obj.remove("encoding");
         if !keep_columns {
             m_obj.remove("columns");
         }
-        let file = dir.join(format!("dealdesk-mapping-{unique}-{name}.json"));
-        std::fs::write(&file, m.to_string()).unwrap();
-        file.display().to_string()
+        db.scratch(&format!("{name}.json"), &m.to_string())
     };
     let (with_columns, without_columns) = (mapping_file("a", true), mapping_file("b", false));
     let run = |mapping: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
-            .args([
-                "--database-url",
-                &url,
-                "import",
-                "salesforce",
-                "--pipeline",
-                &format!("pipelines/{}", pipeline.id),
-                "--mapping",
-                mapping,
-                "--encoding",
-                "windows-1252",
-                "--opportunities",
-                &f("Opportunity.csv"),
-                "--history",
-                &f("OpportunityHistory.csv"),
-                "--users",
-                &f("User.csv"),
-                "--roles",
-                &f("UserRole.csv"),
-                "--accounts",
-                &f("Account.csv"),
-            ])
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
+        db.import(&[
+            "salesforce",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            mapping,
+            "--encoding",
+            "windows-1252",
+            "--opportunities",
+            &f("Opportunity.csv"),
+            "--history",
+            &f("OpportunityHistory.csv"),
+            "--users",
+            &f("User.csv"),
+            "--roles",
+            &f("UserRole.csv"),
+            "--accounts",
+            &f("Account.csv"),
+        ])
     };
 
     let (code, _, err) = run(&without_columns);
@@ -1721,11 +1716,5 @@ async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_ou
          fernanda.oliveira@andescorp.example, paulo.santos@andescorp.example",
     ] {
         assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
-    }
-    for file in [&with_columns, &without_columns] {
-        let _ = std::fs::remove_file(file);
-    }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }

@@ -11,10 +11,10 @@ use dealdesk::proto as pb;
 use dealdesk::proto::import_file_chunk::Kind;
 use dealdesk::proto::stage_history_entry::Direction;
 use dealdesk::startup::Application;
-use tonic_types::StatusExt;
 
 use super::import::{
     Upload, counts, deal, dropped, fixture, h, history, import, mid_market, stored, upload,
+    violations,
 };
 use crate::contract_test;
 use crate::helpers::{TestApp, authed, violated_fields};
@@ -450,14 +450,3 @@ contract_test!(
         }
     }
 );
-
-/// A refusal's field violations as (field, description).
-pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|v| (v.field, v.description))
-        .collect()
-}
