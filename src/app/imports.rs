@@ -1,5 +1,6 @@
 //! Importing CRM history (admins only): read and plan through the pure [`crate::import`]
-//! module against what is stored, then write the plan in one transaction with one audit row.
+//! module against what is stored, then write the plan in one transaction with one audit row
+//! (and one per user field `update_users` changes).
 //! Any bad row refuses the whole import, listing every bad row; a validate-only import stops
 //! before writing and answers what it would have done.
 
