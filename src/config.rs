@@ -91,6 +91,13 @@ pub enum ImportSource {
         /// are created with their reporting tree).
         #[arg(long)]
         users: Option<PathBuf>,
+        /// The `UserRole` export (the role hierarchy): users whose ManagerId is empty get a
+        /// manager from it (needs `--users`).
+        #[arg(long)]
+        roles: Option<PathBuf>,
+        /// The `Account` export: deals show the account's name instead of its id.
+        #[arg(long)]
+        accounts: Option<PathBuf>,
     },
     /// HubSpot's deals export, with its `Date entered "<stage>"` columns.
     Hubspot {

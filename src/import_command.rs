@@ -49,22 +49,26 @@ fn read(path: &PathBuf, kind: FileKind) -> Result<SourceFile, ImportError> {
 
 /// Runs `dealdesk import` against the database at `database_url`.
 pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError> {
-    let (options, paths) = match args.source {
+    let (options, paths): (_, Vec<Option<(PathBuf, FileKind)>>) = match args.source {
         ImportSource::Salesforce {
             options,
             opportunities,
             history,
             users,
+            roles,
+            accounts,
         } => (
             options,
-            [
+            vec![
                 Some((opportunities, FileKind::SalesforceOpportunity)),
                 history.map(|p| (p, FileKind::SalesforceOpportunityHistory)),
                 users.map(|p| (p, FileKind::SalesforceUser)),
+                roles.map(|p| (p, FileKind::SalesforceUserRole)),
+                accounts.map(|p| (p, FileKind::SalesforceAccount)),
             ],
         ),
         ImportSource::Hubspot { options, deals } => {
-            (options, [Some((deals, FileKind::HubspotDeals)), None, None])
+            (options, vec![Some((deals, FileKind::HubspotDeals))])
         }
         ImportSource::Generic {
             options,
@@ -72,10 +76,9 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError
             history,
         } => (
             options,
-            [
+            vec![
                 Some((deals, FileKind::GenericDeals)),
                 history.map(|p| (p, FileKind::GenericStageHistory)),
-                None,
             ],
         ),
     };
@@ -185,7 +188,55 @@ fn print_report(r: &ImportReport, pipeline: Uuid) {
         ("deals unchanged", r.deals_unchanged),
         ("stage changes added", r.stage_changes_added),
         ("users created", r.users_created),
+        ("users updated", r.users_updated),
     ] {
         println!("  {label:<20}{n:>8}");
+    }
+    if !r.dropped.is_empty() {
+        println!("left out or replaced (counted by value):");
+        for line in dealdesk::import::report::lines(&r.dropped) {
+            println!("  {line}");
+        }
+    }
+    if !r.manager_choices.is_empty() {
+        println!(
+            "managers picked among several holders of a role (name one in \"role_managers\"):"
+        );
+        for c in &r.manager_choices {
+            println!(
+                "  {}: {} chosen among {}",
+                c.role,
+                c.chosen,
+                c.candidates.join(", ")
+            );
+        }
+    }
+    let (applied, listed): (Vec<_>, Vec<_>) = r.user_changes.iter().partition(|c| c.applied);
+    for (title, changes) in [
+        ("existing users changed (update_users)", applied),
+        (
+            "existing users the source sets otherwise, left as they are (\"update_users\": true changes them)",
+            listed,
+        ),
+    ] {
+        if !changes.is_empty() {
+            println!("{title}:");
+            for c in changes {
+                let shown = |v: &str| {
+                    if v.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                println!(
+                    "  {} {}: {} -> {}",
+                    c.email,
+                    c.field,
+                    shown(&c.now),
+                    shown(&c.source)
+                );
+            }
+        }
     }
 }

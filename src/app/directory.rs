@@ -44,7 +44,8 @@ fn require_admin(principal: &Principal) -> AppResult<()> {
     }
 }
 
-fn user_name(id: UserId) -> String {
+/// The audit trail's name of a user (as `UpdateUser` and imports record it).
+pub(super) fn user_name(id: UserId) -> String {
     format!("users/{}", id.0)
 }
 

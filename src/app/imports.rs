@@ -1,15 +1,20 @@
 //! Importing CRM history (admins only): read and plan through the pure [`crate::import`]
-//! module against what is stored, then write the plan in one transaction with one audit row.
+//! module against what is stored, then write the plan in one transaction with one audit row
+//! (and one per user field `update_users` changes).
 //! Any bad row refuses the whole import, listing every bad row; a validate-only import stops
 //! before writing and answers what it would have done.
 
 use uuid::Uuid;
 
-use super::ports::{AuditEntry, Store, UserFilter};
+use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::directory::{User, UserId};
 use crate::import::decode::TextEncoding;
-use crate::import::{self, BadRows, Mapping, PlanContext, RowError, SourceFile};
+use crate::import::plan::UserChange;
+use crate::import::roles::ManagerChoice;
+use crate::import::{
+    self, BadRows, Dropped, ImportPlan, Mapping, PlanContext, RowError, SourceFile,
+};
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -50,6 +55,36 @@ pub struct ImportReport {
     pub stage_changes_added: usize,
     /// Users created.
     pub users_created: usize,
+    /// Existing users whose manager or role the import changed (`update_users`).
+    pub users_updated: usize,
+    /// Existing users' fields the source sets otherwise: changed with `update_users`, else
+    /// left as they are and only listed here.
+    pub user_changes: Vec<UserChange>,
+    /// Managers picked among several holders of a role.
+    pub manager_choices: Vec<ManagerChoice>,
+    /// Values left out or replaced, counted by value.
+    pub dropped: Vec<Dropped>,
+}
+
+impl ImportReport {
+    /// The report of `plan`.
+    fn of(plan: &ImportPlan, validate_only: bool) -> Self {
+        ImportReport {
+            source: plan.source.clone(),
+            validate_only,
+            rows_read: plan.rows_read,
+            rows_skipped: plan.rows_skipped,
+            deals_created: plan.new_deals.len(),
+            deals_updated: plan.changed_deals.len(),
+            deals_unchanged: plan.unchanged_deals,
+            stage_changes_added: plan.history.len(),
+            users_created: plan.new_users.len(),
+            users_updated: plan.changed_users.len(),
+            user_changes: plan.user_changes.clone(),
+            manager_choices: plan.manager_choices.clone(),
+            dropped: plan.dropped.to_vec(),
+        }
+    }
 }
 
 /// How far an import has got, for a progress display.
@@ -76,6 +111,25 @@ pub enum ImportProgress {
         /// Of.
         total: usize,
     },
+}
+
+/// One audit row per field of a user the import changes, as `UpdateUser` records them.
+fn user_audits(plan: &ImportPlan, actor: Option<UserId>) -> Vec<AuditEntry> {
+    plan.user_changes
+        .iter()
+        .filter(|c| c.applied)
+        .map(|c| AuditEntry {
+            actor,
+            action: "UpdateUser",
+            resource: super::directory::user_name(c.user),
+            detail: format!("import from {} (update_users)", plan.source),
+            change: Some(FieldChange {
+                field: c.field.to_string(),
+                old: c.now.clone(),
+                new: c.source.clone(),
+            }),
+        })
+        .collect()
 }
 
 /// Reason of the INVALID_ARGUMENT that lists bad rows ([`AppError::ImportRowsInvalid`]).
@@ -181,17 +235,7 @@ impl<S: Store> App<S> {
             stage_changes: plan.history.len(),
             users: plan.new_users.len(),
         });
-        let report = ImportReport {
-            source: plan.source.clone(),
-            validate_only: request.validate_only,
-            rows_read: plan.rows_read,
-            rows_skipped: plan.rows_skipped,
-            deals_created: plan.new_deals.len(),
-            deals_updated: plan.changed_deals.len(),
-            deals_unchanged: plan.unchanged_deals,
-            stage_changes_added: plan.history.len(),
-            users_created: plan.new_users.len(),
-        };
+        let report = ImportReport::of(&plan, request.validate_only);
         if request.validate_only {
             return Ok(report);
         }
@@ -201,19 +245,22 @@ impl<S: Store> App<S> {
             resource: format!("pipelines/{}", pipeline.id),
             detail: format!(
                 "{}: {} deals created, {} updated, {} unchanged, {} stage changes, {} users \
-                 created, from {}",
+                 created, {} updated, from {}",
                 report.source,
                 report.deals_created,
                 report.deals_updated,
                 report.deals_unchanged,
                 report.stage_changes_added,
                 report.users_created,
+                report.users_updated,
                 files.join(", ")
             ),
             change: None,
         };
+        let mut audits = vec![audit];
+        audits.extend(user_audits(&plan, actor));
         self.store
-            .apply_import(&plan, audit, &|done, total| {
+            .apply_import(&plan, audits, &|done, total| {
                 progress(ImportProgress::Writing { done, total })
             })
             .await?;

@@ -1092,13 +1092,14 @@ pub trait ImportStore: Send + Sync + 'static {
         source: &str,
     ) -> impl Future<Output = AppResult<HashMap<String, UserId>>> + Send;
 
-    /// Writes a plan in one transaction with its audit row: users (managers first), links,
-    /// new deals, changed deals (each only if still at the version planned on, else ABORTED
-    /// and nothing is written), stage history. `progress(done, total)` follows the deals.
+    /// Writes a plan in one transaction with its audit rows: new users (managers first),
+    /// changed users and changed deals (each only if still at the version planned on, else
+    /// ABORTED and nothing is written), links, new deals, stage history.
+    /// `progress(done, total)` follows the deals.
     fn apply_import(
         &self,
         plan: &ImportPlan,
-        audit: AuditEntry,
+        audits: Vec<AuditEntry>,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> impl Future<Output = AppResult<()>> + Send;
 }

@@ -38,6 +38,8 @@ fn kind_from(value: i32) -> Option<FileKind> {
         Kind::HubspotDeals => FileKind::HubspotDeals,
         Kind::GenericDeals => FileKind::GenericDeals,
         Kind::GenericStageHistory => FileKind::GenericStageHistory,
+        Kind::SalesforceUserRole => FileKind::SalesforceUserRole,
+        Kind::SalesforceAccount => FileKind::SalesforceAccount,
     })
 }
 
@@ -53,6 +55,37 @@ fn report_to_wire(r: ImportReport) -> pb::ImportReport {
         deals_unchanged: count(r.deals_unchanged),
         stage_changes_added: count(r.stage_changes_added),
         users_created: count(r.users_created),
+        users_updated: count(r.users_updated),
+        dropped: r
+            .dropped
+            .into_iter()
+            .map(|d| pb::DroppedValue {
+                what: d.what,
+                value: d.value,
+                count: count(d.count),
+            })
+            .collect(),
+        user_changes: r
+            .user_changes
+            .into_iter()
+            .map(|c| pb::UserChange {
+                user: format!("users/{}", c.user.0),
+                applied: c.applied,
+                email: c.email,
+                field: c.field.to_string(),
+                current_value: c.now,
+                source_value: c.source,
+            })
+            .collect(),
+        manager_choices: r
+            .manager_choices
+            .into_iter()
+            .map(|c| pb::ManagerChoice {
+                role: c.role,
+                chosen: c.chosen,
+                candidates: c.candidates,
+            })
+            .collect(),
     }
 }
 

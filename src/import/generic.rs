@@ -15,7 +15,8 @@
 use csv::StringRecord;
 use serde::Deserialize;
 
-use super::hubspot::NO_ACCOUNT;
+use super::hubspot::account_or_none;
+use super::report::Tally;
 use super::table::{self, Column, optional, parsed, required, text};
 use super::values::Amount;
 use super::{RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange};
@@ -59,6 +60,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
     };
     let dates = book.options.dates.clone();
     let mut deals = Vec::new();
+    let mut dropped = Tally::default();
     let mut rejected = Vec::new();
     let rows = table.rows(
         errors,
@@ -66,10 +68,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
             let before = errors.len();
             let id = text(&at, "external_id", row.external_id, errors);
             let name = text(&at, "name", row.name, errors);
-            let account = row
-                .account
-                .filter(|a| !a.is_empty())
-                .unwrap_or_else(|| NO_ACCOUNT.to_string());
+            let account = account_or_none(row.account, &mut dropped);
             let owner = text(&at, "owner", row.owner, errors);
             let stage = text(&at, "stage", row.stage, errors);
             let created = parsed(
@@ -104,6 +103,8 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                     created_at: created,
                     loss_reason: row.loss_reason.unwrap_or_default(),
                     source_pipeline: String::new(),
+                    category_column: None,
+                    account_id: String::new(),
                 }),
                 (id, ..) => rejected.extend(id),
             }
@@ -111,6 +112,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
     );
     book.rows_read += rows;
     book.deals.extend(deals);
+    book.dropped.merge(&dropped);
     book.rejected_deals.extend(rejected);
 }
 
@@ -180,17 +182,7 @@ mod tests {
 
     #[test]
     fn the_generic_files_read_into_deals_and_changes() {
-        let mut book = SourceBook {
-            format: SourceFormat::Generic,
-            deals: vec![],
-            changes: vec![],
-            users: vec![],
-            rows_read: 0,
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
-        };
+        let mut book = SourceBook::new(SourceFormat::Generic, Default::default());
         let mut errors = vec![];
         let file = |kind, text: &str| SourceFile {
             name: "g.csv".into(),

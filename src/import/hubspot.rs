@@ -6,6 +6,7 @@
 use csv::StringRecord;
 use serde::Deserialize;
 
+use super::report::{Tally, why};
 use super::table::{self, Column, optional, parsed, required, text};
 use super::values::{Amount, loose};
 use super::{RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange};
@@ -66,6 +67,15 @@ struct DealRow {
 /// The account of a deal exported without its company.
 pub const NO_ACCOUNT: &str = "(no account in the export)";
 
+/// A deal's account: the export's (`None` or empty: it has none), else [`NO_ACCOUNT`],
+/// counted in `dropped`. Every format's reader names accounts through it.
+pub(super) fn account_or_none(account: Option<String>, dropped: &mut Tally) -> String {
+    account.filter(|a| !a.is_empty()).unwrap_or_else(|| {
+        dropped.add(why::NO_ACCOUNT, "");
+        NO_ACCOUNT.to_string()
+    })
+}
+
 /// The stage a `Date entered ...` header is about, if it is one.
 fn date_entered_stage(header: &str) -> Option<String> {
     let label = if let Some(rest) = header
@@ -101,6 +111,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
         .filter_map(|(i, h)| date_entered_stage(h).map(|stage| (i, h.clone(), stage)))
         .collect();
     let mut deals = Vec::new();
+    let mut dropped = Tally::default();
     let mut changes = Vec::new();
     let mut rejected = Vec::new();
     let rows = table.rows(
@@ -144,10 +155,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                         at,
                         external_id: id,
                         name,
-                        account: row
-                            .company
-                            .filter(|c| !c.is_empty())
-                            .unwrap_or_else(|| NO_ACCOUNT.to_string()),
+                        account: account_or_none(row.company, &mut dropped),
                         owner,
                         amount,
                         currency: row.currency.filter(|c| !c.is_empty()),
@@ -159,6 +167,8 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                         created_at: Some(created),
                         loss_reason: row.loss_reason.unwrap_or_default(),
                         source_pipeline: row.pipeline.unwrap_or_default(),
+                        category_column: None,
+                        account_id: String::new(),
                     });
                 }
                 (id, ..) => rejected.extend(id),
@@ -167,6 +177,7 @@ pub fn read_deals(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
     );
     book.rows_read += rows;
     book.deals.extend(deals);
+    book.dropped.merge(&dropped);
     book.changes.extend(changes);
     book.rejected_deals.extend(rejected);
 }
@@ -177,17 +188,7 @@ mod tests {
     use crate::import::{FileKind, Location, SourceFormat};
 
     fn read(text: &str) -> (SourceBook, Vec<RowError>) {
-        let mut book = SourceBook {
-            format: SourceFormat::Hubspot,
-            deals: vec![],
-            changes: vec![],
-            users: vec![],
-            rows_read: 0,
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
-        };
+        let mut book = SourceBook::new(SourceFormat::Hubspot, Default::default());
         let mut errors = vec![];
         read_deals(
             &SourceFile {
@@ -226,6 +227,10 @@ mod tests {
         assert_eq!(errors, vec![]);
         assert_eq!(book.deals.len(), 2);
         assert_eq!(book.deals[0].account, NO_ACCOUNT);
+        assert_eq!(
+            crate::import::report::lines(&book.dropped.to_vec()),
+            ["deal without an account: '' 2"]
+        );
         assert_eq!(book.deals[0].source_pipeline, "Sales Pipeline");
         let stages: Vec<(&str, &str)> = book
             .changes

@@ -15,7 +15,9 @@
 //!   "encoding": "windows-1252",
 //!   "date_format": "%m/%d/%Y",
 //!   "round_amounts": true,
-//!   "columns": { "loss_reason": "LossReason__c" }
+//!   "columns": { "loss_reason": "LossReason__c" },
+//!   "role_managers": { "Gerente Regional": "005A0000001abc" },
+//!   "update_users": false
 //! }
 //! ```
 //!
@@ -39,6 +41,10 @@
 //! - `columns` says which source header feeds which of our columns (the readers' column names,
 //!   such as `loss_reason`): it settles headers that collide once case and punctuation are
 //!   ignored, and feeds a column from a header of any name (a custom field).
+//! - `role_managers` (Salesforce, with a UserRole file): role id or name -> the user (User file
+//!   Id or e-mail) who manages the users below that role when it has several holders.
+//! - `update_users`: existing users take the source's managers and roles (audited); without
+//!   it the report lists what would change.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -83,6 +89,10 @@ struct Document {
     round_amounts: bool,
     #[serde(default)]
     columns: BTreeMap<String, String>,
+    #[serde(default)]
+    role_managers: BTreeMap<String, String>,
+    #[serde(default)]
+    update_users: bool,
 }
 
 /// A user named by the mapping.
@@ -118,6 +128,11 @@ pub struct Mapping {
     pub round_amounts: bool,
     /// Our column name -> the source header that feeds it.
     pub columns: BTreeMap<String, String>,
+    /// Role (source id or name) -> the user (source id or e-mail) who manages the users below
+    /// it, when the role has several holders.
+    pub role_managers: BTreeMap<String, String>,
+    /// Whether existing users take the source's managers and roles.
+    pub update_users: bool,
 }
 
 fn lead_source_named(text: &str) -> Option<LeadSource> {
@@ -275,6 +290,14 @@ impl Mapping {
                 );
             }
         }
+        for (key, value) in &document.role_managers {
+            if value.trim().is_empty() {
+                bad(
+                    format!("role_managers.{key:?}"),
+                    "must name a user of the User file, by Id or e-mail".into(),
+                );
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -292,6 +315,8 @@ impl Mapping {
             date_format: document.date_format,
             round_amounts: document.round_amounts,
             columns: document.columns,
+            role_managers: document.role_managers,
+            update_users: document.update_users,
         })
     }
 

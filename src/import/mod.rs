@@ -12,7 +12,10 @@
 //!   into the same [`SourceBook`] of deals, stage changes and users.
 //! - [`mapping`]: the mapping document (source stage names to stage ids, owners to users).
 //! - [`plan`]: rebuilds each deal and its stage history and decides create, update or nothing.
+//!   Its `users` part: the User file's users found, skipped (not sellers), created or changed.
+//! - [`roles`]: managers derived from Salesforce's role hierarchy where ManagerId is empty.
 //! - [`bad_rows`]: counts and lists the bad rows of a refused import.
+//! - [`report`]: what was left out, counted by value.
 
 pub mod bad_rows;
 pub mod dates;
@@ -22,6 +25,8 @@ pub mod generic;
 pub mod hubspot;
 pub mod mapping;
 pub mod plan;
+pub mod report;
+pub mod roles;
 pub mod salesforce;
 mod table;
 pub mod values;
@@ -36,6 +41,7 @@ use dates::DateReader;
 use decode::TextEncoding;
 pub use mapping::Mapping;
 pub use plan::{ExistingDeal, ImportPlan, PlanContext, plan};
+pub use report::{Dropped, Tally};
 use values::Amount;
 
 /// The CRM a set of files comes from.
@@ -69,6 +75,10 @@ pub enum FileKind {
     SalesforceOpportunityHistory,
     /// Salesforce `User`.
     SalesforceUser,
+    /// Salesforce `UserRole` (the role hierarchy).
+    SalesforceUserRole,
+    /// Salesforce `Account` (account names for AccountId).
+    SalesforceAccount,
     /// HubSpot deals export.
     HubspotDeals,
     /// Generic deals.
@@ -83,7 +93,9 @@ impl FileKind {
         match self {
             FileKind::SalesforceOpportunity
             | FileKind::SalesforceOpportunityHistory
-            | FileKind::SalesforceUser => SourceFormat::Salesforce,
+            | FileKind::SalesforceUser
+            | FileKind::SalesforceUserRole
+            | FileKind::SalesforceAccount => SourceFormat::Salesforce,
             FileKind::HubspotDeals => SourceFormat::Hubspot,
             FileKind::GenericDeals | FileKind::GenericStageHistory => SourceFormat::Generic,
         }
@@ -208,6 +220,9 @@ pub struct SourceDeal {
     pub name: String,
     /// Account name (or id, when the export has no name).
     pub account: String,
+    /// The source's account id, when the export gives one (Salesforce `AccountId`; empty
+    /// otherwise): an Account file names it.
+    pub account_id: String,
     /// The source's owner reference: a user id, an e-mail or a name.
     pub owner: String,
     /// Amount in major units, currency not yet applied.
@@ -230,6 +245,9 @@ pub struct SourceDeal {
     pub loss_reason: String,
     /// The source's pipeline (HubSpot, generic); empty when the source has none.
     pub source_pipeline: String,
+    /// The column the forecast category was read from, when the format has several
+    /// (Salesforce's `ForecastCategory` and `ForecastCategoryName`); `None`: the format's one.
+    pub category_column: Option<&'static str>,
 }
 
 /// One row of stage history as the source has it.
@@ -264,6 +282,40 @@ pub struct SourceUser {
     pub manager: String,
     /// Whether active in the source.
     pub active: bool,
+    /// The user's role in the source's role hierarchy (Salesforce `UserRoleId`; empty: none).
+    pub role: String,
+    /// Salesforce `UserType` (`Standard` for licensed people; empty when not exported).
+    pub user_type: String,
+    /// The profile's name, when exported (`Profile.Name`); empty otherwise.
+    pub profile: String,
+    /// When the source created the user, if exported (the earliest is chosen among equals).
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A role of Salesforce's role hierarchy (`UserRole`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRole {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id.
+    pub external_id: String,
+    /// Name (`Gerente Regional Norte`).
+    pub name: String,
+    /// The parent role's id (empty: a top role).
+    pub parent: String,
+    /// The role's forecast manager (`ForecastUserId`; empty: none).
+    pub forecast_user: String,
+}
+
+/// An account's name (Salesforce `Account`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceAccount {
+    /// Where its row is.
+    pub at: Location,
+    /// The source's id.
+    pub external_id: String,
+    /// Name.
+    pub name: String,
 }
 
 /// Everything read from one source's files, in file order.
@@ -285,6 +337,12 @@ pub struct SourceBook {
     pub rejected_deals: Vec<String>,
     /// External ids of deals deleted in the source: their history is skipped with them.
     pub deleted_deals: Vec<String>,
+    /// Roles of the source's role hierarchy.
+    pub roles: Vec<SourceRole>,
+    /// Account names by id (Salesforce `Account`); applied to the deals when read.
+    pub accounts: Vec<SourceAccount>,
+    /// Values left out while reading, counted.
+    pub dropped: Tally,
     /// How the files were read.
     pub options: ReadOptions,
 }
@@ -301,6 +359,9 @@ impl SourceBook {
             rows_skipped: 0,
             rejected_deals: Vec::new(),
             deleted_deals: Vec::new(),
+            roles: Vec::new(),
+            accounts: Vec::new(),
+            dropped: Tally::default(),
             options,
         }
     }
@@ -327,6 +388,8 @@ pub(crate) fn columns_of(kind: FileKind) -> &'static [table::Column] {
         FileKind::SalesforceOpportunity => salesforce::OPPORTUNITY,
         FileKind::SalesforceOpportunityHistory => salesforce::HISTORY,
         FileKind::SalesforceUser => salesforce::USER,
+        FileKind::SalesforceUserRole => salesforce::ROLE,
+        FileKind::SalesforceAccount => salesforce::ACCOUNT,
         FileKind::HubspotDeals => hubspot::DEALS,
         FileKind::GenericDeals => generic::DEALS,
         FileKind::GenericStageHistory => generic::HISTORY,
@@ -379,6 +442,14 @@ pub fn read(
             ));
         }
     }
+    let has = |kind| files.iter().any(|f| f.kind == kind);
+    if has(FileKind::SalesforceUserRole) && !has(FileKind::SalesforceUser) {
+        problems.push(RowError::new(
+            &Location::file("files"),
+            "",
+            "the UserRole file gives managers to the User file's users: send the User file too",
+        ));
+    }
     let (Some(format), true) = (format, problems.is_empty()) else {
         return Err(problems);
     };
@@ -407,6 +478,8 @@ pub fn read(
                 salesforce::read_history(file, &mut book, &mut errors)
             }
             FileKind::SalesforceUser => salesforce::read_users(file, &mut book, &mut errors),
+            FileKind::SalesforceUserRole => salesforce::read_roles(file, &mut book, &mut errors),
+            FileKind::SalesforceAccount => salesforce::read_accounts(file, &mut book, &mut errors),
             FileKind::HubspotDeals => hubspot::read_deals(file, &mut book, &mut errors),
             FileKind::GenericDeals => generic::read_deals(file, &mut book, &mut errors),
             FileKind::GenericStageHistory => generic::read_history(file, &mut book, &mut errors),
@@ -419,6 +492,7 @@ pub fn read(
     {
         return Err(errors);
     }
+    salesforce::name_accounts(&mut book);
     Ok((book, errors))
 }
 
@@ -500,6 +574,23 @@ mod tests {
         .unwrap_err();
         assert_eq!(mixed[0].at, Location::file("h.csv"));
         assert!(mixed[0].reason.contains("another format"));
+    }
+
+    #[test]
+    fn a_role_file_needs_the_user_file() {
+        let err = read(
+            vec![
+                file("o.csv", FileKind::SalesforceOpportunity),
+                file("r.csv", FileKind::SalesforceUserRole),
+            ],
+            &ReadOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err[0].to_string(),
+            "files: the UserRole file gives managers to the User file's users: send the User \
+             file too"
+        );
     }
 
     #[test]

@@ -22,22 +22,29 @@
 //! when the source has them) and keeps what only this service holds (next step, BANT,
 //! contacts, qualification, discount). Only history rows later than the deal's newest stored
 //! row are appended; if the source's current stage still differs from the stored one, a move to
-//! it is recorded at import time. Users are never changed, only created.
+//! it is recorded at import time. Existing users change only with `update_users` (see
+//! [`users`]).
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+mod users;
+
+pub use users::UserChange;
+
 use super::field_history;
 use super::mapping::{Mapping, UserRef};
+use super::report::{Tally, why};
+use super::roles::ManagerChoice;
 use super::values::{Amount, loose};
 use super::{Location, RowError, SourceBook, SourceDeal, SourceFormat, SourceStageChange};
 use crate::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
 use crate::domain::deal_history::{DealState, FieldHistoryEntry, Sighting};
-use crate::domain::directory::{Role, User, UserDraft, UserId, UserProfile};
+use crate::domain::directory::{User, UserId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Pipeline, Stage, StageKind};
 use crate::domain::{Violations, check_text};
@@ -95,6 +102,16 @@ pub struct ImportPlan {
     pub rows_read: usize,
     /// Rows left out on purpose (deleted in the source, other source pipelines).
     pub rows_skipped: usize,
+    /// Existing users to replace (with `update_users`), each with the version it must still
+    /// have.
+    pub changed_users: Vec<(User, i64)>,
+    /// Existing users' fields the source sets otherwise, each saying whether it is applied
+    /// (its user is in `changed_users`) or only reported.
+    pub user_changes: Vec<UserChange>,
+    /// Managers picked among several holders of a role.
+    pub manager_choices: Vec<ManagerChoice>,
+    /// Values left out or replaced, counted.
+    pub dropped: Tally,
 }
 
 /// Longest external id kept.
@@ -190,6 +207,8 @@ struct Owners<'a> {
     file_users: HashMap<String, UserId>,
     /// User rows that were bad.
     rejected: HashSet<String>,
+    /// User rows skipped as not sellers, with why.
+    skipped: HashMap<String, String>,
     format: SourceFormat,
 }
 
@@ -223,6 +242,12 @@ impl Owners<'_> {
         }
         if self.rejected.contains(reference) {
             return Err(Unresolved::Reported);
+        }
+        if let Some(why) = self.skipped.get(reference) {
+            return Err(Unresolved::Because(format!(
+                "{reference:?} is a User file row skipped as not a seller ({why}): map it to a \
+                 user in \"owners\""
+            )));
         }
         if let Some(id) = self.by_email.get(&reference.to_lowercase()) {
             return Ok(*id);
@@ -268,6 +293,7 @@ pub fn plan(book: &SourceBook, ctx: &PlanContext<'_>) -> Result<ImportPlan, Vec<
         source: source.clone(),
         rows_read: book.rows_read,
         rows_skipped: book.rows_skipped,
+        dropped: book.dropped.clone(),
         ..Default::default()
     };
     let mut owners = Owners {
@@ -287,220 +313,16 @@ pub fn plan(book: &SourceBook, ctx: &PlanContext<'_>) -> Result<ImportPlan, Vec<
         }),
         file_users: HashMap::new(),
         rejected: HashSet::new(),
+        skipped: HashMap::new(),
         format: book.format,
     };
-    plan_users(book, ctx, &mut owners, &mut out, &mut errors);
+    users::plan_users(book, ctx, &mut owners, &mut out, &mut errors);
     plan_deals(book, ctx, &owners, &mut out, &mut errors);
     if errors.is_empty() {
         out.history.sort_by_key(|h| h.at);
         Ok(out)
     } else {
         Err(errors)
-    }
-}
-
-/// Resolves the User file's users and, with `create_users`, creates the missing ones: role
-/// MANAGER for those with reports in the file, LEADER for those whose reports have reports,
-/// REP otherwise; the manager is the file's `ManagerId`.
-fn plan_users(
-    book: &SourceBook,
-    ctx: &PlanContext<'_>,
-    owners: &mut Owners<'_>,
-    out: &mut ImportPlan,
-    errors: &mut Vec<RowError>,
-) {
-    let mut seen: HashMap<&str, &Location> = HashMap::new();
-    let mut to_create = Vec::new();
-    for u in &book.users {
-        if let Some(first) = seen.get(u.external_id.as_str()) {
-            errors.push(RowError::new(
-                &u.at,
-                "Id",
-                format!(
-                    "{:?} repeats the user of line {}",
-                    u.external_id,
-                    line(first)
-                ),
-            ));
-            owners.rejected.insert(u.external_id.clone());
-            continue;
-        }
-        seen.insert(&u.external_id, &u.at);
-        let email = u.email.trim().to_lowercase();
-        let known = match ctx
-            .mapping
-            .owner(&u.external_id)
-            .or_else(|| ctx.mapping.owner(&email))
-        {
-            Some(user) => match owners.mapped(&u.external_id, user) {
-                Ok(id) => Some(id),
-                Err(why) => {
-                    errors.push(RowError::new(&u.at, "Id", why));
-                    owners.rejected.insert(u.external_id.clone());
-                    continue;
-                }
-            },
-            None => ctx
-                .user_links
-                .get(&u.external_id)
-                .or_else(|| owners.by_email.get(&email))
-                .copied(),
-        };
-        match known {
-            Some(id) => {
-                owners.file_users.insert(u.external_id.clone(), id);
-                if !ctx.user_links.contains_key(&u.external_id) {
-                    out.user_links.push((u.external_id.clone(), id));
-                }
-            }
-            None if ctx.mapping.create_users => to_create.push(u),
-            None => {}
-        }
-    }
-    if to_create.is_empty() {
-        return;
-    }
-    // Roles from the file's tree.
-    let mut reports: HashMap<&str, Vec<&str>> = HashMap::new();
-    for u in &book.users {
-        reports.entry(&u.manager).or_default().push(&u.external_id);
-    }
-    let has_reports = |id: &str| reports.get(id).is_some_and(|r| !r.is_empty());
-    let role_of = |id: &str| match reports.get(id) {
-        Some(below) if below.iter().any(|r| has_reports(r)) => Role::Leader,
-        Some(below) if !below.is_empty() => Role::Manager,
-        _ => Role::Rep,
-    };
-    let mut drafts = Vec::new();
-    let mut emails: HashMap<String, &Location> = HashMap::new();
-    for u in &to_create {
-        let profile = UserProfile::parse(UserDraft {
-            display_name: u.name.clone(),
-            email: u.email.clone(),
-            role: Some(role_of(&u.external_id)),
-            manager_id: None,
-            active: u.active,
-        });
-        match profile {
-            Ok(profile) => {
-                if let Some(first) = emails.insert(profile.email.clone(), &u.at) {
-                    errors.push(RowError::new(
-                        &u.at,
-                        "Email",
-                        format!(
-                            "{} is also the e-mail of line {}",
-                            profile.email,
-                            line(first)
-                        ),
-                    ));
-                    owners.rejected.insert(u.external_id.clone());
-                } else {
-                    drafts.push((*u, profile));
-                }
-            }
-            Err(violations) => {
-                for v in violations.0 {
-                    let column = match v.field.as_str() {
-                        "email" => "Email",
-                        _ => "Name",
-                    };
-                    errors.push(RowError::new(&u.at, column, v.description));
-                }
-                owners.rejected.insert(u.external_id.clone());
-            }
-        }
-    }
-    let ids: HashMap<&str, UserId> = drafts
-        .iter()
-        .map(|(u, _)| (u.external_id.as_str(), UserId::generate()))
-        .collect();
-    // Depth below the created roots, to insert managers first; a cycle is refused.
-    let depth = |start: &str| -> Option<usize> {
-        let mut seen = HashSet::new();
-        let mut at = start;
-        let mut depth = 0;
-        loop {
-            let user = drafts.iter().find(|(u, _)| u.external_id == at)?;
-            if user.0.manager.is_empty() || !ids.contains_key(user.0.manager.as_str()) {
-                return Some(depth);
-            }
-            if !seen.insert(at) {
-                return None;
-            }
-            at = &user.0.manager;
-            depth += 1;
-        }
-    };
-    let mut created = Vec::new();
-    for (u, mut profile) in drafts.iter().cloned() {
-        let manager = if u.manager.is_empty() {
-            Ok(None)
-        } else if let Some(id) = ids.get(u.manager.as_str()) {
-            Ok(Some(*id))
-        } else {
-            match owners.resolve(&u.manager) {
-                Ok(id) => Ok(Some(id)),
-                Err(Unresolved::Reported) => Err(None),
-                Err(Unresolved::Because(_)) => Err(Some(format!(
-                    "{:?} is neither in the User file nor mapped to a user",
-                    u.manager
-                ))),
-            }
-        };
-        let depth = depth(&u.external_id);
-        match (manager, depth) {
-            (Ok(manager), Some(depth)) => {
-                profile.manager_id = manager;
-                created.push((depth, u, profile));
-            }
-            (Err(why), _) => {
-                if let Some(why) = why {
-                    errors.push(RowError::new(&u.at, "ManagerId", why));
-                }
-                owners.rejected.insert(u.external_id.clone());
-            }
-            (_, None) => {
-                errors.push(RowError::new(
-                    &u.at,
-                    "ManagerId",
-                    "closes a loop in the reporting tree",
-                ));
-                owners.rejected.insert(u.external_id.clone());
-            }
-        }
-    }
-    // A user whose manager is refused is refused too.
-    loop {
-        let (kept, refused): (Vec<_>, Vec<_>) = created
-            .into_iter()
-            .partition(|(_, u, _)| !owners.rejected.contains(&u.manager));
-        created = kept;
-        if refused.is_empty() {
-            break;
-        }
-        for (_, u, _) in refused {
-            errors.push(RowError::new(
-                &u.at,
-                "ManagerId",
-                format!("{:?} cannot be imported (see its row)", u.manager),
-            ));
-            owners.rejected.insert(u.external_id.clone());
-        }
-    }
-    created.sort_by_key(|(depth, u, _)| (*depth, u.at.line));
-    for (_, u, profile) in created {
-        let id = ids[u.external_id.as_str()];
-        owners.by_email.insert(profile.email.clone(), id);
-        owners.by_id.insert(id);
-        owners.file_users.insert(u.external_id.clone(), id);
-        out.user_links.push((u.external_id.clone(), id));
-        out.new_users.push(User {
-            id,
-            profile,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            version: 1,
-        });
     }
 }
 
@@ -646,17 +468,25 @@ fn rebuild<'p>(
     Ok(moves)
 }
 
+/// The amount in `currency`; with `round` (the mapping's `round_amounts`), one with more
+/// decimals than the currency has is rounded and counted in `dropped`.
 fn money(
     at: &Location,
     column: &str,
     amount: Option<Amount>,
     currency: Currency,
     round: bool,
+    dropped: &mut Tally,
     errors: &mut Vec<RowError>,
 ) -> Option<Money> {
     let amount = amount.filter(|a| !a.is_zero())?;
     match amount.to_minor(currency, round) {
-        Ok(minor) => Some(Money { minor, currency }),
+        Ok(minor) => {
+            if round && amount.to_minor(currency, false).is_err() {
+                dropped.add(why::AMOUNT_ROUNDED, &format!("{amount} {currency}"));
+            }
+            Some(Money { minor, currency })
+        }
         Err(why) => {
             errors.push(RowError::new(at, column, why));
             None
@@ -712,6 +542,7 @@ fn plan_deals(
         {
             skipped.insert(&deal.external_id);
             out.rows_skipped += 1;
+            out.dropped.add(why::OTHER_PIPELINE, &deal.source_pipeline);
             continue;
         }
         let changes = by_deal
@@ -727,6 +558,8 @@ fn plan_deals(
             // HubSpot's history is on the deal's own row, skipped with it.
             if book.format != SourceFormat::Hubspot {
                 out.rows_skipped += 1;
+                out.dropped
+                    .add(why::HISTORY_OF_SKIPPED_DEAL, &change.at.file);
             }
         } else if !seen.contains_key(deal) && !ignored.contains(deal) {
             errors.push(RowError::new(
@@ -809,14 +642,23 @@ fn plan_deal(
     };
     let currency = currency.unwrap_or(Currency::USD);
     let round = ctx.mapping.round_amounts;
-    let amount = money(&d.at, cols.amount, d.amount, currency, round, errors);
+    let amount = money(
+        &d.at,
+        cols.amount,
+        d.amount,
+        currency,
+        round,
+        &mut out.dropped,
+        errors,
+    );
     if d.created_at.is_some_and(|created| created > ctx.now) {
         errors.push(RowError::new(&d.at, cols.created, "is in the future"));
     }
+    let category_column = d.category_column.unwrap_or(cols.category);
     let category = ctx
         .mapping
         .forecast_category(&d.forecast_category)
-        .map_err(|why| errors.push(RowError::new(&d.at, cols.category, why)))
+        .map_err(|why| errors.push(RowError::new(&d.at, category_column, why)))
         .ok()
         .flatten();
     if let Some(stage) = current {
@@ -847,7 +689,7 @@ fn plan_deal(
         if stage.kind == StageKind::Open && category == Some(ForecastCategory::Closed) {
             errors.push(RowError::new(
                 &d.at,
-                cols.category,
+                category_column,
                 "is CLOSED but the deal is in an open stage",
             ));
         }
@@ -889,6 +731,7 @@ fn plan_deal(
             c.amount,
             currency,
             round,
+            &mut out.dropped,
             errors,
         );
         if let Some(stage) = stage {
@@ -941,6 +784,13 @@ fn plan_deal(
         return;
     }
     let lead_source = ctx.mapping.lead_source(&d.lead_source);
+    count_dropped(
+        d,
+        current,
+        lead_source.is_none(),
+        category,
+        &mut out.dropped,
+    );
     let entry = |deal_id: Uuid, m: &Move<'_>| StageHistoryEntry {
         sequence: 0,
         deal_id,
@@ -1112,6 +962,31 @@ fn plan_deal(
     }
 }
 
+/// Counts what the deal loses on the way in (see [`super::report`]): an unmapped lead source,
+/// a closed deal's own category, a missing amount or loss reason.
+fn count_dropped(
+    d: &SourceDeal,
+    current: &Stage,
+    no_lead_source: bool,
+    category: Option<ForecastCategory>,
+    dropped: &mut Tally,
+) {
+    if no_lead_source && !d.lead_source.is_empty() {
+        dropped.add(why::LEAD_SOURCE_NOT_MAPPED, &d.lead_source);
+    }
+    if current.kind != StageKind::Open && category.is_some_and(|c| c != ForecastCategory::Closed) {
+        dropped.add(why::CATEGORY_OF_CLOSED_DEAL, &d.forecast_category);
+    }
+    match d.amount {
+        None => dropped.add(why::NO_AMOUNT, ""),
+        Some(a) if a.is_zero() => dropped.add(why::NO_AMOUNT, "0"),
+        Some(_) => {}
+    }
+    if current.kind == StageKind::Lost && d.loss_reason.is_empty() {
+        dropped.add(why::NO_LOSS_REASON, "");
+    }
+}
+
 fn status(stage: &Stage) -> DealStatus {
     match stage.kind {
         StageKind::Open => DealStatus::Open,
@@ -1132,19 +1007,20 @@ fn deal_id(created: DateTime<Utc>) -> Uuid {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::domain::directory::{Role, UserProfile};
     use crate::domain::templates;
     use crate::import::SourceUser;
 
     /// Same-instant rows, creation defaults, owners by display name, rounding (issue 19).
     mod reading;
 
-    fn t(text: &str) -> DateTime<Utc> {
+    pub(crate) fn t(text: &str) -> DateTime<Utc> {
         crate::import::values::parse_time(text).unwrap()
     }
 
-    fn smb() -> Pipeline {
+    pub(crate) fn smb() -> Pipeline {
         Pipeline {
             id: Uuid::now_v7(),
             spec: templates::smb(),
@@ -1154,7 +1030,7 @@ mod tests {
         }
     }
 
-    fn user(email: &str, role: Role) -> User {
+    pub(crate) fn user(email: &str, role: Role) -> User {
         User {
             id: UserId::generate(),
             profile: UserProfile {
@@ -1170,7 +1046,7 @@ mod tests {
         }
     }
 
-    fn deal(id: &str, stage: &str, line: u64) -> SourceDeal {
+    pub(crate) fn deal(id: &str, stage: &str, line: u64) -> SourceDeal {
         SourceDeal {
             at: Location::line("Opportunity.csv", line),
             external_id: id.into(),
@@ -1187,10 +1063,12 @@ mod tests {
             created_at: Some(t("2026-01-10T09:00:00Z")),
             loss_reason: String::new(),
             source_pipeline: String::new(),
+            category_column: None,
+            account_id: String::new(),
         }
     }
 
-    fn change(deal: &str, stage: &str, at: &str, line: u64) -> SourceStageChange {
+    pub(crate) fn change(deal: &str, stage: &str, at: &str, line: u64) -> SourceStageChange {
         SourceStageChange {
             at: Location::line("OpportunityHistory.csv", line),
             deal: deal.into(),
@@ -1201,31 +1079,26 @@ mod tests {
         }
     }
 
-    fn book(deals: Vec<SourceDeal>, changes: Vec<SourceStageChange>) -> SourceBook {
+    pub(crate) fn book(deals: Vec<SourceDeal>, changes: Vec<SourceStageChange>) -> SourceBook {
         SourceBook {
-            format: SourceFormat::Salesforce,
             rows_read: deals.len() + changes.len(),
             deals,
             changes,
-            users: vec![],
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
+            ..SourceBook::new(SourceFormat::Salesforce, Default::default())
         }
     }
 
-    struct World {
-        pipeline: Pipeline,
-        mapping: Mapping,
-        users: Vec<User>,
-        links: HashMap<String, UserId>,
-        existing: HashMap<String, ExistingDeal>,
-        zone: chrono_tz::Tz,
+    pub(crate) struct World {
+        pub(crate) pipeline: Pipeline,
+        pub(crate) mapping: Mapping,
+        pub(crate) users: Vec<User>,
+        pub(crate) links: HashMap<String, UserId>,
+        pub(crate) existing: HashMap<String, ExistingDeal>,
+        pub(crate) zone: chrono_tz::Tz,
     }
 
     impl World {
-        fn new(mapping: &str) -> Self {
+        pub(crate) fn new(mapping: &str) -> Self {
             World {
                 pipeline: smb(),
                 mapping: Mapping::parse("mapping.json", mapping).unwrap(),
@@ -1236,7 +1109,7 @@ mod tests {
             }
         }
 
-        fn plan(&self, book: &SourceBook) -> Result<ImportPlan, Vec<RowError>> {
+        pub(crate) fn plan(&self, book: &SourceBook) -> Result<ImportPlan, Vec<RowError>> {
             plan(
                 book,
                 &PlanContext {
@@ -1252,7 +1125,7 @@ mod tests {
         }
 
         /// Stores a plan's new deals as an earlier import would have.
-        fn store(&mut self, plan: &ImportPlan) {
+        pub(crate) fn store(&mut self, plan: &ImportPlan) {
             for d in &plan.new_deals {
                 let last = plan
                     .history
@@ -1271,7 +1144,7 @@ mod tests {
         }
     }
 
-    const MAPPING: &str = r#"{"stages":{"Prospecting":"problem-recognized","Qualification":"solution-exploring","Proposal":"decision-pending"}}"#;
+    pub(crate) const MAPPING: &str = r#"{"stages":{"Prospecting":"problem-recognized","Qualification":"solution-exploring","Proposal":"decision-pending"}}"#;
 
     fn moves(plan: &ImportPlan) -> Vec<(Option<&str>, &str, HistoryDirection)> {
         plan.history
@@ -1280,7 +1153,7 @@ mod tests {
             .collect()
     }
 
-    fn errors(result: Result<ImportPlan, Vec<RowError>>) -> Vec<String> {
+    pub(crate) fn errors(result: Result<ImportPlan, Vec<RowError>>) -> Vec<String> {
         result
             .unwrap_err()
             .iter()
@@ -1500,6 +1373,10 @@ mod tests {
             email: "Bob@Example.com".into(),
             manager: String::new(),
             active: true,
+            role: String::new(),
+            user_type: String::new(),
+            profile: String::new(),
+            created_at: None,
         });
         let plan = w.plan(&rows).unwrap();
         let owners: Vec<UserId> = plan.new_deals.iter().map(|d| d.fields.owner_id).collect();
@@ -1542,6 +1419,10 @@ mod tests {
             email: format!("{id}@example.com"),
             manager: manager.into(),
             active: true,
+            role: String::new(),
+            user_type: String::new(),
+            profile: String::new(),
+            created_at: None,
         };
         let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
         rows.deals[0].owner = "rep".into();
@@ -1595,6 +1476,10 @@ mod tests {
             email: format!("{id}@example.com"),
             manager: manager.into(),
             active: true,
+            role: String::new(),
+            user_type: String::new(),
+            profile: String::new(),
+            created_at: None,
         };
         let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
         rows.users = vec![person("a", "b", 2), person("b", "a", 3)];

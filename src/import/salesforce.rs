@@ -1,15 +1,97 @@
-//! Salesforce standard object exports: `Opportunity`, `OpportunityHistory` and `User`, as the
-//! weekly data export or Data Loader writes them (API field names as headers, in any case).
-//! Rows marked `IsDeleted` are skipped.
+//! Salesforce standard object exports: `Opportunity`, `OpportunityHistory`, `User`, `UserRole`
+//! and `Account`, as the weekly data export or Data Loader writes them (API field names as
+//! headers, in any case). Rows marked `IsDeleted` are skipped (and counted).
+//!
+//! Two Salesforce habits are read here so the planner never sees them: the empty id
+//! (`000000000000000AAA`, or its 15-character form) in a lookup field means "none", and the
+//! forecast category comes in two columns (see [`forecast_category`]).
 
 use csv::StringRecord;
 use serde::Deserialize;
 
+use super::hubspot::account_or_none;
+use super::report::{Tally, why};
 use super::table::{self, Column, optional, parsed, required, text};
-use super::values::{Amount, parse_bool};
+use super::values::{Amount, loose, parse_bool};
 use super::{
-    Location, RowError, SourceBook, SourceDeal, SourceFile, SourceStageChange, SourceUser,
+    Location, RowError, SourceAccount, SourceBook, SourceDeal, SourceFile, SourceRole,
+    SourceStageChange, SourceUser,
 };
+
+/// Salesforce's empty id, which lookup fields hold to mean "none", in its 18- and
+/// 15-character forms.
+pub const EMPTY_IDS: [&str; 2] = ["000000000000000AAA", "000000000000000"];
+
+/// A lookup field's value: `None` when empty or the empty id.
+fn lookup(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty() && !EMPTY_IDS.contains(&v.as_str()))
+}
+
+/// A lookup field a row cannot do without: its value, or an error saying why there is none.
+fn required_lookup(
+    at: &Location,
+    column: &str,
+    value: Option<String>,
+    errors: &mut Vec<RowError>,
+) -> Option<String> {
+    match value {
+        Some(v) if EMPTY_IDS.contains(&v.as_str()) => {
+            errors.push(RowError::new(
+                at,
+                column,
+                format!("is {v}, Salesforce's empty id: the row names none"),
+            ));
+            None
+        }
+        other => text(at, column, other, errors),
+    }
+}
+
+/// A Salesforce forecast category, API value or label, as one of the five (`None`: another
+/// value, such as a translated label the mapping may name).
+fn known_category(text: &str) -> Option<&'static str> {
+    Some(match loose(text).as_str() {
+        "omitted" => "Omitted",
+        "pipeline" => "Pipeline",
+        "bestcase" => "Best Case",
+        "forecast" | "commit" => "Commit",
+        "closed" => "Closed",
+        _ => return None,
+    })
+}
+
+/// The deal's forecast category and the column it was read from. `ForecastCategory` holds the
+/// API values (Omitted, Pipeline, BestCase, Forecast, Closed; Forecast means Commit) and
+/// `ForecastCategoryName` the labels (Omitted, Pipeline, Best Case, Commit, Closed). The API
+/// value wins: labels can be renamed or translated, API values cannot. When both are known
+/// categories and differ, the disagreement is counted.
+fn forecast_category(
+    api: Option<String>,
+    label: Option<String>,
+    dropped: &mut Tally,
+) -> (String, Option<&'static str>) {
+    let api = api.filter(|v| !v.is_empty());
+    let label = label.filter(|v| !v.is_empty());
+    match (api, label) {
+        (Some(api), label) => {
+            let known = known_category(&api);
+            if let (Some(known), Some(label)) = (known, &label)
+                && known_category(label).is_some_and(|l| l != known)
+            {
+                dropped.add(why::CATEGORY_COLUMNS_DISAGREE, &format!("{api} / {label}"));
+            }
+            // "Forecast" is Salesforce's API name of Commit; other values pass as written.
+            let value = if known == Some("Commit") {
+                "Commit".to_string()
+            } else {
+                api
+            };
+            (value, Some("ForecastCategory"))
+        }
+        (None, Some(label)) => (label, Some("ForecastCategoryName")),
+        (None, None) => (String::new(), None),
+    }
+}
 
 pub(super) const OPPORTUNITY: &[Column] = &[
     required("id", &["Id", "Opportunity ID"]),
@@ -26,7 +108,11 @@ pub(super) const OPPORTUNITY: &[Column] = &[
     optional("lead_source", &["LeadSource", "Lead Source"]),
     optional(
         "forecast_category",
-        &["ForecastCategoryName", "Forecast Category"],
+        &["ForecastCategory", "Forecast Category"],
+    ),
+    optional(
+        "forecast_category_name",
+        &["ForecastCategoryName", "Forecast Category Name"],
     ),
     required("created_date", &["CreatedDate", "Created Date"]),
     optional("is_deleted", &["IsDeleted"]),
@@ -49,6 +135,7 @@ struct OpportunityRow {
     is_won: Option<String>,
     lead_source: Option<String>,
     forecast_category: Option<String>,
+    forecast_category_name: Option<String>,
     created_date: Option<String>,
     is_deleted: Option<String>,
     loss_reason: Option<String>,
@@ -59,7 +146,8 @@ fn deleted(at: &Location, value: Option<&str>, errors: &mut Vec<RowError>) -> bo
 }
 
 /// Reads `Opportunity`: one deal per row. The account is `Account.Name` when the export has it,
-/// else `AccountId`.
+/// else `AccountId` (named by the Account file when one is sent); a deal without one (empty,
+/// or the empty id) is kept under a placeholder and counted.
 pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
     let Some(table) = table::open(file, OPPORTUNITY, &book.options, errors) else {
         return;
@@ -77,26 +165,27 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
     let mut rejected = Vec::new();
     let mut deleted_ids = Vec::new();
     let mut deals = Vec::new();
+    let mut dropped = Tally::default();
     let rows = table.rows(
         errors,
         |at, row: OpportunityRow, _: &StringRecord, errors: &mut Vec<RowError>| {
             let before = errors.len();
             if deleted(&at, row.is_deleted.as_deref(), errors) {
                 skipped += 1;
+                dropped.add(why::DELETED, &file.name);
                 deleted_ids.extend(row.id);
                 return;
             }
             let id = text(&at, "Id", row.id, errors);
             let name = text(&at, "Name", row.name, errors);
-            let account = text(
-                &at,
-                "AccountId",
+            let account_id = lookup(row.account_id).unwrap_or_default();
+            let account = account_or_none(
                 row.account_name
                     .filter(|a| !a.is_empty())
-                    .or(row.account_id),
-                errors,
+                    .or_else(|| (!account_id.is_empty()).then(|| account_id.clone())),
+                &mut dropped,
             );
-            let owner = text(&at, "OwnerId", row.owner_id, errors);
+            let owner = required_lookup(&at, "OwnerId", row.owner_id, errors);
             let stage = text(&at, "StageName", row.stage, errors);
             let amount = parsed(&at, "Amount", row.amount.as_deref(), Amount::parse, errors);
             let close_date = parsed(
@@ -116,46 +205,39 @@ pub fn read_opportunities(file: &SourceFile, book: &mut SourceBook, errors: &mut
                 errors,
             );
             let is_won = parsed(&at, "IsWon", row.is_won.as_deref(), parse_bool, errors);
-            match (
-                id,
-                name,
-                account,
-                owner,
-                stage,
-                created,
-                errors.len() == before,
-            ) {
-                (
-                    Some(id),
-                    Some(name),
-                    Some(account),
-                    Some(owner),
-                    Some(stage),
-                    Some(created),
-                    true,
-                ) => deals.push(SourceDeal {
-                    at,
-                    external_id: id,
-                    name,
-                    account,
-                    owner,
-                    amount,
-                    currency: row.currency.filter(|c| !c.is_empty()),
-                    close_date,
-                    stage,
-                    closed_won: is_closed.map(|closed| (closed, is_won.unwrap_or(false))),
-                    lead_source: row.lead_source.unwrap_or_default(),
-                    forecast_category: row.forecast_category.unwrap_or_default(),
-                    created_at: Some(created),
-                    loss_reason: row.loss_reason.unwrap_or_default(),
-                    source_pipeline: String::new(),
-                }),
+            let (category, category_column) = forecast_category(
+                row.forecast_category,
+                row.forecast_category_name,
+                &mut dropped,
+            );
+            match (id, name, owner, stage, created, errors.len() == before) {
+                (Some(id), Some(name), Some(owner), Some(stage), Some(created), true) => deals
+                    .push(SourceDeal {
+                        at,
+                        external_id: id,
+                        name,
+                        account,
+                        account_id,
+                        owner,
+                        amount,
+                        currency: row.currency.filter(|c| !c.is_empty()),
+                        close_date,
+                        stage,
+                        closed_won: is_closed.map(|closed| (closed, is_won.unwrap_or(false))),
+                        lead_source: row.lead_source.unwrap_or_default(),
+                        forecast_category: category,
+                        created_at: Some(created),
+                        loss_reason: row.loss_reason.unwrap_or_default(),
+                        source_pipeline: String::new(),
+                        category_column,
+                    }),
                 (id, ..) => rejected.extend(id),
             }
         },
     );
     book.rows_read += rows;
     book.rows_skipped += skipped;
+    book.dropped.merge(&dropped);
     book.deals.extend(deals);
     book.rejected_deals.extend(rejected);
     book.deleted_deals.extend(deleted_ids);
@@ -199,7 +281,7 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
                 skipped += 1;
                 return;
             }
-            let deal = text(&at, "OpportunityId", row.opportunity_id, errors);
+            let deal = required_lookup(&at, "OpportunityId", row.opportunity_id, errors);
             let stage = text(&at, "StageName", row.stage, errors);
             let changed_at = text(&at, "CreatedDate", row.created_date, errors)
                 .and_then(|t| parsed(&at, "CreatedDate", Some(&t), |t| dates.time(t), errors));
@@ -227,6 +309,9 @@ pub fn read_history(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<R
     );
     book.rows_read += rows;
     book.rows_skipped += skipped;
+    for _ in 0..skipped {
+        book.dropped.add(why::DELETED, &file.name);
+    }
     book.changes.extend(changes);
 }
 
@@ -238,6 +323,10 @@ pub(super) const USER: &[Column] = &[
     required("email", &["Email"]),
     optional("manager_id", &["ManagerId", "Manager ID"]),
     optional("is_active", &["IsActive", "Active"]),
+    optional("role_id", &["UserRoleId", "Role ID"]),
+    optional("user_type", &["UserType", "User Type"]),
+    optional("profile", &["Profile.Name", "Profile Name", "Profile"]),
+    optional("created_date", &["CreatedDate", "Created Date"]),
 ];
 
 #[derive(Debug, Deserialize, Default)]
@@ -250,13 +339,19 @@ struct UserRow {
     email: Option<String>,
     manager_id: Option<String>,
     is_active: Option<String>,
+    role_id: Option<String>,
+    user_type: Option<String>,
+    profile: Option<String>,
+    created_date: Option<String>,
 }
 
-/// Reads `User`: id, name (or first and last name), e-mail, manager and whether active.
+/// Reads `User`: id, name (or first and last name), e-mail, manager, whether active, and what
+/// tells a seller from the rest (role, user type, profile).
 pub fn read_users(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
     let Some(table) = table::open(file, USER, &book.options, errors) else {
         return;
     };
+    let dates = book.options.dates.clone();
     let mut users = Vec::new();
     let rows = table.rows(
         errors,
@@ -283,6 +378,13 @@ pub fn read_users(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                 parse_bool,
                 errors,
             );
+            let created_at = parsed(
+                &at,
+                "CreatedDate",
+                row.created_date.as_deref(),
+                |t| dates.time(t),
+                errors,
+            );
             if let (Some(id), Some(name), Some(email), true) =
                 (id, name, email, errors.len() == before)
             {
@@ -291,8 +393,12 @@ pub fn read_users(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
                     external_id: id,
                     name,
                     email,
-                    manager: row.manager_id.unwrap_or_default(),
+                    manager: lookup(row.manager_id).unwrap_or_default(),
                     active: active.unwrap_or(true),
+                    role: lookup(row.role_id).unwrap_or_default(),
+                    user_type: row.user_type.unwrap_or_default(),
+                    profile: row.profile.unwrap_or_default(),
+                    created_at,
                 });
             }
         },
@@ -301,23 +407,119 @@ pub fn read_users(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<Row
     book.users.extend(users);
 }
 
+pub(super) const ROLE: &[Column] = &[
+    required("id", &["Id", "Role ID"]),
+    required("name", &["Name", "Role Name"]),
+    optional("parent_id", &["ParentRoleId", "Parent Role ID"]),
+    optional("forecast_user_id", &["ForecastUserId", "Forecast User ID"]),
+];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RoleRow {
+    id: Option<String>,
+    name: Option<String>,
+    parent_id: Option<String>,
+    forecast_user_id: Option<String>,
+}
+
+/// Reads `UserRole`: the role hierarchy (id, name, parent) and each role's forecast manager.
+pub fn read_roles(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
+    let Some(table) = table::open(file, ROLE, &book.options, errors) else {
+        return;
+    };
+    let mut roles = Vec::new();
+    let rows = table.rows(
+        errors,
+        |at, row: RoleRow, _: &StringRecord, errors: &mut Vec<RowError>| {
+            let before = errors.len();
+            let id = text(&at, "Id", row.id, errors);
+            let name = text(&at, "Name", row.name, errors);
+            if let (Some(id), Some(name), true) = (id, name, errors.len() == before) {
+                roles.push(SourceRole {
+                    at,
+                    external_id: id,
+                    name,
+                    parent: lookup(row.parent_id).unwrap_or_default(),
+                    forecast_user: lookup(row.forecast_user_id).unwrap_or_default(),
+                });
+            }
+        },
+    );
+    book.rows_read += rows;
+    book.roles.extend(roles);
+}
+
+pub(super) const ACCOUNT: &[Column] = &[
+    required("id", &["Id", "Account ID"]),
+    required("name", &["Name", "Account Name"]),
+    optional("is_deleted", &["IsDeleted"]),
+];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct AccountRow {
+    id: Option<String>,
+    name: Option<String>,
+    is_deleted: Option<String>,
+}
+
+/// Reads `Account`: the names of the accounts opportunities refer to by id. Deleted accounts
+/// still name their deals (a deal keeps the account it was won with).
+pub fn read_accounts(file: &SourceFile, book: &mut SourceBook, errors: &mut Vec<RowError>) {
+    let Some(table) = table::open(file, ACCOUNT, &book.options, errors) else {
+        return;
+    };
+    let mut accounts = Vec::new();
+    let rows = table.rows(
+        errors,
+        |at, row: AccountRow, _: &StringRecord, errors: &mut Vec<RowError>| {
+            let before = errors.len();
+            let id = text(&at, "Id", row.id, errors);
+            let name = text(&at, "Name", row.name, errors);
+            deleted(&at, row.is_deleted.as_deref(), errors);
+            if let (Some(id), Some(name), true) = (id, name, errors.len() == before) {
+                accounts.push(SourceAccount {
+                    at,
+                    external_id: id,
+                    name,
+                });
+            }
+        },
+    );
+    book.rows_read += rows;
+    book.accounts.extend(accounts);
+}
+
+/// Names the deals' accounts from the Account file, when one was sent: a deal whose account is
+/// its AccountId takes the account's name; an id the file does not hold is kept, and counted.
+pub fn name_accounts(book: &mut SourceBook) {
+    if book.accounts.is_empty() {
+        return;
+    }
+    let names: std::collections::HashMap<&str, &str> = book
+        .accounts
+        .iter()
+        .map(|a| (a.external_id.as_str(), a.name.as_str()))
+        .collect();
+    for deal in &mut book.deals {
+        if deal.account_id.is_empty() || deal.account != deal.account_id {
+            continue;
+        }
+        match names.get(deal.account_id.as_str()) {
+            Some(name) => deal.account = (*name).to_string(),
+            None => book.dropped.add(why::ACCOUNT_NOT_IN_FILE, &deal.account_id),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::import::{FileKind, SourceFormat};
 
     fn book() -> SourceBook {
-        SourceBook {
-            format: SourceFormat::Salesforce,
-            deals: vec![],
-            changes: vec![],
-            users: vec![],
-            rows_read: 0,
-            rows_skipped: 0,
-            rejected_deals: vec![],
-            deleted_deals: vec![],
-            options: Default::default(),
-        }
+        SourceBook::new(SourceFormat::Salesforce, Default::default())
     }
 
     fn file(kind: FileKind, text: &str) -> SourceFile {
@@ -438,5 +640,148 @@ mod tests {
         assert_eq!(b.users[0].name, "Riley Rep");
         assert_eq!(b.users[0].manager, "005M");
         assert!(!b.users[0].active);
+    }
+
+    fn categories(b: &SourceBook) -> Vec<(&str, Option<&str>)> {
+        b.deals
+            .iter()
+            .map(|d| (d.forecast_category.as_str(), d.category_column))
+            .collect()
+    }
+
+    #[test]
+    fn both_forecast_category_spellings_work_and_the_api_value_wins() {
+        let mut b = book();
+        let mut errors = vec![];
+        read_opportunities(
+            &file(
+                FileKind::SalesforceOpportunity,
+                "Id,Name,AccountId,OwnerId,CloseDate,StageName,CreatedDate,ForecastCategory,ForecastCategoryName\n\
+                 006A,A,001,005R,2026-12-15,Proposal,2026-09-01,Forecast,Commit\n\
+                 006B,B,001,005R,2026-12-15,Proposal,2026-09-01,BestCase,Best Case\n\
+                 006C,C,001,005R,2026-12-15,Proposal,2026-09-01,,Best Case\n\
+                 006D,D,001,005R,2026-12-15,Proposal,2026-09-01,Pipeline,Commit\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        assert_eq!(errors, vec![]);
+        assert_eq!(
+            categories(&b),
+            [
+                ("Commit", Some("ForecastCategory")),
+                ("BestCase", Some("ForecastCategory")),
+                ("Best Case", Some("ForecastCategoryName")),
+                ("Pipeline", Some("ForecastCategory")),
+            ]
+        );
+        assert_eq!(
+            crate::import::report::lines(&b.dropped.to_vec()),
+            [
+                "ForecastCategory and ForecastCategoryName disagree (ForecastCategory used): 'Pipeline / Commit' 1"
+            ]
+        );
+        let mut only_labels = book();
+        read_opportunities(
+            &file(
+                FileKind::SalesforceOpportunity,
+                "Id,Name,AccountId,OwnerId,CloseDate,StageName,CreatedDate,ForecastCategoryName\n\
+                 006A,A,001,005R,2026-12-15,Proposal,2026-09-01,Commit\n",
+            ),
+            &mut only_labels,
+            &mut errors,
+        );
+        assert_eq!(
+            categories(&only_labels),
+            [("Commit", Some("ForecastCategoryName"))]
+        );
+    }
+
+    #[test]
+    fn salesforces_empty_id_means_none_in_every_lookup_field() {
+        let mut b = book();
+        let mut errors = vec![];
+        read_opportunities(
+            &file(
+                FileKind::SalesforceOpportunity,
+                "Id,Name,AccountId,OwnerId,CloseDate,StageName,CreatedDate\n\
+                 006A,A,000000000000000AAA,005R,2026-12-15,Proposal,2026-09-01\n\
+                 006B,B,001,000000000000000,2026-12-15,Proposal,2026-09-01\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        read_users(
+            &file(
+                FileKind::SalesforceUser,
+                "Id,Name,Email,ManagerId,UserRoleId\n005R,Riley,r@example.com,000000000000000AAA,000000000000000\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        read_roles(
+            &file(
+                FileKind::SalesforceUserRole,
+                "Id,Name,ParentRoleId,ForecastUserId\n00E1,Ventas,000000000000000AAA,000000000000000AAA\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        let found: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            ["f.csv:3: OwnerId: is 000000000000000, Salesforce's empty id: the row names none"]
+        );
+        assert_eq!(
+            (b.deals[0].account.as_str(), b.deals[0].account_id.as_str()),
+            (crate::import::hubspot::NO_ACCOUNT, "")
+        );
+        assert_eq!(
+            (b.users[0].manager.as_str(), b.users[0].role.as_str()),
+            ("", "")
+        );
+        assert_eq!(
+            (
+                b.roles[0].parent.as_str(),
+                b.roles[0].forecast_user.as_str()
+            ),
+            ("", "")
+        );
+        assert_eq!(
+            crate::import::report::lines(&b.dropped.to_vec()),
+            ["deal without an account: '' 1"]
+        );
+    }
+
+    #[test]
+    fn the_account_file_names_deals_accounts_and_unknown_ids_are_kept_and_counted() {
+        let mut b = book();
+        let mut errors = vec![];
+        read_opportunities(
+            &file(
+                FileKind::SalesforceOpportunity,
+                "Id,Name,AccountId,OwnerId,CloseDate,StageName,CreatedDate\n\
+                 006A,A,0011,005R,2026-12-15,Proposal,2026-09-01\n\
+                 006B,B,0012,005R,2026-12-15,Proposal,2026-09-01\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        read_accounts(
+            &file(
+                FileKind::SalesforceAccount,
+                "Id,Name,IsDeleted\n0011,Cementos del Norte S.A.,false\n",
+            ),
+            &mut b,
+            &mut errors,
+        );
+        name_accounts(&mut b);
+        assert!(errors.is_empty(), "{errors:?}");
+        let accounts: Vec<&str> = b.deals.iter().map(|d| d.account.as_str()).collect();
+        assert_eq!(accounts, ["Cementos del Norte S.A.", "0012"]);
+        assert_eq!(
+            crate::import::report::lines(&b.dropped.to_vec()),
+            ["account not in the Account file (id kept): '0012' 1"]
+        );
     }
 }

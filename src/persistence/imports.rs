@@ -84,7 +84,7 @@ impl ImportStore for SqlStore {
     async fn apply_import(
         &self,
         plan: &ImportPlan,
-        audit: AuditEntry,
+        audits: Vec<AuditEntry>,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> AppResult<()> {
         let now = chrono::Utc::now();
@@ -105,6 +105,25 @@ impl ImportStore for SqlStore {
                         storage(e)
                     }
                 })?;
+        }
+        if !plan.changed_users.is_empty() {
+            // Serialises with other changes of the tree (UpdateUser), as they lock it too.
+            self.lock_reporting_tree(&txn).await.map_err(storage)?;
+        }
+        for (changed, expected_version) in &plan.changed_users {
+            let updated = user::Entity::update_many()
+                .set(user_row(changed))
+                .filter(user::Column::Id.eq(changed.id.0.to_string()))
+                .filter(user::Column::Version.eq(*expected_version))
+                .exec(&txn)
+                .await
+                .map_err(storage)?;
+            if updated.rows_affected == 0 {
+                return Err(AppError::StaleEtag {
+                    kind: "user",
+                    name: format!("users/{}", changed.id.0),
+                });
+            }
         }
         for chunk in plan.user_links.chunks(CHUNK) {
             user_external_id::Entity::insert_many(chunk.iter().map(|(external, id)| {
@@ -163,9 +182,11 @@ impl ImportStore for SqlStore {
         super::field_history::append(&txn, &plan.fields)
             .await
             .map_err(storage)?;
-        record_audit(&txn, audit).await.map_err(storage)?;
+        for audit in audits {
+            record_audit(&txn, audit).await.map_err(storage)?;
+        }
         txn.commit().await.map_err(storage)?;
-        self.caches.directory_changed(); // new users
+        self.caches.directory_changed(); // new and changed users
         self.caches.deal_routing.clear(); // changed deals
         Ok(())
     }

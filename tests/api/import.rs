@@ -256,26 +256,25 @@ pub(crate) async fn stored(app: &TestApp) -> [i64; 6] {
 }
 
 /// Users the HubSpot and generic fixtures map owners to.
-async fn ann_and_ben(app: &TestApp) {
+async fn ann_and_ben(app: &dealdesk::app::App<dealdesk::persistence::SqlStore>) {
     for (name, email) in [
         ("Ann Archer", "ann.archer@acme-sales.example"),
         ("Ben Brooks", "ben.brooks@acme-sales.example"),
     ] {
-        app.app
-            .create_user_as(
-                None,
-                UserDraft {
-                    display_name: name.into(),
-                    email: email.into(),
-                    role: Some(Role::Rep),
-                    manager_id: None,
-                    active: true,
-                },
-                None,
-                |_| Vec::new(),
-            )
-            .await
-            .unwrap();
+        app.create_user_as(
+            None,
+            UserDraft {
+                display_name: name.into(),
+                email: email.into(),
+                role: Some(Role::Rep),
+                manager_id: None,
+                active: true,
+            },
+            None,
+            |_| Vec::new(),
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -297,6 +296,14 @@ contract_test!(
         // 10 opportunities + 38 history rows + 4 users; the deleted opportunity and its one
         // history row are skipped.
         assert_eq!(counts(&report), (52, 2, 9, 0, 0, 33, 4));
+        assert_eq!(
+            dropped(&report),
+            [
+                "forecast category of a closed deal ignored (CLOSED kept): 'Omitted' 2",
+                "history row of a skipped deal skipped: 'OpportunityHistory.csv' 1",
+                "row deleted in the source (IsDeleted) skipped: 'Opportunity.csv' 1",
+            ]
+        );
 
         // The User file's tree: Victoria leads Morgan, who manages Riley and Robin.
         let user = |email: &'static str| {
@@ -549,13 +556,7 @@ contract_test!(
                 .starts_with("7 bad rows (7 problems) of 13 read; nothing was imported"),
             "{status:?}"
         );
-        let violations: Vec<(String, String)> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|v| (v.field, v.description))
-            .collect();
+        let violations = violations(&status);
         let found: Vec<(&str, &str)> = violations
             .iter()
             .map(|(field, description)| {
@@ -652,7 +653,7 @@ contract_test!(the_stream_starts_with_settings_naming_a_pipeline, |app| {
 contract_test!(
     hubspot_date_entered_columns_become_the_stage_history,
     |app| {
-        ann_and_ben(&app).await;
+        ann_and_ben(&app.app).await;
         let pipeline = mid_market(&app).await;
         let deals = vec![upload("deals.csv", Kind::HubspotDeals, "hubspot/deals.csv")];
         let report = import(&app, pipeline, &mapping("hubspot"), &deals)
@@ -661,6 +662,13 @@ contract_test!(
         assert_eq!(report.source, "hubspot");
         // The Renewals deal is left out by `source_pipelines`.
         assert_eq!(counts(&report), (5, 1, 4, 0, 0, 13, 0));
+        assert_eq!(
+            dropped(&report),
+            [
+                "deal of another source pipeline skipped: 'Renewals' 1",
+                "deal without an amount (zero or empty): '' 1",
+            ]
+        );
 
         // HubSpot keeps the latest entry into each stage: Contract Sent on 09-01, then Decision
         // Maker Bought-In on 10-05 is a move back.
@@ -710,6 +718,10 @@ contract_test!(
             violated_fields(&status),
             ["deals.csv:3", "deals.csv:4", "deals.csv:5", "deals.csv:6"]
         );
+        assert_eq!(
+            status.message().split(" (first").next().unwrap(),
+            "4 bad rows (4 problems) of 5 read; nothing was imported"
+        );
         let bad_date = &status.get_details_bad_request().unwrap().field_violations[3];
         assert!(
             bad_date
@@ -724,7 +736,7 @@ contract_test!(
 contract_test!(
     the_generic_csv_imports_under_the_source_its_mapping_names,
     |app| {
-        ann_and_ben(&app).await;
+        ann_and_ben(&app.app).await;
         let pipeline = mid_market(&app).await;
         let files = vec![
             upload("deals.csv", Kind::GenericDeals, "generic/deals.csv"),
@@ -739,6 +751,7 @@ contract_test!(
             .unwrap();
         assert_eq!(report.source, "legacy-crm");
         assert_eq!(counts(&report), (12, 0, 3, 0, 0, 11, 0));
+        assert_eq!(dropped(&report), Vec::<String>::new(), "nothing left out");
 
         let oscorp = deal(&app, "Oscorp - Add-on").await;
         assert_eq!(oscorp.amount.as_ref().unwrap().amount_minor, 2_500_050);
@@ -805,6 +818,10 @@ contract_test!(
                 "stage_history.csv:3"
             ]
         );
+        assert_eq!(
+            status.message().split(" (first").next().unwrap(),
+            "4 bad rows (4 problems) of 6 read; nothing was imported"
+        );
         assert_eq!(stored(&app).await, before);
     }
 );
@@ -866,64 +883,125 @@ contract_test!(health_serves_the_import_service, |app| {
     );
 });
 
-/// `dealdesk import` on a SQLite file: a dry run, the import with progress on stderr, and a
-/// bad file refused with every bad row and exit status 1.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_import_command_shows_progress_and_refuses_bad_files() {
-    let path = std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = dealdesk::startup::open_store(&url).await.unwrap();
-    let app = dealdesk::app::App::new(store.clone());
-    let Created::New(pipeline) = app
-        .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
-        .await
-        .unwrap()
-    else {
-        unreachable!()
-    };
-    let run = |opportunities: &str, history: &str, dry_run: bool| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"));
-        command.args([
-            "--database-url",
-            &url,
-            "import",
-            "salesforce",
-            "--pipeline",
-            &format!("pipelines/{}", pipeline.id),
-            "--mapping",
-            &format!("{FIXTURES}/salesforce/mapping.json"),
-            "--opportunities",
-            &format!("{FIXTURES}/salesforce/{opportunities}"),
-            "--history",
-            &format!("{FIXTURES}/salesforce/{history}"),
-            "--users",
-            &format!("{FIXTURES}/salesforce/User.csv"),
-        ]);
-        if dry_run {
-            command.arg("--dry-run");
+/// A SQLite file for the `dealdesk import` command, with a mid-market pipeline; it and the
+/// scratch files written beside it are removed when it is dropped.
+pub(crate) struct CliDb {
+    /// The file's database URL.
+    pub(crate) url: String,
+    /// Use cases over the same file, for seeding and reading back.
+    pub(crate) app: dealdesk::app::App<dealdesk::persistence::SqlStore>,
+    /// The pipeline's resource name (`pipelines/{id}`).
+    pub(crate) pipeline: String,
+    /// The SQLite file.
+    path: String,
+    /// Scratch files written beside it.
+    scratch: Vec<String>,
+}
+
+impl CliDb {
+    pub(crate) async fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("dealdesk-cli-{}.db", Uuid::now_v7().simple()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = dealdesk::startup::open_store(&url).await.unwrap();
+        let app = dealdesk::app::App::new(store);
+        let Created::New(pipeline) = app
+            .create_pipeline_as(None, templates::mid_market(), None, |_| Vec::new())
+            .await
+            .unwrap()
+        else {
+            unreachable!()
+        };
+        let path = path.display().to_string();
+        CliDb {
+            url,
+            app,
+            pipeline: format!("pipelines/{}", pipeline.id),
+            path,
+            scratch: Vec::new(),
         }
-        let output = command.output().unwrap();
+    }
+
+    /// Writes `text` to a scratch file named after `name` and answers its path.
+    pub(crate) fn scratch(&mut self, name: &str, text: &str) -> String {
+        let path = format!("{}-{name}", self.path);
+        std::fs::write(&path, text).unwrap();
+        self.scratch.push(path.clone());
+        path
+    }
+
+    /// Runs `dealdesk --database-url <the file> import <args>` (the org's zone not taken from
+    /// the environment): its exit status, stdout and stderr.
+    pub(crate) fn import(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
+            .args(["--database-url", &self.url, "import"])
+            .args(args)
+            .env_remove("DEALDESK_TIME_ZONE")
+            .output()
+            .unwrap();
         (
             output.status.code(),
             String::from_utf8(output.stdout).unwrap(),
             String::from_utf8(output.stderr).unwrap(),
         )
-    };
-    let deals = || {
-        let store = store.clone();
-        async move {
-            use sea_orm::ConnectionTrait;
-            let db = store.connection();
-            db.query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM deals",
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get::<i64>("", "n")
-            .unwrap()
+    }
+
+    /// Deals stored.
+    pub(crate) async fn deals(&self) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let db = self.app.store.connection();
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM deals",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap()
+    }
+}
+
+impl Drop for CliDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path));
         }
+        for file in &self.scratch {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// `dealdesk import` on a SQLite file: a dry run, the import with progress on stderr, and a
+/// bad file refused with every bad row and exit status 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_shows_progress_and_refuses_bad_files() {
+    let db = CliDb::new().await;
+    let run = |opportunities: &str, history: &str, dry_run: bool| {
+        let (mapping, opportunities, history, users) = (
+            format!("{FIXTURES}/salesforce/mapping.json"),
+            format!("{FIXTURES}/salesforce/{opportunities}"),
+            format!("{FIXTURES}/salesforce/{history}"),
+            format!("{FIXTURES}/salesforce/User.csv"),
+        );
+        let mut args = vec![
+            "salesforce",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            &mapping,
+            "--opportunities",
+            &opportunities,
+            "--history",
+            &history,
+            "--users",
+            &users,
+        ];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        db.import(&args)
     };
 
     let (code, out, err) = run("Opportunity.csv", "OpportunityHistory.csv", true);
@@ -937,14 +1015,14 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         err.contains("checked: 9 deals to write, 33 stage changes, 4 users to create"),
         "{err}"
     );
-    assert_eq!(deals().await, 0);
+    assert_eq!(db.deals().await, 0);
 
     let (code, out, err) = run("Opportunity.csv", "OpportunityHistory.csv", false);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("writing deals: 9/9 (100%)"), "{err}");
     assert!(err.contains("committed"), "{err}");
     assert!(out.contains("deals created              9"), "{out}");
-    assert_eq!(deals().await, 9);
+    assert_eq!(db.deals().await, 9);
 
     let (code, _, err) = run("bad/Opportunity.csv", "bad/OpportunityHistory.csv", false);
     assert_eq!(code, Some(1));
@@ -958,9 +1036,48 @@ async fn the_import_command_shows_progress_and_refuses_bad_files() {
         err.contains("error: 7 bad rows (7 problems) of 13 read; nothing was imported"),
         "{err}"
     );
-    assert_eq!(deals().await, 9);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    assert_eq!(db.deals().await, 9);
+}
+
+/// `dealdesk import hubspot`: a bad file refused with its bad rows counted, then the good one
+/// imported with what it left out printed, counted by value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_counts_hubspots_bad_rows_and_what_it_left_out() {
+    let db = CliDb::new().await;
+    ann_and_ben(&db.app).await;
+    let run = |deals: &str| {
+        db.import(&[
+            "hubspot",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            &format!("{FIXTURES}/hubspot/mapping.json"),
+            "--deals",
+            &format!("{FIXTURES}/hubspot/{deals}"),
+        ])
+    };
+
+    let (code, _, err) = run("bad/deals.csv");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{FIXTURES}/hubspot/bad/deals.csv:3: ")),
+        "{err}"
+    );
+    assert!(
+        err.trim_end()
+            .ends_with("error: 4 bad rows (4 problems) of 5 read; nothing was imported"),
+        "{err}"
+    );
+
+    let (code, out, err) = run("deals.csv");
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "  deals created              4",
+        "left out or replaced (counted by value):",
+        "  deal of another source pipeline skipped: 'Renewals' 1",
+        "  deal without an amount (zero or empty): '' 1",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
     }
 }
 
@@ -1075,3 +1192,529 @@ contract_test!(
         assert_eq!(field_history(&app, &stark).await.len(), 6);
     }
 );
+
+/// The Latin-American org's full export: Opportunity, OpportunityHistory, User, UserRole and
+/// Account.
+fn salesforce_latam() -> Vec<Upload> {
+    vec![
+        upload(
+            "Opportunity.csv",
+            Kind::SalesforceOpportunity,
+            "salesforce-latam/Opportunity.csv",
+        ),
+        upload(
+            "OpportunityHistory.csv",
+            Kind::SalesforceOpportunityHistory,
+            "salesforce-latam/OpportunityHistory.csv",
+        ),
+        upload(
+            "User.csv",
+            Kind::SalesforceUser,
+            "salesforce-latam/User.csv",
+        ),
+        upload(
+            "UserRole.csv",
+            Kind::SalesforceUserRole,
+            "salesforce-latam/UserRole.csv",
+        ),
+        upload(
+            "Account.csv",
+            Kind::SalesforceAccount,
+            "salesforce-latam/Account.csv",
+        ),
+    ]
+}
+
+/// A refusal's field violations as (field, description).
+pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| (v.field, v.description))
+        .collect()
+}
+
+/// Each dropped value as `what: 'value' count`.
+pub(crate) fn dropped(report: &pb::ImportReport) -> Vec<String> {
+    report
+        .dropped
+        .iter()
+        .map(|d| format!("{}: '{}' {}", d.what, d.value, d.count))
+        .collect()
+}
+
+/// Every user as (e-mail, role, manager's e-mail, active), by e-mail.
+async fn directory(app: &TestApp) -> Vec<(String, Role, String, bool)> {
+    use dealdesk::app::ports::UserFilter;
+    let users = app
+        .app
+        .store
+        .list_users(UserFilter::default(), None, 500)
+        .await
+        .unwrap();
+    let email = |id| {
+        users
+            .iter()
+            .find(|u| Some(u.id) == id)
+            .map(|u| u.profile.email.clone())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<_> = users
+        .iter()
+        .filter(|u| u.profile.email.ends_with("@andescorp.example"))
+        .map(|u| {
+            (
+                u.profile
+                    .email
+                    .trim_end_matches("@andescorp.example")
+                    .to_string(),
+                u.profile.role,
+                email(u.profile.manager_id)
+                    .trim_end_matches("@andescorp.example")
+                    .to_string(),
+                u.profile.active,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn member(email: &str, role: Role, manager: &str, active: bool) -> (String, Role, String, bool) {
+    (email.into(), role, manager.into(), active)
+}
+
+contract_test!(
+    a_latin_american_salesforce_export_imports_with_its_role_tree_and_every_drop_counted,
+    |app| {
+        let pipeline = mid_market(&app).await;
+        // The files are Windows-1252, as Data Loader writes them, and carry two loss-reason
+        // columns, LossReason__c and the empty Loss_Reason__c: without the mapping's `columns`
+        // entry they are one column once case and punctuation are ignored, and the import is
+        // refused before any row is read, naming both.
+        let before = stored(&app).await;
+        let mut without_columns: serde_json::Value =
+            serde_json::from_str(&mapping("salesforce-latam")).unwrap();
+        without_columns.as_object_mut().unwrap().remove("columns");
+        let status = import(
+            &app,
+            pipeline,
+            &without_columns.to_string(),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap_err();
+        assert_error(&status, Code::InvalidArgument, "IMPORT_ROWS_INVALID");
+        assert!(
+            status
+                .message()
+                .starts_with("1 bad row (1 problem); nothing was imported"),
+            "{status:?}"
+        );
+        assert_eq!(
+            violations(&status),
+            [(
+                "Opportunity.csv:1".to_string(),
+                "LossReason__c: \"LossReason__c\" and \"Loss_Reason__c\" are one column once \
+                 case and punctuation are ignored: say which feeds loss_reason in the mapping, \
+                 e.g. \"columns\": {\"loss_reason\": \"Loss_Reason__c\"}"
+                    .to_string()
+            )]
+        );
+        assert_eq!(stored(&app).await, before, "nothing written");
+
+        let report = import(
+            &app,
+            pipeline,
+            &mapping("salesforce-latam"),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.source, "salesforce-latam");
+        // 49 opportunities (one deleted) + 302 history rows (one deleted) + 21 users + 8 roles
+        // + 15 accounts.
+        assert_eq!(counts(&report), (395, 2, 48, 0, 0, 171, 17));
+        assert_eq!(
+            dropped(&report),
+            [
+                "account not in the Account file (id kept): '0015e0000BO0099LGB' 1",
+                "deal without an account: '' 2",
+                "deal without an amount (zero or empty): '' 2",
+                "deal without an amount (zero or empty): '0' 2",
+                "forecast category of a closed deal ignored (CLOSED kept): 'Omitted' 15",
+                "lead source not mapped (left unset): 'LinkedIn' 7",
+                "lead source not mapped (left unset): 'Partners' 3",
+                "lead source not mapped (left unset): 'Otro' 2",
+                "lost deal without a loss reason (\"not recorded\" kept): '' 3",
+                "row deleted in the source (IsDeleted) skipped: 'Opportunity.csv' 1",
+                "row deleted in the source (IsDeleted) skipped: 'OpportunityHistory.csv' 1",
+                "user skipped (not a seller): 'UserType AutomatedProcess' 1",
+                "user skipped (not a seller): 'UserType CsnOnly' 1",
+                "user skipped (not a seller): 'inactive, owns no deal' 1",
+                "user skipped (not a seller): 'integration or automated user' 1",
+            ]
+        );
+        // Brazil's managers' role has two holders and no forecast manager: the earlier one.
+        assert_eq!(
+            report.manager_choices,
+            [pb::ManagerChoice {
+                role: "Gerente de Vendas Brasil".into(),
+                chosen: "fernanda.oliveira@andescorp.example".into(),
+                candidates: vec![
+                    "fernanda.oliveira@andescorp.example".into(),
+                    "paulo.santos@andescorp.example".into()
+                ],
+            }]
+        );
+        assert!(report.user_changes.is_empty());
+
+        // No ManagerId anywhere: the tree is the role hierarchy's. Mexico's role names
+        // Alejandra its forecast manager; the mapping names Camila for the Andean region.
+        use Role::{Leader, Manager, Rep};
+        assert_eq!(
+            directory(&app).await,
+            [
+                member("alejandra.ruiz", Manager, "mariana.castillo", true),
+                member("andres.trevino", Rep, "alejandra.ruiz", true),
+                member("beatriz.lima", Rep, "fernanda.oliveira", true),
+                member("camila.restrepo", Manager, "mariana.castillo", true),
+                member("diego.quispe", Rep, "mariana.castillo", true),
+                member("fernanda.oliveira", Manager, "mariana.castillo", true),
+                member("gabriela.torres", Rep, "camila.restrepo", false),
+                member("joao.pereira", Rep, "fernanda.oliveira", true),
+                member("jorge.hernandez", Rep, "alejandra.ruiz", true),
+                member("lucia.morales", Rep, "alejandra.ruiz", true),
+                member("luis.fernandez", Rep, "camila.restrepo", true),
+                member("mariana.castillo", Leader, "", true),
+                member("paulo.santos", Rep, "mariana.castillo", true),
+                member("ricardo.salinas", Rep, "alejandra.ruiz", true),
+                member("santiago.gomez", Rep, "camila.restrepo", true),
+                member("sofia.navarro", Rep, "mariana.castillo", true),
+                member("valentina.rojas", Rep, "camila.restrepo", true),
+            ]
+        );
+
+        // Spanish stages, a COP amount, the account's name from Account.csv.
+        let caribe = deal(&app, "Telecomunicaciones Caribe - Capacitación").await;
+        assert_eq!(caribe.stage, "solution-exploring");
+        assert_eq!(caribe.account, "Telecomunicaciones Caribe S.A.S.");
+        assert_eq!(
+            caribe.amount,
+            Some(pb::Money {
+                currency_code: "COP".into(),
+                amount_minor: 62_350_000_000
+            })
+        );
+        // ForecastCategory "Forecast" is COMMIT.
+        let vale = deal(&app, "Agropecuária Vale Verde - Licencias ERP").await;
+        assert_eq!(
+            (vale.stage.as_str(), vale.forecast_category()),
+            ("decision-pending", pb::ForecastCategory::Commit)
+        );
+        assert_eq!(vale.amount.unwrap().currency_code, "BRL");
+        // The empty id in AccountId: no account; an account merged away keeps its id.
+        let solar = deal(&app, "Energía Solar del Bajío - Renovación").await;
+        assert_eq!(
+            (solar.account.as_str(), solar.amount),
+            ("(no account in the export)", None)
+        );
+        let cafetero = deal(&app, "Banco Cafetero del Sur - Módulo de nómina").await;
+        assert_eq!(cafetero.account, "0015e0000BO0099LGB");
+        assert_eq!(cafetero.loss_reason, "Proyecto cancelado");
+        // A deal without history rows, won: created, then closed on its close date.
+        let minera = deal(&app, "Minera Altiplano - Licencias ERP").await;
+        assert_eq!(
+            history(&app, &minera).await,
+            [
+                h("", "problem-recognized", Create, "2026-07-03T13:15"),
+                h(
+                    "problem-recognized",
+                    "closed-won",
+                    Close,
+                    "2026-10-27T00:00"
+                ),
+            ]
+        );
+
+        // Five currencies: the org's USD forecast needs a rate for each of the other four.
+        let q4 = || {
+            let app = &app;
+            async move {
+                app.forecasts()
+                    .await
+                    .get_forecast(authed(
+                        &app.admin_token,
+                        pb::GetForecastRequest {
+                            period: "2026-Q4".into(),
+                            scope: "org".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+            }
+        };
+        assert_eq!(
+            q4().await.unwrap_err().code(),
+            Code::FailedPrecondition,
+            "no rate for MXN, BRL, COP, PEN"
+        );
+        for (from, rate) in [
+            ("MXN", 0.055),
+            ("BRL", 0.19),
+            ("COP", 0.00025),
+            ("PEN", 0.27),
+        ] {
+            app.forecasts()
+                .await
+                .set_exchange_rate(authed(
+                    &app.admin_token,
+                    pb::SetExchangeRateRequest {
+                        rate: Some(pb::ExchangeRate {
+                            from_currency: from.into(),
+                            to_currency: "USD".into(),
+                            rate,
+                            update_time: None,
+                        }),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        // Won in Q4, booked on the source's close dates, each converted on its own:
+        // 429,500,000 COP (107,375.00), 330,000 PEN (89,100.00), 259,000 BRL (49,210.00),
+        // 165,000 and 40,000 USD.
+        let totals = q4().await.unwrap().into_inner().totals.unwrap();
+        assert_eq!(
+            totals.closed_won,
+            10_737_500 + 8_910_000 + 4_921_000 + 16_500_000 + 4_000_000
+        );
+
+        // The same files again: nothing changes.
+        let before = stored(&app).await;
+        let again = import(
+            &app,
+            pipeline,
+            &mapping("salesforce-latam"),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts(&again), (395, 2, 0, 0, 48, 0, 0));
+        assert_eq!((again.users_updated, again.user_changes.len()), (0, 0));
+        let after = stored(&app).await;
+        assert_eq!(before[..5], after[..5], "deals, history, users and links");
+        assert_eq!(after[5], before[5] + 1, "only the import's audit row");
+    }
+);
+
+contract_test!(
+    existing_users_take_the_sources_tree_only_with_update_users_and_audited,
+    |app| {
+        use dealdesk::app::ports::AuditEntry;
+        let pipeline = mid_market(&app).await;
+        import(
+            &app,
+            pipeline,
+            &mapping("salesforce-latam"),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap();
+        // Here, Jorge is moved under Mariana and made a manager.
+        let store = app.app.store.clone();
+        let find = |email: &'static str| {
+            let store = store.clone();
+            async move { store.find_user_by_email(email).await.unwrap().unwrap() }
+        };
+        let jorge = find("jorge.hernandez@andescorp.example").await;
+        let mariana = find("mariana.castillo@andescorp.example").await;
+        let alejandra = find("alejandra.ruiz@andescorp.example").await;
+        let mut profile = jorge.profile.clone();
+        profile.manager_id = Some(mariana.id);
+        profile.role = Role::Manager;
+        store
+            .update_user(
+                jorge.id,
+                jorge.version,
+                profile,
+                chrono::Utc::now(),
+                AuditEntry {
+                    actor: None,
+                    action: "UpdateUser",
+                    resource: user_name(&jorge),
+                    detail: "manager,role".into(),
+                    change: None,
+                },
+            )
+            .await
+            .unwrap();
+        let changes = |report: &pb::ImportReport| -> Vec<(String, String, String, String, bool)> {
+            report
+                .user_changes
+                .iter()
+                .map(|c| {
+                    (
+                        c.email.clone(),
+                        c.field.clone(),
+                        c.current_value.clone(),
+                        c.source_value.clone(),
+                        c.applied,
+                    )
+                })
+                .collect()
+        };
+        let expected = |applied| {
+            vec![
+                (
+                    "jorge.hernandez@andescorp.example".to_string(),
+                    "manager".to_string(),
+                    "mariana.castillo@andescorp.example".to_string(),
+                    "alejandra.ruiz@andescorp.example".to_string(),
+                    applied,
+                ),
+                (
+                    "jorge.hernandez@andescorp.example".to_string(),
+                    "role".to_string(),
+                    "MANAGER".to_string(),
+                    "REP".to_string(),
+                    applied,
+                ),
+            ]
+        };
+
+        // Without update_users: listed, not changed.
+        let audits = app.count("audit_events WHERE action = 'UpdateUser'").await;
+        let listed = import(
+            &app,
+            pipeline,
+            &mapping("salesforce-latam"),
+            &salesforce_latam(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(changes(&listed), expected(false));
+        assert_eq!(listed.users_updated, 0);
+        let kept = find("jorge.hernandez@andescorp.example").await;
+        assert_eq!(
+            (kept.profile.manager_id, kept.profile.role, kept.version),
+            (Some(mariana.id), Role::Manager, jorge.version + 1)
+        );
+        assert_eq!(
+            app.count("audit_events WHERE action = 'UpdateUser'").await,
+            audits
+        );
+
+        // With it: applied, one audit row per field with the old and new value.
+        let updating = mapping("salesforce-latam").replacen(
+            "\"create_users\": true",
+            "\"create_users\": true, \"update_users\": true",
+            1,
+        );
+        let applied = import(&app, pipeline, &updating, &salesforce_latam())
+            .await
+            .unwrap();
+        assert_eq!(changes(&applied), expected(true));
+        assert_eq!(applied.users_updated, 1);
+        let changed = find("jorge.hernandez@andescorp.example").await;
+        assert_eq!(
+            (
+                changed.profile.manager_id,
+                changed.profile.role,
+                changed.version
+            ),
+            (Some(alejandra.id), Role::Rep, jorge.version + 2)
+        );
+        assert_eq!(
+            app.count(&format!(
+                "audit_events WHERE action = 'UpdateUser' AND resource = '{}' \
+                 AND ((field = 'manager' AND old_value = 'mariana.castillo@andescorp.example' \
+                       AND new_value = 'alejandra.ruiz@andescorp.example') \
+                   OR (field = 'role' AND old_value = 'MANAGER' AND new_value = 'REP'))",
+                user_name(&jorge)
+            ))
+            .await,
+            2
+        );
+        // And once applied, importing again changes nothing.
+        let again = import(&app, pipeline, &updating, &salesforce_latam())
+            .await
+            .unwrap();
+        assert_eq!((again.users_updated, again.user_changes.len()), (0, 0));
+    }
+);
+
+/// `dealdesk import salesforce` with `--roles`, `--accounts` and `--encoding`: refused, with
+/// the count of bad rows, while the two loss-reason headers collide; then the report prints
+/// what was left out, counted by value, and the manager picked among a role's holders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_command_reads_roles_and_accounts_and_prints_what_was_left_out() {
+    let mut db = CliDb::new().await;
+    let f = |name: &str| format!("{FIXTURES}/salesforce-latam/{name}");
+    // The files' encoding comes from the command line here, not the mapping.
+    let mut mapping_file = |name: &str, keep_columns: bool| {
+        let mut m: serde_json::Value = serde_json::from_str(&mapping("salesforce-latam")).unwrap();
+        let m_obj = m.as_object_mut().unwrap();
+        m_obj.remove("encoding");
+        if !keep_columns {
+            m_obj.remove("columns");
+        }
+        db.scratch(&format!("{name}.json"), &m.to_string())
+    };
+    let (with_columns, without_columns) = (mapping_file("a", true), mapping_file("b", false));
+    let run = |mapping: &str| {
+        db.import(&[
+            "salesforce",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            mapping,
+            "--encoding",
+            "windows-1252",
+            "--opportunities",
+            &f("Opportunity.csv"),
+            "--history",
+            &f("OpportunityHistory.csv"),
+            "--users",
+            &f("User.csv"),
+            "--roles",
+            &f("UserRole.csv"),
+            "--accounts",
+            &f("Account.csv"),
+        ])
+    };
+
+    let (code, _, err) = run(&without_columns);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1: LossReason__c: \"LossReason__c\" and \"Loss_Reason__c\" are one column once \
+             case and punctuation are ignored",
+            f("Opportunity.csv")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.trim_end()
+            .ends_with("error: 1 bad row (1 problem); nothing was imported"),
+        "{err}"
+    );
+
+    let (code, out, err) = run(&with_columns);
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "  deals created             48",
+        "  users created             17",
+        "left out or replaced (counted by value):",
+        "  lead source not mapped (left unset): 'LinkedIn' 7, 'Partners' 3, 'Otro' 2",
+        "  user skipped (not a seller): 'UserType AutomatedProcess' 1, 'UserType CsnOnly' 1, \
+         'inactive, owns no deal' 1, 'integration or automated user' 1",
+        "managers picked among several holders of a role (name one in \"role_managers\"):",
+        "  Gerente de Vendas Brasil: fernanda.oliveira@andescorp.example chosen among \
+         fernanda.oliveira@andescorp.example, paulo.santos@andescorp.example",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
+}

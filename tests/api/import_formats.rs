@@ -11,10 +11,10 @@ use dealdesk::proto as pb;
 use dealdesk::proto::import_file_chunk::Kind;
 use dealdesk::proto::stage_history_entry::Direction;
 use dealdesk::startup::Application;
-use tonic_types::StatusExt;
 
 use super::import::{
-    Upload, counts, deal, fixture, h, history, import, mid_market, stored, upload,
+    Upload, counts, deal, dropped, fixture, h, history, import, mid_market, stored, upload,
+    violations,
 };
 use crate::contract_test;
 use crate::helpers::{TestApp, authed, violated_fields};
@@ -157,6 +157,17 @@ contract_test!(
         assert_eq!(report.source, "crm-sample");
         // 24 deals: 14 closed without history (created, then closed: 2 rows each), 10 open.
         assert_eq!(counts(&report), (24, 0, 24, 0, 0, 38, 0));
+        // What the sample does not say is counted: prospects without an account, open deals
+        // without a close value, lost ones with 0 and no reason.
+        assert_eq!(
+            dropped(&report),
+            [
+                "deal without an account: '' 4",
+                "deal without an amount (zero or empty): '' 10",
+                "deal without an amount (zero or empty): '0' 6",
+                "lost deal without a loss reason (\"not recorded\" kept): '' 6",
+            ]
+        );
 
         let deals = all_deals(&app).await;
         let won = the(&deals, "Vaultkeeper 500", "Orchard Vale Bank", "closed-won");
@@ -293,6 +304,16 @@ contract_test!(
         .await
         .unwrap();
         assert_eq!(counts(&report), (19, 0, 5, 0, 0, 14, 0));
+        // Seven amounts (two deals', five history rows') rounded by `round_amounts`, counted.
+        assert_eq!(
+            dropped(&report),
+            [
+                "amount rounded half up to its currency's decimals: '15200.125 PEN' 4",
+                "amount rounded half up to its currency's decimals: '22750.3349 PEN' 2",
+                "amount rounded half up to its currency's decimals: '14800.004 PEN' 1",
+                "deal without an account: '' 1",
+            ]
+        );
 
         let minera = deal(&app, "Minera Andina").await;
         assert_eq!(minera.account, "Minera Andina S.A.C.");
@@ -429,14 +450,3 @@ contract_test!(
         }
     }
 );
-
-/// A refusal's field violations as (field, description).
-pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|v| (v.field, v.description))
-        .collect()
-}

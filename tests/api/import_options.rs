@@ -6,10 +6,11 @@ use dealdesk::domain::directory::Role;
 use dealdesk::proto::import_history_request::Part;
 use dealdesk::startup::Application;
 use tonic::Code;
-use uuid::Uuid;
 
-use super::import::{FIXTURES, counts, import, messages, mid_market, send, stored};
-use super::import_formats::{create_user, latam, latam_mapping, latam_sellers, lima, violations};
+use super::import::{
+    CliDb, FIXTURES, counts, import, messages, mid_market, send, stored, violations,
+};
+use super::import_formats::{create_user, latam, latam_mapping, latam_sellers, lima};
 use crate::contract_test;
 use crate::helpers::violated_fields;
 
@@ -187,60 +188,34 @@ contract_test!(
 /// without the encoding (every listed problem, then the count), imported with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_import_command_takes_the_encoding_and_the_orgs_time_zone() {
-    let dir = std::env::temp_dir();
-    let unique = Uuid::now_v7().simple().to_string();
-    let path = dir.join(format!("dealdesk-cli-{unique}.db"));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = dealdesk::startup::open_store(&url).await.unwrap();
-    let app = dealdesk::app::App::new(store.clone());
+    let mut db = CliDb::new().await;
     for name in ["María José Paredes", "Andrés Núñez"] {
-        create_user(&app, name, Role::Rep, None).await;
+        create_user(&db.app, name, Role::Rep, None).await;
     }
-    let dealdesk::app::ports::Created::New(pipeline) = app
-        .create_pipeline_as(
-            None,
-            dealdesk::domain::templates::mid_market(),
-            None,
-            |_| Vec::new(),
-        )
-        .await
-        .unwrap()
-    else {
-        unreachable!()
-    };
-    let mapping = dir.join(format!("dealdesk-mapping-{unique}.json"));
-    std::fs::write(
-        &mapping,
-        latam_mapping_with(|m| {
+    let mapping = db.scratch(
+        "mapping.json",
+        &latam_mapping_with(|m| {
             m.remove("encoding");
         }),
-    )
-    .unwrap();
+    );
     let run = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dealdesk"))
-            .args([
-                "--database-url",
-                &url,
-                "import",
-                "generic",
-                "--pipeline",
-                &format!("pipelines/{}", pipeline.id),
-                "--mapping",
-                &mapping.display().to_string(),
-                "--deals",
-                &format!("{FIXTURES}/latam/deals.csv"),
-                "--history",
-                &format!("{FIXTURES}/latam/stage_history.csv"),
-            ])
-            .args(extra)
-            .env_remove("DEALDESK_TIME_ZONE")
-            .output()
-            .unwrap();
-        (
-            output.status.code(),
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
+        let (deals, history) = (
+            format!("{FIXTURES}/latam/deals.csv"),
+            format!("{FIXTURES}/latam/stage_history.csv"),
+        );
+        let mut args = vec![
+            "generic",
+            "--pipeline",
+            &db.pipeline,
+            "--mapping",
+            &mapping,
+            "--deals",
+            &deals,
+            "--history",
+            &history,
+        ];
+        args.extend(extra);
+        db.import(&args)
     };
 
     let (code, _, err) = run(&[]);
@@ -268,9 +243,17 @@ async fn the_import_command_takes_the_encoding_and_the_orgs_time_zone() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("deals created              5"), "{out}");
     assert!(out.contains("stage changes added       14"), "{out}");
+    assert!(
+        out.contains(
+            "left out or replaced (counted by value):\n  amount rounded half up to its \
+             currency's decimals: '15200.125 PEN' 4, '22750.3349 PEN' 2, '14800.004 PEN' 1\n  \
+             deal without an account: '' 1\n"
+        ),
+        "{out}"
+    );
     let first = {
         use sea_orm::ConnectionTrait;
-        let db = store.connection();
+        let db = db.app.store.connection();
         db.query_one_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
             "SELECT changed_at FROM stage_history ORDER BY changed_at LIMIT 1",
@@ -293,12 +276,4 @@ async fn the_import_command_takes_the_encoding_and_the_orgs_time_zone() {
         err.contains("is not an encoding this import reads"),
         "{err}"
     );
-    for file in [
-        path.display().to_string(),
-        format!("{}-wal", path.display()),
-        format!("{}-shm", path.display()),
-        mapping.display().to_string(),
-    ] {
-        let _ = std::fs::remove_file(file);
-    }
 }

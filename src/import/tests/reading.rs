@@ -208,6 +208,11 @@ fn a_generic_export_with_its_own_headers_and_month_first_dates_is_read_through_t
     assert_eq!(won.amount, Some(values::Amount::parse("1054").unwrap()));
     assert_eq!(book.deals[1].account, NO_ACCOUNT, "an empty account");
     assert_eq!(
+        crate::import::report::lines(&book.dropped.to_vec()),
+        ["deal without an account: '' 2"],
+        "and counted"
+    );
+    assert_eq!(
         book.deals[2].created_at, None,
         "no engage date: left to the planner"
     );

@@ -1,0 +1,822 @@
+//! The User file's users (Salesforce): each is found here (mapping, an earlier import, e-mail),
+//! skipped when not a seller, or created with its reporting tree; an existing user's manager
+//! and role are compared with the source's and changed only with `update_users`.
+//!
+//! Managers: the file's ManagerId, else (with a UserRole file) one derived from the role
+//! hierarchy ([`crate::import::roles`]). Roles from the tree's shape: a user someone reports to
+//! is LEADER at the top of the tree (no manager) or when their reports have reports, MANAGER
+//! otherwise; a user nobody reports to is REP.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{ImportPlan, Owners, PlanContext, Unresolved, line};
+use crate::domain::directory::{Role, User, UserDraft, UserId, UserProfile};
+use crate::import::report::why;
+use crate::import::roles::derive_managers;
+use crate::import::values::loose;
+use crate::import::{Location, RowError, SourceBook, SourceUser};
+
+/// A field of an existing user that the source sets otherwise: applied with `update_users`,
+/// else only reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChange {
+    /// The user.
+    pub user: UserId,
+    /// Their e-mail, for people reading the report.
+    pub email: String,
+    /// `manager` or `role`.
+    pub field: &'static str,
+    /// The value here now (a manager's e-mail, a role; empty: none).
+    pub now: String,
+    /// The value the source gives.
+    pub source: String,
+    /// Whether the import changes it (`update_users`).
+    pub applied: bool,
+}
+
+/// Words in a user's name or profile that mark Salesforce's integration and automated users.
+const NOT_SELLER_WORDS: &[&str] = &[
+    "integration",
+    "automated process",
+    "autoproc",
+    "security user",
+    "chatter",
+    "api only",
+];
+
+/// Why a User file row is not a seller, if it is not: a UserType other than Standard, an
+/// integration or automated user, or an inactive user owning no deal.
+pub fn not_a_seller(user: &SourceUser, owns_deals: bool) -> Option<String> {
+    if !user.user_type.is_empty() && loose(&user.user_type) != "standard" {
+        return Some(format!("UserType {}", user.user_type));
+    }
+    let words = format!("{} {}", user.name, user.profile).to_lowercase();
+    if NOT_SELLER_WORDS.iter().any(|w| words.contains(w)) {
+        return Some("integration or automated user".into());
+    }
+    if !user.active && !owns_deals {
+        return Some("inactive, owns no deal".into());
+    }
+    None
+}
+
+/// Each kept user's manager (source id; empty: none) and role from the tree's shape.
+struct Tree<'b> {
+    managers: HashMap<&'b str, String>,
+    reports: HashMap<String, Vec<&'b str>>,
+}
+
+impl Tree<'_> {
+    fn manager(&self, id: &str) -> &str {
+        self.managers.get(id).map_or("", String::as_str)
+    }
+
+    fn role(&self, id: &str) -> Role {
+        let Some(below) = self.reports.get(id) else {
+            return Role::Rep;
+        };
+        if self.manager(id).is_empty() || below.iter().any(|r| self.reports.contains_key(*r)) {
+            Role::Leader
+        } else {
+            Role::Manager
+        }
+    }
+}
+
+/// The User file's rows that stay (first of each Id, sellers only); the others are reported
+/// (a repeated Id) or counted (not a seller) and remembered by `owners`.
+fn keep_sellers<'b>(
+    book: &'b SourceBook,
+    owners: &mut Owners<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) -> Vec<&'b SourceUser> {
+    let owned: HashSet<&str> = book.deals.iter().map(|d| d.owner.as_str()).collect();
+    let mut seen: HashMap<&str, &Location> = HashMap::new();
+    let mut kept = Vec::new();
+    for u in &book.users {
+        if let Some(first) = seen.get(u.external_id.as_str()) {
+            errors.push(RowError::new(
+                &u.at,
+                "Id",
+                format!(
+                    "{:?} repeats the user of line {}",
+                    u.external_id,
+                    line(first)
+                ),
+            ));
+            owners.rejected.insert(u.external_id.clone());
+            continue;
+        }
+        seen.insert(&u.external_id, &u.at);
+        match not_a_seller(u, owned.contains(u.external_id.as_str())) {
+            Some(reason) => {
+                out.dropped.add(why::USER_NOT_A_SELLER, &reason);
+                owners.skipped.insert(u.external_id.clone(), reason);
+            }
+            None => kept.push(u),
+        }
+    }
+    kept
+}
+
+/// Managers (ManagerId, else the role hierarchy) and the reports of each.
+fn tree<'b>(
+    book: &'b SourceBook,
+    kept: &[&'b SourceUser],
+    ctx: &PlanContext<'_>,
+    owners: &Owners<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) -> Tree<'b> {
+    let mut managers: HashMap<&str, String> = HashMap::new();
+    let mut orphans: HashSet<&str> = HashSet::new();
+    for u in kept {
+        if owners.skipped.contains_key(&u.manager) {
+            out.dropped.add(why::MANAGER_SKIPPED, &u.manager);
+        } else if !u.manager.is_empty() {
+            managers.insert(&u.external_id, u.manager.clone());
+            continue;
+        }
+        orphans.insert(&u.external_id);
+    }
+    if book.roles.is_empty() && !ctx.mapping.role_managers.is_empty() {
+        errors.push(RowError::new(
+            &Location::file(&ctx.mapping.name),
+            "role_managers",
+            "names managers of roles, but no UserRole file was sent",
+        ));
+    }
+    if !book.roles.is_empty() {
+        let derived = derive_managers(
+            &book.roles,
+            kept,
+            &orphans,
+            ctx.mapping,
+            errors,
+            &mut out.dropped,
+        );
+        for u in kept {
+            if let Some(manager) = derived.managers.get(&u.external_id) {
+                managers.insert(&u.external_id, manager.clone());
+            }
+        }
+        out.manager_choices = derived.choices;
+    }
+    let mut reports: HashMap<String, Vec<&str>> = HashMap::new();
+    for u in kept {
+        if let Some(manager) = managers.get(u.external_id.as_str()) {
+            reports
+                .entry(manager.clone())
+                .or_default()
+                .push(&u.external_id);
+        }
+    }
+    Tree { managers, reports }
+}
+
+/// Resolves the User file's users and, with `create_users`, creates the missing ones with
+/// their manager and role (see the module doc); compares the existing ones with the source.
+pub(super) fn plan_users(
+    book: &SourceBook,
+    ctx: &PlanContext<'_>,
+    owners: &mut Owners<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) {
+    let kept = keep_sellers(book, owners, out, errors);
+    let tree = tree(book, &kept, ctx, owners, out, errors);
+    let mut to_create = Vec::new();
+    let mut known_users = Vec::new();
+    for u in kept {
+        let email = u.email.trim().to_lowercase();
+        let known = match ctx
+            .mapping
+            .owner(&u.external_id)
+            .or_else(|| ctx.mapping.owner(&email))
+        {
+            Some(user) => match owners.mapped(&u.external_id, user) {
+                Ok(id) => Some(id),
+                Err(why) => {
+                    errors.push(RowError::new(&u.at, "Id", why));
+                    owners.rejected.insert(u.external_id.clone());
+                    continue;
+                }
+            },
+            None => ctx
+                .user_links
+                .get(&u.external_id)
+                .or_else(|| owners.by_email.get(&email))
+                .copied(),
+        };
+        match known {
+            Some(id) => {
+                owners.file_users.insert(u.external_id.clone(), id);
+                if !ctx.user_links.contains_key(&u.external_id) {
+                    out.user_links.push((u.external_id.clone(), id));
+                }
+                known_users.push((u, id));
+            }
+            None if ctx.mapping.create_users => to_create.push(u),
+            None => {}
+        }
+    }
+    if !to_create.is_empty() {
+        create_users(&to_create, &tree, ctx, owners, out, errors);
+    }
+    compare_users(&known_users, &tree, ctx, owners, out, errors);
+}
+
+/// Creates `to_create`, each after its manager; a loop or a refused manager refuses the user.
+fn create_users(
+    to_create: &[&SourceUser],
+    tree: &Tree<'_>,
+    ctx: &PlanContext<'_>,
+    owners: &mut Owners<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) {
+    let mut drafts = Vec::new();
+    let mut emails: HashMap<String, &Location> = HashMap::new();
+    for u in to_create {
+        let profile = UserProfile::parse(UserDraft {
+            display_name: u.name.clone(),
+            email: u.email.clone(),
+            role: Some(tree.role(&u.external_id)),
+            manager_id: None,
+            active: u.active,
+        });
+        match profile {
+            Ok(profile) => {
+                if let Some(first) = emails.insert(profile.email.clone(), &u.at) {
+                    errors.push(RowError::new(
+                        &u.at,
+                        "Email",
+                        format!(
+                            "{} is also the e-mail of line {}",
+                            profile.email,
+                            line(first)
+                        ),
+                    ));
+                    owners.rejected.insert(u.external_id.clone());
+                } else {
+                    drafts.push((*u, profile));
+                }
+            }
+            Err(violations) => {
+                for v in violations.0 {
+                    let column = match v.field.as_str() {
+                        "email" => "Email",
+                        _ => "Name",
+                    };
+                    errors.push(RowError::new(&u.at, column, v.description));
+                }
+                owners.rejected.insert(u.external_id.clone());
+            }
+        }
+    }
+    let ids: HashMap<&str, UserId> = drafts
+        .iter()
+        .map(|(u, _)| (u.external_id.as_str(), UserId::generate()))
+        .collect();
+    // Depth below the created roots, to insert managers first; a cycle is refused.
+    let depth = |start: &str| -> Option<usize> {
+        let mut seen = HashSet::new();
+        let mut at = start;
+        let mut depth = 0;
+        loop {
+            let manager = tree.manager(at);
+            if manager.is_empty() || !ids.contains_key(manager) {
+                return Some(depth);
+            }
+            if !seen.insert(at) {
+                return None;
+            }
+            at = manager;
+            depth += 1;
+        }
+    };
+    let mut created = Vec::new();
+    for (u, mut profile) in drafts.iter().cloned() {
+        let manager_ref = tree.manager(&u.external_id);
+        let manager = if manager_ref.is_empty() {
+            Ok(None)
+        } else if let Some(id) = ids.get(manager_ref) {
+            Ok(Some(*id))
+        } else {
+            match owners.resolve(manager_ref) {
+                Ok(id) => Ok(Some(id)),
+                Err(Unresolved::Reported) => Err(None),
+                Err(Unresolved::Because(_)) => Err(Some(format!(
+                    "{manager_ref:?} is neither in the User file nor mapped to a user"
+                ))),
+            }
+        };
+        match (manager, depth(&u.external_id)) {
+            (Ok(manager), Some(depth)) => {
+                profile.manager_id = manager;
+                created.push((depth, u, profile));
+            }
+            (Err(why), _) => {
+                if let Some(why) = why {
+                    errors.push(RowError::new(&u.at, "ManagerId", why));
+                }
+                owners.rejected.insert(u.external_id.clone());
+            }
+            (_, None) => {
+                errors.push(RowError::new(
+                    &u.at,
+                    "ManagerId",
+                    "closes a loop in the reporting tree",
+                ));
+                owners.rejected.insert(u.external_id.clone());
+            }
+        }
+    }
+    // A user whose manager is refused is refused too.
+    loop {
+        let (kept, refused): (Vec<_>, Vec<_>) = created
+            .into_iter()
+            .partition(|(_, u, _)| !owners.rejected.contains(tree.manager(&u.external_id)));
+        created = kept;
+        if refused.is_empty() {
+            break;
+        }
+        for (_, u, _) in refused {
+            errors.push(RowError::new(
+                &u.at,
+                "ManagerId",
+                format!(
+                    "{:?} cannot be imported (see its row)",
+                    tree.manager(&u.external_id)
+                ),
+            ));
+            owners.rejected.insert(u.external_id.clone());
+        }
+    }
+    created.sort_by_key(|(depth, u, _)| (*depth, u.at.line));
+    for (_, u, profile) in created {
+        let id = ids[u.external_id.as_str()];
+        owners.by_email.insert(profile.email.clone(), id);
+        owners.by_id.insert(id);
+        owners.file_users.insert(u.external_id.clone(), id);
+        out.user_links.push((u.external_id.clone(), id));
+        out.new_users.push(User {
+            id,
+            profile,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            version: 1,
+        });
+    }
+}
+
+/// Compares each existing user of the file with the source's manager and role (a role only
+/// when theirs here is a seller's: an admin stays one): differences are listed, and applied
+/// with `update_users`.
+fn compare_users(
+    known: &[(&SourceUser, UserId)],
+    tree: &Tree<'_>,
+    ctx: &PlanContext<'_>,
+    owners: &Owners<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) {
+    let stored: HashMap<UserId, &User> = ctx.users.iter().map(|u| (u.id, u)).collect();
+    let email_of = |id: Option<UserId>| -> String {
+        id.and_then(|id| {
+            stored
+                .get(&id)
+                .map(|u| u.profile.email.clone())
+                .or_else(|| {
+                    out.new_users
+                        .iter()
+                        .find(|u| u.id == id)
+                        .map(|u| u.profile.email.clone())
+                })
+        })
+        .unwrap_or_default()
+    };
+    let mut changes = Vec::new();
+    let mut updated = Vec::new();
+    for (u, id) in known {
+        let Some(user) = stored.get(id) else {
+            continue;
+        };
+        let manager_ref = tree.manager(&u.external_id);
+        let manager = if manager_ref.is_empty() {
+            Some(None)
+        } else {
+            owners.resolve(manager_ref).ok().map(Some)
+        };
+        let mut profile = user.profile.clone();
+        if let Some(manager) = manager
+            && manager != profile.manager_id
+        {
+            changes.push(UserChange {
+                user: *id,
+                email: profile.email.clone(),
+                field: "manager",
+                now: email_of(profile.manager_id),
+                source: email_of(manager),
+                applied: false,
+            });
+            profile.manager_id = manager;
+        }
+        let role = tree.role(&u.external_id);
+        if matches!(profile.role, Role::Rep | Role::Manager | Role::Leader) && role != profile.role
+        {
+            changes.push(UserChange {
+                user: *id,
+                email: profile.email.clone(),
+                field: "role",
+                now: profile.role.as_str().to_string(),
+                source: role.as_str().to_string(),
+                applied: false,
+            });
+            profile.role = role;
+        }
+        if profile != user.profile {
+            updated.push((
+                *u,
+                User {
+                    profile,
+                    updated_at: ctx.now,
+                    version: user.version + 1,
+                    ..(*user).clone()
+                },
+                user.version,
+            ));
+        }
+    }
+    out.user_changes = changes;
+    if ctx.mapping.update_users {
+        apply_unless_looping(updated, ctx, out, errors);
+    }
+}
+
+/// Plans the updates (`update_users`), refusing any that would close a loop in the reporting
+/// tree as it would be: the stored managers, the new users', then the updates.
+fn apply_unless_looping(
+    updated: Vec<(&SourceUser, User, i64)>,
+    ctx: &PlanContext<'_>,
+    out: &mut ImportPlan,
+    errors: &mut Vec<RowError>,
+) {
+    let mut manager_of: HashMap<UserId, Option<UserId>> = ctx
+        .users
+        .iter()
+        .map(|u| (u.id, u.profile.manager_id))
+        .chain(out.new_users.iter().map(|u| (u.id, u.profile.manager_id)))
+        .collect();
+    for (_, user, _) in &updated {
+        manager_of.insert(user.id, user.profile.manager_id);
+    }
+    for (u, user, version) in updated {
+        let mut at = user.profile.manager_id;
+        let mut steps = 0;
+        while let Some(manager) = at
+            && manager != user.id
+            && steps <= manager_of.len()
+        {
+            at = manager_of.get(&manager).copied().flatten();
+            steps += 1;
+        }
+        if at == Some(user.id) {
+            errors.push(RowError::new(
+                &u.at,
+                "ManagerId",
+                "would close a loop in the reporting tree with the users here",
+            ));
+        } else {
+            for change in out.user_changes.iter_mut().filter(|c| c.user == user.id) {
+                change.applied = true;
+            }
+            out.changed_users.push((user, version));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{World, book, deal, errors, user};
+    use crate::domain::directory::Role;
+    use crate::import::report::lines;
+    use crate::import::{Location, SourceRole, SourceUser};
+
+    fn person(id: &str, role: &str, line: u64) -> SourceUser {
+        SourceUser {
+            at: Location::line("User.csv", line),
+            external_id: id.into(),
+            name: format!("Person {id}"),
+            email: format!("{id}@example.com"),
+            manager: String::new(),
+            active: true,
+            role: role.into(),
+            user_type: "Standard".into(),
+            profile: "Standard User".into(),
+            created_at: None,
+        }
+    }
+
+    fn role(id: &str, name: &str, parent: &str, forecast_user: &str, line: u64) -> SourceRole {
+        SourceRole {
+            at: Location::line("UserRole.csv", line),
+            external_id: id.into(),
+            name: name.into(),
+            parent: parent.into(),
+            forecast_user: forecast_user.into(),
+        }
+    }
+
+    /// (e-mail, role, manager's e-mail) of each created user, in creation order.
+    fn created(plan: &crate::import::ImportPlan) -> Vec<(String, Role, String)> {
+        plan.new_users
+            .iter()
+            .map(|u| {
+                let manager = u
+                    .profile
+                    .manager_id
+                    .and_then(|m| plan.new_users.iter().find(|n| n.id == m))
+                    .map(|m| m.profile.email.clone())
+                    .unwrap_or_default();
+                (u.profile.email.clone(), u.profile.role, manager)
+            })
+            .collect()
+    }
+
+    fn c(email: &str, role: Role, manager: &str) -> (String, Role, String) {
+        (email.into(), role, manager.into())
+    }
+
+    #[test]
+    fn users_without_a_manager_id_take_managers_and_roles_from_the_role_tree() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "r1".into();
+        rows.roles = vec![
+            role("R-VP", "Director Comercial", "", "", 2),
+            role("R-MGR", "Gerente Regional", "R-VP", "m1", 3),
+            role("R-REP", "Ejecutivo", "R-MGR", "", 4),
+        ];
+        rows.users = vec![
+            person("vp", "R-VP", 2),
+            person("m1", "R-MGR", 3),
+            person("m2", "R-MGR", 4),
+            person("r1", "R-REP", 5),
+        ];
+        let plan = w.plan(&rows).unwrap();
+        assert_eq!(
+            created(&plan),
+            [
+                c("vp@example.com", Role::Leader, ""),
+                c("m1@example.com", Role::Manager, "vp@example.com"),
+                c("m2@example.com", Role::Rep, "m1@example.com"),
+                c("r1@example.com", Role::Rep, "m1@example.com"),
+            ],
+            "the forecast user manages their role's holders and the roles below; they report \
+             to the nearest role above holding a seller"
+        );
+        assert!(plan.manager_choices.is_empty());
+    }
+
+    #[test]
+    fn a_top_manager_is_a_leader_and_a_manager_of_managers_too() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "rep".into();
+        let mut rep = person("rep", "", 2);
+        rep.manager = "boss".into();
+        rows.users = vec![rep, person("boss", "", 3)];
+        let plan = w.plan(&rows).unwrap();
+        assert_eq!(
+            created(&plan),
+            [
+                c("boss@example.com", Role::Leader, ""),
+                c("rep@example.com", Role::Rep, "boss@example.com"),
+            ]
+        );
+    }
+
+    #[test]
+    fn non_sellers_are_skipped_and_counted_by_reason() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(
+            vec![
+                deal("1", "problem-recognized", 2),
+                deal("2", "problem-recognized", 3),
+            ],
+            vec![],
+        );
+        rows.deals[0].owner = "seller".into();
+        rows.deals[1].owner = "gone-with-deals".into();
+        let mut partner = person("partner", "", 3);
+        partner.user_type = "PowerPartner".into();
+        let mut integration = person("int", "", 4);
+        integration.name = "Integration User".into();
+        let mut automated = person("auto", "", 5);
+        automated.profile = "Automated Process".into();
+        let mut gone = person("gone", "", 6);
+        gone.active = false;
+        let mut gone_with_deals = person("gone-with-deals", "", 7);
+        gone_with_deals.active = false;
+        rows.users = vec![
+            person("seller", "", 2),
+            partner,
+            integration,
+            automated,
+            gone,
+            gone_with_deals,
+        ];
+        let plan = w.plan(&rows).unwrap();
+        let emails: Vec<&str> = plan
+            .new_users
+            .iter()
+            .map(|u| u.profile.email.as_str())
+            .collect();
+        assert_eq!(
+            emails,
+            ["seller@example.com", "gone-with-deals@example.com"]
+        );
+        assert_eq!(
+            lines(&plan.dropped.to_vec())
+                .into_iter()
+                .filter(|l| l.starts_with("user"))
+                .collect::<Vec<_>>(),
+            [
+                "user skipped (not a seller): 'integration or automated user' 2, \
+              'UserType PowerPartner' 1, 'inactive, owns no deal' 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_manager_id_naming_a_skipped_user_gives_way_to_the_role_tree() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "rep".into();
+        rows.roles = vec![
+            role("R-MGR", "Gerente", "", "gone", 2),
+            role("R-REP", "Ejecutivo", "R-MGR", "", 3),
+        ];
+        let mut gone = person("gone", "R-MGR", 2);
+        gone.active = false;
+        let mut rep = person("rep", "R-REP", 3);
+        rep.manager = "gone".into();
+        rows.users = vec![gone, rep, person("boss", "R-MGR", 4)];
+        let plan = w.plan(&rows).unwrap();
+        assert_eq!(
+            created(&plan),
+            [
+                c("boss@example.com", Role::Leader, ""),
+                c("rep@example.com", Role::Rep, "boss@example.com"),
+            ]
+        );
+        assert_eq!(
+            lines(&plan.dropped.to_vec()),
+            [
+                "ForecastUserId names no active seller of the User file (ignored): 'gone' 1",
+                "ManagerId names a skipped user (role tree used instead): 'gone' 1",
+                "user skipped (not a seller): 'inactive, owns no deal' 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deal_owned_by_a_skipped_user_says_to_map_it() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "int".into();
+        let mut integration = person("int", "", 2);
+        integration.name = "Integration User".into();
+        rows.users = vec![integration];
+        assert_eq!(
+            errors(w.plan(&rows)),
+            [
+                "Opportunity.csv:2: OwnerId: \"int\" is a User file row skipped as not a seller \
+              (integration or automated user): map it to a user in \"owners\""
+            ]
+        );
+    }
+
+    #[test]
+    fn several_holders_of_a_role_the_choice_is_reported() {
+        let w = World::new(r#"{"create_users":true}"#);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "r1".into();
+        rows.roles = vec![
+            role("R-MGR", "Gerente", "", "", 2),
+            role("R-REP", "Ejecutivo", "R-MGR", "", 3),
+        ];
+        let mut late = person("m1", "R-MGR", 2);
+        late.created_at = Some("2024-01-01T00:00:00Z".parse().unwrap());
+        let mut early = person("m2", "R-MGR", 3);
+        early.created_at = Some("2020-01-01T00:00:00Z".parse().unwrap());
+        rows.users = vec![late, early, person("r1", "R-REP", 4)];
+        let plan = w.plan(&rows).unwrap();
+        assert_eq!(
+            created(&plan)[2],
+            c("r1@example.com", Role::Rep, "m2@example.com")
+        );
+        assert_eq!(plan.manager_choices.len(), 1);
+        assert_eq!(plan.manager_choices[0].chosen, "m2@example.com");
+        let named = World::new(r#"{"create_users":true,"role_managers":{"Gerente":"m1"}}"#)
+            .plan(&rows)
+            .unwrap();
+        assert_eq!(
+            created(&named)[2],
+            c("r1@example.com", Role::Rep, "m1@example.com")
+        );
+        assert!(named.manager_choices.is_empty());
+    }
+
+    /// Ann (a REP here, managed by nobody) is in the User file under Victor, who is new.
+    fn ann_under_victor(mapping: &str) -> (World, crate::import::SourceBook) {
+        let mut w = World::new(mapping);
+        w.users[0].version = 3;
+        w.users.push(user("admin@example.com", Role::Admin));
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "ann".into();
+        let mut ann = person("ann", "", 2);
+        ann.manager = "victor".into();
+        let mut admin = person("admin", "", 3);
+        admin.manager = "victor".into();
+        rows.users = vec![ann, admin, person("victor", "", 4)];
+        (w, rows)
+    }
+
+    #[test]
+    fn existing_users_are_not_changed_without_update_users_but_listed() {
+        let (w, rows) = ann_under_victor(r#"{"create_users":true}"#);
+        let plan = w.plan(&rows).unwrap();
+        assert!(plan.changed_users.is_empty());
+        let listed: Vec<(&str, &str, &str, &str, bool)> = plan
+            .user_changes
+            .iter()
+            .map(|c| {
+                (
+                    c.email.as_str(),
+                    c.field,
+                    c.now.as_str(),
+                    c.source.as_str(),
+                    c.applied,
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "ann@example.com",
+                    "manager",
+                    "",
+                    "victor@example.com",
+                    false
+                ),
+                (
+                    "admin@example.com",
+                    "manager",
+                    "",
+                    "victor@example.com",
+                    false
+                ),
+            ],
+            "an admin's role is not a seller's: it is not compared"
+        );
+        assert_eq!(created(&plan), [c("victor@example.com", Role::Leader, "")]);
+    }
+
+    #[test]
+    fn update_users_applies_the_sources_managers_and_roles() {
+        let (w, rows) = ann_under_victor(r#"{"create_users":true,"update_users":true}"#);
+        let plan = w.plan(&rows).unwrap();
+        let victor = plan.new_users[0].id;
+        let (ann, version) = &plan.changed_users[0];
+        assert_eq!(*version, 3);
+        assert_eq!(ann.version, 4);
+        assert_eq!(
+            (ann.profile.role, ann.profile.manager_id),
+            (Role::Rep, Some(victor))
+        );
+        assert_eq!(plan.changed_users[1].0.profile.role, Role::Admin);
+        assert!(plan.user_changes.iter().all(|c| c.applied));
+    }
+
+    #[test]
+    fn a_change_that_would_close_a_loop_with_users_here_is_refused() {
+        // Carl, not in the file, reports to Ann here; the file puts Ann under Carl.
+        let mut w = World::new(r#"{"update_users":true}"#);
+        let mut carl = user("carl@example.com", Role::Manager);
+        carl.profile.manager_id = Some(w.users[0].id);
+        w.users.push(carl);
+        let mut rows = book(vec![deal("1", "problem-recognized", 2)], vec![]);
+        rows.deals[0].owner = "ann".into();
+        let mut ann = person("ann", "", 2);
+        ann.manager = "carl@example.com".into();
+        rows.users = vec![ann];
+        assert_eq!(
+            errors(w.plan(&rows)),
+            ["User.csv:2: ManagerId: would close a loop in the reporting tree with the users here"]
+        );
+    }
+}
