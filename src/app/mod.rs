@@ -51,6 +51,8 @@ pub struct App<S> {
     pub clock: Clock,
     /// How each wide forecast read its open deals last time ([`forecast::ReadHints`]).
     pub(crate) read_hints: forecast::ReadHints,
+    /// The not-yet-created term's past revenue read today ([`period_forecast::NewRevenueCache`]).
+    pub(crate) new_revenue: period_forecast::NewRevenueCache,
 }
 
 impl<S: Store> App<S> {
@@ -61,6 +63,7 @@ impl<S: Store> App<S> {
             calendar: Default::default(),
             clock: Clock::system(),
             read_hints: Default::default(),
+            new_revenue: Default::default(),
         }
     }
 

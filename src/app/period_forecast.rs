@@ -3,6 +3,7 @@
 //! by segment, and the not-yet-created term of a scope learned from its past periods.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
@@ -208,8 +209,34 @@ impl NewPipeline {
     }
 }
 
+/// How many scopes' past revenue [`NewRevenueCache`] keeps before it starts again.
+const NEW_REVENUE_SCOPES: usize = 256;
+
+/// The not-yet-created term's past revenue rows, per scope, period, as-of day and exchange
+/// rates (hashed): the term is read as of the start of the day (in the org's zone), so within a
+/// day its rows are the same for every call and every replica, and only the first call of the
+/// day reads them (on the large org, every won deal of the past four quarters).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NewRevenueCache(Arc<Mutex<HashMap<u64, Arc<Vec<NewRevenueRow>>>>>);
+
+impl NewRevenueCache {
+    fn get(&self, key: u64) -> Option<Arc<Vec<NewRevenueRow>>> {
+        self.0.lock().ok()?.get(&key).cloned()
+    }
+
+    fn keep(&self, key: u64, rows: Arc<Vec<NewRevenueRow>>) {
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() >= NEW_REVENUE_SCOPES && !kept.contains_key(&key) {
+                kept.clear();
+            }
+            kept.insert(key, rows);
+        }
+    }
+}
+
 impl<S: Store> App<S> {
-    /// The not-yet-created term of `owners` (`None`: everyone) for `period` as of now.
+    /// The not-yet-created term of `owners` (`None`: everyone) for `period` as of the start of
+    /// today.
     pub(crate) async fn new_pipeline(
         &self,
         owners: Option<&[UserId]>,
@@ -218,19 +245,37 @@ impl<S: Store> App<S> {
         valuation: &Valuation,
     ) -> AppResult<NewPipeline> {
         let lookback = PeriodKind::of(period).default_lookback();
-        let windows = past_windows(&self.calendar, period, self.now(), lookback);
-        let asked: Vec<CreatedAfter> = windows
-            .iter()
-            .map(|w| CreatedAfter {
-                from: w.first_day,
-                to: w.next_day,
-                point: w.point,
-            })
-            .collect();
-        let rows = self
-            .store
-            .revenue_created_after(owners, &asked, self.now(), valuation)
-            .await?;
+        let as_of = self.calendar.start_of(self.today());
+        let windows = past_windows(&self.calendar, period, as_of, lookback);
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (owners, period.to_string(), as_of, valuation.into.code()).hash(&mut h);
+            for (currency, rate) in &valuation.rates {
+                (currency.code(), rate.to_bits()).hash(&mut h);
+            }
+            h.finish()
+        };
+        let rows = match self.new_revenue.get(key) {
+            Some(rows) => rows,
+            None => {
+                let asked: Vec<CreatedAfter> = windows
+                    .iter()
+                    .map(|w| CreatedAfter {
+                        from: w.first_day,
+                        to: w.next_day,
+                        point: w.point,
+                    })
+                    .collect();
+                let rows = Arc::new(
+                    self.store
+                        .revenue_created_after(owners, &asked, as_of, valuation)
+                        .await?,
+                );
+                self.new_revenue.keep(key, rows.clone());
+                rows
+            }
+        };
         Ok(new_pipeline_of(&windows, &rows, converter))
     }
 }

@@ -248,8 +248,9 @@ contract_test!(
         let (e, f_) = (weigh(100_000, q_e), weigh(50_000, q_f));
         let classic_e = weigh(100_000, rate.smoothed_rate);
         let classic_f = weigh(50_000, rate.smoothed_rate);
-        // The not-yet-created term: as of 9.5 days into July, each of the 12 months before
-        // counts the deals booked in it that were created more than 9.5 days into it: only D
+        // The not-yet-created term: as of the start of 10 July (9 days into it), each of the 12
+        // months before counts the deals booked in it that were created more than 9 days into
+        // it: only D
         // (created 15 June, booked 28 June), rep 1's. Rep 1's mean: 30,000 / 12 = 2,500.
         let new = f.not_yet_created.clone().unwrap();
         assert_eq!(new.expected, 2_500);
@@ -310,5 +311,50 @@ contract_test!(
         // Its range needed the deals one by one after their groups (E and E' are one group):
         // asked again, it reads them one by one only, and answers the same, range and all.
         assert_eq!(forecast(&app, &app.admin_token, "org").await, org);
+
+        // The term is read once per scope and day: H (rep 2, 600.00, created on 20 June, won on
+        // the 25th), booked since, is not in today's term, and is in tomorrow's (rep 2's mean
+        // 60,000 / 12 = 5,000).
+        let (late, late_history, late_fields) = closed_book(
+            pid,
+            &[(
+                &rep2.0,
+                60_000,
+                "2025-06-20T09:00:00Z",
+                "2025-06-25",
+                true,
+                "2025-06-25T12:00:00Z",
+            )],
+        );
+        let audit = AuditEntry {
+            actor: None,
+            action: "Test",
+            resource: "deals".into(),
+            detail: String::new(),
+            change: None,
+        };
+        app.app
+            .store
+            .insert_book(&late, &late_history, &late_fields, audit)
+            .await
+            .unwrap();
+        let today = forecast(&app, &app.admin_token, "org").await;
+        assert_eq!(today.not_yet_created, org.not_yet_created);
+        let tomorrow = app
+            .app
+            .clone()
+            .with_clock(Clock::starting_at(at(NOW) + chrono::Duration::days(1)));
+        let admin = tomorrow.authenticate(Some(&app.admin_token)).await.unwrap();
+        let next = tomorrow
+            .forecast(
+                &admin,
+                dealdesk::domain::period::Period::parse("2025-07").unwrap(),
+                dealdesk::app::forecast::Scope::Org,
+                &[],
+                dealdesk::domain::money::Currency::USD,
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.not_yet_created.map(|n| n.expected), Some(7_500));
     }
 );
