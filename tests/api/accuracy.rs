@@ -187,6 +187,17 @@ pub(crate) fn june_closed<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> Vec<Clo
     ]
 }
 
+/// The audit entry of a book the tests insert in bulk.
+pub(crate) fn test_audit() -> AuditEntry {
+    AuditEntry {
+        actor: None,
+        action: "Test",
+        resource: "deals".into(),
+        detail: String::new(),
+        change: None,
+    }
+}
+
 /// The deals `closed` of `pipeline` ([`past_deal`]) with their stage and field history.
 pub(crate) fn closed_book(
     pipeline: uuid::Uuid,
@@ -228,13 +239,7 @@ async fn june(app: &TestApp) -> June {
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
     let (deals, mut history, fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
     history.sort_by_key(|h| h.at);
-    let audit = AuditEntry {
-        actor: None,
-        action: "Test",
-        resource: "deals".into(),
-        detail: String::new(),
-        change: None,
-    };
+    let audit = test_audit();
     app.app
         .store
         .insert_book(&deals, &history, &fields, audit)

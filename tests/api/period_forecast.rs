@@ -4,7 +4,7 @@
 //! stands at 10 July 2025, 12:00 UTC, over a hand-built book.
 
 use dealdesk::app::Clock;
-use dealdesk::app::ports::{AuditEntry, DealStore};
+use dealdesk::app::ports::DealStore;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
@@ -15,7 +15,7 @@ use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
-use crate::accuracy::{at, closed_book, june_closed, pipeline, usd};
+use crate::accuracy::{at, closed_book, june_closed, pipeline, test_audit, usd};
 use crate::contract_test;
 use crate::helpers::{TestApp, authed, user_id};
 
@@ -196,13 +196,7 @@ contract_test!(
             fields.extend(changes);
         }
         history.sort_by_key(|h| h.at);
-        let audit = AuditEntry {
-            actor: None,
-            action: "Test",
-            resource: "deals".into(),
-            detail: String::new(),
-            change: None,
-        };
+        let audit = test_audit();
         app.app
             .store
             .insert_book(&deals, &history, &fields, audit)
@@ -326,13 +320,7 @@ contract_test!(
                 "2025-06-25T12:00:00Z",
             )],
         );
-        let audit = AuditEntry {
-            actor: None,
-            action: "Test",
-            resource: "deals".into(),
-            detail: String::new(),
-            change: None,
-        };
+        let audit = test_audit();
         app.app
             .store
             .insert_book(&late, &late_history, &late_fields, audit)

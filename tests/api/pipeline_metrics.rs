@@ -27,7 +27,7 @@
 //! Reporting tree: manager M over R1 and R2; manager M2 over R3.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use dealdesk::app::ports::{AuditEntry, DealStore};
+use dealdesk::app::ports::DealStore;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, LeadSource,
     StageHistoryEntry,
@@ -37,6 +37,7 @@ use dealdesk::domain::money::{Currency, Money};
 use dealdesk::proto as pb;
 use tonic::{Code, Status};
 
+use crate::accuracy::test_audit;
 use crate::contract_test;
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
 
@@ -309,13 +310,7 @@ async fn book(app: &TestApp) -> Book {
         books.into_iter().flat_map(|(_, rows)| rows).collect();
     // Stored in time order, so each deal's rows are in order too.
     history.sort_by_key(|h| h.at);
-    let audit = AuditEntry {
-        actor: None,
-        action: "Test",
-        resource: "deals".into(),
-        detail: String::new(),
-        change: None,
-    };
+    let audit = test_audit();
     app.app
         .store
         .insert_book(&deals, &history, &fields, audit)
