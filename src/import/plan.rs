@@ -1146,6 +1146,22 @@ pub(crate) mod tests {
 
     pub(crate) const MAPPING: &str = r#"{"stages":{"Prospecting":"problem-recognized","Qualification":"solution-exploring","Proposal":"decision-pending"}}"#;
 
+    /// A User-file row: a standard, active seller of the role `role` with no ManagerId.
+    pub(crate) fn person(id: &str, role: &str, line: u64) -> crate::import::SourceUser {
+        crate::import::SourceUser {
+            at: Location::line("User.csv", line),
+            external_id: id.into(),
+            name: format!("Person {id}"),
+            email: format!("{id}@example.com"),
+            manager: String::new(),
+            active: true,
+            role: role.into(),
+            user_type: "Standard".into(),
+            profile: "Standard User".into(),
+            created_at: None,
+        }
+    }
+
     fn moves(plan: &ImportPlan) -> Vec<(Option<&str>, &str, HistoryDirection)> {
         plan.history
             .iter()

@@ -318,21 +318,6 @@ mod tests {
         }
     }
 
-    fn seller(id: &str, role: &str, line: u64) -> SourceUser {
-        SourceUser {
-            at: Location::line("User.csv", line),
-            external_id: id.into(),
-            name: format!("Person {id}"),
-            email: format!("{id}@example.com"),
-            manager: String::new(),
-            active: true,
-            role: role.into(),
-            user_type: "Standard".into(),
-            profile: String::new(),
-            created_at: None,
-        }
-    }
-
     /// Derives for every seller, with the mapping `json`.
     fn derive(
         roles: &[SourceRole],
@@ -375,15 +360,15 @@ mod tests {
             role("R-DIR", "R-VP", "", 3),
             role("R-REP", "R-DIR", "", 4),
         ];
-        let mut idle = seller("dir", "R-DIR", 4);
+        let mut idle = crate::import::plan::tests::person("dir", "R-DIR", 4);
         idle.active = false;
         let (found, derived, errors) = derive(
             &roles,
             &[
-                seller("vp", "R-VP", 2),
+                crate::import::plan::tests::person("vp", "R-VP", 2),
                 idle,
-                seller("rep1", "R-REP", 3),
-                seller("rep2", "R-REP", 5),
+                crate::import::plan::tests::person("rep1", "R-REP", 3),
+                crate::import::plan::tests::person("rep2", "R-REP", 5),
             ],
             "",
         );
@@ -402,9 +387,9 @@ mod tests {
         let (found, _, _) = derive(
             &roles,
             &[
-                seller("vp", "R-VP", 2),
-                seller("lead", "R-MGR", 3),
-                seller("peer", "R-MGR", 4),
+                crate::import::plan::tests::person("vp", "R-VP", 2),
+                crate::import::plan::tests::person("lead", "R-MGR", 3),
+                crate::import::plan::tests::person("peer", "R-MGR", 4),
             ],
             "",
         );
@@ -414,11 +399,15 @@ mod tests {
     #[test]
     fn several_holders_the_earliest_created_is_chosen_and_reported() {
         let roles = [role("R-MGR", "", "", 2), role("R-REP", "R-MGR", "", 3)];
-        let mut late = seller("m1", "R-MGR", 2);
+        let mut late = crate::import::plan::tests::person("m1", "R-MGR", 2);
         late.created_at = Some("2024-05-01T00:00:00Z".parse().unwrap());
-        let mut early = seller("m2", "R-MGR", 3);
+        let mut early = crate::import::plan::tests::person("m2", "R-MGR", 3);
         early.created_at = Some("2021-01-01T00:00:00Z".parse().unwrap());
-        let sellers = [late, early, seller("rep", "R-REP", 4)];
+        let sellers = [
+            late,
+            early,
+            crate::import::plan::tests::person("rep", "R-REP", 4),
+        ];
         let (found, derived, _) = derive(&roles, &sellers, "");
         assert_eq!(found, pairs(&[("rep", "m2")]));
         assert_eq!(
@@ -435,9 +424,9 @@ mod tests {
     fn several_holders_the_mapping_names_one_by_role_name_and_email() {
         let roles = [role("R-MGR", "", "", 2), role("R-REP", "R-MGR", "", 3)];
         let sellers = [
-            seller("m1", "R-MGR", 2),
-            seller("m2", "R-MGR", 3),
-            seller("rep", "R-REP", 4),
+            crate::import::plan::tests::person("m1", "R-MGR", 2),
+            crate::import::plan::tests::person("m2", "R-MGR", 3),
+            crate::import::plan::tests::person("rep", "R-REP", 4),
         ];
         let (found, derived, _) = derive(
             &roles,
@@ -457,7 +446,7 @@ mod tests {
         ];
         let (_, _, errors) = derive(
             &roles,
-            &[seller("u", "R-Z", 2)],
+            &[crate::import::plan::tests::person("u", "R-Z", 2)],
             r#"{"role_managers":{"R-C":"nobody@example.com","Sales":"u"}}"#,
         );
         assert_eq!(

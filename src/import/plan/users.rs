@@ -499,25 +499,10 @@ fn apply_unless_looping(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{World, book, deal, errors, user};
+    use super::super::tests::{World, book, deal, errors, person, user};
     use crate::domain::directory::Role;
     use crate::import::report::lines;
-    use crate::import::{Location, SourceRole, SourceUser};
-
-    fn person(id: &str, role: &str, line: u64) -> SourceUser {
-        SourceUser {
-            at: Location::line("User.csv", line),
-            external_id: id.into(),
-            name: format!("Person {id}"),
-            email: format!("{id}@example.com"),
-            manager: String::new(),
-            active: true,
-            role: role.into(),
-            user_type: "Standard".into(),
-            profile: "Standard User".into(),
-            created_at: None,
-        }
-    }
+    use crate::import::{Location, SourceRole};
 
     fn role(id: &str, name: &str, parent: &str, forecast_user: &str, line: u64) -> SourceRole {
         SourceRole {
