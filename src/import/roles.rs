@@ -307,6 +307,7 @@ pub fn derive_managers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::plan::tests::person;
 
     fn role(id: &str, parent: &str, forecast_user: &str, line: u64) -> SourceRole {
         SourceRole {
@@ -360,15 +361,15 @@ mod tests {
             role("R-DIR", "R-VP", "", 3),
             role("R-REP", "R-DIR", "", 4),
         ];
-        let mut idle = crate::import::plan::tests::person("dir", "R-DIR", 4);
+        let mut idle = person("dir", "R-DIR", 4);
         idle.active = false;
         let (found, derived, errors) = derive(
             &roles,
             &[
-                crate::import::plan::tests::person("vp", "R-VP", 2),
+                person("vp", "R-VP", 2),
                 idle,
-                crate::import::plan::tests::person("rep1", "R-REP", 3),
-                crate::import::plan::tests::person("rep2", "R-REP", 5),
+                person("rep1", "R-REP", 3),
+                person("rep2", "R-REP", 5),
             ],
             "",
         );
@@ -387,9 +388,9 @@ mod tests {
         let (found, _, _) = derive(
             &roles,
             &[
-                crate::import::plan::tests::person("vp", "R-VP", 2),
-                crate::import::plan::tests::person("lead", "R-MGR", 3),
-                crate::import::plan::tests::person("peer", "R-MGR", 4),
+                person("vp", "R-VP", 2),
+                person("lead", "R-MGR", 3),
+                person("peer", "R-MGR", 4),
             ],
             "",
         );
@@ -399,15 +400,11 @@ mod tests {
     #[test]
     fn several_holders_the_earliest_created_is_chosen_and_reported() {
         let roles = [role("R-MGR", "", "", 2), role("R-REP", "R-MGR", "", 3)];
-        let mut late = crate::import::plan::tests::person("m1", "R-MGR", 2);
+        let mut late = person("m1", "R-MGR", 2);
         late.created_at = Some("2024-05-01T00:00:00Z".parse().unwrap());
-        let mut early = crate::import::plan::tests::person("m2", "R-MGR", 3);
+        let mut early = person("m2", "R-MGR", 3);
         early.created_at = Some("2021-01-01T00:00:00Z".parse().unwrap());
-        let sellers = [
-            late,
-            early,
-            crate::import::plan::tests::person("rep", "R-REP", 4),
-        ];
+        let sellers = [late, early, person("rep", "R-REP", 4)];
         let (found, derived, _) = derive(&roles, &sellers, "");
         assert_eq!(found, pairs(&[("rep", "m2")]));
         assert_eq!(
@@ -424,9 +421,9 @@ mod tests {
     fn several_holders_the_mapping_names_one_by_role_name_and_email() {
         let roles = [role("R-MGR", "", "", 2), role("R-REP", "R-MGR", "", 3)];
         let sellers = [
-            crate::import::plan::tests::person("m1", "R-MGR", 2),
-            crate::import::plan::tests::person("m2", "R-MGR", 3),
-            crate::import::plan::tests::person("rep", "R-REP", 4),
+            person("m1", "R-MGR", 2),
+            person("m2", "R-MGR", 3),
+            person("rep", "R-REP", 4),
         ];
         let (found, derived, _) = derive(
             &roles,
@@ -446,7 +443,7 @@ mod tests {
         ];
         let (_, _, errors) = derive(
             &roles,
-            &[crate::import::plan::tests::person("u", "R-Z", 2)],
+            &[person("u", "R-Z", 2)],
             r#"{"role_managers":{"R-C":"nobody@example.com","Sales":"u"}}"#,
         );
         assert_eq!(
