@@ -205,6 +205,14 @@ pub struct ServeArgs {
     /// client's deadline.
     #[arg(long, env = "DEALDESK_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+    /// The same for the calls that learn from a pipeline's whole history (ComputeWinRates,
+    /// BacktestForecast), which take tens of seconds on a large org. 0: only the client's.
+    #[arg(
+        long,
+        env = "DEALDESK_LONG_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 600
+    )]
+    pub long_request_timeout_seconds: u64,
 }
 
 impl ServeArgs {
@@ -222,10 +230,15 @@ impl ServeArgs {
     pub fn limits(&self) -> crate::overload::Limits {
         crate::overload::Limits {
             max_in_flight: self.max_concurrent_requests as usize,
-            default_deadline: (self.request_timeout_seconds > 0)
-                .then(|| std::time::Duration::from_secs(self.request_timeout_seconds)),
+            default_deadline: seconds(self.request_timeout_seconds),
+            long_deadline: seconds(self.long_request_timeout_seconds),
         }
     }
+}
+
+/// A deadline of `n` seconds; none for 0.
+fn seconds(n: u64) -> Option<std::time::Duration> {
+    (n > 0).then(|| std::time::Duration::from_secs(n))
 }
 
 /// Options of `demo`.

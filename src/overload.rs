@@ -32,14 +32,25 @@ pub struct Limits {
     /// The deadline of a call whose client sent none (and the cap of one it sent); `None`: only
     /// the client's.
     pub default_deadline: Option<Duration>,
+    /// The same for the [`LONG_CALLS`], which read a pipeline's whole history; `None`: only the
+    /// client's.
+    pub long_deadline: Option<Duration>,
 }
 
+/// The unary RPCs that learn from a pipeline's whole history (a large org's takes tens of
+/// seconds): they get [`Limits::long_deadline`] rather than the default.
+pub const LONG_CALLS: [&str; 2] = [
+    "/dealdesk.v1.ForecastService/ComputeWinRates",
+    "/dealdesk.v1.ForecastService/BacktestForecast",
+];
+
 impl Default for Limits {
-    /// 256 calls in flight; 30 s per call.
+    /// 256 calls in flight; 30 s per call, 10 minutes per long call.
     fn default() -> Self {
         Self {
             max_in_flight: 256,
             default_deadline: Some(Duration::from_secs(30)),
+            long_deadline: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -73,6 +84,8 @@ enum Class {
     Streaming,
     /// A unary RPC: a slot and a deadline.
     Unary,
+    /// One of the [`LONG_CALLS`]: a slot and the long deadline.
+    Long,
 }
 
 /// The paths (`/package.Service/Method`) of the API's streaming RPCs, read from a descriptor
@@ -105,6 +118,7 @@ pub struct OverloadLayer {
     slots: Arc<Semaphore>,
     max_in_flight: usize,
     default_deadline: Option<Duration>,
+    long_deadline: Option<Duration>,
     streaming: Arc<HashSet<String>>,
 }
 
@@ -131,6 +145,7 @@ impl OverloadLayer {
             slots: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             default_deadline: limits.default_deadline,
+            long_deadline: limits.long_deadline,
             streaming: Arc::new(streaming),
         }
     }
@@ -148,6 +163,8 @@ impl OverloadLayer {
             Class::Exempt
         } else if self.streaming.contains(path) {
             Class::Streaming
+        } else if LONG_CALLS.contains(&path) {
+            Class::Long
         } else {
             Class::Unary
         }
@@ -236,15 +253,17 @@ where
                 }
             },
         };
-        let deadline = match class {
-            Class::Unary => match (client_deadline, self.layer.default_deadline) {
-                (Some(client), Some(server)) => Some(client.min(server)),
-                (client, server) => client.or(server),
-            },
-            _ => client_deadline,
+        let server_deadline = match class {
+            Class::Unary => self.layer.default_deadline,
+            Class::Long => self.layer.long_deadline,
+            _ => None,
+        };
+        let deadline = match (client_deadline, server_deadline) {
+            (Some(client), Some(server)) => Some(client.min(server)),
+            (client, server) => client.or(server),
         };
         let slot = match class {
-            Class::Unary => match self.layer.slots.clone().try_acquire_owned() {
+            Class::Unary | Class::Long => match self.layer.slots.clone().try_acquire_owned() {
                 Ok(slot) => Some(slot),
                 Err(_) => return Box::pin(std::future::ready(Ok(overloaded().into_http()))),
             },
@@ -342,6 +361,34 @@ mod tests {
             layer.class("/dealdesk.v1.DealService/GetDeal"),
             Class::Unary
         );
+        assert_eq!(
+            layer.class("/dealdesk.v1.ForecastService/ComputeWinRates"),
+            Class::Long
+        );
+    }
+
+    #[test]
+    fn every_long_call_is_a_unary_rpc_of_the_api() {
+        let set =
+            prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        let unary: HashSet<String> = set
+            .file
+            .iter()
+            .flat_map(|file| {
+                file.service.iter().flat_map(move |service| {
+                    service
+                        .method
+                        .iter()
+                        .filter(|m| !m.client_streaming() && !m.server_streaming())
+                        .map(move |m| {
+                            format!("/{}.{}/{}", file.package(), service.name(), m.name())
+                        })
+                })
+            })
+            .collect();
+        for path in LONG_CALLS {
+            assert!(unary.contains(path), "{path}");
+        }
     }
 
     proptest! {

@@ -327,6 +327,7 @@ impl Application {
             tls = self.tls.is_some(),
             max_in_flight = self.limits.max_in_flight,
             default_deadline = ?self.limits.default_deadline,
+            long_deadline = ?self.limits.long_deadline,
             "serving dealdesk"
         );
         let mut server = Server::builder();

@@ -177,7 +177,10 @@ impl<S: Store> App<S> {
         // kind (the not-yet-created term, the average): deals closed earlier play no part.
         let from = self.calendar.start_of(first) - Duration::days(LOOKBACK_DAYS);
         let to = self.calendar.start_of(end).max(self.now());
-        let timelines = self.store.deal_timelines(None, None, from, to).await?;
+        let timelines = self
+            .store
+            .deal_timelines(None, None, (from, to), None)
+            .await?;
         let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
         let rates = self.exchange_table().await?;
         let mut by_pipeline: HashMap<Uuid, Vec<DealTimeline>> = HashMap::new();

@@ -4,23 +4,32 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::ports::Store;
+use super::ports::{Store, TimelinePage};
 use super::{App, AppResult};
 use crate::domain::calendar::PeriodKind;
-use crate::domain::money::{Currency, convert};
-use crate::domain::period_rate::{DealTimeline, PeriodRateSettings, PeriodRateTable};
+use crate::domain::money::{Currency, Money, convert};
+use crate::domain::period_rate::{
+    DealTimeline, PeriodRateLearning, PeriodRateSettings, PeriodRateTable, SizeCutSample,
+};
 use crate::domain::winrate::StageRate;
 
 /// Amounts are compared (size bands) in this currency; deals whose currency has no rate into it
 /// are not observed.
 pub const PERIOD_RATE_CURRENCY: Currency = Currency::USD;
 
+/// Deals read at once while learning: memory holds one page of deals with their history, not
+/// the pipeline.
+const PAGE: u64 = 2_000;
+
 impl<S: Store> App<S> {
     /// The period rates of `pipeline` learned over `[window_start, window_end]` (learning at the
     /// end of its last day), for months then quarters, with prior weight `k`.
+    ///
+    /// The pipeline is read twice, a page at a time: once for the size bands' cuts, once to
+    /// tally the observations (both kinds of period in the same pass).
     pub(crate) async fn learn_period_rates(
         &self,
         pipeline: Uuid,
@@ -29,33 +38,57 @@ impl<S: Store> App<S> {
         k: u32,
     ) -> AppResult<Vec<PeriodRateTable>> {
         let learned_at = self.calendar.start_of(window_end + Duration::days(1));
-        let from = self.calendar.start_of(window_start);
+        let window = (self.calendar.start_of(window_start), learned_at);
         let window_days = (window_end - window_start).num_days() + 1;
-        let deals: Vec<DealTimeline> = self
-            .store
-            .deal_timelines(Some(pipeline), None, from, learned_at)
-            .await?
-            .into_iter()
-            .map(|(_, deal)| deal)
-            .collect();
         let rates = self.exchange_table().await?;
         let stage_rates: HashMap<String, f64> = stages
             .iter()
             .map(|s| (s.stage_id.clone(), s.rate.smoothed))
             .collect();
-        let convert = |m: crate::domain::money::Money| {
-            convert(m.minor, m.currency, PERIOD_RATE_CURRENCY, &rates)
-        };
-        Ok([PeriodKind::Month, PeriodKind::Quarter]
+        let convert = |m: Money| convert(m.minor, m.currency, PERIOD_RATE_CURRENCY, &rates);
+        let settings = [PeriodKind::Month, PeriodKind::Quarter].map(|kind| PeriodRateSettings {
+            window_days: u32::try_from(window_days).unwrap_or(u32::MAX),
+            prior_weight: k,
+            ..PeriodRateSettings::new(learned_at, self.calendar, kind)
+        });
+        // The cuts depend on the window only, not on the kind of period.
+        let mut sample = SizeCutSample::new(&settings[0], &convert);
+        self.each_timeline(pipeline, window, |deal| sample.add(deal))
+            .await?;
+        let cuts = sample.cuts();
+        let mut learnings = settings
+            .each_ref()
+            .map(|settings| PeriodRateLearning::new(settings, cuts, &convert));
+        self.each_timeline(pipeline, window, |deal| {
+            learnings.iter_mut().for_each(|learning| learning.add(deal))
+        })
+        .await?;
+        Ok(learnings
             .into_iter()
-            .map(|kind| {
-                let settings = PeriodRateSettings {
-                    window_days: u32::try_from(window_days).unwrap_or(u32::MAX),
-                    prior_weight: k,
-                    ..PeriodRateSettings::new(learned_at, self.calendar, kind)
-                };
-                PeriodRateTable::learn(&settings, &deals, &stage_rates, &convert)
-            })
+            .map(|learning| learning.finish(&stage_rates))
             .collect())
+    }
+
+    /// Calls `visit` with every deal of `pipeline` that may have been open in `window`, in
+    /// pages of [`PAGE`].
+    async fn each_timeline(
+        &self,
+        pipeline: Uuid,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        mut visit: impl FnMut(&DealTimeline),
+    ) -> AppResult<()> {
+        let mut after = None;
+        loop {
+            let page = TimelinePage { after, limit: PAGE };
+            let deals = self
+                .store
+                .deal_timelines(Some(pipeline), None, window, Some(page))
+                .await?;
+            deals.iter().for_each(|(_, deal)| visit(deal));
+            match deals.last() {
+                Some((_, last)) if deals.len() as u64 == PAGE => after = Some(last.deal_id),
+                _ => return Ok(()),
+            }
+        }
     }
 }

@@ -665,13 +665,23 @@ pub trait ForecastStore: Send + Sync + 'static {
     /// not closed before `from`), of `pipeline` or every pipeline, owned by one of `owners` now
     /// or at some time (`None`: everyone's), each with its pipeline and whole field history, so
     /// that it can be rebuilt as of any instant ([`crate::domain::deal_history::as_of`]).
+    /// With `page`, only the next deals by id after its cursor, at most its limit.
     fn deal_timelines(
         &self,
         pipeline: Option<Uuid>,
         owners: Option<&[UserId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        page: Option<TimelinePage>,
     ) -> impl Future<Output = AppResult<Vec<(Uuid, DealTimeline)>>> + Send;
+}
+
+/// One page of [`ForecastStore::deal_timelines`], for reading a large pipeline in bounded memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelinePage {
+    /// The last deal of the page before (`None`: from the first), in id order.
+    pub after: Option<Uuid>,
+    /// At most this many deals.
+    pub limit: u64,
 }
 
 /// Storage of deal-desk policies.

@@ -13,6 +13,7 @@ use super::calendar::{OrgCalendar, PeriodKind};
 use super::deal_history::{DealState, FieldHistoryEntry};
 use super::money::Money;
 use super::winrate::DEFAULT_PRIOR_WEIGHT;
+pub use learn::{PeriodRateLearning, SizeCutSample};
 use learn::{learn_with, sweep_deal};
 
 /// Default look-back window, in days.
@@ -158,7 +159,7 @@ impl PeriodRateTable {
         settings: &PeriodRateSettings,
         deals: &[DealTimeline],
         stage_rates: &HashMap<String, f64>,
-        convert: &dyn Fn(Money) -> Option<i64>,
+        convert: &(dyn Fn(Money) -> Option<i64> + Sync),
     ) -> PeriodRateTable {
         learn_with(settings, deals, stage_rates, convert, sweep_deal)
     }
@@ -174,13 +175,23 @@ impl PeriodRateTable {
     /// q as [`PeriodRateTable::q`] for a deal in size band `band` (`None`: its size is not known
     /// in the table's currency, so only the horizon bucket's cell serves).
     pub fn q_in(&self, stage_id: &str, horizon_days: i64, band: Option<u8>, pushes: u32) -> f64 {
+        self.q_of_cell(
+            stage_id,
+            horizon_bucket(horizon_days),
+            band,
+            push_segment(pushes),
+        )
+    }
+
+    /// q in a stage's horizon bucket, size band and push segment: the deepest observed cell's,
+    /// else the stage's prior.
+    fn q_of_cell(&self, stage_id: &str, horizon_bucket: u8, band: Option<u8>, segment: u8) -> f64 {
         let Some(cells) = self.cells.get(stage_id) else {
             return self.stage_prior(stage_id);
         };
-        let horizon_bucket = horizon_bucket(horizon_days);
         let keys = match band {
             Some(band) => vec![
-                (Some(band), Some(push_segment(pushes))),
+                (Some(band), Some(segment)),
                 (Some(band), None),
                 (None, None),
             ],

@@ -16,6 +16,7 @@ use super::codec::{
 };
 use super::deals::CHUNK;
 use super::entities::{deal, field_history};
+use crate::app::ports::TimelinePage;
 use crate::domain::deal_history::{DealState, FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::money::Currency;
@@ -166,8 +167,8 @@ pub(super) async fn timelines<C: ConnectionTrait>(
     db: &C,
     pipeline: Option<Uuid>,
     owners: Option<&[UserId]>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    page: Option<TimelinePage>,
 ) -> Result<Vec<(Uuid, DealTimeline)>, DbErr> {
     use deal::Column as D;
     let mut query = deal::Entity::find().filter(D::CreatedAt.lt(to)).filter(
@@ -190,6 +191,12 @@ pub(super) async fn timelines<C: ConnectionTrait>(
                 .add(D::OwnerId.is_in(owners.iter().map(|o| o.0.to_string())))
                 .add(D::Id.in_subquery(reassigned)),
         );
+    }
+    if let Some(page) = page {
+        if let Some(after) = page.after {
+            query = query.filter(D::Id.gt(after.to_string()));
+        }
+        query = query.order_by_asc(D::Id).limit(page.limit);
     }
     let rows = query.all(db).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| uuid(&r.id)).collect::<Result<_, _>>()?;

@@ -56,7 +56,7 @@ contract_test!(
         let (from, to) = (year("2000-01-01T00:00:00Z"), year("2100-01-01T00:00:00Z"));
         let timelines = app
             .store
-            .deal_timelines(None, None, from, to)
+            .deal_timelines(None, None, (from, to), None)
             .await
             .unwrap();
         assert_eq!(timelines.len(), demo::DEMO_DEALS);

@@ -121,6 +121,7 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
     let limits = Limits {
         max_in_flight: 4,
         default_deadline: Some(Duration::from_millis(500)),
+        ..Limits::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = listener.local_addr().unwrap();
@@ -332,6 +333,7 @@ async fn deadlines_come_from_the_client_capped_by_the_server(backend: Backend) {
     let limits = Limits {
         max_in_flight: 16,
         default_deadline: Some(Duration::from_millis(400)),
+        ..Limits::default()
     };
     let Some(app) = spawn_limited(backend, limits).await else {
         return skipped();

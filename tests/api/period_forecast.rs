@@ -346,3 +346,59 @@ contract_test!(
         assert_eq!(next.not_yet_created.map(|n| n.expected), Some(7_500));
     }
 );
+
+contract_test!(
+    timelines_read_in_pages_are_the_timelines_read_at_once,
+    configure = |a: Application| a.with_clock(Clock::starting_at(at(NOW))),
+    |app| {
+        use dealdesk::app::ports::{ForecastStore, TimelinePage};
+        let manager = app.user(Role::Manager, None).await;
+        let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
+        let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
+        let pipeline = pipeline(&app).await;
+        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let (mut deals, mut history, mut fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
+        for (amount, close, moved) in [
+            (100_000, "2025-07-25", None),
+            (
+                50_000,
+                "2025-07-25",
+                Some(("2025-06-20T09:00:00Z", "2025-06-25")),
+            ),
+            (5_000, "2025-08-15", None),
+        ] {
+            let (deal, rows, changes) =
+                open_deal(pid, &rep1.0, amount, "2025-06-01T09:00:00Z", close, moved);
+            deals.push(deal);
+            history.extend(rows);
+            fields.extend(changes);
+        }
+        history.sort_by_key(|h| h.at);
+        let store = &app.app.store;
+        store
+            .insert_book(&deals, &history, &fields, test_audit())
+            .await
+            .unwrap();
+        let window = (at("2025-01-01T00:00:00Z"), at(NOW));
+        let mut whole = store
+            .deal_timelines(Some(pid), None, window, None)
+            .await
+            .unwrap();
+        whole.sort_by_key(|(_, deal)| deal.deal_id);
+        assert_eq!(whole.len(), deals.len());
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = TimelinePage { after, limit: 2 };
+            let next = store
+                .deal_timelines(Some(pid), None, window, Some(page))
+                .await
+                .unwrap();
+            assert!(next.len() <= 2);
+            let Some((_, last)) = next.last() else { break };
+            after = Some(last.deal_id);
+            paged.extend(next);
+        }
+        assert_eq!(paged, whole);
+    }
+);

@@ -23,36 +23,63 @@ use crate::domain::winrate::wilson;
 const STEP_DAYS: i64 = 7;
 
 /// The tercile cuts (nearest rank) of the converted amounts, as of L, of the deals closed won
-/// or lost with a booking date in the window before L's day.
-fn size_cuts(
-    settings: &PeriodRateSettings,
-    deals: &[DealTimeline],
-    convert: &dyn Fn(Money) -> Option<i64>,
-) -> Option<[i64; 2]> {
-    let learned_at = settings.learned_at;
-    let today = settings.calendar.day_of(learned_at);
-    let from = settings
-        .calendar
-        .day_of(learned_at - Duration::days(i64::from(settings.window_days)));
-    let mut amounts: Vec<i64> = deals
-        .iter()
-        .filter_map(|deal| {
-            let state =
-                deal_history::as_of(&deal.current, deal.created_at, &deal.rows, learned_at)?;
-            let booked = state.close_date?;
-            if state.status == DealStatus::Open || !(from..today).contains(&booked) {
-                return None;
-            }
-            convert(state.money()?).filter(|amount| *amount > 0)
-        })
-        .collect();
-    if amounts.is_empty() {
-        return None;
+/// or lost with a booking date in the window before L's day, gathered deal by deal: the first
+/// pass of a learning that streams a pipeline too large to hold (it keeps one amount per such
+/// deal).
+pub struct SizeCutSample<'a> {
+    learned_at: DateTime<Utc>,
+    /// The window's booking days, `[from, today)`.
+    from: NaiveDate,
+    today: NaiveDate,
+    convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+    amounts: Vec<i64>,
+}
+
+impl<'a> SizeCutSample<'a> {
+    /// An empty sample for learning as `settings` say.
+    pub fn new(
+        settings: &PeriodRateSettings,
+        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+    ) -> Self {
+        let learned_at = settings.learned_at;
+        let calendar = &settings.calendar;
+        SizeCutSample {
+            learned_at,
+            from: calendar.day_of(learned_at - Duration::days(i64::from(settings.window_days))),
+            today: calendar.day_of(learned_at),
+            convert,
+            amounts: Vec::new(),
+        }
     }
-    amounts.sort_unstable();
-    let n = amounts.len();
-    let rank = |thirds: usize| amounts[(thirds * n).div_ceil(3) - 1];
-    Some([rank(1), rank(2)])
+
+    /// Counts `deal` in if, as of L, it was closed with a booking date in the window.
+    pub fn add(&mut self, deal: &DealTimeline) {
+        let Some(state) =
+            deal_history::as_of(&deal.current, deal.created_at, &deal.rows, self.learned_at)
+        else {
+            return;
+        };
+        let Some(booked) = state.close_date else {
+            return;
+        };
+        if state.status == DealStatus::Open || !(self.from..self.today).contains(&booked) {
+            return;
+        }
+        if let Some(amount) = state.money().and_then(self.convert).filter(|a| *a > 0) {
+            self.amounts.push(amount);
+        }
+    }
+
+    /// The two cuts; `None` when no deal counted.
+    pub fn cuts(mut self) -> Option<[i64; 2]> {
+        if self.amounts.is_empty() {
+            return None;
+        }
+        self.amounts.sort_unstable();
+        let n = self.amounts.len();
+        let rank = |thirds: usize| self.amounts[(thirds * n).div_ceil(3) - 1];
+        Some([rank(1), rank(2)])
+    }
 }
 
 /// An observation instant tau with its period P(tau).
@@ -88,7 +115,7 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
 
 /// Converts amounts, remembering the last one: a deal's amount rarely changes between instants.
 pub(super) struct Converter<'a> {
-    pub(super) convert: &'a dyn Fn(Money) -> Option<i64>,
+    pub(super) convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
     pub(super) last: Option<(Money, Option<i64>)>,
 }
 
@@ -210,32 +237,79 @@ pub(super) struct Learner<'a> {
     pub(super) stages: StageIndex,
 }
 
-/// Learns with `observe_deal` giving each deal's observations, newest instant first.
+/// How one deal's observations are made, newest instant first (the backward sweep, or in tests
+/// a rebuild at every instant).
+pub(super) type ObserveDeal = fn(&mut Learner<'_>, &DealTimeline, &mut Vec<Observation>);
+
+/// Learns with `observe_deal` giving each deal's observations, from deals held in memory.
 pub(super) fn learn_with(
     settings: &PeriodRateSettings,
     deals: &[DealTimeline],
     stage_rates: &HashMap<String, f64>,
-    convert: &dyn Fn(Money) -> Option<i64>,
-    observe_deal: fn(&mut Learner<'_>, &DealTimeline, &mut Vec<Observation>),
+    convert: &(dyn Fn(Money) -> Option<i64> + Sync),
+    observe_deal: ObserveDeal,
 ) -> PeriodRateTable {
-    let cuts = size_cuts(settings, deals, convert);
-    let mut learner = Learner {
-        settings,
-        instants: observation_instants(settings),
-        converter: Converter {
-            convert,
-            last: None,
-        },
-        stages: StageIndex::default(),
-    };
-    let mut tallies = Tallies::new(cuts);
-    let mut observations = Vec::new();
-    for deal in deals {
-        observations.clear();
-        observe_deal(&mut learner, deal, &mut observations);
-        tallies.add_deal(&observations);
+    let mut sample = SizeCutSample::new(settings, convert);
+    deals.iter().for_each(|deal| sample.add(deal));
+    let mut learning = PeriodRateLearning::with(settings, sample.cuts(), convert, observe_deal);
+    deals.iter().for_each(|deal| learning.add(deal));
+    learning.finish(stage_rates)
+}
+
+/// A table learned deal by deal, once the size cuts are known ([`SizeCutSample`]): memory holds
+/// the cells' counts and each past period's sums, never the deals.
+pub struct PeriodRateLearning<'a> {
+    learner: Learner<'a>,
+    tallies: Tallies,
+    observations: Vec<Observation>,
+    observe_deal: ObserveDeal,
+}
+
+impl<'a> PeriodRateLearning<'a> {
+    /// A learning as `settings` say, with the size bands `cuts`.
+    pub fn new(
+        settings: &'a PeriodRateSettings,
+        cuts: Option<[i64; 2]>,
+        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+    ) -> Self {
+        Self::with(settings, cuts, convert, sweep_deal)
     }
-    tallies.finish(settings, &learner.stages, stage_rates)
+
+    pub(super) fn with(
+        settings: &'a PeriodRateSettings,
+        cuts: Option<[i64; 2]>,
+        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+        observe_deal: ObserveDeal,
+    ) -> Self {
+        PeriodRateLearning {
+            learner: Learner {
+                settings,
+                instants: observation_instants(settings),
+                converter: Converter {
+                    convert,
+                    last: None,
+                },
+                stages: StageIndex::default(),
+            },
+            tallies: Tallies::new(cuts),
+            observations: Vec::new(),
+            observe_deal,
+        }
+    }
+
+    /// Tallies one deal's observations (each deal once, in any order).
+    pub fn add(&mut self, deal: &DealTimeline) {
+        self.observations.clear();
+        (self.observe_deal)(&mut self.learner, deal, &mut self.observations);
+        self.tallies.add_deal(&self.observations);
+    }
+
+    /// The table, with `stage_rates` (stage id -> win rate) as its priors.
+    pub fn finish(self, stage_rates: &HashMap<String, f64>) -> PeriodRateTable {
+        let settings = self.learner.settings;
+        self.tallies
+            .finish(settings, &self.learner.stages, stage_rates)
+    }
 }
 
 /// A deal's state walked backward through its rows, undoing each row after the instant asked
@@ -325,15 +399,18 @@ struct Tally {
 /// A stage's tallies by [bucket][band slot][push slot]; slot 0 is "any", slot i + 1 is i.
 type StageTally = [[[Tally; PUSH_SEGMENTS + 1]; SIZE_BANDS + 1]; BUCKETS];
 
+/// A past period's observations in one deepest cell: (period, stage, bucket, band, segment).
+type PeriodCell = (NaiveDate, usize, u8, u8, u8);
+
 /// The tallies of every cell, and the sums behind the in-period share.
 struct Tallies {
     cuts: Option<[i64; 2]>,
     stages: Vec<StageTally>,
     outcome_sum: f64,
     won_share_sum: f64,
-    /// (period, stage, horizon, amount, pushes, outcome) of every observation, to score each
-    /// past period against the finished table.
-    seen: Vec<(NaiveDate, usize, i64, i64, u32, f64)>,
+    /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
+    /// amount, to score each past period against the finished table (q is one per cell).
+    periods: BTreeMap<PeriodCell, (f64, f64)>,
     /// (stage, bucket, band slot, push slot, won in period) of one deal's observations.
     scratch: Vec<(usize, usize, usize, usize, bool)>,
 }
@@ -345,7 +422,7 @@ impl Tallies {
             stages: Vec::new(),
             outcome_sum: 0.0,
             won_share_sum: 0.0,
-            seen: Vec::new(),
+            periods: BTreeMap::new(),
             scratch: Vec::new(),
         }
     }
@@ -370,14 +447,16 @@ impl Tallies {
             }
             self.outcome_sum += seen.outcome;
             self.won_share_sum += seen.won_share;
-            self.seen.push((
+            let cell = (
                 seen.period,
                 seen.stage,
-                seen.horizon_days,
-                seen.amount,
-                seen.pushes,
-                seen.outcome,
-            ));
+                bucket as u8,
+                band as u8 - 1,
+                pushes as u8 - 1,
+            );
+            let sums = self.periods.entry(cell).or_default();
+            sums.0 += seen.amount as f64 * seen.outcome;
+            sums.1 += seen.amount as f64;
         }
         self.scratch.sort_unstable();
         let same_cell = |a: &(usize, usize, usize, usize, bool),
@@ -429,14 +508,14 @@ impl Tallies {
             }
         }
         let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
-        for &(period, stage, horizon, amount, pushes, outcome) in &self.seen {
+        for (&(period, stage, bucket, band, segment), &(booked, amount)) in &self.periods {
             let Some(stage_id) = stages.ids.get(stage) else {
                 continue;
             };
-            let q = table.q(stage_id, horizon, amount, pushes);
+            let q = table.q_of_cell(stage_id, bucket, Some(band), segment);
             let sums = periods.entry(period).or_default();
-            sums.0 += amount as f64 * outcome;
-            sums.1 += amount as f64 * q;
+            sums.0 += booked;
+            sums.1 += amount * q;
         }
         table.periods = periods
             .into_iter()

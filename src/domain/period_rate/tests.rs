@@ -729,6 +729,39 @@ proptest! {
         prop_assert_eq!(table, reference);
     }
 
+    /// Learning deal by deal in any order (a large pipeline is read a page at a time) gives the
+    /// table learning them at once does, up to the order of float sums.
+    #[test]
+    fn learning_deal_by_deal_in_any_order_gives_the_same_table(
+        raw in prop::collection::vec(arb_timeline(), 1..10),
+        settings in arb_settings(),
+        rates in arb_rates(),
+    ) {
+        let deals = build(&raw, None);
+        let at_once = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
+        let mut sample = SizeCutSample::new(&settings, &to_usd);
+        deals.iter().rev().for_each(|deal| sample.add(deal));
+        let mut learning = PeriodRateLearning::new(&settings, sample.cuts(), &to_usd);
+        deals.iter().rev().for_each(|deal| learning.add(deal));
+        let streamed = learning.finish(&rates);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        prop_assert_eq!(streamed.size_cuts, at_once.size_cuts);
+        prop_assert!(close(streamed.in_period_share, at_once.in_period_share));
+        let cells: Vec<_> = streamed.cells().zip(at_once.cells()).collect();
+        prop_assert_eq!(cells.len(), at_once.cells().count());
+        for ((stage, key, s), (at_stage, at_key, a)) in cells {
+            prop_assert_eq!((stage, key), (at_stage, at_key));
+            prop_assert_eq!((s.observations, s.deals), (a.observations, a.deals));
+            prop_assert_eq!((s.won_in_period, s.deals_won_in_period), (a.won_in_period, a.deals_won_in_period));
+            prop_assert!(close(s.outcome_sum, a.outcome_sum) && close(s.q, a.q));
+        }
+        prop_assert_eq!(streamed.periods.len(), at_once.periods.len());
+        for (s, a) in streamed.periods.iter().zip(&at_once.periods) {
+            prop_assert_eq!(s.first_day, a.first_day);
+            prop_assert!(close(s.booked, a.booked) && close(s.expected, a.expected));
+        }
+    }
+
     /// Whatever happens after L, the table is what the history known at L gives.
     #[test]
     fn changes_after_the_learning_instant_leave_the_table_identical(

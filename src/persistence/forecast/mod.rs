@@ -25,7 +25,7 @@ use super::{SqlStore, storage};
 use crate::app::AppResult;
 use crate::app::ports::{
     AuditEntry, CohortRow, CohortSplit, Created, CreatedAfter, ForecastStore, IdempotentWrite,
-    NewRevenueRow, OpenDealRow, OpenGroupRow, Valuation, WonRow,
+    NewRevenueRow, OpenDealRow, OpenGroupRow, TimelinePage, Valuation, WonRow,
 };
 use crate::domain::call::CallEvent;
 use crate::domain::directory::{ReportingTree, UserId};
@@ -173,10 +173,10 @@ impl ForecastStore for SqlStore {
         &self,
         pipeline: Option<Uuid>,
         owners: Option<&[UserId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        window: (DateTime<Utc>, DateTime<Utc>),
+        page: Option<TimelinePage>,
     ) -> AppResult<Vec<(Uuid, DealTimeline)>> {
-        super::field_history::timelines(&self.db, pipeline, owners, from, to)
+        super::field_history::timelines(&self.db, pipeline, owners, window, page)
             .await
             .map_err(storage)
     }
