@@ -213,6 +213,26 @@ pub struct ServeArgs {
         default_value_t = 600
     )]
     pub long_request_timeout_seconds: u64,
+    /// Open client connections at once; a connection beyond it is closed as soon as accepted.
+    #[arg(long, env = "DEALDESK_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a new connection may stay without a request; past it, it is closed. 0: no limit.
+    #[arg(
+        long,
+        env = "DEALDESK_FIRST_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub first_request_timeout_seconds: u64,
+    /// Seconds between HTTP/2 keepalive pings on a connection. 0: no pings.
+    #[arg(
+        long,
+        env = "DEALDESK_KEEPALIVE_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub keepalive_interval_seconds: u64,
+    /// Seconds a keepalive ping waits for its answer before the connection is closed.
+    #[arg(long, env = "DEALDESK_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive_timeout_seconds: u64,
 }
 
 impl ServeArgs {
@@ -232,6 +252,16 @@ impl ServeArgs {
             max_in_flight: self.max_concurrent_requests as usize,
             default_deadline: seconds(self.request_timeout_seconds),
             long_deadline: seconds(self.long_request_timeout_seconds),
+        }
+    }
+
+    /// The limits on open connections and their silence.
+    pub fn connection_limits(&self) -> crate::connection::ConnectionLimits {
+        crate::connection::ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            first_request: seconds(self.first_request_timeout_seconds),
+            keepalive_interval: seconds(self.keepalive_interval_seconds),
+            keepalive_timeout: std::time::Duration::from_secs(self.keepalive_timeout_seconds),
         }
     }
 }

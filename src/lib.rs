@@ -23,6 +23,7 @@
 
 pub mod app;
 pub mod config;
+pub mod connection;
 pub mod demo;
 pub mod domain;
 pub mod generator;

@@ -50,6 +50,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?
                 .with_tls(args.tls_files().as_ref())?
                 .with_limits(args.limits())
+                .with_connection_limits(args.connection_limits())
                 .with_calendar(args.calendar.calendar())
                 .with_snapshot_schedule(every)
                 .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)

@@ -234,6 +234,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        crate::connection::note_request(request.extensions());
         let class = self.layer.class(request.uri().path());
         if class == Class::Exempt {
             return Box::pin(self.inner.call(request));

@@ -4,15 +4,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -20,6 +17,7 @@ use tonic_health::server::HealthReporter;
 use crate::app::App;
 use crate::app::Clock;
 use crate::app::ports::Store;
+use crate::connection::{ConnectionLimits, Gate};
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};
@@ -195,6 +193,7 @@ pub struct Application {
     metrics: Option<TcpListener>,
     tls: Option<ServerTlsConfig>,
     limits: Limits,
+    connections: ConnectionLimits,
 }
 
 impl Application {
@@ -212,6 +211,7 @@ impl Application {
             metrics: None,
             tls: None,
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
         })
     }
 
@@ -225,6 +225,15 @@ impl Application {
     /// Limits calls in flight and their deadlines (default: [`Limits::default`]).
     pub fn with_limits(self, limits: Limits) -> Self {
         Self { limits, ..self }
+    }
+
+    /// Limits open connections and how long they may stay silent (default:
+    /// [`ConnectionLimits::default`]).
+    pub fn with_connection_limits(self, connections: ConnectionLimits) -> Self {
+        Self {
+            connections,
+            ..self
+        }
     }
 
     /// Snapshots the org's forecast of the current month and quarter every `every` (`None`:
@@ -328,9 +337,14 @@ impl Application {
             max_in_flight = self.limits.max_in_flight,
             default_deadline = ?self.limits.default_deadline,
             long_deadline = ?self.limits.long_deadline,
+            max_connections = self.connections.max_connections,
+            first_request = ?self.connections.first_request,
             "serving dealdesk"
         );
-        let mut server = Server::builder();
+        let gate = Gate::new(self.connections);
+        let mut server = Server::builder()
+            .http2_keepalive_interval(self.connections.keepalive_interval)
+            .http2_keepalive_timeout(Some(self.connections.keepalive_timeout));
         if let Some(tls) = self.tls {
             server = server.tls_config(tls)?;
         }
@@ -360,7 +374,10 @@ impl Application {
                 // unary answers waited ~40 ms on delayed ACKs).
                 TcpIncoming::from(self.listener)
                     .with_nodelay(Some(true))
-                    .map(|accepted| accepted.map(Gathered)),
+                    .filter_map(move |accepted| match accepted {
+                        Ok(stream) => gate.admit(stream).map(Ok),
+                        Err(err) => Some(Err(err)),
+                    }),
                 shutdown,
             )
             .await;
@@ -370,53 +387,6 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(result?)
-    }
-}
-
-/// A client's TCP connection, offered to HTTP/2 as one without vectored writes. h2 copies a
-/// response's body into its write buffer, beside other streams' frames, only when the body is
-/// under 256 bytes on a connection with vectored writes (1,024 without): a larger one is kept
-/// aside and the buffer must be written out before the next frame is taken, one write per
-/// response. Most of our answers are a few hundred bytes (a route preview's is 306), so with
-/// many calls in flight each cost its own system call where the health Check's answers shared
-/// one (measured, 64 calls in flight: 1.86 writes per preview against 0.89 per Check, and the
-/// server's CPU per call 49 us against 25 us). Bodies of 1 KB and more still go out without a
-/// copy, in two writes instead of one.
-struct Gathered(TcpStream);
-
-impl AsyncRead for Gathered {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Gathered {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Connected for Gathered {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.0.connect_info()
     }
 }
 

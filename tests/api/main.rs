@@ -12,6 +12,7 @@ mod backtest_demo;
 mod browser;
 mod calendar;
 mod calls;
+mod connections;
 mod deal_events;
 mod dealdesk;
 mod deals;
