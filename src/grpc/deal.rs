@@ -13,15 +13,15 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, Outcome};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
-use crate::domain::Violations;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
-    LeadSource, QualificationDraft, StageHistoryEntry,
+    LeadSource, MAX_CONTACTS, MAX_QUALIFICATION_ITEMS, QualificationDraft, StageHistoryEntry,
 };
 use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::gates::Direction;
 use crate::domain::money::Money;
+use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
 /// The DealService adapter.
@@ -362,8 +362,7 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
             .map(|m| (m.amount_minor, m.currency_code.clone())),
         discount_bps: w.discount_bps,
         forecast_category,
-        contacts: w
-            .contacts
+        contacts: within_limit(v, "contacts", &w.contacts, MAX_CONTACTS, "contacts")
             .iter()
             .map(|c| ContactDraft {
                 display_name: c.display_name.clone(),
@@ -373,14 +372,19 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
                 department: c.department.clone(),
             })
             .collect(),
-        qualification: w
-            .qualification
-            .iter()
-            .map(|q| QualificationDraft {
-                element: element_from(q.element),
-                status: status_from(q.status),
-            })
-            .collect(),
+        qualification: within_limit(
+            v,
+            "qualification",
+            &w.qualification,
+            MAX_QUALIFICATION_ITEMS,
+            "items (one per element)",
+        )
+        .iter()
+        .map(|q| QualificationDraft {
+            element: element_from(q.element),
+            status: status_from(q.status),
+        })
+        .collect(),
     }
 }
 
