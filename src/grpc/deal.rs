@@ -13,6 +13,7 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, Outcome};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
+use crate::app::roles::require_deal_writer;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
     LeadSource, MAX_CONTACTS, MAX_QUALIFICATION_ITEMS, QualificationDraft, StageHistoryEntry,
@@ -469,6 +470,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::CreateDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let wire = req
             .deal
@@ -613,6 +615,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::UpdateDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let wire = req
             .deal
@@ -691,6 +694,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::AdvanceDealStageRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         if req.target_stage.is_empty() {
@@ -761,6 +765,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::CloseDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         let etag = parse_etag("etag", &req.etag).map_err(invalid)?;

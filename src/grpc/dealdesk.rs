@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind};
+use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
 use crate::domain::approval::{
     Approver, DiscountTier, MAX_APPROVERS, MAX_CLAUSES, MAX_PLAYBOOK, MAX_SIZE_THRESHOLDS,
     MAX_TIER_STEPS, MAX_TIERS, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
@@ -570,6 +571,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::CreateApprovalPolicyRequest>,
     ) -> Result<Response<pb::ApprovalPolicy>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_policy_editor(&principal)?;
         let req = request.into_inner();
         let wire = req
             .policy
@@ -645,6 +647,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::SubmitApprovalRequestRequest>,
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_requester_role(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let deal = parse_name("deal", "deals", &req.deal)
@@ -957,6 +960,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::GetApprovalMetricsRequest>,
     ) -> Result<Response<pb::ApprovalMetrics>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_metrics_reader(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let from = time_from("start_time", req.start_time.as_ref(), &mut v);

@@ -14,6 +14,10 @@ use crate::app::backtest::MethodPoint;
 use crate::app::forecast::Scope;
 use crate::app::period_forecast::ForecastMethod;
 use crate::app::ports::Store;
+use crate::app::roles::{
+    require_call_adjuster, require_deal_judge, require_exchange_rate_setter, require_rate_setter,
+    require_seller,
+};
 use crate::app::win_rates::WinRateRequest;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::calendar::PeriodKind;
@@ -191,6 +195,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::ComputeWinRatesRequest>,
     ) -> Result<Response<pb::WinRateSnapshot>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_rate_setter(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
@@ -393,6 +398,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::SetExchangeRateRequest>,
     ) -> Result<Response<pb::ExchangeRate>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_exchange_rate_setter(&principal)?;
         let req = request.into_inner();
         let wire = req
             .rate
@@ -447,6 +453,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::SubmitForecastCallRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_seller(&principal)?;
         let req = request.into_inner();
         let (period, amounts) =
             call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref())?;
@@ -463,6 +470,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::AdjustForecastCallRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_call_adjuster(&principal)?;
         let req = request.into_inner();
         let subject = parse_name("user", "users", &req.user).map_err(invalid);
         let inputs = call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref());
@@ -483,6 +491,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::JudgeDealRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_judge(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();

@@ -12,6 +12,7 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
+use crate::app::roles::require_pipeline_editor;
 use crate::domain::pipeline::{
     MAX_CRITERIA, MAX_STAGES, Pipeline, PipelineDraft, PipelineSpec, StageDraft,
 };
@@ -128,6 +129,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         request: Request<pb::CreatePipelineRequest>,
     ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_pipeline_editor(&principal)?;
         let req = request.into_inner();
         let pipeline = req
             .pipeline
@@ -200,6 +202,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         request: Request<pb::UpdatePipelineRequest>,
     ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_pipeline_editor(&principal)?;
         let req = request.into_inner();
         let pipeline = req
             .pipeline
