@@ -560,11 +560,14 @@ contract_test!(
     a_caller_whose_role_may_not_call_an_rpc_is_denied_before_the_body_is_read,
     |app| {
         let channel = channel(&app).await;
+        let cases = role_cases();
         let mut tokens = std::collections::HashMap::new();
-        for (path, role, body, reason) in role_cases() {
-            if !tokens.contains_key(&role) {
-                tokens.insert(role, app.user(role, None).await.1);
+        for (_, role, _, _) in &cases {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tokens.entry(*role) {
+                slot.insert(app.user(*role, None).await.1);
             }
+        }
+        for (path, role, body, reason) in cases {
             let status = call(&channel, path, &tokens[&role], body)
                 .await
                 .unwrap_err();
