@@ -6,6 +6,11 @@
 //!   A call past its deadline is cut (its transaction rolls back unless it had committed) and
 //!   answered DEADLINE_EXCEEDED (reason `DEADLINE_EXCEEDED`).
 //!
+//! - **one answer for a message over the size limit**: tonic refuses a request message over
+//!   [`MAX_REQUEST_BYTES`] with OUT_OF_RANGE and no details; the layer answers it instead
+//!   RESOURCE_EXHAUSTED (reason `MESSAGE_TOO_LARGE`, the limit in the message), as every other
+//!   error carries an ErrorInfo.
+//!
 //! Health and reflection are exempt, so probes keep answering under any flood. Streaming calls
 //! take no slot and get no default deadline (a watch lives for hours, an import may upload for
 //! minutes); the client's own `grpc-timeout` still bounds the part before the response starts.
@@ -20,9 +25,9 @@ use std::time::Duration;
 use prost::Message;
 use tokio::sync::Semaphore;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::ErrorDetails;
 
-use crate::grpc::error::ERROR_DOMAIN;
+use crate::grpc::error::status;
 
 /// How much the server takes on at once and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,11 +196,47 @@ pub struct OverloadService<S> {
 
 fn refusal(code: Code, reason: &str, message: &str, retry_after: Option<Duration>) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
     if let Some(delay) = retry_after {
         details.set_retry_info(Some(delay));
     }
-    Status::with_error_details(code, message, details)
+    status(code, message, reason, details)
+}
+
+/// The largest request message a service decodes (tonic's default, set on every service).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// How tonic's message starts when it refuses a request message over the limit.
+const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
+
+/// RESOURCE_EXHAUSTED (reason `MESSAGE_TOO_LARGE`): a request message over the limit.
+fn message_too_large() -> Status {
+    refusal(
+        Code::ResourceExhausted,
+        "MESSAGE_TOO_LARGE",
+        &format!(
+            "a request message may be at most {MAX_REQUEST_BYTES} bytes (4 MiB); send less per \
+             call (an import sends its files in chunks)"
+        ),
+        None,
+    )
+}
+
+/// Whether `response` is tonic's refusal of a request message over the size limit. That
+/// refusal comes before any message is answered, so it is a trailers-only response: its status
+/// is in the headers.
+fn is_tonic_too_large<R>(response: &http::Response<R>) -> bool {
+    Status::from_header_map(response.headers()).is_some_and(|status| {
+        status.code() == Code::OutOfRange && status.message().starts_with(TONIC_TOO_LARGE)
+    })
+}
+
+/// `response`, or [`message_too_large`] in place of tonic's own refusal.
+fn explain_too_large<R: Default>(response: http::Response<R>) -> http::Response<R> {
+    if is_tonic_too_large(&response) {
+        message_too_large().into_http()
+    } else {
+        response
+    }
 }
 
 /// RESOURCE_EXHAUSTED: every slot is taken.
@@ -274,13 +315,14 @@ where
         Box::pin(async move {
             // The slot is held until the answer is ready (a unary answer is complete by then).
             let _slot = slot;
-            match deadline {
+            let result = match deadline {
                 None => response.await,
                 Some(deadline) => match tokio::time::timeout(deadline, response).await {
                     Ok(result) => result,
                     Err(_) => Ok(deadline_exceeded(deadline).into_http()),
                 },
-            }
+            };
+            result.map(explain_too_large)
         })
     }
 }
@@ -390,6 +432,32 @@ mod tests {
         for path in LONG_CALLS {
             assert!(unary.contains(path), "{path}");
         }
+    }
+
+    #[test]
+    fn tonics_refusal_of_a_large_message_becomes_message_too_large() {
+        let tonic = Status::out_of_range(format!(
+            "{TONIC_TOO_LARGE}: found 5000000 bytes, the limit is: 4194304 bytes"
+        ));
+        let answer =
+            Status::from_header_map(explain_too_large(tonic.into_http::<()>()).headers()).unwrap();
+        assert_eq!(answer.code(), Code::ResourceExhausted);
+        assert!(
+            answer.message().contains("4194304 bytes"),
+            "{}",
+            answer.message()
+        );
+        let info = tonic_types::StatusExt::get_details_error_info(&answer).unwrap();
+        assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
+    }
+
+    #[test]
+    fn other_out_of_range_answers_are_left_alone() {
+        let other = Status::out_of_range("page 9 is past the end");
+        let answer =
+            Status::from_header_map(explain_too_large(other.into_http::<()>()).headers()).unwrap();
+        assert_eq!(answer.code(), Code::OutOfRange);
+        assert_eq!(answer.message(), "page 9 is past the end");
     }
 
     proptest! {

@@ -21,7 +21,7 @@ use crate::connection::{ConnectionLimits, Gate};
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
 use crate::metrics::{self, MetricsLayer, RequestMetrics};
-use crate::overload::{Limits, OverloadLayer, streaming_paths};
+use crate::overload::{Limits, MAX_REQUEST_BYTES, OverloadLayer, streaming_paths};
 use crate::persistence::{self, SqlStore};
 use crate::proto::{
     self, deal_desk_service_server::DealDeskServiceServer, deal_service_server::DealServiceServer,
@@ -360,15 +360,30 @@ impl Application {
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(DirectoryServiceServer::new(DirectoryApi::new(app.clone())))
-            .add_service(PipelineServiceServer::new(PipelineApi::new(app.clone())))
-            .add_service(DealServiceServer::new(DealApi::new(
-                app.clone(),
-                stopping.clone(),
-            )))
-            .add_service(ForecastServiceServer::new(ForecastApi::new(app.clone())))
-            .add_service(ImportServiceServer::new(ImportApi::new(app.clone())))
-            .add_service(DealDeskServiceServer::new(DealDeskApi::new(app, stopping)))
+            .add_service(
+                DirectoryServiceServer::new(DirectoryApi::new(app.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(
+                PipelineServiceServer::new(PipelineApi::new(app.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(
+                DealServiceServer::new(DealApi::new(app.clone(), stopping.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(
+                ForecastServiceServer::new(ForecastApi::new(app.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(
+                ImportServiceServer::new(ImportApi::new(app.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
+            .add_service(
+                DealDeskServiceServer::new(DealDeskApi::new(app, stopping))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            )
             .serve_with_incoming_shutdown(
                 // No Nagle delay: a response's frames go out at once (without it, small
                 // unary answers waited ~40 ms on delayed ACKs).

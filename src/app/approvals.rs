@@ -12,6 +12,7 @@ use super::ports::{
     ApprovalEventRecord, AuditEntry, Created, EventDraft, EventFilter, EventKind, IdempotencyKey,
     RequestFilter, Store, UserFilter,
 };
+use super::roles::require_metrics_reader;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval::{Approver, Terms, check_terms, route};
 use crate::domain::approval_request::{
@@ -767,15 +768,7 @@ impl<S: Store> App<S> {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> AppResult<Metrics> {
-        if !matches!(
-            principal.role(),
-            Role::DealDesk | Role::Finance | Role::Legal | Role::Leader | Role::Admin
-        ) {
-            return Err(AppError::denied(
-                "METRICS_READERS_ONLY",
-                "approval metrics are for deal desk, finance, legal, leaders and admins",
-            ));
-        }
+        require_metrics_reader(principal)?;
         if to <= from {
             return Err(AppError::invalid_field(
                 "end_time",

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Store};
+use super::roles::{require_call_adjuster, require_deal_judge, require_seller};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::call::{CallEvent, CallEventKind, Level, judgments, lineage, own_call};
 use crate::domain::deal::Access;
@@ -35,10 +36,6 @@ fn check_note(note: &str) -> AppResult<String> {
         .map_err(AppError::invalid)
 }
 
-fn is_seller(role: Role) -> bool {
-    matches!(role, Role::Rep | Role::Manager | Role::Leader)
-}
-
 impl<S: Store> App<S> {
     async fn record_call(
         &self,
@@ -64,12 +61,7 @@ impl<S: Store> App<S> {
         amounts: (Money, Money),
         note: &str,
     ) -> AppResult<CallEvent> {
-        if !is_seller(principal.role()) {
-            return Err(AppError::denied(
-                "CALLS_ARE_FOR_SELLERS",
-                "reps, managers and leaders submit forecast calls",
-            ));
-        }
+        require_seller(principal)?;
         let note = check_note(note)?;
         let me = principal.user.id;
         let event = CallEvent {
@@ -98,6 +90,7 @@ impl<S: Store> App<S> {
         amounts: (Money, Money),
         note: &str,
     ) -> AppResult<CallEvent> {
+        require_call_adjuster(principal)?;
         let note = check_note(note)?;
         if self.store.get_user(subject).await?.is_none() {
             return Err(AppError::NotFound {
@@ -143,13 +136,8 @@ impl<S: Store> App<S> {
         include: bool,
         note: &str,
     ) -> AppResult<CallEvent> {
+        require_deal_judge(principal)?;
         let note = check_note(note)?;
-        if !matches!(principal.role(), Role::Manager | Role::Leader) {
-            return Err(AppError::denied(
-                "JUDGE_REQUIRES_MANAGER",
-                "managers and leaders judge deals in or out of their call",
-            ));
-        }
         let found = self
             .store
             .get_deal(deal)

@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::deals::not_found;
 use super::ports::{AuditEntry, Store};
+use super::roles::require_policy_editor;
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
 use crate::domain::deal::Access;
-use crate::domain::directory::Role;
 use crate::domain::pipeline::Segment;
 
 impl<S: Store> App<S> {
@@ -19,12 +19,7 @@ impl<S: Store> App<S> {
         principal: &Principal,
         policy: Policy,
     ) -> AppResult<PolicyVersion> {
-        if !matches!(principal.role(), Role::Admin | Role::DealDesk) {
-            return Err(AppError::denied(
-                "POLICY_EDITORS_ONLY",
-                "only admins and deal desk edit approval policies",
-            ));
-        }
+        require_policy_editor(principal)?;
         check_policy(&policy).map_err(|v| AppError::invalid(v.prefixed("policy")))?;
         let latest = self
             .store

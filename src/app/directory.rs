@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store, UserFilter};
+use super::roles::require_directory_admin;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::directory::{
     ApiToken, User, UserDraft, UserId, UserProfile, hash_token_secret, parse_token_display_name,
@@ -33,17 +34,6 @@ pub struct IssuedToken {
     pub secret: String,
 }
 
-fn require_admin(principal: &Principal) -> AppResult<()> {
-    if principal.role().may_manage_directory() {
-        Ok(())
-    } else {
-        Err(AppError::denied(
-            "ADMIN_ONLY",
-            "only admins manage users and tokens",
-        ))
-    }
-}
-
 /// The audit trail's name of a user (as `UpdateUser` and imports record it).
 pub(super) fn user_name(id: UserId) -> String {
     format!("users/{}", id.0)
@@ -58,7 +48,7 @@ impl<S: Store> App<S> {
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&User) -> Vec<u8>,
     ) -> AppResult<Created<User>> {
-        require_admin(principal)?;
+        require_directory_admin(principal)?;
         self.create_user_as(Some(principal.user.id), draft, key, respond)
             .await
     }
@@ -129,7 +119,7 @@ impl<S: Store> App<S> {
         mask: UserMask,
         etag: Option<i64>,
     ) -> AppResult<User> {
-        require_admin(principal)?;
+        require_directory_admin(principal)?;
         let current = self.get_user(principal, id).await?;
         if etag.is_some_and(|v| v != current.version) {
             return Err(AppError::StaleEtag {
@@ -186,7 +176,7 @@ impl<S: Store> App<S> {
         user: UserId,
         display_name: &str,
     ) -> AppResult<IssuedToken> {
-        require_admin(principal)?;
+        require_directory_admin(principal)?;
         self.get_user(principal, user).await?;
         self.issue_token_as(Some(principal.user.id), user, display_name)
             .await
@@ -232,7 +222,7 @@ impl<S: Store> App<S> {
         after: Option<Uuid>,
         limit: u64,
     ) -> AppResult<Vec<ApiToken>> {
-        require_admin(principal)?;
+        require_directory_admin(principal)?;
         self.get_user(principal, user).await?;
         self.store.list_tokens(user, after, limit).await
     }
@@ -244,7 +234,7 @@ impl<S: Store> App<S> {
         user: UserId,
         token: Uuid,
     ) -> AppResult<ApiToken> {
-        require_admin(principal)?;
+        require_directory_admin(principal)?;
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "RevokeApiToken",

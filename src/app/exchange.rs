@@ -4,9 +4,9 @@ use uuid::Uuid;
 
 use super::error::Precondition;
 use super::ports::{AuditEntry, Store, Valuation};
+use super::roles::require_exchange_rate_setter;
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::Violations;
-use crate::domain::directory::Role;
 use crate::domain::money::{Currency, ExchangeRate, Money, convert_minor, minor_unit_rate};
 
 /// Converts amounts into one currency, remembering every currency without a rate.
@@ -118,12 +118,7 @@ impl<S: Store> App<S> {
         principal: &Principal,
         rate: ExchangeRate,
     ) -> AppResult<chrono::DateTime<chrono::Utc>> {
-        if principal.role() != Role::Admin {
-            return Err(AppError::denied(
-                "ADMIN_ONLY",
-                "only admins set exchange rates",
-            ));
-        }
+        require_exchange_rate_setter(principal)?;
         let mut violations = Violations::new();
         if rate.from == rate.to {
             violations.add("rate.to_currency", "must differ from from_currency");

@@ -17,6 +17,7 @@ pub mod period_rates;
 pub mod pipeline_metrics;
 pub mod pipelines;
 pub mod ports;
+pub mod roles;
 pub mod win_rates;
 
 pub use error::{AppError, AppResult};

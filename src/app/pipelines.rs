@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
+use super::roles::require_pipeline_editor;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::directory::UserId;
 use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, Segment, StageDraft};
@@ -17,17 +18,6 @@ pub struct PipelineMask {
     pub segment: bool,
     /// `stages` (the whole list).
     pub stages: bool,
-}
-
-fn require_pipeline_editor(principal: &Principal) -> AppResult<()> {
-    if principal.role().may_edit_pipelines() {
-        Ok(())
-    } else {
-        Err(AppError::denied(
-            "ADMIN_ONLY",
-            "only admins change pipelines and stages",
-        ))
-    }
 }
 
 fn pipeline_name(id: Uuid) -> String {

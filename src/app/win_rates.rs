@@ -7,9 +7,9 @@ use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use super::ports::{AuditEntry, CohortSplit, Created, IdempotencyKey, Store};
+use super::roles::require_rate_setter;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
-use crate::domain::directory::Role;
 use crate::domain::winrate::{
     Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
 };
@@ -29,19 +29,6 @@ pub struct WinRateRequest {
     pub by_lead_source: bool,
     /// Split by team too.
     pub by_team: bool,
-}
-
-fn require_rate_setter(principal: &Principal) -> AppResult<()> {
-    match principal.role() {
-        Role::Admin | Role::Leader => Ok(()),
-        role => Err(AppError::denied(
-            "WIN_RATES_REQUIRE_LEADER",
-            format!(
-                "a {} cannot compute win rates; admins and leaders can",
-                role.as_str()
-            ),
-        )),
-    }
 }
 
 /// Sums cohort rows into per-key cohorts; amounts only in `main` currency count for value

@@ -8,7 +8,7 @@
 use super::directory::Role;
 use super::money::Money;
 use super::pipeline::Segment;
-use super::{Violations, check_text};
+use super::{Violations, check_text, within_limit};
 
 /// Who approves a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -324,6 +324,19 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
     Route { steps }
 }
 
+/// Most clause codes in one request's terms.
+pub const MAX_CLAUSES: usize = 50;
+/// Most discount tiers in a policy.
+pub const MAX_TIERS: usize = 20;
+/// Most steps one tier adds.
+pub const MAX_TIER_STEPS: usize = 10;
+/// Most approvers of one step.
+pub const MAX_APPROVERS: usize = 10;
+/// Most size thresholds in a policy.
+pub const MAX_SIZE_THRESHOLDS: usize = 10;
+/// Most clause codes in a policy's playbook.
+pub const MAX_PLAYBOOK: usize = 200;
+
 const CLAUSE_CODE_RULE: &str = "must be 1 to 64 of A-Z, 0-9 and _";
 
 /// A clause code such as `MUTUAL_NDA`: 1 to 64 of A-Z, 0-9 and _.
@@ -348,11 +361,15 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     if terms.payment_days > 3650 {
         v.add("payment_days", "must be at most 3650 days");
     }
-    if terms.clauses.len() > 50 {
-        v.add("clauses", "must have at most 50 clause codes");
-    }
+    let clauses = within_limit(
+        &mut v,
+        "clauses",
+        &terms.clauses,
+        MAX_CLAUSES,
+        "clause codes",
+    );
     // Requested clauses are stored and shown to approvers: the same codes as the playbook's.
-    for (i, clause) in terms.clauses.iter().enumerate() {
+    for (i, clause) in clauses.iter().enumerate() {
         if !is_clause_code(clause) {
             v.add(format!("clauses[{i}]"), CLAUSE_CODE_RULE);
         }
@@ -375,7 +392,14 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
             "must name at least one approver",
         );
     }
-    for (i, approver) in step.approvers.iter().enumerate() {
+    let approvers = within_limit(
+        v,
+        &format!("{field}.approvers"),
+        &step.approvers,
+        MAX_APPROVERS,
+        "approvers",
+    );
+    for (i, approver) in approvers.iter().enumerate() {
         if let Approver::Queue(role) = approver
             && !matches!(role, Role::DealDesk | Role::Finance | Role::Legal)
         {
@@ -403,7 +427,10 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
             "must have a pre-approved tier and at least one tier above it",
         );
     }
-    for (i, tier) in policy.tiers.iter().enumerate() {
+    for (i, tier) in within_limit(&mut v, "tiers", &policy.tiers, MAX_TIERS, "tiers")
+        .iter()
+        .enumerate()
+    {
         let field = format!("tiers[{i}]");
         if i == 0 && !tier.steps.is_empty() {
             v.add(
@@ -420,7 +447,14 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
                 "must be above the previous tier's ceiling (tiers may not overlap)",
             );
         }
-        for (j, step) in tier.steps.iter().enumerate() {
+        let steps = within_limit(
+            &mut v,
+            &format!("{field}.steps"),
+            &tier.steps,
+            MAX_TIER_STEPS,
+            "steps",
+        );
+        for (j, step) in steps.iter().enumerate() {
             check_step(&format!("{field}.steps[{j}]"), step, &mut v);
         }
     }
@@ -432,7 +466,14 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
             "the last tier must reach 10000 (100%)",
         );
     }
-    for (i, threshold) in policy.size_thresholds.iter().enumerate() {
+    let thresholds = within_limit(
+        &mut v,
+        "size_thresholds",
+        &policy.size_thresholds,
+        MAX_SIZE_THRESHOLDS,
+        "size thresholds",
+    );
+    for (i, threshold) in thresholds.iter().enumerate() {
         let field = format!("size_thresholds[{i}]");
         if threshold.above.minor <= 0 {
             v.add(format!("{field}.above"), "must be greater than zero");
@@ -445,7 +486,14 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
         }
         check_step(&format!("{field}.step"), &threshold.step, &mut v);
     }
-    for (i, clause) in policy.playbook.iter().enumerate() {
+    let playbook = within_limit(
+        &mut v,
+        "playbook",
+        &policy.playbook,
+        MAX_PLAYBOOK,
+        "clause codes",
+    );
+    for (i, clause) in playbook.iter().enumerate() {
         if !is_clause_code(clause) {
             v.add(format!("playbook[{i}]"), CLAUSE_CODE_RULE);
         }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::directory::{Role, UserId};
 use super::money::{Currency, Money, parse_positive};
 use super::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
-use super::{Violations, check_text};
+use super::{Violations, check_text, within_limit};
 
 /// Where a deal came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -272,6 +272,9 @@ impl DealMask {
 /// Most contacts on a deal.
 pub const MAX_CONTACTS: usize = 100;
 
+/// Most qualification items in one request: one per MEDDPICC element.
+pub const MAX_QUALIFICATION_ITEMS: usize = 8;
+
 /// Validates the fields `mask` sets and merges them over `current` (for a create, `current` is
 /// `None` and everything is set). `today` is the caller's date: an open deal's close date may
 /// not be in the past when it is set. Qualification items whose status changes are stamped
@@ -427,16 +430,12 @@ pub fn merge_fields(
 }
 
 fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact> {
-    if drafts.len() > MAX_CONTACTS {
-        v.add(
-            "contacts",
-            format!("must have at most {MAX_CONTACTS} contacts"),
-        );
+    if within_limit(v, "contacts", &drafts, MAX_CONTACTS, "contacts").is_empty() {
         return Vec::new();
     }
     let mut contacts = Vec::with_capacity(drafts.len());
     for (i, c) in drafts.into_iter().enumerate() {
-        let before = v.0.len();
+        let before = v.count();
         check_text(
             v,
             &format!("contacts[{i}].display_name"),
@@ -459,7 +458,7 @@ fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact>
                 "must be one of the known buying roles",
             );
         }
-        if let (Some(buying_role), true) = (c.buying_role, v.0.len() == before) {
+        if let (Some(buying_role), true) = (c.buying_role, v.count() == before) {
             contacts.push(Contact {
                 display_name: c.display_name.trim().to_string(),
                 email: c.email.trim().to_string(),
@@ -479,6 +478,13 @@ fn parse_qualification(
     now: DateTime<Utc>,
     v: &mut Violations,
 ) -> Vec<QualificationItem> {
+    let drafts = within_limit(
+        v,
+        "qualification",
+        drafts,
+        MAX_QUALIFICATION_ITEMS,
+        "items (one per element)",
+    );
     let mut items: Vec<QualificationItem> = Vec::with_capacity(drafts.len());
     for (i, d) in drafts.iter().enumerate() {
         let (Some(element), Some(status)) = (d.element, d.status) else {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::directory::Role;
-use super::{Violations, check_text};
+use super::{Violations, check_text, within_limit};
 
 /// The market segment a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -418,7 +418,7 @@ fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<
 }
 
 fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> Option<Stage> {
-    let before = violations.0.len();
+    let before = violations.count();
     if !is_slug(&draft.stage_id) {
         violations.add(
             format!("{field}.stage_id"),
@@ -476,21 +476,22 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
             "must be between 1 and 3650 days when set",
         );
     }
-    if draft.exit_criteria.len() > MAX_CRITERIA {
-        violations.add(
-            format!("{field}.exit_criteria"),
-            format!("must have at most {MAX_CRITERIA} criteria"),
-        );
-    }
+    let criteria = within_limit(
+        violations,
+        &format!("{field}.exit_criteria"),
+        &draft.exit_criteria,
+        MAX_CRITERIA,
+        "criteria",
+    );
     let mut seen = HashSet::new();
-    for (j, criterion) in draft.exit_criteria.iter().enumerate() {
+    for (j, criterion) in criteria.iter().enumerate() {
         let at = format!("{field}.exit_criteria[{j}]");
         criterion.check(&at, violations);
         if !seen.insert(*criterion) {
             violations.add(at, "repeats an earlier criterion of this stage");
         }
     }
-    if violations.0.len() != before {
+    if violations.count() != before {
         return None;
     }
     Some(Stage {

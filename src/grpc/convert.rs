@@ -6,12 +6,12 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::Violations;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::pipeline::{
     BuyingRole, DealField, ExitCriterion, QualificationElement, QualificationStatus, Segment,
     StageKind,
 };
+use crate::domain::{Violations, within_limit};
 use crate::proto as pb;
 
 /// A timestamp on the wire.
@@ -95,9 +95,25 @@ pub fn mask_paths<'a>(
     mask: Option<&'a prost_types::FieldMask>,
     allowed: &[&str],
 ) -> Result<Vec<&'a str>, Violations> {
+    let mut violations = Violations::new();
+    // Each path at most once: a longer mask is refused before its paths are read.
     let paths: Vec<&str> = mask
-        .map(|m| m.paths.iter().map(String::as_str).collect())
-        .unwrap_or_default();
+        .map(|m| {
+            within_limit(
+                &mut violations,
+                "update_mask.paths",
+                &m.paths,
+                allowed.len(),
+                "paths",
+            )
+        })
+        .unwrap_or_default()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if !violations.is_empty() {
+        return Err(violations);
+    }
     if paths.is_empty() {
         return Err(Violations::one(
             "update_mask",
@@ -107,7 +123,6 @@ pub fn mask_paths<'a>(
             ),
         ));
     }
-    let mut violations = Violations::new();
     for (i, path) in paths.iter().enumerate() {
         if !allowed.contains(path) {
             violations.add(

@@ -13,15 +13,16 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, Outcome};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
-use crate::domain::Violations;
+use crate::app::roles::require_deal_writer;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
-    LeadSource, QualificationDraft, StageHistoryEntry,
+    LeadSource, MAX_CONTACTS, MAX_QUALIFICATION_ITEMS, QualificationDraft, StageHistoryEntry,
 };
 use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::gates::Direction;
 use crate::domain::money::Money;
+use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
 /// The DealService adapter.
@@ -362,8 +363,7 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
             .map(|m| (m.amount_minor, m.currency_code.clone())),
         discount_bps: w.discount_bps,
         forecast_category,
-        contacts: w
-            .contacts
+        contacts: within_limit(v, "contacts", &w.contacts, MAX_CONTACTS, "contacts")
             .iter()
             .map(|c| ContactDraft {
                 display_name: c.display_name.clone(),
@@ -373,14 +373,19 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
                 department: c.department.clone(),
             })
             .collect(),
-        qualification: w
-            .qualification
-            .iter()
-            .map(|q| QualificationDraft {
-                element: element_from(q.element),
-                status: status_from(q.status),
-            })
-            .collect(),
+        qualification: within_limit(
+            v,
+            "qualification",
+            &w.qualification,
+            MAX_QUALIFICATION_ITEMS,
+            "items (one per element)",
+        )
+        .iter()
+        .map(|q| QualificationDraft {
+            element: element_from(q.element),
+            status: status_from(q.status),
+        })
+        .collect(),
     }
 }
 
@@ -465,6 +470,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::CreateDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let wire = req
             .deal
@@ -609,6 +615,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::UpdateDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let wire = req
             .deal
@@ -687,6 +694,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::AdvanceDealStageRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         if req.target_stage.is_empty() {
@@ -757,6 +765,7 @@ impl<S: Store> DealService for DealApi<S> {
         request: Request<pb::CloseDealRequest>,
     ) -> Result<Response<pb::Deal>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_writer(&principal)?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         let etag = parse_etag("etag", &req.etag).map_err(invalid)?;

@@ -14,9 +14,10 @@ use crate::app::App;
 use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind};
-use crate::domain::Violations;
+use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
 use crate::domain::approval::{
-    Approver, DiscountTier, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
+    Approver, DiscountTier, MAX_APPROVERS, MAX_CLAUSES, MAX_PLAYBOOK, MAX_SIZE_THRESHOLDS,
+    MAX_TIER_STEPS, MAX_TIERS, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
 };
 use crate::domain::approval_request::{
     ApprovalRequest, Delegation, Metrics, RequestState, Seat, StepState, Turnaround,
@@ -24,6 +25,7 @@ use crate::domain::approval_request::{
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
+use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 
 /// The DealDeskService adapter.
@@ -59,30 +61,35 @@ fn step_from(field: &str, wire: Option<&pb::ApprovalStep>, v: &mut Violations) -
             sla_hours: 0,
         };
     };
-    let approvers = wire
-        .approvers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| {
-            use pb::approver::{Approver as A, Relation};
-            let parsed = match a.approver {
-                Some(A::Relation(r)) => match Relation::try_from(r) {
-                    Ok(Relation::OwnersManager) => Some(Approver::OwnersManager),
-                    Ok(Relation::LeaderAboveOwner) => Some(Approver::LeaderAboveOwner),
-                    _ => None,
-                },
-                Some(A::RoleQueue(r)) => role_from(r).map(Approver::Queue),
-                None => None,
-            };
-            if parsed.is_none() {
-                v.add(
-                    format!("{field}.approvers[{i}]"),
-                    "must be a known relation or role queue",
-                );
-            }
-            parsed
-        })
-        .collect();
+    let approvers = within_limit(
+        v,
+        &format!("{field}.approvers"),
+        &wire.approvers,
+        MAX_APPROVERS,
+        "approvers",
+    )
+    .iter()
+    .enumerate()
+    .filter_map(|(i, a)| {
+        use pb::approver::{Approver as A, Relation};
+        let parsed = match a.approver {
+            Some(A::Relation(r)) => match Relation::try_from(r) {
+                Ok(Relation::OwnersManager) => Some(Approver::OwnersManager),
+                Ok(Relation::LeaderAboveOwner) => Some(Approver::LeaderAboveOwner),
+                _ => None,
+            },
+            Some(A::RoleQueue(r)) => role_from(r).map(Approver::Queue),
+            None => None,
+        };
+        if parsed.is_none() {
+            v.add(
+                format!("{field}.approvers[{i}]"),
+                "must be a known relation or role queue",
+            );
+        }
+        parsed
+    })
+    .collect();
     let mode = match pb::approval_step::Mode::try_from(wire.mode) {
         Ok(pb::approval_step::Mode::Any) => Mode::Any,
         Ok(_) => Mode::All,
@@ -129,8 +136,7 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
     if segment.is_none() {
         v.add("policy.segment", "must be SMB, MID_MARKET or ENTERPRISE");
     }
-    let tiers = wire
-        .tiers
+    let tiers = within_limit(&mut v, "policy.tiers", &wire.tiers, MAX_TIERS, "tiers")
         .iter()
         .enumerate()
         .map(|(i, t)| DiscountTier {
@@ -141,44 +147,54 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
                 );
                 0
             }),
-            steps: t
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(j, s)| step_from(&format!("policy.tiers[{i}].steps[{j}]"), Some(s), &mut v))
-                .collect(),
+            steps: within_limit(
+                &mut v,
+                &format!("policy.tiers[{i}].steps"),
+                &t.steps,
+                MAX_TIER_STEPS,
+                "steps",
+            )
+            .iter()
+            .enumerate()
+            .map(|(j, s)| step_from(&format!("policy.tiers[{i}].steps[{j}]"), Some(s), &mut v))
+            .collect(),
         })
         .collect();
-    let size_thresholds = wire
-        .size_thresholds
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let above = t.above.as_ref().and_then(|m| {
-                Currency::parse(&m.currency_code).map(|c| Money {
-                    minor: m.amount_minor,
-                    currency: c,
-                })
-            });
-            if above.is_none() {
-                v.add(
-                    format!("policy.size_thresholds[{i}].above"),
-                    "must be an amount in an ISO 4217 currency",
-                );
-            }
-            SizeThreshold {
-                above: above.unwrap_or(Money {
-                    minor: 0,
-                    currency: Currency::USD,
-                }),
-                step: step_from(
-                    &format!("policy.size_thresholds[{i}].step"),
-                    t.step.as_ref(),
-                    &mut v,
-                ),
-            }
-        })
-        .collect();
+    let size_thresholds = within_limit(
+        &mut v,
+        "policy.size_thresholds",
+        &wire.size_thresholds,
+        MAX_SIZE_THRESHOLDS,
+        "size thresholds",
+    )
+    .iter()
+    .enumerate()
+    .map(|(i, t)| {
+        let above = t.above.as_ref().and_then(|m| {
+            Currency::parse(&m.currency_code).map(|c| Money {
+                minor: m.amount_minor,
+                currency: c,
+            })
+        });
+        if above.is_none() {
+            v.add(
+                format!("policy.size_thresholds[{i}].above"),
+                "must be an amount in an ISO 4217 currency",
+            );
+        }
+        SizeThreshold {
+            above: above.unwrap_or(Money {
+                minor: 0,
+                currency: Currency::USD,
+            }),
+            step: step_from(
+                &format!("policy.size_thresholds[{i}].step"),
+                t.step.as_ref(),
+                &mut v,
+            ),
+        }
+    })
+    .collect();
     let legal_step = step_from("policy.legal_step", wire.legal_step.as_ref(), &mut v);
     let finance_step = step_from("policy.finance_step", wire.finance_step.as_ref(), &mut v);
     let payment_days_limit = u32::try_from(wire.payment_days_limit).unwrap_or_else(|_| {
@@ -189,7 +205,14 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
         segment: segment.unwrap_or(Segment::Smb),
         tiers,
         size_thresholds,
-        playbook: wire.playbook.clone(),
+        playbook: within_limit(
+            &mut v,
+            "policy.playbook",
+            &wire.playbook,
+            MAX_PLAYBOOK,
+            "clause codes",
+        )
+        .to_vec(),
         legal_step,
         payment_days_limit,
         finance_step,
@@ -443,7 +466,7 @@ fn terms_from(
     });
     Terms {
         discount_bps,
-        clauses: clauses.to_vec(),
+        clauses: within_limit(v, "clauses", clauses, MAX_CLAUSES, "clause codes").to_vec(),
         non_standard: non_standard.to_string(),
         payment_days,
     }
@@ -548,6 +571,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::CreateApprovalPolicyRequest>,
     ) -> Result<Response<pb::ApprovalPolicy>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_policy_editor(&principal)?;
         let req = request.into_inner();
         let wire = req
             .policy
@@ -592,22 +616,15 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let deal = parse_name("deal", "deals", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
-        let discount_bps = u32::try_from(req.discount_bps).unwrap_or_else(|_| {
-            v.add("discount_bps", "must not be negative");
-            0
-        });
-        let payment_days = u32::try_from(req.payment_days).unwrap_or_else(|_| {
-            v.add("payment_days", "must not be negative");
-            0
-        });
+        let terms = terms_from(
+            req.discount_bps,
+            &req.clauses,
+            &req.non_standard_terms,
+            req.payment_days,
+            &mut v,
+        );
         let (Some(deal), true) = (deal, v.is_empty()) else {
             return Err(invalid(v));
-        };
-        let terms = Terms {
-            discount_bps,
-            clauses: req.clauses.clone(),
-            non_standard: req.non_standard_terms.clone(),
-            payment_days,
         };
         let (policy, route) = self.app.preview_route(&principal, deal, terms).await?;
         Ok(Response::new(pb::PreviewApprovalRouteResponse {
@@ -630,6 +647,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::SubmitApprovalRequestRequest>,
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_requester_role(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let deal = parse_name("deal", "deals", &req.deal)
@@ -942,6 +960,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         request: Request<pb::GetApprovalMetricsRequest>,
     ) -> Result<Response<pb::ApprovalMetrics>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_metrics_reader(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let from = time_from("start_time", req.start_time.as_ref(), &mut v);

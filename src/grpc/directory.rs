@@ -11,6 +11,7 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::directory::UserMask;
 use crate::app::ports::{Store, UserFilter};
+use crate::app::roles::require_directory_admin;
 use crate::domain::Violations;
 use crate::domain::directory::{ApiToken, User, UserDraft};
 use crate::proto::{self as pb, directory_service_server::DirectoryService};
@@ -76,6 +77,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_directory_admin(&principal)?;
         let req = request.into_inner();
         let user = req
             .user
@@ -156,6 +158,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_directory_admin(&principal)?;
         let req = request.into_inner();
         let user = req
             .user
@@ -204,6 +207,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         request: Request<pb::CreateApiTokenRequest>,
     ) -> Result<Response<pb::CreateApiTokenResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_directory_admin(&principal)?;
         let req = request.into_inner();
         let user = parse_user_name("parent", &req.parent).map_err(invalid)?;
         let token = req
@@ -225,6 +229,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         request: Request<pb::ListApiTokensRequest>,
     ) -> Result<Response<pb::ListApiTokensResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_directory_admin(&principal)?;
         let req = request.into_inner();
         let user = parse_user_name("parent", &req.parent).map_err(invalid)?;
         let paging = Paging::parse(
@@ -250,6 +255,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         request: Request<pb::RevokeApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_directory_admin(&principal)?;
         let (user, token) = parse_token_name("name", &request.get_ref().name).map_err(invalid)?;
         let revoked = self.app.revoke_token(&principal, user, token).await?;
         Ok(Response::new(token_to_wire(&revoked)))

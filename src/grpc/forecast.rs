@@ -14,8 +14,11 @@ use crate::app::backtest::MethodPoint;
 use crate::app::forecast::Scope;
 use crate::app::period_forecast::ForecastMethod;
 use crate::app::ports::Store;
+use crate::app::roles::{
+    require_call_adjuster, require_deal_judge, require_exchange_rate_setter, require_rate_setter,
+    require_seller,
+};
 use crate::app::win_rates::WinRateRequest;
-use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
@@ -25,7 +28,14 @@ use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
+use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
+
+/// Most snapshots one forecast may name (one per pipeline).
+const MAX_FORECAST_SNAPSHOTS: usize = 100;
+
+/// Most as-of days of one backtest.
+const MAX_BACKTEST_DAYS: usize = 60;
 
 /// The ForecastService adapter.
 #[derive(Debug, Clone)]
@@ -185,6 +195,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::ComputeWinRatesRequest>,
     ) -> Result<Response<pb::WinRateSnapshot>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_rate_setter(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
@@ -283,7 +294,14 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let scope = parse_scope(&req.scope, &mut v);
         let currency = parse_currency(&req.currency_code, &mut v);
         let mut snapshots = Vec::new();
-        for (i, name) in req.snapshots.iter().enumerate() {
+        let names = within_limit(
+            &mut v,
+            "snapshots",
+            &req.snapshots,
+            MAX_FORECAST_SNAPSHOTS,
+            "snapshots",
+        );
+        for (i, name) in names.iter().enumerate() {
             match parse_snapshot_name(&format!("snapshots[{i}]"), name) {
                 Ok((pipeline, version)) if snapshots.iter().any(|(p, _)| *p == pipeline) => {
                     let _ = version;
@@ -380,6 +398,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::SetExchangeRateRequest>,
     ) -> Result<Response<pb::ExchangeRate>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_exchange_rate_setter(&principal)?;
         let req = request.into_inner();
         let wire = req
             .rate
@@ -434,6 +453,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::SubmitForecastCallRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_seller(&principal)?;
         let req = request.into_inner();
         let (period, amounts) =
             call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref())?;
@@ -450,6 +470,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::AdjustForecastCallRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_call_adjuster(&principal)?;
         let req = request.into_inner();
         let subject = parse_name("user", "users", &req.user).map_err(invalid);
         let inputs = call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref());
@@ -470,6 +491,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::JudgeDealRequest>,
     ) -> Result<Response<pb::ForecastCallEvent>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_deal_judge(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
@@ -625,15 +647,12 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let (period, scope, currency) =
             period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
         let mut v = Violations::new();
-        let days: Vec<NaiveDate> = req
-            .as_of
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
-            .collect();
-        if req.as_of.len() > 60 {
-            v.add("as_of", "at most 60 days per backtest");
-        }
+        let days: Vec<NaiveDate> =
+            within_limit(&mut v, "as_of", &req.as_of, MAX_BACKTEST_DAYS, "days")
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
+                .collect();
         if !v.is_empty() {
             return Err(invalid(v));
         }

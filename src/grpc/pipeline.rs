@@ -12,8 +12,11 @@ use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
-use crate::domain::Violations;
-use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, StageDraft};
+use crate::app::roles::require_pipeline_editor;
+use crate::domain::pipeline::{
+    MAX_CRITERIA, MAX_STAGES, Pipeline, PipelineDraft, PipelineSpec, StageDraft,
+};
+use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, pipeline_service_server::PipelineService};
 
 /// The PipelineService adapter.
@@ -75,31 +78,41 @@ pub fn pipeline_to_wire(pipeline: &Pipeline) -> pb::Pipeline {
 /// unknown kinds), paths relative to the pipeline.
 fn draft_from(wire: &pb::Pipeline) -> (PipelineDraft, Violations) {
     let mut violations = Violations::new();
-    let stages = wire
-        .stages
+    let stages = within_limit(
+        &mut violations,
+        "stages",
+        &wire.stages,
+        MAX_STAGES,
+        "stages",
+    )
+    .iter()
+    .enumerate()
+    .map(|(i, s)| StageDraft {
+        stage_id: s.stage_id.clone(),
+        display_name: s.display_name.clone(),
+        buyer_evidence: s.buyer_evidence.clone(),
+        owner_role: role_from(s.owner_role),
+        default_probability_bps: s.default_probability_bps,
+        stale_after_days: s.stale_after_days,
+        kind: stage_kind_from(s.kind),
+        position: s.position,
+        exit_criteria: within_limit(
+            &mut violations,
+            &format!("stages[{i}].exit_criteria"),
+            &s.exit_criteria,
+            MAX_CRITERIA,
+            "criteria",
+        )
         .iter()
         .enumerate()
-        .map(|(i, s)| StageDraft {
-            stage_id: s.stage_id.clone(),
-            display_name: s.display_name.clone(),
-            buyer_evidence: s.buyer_evidence.clone(),
-            owner_role: role_from(s.owner_role),
-            default_probability_bps: s.default_probability_bps,
-            stale_after_days: s.stale_after_days,
-            kind: stage_kind_from(s.kind),
-            position: s.position,
-            exit_criteria: s
-                .exit_criteria
-                .iter()
-                .enumerate()
-                .filter_map(|(j, c)| {
-                    criterion_from(&format!("stages[{i}].exit_criteria[{j}]"), c)
-                        .map_err(|v| violations.extend(v))
-                        .ok()
-                })
-                .collect(),
+        .filter_map(|(j, c)| {
+            criterion_from(&format!("stages[{i}].exit_criteria[{j}]"), c)
+                .map_err(|v| violations.extend(v))
+                .ok()
         })
-        .collect();
+        .collect(),
+    })
+    .collect();
     let draft = PipelineDraft {
         display_name: wire.display_name.clone(),
         segment: segment_from(wire.segment),
@@ -116,6 +129,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         request: Request<pb::CreatePipelineRequest>,
     ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_pipeline_editor(&principal)?;
         let req = request.into_inner();
         let pipeline = req
             .pipeline
@@ -188,6 +202,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         request: Request<pb::UpdatePipelineRequest>,
     ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        require_pipeline_editor(&principal)?;
         let req = request.into_inner();
         let pipeline = req
             .pipeline

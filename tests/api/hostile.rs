@@ -47,10 +47,10 @@ const OVERSIZE: usize = 4 * 1024 * 1024 + 1024;
 
 /// A codec that sends and receives message bytes as they are.
 #[derive(Default, Clone)]
-struct RawCodec;
+pub(crate) struct RawCodec;
 
-struct RawEncoder;
-struct RawDecoder;
+pub(crate) struct RawEncoder;
+pub(crate) struct RawDecoder;
 
 impl Encoder for RawEncoder {
     type Item = Vec<u8>;
@@ -108,7 +108,7 @@ enum Expect {
     Reason(Code, &'static str),
     /// This code, whatever the reason.
     Code(Code),
-    /// Too large for the transport: tonic's OUT_OF_RANGE (it has no details to carry).
+    /// Over the 4 MiB message limit: RESOURCE_EXHAUSTED, reason `MESSAGE_TOO_LARGE`.
     Oversize,
 }
 
@@ -349,7 +349,7 @@ fn step(name: &str, approvers: Vec<pb::Approver>) -> pb::ApprovalStep {
     }
 }
 
-fn policy() -> pb::ApprovalPolicy {
+pub(crate) fn policy() -> pb::ApprovalPolicy {
     use pb::approver::Relation;
     pb::ApprovalPolicy {
         segment: pb::Segment::MidMarket as i32,
@@ -3521,13 +3521,13 @@ fn judge(case: &Case, answer: &Result<(), Status>) -> Option<String> {
             status.message()
         ));
     }
-    if let Expect::Oversize = case.expect {
-        return (!matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted))
-            .then(|| format!("oversize answered {status:?}"));
-    }
     let Some(info) = status.get_details_error_info() else {
         return Some(format!("no ErrorInfo: {status:?}"));
     };
+    if let Expect::Oversize = case.expect {
+        return (status.code() != Code::ResourceExhausted || info.reason != "MESSAGE_TOO_LARGE")
+            .then(|| format!("oversize answered {status:?}"));
+    }
     if !is_upper_snake(&info.reason) || info.domain != "dealdesk.v1" {
         return Some(format!("bad ErrorInfo {info:?}"));
     }

@@ -20,6 +20,7 @@ mod directory;
 mod field_history;
 mod forecast;
 mod hostile;
+mod hostile_input;
 mod import;
 mod import_formats;
 mod import_options;
