@@ -213,6 +213,16 @@ pub struct ServeArgs {
         default_value_t = 600
     )]
     pub long_request_timeout_seconds: u64,
+    /// List and report calls (every List RPC, GetForecast, GetForecastAccuracy,
+    /// SnapshotForecast, GetPipelineMetrics, GetApprovalMetrics, ComputeWinRates,
+    /// BacktestForecast) handled at once; one waits up to 250 ms for a turn, then is refused
+    /// with RESOURCE_EXHAUSTED (`READS_BUSY`). 0: the database pool's connections but one.
+    #[arg(long, env = "DEALDESK_MAX_HEAVY_REQUESTS", default_value_t = 0)]
+    pub max_heavy_requests: u32,
+    /// List and report calls one caller (one token) may have in flight; beyond it,
+    /// RESOURCE_EXHAUSTED (`CALLER_BUSY`) at once.
+    #[arg(long, env = "DEALDESK_MAX_HEAVY_REQUESTS_PER_CALLER", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_heavy_requests_per_caller: u32,
     /// Open client connections at once; a connection beyond it is closed as soon as accepted.
     #[arg(long, env = "DEALDESK_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
@@ -252,6 +262,8 @@ impl ServeArgs {
             max_in_flight: self.max_concurrent_requests as usize,
             default_deadline: seconds(self.request_timeout_seconds),
             long_deadline: seconds(self.long_request_timeout_seconds),
+            max_heavy_in_flight: self.max_heavy_requests as usize,
+            max_heavy_per_caller: self.max_heavy_requests_per_caller as usize,
         }
     }
 

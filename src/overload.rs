@@ -11,11 +11,18 @@
 //!   RESOURCE_EXHAUSTED (reason `MESSAGE_TOO_LARGE`, the limit in the message), as every other
 //!   error carries an ErrorInfo.
 //!
+//! - **a budget for heavy reads** (every List call and the reports: [`is_heavy`]), so they
+//!   cannot take the whole database pool from everyone else: a caller (by its bearer token)
+//!   holds at most [`Limits::max_heavy_per_caller`] at once, beyond which it is refused at once
+//!   (RESOURCE_EXHAUSTED, reason `CALLER_BUSY`); the whole process runs at most
+//!   [`Limits::max_heavy_in_flight`], a call waiting at most [`HEAVY_WAIT`] for a turn (then
+//!   RESOURCE_EXHAUSTED, reason `READS_BUSY`), both with a RetryInfo.
+//!
 //! Health and reflection are exempt, so probes keep answering under any flood. Streaming calls
 //! take no slot and get no default deadline (a watch lives for hours, an import may upload for
 //! minutes); the client's own `grpc-timeout` still bounds the part before the response starts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,6 +47,30 @@ pub struct Limits {
     /// The same for the [`LONG_CALLS`], which read a pipeline's whole history; `None`: only the
     /// client's.
     pub long_deadline: Option<Duration>,
+    /// Heavy reads (see [`is_heavy`]) handled at once in the process; 0: one fewer than the
+    /// database pool's connections (at least 1), so a connection is always left for the rest.
+    pub max_heavy_in_flight: usize,
+    /// Heavy reads one caller (one bearer token) may have in flight.
+    pub max_heavy_per_caller: usize,
+}
+
+/// How long a heavy read waits for a turn before it is refused.
+pub const HEAVY_WAIT: Duration = Duration::from_millis(250);
+
+/// The report RPCs, which read many rows like a List call does.
+const REPORT_CALLS: [&str; 6] = [
+    "/dealdesk.v1.ForecastService/GetForecast",
+    "/dealdesk.v1.ForecastService/GetForecastAccuracy",
+    "/dealdesk.v1.ForecastService/SnapshotForecast",
+    "/dealdesk.v1.PipelineService/GetPipelineMetrics",
+    "/dealdesk.v1.DealDeskService/GetApprovalMetrics",
+    "/dealdesk.v1.ForecastService/ComputeWinRates",
+];
+
+/// Whether the unary RPC at `path` is a heavy read: a List call, a report or a long call.
+pub fn is_heavy(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    method.starts_with("List") || REPORT_CALLS.contains(&path) || LONG_CALLS.contains(&path)
 }
 
 /// The unary RPCs that learn from a pipeline's whole history (a large org's takes tens of
@@ -50,12 +81,15 @@ pub const LONG_CALLS: [&str; 2] = [
 ];
 
 impl Default for Limits {
-    /// 256 calls in flight; 30 s per call, 10 minutes per long call.
+    /// 256 calls in flight; 30 s per call, 10 minutes per long call; heavy reads: the pool's
+    /// connections but one, 4 per caller.
     fn default() -> Self {
         Self {
             max_in_flight: 256,
             default_deadline: Some(Duration::from_secs(30)),
             long_deadline: Some(Duration::from_secs(600)),
+            max_heavy_in_flight: 0,
+            max_heavy_per_caller: 4,
         }
     }
 }
@@ -125,6 +159,67 @@ pub struct OverloadLayer {
     default_deadline: Option<Duration>,
     long_deadline: Option<Duration>,
     streaming: Arc<HashSet<String>>,
+    heavy: Arc<HeavyBudget>,
+}
+
+/// The heavy reads' budgets: the process's turns and each caller's count in flight.
+#[derive(Debug)]
+struct HeavyBudget {
+    turns: Arc<Semaphore>,
+    per_caller: usize,
+    /// Heavy reads in flight per caller (a hash of its `authorization` header).
+    callers: std::sync::Mutex<HashMap<u64, usize>>,
+}
+
+/// One heavy read's place in its caller's count, given back when dropped.
+struct CallerTurn {
+    budget: Arc<HeavyBudget>,
+    caller: u64,
+}
+
+impl HeavyBudget {
+    /// A place for `caller`, unless it has its most in flight.
+    fn enter(self: &Arc<Self>, caller: u64) -> Option<CallerTurn> {
+        let mut callers = self.callers.lock().unwrap_or_else(|e| e.into_inner());
+        let count = callers.entry(caller).or_default();
+        if *count >= self.per_caller {
+            return None;
+        }
+        *count += 1;
+        Some(CallerTurn {
+            budget: self.clone(),
+            caller,
+        })
+    }
+}
+
+impl Drop for CallerTurn {
+    fn drop(&mut self) {
+        let mut callers = self
+            .budget
+            .callers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = callers.get_mut(&self.caller) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                callers.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// Who is calling, for the per-caller budget: a hash of the `authorization` header (the same
+/// token is the same caller; no header is one anonymous caller).
+fn caller_of<B>(request: &http::Request<B>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A live view of the calls holding a slot, for the metrics.
@@ -143,10 +238,20 @@ impl InFlight {
 }
 
 impl OverloadLayer {
-    /// A layer enforcing `limits`; `streaming` lists the streaming RPCs' paths.
-    pub fn new(limits: Limits, streaming: HashSet<String>) -> Self {
+    /// A layer enforcing `limits`; `streaming` lists the streaming RPCs' paths; `pool` is the
+    /// database pool's size (for the heavy reads' default budget).
+    pub fn new(limits: Limits, streaming: HashSet<String>, pool: usize) -> Self {
         let max_in_flight = limits.max_in_flight.max(1);
+        let heavy_turns = match limits.max_heavy_in_flight {
+            0 => pool.saturating_sub(1).max(1),
+            n => n,
+        };
         Self {
+            heavy: Arc::new(HeavyBudget {
+                turns: Arc::new(Semaphore::new(heavy_turns)),
+                per_caller: limits.max_heavy_per_caller.max(1),
+                callers: Default::default(),
+            }),
             slots: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             default_deadline: limits.default_deadline,
@@ -249,6 +354,29 @@ fn overloaded() -> Status {
     )
 }
 
+/// RESOURCE_EXHAUSTED: the caller has its most heavy reads in flight.
+fn caller_busy(most: usize) -> Status {
+    refusal(
+        Code::ResourceExhausted,
+        "CALLER_BUSY",
+        &format!(
+            "this caller already has {most} list or report calls in flight, the most one caller \
+             may; retry when one has answered"
+        ),
+        Some(Duration::from_millis(200)),
+    )
+}
+
+/// RESOURCE_EXHAUSTED: every heavy read's turn stayed taken for [`HEAVY_WAIT`].
+fn reads_busy() -> Status {
+    refusal(
+        Code::ResourceExhausted,
+        "READS_BUSY",
+        "the server is at its limit of list and report calls in flight; retry with backoff",
+        Some(Duration::from_millis(250)),
+    )
+}
+
 /// DEADLINE_EXCEEDED: the call ran past its deadline and was cut.
 fn deadline_exceeded(deadline: Duration) -> Status {
     refusal(
@@ -311,10 +439,33 @@ where
             },
             _ => None,
         };
+        let heavy = match class {
+            Class::Unary | Class::Long if is_heavy(request.uri().path()) => {
+                match self.layer.heavy.enter(caller_of(&request)) {
+                    Some(turn) => Some((turn, self.layer.heavy.turns.clone())),
+                    None => {
+                        let refused = caller_busy(self.layer.heavy.per_caller);
+                        return Box::pin(std::future::ready(Ok(refused.into_http())));
+                    }
+                }
+            }
+            _ => None,
+        };
         let response = self.inner.call(request);
         Box::pin(async move {
             // The slot is held until the answer is ready (a unary answer is complete by then).
             let _slot = slot;
+            // A heavy read waits briefly for a turn (the handler has not started: its future
+            // runs only when polled), then is refused rather than queued.
+            let _heavy = match heavy {
+                None => None,
+                Some((caller, turns)) => {
+                    match tokio::time::timeout(HEAVY_WAIT, turns.acquire_owned()).await {
+                        Ok(Ok(turn)) => Some((caller, turn)),
+                        _ => return Ok(reads_busy().into_http()),
+                    }
+                }
+            };
             let result = match deadline {
                 None => response.await,
                 Some(deadline) => match tokio::time::timeout(deadline, response).await {
@@ -331,6 +482,7 @@ where
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use tonic_types::StatusExt;
 
     #[test]
     fn grpc_timeouts_parse_in_every_unit() {
@@ -390,6 +542,7 @@ mod tests {
         let layer = OverloadLayer::new(
             Limits::default(),
             streaming_paths(crate::proto::FILE_DESCRIPTOR_SET),
+            4,
         );
         assert_eq!(layer.class("/grpc.health.v1.Health/Check"), Class::Exempt);
         assert_eq!(
@@ -458,6 +611,123 @@ mod tests {
             Status::from_header_map(explain_too_large(other.into_http::<()>()).headers()).unwrap();
         assert_eq!(answer.code(), Code::OutOfRange);
         assert_eq!(answer.message(), "page 9 is past the end");
+    }
+
+    /// A service whose calls (but GetDeal) answer OK once `open` has a permit for them.
+    #[derive(Clone)]
+    struct Gated {
+        open: Arc<tokio::sync::Semaphore>,
+    }
+
+    impl tower_service::Service<http::Request<()>> for Gated {
+        type Response = http::Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<()>) -> Self::Future {
+            let open = self.open.clone();
+            let held = request.uri().path() != "/dealdesk.v1.DealService/GetDeal";
+            Box::pin(async move {
+                if held {
+                    let _ = open.acquire().await.map(|p| p.forget());
+                }
+                Ok(http::Response::new(()))
+            })
+        }
+    }
+
+    fn call(path: &str, token: &str) -> http::Request<()> {
+        http::Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+    }
+
+    /// The gRPC status of an answer (`None`: OK, no status header).
+    fn code(response: &http::Response<()>) -> Option<(String, String)> {
+        let status = Status::from_header_map(response.headers())?;
+        let reason = status
+            .get_details_error_info()
+            .map(|i| i.reason)
+            .unwrap_or_default();
+        assert!(status.get_details_retry_info().is_some(), "a RetryInfo");
+        Some((format!("{:?}", status.code()), reason))
+    }
+
+    #[tokio::test]
+    async fn heavy_reads_are_budgeted_per_caller_and_for_the_process() {
+        use tower_layer::Layer;
+        use tower_service::Service;
+        let limits = Limits {
+            max_heavy_in_flight: 3,
+            max_heavy_per_caller: 2,
+            ..Limits::default()
+        };
+        let open = Arc::new(tokio::sync::Semaphore::new(0));
+        let layer = OverloadLayer::new(limits, HashSet::new(), 16);
+        let mut service = layer.layer(Gated { open: open.clone() });
+        let list = "/dealdesk.v1.DealService/ListDeals";
+        let report = "/dealdesk.v1.ForecastService/GetForecast";
+        // Alice's first two heavy reads are in; her third is refused at once.
+        let alice = [
+            service.call(call(list, "alice")),
+            service.call(call(report, "alice")),
+        ];
+        let refused = service.call(call(list, "alice")).await.unwrap();
+        assert_eq!(
+            code(&refused),
+            Some(("ResourceExhausted".into(), "CALLER_BUSY".into()))
+        );
+        let alice: Vec<_> = alice.into_iter().map(tokio::spawn).collect();
+        // Bob takes the process's third turn; Carol's waits HEAVY_WAIT, then is refused.
+        let bob = tokio::spawn(service.call(call(list, "bob")));
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        let carol = service.call(call(list, "carol")).await.unwrap();
+        assert!(started.elapsed() >= HEAVY_WAIT);
+        assert_eq!(
+            code(&carol),
+            Some(("ResourceExhausted".into(), "READS_BUSY".into()))
+        );
+        // Calls that are not heavy reads are not held back.
+        let light = service.call(call("/dealdesk.v1.DealService/GetDeal", "carol"));
+        assert_eq!(light.await.unwrap().headers().get("grpc-status"), None);
+        // Once the reads answer, every turn is free again.
+        open.add_permits(100);
+        for task in alice.into_iter().chain([bob]) {
+            assert_eq!(
+                task.await.unwrap().unwrap().headers().get("grpc-status"),
+                None
+            );
+        }
+        assert_eq!(layer.heavy.turns.available_permits(), 3);
+        assert!(layer.heavy.callers.lock().unwrap().is_empty());
+        let again = service.call(call(list, "alice")).await.unwrap();
+        assert_eq!(again.headers().get("grpc-status"), None);
+    }
+
+    #[test]
+    fn lists_reports_and_long_calls_are_heavy_reads() {
+        for path in [
+            "/dealdesk.v1.DealService/ListDeals",
+            "/dealdesk.v1.DirectoryService/ListUsers",
+            "/dealdesk.v1.ForecastService/GetForecast",
+            "/dealdesk.v1.ForecastService/BacktestForecast",
+        ] {
+            assert!(is_heavy(path), "{path}");
+        }
+        for path in [
+            "/dealdesk.v1.DealService/GetDeal",
+            "/dealdesk.v1.DirectoryService/GetCurrentUser",
+            "/dealdesk.v1.DealService/UpdateDeal",
+        ] {
+            assert!(!is_heavy(path), "{path}");
+        }
     }
 
     proptest! {

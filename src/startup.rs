@@ -312,7 +312,11 @@ impl Application {
         let escalations = self
             .escalate_every
             .map(|every| tokio::spawn(escalate_overdue(app.clone(), every)));
-        let overload = OverloadLayer::new(self.limits, streaming_paths(proto::FILE_DESCRIPTOR_SET));
+        let overload = OverloadLayer::new(
+            self.limits,
+            streaming_paths(proto::FILE_DESCRIPTOR_SET),
+            self.store.pool_size(),
+        );
         let requests = Arc::new(RequestMetrics::default().with_in_flight(overload.in_flight()));
         let exporter = self.metrics.map(|listener| {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics on /metrics");

@@ -80,6 +80,10 @@ pub enum AppError {
         /// Every unmet precondition.
         violations: Vec<Precondition>,
     },
+    /// No database connection came free in time -> UNAVAILABLE (`DATABASE_BUSY`, with a
+    /// RetryInfo): the call changed nothing and may be retried.
+    #[error("the database is busy; retry with backoff")]
+    Busy,
     /// The storage is down or broke -> UNAVAILABLE / INTERNAL; logged, never detailed to callers.
     #[error("storage error: {0}")]
     Storage(String),

@@ -234,6 +234,11 @@ impl From<AppError> for Status {
                 message,
                 violations,
             } => failed_precondition(reason, &message, &violations),
+            ref e @ AppError::Busy => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                status(Code::Unavailable, &e.to_string(), "DATABASE_BUSY", details)
+            }
             AppError::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 status(

@@ -28,7 +28,7 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ActiveValue::Set, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    ActiveValue::Set, ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, SqlErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
@@ -45,6 +45,13 @@ pub struct SqlStore {
     caches: std::sync::Arc<cache::Caches>,
 }
 
+/// Connections in the pool, on SQLite (one writer at a time; readers share the file).
+const SQLITE_POOL: u32 = 4;
+/// Connections in the pool, on PostgreSQL, per replica.
+const POSTGRES_POOL: u32 = 16;
+/// How long a call waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Opens (and on SQLite creates) the database at `url`.
 ///
 /// SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged write survives a power cut.
@@ -52,29 +59,33 @@ pub struct SqlStore {
 /// sqlx's per-query logs are lowered to DEBUG so INFO logs stay readable.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_string());
+    // A call that cannot get a connection within the acquire timeout is answered UNAVAILABLE
+    // (`DATABASE_BUSY`, with a RetryInfo) rather than queued for long.
     options
         .sqlx_logging(true)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
         // An SQLite connection lives in this process and cannot be dropped by a server or a
         // network: the pool's default ping before every checkout is a wasted round trip to the
         // connection's thread.
         options.test_before_acquire(false);
-        options.max_connections(4).map_sqlx_sqlite_opts(|o| {
-            o.create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-        });
+        options
+            .max_connections(SQLITE_POOL)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
     } else {
         // A connection that has been busy is alive: only one idle for a while (which a server
         // restart, a proxy or a firewall may have dropped) is pinged before it is handed out,
         // not every checkout (a round trip each).
         options
-            .max_connections(16)
+            .max_connections(POSTGRES_POOL)
             .test_before_acquire_if_idle_for(Duration::from_secs(5));
     }
     Database::connect(options).await
@@ -91,6 +102,14 @@ impl SqlStore {
         Self {
             db,
             caches: Default::default(),
+        }
+    }
+
+    /// How many connections its pool holds.
+    pub fn pool_size(&self) -> usize {
+        match self.db.get_database_backend() {
+            DatabaseBackend::Sqlite => SQLITE_POOL as usize,
+            _ => POSTGRES_POOL as usize,
         }
     }
 
@@ -276,7 +295,10 @@ impl Store for SqlStore {
 
 /// A database failure the caller cannot fix: logged by the gRPC layer, answered generically.
 pub(crate) fn storage(err: DbErr) -> AppError {
-    AppError::Storage(err.to_string())
+    match err {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => AppError::Busy,
+        err => AppError::Storage(err.to_string()),
+    }
 }
 
 /// Whether `err` is a unique violation whose message names `needle` (a column or table).
@@ -351,4 +373,25 @@ pub(crate) async fn save_idempotent(
     .exec_without_returning(txn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_that_gives_no_connection_in_time_is_busy_not_broken() {
+        let busy = storage(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert!(matches!(busy, AppError::Busy));
+        let status = tonic::Status::from(busy);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        use tonic_types::StatusExt;
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "DATABASE_BUSY"
+        );
+        assert!(status.get_details_retry_info().is_some());
+        let closed = storage(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
+        assert!(matches!(closed, AppError::Storage(_)));
+    }
 }

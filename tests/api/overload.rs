@@ -427,3 +427,62 @@ macro_rules! both_engines {
 
 both_engines!(flood_of_slow_writes_degrades_and_health_keeps_answering);
 both_engines!(deadlines_come_from_the_client_capped_by_the_server);
+
+/// A flood of heavy reads (ListDeals, 500 a page) from one caller: each of its calls is
+/// answered or refused with RESOURCE_EXHAUSTED and a RetryInfo (its own budget, `CALLER_BUSY`,
+/// or the process's, `READS_BUSY`), never left to queue; another user is served throughout;
+/// and the budget is whole again afterwards.
+async fn a_flood_of_heavy_reads_from_one_caller_leaves_others_served(backend: Backend) {
+    let limits = Limits {
+        max_heavy_per_caller: 2,
+        ..Limits::default()
+    };
+    let Some(app) = spawn_limited(backend, limits).await else {
+        return skipped();
+    };
+    let (_, flooder) = app.user(dealdesk::domain::directory::Role::Rep, None).await;
+    let (other, other_token) = app.user(dealdesk::domain::directory::Role::Rep, None).await;
+    let deals = app.deals().await;
+    let list = |token: &str| {
+        authed(
+            token,
+            pb::ListDealsRequest {
+                page_size: 500,
+                ..Default::default()
+            },
+        )
+    };
+    let flood: Vec<_> = (0..60)
+        .map(|_| {
+            let mut deals = deals.clone();
+            let request = list(&flooder);
+            tokio::spawn(async move { deals.list_deals(request).await })
+        })
+        .collect();
+    let mut directory = app.directory().await;
+    for _ in 0..20 {
+        let me = directory
+            .get_current_user(authed(&other_token, pb::GetCurrentUserRequest {}))
+            .await
+            .unwrap();
+        assert_eq!(me.into_inner().name, other.name);
+    }
+    for call in flood {
+        if let Err(status) = call.await.unwrap() {
+            assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+            let reason = status.get_details_error_info().unwrap().reason;
+            assert!(
+                ["CALLER_BUSY", "READS_BUSY"].contains(&reason.as_str()),
+                "{reason}"
+            );
+            assert!(status.get_details_retry_info().is_some());
+        }
+    }
+    // Every turn came back: the flooder's reads are served again, two at a time.
+    let mut deals = app.deals().await;
+    for _ in 0..2 {
+        deals.list_deals(list(&flooder)).await.unwrap();
+    }
+}
+
+both_engines!(a_flood_of_heavy_reads_from_one_caller_leaves_others_served);
