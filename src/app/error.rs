@@ -80,6 +80,17 @@ pub enum AppError {
         /// Every unmet precondition.
         violations: Vec<Precondition>,
     },
+    /// A limit of what one caller or the process may hold is reached -> RESOURCE_EXHAUSTED with
+    /// a RetryInfo.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Message.
+        message: String,
+        /// When trying again may succeed.
+        retry_after: std::time::Duration,
+    },
     /// The storage is down or broke -> UNAVAILABLE / INTERNAL; logged, never detailed to callers.
     #[error("storage error: {0}")]
     Storage(String),

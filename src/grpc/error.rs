@@ -99,6 +99,15 @@ impl From<AppError> for Status {
                 }
                 status(Code::FailedPrecondition, message, reason, details)
             }
+            AppError::ResourceExhausted {
+                reason,
+                message,
+                retry_after,
+            } => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(retry_after));
+                status(Code::ResourceExhausted, message, reason, details)
+            }
             AppError::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 status(

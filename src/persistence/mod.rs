@@ -6,6 +6,7 @@
 //! concurrent manager changes cannot close a cycle together.
 
 mod cache;
+mod changes;
 mod codec;
 mod dealdesk;
 mod deals;
@@ -43,6 +44,10 @@ pub struct SqlStore {
     db: DatabaseConnection,
     /// Shared by every clone: a write through any of them empties what it affects.
     caches: std::sync::Arc<cache::Caches>,
+    /// Shared by every clone: one change notifier per process ([`changes`]).
+    changes: std::sync::Arc<changes::ChangeHub>,
+    /// SQL statements run through the connection (and its transactions), ever.
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Opens (and on SQLite creates) the database at `url`.
@@ -87,11 +92,23 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 impl SqlStore {
     /// A store over an open, migrated connection.
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(mut db: DatabaseConnection) -> Self {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
         Self {
             db,
             caches: Default::default(),
+            changes: Default::default(),
+            statements,
         }
+    }
+
+    /// SQL statements this store (and its clones) ran so far: what idle work costs shows here.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The connection, for operations outside the ports (migrations, tests).
