@@ -243,6 +243,20 @@ pub struct ServeArgs {
     /// Seconds a keepalive ping waits for its answer before the connection is closed.
     #[arg(long, env = "DEALDESK_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive_timeout_seconds: u64,
+    /// Event streams (WatchDealEvents, WatchApprovalEvents) one user may hold open at once,
+    /// over all their tokens; the next is refused with RESOURCE_EXHAUSTED (`TOO_MANY_STREAMS`).
+    #[arg(long, env = "DEALDESK_MAX_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_user: u32,
+    /// Event streams the process holds open at once, all users together; the next is refused
+    /// with RESOURCE_EXHAUSTED (`TOO_MANY_STREAMS`).
+    #[arg(long, env = "DEALDESK_MAX_STREAMS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams: u32,
+    /// Event streams are woken by change notifications (PostgreSQL LISTEN/NOTIFY across
+    /// replicas); as a backstop, every this many seconds one query looks for events no
+    /// notification announced (written by another process on SQLite, or while the listener
+    /// was reconnecting).
+    #[arg(long, env = "DEALDESK_CHANGE_POLL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub change_poll_seconds: u64,
 }
 
 impl ServeArgs {
@@ -254,6 +268,14 @@ impl ServeArgs {
             client_ca: self.tls_client_ca.clone(),
             client_auth_optional: self.tls_client_auth_optional,
         })
+    }
+
+    /// The limits on open event streams.
+    pub fn stream_limits(&self) -> crate::app::watch::StreamLimits {
+        crate::app::watch::StreamLimits {
+            per_user: self.max_streams_per_user as usize,
+            per_process: self.max_streams as usize,
+        }
     }
 
     /// The limits on calls in flight and their deadlines.

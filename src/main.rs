@@ -51,6 +51,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .with_tls(args.tls_files().as_ref())?
                 .with_limits(args.limits())
                 .with_connection_limits(args.connection_limits())
+                .with_stream_limits(args.stream_limits())
+                .with_change_poll(std::time::Duration::from_secs(args.change_poll_seconds))
                 .with_calendar(args.calendar.calendar())
                 .with_snapshot_schedule(every)
                 .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)

@@ -17,6 +17,7 @@ use tonic_health::server::HealthReporter;
 use crate::app::App;
 use crate::app::Clock;
 use crate::app::ports::Store;
+use crate::app::watch::StreamLimits;
 use crate::connection::{ConnectionLimits, Gate};
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
@@ -39,6 +40,10 @@ pub const SERVICE_NAMES: [&str; 6] = [
     "dealdesk.v1.DealDeskService",
     "dealdesk.v1.ImportService",
 ];
+
+/// How often the change notifier's backstop poll looks for events it was not told of, by
+/// default.
+pub const CHANGE_POLL: Duration = Duration::from_secs(5);
 
 /// How often health re-checks the database.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
@@ -194,6 +199,8 @@ pub struct Application {
     tls: Option<ServerTlsConfig>,
     limits: Limits,
     connections: ConnectionLimits,
+    stream_limits: StreamLimits,
+    change_poll: Duration,
 }
 
 impl Application {
@@ -212,6 +219,8 @@ impl Application {
             tls: None,
             limits: Limits::default(),
             connections: ConnectionLimits::default(),
+            stream_limits: StreamLimits::default(),
+            change_poll: CHANGE_POLL,
         })
     }
 
@@ -232,6 +241,23 @@ impl Application {
     pub fn with_connection_limits(self, connections: ConnectionLimits) -> Self {
         Self {
             connections,
+            ..self
+        }
+    }
+
+    /// Limits the event streams open at once, per user and in all (default:
+    /// [`StreamLimits::default`]).
+    pub fn with_stream_limits(self, stream_limits: StreamLimits) -> Self {
+        Self {
+            stream_limits,
+            ..self
+        }
+    }
+
+    /// Polls for events no notification announced every `every` (default: [`CHANGE_POLL`]).
+    pub fn with_change_poll(self, every: Duration) -> Self {
+        Self {
+            change_poll: every,
             ..self
         }
     }
@@ -303,9 +329,12 @@ impl Application {
     ) -> Result<(), StartupError> {
         let app = App::new(self.store.clone())
             .with_calendar(self.calendar)
-            .with_clock(self.clock);
+            .with_clock(self.clock)
+            .with_stream_limits(self.stream_limits);
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = tokio::spawn(watch_database(self.store.clone(), reporter));
+        // One change notifier per process: it wakes the event streams with news.
+        let notifier = tokio::spawn(self.store.clone().watch_for_changes(self.change_poll));
         let snapshots = self
             .snapshot_every
             .map(|every| tokio::spawn(snapshot_forecasts(app.clone(), every)));
@@ -339,6 +368,8 @@ impl Application {
             addr = %self.listener.local_addr()?,
             tls = self.tls.is_some(),
             max_in_flight = self.limits.max_in_flight,
+            max_streams_per_user = self.stream_limits.per_user,
+            max_streams = self.stream_limits.per_process,
             default_deadline = ?self.limits.default_deadline,
             long_deadline = ?self.limits.long_deadline,
             max_connections = self.connections.max_connections,
@@ -401,6 +432,7 @@ impl Application {
             )
             .await;
         watcher.abort();
+        notifier.abort();
         for task in snapshots.into_iter().chain(escalations).chain(exporter) {
             task.abort();
         }

@@ -84,6 +84,17 @@ pub enum AppError {
     /// RetryInfo): the call changed nothing and may be retried.
     #[error("the database is busy; retry with backoff")]
     Busy,
+    /// A limit of what one caller or the process may hold is reached -> RESOURCE_EXHAUSTED with
+    /// a RetryInfo.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// ErrorInfo reason.
+        reason: &'static str,
+        /// Message.
+        message: String,
+        /// When trying again may succeed.
+        retry_after: std::time::Duration,
+    },
     /// The storage is down or broke -> UNAVAILABLE / INTERNAL; logged, never detailed to callers.
     #[error("storage error: {0}")]
     Storage(String),

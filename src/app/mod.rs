@@ -18,6 +18,7 @@ pub mod pipeline_metrics;
 pub mod pipelines;
 pub mod ports;
 pub mod roles;
+pub mod watch;
 pub mod win_rates;
 
 pub use error::{AppError, AppResult};
@@ -54,6 +55,8 @@ pub struct App<S> {
     pub(crate) read_hints: forecast::ReadHints,
     /// The not-yet-created term's past revenue read today ([`period_forecast::NewRevenueCache`]).
     pub(crate) new_revenue: period_forecast::NewRevenueCache,
+    /// The event streams open now, within their limits ([`watch::StreamSlots`]).
+    pub(crate) streams: watch::StreamSlots,
 }
 
 impl<S: Store> App<S> {
@@ -65,6 +68,15 @@ impl<S: Store> App<S> {
             clock: Clock::system(),
             read_hints: Default::default(),
             new_revenue: Default::default(),
+            streams: Default::default(),
+        }
+    }
+
+    /// The same application holding at most `limits` event streams open.
+    pub fn with_stream_limits(self, limits: watch::StreamLimits) -> Self {
+        Self {
+            streams: watch::StreamSlots::new(limits),
+            ..self
         }
     }
 

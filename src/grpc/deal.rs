@@ -12,7 +12,9 @@ use super::convert::{
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, Outcome};
-use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store};
+use crate::app::ports::{
+    DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store, Topic,
+};
 use crate::app::roles::require_deal_writer;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
@@ -890,24 +892,30 @@ impl<S: Store> DealService for DealApi<S> {
         self.app
             .deal_event_filter(&principal, pipeline, owner, deal)
             .await?;
+        let slot = self.app.open_stream(&principal)?;
+        let wake = super::Wakeups::of(&self.app, Topic::DealEvents, &self.stopping);
         let app = self.app.clone();
-        let fetch = move |after| {
+        let read = move |after, events: bool| {
             let (app, secret) = (app.clone(), secret.clone());
             async move {
-                // Who the caller is and what they see is read again on every poll: a revoked
-                // token, a deactivated user, a new role or a new place in the tree applies to
-                // the streams already open.
+                // Who the caller is and what they see is read again before news is sent and
+                // when the directory changes: a revoked token, a deactivated user, a new role
+                // or a new place in the tree applies to the streams already open.
                 let principal = app.authenticate(secret.as_deref()).await?;
                 let filter = app
                     .deal_event_filter(&principal, pipeline, owner, deal)
                     .await?;
+                if !events {
+                    return Ok(Vec::new());
+                }
                 app.deal_events(after, &filter, super::EVENT_BATCH).await
             }
         };
         Ok(Response::new(super::follow(
             req.after_sequence,
-            self.stopping.clone(),
-            fetch,
+            wake,
+            slot,
+            read,
             |e: &DealEventRecord| e.seq,
             deal_event_to,
         )))

@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
 use super::deal::{date_from, date_to};
-use super::{EVENT_BATCH, Paging, authenticate, created, follow, idempotency_key, invalid};
+use super::{
+    EVENT_BATCH, Paging, Wakeups, authenticate, created, follow, idempotency_key, invalid,
+};
 use crate::app::App;
 use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
-use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind};
+use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
 use crate::domain::approval::{
     Approver, DiscountTier, MAX_APPROVERS, MAX_CLAUSES, MAX_PLAYBOOK, MAX_SIZE_THRESHOLDS,
@@ -934,21 +936,28 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
             deal,
         };
         self.app.check_watch(&principal, &filter).await?;
+        let slot = self.app.open_stream(&principal)?;
+        let wake = Wakeups::of(&self.app, Topic::ApprovalEvents, &self.stopping);
         let app = self.app.clone();
-        let fetch = move |after| {
+        let read = move |after, events: bool| {
             let (app, filter, secret) = (app.clone(), filter.clone(), secret.clone());
             async move {
-                // Who the caller is and what they may watch is read again on every poll: a
-                // revoked token, a deactivated user or a new role applies to open streams.
+                // Who the caller is and what they may watch is read again before news is sent
+                // and when the directory changes: a revoked token, a deactivated user or a new
+                // role applies to open streams.
                 let principal = app.authenticate(secret.as_deref()).await?;
                 app.check_watch(&principal, &filter).await?;
+                if !events {
+                    return Ok(Vec::new());
+                }
                 app.approval_events(after, &filter, EVENT_BATCH).await
             }
         };
         Ok(Response::new(follow(
             req.after_event_id,
-            self.stopping.clone(),
-            fetch,
+            wake,
+            slot,
+            read,
             |e: &ApprovalEventRecord| e.id,
             event_to,
         )))

@@ -239,6 +239,15 @@ impl From<AppError> for Status {
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));
                 status(Code::Unavailable, &e.to_string(), "DATABASE_BUSY", details)
             }
+            AppError::ResourceExhausted {
+                reason,
+                message,
+                retry_after,
+            } => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(retry_after));
+                status(Code::ResourceExhausted, &message, reason, details)
+            }
             AppError::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 status(

@@ -162,33 +162,80 @@ impl Paging {
     }
 }
 
-/// How often an event stream looks for events written by other replicas.
-const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(200);
-
 /// Events read per query of a stream.
 pub(crate) const EVENT_BATCH: u64 = 200;
 
-/// A server stream that follows an event log: sends every event after `after` (fetched in
-/// batches by `fetch(after)`, numbered by `number`), then polls for new ones until the client
-/// goes away or the server stops.
+/// What wakes an open event stream; it sleeps otherwise, costing no query.
+pub(crate) struct Wakeups {
+    /// Marked at news in the stream's log (see [`ChangeNotifier`](crate::app::ports::ChangeNotifier)).
+    pub news: tokio::sync::watch::Receiver<u64>,
+    /// Marked when a token was revoked or a user changed: rights are checked again.
+    pub directory: tokio::sync::watch::Receiver<u64>,
+    /// Set when the server stops.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Wakeups {
+    /// The wake-ups of a stream of `log`.
+    pub fn of<S: Store>(
+        app: &App<S>,
+        log: crate::app::ports::Topic,
+        stopping: &tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        use crate::app::ports::Topic;
+        Self {
+            news: app.store.subscribe(log),
+            directory: app.store.subscribe(Topic::Directory),
+            stopping: stopping.clone(),
+        }
+    }
+}
+
+/// How long a stream whose read found the database busy waits before reading again.
+const BUSY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A server stream that follows an event log: sends every event after `after`, then sleeps
+/// until news, and reads again, until the client goes away or the server stops.
+///
+/// `read(after, events)` checks the caller's rights again (an error ends the stream with it)
+/// and, when `events`, fetches the next batch (numbered by `number`). Rights are checked
+/// with every read of news, at every directory change and at least every
+/// [`RIGHTS_RECHECK`](crate::app::watch::RIGHTS_RECHECK); events are read only at news. The
+/// stream holds `slot` (its place within the stream limits) until it ends.
 pub(crate) fn follow<T, W, F, Fut>(
     mut after: i64,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
-    fetch: F,
+    mut wake: Wakeups,
+    slot: crate::app::watch::StreamSlot,
+    read: F,
     number: fn(&T) -> i64,
     to_wire: fn(&T) -> W,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<W, Status>>
 where
     T: Send + 'static,
     W: Send + 'static,
-    F: Fn(i64) -> Fut + Send + 'static,
+    F: Fn(i64, bool) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<Vec<T>, AppError>> + Send,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
+        let _slot = slot;
+        let mut news = true;
         loop {
-            let events = match fetch(after).await {
+            if news {
+                // News from now on wakes the stream again, even while this read runs.
+                wake.news.borrow_and_update();
+            }
+            let events = match read(after, news).await {
                 Ok(events) => events,
+                // No connection came free in time (a flood of writes holds the pool): the
+                // stream is not at fault, so it waits and reads again instead of ending.
+                Err(AppError::Busy) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(BUSY_BACKOFF) => continue,
+                        _ = tx.closed() => return,
+                        _ = wake.stopping.wait_for(|s| *s) => return,
+                    }
+                }
                 Err(err) => {
                     let _ = tx.send(Err(err.into())).await;
                     return;
@@ -204,11 +251,19 @@ where
             if full {
                 continue;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(EVENT_POLL) => {}
+            news = tokio::select! {
+                changed = wake.news.changed() => match changed {
+                    Ok(()) => true,
+                    Err(_) => return, // the notifier is gone: the server is stopping
+                },
+                changed = wake.directory.changed() => match changed {
+                    Ok(()) => false,
+                    Err(_) => return,
+                },
+                _ = tokio::time::sleep(crate::app::watch::RIGHTS_RECHECK) => false,
                 _ = tx.closed() => return,
-                _ = stopping.wait_for(|s| *s) => return,
-            }
+                _ = wake.stopping.wait_for(|s| *s) => return,
+            };
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)

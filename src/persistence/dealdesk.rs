@@ -11,12 +11,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::changes::notify_in;
 use super::codec::uuid;
 use super::codec::{corrupt, decode_role, encode_role, encode_segment};
 use super::entities::{
     approval_event, approval_policy, approval_queue, approval_request, deal, delegation, user,
 };
 use super::{EventLog, Lock, SqlStore, is_unique_violation, record_audit, storage};
+use crate::app::ports::Topic;
 use crate::app::ports::{
     ApprovalEventRecord, AuditEntry, Created, DealDeskStore, EventDraft, EventFilter, EventKind,
     IdempotentWrite, RequestFilter,
@@ -215,7 +217,15 @@ impl SqlStore {
             .exec_without_returning(txn)
             .await?;
         }
-        Ok(())
+        notify_in(txn, Topic::ApprovalEvents).await
+    }
+
+    /// Wakes this process's approval event streams after a write that appended events
+    /// committed.
+    fn approval_events_committed(&self, news: bool, written: &Created<()>) {
+        if news && matches!(written, Created::New(())) {
+            self.committed(Topic::ApprovalEvents);
+        }
     }
 
     /// Saves `request` if it is still at `version`; ABORTED otherwise.
@@ -325,6 +335,7 @@ impl DealDeskStore for SqlStore {
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
         let row = request_row(request)?;
+        let news = !events.is_empty();
         self.write_once(audit, idempotency, async |txn| {
             if let Some((earlier, version)) = supersedes {
                 self.update_request(txn, earlier, version).await?;
@@ -349,6 +360,7 @@ impl DealDeskStore for SqlStore {
             self.append_events(txn, events).await.map_err(storage)
         })
         .await
+        .inspect(|written| self.approval_events_committed(news, written))
     }
 
     async fn insert_requests(
@@ -401,11 +413,13 @@ impl DealDeskStore for SqlStore {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
+        let news = !events.is_empty();
         self.write_once(audit, idempotency, async |txn| {
             self.update_request(txn, request, version).await?;
             self.append_events(txn, events).await.map_err(storage)
         })
         .await
+        .inspect(|written| self.approval_events_committed(news, written))
     }
 
     async fn list_requests(

@@ -14,10 +14,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::changes::notify_in;
 use super::codec::uuid;
 use super::codec::*;
 use super::entities::{deal, deal_contact, deal_event, deal_qualification, stage_history};
 use super::{EventLog, SqlStore, field_history, record_audit, storage};
+use crate::app::ports::Topic;
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
     DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite,
@@ -382,6 +384,7 @@ impl DealStore for SqlStore {
         audit: Vec<AuditEntry>,
         idempotency: Option<IdempotentWrite>,
     ) -> AppResult<Created<()>> {
+        let news = !events.is_empty();
         self.write_once(audit, idempotency, async |txn| {
             deal::Entity::insert(deal_row(d))
                 .exec_without_returning(txn)
@@ -395,6 +398,7 @@ impl DealStore for SqlStore {
             append_deal_events(txn, events).await.map_err(storage)
         })
         .await
+        .inspect(|written| self.deal_events_committed(news, written))
     }
 
     async fn get_deal(&self, id: Uuid) -> AppResult<Option<Deal>> {
@@ -531,6 +535,7 @@ impl DealStore for SqlStore {
             || d.fields.qualification != previous.fields.qualification;
         let actor = audit.first().and_then(|a| a.actor);
         let field_changes = deal_history::changes_between(previous, d, actor);
+        let news = !events.is_empty();
         self.write_once(audit, idempotency, async |txn| {
             let updated = deal::Entity::update_many()
                 .set(deal_row(d))
@@ -560,7 +565,10 @@ impl DealStore for SqlStore {
             append_deal_events(txn, events).await.map_err(storage)
         })
         .await
-        .inspect(|_| self.caches.deal_routing.forget(&d.id))
+        .inspect(|written| {
+            self.caches.deal_routing.forget(&d.id);
+            self.deal_events_committed(news, written);
+        })
     }
 
     async fn deal_events(
@@ -699,7 +707,16 @@ async fn append_deal_events(
     deal_event::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await?;
-    Ok(())
+    notify_in(txn, Topic::DealEvents).await
+}
+
+impl SqlStore {
+    /// Wakes this process's deal event streams after a write that appended events committed.
+    fn deal_events_committed(&self, news: bool, written: &Created<()>) {
+        if news && matches!(written, Created::New(())) {
+            self.committed(Topic::DealEvents);
+        }
+    }
 }
 
 fn deal_event_from(row: deal_event::Model) -> Result<DealEventRecord, DbErr> {

@@ -9,12 +9,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::changes::notify_in;
 use super::codec::uuid;
 use super::codec::{decode_role, encode_role};
 use super::entities::{api_token, user};
 use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, storage};
 use crate::app::ports::{
-    AuditEntry, Created, DirectoryStore, IdempotencyKey, IdempotentWrite, TokenOwner, UserFilter,
+    AuditEntry, Created, DirectoryStore, IdempotencyKey, IdempotentWrite, TokenOwner, Topic,
+    UserFilter,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::Violations;
@@ -313,9 +315,12 @@ impl DirectoryStore for SqlStore {
             .await
             .map_err(storage)?
             .ok_or_else(|| AppError::Storage("updated user vanished".into()))?;
+        notify_in(&txn, Topic::Directory).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
-        // Their tokens now authenticate a changed (perhaps deactivated) user.
+        // Their tokens now authenticate a changed (perhaps deactivated) user, and their open
+        // streams may no longer see what they watch.
         self.caches.directory_changed();
+        self.committed(Topic::Directory);
         user_from_row(row).map_err(storage)
     }
 
@@ -392,8 +397,11 @@ impl DirectoryStore for SqlStore {
             .await
             .map_err(storage)?;
         record_audit(&txn, audit).await.map_err(storage)?;
+        notify_in(&txn, Topic::Directory).await.map_err(storage)?;
         txn.commit().await.map_err(storage)?;
+        // The token's open streams end at once (see `ChangeNotifier`).
         self.caches.directory_changed();
+        self.committed(Topic::Directory);
         let mut token = token_from_row(row).map_err(storage)?;
         token.revoked_at = Some(at);
         Ok(token)

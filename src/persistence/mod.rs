@@ -6,6 +6,7 @@
 //! concurrent manager changes cannot close a cycle together.
 
 mod cache;
+mod changes;
 mod codec;
 mod dealdesk;
 mod deals;
@@ -43,6 +44,12 @@ pub struct SqlStore {
     db: DatabaseConnection,
     /// Shared by every clone: a write through any of them empties what it affects.
     caches: std::sync::Arc<cache::Caches>,
+    /// Shared by every clone: one change notifier per process ([`changes`]).
+    changes: std::sync::Arc<changes::ChangeHub>,
+    /// Shared by every clone: the event logs' sequencer runs.
+    sequencing: std::sync::Arc<Sequencing>,
+    /// SQL statements run through the connection (and its transactions), ever.
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Connections in the pool, on SQLite (one writer at a time; readers share the file).
@@ -98,10 +105,18 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 impl SqlStore {
     /// A store over an open, migrated connection.
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(mut db: DatabaseConnection) -> Self {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
         Self {
             db,
             caches: Default::default(),
+            changes: Default::default(),
+            sequencing: Default::default(),
+            statements,
         }
     }
 
@@ -111,6 +126,11 @@ impl SqlStore {
             DatabaseBackend::Sqlite => SQLITE_POOL as usize,
             _ => POSTGRES_POOL as usize,
         }
+    }
+
+    /// SQL statements this store (and its clones) ran so far: what idle work costs shows here.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The connection, for operations outside the ports (migrations, tests).
@@ -192,11 +212,25 @@ impl SqlStore {
     /// here, one run at a time (an advisory lock; SQLite's write lock), to rows already
     /// committed: a row numbered later always gets a larger number, and a reader that resumes
     /// "after number N" misses nothing. Writers are never serialised by this.
+    ///
+    /// Runs are shared: the streams a notification wakes all at once call this together, and
+    /// one run begun after a caller arrived has numbered everything committed before it, so
+    /// that caller needs no run of its own (one query for all of them, not one each).
     pub(crate) async fn sequence_events(&self, table: EventLog) -> Result<(), DbErr> {
-        let (name, lock) = match table {
-            EventLog::Approvals => ("approval_events", Lock::ApprovalEvents),
-            EventLog::Deals => ("deal_events", Lock::DealEvents),
+        let (name, lock, runs) = match table {
+            EventLog::Approvals => (
+                "approval_events",
+                Lock::ApprovalEvents,
+                &self.sequencing.approvals,
+            ),
+            EventLog::Deals => ("deal_events", Lock::DealEvents, &self.sequencing.deals),
         };
+        let arrived = runs.begun.load(std::sync::atomic::Ordering::Acquire);
+        let _turn = runs.turn.lock().await;
+        if runs.begun.load(std::sync::atomic::Ordering::Acquire) > arrived {
+            return Ok(()); // a run that began after this call arrived has finished
+        }
+        runs.begun.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let waiting = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(
@@ -219,6 +253,22 @@ impl SqlStore {
         .await?;
         txn.commit().await
     }
+}
+
+/// The runs of [`SqlStore::sequence_events`] of each log, shared by every clone of a store.
+#[derive(Debug, Default)]
+struct Sequencing {
+    approvals: SequencerRuns,
+    deals: SequencerRuns,
+}
+
+/// One log's sequencer runs: one at a time, counted as they begin.
+#[derive(Debug, Default)]
+struct SequencerRuns {
+    /// Held for a run (an async mutex: held across the run's queries).
+    turn: tokio::sync::Mutex<()>,
+    /// Runs begun so far.
+    begun: std::sync::atomic::AtomicU64,
 }
 
 /// The event logs numbered by [`SqlStore::sequence_events`].

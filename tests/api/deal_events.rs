@@ -11,7 +11,11 @@ use tonic::{Code, Streaming};
 use crate::contract_test;
 use crate::helpers::{Person, TestApp, assert_error, authed, person, template_pipeline};
 
-async fn create_deal(app: &TestApp, owner: &Person, pipeline: &pb::Pipeline) -> pb::Deal {
+pub(crate) async fn create_deal(
+    app: &TestApp,
+    owner: &Person,
+    pipeline: &pb::Pipeline,
+) -> pb::Deal {
     app.deals()
         .await
         .create_deal(authed(
@@ -57,7 +61,7 @@ async fn set_category(
         .unwrap();
 }
 
-async fn watch(
+pub(crate) async fn watch(
     app: &TestApp,
     who: &Person,
     request: pb::WatchDealEventsRequest,

@@ -184,6 +184,33 @@ impl TestApp {
         dealdesk::proto::forecast_service_client::ForecastServiceClient::new(self.channel().await)
     }
 
+    /// A second server over the same database, with its own store, pool and change notifier:
+    /// another replica, as a second `dealdesk serve` would be. Same admin and tokens.
+    pub async fn replica(&self, configure: impl FnOnce(Application) -> Application) -> TestApp {
+        let store = startup::open_store(&self.database_url)
+            .await
+            .expect("open the store again");
+        let application = Application::build(store.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("bind");
+        let application = configure(application);
+        let addr = application.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(application.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            app: App::new(store),
+            admin: self.admin.clone(),
+            admin_token: self.admin_token.clone(),
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
     /// Stops the server (as SIGTERM would) and returns how it ended.
     pub async fn shutdown(mut self) -> Result<(), startup::StartupError> {
         if let Some(stop) = self.stop.take() {

@@ -33,3 +33,4 @@ mod permissions;
 mod pipeline_metrics;
 mod pipelines;
 mod transport;
+mod watch;
