@@ -10,7 +10,8 @@
 //! - [`app`]: use cases. Authenticate, authorize, validate through the domain, then load and
 //!   save through the ports in [`app::ports`].
 //! - [`persistence`]: sea-orm entities and the SQL store behind the ports (SQLite or PostgreSQL).
-//! - [`grpc`]: one thin adapter per service, wire conversions, the one error -> Status mapping.
+//! - [`grpc`]: one thin adapter per service, wire conversions, the one error -> Status mapping,
+//!   and the codec that counts a request's repeated fields on its bytes before decoding it.
 //! - [`proto`]: the generated wire types.
 //! - [`import`]: CRM history (Salesforce, HubSpot, a generic CSV) read and planned as pure
 //!   code: bad rows with file, line and reason; rebuilt stage history; re-imports by external id.

@@ -143,14 +143,18 @@ pub fn within_limit<'a, T>(
     what: &str,
 ) -> &'a [T] {
     if items.len() > max {
-        violations.add(
-            field,
-            format!("must have at most {max} {what}, got {}", items.len()),
-        );
+        violations.add(field, too_many(max, what, items.len()));
         &[]
     } else {
         items
     }
+}
+
+/// What is wrong with a repeated field of `got` elements when it may hold `max` `what`:
+/// `must have at most 50 clause codes, got 51`. The wording of every count check, made on
+/// decoded values ([`within_limit`]) or on a request's raw bytes before they are decoded.
+pub fn too_many(max: usize, what: &str, got: usize) -> String {
+    format!("must have at most {max} {what}, got {got}")
 }
 
 /// Checks a required, trimmed, human-readable text of at most `max` characters.

@@ -1,16 +1,20 @@
 //! The protobuf codec of every service. It is prost's, except that a message that does not
 //! decode (a field sent with the wrong wire type, a string that is not UTF-8, a truncated
 //! message) is INVALID_ARGUMENT naming the field: tonic's own codec answers INTERNAL, which
-//! blames the server for a bad client.
+//! blames the server for a bad client. Before decoding, the elements of a request's repeated
+//! fields are counted on its bytes ([`super::wire_counts`]): a request over a count is refused
+//! before prost allocates its elements.
 
 use std::marker::PhantomData;
 
+use prost::bytes::Buf;
 use prost::{DecodeError, Message};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
 
 use super::error::invalid_argument;
+use super::{invalid, request_limits, wire_counts};
 use crate::domain::Violations;
 
 /// Reason of the ErrorInfo of a message that does not decode.
@@ -45,16 +49,24 @@ where
     }
 }
 
-/// Decodes `U`; a failure is INVALID_ARGUMENT.
+/// Decodes `U`; a failure, or a repeated field over its count, is INVALID_ARGUMENT.
 #[derive(Debug, Clone)]
 pub struct WireDecoder<U>(PhantomData<U>);
 
-impl<U: Message + Default> Decoder for WireDecoder<U> {
+impl<U: Message + Default + 'static> Decoder for WireDecoder<U> {
     type Item = U;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf).map(Some).map_err(|error| {
+        // The whole message, without a copy (tonic buffers it in one `BytesMut`).
+        let message = buf.copy_to_bytes(buf.remaining());
+        if let Some(shape) = request_limits::shape_of::<U>() {
+            let violations = wire_counts::count_violations(&message, shape);
+            if !violations.is_empty() {
+                return Err(invalid(violations));
+            }
+        }
+        U::decode(message).map(Some).map_err(|error| {
             let violations =
                 Violations::one(field_path(&error), format!("does not decode: {error}"));
             invalid_argument(MALFORMED_MESSAGE, &violations)

@@ -9,6 +9,7 @@ use super::convert::{
     buying_role_from, buying_role_to, criterion_to, element_from, element_to, etag, mask_paths,
     parse_etag, parse_name, parse_optional_user, status_from, status_to, timestamp,
 };
+use super::request_limits::{CONTACTS, DEAL_UPDATABLE, QUALIFICATION};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, Outcome};
@@ -16,15 +17,15 @@ use crate::app::ports::{
     DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store, Topic,
 };
 use crate::app::roles::require_deal_writer;
+use crate::domain::Violations;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealMask, DealStatus, ForecastCategory, HistoryDirection,
-    LeadSource, MAX_CONTACTS, MAX_QUALIFICATION_ITEMS, QualificationDraft, StageHistoryEntry,
+    LeadSource, QualificationDraft, StageHistoryEntry,
 };
 use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::gates::Direction;
 use crate::domain::money::Money;
-use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
 /// The DealService adapter.
@@ -365,7 +366,8 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
             .map(|m| (m.amount_minor, m.currency_code.clone())),
         discount_bps: w.discount_bps,
         forecast_category,
-        contacts: within_limit(v, "contacts", &w.contacts, MAX_CONTACTS, "contacts")
+        contacts: CONTACTS
+            .within(v, "contacts", &w.contacts)
             .iter()
             .map(|c| ContactDraft {
                 display_name: c.display_name.clone(),
@@ -375,19 +377,14 @@ fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> DealDraft {
                 department: c.department.clone(),
             })
             .collect(),
-        qualification: within_limit(
-            v,
-            "qualification",
-            &w.qualification,
-            MAX_QUALIFICATION_ITEMS,
-            "items (one per element)",
-        )
-        .iter()
-        .map(|q| QualificationDraft {
-            element: element_from(q.element),
-            status: status_from(q.status),
-        })
-        .collect(),
+        qualification: QUALIFICATION
+            .within(v, "qualification", &w.qualification)
+            .iter()
+            .map(|q| QualificationDraft {
+                element: element_from(q.element),
+                status: status_from(q.status),
+            })
+            .collect(),
     }
 }
 
@@ -631,23 +628,7 @@ impl<S: Store> DealService for DealApi<S> {
             .map_err(|e| v.extend(e))
             .ok()
             .flatten();
-        const FIELDS: [&str; 14] = [
-            "display_name",
-            "account",
-            "owner",
-            "amount",
-            "close_date",
-            "lead_source",
-            "next_step",
-            "next_step_date",
-            "bant",
-            "confirmed_budget",
-            "discount_bps",
-            "forecast_category",
-            "contacts",
-            "qualification",
-        ];
-        let paths = mask_paths(req.update_mask.as_ref(), &FIELDS)
+        let paths = mask_paths(req.update_mask.as_ref(), &DEAL_UPDATABLE)
             .map_err(|e| v.extend(e))
             .unwrap_or_default();
         let mut draft_violations = Violations::new();

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
 use super::deal::{date_from, date_to};
+use super::request_limits::{APPROVERS, CLAUSES, PLAYBOOK, SIZE_THRESHOLDS, TIER_STEPS, TIERS};
 use super::{
     EVENT_BATCH, Paging, Wakeups, authenticate, created, follow, idempotency_key, invalid,
 };
@@ -17,9 +18,9 @@ use crate::app::approvals::{request_name, step_name};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
+use crate::domain::Violations;
 use crate::domain::approval::{
-    Approver, DiscountTier, MAX_APPROVERS, MAX_CLAUSES, MAX_PLAYBOOK, MAX_SIZE_THRESHOLDS,
-    MAX_TIER_STEPS, MAX_TIERS, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
+    Approver, DiscountTier, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
 };
 use crate::domain::approval_request::{
     ApprovalRequest, Delegation, Metrics, RequestState, Seat, StepState, Turnaround,
@@ -27,7 +28,6 @@ use crate::domain::approval_request::{
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
-use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 
 /// The DealDeskService adapter.
@@ -63,35 +63,30 @@ fn step_from(field: &str, wire: Option<&pb::ApprovalStep>, v: &mut Violations) -
             sla_hours: 0,
         };
     };
-    let approvers = within_limit(
-        v,
-        &format!("{field}.approvers"),
-        &wire.approvers,
-        MAX_APPROVERS,
-        "approvers",
-    )
-    .iter()
-    .enumerate()
-    .filter_map(|(i, a)| {
-        use pb::approver::{Approver as A, Relation};
-        let parsed = match a.approver {
-            Some(A::Relation(r)) => match Relation::try_from(r) {
-                Ok(Relation::OwnersManager) => Some(Approver::OwnersManager),
-                Ok(Relation::LeaderAboveOwner) => Some(Approver::LeaderAboveOwner),
-                _ => None,
-            },
-            Some(A::RoleQueue(r)) => role_from(r).map(Approver::Queue),
-            None => None,
-        };
-        if parsed.is_none() {
-            v.add(
-                format!("{field}.approvers[{i}]"),
-                "must be a known relation or role queue",
-            );
-        }
-        parsed
-    })
-    .collect();
+    let approvers = APPROVERS
+        .within(v, &format!("{field}.approvers"), &wire.approvers)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            use pb::approver::{Approver as A, Relation};
+            let parsed = match a.approver {
+                Some(A::Relation(r)) => match Relation::try_from(r) {
+                    Ok(Relation::OwnersManager) => Some(Approver::OwnersManager),
+                    Ok(Relation::LeaderAboveOwner) => Some(Approver::LeaderAboveOwner),
+                    _ => None,
+                },
+                Some(A::RoleQueue(r)) => role_from(r).map(Approver::Queue),
+                None => None,
+            };
+            if parsed.is_none() {
+                v.add(
+                    format!("{field}.approvers[{i}]"),
+                    "must be a known relation or role queue",
+                );
+            }
+            parsed
+        })
+        .collect();
     let mode = match pb::approval_step::Mode::try_from(wire.mode) {
         Ok(pb::approval_step::Mode::Any) => Mode::Any,
         Ok(_) => Mode::All,
@@ -138,7 +133,8 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
     if segment.is_none() {
         v.add("policy.segment", "must be SMB, MID_MARKET or ENTERPRISE");
     }
-    let tiers = within_limit(&mut v, "policy.tiers", &wire.tiers, MAX_TIERS, "tiers")
+    let tiers = TIERS
+        .within(&mut v, "policy.tiers", &wire.tiers)
         .iter()
         .enumerate()
         .map(|(i, t)| DiscountTier {
@@ -149,54 +145,44 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
                 );
                 0
             }),
-            steps: within_limit(
-                &mut v,
-                &format!("policy.tiers[{i}].steps"),
-                &t.steps,
-                MAX_TIER_STEPS,
-                "steps",
-            )
-            .iter()
-            .enumerate()
-            .map(|(j, s)| step_from(&format!("policy.tiers[{i}].steps[{j}]"), Some(s), &mut v))
-            .collect(),
+            steps: TIER_STEPS
+                .within(&mut v, &format!("policy.tiers[{i}].steps"), &t.steps)
+                .iter()
+                .enumerate()
+                .map(|(j, s)| step_from(&format!("policy.tiers[{i}].steps[{j}]"), Some(s), &mut v))
+                .collect(),
         })
         .collect();
-    let size_thresholds = within_limit(
-        &mut v,
-        "policy.size_thresholds",
-        &wire.size_thresholds,
-        MAX_SIZE_THRESHOLDS,
-        "size thresholds",
-    )
-    .iter()
-    .enumerate()
-    .map(|(i, t)| {
-        let above = t.above.as_ref().and_then(|m| {
-            Currency::parse(&m.currency_code).map(|c| Money {
-                minor: m.amount_minor,
-                currency: c,
-            })
-        });
-        if above.is_none() {
-            v.add(
-                format!("policy.size_thresholds[{i}].above"),
-                "must be an amount in an ISO 4217 currency",
-            );
-        }
-        SizeThreshold {
-            above: above.unwrap_or(Money {
-                minor: 0,
-                currency: Currency::USD,
-            }),
-            step: step_from(
-                &format!("policy.size_thresholds[{i}].step"),
-                t.step.as_ref(),
-                &mut v,
-            ),
-        }
-    })
-    .collect();
+    let size_thresholds = SIZE_THRESHOLDS
+        .within(&mut v, "policy.size_thresholds", &wire.size_thresholds)
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let above = t.above.as_ref().and_then(|m| {
+                Currency::parse(&m.currency_code).map(|c| Money {
+                    minor: m.amount_minor,
+                    currency: c,
+                })
+            });
+            if above.is_none() {
+                v.add(
+                    format!("policy.size_thresholds[{i}].above"),
+                    "must be an amount in an ISO 4217 currency",
+                );
+            }
+            SizeThreshold {
+                above: above.unwrap_or(Money {
+                    minor: 0,
+                    currency: Currency::USD,
+                }),
+                step: step_from(
+                    &format!("policy.size_thresholds[{i}].step"),
+                    t.step.as_ref(),
+                    &mut v,
+                ),
+            }
+        })
+        .collect();
     let legal_step = step_from("policy.legal_step", wire.legal_step.as_ref(), &mut v);
     let finance_step = step_from("policy.finance_step", wire.finance_step.as_ref(), &mut v);
     let payment_days_limit = u32::try_from(wire.payment_days_limit).unwrap_or_else(|_| {
@@ -207,14 +193,9 @@ fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violations> {
         segment: segment.unwrap_or(Segment::Smb),
         tiers,
         size_thresholds,
-        playbook: within_limit(
-            &mut v,
-            "policy.playbook",
-            &wire.playbook,
-            MAX_PLAYBOOK,
-            "clause codes",
-        )
-        .to_vec(),
+        playbook: PLAYBOOK
+            .within(&mut v, "policy.playbook", &wire.playbook)
+            .to_vec(),
         legal_step,
         payment_days_limit,
         finance_step,
@@ -468,7 +449,7 @@ fn terms_from(
     });
     Terms {
         discount_bps,
-        clauses: within_limit(v, "clauses", clauses, MAX_CLAUSES, "clause codes").to_vec(),
+        clauses: CLAUSES.within(v, "clauses", clauses).to_vec(),
         non_standard: non_standard.to_string(),
         payment_days,
     }

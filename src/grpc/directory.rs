@@ -7,6 +7,7 @@ use super::convert::{
     etag, mask_paths, parse_etag, parse_optional_user, parse_token_name, parse_user_name,
     role_from, role_to, timestamp,
 };
+use super::request_limits::USER_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::directory::UserMask;
@@ -172,12 +173,9 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
             .map_err(|v| violations.extend(v))
             .ok()
             .flatten();
-        let paths = mask_paths(
-            req.update_mask.as_ref(),
-            &["display_name", "email", "role", "manager", "active"],
-        )
-        .map_err(|v| violations.extend(v))
-        .unwrap_or_default();
+        let paths = mask_paths(req.update_mask.as_ref(), &USER_UPDATABLE)
+            .map_err(|v| violations.extend(v))
+            .unwrap_or_default();
         let draft = draft_from(user, false)
             .map_err(|v| violations.extend(v))
             .ok();

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::convert::{parse_name, timestamp};
 use super::deal::{category_to, date_from, date_to};
+use super::request_limits::{AS_OF_DAYS, SNAPSHOTS};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::accuracy::Score;
@@ -19,6 +20,7 @@ use crate::app::roles::{
     require_seller,
 };
 use crate::app::win_rates::WinRateRequest;
+use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
@@ -28,14 +30,7 @@ use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
-use crate::domain::{Violations, within_limit};
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
-
-/// Most snapshots one forecast may name (one per pipeline).
-const MAX_FORECAST_SNAPSHOTS: usize = 100;
-
-/// Most as-of days of one backtest.
-const MAX_BACKTEST_DAYS: usize = 60;
 
 /// The ForecastService adapter.
 #[derive(Debug, Clone)]
@@ -294,13 +289,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let scope = parse_scope(&req.scope, &mut v);
         let currency = parse_currency(&req.currency_code, &mut v);
         let mut snapshots = Vec::new();
-        let names = within_limit(
-            &mut v,
-            "snapshots",
-            &req.snapshots,
-            MAX_FORECAST_SNAPSHOTS,
-            "snapshots",
-        );
+        let names = SNAPSHOTS.within(&mut v, "snapshots", &req.snapshots);
         for (i, name) in names.iter().enumerate() {
             match parse_snapshot_name(&format!("snapshots[{i}]"), name) {
                 Ok((pipeline, version)) if snapshots.iter().any(|(p, _)| *p == pipeline) => {
@@ -647,12 +636,12 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let (period, scope, currency) =
             period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
         let mut v = Violations::new();
-        let days: Vec<NaiveDate> =
-            within_limit(&mut v, "as_of", &req.as_of, MAX_BACKTEST_DAYS, "days")
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
-                .collect();
+        let days: Vec<NaiveDate> = AS_OF_DAYS
+            .within(&mut v, "as_of", &req.as_of)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
+            .collect();
         if !v.is_empty() {
             return Err(invalid(v));
         }

@@ -11,6 +11,8 @@ mod forecast;
 mod import;
 mod pipeline;
 mod pipeline_metrics;
+pub mod request_limits;
+pub mod wire_counts;
 
 pub use deal::DealApi;
 pub use dealdesk::DealDeskApi;

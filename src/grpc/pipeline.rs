@@ -8,15 +8,14 @@ use super::convert::{
     criterion_from, criterion_to, etag, mask_paths, parse_etag, parse_name, role_from, role_to,
     segment_from, segment_to, stage_kind_from, stage_kind_to, timestamp,
 };
+use super::request_limits::{EXIT_CRITERIA, PIPELINE_UPDATABLE, STAGES};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
 use crate::app::roles::require_pipeline_editor;
-use crate::domain::pipeline::{
-    MAX_CRITERIA, MAX_STAGES, Pipeline, PipelineDraft, PipelineSpec, StageDraft,
-};
-use crate::domain::{Violations, within_limit};
+use crate::domain::Violations;
+use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, StageDraft};
 use crate::proto::{self as pb, pipeline_service_server::PipelineService};
 
 /// The PipelineService adapter.
@@ -78,41 +77,35 @@ pub fn pipeline_to_wire(pipeline: &Pipeline) -> pb::Pipeline {
 /// unknown kinds), paths relative to the pipeline.
 fn draft_from(wire: &pb::Pipeline) -> (PipelineDraft, Violations) {
     let mut violations = Violations::new();
-    let stages = within_limit(
-        &mut violations,
-        "stages",
-        &wire.stages,
-        MAX_STAGES,
-        "stages",
-    )
-    .iter()
-    .enumerate()
-    .map(|(i, s)| StageDraft {
-        stage_id: s.stage_id.clone(),
-        display_name: s.display_name.clone(),
-        buyer_evidence: s.buyer_evidence.clone(),
-        owner_role: role_from(s.owner_role),
-        default_probability_bps: s.default_probability_bps,
-        stale_after_days: s.stale_after_days,
-        kind: stage_kind_from(s.kind),
-        position: s.position,
-        exit_criteria: within_limit(
-            &mut violations,
-            &format!("stages[{i}].exit_criteria"),
-            &s.exit_criteria,
-            MAX_CRITERIA,
-            "criteria",
-        )
+    let stages = STAGES
+        .within(&mut violations, "stages", &wire.stages)
         .iter()
         .enumerate()
-        .filter_map(|(j, c)| {
-            criterion_from(&format!("stages[{i}].exit_criteria[{j}]"), c)
-                .map_err(|v| violations.extend(v))
-                .ok()
+        .map(|(i, s)| StageDraft {
+            stage_id: s.stage_id.clone(),
+            display_name: s.display_name.clone(),
+            buyer_evidence: s.buyer_evidence.clone(),
+            owner_role: role_from(s.owner_role),
+            default_probability_bps: s.default_probability_bps,
+            stale_after_days: s.stale_after_days,
+            kind: stage_kind_from(s.kind),
+            position: s.position,
+            exit_criteria: EXIT_CRITERIA
+                .within(
+                    &mut violations,
+                    &format!("stages[{i}].exit_criteria"),
+                    &s.exit_criteria,
+                )
+                .iter()
+                .enumerate()
+                .filter_map(|(j, c)| {
+                    criterion_from(&format!("stages[{i}].exit_criteria[{j}]"), c)
+                        .map_err(|v| violations.extend(v))
+                        .ok()
+                })
+                .collect(),
         })
-        .collect(),
-    })
-    .collect();
+        .collect();
     let draft = PipelineDraft {
         display_name: wire.display_name.clone(),
         segment: segment_from(wire.segment),
@@ -216,12 +209,9 @@ impl<S: Store> PipelineService for PipelineApi<S> {
             .map_err(|v| violations.extend(v))
             .ok()
             .flatten();
-        let paths = mask_paths(
-            req.update_mask.as_ref(),
-            &["display_name", "segment", "stages"],
-        )
-        .map_err(|v| violations.extend(v))
-        .unwrap_or_default();
+        let paths = mask_paths(req.update_mask.as_ref(), &PIPELINE_UPDATABLE)
+            .map_err(|v| violations.extend(v))
+            .unwrap_or_default();
         let Some(id) = id else {
             return Err(invalid(violations));
         };

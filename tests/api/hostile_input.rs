@@ -6,17 +6,22 @@
 //!
 //! Run: `cargo test --test api hostile_input`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
 use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
 use prost::Message;
+use prost::bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{WireType, encode_key, encode_varint};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::helpers::{TestApp, assert_error};
-use crate::hostile::RawCodec;
 
 /// The server's message limit.
 const LIMIT: usize = 4 * 1024 * 1024;
@@ -36,16 +41,56 @@ async fn channel(app: &TestApp) -> Channel {
         .unwrap()
 }
 
+/// Sends a message's bytes as they are (a `Bytes`, so a retry shares them rather than copying
+/// them) and reads no answer but its status.
+struct BytesCodec;
+
+impl Encoder for BytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        buf.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for BytesCodec {
+    type Item = ();
+    type Error = Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        buf.advance(buf.remaining());
+        Ok(Some(()))
+    }
+}
+
+impl Codec for BytesCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
+    fn encoder(&mut self) -> BytesCodec {
+        BytesCodec
+    }
+    fn decoder(&mut self) -> BytesCodec {
+        BytesCodec
+    }
+}
+
 /// Calls `path` (`Service/Method` of `dealdesk.v1`) with `message` as it is, as `token`.
-async fn call(channel: &Channel, path: &str, token: &str, message: Vec<u8>) -> Result<(), Status> {
+async fn call(
+    channel: &Channel,
+    path: &str,
+    token: &str,
+    message: impl Into<Bytes>,
+) -> Result<(), Status> {
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
     let path = format!("/dealdesk.v1.{path}").try_into().unwrap();
-    let mut request = Request::new(message);
+    let mut request = Request::new(message.into());
     request
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    grpc.unary(request, path, RawCodec).await.map(|_| ())
+    grpc.unary(request, path, BytesCodec).await.map(|_| ())
 }
 
 /// `count` empty elements of the repeated field `number`, after `prefix` (other fields).
@@ -194,23 +239,8 @@ contract_test!(
         const ALLOWED_GROWTH: usize = 20 * 1024 * 1024;
         let (_, rep) = app.user(Role::Rep, None).await;
         let channel = channel(&app).await;
-        let requests = [
-            (
-                "DealDeskService/PreviewApprovalRoute",
-                preview_of_empty_clauses().0,
-            ),
-            (
-                "ForecastService/GetForecast",
-                forecast_of_empty_snapshots().0,
-            ),
-            ("DealService/UpdateDeal", update_of_empty_contacts().0),
-        ];
-        let send_all = || async {
-            for (path, bytes) in &requests {
-                let status = call(&channel, path, &rep, bytes.clone()).await.unwrap_err();
-                assert_eq!(status.code(), Code::InvalidArgument, "{path}: {status:?}");
-            }
-        };
+        let requests = near_limit_requests();
+        let send_all = || send_each(&channel, &rep, &requests);
         // Warm up (buffers, pools, the allocator's arenas), then take the smallest growth of a
         // few rounds: other tests share the process, and only a leak grows every round.
         send_all().await;
@@ -227,6 +257,83 @@ contract_test!(
         assert!(
             least < ALLOWED_GROWTH,
             "nine near-4 MiB requests grew RSS by {growths:?} bytes"
+        );
+    }
+);
+
+/// The three near-4 MiB requests of millions of empty elements, as (RPC, bytes).
+fn near_limit_requests() -> [(&'static str, Bytes); 3] {
+    [
+        (
+            "DealDeskService/PreviewApprovalRoute",
+            preview_of_empty_clauses().0.into(),
+        ),
+        (
+            "ForecastService/GetForecast",
+            forecast_of_empty_snapshots().0.into(),
+        ),
+        (
+            "DealService/UpdateDeal",
+            update_of_empty_contacts().0.into(),
+        ),
+    ]
+}
+
+/// Sends each request once, one after the other; each is INVALID_ARGUMENT.
+async fn send_each(channel: &Channel, token: &str, requests: &[(&str, Bytes)]) {
+    for (path, bytes) in requests {
+        let status = call(channel, path, token, bytes.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{path}: {status:?}");
+    }
+}
+
+/// The highest resident size of this process while `work` runs, read every millisecond.
+async fn peak_resident_bytes(work: impl Future<Output = ()>) -> usize {
+    let peak = Arc::new(AtomicUsize::new(resident_bytes()));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(resident_bytes(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    work.await;
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    peak.fetch_max(resident_bytes(), Ordering::Relaxed)
+}
+
+contract_test!(
+    a_request_of_millions_of_elements_is_refused_before_they_take_memory,
+    |app| {
+        const ALLOWED_PEAK: usize = 20 * 1024 * 1024;
+        let (_, rep) = app.user(Role::Rep, None).await;
+        let channel = channel(&app).await;
+        // What is measured: the peak resident size of this process while the three requests
+        // are sent one after the other, over its size just before. The requests' bytes are
+        // built before (sending shares them), so the growth is the call's own: the client's
+        // send buffer (one copy of the message), the server's receive buffer (another), and
+        // whatever the server allocates to read the message, which is what must stay small:
+        // a few megabytes, not one allocation per element. After the warm-up the allocator
+        // reuses the buffers, so most rounds grow by almost nothing.
+        let requests = near_limit_requests();
+        // Warm up (buffers, pools, the allocator's arenas), then take the smallest peak of a
+        // few rounds: other tests share the process and may allocate at the same time.
+        send_each(&channel, &rep, &requests).await;
+        let mut peaks = Vec::new();
+        for _ in 0..3 {
+            let before = resident_bytes();
+            let peak = peak_resident_bytes(send_each(&channel, &rep, &requests)).await;
+            peaks.push(peak.saturating_sub(before));
+        }
+        let least = peaks.iter().min().copied().unwrap();
+        eprintln!("peak RSS growth of three near-4 MiB requests, per round: {peaks:?} bytes");
+        assert!(
+            least < ALLOWED_PEAK,
+            "three near-4 MiB requests raised RSS by {peaks:?} bytes at their peak"
         );
     }
 );
@@ -541,7 +648,9 @@ fn role_cases() -> Vec<RoleCase> {
             pb::SubmitApprovalRequestRequest {
                 deal: "nope".into(),
                 discount_bps: -1,
-                clauses: vec!["bad code".into(); 51],
+                // Within the count: a count over it is refused as the message is read, before the
+                // role is known (as a message over the size limit is).
+                clauses: vec!["bad code".into(); 50],
                 ..Default::default()
             }
             .encode_to_vec(),
