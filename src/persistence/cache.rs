@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::app::ports::{DealRouting, TokenOwner};
@@ -37,6 +38,25 @@ pub const CAPACITY: usize = 10_000;
 #[derive(Debug)]
 pub struct Cached<K, V> {
     inner: Mutex<Entries<K, V>>,
+    /// The loads under way, by key: a miss that finds one waits for it rather than reading the
+    /// same row again (2,000 streams woken at once share one token read per token).
+    loading: Mutex<HashMap<K, Arc<Semaphore>>>,
+}
+
+/// The lead of a key's load: when dropped (the load done, failed or cancelled), the misses
+/// that waited for it go on.
+pub struct Lead<'a, K: Eq + Hash, V> {
+    cache: &'a Cached<K, V>,
+    key: K,
+    done: Arc<Semaphore>,
+}
+
+impl<K: Eq + Hash, V> Drop for Lead<'_, K, V> {
+    fn drop(&mut self) {
+        let mut loading = self.cache.loading.lock().unwrap_or_else(|e| e.into_inner());
+        loading.remove(&self.key);
+        self.done.close();
+    }
 }
 
 #[derive(Debug)]
@@ -60,11 +80,38 @@ impl<K: Eq + Hash, V: Clone> Default for Cached<K, V> {
                 values: HashMap::new(),
                 generation: 0,
             }),
+            loading: Mutex::new(HashMap::new()),
         }
     }
 }
 
-impl<K: Eq + Hash, V: Clone> Cached<K, V> {
+impl<K: Eq + Hash + Clone, V: Clone> Cached<K, V> {
+    /// Before loading `key` after a miss: leads its load (`Some`), or, when another load of it
+    /// is under way, waits for that one to end (`None`: read the cache again, and load without
+    /// leading if it still misses, as when the other load found nothing or failed).
+    pub async fn lead(&self, key: &K) -> Option<Lead<'_, K, V>> {
+        let under_way = {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            match loading.get(key) {
+                Some(done) => done.clone(),
+                None => {
+                    let done = Arc::new(Semaphore::new(0));
+                    loading.insert(key.clone(), done.clone());
+                    return Some(Lead {
+                        cache: self,
+                        key: key.clone(),
+                        done,
+                    });
+                }
+            }
+        };
+        // Closed when the lead ends: the wait returns then, with an error that says only that.
+        let _ = under_way.acquire().await;
+        None
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Cached<K, V> {
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries<K, V>> {
         // A panic elsewhere cannot leave the map half-changed: every change is one call.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -106,6 +153,10 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
         key: K,
         load: impl Future<Output = Result<V, E>>,
     ) -> Result<V, E> {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let _lead = self.lead(&key).await;
         if let Some(value) = self.get(&key) {
             return Ok(value);
         }
@@ -170,6 +221,34 @@ impl Caches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn misses_of_one_key_at_once_share_one_load() {
+        let cache: Arc<Cached<String, u32>> = Arc::default();
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gate = Arc::new(Semaphore::new(0));
+        let misses: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, loads, gate) = (cache.clone(), loads.clone(), gate.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load("token".to_string(), async {
+                            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let _ = gate.acquire().await;
+                            Ok::<_, ()>(7)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.close();
+        for miss in misses {
+            assert_eq!(miss.await.unwrap(), Ok(7));
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(cache.loading.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn entries_expire_are_cleared_and_stay_bounded() {

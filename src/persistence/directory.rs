@@ -155,7 +155,12 @@ async fn chain_above<C: ConnectionTrait>(
 impl DirectoryStore for SqlStore {
     async fn find_token_owner(&self, secret_hash: &str) -> AppResult<Option<TokenOwner>> {
         let cache = &self.caches.tokens;
-        if let Some(owner) = cache.get(&secret_hash.to_string()) {
+        let key = secret_hash.to_string();
+        if let Some(owner) = cache.get(&key) {
+            return Ok(Some(owner));
+        }
+        let _lead = cache.lead(&key).await;
+        if let Some(owner) = cache.get(&key) {
             return Ok(Some(owner));
         }
         let ticket = cache.ticket();
@@ -173,7 +178,7 @@ impl DirectoryStore for SqlStore {
             .await?
             .map(|user| TokenOwner { token, user });
         if let Some(owner) = &owner {
-            cache.put(secret_hash.to_string(), owner.clone(), ticket);
+            cache.put(key, owner.clone(), ticket);
         }
         Ok(owner)
     }

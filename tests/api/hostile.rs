@@ -3659,6 +3659,13 @@ fn watch_panics() {
 
 contract_test!(
     hostile_requests_are_refused_cleanly_and_change_nothing,
+    // Every worker shares a few tokens: the heavy reads' budget (per caller, then per process)
+    // would refuse some of them before their bodies are read, which is not what this judges.
+    configure = |a: dealdesk::startup::Application| a.with_limits(dealdesk::overload::Limits {
+        max_heavy_in_flight: IN_FLIGHT,
+        max_heavy_per_caller: IN_FLIGHT,
+        ..dealdesk::overload::Limits::default()
+    }),
     |app| {
         watch_panics();
         let requests: usize = std::env::var("HOSTILE_REQUESTS")
