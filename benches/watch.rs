@@ -6,6 +6,7 @@
 //! ```text
 //! cargo bench --bench watch                         # 2,000 streams, 10 s, both engines
 //! cargo bench --bench watch -- --streams 2000 --seconds 10 --events 5 --cases sqlite,postgres,replicas
+//! cargo bench --bench watch -- --cases silent       # 510 connections that never send a request
 //! ```
 //!
 //! The streams belong to deal desk users (who see every deal), 16 each (the default per-user
@@ -355,6 +356,63 @@ async fn run_case(case: &str, streams: usize, window: Duration, events: usize) -
     }
 }
 
+/// Issue 20's held connections (`--cases silent`): 500 connections that send only the HTTP/2
+/// preface and 10 that send nothing, against a server with the default first-request deadline
+/// (10 s): the server's open file descriptors once they are open, and when each was closed.
+async fn silent_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (url, _) = fresh_database("sqlite").await;
+    startup::open_store(&url)
+        .await
+        .expect("create the database");
+    let server = Server::start(&url).await;
+    let fds =
+        || std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).map_or(0, |d| d.count());
+    let before = fds();
+    let addr = server.endpoint.trim_start_matches("http://").to_string();
+    let opened = Instant::now();
+    let mut held = Vec::new();
+    for i in 0..510 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i < 500 {
+            stream
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                .await
+                .unwrap();
+        }
+        held.push(tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            opened.elapsed()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let while_held = fds();
+    let mut closed = Vec::new();
+    for task in held {
+        match tokio::time::timeout(Duration::from_secs(60), task).await {
+            Ok(Ok(at)) => closed.push(at),
+            _ => eprintln!("a silent connection was still open after 60 s"),
+        }
+    }
+    closed.sort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    println!(
+        "silent connections: 510 opened; server fds {before} -> {while_held} while held -> {} \
+         after; {} closed by the server, first at {:.1} s, last at {:.1} s",
+        fds(),
+        closed.len(),
+        closed.first().map_or(0.0, Duration::as_secs_f64),
+        closed.last().map_or(0.0, Duration::as_secs_f64),
+    );
+    drop(server);
+    drop_database(&url, None).await;
+}
+
 #[tokio::main]
 async fn main() {
     let streams: usize = arg("--streams").map_or(2000, |s| s.parse().unwrap());
@@ -363,6 +421,10 @@ async fn main() {
     let cases = arg("--cases").unwrap_or_else(|| "sqlite,postgres,replicas".into());
     let mut all = Vec::new();
     for case in cases.split(',').map(str::trim) {
+        if case == "silent" {
+            silent_connections().await;
+            continue;
+        }
         all.push(run_case(case, streams, Duration::from_secs(seconds), events).await);
     }
     println!(
