@@ -112,3 +112,24 @@ contract_test!(
         assert!(served);
     }
 );
+
+contract_test!(
+    a_connection_that_does_not_answer_keepalive_pings_is_closed,
+    configure = |a: Application| a.with_connection_limits(ConnectionLimits {
+        first_request: None,
+        keepalive_interval: Some(Duration::from_millis(300)),
+        keepalive_timeout: Duration::from_millis(300),
+        ..ConnectionLimits::default()
+    }),
+    |app| {
+        // The preface and an empty SETTINGS frame (length 0, type 4, no flags, stream 0): a
+        // client that opened HTTP/2 and then went away without closing, so it answers no PING.
+        let mut stream = silent(&app, true).await;
+        stream
+            .write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0])
+            .await
+            .unwrap();
+        assert!(closed_within(&mut stream, Duration::from_secs(5)).await);
+        assert!(healthy(&app).await);
+    }
+);
