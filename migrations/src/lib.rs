@@ -23,6 +23,7 @@ mod m0017_period_rates;
 mod m0018_forecast_snapshot_model;
 mod m0019_close_date_pushes;
 mod m0020_period_forecast_indexes;
+mod m0021_deals_by_pipeline_and_id;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_forecast_snapshot_model::Migration),
             Box::new(m0019_close_date_pushes::Migration),
             Box::new(m0020_period_forecast_indexes::Migration),
+            Box::new(m0021_deals_by_pipeline_and_id::Migration),
         ]
     }
 }

@@ -21,10 +21,8 @@ use crate::domain::winrate::StageRate;
 pub const PERIOD_RATE_CURRENCY: Currency = Currency::USD;
 
 /// Deals read at once while learning: memory holds one page of deals with their history, not
-/// the pipeline. Large, because a page is found by id after the pipeline's filter (no index
-/// serves that order: each page sorts the pipeline's deals), so pages of 2,000 made a large
-/// org's learning quadratic; an index on (pipeline, id) would allow small pages.
-const PAGE: u64 = 100_000;
+/// the pipeline (each page a range of the (pipeline, id) index, m0021).
+const PAGE: u64 = 5_000;
 
 impl<S: Store> App<S> {
     /// The period rates of `pipeline` learned over `[window_start, window_end]` (learning at the
