@@ -10,14 +10,18 @@
 //! stage-history rows per deal (created in problem-recognized, moved to solution-exploring,
 //! then closed won or lost; one deal in eleven still open), 50 owners named by e-mail, dates
 //! over the last three years. The database gets the owners and the SMB template pipeline first
-//! (not timed). PostgreSQL's URL: `DEALDESK_TEST_POSTGRES_URL` (a database per run is created
-//! and dropped).
+//! (not timed). PostgreSQL runs in a database made for the run on `DEALDESK_BENCH_POSTGRES_URL`
+//! (else `DEALDESK_TEST_POSTGRES_URL`, else the local server), dropped after.
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{ScratchDatabase, arg, peak_mib};
 use dealdesk::app::App;
 use dealdesk::app::ports::Created;
 use dealdesk::domain::directory::{Role, UserDraft};
@@ -25,13 +29,6 @@ use dealdesk::domain::templates;
 use dealdesk::startup;
 
 const OWNERS: usize = 50;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// Writes the export for `deals` deals into `dir`: (deals file, history file, rows written).
 fn write_export(dir: &Path, deals: usize) -> (PathBuf, PathBuf, usize) {
@@ -93,28 +90,6 @@ fn write_export(dir: &Path, deals: usize) -> (PathBuf, PathBuf, usize) {
     (deals_path, history_path, rows)
 }
 
-/// A fresh database per engine: its URL and, for PostgreSQL, the database to drop.
-async fn fresh_database(engine: &str, dir: &Path) -> (String, Option<(String, String)>) {
-    if engine == "sqlite" {
-        let path = dir.join("import.db");
-        return (format!("sqlite://{}?mode=rwc", path.display()), None);
-    }
-    let base = std::env::var("DEALDESK_TEST_POSTGRES_URL")
-        .expect("DEALDESK_TEST_POSTGRES_URL for the postgres engine");
-    let name = format!("dealdesk_import_bench_{}", std::process::id());
-    let admin = sea_orm::Database::connect(&base).await.unwrap();
-    use sea_orm::ConnectionTrait;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("a PostgreSQL URL ends in /database"),
-    };
-    (url, Some((base, name)))
-}
-
 /// The owners and the SMB pipeline; its name.
 async fn prepare(url: &str) -> String {
     let store = startup::open_store(url).await.unwrap();
@@ -141,16 +116,6 @@ async fn prepare(url: &str) -> String {
     format!("pipelines/{}", pipeline.id)
 }
 
-/// The peak resident memory of a process so far, in MiB.
-fn peak_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-}
-
 fn main() {
     let deals: usize = arg("--deals").map_or(1_000_000, |n| n.parse().unwrap());
     let engines = arg("--engines").unwrap_or_else(|| "sqlite".into());
@@ -171,7 +136,8 @@ fn main() {
         "engine", "deals", "rows", "seconds", "rows/s", "deals/s", "peak MiB"
     );
     for engine in engines.split(',') {
-        let (url, drop) = runtime.block_on(fresh_database(engine, &dir));
+        let database = runtime.block_on(ScratchDatabase::new(engine));
+        let url = database.url.clone();
         let pipeline = runtime.block_on(prepare(&url));
         let begun = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_dealdesk"))
@@ -209,16 +175,7 @@ fn main() {
             rows as f64 / seconds,
             deals as f64 / seconds,
         );
-        if let Some((base, name)) = drop {
-            runtime.block_on(async {
-                use sea_orm::ConnectionTrait;
-                let admin = sea_orm::Database::connect(&base).await.unwrap();
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                    .await
-                    .unwrap();
-            });
-        }
+        runtime.block_on(database.remove());
     }
     std::fs::remove_dir_all(&dir).ok();
 }

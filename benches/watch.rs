@@ -14,170 +14,35 @@
 //! CPU time (user + system, from `/proc`) is read over `--seconds`: the target is under 5% of
 //! one core. Then `--events` deals are created one at a time through the first server, and for
 //! each the time from the call to the moment the last of the streams received it is taken: the
-//! target is under 1 s. `DEALDESK_BENCH_SERVER` names another build of the server to measure.
+//! target is under 1 s. `DEALDESK_BENCH_SERVER` names another build of the server to measure,
+//! `DEALDESK_BENCH_SERVER_LOG` a file for its log.
 //!
 //! PostgreSQL runs in a fresh database made on `DEALDESK_BENCH_POSTGRES_URL` (else
 //! `DEALDESK_TEST_POSTGRES_URL`, else `postgres://postgres@127.0.0.1:5432/test`), dropped after.
 
-use std::process::{Child, Command, Stdio};
+#[path = "common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{ScratchDatabase, Server, arg, authed, cpu_of, person, token};
 use dealdesk::app::App;
 use dealdesk::app::ports::Created;
-use dealdesk::domain::directory::{Role, User, UserDraft};
+use dealdesk::domain::directory::Role;
 use dealdesk::domain::templates;
-use dealdesk::persistence::SqlStore;
 use dealdesk::proto as pb;
 use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::startup;
-use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::mpsc;
-use tonic::Request;
-use tonic::transport::Channel;
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// Streams per user: the default per-user limit.
 const PER_USER: usize = 16;
 /// Streams per HTTP/2 connection (under the server's concurrent-stream limit).
 const PER_CONNECTION: usize = 100;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
-/// A fresh database for `engine`, and (for PostgreSQL) how to drop it.
-async fn fresh_database(engine: &str) -> (String, Option<(String, String)>) {
-    let unique = uuid::Uuid::now_v7().simple().to_string();
-    if engine == "sqlite" {
-        let path = std::env::temp_dir().join(format!("dealdesk-bench-watch-{unique}.db"));
-        return (format!("sqlite://{}?mode=rwc", path.display()), None);
-    }
-    let base = std::env::var("DEALDESK_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("DEALDESK_TEST_POSTGRES_URL"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("dd_bench_{unique}");
-    let admin = Database::connect(base.as_str()).await.expect("PostgreSQL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    (format!("{server}/{name}"), Some((base.clone(), name)))
-}
-
-/// Drops what [`fresh_database`] made.
-async fn drop_database(url: &str, made: Option<(String, String)>) {
-    if let Some((base, name)) = made {
-        if let Ok(admin) = Database::connect(base.as_str()).await {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
-    } else if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .and_then(|p| p.strip_suffix("?mode=rwc"))
-    {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    }
-}
-
-/// A `dealdesk serve` child, killed when dropped.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `dealdesk serve` on a free port and waits until health says SERVING.
-    async fn start(url: &str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let binary =
-            std::env::var("DEALDESK_BENCH_SERVER").unwrap_or(env!("CARGO_BIN_EXE_dealdesk").into());
-        let child = Command::new(binary)
-            .args(["--database-url", url, "serve", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["--escalation-every-seconds", "0"])
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start dealdesk serve");
-        let server = Server {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..300 {
-            if let Ok(channel) = server.channel().await
-                && HealthClient::new(channel)
-                    .check(HealthCheckRequest::default())
-                    .await
-                    .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the server did not start");
-    }
-
-    async fn channel(&self) -> Result<Channel, tonic::transport::Error> {
-        Channel::from_shared(self.endpoint.clone())
-            .unwrap()
-            .connect()
-            .await
-    }
-
-    /// CPU time the process used so far (user + system).
-    fn cpu(&self) -> Duration {
-        cpu_of(self.child.id())
-    }
-}
-
 /// CPU time this process (the clients) used so far.
 fn own_cpu() -> Duration {
     cpu_of(std::process::id())
-}
-
-/// CPU time process `pid` used so far (user + system).
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): state is the first; utime and
-    // stime are the 12th and 13th, in clock ticks (100 per second on Linux).
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<u64> = after
-        .split_whitespace()
-        .skip(1)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
 }
 
 /// The org: deal desk watchers (one token each), a rep who writes, and a pipeline.
@@ -187,30 +52,15 @@ struct Org {
     pipeline: String,
 }
 
-async fn person(app: &App<SqlStore>, role: Role, n: usize) -> (User, String) {
-    let draft = UserDraft {
-        display_name: format!("{} {n}", role.as_str()),
-        email: format!("{}{n}@bench.example", role.as_str().to_lowercase()),
-        role: Some(role),
-        manager_id: None,
-        active: true,
-    };
-    let user = match app.create_user_as(None, draft, None, |_| Vec::new()).await {
-        Ok(Created::New(user)) => user,
-        other => panic!("bench user: {other:?}"),
-    };
-    let token = app.issue_token_as(None, user.id, "bench").await.unwrap();
-    (user, token.secret)
-}
-
 async fn seed(url: &str, streams: usize) -> Org {
     let store = startup::open_store(url).await.expect("open the store");
     let app = App::new(store);
     let mut watchers = Vec::new();
     for n in 0..streams.div_ceil(PER_USER) {
-        watchers.push(person(&app, Role::DealDesk, n).await.1);
+        let watcher = person(&app, Role::DealDesk, None, n).await;
+        watchers.push(token(&app, &watcher).await);
     }
-    let (_, rep) = person(&app, Role::Rep, 0).await;
+    let rep = token(&app, &person(&app, Role::Rep, None, 0).await).await;
     let pipeline = match app
         .create_pipeline_as(None, templates::smb(), None, |_| Vec::new())
         .await
@@ -237,7 +87,7 @@ async fn open_streams(
     for i in 0..streams {
         if i % PER_CONNECTION == 0 {
             let server = servers[(i / PER_CONNECTION) % servers.len()];
-            channel = Some(server.channel().await.expect("connect"));
+            channel = Some(server.channel().await);
         }
         let mut client = DealServiceClient::new(channel.clone().unwrap());
         let token = &org.watchers[i / PER_USER];
@@ -275,11 +125,11 @@ async fn run_case(case: &str, streams: usize, window: Duration, events: usize) -
     } else {
         "postgres"
     };
-    let (url, made) = fresh_database(engine).await;
-    let org = seed(&url, streams).await;
-    let first = Server::start(&url).await;
+    let database = ScratchDatabase::new(engine).await;
+    let org = seed(&database.url, streams).await;
+    let first = Server::start(&database.url).await;
     let second = if case == "replicas" {
-        Some(Server::start(&url).await)
+        Some(Server::start(&database.url).await)
     } else {
         None
     };
@@ -293,20 +143,20 @@ async fn run_case(case: &str, streams: usize, window: Duration, events: usize) -
     // Let the streams' first reads finish.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let before: Vec<Duration> = servers.iter().map(|s| s.cpu()).collect();
+    let before: Vec<Duration> = servers.iter().map(|s| cpu_of(s.pid())).collect();
     let started = Instant::now();
     tokio::time::sleep(window).await;
     let elapsed = started.elapsed().as_secs_f64();
     let idle_cpu = servers
         .iter()
         .zip(&before)
-        .map(|(s, b)| (s.cpu() - *b).as_secs_f64() / elapsed)
+        .map(|(s, b)| (cpu_of(s.pid()) - *b).as_secs_f64() / elapsed)
         .collect();
 
-    let mut writer = DealServiceClient::new(first.channel().await.unwrap());
+    let mut writer = DealServiceClient::new(first.channel().await);
     let mut latencies = Vec::new();
     let mut delivery_cpu = Vec::new();
-    let cpu = || servers.iter().map(|s| s.cpu()).sum::<Duration>();
+    let cpu = || servers.iter().map(|s| cpu_of(s.pid())).sum::<Duration>();
     for n in 0..events {
         while arrivals.try_recv().is_ok() {}
         let cpu_before = cpu();
@@ -347,7 +197,7 @@ async fn run_case(case: &str, streams: usize, window: Duration, events: usize) -
     drop(servers);
     drop(second);
     drop(first);
-    drop_database(&url, made).await;
+    database.remove().await;
     Figures {
         case: case.into(),
         idle_cpu,
@@ -361,13 +211,12 @@ async fn run_case(case: &str, streams: usize, window: Duration, events: usize) -
 /// (10 s): the server's open file descriptors once they are open, and when each was closed.
 async fn silent_connections() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (url, _) = fresh_database("sqlite").await;
-    startup::open_store(&url)
+    let database = ScratchDatabase::new("sqlite").await;
+    startup::open_store(&database.url)
         .await
         .expect("create the database");
-    let server = Server::start(&url).await;
-    let fds =
-        || std::fs::read_dir(format!("/proc/{}/fd", server.child.id())).map_or(0, |d| d.count());
+    let server = Server::start(&database.url).await;
+    let fds = || std::fs::read_dir(format!("/proc/{}/fd", server.pid())).map_or(0, |d| d.count());
     let before = fds();
     let addr = server.endpoint.trim_start_matches("http://").to_string();
     let opened = Instant::now();
@@ -410,7 +259,7 @@ async fn silent_connections() {
         closed.last().map_or(0.0, Duration::as_secs_f64),
     );
     drop(server);
-    drop_database(&url, None).await;
+    database.remove().await;
 }
 
 #[tokio::main]

@@ -1,0 +1,162 @@
+//! GetForecast, whole org and one manager's subtree, vs the hand-written SQL of the sums its
+//! answer is made of.
+
+use chrono::Utc;
+use dealdesk::domain::money::Currency;
+use dealdesk::proto as pb;
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::Run;
+use crate::common::authed;
+use crate::measure::{Row, push, time_in_turns_ms};
+
+/// The exchange rates the suite sets: EUR and GBP to USD.
+pub const TO_USD: [(Currency, f64); 2] = [(Currency::EUR, 1.08), (Currency::GBP, 1.27)];
+
+/// Untimed calls of each forecast (and of its baseline) before the timed ones: twice the
+/// server's PostgreSQL pool (16 connections), handed out in turn.
+const FORECAST_WARMUP: usize = 32;
+
+pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
+    let Run {
+        engine,
+        db,
+        token,
+        forecasts,
+        ..
+    } = run;
+    let (backend, manager, now, quarter, runs) =
+        (run.backend, run.manager, run.now, run.quarter, run.runs);
+    // GetForecast, org and one manager, vs the hand-written SQL of the sums its answer
+    // is made of (DESIGN.md "Weighted forecast", "Not-yet-created pipeline"), run one
+    // after the other on one connection: the period's open deals by pipeline, stage,
+    // currency, size band and pushes so far (q and the stage rates weigh those sums, a
+    // few hundred multiplications); its won deals by currency; and the revenue booked in
+    // each of the past four quarters by deals created after the same point of them, by
+    // owner and currency. The values are written into the text, as by hand: PostgreSQL
+    // plans it for them once and keeps that plan, where a prepared statement's
+    // parameters may leave it, after five executions, with a generic plan (for the
+    // manager's subtree, one that reads the whole org's quarter: 4 ms instead of 1).
+    let (q_start, q_end) = quarter.bounds(Default::default());
+    let calendar = dealdesk::domain::calendar::OrgCalendar::default();
+    let windows = dealdesk::domain::new_pipeline::past_windows(&calendar, quarter, now, 4);
+    let (first, last) = (windows[0].first_day, windows[windows.len() - 1].next_day);
+    let instant = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
+    let new_sums: String = windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            format!(
+                ", SUM(CASE WHEN d.close_date >= '{}' AND d.close_date < '{}' \
+                 AND d.created_at > '{}' THEN d.amount_minor END) AS v{i}",
+                w.first_day,
+                w.next_day,
+                instant(w.point)
+            )
+        })
+        .collect();
+    let (low, high): (i64, i64) = {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT size_cut_low, size_cut_high FROM period_rate_tables \
+                 WHERE kind = 'QUARTER' ORDER BY learned_at DESC LIMIT 1",
+            ))
+            .await
+            .expect("the size cuts")
+            .expect("a period rate table (run with winrates)");
+        (
+            row.try_get("", "size_cut_low").unwrap_or(0),
+            row.try_get("", "size_cut_high").unwrap_or(0),
+        )
+    };
+    let usd: String = TO_USD
+        .iter()
+        .fold(String::from("CASE d.currency"), |sql, (from, rate)| {
+            format!("{sql} WHEN '{}' THEN d.amount_minor * {rate}", from.code())
+        })
+        + " ELSE d.amount_minor END";
+    let forecast_sql = |owners: &str| {
+        [
+            format!(
+                "SELECT d.pipeline_id, d.stage_id, d.currency, \
+                        CASE WHEN {usd} >= {high} THEN 2 WHEN {usd} >= {low} THEN 1 \
+                             ELSE 0 END AS band, \
+                        CASE WHEN d.close_date_pushes >= 2 THEN 2 \
+                             ELSE d.close_date_pushes END AS pushes, \
+                        COUNT(*), SUM(d.amount_minor) FROM deals d \
+                 WHERE d.status = 'OPEN' AND d.close_date >= '{q_start}' \
+                   AND d.close_date < '{q_end}' {owners} \
+                 GROUP BY d.pipeline_id, d.stage_id, d.currency, band, pushes"
+            ),
+            format!(
+                "SELECT d.currency, SUM(d.amount_minor) FROM deals d \
+                 WHERE d.status = 'WON' AND d.close_date >= '{q_start}' \
+                   AND d.close_date < '{q_end}' {owners} GROUP BY d.currency"
+            ),
+            format!(
+                "SELECT d.owner_id, d.currency{new_sums} FROM deals d \
+                 WHERE d.status = 'WON' AND d.close_date >= '{first}' \
+                   AND d.close_date < '{last}' AND d.created_at <= '{}' {owners} \
+                 GROUP BY d.owner_id, d.currency",
+                instant(now)
+            ),
+        ]
+    };
+    let subtree = format!(
+        "AND d.owner_id IN (WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = '{}' \
+         UNION ALL SELECT u.id FROM users u JOIN t ON u.manager_id = t.id) SELECT id FROM t)",
+        manager.0
+    );
+    for (label, scope, owners) in [
+        ("GetForecast whole org", "org".to_string(), ""),
+        (
+            "GetForecast one manager",
+            format!("users/{}", manager.0),
+            subtree.as_str(),
+        ),
+    ] {
+        let request = pb::GetForecastRequest {
+            period: quarter.to_string(),
+            scope,
+            ..Default::default()
+        };
+        let sql = forecast_sql(owners);
+        let (ours, baseline) = time_in_turns_ms(
+            runs,
+            FORECAST_WARMUP,
+            || {
+                let request = authed(&token, request.clone());
+                let mut client = forecasts.clone();
+                async move { client.get_forecast(request).await.unwrap() }
+            },
+            || {
+                let (db, sql) = (&db, sql.clone());
+                async move {
+                    for statement in sql {
+                        let rows = db
+                            .query_all_raw(Statement::from_string(backend, statement))
+                            .await;
+                        std::hint::black_box(rows.expect("the baseline's sums"));
+                    }
+                }
+            },
+        )
+        .await;
+        let ratio = ours.0 / baseline.0;
+        let org = owners.is_empty();
+        push(
+            rows,
+            engine,
+            label,
+            "ms",
+            ours,
+            baseline.0,
+            if org {
+                ("<= 2x and < 50 ms", ratio <= 2.0 && ours.0 < 50.0)
+            } else {
+                ("<= 2x", ratio <= 2.0)
+            },
+        );
+    }
+}
