@@ -1,0 +1,379 @@
+//! Deal fields as a write receives them (drafts and the mask of what a write sets), validated
+//! and merged over the stored fields.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Bant, Contact, DealFields, ForecastCategory, LeadSource, QualificationItem};
+use crate::domain::directory::UserId;
+use crate::domain::money::parse_positive;
+use crate::domain::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
+use crate::domain::{Violations, check_text, within_limit};
+
+/// A contact as received (`buying_role` is `None` when unset or unknown).
+#[derive(Debug, Clone, Default)]
+pub struct ContactDraft {
+    /// Name.
+    pub display_name: String,
+    /// E-mail.
+    pub email: String,
+    /// Title.
+    pub title: String,
+    /// Buying role.
+    pub buying_role: Option<BuyingRole>,
+    /// Department.
+    pub department: String,
+}
+
+/// A qualification item as received.
+#[derive(Debug, Clone, Copy)]
+pub struct QualificationDraft {
+    /// The element, `None` when unset or unknown.
+    pub element: Option<QualificationElement>,
+    /// The status, `None` when unknown.
+    pub status: Option<QualificationStatus>,
+}
+
+/// Deal fields as received, before validation. Wire problems (unparseable dates, unknown enum
+/// values) are already violations of the conversion; here only what converted.
+#[derive(Debug, Clone)]
+pub struct DealDraft {
+    /// Name.
+    pub display_name: String,
+    /// Account.
+    pub account: String,
+    /// Owner.
+    pub owner_id: UserId,
+    /// Amount as (minor units, currency code).
+    pub amount: Option<(i64, String)>,
+    /// Close date.
+    pub close_date: Option<NaiveDate>,
+    /// Lead source.
+    pub lead_source: Option<LeadSource>,
+    /// Next step.
+    pub next_step: String,
+    /// Next step date.
+    pub next_step_date: Option<NaiveDate>,
+    /// BANT.
+    pub bant: Bant,
+    /// Confirmed budget as (minor units, currency code).
+    pub confirmed_budget: Option<(i64, String)>,
+    /// Discount off list price, basis points, as received.
+    pub discount_bps: i32,
+    /// Forecast category (`None`: unset).
+    pub forecast_category: Option<ForecastCategory>,
+    /// Contacts.
+    pub contacts: Vec<ContactDraft>,
+    /// Qualification.
+    pub qualification: Vec<QualificationDraft>,
+}
+
+/// Which fields of a deal a write sets (create sets all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DealMask {
+    /// `display_name`.
+    pub display_name: bool,
+    /// `account`.
+    pub account: bool,
+    /// `owner`.
+    pub owner: bool,
+    /// `amount`.
+    pub amount: bool,
+    /// `close_date`.
+    pub close_date: bool,
+    /// `lead_source`.
+    pub lead_source: bool,
+    /// `next_step`.
+    pub next_step: bool,
+    /// `next_step_date`.
+    pub next_step_date: bool,
+    /// `bant`.
+    pub bant: bool,
+    /// `confirmed_budget`.
+    pub confirmed_budget: bool,
+    /// `discount_bps`.
+    pub discount_bps: bool,
+    /// `forecast_category`.
+    pub forecast_category: bool,
+    /// `contacts`.
+    pub contacts: bool,
+    /// `qualification`.
+    pub qualification: bool,
+}
+
+impl DealMask {
+    /// Every field (a create).
+    pub fn all() -> Self {
+        DealMask {
+            display_name: true,
+            account: true,
+            owner: true,
+            amount: true,
+            close_date: true,
+            lead_source: true,
+            next_step: true,
+            next_step_date: true,
+            bant: true,
+            confirmed_budget: true,
+            discount_bps: true,
+            forecast_category: true,
+            contacts: true,
+            qualification: true,
+        }
+    }
+}
+
+/// Most contacts on a deal.
+pub const MAX_CONTACTS: usize = 100;
+
+/// Most qualification items in one request: one per MEDDPICC element.
+pub const MAX_QUALIFICATION_ITEMS: usize = 8;
+
+/// Validates the fields `mask` sets and merges them over `current` (for a create, `current` is
+/// `None` and everything is set). `today` is the caller's date: an open deal's close date may
+/// not be in the past when it is set. Qualification items whose status changes are stamped
+/// `(actor, now)`; `actor` is `None` for the CLI and generators.
+pub fn merge_fields(
+    current: Option<&DealFields>,
+    draft: DealDraft,
+    mask: DealMask,
+    today: NaiveDate,
+    actor: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<DealFields, Violations> {
+    let mut v = Violations::new();
+    let set = |on: bool| on || current.is_none();
+    if set(mask.display_name) {
+        check_text(&mut v, "display_name", &draft.display_name, 200, true);
+    }
+    if set(mask.account) {
+        check_text(&mut v, "account", &draft.account, 200, true);
+    }
+    if set(mask.next_step) {
+        check_text(&mut v, "next_step", &draft.next_step, 500, false);
+    }
+    if set(mask.bant) {
+        for (field, text) in [
+            ("bant.budget", &draft.bant.budget),
+            ("bant.authority", &draft.bant.authority),
+            ("bant.need", &draft.bant.need),
+            ("bant.timeline", &draft.bant.timeline),
+        ] {
+            check_text(&mut v, field, text, 2000, false);
+        }
+    }
+    let amount = match (&draft.amount, set(mask.amount)) {
+        (Some((minor, code)), true) => parse_positive("amount", *minor, code)
+            .map_err(|e| v.extend(e))
+            .ok(),
+        _ => None,
+    };
+    let confirmed = match (&draft.confirmed_budget, set(mask.confirmed_budget)) {
+        (Some((minor, code)), true) => parse_positive("confirmed_budget", *minor, code)
+            .map_err(|e| v.extend(e))
+            .ok(),
+        _ => None,
+    };
+    let discount_bps = if set(mask.discount_bps) {
+        u32::try_from(draft.discount_bps)
+            .ok()
+            .filter(|bps| *bps <= 10_000)
+            .unwrap_or_else(|| {
+                v.add("discount_bps", "must be between 0 and 10000 basis points");
+                0
+            })
+    } else {
+        0
+    };
+    if set(mask.close_date)
+        && let Some(date) = draft.close_date
+        && date < today
+    {
+        v.add("close_date", "must be today or later for an open deal");
+    }
+    if set(mask.forecast_category) && draft.forecast_category == Some(ForecastCategory::Closed) {
+        v.add(
+            "forecast_category",
+            "CLOSED is set by closing the deal, not by an update",
+        );
+    }
+    let contacts = if set(mask.contacts) {
+        parse_contacts(draft.contacts, &mut v)
+    } else {
+        Vec::new()
+    };
+    let qualification = if set(mask.qualification) {
+        parse_qualification(&draft.qualification, current, actor, now, &mut v)
+    } else {
+        Vec::new()
+    };
+
+    let pick = |on: bool| on || current.is_none();
+    let mut merged = match current {
+        Some(current) => current.clone(),
+        None => DealFields {
+            display_name: String::new(),
+            account: String::new(),
+            owner_id: draft.owner_id,
+            amount: None,
+            close_date: None,
+            lead_source: None,
+            next_step: String::new(),
+            next_step_date: None,
+            bant: Bant::default(),
+            confirmed_budget: None,
+            discount_bps: 0,
+            forecast_category: ForecastCategory::Pipeline,
+            contacts: Vec::new(),
+            qualification: Vec::new(),
+        },
+    };
+    if pick(mask.display_name) {
+        merged.display_name = draft.display_name.trim().to_string();
+    }
+    if pick(mask.account) {
+        merged.account = draft.account.trim().to_string();
+    }
+    if pick(mask.owner) {
+        merged.owner_id = draft.owner_id;
+    }
+    if pick(mask.amount) {
+        merged.amount = amount;
+    }
+    if pick(mask.close_date) {
+        merged.close_date = draft.close_date;
+    }
+    if pick(mask.lead_source) {
+        merged.lead_source = draft.lead_source;
+    }
+    if pick(mask.next_step) {
+        merged.next_step = draft.next_step.trim().to_string();
+    }
+    if pick(mask.next_step_date) {
+        merged.next_step_date = draft.next_step_date;
+    }
+    if pick(mask.bant) {
+        merged.bant = draft.bant;
+    }
+    if pick(mask.confirmed_budget) {
+        merged.confirmed_budget = confirmed;
+    }
+    if pick(mask.discount_bps) {
+        merged.discount_bps = discount_bps;
+    }
+    if pick(mask.forecast_category) {
+        merged.forecast_category = draft
+            .forecast_category
+            .unwrap_or(ForecastCategory::Pipeline);
+    }
+    if pick(mask.contacts) {
+        merged.contacts = contacts;
+    }
+    if pick(mask.qualification) {
+        merged.qualification = qualification;
+    }
+    if let (Some(amount), Some(budget)) = (merged.amount, merged.confirmed_budget)
+        && amount.currency != budget.currency
+    {
+        v.add(
+            "confirmed_budget.currency_code",
+            format!("must be the deal's currency, {}", amount.currency),
+        );
+    }
+    v.into_result(merged)
+}
+
+fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact> {
+    if within_limit(v, "contacts", &drafts, MAX_CONTACTS, "contacts").is_empty() {
+        return Vec::new();
+    }
+    let mut contacts = Vec::with_capacity(drafts.len());
+    for (i, c) in drafts.into_iter().enumerate() {
+        let before = v.count();
+        check_text(
+            v,
+            &format!("contacts[{i}].display_name"),
+            &c.display_name,
+            200,
+            true,
+        );
+        check_text(v, &format!("contacts[{i}].email"), &c.email, 254, false);
+        check_text(v, &format!("contacts[{i}].title"), &c.title, 200, false);
+        check_text(
+            v,
+            &format!("contacts[{i}].department"),
+            &c.department,
+            100,
+            true,
+        );
+        if c.buying_role.is_none() {
+            v.add(
+                format!("contacts[{i}].buying_role"),
+                "must be one of the known buying roles",
+            );
+        }
+        if let (Some(buying_role), true) = (c.buying_role, v.count() == before) {
+            contacts.push(Contact {
+                display_name: c.display_name.trim().to_string(),
+                email: c.email.trim().to_string(),
+                title: c.title.trim().to_string(),
+                buying_role,
+                department: c.department.trim().to_string(),
+            });
+        }
+    }
+    contacts
+}
+
+fn parse_qualification(
+    drafts: &[QualificationDraft],
+    current: Option<&DealFields>,
+    actor: Option<UserId>,
+    now: DateTime<Utc>,
+    v: &mut Violations,
+) -> Vec<QualificationItem> {
+    let drafts = within_limit(
+        v,
+        "qualification",
+        drafts,
+        MAX_QUALIFICATION_ITEMS,
+        "items (one per element)",
+    );
+    let mut items: Vec<QualificationItem> = Vec::with_capacity(drafts.len());
+    for (i, d) in drafts.iter().enumerate() {
+        let (Some(element), Some(status)) = (d.element, d.status) else {
+            if d.element.is_none() {
+                v.add(
+                    format!("qualification[{i}].element"),
+                    "must be one of the MEDDPICC elements",
+                );
+            }
+            if d.status.is_none() {
+                v.add(
+                    format!("qualification[{i}].status"),
+                    "must be a known status",
+                );
+            }
+            continue;
+        };
+        if items.iter().any(|item| item.element == element) {
+            v.add(
+                format!("qualification[{i}].element"),
+                "repeats an element listed earlier",
+            );
+            continue;
+        }
+        let previous = current.and_then(|c| c.qualification.iter().find(|q| q.element == element));
+        items.push(match previous {
+            Some(previous) if previous.status == status => previous.clone(),
+            _ => QualificationItem {
+                element,
+                status,
+                set_by: actor,
+                set_at: now,
+            },
+        });
+    }
+    // One canonical order (as MEDDPICC reads), so what a write answers is what a read returns.
+    items.sort_by_key(|item| item.element);
+    items
+}
