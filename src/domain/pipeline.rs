@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::directory::Role;
-use super::{Violations, check_text, within_limit};
+use super::text::{DisplayName, Note};
+use super::{Violations, within_limit};
 
 /// The market segment a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -355,13 +356,7 @@ impl PipelineSpec {
     /// Validates a draft, reporting every problem with its field path.
     pub fn parse(draft: PipelineDraft) -> Result<PipelineSpec, Violations> {
         let mut violations = Violations::new();
-        check_text(
-            &mut violations,
-            "display_name",
-            &draft.display_name,
-            200,
-            true,
-        );
+        violations.text::<DisplayName>("display_name", &draft.display_name);
         if draft.segment.is_none() {
             violations.add("segment", "must be SMB, MID_MARKET or ENTERPRISE");
         }
@@ -425,20 +420,8 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
             "must be 1 to 63 lower-case letters, digits or '-', starting with a letter",
         );
     }
-    check_text(
-        violations,
-        &format!("{field}.display_name"),
-        &draft.display_name,
-        200,
-        true,
-    );
-    check_text(
-        violations,
-        &format!("{field}.buyer_evidence"),
-        &draft.buyer_evidence,
-        2000,
-        false,
-    );
+    violations.text::<DisplayName>(&format!("{field}.display_name"), &draft.display_name);
+    violations.text::<Note>(&format!("{field}.buyer_evidence"), &draft.buyer_evidence);
     if draft.owner_role.is_none() {
         violations.add(
             format!("{field}.owner_role"),

@@ -7,6 +7,7 @@ use super::{Bant, Contact, DealFields, ForecastCategory, LeadSource, Qualificati
 use crate::domain::directory::UserId;
 use crate::domain::money::parse_positive;
 use crate::domain::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
+use crate::domain::text::{AccountName, DisplayName, Note};
 use crate::domain::{Violations, check_text, within_limit};
 
 /// A contact as received (`buying_role` is `None` when unset or unknown).
@@ -143,10 +144,10 @@ pub fn merge_fields(
     let mut v = Violations::new();
     let set = |on: bool| on || current.is_none();
     if set(mask.display_name) {
-        check_text(&mut v, "display_name", &draft.display_name, 200, true);
+        v.text::<DisplayName>("display_name", &draft.display_name);
     }
     if set(mask.account) {
-        check_text(&mut v, "account", &draft.account, 200, true);
+        v.text::<AccountName>("account", &draft.account);
     }
     if set(mask.next_step) {
         check_text(&mut v, "next_step", &draft.next_step, 500, false);
@@ -158,7 +159,7 @@ pub fn merge_fields(
             ("bant.need", &draft.bant.need),
             ("bant.timeline", &draft.bant.timeline),
         ] {
-            check_text(&mut v, field, text, 2000, false);
+            v.text::<Note>(field, text);
         }
     }
     let amount = match (&draft.amount, set(mask.amount)) {
@@ -289,13 +290,7 @@ fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact>
     let mut contacts = Vec::with_capacity(drafts.len());
     for (i, c) in drafts.into_iter().enumerate() {
         let before = v.count();
-        check_text(
-            v,
-            &format!("contacts[{i}].display_name"),
-            &c.display_name,
-            200,
-            true,
-        );
+        v.text::<DisplayName>(&format!("contacts[{i}].display_name"), &c.display_name);
         check_text(v, &format!("contacts[{i}].email"), &c.email, 254, false);
         check_text(v, &format!("contacts[{i}].title"), &c.title, 200, false);
         check_text(

@@ -17,7 +17,7 @@ use crate::domain::deal::{
 use crate::domain::deal_history::{DealState, Sighting};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Stage, StageKind};
-use crate::domain::{Violations, check_text};
+use crate::domain::text::{AccountName, DisplayName, LossReason, TextError};
 use crate::import::field_history;
 use crate::import::report::{Tally, why};
 use crate::import::values::{Amount, loose};
@@ -52,11 +52,15 @@ fn money(
     }
 }
 
-fn text_errors(at: &Location, column: &str, value: &str, max: usize, errors: &mut Vec<RowError>) {
-    let mut v = Violations::new();
-    check_text(&mut v, column, value, max, true);
-    for v in v.0 {
-        errors.push(RowError::new(at, column, v.description));
+/// Reports `value` under `column` when it is not a `T`.
+fn text_errors<T: TryFrom<String, Error = TextError>>(
+    at: &Location,
+    column: &str,
+    value: &str,
+    errors: &mut Vec<RowError>,
+) {
+    if let Err(why) = T::try_from(value.to_string()) {
+        errors.push(RowError::new(at, column, why.to_string()));
     }
 }
 
@@ -162,8 +166,8 @@ fn plan_deal(
             format!("must be at most {MAX_EXTERNAL_ID} characters"),
         ));
     }
-    text_errors(&d.at, cols.name, &d.name, 200, errors);
-    text_errors(&d.at, cols.account, &d.account, 200, errors);
+    text_errors::<DisplayName>(&d.at, cols.name, &d.name, errors);
+    text_errors::<AccountName>(&d.at, cols.account, &d.account, errors);
     let current = ctx.mapping.stage(&d.stage, &pipeline.spec);
     if current.is_none() {
         errors.push(RowError::new(&d.at, cols.stage, stage_error(&d.stage)));
@@ -333,11 +337,12 @@ fn plan_deal(
         }
     };
     let reason = loss_reason(existing.map(|e| e.deal.loss_reason.as_str()));
-    if reason.chars().count() > 500 {
+    // Only the length: an imported reason keeps the source's characters.
+    if reason.chars().count() > LossReason::MAX {
         errors.push(RowError::new(
             &d.at,
             cols.loss_reason,
-            "must be at most 500 characters",
+            format!("must be at most {} characters", LossReason::MAX),
         ));
         return;
     }
