@@ -171,27 +171,142 @@ fn valid_source(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
+/// The document's JSON, read: empty text is the empty document, and anything but a JSON object
+/// is refused.
+fn read_document(name: &str, json: &str) -> Result<Document, Vec<RowError>> {
+    let document: Document = if json.trim().is_empty() {
+        Document::default()
+    } else if !json.trim_start().starts_with('{') {
+        // serde would read a JSON array as a struct's fields in order: `[]` would pass.
+        return Err(vec![RowError::new(
+            &Location::file(name),
+            "",
+            "is not a mapping document: it must be a JSON object".to_string(),
+        )]);
+    } else {
+        serde_json::from_str(json).map_err(|err| {
+            vec![RowError::new(
+                &Location::line(name, err.line() as u64),
+                "",
+                format!("is not a mapping document: {err}"),
+            )]
+        })?
+    };
+    Ok(document)
+}
+
+/// `owners`: each value an e-mail or `users/<id>`.
+fn parse_owners(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, UserRef> {
+    let mut owners = HashMap::new();
+    for (key, value) in entries {
+        let user = if let Some(id) = value.strip_prefix("users/") {
+            uuid::Uuid::parse_str(id)
+                .ok()
+                .map(|id| UserRef::Id(UserId(id)))
+        } else if value.contains('@') {
+            Some(UserRef::Email(value.trim().to_lowercase()))
+        } else {
+            None
+        };
+        match user {
+            Some(user) => {
+                owners.insert(key.clone(), user);
+            }
+            None => bad(
+                format!("owners.{key:?}"),
+                format!("{value:?} is neither an e-mail nor users/<id>"),
+            ),
+        }
+    }
+    owners
+}
+
+/// `lead_sources`: each value a lead source's name.
+fn parse_lead_sources(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, LeadSource> {
+    let mut lead_sources = HashMap::new();
+    for (key, value) in entries {
+        match lead_source_named(value) {
+            Some(source) => {
+                lead_sources.insert(loose(key), source);
+            }
+            None => bad(
+                format!("lead_sources.{key:?}"),
+                format!(
+                    "{value:?} is not a lead source (INBOUND, OUTBOUND, REFERRAL, PARTNER, \
+                     EVENT, EXPANSION)"
+                ),
+            ),
+        }
+    }
+    lead_sources
+}
+
+/// `forecast_categories`: each value a forecast category's name.
+fn parse_categories(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, ForecastCategory> {
+    let mut forecast_categories = HashMap::new();
+    for (key, value) in entries {
+        match category_named(value) {
+            Some(category) => {
+                forecast_categories.insert(loose(key), category);
+            }
+            None => bad(
+                format!("forecast_categories.{key:?}"),
+                format!(
+                    "{value:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, \
+                     OMITTED)"
+                ),
+            ),
+        }
+    }
+    forecast_categories
+}
+
+/// `columns`: each header named, and feeding one column only.
+fn check_columns(columns: &BTreeMap<String, String>, bad: &mut impl FnMut(String, String)) {
+    let mut fed: HashMap<String, &str> = HashMap::new();
+    for (field, header) in columns {
+        if header.trim().is_empty() {
+            bad(
+                format!("columns.{field:?}"),
+                "must name a column header of the source".into(),
+            );
+        } else if let Some(first) = fed.insert(loose(header), field) {
+            bad(
+                format!("columns.{field:?}"),
+                format!("{header:?} already feeds {first}: a header feeds one column"),
+            );
+        }
+    }
+}
+
+/// `role_managers`: each naming a user.
+fn check_role_managers(
+    role_managers: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) {
+    for (key, value) in role_managers {
+        if value.trim().is_empty() {
+            bad(
+                format!("role_managers.{key:?}"),
+                "must name a user of the User file, by Id or e-mail".into(),
+            );
+        }
+    }
+}
+
 impl Mapping {
     /// Parses the document `json` named `name`; empty text is the empty document.
     pub fn parse(name: &str, json: &str) -> Result<Mapping, Vec<RowError>> {
-        let document: Document = if json.trim().is_empty() {
-            Document::default()
-        } else if !json.trim_start().starts_with('{') {
-            // serde would read a JSON array as a struct's fields in order: `[]` would pass.
-            return Err(vec![RowError::new(
-                &Location::file(name),
-                "",
-                "is not a mapping document: it must be a JSON object".to_string(),
-            )]);
-        } else {
-            serde_json::from_str(json).map_err(|err| {
-                vec![RowError::new(
-                    &Location::line(name, err.line() as u64),
-                    "",
-                    format!("is not a mapping document: {err}"),
-                )]
-            })?
-        };
+        let document = read_document(name, json)?;
         let whole = Location::file(name);
         let mut errors = Vec::new();
         let mut bad = |column: String, reason: String| {
@@ -215,57 +330,9 @@ impl Mapping {
             }
             parsed
         });
-        let mut owners = HashMap::new();
-        for (key, value) in &document.owners {
-            let user = if let Some(id) = value.strip_prefix("users/") {
-                uuid::Uuid::parse_str(id)
-                    .ok()
-                    .map(|id| UserRef::Id(UserId(id)))
-            } else if value.contains('@') {
-                Some(UserRef::Email(value.trim().to_lowercase()))
-            } else {
-                None
-            };
-            match user {
-                Some(user) => {
-                    owners.insert(key.clone(), user);
-                }
-                None => bad(
-                    format!("owners.{key:?}"),
-                    format!("{value:?} is neither an e-mail nor users/<id>"),
-                ),
-            }
-        }
-        let mut lead_sources = HashMap::new();
-        for (key, value) in &document.lead_sources {
-            match lead_source_named(value) {
-                Some(source) => {
-                    lead_sources.insert(loose(key), source);
-                }
-                None => bad(
-                    format!("lead_sources.{key:?}"),
-                    format!(
-                        "{value:?} is not a lead source (INBOUND, OUTBOUND, REFERRAL, PARTNER, \
-                         EVENT, EXPANSION)"
-                    ),
-                ),
-            }
-        }
-        let mut forecast_categories = HashMap::new();
-        for (key, value) in &document.forecast_categories {
-            match category_named(value) {
-                Some(category) => {
-                    forecast_categories.insert(loose(key), category);
-                }
-                None => bad(
-                    format!("forecast_categories.{key:?}"),
-                    format!(
-                        "{value:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, \
-                         OMITTED)"
-                    ),
-                ),
-            }
-        }
+        let owners = parse_owners(&document.owners, &mut bad);
+        let lead_sources = parse_lead_sources(&document.lead_sources, &mut bad);
+        let forecast_categories = parse_categories(&document.forecast_categories, &mut bad);
         let encoding = document.encoding.as_deref().and_then(|name| {
             TextEncoding::parse(name)
                 .map_err(|why| bad("encoding".into(), why))
@@ -276,28 +343,8 @@ impl Mapping {
         {
             bad("date_format".into(), why);
         }
-        let mut fed: HashMap<String, &str> = HashMap::new();
-        for (field, header) in &document.columns {
-            if header.trim().is_empty() {
-                bad(
-                    format!("columns.{field:?}"),
-                    "must name a column header of the source".into(),
-                );
-            } else if let Some(first) = fed.insert(loose(header), field) {
-                bad(
-                    format!("columns.{field:?}"),
-                    format!("{header:?} already feeds {first}: a header feeds one column"),
-                );
-            }
-        }
-        for (key, value) in &document.role_managers {
-            if value.trim().is_empty() {
-                bad(
-                    format!("role_managers.{key:?}"),
-                    "must name a user of the User file, by Id or e-mail".into(),
-                );
-            }
-        }
+        check_columns(&document.columns, &mut bad);
+        check_role_managers(&document.role_managers, &mut bad);
         if !errors.is_empty() {
             return Err(errors);
         }

@@ -237,6 +237,37 @@ fn create_users(
     out: &mut ImportPlan,
     errors: &mut Vec<RowError>,
 ) {
+    let drafts = profiles(to_create, tree, owners, errors);
+    let ids: HashMap<&str, UserId> = drafts
+        .iter()
+        .map(|(u, _)| (u.external_id.as_str(), UserId::generate()))
+        .collect();
+    let mut created = under_managers(&drafts, &ids, tree, owners, errors);
+    refuse_under_refused(&mut created, tree, owners, errors);
+    created.sort_by_key(|(depth, u, _)| (*depth, u.at.line));
+    for (_, u, profile) in created {
+        let id = ids[u.external_id.as_str()];
+        owners.by_email.insert(profile.email.clone(), id);
+        owners.by_id.insert(id);
+        owners.file_users.insert(u.external_id.clone(), id);
+        out.user_links.push((u.external_id.clone(), id));
+        out.new_users.push(User {
+            id,
+            profile,
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            version: 1,
+        });
+    }
+}
+
+/// The profiles of `to_create`; a bad row, or an e-mail an earlier row has, is refused.
+fn profiles<'b>(
+    to_create: &[&'b SourceUser],
+    tree: &Tree<'_>,
+    owners: &mut Owners<'_>,
+    errors: &mut Vec<RowError>,
+) -> Vec<(&'b SourceUser, UserProfile)> {
     let mut drafts = Vec::new();
     let mut emails: HashMap<String, &Location> = HashMap::new();
     for u in to_create {
@@ -276,10 +307,18 @@ fn create_users(
             }
         }
     }
-    let ids: HashMap<&str, UserId> = drafts
-        .iter()
-        .map(|(u, _)| (u.external_id.as_str(), UserId::generate()))
-        .collect();
+    drafts
+}
+
+/// Each profile with its manager (created here or found) and its depth below the created
+/// roots, to insert managers first; a loop or a manager nobody can be is refused.
+fn under_managers<'b>(
+    drafts: &[(&'b SourceUser, UserProfile)],
+    ids: &HashMap<&str, UserId>,
+    tree: &Tree<'_>,
+    owners: &mut Owners<'_>,
+    errors: &mut Vec<RowError>,
+) -> Vec<(usize, &'b SourceUser, UserProfile)> {
     // Depth below the created roots, to insert managers first; a cycle is refused.
     let depth = |start: &str| -> Option<usize> {
         let mut seen = HashSet::new();
@@ -334,12 +373,21 @@ fn create_users(
             }
         }
     }
-    // A user whose manager is refused is refused too.
+    created
+}
+
+/// A user whose manager is refused is refused too, up the tree.
+fn refuse_under_refused(
+    created: &mut Vec<(usize, &SourceUser, UserProfile)>,
+    tree: &Tree<'_>,
+    owners: &mut Owners<'_>,
+    errors: &mut Vec<RowError>,
+) {
     loop {
-        let (kept, refused): (Vec<_>, Vec<_>) = created
+        let (kept, refused): (Vec<_>, Vec<_>) = std::mem::take(created)
             .into_iter()
             .partition(|(_, u, _)| !owners.rejected.contains(tree.manager(&u.external_id)));
-        created = kept;
+        *created = kept;
         if refused.is_empty() {
             break;
         }
@@ -354,21 +402,6 @@ fn create_users(
             ));
             owners.rejected.insert(u.external_id.clone());
         }
-    }
-    created.sort_by_key(|(depth, u, _)| (*depth, u.at.line));
-    for (_, u, profile) in created {
-        let id = ids[u.external_id.as_str()];
-        owners.by_email.insert(profile.email.clone(), id);
-        owners.by_id.insert(id);
-        owners.file_users.insert(u.external_id.clone(), id);
-        out.user_links.push((u.external_id.clone(), id));
-        out.new_users.push(User {
-            id,
-            profile,
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            version: 1,
-        });
     }
 }
 
