@@ -224,6 +224,17 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
             }),
         }
     };
+    discount_steps(policy, terms, &mut add);
+    if let Some(amount) = amount {
+        size_steps(policy, amount, &mut add);
+    }
+    legal_step(policy, terms, &mut add);
+    payment_step(policy, terms, &mut add);
+    Route { steps }
+}
+
+/// The steps of every discount tier above the one the discount falls in.
+fn discount_steps(policy: &Policy, terms: &Terms, add: &mut impl FnMut(&StepSpec, Cause, String)) {
     let pre_approved = policy.tiers.first().map(|t| t.ceiling_bps).unwrap_or(0);
     for (i, tier) in policy.tiers.iter().enumerate().skip(1) {
         let below = policy.tiers[i - 1].ceiling_bps;
@@ -255,38 +266,44 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
             );
         }
     }
-    if let Some(amount) = amount {
-        for threshold in &policy.size_thresholds {
-            let (over, reason) = if amount.currency != threshold.above.currency {
-                (
-                    true,
-                    format!(
-                        "amount in {} cannot be compared with the {} threshold",
-                        amount.currency, threshold.above.currency
-                    ),
-                )
-            } else {
-                (
-                    amount.minor > threshold.above.minor,
-                    format!(
-                        "deal size {} exceeds {}",
-                        money_text(amount),
-                        money_text(threshold.above)
-                    ),
-                )
-            };
-            if over {
-                add(
-                    &threshold.step,
-                    Cause::Size {
-                        amount,
-                        above: threshold.above,
-                    },
-                    reason,
-                );
-            }
+}
+
+/// The step of every size threshold the amount is over (or cannot be compared with).
+fn size_steps(policy: &Policy, amount: Money, add: &mut impl FnMut(&StepSpec, Cause, String)) {
+    for threshold in &policy.size_thresholds {
+        let (over, reason) = if amount.currency != threshold.above.currency {
+            (
+                true,
+                format!(
+                    "amount in {} cannot be compared with the {} threshold",
+                    amount.currency, threshold.above.currency
+                ),
+            )
+        } else {
+            (
+                amount.minor > threshold.above.minor,
+                format!(
+                    "deal size {} exceeds {}",
+                    money_text(amount),
+                    money_text(threshold.above)
+                ),
+            )
+        };
+        if over {
+            add(
+                &threshold.step,
+                Cause::Size {
+                    amount,
+                    above: threshold.above,
+                },
+                reason,
+            );
         }
     }
+}
+
+/// The legal step, for clauses outside the playbook or non-standard terms.
+fn legal_step(policy: &Policy, terms: &Terms, add: &mut impl FnMut(&StepSpec, Cause, String)) {
     let mut outside: Vec<String> = terms
         .clauses
         .iter()
@@ -316,6 +333,10 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
             parts.join(" and "),
         );
     }
+}
+
+/// The finance step, for payment later than the policy's limit.
+fn payment_step(policy: &Policy, terms: &Terms, add: &mut impl FnMut(&StepSpec, Cause, String)) {
     if terms.payment_days > policy.payment_days_limit {
         let reason = format!(
             "payment in {} days exceeds the {}-day limit",
@@ -330,7 +351,6 @@ pub fn route(policy: &Policy, amount: Option<Money>, terms: &Terms) -> Route {
             reason,
         );
     }
-    Route { steps }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Bant, Contact, DealFields, ForecastCategory, LeadSource, QualificationItem};
 use crate::domain::directory::UserId;
-use crate::domain::money::parse_positive;
+use crate::domain::money::{Money, parse_positive};
 use crate::domain::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
 use crate::domain::text::{AccountName, DisplayName, Note};
 use crate::domain::{Violations, check_text, within_limit};
@@ -70,34 +70,34 @@ pub struct DealDraft {
 
 /// Which fields of a deal a write sets (create sets all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// `display_name`.
 pub struct DealMask {
-    /// `display_name`.
-    pub display_name: bool,
     /// `account`.
-    pub account: bool,
+    pub display_name: bool,
     /// `owner`.
-    pub owner: bool,
+    pub account: bool,
     /// `amount`.
-    pub amount: bool,
+    pub owner: bool,
     /// `close_date`.
-    pub close_date: bool,
+    pub amount: bool,
     /// `lead_source`.
-    pub lead_source: bool,
+    pub close_date: bool,
     /// `next_step`.
-    pub next_step: bool,
+    pub lead_source: bool,
     /// `next_step_date`.
-    pub next_step_date: bool,
+    pub next_step: bool,
     /// `bant`.
-    pub bant: bool,
+    pub next_step_date: bool,
     /// `confirmed_budget`.
-    pub confirmed_budget: bool,
+    pub bant: bool,
     /// `discount_bps`.
-    pub discount_bps: bool,
+    pub confirmed_budget: bool,
     /// `forecast_category`.
-    pub forecast_category: bool,
+    pub discount_bps: bool,
     /// `contacts`.
-    pub contacts: bool,
+    pub forecast_category: bool,
     /// `qualification`.
+    pub contacts: bool,
     pub qualification: bool,
 }
 
@@ -135,46 +135,33 @@ pub const MAX_QUALIFICATION_ITEMS: usize = 8;
 /// `(actor, now)`; `actor` is `None` for the CLI and generators.
 pub fn merge_fields(
     current: Option<&DealFields>,
-    draft: DealDraft,
+    mut draft: DealDraft,
     mask: DealMask,
     today: NaiveDate,
     actor: Option<UserId>,
     now: DateTime<Utc>,
 ) -> Result<DealFields, Violations> {
     let mut v = Violations::new();
-    let set = |on: bool| on || current.is_none();
-    if set(mask.display_name) {
-        v.text::<DisplayName>("display_name", &draft.display_name);
-    }
-    if set(mask.account) {
-        v.text::<AccountName>("account", &draft.account);
-    }
-    if set(mask.next_step) {
-        check_text(&mut v, "next_step", &draft.next_step, 500, false);
-    }
-    if set(mask.bant) {
-        for (field, text) in [
-            ("bant.budget", &draft.bant.budget),
-            ("bant.authority", &draft.bant.authority),
-            ("bant.need", &draft.bant.need),
-            ("bant.timeline", &draft.bant.timeline),
-        ] {
-            v.text::<Note>(field, text);
-        }
-    }
-    let amount = match (&draft.amount, set(mask.amount)) {
+    // A create sets every field.
+    let mask = if current.is_none() {
+        DealMask::all()
+    } else {
+        mask
+    };
+    check_texts(&draft, mask, &mut v);
+    let amount = match (&draft.amount, mask.amount) {
         (Some((minor, code)), true) => parse_positive("amount", *minor, code)
             .map_err(|e| v.extend(e))
             .ok(),
         _ => None,
     };
-    let confirmed = match (&draft.confirmed_budget, set(mask.confirmed_budget)) {
+    let confirmed = match (&draft.confirmed_budget, mask.confirmed_budget) {
         (Some((minor, code)), true) => parse_positive("confirmed_budget", *minor, code)
             .map_err(|e| v.extend(e))
             .ok(),
         _ => None,
     };
-    let discount_bps = if set(mask.discount_bps) {
+    let discount_bps = if mask.discount_bps {
         u32::try_from(draft.discount_bps)
             .ok()
             .filter(|bps| *bps <= 10_000)
@@ -185,30 +172,104 @@ pub fn merge_fields(
     } else {
         0
     };
-    if set(mask.close_date)
+    check_close_date_and_category(&draft, mask, today, &mut v);
+    let contacts = if mask.contacts {
+        parse_contacts(std::mem::take(&mut draft.contacts), &mut v)
+    } else {
+        Vec::new()
+    };
+    let qualification = if mask.qualification {
+        parse_qualification(&draft.qualification, current, actor, now, &mut v)
+    } else {
+        Vec::new()
+    };
+    let parsed = Parsed {
+        amount,
+        confirmed,
+        discount_bps,
+        contacts,
+        qualification,
+    };
+    let merged = merge_over(current, draft, mask, parsed);
+    if let (Some(amount), Some(budget)) = (merged.amount, merged.confirmed_budget)
+        && amount.currency != budget.currency
+    {
+        v.add(
+            "confirmed_budget.currency_code",
+            format!("must be the deal's currency, {}", amount.currency),
+        );
+    }
+    v.into_result(merged)
+}
+
+/// The texts `mask` sets, each within its limit.
+fn check_texts(draft: &DealDraft, mask: DealMask, v: &mut Violations) {
+    if mask.display_name {
+        v.text::<DisplayName>("display_name", &draft.display_name);
+    }
+    if mask.account {
+        v.text::<AccountName>("account", &draft.account);
+    }
+    if mask.next_step {
+        check_text(v, "next_step", &draft.next_step, 500, false);
+    }
+    if mask.bant {
+        for (field, text) in [
+            ("bant.budget", &draft.bant.budget),
+            ("bant.authority", &draft.bant.authority),
+            ("bant.need", &draft.bant.need),
+            ("bant.timeline", &draft.bant.timeline),
+        ] {
+            v.text::<Note>(field, text);
+        }
+    }
+}
+
+/// An open deal's close date, when set, is today or later; CLOSED is set only by closing.
+fn check_close_date_and_category(
+    draft: &DealDraft,
+    mask: DealMask,
+    today: NaiveDate,
+    v: &mut Violations,
+) {
+    if mask.close_date
         && let Some(date) = draft.close_date
         && date < today
     {
         v.add("close_date", "must be today or later for an open deal");
     }
-    if set(mask.forecast_category) && draft.forecast_category == Some(ForecastCategory::Closed) {
+    if mask.forecast_category && draft.forecast_category == Some(ForecastCategory::Closed) {
         v.add(
             "forecast_category",
             "CLOSED is set by closing the deal, not by an update",
         );
     }
-    let contacts = if set(mask.contacts) {
-        parse_contacts(draft.contacts, &mut v)
-    } else {
-        Vec::new()
-    };
-    let qualification = if set(mask.qualification) {
-        parse_qualification(&draft.qualification, current, actor, now, &mut v)
-    } else {
-        Vec::new()
-    };
+}
 
-    let pick = |on: bool| on || current.is_none();
+/// The values of a draft that parsing changed: money, discount, contacts and qualification.
+struct Parsed {
+    amount: Option<Money>,
+    confirmed: Option<Money>,
+    discount_bps: u32,
+    contacts: Vec<Contact>,
+    qualification: Vec<QualificationItem>,
+}
+
+/// The fields `mask` sets, from `draft` and `parsed`, over `current` (a create's defaults when
+/// there is none).
+fn merge_over(
+    current: Option<&DealFields>,
+    draft: DealDraft,
+    mask: DealMask,
+    parsed: Parsed,
+) -> DealFields {
+    let Parsed {
+        amount,
+        confirmed,
+        discount_bps,
+        contacts,
+        qualification,
+    } = parsed;
     let mut merged = match current {
         Some(current) => current.clone(),
         None => DealFields {
@@ -228,59 +289,51 @@ pub fn merge_fields(
             qualification: Vec::new(),
         },
     };
-    if pick(mask.display_name) {
+    if mask.display_name {
         merged.display_name = draft.display_name.trim().to_string();
     }
-    if pick(mask.account) {
+    if mask.account {
         merged.account = draft.account.trim().to_string();
     }
-    if pick(mask.owner) {
+    if mask.owner {
         merged.owner_id = draft.owner_id;
     }
-    if pick(mask.amount) {
+    if mask.amount {
         merged.amount = amount;
     }
-    if pick(mask.close_date) {
+    if mask.close_date {
         merged.close_date = draft.close_date;
     }
-    if pick(mask.lead_source) {
+    if mask.lead_source {
         merged.lead_source = draft.lead_source;
     }
-    if pick(mask.next_step) {
+    if mask.next_step {
         merged.next_step = draft.next_step.trim().to_string();
     }
-    if pick(mask.next_step_date) {
+    if mask.next_step_date {
         merged.next_step_date = draft.next_step_date;
     }
-    if pick(mask.bant) {
+    if mask.bant {
         merged.bant = draft.bant;
     }
-    if pick(mask.confirmed_budget) {
+    if mask.confirmed_budget {
         merged.confirmed_budget = confirmed;
     }
-    if pick(mask.discount_bps) {
+    if mask.discount_bps {
         merged.discount_bps = discount_bps;
     }
-    if pick(mask.forecast_category) {
+    if mask.forecast_category {
         merged.forecast_category = draft
             .forecast_category
             .unwrap_or(ForecastCategory::Pipeline);
     }
-    if pick(mask.contacts) {
+    if mask.contacts {
         merged.contacts = contacts;
     }
-    if pick(mask.qualification) {
+    if mask.qualification {
         merged.qualification = qualification;
     }
-    if let (Some(amount), Some(budget)) = (merged.amount, merged.confirmed_budget)
-        && amount.currency != budget.currency
-    {
-        v.add(
-            "confirmed_budget.currency_code",
-            format!("must be the deal's currency, {}", amount.currency),
-        );
-    }
-    v.into_result(merged)
+    merged
 }
 
 fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact> {
