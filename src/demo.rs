@@ -78,7 +78,6 @@ pub const DEMO_DEALS: usize = 3_000;
 /// One demo principal and its token.
 #[derive(Debug, Clone)]
 pub struct DemoLogin {
-    /// The user.
     pub user: User,
     /// A bearer secret for them.
     pub secret: String,

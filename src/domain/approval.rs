@@ -95,7 +95,6 @@ pub struct Policy {
 pub struct PolicyVersion {
     /// Version, from 1 per segment.
     pub version: i64,
-    /// The policy.
     pub policy: Policy,
     /// Who made it (`None`: the CLI or demo).
     pub creator: Option<super::directory::UserId>,
@@ -144,7 +143,6 @@ pub enum Cause {
     Payment {
         /// Asked.
         days: u32,
-        /// The limit.
         limit: u32,
     },
 }
@@ -152,7 +150,6 @@ pub enum Cause {
 /// One step of a route, with every reason it is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteStep {
-    /// The step.
     pub step: StepSpec,
     /// Why, in order.
     pub causes: Vec<Cause>,

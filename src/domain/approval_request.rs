@@ -44,9 +44,7 @@ pub enum StepState {
     Waiting,
     /// The current step.
     Pending,
-    /// Approved.
     Approved,
-    /// Rejected.
     Rejected,
     /// Approved by the request it resubmits, and still covering this one.
     Kept,
@@ -63,7 +61,6 @@ pub struct Decision {
     pub by: UserId,
     /// The seat's approver, when a delegate or escalation target decided for them.
     pub on_behalf_of: Option<UserId>,
-    /// Comment.
     pub comment: String,
     /// When.
     pub at: DateTime<Utc>,
@@ -171,7 +168,6 @@ pub struct ApprovalRequest {
 /// What a submission needs besides the route.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    /// Identifier.
     pub id: Uuid,
     /// The deal.
     pub deal_id: Uuid,
@@ -179,7 +175,6 @@ pub struct Submission {
     pub requester: UserId,
     /// The deal's segment.
     pub segment: Segment,
-    /// The policy version.
     pub policy_version: i64,
     /// What is asked.
     pub terms: Terms,
@@ -194,7 +189,6 @@ pub struct Submission {
 pub struct Actor {
     /// The caller.
     pub id: UserId,
-    /// Their role.
     pub role: Role,
     /// People (and their roles) who delegated to the caller for today.
     pub acting_for: Vec<(UserId, Role)>,
@@ -205,7 +199,6 @@ pub struct Actor {
 pub enum DecideError {
     /// The request is no longer pending.
     NotPending(RequestState),
-    /// No such step.
     NoSuchStep,
     /// The step was already decided (or kept, or cancelled).
     StepDecided(StepState),
@@ -224,7 +217,6 @@ pub enum DecideError {
 pub enum Happened {
     /// A seat of step `step` (0-based) was decided.
     StepDecided {
-        /// The step.
         step: usize,
         /// Approved or rejected.
         approved: bool,
@@ -240,7 +232,6 @@ pub enum Happened {
 pub struct ChainMember {
     /// Who.
     pub id: UserId,
-    /// Their role.
     pub role: Role,
     /// Whether they are active.
     pub active: bool,

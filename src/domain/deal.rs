@@ -84,18 +84,14 @@ pub struct Contact {
     pub email: String,
     /// Title (may be empty).
     pub title: String,
-    /// Buying role.
     pub buying_role: BuyingRole,
-    /// Department.
     pub department: String,
 }
 
 /// The status of one MEDDPICC element, with who set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QualificationItem {
-    /// The element.
     pub element: QualificationElement,
-    /// Its status.
     pub status: QualificationStatus,
     /// Who set it (`None` for imported or generated data).
     pub set_by: Option<UserId>,
@@ -106,13 +102,9 @@ pub struct QualificationItem {
 /// BANT notes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bant {
-    /// Budget.
     pub budget: String,
-    /// Authority.
     pub authority: String,
-    /// Need.
     pub need: String,
-    /// Timeline.
     pub timeline: String,
 }
 
@@ -121,7 +113,6 @@ pub struct Bant {
 pub struct DealFields {
     /// Name.
     pub display_name: String,
-    /// Account.
     pub account: String,
     /// Owning rep.
     pub owner_id: UserId,
@@ -129,11 +120,8 @@ pub struct DealFields {
     pub amount: Option<Money>,
     /// Expected close date.
     pub close_date: Option<NaiveDate>,
-    /// Lead source.
     pub lead_source: Option<LeadSource>,
-    /// Next step.
     pub next_step: String,
-    /// Next step date.
     pub next_step_date: Option<NaiveDate>,
     /// BANT notes.
     pub bant: Bant,
@@ -141,9 +129,7 @@ pub struct DealFields {
     pub confirmed_budget: Option<Money>,
     /// Discount off list price, basis points (0 to 10000).
     pub discount_bps: u32,
-    /// Forecast category.
     pub forecast_category: ForecastCategory,
-    /// Contacts.
     pub contacts: Vec<Contact>,
     /// Qualification items, at most one per element, in element order.
     pub qualification: Vec<QualificationItem>,

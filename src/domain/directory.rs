@@ -87,7 +87,6 @@ impl UserId {
 /// A user as stored: validated fields plus bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    /// Identifier.
     pub id: UserId,
     /// The user's fields.
     pub profile: UserProfile,
@@ -282,7 +281,6 @@ impl ReportingTree {
 /// An API token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    /// Identifier.
     pub id: Uuid,
     /// The user it authenticates as.
     pub user_id: UserId,

@@ -86,7 +86,6 @@ pub enum Direction {
 pub struct Check {
     /// The stage whose exit criterion it is.
     pub stage_id: String,
-    /// The criterion.
     pub criterion: ExitCriterion,
     /// Whether it holds.
     pub met: bool,

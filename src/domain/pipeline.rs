@@ -17,7 +17,6 @@ pub enum Segment {
     Smb,
     /// Mid-market.
     MidMarket,
-    /// Enterprise.
     Enterprise,
 }
 
@@ -35,25 +34,15 @@ pub enum StageKind {
 /// Deal fields a [`ExitCriterion::FieldSet`] can require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DealField {
-    /// Amount.
     Amount,
-    /// Close date.
     CloseDate,
-    /// Next step.
     NextStep,
-    /// Next step date.
     NextStepDate,
-    /// BANT budget.
     BantBudget,
-    /// BANT authority.
     BantAuthority,
-    /// BANT need.
     BantNeed,
-    /// BANT timeline.
     BantTimeline,
-    /// Confirmed budget.
     ConfirmedBudget,
-    /// Lead source.
     LeadSource,
 }
 
@@ -78,19 +67,13 @@ impl DealField {
 /// The role a buyer-side contact plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuyingRole {
-    /// Economic buyer.
     EconomicBuyer,
-    /// Champion.
     Champion,
-    /// Decision maker.
     DecisionMaker,
-    /// Influencer.
     Influencer,
     /// Technical evaluator.
     Technical,
-    /// Legal.
     Legal,
-    /// Procurement.
     Procurement,
 }
 
@@ -112,21 +95,13 @@ impl BuyingRole {
 /// A MEDDPICC element, ordered as the acronym reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QualificationElement {
-    /// Metrics.
     Metrics,
-    /// Economic buyer.
     EconomicBuyer,
-    /// Decision criteria.
     DecisionCriteria,
-    /// Decision process.
     DecisionProcess,
-    /// Paper process.
     PaperProcess,
-    /// Identified pain.
     IdentifiedPain,
-    /// Champion.
     Champion,
-    /// Competition.
     Competition,
 }
 
@@ -186,7 +161,6 @@ pub enum ExitCriterion {
     DepartmentsEngaged(u8),
     /// A qualification element at least at this status (yellow or green).
     QualificationAtLeast {
-        /// The element.
         element: QualificationElement,
         /// The minimum status.
         min_status: QualificationStatus,

@@ -81,9 +81,7 @@ pub enum FileKind {
     SalesforceAccount,
     /// HubSpot deals export.
     HubspotDeals,
-    /// Generic deals.
     GenericDeals,
-    /// Generic stage history.
     GenericStageHistory,
 }
 
@@ -216,7 +214,6 @@ pub struct SourceDeal {
     pub at: Location,
     /// The source's id for it.
     pub external_id: String,
-    /// Name.
     pub name: String,
     /// Account name (or id, when the export has no name).
     pub account: String,
@@ -274,7 +271,6 @@ pub struct SourceUser {
     pub at: Location,
     /// The source's id.
     pub external_id: String,
-    /// Name.
     pub name: String,
     /// E-mail.
     pub email: String,
@@ -314,20 +310,16 @@ pub struct SourceAccount {
     pub at: Location,
     /// The source's id.
     pub external_id: String,
-    /// Name.
     pub name: String,
 }
 
 /// Everything read from one source's files, in file order.
 #[derive(Debug, Clone)]
 pub struct SourceBook {
-    /// The format.
     pub format: SourceFormat,
-    /// Deals.
     pub deals: Vec<SourceDeal>,
     /// Stage changes, any order.
     pub changes: Vec<SourceStageChange>,
-    /// Users.
     pub users: Vec<SourceUser>,
     /// Data rows read (header lines not counted).
     pub rows_read: usize,

@@ -66,7 +66,6 @@ pub struct ExistingDeal {
 pub struct PlanContext<'a> {
     /// The pipeline deals are imported into.
     pub pipeline: &'a Pipeline,
-    /// The mapping.
     pub mapping: &'a Mapping,
     /// Every user of the directory.
     pub users: &'a [User],

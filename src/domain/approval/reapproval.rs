@@ -18,7 +18,6 @@ pub struct Approved {
 /// Whether a step of the new route is kept from an earlier approval or asked again, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reapproval {
-    /// The step.
     pub step: RouteStep,
     /// Kept approved.
     pub kept: bool,

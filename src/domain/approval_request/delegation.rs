@@ -9,7 +9,6 @@ use crate::domain::directory::UserId;
 /// A user's approvals handed to another for a date range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delegation {
-    /// Identifier.
     pub id: Uuid,
     /// Who delegates.
     pub delegator: UserId,

@@ -13,7 +13,6 @@ pub struct Turnaround {
     pub count: i64,
     /// Decided: the durations are over these.
     pub decided: i64,
-    /// Median seconds.
     pub median_seconds: f64,
     /// 90th percentile seconds.
     pub p90_seconds: f64,
@@ -50,7 +49,6 @@ impl Turnaround {
 /// Turnaround of one segment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentTurnaround {
-    /// The segment.
     pub segment: Segment,
     /// Requests.
     pub count: i64,

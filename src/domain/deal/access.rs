@@ -41,7 +41,6 @@ pub fn access(principal: UserId, role: Role, owner: UserId, owner_chain: &[UserI
 pub struct Refusal {
     /// UPPER_SNAKE reason.
     pub reason: &'static str,
-    /// Message.
     pub message: String,
 }
 

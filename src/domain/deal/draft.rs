@@ -17,11 +17,8 @@ pub struct ContactDraft {
     pub display_name: String,
     /// E-mail.
     pub email: String,
-    /// Title.
     pub title: String,
-    /// Buying role.
     pub buying_role: Option<BuyingRole>,
-    /// Department.
     pub department: String,
 }
 
@@ -40,21 +37,15 @@ pub struct QualificationDraft {
 pub struct DealDraft {
     /// Name.
     pub display_name: String,
-    /// Account.
     pub account: String,
     /// Owner.
     pub owner_id: UserId,
     /// Amount as (minor units, currency code).
     pub amount: Option<(i64, String)>,
-    /// Close date.
     pub close_date: Option<NaiveDate>,
-    /// Lead source.
     pub lead_source: Option<LeadSource>,
-    /// Next step.
     pub next_step: String,
-    /// Next step date.
     pub next_step_date: Option<NaiveDate>,
-    /// BANT.
     pub bant: Bant,
     /// Confirmed budget as (minor units, currency code).
     pub confirmed_budget: Option<(i64, String)>,
@@ -62,41 +53,26 @@ pub struct DealDraft {
     pub discount_bps: i32,
     /// Forecast category (`None`: unset).
     pub forecast_category: Option<ForecastCategory>,
-    /// Contacts.
     pub contacts: Vec<ContactDraft>,
-    /// Qualification.
     pub qualification: Vec<QualificationDraft>,
 }
 
-/// Which fields of a deal a write sets (create sets all).
+/// Which fields of a deal a write sets (create sets all): each is true when the write sets the
+/// field of [`DealFields`] of the same name (`owner`: `owner_id`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-/// `display_name`.
 pub struct DealMask {
-    /// `account`.
     pub display_name: bool,
-    /// `owner`.
     pub account: bool,
-    /// `amount`.
     pub owner: bool,
-    /// `close_date`.
     pub amount: bool,
-    /// `lead_source`.
     pub close_date: bool,
-    /// `next_step`.
     pub lead_source: bool,
-    /// `next_step_date`.
     pub next_step: bool,
-    /// `bant`.
     pub next_step_date: bool,
-    /// `confirmed_budget`.
     pub bant: bool,
-    /// `discount_bps`.
     pub confirmed_budget: bool,
-    /// `forecast_category`.
     pub discount_bps: bool,
-    /// `contacts`.
     pub forecast_category: bool,
-    /// `qualification`.
     pub contacts: bool,
     pub qualification: bool,
 }

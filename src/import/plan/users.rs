@@ -21,7 +21,6 @@ use crate::import::{Location, RowError, SourceBook, SourceUser};
 /// else only reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserChange {
-    /// The user.
     pub user: UserId,
     /// Their e-mail, for people reading the report.
     pub email: String,
