@@ -552,16 +552,7 @@ impl<'a> DealPlanner<'a> {
     ) {
         let ctx = self.ctx;
         let pipeline = ctx.pipeline;
-        let Planned {
-            current,
-            owner,
-            amount,
-            category,
-            lead_source,
-            loss_reason,
-            moves,
-            sightings: _,
-        } = planned;
+        let (current, amount) = (planned.current, planned.amount);
         let closed = current.kind != StageKind::Open;
         let stored = &existing.deal;
         if let (Some(budget), Some(amount)) = (stored.fields.confirmed_budget, amount)
@@ -581,19 +572,24 @@ impl<'a> DealPlanner<'a> {
             .last_change
             .clone()
             .unwrap_or((stored.stage_entered_at, stored.stage_id.clone()));
-        let appended =
-            self.appended_moves(moves, (last_at, &last_stage), current, amount, d.close_date);
+        let appended = self.appended_moves(
+            planned.moves,
+            (last_at, &last_stage),
+            current,
+            amount,
+            d.close_date,
+        );
         let mut deal = stored.clone();
         let f = &mut deal.fields;
         f.display_name = d.name.clone();
         f.account = d.account.clone();
-        f.owner_id = owner;
+        f.owner_id = planned.owner;
         f.amount = amount;
         f.close_date = d.close_date;
-        if lead_source.is_some() {
-            f.lead_source = lead_source;
+        if planned.lead_source.is_some() {
+            f.lead_source = planned.lead_source;
         }
-        f.forecast_category = match (closed, category, f.forecast_category) {
+        f.forecast_category = match (closed, planned.category, f.forecast_category) {
             (true, _, _) => ForecastCategory::Closed,
             (false, Some(category), _) => category,
             (false, None, ForecastCategory::Closed) => ForecastCategory::Pipeline,
@@ -604,7 +600,7 @@ impl<'a> DealPlanner<'a> {
             // be read back in no currency.
             f.confirmed_budget = None;
         }
-        deal.loss_reason = loss_reason;
+        deal.loss_reason = planned.loss_reason;
         if let Some(last) = appended.last() {
             deal.stage_id = current.stage_id.clone();
             deal.status = status(current);
