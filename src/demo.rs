@@ -10,8 +10,9 @@ use crate::app::win_rates::WinRateRequest;
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
 use crate::domain::money::{Currency, ExchangeRate, Money};
+use crate::domain::pipeline::Pipeline;
 use crate::domain::templates;
-use crate::generator::{self, BookSpec};
+use crate::generator::{self, Book, BookSpec};
 
 /// Creates an admin and issues a token for them: the first credential of a new install.
 pub async fn create_admin<S: Store>(
@@ -77,7 +78,6 @@ pub const DEMO_DEALS: usize = 3_000;
 /// One demo principal and its token.
 #[derive(Debug, Clone)]
 pub struct DemoLogin {
-    /// The user.
     pub user: User,
     /// A bearer secret for them.
     pub secret: String,
@@ -88,6 +88,24 @@ pub struct DemoLogin {
 /// of deals and stage history owned by the reps), exchange rates into USD and a win-rate snapshot
 /// per pipeline learned from that history. Returns one login per person.
 pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
+    let people = demo_people(app).await?;
+    let pipelines = demo_pipelines(app).await?;
+    let book = demo_book(app, &pipelines, &people).await?;
+    demo_exchange_rates(app).await?;
+    demo_win_rates(app, &pipelines).await?;
+    demo_calls(app, &people).await?;
+    demo_policies(app, &people).await?;
+    demo_requests(app, &people, &book.deals).await?;
+    let mut logins = Vec::with_capacity(people.len());
+    for user in people {
+        let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
+        logins.push(DemoLogin { user, secret });
+    }
+    Ok(logins)
+}
+
+/// The people: a leader with two managers and four reps, deal desk, finance, legal and an admin.
+async fn demo_people<S: Store>(app: &App<S>) -> AppResult<Vec<User>> {
     let admin = add_user(
         app,
         "Avery Admin (RevOps)",
@@ -150,6 +168,11 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         .await?,
     );
     people.push(add_user(app, "Lane Legal", "legal@demo.dealdesk", Role::Legal, None).await?);
+    Ok(people)
+}
+
+/// The three template pipelines.
+async fn demo_pipelines<S: Store>(app: &App<S>) -> AppResult<Vec<Pipeline>> {
     let mut pipelines = Vec::new();
     for spec in templates::all() {
         if let Created::New(pipeline) = app
@@ -159,6 +182,15 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
             pipelines.push(pipeline);
         }
     }
+    Ok(pipelines)
+}
+
+/// Two years of deals and stage history owned by the reps, generated and stored in bulk.
+async fn demo_book<S: Store>(
+    app: &App<S>,
+    pipelines: &[Pipeline],
+    people: &[User],
+) -> AppResult<Book> {
     let reps: Vec<UserId> = people
         .iter()
         .filter(|u| u.profile.role == Role::Rep)
@@ -172,7 +204,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
             history_days: 730,
             now: app.now(),
         },
-        &pipelines,
+        pipelines,
         &reps,
     );
     let audit = AuditEntry {
@@ -189,6 +221,11 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
     app.store
         .insert_book(&book.deals, &book.history, &book.field_history, audit)
         .await?;
+    Ok(book)
+}
+
+/// Exchange rates into USD.
+async fn demo_exchange_rates<S: Store>(app: &App<S>) -> AppResult<()> {
     for (from, rate) in [(Currency::EUR, 1.08), (Currency::GBP, 1.27)] {
         let rate = ExchangeRate {
             from,
@@ -206,7 +243,12 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
             .set_exchange_rate(&rate, chrono::Utc::now(), audit)
             .await?;
     }
-    for pipeline in &pipelines {
+    Ok(())
+}
+
+/// A win-rate snapshot per pipeline, learned from the generated history.
+async fn demo_win_rates<S: Store>(app: &App<S>, pipelines: &[Pipeline]) -> AppResult<()> {
+    for pipeline in pipelines {
         let request = WinRateRequest {
             pipeline: pipeline.id,
             window_start: None,
@@ -218,15 +260,7 @@ pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
         app.compute_win_rates(None, request, None, |_| Vec::new())
             .await?;
     }
-    demo_calls(app, &people).await?;
-    demo_policies(app, &people).await?;
-    demo_requests(app, &people, &book.deals).await?;
-    let mut logins = Vec::with_capacity(people.len());
-    for user in people {
-        let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
-        logins.push(DemoLogin { user, secret });
-    }
-    Ok(logins)
+    Ok(())
 }
 
 /// The reps' calls for this quarter (from their own forecast), a manager's and a leader's
@@ -384,58 +418,14 @@ async fn demo_requests<S: Store>(
         discount_bps: bps,
         ..Terms::default()
     };
-    // Approves the current step of a request as each of its approvers, until it closes.
-    let approve_through = async |id: uuid::Uuid| -> AppResult<()> {
-        for _ in 0..10 {
-            let Some((request, _)) = app.store.get_request(id).await? else {
-                return Ok(());
-            };
-            let Some(index) = request.current_step() else {
-                return Ok(());
-            };
-            for seat in &request.steps[index].seats {
-                let approver = match (seat.user, seat.role()) {
-                    (Some(user), _) => by_id(user),
-                    (None, Some(role)) => people.iter().find(|u| u.profile.role == role),
-                    (None, None) => None,
-                };
-                if let Some(approver) = approver {
-                    let _ = app
-                        .decide_step(
-                            &principal(approver),
-                            id,
-                            index,
-                            true,
-                            "approved (demo)",
-                            None,
-                            |_| Vec::new(),
-                        )
-                        .await;
-                }
-            }
-        }
-        Ok(())
-    };
-    let submit = async |deal: &crate::domain::deal::Deal, terms: Terms, resubmits| {
-        let owner = by_id(deal.fields.owner_id).expect("filtered on known owners");
-        match app
-            .submit_request(&principal(owner), deal.id, terms, resubmits, None, |_| {
-                Vec::new()
-            })
-            .await?
-        {
-            Created::New(request) => Ok::<_, AppError>(request),
-            Created::Replayed(_) => Err(AppError::Storage("demo request replayed".into())),
-        }
-    };
     let Some(deal) = open.next() else {
         return Ok(());
     };
     // Within the pre-approved tier: approved at once.
-    submit(deal, discount(500), None).await?;
+    submit_as_owner(app, people, deal, discount(500), None).await?;
     // Pending at its first step, and one pending at legal for a clause outside the playbook.
     if let Some(deal) = open.next() {
-        submit(deal, discount(2200), None).await?;
+        submit_as_owner(app, people, deal, discount(2200), None).await?;
     }
     if let Some(deal) = open.next() {
         let terms = Terms {
@@ -443,16 +433,16 @@ async fn demo_requests<S: Store>(
             non_standard: "Source code escrow with a named agent".into(),
             ..Terms::default()
         };
-        submit(deal, terms, None).await?;
+        submit_as_owner(app, people, deal, terms, None).await?;
     }
     // Approved by its approvers.
     if let Some(deal) = open.next() {
-        let request = submit(deal, discount(2800), None).await?;
-        approve_through(request.id).await?;
+        let request = submit_as_owner(app, people, deal, discount(2800), None).await?;
+        approve_through(app, people, request.id).await?;
     }
     // Rejected by the owner's manager.
     if let Some(deal) = open.next() {
-        let request = submit(deal, discount(3500), None).await?;
+        let request = submit_as_owner(app, people, deal, discount(3500), None).await?;
         if let Some(seat) = request.steps.first().and_then(|s| s.seats.first())
             && let Some(manager) = seat.user.and_then(by_id)
         {
@@ -470,7 +460,7 @@ async fn demo_requests<S: Store>(
     }
     // Withdrawn by its requester.
     if let Some(deal) = open.next() {
-        let request = submit(deal, discount(2500), None).await?;
+        let request = submit_as_owner(app, people, deal, discount(2500), None).await?;
         let owner = by_id(deal.fields.owner_id).expect("filtered on known owners");
         app.withdraw_request(&principal(owner), request.id, None, |_| Vec::new())
             .await?;
@@ -478,9 +468,68 @@ async fn demo_requests<S: Store>(
     // Approved, then resubmitted at a lower discount: superseded, and the new request keeps
     // the earlier approvals.
     if let Some(deal) = open.next() {
-        let first = submit(deal, discount(3000), None).await?;
-        approve_through(first.id).await?;
-        submit(deal, discount(2700), Some(first.id)).await?;
+        let first = submit_as_owner(app, people, deal, discount(3000), None).await?;
+        approve_through(app, people, first.id).await?;
+        submit_as_owner(app, people, deal, discount(2700), Some(first.id)).await?;
     }
     Ok(())
+}
+
+/// Approves the current step of a request as each of its approvers, until it closes.
+async fn approve_through<S: Store>(app: &App<S>, people: &[User], id: uuid::Uuid) -> AppResult<()> {
+    let principal = |user: &User| Principal { user: user.clone() };
+    let by_id = |id: UserId| people.iter().find(|u| u.id == id);
+    for _ in 0..10 {
+        let Some((request, _)) = app.store.get_request(id).await? else {
+            return Ok(());
+        };
+        let Some(index) = request.current_step() else {
+            return Ok(());
+        };
+        for seat in &request.steps[index].seats {
+            let approver = match (seat.user, seat.role()) {
+                (Some(user), _) => by_id(user),
+                (None, Some(role)) => people.iter().find(|u| u.profile.role == role),
+                (None, None) => None,
+            };
+            if let Some(approver) = approver {
+                let _ = app
+                    .decide_step(
+                        &principal(approver),
+                        id,
+                        index,
+                        true,
+                        "approved (demo)",
+                        None,
+                        |_| Vec::new(),
+                    )
+                    .await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Submits `terms` on `deal` as its owner (one of `people`).
+async fn submit_as_owner<S: Store>(
+    app: &App<S>,
+    people: &[User],
+    deal: &crate::domain::deal::Deal,
+    terms: crate::domain::approval::Terms,
+    resubmits: Option<uuid::Uuid>,
+) -> AppResult<crate::domain::approval_request::ApprovalRequest> {
+    let owner = people
+        .iter()
+        .find(|u| u.id == deal.fields.owner_id)
+        .expect("filtered on known owners");
+    let principal = Principal {
+        user: owner.clone(),
+    };
+    match app
+        .submit_request(&principal, deal.id, terms, resubmits, None, |_| Vec::new())
+        .await?
+    {
+        Created::New(request) => Ok(request),
+        Created::Replayed(_) => Err(AppError::Storage("demo request replayed".into())),
+    }
 }

@@ -7,10 +7,9 @@
 //!
 //! PostgreSQL hashes its groups, but it drops from an index scan's conditions what the index's
 //! own WHERE implies: m0012's and m0013's indexes, led by `status` for SQLite's sake, were
-//! scanned from their first entry with the close date (or owner) checked on each (measured on
-//! the large org: the quarter's won sums 22 ms, 15 ms of them before the first row). On
-//! PostgreSQL they are replaced by the same indexes without `status`, which seek the period
-//! (or each owner's period) directly: 7 ms.
+//! scanned from their first entry with the close date (or owner) checked on each. On PostgreSQL
+//! they are replaced by the same indexes without `status`, which seek the period (or each
+//! owner's period) directly (the timings are in BENCHMARKS.md).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;

@@ -1,8 +1,8 @@
 //! Each deal keeps its close-date pushes so far (changes of its close date into a later month,
 //! from its field history), so that the forecast weighs open deals by their pushes segment
-//! without reading the field history of each (a correlated read per deal cost 9 us on
-//! PostgreSQL; a large org's quarter holds some 30,000 open deals). Written wherever field
-//! history is appended; backfilled here.
+//! without reading the field history of each (a correlated read per deal, for each of a large
+//! org's open deals in the quarter). Written wherever field history is appended; backfilled
+//! here.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;

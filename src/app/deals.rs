@@ -576,7 +576,7 @@ impl<S: Store> App<S> {
         let justification = check_justification(justification)?;
         if let Outcome::Lost(reason) = &closing.outcome {
             let mut violations = Violations::new();
-            crate::domain::check_text(&mut violations, "loss_reason", reason, 500, true);
+            violations.text::<crate::domain::text::LossReason>("loss_reason", reason);
             if justification.is_some() {
                 violations.add(
                     "override_justification",

@@ -127,7 +127,6 @@ impl DealPrediction {
 /// A method's scores over a backtest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MethodSummary {
-    /// The method.
     pub method: Method,
     /// How many points were scored.
     pub points: usize,
@@ -190,7 +189,6 @@ pub fn bucket_of(probability: f64) -> usize {
 /// bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationRow {
-    /// The stage.
     pub stage: String,
     /// The bucket, 0 ([0, 0.1)) to 9 ([0.9, 1.0]).
     pub bucket: usize,

@@ -17,7 +17,6 @@ use super::winrate::{Cohort, rate};
 /// One deal as it stood at an instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DealThen {
-    /// Its pipeline.
     pub pipeline: Uuid,
     /// The deal.
     pub deal_id: Uuid,

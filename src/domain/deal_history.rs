@@ -25,11 +25,9 @@ pub enum TrackedField {
     Currency,
     /// The close date (the booking date once won).
     CloseDate,
-    /// The forecast category.
     ForecastCategory,
     /// The owning rep.
     Owner,
-    /// The stage.
     Stage,
     /// Open, won or lost.
     Status,
@@ -77,17 +75,14 @@ impl fmt::Display for TrackedField {
 pub enum FieldValue {
     /// An amount in minor units.
     Amount(i64),
-    /// A currency.
     Currency(Currency),
     /// A date.
     CloseDate(NaiveDate),
-    /// A forecast category.
     ForecastCategory(ForecastCategory),
     /// A user.
     Owner(UserId),
     /// A stage id.
     Stage(String),
-    /// A status.
     Status(DealStatus),
 }
 
@@ -118,7 +113,6 @@ pub struct FieldHistoryEntry {
     pub at: DateTime<Utc>,
     /// Who made it (`None` for imports and generators).
     pub actor: Option<UserId>,
-    /// The field.
     pub field: TrackedField,
     /// Its value before (`None`: unset).
     pub old: Option<FieldValue>,

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Violations, check_text};
+use super::Violations;
+use super::text::DisplayName;
 
 /// What a principal may do. Every user has exactly one role.
 #[derive(
@@ -86,7 +87,6 @@ impl UserId {
 /// A user as stored: validated fields plus bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    /// Identifier.
     pub id: UserId,
     /// The user's fields.
     pub profile: UserProfile,
@@ -133,13 +133,7 @@ impl UserProfile {
     /// Validates a draft; every problem is reported.
     pub fn parse(draft: UserDraft) -> Result<UserProfile, Violations> {
         let mut violations = Violations::new();
-        check_text(
-            &mut violations,
-            "display_name",
-            &draft.display_name,
-            200,
-            true,
-        );
+        violations.text::<DisplayName>("display_name", &draft.display_name);
         let email = draft.email.trim().to_lowercase();
         if let Err(why) = check_email(&email) {
             violations.add("email", why);
@@ -287,7 +281,6 @@ impl ReportingTree {
 /// An API token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    /// Identifier.
     pub id: Uuid,
     /// The user it authenticates as.
     pub user_id: UserId,
@@ -333,7 +326,7 @@ pub fn hash_token_secret(secret: &str) -> String {
 /// Validates a token's display name.
 pub fn parse_token_display_name(name: &str) -> Result<String, Violations> {
     let mut violations = Violations::new();
-    check_text(&mut violations, "display_name", name, 200, true);
+    violations.text::<DisplayName>("display_name", name);
     violations.into_result(name.trim().to_string())
 }
 

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod pipeline_metrics;
 pub mod random;
 pub mod templates;
+pub mod text;
 pub mod winrate;
 
 use std::fmt;
@@ -157,7 +158,8 @@ pub fn too_many(max: usize, what: &str, got: usize) -> String {
     format!("must have at most {max} {what}, got {got}")
 }
 
-/// Checks a required, trimmed, human-readable text of at most `max` characters.
+/// Checks a human-readable text of at most `max` characters (not blank when `required`) by the
+/// rule of [`text::check`]. A limit that several fields share has its own type in [`text`].
 pub fn check_text(
     violations: &mut Violations,
     field: &str,
@@ -165,19 +167,8 @@ pub fn check_text(
     max: usize,
     required: bool,
 ) {
-    let chars = value.chars().count();
-    if required && value.trim().is_empty() {
-        violations.add(field, "must not be empty");
-    } else if chars > max {
-        violations.add(
-            field,
-            format!("must be at most {max} characters, got {chars}"),
-        );
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        violations.add(field, "must not contain control characters");
+    if let Err(why) = text::check(value, max, required) {
+        violations.add(field, why.to_string());
     }
 }
 

@@ -66,7 +66,6 @@ impl Currency {
         }
     }
 
-    /// The code.
     pub fn code(&self) -> &str {
         // Only ASCII upper-case letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
@@ -84,7 +83,6 @@ impl fmt::Display for Currency {
 pub struct Money {
     /// Minor units (cents).
     pub minor: i64,
-    /// The currency.
     pub currency: Currency,
 }
 

@@ -116,9 +116,7 @@ pub fn mean_half_up(values: &[i64]) -> i64 {
 /// next_day)` and created after `point`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastWindow {
-    /// The period.
     pub period: Period,
-    /// Its first day.
     pub first_day: NaiveDate,
     /// The first day after it.
     pub next_day: NaiveDate,

@@ -16,7 +16,6 @@ use super::Violations;
 pub enum Period {
     /// A calendar month.
     Month {
-        /// Year.
         year: i32,
         /// Month, 1 to 12.
         month: u32,

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::directory::Role;
-use super::{Violations, check_text, within_limit};
+use super::text::{DisplayName, Note};
+use super::{Violations, within_limit};
 
 /// The market segment a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -16,7 +17,6 @@ pub enum Segment {
     Smb,
     /// Mid-market.
     MidMarket,
-    /// Enterprise.
     Enterprise,
 }
 
@@ -34,25 +34,15 @@ pub enum StageKind {
 /// Deal fields a [`ExitCriterion::FieldSet`] can require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DealField {
-    /// Amount.
     Amount,
-    /// Close date.
     CloseDate,
-    /// Next step.
     NextStep,
-    /// Next step date.
     NextStepDate,
-    /// BANT budget.
     BantBudget,
-    /// BANT authority.
     BantAuthority,
-    /// BANT need.
     BantNeed,
-    /// BANT timeline.
     BantTimeline,
-    /// Confirmed budget.
     ConfirmedBudget,
-    /// Lead source.
     LeadSource,
 }
 
@@ -77,19 +67,13 @@ impl DealField {
 /// The role a buyer-side contact plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuyingRole {
-    /// Economic buyer.
     EconomicBuyer,
-    /// Champion.
     Champion,
-    /// Decision maker.
     DecisionMaker,
-    /// Influencer.
     Influencer,
     /// Technical evaluator.
     Technical,
-    /// Legal.
     Legal,
-    /// Procurement.
     Procurement,
 }
 
@@ -111,21 +95,13 @@ impl BuyingRole {
 /// A MEDDPICC element, ordered as the acronym reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QualificationElement {
-    /// Metrics.
     Metrics,
-    /// Economic buyer.
     EconomicBuyer,
-    /// Decision criteria.
     DecisionCriteria,
-    /// Decision process.
     DecisionProcess,
-    /// Paper process.
     PaperProcess,
-    /// Identified pain.
     IdentifiedPain,
-    /// Champion.
     Champion,
-    /// Competition.
     Competition,
 }
 
@@ -185,7 +161,6 @@ pub enum ExitCriterion {
     DepartmentsEngaged(u8),
     /// A qualification element at least at this status (yellow or green).
     QualificationAtLeast {
-        /// The element.
         element: QualificationElement,
         /// The minimum status.
         min_status: QualificationStatus,
@@ -355,13 +330,7 @@ impl PipelineSpec {
     /// Validates a draft, reporting every problem with its field path.
     pub fn parse(draft: PipelineDraft) -> Result<PipelineSpec, Violations> {
         let mut violations = Violations::new();
-        check_text(
-            &mut violations,
-            "display_name",
-            &draft.display_name,
-            200,
-            true,
-        );
+        violations.text::<DisplayName>("display_name", &draft.display_name);
         if draft.segment.is_none() {
             violations.add("segment", "must be SMB, MID_MARKET or ENTERPRISE");
         }
@@ -425,20 +394,8 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
             "must be 1 to 63 lower-case letters, digits or '-', starting with a letter",
         );
     }
-    check_text(
-        violations,
-        &format!("{field}.display_name"),
-        &draft.display_name,
-        200,
-        true,
-    );
-    check_text(
-        violations,
-        &format!("{field}.buyer_evidence"),
-        &draft.buyer_evidence,
-        2000,
-        false,
-    );
+    violations.text::<DisplayName>(&format!("{field}.display_name"), &draft.display_name);
+    violations.text::<Note>(&format!("{field}.buyer_evidence"), &draft.buyer_evidence);
     if draft.owner_role.is_none() {
         violations.add(
             format!("{field}.owner_role"),
@@ -566,199 +523,4 @@ pub struct Pipeline {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn stage(id: &str, position: i32, kind: StageKind) -> StageDraft {
-        StageDraft {
-            stage_id: id.into(),
-            display_name: id.to_uppercase(),
-            buyer_evidence: String::new(),
-            owner_role: Some(Role::Rep),
-            default_probability_bps: match kind {
-                StageKind::Won => 10_000,
-                StageKind::Lost => 0,
-                StageKind::Open => 2_000,
-            },
-            stale_after_days: None,
-            kind: Some(kind),
-            position,
-            exit_criteria: vec![],
-        }
-    }
-
-    fn draft(stages: Vec<StageDraft>) -> PipelineDraft {
-        PipelineDraft {
-            display_name: "Mid-market".into(),
-            segment: Some(Segment::MidMarket),
-            stages,
-        }
-    }
-
-    fn fields(violations: &Violations) -> Vec<&str> {
-        violations.0.iter().map(|v| v.field.as_str()).collect()
-    }
-
-    #[test]
-    fn stages_are_sorted_by_position() {
-        let spec = PipelineSpec::parse(draft(vec![
-            stage("won", 10, StageKind::Won),
-            stage("b", 2, StageKind::Open),
-            stage("lost", 11, StageKind::Lost),
-            stage("a", 1, StageKind::Open),
-        ]))
-        .unwrap();
-        let ids: Vec<&str> = spec.stages.iter().map(|s| s.stage_id.as_str()).collect();
-        assert_eq!(ids, ["a", "b", "won", "lost"]);
-    }
-
-    #[test]
-    fn a_pipeline_without_exactly_one_won_and_one_lost_stage_is_rejected() {
-        let err = PipelineSpec::parse(draft(vec![
-            stage("a", 1, StageKind::Open),
-            stage("won", 2, StageKind::Won),
-            stage("won2", 3, StageKind::Won),
-        ]))
-        .unwrap_err();
-        let descriptions: Vec<&str> = err.0.iter().map(|v| v.description.as_str()).collect();
-        assert_eq!(
-            descriptions,
-            [
-                "must have exactly one WON stage",
-                "must have exactly one LOST stage"
-            ]
-        );
-    }
-
-    #[test]
-    fn duplicate_positions_and_ids_are_named_by_index() {
-        let err = PipelineSpec::parse(draft(vec![
-            stage("a", 1, StageKind::Open),
-            stage("a", 1, StageKind::Open),
-            stage("won", 2, StageKind::Won),
-            stage("lost", 3, StageKind::Lost),
-        ]))
-        .unwrap_err();
-        assert_eq!(fields(&err), ["stages[1].stage_id", "stages[1].position"]);
-    }
-
-    #[test]
-    fn closed_stages_must_come_last_and_have_no_criteria() {
-        let mut won = stage("won", 2, StageKind::Won);
-        won.exit_criteria = vec![ExitCriterion::AmountPositive];
-        let err = PipelineSpec::parse(draft(vec![
-            stage("a", 1, StageKind::Open),
-            won,
-            stage("lost", 3, StageKind::Lost),
-        ]))
-        .unwrap_err();
-        assert_eq!(fields(&err), ["stages[1].exit_criteria"]);
-        let err = PipelineSpec::parse(draft(vec![
-            stage("a", 5, StageKind::Open),
-            stage("won", 0, StageKind::Won),
-            stage("lost", 3, StageKind::Lost),
-        ]))
-        .unwrap_err();
-        assert_eq!(fields(&err), ["stages"]);
-    }
-
-    #[test]
-    fn unknown_enums_bad_slugs_and_ranges_are_each_reported() {
-        let mut bad = stage("Bad Id", 1, StageKind::Open);
-        bad.owner_role = None;
-        bad.kind = None;
-        bad.default_probability_bps = 10_001;
-        bad.stale_after_days = Some(0);
-        let err = PipelineSpec::parse(PipelineDraft {
-            display_name: String::new(),
-            segment: None,
-            stages: vec![
-                bad,
-                stage("won", 2, StageKind::Won),
-                stage("lost", 3, StageKind::Lost),
-            ],
-        })
-        .unwrap_err();
-        assert_eq!(
-            fields(&err),
-            [
-                "display_name",
-                "segment",
-                "stages[0].stage_id",
-                "stages[0].owner_role",
-                "stages[0].default_probability_bps",
-                "stages[0].kind",
-                "stages[0].stale_after_days",
-                "stages",
-            ]
-        );
-    }
-
-    #[test]
-    fn criteria_parameters_are_checked() {
-        let mut a = stage("a", 1, StageKind::Open);
-        a.exit_criteria = vec![
-            ExitCriterion::DepartmentsEngaged(0),
-            ExitCriterion::QualificationAtLeast {
-                element: QualificationElement::Champion,
-                min_status: QualificationStatus::Red,
-            },
-            ExitCriterion::AmountPositive,
-            ExitCriterion::AmountPositive,
-        ];
-        let err = PipelineSpec::parse(draft(vec![
-            a,
-            stage("won", 2, StageKind::Won),
-            stage("lost", 3, StageKind::Lost),
-        ]))
-        .unwrap_err();
-        assert_eq!(
-            fields(&err),
-            [
-                "stages[0].exit_criteria[0].departments_engaged.min_departments",
-                "stages[0].exit_criteria[1].qualification_at_least.min_status",
-                "stages[0].exit_criteria[3]",
-            ]
-        );
-    }
-
-    #[test]
-    fn criteria_describe_themselves_for_checklists() {
-        assert_eq!(
-            ExitCriterion::ContactWithRole(BuyingRole::EconomicBuyer).description(),
-            "An economic buyer is among the contacts"
-        );
-        assert_eq!(
-            ExitCriterion::FieldSet(DealField::NextStep).description(),
-            "Next step is set"
-        );
-        assert_eq!(
-            ExitCriterion::QualificationAtLeast {
-                element: QualificationElement::Champion,
-                min_status: QualificationStatus::Green
-            }
-            .description(),
-            "Qualification: champion is at least green"
-        );
-    }
-
-    proptest! {
-        /// Whatever order the stages arrive in, a valid pipeline comes out sorted by position
-        /// with its open stages first.
-        #[test]
-        fn valid_pipelines_come_out_sorted(open in 1usize..8, seed in any::<u64>()) {
-            let mut stages: Vec<StageDraft> = (0..open)
-                .map(|i| stage(&format!("s{i}"), i as i32 * 10, StageKind::Open))
-                .collect();
-            stages.push(stage("won", 1000, StageKind::Won));
-            stages.push(stage("lost", 1001, StageKind::Lost));
-            let n = stages.len();
-            stages.rotate_left((seed as usize) % n);
-            let spec = PipelineSpec::parse(draft(stages)).unwrap();
-            prop_assert!(spec.stages.windows(2).all(|w| w[0].position < w[1].position));
-            prop_assert_eq!(spec.stages.len(), open + 2);
-            prop_assert!(spec.stages[..open].iter().all(|s| s.kind == StageKind::Open));
-        }
-    }
-}
+mod tests;

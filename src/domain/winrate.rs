@@ -99,7 +99,6 @@ pub struct StageRate {
     pub stage_id: String,
     /// Cohort size and wins.
     pub cohort: Cohort,
-    /// The rates.
     pub rate: Rate,
     /// The prior the smoothed rate leans on.
     pub prior: f64,
@@ -112,14 +111,12 @@ pub struct SegmentRate {
     pub kind: SegmentKind,
     /// The segment's value (`INBOUND`, `users/{id}`).
     pub value: String,
-    /// The rates.
     pub rate: StageRate,
 }
 
 /// A stored, versioned table of a pipeline's win rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WinRateSnapshot {
-    /// Identifier.
     pub id: Uuid,
     /// The pipeline.
     pub pipeline_id: Uuid,

@@ -44,14 +44,7 @@ pub fn approval_requests(
     let finance = people.queues.iter().find(|(r, _)| *r == Role::Finance);
     let mut requests = Vec::new();
     for deal in deals {
-        let segment = pipelines
-            .iter()
-            .find(|p| p.id == deal.pipeline_id)
-            .map(|p| p.spec.segment);
-        let policy = policies
-            .iter()
-            .filter(|p| Some(p.policy.segment) == segment)
-            .max_by_key(|p| p.version);
+        let policy = latest_policy(deal, pipelines, policies);
         let (Some(policy), DealStatus::Open) = (policy, deal.status) else {
             continue;
         };
@@ -113,59 +106,93 @@ pub fn approval_requests(
             seats,
             None,
         );
-        let mut at = submitted;
-        let mut later = |rng: &mut Rng| {
-            at = (at + Duration::minutes(30 + rng.below(20 * 60) as i64)).min(now);
-            at
-        };
-        let steps = request.steps.len();
-        let decided = match outcome {
-            RequestState::Pending => rng.below(steps),
-            RequestState::Approved => steps,
-            RequestState::Rejected => rng.below(steps) + 1,
-            _ => 0,
-        };
-        for step in 0..decided {
-            let approve = !(outcome == RequestState::Rejected && step + 1 == decided);
-            let comment = if approve {
-                "Within guidelines for this account"
-            } else {
-                "Too deep for this segment: come back nearer list"
-            };
-            // Each undecided seat in turn until the step completes (one on ANY, all on ALL).
-            while request.current_step() == Some(step) {
-                let Some(actor) = request.steps[step]
-                    .seats
-                    .iter()
-                    .filter(|seat| seat.decision.is_none())
-                    .find_map(|seat| {
-                        let id = seat.user.or_else(|| {
-                            let role = seat.role()?;
-                            people.queues.iter().find(|(r, _)| *r == role).map(|p| p.1)
-                        })?;
-                        Some(Actor {
-                            id,
-                            role: seat.role().unwrap_or(Role::Manager),
-                            acting_for: vec![],
-                        })
-                    })
-                else {
-                    break;
-                };
-                let when = later(&mut rng);
-                if request
-                    .decide(step, &actor, approve, comment, when)
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }
-        if outcome == RequestState::Withdrawn {
-            let when = later(&mut rng);
-            let _ = request.withdraw(when);
-        }
+        decide_as_drawn(&mut request, outcome, submitted, people, &mut rng, now);
         requests.push(request);
     }
     requests
+}
+
+/// The newest policy version of the deal's pipeline's segment.
+fn latest_policy<'p>(
+    deal: &Deal,
+    pipelines: &[Pipeline],
+    policies: &'p [PolicyVersion],
+) -> Option<&'p PolicyVersion> {
+    let segment = pipelines
+        .iter()
+        .find(|p| p.id == deal.pipeline_id)
+        .map(|p| p.spec.segment);
+    policies
+        .iter()
+        .filter(|p| Some(p.policy.segment) == segment)
+        .max_by_key(|p| p.version)
+}
+
+/// Decides `request` the way `outcome` was drawn: steps approved (or the last one rejected) by
+/// their seats in turn, at times drawn after `submitted` and no later than `now`, then
+/// withdrawn if so drawn.
+fn decide_as_drawn(
+    request: &mut ApprovalRequest,
+    outcome: RequestState,
+    submitted: DateTime<Utc>,
+    people: &DeskPeople,
+    rng: &mut Rng,
+    now: DateTime<Utc>,
+) {
+    let mut at = submitted;
+    let mut later = |rng: &mut Rng| {
+        at = (at + Duration::minutes(30 + rng.below(20 * 60) as i64)).min(now);
+        at
+    };
+    let steps = request.steps.len();
+    let decided = match outcome {
+        RequestState::Pending => rng.below(steps),
+        RequestState::Approved => steps,
+        RequestState::Rejected => rng.below(steps) + 1,
+        _ => 0,
+    };
+    for step in 0..decided {
+        let approve = !(outcome == RequestState::Rejected && step + 1 == decided);
+        let comment = if approve {
+            "Within guidelines for this account"
+        } else {
+            "Too deep for this segment: come back nearer list"
+        };
+        // Each undecided seat in turn until the step completes (one on ANY, all on ALL).
+        while request.current_step() == Some(step) {
+            let Some(actor) = next_actor(request, step, people) else {
+                break;
+            };
+            let when = later(rng);
+            if request
+                .decide(step, &actor, approve, comment, when)
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+    if outcome == RequestState::Withdrawn {
+        let when = later(rng);
+        let _ = request.withdraw(when);
+    }
+}
+
+/// The next undecided seat of `step` as an actor: its person, or the holder of its role queue.
+fn next_actor(request: &ApprovalRequest, step: usize, people: &DeskPeople) -> Option<Actor> {
+    request.steps[step]
+        .seats
+        .iter()
+        .filter(|seat| seat.decision.is_none())
+        .find_map(|seat| {
+            let id = seat.user.or_else(|| {
+                let role = seat.role()?;
+                people.queues.iter().find(|(r, _)| *r == role).map(|p| p.1)
+            })?;
+            Some(Actor {
+                id,
+                role: seat.role().unwrap_or(Role::Manager),
+                acting_for: vec![],
+            })
+        })
 }

@@ -121,7 +121,6 @@ pub(super) struct Buyer {
 /// `stages + 1` lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Tracked {
-    /// The stage.
     pub stage: usize,
     /// The amount in minor units.
     pub amount: i64,

@@ -56,7 +56,6 @@ pub struct BookSpec {
 /// The generated deals and their histories.
 #[derive(Debug, Clone, Default)]
 pub struct Book {
-    /// The deals.
     pub deals: Vec<Deal>,
     /// Every stage change of every deal, oldest first.
     pub history: Vec<StageHistoryEntry>,

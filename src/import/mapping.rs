@@ -171,27 +171,142 @@ fn valid_source(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
+/// The document's JSON, read: empty text is the empty document, and anything but a JSON object
+/// is refused.
+fn read_document(name: &str, json: &str) -> Result<Document, Vec<RowError>> {
+    let document: Document = if json.trim().is_empty() {
+        Document::default()
+    } else if !json.trim_start().starts_with('{') {
+        // serde would read a JSON array as a struct's fields in order: `[]` would pass.
+        return Err(vec![RowError::new(
+            &Location::file(name),
+            "",
+            "is not a mapping document: it must be a JSON object".to_string(),
+        )]);
+    } else {
+        serde_json::from_str(json).map_err(|err| {
+            vec![RowError::new(
+                &Location::line(name, err.line() as u64),
+                "",
+                format!("is not a mapping document: {err}"),
+            )]
+        })?
+    };
+    Ok(document)
+}
+
+/// `owners`: each value an e-mail or `users/<id>`.
+fn parse_owners(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, UserRef> {
+    let mut owners = HashMap::new();
+    for (key, value) in entries {
+        let user = if let Some(id) = value.strip_prefix("users/") {
+            uuid::Uuid::parse_str(id)
+                .ok()
+                .map(|id| UserRef::Id(UserId(id)))
+        } else if value.contains('@') {
+            Some(UserRef::Email(value.trim().to_lowercase()))
+        } else {
+            None
+        };
+        match user {
+            Some(user) => {
+                owners.insert(key.clone(), user);
+            }
+            None => bad(
+                format!("owners.{key:?}"),
+                format!("{value:?} is neither an e-mail nor users/<id>"),
+            ),
+        }
+    }
+    owners
+}
+
+/// `lead_sources`: each value a lead source's name.
+fn parse_lead_sources(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, LeadSource> {
+    let mut lead_sources = HashMap::new();
+    for (key, value) in entries {
+        match lead_source_named(value) {
+            Some(source) => {
+                lead_sources.insert(loose(key), source);
+            }
+            None => bad(
+                format!("lead_sources.{key:?}"),
+                format!(
+                    "{value:?} is not a lead source (INBOUND, OUTBOUND, REFERRAL, PARTNER, \
+                     EVENT, EXPANSION)"
+                ),
+            ),
+        }
+    }
+    lead_sources
+}
+
+/// `forecast_categories`: each value a forecast category's name.
+fn parse_categories(
+    entries: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) -> HashMap<String, ForecastCategory> {
+    let mut forecast_categories = HashMap::new();
+    for (key, value) in entries {
+        match category_named(value) {
+            Some(category) => {
+                forecast_categories.insert(loose(key), category);
+            }
+            None => bad(
+                format!("forecast_categories.{key:?}"),
+                format!(
+                    "{value:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, \
+                     OMITTED)"
+                ),
+            ),
+        }
+    }
+    forecast_categories
+}
+
+/// `columns`: each header named, and feeding one column only.
+fn check_columns(columns: &BTreeMap<String, String>, bad: &mut impl FnMut(String, String)) {
+    let mut fed: HashMap<String, &str> = HashMap::new();
+    for (field, header) in columns {
+        if header.trim().is_empty() {
+            bad(
+                format!("columns.{field:?}"),
+                "must name a column header of the source".into(),
+            );
+        } else if let Some(first) = fed.insert(loose(header), field) {
+            bad(
+                format!("columns.{field:?}"),
+                format!("{header:?} already feeds {first}: a header feeds one column"),
+            );
+        }
+    }
+}
+
+/// `role_managers`: each naming a user.
+fn check_role_managers(
+    role_managers: &BTreeMap<String, String>,
+    bad: &mut impl FnMut(String, String),
+) {
+    for (key, value) in role_managers {
+        if value.trim().is_empty() {
+            bad(
+                format!("role_managers.{key:?}"),
+                "must name a user of the User file, by Id or e-mail".into(),
+            );
+        }
+    }
+}
+
 impl Mapping {
     /// Parses the document `json` named `name`; empty text is the empty document.
     pub fn parse(name: &str, json: &str) -> Result<Mapping, Vec<RowError>> {
-        let document: Document = if json.trim().is_empty() {
-            Document::default()
-        } else if !json.trim_start().starts_with('{') {
-            // serde would read a JSON array as a struct's fields in order: `[]` would pass.
-            return Err(vec![RowError::new(
-                &Location::file(name),
-                "",
-                "is not a mapping document: it must be a JSON object".to_string(),
-            )]);
-        } else {
-            serde_json::from_str(json).map_err(|err| {
-                vec![RowError::new(
-                    &Location::line(name, err.line() as u64),
-                    "",
-                    format!("is not a mapping document: {err}"),
-                )]
-            })?
-        };
+        let document = read_document(name, json)?;
         let whole = Location::file(name);
         let mut errors = Vec::new();
         let mut bad = |column: String, reason: String| {
@@ -215,57 +330,9 @@ impl Mapping {
             }
             parsed
         });
-        let mut owners = HashMap::new();
-        for (key, value) in &document.owners {
-            let user = if let Some(id) = value.strip_prefix("users/") {
-                uuid::Uuid::parse_str(id)
-                    .ok()
-                    .map(|id| UserRef::Id(UserId(id)))
-            } else if value.contains('@') {
-                Some(UserRef::Email(value.trim().to_lowercase()))
-            } else {
-                None
-            };
-            match user {
-                Some(user) => {
-                    owners.insert(key.clone(), user);
-                }
-                None => bad(
-                    format!("owners.{key:?}"),
-                    format!("{value:?} is neither an e-mail nor users/<id>"),
-                ),
-            }
-        }
-        let mut lead_sources = HashMap::new();
-        for (key, value) in &document.lead_sources {
-            match lead_source_named(value) {
-                Some(source) => {
-                    lead_sources.insert(loose(key), source);
-                }
-                None => bad(
-                    format!("lead_sources.{key:?}"),
-                    format!(
-                        "{value:?} is not a lead source (INBOUND, OUTBOUND, REFERRAL, PARTNER, \
-                         EVENT, EXPANSION)"
-                    ),
-                ),
-            }
-        }
-        let mut forecast_categories = HashMap::new();
-        for (key, value) in &document.forecast_categories {
-            match category_named(value) {
-                Some(category) => {
-                    forecast_categories.insert(loose(key), category);
-                }
-                None => bad(
-                    format!("forecast_categories.{key:?}"),
-                    format!(
-                        "{value:?} is not a forecast category (PIPELINE, BEST_CASE, COMMIT, \
-                         OMITTED)"
-                    ),
-                ),
-            }
-        }
+        let owners = parse_owners(&document.owners, &mut bad);
+        let lead_sources = parse_lead_sources(&document.lead_sources, &mut bad);
+        let forecast_categories = parse_categories(&document.forecast_categories, &mut bad);
         let encoding = document.encoding.as_deref().and_then(|name| {
             TextEncoding::parse(name)
                 .map_err(|why| bad("encoding".into(), why))
@@ -276,28 +343,8 @@ impl Mapping {
         {
             bad("date_format".into(), why);
         }
-        let mut fed: HashMap<String, &str> = HashMap::new();
-        for (field, header) in &document.columns {
-            if header.trim().is_empty() {
-                bad(
-                    format!("columns.{field:?}"),
-                    "must name a column header of the source".into(),
-                );
-            } else if let Some(first) = fed.insert(loose(header), field) {
-                bad(
-                    format!("columns.{field:?}"),
-                    format!("{header:?} already feeds {first}: a header feeds one column"),
-                );
-            }
-        }
-        for (key, value) in &document.role_managers {
-            if value.trim().is_empty() {
-                bad(
-                    format!("role_managers.{key:?}"),
-                    "must name a user of the User file, by Id or e-mail".into(),
-                );
-            }
-        }
+        check_columns(&document.columns, &mut bad);
+        check_role_managers(&document.role_managers, &mut bad);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -425,149 +472,4 @@ impl Mapping {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::templates;
-
-    #[test]
-    fn an_empty_document_is_the_default_mapping() {
-        let m = Mapping::parse("m.json", "").unwrap();
-        assert_eq!(m.source(SourceFormat::Hubspot), "hubspot");
-        assert!(!m.create_users);
-    }
-
-    #[test]
-    fn a_document_that_is_not_an_object_is_refused() {
-        for json in ["[]", "[null]", "5", "\"x\"", "null"] {
-            let err = Mapping::parse("m.json", json).unwrap_err();
-            assert!(err[0].reason.contains("JSON object"), "{json}: {err:?}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_are_each_reported() {
-        let err = Mapping::parse("m.json", "{\n \"stagez\": {}\n}").unwrap_err();
-        assert_eq!(err[0].at, Location::line("m.json", 2));
-        assert!(err[0].reason.contains("unknown field `stagez`"), "{err:?}");
-        let err = Mapping::parse(
-            "m.json",
-            r#"{"source":"Sales Force","currency":"usd","owners":{"005":"riley"},
-                "lead_sources":{"Web":"WEB"},"forecast_categories":{"Up":"MAYBE"}}"#,
-        )
-        .unwrap_err();
-        let columns: Vec<&str> = err.iter().map(|e| e.column.as_str()).collect();
-        assert_eq!(
-            columns,
-            [
-                "source",
-                "currency",
-                "owners.\"005\"",
-                "lead_sources.\"Web\"",
-                "forecast_categories.\"Up\""
-            ]
-        );
-    }
-
-    #[test]
-    fn reading_keys_are_parsed_and_checked() {
-        let m = Mapping::parse(
-            "m.json",
-            r#"{"encoding":"ISO-8859-1","date_format":"%d/%m/%Y","round_amounts":true,
-                "columns":{"loss_reason":"LossReason__c"}}"#,
-        )
-        .unwrap();
-        assert_eq!(m.encoding, Some(TextEncoding::Windows1252));
-        assert!(m.round_amounts);
-        let options = m.read_options(None, chrono_tz::Tz::America__Chicago);
-        assert_eq!(options.encoding, Some(TextEncoding::Windows1252));
-        assert_eq!(options.columns["loss_reason"], "LossReason__c");
-        assert_eq!(
-            m.read_options(Some(TextEncoding::Utf8), chrono_tz::Tz::UTC)
-                .encoding,
-            Some(TextEncoding::Utf8),
-            "the import's --encoding wins"
-        );
-        let err = Mapping::parse(
-            "m.json",
-            r#"{"encoding":"ebcdic","date_format":"%Q","columns":{"stage":" ","name":"product","owner":"Product"}}"#,
-        )
-        .unwrap_err();
-        let columns: Vec<&str> = err.iter().map(|e| e.column.as_str()).collect();
-        assert_eq!(
-            columns,
-            [
-                "encoding",
-                "date_format",
-                "columns.\"owner\"",
-                "columns.\"stage\""
-            ]
-        );
-        assert_eq!(
-            err[2].reason,
-            "\"Product\" already feeds name: a header feeds one column"
-        );
-    }
-
-    #[test]
-    fn stages_map_explicitly_then_by_id_or_display_name() {
-        let pipeline = templates::mid_market();
-        let m = Mapping::parse(
-            "m.json",
-            r#"{"stages":{"Prospecting":"problem-recognized","Negotiation":"decision-pending"}}"#,
-        )
-        .unwrap();
-        let id = |name: &str| m.stage(name, &pipeline).map(|s| s.stage_id.as_str());
-        assert_eq!(id("Prospecting"), Some("problem-recognized"));
-        assert_eq!(id("prospecting"), Some("problem-recognized"));
-        assert_eq!(id("Closed Won"), Some("closed-won"));
-        assert_eq!(id("closed-lost"), Some("closed-lost"));
-        assert_eq!(id("Negotiation (Sales Pipeline)"), Some("decision-pending"));
-        assert_eq!(id("Id. Decision Makers"), None);
-    }
-
-    #[test]
-    fn a_stage_target_outside_the_pipeline_is_reported() {
-        let m = Mapping::parse("m.json", r#"{"stages":{"Prospecting":"discovery"}}"#).unwrap();
-        let errors = m.check_stages(&templates::smb());
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].column, "stages.\"Prospecting\"");
-        assert!(errors[0].reason.starts_with("\"discovery\" is not a stage"));
-    }
-
-    #[test]
-    fn lead_sources_and_categories_default_to_our_names() {
-        let m = Mapping::parse(
-            "m.json",
-            r#"{"lead_sources":{"Web":"INBOUND"},"forecast_categories":{"Upside":"BEST_CASE"}}"#,
-        )
-        .unwrap();
-        assert_eq!(m.lead_source("web"), Some(LeadSource::Inbound));
-        assert_eq!(m.lead_source("Partner"), Some(LeadSource::Partner));
-        assert_eq!(m.lead_source("Trade Show"), None);
-        assert_eq!(
-            m.forecast_category("Best Case"),
-            Ok(Some(ForecastCategory::BestCase))
-        );
-        assert_eq!(
-            m.forecast_category("Upside"),
-            Ok(Some(ForecastCategory::BestCase))
-        );
-        assert_eq!(m.forecast_category(""), Ok(None));
-        assert!(m.forecast_category("Maybe").is_err());
-    }
-
-    #[test]
-    fn owners_name_users_by_email_or_resource_name() {
-        let m = Mapping::parse(
-            "m.json",
-            r#"{"owners":{"005A":"Riley@Example.com","ann@crm":"users/0190f3c2-0000-7000-8000-000000000001"}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            m.owner("005A"),
-            Some(&UserRef::Email("riley@example.com".into()))
-        );
-        assert!(matches!(m.owner("ANN@crm"), Some(UserRef::Id(_))));
-        assert_eq!(m.owner("005a"), None, "Salesforce ids are case-sensitive");
-    }
-}
+mod tests;

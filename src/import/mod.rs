@@ -81,9 +81,7 @@ pub enum FileKind {
     SalesforceAccount,
     /// HubSpot deals export.
     HubspotDeals,
-    /// Generic deals.
     GenericDeals,
-    /// Generic stage history.
     GenericStageHistory,
 }
 
@@ -216,7 +214,6 @@ pub struct SourceDeal {
     pub at: Location,
     /// The source's id for it.
     pub external_id: String,
-    /// Name.
     pub name: String,
     /// Account name (or id, when the export has no name).
     pub account: String,
@@ -274,7 +271,6 @@ pub struct SourceUser {
     pub at: Location,
     /// The source's id.
     pub external_id: String,
-    /// Name.
     pub name: String,
     /// E-mail.
     pub email: String,
@@ -314,20 +310,16 @@ pub struct SourceAccount {
     pub at: Location,
     /// The source's id.
     pub external_id: String,
-    /// Name.
     pub name: String,
 }
 
 /// Everything read from one source's files, in file order.
 #[derive(Debug, Clone)]
 pub struct SourceBook {
-    /// The format.
     pub format: SourceFormat,
-    /// Deals.
     pub deals: Vec<SourceDeal>,
     /// Stage changes, any order.
     pub changes: Vec<SourceStageChange>,
-    /// Users.
     pub users: Vec<SourceUser>,
     /// Data rows read (header lines not counted).
     pub rows_read: usize,
@@ -544,89 +536,4 @@ fn unused_columns(files: &[SourceFile], options: &ReadOptions) -> Vec<RowError> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Encodings, colliding headers, `columns`, dates and the generic CSV's defaults, read
-    /// through [`read`].
-    mod reading;
-
-    fn file(name: &str, kind: FileKind) -> SourceFile {
-        SourceFile {
-            name: name.into(),
-            kind,
-            bytes: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn an_import_needs_exactly_one_deals_file_of_one_format() {
-        let read = |files: &[SourceFile]| read(files.to_vec(), &ReadOptions::default());
-        let none = read(&[file("h.csv", FileKind::SalesforceOpportunityHistory)]).unwrap_err();
-        assert!(
-            none[0].reason.contains("exactly one deals file"),
-            "{none:?}"
-        );
-        let mixed = read(&[
-            file("o.csv", FileKind::SalesforceOpportunity),
-            file("h.csv", FileKind::GenericStageHistory),
-        ])
-        .unwrap_err();
-        assert_eq!(mixed[0].at, Location::file("h.csv"));
-        assert!(mixed[0].reason.contains("another format"));
-    }
-
-    #[test]
-    fn a_role_file_needs_the_user_file() {
-        let err = read(
-            vec![
-                file("o.csv", FileKind::SalesforceOpportunity),
-                file("r.csv", FileKind::SalesforceUserRole),
-            ],
-            &ReadOptions::default(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err[0].to_string(),
-            "files: the UserRole file gives managers to the User file's users: send the User \
-             file too"
-        );
-    }
-
-    #[test]
-    fn errors_sort_by_file_then_line() {
-        let e = |file: &str, line, column: &str| {
-            RowError::new(&Location::line(file, line), column, "bad")
-        };
-        let mut errors = vec![
-            e("b.csv", 2, "X"),
-            e("a.csv", 9, "Y"),
-            e("a.csv", 3, "Z"),
-            e("a.csv", 3, "A"),
-            RowError::new(&Location::file("mapping"), "stages", "bad"),
-        ];
-        sort_errors(&mut errors, &["a.csv", "b.csv"]);
-        let order: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{}", e.at, e.column))
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "mapping:stages",
-                "a.csv:3:Z",
-                "a.csv:3:A",
-                "a.csv:9:Y",
-                "b.csv:2:X"
-            ]
-        );
-    }
-
-    #[test]
-    fn errors_read_as_file_line_column_reason() {
-        let e = RowError::new(&Location::line("Opportunity.csv", 7), "Amount", "is bad");
-        assert_eq!(e.to_string(), "Opportunity.csv:7: Amount: is bad");
-        let whole = RowError::new(&Location::file("mapping.json"), "", "is bad");
-        assert_eq!(whole.to_string(), "mapping.json: is bad");
-    }
-}
+mod tests;

@@ -186,7 +186,6 @@ pub struct FrozenCall {
 /// A forecast frozen at a moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForecastSnapshot {
-    /// Identifier.
     pub id: uuid::Uuid,
     /// The period as written.
     pub period: String,

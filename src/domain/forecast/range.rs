@@ -353,12 +353,11 @@ fn normal_cdf(z: f64) -> f64 {
 /// (amount, [`Rng::odds`] of its win) that its draw wins in that period, drawn from `seed`.
 ///
 /// Deal by deal, each period's total gets the deal's amount when its draw wins: the periods'
-/// additions are independent of each other, so the processor overlaps them (2.4 times faster
-/// than period by period, where each deal's addition waits on the last), and each is added
-/// without a branch, which a coin toss would mispredict half the time. Where the processor has
-/// them, the same loop runs on its vector instructions, several periods' draws at once (216
-/// deals x 1,000 periods: 0.40 ms with the x86-64 baseline's, 0.15 ms with AVX2, 0.065 ms with
-/// AVX-512): integer arithmetic, the same totals whichever runs.
+/// additions are independent of each other, so the processor overlaps them (period by period,
+/// each deal's addition would wait on the last), and each is added without a branch, which a
+/// coin toss would mispredict half the time. Where the processor has them, the same loop runs on
+/// its vector instructions, several periods' draws at once: integer arithmetic, the same totals
+/// whichever runs. The timings are in BENCHMARKS.md.
 fn sampled_totals(certain: i64, draws: &[(i64, u64)], samples: usize, seed: u64) -> Vec<i64> {
     let mut totals = vec![certain; samples];
     let mut rng = Rng::new(seed);
