@@ -420,7 +420,7 @@ fn parse_order(order_by: &str) -> Result<(DealOrder, bool), Violations> {
 
 /// The page-token key of a deal in an order.
 fn cursor_key(d: &Deal, order: DealOrder, descending: bool) -> String {
-    use crate::persistence::sort_stand_ins as s;
+    use crate::app::ports as s;
     match order {
         DealOrder::CreateTime => format!("c|{}", d.id),
         DealOrder::UpdateTime => format!("u|{}|{}", d.updated_at.to_rfc3339(), d.id),

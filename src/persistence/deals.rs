@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
@@ -22,30 +22,14 @@ use super::{EventLog, SqlStore, field_history, record_audit, storage};
 use crate::app::ports::Topic;
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
-    DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite,
+    DealEventRecord, DealFilter, DealOrder, DealRouting, DealStore, IdempotentWrite, NO_AMOUNT_ASC,
+    NO_AMOUNT_DESC, NO_CLOSE_DATE_ASC, NO_CLOSE_DATE_DESC,
 };
 use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
 use crate::domain::deal_history::{self, FieldHistoryEntry};
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
-
-/// Stand-ins that sort deals without a close date or amount last, whichever the direction.
-/// Dates stay within every engine's range and four-digit years, so SQLite's text dates and
-/// PostgreSQL's `date` order them alike.
-pub const NO_CLOSE_DATE_ASC: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
-    Some(date) => date,
-    None => NaiveDate::MAX,
-};
-/// See [`NO_CLOSE_DATE_ASC`].
-pub const NO_CLOSE_DATE_DESC: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
-    Some(date) => date,
-    None => NaiveDate::MIN,
-};
-/// See [`NO_CLOSE_DATE_ASC`].
-pub const NO_AMOUNT_ASC: i64 = i64::MAX;
-/// See [`NO_CLOSE_DATE_ASC`].
-pub const NO_AMOUNT_DESC: i64 = -1;
 
 fn money(minor: Option<i64>, currency: &Option<String>) -> Result<Option<Money>, DbErr> {
     match (minor, currency) {

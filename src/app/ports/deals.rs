@@ -163,6 +163,24 @@ pub enum DealCursor {
     Amount(i64, Uuid),
 }
 
+/// Stand-ins that sort deals without a close date or amount last, whichever the direction
+/// (the storage sorts by them, and a [`DealCursor`] carries them).
+/// Dates stay within every engine's range and four-digit years, so SQLite's text dates and
+/// PostgreSQL's `date` order them alike.
+pub const NO_CLOSE_DATE_ASC: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(date) => date,
+    None => NaiveDate::MAX,
+};
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_CLOSE_DATE_DESC: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_AMOUNT_ASC: i64 = i64::MAX;
+/// See [`NO_CLOSE_DATE_ASC`].
+pub const NO_AMOUNT_DESC: i64 = -1;
+
 /// What happened to a deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DealEventKind {

@@ -43,7 +43,20 @@ pub trait Store:
     fn ping(&self) -> impl Future<Output = bool> + Send;
 
     /// The pool's connections and the approval gauges, for the operations metrics.
-    fn operations_gauges(
-        &self,
-    ) -> impl Future<Output = AppResult<crate::metrics::StoreGauges>> + Send;
+    fn operations_gauges(&self) -> impl Future<Output = AppResult<StoreGauges>> + Send;
+}
+
+/// The store's gauges for the operations metrics, read at scrape time (`metrics` renders them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Connections open in the pool.
+    pub pool_open: u32,
+    /// Of them, idle.
+    pub pool_idle: u32,
+    /// The pool's limit.
+    pub pool_max: u32,
+    /// Approval requests pending.
+    pub approvals_pending: i64,
+    /// Approval steps escalated, ever.
+    pub escalations: i64,
 }
