@@ -44,24 +44,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Serve(args) => {
             let store = startup::open_store(&cli.database_url).await?;
-            let every = (args.forecast_snapshot_every_hours > 0)
-                .then(|| std::time::Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
-            let application = Application::build(store, args.listen)
-                .await?
-                .with_tls(args.tls_files().as_ref())?
-                .with_limits(args.limits())
-                .with_connection_limits(args.connection_limits())
-                .with_stream_limits(args.stream_limits())
-                .with_change_poll(std::time::Duration::from_secs(args.change_poll_seconds))
-                .with_calendar(args.calendar.calendar())
-                .with_snapshot_schedule(every)
-                .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)
-                .with_metrics(args.metrics_listen)
-                .await?
-                .with_escalation_schedule(
-                    (args.escalation_every_seconds > 0)
-                        .then(|| std::time::Duration::from_secs(args.escalation_every_seconds)),
-                );
+            let application = Application::configured(store, &args).await?;
             application
                 .run_until_stopped(startup::shutdown_signal())
                 .await?;

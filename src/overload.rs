@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use tonic::{Code, Status};
 use tonic_types::ErrorDetails;
 
+use crate::config::{ServeArgs, seconds};
 use crate::grpc::error::status;
 
 /// How much the server takes on at once and for how long.
@@ -52,6 +53,19 @@ pub struct Limits {
     pub max_heavy_in_flight: usize,
     /// Heavy reads one caller (one bearer token) may have in flight.
     pub max_heavy_per_caller: usize,
+}
+
+impl Limits {
+    /// The limits the serve settings ask for.
+    pub fn from_settings(args: &ServeArgs) -> Self {
+        Self {
+            max_in_flight: args.max_concurrent_requests as usize,
+            default_deadline: seconds(args.request_timeout_seconds),
+            long_deadline: seconds(args.long_request_timeout_seconds),
+            max_heavy_in_flight: args.max_heavy_requests as usize,
+            max_heavy_per_caller: args.max_heavy_requests_per_caller as usize,
+        }
+    }
 }
 
 /// How long a heavy read waits for a turn before it is refused.

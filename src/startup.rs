@@ -18,6 +18,7 @@ use crate::app::App;
 use crate::app::Clock;
 use crate::app::ports::Store;
 use crate::app::watch::StreamLimits;
+use crate::config::ServeArgs;
 use crate::connection::{ConnectionLimits, Gate};
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
@@ -89,6 +90,16 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// The files the serve settings name, when both `--tls-cert` and `--tls-key` are given.
+    pub fn from_settings(args: &ServeArgs) -> Option<Self> {
+        Some(Self {
+            cert: args.tls_cert.clone()?,
+            key: args.tls_key.clone()?,
+            client_ca: args.tls_client_ca.clone(),
+            client_auth_optional: args.tls_client_auth_optional,
+        })
+    }
+
     /// Reads the files and checks that the certificate, the key and the CA can serve TLS; an
     /// error names the file and what is wrong with it.
     pub fn load(&self) -> Result<ServerTlsConfig, StartupError> {
@@ -222,6 +233,31 @@ impl Application {
             stream_limits: StreamLimits::default(),
             change_poll: CHANGE_POLL,
         })
+    }
+
+    /// Binds `args.listen` over an open store, with everything else as the serve settings ask.
+    pub async fn configured(store: SqlStore, args: &ServeArgs) -> Result<Self, StartupError> {
+        let snapshot_every = (args.forecast_snapshot_every_hours > 0)
+            .then(|| Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
+        let escalate_every = (args.escalation_every_seconds > 0)
+            .then(|| Duration::from_secs(args.escalation_every_seconds));
+        let stream_limits = StreamLimits {
+            per_user: args.max_streams_per_user as usize,
+            per_process: args.max_streams as usize,
+        };
+        Ok(Self::build(store, args.listen)
+            .await?
+            .with_tls(TlsFiles::from_settings(args).as_ref())?
+            .with_limits(Limits::from_settings(args))
+            .with_connection_limits(ConnectionLimits::from_settings(args))
+            .with_stream_limits(stream_limits)
+            .with_change_poll(Duration::from_secs(args.change_poll_seconds))
+            .with_calendar(args.calendar.calendar())
+            .with_snapshot_schedule(snapshot_every)
+            .with_cors_origins(CorsOrigins::parse(&args.cors_allowed_origins)?)
+            .with_metrics(args.metrics_listen)
+            .await?
+            .with_escalation_schedule(escalate_every))
     }
 
     /// Serves TLS only, per `files` (`None`: plaintext, the default). Fails at once when a file
