@@ -32,10 +32,9 @@ use std::time::Duration;
 use prost::Message;
 use tokio::sync::Semaphore;
 use tonic::{Code, Status};
-use tonic_types::ErrorDetails;
 
 use crate::config::{ServeArgs, seconds};
-use crate::grpc::error::status;
+use crate::grpc::error::refusal;
 
 /// How much the server takes on at once and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,14 +310,6 @@ impl<S> tower_layer::Layer<S> for OverloadLayer {
 pub struct OverloadService<S> {
     inner: S,
     layer: OverloadLayer,
-}
-
-fn refusal(code: Code, reason: &str, message: &str, retry_after: Option<Duration>) -> Status {
-    let mut details = ErrorDetails::new();
-    if let Some(delay) = retry_after {
-        details.set_retry_info(Some(delay));
-    }
-    status(code, message, reason, details)
 }
 
 /// The largest request message a service decodes (tonic's default, set on every service).

@@ -108,6 +108,21 @@ pub fn status(code: Code, text: &str, reason: &str, mut details: ErrorDetails) -
     Status::with_error_details(code, truncated(text, MAX_MESSAGE_BYTES), details)
 }
 
+/// A refusal with no field to blame (a limit, a deadline): [`status`] with a RetryInfo when
+/// trying again later may succeed.
+pub fn refusal(
+    code: Code,
+    reason: &str,
+    message: &str,
+    retry_after: Option<std::time::Duration>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    if let Some(delay) = retry_after {
+        details.set_retry_info(Some(delay));
+    }
+    status(code, message, reason, details)
+}
+
 /// Lists entries (each a few texts) within [`MAX_LISTED_BYTES`]: the first that fit, each text
 /// cut at [`MAX_VIOLATION_TEXT_BYTES`], then one entry `and N more` for the rest and for the
 /// `unlisted` ones found but never kept. Returns how many were listed.
@@ -234,20 +249,17 @@ impl From<AppError> for Status {
                 message,
                 violations,
             } => failed_precondition(reason, &message, &violations),
-            ref e @ AppError::Busy => {
-                let mut details = ErrorDetails::new();
-                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
-                status(Code::Unavailable, &e.to_string(), "DATABASE_BUSY", details)
-            }
+            ref e @ AppError::Busy => refusal(
+                Code::Unavailable,
+                "DATABASE_BUSY",
+                &e.to_string(),
+                Some(std::time::Duration::from_secs(1)),
+            ),
             AppError::ResourceExhausted {
                 reason,
                 message,
                 retry_after,
-            } => {
-                let mut details = ErrorDetails::new();
-                details.set_retry_info(Some(retry_after));
-                status(Code::ResourceExhausted, &message, reason, details)
-            }
+            } => refusal(Code::ResourceExhausted, reason, &message, Some(retry_after)),
             AppError::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 status(
