@@ -137,8 +137,8 @@ pub struct ImportOptions {
     /// The files' encoding when they carry no byte-order mark: utf-8 (default), windows-1252
     /// (Excel, Salesforce Data Loader), iso-8859-1 (read as windows-1252, per WHATWG), utf-16
     /// (little-endian), utf-16le, utf-16be. Wins over the mapping's `encoding`.
-    #[arg(long, value_parser = crate::import::decode::TextEncoding::parse)]
-    pub encoding: Option<crate::import::decode::TextEncoding>,
+    #[arg(long, value_parser = crate::app::imports::TextEncoding::parse)]
+    pub encoding: Option<crate::app::imports::TextEncoding>,
     /// The org's time zone (zone-less times in the files are read in it) and fiscal year.
     #[command(flatten)]
     pub calendar: CalendarArgs,

@@ -9,12 +9,14 @@ use uuid::Uuid;
 use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::directory::{User, UserId};
-use crate::import::decode::TextEncoding;
 use crate::import::plan::UserChange;
 use crate::import::roles::ManagerChoice;
-use crate::import::{
-    self, BadRows, Dropped, ImportPlan, Mapping, PlanContext, RowError, SourceFile,
-};
+use crate::import::{self, Dropped, ImportPlan, Mapping, PlanContext};
+
+// What the adapters (gRPC, the import command) hand in and read back: the import module sits
+// under the app, and they reach it through here.
+pub use crate::import::decode::TextEncoding;
+pub use crate::import::{BadRows, FileKind, Location, MAX_IMPORT_BYTES, RowError, SourceFile};
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -67,6 +69,12 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// One line per reason values were left out or replaced (`lead source not mapped (left
+    /// unset): 'Web' 43`).
+    pub fn dropped_lines(&self) -> Vec<String> {
+        import::report::lines(&self.dropped)
+    }
+
     /// The report of `plan`.
     fn of(plan: &ImportPlan, validate_only: bool) -> Self {
         ImportReport {

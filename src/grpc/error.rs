@@ -16,9 +16,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::app::AppError;
 use crate::app::error::Precondition;
-use crate::app::imports::IMPORT_ROWS_INVALID;
+use crate::app::imports::{BadRows, IMPORT_ROWS_INVALID};
 use crate::domain::Violations;
-use crate::import::BadRows;
 
 /// The ErrorInfo domain of every error.
 pub const ERROR_DOMAIN: &str = "dealdesk.v1";
@@ -276,7 +275,7 @@ impl From<AppError> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{Location, RowError};
+    use crate::app::imports::{Location, RowError};
 
     /// The bytes an error takes in the headers a client reads: `grpc-message` (percent-encoded)
     /// and `grpc-status-details-bin` (base64), exactly as the server sends them.

@@ -12,10 +12,9 @@ use super::deals::{CHUNK, deal_row, history_row, insert_deal_rows, load_deals};
 use super::directory::user_row;
 use super::entities::{deal, deal_external_id, stage_history, user, user_external_id};
 use super::{SqlStore, is_unique_violation, record_audit, storage};
-use crate::app::ports::{AuditEntry, ImportStore};
+use crate::app::ports::{AuditEntry, ExistingDeal, ImportPlan, ImportStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
-use crate::import::{ExistingDeal, ImportPlan};
 
 impl ImportStore for SqlStore {
     async fn imported_deals(

@@ -6,7 +6,7 @@ use std::future::Future;
 use super::AuditEntry;
 use crate::app::AppResult;
 use crate::domain::directory::UserId;
-use crate::import::{ExistingDeal, ImportPlan};
+pub use crate::import::{ExistingDeal, ImportPlan};
 
 /// Storage of imports: where imported deals and users came from, and the import's writes.
 pub trait ImportStore: Send + Sync + 'static {
