@@ -35,11 +35,7 @@ fn from_row(row: approval_policy::Model) -> Result<PolicyVersion, DbErr> {
     let creator = row
         .creator_id
         .as_deref()
-        .map(|id| {
-            Uuid::parse_str(id)
-                .map(UserId)
-                .map_err(|_| corrupt("uuid", id))
-        })
+        .map(|id| uuid(id).map(UserId))
         .transpose()?;
     Ok(PolicyVersion {
         version: row.version,

@@ -293,7 +293,7 @@ async fn load_pipelines<C: ConnectionTrait>(
     rows.into_iter()
         .map(|row| {
             Ok(Pipeline {
-                id: Uuid::parse_str(&row.id).map_err(|_| corrupt("uuid", &row.id))?,
+                id: uuid(&row.id)?,
                 spec: PipelineSpec {
                     display_name: row.display_name,
                     segment: decode_segment(&row.segment)?,
