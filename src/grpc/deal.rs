@@ -12,7 +12,7 @@ use super::convert::{
 use super::request_limits::{CONTACTS, DEAL_UPDATABLE, QUALIFICATION};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
-use crate::app::deals::{Closing, DealQuery, Outcome};
+use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
 use crate::app::ports::{
     DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store, Topic,
 };
@@ -696,8 +696,10 @@ impl<S: Store> DealService for DealApi<S> {
                 &principal,
                 id,
                 &req.target_stage,
-                etag,
-                &req.override_justification,
+                MoveTerms {
+                    etag,
+                    justification: &req.override_justification,
+                },
                 key,
                 |d| prost::Message::encode_to_vec(&deal_to_wire(d)),
             )
@@ -776,8 +778,10 @@ impl<S: Store> DealService for DealApi<S> {
                 &principal,
                 id,
                 closing,
-                etag,
-                &req.override_justification,
+                MoveTerms {
+                    etag,
+                    justification: &req.override_justification,
+                },
                 key,
                 |d| prost::Message::encode_to_vec(&deal_to_wire(d)),
             )

@@ -3,8 +3,9 @@
 
 mod moves;
 
-pub use moves::{Closing, Outcome, Preview};
+pub use moves::{Closing, MoveTerms, Outcome, Preview};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::Precondition;
@@ -15,8 +16,8 @@ use super::ports::{
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
 use crate::domain::deal::{
-    Access, Deal, DealDraft, DealMask, DealStatus, HistoryDirection, StageHistoryEntry, access,
-    changed_fields, check_leader_owned, merge_fields,
+    Access, Deal, DealDraft, DealFields, DealMask, DealStatus, HistoryDirection, StageHistoryEntry,
+    access, changed_fields, check_leader_owned, merge_fields,
 };
 use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{Role, UserId};
@@ -102,6 +103,120 @@ fn closed_deal(deal: &Deal) -> AppError {
     }
 }
 
+/// A new deal's checked parts.
+struct NewDeal {
+    /// Its pipeline.
+    pipeline: std::sync::Arc<Pipeline>,
+    /// The open stage it starts in.
+    stage_id: String,
+    /// Its fields, merged from the draft.
+    fields: DealFields,
+    /// When it is created.
+    at: DateTime<Utc>,
+}
+
+/// The stage a deal is created in: the one asked for if it is open, else the pipeline's first
+/// open stage; `None`, with the violation added, when there is none to use.
+fn creation_stage(
+    pipeline: Option<&Pipeline>,
+    stage: Option<String>,
+    violations: &mut Violations,
+) -> Option<String> {
+    match (pipeline, stage) {
+        (None, _) => {
+            violations.add("deal.pipeline", "no such pipeline");
+            None
+        }
+        (Some(p), None) => p
+            .spec
+            .stages
+            .iter()
+            .find(|s| s.kind == StageKind::Open)
+            .map(|s| s.stage_id.clone()),
+        (Some(p), Some(stage)) => match p.spec.stage(&stage) {
+            Some(s) if s.kind == StageKind::Open => Some(stage),
+            Some(_) => {
+                violations.add(
+                    "deal.stage",
+                    "a deal is created in an open stage; close it with CloseDeal",
+                );
+                None
+            }
+            None => {
+                violations.add("deal.stage", "is not a stage of the deal's pipeline");
+                None
+            }
+        },
+    }
+}
+
+/// What creating `deal` writes beside it: its first history row, audit row and event.
+fn creation_records(
+    deal: &Deal,
+    actor: UserId,
+) -> (StageHistoryEntry, Vec<AuditEntry>, Vec<DealEventDraft>) {
+    let history = StageHistoryEntry::of(deal, None, HistoryDirection::Create, Some(actor), None);
+    let audit = vec![AuditEntry {
+        actor: Some(actor),
+        action: "CreateDeal",
+        resource: deal_name(deal.id),
+        detail: format!("in stage {}", deal.stage_id),
+        change: None,
+    }];
+    let events = vec![DealEventDraft {
+        description: format!("created in {}", deal.stage_id),
+        ..deal_event(deal, DealEventKind::Created, actor)
+    }];
+    (history, audit, events)
+}
+
+/// What an update of `updated` by `actor` writes beside it: an audit row per changed field, an
+/// event naming them, and one more when the forecast category changed.
+fn update_records(
+    updated: &Deal,
+    changes: &[(&'static str, String, String)],
+    actor: UserId,
+) -> (Vec<AuditEntry>, Vec<DealEventDraft>) {
+    let audit = changes
+        .iter()
+        .cloned()
+        .map(|(field, old, new)| AuditEntry {
+            actor: Some(actor),
+            action: "UpdateDeal",
+            resource: deal_name(updated.id),
+            detail: String::new(),
+            change: Some(FieldChange {
+                field: field.to_string(),
+                old,
+                new,
+            }),
+        })
+        .collect();
+    let mut events = Vec::new();
+    if !changes.is_empty() {
+        events.push(DealEventDraft {
+            fields: changes.iter().map(|(f, _, _)| f.to_string()).collect(),
+            description: format!(
+                "updated {}",
+                changes
+                    .iter()
+                    .map(|(f, _, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ..deal_event(updated, DealEventKind::Updated, actor)
+        });
+    }
+    if let Some((_, old, new)) = changes.iter().find(|(f, _, _)| *f == "forecast_category") {
+        events.push(DealEventDraft {
+            fields: vec!["forecast_category".into()],
+            description: format!("forecast category {old} -> {new}"),
+            ..deal_event(updated, DealEventKind::CategoryChanged, actor)
+        });
+    }
+    (audit, events)
+}
+
 impl<S: Store> App<S> {
     /// The principal's access to deals owned by `owner`.
     pub(super) async fn access_to(
@@ -167,78 +282,22 @@ impl<S: Store> App<S> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let owner = draft.owner_id;
-        let leader = match self.access_to(principal, owner).await? {
-            Access::Write { leader } => leader,
-            Access::Read => {
-                return Err(AppError::denied(
-                    "READ_ONLY_ROLE",
-                    format!("a {} does not create deals", principal.role().as_str()),
-                ));
-            }
-            Access::None => {
-                return Err(AppError::denied(
-                    "OWNER_NOT_ALLOWED",
-                    "you may create deals only for yourself or people below you",
-                ));
-            }
-        };
-        let mut violations = Violations::new();
-        match self.store.get_user(owner).await? {
-            Some(user) if user.profile.active => {}
-            _ => violations.add("deal.owner", "must be an active user"),
-        }
-        let pipeline = self.store.get_pipeline(pipeline_id).await?;
-        let stage_id = match (&pipeline, stage) {
-            (None, _) => {
-                violations.add("deal.pipeline", "no such pipeline");
-                None
-            }
-            (Some(p), None) => p
-                .spec
-                .stages
-                .iter()
-                .find(|s| s.kind == StageKind::Open)
-                .map(|s| s.stage_id.clone()),
-            (Some(p), Some(stage)) => match p.spec.stage(&stage) {
-                Some(s) if s.kind == StageKind::Open => Some(stage),
-                Some(_) => {
-                    violations.add(
-                        "deal.stage",
-                        "a deal is created in an open stage; close it with CloseDeal",
-                    );
-                    None
-                }
-                None => {
-                    violations.add("deal.stage", "is not a stage of the deal's pipeline");
-                    None
-                }
-            },
-        };
-        let at = self.now();
-        let today = self.calendar.day_of(at);
-        let fields = merge_fields(
-            None,
-            draft,
-            DealMask::all(),
-            today,
-            Some(principal.user.id),
+        let leader = self.may_create_for(principal, draft.owner_id).await?;
+        let NewDeal {
+            pipeline,
+            stage_id,
+            fields,
             at,
-        )
-        .map_err(|v| violations.extend(v.prefixed("deal")))
-        .ok();
-        let (Some(pipeline), Some(stage_id), Some(fields), true) =
-            (pipeline, stage_id, fields, violations.is_empty())
-        else {
-            return Err(AppError::invalid(violations));
-        };
+        } = self
+            .check_new_deal(principal, pipeline_id, stage, draft)
+            .await?;
         check_leader_owned(None, &fields, leader).map_err(refused)?;
         let plan = plan_move(
             &pipeline.spec,
             None,
             &stage_id,
             &fields,
-            today,
+            self.calendar.day_of(at),
             self.approval_facts(None, pipeline.spec.segment, fields.discount_bps)
                 .await?,
         )
@@ -259,24 +318,7 @@ impl<S: Store> App<S> {
             closed_at: None,
             version: 1,
         };
-        let history = StageHistoryEntry::of(
-            &deal,
-            None,
-            HistoryDirection::Create,
-            Some(principal.user.id),
-            None,
-        );
-        let audit = vec![AuditEntry {
-            actor: Some(principal.user.id),
-            action: "CreateDeal",
-            resource: deal_name(deal.id),
-            detail: format!("in stage {}", deal.stage_id),
-            change: None,
-        }];
-        let events = vec![DealEventDraft {
-            description: format!("created in {}", deal.stage_id),
-            ..deal_event(&deal, DealEventKind::Created, principal.user.id)
-        }];
+        let (history, audit, events) = creation_records(&deal, principal.user.id);
         let write = idempotent_write(key, || respond(&deal));
         Ok(
             match self
@@ -288,6 +330,62 @@ impl<S: Store> App<S> {
                 Created::Replayed(saved) => Created::Replayed(saved),
             },
         )
+    }
+
+    /// Whether the principal may create deals for `owner`: `Ok(leader)`, telling whether they
+    /// are above the owner.
+    async fn may_create_for(&self, principal: &Principal, owner: UserId) -> AppResult<bool> {
+        match self.access_to(principal, owner).await? {
+            Access::Write { leader } => Ok(leader),
+            Access::Read => Err(AppError::denied(
+                "READ_ONLY_ROLE",
+                format!("a {} does not create deals", principal.role().as_str()),
+            )),
+            Access::None => Err(AppError::denied(
+                "OWNER_NOT_ALLOWED",
+                "you may create deals only for yourself or people below you",
+            )),
+        }
+    }
+
+    /// The new deal's pipeline, stage and fields, every problem with them found at once.
+    async fn check_new_deal(
+        &self,
+        principal: &Principal,
+        pipeline_id: Uuid,
+        stage: Option<String>,
+        draft: DealDraft,
+    ) -> AppResult<NewDeal> {
+        let mut violations = Violations::new();
+        match self.store.get_user(draft.owner_id).await? {
+            Some(user) if user.profile.active => {}
+            _ => violations.add("deal.owner", "must be an active user"),
+        }
+        let pipeline = self.store.get_pipeline(pipeline_id).await?;
+        let stage_id = creation_stage(pipeline.as_deref(), stage, &mut violations);
+        let at = self.now();
+        let today = self.calendar.day_of(at);
+        let fields = merge_fields(
+            None,
+            draft,
+            DealMask::all(),
+            today,
+            Some(principal.user.id),
+            at,
+        )
+        .map_err(|v| violations.extend(v.prefixed("deal")))
+        .ok();
+        let (Some(pipeline), Some(stage_id), Some(fields), true) =
+            (pipeline, stage_id, fields, violations.is_empty())
+        else {
+            return Err(AppError::invalid(violations));
+        };
+        Ok(NewDeal {
+            pipeline,
+            stage_id,
+            fields,
+            at,
+        })
     }
 
     /// One deal the principal may see.
@@ -350,81 +448,58 @@ impl<S: Store> App<S> {
         )
         .map_err(|v| AppError::invalid(v.prefixed("deal")))?;
         if fields.owner_id != current.fields.owner_id {
-            let may_reassign = leader || principal.role() == Role::Admin;
-            if !may_reassign {
-                return Err(AppError::denied(
-                    "REASSIGN_REQUIRES_MANAGER",
-                    "only a manager or leader above the owner (or an admin) reassigns a deal",
-                ));
-            }
-            match self.store.get_user(fields.owner_id).await? {
-                Some(user) if user.profile.active => {}
-                _ => {
-                    return Err(AppError::invalid_field(
-                        "deal.owner",
-                        "must be an active user",
-                    ));
-                }
-            }
-            if !matches!(
-                self.access_to(principal, fields.owner_id).await?,
-                Access::Write { .. }
-            ) {
-                return Err(AppError::denied(
-                    "OWNER_NOT_ALLOWED",
-                    "the new owner must be you or someone below you",
-                ));
-            }
+            self.check_reassignment(principal, leader, fields.owner_id)
+                .await?;
         }
         check_leader_owned(Some(&current.fields), &fields, leader).map_err(refused)?;
         let changes = changed_fields(&current.fields, &fields);
-        let audit = changes
-            .iter()
-            .cloned()
-            .map(|(field, old, new)| AuditEntry {
-                actor: Some(principal.user.id),
-                action: "UpdateDeal",
-                resource: deal_name(id),
-                detail: String::new(),
-                change: Some(FieldChange {
-                    field: field.to_string(),
-                    old,
-                    new,
-                }),
-            })
-            .collect();
         let updated = Deal {
             fields,
             updated_at: at,
             version: current.version + 1,
             ..current.clone()
         };
-        let mut events = Vec::new();
-        if !changes.is_empty() {
-            events.push(DealEventDraft {
-                fields: changes.iter().map(|(f, _, _)| f.to_string()).collect(),
-                description: format!(
-                    "updated {}",
-                    changes
-                        .iter()
-                        .map(|(f, _, _)| *f)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                ..deal_event(&updated, DealEventKind::Updated, principal.user.id)
-            });
-        }
-        if let Some((_, old, new)) = changes.iter().find(|(f, _, _)| *f == "forecast_category") {
-            events.push(DealEventDraft {
-                fields: vec!["forecast_category".into()],
-                description: format!("forecast category {old} -> {new}"),
-                ..deal_event(&updated, DealEventKind::CategoryChanged, principal.user.id)
-            });
-        }
+        let (audit, events) = update_records(&updated, &changes, principal.user.id);
         self.store
             .save_deal(&updated, &current, None, events, audit, None)
             .await?;
         Ok(updated)
+    }
+
+    /// Refuses giving a deal to `new_owner` unless the principal leads its owner (or is an
+    /// admin), and the new owner is active and someone they may give deals to.
+    async fn check_reassignment(
+        &self,
+        principal: &Principal,
+        leader: bool,
+        new_owner: UserId,
+    ) -> AppResult<()> {
+        let may_reassign = leader || principal.role() == Role::Admin;
+        if !may_reassign {
+            return Err(AppError::denied(
+                "REASSIGN_REQUIRES_MANAGER",
+                "only a manager or leader above the owner (or an admin) reassigns a deal",
+            ));
+        }
+        match self.store.get_user(new_owner).await? {
+            Some(user) if user.profile.active => {}
+            _ => {
+                return Err(AppError::invalid_field(
+                    "deal.owner",
+                    "must be an active user",
+                ));
+            }
+        }
+        if !matches!(
+            self.access_to(principal, new_owner).await?,
+            Access::Write { .. }
+        ) {
+            return Err(AppError::denied(
+                "OWNER_NOT_ALLOWED",
+                "the new owner must be you or someone below you",
+            ));
+        }
+        Ok(())
     }
 
     /// A page of a visible deal's field history, after the change at (time, sequence) `after`.

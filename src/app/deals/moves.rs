@@ -2,7 +2,7 @@
 //! forward, free backward, overridable by a manager with a justification) or close it won or
 //! lost, each idempotent on its request id.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{closed_deal, deal_event, deal_name, gate_failure};
@@ -15,6 +15,7 @@ use crate::domain::Violations;
 use crate::domain::deal::{
     Deal, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
+use crate::domain::directory::UserId;
 use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
 use crate::domain::pipeline::{Pipeline, PipelineSpec, StageKind};
 
@@ -44,6 +45,148 @@ pub struct Preview {
     pub pipeline_id: Uuid,
     /// The plan.
     pub plan: MovePlan,
+}
+
+/// What a caller sends with a move or a close besides where to: the version of the deal it read
+/// and a manager's justification for passing unmet exit criteria.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MoveTerms<'a> {
+    /// The version the caller read (`None`: whichever is stored); another -> ABORTED.
+    pub etag: Option<i64>,
+    /// Why unmet exit criteria may be passed (empty: they may not).
+    pub justification: &'a str,
+}
+
+/// A move as [`App::move_deal`] carries it out: the deal as read, where it goes, and on what
+/// terms.
+struct Move<'a> {
+    /// The deal as the caller may change it.
+    deal: Deal,
+    /// Whether the caller is a manager or leader above its owner (who may override gates).
+    leader: bool,
+    /// The stage it goes to.
+    target: &'a str,
+    /// How it closes, when the move closes it.
+    closing: Option<Closing>,
+    /// The version the caller read.
+    etag: Option<i64>,
+    /// The checked justification, if one was given.
+    justification: Option<String>,
+}
+
+/// Refuses a move of a deal changed since the caller read it, of a closed deal, or with a
+/// justification from someone who may not override.
+fn check_movable(mv: &Move<'_>) -> AppResult<()> {
+    let deal = &mv.deal;
+    if mv.etag.is_some_and(|v| v != deal.version) {
+        return Err(AppError::StaleEtag {
+            kind: "deal",
+            name: deal_name(deal.id),
+        });
+    }
+    if deal.status != DealStatus::Open {
+        return Err(closed_deal(deal));
+    }
+    if mv.justification.is_some() && !mv.leader {
+        return Err(AppError::denied(
+            "OVERRIDE_REQUIRES_MANAGER",
+            "only a manager or leader above the owner may override exit criteria",
+        ));
+    }
+    Ok(())
+}
+
+/// What a move writes beside the deal: its history row, audit row and events.
+struct MoveRecord<'a> {
+    /// Who moved it.
+    actor: UserId,
+    /// The deal as read.
+    before: &'a Deal,
+    /// The deal as moved.
+    after: &'a Deal,
+    /// Which way it went.
+    direction: HistoryDirection,
+    /// The justification, when the move passed unmet criteria on it.
+    justification: Option<&'a str>,
+    /// How many criteria it passed unmet.
+    unmet: usize,
+}
+
+impl MoveRecord<'_> {
+    fn history(&self) -> StageHistoryEntry {
+        StageHistoryEntry::of(
+            self.after,
+            Some(self.before.stage_id.clone()),
+            self.direction,
+            Some(self.actor),
+            self.justification.map(str::to_string),
+        )
+    }
+
+    fn audit(&self) -> Vec<AuditEntry> {
+        let (deal, moved) = (self.before, self.after);
+        vec![AuditEntry {
+            actor: Some(self.actor),
+            action: if moved.status == DealStatus::Open {
+                "AdvanceDealStage"
+            } else {
+                "CloseDeal"
+            },
+            resource: deal_name(deal.id),
+            detail: self
+                .justification
+                .map(|j| format!("override: {j}"))
+                .unwrap_or_default(),
+            change: Some(FieldChange {
+                field: "stage".into(),
+                old: deal.stage_id.clone(),
+                new: moved.stage_id.clone(),
+            }),
+        }]
+    }
+
+    fn events(&self) -> Vec<DealEventDraft> {
+        let (deal, moved, direction) = (self.before, self.after, self.direction);
+        let mut events = vec![DealEventDraft {
+            from_stage: deal.stage_id.clone(),
+            direction: Some(direction),
+            description: match moved.status {
+                DealStatus::Open => format!(
+                    "moved {} from {} to {}",
+                    if direction == HistoryDirection::Backward {
+                        "back"
+                    } else {
+                        "forward"
+                    },
+                    deal.stage_id,
+                    moved.stage_id
+                ),
+                DealStatus::Won => format!("closed won from {}", deal.stage_id),
+                DealStatus::Lost => format!("closed lost: {}", moved.loss_reason),
+            },
+            ..deal_event(
+                moved,
+                if moved.status == DealStatus::Open {
+                    DealEventKind::StageMoved
+                } else {
+                    DealEventKind::Closed
+                },
+                self.actor,
+            )
+        }];
+        if let Some(justification) = self.justification {
+            events.push(DealEventDraft {
+                from_stage: deal.stage_id.clone(),
+                direction: Some(direction),
+                description: format!(
+                    "moved past {} unmet exit criteria: {justification}",
+                    self.unmet
+                ),
+                ..deal_event(moved, DealEventKind::GateOverridden, self.actor)
+            });
+        }
+        events
+    }
 }
 
 fn check_justification(justification: &str) -> AppResult<Option<String>> {
@@ -107,21 +250,19 @@ impl<S: Store> App<S> {
     }
 
     /// One attempt at [`App::advance_stage`].
-    #[allow(clippy::too_many_arguments)]
     async fn advance_stage_once(
         &self,
         principal: &Principal,
         id: Uuid,
         target: &str,
-        etag: Option<i64>,
-        justification: &str,
+        terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let justification = check_justification(justification)?;
+        let justification = check_justification(terms.justification)?;
         let (deal, leader) = self.writable_deal(principal, id).await?;
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
         match pipeline.spec.stage(target) {
@@ -139,37 +280,31 @@ impl<S: Store> App<S> {
             }
             Some(_) => {}
         }
-        self.move_deal(
-            principal,
+        let mv = Move {
             deal,
-            &pipeline,
-            target,
-            etag,
-            justification,
             leader,
-            None,
-            key,
-            respond,
-        )
-        .await
+            target,
+            closing: None,
+            etag: terms.etag,
+            justification,
+        };
+        self.move_deal(principal, &pipeline, mv, key, respond).await
     }
 
     /// One attempt at [`App::close_deal`].
-    #[allow(clippy::too_many_arguments)]
     async fn close_deal_once(
         &self,
         principal: &Principal,
         id: Uuid,
         closing: Closing,
-        etag: Option<i64>,
-        justification: &str,
+        terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }
-        let justification = check_justification(justification)?;
+        let justification = check_justification(terms.justification)?;
         if let Outcome::Lost(reason) = &closing.outcome {
             let mut violations = Violations::new();
             crate::domain::check_text(&mut violations, "loss_reason", reason, 500, true);
@@ -198,94 +333,113 @@ impl<S: Store> App<S> {
             .find(|s| s.kind == kind)
             .map(|s| s.stage_id.clone())
             .ok_or_else(|| AppError::Storage("pipeline without a closed stage".into()))?;
-        self.move_deal(
-            principal,
+        let mv = Move {
             deal,
-            &pipeline,
-            &target,
-            etag,
-            justification,
             leader,
-            Some(closing),
-            key,
-            respond,
-        )
-        .await
+            target: &target,
+            closing: Some(closing),
+            etag: terms.etag,
+            justification,
+        };
+        self.move_deal(principal, &pipeline, mv, key, respond).await
     }
 
     /// Moves an open deal to another open stage, gated forward, free backward. Idempotent on
     /// the key, also against concurrent retries of itself.
-    #[allow(clippy::too_many_arguments)]
     pub async fn advance_stage(
         &self,
         principal: &Principal,
         id: Uuid,
         target: &str,
-        etag: Option<i64>,
-        justification: &str,
+        terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
         let retry = key.clone();
         let result = self
-            .advance_stage_once(principal, id, target, etag, justification, key, respond)
+            .advance_stage_once(principal, id, target, terms, key, respond)
             .await;
         self.or_replayed(result, retry.as_ref()).await
     }
 
     /// Closes an open deal: won is gated like a move to the won stage; lost needs a reason.
     /// Idempotent on the key, also against concurrent retries of itself.
-    #[allow(clippy::too_many_arguments)]
     pub async fn close_deal(
         &self,
         principal: &Principal,
         id: Uuid,
         closing: Closing,
-        etag: Option<i64>,
-        justification: &str,
+        terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
         let retry = key.clone();
         let result = self
-            .close_deal_once(principal, id, closing, etag, justification, key, respond)
+            .close_deal_once(principal, id, closing, terms, key, respond)
             .await;
         self.or_replayed(result, retry.as_ref()).await
     }
 
     /// The shared path of advance and close: plan, gate, override, record.
-    #[allow(clippy::too_many_arguments)]
     async fn move_deal(
         &self,
         principal: &Principal,
-        deal: Deal,
         pipeline: &Pipeline,
-        target: &str,
-        etag: Option<i64>,
-        justification: Option<String>,
-        leader: bool,
-        closing: Option<Closing>,
+        mv: Move<'_>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Deal) -> Vec<u8>,
     ) -> AppResult<Created<Deal>> {
-        if etag.is_some_and(|v| v != deal.version) {
-            return Err(AppError::StaleEtag {
-                kind: "deal",
-                name: deal_name(deal.id),
-            });
-        }
-        if deal.status != DealStatus::Open {
-            return Err(closed_deal(&deal));
-        }
-        if justification.is_some() && !leader {
-            return Err(AppError::denied(
-                "OVERRIDE_REQUIRES_MANAGER",
-                "only a manager or leader above the owner may override exit criteria",
-            ));
-        }
+        check_movable(&mv)?;
         let at = self.now();
+        let plan = self.plan_gated_move(pipeline, &mv, at).await?;
+        let overridden = !plan.allowed();
+        let direction = match (&mv.closing, plan.direction) {
+            (Some(_), _) => HistoryDirection::Close,
+            (None, Direction::Backward) => HistoryDirection::Backward,
+            (None, _) => HistoryDirection::Forward,
+        };
+        let Move {
+            deal,
+            target,
+            closing,
+            justification,
+            ..
+        } = mv;
+        let moved = self.moved_deal(&deal, target, closing, at);
+        let justification = justification.filter(|_| overridden);
+        let record = MoveRecord {
+            actor: principal.user.id,
+            before: &deal,
+            after: &moved,
+            direction,
+            justification: justification.as_deref(),
+            unmet: plan.unmet().count(),
+        };
+        let (history, audit, events) = (record.history(), record.audit(), record.events());
+        let write = idempotent_write(key, || respond(&moved));
+        Ok(
+            match self
+                .store
+                .save_deal(&moved, &deal, Some(&history), events, audit, write)
+                .await?
+            {
+                Created::New(()) => Created::New(moved),
+                Created::Replayed(saved) => Created::Replayed(saved),
+            },
+        )
+    }
+
+    /// The move's plan, refused when the deal is already in the target stage or when it
+    /// fails a gate with no justification to pass it.
+    async fn plan_gated_move(
+        &self,
+        pipeline: &Pipeline,
+        mv: &Move<'_>,
+        at: DateTime<Utc>,
+    ) -> AppResult<MovePlan> {
+        let (deal, target) = (&mv.deal, mv.target);
         let approvals = self
-            .move_approval_facts(&pipeline.spec, &deal, target)
+            .move_approval_facts(&pipeline.spec, deal, target)
             .await?;
         let plan = plan_move(
             &pipeline.spec,
@@ -309,15 +463,20 @@ impl<S: Store> App<S> {
                 }],
             });
         }
-        let overridden = !plan.allowed();
-        if overridden && justification.is_none() {
+        if !plan.allowed() && mv.justification.is_none() {
             return Err(gate_failure(pipeline.id, &plan));
         }
-        let direction = match (&closing, plan.direction) {
-            (Some(_), _) => HistoryDirection::Close,
-            (None, Direction::Backward) => HistoryDirection::Backward,
-            (None, _) => HistoryDirection::Forward,
-        };
+        Ok(plan)
+    }
+
+    /// `deal` in `target` as of `at`, closed as `closing` says when the move closes it.
+    fn moved_deal(
+        &self,
+        deal: &Deal,
+        target: &str,
+        closing: Option<Closing>,
+        at: DateTime<Utc>,
+    ) -> Deal {
         let mut moved = Deal {
             stage_id: target.to_string(),
             stage_entered_at: at,
@@ -338,81 +497,7 @@ impl<S: Store> App<S> {
             moved.fields.close_date = Some(closing.on.unwrap_or(self.calendar.day_of(at)));
             moved.fields.forecast_category = ForecastCategory::Closed;
         }
-        let justification = justification.filter(|_| overridden);
-        let history = StageHistoryEntry::of(
-            &moved,
-            Some(deal.stage_id.clone()),
-            direction,
-            Some(principal.user.id),
-            justification.clone(),
-        );
-        let audit = vec![AuditEntry {
-            actor: Some(principal.user.id),
-            action: if moved.status == DealStatus::Open {
-                "AdvanceDealStage"
-            } else {
-                "CloseDeal"
-            },
-            resource: deal_name(deal.id),
-            detail: justification
-                .as_ref()
-                .map(|j| format!("override: {j}"))
-                .unwrap_or_default(),
-            change: Some(FieldChange {
-                field: "stage".into(),
-                old: deal.stage_id.clone(),
-                new: moved.stage_id.clone(),
-            }),
-        }];
-        let mut events = vec![DealEventDraft {
-            from_stage: deal.stage_id.clone(),
-            direction: Some(direction),
-            description: match moved.status {
-                DealStatus::Open => format!(
-                    "moved {} from {} to {}",
-                    if direction == HistoryDirection::Backward {
-                        "back"
-                    } else {
-                        "forward"
-                    },
-                    deal.stage_id,
-                    moved.stage_id
-                ),
-                DealStatus::Won => format!("closed won from {}", deal.stage_id),
-                DealStatus::Lost => format!("closed lost: {}", moved.loss_reason),
-            },
-            ..deal_event(
-                &moved,
-                if moved.status == DealStatus::Open {
-                    DealEventKind::StageMoved
-                } else {
-                    DealEventKind::Closed
-                },
-                principal.user.id,
-            )
-        }];
-        if let Some(justification) = &justification {
-            events.push(DealEventDraft {
-                from_stage: deal.stage_id.clone(),
-                direction: Some(direction),
-                description: format!(
-                    "moved past {} unmet exit criteria: {justification}",
-                    plan.unmet().count()
-                ),
-                ..deal_event(&moved, DealEventKind::GateOverridden, principal.user.id)
-            });
-        }
-        let write = idempotent_write(key, || respond(&moved));
-        Ok(
-            match self
-                .store
-                .save_deal(&moved, &deal, Some(&history), events, audit, write)
-                .await?
-            {
-                Created::New(()) => Created::New(moved),
-                Created::Replayed(saved) => Created::Replayed(saved),
-            },
-        )
+        moved
     }
 
     /// A given closing day must be a day the deal existed on: not after today in the org's
