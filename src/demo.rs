@@ -404,9 +404,11 @@ async fn demo_requests<S: Store>(
                         .decide_step(
                             &principal(approver),
                             id,
-                            index,
-                            true,
-                            "approved (demo)",
+                            crate::app::approvals::StepDecision {
+                                step: index,
+                                approve: true,
+                                comment: "approved (demo)",
+                            },
                             None,
                             |_| Vec::new(),
                         )
@@ -459,9 +461,11 @@ async fn demo_requests<S: Store>(
             app.decide_step(
                 &principal(manager),
                 request.id,
-                0,
-                false,
-                "Too deep for this quarter; try 25%",
+                crate::app::approvals::StepDecision {
+                    step: 0,
+                    approve: false,
+                    comment: "Too deep for this quarter; try 25%",
+                },
                 None,
                 |_| Vec::new(),
             )

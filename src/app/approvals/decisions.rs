@@ -28,6 +28,17 @@ fn closed(request: &ApprovalRequest, what: &str) -> AppError {
     }
 }
 
+/// An approver's decision on one step of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct StepDecision<'a> {
+    /// The step, 0-based.
+    pub step: usize,
+    /// Approve (else reject).
+    pub approve: bool,
+    /// Why; required to reject.
+    pub comment: &'a str,
+}
+
 /// Attempts at a decision that lost a race with another change of the same request.
 const DECIDE_ATTEMPTS: usize = 5;
 
@@ -127,17 +138,19 @@ impl<S: Store> App<S> {
     /// Approves or rejects step `step` (0-based) of a request. Idempotent on the key, also
     /// against concurrent retries of itself; concurrent decisions by different approvers are
     /// applied one after the other, never both on a step one of them completed.
-    #[allow(clippy::too_many_arguments)]
     pub async fn decide_step(
         &self,
         principal: &Principal,
         id: Uuid,
-        step: usize,
-        approve: bool,
-        comment: &str,
+        decision: StepDecision<'_>,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {
+        let StepDecision {
+            step,
+            approve,
+            comment,
+        } = decision;
         let mut v = Violations::new();
         check_text(&mut v, "comment", comment, 2000, false);
         if !approve && comment.trim().is_empty() {

@@ -1,6 +1,6 @@
 //! Delegations: an approver hands their approvals to another active user for a date range.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::app::ports::{AuditEntry, Created, IdempotencyKey, Store};
@@ -8,20 +8,35 @@ use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval_request::{Delegation, check_delegation};
 use crate::domain::directory::{Role, User, UserId};
 
+/// A delegation as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewDelegation {
+    /// Whose approvals are delegated (`None`: the caller's).
+    pub delegator: Option<UserId>,
+    /// Who approves for them.
+    pub delegate: UserId,
+    /// First day delegated, in the org's calendar.
+    pub start: NaiveDate,
+    /// Last day delegated.
+    pub end: NaiveDate,
+}
+
 impl<S: Store> App<S> {
     /// Delegates the approvals of `delegation.delegator` (the caller, or anyone for an admin)
     /// to another active user for a date range, refusing ranges that would close a cycle.
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_delegation(
         &self,
         principal: &Principal,
-        delegator: Option<UserId>,
-        delegate: UserId,
-        start: chrono::NaiveDate,
-        end: chrono::NaiveDate,
+        asked: NewDelegation,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&Delegation) -> Vec<u8>,
     ) -> AppResult<Created<Delegation>> {
+        let NewDelegation {
+            delegator,
+            delegate,
+            start,
+            end,
+        } = asked;
         if let Some(saved) = self.replay(key.as_ref()).await? {
             return Ok(Created::Replayed(saved));
         }

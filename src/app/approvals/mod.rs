@@ -6,6 +6,9 @@
 mod decisions;
 mod delegations;
 
+pub use decisions::StepDecision;
+pub use delegations::NewDelegation;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,11 +21,12 @@ use super::ports::{
 };
 use super::roles::require_metrics_reader;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
-use crate::domain::approval::{Approver, Terms, check_terms, route};
+use crate::domain::approval::{Approver, Route, Terms, check_terms, route};
 use crate::domain::approval_request::{
-    Actor, ApprovalRequest, ChainMember, Metrics, RequestState, Submission, metrics, resolve_seats,
+    Actor, ApprovalRequest, ChainMember, Metrics, RequestState, Seat, Submission, metrics,
+    resolve_seats,
 };
-use crate::domain::deal::{Access, DealStatus};
+use crate::domain::deal::{Access, Deal, DealStatus};
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::ApprovalFacts;
 use crate::domain::money::Money;
@@ -77,6 +81,54 @@ fn submitted_event(request: &ApprovalRequest, actor: UserId) -> Vec<EventDraft> 
     events
 }
 
+/// Refuses a submission by someone who may not submit on the deal, or on a closed deal.
+fn check_submittable(principal: &Principal, deal: &Deal, access: Access) -> AppResult<()> {
+    if !matches!(access, Access::Write { .. }) && principal.role() != Role::DealDesk {
+        return Err(AppError::denied(
+            "REQUESTER_ROLE",
+            format!(
+                "a {} does not submit deal-desk requests",
+                principal.role().as_str()
+            ),
+        ));
+    }
+    if deal.status != DealStatus::Open {
+        return Err(AppError::FailedPrecondition {
+            reason: "DEAL_CLOSED",
+            message: "the deal is closed: nothing is left to approve".into(),
+            violations: vec![Precondition {
+                kind: "DEAL_STATUS".into(),
+                subject: format!("deals/{}", deal.id),
+                description: "the deal must be open".into(),
+            }],
+        });
+    }
+    Ok(())
+}
+
+/// `earlier` superseded at `at` by its resubmission `request`, with the event saying so.
+fn superseded_by(
+    mut earlier: ApprovalRequest,
+    request: &ApprovalRequest,
+    actor: UserId,
+    at: DateTime<Utc>,
+) -> AppResult<(ApprovalRequest, EventDraft)> {
+    earlier.supersede(at).map_err(|_| AppError::StaleEtag {
+        kind: "approval request",
+        name: request_name(earlier.id),
+    })?;
+    let withdrawn = EventDraft {
+        kind: EventKind::Withdrawn,
+        request_id: earlier.id,
+        deal_id: earlier.deal_id,
+        step: None,
+        actor: Some(actor),
+        description: format!("superseded by {}", request_name(request.id)),
+        audience: earlier.audience(),
+    };
+    Ok((earlier, withdrawn))
+}
+
 impl<S: Store> App<S> {
     /// The people above `owner`, nearest first, as approver resolution needs them. Loaded once
     /// per submission, for every step.
@@ -109,74 +161,12 @@ impl<S: Store> App<S> {
             return Ok(Created::Replayed(saved));
         }
         let (deal, access) = self.visible_deal(principal, deal_id).await?;
-        if !matches!(access, Access::Write { .. }) && principal.role() != Role::DealDesk {
-            return Err(AppError::denied(
-                "REQUESTER_ROLE",
-                format!(
-                    "a {} does not submit deal-desk requests",
-                    principal.role().as_str()
-                ),
-            ));
-        }
-        if deal.status != DealStatus::Open {
-            return Err(AppError::FailedPrecondition {
-                reason: "DEAL_CLOSED",
-                message: "the deal is closed: nothing is left to approve".into(),
-                violations: vec![Precondition {
-                    kind: "DEAL_STATUS".into(),
-                    subject: format!("deals/{}", deal.id),
-                    description: "the deal must be open".into(),
-                }],
-            });
-        }
+        check_submittable(principal, &deal, access)?;
         let (policy, route) = self
             .route_for(principal, deal.pipeline_id, deal.fields.amount, &terms)
             .await?;
-        let earlier = match resubmits {
-            None => None,
-            Some(id) => {
-                let (earlier, version) = self
-                    .store
-                    .get_request(id)
-                    .await?
-                    .filter(|(r, _)| r.deal_id == deal.id)
-                    .ok_or_else(|| {
-                        AppError::invalid_field("resubmits", "must name a request on the same deal")
-                    })?;
-                if matches!(
-                    earlier.state,
-                    RequestState::Withdrawn | RequestState::Superseded
-                ) {
-                    return Err(AppError::FailedPrecondition {
-                        reason: "NOT_RESUBMITTABLE",
-                        message: format!(
-                            "the request is {:?}: resubmit the request that replaced it, or \
-                             submit a new one",
-                            earlier.state
-                        ),
-                        violations: vec![Precondition {
-                            kind: "REQUEST_STATE".into(),
-                            subject: request_name(earlier.id),
-                            description: "must be pending, approved or rejected".into(),
-                        }],
-                    });
-                }
-                Some((earlier, version))
-            }
-        };
-        let chain = if route.steps.is_empty() {
-            Vec::new()
-        } else {
-            self.approver_chain(deal.fields.owner_id).await?
-        };
-        let seats = route
-            .steps
-            .iter()
-            .map(|step| {
-                resolve_seats(&chain, principal.user.id, &step.step.approvers)
-                    .map_err(|missing| no_approver(&step.step.name, missing))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
+        let earlier = self.resubmitted(deal.id, resubmits).await?;
+        let seats = self.seats_of(principal, &deal, &route).await?;
         let at = self.now();
         let request = ApprovalRequest::submit(
             Submission {
@@ -195,20 +185,9 @@ impl<S: Store> App<S> {
         );
         let mut events = Vec::new();
         let superseded = match earlier {
-            Some((mut earlier, version)) => {
-                earlier.supersede(at).map_err(|_| AppError::StaleEtag {
-                    kind: "approval request",
-                    name: request_name(earlier.id),
-                })?;
-                events.push(EventDraft {
-                    kind: EventKind::Withdrawn,
-                    request_id: earlier.id,
-                    deal_id: earlier.deal_id,
-                    step: None,
-                    actor: Some(principal.user.id),
-                    description: format!("superseded by {}", request_name(request.id)),
-                    audience: earlier.audience(),
-                });
+            Some((earlier, version)) => {
+                let (earlier, withdrawn) = superseded_by(earlier, &request, principal.user.id, at)?;
+                events.push(withdrawn);
                 Some((earlier, version))
             }
             None => None,
@@ -239,6 +218,68 @@ impl<S: Store> App<S> {
             Created::New(()) => Created::New(request),
             Created::Replayed(saved) => Created::Replayed(saved),
         })
+    }
+
+    /// The request a submission resubmits, with its version: one on the same deal that is
+    /// still pending, approved or rejected.
+    async fn resubmitted(
+        &self,
+        deal_id: Uuid,
+        resubmits: Option<Uuid>,
+    ) -> AppResult<Option<(ApprovalRequest, i64)>> {
+        let Some(id) = resubmits else {
+            return Ok(None);
+        };
+        let (earlier, version) = self
+            .store
+            .get_request(id)
+            .await?
+            .filter(|(r, _)| r.deal_id == deal_id)
+            .ok_or_else(|| {
+                AppError::invalid_field("resubmits", "must name a request on the same deal")
+            })?;
+        if matches!(
+            earlier.state,
+            RequestState::Withdrawn | RequestState::Superseded
+        ) {
+            return Err(AppError::FailedPrecondition {
+                reason: "NOT_RESUBMITTABLE",
+                message: format!(
+                    "the request is {:?}: resubmit the request that replaced it, or \
+                     submit a new one",
+                    earlier.state
+                ),
+                violations: vec![Precondition {
+                    kind: "REQUEST_STATE".into(),
+                    subject: request_name(earlier.id),
+                    description: "must be pending, approved or rejected".into(),
+                }],
+            });
+        }
+        Ok(Some((earlier, version)))
+    }
+
+    /// Who sits on each step of `route` for a request on `deal`, resolved from its owner's
+    /// reporting chain (read only when some step needs it).
+    async fn seats_of(
+        &self,
+        principal: &Principal,
+        deal: &Deal,
+        route: &Route,
+    ) -> AppResult<Vec<Vec<Seat>>> {
+        let chain = if route.steps.is_empty() {
+            Vec::new()
+        } else {
+            self.approver_chain(deal.fields.owner_id).await?
+        };
+        route
+            .steps
+            .iter()
+            .map(|step| {
+                resolve_seats(&chain, principal.user.id, &step.step.approvers)
+                    .map_err(|missing| no_approver(&step.step.name, missing))
+            })
+            .collect()
     }
 
     /// Whether the principal may see a request: its deal is visible to them, or they are (or
