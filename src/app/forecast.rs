@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::exchange::Converter;
 use super::period_forecast::{ForecastMethod, NewPipeline, PeriodModel};
-use super::ports::{OpenDealRow, Store};
+use super::ports::{OpenDealRow, OpenGroupRow, Store, Valuation, WonRow};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::ForecastCategory;
@@ -147,6 +147,17 @@ impl RateTable {
             .is_some_and(|s| s.kind == StageKind::Open)
     }
 
+    /// The snapshots chosen, as (pipeline, version) in order.
+    pub fn used(&self) -> Vec<(Uuid, i64)> {
+        let mut used: Vec<(Uuid, i64)> = self
+            .chosen
+            .values()
+            .map(|s| (s.pipeline_id, s.version))
+            .collect();
+        used.sort();
+        used
+    }
+
     /// Every open stage of every pipeline with its learned rate, for the database to weigh
     /// deals with.
     pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
@@ -278,59 +289,29 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        // Independent reads, each on its own connection: the period's open deals, its won deals
-        // and the not-yet-created term's past revenue are read at the same time. A small
-        // team's range almost always needs its few hundred deals one by one (see below), so
-        // its open deals are read one by one and valued here, by the arithmetic the database
-        // uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer than groups
-        // and deals both.
-        let seed = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
-            h.finish()
-        };
+        // A small team's range almost always needs its few hundred deals one by one (see
+        // below), so its open deals are read one by one and valued here, by the arithmetic the
+        // database uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer
+        // than groups and deals both.
+        let seed = read_key(period, scope, currency);
         let small_team = owners
             .as_ref()
             .is_some_and(|o| o.len() <= SMALL_TEAM_OWNERS);
-        let one_by_one = small_team || self.read_hints.one_by_one(seed);
+        let reading = Reading {
+            owners: owners.as_deref(),
+            period,
+            bounds: (start, end),
+            valuation: &valuation,
+            one_by_one: small_team || self.read_hints.one_by_one(seed),
+            learned: model.learned(),
+        };
         let mut new_converter = Converter::new(currency, exchange.clone());
-        let (open, won, each_deal, new) = tokio::try_join!(
-            async {
-                if one_by_one {
-                    return Ok(Vec::new());
-                }
-                self.store
-                    .open_deal_groups(owners.as_deref(), start, end, &valuation)
-                    .await
-            },
-            self.store.closed_won_between(
-                owners.as_deref(),
-                owners.is_some(),
-                start,
-                end,
-                &valuation
-            ),
-            async {
-                if !one_by_one {
-                    return Ok(None);
-                }
-                let rows = self
-                    .store
-                    .open_deals_closing(owners.as_deref(), start, end)
-                    .await?;
-                Ok(Some(rows))
-            },
-            async {
-                if !model.learned() {
-                    return Ok(None);
-                }
-                let new = self
-                    .new_pipeline(owners.as_deref(), period, &mut new_converter, &valuation)
-                    .await?;
-                Ok(Some(new))
-            },
-        )?;
+        let PeriodRows {
+            open,
+            won,
+            each_deal,
+            new,
+        } = self.read_period(&reading, &mut new_converter).await?;
         new_converter.finish()?;
         let one_by_one = |converter: &mut Converter, row: &OpenDealRow| {
             let amount = converter.amount(row.amount);
@@ -347,40 +328,14 @@ impl<S: Store> App<S> {
                     (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
                 })
                 .collect(),
-            None => open
-                .iter()
-                .map(|row| {
-                    let rate = row.currency.map_or(0.0, |c| converter.rate(c));
-                    let (band, pushes) = match row.segment {
-                        Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
-                        None => (None, 0),
-                    };
-                    let deals = OpenDeals {
-                        deals: row.deals,
-                        amount: converter.take(row.currency, row.converted),
-                        squares: row.squares * rate * rate,
-                        cubes: row.cubes * rate * rate * rate,
-                        probability: model.q(row.pipeline, &row.stage, band, pushes),
-                        category: row.category,
-                        weighted: row.weighted.unwrap_or(0),
-                        period_weighted: row.period_weighted.unwrap_or(0),
-                    };
-                    (row.owner, row.pipeline, row.stage.as_str(), deals)
-                })
-                .collect(),
+            None => valued_groups(&open, &mut converter, &model),
         };
         let won: Vec<(Option<UserId>, i64)> = won
             .iter()
             .map(|row| (row.owner, converter.take(row.currency, row.converted)))
             .collect();
         let method = model.method(deals.iter().filter(|d| d.3.deals > 0).map(|d| d.1));
-        let mut stage_weighted: Vec<Uuid> = deals
-            .iter()
-            .map(|d| d.1)
-            .filter(|p| model.learned() && !model.covers(*p))
-            .collect();
-        stage_weighted.sort();
-        stage_weighted.dedup();
+        let stage_weighted = stage_weighted(&deals, &model);
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
@@ -423,12 +378,6 @@ impl<S: Store> App<S> {
             won: &won,
             new: new.as_ref(),
         };
-        let mut used: Vec<(Uuid, i64)> = table
-            .chosen
-            .values()
-            .map(|s| (s.pipeline_id, s.version))
-            .collect();
-        used.sort();
         Ok(ForecastResult {
             bounds: (start, end),
             currency,
@@ -437,13 +386,147 @@ impl<S: Store> App<S> {
             by_stage: breakdown.by_stage(),
             by_category: breakdown.by_category(),
             by_report: breakdown.by_report(scope, &tree),
-            snapshots: used,
+            snapshots: table.used(),
             method,
             horizon_days: horizon,
             not_yet_created: new.map(|n| n.line),
             stage_weighted,
         })
     }
+
+    /// A forecast's independent reads, each on its own connection, at the same time: the
+    /// period's open deals (in groups, or one by one), its won deals and the not-yet-created
+    /// term's past revenue.
+    async fn read_period(
+        &self,
+        reading: &Reading<'_>,
+        new_converter: &mut Converter,
+    ) -> AppResult<PeriodRows> {
+        let Reading {
+            owners,
+            period,
+            bounds: (start, end),
+            valuation,
+            one_by_one,
+            learned,
+        } = *reading;
+        let (open, won, each_deal, new) = tokio::try_join!(
+            async {
+                if one_by_one {
+                    return Ok(Vec::new());
+                }
+                self.store
+                    .open_deal_groups(owners, start, end, valuation)
+                    .await
+            },
+            self.store
+                .closed_won_between(owners, owners.is_some(), start, end, valuation),
+            async {
+                if !one_by_one {
+                    return Ok(None);
+                }
+                let rows = self.store.open_deals_closing(owners, start, end).await?;
+                Ok(Some(rows))
+            },
+            async {
+                if !learned {
+                    return Ok(None);
+                }
+                let new = self
+                    .new_pipeline(owners, period, new_converter, valuation)
+                    .await?;
+                Ok(Some(new))
+            },
+        )?;
+        Ok(PeriodRows {
+            open,
+            won,
+            each_deal,
+            new,
+        })
+    }
+}
+
+/// What one forecast reads: whose deals, of which days, valued how, and whether its open
+/// deals are read one by one.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    /// The scope's owners (`None`: everyone).
+    owners: Option<&'a [UserId]>,
+    /// The period.
+    period: Period,
+    /// Its first day and first day after.
+    bounds: (NaiveDate, NaiveDate),
+    /// How the database values each deal.
+    valuation: &'a Valuation,
+    /// Whether the open deals are read one by one rather than in groups.
+    one_by_one: bool,
+    /// Whether period rates are learned (then the not-yet-created term is read too).
+    learned: bool,
+}
+
+/// What [`App::read_period`] read.
+struct PeriodRows {
+    /// The open deals in groups (empty when read one by one).
+    open: Vec<OpenGroupRow>,
+    /// The won deals.
+    won: Vec<WonRow>,
+    /// The open deals one by one, when so read.
+    each_deal: Option<Vec<OpenDealRow>>,
+    /// The not-yet-created term, with period rates.
+    new: Option<NewPipeline>,
+}
+
+/// The key [`ReadHints`] remembers a forecast under: its period, scope and currency, hashed.
+fn read_key(period: Period, scope: Scope, currency: Currency) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
+    h.finish()
+}
+
+/// Open-deal groups as (owner, pipeline, stage, valued), converted into the reporting currency
+/// and weighed at their segment's q.
+fn valued_groups<'a>(
+    open: &'a [OpenGroupRow],
+    converter: &mut Converter,
+    model: &PeriodModel<'_>,
+) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+    open.iter()
+        .map(|row| {
+            let rate = row.currency.map_or(0.0, |c| converter.rate(c));
+            let (band, pushes) = match row.segment {
+                Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
+                None => (None, 0),
+            };
+            let deals = OpenDeals {
+                deals: row.deals,
+                amount: converter.take(row.currency, row.converted),
+                squares: row.squares * rate * rate,
+                cubes: row.cubes * rate * rate * rate,
+                probability: model.q(row.pipeline, &row.stage, band, pushes),
+                category: row.category,
+                weighted: row.weighted.unwrap_or(0),
+                period_weighted: row.period_weighted.unwrap_or(0),
+            };
+            (row.owner, row.pipeline, row.stage.as_str(), deals)
+        })
+        .collect()
+}
+
+/// Pipelines of open deals weighed by their stage rates for want of period rates, in order.
+fn stage_weighted(
+    deals: &[(Option<UserId>, Uuid, &str, OpenDeals)],
+    model: &PeriodModel<'_>,
+) -> Vec<Uuid> {
+    let mut pipelines: Vec<Uuid> = deals
+        .iter()
+        .map(|d| d.1)
+        .filter(|p| model.learned() && !model.covers(*p))
+        .collect();
+    pipelines.sort();
+    pipelines.dedup();
+    pipelines
 }
 
 /// A forecast's open deals (owner, pipeline, stage, valued), won amounts and not-yet-created
