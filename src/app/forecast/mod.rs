@@ -1,5 +1,9 @@
 //! The forecast of a period for a scope, rolled up the reporting tree.
 
+mod rates;
+
+pub(crate) use rates::RateTable;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -17,8 +21,6 @@ use crate::domain::forecast::{Figures, OpenDeals, Range, model_range, range_need
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
-use crate::domain::pipeline::{Pipeline, StageKind};
-use crate::domain::winrate::WinRateSnapshot;
 
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the
@@ -101,87 +103,6 @@ pub(crate) struct ScopeView {
     pub tree: Arc<ReportingTree>,
 }
 
-/// The win rates a forecast uses: the chosen snapshots, else the stages' defaults.
-pub(crate) struct RateTable {
-    /// The chosen snapshot of each pipeline that has one.
-    pub chosen: HashMap<Uuid, WinRateSnapshot>,
-    /// Every pipeline (for default probabilities and stage order).
-    pub pipelines: Vec<Pipeline>,
-}
-
-impl RateTable {
-    /// The stage's static default probability.
-    pub fn default(&self, pipeline: Uuid, stage: &str) -> f64 {
-        self.pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .map(|s| f64::from(s.default_probability_bps) / 10_000.0)
-            .unwrap_or(0.0)
-    }
-
-    /// The learned rate (the snapshot's), else the default.
-    pub fn learned(&self, pipeline: Uuid, stage: &str) -> f64 {
-        self.chosen
-            .get(&pipeline)
-            .and_then(|s| s.rate_of(stage))
-            .unwrap_or_else(|| self.default(pipeline, stage))
-    }
-
-    /// The rate a deal in this stage is weighed with, as the database weighs it
-    /// ([`RateTable::open_stage_rates`]): the learned rate of an open stage, else nothing.
-    pub fn open_rate(&self, pipeline: Uuid, stage: &str) -> f64 {
-        if self.is_open(pipeline, stage) {
-            self.learned(pipeline, stage)
-        } else {
-            0.0
-        }
-    }
-
-    /// Whether `stage` is an open stage of `pipeline`.
-    pub fn is_open(&self, pipeline: Uuid, stage: &str) -> bool {
-        self.pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .is_some_and(|s| s.kind == StageKind::Open)
-    }
-
-    /// The snapshots chosen, as (pipeline, version) in order.
-    pub fn used(&self) -> Vec<(Uuid, i64)> {
-        let mut used: Vec<(Uuid, i64)> = self
-            .chosen
-            .values()
-            .map(|s| (s.pipeline_id, s.version))
-            .collect();
-        used.sort();
-        used
-    }
-
-    /// Every open stage of every pipeline with its learned rate, for the database to weigh
-    /// deals with.
-    pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
-        self.open_stages(|pipeline, stage| self.learned(pipeline, stage))
-    }
-
-    /// Every open stage of every pipeline with what `value` gives it.
-    pub fn open_stages<T>(&self, value: impl Fn(Uuid, &str) -> T) -> Vec<(Uuid, Vec<(String, T)>)> {
-        self.pipelines
-            .iter()
-            .map(|p| {
-                let stages = p
-                    .spec
-                    .stages
-                    .iter()
-                    .filter(|s| s.kind == StageKind::Open)
-                    .map(|s| (s.stage_id.clone(), value(p.id, &s.stage_id)))
-                    .collect();
-                (p.id, stages)
-            })
-            .collect()
-    }
-}
-
 impl<S: Store> App<S> {
     /// Resolves a scope for `viewer` (`None`: the server itself, which sees everything), with
     /// visibility as for deals.
@@ -228,32 +149,6 @@ impl<S: Store> App<S> {
             }
         };
         Ok(ScopeView { owners, tree })
-    }
-
-    /// The rates of the current snapshots, with `snapshots` named instead where given.
-    pub(crate) async fn rate_table(&self, snapshots: &[(Uuid, i64)]) -> AppResult<RateTable> {
-        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
-            .store
-            .current_win_rate_snapshots()
-            .await?
-            .into_iter()
-            .map(|s| (s.pipeline_id, s))
-            .collect();
-        for &(pipeline, version) in snapshots {
-            let snapshot = self
-                .store
-                .get_win_rate_snapshot(pipeline, version)
-                .await?
-                .ok_or_else(|| {
-                    AppError::invalid_field(
-                        "snapshots",
-                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
-                    )
-                })?;
-            chosen.insert(pipeline, snapshot);
-        }
-        let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
-        Ok(RateTable { chosen, pipelines })
     }
 
     /// The forecast of `period` for `scope`, in `currency`, using the current snapshots except
@@ -346,31 +241,18 @@ impl<S: Store> App<S> {
             .map(|n| n.line.values.iter().map(|&(_, v)| v).collect())
             .unwrap_or_default();
         let effects = model.effects();
-        // Few deals, or uneven ones: the range reads them one by one (a few hundred at most);
-        // a small team's are one by one already.
-        let range = match model_range(closed_total, &all, &past, &effects, seed) {
-            Some(range) => {
-                if !small_team {
-                    let needs = each_deal.is_some() && range_needs_each_deal(&all);
-                    self.read_hints.remember(seed, needs);
-                }
-                range
-            }
-            None => {
-                self.read_hints.remember(seed, true);
-                let rows = self
-                    .store
-                    .open_deals_closing(owners.as_deref(), start, end)
-                    .await?;
-                let each: Vec<OpenDeals> = rows
-                    .iter()
-                    .map(|row| one_by_one(&mut converter, row))
-                    .collect();
-                model_range(closed_total, &each, &past, &effects, seed).ok_or_else(|| {
-                    AppError::Storage("a range over single deals always computes".into())
-                })?
-            }
+        let inputs = RangeInputs {
+            closed_won: closed_total,
+            deals: &all,
+            new: &past,
+            effects: &effects,
+            seed,
         };
+        let range = self
+            .revenue_range(&reading, small_team, inputs, |row| {
+                one_by_one(&mut converter, row)
+            })
+            .await?;
         converter.finish()?;
         let breakdown = Breakdown {
             table: &table,
@@ -392,6 +274,41 @@ impl<S: Store> App<S> {
             not_yet_created: new.map(|n| n.line),
             stage_weighted,
         })
+    }
+
+    /// The range of the revenue. Few deals, or uneven ones: the range reads them one by one
+    /// (a few hundred at most), valued by `value`; a small team's are one by one already.
+    /// Whether it needed them so is remembered for the next forecast of the same key.
+    async fn revenue_range(
+        &self,
+        reading: &Reading<'_>,
+        small_team: bool,
+        inputs: RangeInputs<'_>,
+        value: impl FnMut(&OpenDealRow) -> OpenDeals,
+    ) -> AppResult<Range> {
+        let RangeInputs {
+            closed_won,
+            deals,
+            new,
+            effects,
+            seed,
+        } = inputs;
+        if let Some(range) = model_range(closed_won, deals, new, effects, seed) {
+            if !small_team {
+                let needs = reading.one_by_one && range_needs_each_deal(deals);
+                self.read_hints.remember(seed, needs);
+            }
+            return Ok(range);
+        }
+        self.read_hints.remember(seed, true);
+        let (start, end) = reading.bounds;
+        let rows = self
+            .store
+            .open_deals_closing(reading.owners, start, end)
+            .await?;
+        let each: Vec<OpenDeals> = rows.iter().map(value).collect();
+        model_range(closed_won, &each, new, effects, seed)
+            .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))
     }
 
     /// A forecast's independent reads, each on its own connection, at the same time: the
@@ -463,6 +380,21 @@ struct Reading<'a> {
     one_by_one: bool,
     /// Whether period rates are learned (then the not-yet-created term is read too).
     learned: bool,
+}
+
+/// What the range of the revenue is computed from ([`model_range`]'s arguments).
+#[derive(Clone, Copy)]
+struct RangeInputs<'a> {
+    /// Won so far, converted.
+    closed_won: i64,
+    /// The open deals, valued.
+    deals: &'a [OpenDeals],
+    /// The not-yet-created term's past values.
+    new: &'a [i64],
+    /// The period rates' effects.
+    effects: &'a [f64],
+    /// The sampling seed (the read key).
+    seed: u64,
 }
 
 /// What [`App::read_period`] read.
