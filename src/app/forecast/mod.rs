@@ -208,21 +208,8 @@ impl<S: Store> App<S> {
             new,
         } = self.read_period(&reading, &mut new_converter).await?;
         new_converter.finish()?;
-        let one_by_one = |converter: &mut Converter, row: &OpenDealRow| {
-            let amount = converter.amount(row.amount);
-            let band = model.band(row.pipeline, row.amount);
-            let q = model.q(row.pipeline, &row.stage, band, row.pushes);
-            let classic = table.open_rate(row.pipeline, &row.stage);
-            OpenDeals::weighed(amount, classic, q, row.category)
-        };
-        let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = match &each_deal {
-            Some(rows) => rows
-                .iter()
-                .map(|row| {
-                    let deal = one_by_one(&mut converter, row);
-                    (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
-                })
-                .collect(),
+        let deals = match &each_deal {
+            Some(rows) => valued_deals(rows, &mut converter, &model, &table),
             None => valued_groups(&open, &mut converter, &model),
         };
         let won: Vec<(Option<UserId>, i64)> = won
@@ -250,7 +237,7 @@ impl<S: Store> App<S> {
         };
         let range = self
             .revenue_range(&reading, small_team, inputs, |row| {
-                one_by_one(&mut converter, row)
+                valued_deal(&mut converter, row, &model, &table)
             })
             .await?;
         converter.finish()?;
@@ -415,6 +402,36 @@ fn read_key(period: Period, scope: Scope, currency: Currency) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
     h.finish()
+}
+
+/// One open deal valued here as the database values a group: converted, weighed by its stage's
+/// rate and by its segment's q.
+fn valued_deal(
+    converter: &mut Converter,
+    row: &OpenDealRow,
+    model: &PeriodModel<'_>,
+    table: &RateTable,
+) -> OpenDeals {
+    let amount = converter.amount(row.amount);
+    let band = model.band(row.pipeline, row.amount);
+    let q = model.q(row.pipeline, &row.stage, band, row.pushes);
+    let classic = table.open_rate(row.pipeline, &row.stage);
+    OpenDeals::weighed(amount, classic, q, row.category)
+}
+
+/// Open deals read one by one as (owner, pipeline, stage, valued).
+fn valued_deals<'a>(
+    rows: &'a [OpenDealRow],
+    converter: &mut Converter,
+    model: &PeriodModel<'_>,
+    table: &RateTable,
+) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+    rows.iter()
+        .map(|row| {
+            let deal = valued_deal(converter, row, model, table);
+            (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
+        })
+        .collect()
 }
 
 /// Open-deal groups as (owner, pipeline, stage, valued), converted into the reporting currency
