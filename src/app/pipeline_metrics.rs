@@ -240,36 +240,7 @@ impl<S: Store> App<S> {
         // A pipeline serves one segment: another segment's filter keeps none of its deals.
         let segment_matches = request.segment.is_none_or(|s| s == pipeline.spec.segment);
         let aggregates = if segment_matches {
-            Aggregates {
-                entries: self
-                    .store
-                    .stage_entries(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.stage_id.clone()), r))
-                    .collect(),
-                exits: self
-                    .store
-                    .stage_exits(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.stage_id.clone()), r))
-                    .collect(),
-                pushes: self
-                    .store
-                    .close_date_pushes(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.bucket, r))
-                    .collect(),
-                closed: self
-                    .store
-                    .closed_deals(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.sources), r))
-                    .collect(),
-            }
+            self.aggregates(&query).await?
         } else {
             Aggregates::default()
         };
@@ -317,6 +288,40 @@ impl<S: Store> App<S> {
             stale_deals,
             stale_deal_count,
             computed_at,
+        })
+    }
+
+    /// The aggregates of the query, each computed in the database, keyed for lookup.
+    async fn aggregates(&self, query: &MetricsQuery) -> AppResult<Aggregates> {
+        Ok(Aggregates {
+            entries: self
+                .store
+                .stage_entries(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.stage_id.clone()), r))
+                .collect(),
+            exits: self
+                .store
+                .stage_exits(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.stage_id.clone()), r))
+                .collect(),
+            pushes: self
+                .store
+                .close_date_pushes(query)
+                .await?
+                .into_iter()
+                .map(|r| (r.bucket, r))
+                .collect(),
+            closed: self
+                .store
+                .closed_deals(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.sources), r))
+                .collect(),
         })
     }
 
