@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
+use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
@@ -358,9 +359,26 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Logs where and with which limits the server starts.
+    fn log_settings(&self) -> std::io::Result<()> {
+        tracing::info!(
+            addr = %self.listener.local_addr()?,
+            tls = self.tls.is_some(),
+            max_in_flight = self.limits.max_in_flight,
+            max_streams_per_user = self.stream_limits.per_user,
+            max_streams = self.stream_limits.per_process,
+            default_deadline = ?self.limits.default_deadline,
+            long_deadline = ?self.limits.long_deadline,
+            max_connections = self.connections.max_connections,
+            first_request = ?self.connections.first_request,
+            "serving dealdesk"
+        );
+        Ok(())
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting and drains calls in flight.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
         let app = App::new(self.store.clone())
@@ -383,7 +401,7 @@ impl Application {
             self.store.pool_size(),
         );
         let requests = Arc::new(RequestMetrics::default().with_in_flight(overload.in_flight()));
-        let exporter = self.metrics.map(|listener| {
+        let exporter = self.metrics.take().map(|listener| {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics on /metrics");
             tokio::spawn(metrics::serve(
                 listener,
@@ -400,18 +418,7 @@ impl Application {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
-        tracing::info!(
-            addr = %self.listener.local_addr()?,
-            tls = self.tls.is_some(),
-            max_in_flight = self.limits.max_in_flight,
-            max_streams_per_user = self.stream_limits.per_user,
-            max_streams = self.stream_limits.per_process,
-            default_deadline = ?self.limits.default_deadline,
-            long_deadline = ?self.limits.long_deadline,
-            max_connections = self.connections.max_connections,
-            first_request = ?self.connections.first_request,
-            "serving dealdesk"
-        );
+        self.log_settings()?;
         let gate = Gate::new(self.connections);
         let mut server = Server::builder()
             .http2_keepalive_interval(self.connections.keepalive_interval)
@@ -428,32 +435,11 @@ impl Application {
             .layer(self.cors.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(overload)
-            .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(
-                DirectoryServiceServer::new(DirectoryApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                PipelineServiceServer::new(PipelineApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                DealServiceServer::new(DealApi::new(app.clone(), stopping.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                ForecastServiceServer::new(ForecastApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                ImportServiceServer::new(ImportApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                DealDeskServiceServer::new(DealDeskApi::new(app, stopping))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            .add_routes(
+                api_routes(app, stopping)
+                    .add_service(health)
+                    .add_service(reflection_v1)
+                    .add_service(reflection_v1alpha),
             )
             .serve_with_incoming_shutdown(
                 // No Nagle delay: a response's frames go out at once (without it, small
@@ -475,6 +461,35 @@ impl Application {
         tracing::info!("stopped");
         Ok(result?)
     }
+}
+
+/// The API's services over `app`, each decoding messages up to [`MAX_REQUEST_BYTES`]; the
+/// streaming ones end their streams when `stopping` turns true.
+fn api_routes(app: App<SqlStore>, stopping: tokio::sync::watch::Receiver<bool>) -> Routes {
+    Routes::new(
+        DirectoryServiceServer::new(DirectoryApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        PipelineServiceServer::new(PipelineApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        DealServiceServer::new(DealApi::new(app.clone(), stopping.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        ForecastServiceServer::new(ForecastApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        ImportServiceServer::new(ImportApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        DealDeskServiceServer::new(DealDeskApi::new(app, stopping))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
 }
 
 /// Reflection over our API plus the google.rpc error details (so generic clients can decode
