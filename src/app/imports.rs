@@ -6,6 +6,7 @@
 
 use uuid::Uuid;
 
+use super::names::{pipeline_name, user_name};
 use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::directory::{User, UserId};
@@ -100,7 +101,7 @@ impl ImportReport {
 pub enum ImportProgress {
     /// The files are read: this many data rows.
     Read {
-        /// Rows.
+        /// Data rows read, headers aside.
         rows: usize,
     },
     /// The plan is made.
@@ -114,9 +115,9 @@ pub enum ImportProgress {
     },
     /// Deals written so far (uncommitted until the end).
     Writing {
-        /// Written.
+        /// Deals written so far.
         done: usize,
-        /// Of.
+        /// Deals the plan writes in all.
         total: usize,
     },
 }
@@ -129,7 +130,7 @@ fn user_audits(plan: &ImportPlan, actor: Option<UserId>) -> Vec<AuditEntry> {
         .map(|c| AuditEntry {
             actor,
             action: "UpdateUser",
-            resource: super::directory::user_name(c.user),
+            resource: user_name(c.user),
             detail: format!("import from {} (update_users)", plan.source),
             change: Some(FieldChange {
                 field: c.field.to_string(),
@@ -250,7 +251,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor,
             action: "ImportHistory",
-            resource: format!("pipelines/{}", pipeline.id),
+            resource: pipeline_name(pipeline.id),
             detail: format!(
                 "{}: {} deals created, {} updated, {} unchanged, {} stage changes, {} users \
                  created, {} updated, from {}",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::names::{snapshot_name, user_name_of};
 use super::ports::{AuditEntry, CohortRow, CohortSplit, Created, IdempotencyKey, Store};
 use super::roles::require_rate_setter;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
@@ -19,7 +20,7 @@ use crate::domain::winrate::{
 /// What to compute win rates over.
 #[derive(Debug, Clone)]
 pub struct WinRateRequest {
-    /// The pipeline.
+    /// The pipeline to learn the rates of.
     pub pipeline: Uuid,
     /// First day of the window (default a year before its end).
     pub window_start: Option<NaiveDate>,
@@ -50,7 +51,7 @@ fn add_row(cohort: &mut Cohort, deals: u64, won: bool, amount: f64, counts_amoun
 
 /// What a win-rate request learns from, checked.
 struct Learning {
-    /// The pipeline.
+    /// The pipeline, with the stages the rates are learned for.
     pipeline: Arc<Pipeline>,
     /// First and last day of the window.
     window: (NaiveDate, NaiveDate),
@@ -136,7 +137,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor,
             action: "ComputeWinRates",
-            resource: format!("pipelines/{}/winRateSnapshots/{version}", pipeline.id),
+            resource: snapshot_name(pipeline.id, version),
             detail: format!("window {window_start}..={window_end}, k {k}"),
             change: None,
         };
@@ -215,9 +216,7 @@ impl<S: Store> App<S> {
                 .await?
             {
                 let value = match kind {
-                    SegmentKind::Team if !row.segment.is_empty() => {
-                        format!("users/{}", row.segment)
-                    }
+                    SegmentKind::Team if !row.segment.is_empty() => user_name_of(&row.segment),
                     _ => row.segment.clone(),
                 };
                 let cohort = segment_cohorts
@@ -247,7 +246,7 @@ impl<S: Store> App<S> {
             .await?
             .ok_or_else(|| AppError::NotFound {
                 kind: "win-rate snapshot",
-                name: format!("pipelines/{pipeline}/winRateSnapshots/{version}"),
+                name: snapshot_name(pipeline, version),
             })
     }
 

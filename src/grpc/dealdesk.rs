@@ -14,7 +14,8 @@ use super::{
     EVENT_BATCH, Paging, Wakeups, authenticate, created, follow, idempotency_key, invalid,
 };
 use crate::app::App;
-use crate::app::approvals::{NewDelegation, StepDecision, request_name, step_name};
+use crate::app::approvals::{NewDelegation, StepDecision};
+use crate::app::names::{request_name, step_name, user_name};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
@@ -239,10 +240,6 @@ fn policy_to(p: &PolicyVersion) -> pb::ApprovalPolicy {
             .unwrap_or_default(),
         create_time: Some(timestamp(p.created_at)),
     }
-}
-
-fn user_name(id: UserId) -> String {
-    format!("users/{}", id.0)
 }
 
 fn approver_to(a: &Approver) -> pb::Approver {

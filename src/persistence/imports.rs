@@ -15,6 +15,7 @@ use super::deals::{CHUNK, deal_row, history_row, insert_deal_rows, load_deals};
 use super::directory::user_row;
 use super::entities::{deal, deal_external_id, stage_history, user, user_external_id};
 use super::{SqlStore, is_unique_violation, record_audit, storage};
+use crate::app::names::{deal_name, user_name};
 use crate::app::ports::{AuditEntry, ExistingDeal, ImportPlan, ImportStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
@@ -153,7 +154,7 @@ impl SqlStore {
             if updated.rows_affected == 0 {
                 return Err(AppError::StaleEtag {
                     kind: "user",
-                    name: format!("users/{}", changed.id.0),
+                    name: user_name(changed.id),
                 });
             }
         }
@@ -210,7 +211,7 @@ async fn write_import_deals(
         if updated.rows_affected == 0 {
             return Err(AppError::StaleEtag {
                 kind: "deal",
-                name: format!("deals/{}", changed.id),
+                name: deal_name(changed.id),
             });
         }
         if (i + 1) % CHUNK == 0 || i + 1 == plan.changed_deals.len() {

@@ -5,8 +5,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{request_name, request_not_found, step_name};
+use super::request_not_found;
 use crate::app::error::Precondition;
+use crate::app::names::user_name;
+use crate::app::names::{request_name, step_name};
 use crate::app::ports::{
     AuditEntry, Created, EventDraft, EventKind, IdempotencyKey, Store, UserFilter,
 };
@@ -65,10 +67,10 @@ fn events_of(
                 EventKind::StepDecided,
                 Some(*step),
                 format!(
-                    "{} {} by users/{}{}",
+                    "{} {} by {}{}",
                     request.steps[*step].spec.name,
                     if *approved { "approved" } else { "rejected" },
-                    actor.0,
+                    user_name(actor),
                     if comment.is_empty() {
                         String::new()
                     } else {
@@ -212,7 +214,7 @@ impl<S: Store> App<S> {
                 deal_id: request.deal_id,
                 step: None,
                 actor: Some(principal.user.id),
-                description: format!("withdrawn by users/{}", principal.user.id.0),
+                description: format!("withdrawn by {}", user_name(principal.user.id)),
                 audience: request.audience(),
             }];
             let audit = vec![AuditEntry {
@@ -248,11 +250,7 @@ impl<S: Store> App<S> {
                 continue;
             }
             let step = &request.steps[index];
-            let to: Vec<String> = targets
-                .iter()
-                .flatten()
-                .map(|u| format!("users/{}", u.0))
-                .collect();
+            let to: Vec<String> = targets.iter().flatten().map(|u| user_name(*u)).collect();
             let description = format!(
                 "{} passed its {}-hour SLA; escalated to {}",
                 step.spec.name,

@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::app::names::{delegation_name, user_name};
 use crate::app::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval_request::{Delegation, check_delegation};
@@ -73,10 +74,13 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "CreateDelegation",
-            resource: format!("delegations/{}", delegation.id),
+            resource: delegation_name(delegation.id),
             detail: format!(
-                "users/{} to users/{} from {} to {}",
-                delegator.0, delegate.0, start, end
+                "{} to {} from {} to {}",
+                user_name(delegator),
+                user_name(delegate),
+                start,
+                end
             ),
             change: None,
         };

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::error::Precondition;
+use super::names::{deal_name, request_name};
 use super::ports::{
     ApprovalEventRecord, AuditEntry, Created, EventDraft, EventFilter, EventKind, IdempotencyKey,
     RequestFilter, Store,
@@ -31,16 +32,6 @@ use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::ApprovalFacts;
 use crate::domain::money::Money;
 use crate::domain::pipeline::Segment;
-
-/// `approvalRequests/{id}`.
-pub fn request_name(id: Uuid) -> String {
-    format!("approvalRequests/{id}")
-}
-
-/// `approvalRequests/{id}/steps/{n}` for the 0-based step `index`.
-pub fn step_name(id: Uuid, index: usize) -> String {
-    format!("approvalRequests/{id}/steps/{}", index + 1)
-}
 
 fn request_not_found(id: Uuid) -> AppError {
     AppError::NotFound {
@@ -98,7 +89,7 @@ fn check_submittable(principal: &Principal, deal: &Deal, access: Access) -> AppR
             message: "the deal is closed: nothing is left to approve".into(),
             violations: vec![Precondition {
                 kind: "DEAL_STATUS".into(),
-                subject: format!("deals/{}", deal.id),
+                subject: deal_name(deal.id),
                 description: "the deal must be open".into(),
             }],
         });
@@ -198,8 +189,10 @@ impl<S: Store> App<S> {
             action: "SubmitApprovalRequest",
             resource: request_name(request.id),
             detail: format!(
-                "deals/{} discount {} bps, {:?}",
-                deal.id, request.terms.discount_bps, request.state
+                "{} discount {} bps, {:?}",
+                deal_name(deal.id),
+                request.terms.discount_bps,
+                request.state
             ),
             change: None,
         }];

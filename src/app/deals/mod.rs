@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::error::Precondition;
+use super::names::{deal_name, stage_name};
 use super::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventKind,
     DealEventRecord, DealFilter, DealOrder, FieldChange, IdempotencyKey, Store,
@@ -23,10 +24,6 @@ use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::{MovePlan, plan_move};
 use crate::domain::pipeline::{Pipeline, StageKind};
-
-fn deal_name(id: Uuid) -> String {
-    format!("deals/{id}")
-}
 
 pub(super) fn not_found(id: Uuid) -> AppError {
     AppError::NotFound {
@@ -44,9 +41,9 @@ fn refused(refusal: crate::domain::deal::Refusal) -> AppError {
 pub struct DealQuery {
     /// Filters (owners here is the caller's owner filter, visibility is added).
     pub filter: DealFilter,
-    /// Order.
+    /// The field the deals are sorted by.
     pub order: DealOrder,
-    /// Descending.
+    /// Largest, latest or newest first.
     pub descending: bool,
 }
 
@@ -72,7 +69,7 @@ fn gate_failure(pipeline_id: Uuid, plan: &MovePlan) -> AppError {
         .unmet()
         .map(|check| Precondition {
             kind: "EXIT_CRITERION".into(),
-            subject: format!("pipelines/{pipeline_id}/stages/{}", check.stage_id),
+            subject: stage_name(pipeline_id, &check.stage_id),
             description: check.criterion.description(),
         })
         .collect();
@@ -105,7 +102,7 @@ fn closed_deal(deal: &Deal) -> AppError {
 
 /// A new deal's checked parts.
 struct NewDeal {
-    /// Its pipeline.
+    /// The pipeline it goes into.
     pipeline: std::sync::Arc<Pipeline>,
     /// The open stage it starts in.
     stage_id: String,

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::exchange::Converter;
+use super::names::user_name;
 use super::period_forecast::{ForecastMethod, NewPipeline, PeriodModel};
 use super::ports::{OpenDealRow, OpenGroupRow, Store, Valuation, WonRow};
 use super::{App, AppError, AppResult, Principal};
@@ -25,7 +26,7 @@ use crate::domain::period::Period;
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the
 /// range nearly always needs them one by one (exact or sampled), and one read of them costs
-/// less than two (a manager of five on the large org, PostgreSQL: 2.0 -> 1.45 ms).
+/// less than two (BENCHMARKS.md).
 const SMALL_TEAM_OWNERS: usize = 32;
 
 /// How many scopes and periods [`ReadHints`] remembers before it starts again.
@@ -73,7 +74,7 @@ pub struct ForecastResult {
     pub bounds: (NaiveDate, NaiveDate),
     /// Reporting currency.
     pub currency: Currency,
-    /// Totals.
+    /// The whole scope's figures, every deal added up.
     pub totals: Figures,
     /// Range of the revenue.
     pub range: Range,
@@ -130,7 +131,7 @@ impl<S: Store> App<S> {
                 if !tree.knows(root) {
                     return Err(AppError::NotFound {
                         kind: "user",
-                        name: format!("users/{}", root.0),
+                        name: user_name(root),
                     });
                 }
                 let visible = match viewer {
@@ -357,7 +358,7 @@ impl<S: Store> App<S> {
 struct Reading<'a> {
     /// The scope's owners (`None`: everyone).
     owners: Option<&'a [UserId]>,
-    /// The period.
+    /// The period forecast.
     period: Period,
     /// Its first day and first day after.
     bounds: (NaiveDate, NaiveDate),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::app::names::snapshot_name;
 use crate::app::ports::Store;
 use crate::app::{App, AppError, AppResult};
 use crate::domain::pipeline::{Pipeline, StageKind};
@@ -109,7 +110,7 @@ impl<S: Store> App<S> {
                 .ok_or_else(|| {
                     AppError::invalid_field(
                         "snapshots",
-                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
+                        format!("{} does not exist", snapshot_name(pipeline, version)),
                     )
                 })?;
             chosen.insert(pipeline, snapshot);

@@ -9,6 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::app::AppError;
+use crate::app::names::request_name;
 use crate::app::ports::Topic;
 use crate::app::ports::{Created, EventDraft, EventKind};
 use crate::domain::approval::{Policy, PolicyVersion};
@@ -251,7 +252,7 @@ impl SqlStore {
         if result.rows_affected != 1 {
             return Err(AppError::StaleEtag {
                 kind: "approval request",
-                name: format!("approvalRequests/{}", request.id),
+                name: request_name(request.id),
             });
         }
         self.write_queue(txn, request).await.map_err(storage)

@@ -23,6 +23,7 @@ use super::codec::uuid;
 use super::codec::*;
 use super::entities::{deal, deal_event, stage_history};
 use super::{EventLog, SqlStore, field_history, record_audit, storage};
+use crate::app::names::deal_name;
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventRecord, DealFilter,
     DealOrder, DealRouting, DealStore, IdempotentWrite, NO_AMOUNT_ASC, NO_AMOUNT_DESC,
@@ -240,7 +241,7 @@ impl DealStore for SqlStore {
             if updated.rows_affected == 0 {
                 return Err(AppError::StaleEtag {
                     kind: "deal",
-                    name: format!("deals/{}", d.id),
+                    name: deal_name(d.id),
                 });
             }
             if children_changed {
