@@ -239,7 +239,7 @@ fn caller_of<B>(request: &http::Request<B>) -> u64 {
 #[derive(Debug, Clone)]
 pub struct InFlight {
     slots: Arc<Semaphore>,
-    /// The limit.
+    /// The most unary calls held at once (`max_in_flight`).
     pub max: usize,
 }
 

@@ -443,7 +443,7 @@ impl Application {
             )
             .serve_with_incoming_shutdown(
                 // No Nagle delay: a response's frames go out at once (without it, small
-                // unary answers waited ~40 ms on delayed ACKs).
+                // unary answers wait on delayed ACKs).
                 TcpIncoming::from(self.listener)
                     .with_nodelay(Some(true))
                     .filter_map(move |accepted| match accepted {

@@ -39,7 +39,7 @@ const LOOKBACK_DAYS: i64 = 400;
 /// One method's forecast at one point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MethodPoint {
-    /// The method.
+    /// Which way the forecast was computed.
     pub method: Method,
     /// Its forecast scored against the actual.
     pub score: PointScore,

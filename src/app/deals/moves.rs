@@ -43,7 +43,7 @@ pub struct Closing {
 pub struct Preview {
     /// The pipeline, for naming stages.
     pub pipeline_id: Uuid,
-    /// The plan.
+    /// The move's direction and every exit criterion on the way, met or not.
     pub plan: MovePlan,
 }
 

@@ -139,7 +139,7 @@ pub enum RequestFilter {
     /// Pending requests whose current step waits on any of these users or role queues, not
     /// requested by `requester_not`.
     Queue {
-        /// Users.
+        /// Users whose seats count: the caller and whoever delegated to them.
         users: Vec<UserId>,
         /// Role queues.
         roles: Vec<Role>,
@@ -170,9 +170,9 @@ pub enum EventKind {
 pub struct EventDraft {
     /// What happened.
     pub kind: EventKind,
-    /// The request.
+    /// The request it is about.
     pub request_id: Uuid,
-    /// Its deal.
+    /// The deal the request is on (watchers filter by it).
     pub deal_id: Uuid,
     /// The step (0-based), for step events.
     pub step: Option<usize>,
@@ -201,7 +201,7 @@ pub struct ApprovalEventRecord {
     pub actor: Option<UserId>,
     /// In words.
     pub description: String,
-    /// When.
+    /// When it was appended.
     pub created_at: DateTime<Utc>,
 }
 

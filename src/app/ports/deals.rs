@@ -203,9 +203,9 @@ pub enum DealEventKind {
 pub struct DealEventDraft {
     /// What happened.
     pub kind: DealEventKind,
-    /// The deal.
+    /// The deal it is about.
     pub deal_id: Uuid,
-    /// Its pipeline.
+    /// The deal's pipeline (watchers filter by it).
     pub pipeline_id: Uuid,
     /// Its owner after the change.
     pub owner_id: UserId,
@@ -228,9 +228,9 @@ pub struct DealEventDraft {
 pub struct DealEventRecord {
     /// Its number in commit order.
     pub seq: i64,
-    /// The event.
+    /// What happened, as the change appended it.
     pub event: DealEventDraft,
-    /// When.
+    /// When it was appended.
     pub created_at: DateTime<Utc>,
 }
 

@@ -12,9 +12,9 @@ use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
 /// A token with the user it authenticates as.
 #[derive(Debug, Clone)]
 pub struct TokenOwner {
-    /// The token.
+    /// The token, revoked or not (the caller decides).
     pub token: ApiToken,
-    /// Its user.
+    /// The user it authenticates as, active or not.
     pub user: User,
 }
 

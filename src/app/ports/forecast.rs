@@ -201,13 +201,13 @@ pub struct CohortRow {
 /// An open deal as a forecast needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenDealRow {
-    /// Owner.
+    /// Who owns the deal now.
     pub owner: UserId,
-    /// Pipeline.
+    /// The pipeline the deals are in.
     pub pipeline: Uuid,
-    /// Stage.
+    /// The stage the deals are in.
     pub stage: String,
-    /// Category.
+    /// The forecast category their owners gave them.
     pub category: ForecastCategory,
     /// Amount, if set.
     pub amount: Option<Money>,
@@ -265,7 +265,7 @@ pub fn segment(band: Option<u8>, pushes: u32) -> usize {
 /// term), of one owner in one currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRevenueRow {
-    /// Owner.
+    /// Who owns the deal now.
     pub owner: UserId,
     /// Currency (`None`: deals without an amount).
     pub currency: Option<Currency>,
@@ -291,13 +291,13 @@ pub struct CreatedAfter {
 /// Open deals of one stage, category and currency (and owner, or month of close), added up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenGroupRow {
-    /// Owner (`None`: the groups span owners).
+    /// Who owns the deals (`None`: the groups span owners).
     pub owner: Option<UserId>,
-    /// Pipeline.
+    /// The pipeline the deals are in.
     pub pipeline: Uuid,
-    /// Stage.
+    /// The stage the deals are in.
     pub stage: String,
-    /// Category.
+    /// The forecast category their owners gave them.
     pub category: ForecastCategory,
     /// Currency (`None`: deals without an amount).
     pub currency: Option<Currency>,

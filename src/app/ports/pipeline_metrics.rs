@@ -50,7 +50,7 @@ pub trait PipelineMetricsStore: Send + Sync + 'static {
 /// Which deals and months a pipeline-metrics query covers.
 #[derive(Debug, Clone)]
 pub struct MetricsQuery {
-    /// The pipeline.
+    /// The pipeline whose deals are counted.
     pub pipeline: Uuid,
     /// The month starts bounding the range: month `i` is `[boundaries[i], boundaries[i + 1])`
     /// (see `domain::pipeline_metrics::MonthRange`).
@@ -133,13 +133,13 @@ pub struct ClosedDealsRow {
 /// An open deal that has sat in its stage past the stage's threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaleDealRow {
-    /// The deal.
+    /// The stale deal.
     pub deal: Uuid,
-    /// Its name.
+    /// Its display name, so a listing needs no read per deal.
     pub display_name: String,
-    /// Its owner.
+    /// Who owns it now.
     pub owner: UserId,
-    /// Its stage.
+    /// The open stage it sits in.
     pub stage_id: String,
     /// When it entered the stage.
     pub stage_entered_at: DateTime<Utc>,

@@ -46,7 +46,7 @@ pub struct IdempotencyKey {
 /// A key with the encoded answer to save with it.
 #[derive(Debug, Clone)]
 pub struct IdempotentWrite {
-    /// The key.
+    /// Which caller's request this answers.
     pub key: IdempotencyKey,
     /// The answer as sent the first time.
     pub response: Vec<u8>,
