@@ -184,7 +184,7 @@ async fn write_import_deals(
     progress: &(dyn Fn(usize, usize) + Send + Sync),
 ) -> AppResult<()> {
     let total = plan.new_deals.len() + plan.changed_deals.len();
-    insert_deal_rows(&txn, &plan.new_deals, &|done, _| progress(done, total))
+    insert_deal_rows(txn, &plan.new_deals, &|done, _| progress(done, total))
         .await
         .map_err(storage)?;
     for chunk in plan.deal_links.chunks(CHUNK) {
