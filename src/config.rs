@@ -137,8 +137,8 @@ pub struct ImportOptions {
     /// The files' encoding when they carry no byte-order mark: utf-8 (default), windows-1252
     /// (Excel, Salesforce Data Loader), iso-8859-1 (read as windows-1252, per WHATWG), utf-16
     /// (little-endian), utf-16le, utf-16be. Wins over the mapping's `encoding`.
-    #[arg(long, value_parser = crate::import::decode::TextEncoding::parse)]
-    pub encoding: Option<crate::import::decode::TextEncoding>,
+    #[arg(long, value_parser = crate::app::imports::TextEncoding::parse)]
+    pub encoding: Option<crate::app::imports::TextEncoding>,
     /// The org's time zone (zone-less times in the files are read in it) and fiscal year.
     #[command(flatten)]
     pub calendar: CalendarArgs,
@@ -259,49 +259,8 @@ pub struct ServeArgs {
     pub change_poll_seconds: u64,
 }
 
-impl ServeArgs {
-    /// The TLS files, when `--tls-cert` and `--tls-key` are given.
-    pub fn tls_files(&self) -> Option<crate::startup::TlsFiles> {
-        Some(crate::startup::TlsFiles {
-            cert: self.tls_cert.clone()?,
-            key: self.tls_key.clone()?,
-            client_ca: self.tls_client_ca.clone(),
-            client_auth_optional: self.tls_client_auth_optional,
-        })
-    }
-
-    /// The limits on open event streams.
-    pub fn stream_limits(&self) -> crate::app::watch::StreamLimits {
-        crate::app::watch::StreamLimits {
-            per_user: self.max_streams_per_user as usize,
-            per_process: self.max_streams as usize,
-        }
-    }
-
-    /// The limits on calls in flight and their deadlines.
-    pub fn limits(&self) -> crate::overload::Limits {
-        crate::overload::Limits {
-            max_in_flight: self.max_concurrent_requests as usize,
-            default_deadline: seconds(self.request_timeout_seconds),
-            long_deadline: seconds(self.long_request_timeout_seconds),
-            max_heavy_in_flight: self.max_heavy_requests as usize,
-            max_heavy_per_caller: self.max_heavy_requests_per_caller as usize,
-        }
-    }
-
-    /// The limits on open connections and their silence.
-    pub fn connection_limits(&self) -> crate::connection::ConnectionLimits {
-        crate::connection::ConnectionLimits {
-            max_connections: self.max_connections as usize,
-            first_request: seconds(self.first_request_timeout_seconds),
-            keepalive_interval: seconds(self.keepalive_interval_seconds),
-            keepalive_timeout: std::time::Duration::from_secs(self.keepalive_timeout_seconds),
-        }
-    }
-}
-
-/// A deadline of `n` seconds; none for 0.
-fn seconds(n: u64) -> Option<std::time::Duration> {
+/// A duration of `n` seconds; none for 0 (the settings' "off").
+pub fn seconds(n: u64) -> Option<std::time::Duration> {
     (n > 0).then(|| std::time::Duration::from_secs(n))
 }
 

@@ -16,6 +16,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+use crate::config::{ServeArgs, seconds};
+
 /// How many connections the server holds and for how long they may stay silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -38,6 +40,18 @@ impl Default for ConnectionLimits {
             first_request: Some(Duration::from_secs(10)),
             keepalive_interval: Some(Duration::from_secs(60)),
             keepalive_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// The limits the serve settings ask for.
+    pub fn from_settings(args: &ServeArgs) -> Self {
+        Self {
+            max_connections: args.max_connections as usize,
+            first_request: seconds(args.first_request_timeout_seconds),
+            keepalive_interval: seconds(args.keepalive_interval_seconds),
+            keepalive_timeout: Duration::from_secs(args.keepalive_timeout_seconds),
         }
     }
 }

@@ -449,9 +449,11 @@ async fn demo_requests<S: Store>(
             app.decide_step(
                 &principal(manager),
                 request.id,
-                0,
-                false,
-                "Too deep for this quarter; try 25%",
+                crate::app::approvals::StepDecision {
+                    step: 0,
+                    approve: false,
+                    comment: "Too deep for this quarter; try 25%",
+                },
                 None,
                 |_| Vec::new(),
             )
@@ -497,9 +499,11 @@ async fn approve_through<S: Store>(app: &App<S>, people: &[User], id: uuid::Uuid
                     .decide_step(
                         &principal(approver),
                         id,
-                        index,
-                        true,
-                        "approved (demo)",
+                        crate::app::approvals::StepDecision {
+                            step: index,
+                            approve: true,
+                            comment: "approved (demo)",
+                        },
                         None,
                         |_| Vec::new(),
                     )

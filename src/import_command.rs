@@ -5,10 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use dealdesk::app::imports::{FileKind, SourceFile};
 use dealdesk::app::imports::{ImportProgress, ImportReport, ImportRequest};
 use dealdesk::app::{App, AppError};
 use dealdesk::config::{ImportArgs, ImportSource};
-use dealdesk::import::{FileKind, SourceFile};
 use dealdesk::startup::{self, StartupError};
 use uuid::Uuid;
 
@@ -194,7 +194,7 @@ fn print_report(r: &ImportReport, pipeline: Uuid) {
     }
     if !r.dropped.is_empty() {
         println!("left out or replaced (counted by value):");
-        for line in dealdesk::import::report::lines(&r.dropped) {
+        for line in r.dropped_lines() {
             println!("  {line}");
         }
     }

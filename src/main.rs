@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dealdesk::app::App;
-use dealdesk::config::{Cli, Command};
+use dealdesk::config::{BacktestDemoArgs, Cli, Command, DemoArgs};
 use dealdesk::domain::directory::Role;
 use dealdesk::startup::{self, Application, StartupError};
 use dealdesk::{demo, telemetry};
@@ -44,24 +44,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Serve(args) => {
             let store = startup::open_store(&cli.database_url).await?;
-            let every = (args.forecast_snapshot_every_hours > 0)
-                .then(|| std::time::Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
-            let application = Application::build(store, args.listen)
-                .await?
-                .with_tls(args.tls_files().as_ref())?
-                .with_limits(args.limits())
-                .with_connection_limits(args.connection_limits())
-                .with_stream_limits(args.stream_limits())
-                .with_change_poll(std::time::Duration::from_secs(args.change_poll_seconds))
-                .with_calendar(args.calendar.calendar())
-                .with_snapshot_schedule(every)
-                .with_cors_origins(startup::CorsOrigins::parse(&args.cors_allowed_origins)?)
-                .with_metrics(args.metrics_listen)
-                .await?
-                .with_escalation_schedule(
-                    (args.escalation_every_seconds > 0)
-                        .then(|| std::time::Duration::from_secs(args.escalation_every_seconds)),
-                );
+            let application = Application::configured(store, &args).await?;
             application
                 .run_until_stopped(startup::shutdown_signal())
                 .await?;
@@ -81,86 +64,94 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Import(args) => import_command::run(&cli.database_url, args).await?,
-        Command::BacktestDemo(args) => {
-            use dealdesk::demo::backtest_table;
-            let file =
-                std::env::temp_dir().join(format!("dealdesk-backtest-{}.db", std::process::id()));
-            let url = format!("sqlite://{}?mode=rwc", file.display());
-            let store = startup::open_store(&url).await?;
-            let app = App::new(store).with_calendar(args.calendar.calendar());
-            demo::seed(&app).await?;
-            let (admin, _) = demo::create_admin(&app, "backtest@demo.dealdesk", "Backtest").await?;
-            let principal = dealdesk::app::Principal { user: admin };
-            let backtests = backtest_table::run(&app, &principal).await?;
-            let rows = backtest_table::table(&backtests);
-            print!("{}", backtest_table::markdown(&backtests, &rows));
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
-        }
-        Command::Demo(args) => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", args.file));
-            }
-            let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
-            let calendar = args.calendar.calendar();
-            let logins = demo::seed(&App::new(store.clone()).with_calendar(calendar)).await?;
-            let application = Application::build(store, args.listen)
-                .await?
-                .with_calendar(calendar);
-            let addr = application.local_addr().map_err(StartupError::from)?;
-            println!(
-                "dealdesk demo organisation in {} (recreated at every start)\n",
-                args.file
-            );
-            println!("{:<10} {:<28} token", "role", "user");
-            for login in &logins {
-                println!(
-                    "{:<10} {:<28} {}",
-                    login.user.profile.role.as_str(),
-                    login.user.profile.email,
-                    login.secret
-                );
-            }
-            println!("\nTry (any gRPC reflection client works; grpcurl shown):");
-            let rep = logins
-                .iter()
-                .find(|l| l.user.profile.role == Role::Rep)
-                .unwrap_or(&logins[0]);
-            let leader = logins
-                .iter()
-                .find(|l| l.user.profile.role == Role::Leader)
-                .unwrap_or(&logins[0]);
-            let quarter = calendar.quarter_of(calendar.day_of(chrono::Utc::now()));
-            let call = |token: &str, body: &str, method: &str| {
-                println!(
-                    "  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' {addr} dealdesk.v1.{method}"
-                );
-            };
-            call(&logins[0].secret, "{}", "PipelineService/ListPipelines");
-            call(
-                &rep.secret,
-                r#"{"status":"STATUS_OPEN","orderBy":"close_date","pageSize":5}"#,
-                "DealService/ListDeals",
-            );
-            call(
-                &rep.secret,
-                r#"{"name":"deals/<id>","targetStage":"closed-won"}"#,
-                "DealService/PreviewDealStage",
-            );
-            call(
-                &leader.secret,
-                &format!(
-                    r#"{{"period":"{quarter}","scope":"users/{}"}}"#,
-                    leader.user.id.0
-                ),
-                "ForecastService/GetForecast",
-            );
-            println!("\nserving on {addr}; Ctrl-C stops");
-            application
-                .run_until_stopped(startup::shutdown_signal())
-                .await?;
-        }
+        Command::BacktestDemo(args) => backtest_demo(args).await?,
+        Command::Demo(args) => serve_demo(args).await?,
     }
+    Ok(())
+}
+
+/// `backtest-demo`: seeds a throw-away demo organisation, backtests it and prints the table.
+async fn backtest_demo(args: BacktestDemoArgs) -> Result<(), CliError> {
+    use dealdesk::demo::backtest_table;
+    let file = std::env::temp_dir().join(format!("dealdesk-backtest-{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let store = startup::open_store(&url).await?;
+    let app = App::new(store).with_calendar(args.calendar.calendar());
+    demo::seed(&app).await?;
+    let (admin, _) = demo::create_admin(&app, "backtest@demo.dealdesk", "Backtest").await?;
+    let principal = dealdesk::app::Principal { user: admin };
+    let backtests = backtest_table::run(&app, &principal).await?;
+    let rows = backtest_table::table(&backtests);
+    print!("{}", backtest_table::markdown(&backtests, &rows));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    Ok(())
+}
+
+/// `demo`: recreates the demo organisation, prints its logins and a few calls to try, and
+/// serves it.
+async fn serve_demo(args: DemoArgs) -> Result<(), CliError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", args.file));
+    }
+    let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
+    let calendar = args.calendar.calendar();
+    let logins = demo::seed(&App::new(store.clone()).with_calendar(calendar)).await?;
+    let application = Application::build(store, args.listen)
+        .await?
+        .with_calendar(calendar);
+    let addr = application.local_addr().map_err(StartupError::from)?;
+    println!(
+        "dealdesk demo organisation in {} (recreated at every start)\n",
+        args.file
+    );
+    println!("{:<10} {:<28} token", "role", "user");
+    for login in &logins {
+        println!(
+            "{:<10} {:<28} {}",
+            login.user.profile.role.as_str(),
+            login.user.profile.email,
+            login.secret
+        );
+    }
+    println!("\nTry (any gRPC reflection client works; grpcurl shown):");
+    let rep = logins
+        .iter()
+        .find(|l| l.user.profile.role == Role::Rep)
+        .unwrap_or(&logins[0]);
+    let leader = logins
+        .iter()
+        .find(|l| l.user.profile.role == Role::Leader)
+        .unwrap_or(&logins[0]);
+    let quarter = calendar.quarter_of(calendar.day_of(chrono::Utc::now()));
+    let call = |token: &str, body: &str, method: &str| {
+        println!(
+            "  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' {addr} dealdesk.v1.{method}"
+        );
+    };
+    call(&logins[0].secret, "{}", "PipelineService/ListPipelines");
+    call(
+        &rep.secret,
+        r#"{"status":"STATUS_OPEN","orderBy":"close_date","pageSize":5}"#,
+        "DealService/ListDeals",
+    );
+    call(
+        &rep.secret,
+        r#"{"name":"deals/<id>","targetStage":"closed-won"}"#,
+        "DealService/PreviewDealStage",
+    );
+    call(
+        &leader.secret,
+        &format!(
+            r#"{{"period":"{quarter}","scope":"users/{}"}}"#,
+            leader.user.id.0
+        ),
+        "ForecastService/GetForecast",
+    );
+    println!("\nserving on {addr}; Ctrl-C stops");
+    application
+        .run_until_stopped(startup::shutdown_signal())
+        .await?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::app::ports::Store;
+use crate::app::ports::{Store, StoreGauges};
 use crate::overload::InFlight;
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -205,21 +205,6 @@ where
             result
         })
     }
-}
-
-/// Gauges read from the store at scrape time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreGauges {
-    /// Connections open in the pool.
-    pub pool_open: u32,
-    /// Of them, idle.
-    pub pool_idle: u32,
-    /// The pool's limit.
-    pub pool_max: u32,
-    /// Approval requests pending.
-    pub approvals_pending: i64,
-    /// Approval steps escalated, ever.
-    pub escalations: i64,
 }
 
 fn render_gauges(g: StoreGauges, out: &mut String) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
+use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
@@ -18,6 +19,7 @@ use crate::app::App;
 use crate::app::Clock;
 use crate::app::ports::Store;
 use crate::app::watch::StreamLimits;
+use crate::config::ServeArgs;
 use crate::connection::{ConnectionLimits, Gate};
 use crate::domain::calendar::OrgCalendar;
 use crate::grpc::{DealApi, DealDeskApi, DirectoryApi, ForecastApi, ImportApi, PipelineApi};
@@ -89,6 +91,16 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
+    /// The files the serve settings name, when both `--tls-cert` and `--tls-key` are given.
+    pub fn from_settings(args: &ServeArgs) -> Option<Self> {
+        Some(Self {
+            cert: args.tls_cert.clone()?,
+            key: args.tls_key.clone()?,
+            client_ca: args.tls_client_ca.clone(),
+            client_auth_optional: args.tls_client_auth_optional,
+        })
+    }
+
     /// Reads the files and checks that the certificate, the key and the CA can serve TLS; an
     /// error names the file and what is wrong with it.
     pub fn load(&self) -> Result<ServerTlsConfig, StartupError> {
@@ -224,6 +236,31 @@ impl Application {
         })
     }
 
+    /// Binds `args.listen` over an open store, with everything else as the serve settings ask.
+    pub async fn configured(store: SqlStore, args: &ServeArgs) -> Result<Self, StartupError> {
+        let snapshot_every = (args.forecast_snapshot_every_hours > 0)
+            .then(|| Duration::from_secs(args.forecast_snapshot_every_hours * 3600));
+        let escalate_every = (args.escalation_every_seconds > 0)
+            .then(|| Duration::from_secs(args.escalation_every_seconds));
+        let stream_limits = StreamLimits {
+            per_user: args.max_streams_per_user as usize,
+            per_process: args.max_streams as usize,
+        };
+        Ok(Self::build(store, args.listen)
+            .await?
+            .with_tls(TlsFiles::from_settings(args).as_ref())?
+            .with_limits(Limits::from_settings(args))
+            .with_connection_limits(ConnectionLimits::from_settings(args))
+            .with_stream_limits(stream_limits)
+            .with_change_poll(Duration::from_secs(args.change_poll_seconds))
+            .with_calendar(args.calendar.calendar())
+            .with_snapshot_schedule(snapshot_every)
+            .with_cors_origins(CorsOrigins::parse(&args.cors_allowed_origins)?)
+            .with_metrics(args.metrics_listen)
+            .await?
+            .with_escalation_schedule(escalate_every))
+    }
+
     /// Serves TLS only, per `files` (`None`: plaintext, the default). Fails at once when a file
     /// is missing or unusable.
     pub fn with_tls(self, files: Option<&TlsFiles>) -> Result<Self, StartupError> {
@@ -322,9 +359,26 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// Logs where and with which limits the server starts.
+    fn log_settings(&self) -> std::io::Result<()> {
+        tracing::info!(
+            addr = %self.listener.local_addr()?,
+            tls = self.tls.is_some(),
+            max_in_flight = self.limits.max_in_flight,
+            max_streams_per_user = self.stream_limits.per_user,
+            max_streams = self.stream_limits.per_process,
+            default_deadline = ?self.limits.default_deadline,
+            long_deadline = ?self.limits.long_deadline,
+            max_connections = self.connections.max_connections,
+            first_request = ?self.connections.first_request,
+            "serving dealdesk"
+        );
+        Ok(())
+    }
+
     /// Serves until `shutdown` resolves, then stops accepting and drains calls in flight.
     pub async fn run_until_stopped(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), StartupError> {
         let app = App::new(self.store.clone())
@@ -347,7 +401,7 @@ impl Application {
             self.store.pool_size(),
         );
         let requests = Arc::new(RequestMetrics::default().with_in_flight(overload.in_flight()));
-        let exporter = self.metrics.map(|listener| {
+        let exporter = self.metrics.take().map(|listener| {
             tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics on /metrics");
             tokio::spawn(metrics::serve(
                 listener,
@@ -364,18 +418,7 @@ impl Application {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
-        tracing::info!(
-            addr = %self.listener.local_addr()?,
-            tls = self.tls.is_some(),
-            max_in_flight = self.limits.max_in_flight,
-            max_streams_per_user = self.stream_limits.per_user,
-            max_streams = self.stream_limits.per_process,
-            default_deadline = ?self.limits.default_deadline,
-            long_deadline = ?self.limits.long_deadline,
-            max_connections = self.connections.max_connections,
-            first_request = ?self.connections.first_request,
-            "serving dealdesk"
-        );
+        self.log_settings()?;
         let gate = Gate::new(self.connections);
         let mut server = Server::builder()
             .http2_keepalive_interval(self.connections.keepalive_interval)
@@ -392,36 +435,15 @@ impl Application {
             .layer(self.cors.layer())
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(overload)
-            .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(
-                DirectoryServiceServer::new(DirectoryApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                PipelineServiceServer::new(PipelineApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                DealServiceServer::new(DealApi::new(app.clone(), stopping.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                ForecastServiceServer::new(ForecastApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                ImportServiceServer::new(ImportApi::new(app.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
-            )
-            .add_service(
-                DealDeskServiceServer::new(DealDeskApi::new(app, stopping))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            .add_routes(
+                api_routes(app, stopping)
+                    .add_service(health)
+                    .add_service(reflection_v1)
+                    .add_service(reflection_v1alpha),
             )
             .serve_with_incoming_shutdown(
                 // No Nagle delay: a response's frames go out at once (without it, small
-                // unary answers waited ~40 ms on delayed ACKs).
+                // unary answers wait on delayed ACKs).
                 TcpIncoming::from(self.listener)
                     .with_nodelay(Some(true))
                     .filter_map(move |accepted| match accepted {
@@ -439,6 +461,35 @@ impl Application {
         tracing::info!("stopped");
         Ok(result?)
     }
+}
+
+/// The API's services over `app`, each decoding messages up to [`MAX_REQUEST_BYTES`]; the
+/// streaming ones end their streams when `stopping` turns true.
+fn api_routes(app: App<SqlStore>, stopping: tokio::sync::watch::Receiver<bool>) -> Routes {
+    Routes::new(
+        DirectoryServiceServer::new(DirectoryApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        PipelineServiceServer::new(PipelineApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        DealServiceServer::new(DealApi::new(app.clone(), stopping.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        ForecastServiceServer::new(ForecastApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        ImportServiceServer::new(ImportApi::new(app.clone()))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
+    .add_service(
+        DealDeskServiceServer::new(DealDeskApi::new(app, stopping))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+    )
 }
 
 /// Reflection over our API plus the google.rpc error details (so generic clients can decode

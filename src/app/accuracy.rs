@@ -42,7 +42,7 @@ impl Score {
 /// One person's call scored against their subtree's result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonScore {
-    /// The person.
+    /// Whose call it is.
     pub user: UserId,
     /// Their subtree's closed-won revenue.
     pub actual: i64,
@@ -55,7 +55,7 @@ pub struct PersonScore {
 /// One snapshot scored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotScore {
-    /// The snapshot.
+    /// The snapshot as taken, with its calls.
     pub snapshot: ForecastSnapshot,
     /// The classic figure: closed won + weighted pipeline.
     pub weighted: Score,

@@ -39,7 +39,7 @@ const LOOKBACK_DAYS: i64 = 400;
 /// One method's forecast at one point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MethodPoint {
-    /// The method.
+    /// Which way the forecast was computed.
     pub method: Method,
     /// Its forecast scored against the actual.
     pub score: PointScore,
@@ -300,7 +300,6 @@ fn point(
     actual: i64,
     won_in_period: &HashMap<Uuid, bool>,
 ) -> (BacktestPoint, Vec<(Method, Vec<DealPrediction>)>) {
-    let (start, end) = inputs.bounds;
     let cal = &inputs.calendar;
     let instant = cal.start_of(day);
     let kind = inputs.kind;
@@ -311,6 +310,70 @@ fn point(
     let window = (day - Duration::days(WINDOW_DAYS), day);
     let classic = classic_rates(&book, inputs.pipelines, window, DEFAULT_PRIOR_WEIGHT);
     let tables = period_tables(inputs, instant, &classic);
+    let (closed, open) = book_then(inputs, &book, &classic, &tables, day, won_in_period);
+    let won = inputs.won(&book);
+    let new = not_yet_created(cal, kind, instant, kind.default_lookback(), &won);
+    let past = past_revenue(cal, period, kind.default_lookback(), &won);
+    let seed = u64::try_from(day.num_days_from_ce()).unwrap_or_default();
+    let none = NotYetCreated {
+        expected: 0,
+        values: Vec::new(),
+    };
+    let effects = period_effects(tables.values());
+    let ranged = |new: &NotYetCreated, method: Method| {
+        ranged_forecast(&open, closed, new, method, &effects, seed)
+    };
+    let forecasts = [
+        (
+            Method::StaticDefaults,
+            ranged(&none, Method::StaticDefaults),
+        ),
+        (Method::Classic, ranged(&none, Method::Classic)),
+        (Method::PeriodForecast, ranged(&new, Method::PeriodForecast)),
+        (
+            Method::LastPeriodsAverage,
+            (past.expected, Some((past.p10(), past.p90()))),
+        ),
+        (
+            Method::ClosedPlusNew,
+            (
+                closed_plus_new(closed, &new),
+                Some((closed + new.p10(), closed + new.p90())),
+            ),
+        ),
+    ];
+    let methods = forecasts
+        .iter()
+        .map(|&(method, (forecast, range))| MethodPoint {
+            method,
+            score: PointScore::of(forecast, actual, range),
+            range,
+        })
+        .collect();
+    let predictions = predictions(&open);
+    (
+        BacktestPoint {
+            as_of: day,
+            closed_won: closed,
+            open_deals: open.len() as u64,
+            new_pipeline: new.expected,
+            methods,
+        },
+        predictions,
+    )
+}
+
+/// Revenue booked in the period by `day` (converted), and the deals open then closing in the
+/// period, each with its probability by every method and what became of it.
+fn book_then(
+    inputs: &Inputs<'_>,
+    book: &[DealThen],
+    classic: &HashMap<(Uuid, String), f64>,
+    tables: &HashMap<Uuid, PeriodRateTable>,
+    day: NaiveDate,
+    won_in_period: &HashMap<Uuid, bool>,
+) -> (i64, Vec<OpenThen>) {
+    let (start, end) = inputs.bounds;
     let mut closed = 0;
     let mut open: Vec<OpenThen> = Vec::new();
     let horizon = (end - Duration::days(1) - day).num_days();
@@ -344,60 +407,38 @@ fn point(
             won,
         });
     }
-    let won = inputs.won(&book);
-    let new = not_yet_created(cal, kind, instant, kind.default_lookback(), &won);
-    let past = past_revenue(cal, period, kind.default_lookback(), &won);
-    let seed = u64::try_from(day.num_days_from_ce()).unwrap_or_default();
-    let none = NotYetCreated {
-        expected: 0,
-        values: Vec::new(),
-    };
-    let effects = period_effects(tables.values());
-    let ranged = |new: &NotYetCreated, method: Method| {
-        let deals: Vec<OpenDeals> = open
-            .iter()
-            .map(|d| OpenDeals::one(d.amount, d.probability(method), ForecastCategory::Pipeline))
-            .collect();
-        let weighted: i64 = deals.iter().map(|d| d.period_weighted).sum();
-        // Only the period forecast knows how whole periods varied around its rates.
-        let effects: &[f64] = if method == Method::PeriodForecast {
-            &effects
-        } else {
-            &[]
-        };
-        let values: Vec<i64> = new.values.iter().map(|&(_, v)| v).collect();
-        // Deals one by one always have a range.
-        let range = model_range(closed, &deals, &values, effects, seed).map(|r| (r.p10, r.p90));
-        (closed + weighted + new.expected, range)
-    };
-    let forecasts = [
-        (
-            Method::StaticDefaults,
-            ranged(&none, Method::StaticDefaults),
-        ),
-        (Method::Classic, ranged(&none, Method::Classic)),
-        (Method::PeriodForecast, ranged(&new, Method::PeriodForecast)),
-        (
-            Method::LastPeriodsAverage,
-            (past.expected, Some((past.p10(), past.p90()))),
-        ),
-        (
-            Method::ClosedPlusNew,
-            (
-                closed_plus_new(closed, &new),
-                Some((closed + new.p10(), closed + new.p90())),
-            ),
-        ),
-    ];
-    let methods = forecasts
+    (closed, open)
+}
+
+/// A method's forecast of the open deals (with `new`, the not-yet-created term) and its range.
+fn ranged_forecast(
+    open: &[OpenThen],
+    closed: i64,
+    new: &NotYetCreated,
+    method: Method,
+    effects: &[f64],
+    seed: u64,
+) -> (i64, Option<(i64, i64)>) {
+    let deals: Vec<OpenDeals> = open
         .iter()
-        .map(|&(method, (forecast, range))| MethodPoint {
-            method,
-            score: PointScore::of(forecast, actual, range),
-            range,
-        })
+        .map(|d| OpenDeals::one(d.amount, d.probability(method), ForecastCategory::Pipeline))
         .collect();
-    let predictions = [
+    let weighted: i64 = deals.iter().map(|d| d.period_weighted).sum();
+    // Only the period forecast knows how whole periods varied around its rates.
+    let effects: &[f64] = if method == Method::PeriodForecast {
+        effects
+    } else {
+        &[]
+    };
+    let values: Vec<i64> = new.values.iter().map(|&(_, v)| v).collect();
+    // Deals one by one always have a range.
+    let range = model_range(closed, &deals, &values, effects, seed).map(|r| (r.p10, r.p90));
+    (closed + weighted + new.expected, range)
+}
+
+/// Each per-deal method's probability of every open deal, beside what became of it.
+fn predictions(open: &[OpenThen]) -> Vec<(Method, Vec<DealPrediction>)> {
+    [
         Method::StaticDefaults,
         Method::Classic,
         Method::PeriodForecast,
@@ -414,17 +455,7 @@ fn point(
             .collect();
         (method, list)
     })
-    .collect();
-    (
-        BacktestPoint {
-            as_of: day,
-            closed_won: closed,
-            open_deals: open.len() as u64,
-            new_pipeline: new.expected,
-            methods,
-        },
-        predictions,
-    )
+    .collect()
 }
 
 /// The period rates of every pipeline learned at `instant`, each leaning on its classic rates.

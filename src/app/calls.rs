@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::names::{call_name, deal_name, user_name};
 use super::ports::{AuditEntry, Store};
 use super::roles::{require_call_adjuster, require_deal_judge, require_seller};
 use super::{App, AppError, AppResult, Principal};
@@ -46,7 +47,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action,
-            resource: format!("users/{}/forecastCalls/{}", event.subject.0, event.period),
+            resource: call_name(event.subject, &event.period),
             detail: event.note.clone(),
             change: None,
         };
@@ -95,7 +96,7 @@ impl<S: Store> App<S> {
         if self.store.get_user(subject).await?.is_none() {
             return Err(AppError::NotFound {
                 kind: "user",
-                name: format!("users/{}", subject.0),
+                name: user_name(subject),
             });
         }
         let above = matches!(principal.role(), Role::Manager | Role::Leader)
@@ -144,7 +145,7 @@ impl<S: Store> App<S> {
             .await?
             .ok_or_else(|| AppError::NotFound {
                 kind: "deal",
-                name: format!("deals/{deal}"),
+                name: deal_name(deal),
             })?;
         let chain = self.store.reporting_chain(found.fields.owner_id).await?;
         let access = crate::domain::deal::access(
@@ -156,7 +157,7 @@ impl<S: Store> App<S> {
         if !matches!(access, Access::Write { .. }) {
             return Err(AppError::NotFound {
                 kind: "deal",
-                name: format!("deals/{deal}"),
+                name: deal_name(deal),
             });
         }
         let me = principal.user.id;
@@ -187,7 +188,7 @@ impl<S: Store> App<S> {
         if self.store.get_user(subject).await?.is_none() {
             return Err(AppError::NotFound {
                 kind: "user",
-                name: format!("users/{}", subject.0),
+                name: user_name(subject),
             });
         }
         let chain = self.store.reporting_chain(subject).await?;

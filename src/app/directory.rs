@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::names::{token_name, user_name};
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store, UserFilter};
 use super::roles::require_directory_admin;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
@@ -32,11 +33,6 @@ pub struct IssuedToken {
     pub token: ApiToken,
     /// The bearer secret.
     pub secret: String,
-}
-
-/// The audit trail's name of a user (as `UpdateUser` and imports record it).
-pub(super) fn user_name(id: UserId) -> String {
-    format!("users/{}", id.0)
 }
 
 impl<S: Store> App<S> {
@@ -206,7 +202,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor,
             action: "CreateApiToken",
-            resource: format!("{}/apiTokens/{}", user_name(user), token.id),
+            resource: token_name(user, token.id),
             detail: String::new(),
             change: None,
         };
@@ -238,7 +234,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "RevokeApiToken",
-            resource: format!("{}/apiTokens/{token}", user_name(user)),
+            resource: token_name(user, token),
             detail: String::new(),
             change: None,
         };

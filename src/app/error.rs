@@ -20,23 +20,23 @@ pub enum AppError {
     /// No valid credentials -> UNAUTHENTICATED.
     #[error("{message}")]
     Unauthenticated {
-        /// ErrorInfo reason.
+        /// The ErrorInfo reason, UPPER_SNAKE.
         reason: &'static str,
-        /// Message.
+        /// The status message the caller reads.
         message: String,
     },
     /// The principal's role or place may not do this -> PERMISSION_DENIED.
     #[error("{message}")]
     PermissionDenied {
-        /// ErrorInfo reason.
+        /// The ErrorInfo reason, UPPER_SNAKE.
         reason: &'static str,
-        /// Message.
+        /// The status message the caller reads.
         message: String,
     },
     /// The request is malformed -> INVALID_ARGUMENT with field violations.
     #[error("invalid request: {violations}")]
     InvalidArgument {
-        /// ErrorInfo reason.
+        /// The ErrorInfo reason, UPPER_SNAKE.
         reason: &'static str,
         /// Every problem found.
         violations: Violations,
@@ -73,9 +73,9 @@ pub enum AppError {
     /// The resource is not in a state that allows this -> FAILED_PRECONDITION.
     #[error("{message}")]
     FailedPrecondition {
-        /// ErrorInfo reason.
+        /// The ErrorInfo reason, UPPER_SNAKE.
         reason: &'static str,
-        /// Message.
+        /// The status message the caller reads.
         message: String,
         /// Every unmet precondition.
         violations: Vec<Precondition>,
@@ -88,9 +88,9 @@ pub enum AppError {
     /// a RetryInfo.
     #[error("{message}")]
     ResourceExhausted {
-        /// ErrorInfo reason.
+        /// The ErrorInfo reason, UPPER_SNAKE.
         reason: &'static str,
-        /// Message.
+        /// The status message the caller reads.
         message: String,
         /// When trying again may succeed.
         retry_after: std::time::Duration,

@@ -6,15 +6,18 @@
 
 use uuid::Uuid;
 
+use super::names::{pipeline_name, user_name};
 use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::directory::{User, UserId};
-use crate::import::decode::TextEncoding;
 use crate::import::plan::UserChange;
 use crate::import::roles::ManagerChoice;
-use crate::import::{
-    self, BadRows, Dropped, ImportPlan, Mapping, PlanContext, RowError, SourceFile,
-};
+use crate::import::{self, Dropped, ImportPlan, Mapping, PlanContext};
+
+// What the adapters (gRPC, the import command) hand in and read back: the import module sits
+// under the app, and they reach it through here.
+pub use crate::import::decode::TextEncoding;
+pub use crate::import::{BadRows, FileKind, Location, MAX_IMPORT_BYTES, RowError, SourceFile};
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -67,6 +70,12 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
+    /// One line per reason values were left out or replaced (`lead source not mapped (left
+    /// unset): 'Web' 43`).
+    pub fn dropped_lines(&self) -> Vec<String> {
+        import::report::lines(&self.dropped)
+    }
+
     /// The report of `plan`.
     fn of(plan: &ImportPlan, validate_only: bool) -> Self {
         ImportReport {
@@ -92,7 +101,7 @@ impl ImportReport {
 pub enum ImportProgress {
     /// The files are read: this many data rows.
     Read {
-        /// Rows.
+        /// Data rows read, headers aside.
         rows: usize,
     },
     /// The plan is made.
@@ -106,9 +115,9 @@ pub enum ImportProgress {
     },
     /// Deals written so far (uncommitted until the end).
     Writing {
-        /// Written.
+        /// Deals written so far.
         done: usize,
-        /// Of.
+        /// Deals the plan writes in all.
         total: usize,
     },
 }
@@ -121,7 +130,7 @@ fn user_audits(plan: &ImportPlan, actor: Option<UserId>) -> Vec<AuditEntry> {
         .map(|c| AuditEntry {
             actor,
             action: "UpdateUser",
-            resource: super::directory::user_name(c.user),
+            resource: user_name(c.user),
             detail: format!("import from {} (update_users)", plan.source),
             change: Some(FieldChange {
                 field: c.field.to_string(),
@@ -242,7 +251,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor,
             action: "ImportHistory",
-            resource: format!("pipelines/{}", pipeline.id),
+            resource: pipeline_name(pipeline.id),
             detail: format!(
                 "{}: {} deals created, {} updated, {} unchanged, {} stage changes, {} users \
                  created, {} updated, from {}",

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exchange;
 pub mod forecast;
 pub mod imports;
+pub mod names;
 pub mod period_forecast;
 pub mod period_rates;
 pub mod pipeline_metrics;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::forecast::Scope;
+use super::names::user_name;
 use super::ports::{
     ClosedDealsRow, MetricsQuery, PushRow, SourceGroup, StageEntryRow, StageExitRow, StaleDealRow,
     Store,
@@ -29,9 +30,9 @@ pub const MAX_STALE_DEALS: u64 = 500;
 /// What to compute metrics over.
 #[derive(Debug, Clone)]
 pub struct MetricsRequest {
-    /// The pipeline.
+    /// The pipeline measured.
     pub pipeline: Uuid,
-    /// The months.
+    /// The months measured, each a bucket.
     pub range: MonthRange,
     /// Whose deals; `None`: the caller's own view (everyone for deal desk, finance, legal and
     /// admins; their subtree for everyone else).
@@ -51,7 +52,7 @@ pub struct MetricsRequest {
 /// One open stage's figures in one bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageMetrics {
-    /// The stage.
+    /// The open stage these figures are about.
     pub stage_id: String,
     /// Distinct deals that entered it (bucketed by entry).
     pub entered: u64,
@@ -80,7 +81,7 @@ impl StageMetrics {
 /// Won and lost deals of one lead source (`None`: not recorded) closed in one bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceOutcome {
-    /// The source.
+    /// Where the deals came from (`None`: not recorded).
     pub lead_source: Option<LeadSource>,
     /// Closed won.
     pub won: u64,
@@ -240,36 +241,7 @@ impl<S: Store> App<S> {
         // A pipeline serves one segment: another segment's filter keeps none of its deals.
         let segment_matches = request.segment.is_none_or(|s| s == pipeline.spec.segment);
         let aggregates = if segment_matches {
-            Aggregates {
-                entries: self
-                    .store
-                    .stage_entries(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.stage_id.clone()), r))
-                    .collect(),
-                exits: self
-                    .store
-                    .stage_exits(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.stage_id.clone()), r))
-                    .collect(),
-                pushes: self
-                    .store
-                    .close_date_pushes(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.bucket, r))
-                    .collect(),
-                closed: self
-                    .store
-                    .closed_deals(&query)
-                    .await?
-                    .into_iter()
-                    .map(|r| ((r.bucket, r.sources), r))
-                    .collect(),
-            }
+            self.aggregates(&query).await?
         } else {
             Aggregates::default()
         };
@@ -320,6 +292,40 @@ impl<S: Store> App<S> {
         })
     }
 
+    /// The aggregates of the query, each computed in the database, keyed for lookup.
+    async fn aggregates(&self, query: &MetricsQuery) -> AppResult<Aggregates> {
+        Ok(Aggregates {
+            entries: self
+                .store
+                .stage_entries(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.stage_id.clone()), r))
+                .collect(),
+            exits: self
+                .store
+                .stage_exits(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.stage_id.clone()), r))
+                .collect(),
+            pushes: self
+                .store
+                .close_date_pushes(query)
+                .await?
+                .into_iter()
+                .map(|r| (r.bucket, r))
+                .collect(),
+            closed: self
+                .store
+                .closed_deals(query)
+                .await?
+                .into_iter()
+                .map(|r| ((r.bucket, r.sources), r))
+                .collect(),
+        })
+    }
+
     /// The owners whose deals the metrics cover (`None`: everyone), with visibility as for
     /// forecasts. Without a scope, the caller's own view; an owner narrows it to one person.
     async fn metrics_owners(
@@ -346,7 +352,7 @@ impl<S: Store> App<S> {
         if !view.tree.knows(owner) {
             return Err(AppError::NotFound {
                 kind: "user",
-                name: format!("users/{}", owner.0),
+                name: user_name(owner),
             });
         }
         let within = view.owners.as_ref().is_none_or(|o| o.contains(&owner));

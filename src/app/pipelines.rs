@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::names::pipeline_name;
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::roles::require_pipeline_editor;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
@@ -18,10 +19,6 @@ pub struct PipelineMask {
     pub segment: bool,
     /// `stages` (the whole list).
     pub stages: bool,
-}
-
-fn pipeline_name(id: Uuid) -> String {
-    format!("pipelines/{id}")
 }
 
 fn parse_spec(

@@ -12,7 +12,7 @@ use super::convert::{
 use super::request_limits::{CONTACTS, DEAL_UPDATABLE, QUALIFICATION};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
-use crate::app::deals::{Closing, DealQuery, Outcome};
+use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
 use crate::app::ports::{
     DealCursor, DealEventKind, DealEventRecord, DealFilter, DealOrder, Store, Topic,
 };
@@ -420,7 +420,7 @@ fn parse_order(order_by: &str) -> Result<(DealOrder, bool), Violations> {
 
 /// The page-token key of a deal in an order.
 fn cursor_key(d: &Deal, order: DealOrder, descending: bool) -> String {
-    use crate::persistence::sort_stand_ins as s;
+    use crate::app::ports as s;
     match order {
         DealOrder::CreateTime => format!("c|{}", d.id),
         DealOrder::UpdateTime => format!("u|{}|{}", d.updated_at.to_rfc3339(), d.id),
@@ -696,8 +696,10 @@ impl<S: Store> DealService for DealApi<S> {
                 &principal,
                 id,
                 &req.target_stage,
-                etag,
-                &req.override_justification,
+                MoveTerms {
+                    etag,
+                    justification: &req.override_justification,
+                },
                 key,
                 |d| prost::Message::encode_to_vec(&deal_to_wire(d)),
             )
@@ -776,8 +778,10 @@ impl<S: Store> DealService for DealApi<S> {
                 &principal,
                 id,
                 closing,
-                etag,
-                &req.override_justification,
+                MoveTerms {
+                    etag,
+                    justification: &req.override_justification,
+                },
                 key,
                 |d| prost::Message::encode_to_vec(&deal_to_wire(d)),
             )

@@ -14,7 +14,8 @@ use super::{
     EVENT_BATCH, Paging, Wakeups, authenticate, created, follow, idempotency_key, invalid,
 };
 use crate::app::App;
-use crate::app::approvals::{request_name, step_name};
+use crate::app::approvals::{NewDelegation, StepDecision};
+use crate::app::names::{request_name, step_name, user_name};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, EventKind, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
@@ -239,10 +240,6 @@ fn policy_to(p: &PolicyVersion) -> pb::ApprovalPolicy {
             .unwrap_or_default(),
         create_time: Some(timestamp(p.created_at)),
     }
-}
-
-fn user_name(id: UserId) -> String {
-    format!("users/{}", id.0)
 }
 
 fn approver_to(a: &Approver) -> pb::Approver {
@@ -538,9 +535,17 @@ impl<S: Store> DealDeskApi<S> {
         let key = idempotency_key(Some(principal.user.id), method, request_id, &req)?;
         let result = self
             .app
-            .decide_step(&principal, id, step, approve, comment, key, |r| {
-                prost::Message::encode_to_vec(&request_to(r))
-            })
+            .decide_step(
+                &principal,
+                id,
+                StepDecision {
+                    step,
+                    approve,
+                    comment,
+                },
+                key,
+                |r| prost::Message::encode_to_vec(&request_to(r)),
+            )
             .await?;
         Ok(Response::new(created(result, request_to)?))
     }
@@ -835,9 +840,17 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         };
         let result = self
             .app
-            .create_delegation(&principal, delegator, delegate, start, end, key, |d| {
-                prost::Message::encode_to_vec(&delegation_to(d))
-            })
+            .create_delegation(
+                &principal,
+                NewDelegation {
+                    delegator,
+                    delegate,
+                    start,
+                    end,
+                },
+                key,
+                |d| prost::Message::encode_to_vec(&delegation_to(d)),
+            )
             .await?;
         Ok(Response::new(created(result, delegation_to)?))
     }

@@ -16,9 +16,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::app::AppError;
 use crate::app::error::Precondition;
-use crate::app::imports::IMPORT_ROWS_INVALID;
+use crate::app::imports::{BadRows, IMPORT_ROWS_INVALID};
 use crate::domain::Violations;
-use crate::import::BadRows;
 
 /// The ErrorInfo domain of every error.
 pub const ERROR_DOMAIN: &str = "dealdesk.v1";
@@ -106,6 +105,21 @@ fn message(args: fmt::Arguments<'_>) -> String {
 pub fn status(code: Code, text: &str, reason: &str, mut details: ErrorDetails) -> Status {
     details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(code, truncated(text, MAX_MESSAGE_BYTES), details)
+}
+
+/// A refusal with no field to blame (a limit, a deadline): [`status`] with a RetryInfo when
+/// trying again later may succeed.
+pub fn refusal(
+    code: Code,
+    reason: &str,
+    message: &str,
+    retry_after: Option<std::time::Duration>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    if let Some(delay) = retry_after {
+        details.set_retry_info(Some(delay));
+    }
+    status(code, message, reason, details)
 }
 
 /// Lists entries (each a few texts) within [`MAX_LISTED_BYTES`]: the first that fit, each text
@@ -234,20 +248,17 @@ impl From<AppError> for Status {
                 message,
                 violations,
             } => failed_precondition(reason, &message, &violations),
-            ref e @ AppError::Busy => {
-                let mut details = ErrorDetails::new();
-                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
-                status(Code::Unavailable, &e.to_string(), "DATABASE_BUSY", details)
-            }
+            ref e @ AppError::Busy => refusal(
+                Code::Unavailable,
+                "DATABASE_BUSY",
+                &e.to_string(),
+                Some(std::time::Duration::from_secs(1)),
+            ),
             AppError::ResourceExhausted {
                 reason,
                 message,
                 retry_after,
-            } => {
-                let mut details = ErrorDetails::new();
-                details.set_retry_info(Some(retry_after));
-                status(Code::ResourceExhausted, &message, reason, details)
-            }
+            } => refusal(Code::ResourceExhausted, reason, &message, Some(retry_after)),
             AppError::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 status(
@@ -264,7 +275,7 @@ impl From<AppError> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{Location, RowError};
+    use crate::app::imports::{Location, RowError};
 
     /// The bytes an error takes in the headers a client reads: `grpc-message` (percent-encoded)
     /// and `grpc-status-details-bin` (base64), exactly as the server sends them.

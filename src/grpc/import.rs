@@ -7,11 +7,11 @@ use tracing::instrument;
 use super::convert::parse_name;
 use super::{authenticate, invalid};
 use crate::app::App;
-use crate::app::imports::{ImportReport, ImportRequest};
+use crate::app::imports::{
+    FileKind, ImportReport, ImportRequest, MAX_IMPORT_BYTES, SourceFile, TextEncoding,
+};
 use crate::app::ports::Store;
 use crate::domain::Violations;
-use crate::import::decode::TextEncoding;
-use crate::import::{FileKind, MAX_IMPORT_BYTES, SourceFile};
 use crate::proto::import_history_request::Part;
 use crate::proto::{self as pb, import_service_server::ImportService};
 

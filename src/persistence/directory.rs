@@ -14,6 +14,7 @@ use super::codec::uuid;
 use super::codec::{decode_role, encode_role};
 use super::entities::{api_token, user};
 use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, storage};
+use crate::app::names::{token_name, user_name};
 use crate::app::ports::{
     AuditEntry, Created, DirectoryStore, IdempotencyKey, IdempotentWrite, TokenOwner, Topic,
     UserFilter,
@@ -311,7 +312,7 @@ impl DirectoryStore for SqlStore {
         if updated.rows_affected == 0 {
             return Err(AppError::StaleEtag {
                 kind: "user",
-                name: format!("users/{}", id.0),
+                name: user_name(id),
             });
         }
         record_audit(&txn, audit).await.map_err(storage)?;
@@ -373,7 +374,7 @@ impl DirectoryStore for SqlStore {
         at: DateTime<Utc>,
         audit: AuditEntry,
     ) -> AppResult<ApiToken> {
-        let name = format!("users/{}/apiTokens/{token_id}", user_id.0);
+        let name = token_name(user_id, token_id);
         let txn = self.begin_write().await.map_err(storage)?;
         let row = api_token::Entity::find_by_id(token_id.to_string())
             .filter(api_token::Column::UserId.eq(user_id.0.to_string()))

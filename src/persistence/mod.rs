@@ -10,17 +10,12 @@ mod changes;
 mod codec;
 mod dealdesk;
 mod deals;
-mod field_history;
-mod period_rates;
-
-/// Stand-ins that sort deals without a close date or amount last (page tokens carry them).
-pub mod sort_stand_ins {
-    pub use super::deals::{NO_AMOUNT_ASC, NO_AMOUNT_DESC, NO_CLOSE_DATE_ASC, NO_CLOSE_DATE_DESC};
-}
 mod directory;
 pub mod entities;
+mod field_history;
 mod forecast;
 mod imports;
+mod period_rates;
 mod pipeline_metrics;
 mod pipelines;
 
@@ -35,7 +30,7 @@ use sea_orm::{
 };
 
 use crate::app::AppError;
-use crate::app::ports::{AuditEntry, Created, IdempotencyKey, IdempotentWrite, Store};
+use crate::app::ports::{AuditEntry, Created, IdempotencyKey, IdempotentWrite, Store, StoreGauges};
 use entities::{audit_event, idempotency_key};
 
 /// The SQL store. Cheap to clone: the pool is shared.
@@ -298,7 +293,7 @@ impl Store for SqlStore {
         self.db.ping().await.is_ok()
     }
 
-    async fn operations_gauges(&self) -> Result<crate::metrics::StoreGauges, AppError> {
+    async fn operations_gauges(&self) -> Result<StoreGauges, AppError> {
         let (pool_open, pool_idle, pool_max) = match self.db.get_database_backend() {
             DatabaseBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
@@ -333,7 +328,7 @@ impl Store for SqlStore {
             ),
             None => (0, 0),
         };
-        Ok(crate::metrics::StoreGauges {
+        Ok(StoreGauges {
             pool_open,
             pool_idle,
             pool_max,

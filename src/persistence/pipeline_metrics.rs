@@ -17,9 +17,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, Value};
-use uuid::Uuid;
 
-use super::codec::{corrupt, decode_lead_source, encode_lead_source};
+use super::codec::{corrupt, decode_lead_source, encode_lead_source, uuid};
 use super::{SqlStore, storage};
 use crate::app::AppResult;
 use crate::app::ports::{
@@ -548,9 +547,9 @@ impl PipelineMetricsStore for SqlStore {
                 let id: String = row.try_get("", "id")?;
                 let owner: String = row.try_get("", "owner_id")?;
                 Ok(StaleDealRow {
-                    deal: Uuid::parse_str(&id).map_err(|_| corrupt("uuid", &id))?,
+                    deal: uuid(&id)?,
                     display_name: row.try_get("", "display_name")?,
-                    owner: UserId(Uuid::parse_str(&owner).map_err(|_| corrupt("uuid", &owner))?),
+                    owner: UserId(uuid(&owner)?),
                     stage_id: row.try_get("", "stage_id")?,
                     stage_entered_at: row.try_get("", "stage_entered_at")?,
                 })

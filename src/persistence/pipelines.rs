@@ -14,6 +14,7 @@ use super::codec::*;
 use super::entities::{deal, exit_criterion, pipeline, stage};
 use super::{SqlStore, record_audit, storage};
 use crate::app::error::Precondition;
+use crate::app::names::{pipeline_name, stage_name};
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite, PipelineStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::pipeline::{ExitCriterion, Pipeline, PipelineSpec, Segment, Stage};
@@ -185,7 +186,7 @@ async fn replace_stages(
         if occupied.contains(&old.stage_id) && (replacement.is_none() || changes_kind) {
             blocked.push(Precondition {
                 kind: "STAGE_IN_USE".into(),
-                subject: format!("pipelines/{pipeline_id}/stages/{}", old.stage_id),
+                subject: stage_name(pipeline_id, &old.stage_id),
                 description: if changes_kind {
                     "deals are in this stage: its kind cannot change".into()
                 } else {
@@ -293,7 +294,7 @@ async fn load_pipelines<C: ConnectionTrait>(
     rows.into_iter()
         .map(|row| {
             Ok(Pipeline {
-                id: Uuid::parse_str(&row.id).map_err(|_| corrupt("uuid", &row.id))?,
+                id: uuid(&row.id)?,
                 spec: PipelineSpec {
                     display_name: row.display_name,
                     segment: decode_segment(&row.segment)?,
@@ -409,7 +410,7 @@ impl PipelineStore for SqlStore {
         if result.rows_affected == 0 {
             return Err(AppError::StaleEtag {
                 kind: "pipeline",
-                name: format!("pipelines/{id}"),
+                name: pipeline_name(updated.id),
             });
         }
         replace_stages(&txn, &id, &updated.spec.stages).await?;

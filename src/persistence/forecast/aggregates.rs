@@ -46,8 +46,8 @@ const FEW_OWNERS: usize = 32;
 /// On SQLite, `index` (an `INDEXED BY` clause) when a subtree has few owners: their open (or
 /// won) deals of a period are then read by seeking each owner in m0013's (m0014's) index, where
 /// SQLite's planner (without statistics) ranges over the whole org's period in m0012's and
-/// filters it (large org, a manager's five owners: open groups 2.3 -> 0.4 ms). More owners
-/// read the period's range, which is then the smaller read.
+/// filters it (BENCHMARKS.md). More owners read the period's range, which is then the smaller
+/// read.
 fn few_owners<'a>(backend: DatabaseBackend, owners: Option<&[UserId]>, index: &'a str) -> &'a str {
     match backend == DatabaseBackend::Sqlite && few(owners) {
         true => index,
@@ -166,9 +166,8 @@ impl SqlStore {
     /// own transaction): the forecast already runs its reads at the same time, one per
     /// connection, and a parallel plan for one of them (the planner picks one for a quarter's
     /// won deals of the large org) only crowds the other, the longer one, off the cores
-    /// (measured on the large org, 2 cores: the org forecast 33 -> 26 ms, the won sums 22 -> 13
-    /// ms). The round trips it adds (about 0.2 ms) are not paid by narrow scopes, whose ranges
-    /// are too small for a parallel plan anyway.
+    /// (BENCHMARKS.md). The round trips it adds are not paid by narrow scopes, whose ranges are
+    /// too small for a parallel plan anyway.
     async fn wide_read(
         &self,
         owners: Option<&[UserId]>,
@@ -306,7 +305,7 @@ pub(super) async fn open_deal_groups(
         // SQLite reads the org's period month by month from m0014's index, already in group
         // order, instead of sorting the period's deals into a temporary B-tree. Named, for
         // its planner prefers the close-date range of m0012's index when the months are
-        // bound parameters (measured on the large org: 8 ms against 28 ms).
+        // bound parameters (BENCHMARKS.md).
         None if backend == DatabaseBackend::Sqlite => {
             index = "INDEXED BY ix_deals_open_by_month";
             let months = in_list(&mut values, months_between(from, to));

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::app::names::snapshot_name;
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
@@ -179,7 +180,7 @@ pub(super) async fn insert_win_rate_snapshot(
                 if is_unique_violation(&e, "version") {
                     AppError::StaleEtag {
                         kind: "win-rate snapshot",
-                        name: format!("pipelines/{}/winRateSnapshots/{}", s.pipeline_id, s.version),
+                        name: snapshot_name(s.pipeline_id, s.version),
                     }
                 } else {
                     storage(e)

@@ -1,5 +1,9 @@
 //! The forecast of a period for a scope, rolled up the reporting tree.
 
+mod rates;
+
+pub(crate) use rates::RateTable;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -7,8 +11,9 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::exchange::Converter;
+use super::names::user_name;
 use super::period_forecast::{ForecastMethod, NewPipeline, PeriodModel};
-use super::ports::{OpenDealRow, Store};
+use super::ports::{OpenDealRow, OpenGroupRow, Store, Valuation, WonRow};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::ForecastCategory;
@@ -17,13 +22,11 @@ use crate::domain::forecast::{Figures, OpenDeals, Range, model_range, range_need
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
-use crate::domain::pipeline::{Pipeline, StageKind};
-use crate::domain::winrate::WinRateSnapshot;
 
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the
 /// range nearly always needs them one by one (exact or sampled), and one read of them costs
-/// less than two (a manager of five on the large org, PostgreSQL: 2.0 -> 1.45 ms).
+/// less than two (BENCHMARKS.md).
 const SMALL_TEAM_OWNERS: usize = 32;
 
 /// How many scopes and periods [`ReadHints`] remembers before it starts again.
@@ -71,7 +74,7 @@ pub struct ForecastResult {
     pub bounds: (NaiveDate, NaiveDate),
     /// Reporting currency.
     pub currency: Currency,
-    /// Totals.
+    /// The whole scope's figures, every deal added up.
     pub totals: Figures,
     /// Range of the revenue.
     pub range: Range,
@@ -101,76 +104,6 @@ pub(crate) struct ScopeView {
     pub tree: Arc<ReportingTree>,
 }
 
-/// The win rates a forecast uses: the chosen snapshots, else the stages' defaults.
-pub(crate) struct RateTable {
-    /// The chosen snapshot of each pipeline that has one.
-    pub chosen: HashMap<Uuid, WinRateSnapshot>,
-    /// Every pipeline (for default probabilities and stage order).
-    pub pipelines: Vec<Pipeline>,
-}
-
-impl RateTable {
-    /// The stage's static default probability.
-    pub fn default(&self, pipeline: Uuid, stage: &str) -> f64 {
-        self.pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .map(|s| f64::from(s.default_probability_bps) / 10_000.0)
-            .unwrap_or(0.0)
-    }
-
-    /// The learned rate (the snapshot's), else the default.
-    pub fn learned(&self, pipeline: Uuid, stage: &str) -> f64 {
-        self.chosen
-            .get(&pipeline)
-            .and_then(|s| s.rate_of(stage))
-            .unwrap_or_else(|| self.default(pipeline, stage))
-    }
-
-    /// The rate a deal in this stage is weighed with, as the database weighs it
-    /// ([`RateTable::open_stage_rates`]): the learned rate of an open stage, else nothing.
-    pub fn open_rate(&self, pipeline: Uuid, stage: &str) -> f64 {
-        if self.is_open(pipeline, stage) {
-            self.learned(pipeline, stage)
-        } else {
-            0.0
-        }
-    }
-
-    /// Whether `stage` is an open stage of `pipeline`.
-    pub fn is_open(&self, pipeline: Uuid, stage: &str) -> bool {
-        self.pipelines
-            .iter()
-            .find(|p| p.id == pipeline)
-            .and_then(|p| p.spec.stage(stage))
-            .is_some_and(|s| s.kind == StageKind::Open)
-    }
-
-    /// Every open stage of every pipeline with its learned rate, for the database to weigh
-    /// deals with.
-    pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
-        self.open_stages(|pipeline, stage| self.learned(pipeline, stage))
-    }
-
-    /// Every open stage of every pipeline with what `value` gives it.
-    pub fn open_stages<T>(&self, value: impl Fn(Uuid, &str) -> T) -> Vec<(Uuid, Vec<(String, T)>)> {
-        self.pipelines
-            .iter()
-            .map(|p| {
-                let stages = p
-                    .spec
-                    .stages
-                    .iter()
-                    .filter(|s| s.kind == StageKind::Open)
-                    .map(|s| (s.stage_id.clone(), value(p.id, &s.stage_id)))
-                    .collect();
-                (p.id, stages)
-            })
-            .collect()
-    }
-}
-
 impl<S: Store> App<S> {
     /// Resolves a scope for `viewer` (`None`: the server itself, which sees everything), with
     /// visibility as for deals.
@@ -198,7 +131,7 @@ impl<S: Store> App<S> {
                 if !tree.knows(root) {
                     return Err(AppError::NotFound {
                         kind: "user",
-                        name: format!("users/{}", root.0),
+                        name: user_name(root),
                     });
                 }
                 let visible = match viewer {
@@ -217,32 +150,6 @@ impl<S: Store> App<S> {
             }
         };
         Ok(ScopeView { owners, tree })
-    }
-
-    /// The rates of the current snapshots, with `snapshots` named instead where given.
-    pub(crate) async fn rate_table(&self, snapshots: &[(Uuid, i64)]) -> AppResult<RateTable> {
-        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
-            .store
-            .current_win_rate_snapshots()
-            .await?
-            .into_iter()
-            .map(|s| (s.pipeline_id, s))
-            .collect();
-        for &(pipeline, version) in snapshots {
-            let snapshot = self
-                .store
-                .get_win_rate_snapshot(pipeline, version)
-                .await?
-                .ok_or_else(|| {
-                    AppError::invalid_field(
-                        "snapshots",
-                        format!("pipelines/{pipeline}/winRateSnapshots/{version} does not exist"),
-                    )
-                })?;
-            chosen.insert(pipeline, snapshot);
-        }
-        let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
-        Ok(RateTable { chosen, pipelines })
     }
 
     /// The forecast of `period` for `scope`, in `currency`, using the current snapshots except
@@ -278,109 +185,40 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        // Independent reads, each on its own connection: the period's open deals, its won deals
-        // and the not-yet-created term's past revenue are read at the same time. A small
-        // team's range almost always needs its few hundred deals one by one (see below), so
-        // its open deals are read one by one and valued here, by the arithmetic the database
-        // uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer than groups
-        // and deals both.
-        let seed = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
-            h.finish()
-        };
+        // A small team's range almost always needs its few hundred deals one by one (see
+        // below), so its open deals are read one by one and valued here, by the arithmetic the
+        // database uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer
+        // than groups and deals both.
+        let seed = read_key(period, scope, currency);
         let small_team = owners
             .as_ref()
             .is_some_and(|o| o.len() <= SMALL_TEAM_OWNERS);
-        let one_by_one = small_team || self.read_hints.one_by_one(seed);
-        let mut new_converter = Converter::new(currency, exchange.clone());
-        let (open, won, each_deal, new) = tokio::try_join!(
-            async {
-                if one_by_one {
-                    return Ok(Vec::new());
-                }
-                self.store
-                    .open_deal_groups(owners.as_deref(), start, end, &valuation)
-                    .await
-            },
-            self.store.closed_won_between(
-                owners.as_deref(),
-                owners.is_some(),
-                start,
-                end,
-                &valuation
-            ),
-            async {
-                if !one_by_one {
-                    return Ok(None);
-                }
-                let rows = self
-                    .store
-                    .open_deals_closing(owners.as_deref(), start, end)
-                    .await?;
-                Ok(Some(rows))
-            },
-            async {
-                if !model.learned() {
-                    return Ok(None);
-                }
-                let new = self
-                    .new_pipeline(owners.as_deref(), period, &mut new_converter, &valuation)
-                    .await?;
-                Ok(Some(new))
-            },
-        )?;
-        new_converter.finish()?;
-        let one_by_one = |converter: &mut Converter, row: &OpenDealRow| {
-            let amount = converter.amount(row.amount);
-            let band = model.band(row.pipeline, row.amount);
-            let q = model.q(row.pipeline, &row.stage, band, row.pushes);
-            let classic = table.open_rate(row.pipeline, &row.stage);
-            OpenDeals::weighed(amount, classic, q, row.category)
+        let reading = Reading {
+            owners: owners.as_deref(),
+            period,
+            bounds: (start, end),
+            valuation: &valuation,
+            one_by_one: small_team || self.read_hints.one_by_one(seed),
+            learned: model.learned(),
         };
-        let deals: Vec<(Option<UserId>, Uuid, &str, OpenDeals)> = match &each_deal {
-            Some(rows) => rows
-                .iter()
-                .map(|row| {
-                    let deal = one_by_one(&mut converter, row);
-                    (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
-                })
-                .collect(),
-            None => open
-                .iter()
-                .map(|row| {
-                    let rate = row.currency.map_or(0.0, |c| converter.rate(c));
-                    let (band, pushes) = match row.segment {
-                        Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
-                        None => (None, 0),
-                    };
-                    let deals = OpenDeals {
-                        deals: row.deals,
-                        amount: converter.take(row.currency, row.converted),
-                        squares: row.squares * rate * rate,
-                        cubes: row.cubes * rate * rate * rate,
-                        probability: model.q(row.pipeline, &row.stage, band, pushes),
-                        category: row.category,
-                        weighted: row.weighted.unwrap_or(0),
-                        period_weighted: row.period_weighted.unwrap_or(0),
-                    };
-                    (row.owner, row.pipeline, row.stage.as_str(), deals)
-                })
-                .collect(),
+        let mut new_converter = Converter::new(currency, exchange.clone());
+        let PeriodRows {
+            open,
+            won,
+            each_deal,
+            new,
+        } = self.read_period(&reading, &mut new_converter).await?;
+        new_converter.finish()?;
+        let deals = match &each_deal {
+            Some(rows) => valued_deals(rows, &mut converter, &model, &table),
+            None => valued_groups(&open, &mut converter, &model),
         };
         let won: Vec<(Option<UserId>, i64)> = won
             .iter()
             .map(|row| (row.owner, converter.take(row.currency, row.converted)))
             .collect();
         let method = model.method(deals.iter().filter(|d| d.3.deals > 0).map(|d| d.1));
-        let mut stage_weighted: Vec<Uuid> = deals
-            .iter()
-            .map(|d| d.1)
-            .filter(|p| model.learned() && !model.covers(*p))
-            .collect();
-        stage_weighted.sort();
-        stage_weighted.dedup();
+        let stage_weighted = stage_weighted(&deals, &model);
 
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
@@ -391,31 +229,18 @@ impl<S: Store> App<S> {
             .map(|n| n.line.values.iter().map(|&(_, v)| v).collect())
             .unwrap_or_default();
         let effects = model.effects();
-        // Few deals, or uneven ones: the range reads them one by one (a few hundred at most);
-        // a small team's are one by one already.
-        let range = match model_range(closed_total, &all, &past, &effects, seed) {
-            Some(range) => {
-                if !small_team {
-                    let needs = each_deal.is_some() && range_needs_each_deal(&all);
-                    self.read_hints.remember(seed, needs);
-                }
-                range
-            }
-            None => {
-                self.read_hints.remember(seed, true);
-                let rows = self
-                    .store
-                    .open_deals_closing(owners.as_deref(), start, end)
-                    .await?;
-                let each: Vec<OpenDeals> = rows
-                    .iter()
-                    .map(|row| one_by_one(&mut converter, row))
-                    .collect();
-                model_range(closed_total, &each, &past, &effects, seed).ok_or_else(|| {
-                    AppError::Storage("a range over single deals always computes".into())
-                })?
-            }
+        let inputs = RangeInputs {
+            closed_won: closed_total,
+            deals: &all,
+            new: &past,
+            effects: &effects,
+            seed,
         };
+        let range = self
+            .revenue_range(&reading, small_team, inputs, |row| {
+                valued_deal(&mut converter, row, &model, &table)
+            })
+            .await?;
         converter.finish()?;
         let breakdown = Breakdown {
             table: &table,
@@ -423,12 +248,6 @@ impl<S: Store> App<S> {
             won: &won,
             new: new.as_ref(),
         };
-        let mut used: Vec<(Uuid, i64)> = table
-            .chosen
-            .values()
-            .map(|s| (s.pipeline_id, s.version))
-            .collect();
-        used.sort();
         Ok(ForecastResult {
             bounds: (start, end),
             currency,
@@ -437,13 +256,227 @@ impl<S: Store> App<S> {
             by_stage: breakdown.by_stage(),
             by_category: breakdown.by_category(),
             by_report: breakdown.by_report(scope, &tree),
-            snapshots: used,
+            snapshots: table.used(),
             method,
             horizon_days: horizon,
             not_yet_created: new.map(|n| n.line),
             stage_weighted,
         })
     }
+
+    /// The range of the revenue. Few deals, or uneven ones: the range reads them one by one
+    /// (a few hundred at most), valued by `value`; a small team's are one by one already.
+    /// Whether it needed them so is remembered for the next forecast of the same key.
+    async fn revenue_range(
+        &self,
+        reading: &Reading<'_>,
+        small_team: bool,
+        inputs: RangeInputs<'_>,
+        value: impl FnMut(&OpenDealRow) -> OpenDeals,
+    ) -> AppResult<Range> {
+        let RangeInputs {
+            closed_won,
+            deals,
+            new,
+            effects,
+            seed,
+        } = inputs;
+        if let Some(range) = model_range(closed_won, deals, new, effects, seed) {
+            if !small_team {
+                let needs = reading.one_by_one && range_needs_each_deal(deals);
+                self.read_hints.remember(seed, needs);
+            }
+            return Ok(range);
+        }
+        self.read_hints.remember(seed, true);
+        let (start, end) = reading.bounds;
+        let rows = self
+            .store
+            .open_deals_closing(reading.owners, start, end)
+            .await?;
+        let each: Vec<OpenDeals> = rows.iter().map(value).collect();
+        model_range(closed_won, &each, new, effects, seed)
+            .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))
+    }
+
+    /// A forecast's independent reads, each on its own connection, at the same time: the
+    /// period's open deals (in groups, or one by one), its won deals and the not-yet-created
+    /// term's past revenue.
+    async fn read_period(
+        &self,
+        reading: &Reading<'_>,
+        new_converter: &mut Converter,
+    ) -> AppResult<PeriodRows> {
+        let Reading {
+            owners,
+            period,
+            bounds: (start, end),
+            valuation,
+            one_by_one,
+            learned,
+        } = *reading;
+        let (open, won, each_deal, new) = tokio::try_join!(
+            async {
+                if one_by_one {
+                    return Ok(Vec::new());
+                }
+                self.store
+                    .open_deal_groups(owners, start, end, valuation)
+                    .await
+            },
+            self.store
+                .closed_won_between(owners, owners.is_some(), start, end, valuation),
+            async {
+                if !one_by_one {
+                    return Ok(None);
+                }
+                let rows = self.store.open_deals_closing(owners, start, end).await?;
+                Ok(Some(rows))
+            },
+            async {
+                if !learned {
+                    return Ok(None);
+                }
+                let new = self
+                    .new_pipeline(owners, period, new_converter, valuation)
+                    .await?;
+                Ok(Some(new))
+            },
+        )?;
+        Ok(PeriodRows {
+            open,
+            won,
+            each_deal,
+            new,
+        })
+    }
+}
+
+/// What one forecast reads: whose deals, of which days, valued how, and whether its open
+/// deals are read one by one.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    /// The scope's owners (`None`: everyone).
+    owners: Option<&'a [UserId]>,
+    /// The period forecast.
+    period: Period,
+    /// Its first day and first day after.
+    bounds: (NaiveDate, NaiveDate),
+    /// How the database values each deal.
+    valuation: &'a Valuation,
+    /// Whether the open deals are read one by one rather than in groups.
+    one_by_one: bool,
+    /// Whether period rates are learned (then the not-yet-created term is read too).
+    learned: bool,
+}
+
+/// What the range of the revenue is computed from ([`model_range`]'s arguments).
+#[derive(Clone, Copy)]
+struct RangeInputs<'a> {
+    /// Won so far, converted.
+    closed_won: i64,
+    /// The open deals, valued.
+    deals: &'a [OpenDeals],
+    /// The not-yet-created term's past values.
+    new: &'a [i64],
+    /// The period rates' effects.
+    effects: &'a [f64],
+    /// The sampling seed (the read key).
+    seed: u64,
+}
+
+/// What [`App::read_period`] read.
+struct PeriodRows {
+    /// The open deals in groups (empty when read one by one).
+    open: Vec<OpenGroupRow>,
+    /// The won deals.
+    won: Vec<WonRow>,
+    /// The open deals one by one, when so read.
+    each_deal: Option<Vec<OpenDealRow>>,
+    /// The not-yet-created term, with period rates.
+    new: Option<NewPipeline>,
+}
+
+/// The key [`ReadHints`] remembers a forecast under: its period, scope and currency, hashed.
+fn read_key(period: Period, scope: Scope, currency: Currency) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
+    h.finish()
+}
+
+/// One open deal valued here as the database values a group: converted, weighed by its stage's
+/// rate and by its segment's q.
+fn valued_deal(
+    converter: &mut Converter,
+    row: &OpenDealRow,
+    model: &PeriodModel<'_>,
+    table: &RateTable,
+) -> OpenDeals {
+    let amount = converter.amount(row.amount);
+    let band = model.band(row.pipeline, row.amount);
+    let q = model.q(row.pipeline, &row.stage, band, row.pushes);
+    let classic = table.open_rate(row.pipeline, &row.stage);
+    OpenDeals::weighed(amount, classic, q, row.category)
+}
+
+/// Open deals read one by one as (owner, pipeline, stage, valued).
+fn valued_deals<'a>(
+    rows: &'a [OpenDealRow],
+    converter: &mut Converter,
+    model: &PeriodModel<'_>,
+    table: &RateTable,
+) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+    rows.iter()
+        .map(|row| {
+            let deal = valued_deal(converter, row, model, table);
+            (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
+        })
+        .collect()
+}
+
+/// Open-deal groups as (owner, pipeline, stage, valued), converted into the reporting currency
+/// and weighed at their segment's q.
+fn valued_groups<'a>(
+    open: &'a [OpenGroupRow],
+    converter: &mut Converter,
+    model: &PeriodModel<'_>,
+) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+    open.iter()
+        .map(|row| {
+            let rate = row.currency.map_or(0.0, |c| converter.rate(c));
+            let (band, pushes) = match row.segment {
+                Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
+                None => (None, 0),
+            };
+            let deals = OpenDeals {
+                deals: row.deals,
+                amount: converter.take(row.currency, row.converted),
+                squares: row.squares * rate * rate,
+                cubes: row.cubes * rate * rate * rate,
+                probability: model.q(row.pipeline, &row.stage, band, pushes),
+                category: row.category,
+                weighted: row.weighted.unwrap_or(0),
+                period_weighted: row.period_weighted.unwrap_or(0),
+            };
+            (row.owner, row.pipeline, row.stage.as_str(), deals)
+        })
+        .collect()
+}
+
+/// Pipelines of open deals weighed by their stage rates for want of period rates, in order.
+fn stage_weighted(
+    deals: &[(Option<UserId>, Uuid, &str, OpenDeals)],
+    model: &PeriodModel<'_>,
+) -> Vec<Uuid> {
+    let mut pipelines: Vec<Uuid> = deals
+        .iter()
+        .map(|d| d.1)
+        .filter(|p| model.learned() && !model.covers(*p))
+        .collect();
+    pipelines.sort();
+    pipelines.dedup();
+    pipelines
 }
 
 /// A forecast's open deals (owner, pipeline, stage, valued), won amounts and not-yet-created
