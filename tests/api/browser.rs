@@ -16,7 +16,8 @@ use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with, template_pipeline};
+use crate::fixtures::template_pipeline;
+use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with};
 
 /// Serves `page` to every GET on `listener` (the dashboard's own origin).
 fn serve_page(listener: TcpListener, page: String) {

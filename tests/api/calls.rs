@@ -5,7 +5,8 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, usd, violated_fields};
+use crate::fixtures::usd;
+use crate::helpers::{TestApp, assert_error, authed, violated_fields};
 
 const PERIOD: &str = "2026-Q4";
 

@@ -30,7 +30,8 @@ use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, authed, person, template_pipeline};
+use crate::fixtures::{queue, relation, step, template_pipeline, usd};
+use crate::helpers::{Person, TestApp, authed, person};
 
 /// Requests sent per backend unless `HOSTILE_REQUESTS` says otherwise.
 const DEFAULT_REQUESTS: usize = 10_000;
@@ -328,27 +329,6 @@ struct Fixture {
     reused_request: pb::CreateDealRequest,
 }
 
-fn approver(relation: pb::approver::Relation) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::Relation(relation as i32)),
-    }
-}
-
-fn queue(role: pb::Role) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::RoleQueue(role as i32)),
-    }
-}
-
-fn step(name: &str, approvers: Vec<pb::Approver>) -> pb::ApprovalStep {
-    pb::ApprovalStep {
-        name: name.into(),
-        approvers,
-        mode: pb::approval_step::Mode::All as i32,
-        sla_hours: 24,
-    }
-}
-
 pub(crate) fn policy() -> pb::ApprovalPolicy {
     use pb::approver::Relation;
     pb::ApprovalPolicy {
@@ -360,21 +340,26 @@ pub(crate) fn policy() -> pb::ApprovalPolicy {
             },
             pb::DiscountTier {
                 ceiling_bps: 10_000,
-                steps: vec![step("Manager", vec![approver(Relation::OwnersManager)])],
+                steps: vec![step(
+                    "Manager",
+                    vec![relation(Relation::OwnersManager)],
+                    pb::approval_step::Mode::All,
+                )],
             },
         ],
         playbook: vec!["MUTUAL_NDA".into()],
-        legal_step: Some(step("Legal", vec![queue(pb::Role::Legal)])),
+        legal_step: Some(step(
+            "Legal",
+            vec![queue(pb::Role::Legal)],
+            pb::approval_step::Mode::All,
+        )),
         payment_days_limit: 45,
-        finance_step: Some(step("Finance", vec![queue(pb::Role::Finance)])),
+        finance_step: Some(step(
+            "Finance",
+            vec![queue(pb::Role::Finance)],
+            pb::approval_step::Mode::All,
+        )),
         ..Default::default()
-    }
-}
-
-fn usd(minor: i64) -> pb::Money {
-    pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
     }
 }
 
@@ -383,7 +368,7 @@ fn a_deal(pipeline: &str, name: &str) -> pb::Deal {
         display_name: name.into(),
         account: "Hostile Corp".into(),
         pipeline: pipeline.into(),
-        amount: Some(usd(100_000)),
+        amount: usd(100_000),
         ..Default::default()
     }
 }
@@ -1715,7 +1700,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("deal.account")
                 }
                 3 => {
-                    d.amount = Some(usd(bad_amount(rng)));
+                    d.amount = usd(bad_amount(rng));
                     field("deal.amount.amount_minor")
                 }
                 4 => {
@@ -1723,7 +1708,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("deal.amount.currency_code")
                 }
                 5 => {
-                    d.confirmed_budget = Some(usd(bad_amount(rng)));
+                    d.confirmed_budget = usd(bad_amount(rng));
                     field("deal.confirmed_budget.amount_minor")
                 }
                 6 => {
@@ -1958,7 +1943,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     Expect::Code(Code::Aborted)
                 }
                 5 => {
-                    d.amount = Some(usd(bad_amount(rng)));
+                    d.amount = usd(bad_amount(rng));
                     r.update_mask = mask("amount");
                     field("deal.amount.amount_minor")
                 }
@@ -2315,8 +2300,12 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                 }
                 _ => {
                     p.size_thresholds = vec![pb::SizeThreshold {
-                        above: Some(usd(*pick(rng, &[0, -1, i64::MIN]))),
-                        step: Some(step("Finance", vec![queue(pb::Role::Finance)])),
+                        above: usd(*pick(rng, &[0, -1, i64::MIN])),
+                        step: Some(step(
+                            "Finance",
+                            vec![queue(pb::Role::Finance)],
+                            pb::approval_step::Mode::All,
+                        )),
                     }];
                     field("policy.size_thresholds[0].above")
                 }
@@ -3096,8 +3085,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
 
     let call = || pb::SubmitForecastCallRequest {
         period: "2026-Q4".into(),
-        commit: Some(usd(1_000)),
-        best_case: Some(usd(2_000)),
+        commit: usd(1_000),
+        best_case: usd(2_000),
         note: String::new(),
     };
     f.credentials("ForecastService/SubmitForecastCall", call());
@@ -3113,14 +3102,11 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                     field("period")
                 }
                 1 => {
-                    r.commit = Some(usd(*pick(
-                        rng,
-                        &[-1, i64::MIN, i64::MAX, 1_000_000_000_001],
-                    )));
+                    r.commit = usd(*pick(rng, &[-1, i64::MIN, i64::MAX, 1_000_000_000_001]));
                     field("commit.amount_minor")
                 }
                 2 => {
-                    r.best_case = Some(usd(*pick(rng, &[-1, i64::MIN, i64::MAX])));
+                    r.best_case = usd(*pick(rng, &[-1, i64::MIN, i64::MAX]));
                     field("best_case.amount_minor")
                 }
                 3 => {
@@ -3147,8 +3133,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
     let adjust = |fx: &Fixture| pb::AdjustForecastCallRequest {
         period: "2026-Q4".into(),
         user: fx.rep.name(),
-        commit: Some(usd(1_000)),
-        best_case: Some(usd(2_000)),
+        commit: usd(1_000),
+        best_case: usd(2_000),
         note: String::new(),
     };
     f.credentials("ForecastService/AdjustForecastCall", adjust(fx));
@@ -3170,10 +3156,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                 }
                 2 => {
                     // Calls may be zero, not negative or huge.
-                    r.commit = Some(usd(*pick(
-                        rng,
-                        &[-1, i64::MIN, i64::MAX, 1_000_000_000_001],
-                    )));
+                    r.commit = usd(*pick(rng, &[-1, i64::MIN, i64::MAX, 1_000_000_000_001]));
                     field("commit.amount_minor")
                 }
                 3 => {
@@ -3785,8 +3768,8 @@ contract_test!(
                 &fx.rep.token,
                 pb::SubmitForecastCallRequest {
                     period: "2026-Q4".into(),
-                    commit: Some(usd(1_000)),
-                    best_case: Some(usd(2_000)),
+                    commit: usd(1_000),
+                    best_case: usd(2_000),
                     note: String::new(),
                 },
             ))

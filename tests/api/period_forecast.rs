@@ -15,8 +15,9 @@ use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
-use crate::accuracy::{at, closed_book, june_closed, pipeline, test_audit, usd};
+use crate::accuracy::{closed_book, june_closed, pipeline, test_audit};
 use crate::contract_test;
+use crate::fixtures::{at, domain_usd};
 use crate::helpers::{TestApp, authed, user_id};
 
 const NOW: &str = "2025-07-10T12:00:00Z";
@@ -42,7 +43,7 @@ fn open_deal(
             display_name: format!("open {amount}"),
             account: "Open Corp".into(),
             owner_id: user_id(&owner.name),
-            amount: Some(usd(amount)),
+            amount: Some(domain_usd(amount)),
             close_date: Some(day(close)),
             lead_source: None,
             next_step: String::new(),
@@ -69,7 +70,7 @@ fn open_deal(
         to_stage: "s1".into(),
         at: at(created),
         actor: None,
-        amount: Some(usd(amount)),
+        amount: Some(domain_usd(amount)),
         close_date: Some(day(first_close)),
         direction: HistoryDirection::Create,
         overridden: false,

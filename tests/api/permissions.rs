@@ -5,25 +5,26 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::deal_desk_service_client::DealDeskServiceClient;
 use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::directory_service_client::DirectoryServiceClient;
 use dealdesk::proto::forecast_service_client::ForecastServiceClient;
-use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::import_service_client::ImportServiceClient;
 use dealdesk::proto::pipeline_service_client::PipelineServiceClient;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
 use prost::Message;
-use prost_types::{FieldMask, Timestamp};
 use sea_orm::ConnectionTrait;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status, Streaming};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, authed, new_user, person, stage, user_id};
+use crate::fixtures::{
+    Org, api_tokens, in_days, mask, new_user, revoke_api_token, stage, timestamp, usd,
+};
+use crate::helpers::{Person, TestApp, authed, person, user_id};
 
 const MATRIX: &str = include_str!("../../docs/PERMISSIONS.md");
 
@@ -175,7 +176,7 @@ struct Clients {
     import: ImportServiceClient<Channel>,
 }
 
-struct Org {
+struct Matrix {
     c: Clients,
     admin: Person,
     manager: Person,
@@ -256,36 +257,6 @@ fn policy() -> pb::ApprovalPolicy {
     }
 }
 
-fn usd(amount_minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor,
-    })
-}
-
-fn date(offset_days: i64) -> Option<Date> {
-    let d = Utc::now().date_naive() + chrono::Duration::days(offset_days);
-    Some(Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    })
-}
-
-fn timestamp(offset_days: i64) -> Option<Timestamp> {
-    let at = Utc::now() + chrono::Duration::days(offset_days);
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn mask(path: &str) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: vec![path.into()],
-    })
-}
-
 fn unique() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
@@ -298,8 +269,8 @@ fn req<T>(token: Option<&str>, message: T) -> Request<T> {
     }
 }
 
-impl Org {
-    async fn build(app: &TestApp) -> Org {
+impl Matrix {
+    async fn build(app: &TestApp) -> Matrix {
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
@@ -317,16 +288,29 @@ impl Org {
             user: app.admin.clone(),
             token: app.admin_token.clone(),
         };
-        let leader = person(app, Role::Leader, None).await;
-        let manager = person(app, Role::Manager, Some(&leader)).await;
-        let rep = person(app, Role::Rep, Some(&manager)).await;
-        let peer = person(app, Role::Rep, Some(&manager)).await;
-        let other_manager = person(app, Role::Manager, Some(&leader)).await;
-        let deal_desk = person(app, Role::DealDesk, None).await;
-        let finance = person(app, Role::Finance, None).await;
-        let legal = person(app, Role::Legal, None).await;
-        let standin = person(app, Role::Rep, None).await;
-        let absentee = person(app, Role::Rep, None).await;
+        // The peer is the rep's teammate here; the other manager has no team.
+        let tree = Org::builder()
+            .reps(2)
+            .peers(0)
+            .staff(&[
+                Role::DealDesk,
+                Role::Finance,
+                Role::Legal,
+                Role::Rep,
+                Role::Rep,
+            ])
+            .build(app)
+            .await;
+        let (leader, manager) = (tree.leader, tree.manager);
+        let Ok([rep, peer]) = <[Person; 2]>::try_from(tree.reps) else {
+            unreachable!("two reps were asked for")
+        };
+        let other_manager = tree.peer_manager;
+        let Ok([deal_desk, finance, legal, standin, absentee]) =
+            <[Person; 5]>::try_from(tree.staff)
+        else {
+            unreachable!("five staff were asked for")
+        };
 
         // An admin deactivated after their token was issued.
         let deactivated = person(app, Role::Admin, None).await;
@@ -339,35 +323,15 @@ impl Org {
                         active: Some(false),
                         ..Default::default()
                     }),
-                    update_mask: mask("active"),
+                    update_mask: mask(&["active"]),
                 },
             ))
             .await
             .unwrap();
         // An active admin whose token was revoked.
         let revoked = person(app, Role::Admin, None).await;
-        let tokens = c
-            .directory
-            .list_api_tokens(authed(
-                &admin.token,
-                pb::ListApiTokensRequest {
-                    parent: revoked.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .api_tokens;
-        c.directory
-            .revoke_api_token(authed(
-                &admin.token,
-                pb::RevokeApiTokenRequest {
-                    name: tokens[0].name.clone(),
-                },
-            ))
-            .await
-            .unwrap();
+        let tokens = api_tokens(app, &revoked.name()).await;
+        revoke_api_token(app, &tokens[0].name).await;
 
         let callers = [
             ("admin", Some(&admin)),
@@ -424,7 +388,7 @@ impl Org {
             ))
             .await
             .unwrap();
-        let mut org = Org {
+        let mut org = Matrix {
             c,
             admin,
             manager,
@@ -482,8 +446,8 @@ impl Org {
                     delegation: Some(pb::Delegation {
                         delegator: org.absentee.name(),
                         delegate: org.standin.name(),
-                        start_date: date(50),
-                        end_date: date(51),
+                        start_date: in_days(50),
+                        end_date: in_days(51),
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -560,7 +524,7 @@ struct Fresh {
 }
 
 /// Makes the fresh objects the row's call changes.
-async fn prepare(app: &TestApp, org: &Org, key: &str) -> Fresh {
+async fn prepare(app: &TestApp, org: &Matrix, key: &str) -> Fresh {
     match key {
         "DirectoryService.RevokeApiToken" => {
             let issued = app
@@ -619,7 +583,7 @@ async fn first<T>(result: Result<tonic::Response<Streaming<T>>, Status>) -> Answ
 }
 
 /// Calls row `key` as the holder of `token`.
-async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answer {
+async fn call(org: &Matrix, fresh: &Fresh, key: &str, token: Option<&str>) -> Answer {
     let c = &org.c;
     let (mut directory, mut pipelines, mut deals) =
         (c.directory.clone(), c.pipelines.clone(), c.deals.clone());
@@ -632,7 +596,7 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
             name: fresh.deal.name.clone(),
             ..fields
         }),
-        update_mask: mask(path),
+        update_mask: mask(&[path]),
     };
     let seller_call = || (usd(1_000_000), usd(2_000_000));
     match key {
@@ -681,7 +645,7 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                             display_name: format!("Stand-in {}", unique()),
                             ..Default::default()
                         }),
-                        update_mask: mask("display_name"),
+                        update_mask: mask(&["display_name"]),
                     },
                 ))
                 .await,
@@ -768,7 +732,7 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                             display_name: format!("Spare {}", unique()),
                             ..Default::default()
                         }),
-                        update_mask: mask("display_name"),
+                        update_mask: mask(&["display_name"]),
                     },
                 ))
                 .await,
@@ -837,7 +801,7 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                             next_step: format!("Call back {}", unique()),
                             ..Default::default()
                         }),
-                        update_mask: mask("next_step"),
+                        update_mask: mask(&["next_step"]),
                     },
                 ))
                 .await,
@@ -1271,8 +1235,8 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                 pb::CreateDelegationRequest {
                     delegation: Some(pb::Delegation {
                         delegate: org.standin.name(),
-                        start_date: date(30),
-                        end_date: date(31),
+                        start_date: in_days(30),
+                        end_date: in_days(31),
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -1287,8 +1251,8 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
                     delegation: Some(pb::Delegation {
                         delegator: org.absentee.name(),
                         delegate: org.standin.name(),
-                        start_date: date(40),
-                        end_date: date(41),
+                        start_date: in_days(40),
+                        end_date: in_days(41),
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -1335,8 +1299,8 @@ async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answe
             desk.get_approval_metrics(req(
                 token,
                 pb::GetApprovalMetricsRequest {
-                    start_time: timestamp(-30),
-                    end_time: timestamp(1),
+                    start_time: timestamp(Utc::now() + chrono::Duration::days(-30)),
+                    end_time: timestamp(Utc::now() + chrono::Duration::days(1)),
                 },
             ))
             .await,
@@ -1477,7 +1441,7 @@ fn matches(expected: Outcome, answer: &Answer) -> bool {
 contract_test!(
     every_caller_gets_the_answer_its_cell_of_the_matrix_says,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut wrong = Vec::new();
         let mut cells = 0;
         for row in rows() {
@@ -1539,7 +1503,7 @@ async fn ending<T: std::fmt::Debug>(stream: &mut Streaming<T>) -> Status {
 contract_test!(
     a_deal_event_stream_ends_when_its_user_is_deactivated,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .deals
@@ -1566,7 +1530,7 @@ contract_test!(
                         active: Some(false),
                         ..Default::default()
                     }),
-                    update_mask: mask("active"),
+                    update_mask: mask(&["active"]),
                 },
             ))
             .await
@@ -1582,7 +1546,7 @@ contract_test!(
                         next_step: "Written after the rep left".into(),
                         ..Default::default()
                     }),
-                    update_mask: mask("next_step"),
+                    update_mask: mask(&["next_step"]),
                 },
             ))
             .await
@@ -1596,7 +1560,7 @@ contract_test!(
 contract_test!(
     an_approval_event_stream_ends_when_its_token_is_revoked,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .desk
@@ -1668,7 +1632,7 @@ contract_test!(
 );
 
 /// Changes a user's `path` field as the admin.
-async fn change_user(org: &Org, user: pb::User, path: &str) {
+async fn change_user(org: &Matrix, user: pb::User, path: &str) {
     org.c
         .directory
         .clone()
@@ -1676,7 +1640,7 @@ async fn change_user(org: &Org, user: pb::User, path: &str) {
             &org.admin.token,
             pb::UpdateUserRequest {
                 user: Some(user),
-                update_mask: mask(path),
+                update_mask: mask(&[path]),
             },
         ))
         .await
@@ -1686,7 +1650,7 @@ async fn change_user(org: &Org, user: pb::User, path: &str) {
 contract_test!(
     a_deal_event_stream_ends_when_its_watcher_is_no_longer_above_the_owner,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .deals
@@ -1733,7 +1697,7 @@ contract_test!(
                         next_step: "Written after the move".into(),
                         ..Default::default()
                     }),
-                    update_mask: mask("next_step"),
+                    update_mask: mask(&["next_step"]),
                 },
             ))
             .await
@@ -1747,7 +1711,7 @@ contract_test!(
 contract_test!(
     an_unfiltered_approval_stream_ends_when_its_watcher_loses_the_role,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .desk

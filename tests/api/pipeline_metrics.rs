@@ -26,7 +26,7 @@
 //!
 //! Reporting tree: manager M over R1 and R2; manager M2 over R3.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use dealdesk::app::ports::DealStore;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, LeadSource,
@@ -39,28 +39,15 @@ use tonic::{Code, Status};
 
 use crate::accuracy::test_audit;
 use crate::contract_test;
+use crate::fixtures::{at, day, stage_at};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-fn day(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
 
 /// Discover, evaluate (stale after 30 days), decide, won, lost.
 async fn pipeline(app: &TestApp, name: &str) -> (String, uuid::Uuid) {
     use pb::stage::Kind;
     let stage = |id: &str, position, kind: Kind, bps, stale: Option<i32>| pb::Stage {
-        stage_id: id.into(),
-        display_name: id.into(),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: bps,
         stale_after_days: stale,
-        kind: kind as i32,
-        position,
-        ..Default::default()
+        ..stage_at(id, position, kind, bps)
     };
     let created = app
         .pipelines()
