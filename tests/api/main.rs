@@ -21,6 +21,7 @@ mod directory;
 mod field_history;
 mod forecast;
 mod hostile;
+mod hostile_fuzz;
 mod hostile_input;
 mod import;
 mod import_formats;
