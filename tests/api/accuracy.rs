@@ -11,33 +11,26 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{at, day, domain_usd, stage_at, usd};
+use crate::fixtures::{at, create_pipeline, day, domain_usd, stage_at, usd};
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
 /// One stage `s1` (default 50%), won and lost.
 pub(crate) async fn pipeline(app: &TestApp) -> pb::Pipeline {
     use pb::stage::Kind;
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    display_name: "Past".into(),
-                    segment: pb::Segment::Smb as i32,
-                    stages: vec![
-                        stage_at("s1", 1, Kind::Open, 5_000),
-                        stage_at("won", 2, Kind::Won, 10_000),
-                        stage_at("lost", 3, Kind::Lost, 0),
-                    ],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
+    create_pipeline(
+        app,
+        pb::Pipeline {
+            display_name: "Past".into(),
+            segment: pb::Segment::Smb as i32,
+            stages: vec![
+                stage_at("s1", 1, Kind::Open, 5_000),
+                stage_at("won", 2, Kind::Won, 10_000),
+                stage_at("lost", 3, Kind::Lost, 0),
+            ],
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// A deal created in s1 at `created` (closing on `close`), closed `outcome` at `closed`.

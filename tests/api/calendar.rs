@@ -16,7 +16,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::contract_test;
-use crate::fixtures::{at, create_pipeline, stage};
+use crate::fixtures::{at, create_pipeline, stage, try_create_deal};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::close_deal_request::Outcome;
@@ -237,16 +237,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = plain_pipeline(&app).await;
-        let refused = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.token,
-                pb::CreateDealRequest {
-                    deal: Some(deal(&pipeline, date(2026, 9, 30))),
-                    ..Default::default()
-                },
-            ))
+        let refused = try_create_deal(&app, &rep.token, deal(&pipeline, date(2026, 9, 30)))
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&refused), ["deal.close_date"]);

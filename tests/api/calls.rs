@@ -5,7 +5,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::usd;
+use crate::fixtures::{create_deal, create_pipeline, usd};
 use crate::helpers::{TestApp, assert_error, authed, violated_fields};
 
 const PERIOD: &str = "2026-Q4";
@@ -263,37 +263,18 @@ contract_test!(
             .into_inner()
             .templates
             .remove(0);
-        let pipeline = app
-            .pipelines()
-            .await
-            .create_pipeline(authed(
-                &app.admin_token,
-                pb::CreatePipelineRequest {
-                    pipeline: Some(template),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        let deal = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep_token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let pipeline = create_pipeline(&app, template).await;
+        let deal = create_deal(
+            &app,
+            &rep_token,
+            pb::Deal {
+                display_name: "Acme".into(),
+                account: "Acme".into(),
+                pipeline: pipeline.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
         let judge = |token: String, include: bool| {
             let app = &app;
             let deal = deal.name.clone();

@@ -9,7 +9,7 @@ use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{create_pipeline, date, stage, today, usd};
+use crate::fixtures::{create_deal, create_pipeline, date, stage, today, usd};
 use crate::helpers::{Person, TestApp, assert_error, authed, person};
 
 use pb::field_change::Field;
@@ -258,24 +258,17 @@ contract_test!(
         let rep = person(&app, Role::Rep, Some(&manager)).await;
         let stranger = person(&app, Role::Rep, None).await;
         let pipeline = two_stage_pipeline(&app).await;
-        let created = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Private".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let created = create_deal(
+            &app,
+            &rep.token,
+            pb::Deal {
+                display_name: "Private".into(),
+                account: "Acme".into(),
+                pipeline: pipeline.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
         let refused = app
             .deals()
             .await

@@ -24,7 +24,8 @@ use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::fixtures::{
-    Org, api_tokens, in_days, mask, new_user, revoke_api_token, stage, timestamp, usd,
+    Org, api_tokens, in_days, mask, new_user, queue, relation, revoke_api_token, stage, step,
+    timestamp, usd,
 };
 use crate::helpers::{Person, TestApp, authed, person, user_id};
 
@@ -228,15 +229,7 @@ fn matrix_pipeline(name: &str) -> pb::Pipeline {
 
 /// Mid-market: 15% pre-approved, beyond it the owner's manager.
 fn policy() -> pb::ApprovalPolicy {
-    let step = |name: &str, approver| pb::ApprovalStep {
-        name: name.into(),
-        approvers: vec![pb::Approver {
-            approver: Some(approver),
-        }],
-        mode: pb::approval_step::Mode::All as i32,
-        sla_hours: 24,
-    };
-    use pb::approver::Approver::{Relation, RoleQueue};
+    use pb::approval_step::Mode;
     pb::ApprovalPolicy {
         segment: pb::Segment::MidMarket as i32,
         tiers: vec![
@@ -248,12 +241,17 @@ fn policy() -> pb::ApprovalPolicy {
                 ceiling_bps: 10_000,
                 steps: vec![step(
                     "Sales manager",
-                    Relation(pb::approver::Relation::OwnersManager as i32),
+                    vec![relation(pb::approver::Relation::OwnersManager)],
+                    Mode::All,
                 )],
             },
         ],
-        legal_step: Some(step("Legal review", RoleQueue(pb::Role::Legal as i32))),
-        finance_step: Some(step("Finance", RoleQueue(pb::Role::Finance as i32))),
+        legal_step: Some(step(
+            "Legal review",
+            vec![queue(pb::Role::Legal)],
+            Mode::All,
+        )),
+        finance_step: Some(step("Finance", vec![queue(pb::Role::Finance)], Mode::All)),
         payment_days_limit: 45,
         ..Default::default()
     }

@@ -39,7 +39,7 @@ use tonic::{Code, Status};
 
 use crate::accuracy::test_audit;
 use crate::contract_test;
-use crate::fixtures::{at, day, stage_at};
+use crate::fixtures::{at, create_pipeline, day, stage_at};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
 
 /// Discover, evaluate (stale after 30 days), decide, won, lost.
@@ -49,30 +49,22 @@ async fn pipeline(app: &TestApp, name: &str) -> (String, uuid::Uuid) {
         stale_after_days: stale,
         ..stage_at(id, position, kind, bps)
     };
-    let created = app
-        .pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    display_name: name.into(),
-                    segment: pb::Segment::Smb as i32,
-                    stages: vec![
-                        stage("discover", 1, Kind::Open, 2_000, None),
-                        stage("evaluate", 2, Kind::Open, 5_000, Some(30)),
-                        stage("decide", 3, Kind::Open, 8_000, None),
-                        stage("won", 4, Kind::Won, 10_000, None),
-                        stage("lost", 5, Kind::Lost, 0, None),
-                    ],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = create_pipeline(
+        app,
+        pb::Pipeline {
+            display_name: name.into(),
+            segment: pb::Segment::Smb as i32,
+            stages: vec![
+                stage("discover", 1, Kind::Open, 2_000, None),
+                stage("evaluate", 2, Kind::Open, 5_000, Some(30)),
+                stage("decide", 3, Kind::Open, 8_000, None),
+                stage("won", 4, Kind::Won, 10_000, None),
+                stage("lost", 5, Kind::Lost, 0, None),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
     let id = uuid::Uuid::parse_str(created.name.trim_start_matches("pipelines/")).unwrap();
     (created.name, id)
 }

@@ -6,7 +6,7 @@ use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{create_pipeline, stage};
+use crate::fixtures::{create_pipeline, stage, try_create_deal};
 use crate::helpers::{assert_error, authed, violated_fields};
 
 /// A stage with its buyer evidence and a default probability of `probability` bps.
@@ -524,23 +524,19 @@ contract_test!(
     |app| {
         let created = create_pipeline(&app, pipeline()).await;
         let (rep, rep_token) = app.user(Role::Rep, None).await;
-        app.deals()
-            .await
-            .create_deal(authed(
-                &rep_token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme Corp".into(),
-                        pipeline: created.name.clone(),
-                        owner: rep.name.clone(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap();
+        try_create_deal(
+            &app,
+            &rep_token,
+            pb::Deal {
+                display_name: "Acme".into(),
+                account: "Acme Corp".into(),
+                pipeline: created.name.clone(),
+                owner: rep.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let mut pipelines = app.pipelines().await;
         let mut without_first = created.clone();
         without_first.stages.remove(0);
