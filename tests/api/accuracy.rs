@@ -2,7 +2,6 @@
 //! answers are worked out in the comments.
 
 use chrono::Utc;
-use dealdesk::app::ports::{AuditEntry, DealStore};
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
@@ -11,7 +10,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{at, create_pipeline, day, domain_usd, stage_at, usd};
+use crate::fixtures::{at, create_pipeline, day, domain_usd, insert_book, stage_at, usd};
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
 /// One stage `s1` (default 50%), won and lost.
@@ -149,17 +148,6 @@ pub(crate) fn june_closed<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> Vec<Clo
     ]
 }
 
-/// The audit entry of a book the tests insert in bulk.
-pub(crate) fn test_audit() -> AuditEntry {
-    AuditEntry {
-        actor: None,
-        action: "Test",
-        resource: "deals".into(),
-        detail: String::new(),
-        change: None,
-    }
-}
-
 /// The deals `closed` of `pipeline` ([`past_deal`]) with their stage and field history.
 pub(crate) fn closed_book(
     pipeline: uuid::Uuid,
@@ -201,12 +189,7 @@ async fn june(app: &TestApp) -> June {
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
     let (deals, mut history, fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
     history.sort_by_key(|h| h.at);
-    let audit = test_audit();
-    app.app
-        .store
-        .insert_book(&deals, &history, &fields, audit)
-        .await
-        .unwrap();
+    insert_book(app, &deals, &history, &fields).await;
     let snapshot = app
         .forecasts()
         .await

@@ -459,19 +459,19 @@ contract_test!(
             owner: owner.name(),
             ..deal_in(&pipeline, "Owned")
         };
-        let status = try_create_deal(&app, &org.rep().token, for_user(&org.peer()))
+        let status = try_create_deal(&app, &org.rep().token, for_user(org.peer()))
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");
-        let status = try_create_deal(&app, &org.peer_manager.token, for_user(&org.rep()))
+        let status = try_create_deal(&app, &org.peer_manager.token, for_user(org.rep()))
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");
         assert_eq!(app.count("deals").await, 0);
 
-        let by_manager = create_deal(&app, &org.manager.token, for_user(&org.rep())).await;
+        let by_manager = create_deal(&app, &org.manager.token, for_user(org.rep())).await;
         assert_eq!(by_manager.owner, org.rep().name());
-        let by_leader = create_deal(&app, &org.leader.token, for_user(&org.rep())).await;
+        let by_leader = create_deal(&app, &org.leader.token, for_user(org.rep())).await;
         assert_eq!(by_leader.owner, org.rep().name());
         let entries = history(&app, &org.rep().token, &by_manager.name).await;
         assert_eq!(entries[0].actor, org.manager.name(), "the creator acts");
@@ -1377,7 +1377,7 @@ contract_test!(
             .await
             .unwrap();
         let rows = app.count("stage_history").await;
-        for who in [&org.rep(), &org.manager] {
+        for who in [org.rep(), &org.manager] {
             let status = update(
                 &app,
                 &who.token,
@@ -1528,7 +1528,7 @@ contract_test!(closed_is_never_set_by_an_update_or_a_create, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
     let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Not closed")).await;
-    for who in [&org.rep(), &org.manager] {
+    for who in [org.rep(), &org.manager] {
         let status = update(
             &app,
             &who.token,
@@ -1930,7 +1930,7 @@ contract_test!(
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "REASSIGN_REQUIRES_MANAGER");
-        let status = update(&app, &org.manager.token, to(&org.peer()), &["owner"])
+        let status = update(&app, &org.manager.token, to(org.peer()), &["owner"])
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");

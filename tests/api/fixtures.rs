@@ -462,3 +462,26 @@ pub async fn close_deal(
         .await
         .map(|r| r.into_inner())
 }
+
+/// Writes deals with their stage and field history straight to the store, as an import would:
+/// the hand-built past that forecast tests read.
+pub async fn insert_book(
+    app: &TestApp,
+    deals: &[dealdesk::domain::deal::Deal],
+    history: &[dealdesk::domain::deal::StageHistoryEntry],
+    fields: &[dealdesk::domain::deal_history::FieldHistoryEntry],
+) {
+    use dealdesk::app::ports::{AuditEntry, DealStore};
+    let audit = AuditEntry {
+        actor: None,
+        action: "Test",
+        resource: "deals".into(),
+        detail: String::new(),
+        change: None,
+    };
+    app.app
+        .store
+        .insert_book(deals, history, fields, audit)
+        .await
+        .unwrap();
+}

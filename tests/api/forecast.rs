@@ -974,7 +974,7 @@ contract_test!(only_leaders_and_admins_compute_win_rates, |app| {
     let p = three_stages(&app).await;
     let desk = person(&app, Role::DealDesk, None).await;
     let legal = person(&app, Role::Legal, None).await;
-    for who in [&t.rep(), &t.manager, &t.finance(), &desk, &legal] {
+    for who in [t.rep(), &t.manager, t.finance(), &desk, &legal] {
         let status = try_compute(&app, &who.token, rates_of(&p))
             .await
             .unwrap_err();
@@ -1062,7 +1062,7 @@ contract_test!(
     only_admins_set_exchange_rates_and_everyone_reads_them,
     |app| {
         let t = team(&app).await;
-        for who in [&t.rep(), &t.manager, &t.leader, &t.finance()] {
+        for who in [t.rep(), &t.manager, &t.leader, t.finance()] {
             let status = try_set_rate(&app, &who.token, "EUR", "USD", 1.1)
                 .await
                 .unwrap_err();
@@ -1131,19 +1131,10 @@ struct World {
 async fn world(app: &TestApp) -> World {
     let t = team(app).await;
     let p = three_stages(app).await;
+    closed_deal(app, t.rep(), &p, &["s1"], usd(100_000), Lead::Inbound, true).await;
     closed_deal(
         app,
-        &t.rep(),
-        &p,
-        &["s1"],
-        usd(100_000),
-        Lead::Inbound,
-        true,
-    )
-    .await;
-    closed_deal(
-        app,
-        &t.second_rep(),
+        t.second_rep(),
         &p,
         &["s2"],
         usd(50_000),
@@ -1316,26 +1307,26 @@ contract_test!(
         );
 
         // By report: the manager's own deals first (X3 won, O5), then each direct report's.
-        assert_reports(&f, &t.manager, &[&t.rep(), &t.second_rep()]);
+        assert_reports(&f, &t.manager, &[t.rep(), t.second_rep()]);
         assert_eq!(
             f.by_report[0].figures.unwrap(),
             figures(200_000, 4_115, 0, 12_345, 0, 0, 1)
         );
         // rep1: X1 won; O1, O2, O6.
         assert_eq!(
-            *report(&f, &t.rep()),
+            *report(&f, t.rep()),
             figures(100_000, 3_333 + 19_091, 30_000, 0, 10_000, 0, 3)
         );
         // rep2: X2 lost; O3, O4.
         assert_eq!(
-            *report(&f, &t.second_rep()),
+            *report(&f, t.second_rep()),
             figures(0, 8_333 + 2_917, 0, 20_000, 0, 7_000, 2)
         );
 
         // A rep's own forecast: only their deals, and by_report is just them.
         let own = forecast(&app, &t.rep().token, scope(&this_month(), &t.rep().name())).await;
-        assert_eq!(own.totals.unwrap(), *report(&f, &t.rep()));
-        assert_reports(&own, &t.rep(), &[]);
+        assert_eq!(own.totals.unwrap(), *report(&f, t.rep()));
+        assert_reports(&own, t.rep(), &[]);
     }
 );
 
@@ -1754,7 +1745,7 @@ contract_test!(
         // Won this month: 25 euro cents -> 27.5 -> 28 cents, and 1 cent.
         closed_deal(
             &app,
-            &t.second_rep(),
+            t.second_rep(),
             &p,
             &["s1"],
             money("EUR", 25),
@@ -1762,7 +1753,7 @@ contract_test!(
             true,
         )
         .await;
-        closed_deal(&app, &t.rep(), &p, &["s1"], usd(1), Lead::Inbound, true).await;
+        closed_deal(&app, t.rep(), &p, &["s1"], usd(1), Lead::Inbound, true).await;
         let month = this_month();
 
         // Without a EUR rate neither the team nor the org adds up: both name the rate.
@@ -1810,7 +1801,7 @@ contract_test!(
             )
         };
         assert_eq!(
-            weighed(report(&team, &t.rep())),
+            weighed(report(&team, t.rep())),
             (
                 rep1.closed_won,
                 rep1.weighted_pipeline,
@@ -1820,7 +1811,7 @@ contract_test!(
             )
         );
         assert_eq!(
-            weighed(report(&team, &t.second_rep())),
+            weighed(report(&team, t.second_rep())),
             (
                 rep2.closed_won,
                 rep2.weighted_pipeline,

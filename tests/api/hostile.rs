@@ -1017,11 +1017,13 @@ const IDEMPOTENT: &[(&str, Valid)] = &[
     }),
 ];
 
+/// A fault table: the faults of one kind and the RPCs they are sent to.
+type FaultTable = (&'static [Fault], &'static [(&'static str, Valid)]);
+
 /// The families of the fault tables: for each RPC of a table, its valid request with one of
 /// the table's faults, refused as INVALID_ARGUMENT naming the fault's field.
 fn shared_faults(api: &Api, fx: &Arc<Fixture>, f: &mut Families) {
-    let tables: [(&'static [Fault], &[(&str, Valid)]); 2] =
-        [(PAGE_FAULTS, PAGED), (REQUEST_ID_FAULTS, IDEMPOTENT)];
+    let tables: [FaultTable; 2] = [(PAGE_FAULTS, PAGED), (REQUEST_ID_FAULTS, IDEMPOTENT)];
     for (faults, rpcs) in tables {
         for &(method, valid) in rpcs {
             let numbers: Vec<u32> = faults
@@ -1763,10 +1765,11 @@ fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
         "PipelineService/ListPipelines",
         "list pipelines: bad field",
         move |rng| {
-            let mut r = pb::ListPipelinesRequest::default();
-            r.segment = bad_enum(rng);
-            let expect = field("segment");
-            (as_(&x.rep), r, expect)
+            let r = pb::ListPipelinesRequest {
+                segment: bad_enum(rng),
+                ..Default::default()
+            };
+            (as_(&x.rep), r, field("segment"))
         },
     );
 

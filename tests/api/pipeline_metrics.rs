@@ -27,7 +27,6 @@
 //! Reporting tree: manager M over R1 and R2; manager M2 over R3.
 
 use chrono::{DateTime, Duration, Utc};
-use dealdesk::app::ports::DealStore;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, LeadSource,
     StageHistoryEntry,
@@ -37,9 +36,8 @@ use dealdesk::domain::money::{Currency, Money};
 use dealdesk::proto as pb;
 use tonic::{Code, Status};
 
-use crate::accuracy::test_audit;
 use crate::contract_test;
-use crate::fixtures::{at, create_pipeline, day, stage_at};
+use crate::fixtures::{at, create_pipeline, day, insert_book, stage_at};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
 
 /// Discover, evaluate (stale after 30 days), decide, won, lost.
@@ -289,12 +287,7 @@ async fn book(app: &TestApp) -> Book {
         books.into_iter().flat_map(|(_, rows)| rows).collect();
     // Stored in time order, so each deal's rows are in order too.
     history.sort_by_key(|h| h.at);
-    let audit = test_audit();
-    app.app
-        .store
-        .insert_book(&deals, &history, &fields, audit)
-        .await
-        .unwrap();
+    insert_book(app, &deals, &history, &fields).await;
     Book {
         pipeline: name,
         deal_desk,
