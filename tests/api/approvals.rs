@@ -13,7 +13,7 @@ use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::fixtures::{
-    close_won, create_deal, create_pipeline, create_policy, deal_in, in_days, move_to, queue,
+    Org, close_won, create_deal, create_pipeline, create_policy, deal_in, in_days, move_to, queue,
     relation, stage, step, timestamp, try_create_deal, usd,
 };
 use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
@@ -143,11 +143,25 @@ struct Desk {
 impl Desk {
     /// Everything but the approval policy.
     async fn without_policy(app: &TestApp) -> Desk {
-        let vp = person(app, Role::Leader, None).await;
-        let manager = person(app, Role::Manager, Some(&vp)).await;
-        let rep = person(app, Role::Rep, Some(&manager)).await;
-        let other_manager = person(app, Role::Manager, Some(&vp)).await;
-        let peer = person(app, Role::Rep, Some(&other_manager)).await;
+        let org = Org::builder()
+            .staff(&[
+                Role::Legal,
+                Role::Legal,
+                Role::Finance,
+                Role::DealDesk,
+                Role::DealDesk,
+            ])
+            .build(app)
+            .await;
+        let Ok([rep]) = <[Person; 1]>::try_from(org.reps) else {
+            unreachable!("one rep was asked for")
+        };
+        let Ok([peer]) = <[Person; 1]>::try_from(org.peers) else {
+            unreachable!("one peer was asked for")
+        };
+        let Ok([legal, legal2, finance, desk, desk2]) = <[Person; 5]>::try_from(org.staff) else {
+            unreachable!("five staff were asked for")
+        };
         let pipeline = create_pipeline(app, gated_pipeline(pb::Segment::MidMarket)).await;
         let deal = create_deal(
             app,
@@ -156,20 +170,17 @@ impl Desk {
         )
         .await;
         Desk {
-            admin: Person {
-                user: app.admin.clone(),
-                token: app.admin_token.clone(),
-            },
-            legal: person(app, Role::Legal, None).await,
-            legal2: person(app, Role::Legal, None).await,
-            finance: person(app, Role::Finance, None).await,
-            desk: person(app, Role::DealDesk, None).await,
-            desk2: person(app, Role::DealDesk, None).await,
-            vp,
-            manager,
+            admin: app.admin_person(),
+            vp: org.leader,
+            manager: org.manager,
             rep,
-            other_manager,
+            other_manager: org.peer_manager,
             peer,
+            legal,
+            legal2,
+            finance,
+            desk,
+            desk2,
             pipeline,
             deal,
         }
@@ -412,10 +423,7 @@ async fn try_read(app: &TestApp, who: &Person, name: &str) -> Result<pb::Approva
 
 /// The request as stored, read by an admin.
 async fn stored(app: &TestApp, name: &str) -> pb::ApprovalRequest {
-    let admin = Person {
-        user: app.admin.clone(),
-        token: app.admin_token.clone(),
-    };
+    let admin = app.admin_person();
     try_read(app, &admin, name).await.unwrap()
 }
 

@@ -225,6 +225,14 @@ impl TestApp {
         self.server.take().unwrap().await.expect("server task")
     }
 
+    /// The first admin, as a [`Person`].
+    pub fn admin_person(&self) -> Person {
+        Person {
+            user: self.admin.clone(),
+            token: self.admin_token.clone(),
+        }
+    }
+
     /// Creates a user directly (as the CLI would) and issues a token for them.
     pub async fn user(&self, role: Role, manager: Option<&pb::User>) -> (pb::User, String) {
         let manager_id = manager.map(|m| user_id(&m.name));

@@ -284,10 +284,7 @@ impl Matrix {
             desk: DealDeskServiceClient::new(channel.clone()),
             import: ImportServiceClient::new(channel),
         };
-        let admin = Person {
-            user: app.admin.clone(),
-            token: app.admin_token.clone(),
-        };
+        let admin = app.admin_person();
         // The peer is the rep's teammate here; the other manager has no team.
         let tree = Org::builder()
             .reps(2)
