@@ -238,6 +238,13 @@ pub async fn revoke_api_token(app: &TestApp, name: &str) {
         .unwrap();
 }
 
+/// Revokes every API token of `user` (a `users/{id}` name) as the admin.
+pub async fn revoke_api_tokens(app: &TestApp, user: &str) {
+    for token in api_tokens(app, user).await {
+        revoke_api_token(app, &token.name).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pipelines and approval steps.
 

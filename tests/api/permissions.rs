@@ -24,8 +24,8 @@ use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::fixtures::{
-    Org, api_tokens, in_days, mask, new_user, queue, relation, revoke_api_token, stage, step,
-    timestamp, usd,
+    Org, api_tokens, in_days, mask, new_user, queue, relation, revoke_api_token, revoke_api_tokens,
+    stage, step, timestamp, usd,
 };
 use crate::helpers::{Person, TestApp, authed, person, user_id};
 
@@ -2022,28 +2022,7 @@ contract_test!(
             .unwrap()
             .into_inner();
         assert!(stream.message().await.unwrap().is_some());
-        let mut directory = org.c.directory.clone();
-        let tokens = directory
-            .list_api_tokens(authed(
-                &org.admin.token,
-                pb::ListApiTokensRequest {
-                    parent: org.rep.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .api_tokens;
-        for token in tokens {
-            directory
-                .revoke_api_token(authed(
-                    &org.admin.token,
-                    pb::RevokeApiTokenRequest { name: token.name },
-                ))
-                .await
-                .unwrap();
-        }
+        revoke_api_tokens(&app, &org.rep.name()).await;
         org.c
             .desk
             .clone()
