@@ -5,7 +5,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{create_deal, create_pipeline, usd};
+use crate::fixtures::{create_deal, template_pipeline, usd};
 use crate::helpers::{TestApp, assert_error, authed, violated_fields};
 
 const PERIOD: &str = "2026-Q4";
@@ -251,19 +251,8 @@ contract_test!(
             (rep, rep_token),
             (_, peer_token),
         ] = chain(&app).await;
-        let template = app
-            .pipelines()
-            .await
-            .list_pipeline_templates(authed(
-                &app.admin_token,
-                pb::ListPipelineTemplatesRequest {},
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .templates
-            .remove(0);
-        let pipeline = create_pipeline(&app, template).await;
+        // The first template, SMB's.
+        let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
         let deal = create_deal(
             &app,
             &rep_token,
