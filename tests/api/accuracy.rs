@@ -1,74 +1,35 @@
 //! Forecast snapshots, accuracy and backtests on a hand-built past period (June 2025) whose
 //! answers are worked out in the comments.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use dealdesk::app::ports::{AuditEntry, DealStore};
+use chrono::Utc;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
 use dealdesk::domain::directory::Role;
-use dealdesk::domain::money::{Currency, Money};
 use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
+use crate::fixtures::{at, create_pipeline, day, domain_usd, insert_book, stage_at, usd};
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
-
-pub(crate) fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-fn day(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
-
-pub(crate) fn usd(minor: i64) -> Money {
-    Money {
-        minor,
-        currency: Currency::USD,
-    }
-}
-
-fn wire_usd(minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
-    })
-}
 
 /// One stage `s1` (default 50%), won and lost.
 pub(crate) async fn pipeline(app: &TestApp) -> pb::Pipeline {
     use pb::stage::Kind;
-    let stage = |id: &str, position, kind: Kind, bps| pb::Stage {
-        stage_id: id.into(),
-        display_name: id.into(),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: bps,
-        kind: kind as i32,
-        position,
-        ..Default::default()
-    };
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    display_name: "Past".into(),
-                    segment: pb::Segment::Smb as i32,
-                    stages: vec![
-                        stage("s1", 1, Kind::Open, 5_000),
-                        stage("won", 2, Kind::Won, 10_000),
-                        stage("lost", 3, Kind::Lost, 0),
-                    ],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
+    create_pipeline(
+        app,
+        pb::Pipeline {
+            display_name: "Past".into(),
+            segment: pb::Segment::Smb as i32,
+            stages: vec![
+                stage_at("s1", 1, Kind::Open, 5_000),
+                stage_at("won", 2, Kind::Won, 10_000),
+                stage_at("lost", 3, Kind::Lost, 0),
+            ],
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// A deal created in s1 at `created` (closing on `close`), closed `outcome` at `closed`.
@@ -85,7 +46,7 @@ pub(crate) fn past_deal(
         display_name: format!("deal {amount}"),
         account: "Past Corp".into(),
         owner_id: user_id(&owner.name),
-        amount: Some(usd(amount)),
+        amount: Some(domain_usd(amount)),
         // Booked on the day it closed.
         close_date: Some(at(closed).date_naive()),
         lead_source: None,
@@ -127,7 +88,7 @@ pub(crate) fn past_deal(
         to_stage: to.into(),
         at: at(when),
         actor: None,
-        amount: Some(usd(amount)),
+        amount: Some(domain_usd(amount)),
         close_date: Some(close),
         direction,
         overridden: false,
@@ -187,17 +148,6 @@ pub(crate) fn june_closed<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> Vec<Clo
     ]
 }
 
-/// The audit entry of a book the tests insert in bulk.
-pub(crate) fn test_audit() -> AuditEntry {
-    AuditEntry {
-        actor: None,
-        action: "Test",
-        resource: "deals".into(),
-        detail: String::new(),
-        change: None,
-    }
-}
-
 /// The deals `closed` of `pipeline` ([`past_deal`]) with their stage and field history.
 pub(crate) fn closed_book(
     pipeline: uuid::Uuid,
@@ -239,12 +189,7 @@ async fn june(app: &TestApp) -> June {
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
     let (deals, mut history, fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
     history.sort_by_key(|h| h.at);
-    let audit = test_audit();
-    app.app
-        .store
-        .insert_book(&deals, &history, &fields, audit)
-        .await
-        .unwrap();
+    insert_book(app, &deals, &history, &fields).await;
     let snapshot = app
         .forecasts()
         .await
@@ -512,8 +457,8 @@ contract_test!(
                     &token,
                     pb::SubmitForecastCallRequest {
                         period: "2025-06".into(),
-                        commit: wire_usd(commit),
-                        best_case: wire_usd(commit),
+                        commit: usd(commit),
+                        best_case: usd(commit),
                         note: String::new(),
                     },
                 ))
@@ -530,8 +475,8 @@ contract_test!(
                 pb::AdjustForecastCallRequest {
                     period: "2025-06".into(),
                     user: june.rep2.0.name.clone(),
-                    commit: wire_usd(35_000),
-                    best_case: wire_usd(35_000),
+                    commit: usd(35_000),
+                    best_case: usd(35_000),
                     note: String::new(),
                 },
             ))

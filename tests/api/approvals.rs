@@ -4,20 +4,19 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use dealdesk::domain::directory::Role;
-use dealdesk::proto::deal_desk_service_client::DealDeskServiceClient;
-use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
-use prost_types::{FieldMask, Timestamp};
-use tonic::transport::Channel;
+use prost_types::FieldMask;
 use tonic::{Code, Status, Streaming};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, person, stage, violated_fields,
+use crate::fixtures::{
+    Org, close_won, create_deal, create_pipeline, create_policy, deal_in, in_days, move_to, queue,
+    relation, stage, step, timestamp, try_create_deal, usd,
 };
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::approval_event::Kind;
 use pb::approval_request::State;
@@ -27,27 +26,6 @@ use pb::approver::Relation;
 
 // ---------------------------------------------------------------------------------------------
 // The policy.
-
-fn relation(r: Relation) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::Relation(r as i32)),
-    }
-}
-
-fn queue(role: pb::Role) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::RoleQueue(role as i32)),
-    }
-}
-
-fn step(name: &str, approvers: Vec<pb::Approver>, mode: Mode) -> pb::ApprovalStep {
-    pb::ApprovalStep {
-        name: name.into(),
-        approvers,
-        mode: mode as i32,
-        sla_hours: 24,
-    }
-}
 
 /// Mid-market: 15% pre-approved; to 25% the owner's manager; to 40% adds the VP (the leader
 /// above the owner); beyond, the CFO (finance). Clauses outside the playbook go to legal,
@@ -109,20 +87,6 @@ fn joint_legal_policy(mode: Mode) -> pb::ApprovalPolicy {
 /// A clause outside the playbook: it needs legal.
 const UNCAPPED: &str = "UNCAPPED_LIABILITY";
 
-async fn create_policy(app: &TestApp, policy: pb::ApprovalPolicy) -> pb::ApprovalPolicy {
-    client(app)
-        .await
-        .create_approval_policy(authed(
-            &app.admin_token,
-            pb::CreateApprovalPolicyRequest {
-                policy: Some(policy),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The fixture: people, a mid-market pipeline with the approval gates, a deal.
 
@@ -179,28 +143,44 @@ struct Desk {
 impl Desk {
     /// Everything but the approval policy.
     async fn without_policy(app: &TestApp) -> Desk {
-        let vp = person(app, Role::Leader, None).await;
-        let manager = person(app, Role::Manager, Some(&vp)).await;
-        let rep = person(app, Role::Rep, Some(&manager)).await;
-        let other_manager = person(app, Role::Manager, Some(&vp)).await;
-        let peer = person(app, Role::Rep, Some(&other_manager)).await;
+        let org = Org::builder()
+            .staff(&[
+                Role::Legal,
+                Role::Legal,
+                Role::Finance,
+                Role::DealDesk,
+                Role::DealDesk,
+            ])
+            .build(app)
+            .await;
+        let Ok([rep]) = <[Person; 1]>::try_from(org.reps) else {
+            unreachable!("one rep was asked for")
+        };
+        let Ok([peer]) = <[Person; 1]>::try_from(org.peers) else {
+            unreachable!("one peer was asked for")
+        };
+        let Ok([legal, legal2, finance, desk, desk2]) = <[Person; 5]>::try_from(org.staff) else {
+            unreachable!("five staff were asked for")
+        };
         let pipeline = create_pipeline(app, gated_pipeline(pb::Segment::MidMarket)).await;
-        let deal = create_deal(app, &rep, deal_in(&pipeline, "Acme", "discovery", 0)).await;
+        let deal = create_deal(
+            app,
+            &rep.token,
+            priced_deal(&pipeline, "Acme", "discovery", 0),
+        )
+        .await;
         Desk {
-            admin: Person {
-                user: app.admin.clone(),
-                token: app.admin_token.clone(),
-            },
-            legal: person(app, Role::Legal, None).await,
-            legal2: person(app, Role::Legal, None).await,
-            finance: person(app, Role::Finance, None).await,
-            desk: person(app, Role::DealDesk, None).await,
-            desk2: person(app, Role::DealDesk, None).await,
-            vp,
-            manager,
+            admin: app.admin_person(),
+            vp: org.leader,
+            manager: org.manager,
             rep,
-            other_manager,
+            other_manager: org.peer_manager,
             peer,
+            legal,
+            legal2,
+            finance,
+            desk,
+            desk2,
             pipeline,
             deal,
         }
@@ -209,7 +189,9 @@ impl Desk {
     /// The fixture with the mid-market policy (version 1).
     async fn new(app: &TestApp) -> Desk {
         let desk = Desk::without_policy(app).await;
-        create_policy(app, policy()).await;
+        create_policy(app, &app.admin_token, policy())
+            .await
+            .unwrap();
         desk
     }
 
@@ -217,8 +199,8 @@ impl Desk {
     async fn deal_of_rep(&self, app: &TestApp, stage: &str, discount_bps: i32) -> pb::Deal {
         create_deal(
             app,
-            &self.rep,
-            deal_in(&self.pipeline, "Globex", stage, discount_bps),
+            &self.rep.token,
+            priced_deal(&self.pipeline, "Globex", stage, discount_bps),
         )
         .await
     }
@@ -227,63 +209,22 @@ impl Desk {
     async fn deal_of_peer(&self, app: &TestApp) -> pb::Deal {
         create_deal(
             app,
-            &self.peer,
-            deal_in(&self.pipeline, "Initech", "discovery", 0),
+            &self.peer.token,
+            priced_deal(&self.pipeline, "Initech", "discovery", 0),
         )
         .await
     }
 }
 
-fn deal_in(pipeline: &pb::Pipeline, name: &str, stage: &str, discount_bps: i32) -> pb::Deal {
+/// A $50,000 deal of the account "`name` Corp" in `stage`, at `discount_bps` off.
+fn priced_deal(pipeline: &pb::Pipeline, name: &str, stage: &str, discount_bps: i32) -> pb::Deal {
     pb::Deal {
-        display_name: name.into(),
         account: format!("{name} Corp"),
-        pipeline: pipeline.name.clone(),
         stage: stage.into(),
-        amount: Some(pb::Money {
-            currency_code: "USD".into(),
-            amount_minor: 5_000_000,
-        }),
+        amount: usd(5_000_000),
         discount_bps,
-        ..Default::default()
+        ..deal_in(pipeline, name)
     }
-}
-
-async fn try_create_deal(
-    app: &TestApp,
-    owner: &Person,
-    deal: pb::Deal,
-) -> Result<pb::Deal, Status> {
-    app.deals()
-        .await
-        .create_deal(authed(
-            &owner.token,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn create_deal(app: &TestApp, owner: &Person, deal: pb::Deal) -> pb::Deal {
-    try_create_deal(app, owner, deal).await.unwrap()
-}
-
-async fn close_won(app: &TestApp, who: &Person, deal: &pb::Deal) -> Result<pb::Deal, Status> {
-    app.deals()
-        .await
-        .close_deal(authed(
-            &who.token,
-            pb::CloseDealRequest {
-                name: deal.name.clone(),
-                outcome: pb::close_deal_request::Outcome::Won as i32,
-                ..Default::default()
-            },
-        ))
-        .await
-        .map(|r| r.into_inner())
 }
 
 /// The (stage, description, met) of each check of a previewed move.
@@ -334,29 +275,10 @@ async fn set_discount(app: &TestApp, who: &Person, deal: &pb::Deal, discount_bps
     assert_eq!(updated.discount_bps, discount_bps);
 }
 
-async fn move_to(
-    app: &TestApp,
-    who: &Person,
-    deal: &pb::Deal,
-    target: &str,
-) -> Result<pb::Deal, Status> {
-    app.deals()
-        .await
-        .advance_deal_stage(authed(
-            &who.token,
-            pb::AdvanceDealStageRequest {
-                name: deal.name.clone(),
-                target_stage: target.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .map(|r| r.into_inner())
-}
-
-/// The (stage, description) of each unmet exit criterion of an EXIT_CRITERIA_NOT_MET refusal.
+/// The (stage, description) of each unmet gate of an EXIT_CRITERIA_NOT_MET refusal, whatever
+/// the violation's type.
 #[track_caller]
-fn unmet(status: &Status) -> Vec<(String, String)> {
+fn unmet_gates(status: &Status) -> Vec<(String, String)> {
     assert_error(status, Code::FailedPrecondition, "EXIT_CRITERIA_NOT_MET");
     status
         .get_details_precondition_failure()
@@ -376,12 +298,6 @@ fn criterion(pipeline: &pb::Pipeline, stage_id: &str, description: &str) -> (Str
 
 // ---------------------------------------------------------------------------------------------
 // Calls.
-
-async fn client(app: &TestApp) -> DealDeskServiceClient<Channel> {
-    DealDeskServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .unwrap()
-}
 
 /// A request for `discount_bps` on `deal`, nothing else.
 fn ask(deal: &pb::Deal, discount_bps: i32) -> pb::SubmitApprovalRequestRequest {
@@ -417,7 +333,7 @@ async fn try_submit(
     who: &Person,
     request: pb::SubmitApprovalRequestRequest,
 ) -> Result<pb::ApprovalRequest, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .submit_approval_request(authed(&who.token, request))
         .await
@@ -445,7 +361,7 @@ async fn try_approve(
     who: &Person,
     step: &str,
 ) -> Result<pb::ApprovalRequest, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .approve_approval_step(authed(&who.token, approval(step, "fine by me")))
         .await
@@ -462,7 +378,7 @@ async fn try_reject(
     step: &str,
     comment: &str,
 ) -> Result<pb::ApprovalRequest, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .reject_approval_step(authed(
             &who.token,
@@ -481,7 +397,7 @@ async fn try_withdraw(
     who: &Person,
     name: &str,
 ) -> Result<pb::ApprovalRequest, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .withdraw_approval_request(authed(
             &who.token,
@@ -495,7 +411,7 @@ async fn try_withdraw(
 }
 
 async fn try_read(app: &TestApp, who: &Person, name: &str) -> Result<pb::ApprovalRequest, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .get_approval_request(authed(
             &who.token,
@@ -507,10 +423,7 @@ async fn try_read(app: &TestApp, who: &Person, name: &str) -> Result<pb::Approva
 
 /// The request as stored, read by an admin.
 async fn stored(app: &TestApp, name: &str) -> pb::ApprovalRequest {
-    let admin = Person {
-        user: app.admin.clone(),
-        token: app.admin_token.clone(),
-    };
+    let admin = app.admin_person();
     try_read(app, &admin, name).await.unwrap()
 }
 
@@ -519,7 +432,7 @@ async fn try_list(
     who: &Person,
     request: pb::ListApprovalRequestsRequest,
 ) -> Result<pb::ListApprovalRequestsResponse, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .list_approval_requests(authed(&who.token, request))
         .await
@@ -608,21 +521,12 @@ async fn approve_manager_and_vp(
     approved
 }
 
-fn date(offset_days: i64) -> Option<Date> {
-    let d = Utc::now().date_naive() + chrono::Duration::days(offset_days);
-    Some(Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    })
-}
-
 /// A delegation of the caller's approvals to `delegate` from `start` to `end` days from today.
 fn delegation(delegate: &Person, start: i64, end: i64) -> pb::Delegation {
     pb::Delegation {
         delegate: delegate.name(),
-        start_date: date(start),
-        end_date: date(end),
+        start_date: in_days(start),
+        end_date: in_days(end),
         ..Default::default()
     }
 }
@@ -632,7 +536,7 @@ async fn try_delegate(
     who: &Person,
     delegation: pb::Delegation,
 ) -> Result<pb::Delegation, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .create_delegation(authed(
             &who.token,
@@ -646,7 +550,7 @@ async fn try_delegate(
 }
 
 async fn delegations_seen_by(app: &TestApp, who: &Person) -> Vec<String> {
-    client(app)
+    app.deal_desk()
         .await
         .list_delegations(authed(
             &who.token,
@@ -669,7 +573,7 @@ async fn watch(
     who: &Person,
     request: pb::WatchApprovalEventsRequest,
 ) -> Result<Streaming<pb::ApprovalEvent>, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .watch_approval_events(authed(&who.token, request))
         .await
@@ -754,20 +658,13 @@ fn watch_all(after_event_id: i64) -> pb::WatchApprovalEventsRequest {
     }
 }
 
-fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    })
-}
-
 async fn try_metrics(
     app: &TestApp,
     who: &Person,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> Result<pb::ApprovalMetrics, Status> {
-    client(app)
+    app.deal_desk()
         .await
         .get_approval_metrics(authed(
             &who.token,
@@ -933,7 +830,13 @@ contract_test!(
         let mut looser = policy();
         looser.tiers.remove(1);
         looser.tiers[0].ceiling_bps = 2500;
-        assert_eq!(create_policy(&app, looser).await.version, 2);
+        assert_eq!(
+            create_policy(&app, &app.admin_token, looser)
+                .await
+                .unwrap()
+                .version,
+            2
+        );
 
         let read = stored(&app, &old.name).await;
         assert_eq!(read, old, "a new version changes nothing in flight");
@@ -972,7 +875,12 @@ contract_test!(
 contract_test!(a_segment_without_a_policy_cannot_be_submitted, |app| {
     let d = Desk::new(&app).await;
     let smb = create_pipeline(&app, gated_pipeline(pb::Segment::Smb)).await;
-    let deal = create_deal(&app, &d.rep, deal_in(&smb, "Small", "discovery", 0)).await;
+    let deal = create_deal(
+        &app,
+        &d.rep.token,
+        priced_deal(&smb, "Small", "discovery", 0),
+    )
+    .await;
     let status = try_submit(&app, &d.rep, ask(&deal, 2000))
         .await
         .unwrap_err();
@@ -980,16 +888,22 @@ contract_test!(a_segment_without_a_policy_cannot_be_submitted, |app| {
     assert_eq!(app.count("approval_requests").await, 0);
 
     // Without a policy nothing is pre-approved: any discount blocks the discount gate.
-    let discounted = create_deal(&app, &d.rep, deal_in(&smb, "Small", "pricing", 500)).await;
-    let refused = move_to(&app, &d.rep, &discounted, "signature")
+    let discounted = create_deal(
+        &app,
+        &d.rep.token,
+        priced_deal(&smb, "Small", "pricing", 500),
+    )
+    .await;
+    let refused = move_to(&app, &d.rep.token, &discounted.name, "signature")
         .await
         .unwrap_err();
     assert_eq!(
-        unmet(&refused),
+        unmet_gates(&refused),
         [criterion(&smb, "pricing", DISCOUNT_COVERED)]
     );
-    let undiscounted = create_deal(&app, &d.rep, deal_in(&smb, "Small", "pricing", 0)).await;
-    let moved = move_to(&app, &d.rep, &undiscounted, "signature")
+    let undiscounted =
+        create_deal(&app, &d.rep.token, priced_deal(&smb, "Small", "pricing", 0)).await;
+    let moved = move_to(&app, &d.rep.token, &undiscounted.name, "signature")
         .await
         .unwrap();
     assert_eq!(moved.stage, "signature");
@@ -1001,13 +915,13 @@ contract_test!(
         let d = Desk::new(&app).await;
         let deal = d.deal_of_rep(&app, "signature", 0).await;
         let pending = submit(&app, &d.rep, ask(&deal, 2000)).await;
-        let refused = close_won(&app, &d.rep, &deal).await.unwrap_err();
+        let refused = close_won(&app, &d.rep.token, &deal.name).await.unwrap_err();
         assert_eq!(
-            unmet(&refused),
+            unmet_gates(&refused),
             [criterion(&d.pipeline, "signature", NO_PENDING)]
         );
         try_withdraw(&app, &d.rep, &pending.name).await.unwrap();
-        let won = close_won(&app, &d.rep, &deal).await.unwrap();
+        let won = close_won(&app, &d.rep.token, &deal.name).await.unwrap();
         assert_eq!(won.status, pb::deal::Status::Won as i32);
         let status = try_submit(&app, &d.rep, ask(&deal, 2000))
             .await
@@ -1023,7 +937,12 @@ contract_test!(
         let d = Desk::new(&app).await;
         // A rep without a manager: nobody is the owner's manager.
         let orphan = person(&app, Role::Rep, None).await;
-        let deal = create_deal(&app, &orphan, deal_in(&d.pipeline, "Alone", "discovery", 0)).await;
+        let deal = create_deal(
+            &app,
+            &orphan.token,
+            priced_deal(&d.pipeline, "Alone", "discovery", 0),
+        )
+        .await;
         let status = try_submit(&app, &orphan, ask(&deal, 2000))
             .await
             .unwrap_err();
@@ -1209,7 +1128,8 @@ contract_test!(
             .await
             .unwrap_err();
         assert_error(&status, Code::NotFound, "NOT_FOUND");
-        let status = client(&app)
+        let status = app
+            .deal_desk()
             .await
             .approve_approval_step(authed(
                 &d.manager.token,
@@ -1233,7 +1153,7 @@ contract_test!(
         );
 
         // The manager approves step 1, with a request id: a retry gets the same answer.
-        let mut manager_client = client(&app).await;
+        let mut manager_client = app.deal_desk().await;
         let keyed = pb::ApproveApprovalStepRequest {
             request_id: "approve-1".into(),
             ..approval(&step_of(&request, 1), "within budget")
@@ -1359,7 +1279,9 @@ contract_test!(the_requester_never_decides_their_own_request, |app| {
         vec![queue(pb::Role::DealDesk)],
         Mode::All,
     ));
-    create_policy(&app, desk_finance).await;
+    create_policy(&app, &app.admin_token, desk_finance)
+        .await
+        .unwrap();
     let terms = submit(
         &app,
         &d.desk,
@@ -1390,7 +1312,9 @@ contract_test!(
     an_all_step_needs_every_approver_and_an_any_step_one,
     |app| {
         let d = Desk::without_policy(&app).await;
-        create_policy(&app, joint_legal_policy(Mode::All)).await;
+        create_policy(&app, &app.admin_token, joint_legal_policy(Mode::All))
+            .await
+            .unwrap();
         let all = submit(&app, &d.rep, ask_clause(&d.deal)).await;
         assert_eq!(step_names(&all), ["Legal review"]);
         let seats: Vec<(String, pb::Role)> = all.steps[0]
@@ -1425,7 +1349,9 @@ contract_test!(
             .collect();
         assert_eq!(by, [d.legal.name(), d.manager.name()]);
 
-        create_policy(&app, joint_legal_policy(Mode::Any)).await;
+        create_policy(&app, &app.admin_token, joint_legal_policy(Mode::Any))
+            .await
+            .unwrap();
         let any = submit(&app, &d.rep, ask_clause(&d.deal)).await;
         assert_eq!(
             any.steps[0].step.as_ref().unwrap().mode(),
@@ -1445,11 +1371,13 @@ contract_test!(
 
 contract_test!(concurrent_approvals_of_an_any_step_count_once, |app| {
     let d = Desk::without_policy(&app).await;
-    create_policy(&app, joint_legal_policy(Mode::Any)).await;
+    create_policy(&app, &app.admin_token, joint_legal_policy(Mode::Any))
+        .await
+        .unwrap();
     for round in 0..4 {
         let request = submit(&app, &d.rep, ask_clause(&d.deal)).await;
         let step = step_of(&request, 1);
-        let (mut a, mut b) = (client(&app).await, client(&app).await);
+        let (mut a, mut b) = (app.deal_desk().await, app.deal_desk().await);
         let (legal, manager) = tokio::join!(
             a.approve_approval_step(authed(&d.legal.token, approval(&step, "legal ok"))),
             b.approve_approval_step(authed(&d.manager.token, approval(&step, "mgr ok"))),
@@ -1477,11 +1405,13 @@ contract_test!(concurrent_approvals_of_an_any_step_count_once, |app| {
 
 contract_test!(concurrent_approvals_of_an_all_step_both_count, |app| {
     let d = Desk::without_policy(&app).await;
-    create_policy(&app, joint_legal_policy(Mode::All)).await;
+    create_policy(&app, &app.admin_token, joint_legal_policy(Mode::All))
+        .await
+        .unwrap();
     for round in 0..4 {
         let request = submit(&app, &d.rep, ask_clause(&d.deal)).await;
         let step = step_of(&request, 1);
-        let (mut a, mut b) = (client(&app).await, client(&app).await);
+        let (mut a, mut b) = (app.deal_desk().await, app.deal_desk().await);
         let (legal, manager) = tokio::join!(
             a.approve_approval_step(authed(&d.legal.token, approval(&step, "legal ok"))),
             b.approve_approval_step(authed(&d.manager.token, approval(&step, "mgr ok"))),
@@ -1522,7 +1452,11 @@ contract_test!(
             request_id: "approve-once".into(),
             ..approval(&step_of(&request, 1), "ok")
         };
-        let (mut a, mut b, mut c) = (client(&app).await, client(&app).await, client(&app).await);
+        let (mut a, mut b, mut c) = (
+            app.deal_desk().await,
+            app.deal_desk().await,
+            app.deal_desk().await,
+        );
         let (x, y, z) = tokio::join!(
             a.approve_approval_step(authed(&d.manager.token, keyed.clone())),
             b.approve_approval_step(authed(&d.manager.token, keyed.clone())),
@@ -1803,7 +1737,7 @@ contract_test!(
         assert_eq!(today.delegator, d.manager.name(), "the caller by default");
         assert_eq!(today.delegate, stand_in.name());
         assert_eq!(today.creator, d.manager.name());
-        assert_eq!((today.start_date, today.end_date), (date(0), date(2)));
+        assert_eq!((today.start_date, today.end_date), (in_days(0), in_days(2)));
         assert_eq!(my_queue(&app, &stand_in).await, [request.name.as_str()]);
         // The delegate can read the request they may decide.
         assert_eq!(
@@ -2250,25 +2184,31 @@ contract_test!(
         let d = Desk::new(&app).await;
         let deal = d.deal_of_rep(&app, "pricing", 0).await;
         set_discount(&app, &d.rep, &deal, 3000).await;
-        let refused = move_to(&app, &d.rep, &deal, "signature").await.unwrap_err();
+        let refused = move_to(&app, &d.rep.token, &deal.name, "signature")
+            .await
+            .unwrap_err();
         assert_eq!(
-            unmet(&refused),
+            unmet_gates(&refused),
             [criterion(&d.pipeline, "pricing", DISCOUNT_COVERED)]
         );
 
         // A pending request covering it does not count; an approved lower one neither.
         let pending = submit(&app, &d.rep, ask(&deal, 3000)).await;
-        let refused = move_to(&app, &d.rep, &deal, "signature").await.unwrap_err();
+        let refused = move_to(&app, &d.rep.token, &deal.name, "signature")
+            .await
+            .unwrap_err();
         assert_eq!(
-            unmet(&refused),
+            unmet_gates(&refused),
             [criterion(&d.pipeline, "pricing", DISCOUNT_COVERED)]
         );
         try_withdraw(&app, &d.rep, &pending.name).await.unwrap();
         let lower = submit(&app, &d.rep, ask(&deal, 2000)).await;
         approve(&app, &d.manager, &step_of(&lower, 1)).await;
-        let refused = move_to(&app, &d.rep, &deal, "signature").await.unwrap_err();
+        let refused = move_to(&app, &d.rep.token, &deal.name, "signature")
+            .await
+            .unwrap_err();
         assert_eq!(
-            unmet(&refused),
+            unmet_gates(&refused),
             [criterion(&d.pipeline, "pricing", DISCOUNT_COVERED)]
         );
 
@@ -2292,31 +2232,37 @@ contract_test!(
                 false
             )]
         );
-        let refused = move_to(&app, &d.rep, &deal, "signature").await.unwrap_err();
+        let refused = move_to(&app, &d.rep.token, &deal.name, "signature")
+            .await
+            .unwrap_err();
         assert_eq!(
-            unmet(&refused),
+            unmet_gates(&refused),
             [criterion(&d.pipeline, "pricing", DISCOUNT_COVERED)]
         );
         set_discount(&app, &d.rep, &deal, 3000).await;
-        let moved = move_to(&app, &d.rep, &deal, "signature").await.unwrap();
+        let moved = move_to(&app, &d.rep.token, &deal.name, "signature")
+            .await
+            .unwrap();
         assert_eq!(moved.stage, "signature");
 
         // A new deal cannot be created past the gate with an uncovered discount.
         let status = try_create_deal(
             &app,
-            &d.rep,
-            deal_in(&d.pipeline, "Skipper", "signature", 3000),
+            &d.rep.token,
+            priced_deal(&d.pipeline, "Skipper", "signature", 3000),
         )
         .await
         .unwrap_err();
         assert_eq!(
-            unmet(&status),
+            unmet_gates(&status),
             [criterion(&d.pipeline, "pricing", DISCOUNT_COVERED)]
         );
 
         // Within the pre-approved tier, no request is needed.
         let small = d.deal_of_rep(&app, "pricing", 1500).await;
-        let moved = move_to(&app, &d.rep, &small, "signature").await.unwrap();
+        let moved = move_to(&app, &d.rep.token, &small.name, "signature")
+            .await
+            .unwrap();
         assert_eq!(moved.stage, "signature");
         assert_eq!(
             of_deal(&app, &d.rep, &small, State::Unspecified).await,
@@ -2333,9 +2279,11 @@ contract_test!(
             let deal = d.deal_of_rep(&app, "signature", 0).await;
             assert_eq!(deal.stage, "signature");
             let request = submit(&app, &d.rep, ask(&deal, 2000)).await;
-            let refused = move_to(&app, &d.rep, &deal, "contract").await.unwrap_err();
+            let refused = move_to(&app, &d.rep.token, &deal.name, "contract")
+                .await
+                .unwrap_err();
             assert_eq!(
-                unmet(&refused),
+                unmet_gates(&refused),
                 [criterion(&d.pipeline, "signature", NO_PENDING)],
                 "{ending}"
             );
@@ -2352,7 +2300,9 @@ contract_test!(
                         .unwrap();
                 }
             }
-            let moved = move_to(&app, &d.rep, &deal, "contract").await.unwrap();
+            let moved = move_to(&app, &d.rep.token, &deal.name, "contract")
+                .await
+                .unwrap();
             assert_eq!(moved.stage, "contract", "{ending}");
         }
     }
@@ -2632,14 +2582,21 @@ contract_test!(
         // Another segment is counted apart, in segment order.
         create_policy(
             &app,
+            &app.admin_token,
             pb::ApprovalPolicy {
                 segment: pb::Segment::Smb as i32,
                 ..policy()
             },
         )
-        .await;
+        .await
+        .unwrap();
         let smb = create_pipeline(&app, gated_pipeline(pb::Segment::Smb)).await;
-        let small = create_deal(&app, &d.rep, deal_in(&smb, "Small", "discovery", 0)).await;
+        let small = create_deal(
+            &app,
+            &d.rep.token,
+            priced_deal(&smb, "Small", "discovery", 0),
+        )
+        .await;
         submit(&app, &d.rep, ask(&small, 1000)).await;
         let m = try_metrics(&app, &d.desk, start, end).await.unwrap();
         assert_eq!(m.count, 5);
@@ -2667,7 +2624,8 @@ contract_test!(
             let status = try_metrics(&app, &d.desk, from, to).await.unwrap_err();
             assert_eq!(violated_fields(&status), ["end_time"]);
         }
-        let status = client(&app)
+        let status = app
+            .deal_desk()
             .await
             .get_approval_metrics(authed(
                 &d.desk.token,
@@ -2707,9 +2665,11 @@ contract_test!(
             .unwrap_err();
         assert_eq!(status.code(), Code::Aborted);
         // Read again, the gate holds the move back while the request is pending.
-        let status = move_to(&app, &d.rep, &deal, "contract").await.unwrap_err();
+        let status = move_to(&app, &d.rep.token, &deal.name, "contract")
+            .await
+            .unwrap_err();
         assert_eq!(
-            unmet(&status),
+            unmet_gates(&status),
             [criterion(&d.pipeline, "signature", NO_PENDING)]
         );
     }

@@ -5,6 +5,7 @@ use dealdesk::proto as pb;
 use tonic::{Code, Request};
 
 use crate::contract_test;
+use crate::fixtures::api_tokens;
 use crate::helpers::{assert_error, authed};
 
 contract_test!(a_call_without_a_token_is_unauthenticated, |app| {
@@ -173,19 +174,9 @@ contract_test!(
                 );
             }
         }
-        let listed = directory
-            .list_api_tokens(authed(
-                &app.admin_token,
-                pb::ListApiTokensRequest {
-                    parent: rep.name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(listed.api_tokens.len(), 2, "the harness token and this one");
-        assert_eq!(listed.api_tokens[1], issued.api_token.unwrap());
+        let listed = api_tokens(&app, &rep.name).await;
+        assert_eq!(listed.len(), 2, "the harness token and this one");
+        assert_eq!(listed[1], issued.api_token.unwrap());
     }
 );
 

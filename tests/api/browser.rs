@@ -16,7 +16,8 @@ use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with, template_pipeline};
+use crate::fixtures::{template_pipeline, try_create_deal};
+use crate::helpers::{Backend, TestApp, authed, person, spawn_app_with};
 
 /// Serves `page` to every GET on `listener` (the dashboard's own origin).
 fn serve_page(listener: TcpListener, page: String) {
@@ -115,31 +116,27 @@ async fn seed(app: &TestApp) {
     let rep = person(app, Role::Rep, None).await;
     let pipeline = template_pipeline(app, pb::Segment::Smb).await;
     let today = Utc::now().date_naive();
-    app.deals()
-        .await
-        .create_deal(authed(
-            &rep.token,
-            pb::CreateDealRequest {
-                deal: Some(pb::Deal {
-                    display_name: "Browser-visible".into(),
-                    account: "Acme".into(),
-                    pipeline: pipeline.name,
-                    amount: Some(pb::Money {
-                        currency_code: "USD".into(),
-                        amount_minor: 12_345_600,
-                    }),
-                    close_date: Some(pb::google::r#type::Date {
-                        year: today.year(),
-                        month: today.month() as i32,
-                        day: today.day() as i32,
-                    }),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap();
+    try_create_deal(
+        app,
+        &rep.token,
+        pb::Deal {
+            display_name: "Browser-visible".into(),
+            account: "Acme".into(),
+            pipeline: pipeline.name,
+            amount: Some(pb::Money {
+                currency_code: "USD".into(),
+                amount_minor: 12_345_600,
+            }),
+            close_date: Some(pb::google::r#type::Date {
+                year: today.year(),
+                month: today.month() as i32,
+                day: today.day() as i32,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
 }
 
 async fn a_dashboard_page_calls_get_forecast_over_grpc_web(backend: Backend) {

@@ -1,7 +1,7 @@
 //! The org's calendar: dates read in the org's time zone (today, close dates in the future,
 //! periods) and won revenue booked on the close date, not at the UTC instant of the close move.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate};
 use dealdesk::app::Clock;
 use dealdesk::domain::calendar::OrgCalendar;
 use dealdesk::domain::directory::Role;
@@ -16,9 +16,8 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::contract_test;
-use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, person, stage, violated_fields,
-};
+use crate::fixtures::{at, create_pipeline, stage, try_create_deal};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::close_deal_request::Outcome;
 
@@ -28,12 +27,6 @@ fn mexico() -> OrgCalendar {
         FiscalCalendar::default(),
         OrgCalendar::parse_zone("America/Mexico_City").unwrap(),
     )
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
 }
 
 /// 23:30 on 30 September 2026 in Mexico City: 05:30 UTC on 1 October.
@@ -244,16 +237,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = plain_pipeline(&app).await;
-        let refused = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.token,
-                pb::CreateDealRequest {
-                    deal: Some(deal(&pipeline, date(2026, 9, 30))),
-                    ..Default::default()
-                },
-            ))
+        let refused = try_create_deal(&app, &rep.token, deal(&pipeline, date(2026, 9, 30)))
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&refused), ["deal.close_date"]);

@@ -5,7 +5,8 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{TestApp, assert_error, authed, usd, violated_fields};
+use crate::fixtures::{create_deal, template_pipeline, usd};
+use crate::helpers::{TestApp, assert_error, authed, violated_fields};
 
 const PERIOD: &str = "2026-Q4";
 
@@ -250,49 +251,19 @@ contract_test!(
             (rep, rep_token),
             (_, peer_token),
         ] = chain(&app).await;
-        let template = app
-            .pipelines()
-            .await
-            .list_pipeline_templates(authed(
-                &app.admin_token,
-                pb::ListPipelineTemplatesRequest {},
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .templates
-            .remove(0);
-        let pipeline = app
-            .pipelines()
-            .await
-            .create_pipeline(authed(
-                &app.admin_token,
-                pb::CreatePipelineRequest {
-                    pipeline: Some(template),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        let deal = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep_token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        // The first template, SMB's.
+        let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
+        let deal = create_deal(
+            &app,
+            &rep_token,
+            pb::Deal {
+                display_name: "Acme".into(),
+                account: "Acme".into(),
+                pipeline: pipeline.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
         let judge = |token: String, include: bool| {
             let app = &app;
             let deal = deal.name.clone();

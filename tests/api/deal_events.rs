@@ -9,31 +9,8 @@ use prost_types::FieldMask;
 use tonic::{Code, Streaming};
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, template_pipeline};
-
-pub(crate) async fn create_deal(
-    app: &TestApp,
-    owner: &Person,
-    pipeline: &pb::Pipeline,
-) -> pb::Deal {
-    app.deals()
-        .await
-        .create_deal(authed(
-            &owner.token,
-            pb::CreateDealRequest {
-                deal: Some(pb::Deal {
-                    display_name: "Acme".into(),
-                    account: "Acme Corp".into(),
-                    pipeline: pipeline.name.clone(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
+use crate::fixtures::{create_deal, deal_in, template_pipeline};
+use crate::helpers::{Person, TestApp, assert_error, authed, person};
 
 async fn set_category(
     app: &TestApp,
@@ -103,7 +80,7 @@ contract_test!(
         let manager = person(&app, Role::Manager, None).await;
         let rep = person(&app, Role::Rep, Some(&manager)).await;
         let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
-        let deal = create_deal(&app, &rep, &pipeline).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
         set_category(&app, &rep, &deal, pb::ForecastCategory::BestCase).await;
 
         let mut stream = watch(&app, &rep, Default::default()).await.unwrap();
@@ -197,8 +174,8 @@ contract_test!(watchers_see_only_the_deals_they_may_see, |app| {
     let peer = person(&app, Role::Rep, None).await;
     let desk = person(&app, Role::DealDesk, None).await;
     let pipeline = template_pipeline(&app, pb::Segment::Smb).await;
-    let mine = create_deal(&app, &rep, &pipeline).await;
-    let theirs = create_deal(&app, &peer, &pipeline).await;
+    let mine = create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
+    let theirs = create_deal(&app, &peer.token, deal_in(&pipeline, "Acme")).await;
 
     let mut as_rep = watch(&app, &rep, Default::default()).await.unwrap();
     let seen = take(&mut as_rep, 1).await;

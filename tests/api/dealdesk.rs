@@ -1,46 +1,23 @@
 //! DealDeskService: versioned approval policies and route previews.
 
 use dealdesk::domain::directory::Role;
-use dealdesk::proto::{self as pb, deal_desk_service_client::DealDeskServiceClient};
+use dealdesk::proto::{self as pb};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::contract_test;
-use crate::helpers::{
-    TestApp, assert_error, authed, queue, relation, step, template_pipeline, violated_fields,
+use crate::fixtures::{
+    create_deal, create_policy, deal_in, queue, relation, step, template_pipeline,
 };
+use crate::helpers::{assert_error, authed, violated_fields};
+use pb::approval_step::Mode;
 
-async fn desk(app: &TestApp) -> DealDeskServiceClient<Channel> {
-    DealDeskServiceClient::connect(format!("http://{}", app.addr))
-        .await
-        .unwrap()
-}
-
-/// Creates the deal "Acme" on `pipeline` as `token`'s user.
-async fn create_deal(
-    app: &TestApp,
-    token: &str,
-    pipeline: &pb::Pipeline,
-    amount: Option<pb::Money>,
-) -> pb::Deal {
-    app.deals()
-        .await
-        .create_deal(authed(
-            token,
-            pb::CreateDealRequest {
-                deal: Some(pb::Deal {
-                    display_name: "Acme".into(),
-                    account: "Acme".into(),
-                    pipeline: pipeline.name.clone(),
-                    amount,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
+/// The deal "Acme" of the account "Acme" on `pipeline`.
+fn acme(pipeline: &pb::Pipeline, amount: Option<pb::Money>) -> pb::Deal {
+    pb::Deal {
+        account: "Acme".into(),
+        amount,
+        ..deal_in(pipeline, "Acme")
+    }
 }
 
 /// Mid-market: 15% pre-approved; to 25% the manager; to 40% adds the VP; beyond, finance.
@@ -55,41 +32,44 @@ fn policy() -> pb::ApprovalPolicy {
             },
             pb::DiscountTier {
                 ceiling_bps: 2500,
-                steps: vec![step("Sales manager", relation(Relation::OwnersManager))],
+                steps: vec![step(
+                    "Sales manager",
+                    vec![relation(Relation::OwnersManager)],
+                    Mode::Unspecified,
+                )],
             },
             pb::DiscountTier {
                 ceiling_bps: 4000,
-                steps: vec![step("VP of Sales", relation(Relation::LeaderAboveOwner))],
+                steps: vec![step(
+                    "VP of Sales",
+                    vec![relation(Relation::LeaderAboveOwner)],
+                    Mode::Unspecified,
+                )],
             },
             pb::DiscountTier {
                 ceiling_bps: 10_000,
-                steps: vec![step("CFO", queue(pb::Role::Finance))],
+                steps: vec![step(
+                    "CFO",
+                    vec![queue(pb::Role::Finance)],
+                    Mode::Unspecified,
+                )],
             },
         ],
         size_thresholds: vec![],
         playbook: vec!["MUTUAL_NDA".into()],
-        legal_step: Some(step("Legal review", queue(pb::Role::Legal))),
+        legal_step: Some(step(
+            "Legal review",
+            vec![queue(pb::Role::Legal)],
+            Mode::Unspecified,
+        )),
         payment_days_limit: 45,
-        finance_step: Some(step("Finance", queue(pb::Role::Finance))),
+        finance_step: Some(step(
+            "Finance",
+            vec![queue(pb::Role::Finance)],
+            Mode::Unspecified,
+        )),
         ..Default::default()
     }
-}
-
-async fn create_policy(
-    app: &TestApp,
-    token: &str,
-    policy: pb::ApprovalPolicy,
-) -> Result<pb::ApprovalPolicy, tonic::Status> {
-    desk(app)
-        .await
-        .create_approval_policy(authed(
-            token,
-            pb::CreateApprovalPolicyRequest {
-                policy: Some(policy),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner())
 }
 
 contract_test!(
@@ -108,7 +88,7 @@ contract_test!(
             .await
             .unwrap();
         assert_eq!(second.version, 2);
-        let mut client = desk(&app).await;
+        let mut client = app.deal_desk().await;
         let latest = client
             .get_approval_policy(authed(
                 &rep_token,
@@ -156,9 +136,7 @@ contract_test!(
         let mut bad = policy();
         bad.tiers[2].ceiling_bps = 2000; // overlaps the tier below
         bad.tiers[1].steps.clear(); // a tier that adds nothing
-        bad.tiers[3].steps[0].approvers[0] = pb::Approver {
-            approver: Some(queue(pb::Role::Rep)),
-        };
+        bad.tiers[3].steps[0].approvers[0] = queue(pb::Role::Rep);
         bad.legal_step = None;
         let status = create_policy(&app, &app.admin_token, bad)
             .await
@@ -167,9 +145,7 @@ contract_test!(
         let mut bad = policy();
         bad.tiers[2].ceiling_bps = 2000;
         bad.tiers[1].steps.clear();
-        bad.tiers[3].steps[0].approvers[0] = pb::Approver {
-            approver: Some(queue(pb::Role::Rep)),
-        };
+        bad.tiers[3].steps[0].approvers[0] = queue(pb::Role::Rep);
         let status = create_policy(&app, &app.admin_token, bad)
             .await
             .unwrap_err();
@@ -193,12 +169,12 @@ contract_test!(
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         let peer = app.user(Role::Rep, None).await;
         let pipeline = template_pipeline(&app, pb::Segment::MidMarket).await;
-        let deal = create_deal(&app, &rep.1, &pipeline, None).await;
+        let deal = create_deal(&app, &rep.1, acme(&pipeline, None)).await;
         let preview = |token: String, discount_bps: i32, clauses: Vec<String>| {
             let app = &app;
             let deal = deal.name.clone();
             async move {
-                desk(app)
+                app.deal_desk()
                     .await
                     .preview_approval_route(authed(
                         &token,
@@ -269,19 +245,23 @@ contract_test!(
             pb::ApprovalPolicy {
                 size_thresholds: vec![pb::SizeThreshold {
                     above: Some(usd(10_000_000)),
-                    step: Some(step("Large deal", queue(pb::Role::Finance))),
+                    step: Some(step(
+                        "Large deal",
+                        vec![queue(pb::Role::Finance)],
+                        Mode::Unspecified,
+                    )),
                 }],
                 ..policy()
             },
         )
         .await
         .unwrap();
-        let deal = create_deal(&app, &rep.1, &pipeline, Some(usd(1_000_000))).await;
+        let deal = create_deal(&app, &rep.1, acme(&pipeline, Some(usd(1_000_000)))).await;
         let preview = |token: String| {
             let app = &app;
             let deal = deal.name.clone();
             async move {
-                desk(app)
+                app.deal_desk()
                     .await
                     .preview_approval_route(authed(
                         &token,

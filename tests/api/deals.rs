@@ -1,21 +1,19 @@
 //! DealService: creating deals, gated stage moves and their checklist, closing, leader-owned
 //! fields, visibility, etags, idempotent retries, listing and the stage history.
 
-use chrono::{Days, NaiveDate, Utc};
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
-use prost_types::FieldMask;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, date, person, stage, template_pipeline,
-    usd, violated_fields,
+use crate::fixtures::{
+    Org, close_deal, close_lost, close_won, create_deal, create_pipeline, date, deal_in, in_days,
+    mask, move_to, stage, template_pipeline, today, try_create_deal, usd,
 };
+use crate::helpers::{Person, TestApp, assert_error, authed, person, unmet, violated_fields};
 
 use pb::close_deal_request::Outcome;
 use pb::deal::Status as DealStatus;
@@ -48,33 +46,11 @@ where
 }
 
 /// leader -> manager -> rep and leader -> peer_manager -> peer, plus the read-only roles.
-struct Org {
-    leader: Person,
-    manager: Person,
-    rep: Person,
-    peer_manager: Person,
-    peer: Person,
-    desk: Person,
-    finance: Person,
-    legal: Person,
-}
-
 async fn org(app: &TestApp) -> Org {
-    let leader = person(app, Role::Leader, None).await;
-    let manager = person(app, Role::Manager, Some(&leader)).await;
-    let rep = person(app, Role::Rep, Some(&manager)).await;
-    let peer_manager = person(app, Role::Manager, Some(&leader)).await;
-    let peer = person(app, Role::Rep, Some(&peer_manager)).await;
-    Org {
-        desk: person(app, Role::DealDesk, None).await,
-        finance: person(app, Role::Finance, None).await,
-        legal: person(app, Role::Legal, None).await,
-        leader,
-        manager,
-        rep,
-        peer_manager,
-        peer,
-    }
+    Org::builder()
+        .staff(&[Role::DealDesk, Role::Finance, Role::Legal])
+        .build(app)
+        .await
 }
 
 const QUALIFY: [&str; 2] = ["Next step is set", "Amount is greater than zero"];
@@ -138,15 +114,6 @@ fn subject(pipeline: &pb::Pipeline, stage_id: &str) -> String {
     format!("{}/stages/{stage_id}", pipeline.name)
 }
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
-/// A date `days` from today.
-fn in_days(days: u64) -> Option<Date> {
-    Some(date(today() + Days::new(days)))
-}
-
 fn contact(role: pb::BuyingRole, department: &str) -> pb::Contact {
     pb::Contact {
         display_name: format!("Pat {department}"),
@@ -168,16 +135,6 @@ fn item(
     }
 }
 
-/// A bare deal in `pipeline`: meets none of the custom pipeline's criteria.
-fn bare(pipeline: &pb::Pipeline, name: &str) -> pb::Deal {
-    pb::Deal {
-        display_name: name.into(),
-        account: "Acme Corp".into(),
-        pipeline: pipeline.name.clone(),
-        ..Default::default()
-    }
-}
-
 /// A deal that meets the criteria of `qualify` and `propose` (not `negotiate`).
 fn ready(pipeline: &pb::Pipeline, name: &str) -> pb::Deal {
     pb::Deal {
@@ -185,32 +142,8 @@ fn ready(pipeline: &pb::Pipeline, name: &str) -> pb::Deal {
         close_date: in_days(30),
         next_step: "Demo with the CFO".into(),
         contacts: vec![contact(pb::BuyingRole::EconomicBuyer, "Finance")],
-        ..bare(pipeline, name)
+        ..deal_in(pipeline, name)
     }
-}
-
-fn mask(paths: &[&str]) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    })
-}
-
-async fn try_create(app: &TestApp, token: &str, deal: pb::Deal) -> Result<pb::Deal, Status> {
-    app.deals()
-        .await
-        .create_deal(authed(
-            token,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn create(app: &TestApp, token: &str, deal: pb::Deal) -> pb::Deal {
-    try_create(app, token, deal).await.unwrap()
 }
 
 async fn get(app: &TestApp, token: &str, name: &str) -> Result<pb::Deal, Status> {
@@ -251,64 +184,6 @@ async fn advance(
         .advance_deal_stage(authed(token, request))
         .await
         .map(|r| r.into_inner())
-}
-
-/// A plain move of `name` to `target`, without etag, override or request id.
-async fn move_to(app: &TestApp, token: &str, name: &str, target: &str) -> Result<pb::Deal, Status> {
-    advance(
-        app,
-        token,
-        pb::AdvanceDealStageRequest {
-            name: name.into(),
-            target_stage: target.into(),
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn close(
-    app: &TestApp,
-    token: &str,
-    request: pb::CloseDealRequest,
-) -> Result<pb::Deal, Status> {
-    app.deals()
-        .await
-        .close_deal(authed(token, request))
-        .await
-        .map(|r| r.into_inner())
-}
-
-async fn close_lost(
-    app: &TestApp,
-    token: &str,
-    name: &str,
-    reason: &str,
-) -> Result<pb::Deal, Status> {
-    close(
-        app,
-        token,
-        pb::CloseDealRequest {
-            name: name.into(),
-            outcome: Outcome::Lost as i32,
-            loss_reason: reason.into(),
-            ..Default::default()
-        },
-    )
-    .await
-}
-
-async fn close_won(app: &TestApp, token: &str, name: &str) -> Result<pb::Deal, Status> {
-    close(
-        app,
-        token,
-        pb::CloseDealRequest {
-            name: name.into(),
-            outcome: Outcome::Won as i32,
-            ..Default::default()
-        },
-    )
-    .await
 }
 
 async fn preview(
@@ -413,22 +288,6 @@ fn names(deals: &[&pb::Deal]) -> Vec<String> {
     deals.iter().map(|d| d.name.clone()).collect()
 }
 
-/// The (subject, description) of each unmet exit criterion of an EXIT_CRITERIA_NOT_MET refusal.
-#[track_caller]
-fn unmet(status: &Status) -> Vec<(String, String)> {
-    assert_error(status, Code::FailedPrecondition, "EXIT_CRITERIA_NOT_MET");
-    status
-        .get_details_precondition_failure()
-        .expect("FAILED_PRECONDITION carries a PreconditionFailure")
-        .violations
-        .into_iter()
-        .map(|v| {
-            assert_eq!(v.r#type, "EXIT_CRITERION");
-            (v.subject, v.description)
-        })
-        .collect()
-}
-
 /// The expected unmet list: `descriptions` of the stage `stage_id`.
 fn expect(pipeline: &pb::Pipeline, stage_id: &str, descriptions: &[&str]) -> Vec<(String, String)> {
     descriptions
@@ -497,7 +356,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let created = create(
+        let created = create_deal(
             &app,
             &rep.token,
             pb::Deal {
@@ -505,7 +364,7 @@ contract_test!(
                 amount: usd(5_000_000),
                 close_date: in_days(30),
                 lead_source: pb::LeadSource::Inbound as i32,
-                ..bare(&pipeline, "ignored")
+                ..deal_in(&pipeline, "ignored")
             },
         )
         .await;
@@ -541,12 +400,12 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let smb = template_pipeline(&app, pb::Segment::Smb).await;
-        let status = try_create(
+        let status = try_create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 stage: "decision-pending".into(),
-                ..bare(&smb, "Skipper")
+                ..deal_in(&smb, "Skipper")
             },
         )
         .await
@@ -569,7 +428,7 @@ contract_test!(
         assert_eq!(app.count("deals").await, 0);
         assert_eq!(app.count("stage_history").await, 0);
 
-        let created = create(
+        let created = create_deal(
             &app,
             &rep.token,
             pb::Deal {
@@ -579,7 +438,7 @@ contract_test!(
                 amount: usd(120_000),
                 close_date: in_days(7),
                 contacts: vec![contact(pb::BuyingRole::DecisionMaker, "Operations")],
-                ..bare(&smb, "Skipper")
+                ..deal_in(&smb, "Skipper")
             },
         )
         .await;
@@ -598,23 +457,23 @@ contract_test!(
         let pipeline = gated_pipeline(&app).await;
         let for_user = |owner: &Person| pb::Deal {
             owner: owner.name(),
-            ..bare(&pipeline, "Owned")
+            ..deal_in(&pipeline, "Owned")
         };
-        let status = try_create(&app, &org.rep.token, for_user(&org.peer))
+        let status = try_create_deal(&app, &org.rep().token, for_user(org.peer()))
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");
-        let status = try_create(&app, &org.peer_manager.token, for_user(&org.rep))
+        let status = try_create_deal(&app, &org.peer_manager.token, for_user(org.rep()))
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");
         assert_eq!(app.count("deals").await, 0);
 
-        let by_manager = create(&app, &org.manager.token, for_user(&org.rep)).await;
-        assert_eq!(by_manager.owner, org.rep.name());
-        let by_leader = create(&app, &org.leader.token, for_user(&org.rep)).await;
-        assert_eq!(by_leader.owner, org.rep.name());
-        let entries = history(&app, &org.rep.token, &by_manager.name).await;
+        let by_manager = create_deal(&app, &org.manager.token, for_user(org.rep())).await;
+        assert_eq!(by_manager.owner, org.rep().name());
+        let by_leader = create_deal(&app, &org.leader.token, for_user(org.rep())).await;
+        assert_eq!(by_leader.owner, org.rep().name());
+        let entries = history(&app, &org.rep().token, &by_manager.name).await;
         assert_eq!(entries[0].actor, org.manager.name(), "the creator acts");
         assert_eq!(app.count("deals").await, 2);
     }
@@ -623,14 +482,14 @@ contract_test!(
 contract_test!(deal_desk_finance_and_legal_cannot_create_deals, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
-    for reader in [&org.desk, &org.finance, &org.legal] {
-        for owner in [String::new(), org.rep.name()] {
-            let status = try_create(
+    for reader in [&org.desk(), &org.finance(), &org.legal()] {
+        for owner in [String::new(), org.rep().name()] {
+            let status = try_create_deal(
                 &app,
                 &reader.token,
                 pb::Deal {
                     owner,
-                    ..bare(&pipeline, "Nope")
+                    ..deal_in(&pipeline, "Nope")
                 },
             )
             .await
@@ -656,7 +515,7 @@ contract_test!(
                         amount_minor: -5,
                     }),
                     close_date: yesterday,
-                    ..bare(&pipeline, "")
+                    ..deal_in(&pipeline, "")
                 },
                 vec![
                     "deal.display_name",
@@ -668,14 +527,14 @@ contract_test!(
             (
                 pb::Deal {
                     amount: usd(-1),
-                    ..bare(&pipeline, "Negative")
+                    ..deal_in(&pipeline, "Negative")
                 },
                 vec!["deal.amount.amount_minor"],
             ),
             (
                 pb::Deal {
                     amount: usd(0),
-                    ..bare(&pipeline, "Zero")
+                    ..deal_in(&pipeline, "Zero")
                 },
                 vec!["deal.amount.amount_minor"],
             ),
@@ -685,29 +544,32 @@ contract_test!(
                         currency_code: "XYZ".into(),
                         amount_minor: 100,
                     }),
-                    ..bare(&pipeline, "Unknown currency")
+                    ..deal_in(&pipeline, "Unknown currency")
                 },
                 vec!["deal.amount.currency_code"],
             ),
             (
                 pb::Deal {
                     close_date: yesterday,
-                    ..bare(&pipeline, "Past")
+                    ..deal_in(&pipeline, "Past")
                 },
                 vec!["deal.close_date"],
             ),
-            (bare(&pipeline, ""), vec!["deal.display_name"]),
-            (bare(&pipeline, &"x".repeat(201)), vec!["deal.display_name"]),
+            (deal_in(&pipeline, ""), vec!["deal.display_name"]),
+            (
+                deal_in(&pipeline, &"x".repeat(201)),
+                vec!["deal.display_name"],
+            ),
             (
                 pb::Deal {
                     pipeline: String::new(),
-                    ..bare(&pipeline, "No pipeline")
+                    ..deal_in(&pipeline, "No pipeline")
                 },
                 vec!["deal.pipeline"],
             ),
         ];
         for (deal, fields) in cases {
-            let status = try_create(&app, &rep.token, deal.clone())
+            let status = try_create_deal(&app, &rep.token, deal.clone())
                 .await
                 .unwrap_err();
             assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
@@ -717,13 +579,13 @@ contract_test!(
         assert_eq!(app.count("stage_history").await, 0);
 
         // The limits themselves are accepted.
-        let edge = create(
+        let edge = create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 close_date: Some(date(today())),
                 amount: usd(1),
-                ..bare(&pipeline, &"x".repeat(200))
+                ..deal_in(&pipeline, &"x".repeat(200))
             },
         )
         .await;
@@ -739,7 +601,7 @@ contract_test!(
         let smb = template_pipeline(&app, pb::Segment::Smb).await;
         let in_stage = |stage: &str| pb::Deal {
             stage: stage.into(),
-            ..bare(&pipeline, "Placed")
+            ..deal_in(&pipeline, "Placed")
         };
         let cases = [
             (in_stage("nope"), "deal.stage"),
@@ -750,20 +612,20 @@ contract_test!(
             (
                 pb::Deal {
                     pipeline: format!("pipelines/{}", uuid::Uuid::now_v7()),
-                    ..bare(&smb, "Nowhere")
+                    ..deal_in(&smb, "Nowhere")
                 },
                 "deal.pipeline",
             ),
             (
                 pb::Deal {
                     pipeline: "pipelines/not-a-uuid".into(),
-                    ..bare(&smb, "Nowhere")
+                    ..deal_in(&smb, "Nowhere")
                 },
                 "deal.pipeline",
             ),
         ];
         for (deal, field) in cases {
-            let status = try_create(&app, &rep.token, deal.clone())
+            let status = try_create_deal(&app, &rep.token, deal.clone())
                 .await
                 .unwrap_err();
             assert_eq!(violated_fields(&status), [field], "{deal:?}");
@@ -842,7 +704,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Raced move")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Raced move")).await;
         let advance = pb::AdvanceDealStageRequest {
             name: deal.name.clone(),
             target_stage: "propose".into(),
@@ -900,7 +762,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, bare(&pipeline, "Early")).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Early")).await;
         let status = move_to(&app, &rep.token, &deal.name, "propose")
             .await
             .unwrap_err();
@@ -937,13 +799,13 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(
+        let deal = create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 next_step: "Demo".into(),
                 amount: usd(10_000),
-                ..bare(&pipeline, "Skipper")
+                ..deal_in(&pipeline, "Skipper")
             },
         )
         .await;
@@ -953,7 +815,7 @@ contract_test!(
         assert_eq!(unmet(&status), expect(&pipeline, "propose", &PROPOSE));
         let mut refused_all = expect(&pipeline, "qualify", &QUALIFY);
         refused_all.extend(expect(&pipeline, "propose", &PROPOSE));
-        let empty = create(&app, &rep.token, bare(&pipeline, "Empty")).await;
+        let empty = create_deal(&app, &rep.token, deal_in(&pipeline, "Empty")).await;
         let status = move_to(&app, &rep.token, &empty.name, "negotiate")
             .await
             .unwrap_err();
@@ -1004,13 +866,13 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let mid = template_pipeline(&app, pb::Segment::MidMarket).await;
-        let deal = create(
+        let deal = create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 next_step: "Discovery".into(),
                 amount: usd(250_000),
-                ..bare(&mid, "Mid deal")
+                ..deal_in(&mid, "Mid deal")
             },
         )
         .await;
@@ -1112,7 +974,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Ready")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Ready")).await;
         let allowed = preview(&app, &rep.token, &deal.name, "propose")
             .await
             .unwrap();
@@ -1141,7 +1003,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Back and forth")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Back and forth")).await;
         move_to(&app, &rep.token, &deal.name, "propose")
             .await
             .unwrap();
@@ -1184,7 +1046,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Targeted")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Targeted")).await;
         for target in ["closed-won", "closed-lost", "nope", ""] {
             let status = move_to(&app, &rep.token, &deal.name, target)
                 .await
@@ -1206,14 +1068,14 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &org.rep.token, bare(&pipeline, "Forced")).await;
+        let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Forced")).await;
         let forced = |justification: &str| pb::AdvanceDealStageRequest {
             name: deal.name.clone(),
             target_stage: "propose".into(),
             override_justification: justification.into(),
             ..Default::default()
         };
-        let status = advance(&app, &org.rep.token, forced("I know best"))
+        let status = advance(&app, &org.rep().token, forced("I know best"))
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OVERRIDE_REQUIRES_MANAGER");
@@ -1225,7 +1087,7 @@ contract_test!(
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["override_justification"]);
-        assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), deal);
+        assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), deal);
         assert_eq!(app.count("stage_history").await, 1);
 
         let moved = advance(
@@ -1236,7 +1098,7 @@ contract_test!(
         .await
         .unwrap();
         assert_eq!(moved.stage, "propose");
-        let last = history(&app, &org.rep.token, &deal.name)
+        let last = history(&app, &org.rep().token, &deal.name)
             .await
             .pop()
             .unwrap();
@@ -1259,7 +1121,7 @@ contract_test!(
         .await
         .unwrap();
         assert_eq!(moved.stage, "negotiate");
-        let last = history(&app, &org.rep.token, &deal.name)
+        let last = history(&app, &org.rep().token, &deal.name)
             .await
             .pop()
             .unwrap();
@@ -1272,7 +1134,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Retried")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Retried")).await;
         let request = pb::AdvanceDealStageRequest {
             name: deal.name.clone(),
             target_stage: "propose".into(),
@@ -1311,7 +1173,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Stale")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Stale")).await;
         let updated = update(
             &app,
             &rep.token,
@@ -1360,27 +1222,27 @@ contract_test!(
 contract_test!(closing_won_is_gated_like_a_move_to_the_won_stage, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
-    let deal = create(
+    let deal = create_deal(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             next_step: "Demo".into(),
             amount: usd(80_000),
-            ..bare(&pipeline, "To win")
+            ..deal_in(&pipeline, "To win")
         },
     )
     .await;
-    let status = close_won(&app, &org.rep.token, &deal.name)
+    let status = close_won(&app, &org.rep().token, &deal.name)
         .await
         .unwrap_err();
     let mut expected = expect(&pipeline, "propose", &PROPOSE);
     expected.extend(expect(&pipeline, "negotiate", &NEGOTIATE));
     assert_eq!(unmet(&status), expected);
-    assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), deal);
+    assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), deal);
 
     update(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             name: deal.name.clone(),
             ..ready(&pipeline, "To win")
@@ -1404,15 +1266,15 @@ contract_test!(closing_won_is_gated_like_a_move_to_the_won_stage, |app| {
     )
     .await
     .unwrap();
-    let won = close_won(&app, &org.rep.token, &deal.name).await.unwrap();
+    let won = close_won(&app, &org.rep().token, &deal.name).await.unwrap();
     assert_eq!(won.status, DealStatus::Won as i32);
     assert_eq!(won.stage, "closed-won");
     assert_eq!(won.forecast_category, pb::ForecastCategory::Closed as i32);
     assert!(won.close_time.is_some());
     assert_eq!(won.close_time, won.stage_enter_time);
     assert!(won.loss_reason.is_empty());
-    assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), won);
-    let last = history(&app, &org.rep.token, &deal.name)
+    assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), won);
+    let last = history(&app, &org.rep().token, &deal.name)
         .await
         .pop()
         .unwrap();
@@ -1426,24 +1288,27 @@ contract_test!(closing_won_is_gated_like_a_move_to_the_won_stage, |app| {
 contract_test!(only_a_manager_above_the_owner_forces_a_close_won, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
-    let deal = create(&app, &org.rep.token, bare(&pipeline, "Forced win")).await;
+    let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Forced win")).await;
     let forced = pb::CloseDealRequest {
         name: deal.name.clone(),
         outcome: Outcome::Won as i32,
         override_justification: "Signed on paper".into(),
         ..Default::default()
     };
-    let status = close(&app, &org.rep.token, forced.clone())
+    let status = close_deal(&app, &org.rep().token, forced.clone())
         .await
         .unwrap_err();
     assert_error(&status, Code::PermissionDenied, "OVERRIDE_REQUIRES_MANAGER");
     assert_eq!(
-        get(&app, &org.rep.token, &deal.name).await.unwrap().status,
+        get(&app, &org.rep().token, &deal.name)
+            .await
+            .unwrap()
+            .status,
         DealStatus::Open as i32
     );
-    let won = close(&app, &org.manager.token, forced).await.unwrap();
+    let won = close_deal(&app, &org.manager.token, forced).await.unwrap();
     assert_eq!(won.status, DealStatus::Won as i32);
-    let last = history(&app, &org.rep.token, &deal.name)
+    let last = history(&app, &org.rep().token, &deal.name)
         .await
         .pop()
         .unwrap();
@@ -1455,14 +1320,14 @@ contract_test!(only_a_manager_above_the_owner_forces_a_close_won, |app| {
 contract_test!(closing_lost_needs_a_reason_and_is_never_gated, |app| {
     let rep = person(&app, Role::Rep, None).await;
     let pipeline = gated_pipeline(&app).await;
-    let deal = create(&app, &rep.token, bare(&pipeline, "To lose")).await;
+    let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "To lose")).await;
     for reason in ["", "   "] {
         let status = close_lost(&app, &rep.token, &deal.name, reason)
             .await
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["loss_reason"], "{reason:?}");
     }
-    let status = close(
+    let status = close_deal(
         &app,
         &rep.token,
         pb::CloseDealRequest {
@@ -1475,7 +1340,7 @@ contract_test!(closing_lost_needs_a_reason_and_is_never_gated, |app| {
     .await
     .unwrap_err();
     assert_eq!(violated_fields(&status), ["loss_reason"]);
-    let status = close(
+    let status = close_deal(
         &app,
         &rep.token,
         pb::CloseDealRequest {
@@ -1507,12 +1372,12 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &org.rep.token, ready(&pipeline, "Done")).await;
-        let lost = close_lost(&app, &org.rep.token, &deal.name, "No budget")
+        let deal = create_deal(&app, &org.rep().token, ready(&pipeline, "Done")).await;
+        let lost = close_lost(&app, &org.rep().token, &deal.name, "No budget")
             .await
             .unwrap();
         let rows = app.count("stage_history").await;
-        for who in [&org.rep, &org.manager] {
+        for who in [org.rep(), &org.manager] {
             let status = update(
                 &app,
                 &who.token,
@@ -1537,7 +1402,7 @@ contract_test!(
                 .unwrap_err();
             assert_error(&status, Code::FailedPrecondition, "DEAL_CLOSED");
         }
-        assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), lost);
+        assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), lost);
         assert_eq!(app.count("stage_history").await, rows);
     }
 );
@@ -1550,7 +1415,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, bare(&pipeline, "Forecast")).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Forecast")).await;
         let set = |category: pb::ForecastCategory| pb::Deal {
             name: deal.name.clone(),
             forecast_category: category as i32,
@@ -1577,12 +1442,12 @@ contract_test!(
         .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "COMMIT_REQUIRES_MANAGER");
         assert_eq!(get(&app, &rep.token, &deal.name).await.unwrap(), before);
-        let status = try_create(
+        let status = try_create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 forecast_category: pb::ForecastCategory::Commit as i32,
-                ..bare(&pipeline, "Committed from the start")
+                ..deal_in(&pipeline, "Committed from the start")
             },
         )
         .await
@@ -1597,7 +1462,7 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &org.rep.token, bare(&pipeline, "Commit me")).await;
+        let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Commit me")).await;
         let set = |category: pb::ForecastCategory| pb::Deal {
             name: deal.name.clone(),
             forecast_category: category as i32,
@@ -1626,7 +1491,7 @@ contract_test!(
         );
         let status = update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             set(pb::ForecastCategory::BestCase),
             &["forecast_category"],
         )
@@ -1636,7 +1501,7 @@ contract_test!(
         // Other fields of a committed deal stay the rep's.
         let noted = update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             pb::Deal {
                 name: deal.name.clone(),
                 next_step: "Legal review".into(),
@@ -1662,8 +1527,8 @@ contract_test!(
 contract_test!(closed_is_never_set_by_an_update_or_a_create, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
-    let deal = create(&app, &org.rep.token, bare(&pipeline, "Not closed")).await;
-    for who in [&org.rep, &org.manager] {
+    let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Not closed")).await;
+    for who in [org.rep(), &org.manager] {
         let status = update(
             &app,
             &who.token,
@@ -1678,18 +1543,18 @@ contract_test!(closed_is_never_set_by_an_update_or_a_create, |app| {
         .unwrap_err();
         assert_eq!(violated_fields(&status), ["deal.forecast_category"]);
     }
-    let status = try_create(
+    let status = try_create_deal(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             forecast_category: pb::ForecastCategory::Closed as i32,
-            ..bare(&pipeline, "Closed at birth")
+            ..deal_in(&pipeline, "Closed at birth")
         },
     )
     .await
     .unwrap_err();
     assert_eq!(violated_fields(&status), ["deal.forecast_category"]);
-    assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), deal);
+    assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), deal);
 });
 
 contract_test!(
@@ -1699,7 +1564,7 @@ contract_test!(
         use pb::QualificationStatus as S;
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &org.rep.token, bare(&pipeline, "Qualified")).await;
+        let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Qualified")).await;
         let set = |items: Vec<pb::QualificationItem>| pb::Deal {
             name: deal.name.clone(),
             qualification: items,
@@ -1708,7 +1573,7 @@ contract_test!(
         // Sent out of order on purpose: answers and reads list items as MEDDPICC reads.
         let by_rep = update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             set(vec![item(E::Champion, S::Yellow), item(E::Metrics, S::Red)]),
             &["qualification"],
         )
@@ -1719,7 +1584,7 @@ contract_test!(
             .iter()
             .map(|q| (q.element, q.status, q.set_by.as_str()))
             .collect();
-        let rep_name = org.rep.name();
+        let rep_name = org.rep().name();
         assert_eq!(
             stamps,
             [
@@ -1731,7 +1596,7 @@ contract_test!(
 
         let status = update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             set(vec![
                 item(E::Champion, S::Yellow),
                 item(E::Metrics, S::Green),
@@ -1741,7 +1606,10 @@ contract_test!(
         .await
         .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "GREEN_REQUIRES_MANAGER");
-        assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), by_rep);
+        assert_eq!(
+            get(&app, &org.rep().token, &deal.name).await.unwrap(),
+            by_rep
+        );
 
         let by_manager = update(
             &app,
@@ -1766,14 +1634,14 @@ contract_test!(
             vec![item(E::Champion, S::Yellow), item(E::Metrics, S::Yellow)],
             vec![item(E::Champion, S::Yellow)],
         ] {
-            let status = update(&app, &org.rep.token, set(items), &["qualification"])
+            let status = update(&app, &org.rep().token, set(items), &["qualification"])
                 .await
                 .unwrap_err();
             assert_error(&status, Code::PermissionDenied, "GREEN_REQUIRES_MANAGER");
         }
         let kept = update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             set(vec![item(E::Champion, S::Red), item(E::Metrics, S::Green)]),
             &["qualification"],
         )
@@ -1781,7 +1649,7 @@ contract_test!(
         .unwrap();
         assert_eq!(kept.qualification[0].set_by, org.manager.name());
         assert_eq!(kept.qualification[1].status, S::Red as i32);
-        assert_eq!(kept.qualification[1].set_by, org.rep.name());
+        assert_eq!(kept.qualification[1].set_by, org.rep().name());
     }
 );
 
@@ -1793,9 +1661,9 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let mine = create(&app, &org.rep.token, ready(&pipeline, "Mine")).await;
-        let theirs = create(&app, &org.peer.token, ready(&pipeline, "Theirs")).await;
-        let token = &org.rep.token;
+        let mine = create_deal(&app, &org.rep().token, ready(&pipeline, "Mine")).await;
+        let theirs = create_deal(&app, &org.peer().token, ready(&pipeline, "Theirs")).await;
+        let token = &org.rep().token;
         let name = &theirs.name;
         let mut refusals = vec![
             get(&app, token, name).await.unwrap_err(),
@@ -1827,7 +1695,7 @@ contract_test!(
             assert_error(status, Code::NotFound, "NOT_FOUND");
             assert!(!status.message().contains("Theirs"));
         }
-        assert_eq!(get(&app, &org.peer.token, name).await.unwrap(), theirs);
+        assert_eq!(get(&app, &org.peer().token, name).await.unwrap(), theirs);
         assert_eq!(
             listed(&app, token, pb::ListDealsRequest::default()).await,
             names(&[&mine])
@@ -1836,7 +1704,7 @@ contract_test!(
             &app,
             token,
             pb::ListDealsRequest {
-                owner: org.peer.name(),
+                owner: org.peer().name(),
                 ..Default::default()
             },
         )
@@ -1850,9 +1718,9 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let reps = create(&app, &org.rep.token, bare(&pipeline, "Rep's")).await;
-        let managers = create(&app, &org.manager.token, bare(&pipeline, "Manager's")).await;
-        let peers = create(&app, &org.peer.token, bare(&pipeline, "Peer's")).await;
+        let reps = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Rep's")).await;
+        let managers = create_deal(&app, &org.manager.token, deal_in(&pipeline, "Manager's")).await;
+        let peers = create_deal(&app, &org.peer().token, deal_in(&pipeline, "Peer's")).await;
         assert_eq!(
             get(&app, &org.manager.token, &reps.name).await.unwrap(),
             reps
@@ -1865,7 +1733,9 @@ contract_test!(
             .await
             .unwrap_err();
         assert_error(&status, Code::NotFound, "NOT_FOUND");
-        let status = get(&app, &org.rep.token, &managers.name).await.unwrap_err();
+        let status = get(&app, &org.rep().token, &managers.name)
+            .await
+            .unwrap_err();
         assert_error(&status, Code::NotFound, "NOT_FOUND");
 
         let all = pb::ListDealsRequest::default;
@@ -1886,7 +1756,7 @@ contract_test!(
             &app,
             &org.manager.token,
             pb::ListDealsRequest {
-                owner: org.peer.name(),
+                owner: org.peer().name(),
                 ..Default::default()
             },
         )
@@ -1903,9 +1773,9 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let a = create(&app, &org.rep.token, ready(&pipeline, "A")).await;
-        let b = create(&app, &org.peer.token, ready(&pipeline, "B")).await;
-        for reader in [&org.desk, &org.finance, &org.legal] {
+        let a = create_deal(&app, &org.rep().token, ready(&pipeline, "A")).await;
+        let b = create_deal(&app, &org.peer().token, ready(&pipeline, "B")).await;
+        for reader in [&org.desk(), &org.finance(), &org.legal()] {
             assert_eq!(get(&app, &reader.token, &a.name).await.unwrap(), a);
             assert_eq!(
                 listed(&app, &reader.token, pb::ListDealsRequest::default()).await,
@@ -1942,7 +1812,7 @@ contract_test!(
                 assert_error(status, Code::PermissionDenied, "READ_ONLY_ROLE");
             }
         }
-        assert_eq!(get(&app, &org.rep.token, &a.name).await.unwrap(), a);
+        assert_eq!(get(&app, &org.rep().token, &a.name).await.unwrap(), a);
         assert_eq!(app.count("stage_history").await, 2);
     }
 );
@@ -1955,7 +1825,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, bare(&pipeline, "Contended")).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Contended")).await;
         let with = |next_step: &str| pb::Deal {
             name: deal.name.clone(),
             etag: deal.etag.clone(),
@@ -1993,7 +1863,7 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &rep.token, ready(&pipeline, "Audited")).await;
+        let deal = create_deal(&app, &rep.token, ready(&pipeline, "Audited")).await;
         let updated = update(
             &app,
             &rep.token,
@@ -2050,26 +1920,26 @@ contract_test!(
         let org = org(&app).await;
         let other_rep = person(&app, Role::Rep, Some(&org.manager)).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(&app, &org.rep.token, bare(&pipeline, "Handover")).await;
+        let deal = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Handover")).await;
         let to = |owner: &Person| pb::Deal {
             name: deal.name.clone(),
             owner: owner.name(),
             ..Default::default()
         };
-        let status = update(&app, &org.rep.token, to(&other_rep), &["owner"])
+        let status = update(&app, &org.rep().token, to(&other_rep), &["owner"])
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "REASSIGN_REQUIRES_MANAGER");
-        let status = update(&app, &org.manager.token, to(&org.peer), &["owner"])
+        let status = update(&app, &org.manager.token, to(org.peer()), &["owner"])
             .await
             .unwrap_err();
         assert_error(&status, Code::PermissionDenied, "OWNER_NOT_ALLOWED");
-        assert_eq!(get(&app, &org.rep.token, &deal.name).await.unwrap(), deal);
+        assert_eq!(get(&app, &org.rep().token, &deal.name).await.unwrap(), deal);
         let moved = update(&app, &org.manager.token, to(&other_rep), &["owner"])
             .await
             .unwrap();
         assert_eq!(moved.owner, other_rep.name());
-        let status = get(&app, &org.rep.token, &deal.name).await.unwrap_err();
+        let status = get(&app, &org.rep().token, &deal.name).await.unwrap_err();
         assert_error(&status, Code::NotFound, "NOT_FOUND");
         assert_eq!(
             get(&app, &other_rep.token, &deal.name).await.unwrap(),
@@ -2085,19 +1955,19 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
     let org = org(&app).await;
     let pipeline = gated_pipeline(&app).await;
     let smb = template_pipeline(&app, pb::Segment::Smb).await;
-    let a = create(
+    let a = create_deal(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             amount: usd(100),
             close_date: in_days(10),
-            ..bare(&pipeline, "Acme - 500 seats")
+            ..deal_in(&pipeline, "Acme - 500 seats")
         },
     )
     .await;
-    let b = create(
+    let b = create_deal(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             stage: "propose".into(),
             account: "Globex".into(),
@@ -2106,19 +1976,24 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
         },
     )
     .await;
-    let c = create(
+    let c = create_deal(
         &app,
-        &org.rep.token,
+        &org.rep().token,
         pb::Deal {
             account: "ACME Subsidiary".into(),
             close_date: in_days(20),
-            ..bare(&smb, "Initech pilot")
+            ..deal_in(&smb, "Initech pilot")
         },
     )
     .await;
-    let d = create(&app, &org.peer.token, bare(&pipeline, "Peer acme deal")).await;
-    let e = create(&app, &org.rep.token, bare(&pipeline, "Lost one")).await;
-    close_lost(&app, &org.rep.token, &e.name, "Went dark")
+    let d = create_deal(
+        &app,
+        &org.peer().token,
+        deal_in(&pipeline, "Peer acme deal"),
+    )
+    .await;
+    let e = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Lost one")).await;
+    close_lost(&app, &org.rep().token, &e.name, "Went dark")
         .await
         .unwrap();
     let token = &org.leader.token;
@@ -2129,7 +2004,7 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
     );
     assert_eq!(
         by(pb::ListDealsRequest {
-            owner: org.peer.name(),
+            owner: org.peer().name(),
             ..Default::default()
         })
         .await,
@@ -2206,7 +2081,7 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
     assert_eq!(
         by(pb::ListDealsRequest {
             query: "acme".into(),
-            owner: org.rep.name(),
+            owner: org.rep().name(),
             status: DealStatus::Open as i32,
             ..Default::default()
         })
@@ -2223,7 +2098,7 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
         "wildcards in the text are literal"
     );
     // Case folds beyond ASCII on both engines.
-    let u = create(&app, &org.rep.token, bare(&pipeline, "Ünicorn GmbH")).await;
+    let u = create_deal(&app, &org.rep().token, deal_in(&pipeline, "Ünicorn GmbH")).await;
     for text in ["ünicorn", "ÜNICORN", "Ünicorn"] {
         let found = by(pb::ListDealsRequest {
             query: text.into(),
@@ -2254,13 +2129,13 @@ async fn four_deals(app: &TestApp, rep: &Person) {
         ("none", None, None),
         ("d200", Some(200), Some(20)),
     ] {
-        create(
+        create_deal(
             app,
             &rep.token,
             pb::Deal {
                 amount: amount.and_then(usd),
                 close_date: days.and_then(in_days),
-                ..bare(&pipeline, name)
+                ..deal_in(&pipeline, name)
             },
         )
         .await;
@@ -2340,12 +2215,12 @@ contract_test!(
             Some(200),
         ];
         for (i, amount) in amounts.into_iter().enumerate() {
-            create(
+            create_deal(
                 &app,
                 &rep.token,
                 pb::Deal {
                     amount: amount.and_then(usd),
-                    ..bare(&pipeline, &format!("Deal {i}"))
+                    ..deal_in(&pipeline, &format!("Deal {i}"))
                 },
             )
             .await;
@@ -2455,9 +2330,9 @@ contract_test!(
     |app| {
         let org = org(&app).await;
         let pipeline = gated_pipeline(&app).await;
-        let deal = create(
+        let deal = create_deal(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             pb::Deal {
                 amount: usd(100_000),
                 close_date: in_days(30),
@@ -2467,7 +2342,7 @@ contract_test!(
         .await;
         update(
             &app,
-            &org.rep.token,
+            &org.rep().token,
             pb::Deal {
                 name: deal.name.clone(),
                 amount: usd(250_000),
@@ -2478,17 +2353,17 @@ contract_test!(
         )
         .await
         .unwrap();
-        move_to(&app, &org.rep.token, &deal.name, "propose")
+        move_to(&app, &org.rep().token, &deal.name, "propose")
             .await
             .unwrap();
         move_to(&app, &org.manager.token, &deal.name, "qualify")
             .await
             .unwrap();
-        close_lost(&app, &org.rep.token, &deal.name, "Budget cut")
+        close_lost(&app, &org.rep().token, &deal.name, "Budget cut")
             .await
             .unwrap();
 
-        let entries = history(&app, &org.rep.token, &deal.name).await;
+        let entries = history(&app, &org.rep().token, &deal.name).await;
         let summary: Vec<Summary> = entries
             .iter()
             .map(|e| {
@@ -2502,7 +2377,7 @@ contract_test!(
                 )
             })
             .collect();
-        let (rep, manager) = (org.rep.name(), org.manager.name());
+        let (rep, manager) = (org.rep().name(), org.manager.name());
         assert_eq!(
             summary,
             [
@@ -2556,7 +2431,7 @@ contract_test!(
         loop {
             let page = deals
                 .list_deal_stage_history(authed(
-                    &org.rep.token,
+                    &org.rep().token,
                     pb::ListDealStageHistoryRequest {
                         parent: deal.name.clone(),
                         page_size: 3,
@@ -2581,12 +2456,12 @@ contract_test!(
     |app| {
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
-        let created = create(
+        let created = create_deal(
             &app,
             &rep.token,
             pb::Deal {
                 discount_bps: 1250,
-                ..bare(&pipeline, "Discounted")
+                ..deal_in(&pipeline, "Discounted")
             },
         )
         .await;
@@ -2612,12 +2487,12 @@ contract_test!(
             10_000
         );
         for bps in [-1, 10_001] {
-            let status = try_create(
+            let status = try_create_deal(
                 &app,
                 &rep.token,
                 pb::Deal {
                     discount_bps: bps,
-                    ..bare(&pipeline, "Too deep")
+                    ..deal_in(&pipeline, "Too deep")
                 },
             )
             .await

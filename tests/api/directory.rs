@@ -2,17 +2,11 @@
 
 use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
-use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{assert_error, authed, new_user, violated_fields};
-
-fn mask(paths: &[&str]) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    })
-}
+use crate::fixtures::{mask, new_user};
+use crate::helpers::{assert_error, authed, violated_fields};
 
 contract_test!(an_admin_creates_a_user_that_reads_back_identically, |app| {
     let mut directory = app.directory().await;

@@ -2,23 +2,18 @@
 //! owner, stage and status kept with its time and actor, listed oldest first to whoever sees
 //! the deal.
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::{self as pb};
 use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::helpers::{
-    Person, TestApp, assert_error, authed, create_pipeline, date, person, stage, usd,
-};
+use crate::fixtures::{create_deal, create_pipeline, date, stage, today, usd};
+use crate::helpers::{Person, TestApp, assert_error, authed, person};
 
 use pb::field_change::Field;
 use pb::field_value::Value;
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
 
 async fn two_stage_pipeline(app: &TestApp) -> pb::Pipeline {
     use pb::stage::Kind;
@@ -263,24 +258,17 @@ contract_test!(
         let rep = person(&app, Role::Rep, Some(&manager)).await;
         let stranger = person(&app, Role::Rep, None).await;
         let pipeline = two_stage_pipeline(&app).await;
-        let created = app
-            .deals()
-            .await
-            .create_deal(authed(
-                &rep.token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Private".into(),
-                        account: "Acme".into(),
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let created = create_deal(
+            &app,
+            &rep.token,
+            pb::Deal {
+                display_name: "Private".into(),
+                account: "Acme".into(),
+                pipeline: pipeline.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
         let refused = app
             .deals()
             .await

@@ -3,7 +3,7 @@
 //! currencies, permissions and input validation. Every expected figure is worked out by hand in
 //! the comments.
 
-use chrono::{Datelike, Days, Months, NaiveDate, Utc};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::{self as pb};
@@ -11,91 +11,54 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, date, person, violated_fields};
+use crate::fixtures::{
+    Org, close_lost, close_won, create_deal, create_pipeline, date, money, move_to, stage_at,
+    today, usd,
+};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
 
 use pb::ForecastCategory as Category;
 use pb::LeadSource as Lead;
-use pb::close_deal_request::Outcome;
 use pb::segment_win_rate::Kind as SegmentKind;
 
 // ---------------------------------------------------------------------------------------------
 // Setup: people, pipelines, deals.
 
-/// leader -> manager -> (rep1, rep2) and leader -> peer_manager -> peer, plus finance.
-struct Team {
-    leader: Person,
-    manager: Person,
-    rep1: Person,
-    rep2: Person,
-    peer_manager: Person,
-    peer: Person,
-    finance: Person,
-}
-
-async fn team(app: &TestApp) -> Team {
-    let leader = person(app, Role::Leader, None).await;
-    let manager = person(app, Role::Manager, Some(&leader)).await;
-    let rep1 = person(app, Role::Rep, Some(&manager)).await;
-    let rep2 = person(app, Role::Rep, Some(&manager)).await;
-    let peer_manager = person(app, Role::Manager, Some(&leader)).await;
-    let peer = person(app, Role::Rep, Some(&peer_manager)).await;
-    Team {
-        finance: person(app, Role::Finance, None).await,
-        leader,
-        manager,
-        rep1,
-        rep2,
-        peer_manager,
-        peer,
-    }
+/// leader -> manager -> (rep, second rep) and leader -> peer_manager -> peer, plus finance.
+async fn team(app: &TestApp) -> Org {
+    Org::builder()
+        .reps(2)
+        .staff(&[Role::Finance])
+        .build(app)
+        .await
 }
 
 /// A pipeline with the given open stages (id, default probability in bps) and no exit criteria,
 /// then `won` and `lost`.
 async fn pipeline(app: &TestApp, open: &[(&str, i32)]) -> pb::Pipeline {
     use pb::stage::Kind;
-    let stage = |id: &str, position: i32, kind: Kind, bps: i32| pb::Stage {
-        stage_id: id.into(),
-        display_name: id.into(),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: bps,
-        kind: kind as i32,
-        position,
-        ..Default::default()
-    };
     let mut stages: Vec<pb::Stage> = open
         .iter()
         .zip(1..)
-        .map(|(&(id, bps), i)| stage(id, i * 10, Kind::Open, bps))
+        .map(|(&(id, bps), i)| stage_at(id, i * 10, Kind::Open, bps))
         .collect();
-    stages.push(stage("won", 1_000, Kind::Won, 10_000));
-    stages.push(stage("lost", 1_010, Kind::Lost, 0));
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    display_name: "Forecasting".into(),
-                    segment: pb::Segment::MidMarket as i32,
-                    stages,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
+    stages.push(stage_at("won", 1_000, Kind::Won, 10_000));
+    stages.push(stage_at("lost", 1_010, Kind::Lost, 0));
+    create_pipeline(
+        app,
+        pb::Pipeline {
+            display_name: "Forecasting".into(),
+            segment: pb::Segment::MidMarket as i32,
+            stages,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// s1 (20%), s2 (40%), s3 (60%), won, lost.
 async fn three_stages(app: &TestApp) -> pb::Pipeline {
     pipeline(app, &[("s1", 2_000), ("s2", 4_000), ("s3", 6_000)]).await
-}
-
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
 }
 
 /// The current month as a period, `YYYY-MM`.
@@ -118,17 +81,6 @@ fn next_month() -> NaiveDate {
     last_day_of_month(today()) + Days::new(1)
 }
 
-fn money(code: &str, minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: code.into(),
-        amount_minor: minor,
-    })
-}
-
-fn usd(minor: i64) -> Option<pb::Money> {
-    money("USD", minor)
-}
-
 /// An open deal in `stage` of `pipeline`, closing within the current month.
 fn draft(pipeline: &pb::Pipeline, stage: &str, amount: Option<pb::Money>) -> pb::Deal {
     pb::Deal {
@@ -142,63 +94,17 @@ fn draft(pipeline: &pb::Pipeline, stage: &str, amount: Option<pb::Money>) -> pb:
     }
 }
 
-async fn create(app: &TestApp, token: &str, deal: pb::Deal) -> pb::Deal {
-    app.deals()
-        .await
-        .create_deal(authed(
-            token,
-            pb::CreateDealRequest {
-                deal: Some(deal),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-async fn move_to(app: &TestApp, token: &str, name: &str, target: &str) {
-    app.deals()
-        .await
-        .advance_deal_stage(authed(
-            token,
-            pb::AdvanceDealStageRequest {
-                name: name.into(),
-                target_stage: target.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
-}
-
+/// Closes `name` as won, or as lost for "No budget", and checks that it closed so.
 async fn close(app: &TestApp, token: &str, name: &str, won: bool) {
-    let (outcome, loss_reason) = if won {
-        (Outcome::Won, "")
+    let (closed, status) = if won {
+        (close_won(app, token, name).await, pb::deal::Status::Won)
     } else {
-        (Outcome::Lost, "No budget")
+        (
+            close_lost(app, token, name, "No budget").await,
+            pb::deal::Status::Lost,
+        )
     };
-    let closed = app
-        .deals()
-        .await
-        .close_deal(authed(
-            token,
-            pb::CloseDealRequest {
-                name: name.into(),
-                outcome: outcome as i32,
-                loss_reason: loss_reason.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let status = if won {
-        pb::deal::Status::Won
-    } else {
-        pb::deal::Status::Lost
-    };
-    assert_eq!(closed.status, status as i32);
+    assert_eq!(closed.unwrap().status, status as i32);
 }
 
 /// A deal of `owner` created in `path[0]`, moved through the rest of `path`, then closed now.
@@ -211,7 +117,7 @@ async fn closed_deal(
     lead: Lead,
     won: bool,
 ) -> pb::Deal {
-    let deal = create(
+    let deal = create_deal(
         app,
         &owner.token,
         pb::Deal {
@@ -222,7 +128,7 @@ async fn closed_deal(
     )
     .await;
     for stage in &path[1..] {
-        move_to(app, &owner.token, &deal.name, stage).await;
+        move_to(app, &owner.token, &deal.name, stage).await.unwrap();
     }
     close(app, &owner.token, &deal.name, won).await;
     deal
@@ -290,7 +196,7 @@ async fn history(app: &TestApp) -> History {
     closed_deal(app, r, &p, &["s2"], usd(150_000), Lead::Outbound, true).await;
     closed_deal(app, r, &p, &["s3"], usd(250_000), Lead::Unspecified, true).await;
     // F and G stay open.
-    let f = create(
+    let f = create_deal(
         app,
         &r.token,
         pb::Deal {
@@ -299,8 +205,8 @@ async fn history(app: &TestApp) -> History {
         },
     )
     .await;
-    move_to(app, &r.token, &f.name, "s2").await;
-    create(
+    move_to(app, &r.token, &f.name, "s2").await.unwrap();
+    create_deal(
         app,
         &r.token,
         pb::Deal {
@@ -1068,7 +974,7 @@ contract_test!(only_leaders_and_admins_compute_win_rates, |app| {
     let p = three_stages(&app).await;
     let desk = person(&app, Role::DealDesk, None).await;
     let legal = person(&app, Role::Legal, None).await;
-    for who in [&t.rep1, &t.manager, &t.finance, &desk, &legal] {
+    for who in [t.rep(), &t.manager, t.finance(), &desk, &legal] {
         let status = try_compute(&app, &who.token, rates_of(&p))
             .await
             .unwrap_err();
@@ -1115,39 +1021,39 @@ contract_test!(a_forecast_scope_is_visible_as_deals_are, |app| {
     };
 
     // A rep: only themselves.
-    ok(&t.rep1.token, &t.rep1.name()).await;
-    denied(&t.rep1.token, &t.rep2.name()).await;
-    denied(&t.rep1.token, &t.manager.name()).await;
-    denied(&t.rep1.token, "org").await;
+    ok(&t.rep().token, &t.rep().name()).await;
+    denied(&t.rep().token, &t.second_rep().name()).await;
+    denied(&t.rep().token, &t.manager.name()).await;
+    denied(&t.rep().token, "org").await;
 
     // A manager: themselves and their subtree, not a peer manager's nor anyone above.
     ok(&t.manager.token, &t.manager.name()).await;
-    ok(&t.manager.token, &t.rep1.name()).await;
-    ok(&t.manager.token, &t.rep2.name()).await;
+    ok(&t.manager.token, &t.rep().name()).await;
+    ok(&t.manager.token, &t.second_rep().name()).await;
     denied(&t.manager.token, &t.peer_manager.name()).await;
-    denied(&t.manager.token, &t.peer.name()).await;
+    denied(&t.manager.token, &t.peer().name()).await;
     denied(&t.manager.token, &t.leader.name()).await;
     denied(&t.manager.token, "org").await;
 
     // A leader: their whole subtree at any depth, but not the org.
     ok(&t.leader.token, &t.leader.name()).await;
-    ok(&t.leader.token, &t.peer.name()).await;
-    ok(&t.leader.token, &t.rep2.name()).await;
+    ok(&t.leader.token, &t.peer().name()).await;
+    ok(&t.leader.token, &t.second_rep().name()).await;
     denied(&t.leader.token, "org").await;
     let other_leader = person(&app, Role::Leader, None).await;
-    denied(&other_leader.token, &t.rep1.name()).await;
+    denied(&other_leader.token, &t.rep().name()).await;
 
     // Finance, deal desk, legal and admins: the org and anyone.
     let desk = person(&app, Role::DealDesk, None).await;
     let legal = person(&app, Role::Legal, None).await;
     for token in [
-        &t.finance.token,
+        &t.finance().token,
         &desk.token,
         &legal.token,
         &app.admin_token,
     ] {
         ok(token, "org").await;
-        ok(token, &t.peer.name()).await;
+        ok(token, &t.peer().name()).await;
         ok(token, &t.leader.name()).await;
     }
 });
@@ -1156,7 +1062,7 @@ contract_test!(
     only_admins_set_exchange_rates_and_everyone_reads_them,
     |app| {
         let t = team(&app).await;
-        for who in [&t.rep1, &t.manager, &t.leader, &t.finance] {
+        for who in [t.rep(), &t.manager, &t.leader, t.finance()] {
             let status = try_set_rate(&app, &who.token, "EUR", "USD", 1.1)
                 .await
                 .unwrap_err();
@@ -1186,7 +1092,7 @@ contract_test!(
             ("EUR".to_string(), "USD".to_string(), 1.25),
             ("GBP".to_string(), "USD".to_string(), 1.5),
         ];
-        for token in [&t.rep1.token, &t.finance.token, &app.admin_token] {
+        for token in [&t.rep().token, &t.finance().token, &app.admin_token] {
             assert_eq!(exchange_rates(&app, token).await, expected);
         }
     }
@@ -1217,7 +1123,7 @@ contract_test!(
 ///
 /// Not in the period: O7 (rep1, s2, 99_000, closing next month).
 struct World {
-    team: Team,
+    team: Org,
     pipeline: pb::Pipeline,
     snapshot: pb::WinRateSnapshot,
 }
@@ -1225,8 +1131,17 @@ struct World {
 async fn world(app: &TestApp) -> World {
     let t = team(app).await;
     let p = three_stages(app).await;
-    closed_deal(app, &t.rep1, &p, &["s1"], usd(100_000), Lead::Inbound, true).await;
-    closed_deal(app, &t.rep2, &p, &["s2"], usd(50_000), Lead::Inbound, false).await;
+    closed_deal(app, t.rep(), &p, &["s1"], usd(100_000), Lead::Inbound, true).await;
+    closed_deal(
+        app,
+        t.second_rep(),
+        &p,
+        &["s2"],
+        usd(50_000),
+        Lead::Inbound,
+        false,
+    )
+    .await;
     closed_deal(
         app,
         &t.manager,
@@ -1242,36 +1157,36 @@ async fn world(app: &TestApp) -> World {
     assert_close(stage_rate(&snapshot, "s2").smoothed_rate, 5.0 / 12.0, "s2");
     assert_close(stage_rate(&snapshot, "s3").smoothed_rate, 7.0 / 11.0, "s3");
 
-    create(app, &t.rep1.token, draft(&p, "s1", usd(10_000))).await;
-    create(
+    create_deal(app, &t.rep().token, draft(&p, "s1", usd(10_000))).await;
+    create_deal(
         app,
         &t.manager.token,
         pb::Deal {
-            owner: t.rep1.name(),
+            owner: t.rep().name(),
             forecast_category: Category::Commit as i32,
             ..draft(&p, "s3", usd(30_000))
         },
     )
     .await;
-    create(
+    create_deal(
         app,
-        &t.rep2.token,
+        &t.second_rep().token,
         pb::Deal {
             forecast_category: Category::BestCase as i32,
             ..draft(&p, "s2", usd(20_000))
         },
     )
     .await;
-    create(
+    create_deal(
         app,
-        &t.rep2.token,
+        &t.second_rep().token,
         pb::Deal {
             forecast_category: Category::Omitted as i32,
             ..draft(&p, "s2", usd(7_000))
         },
     )
     .await;
-    create(
+    create_deal(
         app,
         &t.manager.token,
         pb::Deal {
@@ -1280,17 +1195,17 @@ async fn world(app: &TestApp) -> World {
         },
     )
     .await;
-    create(app, &t.rep1.token, draft(&p, "s1", None)).await;
-    create(
+    create_deal(app, &t.rep().token, draft(&p, "s1", None)).await;
+    create_deal(
         app,
-        &t.rep1.token,
+        &t.rep().token,
         pb::Deal {
             close_date: Some(date(next_month())),
             ..draft(&p, "s2", usd(99_000))
         },
     )
     .await;
-    create(app, &t.peer.token, draft(&p, "s2", usd(40_000))).await;
+    create_deal(app, &t.peer().token, draft(&p, "s2", usd(40_000))).await;
     World {
         team: t,
         pipeline: p,
@@ -1392,26 +1307,26 @@ contract_test!(
         );
 
         // By report: the manager's own deals first (X3 won, O5), then each direct report's.
-        assert_reports(&f, &t.manager, &[&t.rep1, &t.rep2]);
+        assert_reports(&f, &t.manager, &[t.rep(), t.second_rep()]);
         assert_eq!(
             f.by_report[0].figures.unwrap(),
             figures(200_000, 4_115, 0, 12_345, 0, 0, 1)
         );
         // rep1: X1 won; O1, O2, O6.
         assert_eq!(
-            *report(&f, &t.rep1),
+            *report(&f, t.rep()),
             figures(100_000, 3_333 + 19_091, 30_000, 0, 10_000, 0, 3)
         );
         // rep2: X2 lost; O3, O4.
         assert_eq!(
-            *report(&f, &t.rep2),
+            *report(&f, t.second_rep()),
             figures(0, 8_333 + 2_917, 0, 20_000, 0, 7_000, 2)
         );
 
         // A rep's own forecast: only their deals, and by_report is just them.
-        let own = forecast(&app, &t.rep1.token, scope(&this_month(), &t.rep1.name())).await;
-        assert_eq!(own.totals.unwrap(), *report(&f, &t.rep1));
-        assert_reports(&own, &t.rep1, &[]);
+        let own = forecast(&app, &t.rep().token, scope(&this_month(), &t.rep().name())).await;
+        assert_eq!(own.totals.unwrap(), *report(&f, t.rep()));
+        assert_reports(&own, t.rep(), &[]);
     }
 );
 
@@ -1438,7 +1353,7 @@ contract_test!(leader_and_org_forecasts_roll_up_every_team, |app| {
     assert_eq!(led.totals.unwrap(), totals);
 
     // The org (finance): the same totals, and no by_report.
-    let org = forecast(&app, &t.finance.token, scope(&month, "org")).await;
+    let org = forecast(&app, &t.finance().token, scope(&month, "org")).await;
     assert_eq!(org.totals.unwrap(), totals);
     assert!(org.by_report.is_empty());
     assert_eq!(org.scope, "org");
@@ -1455,7 +1370,7 @@ contract_test!(leader_and_org_forecasts_roll_up_every_team, |app| {
     // The (calendar = fiscal) quarter holding this month holds the same deals, plus O7 (rep1,
     // s2, 99_000 x 5/12 = 41_250) when next month is in the same quarter.
     let quarter = format!("{}-Q{}", today().year(), (today().month() - 1) / 3 + 1);
-    let q = forecast(&app, &t.finance.token, scope(&quarter, "org")).await;
+    let q = forecast(&app, &t.finance().token, scope(&quarter, "org")).await;
     let q_start =
         NaiveDate::from_ymd_opt(today().year(), (today().month() - 1) / 3 * 3 + 1, 1).unwrap();
     let q_end = q_start + Months::new(3) - Days::new(1);
@@ -1548,9 +1463,9 @@ contract_test!(without_a_snapshot_the_stage_defaults_are_used, |app| {
     let rep = person(&app, Role::Rep, None).await;
     let p = three_stages(&app).await;
     // s1 25_000 x 0.2 = 5_000; s2 12_345 x 0.4 = 4_938; s3 10_001 x 0.6 = 6_000.6 -> 6_001.
-    create(&app, &rep.token, draft(&p, "s1", usd(25_000))).await;
-    create(&app, &rep.token, draft(&p, "s2", usd(12_345))).await;
-    create(&app, &rep.token, draft(&p, "s3", usd(10_001))).await;
+    create_deal(&app, &rep.token, draft(&p, "s1", usd(25_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s2", usd(12_345))).await;
+    create_deal(&app, &rep.token, draft(&p, "s3", usd(10_001))).await;
     let f = forecast(&app, &rep.token, scope(&this_month(), &rep.name())).await;
     assert!(
         f.snapshots.is_empty(),
@@ -1587,10 +1502,10 @@ contract_test!(a_small_range_is_enumerated_exactly, |app| {
     let p = pipeline(&app, &[("half", 5_000), ("sure", 10_000), ("never", 0)]).await;
     // Won now: 1_000 (closed won this month).
     closed_deal(&app, &rep, &p, &["half"], usd(1_000), Lead::Inbound, true).await;
-    create(&app, &rep.token, draft(&p, "half", usd(10_000))).await;
-    create(&app, &rep.token, draft(&p, "half", usd(10_000))).await;
-    create(&app, &rep.token, draft(&p, "sure", usd(5_000))).await;
-    create(&app, &rep.token, draft(&p, "never", usd(8_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "half", usd(10_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "half", usd(10_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "sure", usd(5_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "never", usd(8_000))).await;
     let f = forecast(&app, &rep.token, scope(&this_month(), &rep.name())).await;
     // Certain: 1_000 won + 5_000 sure = 6_000; the never deal adds nothing; two independent
     // 10_000 deals at 1/2: 6_000 (1/4), 16_000 (1/2), 26_000 (1/4).
@@ -1628,7 +1543,7 @@ contract_test!(
         let rep = person(&app, Role::Rep, None).await;
         let mut amounts = 0;
         for i in 1..=16 {
-            create(&app, &rep.token, draft(&w.pipeline, "s2", usd(1_000 * i))).await;
+            create_deal(&app, &rep.token, draft(&w.pipeline, "s2", usd(1_000 * i))).await;
             amounts += 1_000 * i;
         }
         let mine = scope(&month, &rep.name());
@@ -1637,7 +1552,7 @@ contract_test!(
         assert!(r.exact, "{r:?}");
         assert_eq!(r.method(), pb::revenue_range::Method::Exact);
         assert!(0 <= r.p10 && r.p10 <= r.p50 && r.p50 <= r.p90 && r.p90 <= amounts);
-        create(&app, &rep.token, draft(&w.pipeline, "s3", usd(17_000))).await;
+        create_deal(&app, &rep.token, draft(&w.pipeline, "s3", usd(17_000))).await;
         amounts += 17_000;
         let seventeen = forecast(&app, &rep.token, mine.clone()).await;
         let r = seventeen.range.unwrap();
@@ -1666,8 +1581,8 @@ contract_test!(
 contract_test!(a_missing_exchange_rate_fails_the_forecast, |app| {
     let rep = person(&app, Role::Rep, None).await;
     let p = three_stages(&app).await;
-    create(&app, &rep.token, draft(&p, "s1", usd(10_000))).await;
-    create(&app, &rep.token, draft(&p, "s1", money("EUR", 10_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s1", usd(10_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s1", money("EUR", 10_000))).await;
     let request = scope(&this_month(), &rep.name());
     let status = try_forecast(&app, &rep.token, request.clone())
         .await
@@ -1737,8 +1652,8 @@ contract_test!(exchange_rates_convert_either_way, |app| {
     let rep = person(&app, Role::Rep, None).await;
     // No snapshot: s1 at 20%, s2 at 40%.
     let p = three_stages(&app).await;
-    create(&app, &rep.token, draft(&p, "s1", money("EUR", 10_000))).await;
-    create(&app, &rep.token, draft(&p, "s2", usd(4_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s1", money("EUR", 10_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s2", usd(4_000))).await;
     closed_deal(
         &app,
         &rep,
@@ -1787,7 +1702,7 @@ contract_test!(exchange_rates_convert_either_way, |app| {
 
     // Currencies with other minor units convert by them: 50_000 JPY (no minor unit) at 0.01
     // USD per yen is 500.00 USD = 50_000 cents, x 20% = 10_000.
-    create(&app, &rep.token, draft(&p, "s1", money("JPY", 50_000))).await;
+    create_deal(&app, &rep.token, draft(&p, "s1", money("JPY", 50_000))).await;
     let status = try_forecast(&app, &rep.token, request.clone())
         .await
         .unwrap_err();
@@ -1811,16 +1726,26 @@ contract_test!(
         // rep1: three deals of 5 cents, each weighing 0.5 -> 1 (the three as one group would
         // weigh 1.5 -> 2).
         for _ in 0..3 {
-            create(&app, &t.rep1.token, draft(&p, "s1", usd(5))).await;
+            create_deal(&app, &t.rep().token, draft(&p, "s1", usd(5))).await;
         }
         // rep2: 5 and 15 euro cents at 1.1: 5.5 -> 6 and 16.5 -> 17 cents, weighing 0.6 -> 1 and
         // 1.7 -> 2 (converted together, 22 cents would weigh 2).
-        create(&app, &t.rep2.token, draft(&p, "s1", money("EUR", 5))).await;
-        create(&app, &t.rep2.token, draft(&p, "s1", money("EUR", 15))).await;
+        create_deal(
+            &app,
+            &t.second_rep().token,
+            draft(&p, "s1", money("EUR", 5)),
+        )
+        .await;
+        create_deal(
+            &app,
+            &t.second_rep().token,
+            draft(&p, "s1", money("EUR", 15)),
+        )
+        .await;
         // Won this month: 25 euro cents -> 27.5 -> 28 cents, and 1 cent.
         closed_deal(
             &app,
-            &t.rep2,
+            t.second_rep(),
             &p,
             &["s1"],
             money("EUR", 25),
@@ -1828,13 +1753,13 @@ contract_test!(
             true,
         )
         .await;
-        closed_deal(&app, &t.rep1, &p, &["s1"], usd(1), Lead::Inbound, true).await;
+        closed_deal(&app, t.rep(), &p, &["s1"], usd(1), Lead::Inbound, true).await;
         let month = this_month();
 
         // Without a EUR rate neither the team nor the org adds up: both name the rate.
         for (token, scope_name) in [
             (&t.manager.token, t.manager.name()),
-            (&t.finance.token, "org".to_string()),
+            (&t.finance().token, "org".to_string()),
         ] {
             let status = try_forecast(&app, token, scope(&month, &scope_name))
                 .await
@@ -1876,7 +1801,7 @@ contract_test!(
             )
         };
         assert_eq!(
-            weighed(report(&team, &t.rep1)),
+            weighed(report(&team, t.rep())),
             (
                 rep1.closed_won,
                 rep1.weighted_pipeline,
@@ -1886,7 +1811,7 @@ contract_test!(
             )
         );
         assert_eq!(
-            weighed(report(&team, &t.rep2)),
+            weighed(report(&team, t.second_rep())),
             (
                 rep2.closed_won,
                 rep2.weighted_pipeline,
@@ -1901,12 +1826,15 @@ contract_test!(
             (team.by_stage[0].amount, team.by_stage[0].weighted),
             (38, 6)
         );
-        for (token, who) in [(&t.rep1.token, &t.rep1), (&t.rep2.token, &t.rep2)] {
+        for (token, who) in [
+            (&t.rep().token, &t.rep()),
+            (&t.second_rep().token, &t.second_rep()),
+        ] {
             let own = forecast(&app, token, scope(&month, &who.name())).await;
             assert_eq!(own.totals.unwrap(), *report(&team, who), "{}", who.name());
         }
         // The org adds up to the team (nobody else has deals), the leader's to the same.
-        let org = forecast(&app, &t.finance.token, scope(&month, "org")).await;
+        let org = forecast(&app, &t.finance().token, scope(&month, "org")).await;
         assert_eq!(org.totals, team.totals);
         assert_eq!(org.by_stage, team.by_stage);
         let led = forecast(&app, &t.leader.token, scope(&month, &t.leader.name())).await;

@@ -184,6 +184,12 @@ impl TestApp {
         dealdesk::proto::forecast_service_client::ForecastServiceClient::new(self.channel().await)
     }
 
+    pub async fn deal_desk(
+        &self,
+    ) -> dealdesk::proto::deal_desk_service_client::DealDeskServiceClient<Channel> {
+        dealdesk::proto::deal_desk_service_client::DealDeskServiceClient::new(self.channel().await)
+    }
+
     /// A second server over the same database, with its own store, pool and change notifier:
     /// another replica, as a second `dealdesk serve` would be. Same admin and tokens.
     pub async fn replica(&self, configure: impl FnOnce(Application) -> Application) -> TestApp {
@@ -217,6 +223,14 @@ impl TestApp {
             let _ = stop.send(());
         }
         self.server.take().unwrap().await.expect("server task")
+    }
+
+    /// The first admin, as a [`Person`].
+    pub fn admin_person(&self) -> Person {
+        Person {
+            user: self.admin.clone(),
+            token: self.admin_token.clone(),
+        }
     }
 
     /// Creates a user directly (as the CLI would) and issues a token for them.
@@ -339,116 +353,18 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
     bad.field_violations.into_iter().map(|v| v.field).collect()
 }
 
-/// A valid user to create (`active` unset: active by default).
-pub fn new_user(email: &str, role: pb::Role) -> pb::User {
-    pb::User {
-        display_name: "Nia New".into(),
-        email: email.into(),
-        role: role as i32,
-        ..Default::default()
-    }
-}
-
-/// The pipeline of `segment`'s template, created by the admin.
-pub async fn template_pipeline(app: &TestApp, segment: pb::Segment) -> pb::Pipeline {
-    let template = app
-        .pipelines()
-        .await
-        .list_pipeline_templates(authed(
-            &app.admin_token,
-            pb::ListPipelineTemplatesRequest {},
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .templates
+/// The (subject, description) of each unmet exit criterion of an EXIT_CRITERIA_NOT_MET refusal.
+#[track_caller]
+pub fn unmet(status: &Status) -> Vec<(String, String)> {
+    assert_error(status, Code::FailedPrecondition, "EXIT_CRITERIA_NOT_MET");
+    status
+        .get_details_precondition_failure()
+        .expect("FAILED_PRECONDITION carries a PreconditionFailure")
+        .violations
         .into_iter()
-        .find(|t| t.segment == segment as i32)
-        .expect("a template for the segment");
-    create_pipeline(app, template).await
-}
-
-/// Creates `pipeline` as the admin.
-pub async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipeline {
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pipeline),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// A stage for hand-built pipelines: default probability from its position (won 100%, lost 0).
-pub fn stage(
-    id: &str,
-    position: i32,
-    kind: pb::stage::Kind,
-    criteria: Vec<pb::exit_criterion::Rule>,
-) -> pb::Stage {
-    pb::Stage {
-        stage_id: id.into(),
-        display_name: id.replace('-', " "),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: match kind {
-            pb::stage::Kind::Won => 10_000,
-            pb::stage::Kind::Lost => 0,
-            _ => position * 100,
-        },
-        kind: kind as i32,
-        position,
-        exit_criteria: criteria
-            .into_iter()
-            .map(|rule| pb::ExitCriterion {
-                rule: Some(rule),
-                description: String::new(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-/// An approval step of one approver, 24 hours to decide.
-pub fn step(name: &str, approver: pb::approver::Approver) -> pb::ApprovalStep {
-    pb::ApprovalStep {
-        name: name.into(),
-        approvers: vec![pb::Approver {
-            approver: Some(approver),
-        }],
-        mode: 0,
-        sla_hours: 24,
-    }
-}
-
-/// An approver found by their relation to the deal's owner.
-pub fn relation(r: pb::approver::Relation) -> pb::approver::Approver {
-    pb::approver::Approver::Relation(r as i32)
-}
-
-/// An approver queue of everyone holding `role`.
-pub fn queue(role: pb::Role) -> pb::approver::Approver {
-    pb::approver::Approver::RoleQueue(role as i32)
-}
-
-/// An amount in US cents.
-pub fn usd(minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
-    })
-}
-
-/// A date on the wire.
-pub fn date(d: chrono::NaiveDate) -> dealdesk::proto::google::r#type::Date {
-    use chrono::Datelike;
-    dealdesk::proto::google::r#type::Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    }
+        .map(|v| {
+            assert_eq!(v.r#type, "EXIT_CRITERION");
+            (v.subject, v.description)
+        })
+        .collect()
 }

@@ -2,8 +2,8 @@
 //! every service, sent as raw bytes (so fields can carry the wrong wire type or invalid UTF-8)
 //! to a real server. Every request is refused: the test asserts the canonical code (and the
 //! field it broke, where it knows), that no answer is INTERNAL or UNKNOWN, that nothing
-//! panicked, and that the database is byte-for-byte unchanged. Then proptest fuzzes the pure
-//! parsers.
+//! panicked, and that the database is byte-for-byte unchanged. The pure parsers are fuzzed in
+//! `hostile_fuzz`.
 //!
 //! Run: `cargo test --test api hostile` (set `HOSTILE_REQUESTS` for more than the default).
 
@@ -30,7 +30,8 @@ use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, authed, person, template_pipeline};
+use crate::fixtures::{queue, relation, step, template_pipeline, usd};
+use crate::helpers::{Person, TestApp, authed, person};
 
 /// Requests sent per backend unless `HOSTILE_REQUESTS` says otherwise.
 const DEFAULT_REQUESTS: usize = 10_000;
@@ -197,6 +198,19 @@ struct Api {
     messages: BTreeMap<String, Vec<FieldInfo>>,
 }
 
+impl Api {
+    /// The number of the field `name` of `method`'s (`Service/Method`) request.
+    fn field_number(&self, method: &str, name: &str) -> u32 {
+        let path = format!("/dealdesk.v1.{method}");
+        let input = &self.methods.iter().find(|m| m.path == path).unwrap().input;
+        self.messages[input]
+            .iter()
+            .find(|f| f.reported == name)
+            .unwrap_or_else(|| panic!("{method}'s request has no field {name}"))
+            .number
+    }
+}
+
 fn api() -> Api {
     let set = FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap();
     let mut messages = BTreeMap::new();
@@ -328,27 +342,6 @@ struct Fixture {
     reused_request: pb::CreateDealRequest,
 }
 
-fn approver(relation: pb::approver::Relation) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::Relation(relation as i32)),
-    }
-}
-
-fn queue(role: pb::Role) -> pb::Approver {
-    pb::Approver {
-        approver: Some(pb::approver::Approver::RoleQueue(role as i32)),
-    }
-}
-
-fn step(name: &str, approvers: Vec<pb::Approver>) -> pb::ApprovalStep {
-    pb::ApprovalStep {
-        name: name.into(),
-        approvers,
-        mode: pb::approval_step::Mode::All as i32,
-        sla_hours: 24,
-    }
-}
-
 pub(crate) fn policy() -> pb::ApprovalPolicy {
     use pb::approver::Relation;
     pb::ApprovalPolicy {
@@ -360,21 +353,26 @@ pub(crate) fn policy() -> pb::ApprovalPolicy {
             },
             pb::DiscountTier {
                 ceiling_bps: 10_000,
-                steps: vec![step("Manager", vec![approver(Relation::OwnersManager)])],
+                steps: vec![step(
+                    "Manager",
+                    vec![relation(Relation::OwnersManager)],
+                    pb::approval_step::Mode::All,
+                )],
             },
         ],
         playbook: vec!["MUTUAL_NDA".into()],
-        legal_step: Some(step("Legal", vec![queue(pb::Role::Legal)])),
+        legal_step: Some(step(
+            "Legal",
+            vec![queue(pb::Role::Legal)],
+            pb::approval_step::Mode::All,
+        )),
         payment_days_limit: 45,
-        finance_step: Some(step("Finance", vec![queue(pb::Role::Finance)])),
+        finance_step: Some(step(
+            "Finance",
+            vec![queue(pb::Role::Finance)],
+            pb::approval_step::Mode::All,
+        )),
         ..Default::default()
-    }
-}
-
-fn usd(minor: i64) -> pb::Money {
-    pb::Money {
-        currency_code: "USD".into(),
-        amount_minor: minor,
     }
 }
 
@@ -383,7 +381,7 @@ fn a_deal(pipeline: &str, name: &str) -> pb::Deal {
         display_name: name.into(),
         account: "Hostile Corp".into(),
         pipeline: pipeline.into(),
-        amount: Some(usd(100_000)),
+        amount: usd(100_000),
         ..Default::default()
     }
 }
@@ -776,19 +774,31 @@ impl Families {
         label: &'static str,
         make: impl Fn(&mut Rng) -> (Auth, M, Expect) + Send + Sync + 'static,
     ) {
+        self.add_encoded(method, label.to_string(), move |rng| {
+            let (auth, message, expect) = make(rng);
+            (auth, Encoded::from(&message), expect)
+        });
+    }
+
+    /// Adds a family of requests already encoded to `method` (`Service/Method`).
+    fn add_encoded(
+        &mut self,
+        method: &str,
+        label: String,
+        make: impl Fn(&mut Rng) -> (Auth, Encoded, Expect) + Send + Sync + 'static,
+    ) {
         let path = format!("/dealdesk.v1.{method}");
         let shape = self.shape(&path);
         self.covered.insert(path.clone());
         self.list.push(Box::new(move |rng| {
             let (auth, message, expect) = make(rng);
-            let shown = shown(&message);
             Case {
                 path: path.clone(),
                 shape,
                 auth,
-                messages: vec![message.encode_to_vec()],
+                messages: vec![message.bytes],
                 expect,
-                label: format!("{label} | {shown}"),
+                label: format!("{label} | {}", message.shown),
             }
         }));
     }
@@ -873,6 +883,7 @@ fn families(api: &Api, fx: &Arc<Fixture>) -> Families {
         covered: BTreeSet::new(),
     };
     wire_faults(api, fx, &mut f);
+    shared_faults(api, fx, &mut f);
     directory(fx, &mut f);
     pipelines(fx, &mut f);
     deals(fx, &mut f);
@@ -880,6 +891,297 @@ fn families(api: &Api, fx: &Arc<Fixture>) -> Families {
     forecasts(fx, &mut f);
     import(fx, &mut f);
     f
+}
+
+/// A request message encoded, with the start of its debug form for failure messages.
+struct Encoded {
+    bytes: Vec<u8>,
+    shown: String,
+}
+
+impl<M: Message + std::fmt::Debug> From<&M> for Encoded {
+    fn from(message: &M) -> Self {
+        Encoded {
+            bytes: message.encode_to_vec(),
+            shown: shown(message),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults that RPCs of one kind share, one table per kind: the RPCs with who calls them and a
+// valid request, the fault's field and hostile values, and one loop (`shared_faults`) that
+// sends each RPC's valid request with the fault in it.
+
+/// Who sends an RPC's valid request, and the request.
+type Valid = fn(&Fixture, &mut Rng) -> (Auth, Encoded);
+
+/// One fault: the field it breaks (named by the refusal) and a hostile value for it, appended
+/// to a valid request's bytes. Protobuf keeps the last value of a scalar field, so the server
+/// decodes the valid request with only this field changed.
+struct Fault {
+    field: &'static str,
+    append: fn(&mut Rng, u32, &mut Vec<u8>),
+}
+
+/// Paging: a negative page size, or a page token this server never issued.
+const PAGE_FAULTS: &[Fault] = &[
+    Fault {
+        field: "page_size",
+        append: |rng, number, out| {
+            key(number, WireType::Varint, out);
+            // An int32 is sign-extended to ten bytes, as prost writes it.
+            encode_varint(bad_page_size(rng) as u64, out);
+        },
+    },
+    Fault {
+        field: "page_token",
+        append: |rng, number, out| len_field(number, bad_page_token(rng).as_bytes(), out),
+    },
+];
+
+/// Every List RPC with paging.
+const PAGED: &[(&str, Valid)] = &[
+    ("DirectoryService/ListUsers", |x, _| {
+        (as_(&x.rep), (&pb::ListUsersRequest::default()).into())
+    }),
+    ("DirectoryService/ListApiTokens", |x, _| {
+        (admin(x), (&valid::list_api_tokens(x)).into())
+    }),
+    ("PipelineService/ListPipelines", |x, _| {
+        (as_(&x.rep), (&pb::ListPipelinesRequest::default()).into())
+    }),
+    ("DealService/ListDeals", |x, _| {
+        (as_(&x.rep), (&pb::ListDealsRequest::default()).into())
+    }),
+    ("DealService/ListDealStageHistory", |x, _| {
+        (as_(&x.rep), (&valid::list_deal_stage_history(x)).into())
+    }),
+    ("DealService/ListDealFieldHistory", |x, _| {
+        (as_(&x.rep), (&valid::list_deal_field_history(x)).into())
+    }),
+    ("DealDeskService/ListApprovalRequests", |x, _| {
+        (as_(&x.rep), (&valid::list_approval_requests(x)).into())
+    }),
+    ("DealDeskService/ListDelegations", |x, _| {
+        (
+            as_(&x.manager),
+            (&pb::ListDelegationsRequest::default()).into(),
+        )
+    }),
+    ("ForecastService/ListWinRateSnapshots", |x, _| {
+        (as_(&x.rep), (&valid::list_win_rate_snapshots(x)).into())
+    }),
+];
+
+/// Idempotency: a request id that is not a short printable key.
+const REQUEST_ID_FAULTS: &[Fault] = &[Fault {
+    field: "request_id",
+    append: |rng, number, out| len_field(number, bad_request_id(rng).as_bytes(), out),
+}];
+
+/// Every create and transition that takes a request id.
+const IDEMPOTENT: &[(&str, Valid)] = &[
+    ("DirectoryService/CreateUser", |x, rng| {
+        (admin(x), (&valid::create_user(x, rng)).into())
+    }),
+    ("PipelineService/CreatePipeline", |x, _| {
+        (admin(x), (&valid::create_pipeline(x)).into())
+    }),
+    ("DealService/CreateDeal", |x, _| {
+        (as_(&x.rep), (&valid::create_deal(x)).into())
+    }),
+    ("DealService/AdvanceDealStage", |x, _| {
+        (as_(&x.rep), (&valid::advance_deal_stage(x)).into())
+    }),
+    ("DealService/CloseDeal", |x, _| {
+        (as_(&x.rep), (&valid::close_deal(x)).into())
+    }),
+    ("DealDeskService/SubmitApprovalRequest", |x, _| {
+        (as_(&x.rep), (&valid::submit_approval_request(x)).into())
+    }),
+    ("DealDeskService/ApproveApprovalStep", |x, _| {
+        (as_(&x.manager), (&valid::approve_approval_step(x)).into())
+    }),
+    ("DealDeskService/WithdrawApprovalRequest", |x, _| {
+        (as_(&x.rep), (&valid::withdraw_approval_request(x)).into())
+    }),
+    ("DealDeskService/CreateDelegation", |x, _| {
+        (as_(&x.manager), (&valid::create_delegation(x)).into())
+    }),
+    ("ForecastService/ComputeWinRates", |x, _| {
+        (admin(x), (&valid::compute_win_rates(x)).into())
+    }),
+    ("ForecastService/SnapshotForecast", |x, _| {
+        (as_(&x.rep), (&valid::snapshot_forecast(x)).into())
+    }),
+];
+
+/// A fault table: the faults of one kind and the RPCs they are sent to.
+type FaultTable = (&'static [Fault], &'static [(&'static str, Valid)]);
+
+/// The families of the fault tables: for each RPC of a table, its valid request with one of
+/// the table's faults, refused as INVALID_ARGUMENT naming the fault's field.
+fn shared_faults(api: &Api, fx: &Arc<Fixture>, f: &mut Families) {
+    let tables: [FaultTable; 2] = [(PAGE_FAULTS, PAGED), (REQUEST_ID_FAULTS, IDEMPOTENT)];
+    for (faults, rpcs) in tables {
+        for &(method, valid) in rpcs {
+            let numbers: Vec<u32> = faults
+                .iter()
+                .map(|fault| api.field_number(method, fault.field))
+                .collect();
+            let names: Vec<&str> = faults.iter().map(|fault| fault.field).collect();
+            let x = fx.clone();
+            f.add_encoded(method, format!("bad {}", names.join(" or ")), move |rng| {
+                let (auth, mut request) = valid(&x, rng);
+                let i = rng.below(faults.len());
+                (faults[i].append)(rng, numbers[i], &mut request.bytes);
+                (auth, request, field(faults[i].field))
+            });
+        }
+    }
+}
+
+/// A valid request of each RPC the fault tables name, as its other families build it.
+mod valid {
+    use super::*;
+
+    pub(super) fn create_user(fx: &Fixture, rng: &mut Rng) -> pb::CreateUserRequest {
+        pb::CreateUserRequest {
+            user: Some(pb::User {
+                display_name: "Hostile New".into(),
+                email: format!("hostile-{}@test.example", unknown_id(rng)),
+                role: pb::Role::Rep as i32,
+                manager: fx.manager.name(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn list_api_tokens(fx: &Fixture) -> pb::ListApiTokensRequest {
+        pb::ListApiTokensRequest {
+            parent: fx.rep.name(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn create_pipeline(fx: &Fixture) -> pb::CreatePipelineRequest {
+        pb::CreatePipelineRequest {
+            pipeline: Some(fx.template.clone()),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn create_deal(fx: &Fixture) -> pb::CreateDealRequest {
+        pb::CreateDealRequest {
+            deal: Some(a_deal(&fx.pipeline, "Hostile deal")),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn advance_deal_stage(fx: &Fixture) -> pb::AdvanceDealStageRequest {
+        pb::AdvanceDealStageRequest {
+            name: fx.free_deal.name.clone(),
+            target_stage: fx.template.stages[1].stage_id.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn close_deal(fx: &Fixture) -> pb::CloseDealRequest {
+        pb::CloseDealRequest {
+            name: fx.free_deal.name.clone(),
+            outcome: pb::close_deal_request::Outcome::Lost as i32,
+            loss_reason: "Budget".into(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn list_deal_stage_history(fx: &Fixture) -> pb::ListDealStageHistoryRequest {
+        pb::ListDealStageHistoryRequest {
+            parent: fx.deal.name.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn list_deal_field_history(fx: &Fixture) -> pb::ListDealFieldHistoryRequest {
+        pb::ListDealFieldHistoryRequest {
+            parent: fx.deal.name.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn submit_approval_request(fx: &Fixture) -> pb::SubmitApprovalRequestRequest {
+        pb::SubmitApprovalRequestRequest {
+            deal: fx.free_deal.name.clone(),
+            discount_bps: 2000,
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn list_approval_requests(fx: &Fixture) -> pb::ListApprovalRequestsRequest {
+        pb::ListApprovalRequestsRequest {
+            deal: fx.deal.name.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn approve_approval_step(fx: &Fixture) -> pb::ApproveApprovalStepRequest {
+        pb::ApproveApprovalStepRequest {
+            step: fx.step.clone(),
+            comment: "ok".into(),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn withdraw_approval_request(fx: &Fixture) -> pb::WithdrawApprovalRequestRequest {
+        pb::WithdrawApprovalRequestRequest {
+            name: fx.approval.name.clone(),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn create_delegation(fx: &Fixture) -> pb::CreateDelegationRequest {
+        pb::CreateDelegationRequest {
+            delegation: Some(pb::Delegation {
+                delegate: fx.other_manager.name(),
+                start_date: Some(Date {
+                    year: 2030,
+                    month: 1,
+                    day: 1,
+                }),
+                end_date: Some(Date {
+                    year: 2030,
+                    month: 1,
+                    day: 31,
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        }
+    }
+
+    pub(super) fn compute_win_rates(fx: &Fixture) -> pb::ComputeWinRatesRequest {
+        pb::ComputeWinRatesRequest {
+            pipeline: fx.pipeline.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn list_win_rate_snapshots(fx: &Fixture) -> pb::ListWinRateSnapshotsRequest {
+        pb::ListWinRateSnapshotsRequest {
+            parent: fx.pipeline.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn snapshot_forecast(fx: &Fixture) -> pb::SnapshotForecastRequest {
+        pb::SnapshotForecastRequest {
+            period: "2026-Q4".into(),
+            scope: fx.rep.name(),
+            ..Default::default()
+        }
+    }
 }
 
 fn admin(fx: &Fixture) -> Auth {
@@ -985,16 +1287,7 @@ fn wire_faults(api: &Api, fx: &Arc<Fixture>, f: &mut Families) {
 }
 
 fn directory(fx: &Arc<Fixture>, f: &mut Families) {
-    let create = |fx: &Fixture, rng: &mut Rng| pb::CreateUserRequest {
-        user: Some(pb::User {
-            display_name: "Hostile New".into(),
-            email: format!("hostile-{}@test.example", unknown_id(rng)),
-            role: pb::Role::Rep as i32,
-            manager: fx.manager.name(),
-            ..Default::default()
-        }),
-        request_id: String::new(),
-    };
+    let create = valid::create_user;
     f.credentials("DirectoryService/CreateUser", create(fx, &mut Rng::new(0)));
     let x = fx.clone();
     f.add(
@@ -1003,7 +1296,7 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = create(&x, rng);
             let user = r.user.as_mut().unwrap();
-            let expect = match rng.below(9) {
+            let expect = match rng.below(8) {
                 0 => {
                     r.user = None;
                     field("user")
@@ -1035,10 +1328,6 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
                 6 => {
                     user.manager = bad_name(rng, "users");
                     field("user.manager")
-                }
-                7 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
                 }
                 _ => {
                     user.email = huge(rng);
@@ -1130,16 +1419,8 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
         "list users: bad filter",
         move |rng| {
             let mut r = pb::ListUsersRequest::default();
-            let expect = match rng.below(4) {
+            let expect = match rng.below(2) {
                 0 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                1 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
-                2 => {
                     r.role = bad_enum(rng);
                     field("role")
                 }
@@ -1291,10 +1572,7 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let list = |fx: &Fixture| pb::ListApiTokensRequest {
-        parent: fx.rep.name(),
-        ..Default::default()
-    };
+    let list = valid::list_api_tokens;
     f.credentials("DirectoryService/ListApiTokens", list(fx));
     let x = fx.clone();
     f.add(
@@ -1302,20 +1580,8 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
         "list tokens: bad field",
         move |rng| {
             let mut r = list(&x);
-            let expect = match rng.below(3) {
-                0 => {
-                    r.parent = bad_name(rng, "users");
-                    field("parent")
-                }
-                1 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                _ => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
-            };
+            r.parent = bad_name(rng, "users");
+            let expect = field("parent");
             (admin(&x), r, expect)
         },
     );
@@ -1377,10 +1643,7 @@ fn directory(fx: &Arc<Fixture>, f: &mut Families) {
 }
 
 fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
-    let create = |fx: &Fixture| pb::CreatePipelineRequest {
-        pipeline: Some(fx.template.clone()),
-        request_id: String::new(),
-    };
+    let create = valid::create_pipeline;
     f.credentials("PipelineService/CreatePipeline", create(fx));
     let x = fx.clone();
     f.add(
@@ -1389,7 +1652,7 @@ fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = create(&x);
             let p = r.pipeline.as_mut().unwrap();
-            let expect = match rng.below(12) {
+            let expect = match rng.below(11) {
                 0 => {
                     r.pipeline = None;
                     field("pipeline")
@@ -1445,13 +1708,9 @@ fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
                     }];
                     field("pipeline.stages[0].exit_criteria[0].departments_engaged.min_departments")
                 }
-                10 => {
+                _ => {
                     p.stages[0].stale_after_days = Some(*pick(rng, &[0, -1, 3651, i32::MAX]));
                     field("pipeline.stages[0].stale_after_days")
-                }
-                _ => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
                 }
             };
             (admin(&x), r, expect)
@@ -1506,22 +1765,11 @@ fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
         "PipelineService/ListPipelines",
         "list pipelines: bad field",
         move |rng| {
-            let mut r = pb::ListPipelinesRequest::default();
-            let expect = match rng.below(3) {
-                0 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                1 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
-                _ => {
-                    r.segment = bad_enum(rng);
-                    field("segment")
-                }
+            let r = pb::ListPipelinesRequest {
+                segment: bad_enum(rng),
+                ..Default::default()
             };
-            (as_(&x.rep), r, expect)
+            (as_(&x.rep), r, field("segment"))
         },
     );
 
@@ -1689,10 +1937,7 @@ fn pipelines(fx: &Arc<Fixture>, f: &mut Families) {
 }
 
 fn deals(fx: &Arc<Fixture>, f: &mut Families) {
-    let create = |fx: &Fixture| pb::CreateDealRequest {
-        deal: Some(a_deal(&fx.pipeline, "Hostile deal")),
-        request_id: String::new(),
-    };
+    let create = valid::create_deal;
     f.credentials("DealService/CreateDeal", create(fx));
     let x = fx.clone();
     f.add(
@@ -1701,7 +1946,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = create(&x);
             let d = r.deal.as_mut().unwrap();
-            let expect = match rng.below(16) {
+            let expect = match rng.below(15) {
                 0 => {
                     r.deal = None;
                     field("deal")
@@ -1715,7 +1960,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("deal.account")
                 }
                 3 => {
-                    d.amount = Some(usd(bad_amount(rng)));
+                    d.amount = usd(bad_amount(rng));
                     field("deal.amount.amount_minor")
                 }
                 4 => {
@@ -1723,7 +1968,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("deal.amount.currency_code")
                 }
                 5 => {
-                    d.confirmed_budget = Some(usd(bad_amount(rng)));
+                    d.confirmed_budget = usd(bad_amount(rng));
                     field("deal.confirmed_budget.amount_minor")
                 }
                 6 => {
@@ -1765,17 +2010,13 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     d.next_step = huge(rng);
                     field("deal.next_step")
                 }
-                14 => {
+                _ => {
                     d.qualification = vec![pb::QualificationItem {
                         element: bad_enum(rng),
                         status: pb::QualificationStatus::Red as i32,
                         ..Default::default()
                     }];
                     field("deal.qualification[0].element")
-                }
-                _ => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
                 }
             };
             (as_(&x.rep), r, expect)
@@ -1852,44 +2093,36 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         "list deals: bad field",
         move |rng| {
             let mut r = pb::ListDealsRequest::default();
-            let expect = match rng.below(11) {
+            let expect = match rng.below(9) {
                 0 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                1 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
-                2 => {
                     r.owner = bad_name(rng, "users");
                     field("owner")
                 }
-                3 => {
+                1 => {
                     r.pipeline = bad_name(rng, "pipelines");
                     field("pipeline")
                 }
-                4 => {
+                2 => {
                     r.stage = "discovery".into();
                     field("stage")
                 }
-                5 => {
+                3 => {
                     r.forecast_category = bad_enum(rng);
                     field("forecast_category")
                 }
-                6 => {
+                4 => {
                     r.status = bad_enum(rng);
                     field("status")
                 }
-                7 => {
+                5 => {
                     r.close_date_from = Some(bad_date(rng));
                     field("close_date_from")
                 }
-                8 => {
+                6 => {
                     r.query = huge(rng);
                     field("query")
                 }
-                9 => {
+                7 => {
                     r.order_by = pick(
                         rng,
                         &[
@@ -1958,7 +2191,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     Expect::Code(Code::Aborted)
                 }
                 5 => {
-                    d.amount = Some(usd(bad_amount(rng)));
+                    d.amount = usd(bad_amount(rng));
                     r.update_mask = mask("amount");
                     field("deal.amount.amount_minor")
                 }
@@ -2033,11 +2266,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let advance = |fx: &Fixture| pb::AdvanceDealStageRequest {
-        name: fx.free_deal.name.clone(),
-        target_stage: fx.template.stages[1].stage_id.clone(),
-        ..Default::default()
-    };
+    let advance = valid::advance_deal_stage;
     f.credentials("DealService/AdvanceDealStage", advance(fx));
     let x = fx.clone();
     f.add(
@@ -2045,7 +2274,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         "advance: bad field",
         move |rng| {
             let mut r = advance(&x);
-            let expect = match rng.below(8) {
+            let expect = match rng.below(7) {
                 0 => {
                     r.name = bad_name(rng, "deals");
                     field("name")
@@ -2068,10 +2297,6 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("override_justification")
                 }
                 5 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
-                }
-                6 => {
                     // A rep may not force a gate.
                     r.override_justification = "because".into();
                     Expect::Code(Code::PermissionDenied)
@@ -2114,17 +2339,12 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let close = |fx: &Fixture| pb::CloseDealRequest {
-        name: fx.free_deal.name.clone(),
-        outcome: pb::close_deal_request::Outcome::Lost as i32,
-        loss_reason: "Budget".into(),
-        ..Default::default()
-    };
+    let close = valid::close_deal;
     f.credentials("DealService/CloseDeal", close(fx));
     let x = fx.clone();
     f.add("DealService/CloseDeal", "close: bad field", move |rng| {
         let mut r = close(&x);
-        let expect = match rng.below(9) {
+        let expect = match rng.below(8) {
             0 => {
                 r.name = bad_name(rng, "deals");
                 field("name")
@@ -2153,10 +2373,6 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                 r.etag = "\"31337\"".into();
                 Expect::Code(Code::Aborted)
             }
-            7 => {
-                r.request_id = bad_request_id(rng);
-                field("request_id")
-            }
             _ => {
                 r.name = x.foreign_deal.name.clone();
                 Expect::Code(Code::NotFound)
@@ -2165,10 +2381,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         (as_(&x.rep), r, expect)
     });
 
-    let history = |fx: &Fixture| pb::ListDealStageHistoryRequest {
-        parent: fx.deal.name.clone(),
-        ..Default::default()
-    };
+    let history = valid::list_deal_stage_history;
     f.credentials("DealService/ListDealStageHistory", history(fx));
     let x = fx.clone();
     f.add(
@@ -2176,18 +2389,10 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         "history: bad field",
         move |rng| {
             let mut r = history(&x);
-            let expect = match rng.below(4) {
+            let expect = match rng.below(2) {
                 0 => {
                     r.parent = bad_name(rng, "deals");
                     field("parent")
-                }
-                1 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                2 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
                 }
                 _ => {
                     r.parent = x.foreign_deal.name.clone();
@@ -2198,10 +2403,7 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let field_history = |fx: &Fixture| pb::ListDealFieldHistoryRequest {
-        parent: fx.deal.name.clone(),
-        ..Default::default()
-    };
+    let field_history = valid::list_deal_field_history;
     f.credentials("DealService/ListDealFieldHistory", field_history(fx));
     let x = fx.clone();
     f.add(
@@ -2209,18 +2411,10 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
         "field history: bad field",
         move |rng| {
             let mut r = field_history(&x);
-            let expect = match rng.below(4) {
+            let expect = match rng.below(2) {
                 0 => {
                     r.parent = bad_name(rng, "deals");
                     field("parent")
-                }
-                1 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                2 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
                 }
                 _ => {
                     r.parent = x.foreign_deal.name.clone();
@@ -2315,8 +2509,12 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                 }
                 _ => {
                     p.size_thresholds = vec![pb::SizeThreshold {
-                        above: Some(usd(*pick(rng, &[0, -1, i64::MIN]))),
-                        step: Some(step("Finance", vec![queue(pb::Role::Finance)])),
+                        above: usd(*pick(rng, &[0, -1, i64::MIN])),
+                        step: Some(step(
+                            "Finance",
+                            vec![queue(pb::Role::Finance)],
+                            pb::approval_step::Mode::All,
+                        )),
                     }];
                     field("policy.size_thresholds[0].above")
                 }
@@ -2442,11 +2640,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let submit = |fx: &Fixture| pb::SubmitApprovalRequestRequest {
-        deal: fx.free_deal.name.clone(),
-        discount_bps: 2000,
-        ..Default::default()
-    };
+    let submit = valid::submit_approval_request;
     f.credentials("DealDeskService/SubmitApprovalRequest", submit(fx));
     let x = fx.clone();
     f.add(
@@ -2454,7 +2648,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         "submit: bad field",
         move |rng| {
             let mut r = submit(&x);
-            let expect = match rng.below(5) {
+            let expect = match rng.below(4) {
                 0 => {
                     r.deal = bad_name(rng, "deals");
                     field("deal")
@@ -2464,10 +2658,6 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     Expect::Code(Code::NotFound)
                 }
                 2 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
-                }
-                3 => {
                     r.resubmits = bad_name(rng, "approvalRequests");
                     field("resubmits")
                 }
@@ -2514,10 +2704,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let list = |fx: &Fixture| pb::ListApprovalRequestsRequest {
-        deal: fx.deal.name.clone(),
-        ..Default::default()
-    };
+    let list = valid::list_approval_requests;
     f.credentials("DealDeskService/ListApprovalRequests", list(fx));
     let x = fx.clone();
     f.add(
@@ -2525,7 +2712,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         "list approvals: bad field",
         move |rng| {
             let mut r = list(&x);
-            let expect = match rng.below(6) {
+            let expect = match rng.below(4) {
                 0 => {
                     r.deal = bad_name(rng, "deals");
                     field("deal")
@@ -2538,14 +2725,6 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     r.state = bad_enum(rng);
                     field("state")
                 }
-                3 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                4 => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
                 _ => {
                     r.deal = x.foreign_deal.name.clone();
                     Expect::Code(Code::NotFound)
@@ -2555,11 +2734,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let approve = |fx: &Fixture| pb::ApproveApprovalStepRequest {
-        step: fx.step.clone(),
-        comment: "ok".into(),
-        request_id: String::new(),
-    };
+    let approve = valid::approve_approval_step;
     f.credentials("DealDeskService/ApproveApprovalStep", approve(fx));
     let x = fx.clone();
     f.add(
@@ -2568,7 +2743,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = approve(&x);
             let mut caller = &x.manager;
-            let expect = match rng.below(7) {
+            let expect = match rng.below(6) {
                 0 => {
                     r.step = bad_name(rng, "approvalRequests");
                     field("step")
@@ -2590,10 +2765,6 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     field("comment")
                 }
                 4 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
-                }
-                5 => {
                     // The requester is no approver; a manager of another subtree may not even
                     // see the request.
                     if rng.below(2) == 0 {
@@ -2649,10 +2820,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let withdraw = |fx: &Fixture| pb::WithdrawApprovalRequestRequest {
-        name: fx.approval.name.clone(),
-        request_id: String::new(),
-    };
+    let withdraw = valid::withdraw_approval_request;
     f.credentials("DealDeskService/WithdrawApprovalRequest", withdraw(fx));
     let x = fx.clone();
     f.add(
@@ -2661,16 +2829,12 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = withdraw(&x);
             let mut caller = &x.rep;
-            let expect = match rng.below(4) {
+            let expect = match rng.below(3) {
                 0 => {
                     r.name = bad_name(rng, "approvalRequests");
                     field("name")
                 }
                 1 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
-                }
-                2 => {
                     r.name = format!("approvalRequests/{}", unknown_id(rng));
                     Expect::Code(Code::NotFound)
                 }
@@ -2683,23 +2847,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let delegation = |fx: &Fixture| pb::CreateDelegationRequest {
-        delegation: Some(pb::Delegation {
-            delegate: fx.other_manager.name(),
-            start_date: Some(Date {
-                year: 2030,
-                month: 1,
-                day: 1,
-            }),
-            end_date: Some(Date {
-                year: 2030,
-                month: 1,
-                day: 31,
-            }),
-            ..Default::default()
-        }),
-        request_id: String::new(),
-    };
+    let delegation = valid::create_delegation;
     f.credentials("DealDeskService/CreateDelegation", delegation(fx));
     let x = fx.clone();
     f.add(
@@ -2708,7 +2856,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         move |rng| {
             let mut r = delegation(&x);
             let d = r.delegation.as_mut().unwrap();
-            let expect = match rng.below(8) {
+            let expect = match rng.below(7) {
                 0 => {
                     r.delegation = None;
                     field("delegation")
@@ -2737,13 +2885,9 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
                     d.delegate = x.manager.name();
                     field("delegation.delegate")
                 }
-                6 => {
+                _ => {
                     d.delegator = bad_name(rng, "users");
                     field("delegation.delegator")
-                }
-                _ => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
                 }
             };
             (as_(&x.manager), r, expect)
@@ -2764,22 +2908,6 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
     f.credentials(
         "DealDeskService/ListDelegations",
         pb::ListDelegationsRequest::default(),
-    );
-    let x = fx.clone();
-    f.add(
-        "DealDeskService/ListDelegations",
-        "list delegations: bad paging",
-        move |rng| {
-            let mut r = pb::ListDelegationsRequest::default();
-            let expect = if rng.below(2) == 0 {
-                r.page_size = bad_page_size(rng);
-                field("page_size")
-            } else {
-                r.page_token = bad_page_token(rng);
-                field("page_token")
-            };
-            (as_(&x.manager), r, expect)
-        },
     );
 
     f.credentials(
@@ -2859,10 +2987,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
 }
 
 fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
-    let compute = |fx: &Fixture| pb::ComputeWinRatesRequest {
-        pipeline: fx.pipeline.clone(),
-        ..Default::default()
-    };
+    let compute = valid::compute_win_rates;
     f.credentials("ForecastService/ComputeWinRates", compute(fx));
     let x = fx.clone();
     f.add(
@@ -2870,7 +2995,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
         "win rates: bad field",
         move |rng| {
             let mut r = compute(&x);
-            let expect = match rng.below(6) {
+            let expect = match rng.below(5) {
                 0 => {
                     r.pipeline = bad_name(rng, "pipelines");
                     field("pipeline")
@@ -2895,10 +3020,6 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                         day: 1,
                     });
                     field("window_start")
-                }
-                4 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
                 }
                 _ => {
                     r.pipeline = format!("pipelines/{}", unknown_id(rng));
@@ -2951,10 +3072,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let list = |fx: &Fixture| pb::ListWinRateSnapshotsRequest {
-        parent: fx.pipeline.clone(),
-        ..Default::default()
-    };
+    let list = valid::list_win_rate_snapshots;
     f.credentials("ForecastService/ListWinRateSnapshots", list(fx));
     let x = fx.clone();
     f.add(
@@ -2962,20 +3080,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
         "list snapshots: bad field",
         move |rng| {
             let mut r = list(&x);
-            let expect = match rng.below(3) {
-                0 => {
-                    r.parent = bad_name(rng, "pipelines");
-                    field("parent")
-                }
-                1 => {
-                    r.page_size = bad_page_size(rng);
-                    field("page_size")
-                }
-                _ => {
-                    r.page_token = bad_page_token(rng);
-                    field("page_token")
-                }
-            };
+            r.parent = bad_name(rng, "pipelines");
+            let expect = field("parent");
             (as_(&x.rep), r, expect)
         },
     );
@@ -3096,8 +3202,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
 
     let call = || pb::SubmitForecastCallRequest {
         period: "2026-Q4".into(),
-        commit: Some(usd(1_000)),
-        best_case: Some(usd(2_000)),
+        commit: usd(1_000),
+        best_case: usd(2_000),
         note: String::new(),
     };
     f.credentials("ForecastService/SubmitForecastCall", call());
@@ -3113,14 +3219,11 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                     field("period")
                 }
                 1 => {
-                    r.commit = Some(usd(*pick(
-                        rng,
-                        &[-1, i64::MIN, i64::MAX, 1_000_000_000_001],
-                    )));
+                    r.commit = usd(*pick(rng, &[-1, i64::MIN, i64::MAX, 1_000_000_000_001]));
                     field("commit.amount_minor")
                 }
                 2 => {
-                    r.best_case = Some(usd(*pick(rng, &[-1, i64::MIN, i64::MAX])));
+                    r.best_case = usd(*pick(rng, &[-1, i64::MIN, i64::MAX]));
                     field("best_case.amount_minor")
                 }
                 3 => {
@@ -3147,8 +3250,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
     let adjust = |fx: &Fixture| pb::AdjustForecastCallRequest {
         period: "2026-Q4".into(),
         user: fx.rep.name(),
-        commit: Some(usd(1_000)),
-        best_case: Some(usd(2_000)),
+        commit: usd(1_000),
+        best_case: usd(2_000),
         note: String::new(),
     };
     f.credentials("ForecastService/AdjustForecastCall", adjust(fx));
@@ -3170,10 +3273,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                 }
                 2 => {
                     // Calls may be zero, not negative or huge.
-                    r.commit = Some(usd(*pick(
-                        rng,
-                        &[-1, i64::MIN, i64::MAX, 1_000_000_000_001],
-                    )));
+                    r.commit = usd(*pick(rng, &[-1, i64::MIN, i64::MAX, 1_000_000_000_001]));
                     field("commit.amount_minor")
                 }
                 3 => {
@@ -3268,11 +3368,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
         },
     );
 
-    let snapshot = |fx: &Fixture| pb::SnapshotForecastRequest {
-        period: "2026-Q4".into(),
-        scope: fx.rep.name(),
-        ..Default::default()
-    };
+    let snapshot = valid::snapshot_forecast;
     f.credentials("ForecastService/SnapshotForecast", snapshot(fx));
     let x = fx.clone();
     f.add(
@@ -3280,12 +3376,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
         "snapshot forecast: bad field",
         move |rng| {
             let mut r = snapshot(&x);
-            let expect = match rng.below(6) {
+            let expect = match rng.below(5) {
                 0 => {
-                    r.request_id = bad_request_id(rng);
-                    field("request_id")
-                }
-                1 => {
                     r.currency_code = bad_currency(rng);
                     field("currency_code")
                 }
@@ -3785,8 +3877,8 @@ contract_test!(
                 &fx.rep.token,
                 pb::SubmitForecastCallRequest {
                     period: "2026-Q4".into(),
-                    commit: Some(usd(1_000)),
-                    best_case: Some(usd(2_000)),
+                    commit: usd(1_000),
+                    best_case: usd(2_000),
                     note: String::new(),
                 },
             ))
@@ -3863,292 +3955,3 @@ contract_test!(
         assert_eq!(forecast.totals.unwrap().best_case, 2_000_000_000_000);
     }
 );
-
-// ---------------------------------------------------------------------------------------------
-// The pure parsers, fuzzed: arbitrary input never panics, and what a formatter writes parses
-// back to the same value.
-
-mod parsers {
-    use dealdesk::domain::approval::{
-        Approver, DiscountTier, Mode, Policy, SizeThreshold, StepSpec, Terms, check_policy,
-        check_terms, route,
-    };
-    use dealdesk::domain::directory::Role;
-    use dealdesk::domain::money::{Currency, Money};
-    use dealdesk::domain::paging::{PageToken, RequestId, page_size};
-    use dealdesk::domain::period::Period;
-    use dealdesk::domain::pipeline::{
-        BuyingRole, DealField, ExitCriterion, QualificationElement, QualificationStatus, Segment,
-    };
-    use dealdesk::grpc::codec::field_path;
-    use dealdesk::grpc::convert::{
-        criterion_from, criterion_to, etag, parse_etag, parse_name, parse_token_name,
-        parse_user_name,
-    };
-    use dealdesk::import::mapping::Mapping;
-    use dealdesk::import::values::{parse_bool, parse_date, parse_time};
-    use dealdesk::proto as pb;
-    use proptest::prelude::*;
-    use prost::Message;
-
-    fn period() -> impl Strategy<Value = Period> {
-        prop_oneof![
-            (1900i32..=9998, 1u32..=12).prop_map(|(year, month)| Period::Month { year, month }),
-            (1900i32..=9998, 1u32..=4).prop_map(|(fiscal_year, quarter)| Period::Quarter {
-                fiscal_year,
-                quarter
-            }),
-        ]
-    }
-
-    fn criterion() -> impl Strategy<Value = ExitCriterion> {
-        let field = prop::sample::select(vec![
-            DealField::Amount,
-            DealField::CloseDate,
-            DealField::NextStep,
-            DealField::BantBudget,
-            DealField::ConfirmedBudget,
-            DealField::LeadSource,
-        ]);
-        let role = prop::sample::select(vec![
-            BuyingRole::EconomicBuyer,
-            BuyingRole::Champion,
-            BuyingRole::Legal,
-            BuyingRole::Procurement,
-        ]);
-        let element = prop::sample::select(vec![
-            QualificationElement::Metrics,
-            QualificationElement::Champion,
-            QualificationElement::Competition,
-        ]);
-        let status = prop::sample::select(vec![
-            QualificationStatus::Yellow,
-            QualificationStatus::Green,
-        ]);
-        prop_oneof![
-            field.prop_map(ExitCriterion::FieldSet),
-            Just(ExitCriterion::CloseDateInFuture),
-            Just(ExitCriterion::AmountPositive),
-            role.prop_map(ExitCriterion::ContactWithRole),
-            (1u8..=20).prop_map(ExitCriterion::DepartmentsEngaged),
-            (element, status).prop_map(|(element, min_status)| {
-                ExitCriterion::QualificationAtLeast {
-                    element,
-                    min_status,
-                }
-            }),
-            Just(ExitCriterion::NoPendingApproval),
-            Just(ExitCriterion::DiscountCovered),
-        ]
-    }
-
-    /// Any wire criterion: known and unknown enum numbers, any minimum.
-    fn wire_criterion() -> impl Strategy<Value = pb::ExitCriterion> {
-        use pb::exit_criterion::{self as ec, Rule};
-        let number = prop_oneof![-2i32..12, any::<i32>()];
-        prop_oneof![
-            Just(None),
-            number
-                .clone()
-                .prop_map(|field| Some(Rule::FieldSet(ec::FieldSet { field }))),
-            number
-                .clone()
-                .prop_map(|role| Some(Rule::ContactWithRole(ec::ContactWithRole { role }))),
-            number
-                .clone()
-                .prop_map(|min_departments| Some(Rule::DepartmentsEngaged(
-                    ec::DepartmentsEngaged { min_departments }
-                ))),
-            (number.clone(), number).prop_map(|(element, min_status)| Some(
-                Rule::QualificationAtLeast(ec::QualificationAtLeast {
-                    element,
-                    min_status
-                })
-            )),
-            Just(Some(Rule::DiscountCovered(ec::DiscountCovered {}))),
-        ]
-        .prop_map(|rule| pb::ExitCriterion {
-            rule,
-            description: String::new(),
-        })
-    }
-
-    fn step() -> impl Strategy<Value = StepSpec> {
-        let approver = prop_oneof![
-            Just(Approver::OwnersManager),
-            Just(Approver::LeaderAboveOwner),
-            prop::sample::select(vec![Role::Rep, Role::DealDesk, Role::Finance, Role::Legal])
-                .prop_map(Approver::Queue),
-        ];
-        (
-            ".{0,8}",
-            prop::collection::vec(approver, 0..3),
-            any::<bool>(),
-            0u32..1000,
-        )
-            .prop_map(|(name, approvers, any, sla_hours)| StepSpec {
-                name,
-                approvers,
-                mode: if any { Mode::Any } else { Mode::All },
-                sla_hours,
-            })
-    }
-
-    fn policy() -> impl Strategy<Value = Policy> {
-        let tier = (0u32..12_000, prop::collection::vec(step(), 0..3))
-            .prop_map(|(ceiling_bps, steps)| DiscountTier { ceiling_bps, steps });
-        let threshold = (any::<i64>(), step()).prop_map(|(minor, step)| SizeThreshold {
-            above: Money {
-                minor,
-                currency: Currency::USD,
-            },
-            step,
-        });
-        (
-            prop::collection::vec(tier, 0..5),
-            prop::collection::vec(threshold, 0..3),
-            prop::collection::vec("[A-Z_]{0,6}|.{0,6}", 0..4),
-            step(),
-            any::<u32>(),
-            step(),
-        )
-            .prop_map(
-                |(
-                    tiers,
-                    size_thresholds,
-                    playbook,
-                    legal_step,
-                    payment_days_limit,
-                    finance_step,
-                )| {
-                    Policy {
-                        segment: Segment::MidMarket,
-                        tiers,
-                        size_thresholds,
-                        playbook,
-                        legal_step,
-                        payment_days_limit,
-                        finance_step,
-                    }
-                },
-            )
-    }
-
-    fn terms() -> impl Strategy<Value = Terms> {
-        (
-            any::<u32>(),
-            prop::collection::vec("[A-Z_]{1,6}|.{0,6}", 0..4),
-            ".{0,20}",
-            any::<u32>(),
-        )
-            .prop_map(
-                |(discount_bps, clauses, non_standard, payment_days)| Terms {
-                    discount_bps,
-                    clauses,
-                    non_standard,
-                    payment_days,
-                },
-            )
-    }
-
-    proptest! {
-        #[test]
-        fn periods_round_trip(p in period()) {
-            prop_assert_eq!(Period::parse(&p.to_string()).unwrap(), p);
-        }
-
-        #[test]
-        fn any_text_parses_as_a_period_only_in_its_own_form(text in "\\PC{0,12}|[0-9Q-]{0,9}") {
-            if let Ok(p) = Period::parse(&text) {
-                prop_assert_eq!(p.to_string(), text);
-            }
-        }
-
-        #[test]
-        fn page_tokens_from_any_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), query in any::<u64>()) {
-            let text = String::from_utf8_lossy(&bytes);
-            let _ = PageToken::decode(&text, query);
-            let _ = page_size(bytes.len() as i32 - 300);
-        }
-
-        #[test]
-        fn resource_names_round_trip_and_any_text_is_refused_or_canonical(
-            high in any::<u64>(), low in 1u64.., token in any::<u128>(), text in "\\PC{0,60}",
-        ) {
-            let id = uuid::Uuid::from_u64_pair(high, low);
-            let name = format!("users/{id}");
-            prop_assert_eq!(parse_user_name("f", &name).unwrap().0, id);
-            let token = uuid::Uuid::from_u128(token);
-            let (user, parsed) = parse_token_name("f", &format!("{name}/apiTokens/{token}")).unwrap();
-            prop_assert_eq!((user.0, parsed), (id, token));
-            if let Ok(parsed) = parse_name("f", "deals", &text) {
-                prop_assert_eq!(format!("deals/{parsed}"), text.to_lowercase());
-            }
-            let _ = parse_token_name("f", &text);
-        }
-
-        #[test]
-        fn etags_round_trip(version in any::<i64>(), text in "\\PC{0,24}") {
-            prop_assert_eq!(parse_etag("etag", &etag(version)).unwrap(), Some(version));
-            let _ = parse_etag("etag", &text);
-        }
-
-        #[test]
-        fn request_ids_and_currencies_never_panic(text in "\\PC{0,140}") {
-            if let Ok(Some(id)) = RequestId::parse(&text) {
-                prop_assert_eq!(id.as_str(), text.as_str());
-            }
-            if let Some(c) = Currency::parse(&text) {
-                prop_assert_eq!(c.code(), text.as_str());
-            }
-        }
-
-        #[test]
-        fn exit_criteria_round_trip(c in criterion()) {
-            prop_assert_eq!(criterion_from("c", &criterion_to(&c)).unwrap(), c);
-        }
-
-        #[test]
-        fn any_wire_criterion_is_refused_or_round_trips(wire in wire_criterion()) {
-            if let Ok(c) = criterion_from("c", &wire) {
-                prop_assert_eq!(criterion_from("c", &criterion_to(&c)).unwrap(), c);
-            }
-        }
-
-        #[test]
-        fn policies_round_trip_through_their_stored_form_and_route_without_panicking(
-            p in policy(), t in terms(), amount in any::<i64>(),
-        ) {
-            let json = serde_json::to_string(&p).unwrap();
-            prop_assert_eq!(&serde_json::from_str::<Policy>(&json).unwrap(), &p);
-            if check_policy(&p).is_ok() && check_terms(&p, &t).is_ok() {
-                let amount = Money { minor: amount, currency: Currency::USD };
-                let _ = route(&p, Some(amount), &t);
-            }
-        }
-
-        #[test]
-        fn import_mappings_and_values_never_panic(text in "\\PC{0,80}|\\{.{0,80}\\}") {
-            let _ = Mapping::parse("m.json", &text);
-            let _ = parse_time(&text);
-            let _ = parse_date(&text);
-            let _ = parse_bool(&text);
-        }
-
-        #[test]
-        fn any_bytes_decode_to_a_request_or_a_named_failure(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-            for error in [
-                pb::CreateDealRequest::decode(bytes.as_slice()).err(),
-                pb::CreatePipelineRequest::decode(bytes.as_slice()).err(),
-                pb::CreateApprovalPolicyRequest::decode(bytes.as_slice()).err(),
-                pb::ImportHistoryRequest::decode(bytes.as_slice()).err(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let path = field_path(&error);
-                prop_assert!(path.split('.').all(|p| !p.is_empty()) || path.is_empty(), "{}", path);
-            }
-        }
-    }
-}

@@ -17,7 +17,9 @@ use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, assert_error, authed, person, queue, step, violated_fields};
+use crate::fixtures::{queue, step};
+use crate::helpers::{Person, TestApp, assert_error, authed, person, violated_fields};
+use pb::approval_step::Mode;
 
 pub(crate) const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import");
 
@@ -28,7 +30,7 @@ pub(crate) fn fixture(path: &str) -> Vec<u8> {
 /// Mid-market's policy: no discount, standard terms and 45 days' payment approve at once; deals
 /// above 62,000.00 USD go to finance.
 fn large_deals_need_finance() -> pb::ApprovalPolicy {
-    let finance = step("Finance", queue(pb::Role::Finance));
+    let finance = step("Finance", vec![queue(pb::Role::Finance)], Mode::Unspecified);
     pb::ApprovalPolicy {
         segment: pb::Segment::MidMarket as i32,
         tiers: vec![
@@ -48,7 +50,11 @@ fn large_deals_need_finance() -> pb::ApprovalPolicy {
             }),
             step: Some(finance.clone()),
         }],
-        legal_step: Some(step("Legal", queue(pb::Role::Legal))),
+        legal_step: Some(step(
+            "Legal",
+            vec![queue(pb::Role::Legal)],
+            Mode::Unspecified,
+        )),
         payment_days_limit: 45,
         finance_step: Some(finance),
         ..Default::default()

@@ -3,6 +3,7 @@
 //! Every test runs twice, on SQLite (a fresh file) and on PostgreSQL (a fresh database), the
 //! latter when `DEALDESK_TEST_POSTGRES_URL` is set (CI sets it; see the README).
 
+mod fixtures;
 mod helpers;
 
 mod accuracy;
@@ -20,6 +21,7 @@ mod directory;
 mod field_history;
 mod forecast;
 mod hostile;
+mod hostile_fuzz;
 mod hostile_input;
 mod import;
 mod import_formats;

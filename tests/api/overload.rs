@@ -25,6 +25,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt;
 
+use crate::fixtures::new_user;
 use crate::helpers::*;
 
 /// Starts the server on `backend` with `limits`; `None` when PostgreSQL is not configured.

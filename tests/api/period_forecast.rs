@@ -4,7 +4,6 @@
 //! stands at 10 July 2025, 12:00 UTC, over a hand-built book.
 
 use dealdesk::app::Clock;
-use dealdesk::app::ports::DealStore;
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
@@ -15,8 +14,9 @@ use dealdesk::domain::directory::Role;
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
-use crate::accuracy::{at, closed_book, june_closed, pipeline, test_audit, usd};
+use crate::accuracy::{closed_book, june_closed, pipeline};
 use crate::contract_test;
+use crate::fixtures::{at, domain_usd, insert_book};
 use crate::helpers::{TestApp, authed, user_id};
 
 const NOW: &str = "2025-07-10T12:00:00Z";
@@ -42,7 +42,7 @@ fn open_deal(
             display_name: format!("open {amount}"),
             account: "Open Corp".into(),
             owner_id: user_id(&owner.name),
-            amount: Some(usd(amount)),
+            amount: Some(domain_usd(amount)),
             close_date: Some(day(close)),
             lead_source: None,
             next_step: String::new(),
@@ -69,7 +69,7 @@ fn open_deal(
         to_stage: "s1".into(),
         at: at(created),
         actor: None,
-        amount: Some(usd(amount)),
+        amount: Some(domain_usd(amount)),
         close_date: Some(day(first_close)),
         direction: HistoryDirection::Create,
         overridden: false,
@@ -196,12 +196,7 @@ contract_test!(
             fields.extend(changes);
         }
         history.sort_by_key(|h| h.at);
-        let audit = test_audit();
-        app.app
-            .store
-            .insert_book(&deals, &history, &fields, audit)
-            .await
-            .unwrap();
+        insert_book(&app, &deals, &history, &fields).await;
 
         // Without a snapshot: the classic forecast at the stage's default (50%), nothing for
         // deals not created yet.
@@ -320,12 +315,7 @@ contract_test!(
                 "2025-06-25T12:00:00Z",
             )],
         );
-        let audit = test_audit();
-        app.app
-            .store
-            .insert_book(&late, &late_history, &late_fields, audit)
-            .await
-            .unwrap();
+        insert_book(&app, &late, &late_history, &late_fields).await;
         let today = forecast(&app, &app.admin_token, "org").await;
         assert_eq!(today.not_yet_created, org.not_yet_created);
         let tomorrow = app
@@ -374,11 +364,8 @@ contract_test!(
             fields.extend(changes);
         }
         history.sort_by_key(|h| h.at);
+        insert_book(&app, &deals, &history, &fields).await;
         let store = &app.app.store;
-        store
-            .insert_book(&deals, &history, &fields, test_audit())
-            .await
-            .unwrap();
         let window = (at("2025-01-01T00:00:00Z"), at(NOW));
         let mut whole = store
             .deal_timelines(Some(pid), None, window, None)

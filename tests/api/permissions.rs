@@ -3,27 +3,31 @@
 //! row, an answer other than the cell's, or a refused call that wrote something fails the test.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use chrono::{Datelike, Utc};
+use chrono::Utc;
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::deal_desk_service_client::DealDeskServiceClient;
 use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::directory_service_client::DirectoryServiceClient;
 use dealdesk::proto::forecast_service_client::ForecastServiceClient;
-use dealdesk::proto::google::r#type::Date;
 use dealdesk::proto::import_service_client::ImportServiceClient;
 use dealdesk::proto::pipeline_service_client::PipelineServiceClient;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
 use prost::Message;
-use prost_types::{FieldMask, Timestamp};
 use sea_orm::ConnectionTrait;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status, Streaming};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::helpers::{Person, TestApp, authed, new_user, person, stage, user_id};
+use crate::fixtures::{
+    Org, api_tokens, in_days, mask, new_user, queue, relation, revoke_api_token, revoke_api_tokens,
+    stage, step, timestamp, usd,
+};
+use crate::helpers::{Person, TestApp, authed, person, user_id};
 
 const MATRIX: &str = include_str!("../../docs/PERMISSIONS.md");
 
@@ -175,7 +179,7 @@ struct Clients {
     import: ImportServiceClient<Channel>,
 }
 
-struct Org {
+struct Matrix {
     c: Clients,
     admin: Person,
     manager: Person,
@@ -225,15 +229,7 @@ fn matrix_pipeline(name: &str) -> pb::Pipeline {
 
 /// Mid-market: 15% pre-approved, beyond it the owner's manager.
 fn policy() -> pb::ApprovalPolicy {
-    let step = |name: &str, approver| pb::ApprovalStep {
-        name: name.into(),
-        approvers: vec![pb::Approver {
-            approver: Some(approver),
-        }],
-        mode: pb::approval_step::Mode::All as i32,
-        sla_hours: 24,
-    };
-    use pb::approver::Approver::{Relation, RoleQueue};
+    use pb::approval_step::Mode;
     pb::ApprovalPolicy {
         segment: pb::Segment::MidMarket as i32,
         tiers: vec![
@@ -245,45 +241,20 @@ fn policy() -> pb::ApprovalPolicy {
                 ceiling_bps: 10_000,
                 steps: vec![step(
                     "Sales manager",
-                    Relation(pb::approver::Relation::OwnersManager as i32),
+                    vec![relation(pb::approver::Relation::OwnersManager)],
+                    Mode::All,
                 )],
             },
         ],
-        legal_step: Some(step("Legal review", RoleQueue(pb::Role::Legal as i32))),
-        finance_step: Some(step("Finance", RoleQueue(pb::Role::Finance as i32))),
+        legal_step: Some(step(
+            "Legal review",
+            vec![queue(pb::Role::Legal)],
+            Mode::All,
+        )),
+        finance_step: Some(step("Finance", vec![queue(pb::Role::Finance)], Mode::All)),
         payment_days_limit: 45,
         ..Default::default()
     }
-}
-
-fn usd(amount_minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: "USD".into(),
-        amount_minor,
-    })
-}
-
-fn date(offset_days: i64) -> Option<Date> {
-    let d = Utc::now().date_naive() + chrono::Duration::days(offset_days);
-    Some(Date {
-        year: d.year(),
-        month: d.month() as i32,
-        day: d.day() as i32,
-    })
-}
-
-fn timestamp(offset_days: i64) -> Option<Timestamp> {
-    let at = Utc::now() + chrono::Duration::days(offset_days);
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn mask(path: &str) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: vec![path.into()],
-    })
 }
 
 fn unique() -> String {
@@ -298,8 +269,8 @@ fn req<T>(token: Option<&str>, message: T) -> Request<T> {
     }
 }
 
-impl Org {
-    async fn build(app: &TestApp) -> Org {
+impl Matrix {
+    async fn build(app: &TestApp) -> Matrix {
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
@@ -313,20 +284,30 @@ impl Org {
             desk: DealDeskServiceClient::new(channel.clone()),
             import: ImportServiceClient::new(channel),
         };
-        let admin = Person {
-            user: app.admin.clone(),
-            token: app.admin_token.clone(),
+        let admin = app.admin_person();
+        // The peer is the rep's teammate here; the other manager has no team.
+        let tree = Org::builder()
+            .reps(2)
+            .peers(0)
+            .staff(&[
+                Role::DealDesk,
+                Role::Finance,
+                Role::Legal,
+                Role::Rep,
+                Role::Rep,
+            ])
+            .build(app)
+            .await;
+        let (leader, manager) = (tree.leader, tree.manager);
+        let Ok([rep, peer]) = <[Person; 2]>::try_from(tree.reps) else {
+            unreachable!("two reps were asked for")
         };
-        let leader = person(app, Role::Leader, None).await;
-        let manager = person(app, Role::Manager, Some(&leader)).await;
-        let rep = person(app, Role::Rep, Some(&manager)).await;
-        let peer = person(app, Role::Rep, Some(&manager)).await;
-        let other_manager = person(app, Role::Manager, Some(&leader)).await;
-        let deal_desk = person(app, Role::DealDesk, None).await;
-        let finance = person(app, Role::Finance, None).await;
-        let legal = person(app, Role::Legal, None).await;
-        let standin = person(app, Role::Rep, None).await;
-        let absentee = person(app, Role::Rep, None).await;
+        let other_manager = tree.peer_manager;
+        let Ok([deal_desk, finance, legal, standin, absentee]) =
+            <[Person; 5]>::try_from(tree.staff)
+        else {
+            unreachable!("five staff were asked for")
+        };
 
         // An admin deactivated after their token was issued.
         let deactivated = person(app, Role::Admin, None).await;
@@ -339,35 +320,15 @@ impl Org {
                         active: Some(false),
                         ..Default::default()
                     }),
-                    update_mask: mask("active"),
+                    update_mask: mask(&["active"]),
                 },
             ))
             .await
             .unwrap();
         // An active admin whose token was revoked.
         let revoked = person(app, Role::Admin, None).await;
-        let tokens = c
-            .directory
-            .list_api_tokens(authed(
-                &admin.token,
-                pb::ListApiTokensRequest {
-                    parent: revoked.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .api_tokens;
-        c.directory
-            .revoke_api_token(authed(
-                &admin.token,
-                pb::RevokeApiTokenRequest {
-                    name: tokens[0].name.clone(),
-                },
-            ))
-            .await
-            .unwrap();
+        let tokens = api_tokens(app, &revoked.name()).await;
+        revoke_api_token(app, &tokens[0].name).await;
 
         let callers = [
             ("admin", Some(&admin)),
@@ -424,7 +385,7 @@ impl Org {
             ))
             .await
             .unwrap();
-        let mut org = Org {
+        let mut org = Matrix {
             c,
             admin,
             manager,
@@ -482,8 +443,8 @@ impl Org {
                     delegation: Some(pb::Delegation {
                         delegator: org.absentee.name(),
                         delegate: org.standin.name(),
-                        start_date: date(50),
-                        end_date: date(51),
+                        start_date: in_days(50),
+                        end_date: in_days(51),
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -559,10 +520,22 @@ struct Fresh {
     token: String,
 }
 
-/// Makes the fresh objects the row's call changes.
-async fn prepare(app: &TestApp, org: &Org, key: &str) -> Fresh {
-    match key {
-        "DirectoryService.RevokeApiToken" => {
+/// What a row's call changes, made fresh for each cell.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    Nothing,
+    /// A live token of the stand-in, to revoke.
+    Token,
+    /// A deal of the rep in this stage.
+    Deal(&'static str),
+    /// A deal of the rep in stage `a` with a request waiting at the manager's step.
+    Request,
+}
+
+/// Makes the fresh objects `needs` names.
+async fn prepare(app: &TestApp, org: &Matrix, needs: Needs) -> Fresh {
+    match needs {
+        Needs::Token => {
             let issued = app
                 .app
                 .issue_token_as(None, user_id(&org.standin.name()), "to revoke")
@@ -573,22 +546,11 @@ async fn prepare(app: &TestApp, org: &Org, key: &str) -> Fresh {
                 ..Default::default()
             }
         }
-        "DealService.UpdateDeal (into COMMIT)"
-        | "DealService.UpdateDeal (GREEN qualification)"
-        | "DealService.UpdateDeal (reassign to the peer)"
-        | "DealService.AdvanceDealStage"
-        | "DealService.CloseDeal"
-        | "DealDeskService.SubmitApprovalRequest" => Fresh {
-            deal: org.fresh_deal("a").await,
+        Needs::Deal(stage) => Fresh {
+            deal: org.fresh_deal(stage).await,
             ..Default::default()
         },
-        "DealService.AdvanceDealStage (override)" => Fresh {
-            deal: org.fresh_deal("b").await,
-            ..Default::default()
-        },
-        "DealDeskService.ApproveApprovalStep"
-        | "DealDeskService.RejectApprovalStep"
-        | "DealDeskService.WithdrawApprovalRequest" => {
+        Needs::Request => {
             let deal = org.fresh_deal("a").await;
             let request = org.fresh_request(&deal).await;
             Fresh {
@@ -597,8 +559,24 @@ async fn prepare(app: &TestApp, org: &Org, key: &str) -> Fresh {
                 ..Default::default()
             }
         }
-        _ => Fresh::default(),
+        Needs::Nothing => Fresh::default(),
     }
+}
+
+/// An update of the fresh deal's field `path` to its value in `fields`.
+fn update_fresh(fresh: &Fresh, fields: pb::Deal, path: &str) -> pb::UpdateDealRequest {
+    pb::UpdateDealRequest {
+        deal: Some(pb::Deal {
+            name: fresh.deal.name.clone(),
+            ..fields
+        }),
+        update_mask: mask(&[path]),
+    }
+}
+
+/// A seller's call: commit and best case.
+fn seller_call() -> (Option<pb::Money>, Option<pb::Money>) {
+    (usd(1_000_000), usd(2_000_000))
 }
 
 /// Whether an answer holds the fixture: `true` for calls that answer one thing.
@@ -618,763 +596,1194 @@ async fn first<T>(result: Result<tonic::Response<Streaming<T>>, Status>) -> Answ
     }
 }
 
-/// Calls row `key` as the holder of `token`.
-async fn call(org: &Org, fresh: &Fresh, key: &str, token: Option<&str>) -> Answer {
-    let c = &org.c;
-    let (mut directory, mut pipelines, mut deals) =
-        (c.directory.clone(), c.pipelines.clone(), c.deals.clone());
-    let (mut forecasts, mut desk, mut import) =
-        (c.forecasts.clone(), c.desk.clone(), c.import.clone());
-    let deal = org.deal.name.clone();
-    let rep = org.rep.name();
-    let update_fresh = |fields: pb::Deal, path: &str| pb::UpdateDealRequest {
-        deal: Some(pb::Deal {
-            name: fresh.deal.name.clone(),
-            ..fields
-        }),
-        update_mask: mask(path),
-    };
-    let seller_call = || (usd(1_000_000), usd(2_000_000));
-    match key {
-        // DirectoryService
-        "DirectoryService.CreateUser" => done(
-            directory
-                .create_user(req(
-                    token,
-                    pb::CreateUserRequest {
-                        user: Some(new_user(
-                            &format!("new-{}@test.example", unique()),
-                            pb::Role::Rep,
-                        )),
-                        request_id: String::new(),
-                    },
-                ))
-                .await,
-        ),
-        "DirectoryService.GetUser" => done(
-            directory
-                .get_user(req(token, pb::GetUserRequest { name: rep }))
-                .await,
-        ),
-        "DirectoryService.GetCurrentUser" => done(
-            directory
-                .get_current_user(req(token, pb::GetCurrentUserRequest {}))
-                .await,
-        ),
-        "DirectoryService.ListUsers" => directory
-            .list_users(req(
-                token,
-                pb::ListUsersRequest {
-                    manager: org.manager.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| r.into_inner().users.iter().any(|u| u.name == rep)),
-        "DirectoryService.UpdateUser" => done(
-            directory
-                .update_user(req(
-                    token,
-                    pb::UpdateUserRequest {
-                        user: Some(pb::User {
-                            name: org.standin.name(),
-                            display_name: format!("Stand-in {}", unique()),
-                            ..Default::default()
-                        }),
-                        update_mask: mask("display_name"),
-                    },
-                ))
-                .await,
-        ),
-        "DirectoryService.CreateApiToken" => done(
-            directory
-                .create_api_token(req(
-                    token,
-                    pb::CreateApiTokenRequest {
-                        parent: org.standin.name(),
-                        api_token: Some(pb::ApiToken {
-                            display_name: "matrix".into(),
-                            ..Default::default()
-                        }),
-                    },
-                ))
-                .await,
-        ),
-        "DirectoryService.ListApiTokens" => directory
-            .list_api_tokens(req(
-                token,
-                pb::ListApiTokensRequest {
-                    parent: rep,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| !r.into_inner().api_tokens.is_empty()),
-        "DirectoryService.RevokeApiToken" => done(
-            directory
-                .revoke_api_token(req(
-                    token,
-                    pb::RevokeApiTokenRequest {
-                        name: fresh.token.clone(),
-                    },
-                ))
-                .await,
-        ),
+/// How a row's call is made: from the matrix, the fresh objects and the caller's token.
+type CallFn = for<'a> fn(
+    &'a Matrix,
+    &'a Fresh,
+    Option<&'a str>,
+) -> Pin<Box<dyn Future<Output = Answer> + 'a>>;
 
-        // PipelineService
-        "PipelineService.CreatePipeline" => done(
-            pipelines
-                .create_pipeline(req(
-                    token,
-                    pb::CreatePipelineRequest {
-                        pipeline: Some(matrix_pipeline(&format!("Matrix {}", unique()))),
-                        request_id: String::new(),
-                    },
-                ))
-                .await,
+/// One row of the call table: the matrix row it answers, what it needs made fresh, the call.
+struct Call {
+    key: &'static str,
+    needs: Needs,
+    call: CallFn,
+}
+
+/// A row of the call table: `call!(key, needs, |matrix, fresh, token| { body })`, where the body
+/// is an async block's.
+macro_rules! call {
+    ($key:literal, $needs:expr, |$org:tt, $fresh:tt, $token:tt| $body:block) => {
+        Call {
+            key: $key,
+            needs: $needs,
+            call: |$org, $fresh, $token| Box::pin(async move $body),
+        }
+    };
+}
+
+/// The call behind every row of the matrix, in the matrix's order.
+fn calls() -> Vec<Call> {
+    vec![
+        // DirectoryService
+        call!(
+            "DirectoryService.CreateUser",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                done(
+                    directory
+                        .create_user(req(
+                            token,
+                            pb::CreateUserRequest {
+                                user: Some(new_user(
+                                    &format!("new-{}@test.example", unique()),
+                                    pb::Role::Rep,
+                                )),
+                                request_id: String::new(),
+                            },
+                        ))
+                        .await,
+                )
+            }
         ),
-        "PipelineService.GetPipeline" => done(
-            pipelines
-                .get_pipeline(req(
-                    token,
-                    pb::GetPipelineRequest {
-                        name: org.pipeline.name.clone(),
-                    },
-                ))
-                .await,
+        call!(
+            "DirectoryService.GetUser",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                let rep = org.rep.name();
+                done(
+                    directory
+                        .get_user(req(token, pb::GetUserRequest { name: rep }))
+                        .await,
+                )
+            }
         ),
-        "PipelineService.ListPipelines" => pipelines
-            .list_pipelines(req(
-                token,
-                pb::ListPipelinesRequest {
-                    page_size: 500,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| {
-                r.into_inner()
-                    .pipelines
-                    .iter()
-                    .any(|p| p.name == org.pipeline.name)
-            }),
-        "PipelineService.UpdatePipeline" => done(
-            pipelines
-                .update_pipeline(req(
-                    token,
-                    pb::UpdatePipelineRequest {
-                        pipeline: Some(pb::Pipeline {
-                            name: org.spare.name.clone(),
-                            display_name: format!("Spare {}", unique()),
+        call!(
+            "DirectoryService.GetCurrentUser",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                done(
+                    directory
+                        .get_current_user(req(token, pb::GetCurrentUserRequest {}))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DirectoryService.ListUsers",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                let rep = org.rep.name();
+                directory
+                    .list_users(req(
+                        token,
+                        pb::ListUsersRequest {
+                            manager: org.manager.name(),
                             ..Default::default()
-                        }),
-                        update_mask: mask("display_name"),
-                    },
-                ))
-                .await,
+                        },
+                    ))
+                    .await
+                    .map(|r| r.into_inner().users.iter().any(|u| u.name == rep))
+            }
         ),
-        "PipelineService.ListPipelineTemplates" => done(
-            pipelines
-                .list_pipeline_templates(req(token, pb::ListPipelineTemplatesRequest {}))
-                .await,
+        call!(
+            "DirectoryService.UpdateUser",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                done(
+                    directory
+                        .update_user(req(
+                            token,
+                            pb::UpdateUserRequest {
+                                user: Some(pb::User {
+                                    name: org.standin.name(),
+                                    display_name: format!("Stand-in {}", unique()),
+                                    ..Default::default()
+                                }),
+                                update_mask: mask(&["display_name"]),
+                            },
+                        ))
+                        .await,
+                )
+            }
         ),
-        "PipelineService.GetPipelineMetrics" => done(
-            pipelines
-                .get_pipeline_metrics(req(
+        call!(
+            "DirectoryService.CreateApiToken",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                done(
+                    directory
+                        .create_api_token(req(
+                            token,
+                            pb::CreateApiTokenRequest {
+                                parent: org.standin.name(),
+                                api_token: Some(pb::ApiToken {
+                                    display_name: "matrix".into(),
+                                    ..Default::default()
+                                }),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DirectoryService.ListApiTokens",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut directory = org.c.directory.clone();
+                let rep = org.rep.name();
+                directory
+                    .list_api_tokens(req(
+                        token,
+                        pb::ListApiTokensRequest {
+                            parent: rep,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| !r.into_inner().api_tokens.is_empty())
+            }
+        ),
+        call!(
+            "DirectoryService.RevokeApiToken",
+            Needs::Token,
+            |org, fresh, token| {
+                let mut directory = org.c.directory.clone();
+                done(
+                    directory
+                        .revoke_api_token(req(
+                            token,
+                            pb::RevokeApiTokenRequest {
+                                name: fresh.token.clone(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        // PipelineService
+        call!(
+            "PipelineService.CreatePipeline",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                done(
+                    pipelines
+                        .create_pipeline(req(
+                            token,
+                            pb::CreatePipelineRequest {
+                                pipeline: Some(matrix_pipeline(&format!("Matrix {}", unique()))),
+                                request_id: String::new(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "PipelineService.GetPipeline",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                done(
+                    pipelines
+                        .get_pipeline(req(
+                            token,
+                            pb::GetPipelineRequest {
+                                name: org.pipeline.name.clone(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "PipelineService.ListPipelines",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                pipelines
+                    .list_pipelines(req(
+                        token,
+                        pb::ListPipelinesRequest {
+                            page_size: 500,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| {
+                        r.into_inner()
+                            .pipelines
+                            .iter()
+                            .any(|p| p.name == org.pipeline.name)
+                    })
+            }
+        ),
+        call!(
+            "PipelineService.UpdatePipeline",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                done(
+                    pipelines
+                        .update_pipeline(req(
+                            token,
+                            pb::UpdatePipelineRequest {
+                                pipeline: Some(pb::Pipeline {
+                                    name: org.spare.name.clone(),
+                                    display_name: format!("Spare {}", unique()),
+                                    ..Default::default()
+                                }),
+                                update_mask: mask(&["display_name"]),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "PipelineService.ListPipelineTemplates",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                done(
+                    pipelines
+                        .list_pipeline_templates(req(token, pb::ListPipelineTemplatesRequest {}))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "PipelineService.GetPipelineMetrics",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut pipelines = org.c.pipelines.clone();
+                let rep = org.rep.name();
+                done(
+                    pipelines
+                        .get_pipeline_metrics(req(
+                            token,
+                            pb::GetPipelineMetricsRequest {
+                                pipeline: org.pipeline.name.clone(),
+                                start_month: "2026-01".into(),
+                                end_month: "2026-06".into(),
+                                owner: rep,
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        // DealService
+        call!("DealService.CreateDeal", Needs::Nothing, |org, _, token| {
+            let mut deals = org.c.deals.clone();
+            let rep = org.rep.name();
+            done(
+                deals
+                    .create_deal(req(
+                        token,
+                        pb::CreateDealRequest {
+                            deal: Some(pb::Deal {
+                                display_name: "Created in the matrix".into(),
+                                account: "Matrix Corp".into(),
+                                owner: rep,
+                                pipeline: org.pipeline.name.clone(),
+                                ..Default::default()
+                            }),
+                            request_id: String::new(),
+                        },
+                    ))
+                    .await,
+            )
+        }),
+        call!("DealService.GetDeal", Needs::Nothing, |org, _, token| {
+            let mut deals = org.c.deals.clone();
+            let deal = org.deal.name.clone();
+            done(
+                deals
+                    .get_deal(req(token, pb::GetDealRequest { name: deal }))
+                    .await,
+            )
+        }),
+        call!("DealService.ListDeals", Needs::Nothing, |org, _, token| {
+            let mut deals = org.c.deals.clone();
+            let deal = org.deal.name.clone();
+            let rep = org.rep.name();
+            deals
+                .list_deals(req(
                     token,
-                    pb::GetPipelineMetricsRequest {
-                        pipeline: org.pipeline.name.clone(),
-                        start_month: "2026-01".into(),
-                        end_month: "2026-06".into(),
+                    pb::ListDealsRequest {
+                        page_size: 500,
                         owner: rep,
                         ..Default::default()
                     },
                 ))
-                .await,
-        ),
-
-        // DealService
-        "DealService.CreateDeal" => done(
-            deals
-                .create_deal(req(
-                    token,
-                    pb::CreateDealRequest {
-                        deal: Some(pb::Deal {
-                            display_name: "Created in the matrix".into(),
-                            account: "Matrix Corp".into(),
-                            owner: rep,
-                            pipeline: org.pipeline.name.clone(),
-                            ..Default::default()
-                        }),
-                        request_id: String::new(),
-                    },
-                ))
-                .await,
-        ),
-        "DealService.GetDeal" => done(
-            deals
-                .get_deal(req(token, pb::GetDealRequest { name: deal }))
-                .await,
-        ),
-        "DealService.ListDeals" => deals
-            .list_deals(req(
-                token,
-                pb::ListDealsRequest {
-                    page_size: 500,
-                    owner: rep,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| r.into_inner().deals.iter().any(|d| d.name == deal)),
-        "DealService.UpdateDeal" => done(
-            deals
-                .update_deal(req(
-                    token,
-                    pb::UpdateDealRequest {
-                        deal: Some(pb::Deal {
-                            name: deal,
-                            next_step: format!("Call back {}", unique()),
-                            ..Default::default()
-                        }),
-                        update_mask: mask("next_step"),
-                    },
-                ))
-                .await,
-        ),
-        "DealService.UpdateDeal (into COMMIT)" => done(
-            deals
-                .update_deal(req(
-                    token,
-                    update_fresh(
-                        pb::Deal {
-                            forecast_category: pb::ForecastCategory::Commit as i32,
-                            ..Default::default()
-                        },
-                        "forecast_category",
-                    ),
-                ))
-                .await,
-        ),
-        "DealService.UpdateDeal (GREEN qualification)" => done(
-            deals
-                .update_deal(req(
-                    token,
-                    update_fresh(
-                        pb::Deal {
-                            qualification: vec![pb::QualificationItem {
-                                element: pb::QualificationElement::Champion as i32,
-                                status: pb::QualificationStatus::Green as i32,
-                                ..Default::default()
-                            }],
-                            ..Default::default()
-                        },
-                        "qualification",
-                    ),
-                ))
-                .await,
-        ),
-        "DealService.UpdateDeal (reassign to the peer)" => done(
-            deals
-                .update_deal(req(
-                    token,
-                    update_fresh(
-                        pb::Deal {
-                            owner: org.peer.name(),
-                            ..Default::default()
-                        },
-                        "owner",
-                    ),
-                ))
-                .await,
-        ),
-        "DealService.AdvanceDealStage" => done(
-            deals
-                .advance_deal_stage(req(
-                    token,
-                    pb::AdvanceDealStageRequest {
-                        name: fresh.deal.name.clone(),
-                        target_stage: "b".into(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "DealService.AdvanceDealStage (override)" => done(
-            deals
-                .advance_deal_stage(req(
-                    token,
-                    pb::AdvanceDealStageRequest {
-                        name: fresh.deal.name.clone(),
-                        target_stage: "c".into(),
-                        override_justification: "The CFO signs; met in person".into(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "DealService.PreviewDealStage" => done(
-            deals
-                .preview_deal_stage(req(
-                    token,
-                    pb::PreviewDealStageRequest {
-                        name: deal,
-                        target_stage: "c".into(),
-                    },
-                ))
-                .await,
-        ),
-        "DealService.CloseDeal" => done(
-            deals
-                .close_deal(req(
-                    token,
-                    pb::CloseDealRequest {
-                        name: fresh.deal.name.clone(),
-                        outcome: pb::close_deal_request::Outcome::Lost as i32,
-                        loss_reason: "No budget this year".into(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "DealService.ListDealStageHistory" => deals
-            .list_deal_stage_history(req(
-                token,
-                pb::ListDealStageHistoryRequest {
-                    parent: deal,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| !r.into_inner().entries.is_empty()),
-        "DealService.ListDealFieldHistory" => deals
-            .list_deal_field_history(req(
-                token,
-                pb::ListDealFieldHistoryRequest {
-                    parent: deal,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|_| true),
-        "DealService.WatchDealEvents" => {
-            first(
+                .await
+                .map(|r| r.into_inner().deals.iter().any(|d| d.name == deal))
+        }),
+        call!("DealService.UpdateDeal", Needs::Nothing, |org, _, token| {
+            let mut deals = org.c.deals.clone();
+            let deal = org.deal.name.clone();
+            done(
                 deals
-                    .watch_deal_events(req(
+                    .update_deal(req(
                         token,
-                        pb::WatchDealEventsRequest {
+                        pb::UpdateDealRequest {
+                            deal: Some(pb::Deal {
+                                name: deal,
+                                next_step: format!("Call back {}", unique()),
+                                ..Default::default()
+                            }),
+                            update_mask: mask(&["next_step"]),
+                        },
+                    ))
+                    .await,
+            )
+        }),
+        call!(
+            "DealService.UpdateDeal (into COMMIT)",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .update_deal(req(
+                            token,
+                            update_fresh(
+                                fresh,
+                                pb::Deal {
+                                    forecast_category: pb::ForecastCategory::Commit as i32,
+                                    ..Default::default()
+                                },
+                                "forecast_category",
+                            ),
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.UpdateDeal (GREEN qualification)",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .update_deal(req(
+                            token,
+                            update_fresh(
+                                fresh,
+                                pb::Deal {
+                                    qualification: vec![pb::QualificationItem {
+                                        element: pb::QualificationElement::Champion as i32,
+                                        status: pb::QualificationStatus::Green as i32,
+                                        ..Default::default()
+                                    }],
+                                    ..Default::default()
+                                },
+                                "qualification",
+                            ),
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.UpdateDeal (reassign to the peer)",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .update_deal(req(
+                            token,
+                            update_fresh(
+                                fresh,
+                                pb::Deal {
+                                    owner: org.peer.name(),
+                                    ..Default::default()
+                                },
+                                "owner",
+                            ),
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.AdvanceDealStage",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .advance_deal_stage(req(
+                            token,
+                            pb::AdvanceDealStageRequest {
+                                name: fresh.deal.name.clone(),
+                                target_stage: "b".into(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.AdvanceDealStage (override)",
+            Needs::Deal("b"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .advance_deal_stage(req(
+                            token,
+                            pb::AdvanceDealStageRequest {
+                                name: fresh.deal.name.clone(),
+                                target_stage: "c".into(),
+                                override_justification: "The CFO signs; met in person".into(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.PreviewDealStage",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut deals = org.c.deals.clone();
+                let deal = org.deal.name.clone();
+                done(
+                    deals
+                        .preview_deal_stage(req(
+                            token,
+                            pb::PreviewDealStageRequest {
+                                name: deal,
+                                target_stage: "c".into(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.CloseDeal",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut deals = org.c.deals.clone();
+                done(
+                    deals
+                        .close_deal(req(
+                            token,
+                            pb::CloseDealRequest {
+                                name: fresh.deal.name.clone(),
+                                outcome: pb::close_deal_request::Outcome::Lost as i32,
+                                loss_reason: "No budget this year".into(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealService.ListDealStageHistory",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut deals = org.c.deals.clone();
+                let deal = org.deal.name.clone();
+                deals
+                    .list_deal_stage_history(req(
+                        token,
+                        pb::ListDealStageHistoryRequest {
+                            parent: deal,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| !r.into_inner().entries.is_empty())
+            }
+        ),
+        call!(
+            "DealService.ListDealFieldHistory",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut deals = org.c.deals.clone();
+                let deal = org.deal.name.clone();
+                deals
+                    .list_deal_field_history(req(
+                        token,
+                        pb::ListDealFieldHistoryRequest {
+                            parent: deal,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|_| true)
+            }
+        ),
+        call!(
+            "DealService.WatchDealEvents",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut deals = org.c.deals.clone();
+                let deal = org.deal.name.clone();
+                first(
+                    deals
+                        .watch_deal_events(req(
+                            token,
+                            pb::WatchDealEventsRequest {
+                                deal,
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+                .await
+            }
+        ),
+        // ForecastService
+        call!(
+            "ForecastService.ComputeWinRates",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                done(
+                    forecasts
+                        .compute_win_rates(req(
+                            token,
+                            pb::ComputeWinRatesRequest {
+                                pipeline: org.pipeline.name.clone(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.GetWinRateSnapshot",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                done(
+                    forecasts
+                        .get_win_rate_snapshot(req(
+                            token,
+                            pb::GetWinRateSnapshotRequest {
+                                name: org.win_rates.clone(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.ListWinRateSnapshots",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                forecasts
+                    .list_win_rate_snapshots(req(
+                        token,
+                        pb::ListWinRateSnapshotsRequest {
+                            parent: org.pipeline.name.clone(),
+                            page_size: 500,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(|r| {
+                        r.into_inner()
+                            .snapshots
+                            .iter()
+                            .any(|s| s.name == org.win_rates)
+                    })
+            }
+        ),
+        call!(
+            "ForecastService.GetForecast",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                done(
+                    forecasts
+                        .get_forecast(req(
+                            token,
+                            pb::GetForecastRequest {
+                                period: PERIOD.into(),
+                                scope: rep,
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.GetForecast (org)",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                done(
+                    forecasts
+                        .get_forecast(req(
+                            token,
+                            pb::GetForecastRequest {
+                                period: PERIOD.into(),
+                                scope: "org".into(),
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.SetExchangeRate",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                done(
+                    forecasts
+                        .set_exchange_rate(req(
+                            token,
+                            pb::SetExchangeRateRequest {
+                                rate: Some(pb::ExchangeRate {
+                                    from_currency: "EUR".into(),
+                                    to_currency: "USD".into(),
+                                    rate: 1.08,
+                                    ..Default::default()
+                                }),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.ListExchangeRates",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                done(
+                    forecasts
+                        .list_exchange_rates(req(token, pb::ListExchangeRatesRequest {}))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.SubmitForecastCall",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let (commit, best_case) = seller_call();
+                done(
+                    forecasts
+                        .submit_forecast_call(req(
+                            token,
+                            pb::SubmitForecastCallRequest {
+                                period: PERIOD.into(),
+                                commit,
+                                best_case,
+                                note: String::new(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.AdjustForecastCall",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                let (commit, best_case) = seller_call();
+                done(
+                    forecasts
+                        .adjust_forecast_call(req(
+                            token,
+                            pb::AdjustForecastCallRequest {
+                                period: PERIOD.into(),
+                                user: rep,
+                                commit,
+                                best_case,
+                                note: String::new(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.JudgeDeal",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let deal = org.deal.name.clone();
+                done(
+                    forecasts
+                        .judge_deal(req(
+                            token,
+                            pb::JudgeDealRequest {
+                                period: PERIOD.into(),
+                                deal,
+                                include: true,
+                                note: String::new(),
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.GetForecastCall",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                done(
+                    forecasts
+                        .get_forecast_call(req(
+                            token,
+                            pb::GetForecastCallRequest {
+                                period: PERIOD.into(),
+                                user: rep,
+                                as_of: None,
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.SnapshotForecast",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                done(
+                    forecasts
+                        .snapshot_forecast(req(
+                            token,
+                            pb::SnapshotForecastRequest {
+                                period: PERIOD.into(),
+                                scope: rep,
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.ListForecastSnapshots",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                forecasts
+                    .list_forecast_snapshots(req(
+                        token,
+                        pb::ListForecastSnapshotsRequest {
+                            period: PERIOD.into(),
+                            scope: rep,
+                        },
+                    ))
+                    .await
+                    .map(|r| !r.into_inner().snapshots.is_empty())
+            }
+        ),
+        call!(
+            "ForecastService.GetForecastAccuracy",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                done(
+                    forecasts
+                        .get_forecast_accuracy(req(
+                            token,
+                            pb::GetForecastAccuracyRequest {
+                                period: ENDED_PERIOD.into(),
+                                scope: rep,
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "ForecastService.BacktestForecast",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut forecasts = org.c.forecasts.clone();
+                let rep = org.rep.name();
+                done(
+                    forecasts
+                        .backtest_forecast(req(
+                            token,
+                            pb::BacktestForecastRequest {
+                                period: ENDED_PERIOD.into(),
+                                scope: rep,
+                                ..Default::default()
+                            },
+                        ))
+                        .await,
+                )
+            }
+        ),
+        // DealDeskService
+        call!(
+            "DealDeskService.CreateApprovalPolicy",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.create_approval_policy(req(
+                        token,
+                        pb::CreateApprovalPolicyRequest {
+                            policy: Some(policy()),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.GetApprovalPolicy",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.get_approval_policy(req(
+                        token,
+                        pb::GetApprovalPolicyRequest {
+                            segment: pb::Segment::MidMarket as i32,
+                            version: 0,
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.PreviewApprovalRoute",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                let deal = org.deal.name.clone();
+                done(
+                    desk.preview_approval_route(req(
+                        token,
+                        pb::PreviewApprovalRouteRequest {
+                            deal,
+                            discount_bps: 2000,
+                            ..Default::default()
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.SubmitApprovalRequest",
+            Needs::Deal("a"),
+            |org, fresh, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.submit_approval_request(req(token, ask(&fresh.deal)))
+                        .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.GetApprovalRequest",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.get_approval_request(req(
+                        token,
+                        pb::GetApprovalRequestRequest {
+                            name: org.request.name.clone(),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.ListApprovalRequests",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                let deal = org.deal.name.clone();
+                desk.list_approval_requests(req(
+                    token,
+                    pb::ListApprovalRequestsRequest {
+                        deal,
+                        page_size: 500,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .approval_requests
+                        .iter()
+                        .any(|q| q.name == org.request.name)
+                })
+            }
+        ),
+        call!(
+            "DealDeskService.ListApprovalRequests (my queue)",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                desk.list_approval_requests(req(
+                    token,
+                    pb::ListApprovalRequestsRequest {
+                        my_queue: true,
+                        page_size: 500,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .approval_requests
+                        .iter()
+                        .any(|q| q.name == org.request.name)
+                })
+            }
+        ),
+        call!(
+            "DealDeskService.ApproveApprovalStep",
+            Needs::Request,
+            |org, fresh, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.approve_approval_step(req(
+                        token,
+                        pb::ApproveApprovalStepRequest {
+                            step: format!("{}/steps/1", fresh.request.name),
+                            ..Default::default()
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.RejectApprovalStep",
+            Needs::Request,
+            |org, fresh, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.reject_approval_step(req(
+                        token,
+                        pb::RejectApprovalStepRequest {
+                            step: format!("{}/steps/1", fresh.request.name),
+                            comment: "Too deep for this account".into(),
+                            request_id: String::new(),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.WithdrawApprovalRequest",
+            Needs::Request,
+            |org, fresh, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.withdraw_approval_request(req(
+                        token,
+                        pb::WithdrawApprovalRequestRequest {
+                            name: fresh.request.name.clone(),
+                            request_id: String::new(),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.CreateDelegation",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.create_delegation(req(
+                        token,
+                        pb::CreateDelegationRequest {
+                            delegation: Some(pb::Delegation {
+                                delegate: org.standin.name(),
+                                start_date: in_days(30),
+                                end_date: in_days(31),
+                                ..Default::default()
+                            }),
+                            request_id: String::new(),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.CreateDelegation (someone else's)",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.create_delegation(req(
+                        token,
+                        pb::CreateDelegationRequest {
+                            delegation: Some(pb::Delegation {
+                                delegator: org.absentee.name(),
+                                delegate: org.standin.name(),
+                                start_date: in_days(40),
+                                end_date: in_days(41),
+                                ..Default::default()
+                            }),
+                            request_id: String::new(),
+                        },
+                    ))
+                    .await,
+                )
+            }
+        ),
+        call!(
+            "DealDeskService.ListDelegations",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                desk.list_delegations(req(
+                    token,
+                    pb::ListDelegationsRequest {
+                        page_size: 500,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(|r| {
+                    r.into_inner()
+                        .delegations
+                        .iter()
+                        .any(|d| d.name == org.delegation)
+                })
+            }
+        ),
+        call!(
+            "DealDeskService.WatchApprovalEvents",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                let deal = org.deal.name.clone();
+                first(
+                    desk.watch_approval_events(req(
+                        token,
+                        pb::WatchApprovalEventsRequest {
                             deal,
                             ..Default::default()
                         },
                     ))
                     .await,
-            )
-            .await
-        }
-
-        // ForecastService
-        "ForecastService.ComputeWinRates" => done(
-            forecasts
-                .compute_win_rates(req(
-                    token,
-                    pb::ComputeWinRatesRequest {
-                        pipeline: org.pipeline.name.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
+                )
+                .await
+            }
         ),
-        "ForecastService.GetWinRateSnapshot" => done(
-            forecasts
-                .get_win_rate_snapshot(req(
-                    token,
-                    pb::GetWinRateSnapshotRequest {
-                        name: org.win_rates.clone(),
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.ListWinRateSnapshots" => forecasts
-            .list_win_rate_snapshots(req(
-                token,
-                pb::ListWinRateSnapshotsRequest {
-                    parent: org.pipeline.name.clone(),
-                    page_size: 500,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| {
-                r.into_inner()
-                    .snapshots
-                    .iter()
-                    .any(|s| s.name == org.win_rates)
-            }),
-        "ForecastService.GetForecast" => done(
-            forecasts
-                .get_forecast(req(
-                    token,
-                    pb::GetForecastRequest {
-                        period: PERIOD.into(),
-                        scope: rep,
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.GetForecast (org)" => done(
-            forecasts
-                .get_forecast(req(
-                    token,
-                    pb::GetForecastRequest {
-                        period: PERIOD.into(),
-                        scope: "org".into(),
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.SetExchangeRate" => done(
-            forecasts
-                .set_exchange_rate(req(
-                    token,
-                    pb::SetExchangeRateRequest {
-                        rate: Some(pb::ExchangeRate {
-                            from_currency: "EUR".into(),
-                            to_currency: "USD".into(),
-                            rate: 1.08,
-                            ..Default::default()
-                        }),
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.ListExchangeRates" => done(
-            forecasts
-                .list_exchange_rates(req(token, pb::ListExchangeRatesRequest {}))
-                .await,
-        ),
-        "ForecastService.SubmitForecastCall" => {
-            let (commit, best_case) = seller_call();
-            done(
-                forecasts
-                    .submit_forecast_call(req(
+        call!(
+            "DealDeskService.WatchApprovalEvents (everything)",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                first(
+                    desk.watch_approval_events(req(
                         token,
-                        pb::SubmitForecastCallRequest {
-                            period: PERIOD.into(),
-                            commit,
-                            best_case,
-                            note: String::new(),
+                        pb::WatchApprovalEventsRequest::default(),
+                    ))
+                    .await,
+                )
+                .await
+            }
+        ),
+        call!(
+            "DealDeskService.GetApprovalMetrics",
+            Needs::Nothing,
+            |org, _, token| {
+                let mut desk = org.c.desk.clone();
+                done(
+                    desk.get_approval_metrics(req(
+                        token,
+                        pb::GetApprovalMetricsRequest {
+                            start_time: timestamp(Utc::now() + chrono::Duration::days(-30)),
+                            end_time: timestamp(Utc::now() + chrono::Duration::days(1)),
                         },
                     ))
                     .await,
-            )
-        }
-        "ForecastService.AdjustForecastCall" => {
-            let (commit, best_case) = seller_call();
-            done(
-                forecasts
-                    .adjust_forecast_call(req(
-                        token,
-                        pb::AdjustForecastCallRequest {
-                            period: PERIOD.into(),
-                            user: rep,
-                            commit,
-                            best_case,
-                            note: String::new(),
-                        },
-                    ))
-                    .await,
-            )
-        }
-        "ForecastService.JudgeDeal" => done(
-            forecasts
-                .judge_deal(req(
-                    token,
-                    pb::JudgeDealRequest {
-                        period: PERIOD.into(),
-                        deal,
-                        include: true,
-                        note: String::new(),
-                    },
-                ))
-                .await,
+                )
+            }
         ),
-        "ForecastService.GetForecastCall" => done(
-            forecasts
-                .get_forecast_call(req(
-                    token,
-                    pb::GetForecastCallRequest {
-                        period: PERIOD.into(),
-                        user: rep,
-                        as_of: None,
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.SnapshotForecast" => done(
-            forecasts
-                .snapshot_forecast(req(
-                    token,
-                    pb::SnapshotForecastRequest {
-                        period: PERIOD.into(),
-                        scope: rep,
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.ListForecastSnapshots" => forecasts
-            .list_forecast_snapshots(req(
-                token,
-                pb::ListForecastSnapshotsRequest {
-                    period: PERIOD.into(),
-                    scope: rep,
-                },
-            ))
-            .await
-            .map(|r| !r.into_inner().snapshots.is_empty()),
-        "ForecastService.GetForecastAccuracy" => done(
-            forecasts
-                .get_forecast_accuracy(req(
-                    token,
-                    pb::GetForecastAccuracyRequest {
-                        period: ENDED_PERIOD.into(),
-                        scope: rep,
-                    },
-                ))
-                .await,
-        ),
-        "ForecastService.BacktestForecast" => done(
-            forecasts
-                .backtest_forecast(req(
-                    token,
-                    pb::BacktestForecastRequest {
-                        period: ENDED_PERIOD.into(),
-                        scope: rep,
-                        ..Default::default()
-                    },
-                ))
-                .await,
-        ),
-
-        // DealDeskService
-        "DealDeskService.CreateApprovalPolicy" => done(
-            desk.create_approval_policy(req(
-                token,
-                pb::CreateApprovalPolicyRequest {
-                    policy: Some(policy()),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.GetApprovalPolicy" => done(
-            desk.get_approval_policy(req(
-                token,
-                pb::GetApprovalPolicyRequest {
-                    segment: pb::Segment::MidMarket as i32,
-                    version: 0,
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.PreviewApprovalRoute" => done(
-            desk.preview_approval_route(req(
-                token,
-                pb::PreviewApprovalRouteRequest {
-                    deal,
-                    discount_bps: 2000,
-                    ..Default::default()
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.SubmitApprovalRequest" => done(
-            desk.submit_approval_request(req(token, ask(&fresh.deal)))
-                .await,
-        ),
-        "DealDeskService.GetApprovalRequest" => done(
-            desk.get_approval_request(req(
-                token,
-                pb::GetApprovalRequestRequest {
-                    name: org.request.name.clone(),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.ListApprovalRequests" => desk
-            .list_approval_requests(req(
-                token,
-                pb::ListApprovalRequestsRequest {
-                    deal,
-                    page_size: 500,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| {
-                r.into_inner()
-                    .approval_requests
-                    .iter()
-                    .any(|q| q.name == org.request.name)
-            }),
-        "DealDeskService.ListApprovalRequests (my queue)" => desk
-            .list_approval_requests(req(
-                token,
-                pb::ListApprovalRequestsRequest {
-                    my_queue: true,
-                    page_size: 500,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| {
-                r.into_inner()
-                    .approval_requests
-                    .iter()
-                    .any(|q| q.name == org.request.name)
-            }),
-        "DealDeskService.ApproveApprovalStep" => done(
-            desk.approve_approval_step(req(
-                token,
-                pb::ApproveApprovalStepRequest {
-                    step: format!("{}/steps/1", fresh.request.name),
-                    ..Default::default()
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.RejectApprovalStep" => done(
-            desk.reject_approval_step(req(
-                token,
-                pb::RejectApprovalStepRequest {
-                    step: format!("{}/steps/1", fresh.request.name),
-                    comment: "Too deep for this account".into(),
-                    request_id: String::new(),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.WithdrawApprovalRequest" => done(
-            desk.withdraw_approval_request(req(
-                token,
-                pb::WithdrawApprovalRequestRequest {
-                    name: fresh.request.name.clone(),
-                    request_id: String::new(),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.CreateDelegation" => done(
-            desk.create_delegation(req(
-                token,
-                pb::CreateDelegationRequest {
-                    delegation: Some(pb::Delegation {
-                        delegate: org.standin.name(),
-                        start_date: date(30),
-                        end_date: date(31),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.CreateDelegation (someone else's)" => done(
-            desk.create_delegation(req(
-                token,
-                pb::CreateDelegationRequest {
-                    delegation: Some(pb::Delegation {
-                        delegator: org.absentee.name(),
-                        delegate: org.standin.name(),
-                        start_date: date(40),
-                        end_date: date(41),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await,
-        ),
-        "DealDeskService.ListDelegations" => desk
-            .list_delegations(req(
-                token,
-                pb::ListDelegationsRequest {
-                    page_size: 500,
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map(|r| {
-                r.into_inner()
-                    .delegations
-                    .iter()
-                    .any(|d| d.name == org.delegation)
-            }),
-        "DealDeskService.WatchApprovalEvents" => {
-            first(
-                desk.watch_approval_events(req(
-                    token,
-                    pb::WatchApprovalEventsRequest {
-                        deal,
-                        ..Default::default()
-                    },
-                ))
-                .await,
-            )
-            .await
-        }
-        "DealDeskService.WatchApprovalEvents (everything)" => {
-            first(
-                desk.watch_approval_events(req(token, pb::WatchApprovalEventsRequest::default()))
-                    .await,
-            )
-            .await
-        }
-        "DealDeskService.GetApprovalMetrics" => done(
-            desk.get_approval_metrics(req(
-                token,
-                pb::GetApprovalMetricsRequest {
-                    start_time: timestamp(-30),
-                    end_time: timestamp(1),
-                },
-            ))
-            .await,
-        ),
-
         // ImportService
-        "ImportService.ImportHistory" => {
-            use pb::import_history_request::Part;
-            let messages = vec![
-                pb::ImportHistoryRequest {
-                    part: Some(Part::Settings(pb::ImportSettings {
-                        pipeline: org.pipeline.name.clone(),
-                        mapping_json: r#"{"source": "matrix"}"#.into(),
-                        // A real import (of no rows), so the cell checks its audit row too.
-                        validate_only: false,
-                        ..Default::default()
-                    })),
-                },
-                pb::ImportHistoryRequest {
-                    part: Some(Part::FileChunk(pb::ImportFileChunk {
-                        file_name: "deals.csv".into(),
-                        kind: pb::import_file_chunk::Kind::GenericDeals as i32,
-                        data: b"external_id,name,account,owner,stage,amount,currency,\
-                                close_date,created_at,lead_source,forecast_category,\
-                                loss_reason\n"
-                            .to_vec(),
-                    })),
-                },
-            ];
-            done(
-                import
-                    .import_history(req(token, tokio_stream::iter(messages)))
-                    .await,
-            )
-        }
+        call!(
+            "ImportService.ImportHistory",
+            Needs::Nothing,
+            |org, _, token| {
+                use pb::import_history_request::Part;
+                let mut import = org.c.import.clone();
+                let messages = vec![
+                    pb::ImportHistoryRequest {
+                        part: Some(Part::Settings(pb::ImportSettings {
+                            pipeline: org.pipeline.name.clone(),
+                            mapping_json: r#"{"source": "matrix"}"#.into(),
+                            // A real import (of no rows), so the cell checks its audit row too.
+                            validate_only: false,
+                            ..Default::default()
+                        })),
+                    },
+                    pb::ImportHistoryRequest {
+                        part: Some(Part::FileChunk(pb::ImportFileChunk {
+                            file_name: "deals.csv".into(),
+                            kind: pb::import_file_chunk::Kind::GenericDeals as i32,
+                            data: b"external_id,name,account,owner,stage,amount,currency,\
+                close_date,created_at,lead_source,forecast_category,\
+                loss_reason\n"
+                                .to_vec(),
+                        })),
+                    },
+                ];
+                done(
+                    import
+                        .import_history(req(token, tokio_stream::iter(messages)))
+                        .await,
+                )
+            }
+        ),
+    ]
+}
 
-        other => panic!("the matrix row {other:?} has no call behind it"),
-    }
+/// The call behind the matrix row `key`.
+fn call_of(key: &str) -> Call {
+    calls()
+        .into_iter()
+        .find(|call| call.key == key)
+        .unwrap_or_else(|| panic!("the matrix row {key:?} has no call behind it"))
 }
 
 /// Rows that record what happened: a refused call must leave every count as it was.
@@ -1477,15 +1886,16 @@ fn matches(expected: Outcome, answer: &Answer) -> bool {
 contract_test!(
     every_caller_gets_the_answer_its_cell_of_the_matrix_says,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut wrong = Vec::new();
         let mut cells = 0;
         for row in rows() {
             for (column, expected) in &row.cells {
-                let fresh = prepare(&app, &org, &row.key).await;
+                let call = call_of(&row.key);
+                let fresh = prepare(&app, &org, call.needs).await;
                 let before = written(&app).await;
                 let last_audit = last_audit_id(&app).await;
-                let answer = call(&org, &fresh, &row.key, org.tokens[column].as_deref()).await;
+                let answer = (call.call)(&org, &fresh, org.tokens[column].as_deref()).await;
                 cells += 1;
                 if !matches(*expected, &answer) {
                     wrong.push(format!(
@@ -1539,7 +1949,7 @@ async fn ending<T: std::fmt::Debug>(stream: &mut Streaming<T>) -> Status {
 contract_test!(
     a_deal_event_stream_ends_when_its_user_is_deactivated,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .deals
@@ -1566,7 +1976,7 @@ contract_test!(
                         active: Some(false),
                         ..Default::default()
                     }),
-                    update_mask: mask("active"),
+                    update_mask: mask(&["active"]),
                 },
             ))
             .await
@@ -1582,7 +1992,7 @@ contract_test!(
                         next_step: "Written after the rep left".into(),
                         ..Default::default()
                     }),
-                    update_mask: mask("next_step"),
+                    update_mask: mask(&["next_step"]),
                 },
             ))
             .await
@@ -1596,7 +2006,7 @@ contract_test!(
 contract_test!(
     an_approval_event_stream_ends_when_its_token_is_revoked,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .desk
@@ -1612,28 +2022,7 @@ contract_test!(
             .unwrap()
             .into_inner();
         assert!(stream.message().await.unwrap().is_some());
-        let mut directory = org.c.directory.clone();
-        let tokens = directory
-            .list_api_tokens(authed(
-                &org.admin.token,
-                pb::ListApiTokensRequest {
-                    parent: org.rep.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .api_tokens;
-        for token in tokens {
-            directory
-                .revoke_api_token(authed(
-                    &org.admin.token,
-                    pb::RevokeApiTokenRequest { name: token.name },
-                ))
-                .await
-                .unwrap();
-        }
+        revoke_api_tokens(&app, &org.rep.name()).await;
         org.c
             .desk
             .clone()
@@ -1668,7 +2057,7 @@ contract_test!(
 );
 
 /// Changes a user's `path` field as the admin.
-async fn change_user(org: &Org, user: pb::User, path: &str) {
+async fn change_user(org: &Matrix, user: pb::User, path: &str) {
     org.c
         .directory
         .clone()
@@ -1676,7 +2065,7 @@ async fn change_user(org: &Org, user: pb::User, path: &str) {
             &org.admin.token,
             pb::UpdateUserRequest {
                 user: Some(user),
-                update_mask: mask(path),
+                update_mask: mask(&[path]),
             },
         ))
         .await
@@ -1686,7 +2075,7 @@ async fn change_user(org: &Org, user: pb::User, path: &str) {
 contract_test!(
     a_deal_event_stream_ends_when_its_watcher_is_no_longer_above_the_owner,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .deals
@@ -1733,7 +2122,7 @@ contract_test!(
                         next_step: "Written after the move".into(),
                         ..Default::default()
                     }),
-                    update_mask: mask("next_step"),
+                    update_mask: mask(&["next_step"]),
                 },
             ))
             .await
@@ -1747,7 +2136,7 @@ contract_test!(
 contract_test!(
     an_unfiltered_approval_stream_ends_when_its_watcher_loses_the_role,
     |app| {
-        let org = Org::build(&app).await;
+        let org = Matrix::build(&app).await;
         let mut stream = org
             .c
             .desk

@@ -26,8 +26,7 @@
 //!
 //! Reporting tree: manager M over R1 and R2; manager M2 over R3.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use dealdesk::app::ports::DealStore;
+use chrono::{DateTime, Duration, Utc};
 use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, LeadSource,
     StageHistoryEntry,
@@ -37,55 +36,33 @@ use dealdesk::domain::money::{Currency, Money};
 use dealdesk::proto as pb;
 use tonic::{Code, Status};
 
-use crate::accuracy::test_audit;
 use crate::contract_test;
+use crate::fixtures::{at, create_pipeline, day, insert_book, stage_at};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
-}
-
-fn day(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
 
 /// Discover, evaluate (stale after 30 days), decide, won, lost.
 async fn pipeline(app: &TestApp, name: &str) -> (String, uuid::Uuid) {
     use pb::stage::Kind;
     let stage = |id: &str, position, kind: Kind, bps, stale: Option<i32>| pb::Stage {
-        stage_id: id.into(),
-        display_name: id.into(),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: bps,
         stale_after_days: stale,
-        kind: kind as i32,
-        position,
-        ..Default::default()
+        ..stage_at(id, position, kind, bps)
     };
-    let created = app
-        .pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pb::Pipeline {
-                    display_name: name.into(),
-                    segment: pb::Segment::Smb as i32,
-                    stages: vec![
-                        stage("discover", 1, Kind::Open, 2_000, None),
-                        stage("evaluate", 2, Kind::Open, 5_000, Some(30)),
-                        stage("decide", 3, Kind::Open, 8_000, None),
-                        stage("won", 4, Kind::Won, 10_000, None),
-                        stage("lost", 5, Kind::Lost, 0, None),
-                    ],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = create_pipeline(
+        app,
+        pb::Pipeline {
+            display_name: name.into(),
+            segment: pb::Segment::Smb as i32,
+            stages: vec![
+                stage("discover", 1, Kind::Open, 2_000, None),
+                stage("evaluate", 2, Kind::Open, 5_000, Some(30)),
+                stage("decide", 3, Kind::Open, 8_000, None),
+                stage("won", 4, Kind::Won, 10_000, None),
+                stage("lost", 5, Kind::Lost, 0, None),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
     let id = uuid::Uuid::parse_str(created.name.trim_start_matches("pipelines/")).unwrap();
     (created.name, id)
 }
@@ -310,12 +287,7 @@ async fn book(app: &TestApp) -> Book {
         books.into_iter().flat_map(|(_, rows)| rows).collect();
     // Stored in time order, so each deal's rows are in order too.
     history.sort_by_key(|h| h.at);
-    let audit = test_audit();
-    app.app
-        .store
-        .insert_book(&deals, &history, &fields, audit)
-        .await
-        .unwrap();
+    insert_book(app, &deals, &history, &fields).await;
     Book {
         pipeline: name,
         deal_desk,

@@ -6,9 +6,11 @@ use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::contract_test;
+use crate::fixtures::{create_pipeline, stage, try_create_deal};
 use crate::helpers::{assert_error, authed, violated_fields};
 
-fn stage(
+/// A stage with its buyer evidence and a default probability of `probability` bps.
+fn described_stage(
     id: &str,
     position: i32,
     kind: pb::stage::Kind,
@@ -16,21 +18,9 @@ fn stage(
     criteria: Vec<ec::Rule>,
 ) -> pb::Stage {
     pb::Stage {
-        stage_id: id.into(),
-        display_name: id.replace('-', " "),
         buyer_evidence: format!("The buyer did {id}"),
-        owner_role: pb::Role::Rep as i32,
         default_probability_bps: probability,
-        kind: kind as i32,
-        position,
-        exit_criteria: criteria
-            .into_iter()
-            .map(|rule| pb::ExitCriterion {
-                rule: Some(rule),
-                description: String::new(),
-            })
-            .collect(),
-        ..Default::default()
+        ..stage(id, position, kind, criteria)
     }
 }
 
@@ -41,7 +31,7 @@ fn pipeline() -> pb::Pipeline {
         display_name: "Inbound mid-market".into(),
         segment: pb::Segment::MidMarket as i32,
         stages: vec![
-            stage(
+            described_stage(
                 "problem-recognized",
                 1,
                 Kind::Open,
@@ -50,7 +40,7 @@ fn pipeline() -> pb::Pipeline {
                     field: pb::DealField::NextStep as i32,
                 })],
             ),
-            stage(
+            described_stage(
                 "business-case-built",
                 2,
                 Kind::Open,
@@ -62,7 +52,7 @@ fn pipeline() -> pb::Pipeline {
                     ec::Rule::DepartmentsEngaged(ec::DepartmentsEngaged { min_departments: 2 }),
                 ],
             ),
-            stage(
+            described_stage(
                 "decision-pending",
                 3,
                 Kind::Open,
@@ -75,26 +65,11 @@ fn pipeline() -> pb::Pipeline {
                     ec::Rule::DiscountCovered(ec::DiscountCovered {}),
                 ],
             ),
-            stage("closed-won", 10, Kind::Won, 10_000, vec![]),
-            stage("closed-lost", 11, Kind::Lost, 0, vec![]),
+            described_stage("closed-won", 10, Kind::Won, 10_000, vec![]),
+            described_stage("closed-lost", 11, Kind::Lost, 0, vec![]),
         ],
         ..Default::default()
     }
-}
-
-async fn create(app: &crate::helpers::TestApp, pipeline: pb::Pipeline) -> pb::Pipeline {
-    app.pipelines()
-        .await
-        .create_pipeline(authed(
-            &app.admin_token,
-            pb::CreatePipelineRequest {
-                pipeline: Some(pipeline),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 contract_test!(
@@ -102,7 +77,7 @@ contract_test!(
     |app| {
         let mut input = pipeline();
         input.stages.reverse();
-        let created = create(&app, input).await;
+        let created = create_pipeline(&app, input).await;
         assert!(created.name.starts_with("pipelines/"));
         let ids: Vec<&str> = created.stages.iter().map(|s| s.stage_id.as_str()).collect();
         assert_eq!(
@@ -150,7 +125,7 @@ contract_test!(
 contract_test!(
     only_admins_change_pipelines_and_nothing_changes_when_refused,
     |app| {
-        let existing = create(&app, pipeline()).await;
+        let existing = create_pipeline(&app, pipeline()).await;
         for role in [
             Role::Rep,
             Role::Manager,
@@ -211,8 +186,13 @@ contract_test!(a_pipeline_needs_exactly_one_won_and_one_lost_stage, |app| {
     let mut bad = pipeline();
     bad.stages
         .retain(|s| s.kind != pb::stage::Kind::Lost as i32);
-    bad.stages
-        .push(stage("won-again", 12, pb::stage::Kind::Won, 10_000, vec![]));
+    bad.stages.push(described_stage(
+        "won-again",
+        12,
+        pb::stage::Kind::Won,
+        10_000,
+        vec![],
+    ));
     let status = app
         .pipelines()
         .await
@@ -286,7 +266,7 @@ contract_test!(
 );
 
 contract_test!(an_update_replaces_stages_and_honours_the_etag, |app| {
-    let created = create(&app, pipeline()).await;
+    let created = create_pipeline(&app, pipeline()).await;
     let mut pipelines = app.pipelines().await;
     let mut changed = created.clone();
     changed.stages.remove(1);
@@ -350,7 +330,7 @@ contract_test!(an_update_replaces_stages_and_honours_the_etag, |app| {
 });
 
 contract_test!(an_invalid_stage_update_changes_nothing, |app| {
-    let created = create(&app, pipeline()).await;
+    let created = create_pipeline(&app, pipeline()).await;
     let mut changed = created.clone();
     changed
         .stages
@@ -428,7 +408,7 @@ contract_test!(templates_cover_every_segment_and_create_as_is, |app| {
     );
     assert!(templates[0].stages.len() <= 5, "SMB keeps to five stages");
     for template in templates {
-        let created = create(&app, template.clone()).await;
+        let created = create_pipeline(&app, template.clone()).await;
         assert_eq!(created.stages.len(), template.stages.len());
         assert_eq!(
             created
@@ -446,9 +426,9 @@ contract_test!(templates_cover_every_segment_and_create_as_is, |app| {
 });
 
 contract_test!(list_filters_by_segment_and_pages, |app| {
-    create(&app, pipeline()).await;
-    create(&app, pipeline()).await;
-    create(
+    create_pipeline(&app, pipeline()).await;
+    create_pipeline(&app, pipeline()).await;
+    create_pipeline(
         &app,
         pb::Pipeline {
             segment: pb::Segment::Smb as i32,
@@ -542,25 +522,21 @@ contract_test!(list_filters_by_segment_and_pages, |app| {
 contract_test!(
     stages_holding_deals_cannot_be_removed_but_can_be_edited_in_place,
     |app| {
-        let created = create(&app, pipeline()).await;
+        let created = create_pipeline(&app, pipeline()).await;
         let (rep, rep_token) = app.user(Role::Rep, None).await;
-        app.deals()
-            .await
-            .create_deal(authed(
-                &rep_token,
-                pb::CreateDealRequest {
-                    deal: Some(pb::Deal {
-                        display_name: "Acme".into(),
-                        account: "Acme Corp".into(),
-                        pipeline: created.name.clone(),
-                        owner: rep.name.clone(),
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-            ))
-            .await
-            .unwrap();
+        try_create_deal(
+            &app,
+            &rep_token,
+            pb::Deal {
+                display_name: "Acme".into(),
+                account: "Acme Corp".into(),
+                pipeline: created.name.clone(),
+                owner: rep.name.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let mut pipelines = app.pipelines().await;
         let mut without_first = created.clone();
         without_first.stages.remove(0);

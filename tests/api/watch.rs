@@ -12,8 +12,9 @@ use tonic::{Code, Status, Streaming};
 use tonic_types::StatusExt;
 
 use crate::contract_test;
-use crate::deal_events::{create_deal, watch};
-use crate::helpers::{Backend, Person, TestApp, assert_error, authed, person, template_pipeline};
+use crate::deal_events::watch;
+use crate::fixtures::{create_deal, deal_in, revoke_api_tokens, template_pipeline};
+use crate::helpers::{Backend, Person, TestApp, assert_error, authed, person};
 
 /// Longer than any test: only a notification can wake a stream.
 const NEVER: Duration = Duration::from_secs(3600);
@@ -53,7 +54,7 @@ contract_test!(
     |app| {
         let (desk, rep, pipeline) = desk_and_rep(&app).await;
         let mut stream = watch(&app, &desk, Default::default()).await.unwrap();
-        let deal = create_deal(&app, &rep, &pipeline).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
         let (event, took) = next_within(&mut stream, Duration::from_secs(5)).await;
         assert_eq!(event.deal, deal.name);
         assert!(
@@ -82,7 +83,7 @@ contract_test!(
             .await;
         let (desk, rep, pipeline) = desk_and_rep(&app).await;
         let mut stream = watch(&other, &desk, Default::default()).await.unwrap();
-        let deal = create_deal(&app, &rep, &pipeline).await;
+        let deal = create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
         let (event, took) = next_within(&mut stream, Duration::from_secs(5)).await;
         assert_eq!(event.deal, deal.name);
         assert!(took < within, "took {took:?}, more than {within:?}");
@@ -152,28 +153,7 @@ contract_test!(
     |app| {
         let (_, rep, _) = desk_and_rep(&app).await;
         let mut stream = watch(&app, &rep, Default::default()).await.unwrap();
-        let mut directory = app.directory().await;
-        let tokens = directory
-            .list_api_tokens(authed(
-                &app.admin_token,
-                pb::ListApiTokensRequest {
-                    parent: rep.name(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .api_tokens;
-        for token in tokens {
-            directory
-                .revoke_api_token(authed(
-                    &app.admin_token,
-                    pb::RevokeApiTokenRequest { name: token.name },
-                ))
-                .await
-                .unwrap();
-        }
+        revoke_api_tokens(&app, &rep.name()).await;
         // No event is written: the revocation itself wakes the stream, well before the 30 s
         // re-check.
         let status = match tokio::time::timeout(Duration::from_secs(2), stream.message()).await {
@@ -195,7 +175,7 @@ contract_test!(
         }
         let _approvals = watch_approvals(&app, &desk).await.unwrap();
         // Every stream has read (and is asleep again) once it delivered the first event.
-        create_deal(&app, &rep, &pipeline).await;
+        create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
         for stream in &mut streams {
             next_within(stream, Duration::from_secs(5)).await;
         }
@@ -210,7 +190,7 @@ contract_test!(
         );
 
         // News wakes them: they read again, and the counter sees it.
-        create_deal(&app, &rep, &pipeline).await;
+        create_deal(&app, &rep.token, deal_in(&pipeline, "Acme")).await;
         for stream in &mut streams {
             next_within(stream, Duration::from_secs(5)).await;
         }
