@@ -126,7 +126,7 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
             runs,
             FORECAST_WARMUP,
             || {
-                let request = authed(&token, request.clone());
+                let request = authed(token, request.clone());
                 let mut client = forecasts.clone();
                 async move { client.get_forecast(request).await.unwrap() }
             },

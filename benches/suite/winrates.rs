@@ -122,7 +122,7 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
         1,
         || {
             let mut client = forecasts.clone();
-            let request = authed(&token, win_rate_request.clone());
+            let request = authed(token, win_rate_request.clone());
             async move { client.compute_win_rates(request).await.unwrap() }
         },
         || {
