@@ -17,26 +17,19 @@ pub const TO_USD: [(Currency, f64); 2] = [(Currency::EUR, 1.08), (Currency::GBP,
 /// server's PostgreSQL pool (16 connections), handed out in turn.
 const FORECAST_WARMUP: usize = 32;
 
-pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
-    let Run {
-        engine,
-        db,
-        token,
-        forecasts,
-        ..
-    } = run;
-    let (backend, manager, now, quarter, runs) =
-        (run.backend, run.manager, run.now, run.quarter, run.runs);
-    // GetForecast, org and one manager, vs the hand-written SQL of the sums its answer
-    // is made of (DESIGN.md "Weighted forecast", "Not-yet-created pipeline"), run one
-    // after the other on one connection: the period's open deals by pipeline, stage,
-    // currency, size band and pushes so far (q and the stage rates weigh those sums, a
-    // few hundred multiplications); its won deals by currency; and the revenue booked in
-    // each of the past four quarters by deals created after the same point of them, by
-    // owner and currency. The values are written into the text, as by hand: PostgreSQL
-    // plans it for them once and keeps that plan, where a prepared statement's
-    // parameters may leave it, after five executions, with a generic plan (for the
-    // manager's subtree, one that reads the whole org's quarter: 4 ms instead of 1).
+/// The hand-written SQL of the sums a forecast of `owners` (a condition on `d.owner_id`, empty
+/// for the org) is made of, in the order the baseline runs it.
+async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 3] {
+    let (db, backend, now, quarter) = (&run.db, run.backend, run.now, run.quarter);
+    // The sums a GetForecast answer is made of (DESIGN.md "Weighted forecast",
+    // "Not-yet-created pipeline"), run one after the other on one connection: the period's
+    // open deals by pipeline, stage, currency, size band and pushes so far (q and the stage
+    // rates weigh those sums, a few hundred multiplications); its won deals by currency; and
+    // the revenue booked in each of the past four quarters by deals created after the same
+    // point of them, by owner and currency. The values are written into the text, as by hand:
+    // PostgreSQL plans it for them once and keeps that plan, where a prepared statement's
+    // parameters may leave it, after five executions, with a generic plan (for the manager's
+    // subtree, one that reads the whole org's quarter: 4 ms instead of 1).
     let (q_start, q_end) = quarter.bounds(Default::default());
     let calendar = dealdesk::domain::calendar::OrgCalendar::default();
     let windows = dealdesk::domain::new_pipeline::past_windows(&calendar, quarter, now, 4);
@@ -76,33 +69,44 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
             format!("{sql} WHEN '{}' THEN d.amount_minor * {rate}", from.code())
         })
         + " ELSE d.amount_minor END";
-    let forecast_sql = |owners: &str| {
-        [
-            format!(
-                "SELECT d.pipeline_id, d.stage_id, d.currency, \
-                        CASE WHEN {usd} >= {high} THEN 2 WHEN {usd} >= {low} THEN 1 \
-                             ELSE 0 END AS band, \
-                        CASE WHEN d.close_date_pushes >= 2 THEN 2 \
-                             ELSE d.close_date_pushes END AS pushes, \
-                        COUNT(*), SUM(d.amount_minor) FROM deals d \
-                 WHERE d.status = 'OPEN' AND d.close_date >= '{q_start}' \
-                   AND d.close_date < '{q_end}' {owners} \
-                 GROUP BY d.pipeline_id, d.stage_id, d.currency, band, pushes"
-            ),
-            format!(
-                "SELECT d.currency, SUM(d.amount_minor) FROM deals d \
-                 WHERE d.status = 'WON' AND d.close_date >= '{q_start}' \
-                   AND d.close_date < '{q_end}' {owners} GROUP BY d.currency"
-            ),
-            format!(
-                "SELECT d.owner_id, d.currency{new_sums} FROM deals d \
-                 WHERE d.status = 'WON' AND d.close_date >= '{first}' \
-                   AND d.close_date < '{last}' AND d.created_at <= '{}' {owners} \
-                 GROUP BY d.owner_id, d.currency",
-                instant(now)
-            ),
-        ]
-    };
+    [
+        format!(
+            "SELECT d.pipeline_id, d.stage_id, d.currency, \
+                    CASE WHEN {usd} >= {high} THEN 2 WHEN {usd} >= {low} THEN 1 \
+                         ELSE 0 END AS band, \
+                    CASE WHEN d.close_date_pushes >= 2 THEN 2 \
+                         ELSE d.close_date_pushes END AS pushes, \
+                    COUNT(*), SUM(d.amount_minor) FROM deals d \
+             WHERE d.status = 'OPEN' AND d.close_date >= '{q_start}' \
+               AND d.close_date < '{q_end}' {owners} \
+             GROUP BY d.pipeline_id, d.stage_id, d.currency, band, pushes"
+        ),
+        format!(
+            "SELECT d.currency, SUM(d.amount_minor) FROM deals d \
+             WHERE d.status = 'WON' AND d.close_date >= '{q_start}' \
+               AND d.close_date < '{q_end}' {owners} GROUP BY d.currency"
+        ),
+        format!(
+            "SELECT d.owner_id, d.currency{new_sums} FROM deals d \
+             WHERE d.status = 'WON' AND d.close_date >= '{first}' \
+               AND d.close_date < '{last}' AND d.created_at <= '{}' {owners} \
+             GROUP BY d.owner_id, d.currency",
+            instant(now)
+        ),
+    ]
+}
+
+/// GetForecast of the org and of one manager's subtree against [`baseline_sql`] for the same
+/// scope, in turns.
+pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
+    let Run {
+        engine,
+        db,
+        token,
+        forecasts,
+        ..
+    } = run;
+    let (backend, manager, quarter, runs) = (run.backend, run.manager, run.quarter, run.runs);
     let subtree = format!(
         "AND d.owner_id IN (WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = '{}' \
          UNION ALL SELECT u.id FROM users u JOIN t ON u.manager_id = t.id) SELECT id FROM t)",
@@ -121,7 +125,7 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
             scope,
             ..Default::default()
         };
-        let sql = forecast_sql(owners);
+        let sql = baseline_sql(run, owners).await;
         let (ours, baseline) = time_in_turns_ms(
             runs,
             FORECAST_WARMUP,

@@ -106,12 +106,14 @@ async fn main() {
         Some(_) => "sqlite".into(),
         None => arg("--engines").unwrap_or_else(|| "sqlite,postgres".into()),
     };
-    // Which measurements to run (default: all of them).
-    let only = arg("--only").unwrap_or_else(|| SECTIONS.join(","));
-    let wants = |section: &str| only.split(',').any(|s| s.trim() == section);
-    let runs = arg("--runs")
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(if deals > 200_000 { 7 } else { 25 });
+    let measuring = Measuring {
+        // Which measurements to run (default: all of them).
+        only: arg("--only").unwrap_or_else(|| SECTIONS.join(",")),
+        runs: arg("--runs")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(if deals > 200_000 { 7 } else { 25 }),
+        window,
+    };
     let mut rows: Vec<Row> = Vec::new();
     let mut loads: Vec<Load> = Vec::new();
     for engine in engines.split(',').map(str::trim) {
@@ -143,88 +145,119 @@ async fn main() {
             }
             continue;
         }
-        let db = store.connection().clone();
-        settle(engine, &db).await;
-        let server = Server::start(&url).await;
-        let channel = server.channel().await;
-        let rss_start = rss_mib(server.pid());
-        let now = Utc::now();
-        let run = Run {
+        measure_engine(
             engine,
-            store: &store,
-            backend: db.get_database_backend(),
-            db,
-            token,
-            manager,
-            pipeline,
-            forecasts: pb::forecast_service_client::ForecastServiceClient::new(channel.clone()),
-            channel,
-            endpoint: server.endpoint.clone(),
-            now,
-            quarter: dealdesk::domain::period::FiscalCalendar::default()
-                .quarter_of(now.date_naive()),
-            runs,
-            window,
-        };
-        // Memory after one org forecast alone, before any other load: what serving the biggest
-        // read costs, to compare between org sizes.
-        run.forecasts
-            .clone()
-            .get_forecast(authed(
-                &run.token,
-                pb::GetForecastRequest {
-                    period: run.quarter.to_string(),
-                    scope: "org".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("the org forecast");
-        let rss_forecast = rss_mib(server.pid());
-
-        if wants("winrates") {
-            winrates::measure(&run, &mut rows).await;
-        }
-        if wants("forecast") {
-            forecast::measure(&run, &mut rows).await;
-        }
-        if wants("advance") || wants("preview") {
-            let moves = advance::open_moves(&run).await;
-            if wants("advance") {
-                advance::measure(&run, &moves, &mut rows).await;
-            }
-            if wants("preview") {
-                preview::measure(&run, &moves, &mut rows).await;
-            }
-        }
-        if wants("flood") {
-            flood::measure(&run, &mut rows).await;
-        }
-        let rss_end = rss_mib(server.pid());
-        for (operation, after) in [
-            ("server RSS: start-up -> one org forecast", rss_forecast),
-            ("server RSS: start-up -> end of the run", rss_end),
-        ] {
-            rows.push(Row {
-                engine: engine.into(),
-                operation: operation.into(),
-                unit: "MiB",
-                median: after,
-                p99: after,
-                baseline: rss_start,
-                ratio: after / rss_start.max(1e-9),
-                target: "no whole-table loads".into(),
-                met: true,
-            });
-        }
-        drop(server);
-        drop(run);
+            (&store, &url),
+            (token, manager, pipeline),
+            &measuring,
+            &mut rows,
+        )
+        .await;
         drop(store);
         if let Some(scratch) = scratch.filter(|_| !keep_database) {
             scratch.remove().await;
         }
     }
     measure::report(&loads, &rows);
+}
+
+/// What to measure and how long: `--only`, `--runs`, `--seconds`.
+struct Measuring {
+    only: String,
+    runs: usize,
+    window: Duration,
+}
+
+impl Measuring {
+    fn wants(&self, section: &str) -> bool {
+        self.only.split(',').any(|s| s.trim() == section)
+    }
+}
+
+/// Every measurement asked for on one engine's loaded org: the server started on `url`, the
+/// org's `(token, manager, pipeline)`; the rows go to `rows`.
+async fn measure_engine(
+    engine: &str,
+    (store, url): (&SqlStore, &str),
+    (token, manager, pipeline): (String, UserId, uuid::Uuid),
+    measuring: &Measuring,
+    rows: &mut Vec<Row>,
+) {
+    let (runs, window) = (measuring.runs, measuring.window);
+    let wants = |section: &str| measuring.wants(section);
+    let db = store.connection().clone();
+    settle(engine, &db).await;
+    let server = Server::start(url).await;
+    let channel = server.channel().await;
+    let rss_start = rss_mib(server.pid());
+    let now = Utc::now();
+    let run = Run {
+        engine,
+        store,
+        backend: db.get_database_backend(),
+        db,
+        token,
+        manager,
+        pipeline,
+        forecasts: pb::forecast_service_client::ForecastServiceClient::new(channel.clone()),
+        channel,
+        endpoint: server.endpoint.clone(),
+        now,
+        quarter: dealdesk::domain::period::FiscalCalendar::default().quarter_of(now.date_naive()),
+        runs,
+        window,
+    };
+    // Memory after one org forecast alone, before any other load: what serving the biggest
+    // read costs, to compare between org sizes.
+    run.forecasts
+        .clone()
+        .get_forecast(authed(
+            &run.token,
+            pb::GetForecastRequest {
+                period: run.quarter.to_string(),
+                scope: "org".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("the org forecast");
+    let rss_forecast = rss_mib(server.pid());
+
+    if wants("winrates") {
+        winrates::measure(&run, rows).await;
+    }
+    if wants("forecast") {
+        forecast::measure(&run, rows).await;
+    }
+    if wants("advance") || wants("preview") {
+        let moves = advance::open_moves(&run).await;
+        if wants("advance") {
+            advance::measure(&run, &moves, rows).await;
+        }
+        if wants("preview") {
+            preview::measure(&run, &moves, rows).await;
+        }
+    }
+    if wants("flood") {
+        flood::measure(&run, rows).await;
+    }
+    let rss_end = rss_mib(server.pid());
+    for (operation, after) in [
+        ("server RSS: start-up -> one org forecast", rss_forecast),
+        ("server RSS: start-up -> end of the run", rss_end),
+    ] {
+        rows.push(Row {
+            engine: engine.into(),
+            operation: operation.into(),
+            unit: "MiB",
+            median: after,
+            p99: after,
+            baseline: rss_start,
+            ratio: after / rss_start.max(1e-9),
+            target: "no whole-table loads".into(),
+            met: true,
+        });
+    }
 }
 
 /// Leaves the freshly loaded database as a live one would be before measuring it: PostgreSQL

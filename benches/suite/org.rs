@@ -4,15 +4,15 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dealdesk::app::App;
 use dealdesk::app::ports::{AuditEntry, Created, DealDeskStore, DealStore, ForecastStore};
-use dealdesk::domain::approval::{Approver, DiscountTier, Mode, Policy, StepSpec};
+use dealdesk::domain::approval::{Approver, DiscountTier, Mode, Policy, PolicyVersion, StepSpec};
 use dealdesk::domain::approval_request::{ChainMember, RequestState};
-use dealdesk::domain::deal::DealStatus;
+use dealdesk::domain::deal::{Deal, DealStatus};
 use dealdesk::domain::directory::{Role, User, UserId};
 use dealdesk::domain::money::{Currency, ExchangeRate};
-use dealdesk::domain::pipeline::Segment;
+use dealdesk::domain::pipeline::{Pipeline, Segment};
 use dealdesk::domain::templates;
 use dealdesk::generator::{BookSpec, DeskPeople, approval_requests, generate};
 use dealdesk::persistence::SqlStore;
@@ -80,35 +80,7 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
     let app = App::new(store.clone());
     let admin = person(&app, Role::Admin, None, 0).await;
     let token = token(&app, &admin).await;
-    // 25 managers of 4 reps under each director for the large org: 505 people in the tree.
-    let reps_wanted = (deals / 2_500).clamp(16, 400);
-    let top = person(&app, Role::Leader, None, 0).await;
-    let mut reps = Vec::new();
-    let mut managers = Vec::new();
-    let mut desk = DeskPeople::default();
-    let member = |user: &User| ChainMember {
-        id: user.id,
-        role: user.profile.role,
-        active: true,
-    };
-    for d in 0..4 {
-        let director = person(&app, Role::Leader, Some(top.id), d + 1).await;
-        for m in 0..(reps_wanted / 16).max(1) {
-            let manager = person(&app, Role::Manager, Some(director.id), d * 100 + m).await;
-            managers.push(manager.id);
-            for r in 0..4 {
-                let n = d * 10_000 + m * 10 + r;
-                let rep = person(&app, Role::Rep, Some(manager.id), n).await.id;
-                let chain = vec![member(&manager), member(&director), member(&top)];
-                desk.chains.insert(rep, chain);
-                reps.push(rep);
-            }
-        }
-    }
-    for role in [Role::Finance, Role::Legal] {
-        desk.queues
-            .push((role, person(&app, role, None, 0).await.id));
-    }
+    let people = people(&app, deals).await;
     let mut pipelines = Vec::new();
     for spec in templates::all() {
         if let Ok(Created::New(p)) = app
@@ -118,7 +90,106 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
             pipelines.push(p);
         }
     }
-    let admin_principal = dealdesk::app::Principal { user: admin };
+    let policies = policies(&app, admin).await;
+    set_exchange_rates(store).await;
+    let load = Instant::now();
+    let now = Utc::now();
+    let mut book = load_book(store, (deals, open), &pipelines, &people.reps, now).await;
+    let requests = approval_requests(
+        7,
+        &book.discounted,
+        &pipelines,
+        &policies,
+        &people.desk,
+        now,
+    );
+    book.child_rows += requests
+        .iter()
+        .filter(|r| r.state == RequestState::Pending)
+        .map(|r| {
+            let (users, roles) = r.waiting_on();
+            users.len() + roles.len()
+        })
+        .sum::<usize>();
+    let insert = Instant::now();
+    store
+        .insert_requests(&requests, audit("approvalRequests"))
+        .await
+        .expect("load the requests");
+    let insert_seconds = book.insert_seconds + insert.elapsed().as_secs_f64();
+    let seconds = load.elapsed().as_secs_f64();
+    let rows = book.deals + book.history + requests.len() + book.child_rows;
+    Org {
+        token,
+        manager: people.managers[0],
+        pipeline: pipelines[1].id,
+        load: Load {
+            engine: engine.into(),
+            people: people.reps.len() + people.managers.len() + 8,
+            deals: book.deals,
+            open_deals: book.open,
+            stage_history: book.history,
+            approval_requests: requests.len(),
+            child_rows: book.child_rows,
+            rows,
+            seconds,
+            insert_seconds,
+            rows_per_second: rows as f64 / seconds,
+            database_mib: database_mib(store.connection()).await,
+        },
+    }
+}
+
+/// The reporting tree under the leader, and who approves what.
+struct People {
+    reps: Vec<UserId>,
+    managers: Vec<UserId>,
+    /// Each rep's approval chain and the finance and legal queues, for the generated requests.
+    desk: DeskPeople,
+}
+
+/// A leader, 4 directors, their managers and 4 reps under each manager (25 managers per
+/// director for the large org: 505 people in the tree), then finance and legal.
+async fn people(app: &App<SqlStore>, deals: usize) -> People {
+    let reps_wanted = (deals / 2_500).clamp(16, 400);
+    let top = person(app, Role::Leader, None, 0).await;
+    let mut reps = Vec::new();
+    let mut managers = Vec::new();
+    let mut desk = DeskPeople::default();
+    let member = |user: &User| ChainMember {
+        id: user.id,
+        role: user.profile.role,
+        active: true,
+    };
+    for d in 0..4 {
+        let director = person(app, Role::Leader, Some(top.id), d + 1).await;
+        for m in 0..(reps_wanted / 16).max(1) {
+            let manager = person(app, Role::Manager, Some(director.id), d * 100 + m).await;
+            managers.push(manager.id);
+            for r in 0..4 {
+                let n = d * 10_000 + m * 10 + r;
+                let rep = person(app, Role::Rep, Some(manager.id), n).await.id;
+                let chain = vec![member(&manager), member(&director), member(&top)];
+                desk.chains.insert(rep, chain);
+                reps.push(rep);
+            }
+        }
+    }
+    for role in [Role::Finance, Role::Legal] {
+        desk.queues
+            .push((role, person(app, role, None, 0).await.id));
+    }
+    People {
+        reps,
+        managers,
+        desk,
+    }
+}
+
+/// One approval policy per segment: up to 15% approved at once, the owner's manager up to 25%,
+/// the leader above beyond; legal for clauses outside the playbook, finance beyond 45 days.
+async fn policies(app: &App<SqlStore>, admin: User) -> Vec<PolicyVersion> {
+    let admin = dealdesk::app::Principal { user: admin };
     let mut policies = Vec::new();
     for segment in [Segment::Smb, Segment::MidMarket, Segment::Enterprise] {
         let step = |name: &str, approver| StepSpec {
@@ -149,8 +220,13 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
             payment_days_limit: 45,
             finance_step: step("Finance", Approver::Queue(Role::Finance)),
         };
-        policies.push(app.create_policy(&admin_principal, policy).await.unwrap());
+        policies.push(app.create_policy(&admin, policy).await.unwrap());
     }
+    policies
+}
+
+/// The suite's exchange rates to USD ([`TO_USD`]).
+async fn set_exchange_rates(store: &SqlStore) {
     for (from, rate) in TO_USD {
         let rate = ExchangeRate {
             from,
@@ -169,19 +245,49 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
             .await
             .unwrap();
     }
-    let audit = |resource: &str| AuditEntry {
+}
+
+/// An audit row of the bench's own bulk writes.
+fn audit(resource: &str) -> AuditEntry {
+    AuditEntry {
         actor: None,
         action: "Bench",
         resource: resource.into(),
         detail: String::new(),
         change: None,
+    }
+}
+
+/// What the generated book put in the store.
+struct Book {
+    deals: usize,
+    open: usize,
+    history: usize,
+    /// Contacts, qualification items and field-history rows.
+    child_rows: usize,
+    /// The open deals with a discount, for the approval requests.
+    discounted: Vec<Deal>,
+    /// Seconds spent in the store's bulk inserts.
+    insert_seconds: f64,
+}
+
+/// Generates the book in chunks of 25,000 deals (`open` of the `deals` still open, spread
+/// evenly over the chunks) and stores each chunk with the store's bulk insert.
+async fn load_book(
+    store: &SqlStore,
+    (deals, open): (usize, usize),
+    pipelines: &[Pipeline],
+    reps: &[UserId],
+    now: DateTime<Utc>,
+) -> Book {
+    let mut loaded = Book {
+        deals: 0,
+        open: 0,
+        history: 0,
+        child_rows: 0,
+        discounted: Vec::new(),
+        insert_seconds: 0.0,
     };
-    let load = Instant::now();
-    let mut insert_seconds = 0.0;
-    let now = Utc::now();
-    let (mut total_deals, mut total_open, mut total_history, mut child_rows) = (0, 0, 0, 0);
-    // Only the few open deals with a discount are kept for the requests.
-    let mut discounted = Vec::new();
     const CHUNK: usize = 25_000;
     for (chunk, start) in (0..deals).step_by(CHUNK).enumerate() {
         let end = (start + CHUNK).min(deals);
@@ -189,23 +295,22 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
             &BookSpec {
                 seed: 7 + chunk as u64,
                 deals: end - start,
-                // Spread evenly over the chunks.
                 open: Some(open * end / deals - open * start / deals),
                 history_days: 730,
                 now,
             },
-            &pipelines,
-            &reps,
+            pipelines,
+            reps,
         );
-        total_deals += book.deals.len();
-        total_history += book.history.len();
-        child_rows += book.field_history.len();
+        loaded.deals += book.deals.len();
+        loaded.history += book.history.len();
+        loaded.child_rows += book.field_history.len();
         for deal in &book.deals {
-            child_rows += deal.fields.contacts.len() + deal.fields.qualification.len();
+            loaded.child_rows += deal.fields.contacts.len() + deal.fields.qualification.len();
             if deal.status == DealStatus::Open {
-                total_open += 1;
+                loaded.open += 1;
                 if deal.fields.discount_bps > 0 {
-                    discounted.push(deal.clone());
+                    loaded.discounted.push(deal.clone());
                 }
             }
         }
@@ -219,44 +324,9 @@ pub async fn load_org(store: &SqlStore, engine: &str, deals: usize, open: usize)
             )
             .await
             .expect("load");
-        insert_seconds += insert.elapsed().as_secs_f64();
+        loaded.insert_seconds += insert.elapsed().as_secs_f64();
     }
-    let requests = approval_requests(7, &discounted, &pipelines, &policies, &desk, now);
-    child_rows += requests
-        .iter()
-        .filter(|r| r.state == RequestState::Pending)
-        .map(|r| {
-            let (users, roles) = r.waiting_on();
-            users.len() + roles.len()
-        })
-        .sum::<usize>();
-    let insert = Instant::now();
-    store
-        .insert_requests(&requests, audit("approvalRequests"))
-        .await
-        .expect("load the requests");
-    insert_seconds += insert.elapsed().as_secs_f64();
-    let seconds = load.elapsed().as_secs_f64();
-    let rows = total_deals + total_history + requests.len() + child_rows;
-    Org {
-        token,
-        manager: managers[0],
-        pipeline: pipelines[1].id,
-        load: Load {
-            engine: engine.into(),
-            people: reps.len() + managers.len() + 8,
-            deals: total_deals,
-            open_deals: total_open,
-            stage_history: total_history,
-            approval_requests: requests.len(),
-            child_rows,
-            rows,
-            seconds,
-            insert_seconds,
-            rows_per_second: rows as f64 / seconds,
-            database_mib: database_mib(store.connection()).await,
-        },
-    }
+    loaded
 }
 
 /// An org loaded by an earlier run and kept (`--keep-database`), measured again without
