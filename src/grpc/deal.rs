@@ -8,6 +8,7 @@ use super::request_limits::DEAL_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
+use crate::app::names::stage_name;
 use crate::app::ports::{DealEventRecord, DealFilter, DealOrder, Store, Topic};
 use crate::app::roles::require_deal_writer;
 use crate::domain::Violations;
@@ -315,7 +316,7 @@ impl<S: Store> DealService for DealApi<S> {
                 .checks
                 .iter()
                 .map(|c| pb::CriterionCheck {
-                    stage: format!("pipelines/{}/stages/{}", preview.pipeline_id, c.stage_id),
+                    stage: stage_name(preview.pipeline_id, &c.stage_id),
                     criterion: Some(criterion_to(&c.criterion)),
                     met: c.met,
                 })

@@ -11,6 +11,7 @@ use super::request_limits::USER_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::directory::UserMask;
+use crate::app::names::{token_name, user_name};
 use crate::app::ports::{Store, UserFilter};
 use crate::app::roles::require_directory_admin;
 use crate::domain::Violations;
@@ -33,15 +34,11 @@ impl<S> DirectoryApi<S> {
 /// A user on the wire.
 pub fn user_to_wire(user: &User) -> pb::User {
     pb::User {
-        name: format!("users/{}", user.id.0),
+        name: user_name(user.id),
         display_name: user.profile.display_name.clone(),
         email: user.profile.email.clone(),
         role: role_to(user.profile.role).into(),
-        manager: user
-            .profile
-            .manager_id
-            .map(|m| format!("users/{}", m.0))
-            .unwrap_or_default(),
+        manager: user.profile.manager_id.map(user_name).unwrap_or_default(),
         active: Some(user.profile.active),
         create_time: Some(timestamp(user.created_at)),
         update_time: Some(timestamp(user.updated_at)),
@@ -51,7 +48,7 @@ pub fn user_to_wire(user: &User) -> pb::User {
 
 fn token_to_wire(token: &ApiToken) -> pb::ApiToken {
     pb::ApiToken {
-        name: format!("users/{}/apiTokens/{}", token.user_id.0, token.id),
+        name: token_name(token.user_id, token.id),
         display_name: token.display_name.clone(),
         create_time: Some(timestamp(token.created_at)),
         revoke_time: token.revoked_at.map(timestamp),

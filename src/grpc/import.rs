@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::app::imports::{
     FileKind, ImportReport, ImportRequest, MAX_IMPORT_BYTES, SourceFile, TextEncoding,
 };
+use crate::app::names::user_name;
 use crate::app::ports::Store;
 use crate::domain::Violations;
 use crate::proto::import_history_request::Part;
@@ -69,7 +70,7 @@ fn report_to_wire(r: ImportReport) -> pb::ImportReport {
             .user_changes
             .into_iter()
             .map(|c| pb::UserChange {
-                user: format!("users/{}", c.user.0),
+                user: user_name(c.user),
                 applied: c.applied,
                 email: c.email,
                 field: c.field.to_string(),

@@ -11,6 +11,7 @@ use super::convert::{
 use super::request_limits::{EXIT_CRITERIA, PIPELINE_UPDATABLE, STAGES};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
+use crate::app::names::pipeline_name;
 use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
 use crate::app::roles::require_pipeline_editor;
@@ -69,7 +70,7 @@ pub fn pipeline_to_wire(pipeline: &Pipeline) -> pb::Pipeline {
         create_time: Some(timestamp(pipeline.created_at)),
         update_time: Some(timestamp(pipeline.updated_at)),
         etag: etag(pipeline.version),
-        ..spec_to_wire(&format!("pipelines/{}", pipeline.id), &pipeline.spec)
+        ..spec_to_wire(&pipeline_name(pipeline.id), &pipeline.spec)
     }
 }
 

@@ -8,6 +8,7 @@ use super::deal::{lead_source_from, lead_source_to};
 use super::{authenticate, invalid};
 use crate::app::App;
 use crate::app::forecast::Scope;
+use crate::app::names::{deal_name, pipeline_name, user_name};
 use crate::app::pipeline_metrics::{
     DEFAULT_STALE_DEALS, MAX_STALE_DEALS, MetricsRequest, PeriodMetrics, PipelineMetrics,
     SourceOutcome,
@@ -165,7 +166,7 @@ fn threshold_to(stage: String, t: Option<StaleThreshold>) -> pb::StaleThreshold 
 
 /// The metrics on the wire.
 fn metrics_to(m: &PipelineMetrics) -> pb::PipelineMetrics {
-    let pipeline = format!("pipelines/{}", m.pipeline.id);
+    let pipeline = pipeline_name(m.pipeline.id);
     let stage_name = |stage: &str| format!("{pipeline}/stages/{stage}");
     let (first, last) = (m.range.first().to_string(), m.range.last().to_string());
     pb::PipelineMetrics {
@@ -190,9 +191,9 @@ fn metrics_to(m: &PipelineMetrics) -> pb::PipelineMetrics {
             .stale_deals
             .iter()
             .map(|s| pb::StaleDeal {
-                deal: format!("deals/{}", s.deal.deal),
+                deal: deal_name(s.deal.deal),
                 display_name: s.deal.display_name.clone(),
-                owner: format!("users/{}", s.deal.owner.0),
+                owner: user_name(s.deal.owner),
                 stage: stage_name(&s.deal.stage_id),
                 stage_enter_time: Some(timestamp(s.deal.stage_entered_at)),
                 days_in_stage: s.days_in_stage,

@@ -11,6 +11,7 @@ use super::super::convert::{
 };
 use super::super::invalid;
 use super::super::request_limits::{CONTACTS, QUALIFICATION};
+use crate::app::names::{deal_name, pipeline_name, user_name};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealOrder};
 use crate::domain::Violations;
 use crate::domain::deal::{
@@ -46,13 +47,10 @@ pub(super) fn deal_event_to(r: &DealEventRecord) -> pb::DealEvent {
             DealEventKind::GateOverridden => Kind::GateOverridden,
         }
         .into(),
-        deal: format!("deals/{}", e.deal_id),
-        pipeline: format!("pipelines/{}", e.pipeline_id),
-        owner: format!("users/{}", e.owner_id.0),
-        actor: e
-            .actor
-            .map(|a| format!("users/{}", a.0))
-            .unwrap_or_default(),
+        deal: deal_name(e.deal_id),
+        pipeline: pipeline_name(e.pipeline_id),
+        owner: user_name(e.owner_id),
+        actor: e.actor.map(user_name).unwrap_or_default(),
         from_stage: e.from_stage.clone(),
         to_stage: e.to_stage.clone(),
         direction: e
@@ -159,11 +157,11 @@ pub(super) fn status_of(s: DealStatus) -> pb::deal::Status {
 pub fn deal_to_wire(d: &Deal) -> pb::Deal {
     let f = &d.fields;
     pb::Deal {
-        name: format!("deals/{}", d.id),
+        name: deal_name(d.id),
         display_name: f.display_name.clone(),
         account: f.account.clone(),
-        owner: format!("users/{}", f.owner_id.0),
-        pipeline: format!("pipelines/{}", d.pipeline_id),
+        owner: user_name(f.owner_id),
+        pipeline: pipeline_name(d.pipeline_id),
         stage: d.stage_id.clone(),
         amount: f.amount.map(money_to),
         close_date: f.close_date.map(date_to),
@@ -202,10 +200,7 @@ pub fn deal_to_wire(d: &Deal) -> pb::Deal {
             .map(|q| pb::QualificationItem {
                 element: element_to(q.element).into(),
                 status: status_to(q.status).into(),
-                set_by: q
-                    .set_by
-                    .map(|u| format!("users/{}", u.0))
-                    .unwrap_or_default(),
+                set_by: q.set_by.map(user_name).unwrap_or_default(),
                 set_time: Some(timestamp(q.set_at)),
             })
             .collect(),
@@ -223,10 +218,7 @@ pub(super) fn history_to_wire(h: &StageHistoryEntry) -> pb::StageHistoryEntry {
         from_stage: h.from_stage.clone().unwrap_or_default(),
         to_stage: h.to_stage.clone(),
         change_time: Some(timestamp(h.at)),
-        actor: h
-            .actor
-            .map(|a| format!("users/{}", a.0))
-            .unwrap_or_default(),
+        actor: h.actor.map(user_name).unwrap_or_default(),
         amount: h.amount.map(money_to),
         close_date: h.close_date.map(date_to),
         direction: direction_to(h.direction).into(),
@@ -244,7 +236,7 @@ pub(super) fn field_change_to(c: &FieldHistoryEntry) -> pb::FieldChange {
             FieldValue::Currency(c) => Value::CurrencyCode(c.code().to_string()),
             FieldValue::CloseDate(d) => Value::CloseDate(date_to(*d)),
             FieldValue::ForecastCategory(c) => Value::ForecastCategory(category_to(*c).into()),
-            FieldValue::Owner(u) => Value::Owner(format!("users/{}", u.0)),
+            FieldValue::Owner(u) => Value::Owner(user_name(*u)),
             FieldValue::Stage(s) => Value::Stage(s.clone()),
             FieldValue::Status(s) => Value::Status(status_of(*s).into()),
         }),
@@ -262,10 +254,7 @@ pub(super) fn field_change_to(c: &FieldHistoryEntry) -> pb::FieldChange {
         }
         .into(),
         change_time: Some(timestamp(c.at)),
-        actor: c
-            .actor
-            .map(|a| format!("users/{}", a.0))
-            .unwrap_or_default(),
+        actor: c.actor.map(user_name).unwrap_or_default(),
         old_value: c.old.as_ref().map(value),
         new_value: c.new.as_ref().map(value),
     }

@@ -11,7 +11,7 @@ use super::super::request_limits::{
     APPROVERS, CLAUSES, PLAYBOOK, SIZE_THRESHOLDS, TIER_STEPS, TIERS,
 };
 use super::super::{Paging, invalid};
-use crate::app::names::{request_name, step_name, user_name};
+use crate::app::names::{deal_name, request_name, step_name, user_name};
 use crate::app::ports::{ApprovalEventRecord, EventKind};
 use crate::domain::Violations;
 use crate::domain::approval::{
@@ -216,10 +216,7 @@ pub(super) fn policy_to(p: &PolicyVersion) -> pb::ApprovalPolicy {
         legal_step: Some(step_to(&policy.legal_step)),
         payment_days_limit: policy.payment_days_limit as i32,
         finance_step: Some(step_to(&policy.finance_step)),
-        creator: p
-            .creator
-            .map(|c| format!("users/{}", c.0))
-            .unwrap_or_default(),
+        creator: p.creator.map(user_name).unwrap_or_default(),
         create_time: Some(timestamp(p.created_at)),
     }
 }
@@ -301,7 +298,7 @@ pub(super) fn policy_name(segment: Segment, version: i64) -> String {
 pub fn request_to(r: &ApprovalRequest) -> pb::ApprovalRequest {
     pb::ApprovalRequest {
         name: request_name(r.id),
-        deal: format!("deals/{}", r.deal_id),
+        deal: deal_name(r.deal_id),
         requester: user_name(r.requester),
         policy: policy_name(r.segment, r.policy_version),
         discount_bps: r.terms.discount_bps as i32,
@@ -363,7 +360,7 @@ pub(super) fn event_to(e: &ApprovalEventRecord) -> pb::ApprovalEvent {
         }
         .into(),
         approval_request: request_name(e.request_id),
-        deal: format!("deals/{}", e.deal_id),
+        deal: deal_name(e.deal_id),
         step: e
             .step
             .map(|s| step_name(e.request_id, s))
