@@ -66,8 +66,8 @@ pub fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
         pipeline: format!("pipelines/{}", s.pipeline_id),
         version: s.version,
         current: s.current,
-        window_start: Some(date_to(s.window_start)),
-        window_end: Some(date_to(s.window_end)),
+        window_start_date: Some(date_to(s.window_start)),
+        window_end_date: Some(date_to(s.window_end)),
         prior_weight: s.prior_weight as i32,
         stages: s.stages.iter().map(stage_rate_to).collect(),
         segments: s
@@ -129,7 +129,7 @@ fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
             .periods
             .iter()
             .map(|p| pb::PeriodOutcome {
-                first_day: Some(date_to(p.first_day)),
+                period_start_date: Some(date_to(p.first_day)),
                 booked: p.booked,
                 expected: p.expected,
             })
@@ -196,8 +196,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
             .map_err(|e| v.extend(e))
             .ok();
-        let window_start = date_from("window_start", req.window_start.as_ref(), &mut v);
-        let window_end = date_from("window_end", req.window_end.as_ref(), &mut v);
+        let window_start = date_from("window_start_date", req.window_start_date.as_ref(), &mut v);
+        let window_end = date_from("window_end_date", req.window_end_date.as_ref(), &mut v);
         let prior_weight = match req.prior_weight {
             None => None,
             Some(k) => match u32::try_from(k) {
@@ -317,8 +317,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         Ok(Response::new(pb::Forecast {
             period: period.to_string(),
             scope: req.scope.clone(),
-            period_start: Some(date_to(start)),
-            period_end: Some(date_to(last_day)),
+            period_start_date: Some(date_to(start)),
+            period_end_date: Some(date_to(last_day)),
             currency_code: result.currency.code().to_string(),
             totals: Some(figures_to(&result.totals)),
             range: Some(range_to(&result.range)),
@@ -422,9 +422,14 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::ListExchangeRatesRequest>,
     ) -> Result<Response<pb::ListExchangeRatesResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let paging = Paging::parse(req.page_size, &req.page_token, &["ListExchangeRates"])?;
         let rates = self.app.exchange_rates(&principal).await?;
+        let (page, next_page_token) = page_by_key(rates, &paging, |(r, _)| {
+            format!("{}:{}", r.from.code(), r.to.code())
+        });
         Ok(Response::new(pb::ListExchangeRatesResponse {
-            rates: rates
+            rates: page
                 .iter()
                 .map(|(r, at)| pb::ExchangeRate {
                     from_currency: r.from.code().to_string(),
@@ -433,6 +438,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     update_time: Some(timestamp(*at)),
                 })
                 .collect(),
+            next_page_token,
         }))
     }
 
@@ -509,7 +515,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let subject = parse_name("user", "users", &req.user)
             .map_err(|e| v.extend(e))
             .ok();
-        let as_of = match req.as_of {
+        let as_of = match req.as_of_time {
             None => None,
             Some(t) => match DateTime::from_timestamp(
                 t.seconds,
@@ -517,7 +523,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             ) {
                 Some(at) => Some(at),
                 None => {
-                    v.add("as_of", "must be a valid timestamp");
+                    v.add("as_of_time", "must be a valid timestamp");
                     None
                 }
             },
@@ -573,12 +579,23 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let (period, scope, _) = period_scope_currency(&req.period, &req.scope, "")?;
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &["ListForecastSnapshots", &req.period, &req.scope],
+        )?;
         let snapshots = self
             .app
             .forecast_snapshots(&principal, period, scope)
             .await?;
+        let (page, next_page_token) = page_by_key(snapshots, &paging, |s| {
+            // Oldest first: the take time (its order kept by flipping the sign bit), then the id.
+            let micros = (s.taken_at.timestamp_micros() as u64) ^ (1 << 63);
+            format!("{micros:020}:{}", s.id)
+        });
         Ok(Response::new(pb::ListForecastSnapshotsResponse {
-            snapshots: snapshots.iter().map(forecast_snapshot_to_wire).collect(),
+            snapshots: page.iter().map(forecast_snapshot_to_wire).collect(),
+            next_page_token,
         }))
     }
 
@@ -637,10 +654,10 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
         let mut v = Violations::new();
         let days: Vec<NaiveDate> = AS_OF_DAYS
-            .within(&mut v, "as_of", &req.as_of)
+            .within(&mut v, "as_of_dates", &req.as_of_dates)
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
+            .filter_map(|(i, d)| date_from(&format!("as_of_dates[{i}]"), Some(d), &mut v))
             .collect();
         if !v.is_empty() {
             return Err(invalid(v));
@@ -658,7 +675,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 .points
                 .iter()
                 .map(|p| pb::BacktestPoint {
-                    as_of: Some(date_to(p.as_of)),
+                    as_of_date: Some(date_to(p.as_of)),
                     closed_won: p.closed_won,
                     open_deals: p.open_deals as i64,
                     methods: p.methods.iter().map(method_point_to).collect(),
@@ -888,4 +905,26 @@ fn call_inputs(
         (Some(period), Some(amounts), true) => Ok((period, amounts)),
         _ => Err(invalid(v)),
     }
+}
+
+/// One page of a list read whole (the exchange-rate table, a period's snapshots: both small),
+/// ordered by `key`; the page token carries the key of the page's last item, so a page stays
+/// right when items are added before it. The token is empty on the last page.
+fn page_by_key<T>(
+    mut items: Vec<T>,
+    paging: &Paging,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
+    items.sort_by_cached_key(&key);
+    let start = match &paging.after {
+        Some(after) => items.partition_point(|item| key(item) <= *after),
+        None => 0,
+    };
+    let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
+    let more = items.len().saturating_sub(start) > limit;
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    // `next_token` gives a token only for a full page: a last page that is full gets none.
+    let returned = if more { page.len() } else { 0 };
+    let next = paging.next_token(returned, page.last().map(&key));
+    (page, next)
 }
