@@ -106,8 +106,8 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
     };
     let win_rate_request = pb::ComputeWinRatesRequest {
         pipeline: format!("pipelines/{pipeline}"),
-        window_start: date(window_start),
-        window_end: date(window_end),
+        window_start_date: date(window_start),
+        window_end_date: date(window_end),
         ..Default::default()
     };
     let (from, to) = (window_start, window_end + chrono::Duration::days(1));

@@ -170,7 +170,7 @@ impl<S: Store> App<S> {
         let k = request.prior_weight.unwrap_or(DEFAULT_PRIOR_WEIGHT);
         let mut violations = Violations::new();
         if window_start > window_end {
-            violations.add("window_start", "must not be after window_end");
+            violations.add("window_start_date", "must not be after window_end_date");
         }
         if k > 1000 {
             violations.add("prior_weight", "must be between 0 and 1000");

@@ -125,8 +125,8 @@ impl<S: Store> DealService for DealApi<S> {
                 None
             }
         };
-        let close_from = date_from("close_date_from", req.close_date_from.as_ref(), &mut v);
-        let close_to = date_from("close_date_to", req.close_date_to.as_ref(), &mut v);
+        let close_from = date_from("min_close_date", req.min_close_date.as_ref(), &mut v);
+        let close_to = date_from("max_close_date", req.max_close_date.as_ref(), &mut v);
         if req.query.chars().count() > 200 {
             v.add("query", "must be at most 200 characters");
         }
@@ -144,8 +144,8 @@ impl<S: Store> DealService for DealApi<S> {
                 &req.stage,
                 req.forecast_category,
                 req.status,
-                req.close_date_from,
-                req.close_date_to,
+                req.min_close_date,
+                req.max_close_date,
                 &req.query,
                 &req.order_by
             )

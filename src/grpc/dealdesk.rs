@@ -6,7 +6,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::convert::{parse_name, role_from, segment_from};
+use super::convert::{parse_name, role_from};
 use super::deal::date_from;
 use super::{
     EVENT_BATCH, Paging, Wakeups, authenticate, created, follow, idempotency_key, invalid,
@@ -24,7 +24,8 @@ mod convert;
 
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
-    policy_name, policy_to, request_state_from, request_to, step_to, terms_from, time_from,
+    policy_name, policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from,
+    time_from,
 };
 
 /// The DealDeskService adapter.
@@ -105,18 +106,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ApprovalPolicy>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let segment = segment_from(req.segment);
-        if segment.is_none() {
-            v.add("segment", "must be SMB, MID_MARKET or ENTERPRISE");
-        }
-        if req.version < 0 {
-            v.add("version", "must not be negative");
-        }
-        let (Some(segment), true) = (segment, v.is_empty()) else {
-            return Err(invalid(v));
-        };
-        let version = (req.version > 0).then_some(req.version);
+        let (segment, version) = policy_name_from(&req.name).map_err(invalid)?;
         let policy = self.app.get_policy(&principal, segment, version).await?;
         Ok(Response::new(policy_to(&policy)))
     }

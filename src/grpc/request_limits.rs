@@ -22,8 +22,8 @@ pub const MAX_BACKTEST_DAYS: usize = 60;
 pub const CLAUSES: Repeated = records(3, "clauses", MAX_CLAUSES, "clause codes");
 /// `GetForecastRequest.snapshots` (3).
 pub const SNAPSHOTS: Repeated = records(3, "snapshots", MAX_FORECAST_SNAPSHOTS, "snapshots");
-/// `BacktestForecastRequest.as_of` (3).
-pub const AS_OF_DAYS: Repeated = records(3, "as_of", MAX_BACKTEST_DAYS, "days");
+/// `BacktestForecastRequest.as_of_dates` (3).
+pub const AS_OF_DAYS: Repeated = records(3, "as_of_dates", MAX_BACKTEST_DAYS, "days");
 
 /// `Deal.contacts` (17).
 pub const CONTACTS: Repeated = records(17, "contacts", MAX_CONTACTS, "contacts");

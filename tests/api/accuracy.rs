@@ -197,12 +197,12 @@ async fn june(app: &TestApp) -> June {
             &app.admin_token,
             pb::ComputeWinRatesRequest {
                 pipeline: pipeline.name.clone(),
-                window_start: Some(dealdesk::proto::google::r#type::Date {
+                window_start_date: Some(dealdesk::proto::google::r#type::Date {
                     year: 2025,
                     month: 1,
                     day: 1,
                 }),
-                window_end: Some(dealdesk::proto::google::r#type::Date {
+                window_end_date: Some(dealdesk::proto::google::r#type::Date {
                     year: 2025,
                     month: 12,
                     day: 31,
@@ -321,7 +321,7 @@ contract_test!(
         let request = pb::BacktestForecastRequest {
             period: "2025-06".into(),
             scope: june.manager.0.name.clone(),
-            as_of: vec![date(1), date(15)],
+            as_of_dates: vec![date(1), date(15)],
             currency_code: String::new(),
         };
         let mut forecasts = app.forecasts().await;
@@ -424,8 +424,8 @@ contract_test!(
                 &app.admin_token,
                 pb::ComputeWinRatesRequest {
                     pipeline: june.pipeline.clone(),
-                    window_start: Some(date(1)),
-                    window_end: Some(dealdesk::proto::google::r#type::Date {
+                    window_start_date: Some(date(1)),
+                    window_end_date: Some(dealdesk::proto::google::r#type::Date {
                         year: 2026,
                         month: 12,
                         day: 1,
@@ -506,6 +506,7 @@ contract_test!(
                 pb::ListForecastSnapshotsRequest {
                     period: "2025-06".into(),
                     scope: june.manager.0.name.clone(),
+                    ..Default::default()
                 },
             ))
             .await
@@ -633,7 +634,7 @@ contract_test!(
         let days: Vec<i32> = backtest
             .points
             .iter()
-            .map(|p| p.as_of.unwrap().day)
+            .map(|p| p.as_of_date.unwrap().day)
             .collect();
         assert_eq!(days, [1, 8, 15, 22, 29]);
         assert_eq!(backtest.points.last().unwrap().closed_won, 50_000);

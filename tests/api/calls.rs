@@ -67,7 +67,7 @@ async fn read(
             pb::GetForecastCallRequest {
                 period: PERIOD.into(),
                 user: user.name.clone(),
-                as_of,
+                as_of_time: as_of,
             },
         ))
         .await
@@ -224,7 +224,7 @@ contract_test!(bad_calls_are_refused_with_their_fields, |app| {
             pb::GetForecastCallRequest {
                 period: PERIOD.into(),
                 user: "users/nope".into(),
-                as_of: None,
+                as_of_time: None,
             },
         ))
         .await

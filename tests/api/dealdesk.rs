@@ -93,8 +93,7 @@ contract_test!(
             .get_approval_policy(authed(
                 &rep_token,
                 pb::GetApprovalPolicyRequest {
-                    segment: pb::Segment::MidMarket as i32,
-                    version: 0,
+                    name: "approvalPolicies/mid-market/versions/latest".into(),
                 },
             ))
             .await
@@ -105,8 +104,7 @@ contract_test!(
             .get_approval_policy(authed(
                 &rep_token,
                 pb::GetApprovalPolicyRequest {
-                    segment: pb::Segment::MidMarket as i32,
-                    version: 1,
+                    name: first.name.clone(),
                 },
             ))
             .await
@@ -119,14 +117,94 @@ contract_test!(
             .get_approval_policy(authed(
                 &rep_token,
                 pb::GetApprovalPolicyRequest {
-                    segment: pb::Segment::Smb as i32,
-                    version: 0,
+                    name: "approvalPolicies/smb/versions/latest".into(),
                 },
             ))
             .await
             .unwrap_err();
         assert_error(&status, Code::NotFound, "NOT_FOUND");
         assert_eq!(app.count("approval_policies").await, 2);
+    }
+);
+
+contract_test!(a_policy_is_read_by_the_name_a_preview_returns, |app| {
+    let rep = app.user(Role::Rep, None).await;
+    let pipeline = template_pipeline(&app, pb::Segment::MidMarket).await;
+    let deal = create_deal(&app, &rep.1, acme(&pipeline, None)).await;
+    let created = create_policy(&app, &app.admin_token, policy())
+        .await
+        .unwrap();
+    let mut client = app.deal_desk().await;
+    let preview = client
+        .preview_approval_route(authed(
+            &rep.1,
+            pb::PreviewApprovalRouteRequest {
+                deal: deal.name.clone(),
+                discount_bps: 2200,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let read = client
+        .get_approval_policy(authed(
+            &rep.1,
+            pb::GetApprovalPolicyRequest {
+                name: preview.policy.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, created);
+    assert_eq!(read.name, preview.policy);
+});
+
+contract_test!(
+    a_malformed_policy_name_is_invalid_and_an_unknown_one_not_found,
+    |app| {
+        let (_, rep_token) = app.user(Role::Rep, None).await;
+        create_policy(&app, &app.admin_token, policy())
+            .await
+            .unwrap();
+        let client = app.deal_desk().await;
+        let get = |name: &str| {
+            let request = authed(
+                &rep_token,
+                pb::GetApprovalPolicyRequest { name: name.into() },
+            );
+            let mut client = client.clone();
+            async move { client.get_approval_policy(request).await }
+        };
+        for malformed in [
+            "",
+            "approvalPolicies/mid-market",
+            "approvalPolicies/mid-market/versions/",
+            "approvalPolicies/mid-market/versions/0",
+            "approvalPolicies/mid-market/versions/-1",
+            "approvalPolicies/mid-market/versions/+1",
+            "approvalPolicies/mid-market/versions/one",
+            "approvalPolicies/MID_MARKET/versions/1",
+            "approvalPolicies/mid-market/versions/1/extra",
+            "policies/mid-market/versions/1",
+        ] {
+            let status = get(malformed).await.unwrap_err();
+            assert_eq!(violated_fields(&status), ["name"], "{malformed:?}");
+        }
+        for unknown in [
+            "approvalPolicies/mid-market/versions/2",
+            "approvalPolicies/enterprise/versions/1",
+            "approvalPolicies/smb/versions/latest",
+        ] {
+            let status = get(unknown).await.unwrap_err();
+            assert_error(&status, Code::NotFound, "NOT_FOUND");
+        }
+        let latest = get("approvalPolicies/mid-market/versions/latest")
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(latest.name, "approvalPolicies/mid-market/versions/1");
     }
 );
 

@@ -2053,8 +2053,8 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
     );
     assert_eq!(
         by(pb::ListDealsRequest {
-            close_date_from: in_days(10),
-            close_date_to: in_days(20),
+            min_close_date: in_days(10),
+            max_close_date: in_days(20),
             ..Default::default()
         })
         .await,
@@ -2063,7 +2063,7 @@ contract_test!(list_filters_combine_and_the_query_ignores_case, |app| {
     );
     assert_eq!(
         by(pb::ListDealsRequest {
-            close_date_from: in_days(11),
+            min_close_date: in_days(11),
             ..Default::default()
         })
         .await,
@@ -2178,7 +2178,7 @@ contract_test!(deals_order_by_close_date_soonest_first, |app| {
     four_deals(&app, &rep).await;
     let dated = |order_by: &str| pb::ListDealsRequest {
         order_by: order_by.into(),
-        close_date_from: Some(date(today())),
+        min_close_date: Some(date(today())),
         ..Default::default()
     };
     let shown = list(&app, &rep.token, dated("close_date"))

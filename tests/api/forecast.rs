@@ -328,7 +328,7 @@ async fn try_set_rate(
 async fn exchange_rates(app: &TestApp, token: &str) -> Vec<(String, String, f64)> {
     app.forecasts()
         .await
-        .list_exchange_rates(authed(token, pb::ListExchangeRatesRequest {}))
+        .list_exchange_rates(authed(token, pb::ListExchangeRatesRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -497,9 +497,13 @@ contract_test!(
         assert_eq!(snapshot.pipeline, h.pipeline.name);
         assert_eq!((snapshot.version, snapshot.current), (1, true));
         assert_eq!(snapshot.prior_weight, 10, "unset means 10");
-        assert_eq!(snapshot.window_end, Some(date(today())), "default: today");
         assert_eq!(
-            snapshot.window_start,
+            snapshot.window_end_date,
+            Some(date(today())),
+            "default: today"
+        );
+        assert_eq!(
+            snapshot.window_start_date,
             Some(date(today() - Months::new(12))),
             "default: a year before the end"
         );
@@ -600,14 +604,14 @@ contract_test!(
         let snapshot = compute(
             &app,
             pb::ComputeWinRatesRequest {
-                window_end: Some(date(yesterday)),
+                window_end_date: Some(date(yesterday)),
                 ..rates_of(&h.pipeline)
             },
         )
         .await;
-        assert_eq!(snapshot.window_end, Some(date(yesterday)));
+        assert_eq!(snapshot.window_end_date, Some(date(yesterday)));
         assert_eq!(
-            snapshot.window_start,
+            snapshot.window_start_date,
             Some(date(yesterday - Months::new(12)))
         );
         // Every deal closed today: nothing in the window. n 0, no raw rate, the prior as the smoothed
@@ -629,8 +633,8 @@ contract_test!(
         let today_only = compute(
             &app,
             pb::ComputeWinRatesRequest {
-                window_start: Some(date(today())),
-                window_end: Some(date(today())),
+                window_start_date: Some(date(today())),
+                window_end_date: Some(date(today())),
                 ..rates_of(&h.pipeline)
             },
         )
@@ -1228,8 +1232,8 @@ contract_test!(
         assert_eq!(f.period, this_month());
         assert_eq!(f.scope, t.manager.name());
         assert_eq!(f.currency_code, "USD");
-        assert_eq!(f.period_start, Some(date(month_start)));
-        assert_eq!(f.period_end, Some(date(last_day_of_month(today()))));
+        assert_eq!(f.period_start_date, Some(date(month_start)));
+        assert_eq!(f.period_end_date, Some(date(last_day_of_month(today()))));
         assert_eq!(f.snapshots, vec![w.snapshot.name.clone()]);
 
         // The weighted amounts from the snapshot's rates, as the hand computation above.
@@ -1374,8 +1378,8 @@ contract_test!(leader_and_org_forecasts_roll_up_every_team, |app| {
     let q_start =
         NaiveDate::from_ymd_opt(today().year(), (today().month() - 1) / 3 * 3 + 1, 1).unwrap();
     let q_end = q_start + Months::new(3) - Days::new(1);
-    assert_eq!(q.period_start, Some(date(q_start)));
-    assert_eq!(q.period_end, Some(date(q_end)));
+    assert_eq!(q.period_start_date, Some(date(q_start)));
+    assert_eq!(q.period_end_date, Some(date(q_end)));
     let quarter_totals = if next_month() <= q_end {
         figures(300_000, 54_456 + 41_250, 30_000, 32_345, 149_000, 7_000, 8)
     } else {
@@ -1921,20 +1925,20 @@ contract_test!(compute_win_rates_rejects_bad_input, |app| {
     };
     assert_eq!(
         bad(pb::ComputeWinRatesRequest {
-            window_start: day(2026, 3, 2),
-            window_end: day(2026, 3, 1),
+            window_start_date: day(2026, 3, 2),
+            window_end_date: day(2026, 3, 1),
             ..rates_of(&p)
         })
         .await,
-        ["window_start"]
+        ["window_start_date"]
     );
     assert_eq!(
         bad(pb::ComputeWinRatesRequest {
-            window_end: day(2026, 2, 30),
+            window_end_date: day(2026, 2, 30),
             ..rates_of(&p)
         })
         .await,
-        ["window_end"]
+        ["window_end_date"]
     );
     for k in [5_000, 1_001, -1] {
         assert_eq!(
@@ -2053,3 +2057,169 @@ contract_test!(set_exchange_rate_rejects_bad_rates, |app| {
     assert_eq!(app.count("exchange_rates").await, 0);
     assert!(exchange_rates(&app, &admin).await.is_empty());
 });
+
+contract_test!(
+    exchange_rates_are_listed_a_page_at_a_time_by_currency_pair,
+    |app| {
+        let admin = app.admin_token.clone();
+        for from in ["JPY", "EUR", "AUD", "GBP", "CAD"] {
+            try_set_rate(&app, &admin, from, "USD", 1.5).await.unwrap();
+        }
+        let mut client = app.forecasts().await;
+        let mut pages = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_exchange_rates(authed(
+                    &admin,
+                    pb::ListExchangeRatesRequest {
+                        page_size: 2,
+                        page_token,
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            pages.push(
+                page.rates
+                    .iter()
+                    .map(|r| r.from_currency.clone())
+                    .collect::<Vec<_>>(),
+            );
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        assert_eq!(
+            pages,
+            [vec!["AUD", "CAD"], vec!["EUR", "GBP"], vec!["JPY"]],
+            "pages of two, by currency pair, the last without a token"
+        );
+        let all = client
+            .list_exchange_rates(authed(&admin, pb::ListExchangeRatesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (all.rates.len(), all.next_page_token.as_str()),
+            (5, ""),
+            "page size 0 means the default, 50"
+        );
+    }
+);
+
+contract_test!(
+    forecast_snapshots_are_listed_a_page_at_a_time_oldest_first,
+    |app| {
+        let admin = app.admin_token.clone();
+        let mut client = app.forecasts().await;
+        let mut taken = Vec::new();
+        for i in 0..3 {
+            let snapshot = client
+                .snapshot_forecast(authed(
+                    &admin,
+                    pb::SnapshotForecastRequest {
+                        period: "2026-Q4".into(),
+                        scope: "org".into(),
+                        request_id: format!("snap-{i}"),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            taken.push(snapshot.name);
+        }
+        let list = |page_size: i32, page_token: String| pb::ListForecastSnapshotsRequest {
+            period: "2026-Q4".into(),
+            scope: "org".into(),
+            page_size,
+            page_token,
+        };
+        let first = client
+            .list_forecast_snapshots(authed(&admin, list(2, String::new())))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(first.snapshots.len(), 2);
+        assert!(!first.next_page_token.is_empty());
+        let second = client
+            .list_forecast_snapshots(authed(&admin, list(2, first.next_page_token.clone())))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(second.next_page_token, "", "the last page has no token");
+        let listed: Vec<String> = first
+            .snapshots
+            .iter()
+            .chain(&second.snapshots)
+            .map(|s| s.name.clone())
+            .collect();
+        let whole: Vec<String> = client
+            .list_forecast_snapshots(authed(&admin, list(0, String::new())))
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshots
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(listed, whole, "the pages in the order of the whole list");
+        let (mut listed, mut taken) = (listed, taken);
+        listed.sort();
+        taken.sort();
+        assert_eq!(listed, taken, "every snapshot once");
+        // A token is bound to its period and scope.
+        let (rep, _) = app.user(Role::Rep, None).await;
+        let other_scope = client
+            .list_forecast_snapshots(authed(
+                &admin,
+                pb::ListForecastSnapshotsRequest {
+                    scope: rep.name.clone(),
+                    ..list(2, first.next_page_token)
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&other_scope), ["page_token"]);
+    }
+);
+
+contract_test!(
+    exchange_rate_and_forecast_snapshot_lists_refuse_bad_paging,
+    |app| {
+        let admin = app.admin_token.clone();
+        let mut client = app.forecasts().await;
+        for (page_size, page_token, field) in [
+            (-1, "", "page_size"),
+            (i32::MIN, "", "page_size"),
+            (0, "not-a-token", "page_token"),
+        ] {
+            let status = client
+                .list_exchange_rates(authed(
+                    &admin,
+                    pb::ListExchangeRatesRequest {
+                        page_size,
+                        page_token: page_token.into(),
+                    },
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(violated_fields(&status), [field], "exchange rates");
+            let status = client
+                .list_forecast_snapshots(authed(
+                    &admin,
+                    pb::ListForecastSnapshotsRequest {
+                        period: "2026-Q4".into(),
+                        scope: "org".into(),
+                        page_size,
+                        page_token: page_token.into(),
+                    },
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(violated_fields(&status), [field], "forecast snapshots");
+        }
+    }
+);

@@ -972,6 +972,15 @@ const PAGED: &[(&str, Valid)] = &[
     ("ForecastService/ListWinRateSnapshots", |x, _| {
         (as_(&x.rep), (&valid::list_win_rate_snapshots(x)).into())
     }),
+    ("ForecastService/ListExchangeRates", |x, _| {
+        (
+            as_(&x.rep),
+            (&pb::ListExchangeRatesRequest::default()).into(),
+        )
+    }),
+    ("ForecastService/ListForecastSnapshots", |x, _| {
+        (as_(&x.rep), (&valid::list_forecast_snapshots(x)).into())
+    }),
 ];
 
 /// Idempotency: a request id that is not a short printable key.
@@ -1171,6 +1180,14 @@ mod valid {
     pub(super) fn list_win_rate_snapshots(fx: &Fixture) -> pb::ListWinRateSnapshotsRequest {
         pb::ListWinRateSnapshotsRequest {
             parent: fx.pipeline.clone(),
+            ..Default::default()
+        }
+    }
+
+    pub(super) fn list_forecast_snapshots(fx: &Fixture) -> pb::ListForecastSnapshotsRequest {
+        pb::ListForecastSnapshotsRequest {
+            period: "2026-Q4".into(),
+            scope: fx.rep.name(),
             ..Default::default()
         }
     }
@@ -2115,8 +2132,8 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("status")
                 }
                 5 => {
-                    r.close_date_from = Some(bad_date(rng));
-                    field("close_date_from")
+                    r.min_close_date = Some(bad_date(rng));
+                    field("min_close_date")
                 }
                 6 => {
                     r.query = huge(rng);
@@ -2136,8 +2153,8 @@ fn deals(fx: &Arc<Fixture>, f: &mut Families) {
                     field("order_by")
                 }
                 _ => {
-                    r.close_date_to = Some(bad_date(rng));
-                    field("close_date_to")
+                    r.max_close_date = Some(bad_date(rng));
+                    field("max_close_date")
                 }
             };
             (as_(&x.rep), r, expect)
@@ -2537,8 +2554,7 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
     f.credentials(
         "DealDeskService/GetApprovalPolicy",
         pb::GetApprovalPolicyRequest {
-            segment: pb::Segment::MidMarket as i32,
-            version: 0,
+            name: "approvalPolicies/mid-market/versions/latest".into(),
         },
     );
     let x = fx.clone();
@@ -2546,25 +2562,35 @@ fn dealdesk(fx: &Arc<Fixture>, f: &mut Families) {
         "DealDeskService/GetApprovalPolicy",
         "get policy: bad or unknown",
         move |rng| {
-            let (segment, version, expect) = match rng.below(4) {
-                0 => (bad_enum(rng), 0, field("segment")),
+            let (name, expect) = match rng.below(4) {
+                0 => (bad_name(rng, "approvalPolicies"), field("name")),
                 1 => (
-                    pb::Segment::MidMarket as i32,
-                    *pick(rng, &[-1, i64::MIN]),
-                    field("version"),
+                    (*pick(
+                        rng,
+                        &[
+                            "approvalPolicies/mid-market/versions/0",
+                            "approvalPolicies/mid-market/versions/-1",
+                            "approvalPolicies/midmarket/versions/1",
+                            "approvalPolicies/mid-market/1",
+                            "approvalPolicies/mid-market/versions/1/x",
+                        ],
+                    ))
+                    .to_string(),
+                    field("name"),
                 ),
                 2 => (
-                    pb::Segment::MidMarket as i32,
-                    *pick(rng, &[2, 999, i64::MAX]),
+                    format!(
+                        "approvalPolicies/mid-market/versions/{}",
+                        pick(rng, &[2, 999, i64::MAX])
+                    ),
                     Expect::Code(Code::NotFound),
                 ),
-                _ => (pb::Segment::Smb as i32, 0, Expect::Code(Code::NotFound)),
+                _ => (
+                    "approvalPolicies/smb/versions/latest".to_string(),
+                    Expect::Code(Code::NotFound),
+                ),
             };
-            (
-                as_(&x.rep),
-                pb::GetApprovalPolicyRequest { segment, version },
-                expect,
-            )
+            (as_(&x.rep), pb::GetApprovalPolicyRequest { name }, expect)
         },
     );
 
@@ -3005,21 +3031,21 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                     field("prior_weight")
                 }
                 2 => {
-                    r.window_start = Some(bad_date(rng));
-                    field("window_start")
+                    r.window_start_date = Some(bad_date(rng));
+                    field("window_start_date")
                 }
                 3 => {
-                    r.window_start = Some(Date {
+                    r.window_start_date = Some(Date {
                         year: 2026,
                         month: 6,
                         day: 1,
                     });
-                    r.window_end = Some(Date {
+                    r.window_end_date = Some(Date {
                         year: 2025,
                         month: 6,
                         day: 1,
                     });
-                    field("window_start")
+                    field("window_start_date")
                 }
                 _ => {
                     r.pipeline = format!("pipelines/{}", unknown_id(rng));
@@ -3197,7 +3223,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
 
     f.credentials(
         "ForecastService/ListExchangeRates",
-        pb::ListExchangeRatesRequest {},
+        pb::ListExchangeRatesRequest::default(),
     );
 
     let call = || pb::SubmitForecastCallRequest {
@@ -3337,7 +3363,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
     let get_call = |fx: &Fixture| pb::GetForecastCallRequest {
         period: "2026-Q4".into(),
         user: fx.rep.name(),
-        as_of: None,
+        as_of_time: None,
     };
     f.credentials("ForecastService/GetForecastCall", get_call(fx));
     let x = fx.clone();
@@ -3356,8 +3382,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                     field("user")
                 }
                 2 => {
-                    r.as_of = Some(bad_timestamp(rng));
-                    field("as_of")
+                    r.as_of_time = Some(bad_timestamp(rng));
+                    field("as_of_time")
                 }
                 _ => {
                     r.user = x.other_rep.name();
@@ -3390,6 +3416,7 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
     let listsnap = |fx: &Fixture| pb::ListForecastSnapshotsRequest {
         period: "2026-Q4".into(),
         scope: fx.rep.name(),
+        ..Default::default()
     };
     f.credentials("ForecastService/ListForecastSnapshots", listsnap(fx));
     let x = fx.clone();
@@ -3433,8 +3460,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
             let mut r = backtest(&x);
             let expect = match rng.below(5) {
                 0 => {
-                    r.as_of = vec![bad_date(rng)];
-                    field("as_of[0]")
+                    r.as_of_dates = vec![bad_date(rng)];
+                    field("as_of_dates[0]")
                 }
                 1 => {
                     let d = Date {
@@ -3442,8 +3469,8 @@ fn forecasts(fx: &Arc<Fixture>, f: &mut Families) {
                         month: 10,
                         day: 15,
                     };
-                    r.as_of = vec![d; 101 + rng.below(500)];
-                    field("as_of")
+                    r.as_of_dates = vec![d; 101 + rng.below(500)];
+                    field("as_of_dates")
                 }
                 2 => {
                     r.currency_code = bad_currency(rng);

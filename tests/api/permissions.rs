@@ -1279,7 +1279,7 @@ fn calls() -> Vec<Call> {
                 let mut forecasts = org.c.forecasts.clone();
                 done(
                     forecasts
-                        .list_exchange_rates(req(token, pb::ListExchangeRatesRequest {}))
+                        .list_exchange_rates(req(token, pb::ListExchangeRatesRequest::default()))
                         .await,
                 )
             }
@@ -1362,7 +1362,7 @@ fn calls() -> Vec<Call> {
                             pb::GetForecastCallRequest {
                                 period: PERIOD.into(),
                                 user: rep,
-                                as_of: None,
+                                as_of_time: None,
                             },
                         ))
                         .await,
@@ -1401,6 +1401,7 @@ fn calls() -> Vec<Call> {
                         pb::ListForecastSnapshotsRequest {
                             period: PERIOD.into(),
                             scope: rep,
+                            ..Default::default()
                         },
                     ))
                     .await
@@ -1472,8 +1473,7 @@ fn calls() -> Vec<Call> {
                     desk.get_approval_policy(req(
                         token,
                         pb::GetApprovalPolicyRequest {
-                            segment: pb::Segment::MidMarket as i32,
-                            version: 0,
+                            name: "approvalPolicies/mid-market/versions/latest".into(),
                         },
                     ))
                     .await,

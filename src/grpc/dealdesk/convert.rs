@@ -294,6 +294,40 @@ pub(super) fn policy_name(segment: Segment, version: i64) -> String {
     )
 }
 
+/// Parses `approvalPolicies/{segment}/versions/{version}` (the form [`policy_name`] writes) into
+/// the segment and the version, `None` for `latest`.
+pub(super) fn policy_name_from(name: &str) -> Result<(Segment, Option<i64>), Violations> {
+    let malformed = || {
+        Violations::one(
+            "name",
+            "must be approvalPolicies/{segment}/versions/{version}, the segment smb, \
+             mid-market or enterprise, the version a positive number or latest",
+        )
+    };
+    let mut parts = name.split('/');
+    let (Some("approvalPolicies"), Some(slug), Some("versions"), Some(version), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(malformed());
+    };
+    let segment = [Segment::Smb, Segment::MidMarket, Segment::Enterprise]
+        .into_iter()
+        .find(|s| segment_slug(*s) == slug)
+        .ok_or_else(malformed)?;
+    let version = match version {
+        "latest" => None,
+        digits => match digits.parse::<i64>() {
+            Ok(n) if n > 0 && !digits.starts_with('+') => Some(n),
+            _ => return Err(malformed()),
+        },
+    };
+    Ok((segment, version))
+}
+
 /// The wire form of a request.
 pub fn request_to(r: &ApprovalRequest) -> pb::ApprovalRequest {
     pb::ApprovalRequest {

@@ -1,19 +1,22 @@
-//! ForecastService: win-rate snapshots, forecasts and exchange rates.
+//! ForecastService handlers: win-rate snapshots, forecasts, calls, snapshots and exchange rates;
+//! the wire conversions they share live in `convert`.
 
 use chrono::{DateTime, NaiveDate};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
-use uuid::Uuid;
+
+mod convert;
+use convert::{
+    calibration_to, call_inputs, event_to_wire, forecast_snapshot_to_wire, forecast_to,
+    level_to_wire, method_point_to, money_to, parse_currency, parse_scope, parse_snapshot_name,
+    period_scope_currency, score_to, snapshot_to_wire, summary_to,
+};
 
 use super::convert::{parse_name, timestamp};
-use super::deal::{category_to, date_from, date_to};
+use super::deal::{date_from, date_to};
 use super::request_limits::{AS_OF_DAYS, SNAPSHOTS};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
-use crate::app::accuracy::Score;
-use crate::app::backtest::MethodPoint;
-use crate::app::forecast::Scope;
-use crate::app::period_forecast::ForecastMethod;
 use crate::app::ports::Store;
 use crate::app::roles::{
     require_call_adjuster, require_deal_judge, require_exchange_rate_setter, require_rate_setter,
@@ -21,15 +24,9 @@ use crate::app::roles::{
 };
 use crate::app::win_rates::WinRateRequest;
 use crate::domain::Violations;
-use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
-use crate::domain::calendar::PeriodKind;
-use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
-use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
-use crate::domain::money::{Currency, ExchangeRate, Money};
+use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
-use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
-use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
 
 /// The ForecastService adapter.
@@ -42,143 +39,6 @@ impl<S> ForecastApi<S> {
     /// The adapter over `app`.
     pub fn new(app: App<S>) -> Self {
         Self { app }
-    }
-}
-
-fn stage_rate_to(r: &StageRate) -> pb::StageWinRate {
-    pb::StageWinRate {
-        stage_id: r.stage_id.clone(),
-        n: r.cohort.n as i64,
-        wins: r.cohort.wins as i64,
-        raw_rate: r.rate.raw,
-        smoothed_rate: r.rate.smoothed,
-        wilson_low: r.rate.wilson_low,
-        wilson_high: r.rate.wilson_high,
-        value_weighted_rate: r.rate.value_weighted,
-        prior: r.prior,
-    }
-}
-
-/// A snapshot on the wire.
-pub fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
-    pb::WinRateSnapshot {
-        name: format!("pipelines/{}/winRateSnapshots/{}", s.pipeline_id, s.version),
-        pipeline: format!("pipelines/{}", s.pipeline_id),
-        version: s.version,
-        current: s.current,
-        window_start: Some(date_to(s.window_start)),
-        window_end: Some(date_to(s.window_end)),
-        prior_weight: s.prior_weight as i32,
-        stages: s.stages.iter().map(stage_rate_to).collect(),
-        segments: s
-            .segments
-            .iter()
-            .map(|seg| pb::SegmentWinRate {
-                kind: match seg.kind {
-                    SegmentKind::LeadSource => pb::segment_win_rate::Kind::LeadSource,
-                    SegmentKind::Team => pb::segment_win_rate::Kind::Team,
-                }
-                .into(),
-                value: seg.value.clone(),
-                rate: Some(stage_rate_to(&seg.rate)),
-            })
-            .collect(),
-        creator: s
-            .creator
-            .map(|c| format!("users/{}", c.0))
-            .unwrap_or_default(),
-        create_time: Some(timestamp(s.created_at)),
-        period_rates: s.period_rates.iter().map(period_rates_to).collect(),
-    }
-}
-
-fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
-    use pb::period_rate_table::Kind;
-    pb::PeriodRateTable {
-        kind: match t.kind {
-            PeriodKind::Month => Kind::Month,
-            PeriodKind::Quarter => Kind::Quarter,
-        }
-        .into(),
-        learn_time: Some(timestamp(t.learned_at)),
-        window_days: i32::try_from(t.window_days).unwrap_or(i32::MAX),
-        prior_weight: i32::try_from(t.prior_weight).unwrap_or(i32::MAX),
-        size_cuts: t.size_cuts.map(Vec::from).unwrap_or_default(),
-        in_period_share: t.in_period_share,
-        cells: t
-            .cells()
-            .map(|(stage, key, c)| pb::PeriodRateCell {
-                stage: stage.to_string(),
-                horizon_from_days: HORIZON_BUCKET_STARTS
-                    .get(usize::from(key.horizon_bucket))
-                    .map_or(0, |d| *d as i32),
-                size_band: key.size_band.map(i32::from),
-                pushes: key.pushes.map(i32::from),
-                observations: c.observations as i64,
-                deals: c.deals as i64,
-                deals_won_in_period: c.deals_won_in_period as i64,
-                in_period_win_share: c.in_period_win_share,
-                raw_rate: c.raw,
-                prior: c.prior,
-                q: c.q,
-                wilson_low: c.wilson_low,
-                wilson_high: c.wilson_high,
-            })
-            .collect(),
-        periods: t
-            .periods
-            .iter()
-            .map(|p| pb::PeriodOutcome {
-                first_day: Some(date_to(p.first_day)),
-                booked: p.booked,
-                expected: p.expected,
-            })
-            .collect(),
-    }
-}
-
-/// Parses `pipelines/{uuid}/winRateSnapshots/{version}`.
-fn parse_snapshot_name(field: &str, name: &str) -> Result<(Uuid, i64), Violations> {
-    let bad = || {
-        Violations::one(
-            field,
-            "must be a name like pipelines/<uuid>/winRateSnapshots/<version>",
-        )
-    };
-    let (pipeline, version) = name.split_once("/winRateSnapshots/").ok_or_else(bad)?;
-    let pipeline = parse_name(field, "pipelines", pipeline).map_err(|_| bad())?;
-    let version = version
-        .parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(bad)?;
-    Ok((pipeline, version))
-}
-
-fn figures_to(f: &Figures) -> pb::ForecastFigures {
-    pb::ForecastFigures {
-        closed_won: f.closed_won,
-        weighted_pipeline: f.weighted_pipeline,
-        expected: f.expected,
-        commit: f.commit,
-        best_case: f.best_case,
-        pipeline: f.pipeline,
-        omitted: f.omitted,
-        commit_forecast: f.commit_forecast,
-        best_case_forecast: f.best_case_forecast,
-        open_pipeline: f.open_pipeline,
-        open_deals: f.open_deals as i64,
-        period_forecast: f.period_forecast,
-        not_yet_created: f.not_yet_created,
-        classic_expected: f.classic_expected,
-    }
-}
-
-fn forecast_method_to(method: ForecastMethod) -> pb::ForecastMethod {
-    match method {
-        ForecastMethod::PeriodForecast => pb::ForecastMethod::PeriodForecast,
-        ForecastMethod::Mixed => pb::ForecastMethod::Mixed,
-        ForecastMethod::StageWeighted => pb::ForecastMethod::StageWeighted,
     }
 }
 
@@ -196,8 +56,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
             .map_err(|e| v.extend(e))
             .ok();
-        let window_start = date_from("window_start", req.window_start.as_ref(), &mut v);
-        let window_end = date_from("window_end", req.window_end.as_ref(), &mut v);
+        let window_start = date_from("window_start_date", req.window_start_date.as_ref(), &mut v);
+        let window_end = date_from("window_end_date", req.window_end_date.as_ref(), &mut v);
         let prior_weight = match req.prior_weight {
             None => None,
             Some(k) => match u32::try_from(k) {
@@ -312,73 +172,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             .app
             .forecast(&principal, period, scope, &snapshots, currency)
             .await?;
-        let (start, end) = result.bounds;
-        let last_day: NaiveDate = end.pred_opt().unwrap_or(end);
-        Ok(Response::new(pb::Forecast {
-            period: period.to_string(),
-            scope: req.scope.clone(),
-            period_start: Some(date_to(start)),
-            period_end: Some(date_to(last_day)),
-            currency_code: result.currency.code().to_string(),
-            totals: Some(figures_to(&result.totals)),
-            range: Some(range_to(&result.range)),
-            by_stage: result
-                .by_stage
-                .iter()
-                .map(|(pipeline, stage, rate, f)| pb::StageForecast {
-                    stage: format!("pipelines/{pipeline}/stages/{stage}"),
-                    win_rate: *rate,
-                    open_deals: f.open_deals as i64,
-                    amount: f.open_amount(),
-                    weighted: f.weighted_pipeline,
-                    period_weighted: f.period_forecast,
-                })
-                .collect(),
-            by_category: result
-                .by_category
-                .iter()
-                .map(|(category, f)| pb::CategoryForecast {
-                    category: category_to(*category).into(),
-                    open_deals: f.open_deals as i64,
-                    amount: f.open_amount(),
-                    weighted: f.weighted_pipeline,
-                    period_weighted: f.period_forecast,
-                })
-                .collect(),
-            by_report: result
-                .by_report
-                .iter()
-                .map(|(user, f)| pb::PersonForecast {
-                    user: format!("users/{}", user.0),
-                    figures: Some(figures_to(f)),
-                })
-                .collect(),
-            snapshots: result
-                .snapshots
-                .iter()
-                .map(|(pipeline, version)| {
-                    format!("pipelines/{pipeline}/winRateSnapshots/{version}")
-                })
-                .collect(),
-            method: forecast_method_to(result.method).into(),
-            horizon_days: i32::try_from(result.horizon_days).unwrap_or(i32::MIN),
-            not_yet_created: result.not_yet_created.as_ref().map(|n| pb::NotYetCreated {
-                expected: n.expected,
-                past_periods: n
-                    .values
-                    .iter()
-                    .map(|(period, revenue)| pb::PastPeriodRevenue {
-                        period: period.to_string(),
-                        revenue: *revenue,
-                    })
-                    .collect(),
-            }),
-            stage_weighted_pipelines: result
-                .stage_weighted
-                .iter()
-                .map(|p| format!("pipelines/{p}"))
-                .collect(),
-        }))
+        Ok(Response::new(forecast_to(period, &req.scope, &result)))
     }
 
     #[instrument(skip_all)]
@@ -422,9 +216,14 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         request: Request<pb::ListExchangeRatesRequest>,
     ) -> Result<Response<pb::ListExchangeRatesResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
+        let req = request.into_inner();
+        let paging = Paging::parse(req.page_size, &req.page_token, &["ListExchangeRates"])?;
         let rates = self.app.exchange_rates(&principal).await?;
+        let (page, next_page_token) = page_by_key(rates, &paging, |(r, _)| {
+            format!("{}:{}", r.from.code(), r.to.code())
+        });
         Ok(Response::new(pb::ListExchangeRatesResponse {
-            rates: rates
+            rates: page
                 .iter()
                 .map(|(r, at)| pb::ExchangeRate {
                     from_currency: r.from.code().to_string(),
@@ -433,6 +232,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     update_time: Some(timestamp(*at)),
                 })
                 .collect(),
+            next_page_token,
         }))
     }
 
@@ -509,7 +309,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let subject = parse_name("user", "users", &req.user)
             .map_err(|e| v.extend(e))
             .ok();
-        let as_of = match req.as_of {
+        let as_of = match req.as_of_time {
             None => None,
             Some(t) => match DateTime::from_timestamp(
                 t.seconds,
@@ -517,7 +317,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             ) {
                 Some(at) => Some(at),
                 None => {
-                    v.add("as_of", "must be a valid timestamp");
+                    v.add("as_of_time", "must be a valid timestamp");
                     None
                 }
             },
@@ -573,12 +373,23 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let (period, scope, _) = period_scope_currency(&req.period, &req.scope, "")?;
+        let paging = Paging::parse(
+            req.page_size,
+            &req.page_token,
+            &["ListForecastSnapshots", &req.period, &req.scope],
+        )?;
         let snapshots = self
             .app
             .forecast_snapshots(&principal, period, scope)
             .await?;
+        let (page, next_page_token) = page_by_key(snapshots, &paging, |s| {
+            // Oldest first: the take time (its order kept by flipping the sign bit), then the id.
+            let micros = (s.taken_at.timestamp_micros() as u64) ^ (1 << 63);
+            format!("{micros:020}:{}", s.id)
+        });
         Ok(Response::new(pb::ListForecastSnapshotsResponse {
-            snapshots: snapshots.iter().map(forecast_snapshot_to_wire).collect(),
+            snapshots: page.iter().map(forecast_snapshot_to_wire).collect(),
+            next_page_token,
         }))
     }
 
@@ -637,10 +448,10 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             period_scope_currency(&req.period, &req.scope, &req.currency_code)?;
         let mut v = Violations::new();
         let days: Vec<NaiveDate> = AS_OF_DAYS
-            .within(&mut v, "as_of", &req.as_of)
+            .within(&mut v, "as_of_dates", &req.as_of_dates)
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| date_from(&format!("as_of[{i}]"), Some(d), &mut v))
+            .filter_map(|(i, d)| date_from(&format!("as_of_dates[{i}]"), Some(d), &mut v))
             .collect();
         if !v.is_empty() {
             return Err(invalid(v));
@@ -658,7 +469,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 .points
                 .iter()
                 .map(|p| pb::BacktestPoint {
-                    as_of: Some(date_to(p.as_of)),
+                    as_of_date: Some(date_to(p.as_of)),
                     closed_won: p.closed_won,
                     open_deals: p.open_deals as i64,
                     methods: p.methods.iter().map(method_point_to).collect(),
@@ -671,221 +482,24 @@ impl<S: Store> ForecastService for ForecastApi<S> {
     }
 }
 
-fn method_to(method: BacktestMethod) -> pb::method_accuracy::Method {
-    use pb::method_accuracy::Method;
-    match method {
-        BacktestMethod::StaticDefaults => Method::DefaultProbabilities,
-        BacktestMethod::Classic => Method::WeightedPipeline,
-        BacktestMethod::PeriodForecast => Method::PeriodForecast,
-        BacktestMethod::LastPeriodsAverage => Method::LastPeriodsAverage,
-        BacktestMethod::ClosedPlusNew => Method::ClosedPlusNew,
-    }
-}
-
-fn method_point_to(m: &MethodPoint) -> pb::MethodAccuracy {
-    pb::MethodAccuracy {
-        method: method_to(m.method).into(),
-        forecast: m.score.forecast,
-        error: m.score.error,
-        absolute_percentage_error: m.score.ape,
-        bias: m.score.bias,
-        p10: m.range.map(|r| r.0),
-        p90: m.range.map(|r| r.1),
-        range_held: m.score.held,
-    }
-}
-
-fn summary_to(s: &MethodSummary) -> pb::MethodSummary {
-    pb::MethodSummary {
-        method: method_to(s.method).into(),
-        points: s.points as i64,
-        mean_absolute_percentage_error: s.mean_ape,
-        mean_bias: s.mean_bias,
-        range_coverage: s.coverage,
-        brier_score: s.brier,
-    }
-}
-
-fn calibration_to(row: &CalibrationRow) -> pb::CalibrationRow {
-    let (low, high) = row.edges();
-    let stage = match row.stage.split_once(':') {
-        Some((pipeline, stage)) => format!("pipelines/{pipeline}/stages/{stage}"),
-        None => row.stage.clone(),
+/// One page of a list read whole (the exchange-rate table, a period's snapshots: both small),
+/// ordered by `key`; the page token carries the key of the page's last item, so a page stays
+/// right when items are added before it. The token is empty on the last page.
+fn page_by_key<T>(
+    mut items: Vec<T>,
+    paging: &Paging,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
+    items.sort_by_cached_key(&key);
+    let start = match &paging.after {
+        Some(after) => items.partition_point(|item| key(item) <= *after),
+        None => 0,
     };
-    pb::CalibrationRow {
-        stage,
-        bucket_low: low,
-        bucket_high: high,
-        predicted: row.predicted,
-        realised: row.realised,
-        deals: row.n as i64,
-    }
-}
-
-fn score_to(method: pb::method_accuracy::Method, s: &Score) -> pb::MethodAccuracy {
-    pb::MethodAccuracy {
-        method: method.into(),
-        forecast: s.forecast,
-        error: s.error,
-        absolute_percentage_error: s.ape,
-        ..Default::default()
-    }
-}
-
-fn range_to(range: &Range) -> pb::RevenueRange {
-    use pb::revenue_range::Method;
-    let (method, samples, seed, error_bound) = match range.method {
-        RangeMethod::Exact => (Method::Exact, 0, 0, 0.0),
-        RangeMethod::MonteCarlo {
-            samples,
-            seed,
-            dkw_bound,
-        } => (Method::MonteCarlo, samples as i32, seed, dkw_bound),
-        RangeMethod::Normal { berry_esseen_bound } => (Method::Normal, 0, 0, berry_esseen_bound),
-    };
-    pb::RevenueRange {
-        p10: range.p10,
-        p50: range.p50,
-        p90: range.p90,
-        exact: method == Method::Exact,
-        samples,
-        seed,
-        error_bound,
-        method: method.into(),
-    }
-}
-
-fn forecast_snapshot_to_wire(s: &ForecastSnapshot) -> pb::ForecastSnapshot {
-    let money = |minor: i64| pb::Money {
-        currency_code: s.currency.code().to_string(),
-        amount_minor: minor,
-    };
-    pb::ForecastSnapshot {
-        name: format!("forecastSnapshots/{}", s.id),
-        period: s.period.clone(),
-        scope: if s.scope == "org" {
-            "org".into()
-        } else {
-            format!("users/{}", s.scope)
-        },
-        take_time: Some(timestamp(s.taken_at)),
-        taker: s
-            .taker
-            .map(|t| format!("users/{}", t.0))
-            .unwrap_or_default(),
-        currency_code: s.currency.code().to_string(),
-        totals: Some(figures_to(&s.totals)),
-        range: Some(range_to(&s.range)),
-        calls: s
-            .calls
-            .iter()
-            .map(|c| pb::FrozenCall {
-                user: format!("users/{}", c.user.0),
-                own_commit: c.own_commit.map(money),
-                manager_commit: c.manager_commit.map(money),
-            })
-            .collect(),
-    }
-}
-
-/// The period, scope and currency of a forecast-shaped request, every problem reported.
-fn period_scope_currency(
-    period: &str,
-    scope: &str,
-    currency: &str,
-) -> Result<(Period, Scope, Currency), Status> {
-    let mut v = Violations::new();
-    let period = Period::parse(period).map_err(|e| v.extend(e)).ok();
-    let scope = parse_scope(scope, &mut v);
-    let currency = parse_currency(currency, &mut v);
-    match (period, scope, currency, v.is_empty()) {
-        (Some(p), Some(s), Some(c), true) => Ok((p, s, c)),
-        _ => Err(invalid(v)),
-    }
-}
-
-fn parse_scope(scope: &str, v: &mut Violations) -> Option<Scope> {
-    if scope == "org" {
-        return Some(Scope::Org);
-    }
-    match parse_name("scope", "users", scope) {
-        Ok(id) => Some(Scope::Subtree(UserId(id))),
-        Err(_) => {
-            v.add("scope", "must be `org` or a user like users/<uuid>");
-            None
-        }
-    }
-}
-
-fn parse_currency(code: &str, v: &mut Violations) -> Option<Currency> {
-    if code.is_empty() {
-        return Some(Currency::USD);
-    }
-    Currency::parse(code).or_else(|| {
-        v.add(
-            "currency_code",
-            "must be an ISO 4217 currency code such as USD",
-        );
-        None
-    })
-}
-
-fn money_to(m: Money) -> pb::Money {
-    pb::Money {
-        currency_code: m.currency.code().to_string(),
-        amount_minor: m.minor,
-    }
-}
-
-fn level_to_wire(l: &Level) -> pb::CallLevel {
-    pb::CallLevel {
-        user: format!("users/{}", l.user.0),
-        commit: l.commit.map(money_to),
-        best_case: l.best_case.map(money_to),
-        adjusted: l.adjusted,
-        commit_delta: l.commit_delta,
-        best_case_delta: l.best_case_delta,
-    }
-}
-
-fn event_to_wire(e: &CallEvent) -> pb::ForecastCallEvent {
-    use pb::forecast_call_event::Kind;
-    pb::ForecastCallEvent {
-        sequence: e.sequence,
-        kind: match e.kind {
-            CallEventKind::Submit => Kind::Submit,
-            CallEventKind::Adjust => Kind::Adjust,
-            CallEventKind::Judge => Kind::Judge,
-        }
-        .into(),
-        period: e.period.clone(),
-        user: format!("users/{}", e.subject.0),
-        author: format!("users/{}", e.author.0),
-        commit: e.commit.map(money_to),
-        best_case: e.best_case.map(money_to),
-        deal: e.deal.map(|d| format!("deals/{d}")).unwrap_or_default(),
-        include: e.include,
-        note: e.note.clone(),
-        create_time: Some(timestamp(e.at)),
-    }
-}
-
-/// The period and amounts of a submission or adjustment.
-fn call_inputs(
-    period: &str,
-    commit: Option<&pb::Money>,
-    best_case: Option<&pb::Money>,
-) -> Result<(Period, (Money, Money)), Status> {
-    let mut v = Violations::new();
-    let period = Period::parse(period).map_err(|e| v.extend(e)).ok();
-    let amounts = parse_amounts(
-        commit.map(|m| (m.amount_minor, m.currency_code.as_str())),
-        best_case.map(|m| (m.amount_minor, m.currency_code.as_str())),
-    )
-    .map_err(|e| v.extend(e))
-    .ok();
-    match (period, amounts, v.is_empty()) {
-        (Some(period), Some(amounts), true) => Ok((period, amounts)),
-        _ => Err(invalid(v)),
-    }
+    let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
+    let more = items.len().saturating_sub(start) > limit;
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    // `next_token` gives a token only for a full page: a last page that is full gets none.
+    let returned = if more { page.len() } else { 0 };
+    let next = paging.next_token(returned, page.last().map(&key));
+    (page, next)
 }
