@@ -112,6 +112,27 @@ impl RequestId {
     }
 }
 
+/// One page of a list read whole (a short one: the exchange-rate table, a period's snapshots),
+/// ordered by `key`: the items after `after`, at most `limit`, and the key of the page's last
+/// item when more remain (`None` on the last page). Carried in the page token, the key keeps a
+/// page right when items are added before it.
+pub fn page_by_key<T>(
+    mut items: Vec<T>,
+    after: Option<&str>,
+    limit: u64,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    items.sort_by_cached_key(&key);
+    let start = after.map_or(0, |after| {
+        items.partition_point(|item| key(item).as_str() <= after)
+    });
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len().saturating_sub(start) > limit;
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let continue_after = if more { page.last().map(&key) } else { None };
+    (page, continue_after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +206,18 @@ mod tests {
         fn decoding_arbitrary_text_never_panics(text in ".{0,200}", query in any::<u64>()) {
             let _ = PageToken::decode(&text, query);
         }
+    }
+
+    #[test]
+    fn a_list_read_whole_pages_by_key_and_says_where_to_continue() {
+        let key = |n: &u32| format!("{n:03}");
+        let (first, after) = page_by_key(vec![5, 1, 4, 2, 3], None, 2, key);
+        assert_eq!((first, after.as_deref()), (vec![1, 2], Some("002")));
+        let (second, after) = page_by_key(vec![5, 1, 4, 2, 3], Some("002"), 2, key);
+        assert_eq!((second, after.as_deref()), (vec![3, 4], Some("004")));
+        // The last page, even when full, says nothing more remains.
+        let (last, after) = page_by_key(vec![5, 1, 4, 2, 3], Some("004"), 1, key);
+        assert_eq!((last, after), (vec![5], None));
+        assert_eq!(page_by_key(vec![1], Some("009"), 2, key), (vec![], None));
     }
 }

@@ -152,6 +152,21 @@ impl Paging {
     }
 
     /// The token of the next page: empty when `returned` did not fill the page.
+    /// One page of a short list read whole ([`crate::domain::paging::page_by_key`]) and the
+    /// token of the next page (empty on the last).
+    pub fn page_of<T>(&self, items: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
+        let (page, continue_after) =
+            crate::domain::paging::page_by_key(items, self.after.as_deref(), self.limit, key);
+        let token = continue_after.map_or_else(String::new, |after| {
+            PageToken {
+                query: self.query,
+                after,
+            }
+            .encode()
+        });
+        (page, token)
+    }
+
     pub fn next_token(&self, returned: usize, last_key: Option<String>) -> String {
         match last_key {
             Some(after) if returned as u64 == self.limit => PageToken {

@@ -219,9 +219,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let req = request.into_inner();
         let paging = Paging::parse(req.page_size, &req.page_token, &["ListExchangeRates"])?;
         let rates = self.app.exchange_rates(&principal).await?;
-        let (page, next_page_token) = page_by_key(rates, &paging, |(r, _)| {
-            format!("{}:{}", r.from.code(), r.to.code())
-        });
+        let (page, next_page_token) =
+            paging.page_of(rates, |(r, _)| format!("{}:{}", r.from.code(), r.to.code()));
         Ok(Response::new(pb::ListExchangeRatesResponse {
             rates: page
                 .iter()
@@ -382,7 +381,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             .app
             .forecast_snapshots(&principal, period, scope)
             .await?;
-        let (page, next_page_token) = page_by_key(snapshots, &paging, |s| {
+        let (page, next_page_token) = paging.page_of(snapshots, |s| {
             // Oldest first: the take time (its order kept by flipping the sign bit), then the id.
             let micros = (s.taken_at.timestamp_micros() as u64) ^ (1 << 63);
             format!("{micros:020}:{}", s.id)
@@ -480,26 +479,4 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             calibration: backtest.calibration.iter().map(calibration_to).collect(),
         }))
     }
-}
-
-/// One page of a list read whole (the exchange-rate table, a period's snapshots: both small),
-/// ordered by `key`; the page token carries the key of the page's last item, so a page stays
-/// right when items are added before it. The token is empty on the last page.
-fn page_by_key<T>(
-    mut items: Vec<T>,
-    paging: &Paging,
-    key: impl Fn(&T) -> String,
-) -> (Vec<T>, String) {
-    items.sort_by_cached_key(&key);
-    let start = match &paging.after {
-        Some(after) => items.partition_point(|item| key(item) <= *after),
-        None => 0,
-    };
-    let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
-    let more = items.len().saturating_sub(start) > limit;
-    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    // `next_token` gives a token only for a full page: a last page that is full gets none.
-    let returned = if more { page.len() } else { 0 };
-    let next = paging.next_token(returned, page.last().map(&key));
-    (page, next)
 }
