@@ -36,10 +36,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor: Some(principal.user.id),
             action: "CreateApprovalPolicy",
-            resource: format!(
-                "approvalPolicies/{:?}/versions/{}",
-                version.policy.segment, version.version
-            ),
+            resource: crate::app::names::policy_name(version.policy.segment, version.version),
             detail: String::new(),
             change: None,
         };

@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use crate::domain::directory::UserId;
+use crate::domain::pipeline::Segment;
 
 /// `users/{id}`.
 pub fn user_name(id: UserId) -> String {
@@ -59,4 +60,21 @@ pub fn step_name(id: Uuid, index: usize) -> String {
 /// `delegations/{id}`.
 pub fn delegation_name(id: Uuid) -> String {
     format!("delegations/{id}")
+}
+
+/// A segment as resource names spell it: `smb`, `mid-market`, `enterprise`.
+pub fn segment_slug(segment: Segment) -> &'static str {
+    match segment {
+        Segment::Smb => "smb",
+        Segment::MidMarket => "mid-market",
+        Segment::Enterprise => "enterprise",
+    }
+}
+
+/// `approvalPolicies/{segment}/versions/{version}`.
+pub fn policy_name(segment: Segment, version: i64) -> String {
+    format!(
+        "approvalPolicies/{}/versions/{version}",
+        segment_slug(segment)
+    )
 }

@@ -22,10 +22,10 @@ use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 
 mod convert;
 
+use crate::app::names::policy_name;
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
-    policy_name, policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from,
-    time_from,
+    policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from, time_from,
 };
 
 /// The DealDeskService adapter.

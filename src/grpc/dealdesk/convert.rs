@@ -11,7 +11,7 @@ use super::super::request_limits::{
     APPROVERS, CLAUSES, PLAYBOOK, SIZE_THRESHOLDS, TIER_STEPS, TIERS,
 };
 use super::super::{Paging, invalid};
-use crate::app::names::{deal_name, request_name, step_name, user_name};
+use crate::app::names::{deal_name, policy_name, request_name, segment_slug, step_name, user_name};
 use crate::app::ports::{ApprovalEventRecord, EventKind};
 use crate::domain::Violations;
 use crate::domain::approval::{
@@ -23,14 +23,6 @@ use crate::domain::approval_request::{
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
 use crate::proto::{self as pb};
-
-pub(super) fn segment_slug(segment: Segment) -> &'static str {
-    match segment {
-        Segment::Smb => "smb",
-        Segment::MidMarket => "mid-market",
-        Segment::Enterprise => "enterprise",
-    }
-}
 
 pub(super) fn step_from(
     field: &str,
@@ -285,13 +277,6 @@ pub(super) fn seat_to(seat: &Seat) -> pb::ApprovalSeat {
             decide_time: Some(timestamp(d.at)),
         }),
     }
-}
-
-pub(super) fn policy_name(segment: Segment, version: i64) -> String {
-    format!(
-        "approvalPolicies/{}/versions/{version}",
-        segment_slug(segment)
-    )
 }
 
 /// Parses `approvalPolicies/{segment}/versions/{version}` (the form [`policy_name`] writes) into
