@@ -91,7 +91,11 @@ struct Inputs<'a> {
 
 impl Inputs<'_> {
     fn convert(&self, money: Money) -> Option<i64> {
-        convert(money.minor, money.currency, self.currency, self.rates)
+        self.convert_into(money, self.currency)
+    }
+
+    fn convert_into(&self, money: Money, into: Currency) -> Option<i64> {
+        convert(money.minor, money.currency, into, self.rates)
     }
 
     fn in_scope(&self, owner: UserId) -> bool {
@@ -394,9 +398,10 @@ fn book_then(
             .get(&(deal.pipeline, stage.clone()))
             .copied()
             .unwrap_or(fixed);
-        let q = tables
-            .get(&deal.pipeline)
-            .map_or(0.0, |t| t.q(stage, horizon, amount, deal.pushes));
+        let q = tables.get(&deal.pipeline).map_or(0.0, |t| {
+            let band = t.band_of(deal.state.money(), &|m, c| inputs.convert_into(m, c));
+            t.q_in(stage, horizon, band, deal.pushes)
+        });
         let won = won_in_period.get(&deal.deal_id).copied().unwrap_or(false);
         open.push(OpenThen {
             stage: format!("{}:{stage}", deal.pipeline),
@@ -474,7 +479,8 @@ fn period_tables(
                 .filter(|((p, _), _)| *p == pipeline)
                 .map(|((_, s), r)| (s.clone(), *r))
                 .collect();
-            let table = PeriodRateTable::learn(&settings, deals, &rates, &|m| inputs.convert(m));
+            let table =
+                PeriodRateTable::learn(&settings, deals, &rates, &|m, c| inputs.convert_into(m, c));
             (pipeline, table)
         })
         .collect()

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::exchange::Converter;
 use super::forecast::RateTable;
-use super::period_rates::PERIOD_RATE_CURRENCY;
 use super::ports::{
     CreatedAfter, NewRevenueRow, PeriodValuation, SEGMENTS, Store, Valuation, segment,
 };
@@ -44,7 +43,7 @@ pub(crate) struct PeriodModel<'a> {
     rates: &'a RateTable,
     /// Days from today to the period's last day (negative once it is over).
     pub horizon_days: i64,
-    /// The exchange rates, for size bands (compared in [`PERIOD_RATE_CURRENCY`]).
+    /// The exchange rates, for size bands (compared in each table's `size_currency`).
     exchange: &'a [ExchangeRate],
 }
 
@@ -110,18 +109,16 @@ impl<'a> PeriodModel<'a> {
     }
 
     /// The size band of a deal's amount (none: band 0, as an amount of 0), `None` when its
-    /// currency has no rate into [`PERIOD_RATE_CURRENCY`], as the database bands it.
+    /// currency has no rate into the table's `size_currency`, as the database bands it.
     pub fn band(&self, pipeline: Uuid, amount: Option<Money>) -> Option<u8> {
         let table = self.tables.get(&pipeline)?;
-        let Some(amount) = amount else {
-            return Some(table.size_band(0));
-        };
-        let rate = minor_unit_rate(amount.currency, PERIOD_RATE_CURRENCY, self.exchange)?;
-        let converted = match amount.currency == PERIOD_RATE_CURRENCY {
-            true => amount.minor,
-            false => convert_minor(amount.minor, rate),
-        };
-        Some(table.size_band(converted))
+        table.band_of(amount, &|m, into| {
+            let rate = minor_unit_rate(m.currency, into, self.exchange)?;
+            Some(match m.currency == into {
+                true => m.minor,
+                false => convert_minor(m.minor, rate),
+            })
+        })
     }
 
     /// `valuation` with this model, for the database to segment and weigh groups of deals.
@@ -133,7 +130,8 @@ impl<'a> PeriodModel<'a> {
             .exchange
             .iter()
             .flat_map(|r| [r.from, r.to])
-            .chain([PERIOD_RATE_CURRENCY, valuation.into])
+            .chain(self.tables.values().map(|t| t.size_currency))
+            .chain([valuation.into])
             .collect();
         currencies.sort();
         currencies.dedup();
@@ -142,9 +140,9 @@ impl<'a> PeriodModel<'a> {
             let thresholds = currencies
                 .iter()
                 .filter_map(|&c| {
-                    let rate = minor_unit_rate(c, PERIOD_RATE_CURRENCY, self.exchange)?;
+                    let rate = minor_unit_rate(c, table.size_currency, self.exchange)?;
                     let cuts = table.size_cuts.unwrap_or([i64::MAX, i64::MAX]);
-                    let least = |cut| least_above(cut, c == PERIOD_RATE_CURRENCY, rate);
+                    let least = |cut| least_above(cut, c == table.size_currency, rate);
                     Some((c, [least(cuts[0]), least(cuts[1])]))
                 })
                 .collect();

@@ -83,6 +83,7 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
         window_days: i32::try_from(t.window_days).unwrap_or(i32::MAX),
         prior_weight: i32::try_from(t.prior_weight).unwrap_or(i32::MAX),
         size_cuts: t.size_cuts.map(Vec::from).unwrap_or_default(),
+        size_currency_code: t.size_currency.to_string(),
         in_period_share: t.in_period_share,
         cells: t
             .cells()
