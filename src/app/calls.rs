@@ -2,7 +2,6 @@
 //! depth, deal judgments, and the lineage of a call read as of any time.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::names::{call_name, deal_name, user_name};
 use super::ports::{AuditEntry, Store};
@@ -11,6 +10,7 @@ use super::{App, AppError, AppResult, Principal};
 use crate::domain::call::{CallEvent, CallEventKind, Level, judgments, lineage, own_call};
 use crate::domain::deal::Access;
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::DealId;
 use crate::domain::money::Money;
 use crate::domain::period::Period;
 use crate::domain::{Violations, check_text};
@@ -133,7 +133,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         period: Period,
-        deal: Uuid,
+        deal: DealId,
         include: bool,
         note: &str,
     ) -> AppResult<CallEvent> {

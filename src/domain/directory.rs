@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::Violations;
 use super::text::DisplayName;
@@ -71,18 +70,7 @@ impl Role {
     }
 }
 
-/// A user's identifier (a UUIDv7, so ids sort by creation time).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct UserId(pub Uuid);
-
-impl UserId {
-    /// A fresh identifier.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-}
+pub use super::ids::{ApiTokenId, UserId};
 
 /// A user as stored: validated fields plus bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,7 +269,7 @@ impl ReportingTree {
 /// An API token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    pub id: Uuid,
+    pub id: ApiTokenId,
     /// The user it authenticates as.
     pub user_id: UserId,
     /// What it is for.

@@ -7,7 +7,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, sea_query::Expr,
 };
-use uuid::Uuid;
 
 use super::changes::notify_in;
 use super::codec::uuid;
@@ -24,6 +23,7 @@ use crate::domain::Violations;
 use crate::domain::directory::{
     ApiToken, ReportingTree, User, UserId, UserProfile, creates_reporting_cycle,
 };
+use crate::domain::ids::ApiTokenId;
 
 /// Deepest reporting chain walked when checking for cycles; a deeper tree is refused.
 const MAX_TREE_DEPTH: usize = 64;
@@ -350,7 +350,7 @@ impl DirectoryStore for SqlStore {
     async fn list_tokens(
         &self,
         user_id: UserId,
-        after: Option<Uuid>,
+        after: Option<ApiTokenId>,
         limit: u64,
     ) -> AppResult<Vec<ApiToken>> {
         let mut query = api_token::Entity::find()
@@ -370,7 +370,7 @@ impl DirectoryStore for SqlStore {
     async fn revoke_token(
         &self,
         user_id: UserId,
-        token_id: Uuid,
+        token_id: ApiTokenId,
         at: DateTime<Utc>,
         audit: AuditEntry,
     ) -> AppResult<ApiToken> {

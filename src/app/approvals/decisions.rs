@@ -3,7 +3,6 @@
 //! since, trying again when a concurrent change won the race.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::request_not_found;
 use crate::app::error::Precondition;
@@ -17,6 +16,7 @@ use crate::domain::Violations;
 use crate::domain::approval_request::{ApprovalRequest, DecideError, Happened, Seat};
 use crate::domain::check_text;
 use crate::domain::directory::{Role, User, UserId};
+use crate::domain::ids::ApprovalRequestId;
 
 fn closed(request: &ApprovalRequest, what: &str) -> AppError {
     AppError::FailedPrecondition {
@@ -100,7 +100,7 @@ impl<S: Store> App<S> {
     /// itself.
     async fn change_request(
         &self,
-        id: Uuid,
+        id: ApprovalRequestId,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
         change: impl Fn(&mut ApprovalRequest) -> AppResult<(Vec<EventDraft>, Vec<AuditEntry>)>,
@@ -143,7 +143,7 @@ impl<S: Store> App<S> {
     pub async fn decide_step(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: ApprovalRequestId,
         decision: StepDecision<'_>,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
@@ -190,7 +190,7 @@ impl<S: Store> App<S> {
     pub async fn withdraw_request(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: ApprovalRequestId,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {

@@ -14,7 +14,7 @@ pub(crate) fn t(text: &str) -> DateTime<Utc> {
 
 pub(crate) fn smb() -> Pipeline {
     Pipeline {
-        id: Uuid::now_v7(),
+        id: crate::domain::ids::PipelineId::generate(),
         spec: templates::smb(),
         created_at: t("2025-01-01"),
         updated_at: t("2025-01-01"),
