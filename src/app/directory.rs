@@ -127,7 +127,7 @@ impl<S: Store> App<S> {
             display_name: if mask.display_name {
                 changes.display_name
             } else {
-                was.display_name.clone()
+                was.display_name.as_str().to_string()
             },
             email: if mask.email {
                 changes.email

@@ -21,6 +21,12 @@ pub(crate) fn uuid<I: From<uuid::Uuid>>(text: &str) -> Result<I, DbErr> {
         .map_err(|_| corrupt("uuid", text))
 }
 
+/// A stored bounded text ([`crate::domain::text`]); one its type refuses was not written by
+/// this code.
+pub(crate) fn stored_text<T: TryFrom<String>>(kind: &str, text: String) -> Result<T, DbErr> {
+    T::try_from(text.clone()).map_err(|_| corrupt(kind, &text))
+}
+
 macro_rules! codec {
     ($ty:ty, $encode:ident, $decode:ident, { $($variant:path => $text:literal),* $(,)? }) => {
         pub(crate) fn $encode(value: $ty) -> &'static str {

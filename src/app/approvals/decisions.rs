@@ -14,9 +14,9 @@ use crate::app::ports::{
 use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
 use crate::domain::approval_request::{ApprovalRequest, DecideError, Happened, Seat};
-use crate::domain::check_text;
 use crate::domain::directory::{Role, User, UserId};
 use crate::domain::ids::ApprovalRequestId;
+use crate::domain::text::Note;
 
 fn closed(request: &ApprovalRequest, what: &str) -> AppError {
     AppError::FailedPrecondition {
@@ -154,7 +154,7 @@ impl<S: Store> App<S> {
             comment,
         } = decision;
         let mut v = Violations::new();
-        check_text(&mut v, "comment", comment, 2000, false);
+        v.text::<Note>("comment", comment);
         if !approve && comment.trim().is_empty() {
             v.add("comment", "is required to reject: say why");
         }

@@ -26,7 +26,7 @@ pub(crate) fn user(email: &str, role: Role) -> User {
     User {
         id: UserId::generate(),
         profile: UserProfile {
-            display_name: email.into(),
+            display_name: email.to_string().try_into().unwrap(),
             email: email.into(),
             role,
             manager_id: None,
