@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::exchange::Converter;
 use super::forecast::Scope;
@@ -21,6 +20,7 @@ use crate::domain::calendar::{OrgCalendar, PeriodKind};
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{OpenDeals, model_range};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
@@ -83,8 +83,8 @@ struct Inputs<'a> {
     bounds: (NaiveDate, NaiveDate),
     owners: Option<&'a [UserId]>,
     pipelines: &'a [Pipeline],
-    timelines: &'a [(Uuid, DealTimeline)],
-    by_pipeline: &'a HashMap<Uuid, Vec<DealTimeline>>,
+    timelines: &'a [(PipelineId, DealTimeline)],
+    by_pipeline: &'a HashMap<PipelineId, Vec<DealTimeline>>,
     currency: Currency,
     rates: &'a [ExchangeRate],
 }
@@ -187,7 +187,7 @@ impl<S: Store> App<S> {
             .await?;
         let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
         let rates = self.exchange_table().await?;
-        let mut by_pipeline: HashMap<Uuid, Vec<DealTimeline>> = HashMap::new();
+        let mut by_pipeline: HashMap<PipelineId, Vec<DealTimeline>> = HashMap::new();
         for (pipeline, timeline) in &timelines {
             by_pipeline
                 .entry(*pipeline)
@@ -302,7 +302,7 @@ fn point(
     period: Period,
     day: NaiveDate,
     actual: i64,
-    won_in_period: &HashMap<Uuid, bool>,
+    won_in_period: &HashMap<DealId, bool>,
 ) -> (BacktestPoint, Vec<(Method, Vec<DealPrediction>)>) {
     let cal = &inputs.calendar;
     let instant = cal.start_of(day);
@@ -372,10 +372,10 @@ fn point(
 fn book_then(
     inputs: &Inputs<'_>,
     book: &[DealThen],
-    classic: &HashMap<(Uuid, String), f64>,
-    tables: &HashMap<Uuid, PeriodRateTable>,
+    classic: &HashMap<(PipelineId, String), f64>,
+    tables: &HashMap<PipelineId, PeriodRateTable>,
     day: NaiveDate,
-    won_in_period: &HashMap<Uuid, bool>,
+    won_in_period: &HashMap<DealId, bool>,
 ) -> (i64, Vec<OpenThen>) {
     let (start, end) = inputs.bounds;
     let mut closed = 0;
@@ -467,8 +467,8 @@ fn predictions(open: &[OpenThen]) -> Vec<(Method, Vec<DealPrediction>)> {
 fn period_tables(
     inputs: &Inputs<'_>,
     instant: DateTime<Utc>,
-    classic: &HashMap<(Uuid, String), f64>,
-) -> HashMap<Uuid, PeriodRateTable> {
+    classic: &HashMap<(PipelineId, String), f64>,
+) -> HashMap<PipelineId, PeriodRateTable> {
     let settings = PeriodRateSettings::new(instant, inputs.calendar, inputs.kind);
     inputs
         .by_pipeline
@@ -487,7 +487,7 @@ fn period_tables(
 }
 
 /// A stage's default probability.
-fn static_probability(pipelines: &[Pipeline], pipeline: Uuid, stage: &str) -> f64 {
+fn static_probability(pipelines: &[Pipeline], pipeline: PipelineId, stage: &str) -> f64 {
     pipelines
         .iter()
         .find(|p| p.id == pipeline)

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::ports::{Store, TimelinePage};
 use super::{App, AppResult};
 use crate::domain::calendar::PeriodKind;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, Money, convert};
 use crate::domain::period_rate::{
     DealTimeline, PeriodRateLearning, PeriodRateSettings, PeriodRateTable, SizeCutSample,
@@ -28,7 +28,7 @@ impl<S: Store> App<S> {
     /// tally the observations (both kinds of period in the same pass).
     pub(crate) async fn learn_period_rates(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         stages: &[StageRate],
         (window_start, window_end): (NaiveDate, NaiveDate),
         k: u32,
@@ -69,7 +69,7 @@ impl<S: Store> App<S> {
     /// pages of [`PAGE`].
     async fn each_timeline(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         window: (DateTime<Utc>, DateTime<Utc>),
         mut visit: impl FnMut(&DealTimeline),
     ) -> AppResult<()> {

@@ -7,10 +7,10 @@ mod learn;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::calendar::{OrgCalendar, PeriodKind};
 use super::deal_history::{DealState, FieldHistoryEntry};
+use super::ids::DealId;
 use super::money::{Currency, Money};
 use super::winrate::DEFAULT_PRIOR_WEIGHT;
 pub use learn::{PeriodRateLearning, SizeCutSample};
@@ -33,7 +33,7 @@ const PUSH_SEGMENTS: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct DealTimeline {
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// The deal now (possibly changed after the learning instant).

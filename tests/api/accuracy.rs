@@ -6,6 +6,7 @@ use dealdesk::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
 use dealdesk::domain::directory::Role;
+use dealdesk::domain::ids::{DealId, PipelineId};
 use dealdesk::proto as pb;
 use tonic::Code;
 
@@ -60,8 +61,8 @@ pub(crate) fn past_deal(
         qualification: vec![],
     };
     let deal = Deal {
-        id: uuid::Uuid::now_v7(),
-        pipeline_id: pipeline,
+        id: DealId::generate(),
+        pipeline_id: PipelineId(pipeline),
         stage_id: if won { "won" } else { "lost" }.into(),
         status: if won {
             DealStatus::Won
@@ -83,7 +84,7 @@ pub(crate) fn past_deal(
     let entry = |from: Option<&str>, to: &str, when: &str, direction, close| StageHistoryEntry {
         sequence: 0,
         deal_id: deal.id,
-        pipeline_id: pipeline,
+        pipeline_id: PipelineId(pipeline),
         from_stage: from.map(str::to_string),
         to_stage: to.into(),
         at: at(when),

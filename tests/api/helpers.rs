@@ -259,7 +259,7 @@ impl TestApp {
             .unwrap();
         let wire = pb::User {
             name: format!("users/{}", user.id.0),
-            display_name: user.profile.display_name.clone(),
+            display_name: user.profile.display_name.as_str().to_string(),
             email: user.profile.email.clone(),
             role: role_to_wire(role) as i32,
             manager: manager.map(|m| m.name.clone()).unwrap_or_default(),

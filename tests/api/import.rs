@@ -114,7 +114,7 @@ pub(crate) async fn mid_market(app: &TestApp) -> Uuid {
         .await
         .unwrap()
     {
-        Created::New(pipeline) => pipeline.id,
+        Created::New(pipeline) => pipeline.id.0,
         Created::Replayed(_) => unreachable!("no request id"),
     }
 }

@@ -11,6 +11,7 @@ use dealdesk::domain::deal_history::{
     FieldHistoryEntry, FieldValue, TrackedField, rows_from_stage_history,
 };
 use dealdesk::domain::directory::Role;
+use dealdesk::domain::ids::{DealId, PipelineId};
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
@@ -33,8 +34,8 @@ fn open_deal(
 ) -> (Deal, Vec<StageHistoryEntry>, Vec<FieldHistoryEntry>) {
     let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
     let deal = Deal {
-        id: uuid::Uuid::now_v7(),
-        pipeline_id: pipeline,
+        id: DealId::generate(),
+        pipeline_id: PipelineId(pipeline),
         stage_id: "s1".into(),
         status: DealStatus::Open,
         loss_reason: String::new(),
@@ -64,7 +65,7 @@ fn open_deal(
     let history = vec![StageHistoryEntry {
         sequence: 0,
         deal_id: deal.id,
-        pipeline_id: pipeline,
+        pipeline_id: PipelineId(pipeline),
         from_stage: None,
         to_stage: "s1".into(),
         at: at(created),
@@ -368,7 +369,7 @@ contract_test!(
         let store = &app.app.store;
         let window = (at("2025-01-01T00:00:00Z"), at(NOW));
         let mut whole = store
-            .deal_timelines(Some(pid), None, window, None)
+            .deal_timelines(Some(PipelineId(pid)), None, window, None)
             .await
             .unwrap();
         whole.sort_by_key(|(_, deal)| deal.deal_id);
@@ -378,7 +379,7 @@ contract_test!(
         loop {
             let page = TimelinePage { after, limit: 2 };
             let next = store
-                .deal_timelines(Some(pid), None, window, Some(page))
+                .deal_timelines(Some(PipelineId(pid)), None, window, Some(page))
                 .await
                 .unwrap();
             assert!(next.len() <= 2);

@@ -32,6 +32,7 @@ use dealdesk::domain::deal::{
     StageHistoryEntry,
 };
 use dealdesk::domain::directory::Role;
+use dealdesk::domain::ids::{DealId, PipelineId};
 use dealdesk::domain::money::{Currency, Money};
 use dealdesk::proto as pb;
 use tonic::{Code, Status};
@@ -87,8 +88,8 @@ fn deal(
         _ => DealStatus::Open,
     };
     let deal = Deal {
-        id: uuid::Uuid::now_v7(),
-        pipeline_id: pipeline,
+        id: DealId::generate(),
+        pipeline_id: PipelineId(pipeline),
         stage_id: last_stage.into(),
         status,
         loss_reason: if status == DealStatus::Lost {
@@ -144,7 +145,7 @@ fn deal(
             StageHistoryEntry {
                 sequence: 0,
                 deal_id: deal.id,
-                pipeline_id: pipeline,
+                pipeline_id: PipelineId(pipeline),
                 from_stage: from.map(str::to_string),
                 to_stage: (*stage).into(),
                 at: *when,

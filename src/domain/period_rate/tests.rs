@@ -3,6 +3,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 use super::learn::{
     Converter, Learner, Observation, StageIndex, booking_at, observation_instants, observe,
@@ -11,6 +12,7 @@ use super::*;
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::deal_history::{FieldValue, as_of, changes, pushes};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 use crate::domain::money::Currency;
 use crate::domain::period::FiscalCalendar;
 use crate::domain::winrate::wilson;
@@ -78,7 +80,7 @@ fn timeline(
     first: DealState,
     later: &[(DateTime<Utc>, DealState)],
 ) -> DealTimeline {
-    let deal_id = Uuid::from_u128(id);
+    let deal_id = DealId(Uuid::from_u128(id));
     let mut rows = Vec::new();
     let mut current = first;
     for (when, next) in later {
