@@ -67,7 +67,7 @@ async fn send(
         Change::Notes { next_step, amount } => {
             let deal = pb::Deal {
                 next_step: next_step.clone(),
-                amount: Some(usd(*amount)),
+                amount: usd(*amount),
                 ..base
             };
             client
