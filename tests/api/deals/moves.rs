@@ -1,4 +1,5 @@
-//! AdvanceDealStage and PreviewDealStage: exit criteria, skips, backward moves, overrides, retries and etags.
+//! AdvanceDealStage and PreviewDealStage: exit criteria, skips, backward moves, overrides, retries
+//! and etags.
 
 use super::*;
 

@@ -1,9 +1,6 @@
-//! Requests as raw bytes: a codec that sends what it is given and keeps the answer's bytes.
+//! Raw calls: bytes in, bytes out, so that the generator can send what no typed client would.
 
 use super::*;
-
-// ---------------------------------------------------------------------------------------------
-// Raw calls: bytes in, bytes out, so that the generator can send what no typed client would.
 
 /// A codec that sends and receives message bytes as they are.
 #[derive(Default, Clone)]

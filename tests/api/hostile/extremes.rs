@@ -1,4 +1,4 @@
-//! Extreme but valid values are answered, not failed.
+//! An extreme but valid exchange rate does not overflow the forecast.
 
 use super::*;
 

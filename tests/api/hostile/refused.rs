@@ -1,4 +1,5 @@
-//! The run: every hostile request is refused with the right code, nothing panics, the database is unchanged.
+//! The run: every hostile request is refused with the right code, nothing panics, the database is
+//! unchanged.
 
 use super::*;
 

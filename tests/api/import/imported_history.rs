@@ -1,4 +1,5 @@
-//! Imported stage and field history: HubSpot columns, the generic CSV, and what the forecast learns from it.
+//! Imported stage and field history: HubSpot columns, the generic CSV, and what the forecast learns
+//! from it.
 
 use super::*;
 

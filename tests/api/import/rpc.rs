@@ -1,4 +1,5 @@
-//! ImportDeals over Salesforce exports: what is written, reimports, validate-only, bad files, who may import.
+//! ImportHistory from Salesforce exports: what is written, reimports, validate-only, bad files, who
+//! may import.
 
 use super::*;
 

@@ -1,4 +1,5 @@
-//! Every caller of every RPC gets the answer its cell of the role table says, and writes only what it may.
+//! Every caller of every RPC gets the answer its cell of the role table says, and writes only what
+//! it may.
 
 use super::*;
 

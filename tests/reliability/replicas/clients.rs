@@ -1,4 +1,5 @@
-//! What each concurrent client does: writes, moves, submits, approves and withdraws, on either replica, once or twice.
+//! What each concurrent client does: writes, moves, submits, approves and withdraws, on either
+//! replica, once or twice.
 
 use super::*;
 
