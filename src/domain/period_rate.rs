@@ -3,6 +3,7 @@
 //! pipeline's history using only what was known at the learning instant L.
 
 mod learn;
+mod size_bands;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,8 +14,9 @@ use super::deal_history::{DealState, FieldHistoryEntry};
 use super::ids::DealId;
 use super::money::{Currency, Money};
 use super::winrate::DEFAULT_PRIOR_WEIGHT;
-pub use learn::{PeriodRateLearning, SizeCutSample};
+pub use learn::PeriodRateLearning;
 use learn::{learn_with, sweep_deal};
+pub use size_bands::SizeCutSample;
 
 /// Default look-back window, in days.
 pub const DEFAULT_WINDOW_DAYS: u32 = 365;
