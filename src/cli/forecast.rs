@@ -101,7 +101,7 @@ async fn print(
         ),
     ];
     let currency = forecast.currency_code.as_str();
-    let totals = forecast.totals.clone().unwrap_or_default();
+    let totals = forecast.totals.unwrap_or_default();
     fields.extend(figure_fields(currency, &totals));
     if let Some(range) = &forecast.range {
         fields.extend(range_fields(currency, range));
@@ -186,7 +186,7 @@ async fn by_report(
         ("OPEN DEALS", Align::Right),
     ]);
     for person in &forecast.by_report {
-        let figures = person.figures.clone().unwrap_or_default();
+        let figures = person.figures.unwrap_or_default();
         let mut name = connection.display_name(&person.user).await;
         if person.user == forecast.scope {
             name.push_str(" (own deals)");
