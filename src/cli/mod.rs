@@ -237,3 +237,74 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every client command and subcommand, with its path (`deals close`).
+    fn commands() -> Vec<(String, clap::Command)> {
+        let mut root = crate::config::Cli::command();
+        // Building propagates the global flags down to every subcommand.
+        root.build();
+        let mut found = Vec::new();
+        let mut stack: Vec<(String, clap::Command)> = root
+            .get_subcommands()
+            .filter(|c| {
+                [
+                    "forecast",
+                    "deals",
+                    "approvals",
+                    "pipelines",
+                    "winrates",
+                    "calls",
+                ]
+                .contains(&c.get_name())
+            })
+            .map(|c| (c.get_name().to_string(), c.clone()))
+            .collect();
+        while let Some((path, command)) = stack.pop() {
+            // Building adds a `help` subcommand to each group.
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+                stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+            found.push((path, command));
+        }
+        found
+    }
+
+    #[test]
+    fn every_client_command_and_flag_has_help() {
+        let commands = commands();
+        assert_eq!(
+            commands.len(),
+            6 + 4 + 5 + 3 + 2 + 2,
+            "groups and their commands"
+        );
+        for (path, command) in commands {
+            assert!(command.get_about().is_some(), "`{path}` has no help");
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "`{path}` --{id} has no help");
+            }
+        }
+    }
+
+    #[test]
+    fn every_client_command_takes_the_address_token_and_json_flags() {
+        for (path, command) in commands() {
+            if command.has_subcommands() {
+                continue;
+            }
+            for flag in ["addr", "token", "json"] {
+                assert!(
+                    command.get_arguments().any(|a| a.get_id() == flag),
+                    "`{path}` has no --{flag}"
+                );
+            }
+        }
+    }
+}
