@@ -71,6 +71,10 @@ pub struct ClientArgs {
     /// The API token (`ddk_...`), sent as `authorization: Bearer <token>`.
     #[arg(long, env = "DEALDESK_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// PEM file of the certificate authority to trust for an `https://` address (the server's
+    /// `--tls-cert` signer); TLS is spoken when the address is `https://`.
+    #[arg(long, env = "DEALDESK_CA_CERT", value_name = "FILE", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Print the answer as proto3 canonical JSON (the field names grpcurl prints) instead of
     /// tables.
     #[arg(long, global = true)]
@@ -133,6 +137,24 @@ pub async fn execute(command: &ClientCommand, out: &mut dyn Write) -> Result<(),
     }
 }
 
+/// TLS trusting the `--ca-cert` authority.
+fn tls(args: &ClientArgs) -> Result<tonic::transport::ClientTlsConfig, ClientError> {
+    let Some(path) = &args.ca_cert else {
+        return Err(ClientError::usage(
+            "--addr",
+            "is https:// but no --ca-cert (DEALDESK_CA_CERT) names the authority to trust",
+        ));
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        ClientError::usage(
+            "--ca-cert",
+            format!("`{}` cannot be read: {e}", path.display()),
+        )
+    })?;
+    Ok(tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(pem)))
+}
+
 /// How an answer prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -171,7 +193,8 @@ impl Interceptor for BearerToken {
 }
 
 impl Connection {
-    /// Connects to `args.addr` (plain HTTP/2; the server's TLS is not spoken here).
+    /// Connects to `args.addr`: plain HTTP/2 for `http://`, TLS trusting `--ca-cert` for
+    /// `https://` (this build holds no system roots).
     pub async fn open(args: &ClientArgs) -> Result<Connection, ClientError> {
         let token = match args.token.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -181,8 +204,16 @@ impl Connection {
                     .map_err(|_| ClientError::usage("--token", "is not printable ASCII"))?,
             ),
         };
-        let endpoint = Endpoint::from_shared(args.addr.clone())
+        let mut endpoint = Endpoint::from_shared(args.addr.clone())
             .map_err(|_| ClientError::usage("--addr", "is not a URL (http://host:port)"))?;
+        if args.addr.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(tls(args)?)
+                .map_err(|source| ClientError::Connect {
+                    addr: args.addr.clone(),
+                    source,
+                })?;
+        }
         let channel = endpoint
             .connect()
             .await
@@ -299,7 +330,7 @@ mod tests {
             if command.has_subcommands() {
                 continue;
             }
-            for flag in ["addr", "token", "json"] {
+            for flag in ["addr", "token", "json", "ca_cert"] {
                 assert!(
                     command.get_arguments().any(|a| a.get_id() == flag),
                     "`{path}` has no --{flag}"

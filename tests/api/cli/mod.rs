@@ -9,6 +9,7 @@ mod calls;
 mod deals;
 mod forecast;
 mod pipelines;
+mod tls;
 mod winrates;
 
 use clap::Parser;
@@ -22,10 +23,14 @@ use crate::helpers::TestApp;
 /// Runs `dealdesk <args> --addr <app> --token <token>` in process: what it printed, or its
 /// error.
 pub async fn cli(app: &TestApp, token: &str, args: &[&str]) -> Result<String, ClientError> {
-    let addr = format!("http://{}", app.addr);
+    cli_at(&format!("http://{}", app.addr), token, args).await
+}
+
+/// As [`cli`], against the server at `addr`.
+pub async fn cli_at(addr: &str, token: &str, args: &[&str]) -> Result<String, ClientError> {
     let argv = std::iter::once("dealdesk")
         .chain(args.iter().copied())
-        .chain(["--addr", &addr, "--token", token]);
+        .chain(["--addr", addr, "--token", token]);
     let parsed = Cli::try_parse_from(argv).expect("the arguments parse");
     let Command::Client(command) = parsed.command else {
         panic!("{args:?} is not a client command");
