@@ -14,6 +14,10 @@ use dealdesk::{demo, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client prints its own answer and error, without logs.
+    if let Command::Client(command) = &cli.command {
+        return dealdesk::cli::main(command).await;
+    }
     telemetry::init(cli.log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,6 +70,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => import_command::run(&cli.database_url, args).await?,
         Command::BacktestDemo(args) => backtest_demo(args).await?,
         Command::Demo(args) => serve_demo(args).await?,
+        // Dispatched in `main`, before logging starts.
+        Command::Client(_) => {}
     }
     Ok(())
 }
