@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::Violations;
 use super::text::DisplayName;
+use crate::domain::Problem;
 
 /// What a principal may do. Every user has exactly one role.
 #[derive(
@@ -139,7 +140,11 @@ impl UserProfile {
             violations.add("email", why);
         }
         if draft.role.is_none() {
-            violations.add("role", "must be one of the known roles");
+            violations.add_as(
+                Problem::UnknownValue,
+                "role",
+                "must be one of the known roles",
+            );
         }
         match draft.role {
             Some(role) if violations.is_empty() => Ok(UserProfile {

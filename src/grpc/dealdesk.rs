@@ -16,6 +16,7 @@ use crate::app::approvals::{NewDelegation, StepDecision};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
@@ -93,7 +94,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let wire = req
             .policy
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("policy", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("policy")))?;
         let policy = policy_from(wire).map_err(invalid)?;
         let stored = self.app.create_policy(&principal, policy).await?;
         Ok(Response::new(policy_to(&stored)))
@@ -224,7 +225,11 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         }
         let state = request_state_from(req.state);
         if state.is_none() && req.state != 0 {
-            v.add("state", "must be a known request state");
+            v.add_as(
+                Problem::UnknownValue,
+                "state",
+                "must be a known request state",
+            );
         }
         if state.is_some() && req.my_queue {
             v.add(
@@ -324,7 +329,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let wire = req
             .delegation
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("delegation", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("delegation")))?;
         let mut v = Violations::new();
         let delegator = if wire.delegator.is_empty() {
             None
@@ -341,10 +346,14 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let start = date_from("delegation.start_date", wire.start_date.as_ref(), &mut v);
         let end = date_from("delegation.end_date", wire.end_date.as_ref(), &mut v);
         if wire.start_date.is_none() {
-            v.add("delegation.start_date", "is required");
+            v.add_as(
+                Problem::MissingField,
+                "delegation.start_date",
+                "is required",
+            );
         }
         if wire.end_date.is_none() {
-            v.add("delegation.end_date", "is required");
+            v.add_as(Problem::MissingField, "delegation.end_date", "is required");
         }
         let key = idempotency_key(
             Some(principal.user.id),
@@ -412,7 +421,11 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_event_id < 0 {
-            v.add("after_event_id", "must not be negative");
+            v.add_as(
+                Problem::OutOfRange,
+                "after_event_id",
+                "must not be negative",
+            );
         }
         let approver = if req.approver.is_empty() {
             None
@@ -427,7 +440,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
             value => {
                 let role = role_from(value);
                 if role.is_none() {
-                    v.add("role_queue", "must be a known role");
+                    v.add_as(Problem::UnknownValue, "role_queue", "must be a known role");
                 }
                 role
             }

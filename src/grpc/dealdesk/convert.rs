@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use tonic::Status;
 use uuid::Uuid;
 
-use super::super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
+use super::super::convert::{
+    add_unknown_enum, enum_names, parse_name, role_from, role_to, segment_from, segment_to,
+    timestamp,
+};
 use super::super::deal::date_to;
 use super::super::request_limits::{
     APPROVERS, CLAUSES, PLAYBOOK, SIZE_THRESHOLDS, TIER_STEPS, TIERS,
@@ -13,6 +16,7 @@ use super::super::request_limits::{
 use super::super::{Paging, invalid};
 use crate::app::names::{deal_name, policy_name, request_name, segment_slug, step_name, user_name};
 use crate::app::ports::{ApprovalEventRecord, EventKind};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::approval::{
     Approver, DiscountTier, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
@@ -22,6 +26,7 @@ use crate::domain::approval_request::{
 };
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
+use crate::domain::wording::{MAX_DISCOUNT_BPS, discount_out_of_range};
 use crate::proto::{self as pb};
 
 pub(super) fn step_from(
@@ -30,7 +35,7 @@ pub(super) fn step_from(
     v: &mut Violations,
 ) -> StepSpec {
     let Some(wire) = wire else {
-        v.add(field, "is required");
+        v.add_as(Problem::MissingField, field, "is required");
         return StepSpec {
             name: String::new(),
             approvers: vec![],
@@ -54,7 +59,8 @@ pub(super) fn step_from(
                 None => None,
             };
             if parsed.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::UnknownValue,
                     format!("{field}.approvers[{i}]"),
                     "must be a known relation or role queue",
                 );
@@ -66,7 +72,13 @@ pub(super) fn step_from(
         Ok(pb::approval_step::Mode::Any) => Mode::Any,
         Ok(_) => Mode::All,
         Err(_) => {
-            v.add(format!("{field}.mode"), "must be ALL or ANY");
+            add_unknown_enum(
+                v,
+                format!("{field}.mode"),
+                wire.mode,
+                "step mode",
+                &enum_names(|e: pb::approval_step::Mode| e.as_str_name()),
+            );
             Mode::All
         }
     };
@@ -106,7 +118,13 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
     let mut v = Violations::new();
     let segment = segment_from(wire.segment);
     if segment.is_none() {
-        v.add("policy.segment", "must be SMB, MID_MARKET or ENTERPRISE");
+        add_unknown_enum(
+            &mut v,
+            "policy.segment",
+            wire.segment,
+            "segment",
+            &enum_names(|e: pb::Segment| e.as_str_name()),
+        );
     }
     let tiers = TIERS
         .within(&mut v, "policy.tiers", &wire.tiers)
@@ -114,7 +132,8 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
         .enumerate()
         .map(|(i, t)| DiscountTier {
             ceiling_bps: u32::try_from(t.ceiling_bps).unwrap_or_else(|_| {
-                v.add(
+                v.add_as(
+                    Problem::OutOfRange,
                     format!("policy.tiers[{i}].ceiling_bps"),
                     "must not be negative",
                 );
@@ -140,7 +159,8 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
                 })
             });
             if above.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::BadMoney,
                     format!("policy.size_thresholds[{i}].above"),
                     "must be an amount in an ISO 4217 currency",
                 );
@@ -161,7 +181,11 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
     let legal_step = step_from("policy.legal_step", wire.legal_step.as_ref(), &mut v);
     let finance_step = step_from("policy.finance_step", wire.finance_step.as_ref(), &mut v);
     let payment_days_limit = u32::try_from(wire.payment_days_limit).unwrap_or_else(|_| {
-        v.add("policy.payment_days_limit", "must not be negative");
+        v.add_as(
+            Problem::OutOfRange,
+            "policy.payment_days_limit",
+            "must not be negative",
+        );
         0
     });
     let policy = Policy {
@@ -435,11 +459,19 @@ pub(super) fn terms_from(
     v: &mut Violations,
 ) -> Terms {
     let discount_bps = u32::try_from(discount_bps).unwrap_or_else(|_| {
-        v.add("discount_bps", "must not be negative");
+        v.add_as(
+            Problem::OutOfRange,
+            "discount_bps",
+            discount_out_of_range(MAX_DISCOUNT_BPS, discount_bps.into()),
+        );
         0
     });
     let payment_days = u32::try_from(payment_days).unwrap_or_else(|_| {
-        v.add("payment_days", "must not be negative");
+        v.add_as(
+            Problem::OutOfRange,
+            "payment_days",
+            format!("must not be negative, got {payment_days}"),
+        );
         0
     });
     Terms {
@@ -473,12 +505,7 @@ pub(super) fn cursor_key(at: DateTime<Utc>, id: Uuid) -> String {
 }
 
 pub(super) fn parse_cursor(paging: &Paging) -> Result<Option<(DateTime<Utc>, Uuid)>, Status> {
-    let bad = || {
-        invalid(Violations::one(
-            "page_token",
-            "is not a page token of this list",
-        ))
-    };
+    let bad = || invalid(crate::domain::paging::not_a_page_token());
     paging
         .after
         .as_deref()
@@ -500,14 +527,14 @@ pub(super) fn time_from(
     v: &mut Violations,
 ) -> Option<DateTime<Utc>> {
     let Some(t) = t else {
-        v.add(field, "is required");
+        v.add_as(Problem::MissingField, field, "is required");
         return None;
     };
     let at = u32::try_from(t.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos));
     if at.is_none() {
-        v.add(field, "must be a valid timestamp");
+        v.add_as(Problem::BadDate, field, "must be a valid timestamp");
     }
     at
 }

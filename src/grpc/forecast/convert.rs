@@ -9,6 +9,7 @@ use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
 use crate::app::forecast::{ForecastResult, Scope};
 use crate::app::period_forecast::ForecastMethod;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::calendar::PeriodKind;
@@ -312,7 +313,8 @@ pub(super) fn parse_currency(code: &str, v: &mut Violations) -> Option<Currency>
         return Some(Currency::USD);
     }
     Currency::parse(code).or_else(|| {
-        v.add(
+        v.add_as(
+            Problem::BadCurrency,
             "currency_code",
             "must be an ISO 4217 currency code such as USD",
         );
