@@ -16,7 +16,7 @@ use crate::app::ports::{DealEventRecord, DealFilter, DealOrder, Store, Topic};
 use crate::app::roles::require_deal_writer;
 use crate::domain::deal::{DealMask, DealStatus};
 use crate::domain::directory::UserId;
-use crate::domain::gates::Direction;
+use crate::domain::gates::{self, Check, Direction};
 use crate::domain::{Problem, Violations};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
@@ -316,7 +316,7 @@ impl<S: Store> DealService for DealApi<S> {
         &self,
         request: Request<pb::PreviewDealStageRequest>,
     ) -> Result<Response<pb::PreviewDealStageResponse>, Status> {
-        use pb::preview_deal_stage_response::Direction as D;
+        use pb::preview_deal_stage_response::{Direction as D, Verdict};
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
@@ -327,24 +327,28 @@ impl<S: Store> DealService for DealApi<S> {
             .app
             .preview_stage(&principal, id, &req.target_stage)
             .await?;
+        let check_to = |c: &Check| pb::CriterionCheck {
+            stage: stage_name(preview.pipeline_id, &c.stage_id),
+            criterion: Some(criterion_to(&c.criterion)),
+            met: c.met,
+        };
+        let plan = &preview.plan;
         Ok(Response::new(pb::PreviewDealStageResponse {
-            direction: match preview.plan.direction {
+            direction: match plan.direction {
                 Direction::Forward => D::Forward,
                 Direction::Backward => D::Backward,
                 Direction::None => D::None,
             }
             .into(),
-            allowed: preview.plan.allowed(),
-            checks: preview
-                .plan
-                .checks
-                .iter()
-                .map(|c| pb::CriterionCheck {
-                    stage: stage_name(preview.pipeline_id, &c.stage_id),
-                    criterion: Some(criterion_to(&c.criterion)),
-                    met: c.met,
-                })
-                .collect(),
+            allowed: plan.allowed(),
+            checks: plan.checks.iter().map(check_to).collect(),
+            unmet_checks: plan.unmet().map(check_to).collect(),
+            verdict: match plan.verdict() {
+                gates::Verdict::Passes => Verdict::Passes,
+                gates::Verdict::Blocked => Verdict::Blocked,
+                gates::Verdict::AlreadyInStage => Verdict::AlreadyInStage,
+            }
+            .into(),
         }))
     }
 

@@ -35,7 +35,14 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
         name => match parse_name("scope", "users", name) {
             Ok(id) => Some(Scope::Subtree(UserId(id))),
             Err(_) => {
-                v.add("scope", "must be empty, `org` or a user like users/<uuid>");
+                v.add_as(
+                    Problem::BadName,
+                    "scope",
+                    format!(
+                        "{} is not a scope: empty, `org` or a user like users/<uuid>",
+                        crate::domain::wording::echoed(name)
+                    ),
+                );
                 None
             }
         },

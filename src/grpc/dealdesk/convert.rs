@@ -307,7 +307,8 @@ pub(super) fn seat_to(seat: &Seat) -> pb::ApprovalSeat {
 /// the segment and the version, `None` for `latest`.
 pub(super) fn policy_name_from(name: &str) -> Result<(Segment, Option<i64>), Violations> {
     let malformed = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             "name",
             "must be approvalPolicies/{segment}/versions/{version}, the segment smb, \
              mid-market or enterprise, the version a positive number or latest",
@@ -485,9 +486,13 @@ pub(super) fn terms_from(
 /// `approvalRequests/{id}/steps/{n}` as (id, 0-based index).
 pub(super) fn parse_step_name(field: &str, name: &str) -> Result<(Uuid, usize), Violations> {
     let bad = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             field,
-            "must be `approvalRequests/{id}/steps/{n}` with n from 1",
+            format!(
+                "{} is not a step name: `approvalRequests/{{id}}/steps/{{n}}` with n from 1",
+                crate::domain::wording::echoed(name)
+            ),
         )
     };
     let (request, n) = name.rsplit_once("/steps/").ok_or_else(bad)?;

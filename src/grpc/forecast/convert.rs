@@ -120,9 +120,10 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
 /// Parses `pipelines/{uuid}/winRateSnapshots/{version}`.
 pub(super) fn parse_snapshot_name(field: &str, name: &str) -> Result<(Uuid, i64), Violations> {
     let bad = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             field,
-            "must be a name like pipelines/<uuid>/winRateSnapshots/<version>",
+            super::super::convert::not_a_name(name, "pipelines/<uuid>/winRateSnapshots/<version>"),
         )
     };
     let (pipeline, version) = name.split_once("/winRateSnapshots/").ok_or_else(bad)?;
@@ -302,7 +303,14 @@ pub(super) fn parse_scope(scope: &str, v: &mut Violations) -> Option<Scope> {
     match parse_name("scope", "users", scope) {
         Ok(id) => Some(Scope::Subtree(UserId(id))),
         Err(_) => {
-            v.add("scope", "must be `org` or a user like users/<uuid>");
+            v.add_as(
+                Problem::BadName,
+                "scope",
+                format!(
+                    "{} is not a scope: `org` or a user like users/<uuid>",
+                    crate::domain::wording::echoed(scope)
+                ),
+            );
             None
         }
     }
