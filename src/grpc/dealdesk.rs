@@ -22,11 +22,14 @@ use crate::domain::directory::UserId;
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 
 mod convert;
+mod listing;
+
+use listing::{Listing, listing_from, query_parts};
 
 use crate::app::names::policy_name;
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
-    policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from, time_from,
+    policy_name_from, policy_to, request_to, step_to, terms_from, time_from,
 };
 
 /// The DealDeskService adapter.
@@ -212,49 +215,23 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ListApprovalRequestsResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let deal = if req.deal.is_empty() {
-            None
-        } else {
-            parse_name("deal", "deals", &req.deal)
-                .map_err(|e| v.extend(e))
-                .ok()
-        };
-        if req.deal.is_empty() != req.my_queue {
-            v.add("deal", "set exactly one of `deal` and `my_queue`");
-        }
-        let state = request_state_from(req.state);
-        if state.is_none() && req.state != 0 {
-            v.add_as(
-                Problem::UnknownValue,
-                "state",
-                "must be a known request state",
-            );
-        }
-        if state.is_some() && req.my_queue {
-            v.add(
-                "state",
-                "filters a deal's requests; a queue holds pending requests only",
-            );
-        }
-        if !v.is_empty() {
-            return Err(invalid(v));
-        }
-        let query = [
-            req.deal.as_str(),
-            if req.my_queue { "queue" } else { "" },
-            &req.state.to_string(),
-            &principal.user.id.0.to_string(),
-        ];
+        let listing = listing_from(&req).map_err(invalid)?;
+        let query = query_parts(&req, principal.user.id.0);
+        let query: Vec<&str> = query.iter().map(String::as_str).collect();
         let paging = Paging::parse(req.page_size, &req.page_token, &query)?;
         let after = parse_cursor(&paging)?;
-        let requests = match deal {
-            Some(deal) => {
+        let requests = match listing {
+            Listing::Deal(deal, state) => {
                 self.app
                     .list_deal_requests(&principal, deal, state, after, paging.limit)
                     .await?
             }
-            None => self.app.my_queue(&principal, after, paging.limit).await?,
+            Listing::Queue => self.app.my_queue(&principal, after, paging.limit).await?,
+            Listing::Desk(filter) => {
+                self.app
+                    .desk_requests(&principal, filter, after, paging.limit)
+                    .await?
+            }
         };
         let next_page_token = paging.next_token(
             requests.len(),
