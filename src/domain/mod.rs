@@ -314,13 +314,38 @@ mod tests {
     }
 
     #[test]
+    fn the_reason_is_the_kind_of_the_first_problem() {
+        assert_eq!(Violations::new().reason(), "INVALID_ARGUMENT");
+        assert_eq!(many(3).reason(), "INVALID_ARGUMENT");
+        let mut v = Violations::one_as(Problem::BadPeriod, "period", "is not a period");
+        v.add_as(Problem::TooMany, "clauses", "too many");
+        assert_eq!(v.reason(), "BAD_PERIOD");
+        assert_eq!(Violations::required("deal").reason(), "MISSING_FIELD");
+        assert_eq!(v.prefixed("request").0[0].problem, Problem::BadPeriod);
+    }
+
+    #[test]
+    fn a_text_problem_says_which_rule_it_broke() {
+        let mut v = Violations::new();
+        check_text(&mut v, "note", &"x".repeat(11), 10, false);
+        check_text(&mut v, "name", " ", 10, true);
+        check_text(&mut v, "title", "a\u{7}b", 10, false);
+        let reasons: Vec<_> = v.0.iter().map(|p| p.problem.reason()).collect();
+        assert_eq!(reasons, ["TEXT_TOO_LONG", "MISSING_FIELD", "BAD_TEXT"]);
+    }
+
+    #[test]
     fn a_repeated_field_over_its_limit_is_one_violation_and_no_elements() {
         let mut v = Violations::new();
         let items = vec![""; 2_000_000];
         assert!(within_limit(&mut v, "clauses", &items, 50, "clause codes").is_empty());
         assert_eq!(
             v,
-            Violations::one("clauses", "must have at most 50 clause codes, got 2000000")
+            Violations::one_as(
+                Problem::TooMany,
+                "clauses",
+                "must have at most 50 clause codes, got 2000000"
+            )
         );
         let mut ok = Violations::new();
         assert_eq!(
