@@ -568,11 +568,22 @@ contract_test!(
                 vec!["deal.pipeline"],
             ),
         ];
-        for (deal, fields) in cases {
+        // The reason is the kind of the first problem.
+        let reasons = [
+            "MISSING_FIELD",
+            "BAD_MONEY",
+            "BAD_MONEY",
+            "BAD_CURRENCY",
+            "BAD_DATE",
+            "MISSING_FIELD",
+            "TEXT_TOO_LONG",
+            "BAD_NAME",
+        ];
+        for ((deal, fields), reason) in cases.into_iter().zip(reasons) {
             let status = try_create_deal(&app, &rep.token, deal.clone())
                 .await
                 .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, reason);
             assert_eq!(violated_fields(&status), fields, "{deal:?}");
         }
         assert_eq!(app.count("deals").await, 0);
@@ -1047,11 +1058,16 @@ contract_test!(
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
         let deal = create_deal(&app, &rep.token, ready(&pipeline, "Targeted")).await;
-        for target in ["closed-won", "closed-lost", "nope", ""] {
+        for (target, reason) in [
+            ("closed-won", "CLOSED_STAGE"),
+            ("closed-lost", "CLOSED_STAGE"),
+            ("nope", "UNKNOWN_STAGE"),
+            ("", "MISSING_FIELD"),
+        ] {
             let status = move_to(&app, &rep.token, &deal.name, target)
                 .await
                 .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, reason);
             assert_eq!(violated_fields(&status), ["target_stage"], "{target:?}");
         }
         let status = move_to(&app, &rep.token, &deal.name, "qualify")
@@ -2167,7 +2183,7 @@ contract_test!(
             )
             .await
             .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, "UNKNOWN_VALUE");
             assert_eq!(violated_fields(&status), ["order_by"], "{bad:?}");
         }
     }
@@ -2497,7 +2513,7 @@ contract_test!(
             )
             .await
             .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, "OUT_OF_RANGE");
             assert_eq!(violated_fields(&status), ["deal.discount_bps"]);
             let status = update(
                 &app,
