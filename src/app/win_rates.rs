@@ -175,7 +175,7 @@ impl<S: Store> App<S> {
         }
         if k > 1000 {
             violations.add_as(
-                Problem::OutOfRange,
+                Problem::NumberOutOfRange,
                 "prior_weight",
                 "must be between 0 and 1000",
             );

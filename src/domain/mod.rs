@@ -59,8 +59,8 @@ pub enum Problem {
     /// A text with characters or a shape its field does not take: `BAD_TEXT`.
     BadText,
     /// A number outside its range (a discount over its limit, a negative count):
-    /// `OUT_OF_RANGE`.
-    OutOfRange,
+    /// `NUMBER_OUT_OF_RANGE`.
+    NumberOutOfRange,
     /// A repeated field with more elements than it may hold: `TOO_MANY`.
     TooMany,
     /// A page token that is not one of this list for this query: `BAD_PAGE_TOKEN`.
@@ -88,7 +88,7 @@ impl Problem {
             Problem::BadDate => "BAD_DATE",
             Problem::TextTooLong => "TEXT_TOO_LONG",
             Problem::BadText => "BAD_TEXT",
-            Problem::OutOfRange => "OUT_OF_RANGE",
+            Problem::NumberOutOfRange => "NUMBER_OUT_OF_RANGE",
             Problem::TooMany => "TOO_MANY",
             Problem::BadPageToken => "BAD_PAGE_TOKEN",
             Problem::BadUpdateMask => "BAD_UPDATE_MASK",

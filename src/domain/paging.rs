@@ -18,7 +18,7 @@ pub fn page_size(requested: i32) -> Result<u64, Violations> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
         n if n < 0 => Err(Violations::one_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "page_size",
             format!("must not be negative, got {n}"),
         )),

@@ -444,7 +444,7 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
     }
     if !(0..=10_000).contains(&draft.default_probability_bps) {
         violations.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             format!("{field}.default_probability_bps"),
             "must be between 0 and 10000 basis points",
         );
@@ -470,7 +470,7 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
         && !(1..=3650).contains(&days)
     {
         violations.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             format!("{field}.stale_after_days"),
             "must be between 1 and 3650 days when set",
         );

@@ -361,7 +361,7 @@ pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCrite
             .map(ExitCriterion::DepartmentsEngaged)
             .map_err(|_| {
                 Violations::one_as(
-                    Problem::OutOfRange,
+                    Problem::NumberOutOfRange,
                     format!("{field}.departments_engaged.min_departments"),
                     format!(
                         "must be between 1 and {}, got {}",

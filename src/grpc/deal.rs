@@ -471,7 +471,7 @@ impl<S: Store> DealService for DealApi<S> {
         let mut v = Violations::new();
         if req.after_sequence < 0 {
             v.add_as(
-                Problem::OutOfRange,
+                Problem::NumberOutOfRange,
                 "after_sequence",
                 "must not be negative",
             );

@@ -399,7 +399,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let mut v = Violations::new();
         if req.after_event_id < 0 {
             v.add_as(
-                Problem::OutOfRange,
+                Problem::NumberOutOfRange,
                 "after_event_id",
                 "must not be negative",
             );

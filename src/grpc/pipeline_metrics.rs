@@ -81,7 +81,7 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
         Some(days @ 1..=3650) => u32::try_from(days).ok(),
         Some(_) => {
             v.add_as(
-                Problem::OutOfRange,
+                Problem::NumberOutOfRange,
                 "stale_after_days",
                 "must be between 1 and 3650 days when set",
             );
@@ -92,7 +92,7 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
         0 => DEFAULT_STALE_DEALS,
         n if n < 0 => {
             v.add_as(
-                Problem::OutOfRange,
+                Problem::NumberOutOfRange,
                 "max_stale_deals",
                 "must not be negative",
             );

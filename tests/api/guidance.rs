@@ -278,7 +278,7 @@ contract_test!(
         .await
         .unwrap_err();
         assert_eq!(
-            only_violation(&too_deep, "OUT_OF_RANGE"),
+            only_violation(&too_deep, "NUMBER_OUT_OF_RANGE"),
             (
                 "deal.discount_bps".to_string(),
                 "must be 0 to 10000 basis points, got 12000".to_string()
@@ -331,7 +331,7 @@ contract_test!(
                 .await
                 .unwrap_err();
             assert_eq!(
-                only_violation(&status, "OUT_OF_RANGE"),
+                only_violation(&status, "NUMBER_OUT_OF_RANGE"),
                 ("discount_bps".to_string(), want.to_string())
             );
         }

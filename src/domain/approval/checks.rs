@@ -36,14 +36,14 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     let max = policy.tiers.last().map(|t| t.ceiling_bps).unwrap_or(0);
     if terms.discount_bps > max {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "discount_bps",
             discount_out_of_range(max, terms.discount_bps.into()),
         );
     }
     if terms.payment_days > 3650 {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "payment_days",
             "must be at most 3650 days",
         );
@@ -98,7 +98,7 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
     }
     if !(1..=720).contains(&step.sla_hours) {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             format!("{field}.sla_hours"),
             "must be between 1 and 720 hours",
         );
@@ -193,7 +193,7 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     check_step("finance_step", &policy.finance_step, &mut v);
     if policy.payment_days_limit > 3650 {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "payment_days_limit",
             "must be at most 3650 days",
         );

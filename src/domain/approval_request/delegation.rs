@@ -50,7 +50,7 @@ pub fn check_delegation(new: &Delegation, existing: &[Delegation]) -> Result<(),
         v.add("delegation.end_date", "must be on or after the start date");
     } else if (new.end - new.start).num_days() >= MAX_DELEGATION_DAYS {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "delegation.end_date",
             format!("must be at most {MAX_DELEGATION_DAYS} days after the start date"),
         );

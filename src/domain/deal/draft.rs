@@ -144,7 +144,7 @@ pub fn merge_fields(
             .filter(|bps| *bps <= MAX_DISCOUNT_BPS)
             .unwrap_or_else(|| {
                 v.add_as(
-                    Problem::OutOfRange,
+                    Problem::NumberOutOfRange,
                     "discount_bps",
                     discount_out_of_range(MAX_DISCOUNT_BPS, draft.discount_bps.into()),
                 );

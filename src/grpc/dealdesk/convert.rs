@@ -133,7 +133,7 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
         .map(|(i, t)| DiscountTier {
             ceiling_bps: u32::try_from(t.ceiling_bps).unwrap_or_else(|_| {
                 v.add_as(
-                    Problem::OutOfRange,
+                    Problem::NumberOutOfRange,
                     format!("policy.tiers[{i}].ceiling_bps"),
                     "must not be negative",
                 );
@@ -182,7 +182,7 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
     let finance_step = step_from("policy.finance_step", wire.finance_step.as_ref(), &mut v);
     let payment_days_limit = u32::try_from(wire.payment_days_limit).unwrap_or_else(|_| {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "policy.payment_days_limit",
             "must not be negative",
         );
@@ -461,7 +461,7 @@ pub(super) fn terms_from(
 ) -> Terms {
     let discount_bps = u32::try_from(discount_bps).unwrap_or_else(|_| {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "discount_bps",
             discount_out_of_range(MAX_DISCOUNT_BPS, discount_bps.into()),
         );
@@ -469,7 +469,7 @@ pub(super) fn terms_from(
     });
     let payment_days = u32::try_from(payment_days).unwrap_or_else(|_| {
         v.add_as(
-            Problem::OutOfRange,
+            Problem::NumberOutOfRange,
             "payment_days",
             format!("must not be negative, got {payment_days}"),
         );

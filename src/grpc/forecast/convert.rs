@@ -324,7 +324,7 @@ pub(super) fn parse_currency(code: &str, v: &mut Violations) -> Option<Currency>
         v.add_as(
             Problem::BadCurrency,
             "currency_code",
-            "must be an ISO 4217 currency code such as USD",
+            crate::domain::wording::not_a_currency(code),
         );
         None
     })

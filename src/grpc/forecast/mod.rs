@@ -65,7 +65,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                 Ok(k) if k <= 1000 => Some(k),
                 _ => {
                     v.add_as(
-                        Problem::OutOfRange,
+                        Problem::NumberOutOfRange,
                         "prior_weight",
                         "must be between 0 and 1000",
                     );
@@ -197,7 +197,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             v.add_as(
                 Problem::BadCurrency,
                 "rate.from_currency",
-                "must be an ISO 4217 currency code",
+                crate::domain::wording::not_a_currency(&wire.from_currency),
             );
         }
         let to = Currency::parse(&wire.to_currency);
@@ -205,7 +205,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             v.add_as(
                 Problem::BadCurrency,
                 "rate.to_currency",
-                "must be an ISO 4217 currency code",
+                crate::domain::wording::not_a_currency(&wire.to_currency),
             );
         }
         let (Some(from), Some(to), true) = (from, to, v.is_empty()) else {
