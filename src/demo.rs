@@ -478,7 +478,11 @@ async fn demo_requests<S: Store>(
 }
 
 /// Approves the current step of a request as each of its approvers, until it closes.
-async fn approve_through<S: Store>(app: &App<S>, people: &[User], id: uuid::Uuid) -> AppResult<()> {
+async fn approve_through<S: Store>(
+    app: &App<S>,
+    people: &[User],
+    id: crate::domain::ids::ApprovalRequestId,
+) -> AppResult<()> {
     let principal = |user: &User| Principal { user: user.clone() };
     let by_id = |id: UserId| people.iter().find(|u| u.id == id);
     for _ in 0..10 {
@@ -520,7 +524,7 @@ async fn submit_as_owner<S: Store>(
     people: &[User],
     deal: &crate::domain::deal::Deal,
     terms: crate::domain::approval::Terms,
-    resubmits: Option<uuid::Uuid>,
+    resubmits: Option<crate::domain::ids::ApprovalRequestId>,
 ) -> AppResult<crate::domain::approval_request::ApprovalRequest> {
     let owner = people
         .iter()

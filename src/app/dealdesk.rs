@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::deals::not_found;
 use super::ports::{AuditEntry, Store};
 use super::roles::require_policy_editor;
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
 use crate::domain::deal::Access;
+use crate::domain::ids::DealId;
 use crate::domain::pipeline::Segment;
 
 impl<S: Store> App<S> {
@@ -69,7 +68,7 @@ impl<S: Store> App<S> {
     pub async fn preview_route(
         &self,
         principal: &Principal,
-        deal: Uuid,
+        deal: DealId,
         terms: Terms,
     ) -> AppResult<(Arc<PolicyVersion>, Route)> {
         // Only the owner, pipeline and amount: the preview needs neither the deal's contacts nor

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::names::{snapshot_name, user_name_of};
 use super::ports::{AuditEntry, CohortRow, CohortSplit, Created, IdempotencyKey, Store};
@@ -13,6 +12,7 @@ use super::roles::require_rate_setter;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Problem;
 use crate::domain::Violations;
+use crate::domain::ids::{PipelineId, WinRateSnapshotId};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::winrate::{
     Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
@@ -22,7 +22,7 @@ use crate::domain::winrate::{
 #[derive(Debug, Clone)]
 pub struct WinRateRequest {
     /// The pipeline to learn the rates of.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// First day of the window (default a year before its end).
     pub window_start: Option<NaiveDate>,
     /// Last day of the window (default today).
@@ -122,7 +122,7 @@ impl<S: Store> App<S> {
             + 1;
         let actor = principal.map(|p| p.user.id);
         let snapshot = WinRateSnapshot {
-            id: Uuid::now_v7(),
+            id: WinRateSnapshotId::generate(),
             pipeline_id: pipeline.id,
             version,
             current: true,
@@ -198,7 +198,7 @@ impl<S: Store> App<S> {
     /// amounts in `main` currency counted for value weighting.
     async fn segment_cohorts(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         (from, to): (NaiveDate, NaiveDate),
         request: &WinRateRequest,
         main: Option<&str>,
@@ -243,7 +243,7 @@ impl<S: Store> App<S> {
     pub async fn get_win_rate_snapshot(
         &self,
         _principal: &Principal,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         version: i64,
     ) -> AppResult<WinRateSnapshot> {
         self.store
@@ -259,7 +259,7 @@ impl<S: Store> App<S> {
     pub async fn list_win_rate_snapshots(
         &self,
         principal: &Principal,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         before: Option<i64>,
         limit: u64,
     ) -> AppResult<Vec<WinRateSnapshot>> {

@@ -11,12 +11,13 @@ use super::request_limits::DEAL_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
-use crate::app::names::stage_name;
+use crate::app::names::{ResourceId, stage_name};
 use crate::app::ports::{DealEventRecord, DealFilter, DealOrder, Store, Topic};
 use crate::app::roles::require_deal_writer;
 use crate::domain::deal::{DealMask, DealStatus};
 use crate::domain::directory::UserId;
 use crate::domain::gates::{self, Check, Direction};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::{Problem, Violations};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
@@ -60,7 +61,7 @@ impl<S: Store> DealService for DealApi<S> {
             .ok_or_else(|| invalid(Violations::required("deal")))?;
         let mut v = Violations::new();
         let draft = draft_from(wire, principal.user.id, &mut v);
-        let pipeline = parse_name("pipeline", "pipelines", &wire.pipeline)
+        let pipeline = parse_name::<PipelineId>("pipeline", &wire.pipeline)
             .map_err(|e| v.extend(e))
             .ok();
         let key = idempotency_key(Some(principal.user.id), "CreateDeal", &req.request_id, &req)?;
@@ -104,7 +105,7 @@ impl<S: Store> DealService for DealApi<S> {
         let pipeline = if req.pipeline.is_empty() {
             None
         } else {
-            parse_name("pipeline", "pipelines", &req.pipeline)
+            parse_name::<PipelineId>("pipeline", &req.pipeline)
                 .map_err(|e| v.extend(e))
                 .ok()
         };
@@ -225,7 +226,7 @@ impl<S: Store> DealService for DealApi<S> {
             .as_ref()
             .ok_or_else(|| invalid(Violations::required("deal")))?;
         let mut v = Violations::new();
-        let id = parse_name("deal.name", "deals", &wire.name)
+        let id = parse_name::<DealId>("deal.name", &wire.name)
             .map_err(|e| v.extend(e))
             .ok();
         let etag = parse_etag("deal.etag", &wire.etag)
@@ -476,18 +477,16 @@ impl<S: Store> DealService for DealApi<S> {
                 "must not be negative",
             );
         }
-        let optional = |field: &str, collection: &str, name: &str, v: &mut Violations| {
+        fn optional<I: ResourceId>(field: &str, name: &str, v: &mut Violations) -> Option<I> {
             if name.is_empty() {
                 None
             } else {
-                parse_name(field, collection, name)
-                    .map_err(|e| v.extend(e))
-                    .ok()
+                parse_name(field, name).map_err(|e| v.extend(e)).ok()
             }
-        };
-        let pipeline = optional("pipeline", "pipelines", &req.pipeline, &mut v);
-        let owner = optional("owner_subtree", "users", &req.owner_subtree, &mut v).map(UserId);
-        let deal = optional("deal", "deals", &req.deal, &mut v);
+        }
+        let pipeline = optional::<PipelineId>("pipeline", &req.pipeline, &mut v);
+        let owner = optional::<UserId>("owner_subtree", &req.owner_subtree, &mut v);
+        let deal = optional::<DealId>("deal", &req.deal, &mut v);
         if !v.is_empty() {
             return Err(invalid(v));
         }

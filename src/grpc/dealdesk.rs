@@ -27,6 +27,7 @@ mod listing;
 use listing::{Listing, listing_from, query_parts};
 
 use crate::app::names::policy_name;
+use crate::domain::ids::{ApprovalRequestId, DealId};
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
     policy_name_from, policy_to, request_to, step_to, terms_from, time_from,
@@ -123,7 +124,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let mut v = Violations::new();
-        let deal = parse_name("deal", "deals", &req.deal)
+        let deal = parse_name::<DealId>("deal", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
         let terms = terms_from(
@@ -160,13 +161,13 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         require_requester_role(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
-        let deal = parse_name("deal", "deals", &req.deal)
+        let deal = parse_name::<DealId>("deal", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
         let resubmits = if req.resubmits.is_empty() {
             None
         } else {
-            parse_name("resubmits", "approvalRequests", &req.resubmits)
+            parse_name::<ApprovalRequestId>("resubmits", &req.resubmits)
                 .map_err(|e| v.extend(e))
                 .ok()
         };
@@ -202,7 +203,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let id =
-            parse_name("name", "approvalRequests", &request.get_ref().name).map_err(invalid)?;
+            parse_name::<ApprovalRequestId>("name", &request.get_ref().name).map_err(invalid)?;
         Ok(Response::new(request_to(
             &self.app.get_request(&principal, id).await?,
         )))
@@ -280,7 +281,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let id = parse_name("name", "approvalRequests", &req.name).map_err(invalid)?;
+        let id = parse_name::<ApprovalRequestId>("name", &req.name).map_err(invalid)?;
         let key = idempotency_key(
             Some(principal.user.id),
             "WithdrawApprovalRequest",
@@ -311,15 +312,13 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let delegator = if wire.delegator.is_empty() {
             None
         } else {
-            parse_name("delegation.delegator", "users", &wire.delegator)
+            parse_name::<UserId>("delegation.delegator", &wire.delegator)
                 .map_err(|e| v.extend(e))
                 .ok()
-                .map(UserId)
         };
-        let delegate = parse_name("delegation.delegate", "users", &wire.delegate)
+        let delegate = parse_name::<UserId>("delegation.delegate", &wire.delegate)
             .map_err(|e| v.extend(e))
-            .ok()
-            .map(UserId);
+            .ok();
         let start = date_from("delegation.start_date", wire.start_date.as_ref(), &mut v);
         let end = date_from("delegation.end_date", wire.end_date.as_ref(), &mut v);
         if wire.start_date.is_none() {
@@ -407,10 +406,9 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let approver = if req.approver.is_empty() {
             None
         } else {
-            parse_name("approver", "users", &req.approver)
+            parse_name::<UserId>("approver", &req.approver)
                 .map_err(|e| v.extend(e))
                 .ok()
-                .map(UserId)
         };
         let role = match req.role_queue {
             0 => None,
@@ -425,7 +423,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let deal = if req.deal.is_empty() {
             None
         } else {
-            parse_name("deal", "deals", &req.deal)
+            parse_name::<DealId>("deal", &req.deal)
                 .map_err(|e| v.extend(e))
                 .ok()
         };

@@ -122,11 +122,12 @@ impl Paging {
     }
 
     /// The `after` key as a UUID (keys of this server's lists are UUIDs).
-    pub fn after_uuid(&self) -> Result<Option<uuid::Uuid>, Status> {
+    pub fn after_uuid<I: From<uuid::Uuid>>(&self) -> Result<Option<I>, Status> {
         self.after
             .as_deref()
             .map(|key| {
                 uuid::Uuid::parse_str(key)
+                    .map(I::from)
                     .map_err(|_| invalid(crate::domain::paging::not_a_page_token()))
             })
             .transpose()

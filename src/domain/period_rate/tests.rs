@@ -3,14 +3,16 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 use super::learn::{
     Converter, Learner, Observation, StageIndex, booking_at, observation_instants, observe,
 };
 use super::*;
 use crate::domain::deal::{DealStatus, ForecastCategory};
-use crate::domain::deal_history::{as_of, changes, pushes};
+use crate::domain::deal_history::{FieldValue, as_of, changes, pushes};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 use crate::domain::money::Currency;
 use crate::domain::period::FiscalCalendar;
 use crate::domain::winrate::wilson;
@@ -19,8 +21,9 @@ fn usd() -> Currency {
     Currency::parse("USD").unwrap()
 }
 
-fn to_usd(money: Money) -> Option<i64> {
-    (money.currency == usd()).then_some(money.minor)
+/// A converter with no exchange rate: only an amount already in the currency converts.
+fn no_rates(money: Money, into: Currency) -> Option<i64> {
+    (money.currency == into).then_some(money.minor)
 }
 
 fn day(m: u32, d: u32) -> NaiveDate {
@@ -77,7 +80,7 @@ fn timeline(
     first: DealState,
     later: &[(DateTime<Utc>, DealState)],
 ) -> DealTimeline {
-    let deal_id = Uuid::from_u128(id);
+    let deal_id = DealId(Uuid::from_u128(id));
     let mut rows = Vec::new();
     let mut current = first;
     for (when, next) in later {
@@ -102,7 +105,7 @@ fn learn(
     rates: &[(&str, f64)],
 ) -> PeriodRateTable {
     let rates = rates.iter().map(|(s, r)| (s.to_string(), *r)).collect();
-    PeriodRateTable::learn(settings, deals, &rates, &to_usd)
+    PeriodRateTable::learn(settings, deals, &rates, &no_rates)
 }
 
 fn key(bucket: u8, band: Option<u8>, pushes: Option<u8>) -> CellKey {
@@ -128,14 +131,18 @@ fn total_observations(table: &PeriodRateTable) -> u64 {
 /// Open in `propose` for 100.00 closing 25 June, created 1 June, won 22 June for `booked`.
 /// Learning on 1 August sees it on 20 June (10 days left) and 13 and 6 June (17 and 24).
 fn won_in_june_for(booked: i64) -> PeriodRateTable {
+    learn(&months_at(at(8, 1)), &[won_in_june(1, booked)], &[])
+}
+
+/// The deal of [`won_in_june_for`].
+fn won_in_june(id: u128, booked: i64) -> DealTimeline {
     let first = open("propose", 100_00, day(6, 25));
-    let deal = timeline(
-        1,
+    timeline(
+        id,
         at(6, 1),
         first.clone(),
         &[(at(6, 22), won(&first, booked, day(6, 22)))],
-    );
-    learn(&months_at(at(8, 1)), &[deal], &[])
+    )
 }
 
 #[test]
@@ -303,8 +310,13 @@ fn the_period_of_an_instant_is_read_in_the_orgs_zone() {
 fn an_amount_that_cannot_be_converted_is_not_observed() {
     let mut first = open("a", 100_00, day(6, 30));
     first.currency = Currency::parse("EUR");
-    let deal = timeline(1, at(6, 1), first, &[]);
-    let table = learn(&months_at(at(8, 1)), &[deal], &[]);
+    let deals = [
+        timeline(1, at(6, 1), first, &[]),
+        closed_deal(2, 10_00, true, at(2, 1)),
+        closed_deal(3, 20_00, false, at(3, 1)),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[]);
+    assert_eq!(table.size_currency, usd());
     assert!(table.cells.is_empty());
 }
 
@@ -506,6 +518,77 @@ fn size_bands_are_terciles_of_the_deals_closed_in_the_window() {
         .map(|amount| table.size_band(amount))
         .collect();
     assert_eq!(bands, [0, 0, 1, 1, 2]);
+}
+
+/// `deal` with every amount in `currency`.
+fn in_currency(mut deal: DealTimeline, currency: Currency) -> DealTimeline {
+    deal.current.currency = Some(currency);
+    for row in &mut deal.rows {
+        for value in [&mut row.old, &mut row.new] {
+            if let Some(FieldValue::Currency(c)) = value {
+                *c = currency;
+            }
+        }
+    }
+    deal
+}
+
+#[test]
+fn a_pipeline_in_euros_is_learned_without_any_exchange_rate() {
+    let eur = Currency::EUR;
+    let deals = [
+        in_currency(closed_deal(1, 10_00, true, at(2, 1)), eur),
+        in_currency(closed_deal(2, 60_00, false, at(3, 1)), eur),
+        in_currency(closed_deal(3, 30_00, true, at(4, 1)), eur),
+        in_currency(won_in_june(4, 100_00), eur),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[("propose", 0.5)]);
+    assert_eq!(table.size_currency, eur);
+    assert_eq!(table.size_cuts, Some([30_00, 60_00]));
+    // The June deal, seen on 6, 13 and 20 June, won in its period.
+    assert_eq!(total_observations(&table), 3);
+    assert_eq!(cell(&table, "propose", key(1, None, None)).outcome_sum, 1.0);
+}
+
+#[test]
+fn size_bands_are_in_the_currency_most_closed_deals_are_in() {
+    let deals = [
+        closed_deal(1, 10_00, true, at(2, 1)),
+        in_currency(closed_deal(2, 60_00, false, at(3, 1)), Currency::EUR),
+        in_currency(closed_deal(3, 30_00, true, at(4, 1)), Currency::EUR),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[]);
+    assert_eq!(table.size_currency, Currency::EUR);
+    // The dollar deal has no rate into euros: left out of the cuts.
+    assert_eq!(table.size_cuts, Some([30_00, 60_00]));
+    let eur = |minor| {
+        Some(Money {
+            minor,
+            currency: Currency::EUR,
+        })
+    };
+    let usd = Some(Money {
+        minor: 1,
+        currency: usd(),
+    });
+    assert_eq!(table.band_of(eur(30_01), &no_rates), Some(1));
+    assert_eq!(table.band_of(usd, &no_rates), None);
+    assert_eq!(table.band_of(None, &no_rates), Some(0));
+}
+
+#[test]
+fn with_no_closed_deals_the_bands_are_in_the_currency_most_deals_are_in() {
+    let deal = |id| {
+        in_currency(
+            timeline(id, at(6, 1), open("a", 100_00, day(6, 30)), &[]),
+            Currency::GBP,
+        )
+    };
+    let table = learn(&months_at(at(8, 1)), &[deal(1), deal(2)], &[]);
+    assert_eq!(table.size_currency, Currency::GBP);
+    assert_eq!(table.size_cuts, None);
+    // Each seen open on 6, 13, 20 and 27 June.
+    assert_eq!(total_observations(&table), 8);
 }
 
 #[test]
@@ -714,7 +797,7 @@ proptest! {
         let learner = || Learner {
             settings: &settings,
             instants: observation_instants(&settings),
-            converter: Converter { convert: &to_usd, last: None },
+            converter: Converter { convert: &no_rates, into: usd(), last: None },
             stages: StageIndex::default(),
         };
         let mut learners = [learner(), learner()];
@@ -724,8 +807,8 @@ proptest! {
             rebuilt_at_every_instant(&mut learners[1], deal, &mut rebuilt);
             prop_assert_eq!(swept, rebuilt);
         }
-        let table = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
-        let reference = learn_with(&settings, &deals, &rates, &to_usd, rebuilt_at_every_instant);
+        let table = PeriodRateTable::learn(&settings, &deals, &rates, &no_rates);
+        let reference = learn_with(&settings, &deals, &rates, &no_rates, rebuilt_at_every_instant);
         prop_assert_eq!(table, reference);
     }
 
@@ -738,10 +821,10 @@ proptest! {
         rates in arb_rates(),
     ) {
         let deals = build(&raw, None);
-        let at_once = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
-        let mut sample = SizeCutSample::new(&settings, &to_usd);
+        let at_once = PeriodRateTable::learn(&settings, &deals, &rates, &no_rates);
+        let mut sample = SizeCutSample::new(&settings, &no_rates);
         deals.iter().rev().for_each(|deal| sample.add(deal));
-        let mut learning = PeriodRateLearning::new(&settings, sample.cuts(), &to_usd);
+        let mut learning = PeriodRateLearning::new(&settings, sample.cuts(), &no_rates);
         deals.iter().rev().for_each(|deal| learning.add(deal));
         let streamed = learning.finish(&rates);
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
@@ -772,8 +855,8 @@ proptest! {
         let full = build(&raw, None);
         let known = build(&raw, Some(settings.learned_at));
         prop_assert_eq!(
-            PeriodRateTable::learn(&settings, &full, &rates, &to_usd),
-            PeriodRateTable::learn(&settings, &known, &rates, &to_usd)
+            PeriodRateTable::learn(&settings, &full, &rates, &no_rates),
+            PeriodRateTable::learn(&settings, &known, &rates, &no_rates)
         );
     }
 
@@ -789,7 +872,7 @@ proptest! {
             1..20,
         ),
     ) {
-        let table = PeriodRateTable::learn(&settings, &build(&raw, None), &rates, &to_usd);
+        let table = PeriodRateTable::learn(&settings, &build(&raw, None), &rates, &no_rates);
         let unit = 0.0..=1.0;
         prop_assert!(unit.contains(&table.in_period_share));
         for (_, key, cell) in table.cells() {

@@ -10,6 +10,7 @@ use super::super::convert::{
 use super::convert::{request_state_from, time_from};
 use crate::app::ports::DeskFilter;
 use crate::domain::approval_request::RequestState;
+use crate::domain::ids::DealId;
 use crate::domain::{Problem, Violations};
 use crate::proto as pb;
 
@@ -17,7 +18,7 @@ use crate::proto as pb;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Listing {
     /// The requests of a deal, optionally in one state.
-    Deal(Uuid, Option<RequestState>),
+    Deal(DealId, Option<RequestState>),
     /// What waits on the caller.
     Queue,
     /// The whole desk.
@@ -29,7 +30,7 @@ pub(super) fn listing_from(req: &pb::ListApprovalRequestsRequest) -> Result<List
     let mut v = Violations::new();
     let deal = (!req.deal.is_empty())
         .then(|| {
-            parse_name("deal", "deals", &req.deal)
+            parse_name::<DealId>("deal", &req.deal)
                 .map_err(|e| v.extend(e))
                 .ok()
         })
