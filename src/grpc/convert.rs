@@ -441,33 +441,38 @@ mod tests {
 
     #[test]
     fn a_name_with_a_bad_uuid_is_refused_naming_the_field_and_the_collection() {
+        fn refusal<T>(field: &str, description: &str) -> Result<T, Violations> {
+            Err(Violations::one_as(Problem::BadName, field, description))
+        }
         assert_eq!(
             parse_name::<DealId>("deal", "deals/not-a-uuid"),
-            Err(Violations::one(
+            refusal(
                 "deal",
-                "must be a resource name like deals/<uuid>"
-            ))
+                "\"deals/not-a-uuid\" is not a resource name like deals/<uuid>"
+            )
         );
         assert_eq!(
             parse_name::<PipelineId>("pipeline", "deals/0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"),
-            Err(Violations::one(
+            refusal(
                 "pipeline",
-                "must be a resource name like pipelines/<uuid>"
-            ))
+                "\"deals/0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b\" is not a resource name like \
+                 pipelines/<uuid>"
+            )
         );
         assert_eq!(
             parse_name::<ApprovalRequestId>("name", ""),
-            Err(Violations::one(
+            refusal(
                 "name",
-                "must be a resource name like approvalRequests/<uuid>"
-            ))
+                "\"\" is not a resource name like approvalRequests/<uuid>"
+            )
         );
         assert_eq!(
             parse_user_name("owner", "users/00000000-0000-0000-0000-000000000000"),
-            Err(Violations::one(
+            refusal(
                 "owner",
-                "must be a resource name like users/<uuid>"
-            ))
+                "\"users/00000000-0000-0000-0000-000000000000\" is not a resource name like \
+                 users/<uuid>"
+            )
         );
     }
 
