@@ -101,10 +101,11 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// INVALID_ARGUMENT from violations.
+    /// INVALID_ARGUMENT from violations, with the reason of their kind (that of the first one;
+    /// `INVALID_ARGUMENT` for a problem of no particular kind).
     pub fn invalid(violations: Violations) -> Self {
         AppError::InvalidArgument {
-            reason: "INVALID_ARGUMENT",
+            reason: violations.reason(),
             violations,
         }
     }

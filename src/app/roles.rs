@@ -139,6 +139,23 @@ pub fn require_requester_role(principal: &Principal) -> AppResult<()> {
     }
 }
 
+/// The whole desk's requests (not one deal's, not one's queue) are listed by deal desk, finance,
+/// legal and admins: the roles that read every deal.
+pub fn require_desk_reader(principal: &Principal) -> AppResult<()> {
+    if matches!(
+        principal.role(),
+        Role::DealDesk | Role::Finance | Role::Legal | Role::Admin
+    ) {
+        Ok(())
+    } else {
+        Err(AppError::denied(
+            "DESK_READERS_ONLY",
+            "the whole desk's requests are listed by deal desk, finance, legal and admins; \
+             list a deal's requests (deal) or your queue (my_queue)",
+        ))
+    }
+}
+
 /// Approval metrics are read by deal desk, finance, legal, leaders and admins.
 pub fn require_metrics_reader(principal: &Principal) -> AppResult<()> {
     if matches!(

@@ -10,6 +10,7 @@ use super::names::{snapshot_name, user_name_of};
 use super::ports::{AuditEntry, CohortRow, CohortSplit, Created, IdempotencyKey, Store};
 use super::roles::require_rate_setter;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::ids::{PipelineId, WinRateSnapshotId};
 use crate::domain::pipeline::Pipeline;
@@ -173,7 +174,11 @@ impl<S: Store> App<S> {
             violations.add("window_start_date", "must not be after window_end_date");
         }
         if k > 1000 {
-            violations.add("prior_weight", "must be between 0 and 1000");
+            violations.add_as(
+                Problem::NumberOutOfRange,
+                "prior_weight",
+                "must be between 0 and 1000",
+            );
         }
         let pipeline = self.store.get_pipeline(request.pipeline).await?;
         if pipeline.is_none() {

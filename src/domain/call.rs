@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Violations;
 use super::directory::UserId;
 use super::ids::DealId;
 use super::money::{Currency, MAX_AMOUNT_MINOR, Money};
+use super::wording::not_a_currency;
+use super::{Problem, Violations};
 
 /// What a call event does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,20 +74,22 @@ pub fn parse_amounts(
     let mut v = Violations::new();
     let mut one = |field: &str, value: Option<(i64, &str)>| -> Option<Money> {
         let Some((minor, code)) = value else {
-            v.add(field, "is required");
+            v.add_as(Problem::MissingField, field, "is required");
             return None;
         };
         let currency = Currency::parse(code);
         if currency.is_none() {
-            v.add(
+            v.add_as(
+                Problem::BadCurrency,
                 format!("{field}.currency_code"),
-                "must be an ISO 4217 currency code such as USD",
+                not_a_currency(code),
             );
         }
         if !(0..=MAX_AMOUNT_MINOR).contains(&minor) {
-            v.add(
+            v.add_as(
+                Problem::BadMoney,
                 format!("{field}.amount_minor"),
-                format!("must be between 0 and {MAX_AMOUNT_MINOR}"),
+                format!("must be between 0 and {MAX_AMOUNT_MINOR}, got {minor}"),
             );
             return None;
         }
@@ -96,9 +99,17 @@ pub fn parse_amounts(
     let best = one("best_case", best_case);
     if let (Some(c), Some(b)) = (commit, best) {
         if c.currency != b.currency {
-            v.add("best_case.currency_code", "must be the commit's currency");
+            v.add_as(
+                Problem::BadMoney,
+                "best_case.currency_code",
+                "must be the commit's currency",
+            );
         } else if b.minor < c.minor {
-            v.add("best_case.amount_minor", "must be at least the commit");
+            v.add_as(
+                Problem::BadMoney,
+                "best_case.amount_minor",
+                "must be at least the commit",
+            );
         }
     }
     match (commit, best) {

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Violations;
 use super::text::DisplayName;
+use crate::domain::Problem;
 
 /// What a principal may do. Every user has exactly one role.
 #[derive(
@@ -129,7 +130,11 @@ impl UserProfile {
             violations.add("email", why);
         }
         if draft.role.is_none() {
-            violations.add("role", "must be one of the known roles");
+            violations.add_as(
+                Problem::UnknownValue,
+                "role",
+                "must be one of the known roles",
+            );
         }
         match (draft.role, display_name) {
             (Some(role), Some(display_name)) if violations.is_empty() => Ok(UserProfile {

@@ -81,6 +81,17 @@ pub enum Direction {
     None,
 }
 
+/// Whether a planned move would pass now, as a preview tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check is met (a backward move has none): the move goes through.
+    Passes,
+    /// Some checks are unmet: refused unless a manager above the owner overrides.
+    Blocked,
+    /// The deal is already in the target stage: there is nothing to move.
+    AlreadyInStage,
+}
+
 /// One criterion on a move's path and whether the deal meets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -109,6 +120,17 @@ impl MovePlan {
     /// The checks not met.
     pub fn unmet(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.met)
+    }
+
+    /// Whether the move would pass now.
+    pub fn verdict(&self) -> Verdict {
+        if self.direction == Direction::None {
+            Verdict::AlreadyInStage
+        } else if self.allowed() {
+            Verdict::Passes
+        } else {
+            Verdict::Blocked
+        }
     }
 }
 

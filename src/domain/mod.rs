@@ -24,8 +24,79 @@ pub mod random;
 pub mod templates;
 pub mod text;
 pub mod winrate;
+pub mod wording;
 
 use std::fmt;
+
+/// The kind of a problem with a field: what an INVALID_ARGUMENT's ErrorInfo reason says, so a
+/// client can act on it without reading the words. proto/dealdesk/v1/common.proto documents
+/// every reason; a new kind is documented there too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// Any other rule (the field violation's words say which): `INVALID_ARGUMENT`.
+    #[default]
+    Other,
+    /// A required field is unset, empty or blank: `MISSING_FIELD`.
+    MissingField,
+    /// A resource name (or an etag) this server did not make: `BAD_NAME`.
+    BadName,
+    /// An enum value or code that is not one of the known ones: `UNKNOWN_VALUE`.
+    UnknownValue,
+    /// A stage id that is not a stage of the pipeline: `UNKNOWN_STAGE`.
+    UnknownStage,
+    /// A closed stage where an open one is needed (deals close with CloseDeal): `CLOSED_STAGE`.
+    ClosedStage,
+    /// Not a month (`2026-11`) or a fiscal quarter (`2026-Q4`): `BAD_PERIOD`.
+    BadPeriod,
+    /// An amount that is not allowed (not above zero, or in another currency than its
+    /// partner): `BAD_MONEY`.
+    BadMoney,
+    /// Not an ISO 4217 currency code: `BAD_CURRENCY`.
+    BadCurrency,
+    /// Not a calendar date or time, or one outside the range it must be in: `BAD_DATE`.
+    BadDate,
+    /// A text longer than its limit: `TEXT_TOO_LONG`.
+    TextTooLong,
+    /// A text with characters or a shape its field does not take: `BAD_TEXT`.
+    BadText,
+    /// A number outside its range (a discount over its limit, a negative count):
+    /// `NUMBER_OUT_OF_RANGE`.
+    NumberOutOfRange,
+    /// A repeated field with more elements than it may hold: `TOO_MANY`.
+    TooMany,
+    /// A page token that is not one of this list for this query: `BAD_PAGE_TOKEN`.
+    BadPageToken,
+    /// An `update_mask` that is empty or names a field that cannot be updated:
+    /// `BAD_UPDATE_MASK`.
+    BadUpdateMask,
+    /// Fields that may not be set together, or one that needs another: `CONFLICTING_FIELDS`.
+    ConflictingFields,
+}
+
+impl Problem {
+    /// The ErrorInfo reason, UPPER_SNAKE.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Problem::Other => "INVALID_ARGUMENT",
+            Problem::MissingField => "MISSING_FIELD",
+            Problem::BadName => "BAD_NAME",
+            Problem::UnknownValue => "UNKNOWN_VALUE",
+            Problem::UnknownStage => "UNKNOWN_STAGE",
+            Problem::ClosedStage => "CLOSED_STAGE",
+            Problem::BadPeriod => "BAD_PERIOD",
+            Problem::BadMoney => "BAD_MONEY",
+            Problem::BadCurrency => "BAD_CURRENCY",
+            Problem::BadDate => "BAD_DATE",
+            Problem::TextTooLong => "TEXT_TOO_LONG",
+            Problem::BadText => "BAD_TEXT",
+            Problem::NumberOutOfRange => "NUMBER_OUT_OF_RANGE",
+            Problem::TooMany => "TOO_MANY",
+            Problem::BadPageToken => "BAD_PAGE_TOKEN",
+            Problem::BadUpdateMask => "BAD_UPDATE_MASK",
+            Problem::ConflictingFields => "CONFLICTING_FIELDS",
+        }
+    }
+}
 
 /// One problem with one field of a request, named by its path in the request
 /// (`stages[2].stage_id`).
@@ -35,6 +106,8 @@ pub struct FieldViolation {
     pub field: String,
     /// What is wrong, in words a caller can act on.
     pub description: String,
+    /// Its kind, for the error's reason.
+    pub problem: Problem,
 }
 
 /// Violations listed in one [`Violations`]; past it only a count is kept. A request with a
@@ -52,16 +125,41 @@ impl Violations {
         Self::default()
     }
 
-    /// Records a problem with `field` (counted only, once the list is full).
+    /// Records a problem of no particular kind ([`Problem::Other`]) with `field`.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.add_as(Problem::Other, field, description);
+    }
+
+    /// Records a `problem` with `field` (counted only, once the list is full).
+    pub fn add_as(
+        &mut self,
+        problem: Problem,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) {
         if self.0.len() < MAX_LISTED_VIOLATIONS {
             self.0.push(FieldViolation {
                 field: field.into(),
                 description: description.into(),
+                problem,
             });
         } else {
             self.1 += 1;
         }
+    }
+
+    /// The ErrorInfo reason of these violations: the kind of the first one (the reason is one
+    /// word; the field violations list every problem).
+    pub fn reason(&self) -> &'static str {
+        self.0
+            .first()
+            .map_or(Problem::Other, |v| v.problem)
+            .reason()
+    }
+
+    /// `field` is required and unset or empty.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self::one_as(Problem::MissingField, field, "is required")
     }
 
     /// Adds every violation of `other`.
@@ -96,7 +194,7 @@ impl Violations {
                 .into_iter()
                 .map(|v| FieldViolation {
                     field: format!("{prefix}.{}", v.field),
-                    description: v.description,
+                    ..v
                 })
                 .collect(),
             self.1,
@@ -112,10 +210,19 @@ impl Violations {
         }
     }
 
-    /// A single violation.
+    /// A single violation of no particular kind.
     pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::one_as(Problem::Other, field, description)
+    }
+
+    /// A single `problem`.
+    pub fn one_as(
+        problem: Problem,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         let mut v = Self::new();
-        v.add(field, description);
+        v.add_as(problem, field, description);
         v
     }
 }
@@ -145,7 +252,7 @@ pub fn within_limit<'a, T>(
     what: &str,
 ) -> &'a [T] {
     if items.len() > max {
-        violations.add(field, too_many(max, what, items.len()));
+        violations.add_as(Problem::TooMany, field, too_many(max, what, items.len()));
         &[]
     } else {
         items
@@ -169,7 +276,7 @@ pub fn check_text(
     required: bool,
 ) {
     if let Err(why) = text::check(value, max, required) {
-        violations.add(field, why.to_string());
+        violations.add_as(why.problem(), field, why.to_string());
     }
 }
 
@@ -208,13 +315,38 @@ mod tests {
     }
 
     #[test]
+    fn the_reason_is_the_kind_of_the_first_problem() {
+        assert_eq!(Violations::new().reason(), "INVALID_ARGUMENT");
+        assert_eq!(many(3).reason(), "INVALID_ARGUMENT");
+        let mut v = Violations::one_as(Problem::BadPeriod, "period", "is not a period");
+        v.add_as(Problem::TooMany, "clauses", "too many");
+        assert_eq!(v.reason(), "BAD_PERIOD");
+        assert_eq!(Violations::required("deal").reason(), "MISSING_FIELD");
+        assert_eq!(v.prefixed("request").0[0].problem, Problem::BadPeriod);
+    }
+
+    #[test]
+    fn a_text_problem_says_which_rule_it_broke() {
+        let mut v = Violations::new();
+        check_text(&mut v, "note", &"x".repeat(11), 10, false);
+        check_text(&mut v, "name", " ", 10, true);
+        check_text(&mut v, "title", "a\u{7}b", 10, false);
+        let reasons: Vec<_> = v.0.iter().map(|p| p.problem.reason()).collect();
+        assert_eq!(reasons, ["TEXT_TOO_LONG", "MISSING_FIELD", "BAD_TEXT"]);
+    }
+
+    #[test]
     fn a_repeated_field_over_its_limit_is_one_violation_and_no_elements() {
         let mut v = Violations::new();
         let items = vec![""; 2_000_000];
         assert!(within_limit(&mut v, "clauses", &items, 50, "clause codes").is_empty());
         assert_eq!(
             v,
-            Violations::one("clauses", "must have at most 50 clause codes, got 2000000")
+            Violations::one_as(
+                Problem::TooMany,
+                "clauses",
+                "must have at most 50 clause codes, got 2000000"
+            )
         );
         let mut ok = Violations::new();
         assert_eq!(

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::Violations;
+use super::wording::not_a_currency;
+use super::{Problem, Violations};
 
 /// Active ISO 4217 currency codes (funds and metals left out).
 const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
@@ -93,19 +94,26 @@ pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 /// Parses a positive amount in `field`.
 pub fn parse_positive(field: &str, minor: i64, currency: &str) -> Result<Money, Violations> {
     let mut violations = Violations::new();
-    let currency = Currency::parse(currency);
+    let code = currency;
+    let currency = Currency::parse(code);
     if currency.is_none() {
-        violations.add(
+        violations.add_as(
+            Problem::BadCurrency,
             format!("{field}.currency_code"),
-            "must be an ISO 4217 currency code such as USD or EUR",
+            not_a_currency(code),
         );
     }
     if minor <= 0 {
-        violations.add(format!("{field}.amount_minor"), "must be greater than zero");
-    } else if minor > MAX_AMOUNT_MINOR {
-        violations.add(
+        violations.add_as(
+            Problem::BadMoney,
             format!("{field}.amount_minor"),
-            format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
+            format!("must be greater than zero, got {minor}"),
+        );
+    } else if minor > MAX_AMOUNT_MINOR {
+        violations.add_as(
+            Problem::BadMoney,
+            format!("{field}.amount_minor"),
+            format!("must be at most {MAX_AMOUNT_MINOR} minor units, got {minor}"),
         );
     }
     match currency {

@@ -6,7 +6,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 
-use super::Violations;
+use super::{Problem, Violations};
 
 /// Page size used when the caller sends 0.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -17,9 +17,23 @@ pub const MAX_PAGE_SIZE: u64 = 500;
 pub fn page_size(requested: i32) -> Result<u64, Violations> {
     match requested {
         0 => Ok(DEFAULT_PAGE_SIZE),
-        n if n < 0 => Err(Violations::one("page_size", "must not be negative")),
+        n if n < 0 => Err(Violations::one_as(
+            Problem::NumberOutOfRange,
+            "page_size",
+            format!("must not be negative, got {n}"),
+        )),
         n => Ok((n as u64).min(MAX_PAGE_SIZE)),
     }
+}
+
+/// The refusal of a page token this list did not make (the token is not echoed: it is opaque
+/// and may be long).
+pub fn not_a_page_token() -> Violations {
+    Violations::one_as(
+        Problem::BadPageToken,
+        "page_token",
+        "is not a page token of this list",
+    )
 }
 
 /// Where the next page starts: after the item with key `after`, for the query `query`.
@@ -47,7 +61,7 @@ impl PageToken {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = || Violations::one("page_token", "is not a page token of this list");
+        let invalid = not_a_page_token;
         if token.len() > 512 {
             return Err(invalid());
         }
@@ -61,7 +75,8 @@ impl PageToken {
         };
         let fingerprint = u64::from_str_radix(fingerprint, 16).map_err(|_| invalid())?;
         if fingerprint != query {
-            return Err(Violations::one(
+            return Err(Violations::one_as(
+                Problem::BadPageToken,
                 "page_token",
                 "belongs to a list with other filters; send the same filters as the first page",
             ));
@@ -98,7 +113,8 @@ impl RequestId {
             return Ok(None);
         }
         if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Violations::one(
+            return Err(Violations::one_as(
+                Problem::BadText,
                 "request_id",
                 "must be at most 128 printable ASCII characters (a UUID is typical)",
             ));

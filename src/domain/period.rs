@@ -9,7 +9,8 @@ use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::Violations;
+use super::wording::echoed;
+use super::{Problem, Violations};
 
 /// A month or a fiscal quarter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,15 +87,20 @@ impl FiscalCalendar {
     }
 }
 
+/// What a period must be, with the value that is not one: `"2026-Q5" is not a period: a
+/// month like 2026-11 or a fiscal quarter like 2026-Q4`.
+pub fn period_rule(text: &str) -> String {
+    format!(
+        "{} is not a period: a month like 2026-11 or a fiscal quarter like 2026-Q4",
+        echoed(text)
+    )
+}
+
 impl Period {
-    /// Parses `YYYY-MM` or `YYYY-Qn` (years 1900 to 9998).
+    /// Parses `YYYY-MM` or `YYYY-Qn` (years 1900 to 9998; the `Q` in either case, so
+    /// `2026-q4` is `2026-Q4`).
     pub fn parse(text: &str) -> Result<Period, Violations> {
-        let bad = || {
-            Violations::one(
-                "period",
-                "must be a month like 2026-11 or a fiscal quarter like 2026-Q4",
-            )
-        };
+        let bad = || Violations::one_as(Problem::BadPeriod, "period", period_rule(text));
         let (year, rest) = text.split_once('-').ok_or_else(bad)?;
         if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -103,7 +109,7 @@ impl Period {
         if !(1900..=9998).contains(&year) {
             return Err(bad());
         }
-        if let Some(quarter) = rest.strip_prefix('Q') {
+        if let Some(quarter) = rest.strip_prefix(['Q', 'q']) {
             match quarter {
                 "1" | "2" | "3" | "4" => Ok(Period::Quarter {
                     fiscal_year: year,
@@ -192,7 +198,6 @@ mod tests {
             "2026-Q0",
             "26-11",
             "2026-1",
-            "2026-q4",
             "2026-11-01",
             "１２３４-11",
             "2026-Q4 ",
@@ -200,7 +205,30 @@ mod tests {
         ] {
             let err = Period::parse(text).unwrap_err();
             assert_eq!(err.0[0].field, "period", "{text:?}");
+            assert_eq!(err.0[0].problem, Problem::BadPeriod, "{text:?}");
+            assert_eq!(err.0[0].description, period_rule(text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_quarter_is_read_in_either_case() {
+        assert_eq!(
+            Period::parse("2026-q4").unwrap(),
+            Period::parse("2026-Q4").unwrap()
+        );
+        assert_eq!(Period::parse("2026-q4").unwrap().to_string(), "2026-Q4");
+    }
+
+    #[test]
+    fn a_bad_period_is_echoed_in_the_refusal() {
+        let err = Period::parse("2026-Q5").unwrap_err();
+        assert_eq!(
+            err.0[0].description,
+            "\"2026-Q5\" is not a period: a month like 2026-11 or a fiscal quarter like 2026-Q4"
+        );
+        let hostile = "9".repeat(1_000_000);
+        let err = Period::parse(&hostile).unwrap_err();
+        assert!(err.0[0].description.len() < 200);
     }
 
     #[test]

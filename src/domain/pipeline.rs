@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::directory::Role;
 use super::text::{DisplayName, Note};
-use super::{Violations, within_limit};
+use super::{Problem, Violations, within_limit, wording};
 use crate::domain::ids::PipelineId;
 
 /// The market segment a pipeline serves.
@@ -332,7 +332,11 @@ impl PipelineSpec {
         let mut violations = Violations::new();
         violations.text::<DisplayName>("display_name", &draft.display_name);
         if draft.segment.is_none() {
-            violations.add("segment", "must be SMB, MID_MARKET or ENTERPRISE");
+            violations.add_as(
+                Problem::UnknownValue,
+                "segment",
+                "must be SMB, MID_MARKET or ENTERPRISE",
+            );
         }
         let stages = parse_stages(draft.stages, &mut violations);
         match (draft.segment, stages) {
@@ -348,6 +352,41 @@ impl PipelineSpec {
     /// The stage with this id.
     pub fn stage(&self, stage_id: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.stage_id == stage_id)
+    }
+
+    /// The refusal of `value` in `field`, not a stage of this pipeline (`UNKNOWN_STAGE`):
+    /// `"nope" is not a stage of the deal's pipeline (its stages: discovery, proposal)`.
+    pub fn not_a_stage(&self, field: &str, value: &str) -> Violations {
+        Violations::one_as(
+            Problem::UnknownStage,
+            field,
+            wording::not_one_of(
+                value,
+                "a stage of the deal's pipeline",
+                "its stages",
+                self.stages.iter().map(|s| s.stage_id.as_str()),
+            ),
+        )
+    }
+
+    /// The refusal of `value` in `field`, a closed stage where an open one is needed
+    /// (`CLOSED_STAGE`), naming the open ones: `"closed-won" is a closed stage: close deals
+    /// with CloseDeal (open stages: discovery, proposal)`.
+    pub fn closed_stage(&self, field: &str, value: &str, how: &str) -> Violations {
+        Violations::one_as(
+            Problem::ClosedStage,
+            field,
+            format!(
+                "{} is a closed stage: {how} (open stages: {})",
+                wording::echoed(value),
+                wording::listed(
+                    self.stages
+                        .iter()
+                        .filter(|s| s.kind == StageKind::Open)
+                        .map(|s| s.stage_id.as_str())
+                )
+            ),
+        )
     }
 }
 
@@ -397,13 +436,15 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
     violations.text::<DisplayName>(&format!("{field}.display_name"), &draft.display_name);
     violations.text::<Note>(&format!("{field}.buyer_evidence"), &draft.buyer_evidence);
     if draft.owner_role.is_none() {
-        violations.add(
+        violations.add_as(
+            Problem::UnknownValue,
             format!("{field}.owner_role"),
             "must be one of the known roles",
         );
     }
     if !(0..=10_000).contains(&draft.default_probability_bps) {
-        violations.add(
+        violations.add_as(
+            Problem::NumberOutOfRange,
             format!("{field}.default_probability_bps"),
             "must be between 0 and 10000 basis points",
         );
@@ -428,7 +469,8 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
     if let Some(days) = draft.stale_after_days
         && !(1..=3650).contains(&days)
     {
-        violations.add(
+        violations.add_as(
+            Problem::NumberOutOfRange,
             format!("{field}.stale_after_days"),
             "must be between 1 and 3650 days when set",
         );

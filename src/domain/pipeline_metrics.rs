@@ -6,8 +6,9 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
-use super::Violations;
 use super::period::Period;
+use super::wording::echoed;
+use super::{Problem, Violations};
 
 /// Most months one report covers.
 pub const MAX_MONTHS: usize = 24;
@@ -21,7 +22,13 @@ pub struct Month {
 impl Month {
     /// Parses `YYYY-MM`, naming `field` in the violation.
     pub fn parse(field: &str, text: &str) -> Result<Month, Violations> {
-        let bad = || Violations::one(field, "must be a month like 2026-11 (YYYY-MM)");
+        let bad = || {
+            Violations::one_as(
+                Problem::BadPeriod,
+                field,
+                format!("{} is not a month like 2026-11 (YYYY-MM)", echoed(text)),
+            )
+        };
         match Period::parse(text).map_err(|_| bad())? {
             Period::Month { year, month } => NaiveDate::from_ymd_opt(year, month, 1)
                 .map(|first_day| Month { first_day })
@@ -94,9 +101,14 @@ impl MonthRange {
         };
         let span = first.months_until(last);
         if span < 0 {
-            v.add("end_month", "must not be before start_month");
+            v.add_as(
+                Problem::BadPeriod,
+                "end_month",
+                "must not be before start_month",
+            );
         } else if span >= MAX_MONTHS as i64 {
-            v.add(
+            v.add_as(
+                Problem::BadPeriod,
                 "end_month",
                 format!("must be at most {MAX_MONTHS} months from start_month (inclusive)"),
             );

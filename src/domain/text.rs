@@ -37,6 +37,17 @@ impl fmt::Display for TextError {
 
 impl std::error::Error for TextError {}
 
+impl TextError {
+    /// The kind of problem, for the error's reason.
+    pub fn problem(self) -> super::Problem {
+        match self {
+            TextError::Empty => super::Problem::MissingField,
+            TextError::TooLong { .. } => super::Problem::TextTooLong,
+            TextError::ControlCharacter => super::Problem::BadText,
+        }
+    }
+}
+
 /// The rule every human-readable text follows: not blank when `required`, at most `max`
 /// characters, no control characters but line breaks and tabs. The first broken rule is the one
 /// reported.
@@ -126,7 +137,7 @@ impl Violations {
         value: &str,
     ) -> Option<T> {
         T::try_from(value.to_string())
-            .map_err(|why| self.add(field, why.to_string()))
+            .map_err(|why| self.add_as(why.problem(), field, why.to_string()))
             .ok()
     }
 }

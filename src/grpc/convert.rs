@@ -12,7 +12,8 @@ use crate::domain::pipeline::{
     BuyingRole, DealField, ExitCriterion, QualificationElement, QualificationStatus, Segment,
     StageKind,
 };
-use crate::domain::{Violations, within_limit};
+use crate::domain::wording::{echoed, listed, unknown_number};
+use crate::domain::{Problem, Violations, within_limit};
 use crate::proto as pb;
 
 /// A timestamp on the wire.
@@ -37,17 +38,80 @@ pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>, Violations> {
         .and_then(|e| e.strip_suffix('"'))
         .and_then(|e| e.parse::<i64>().ok())
         .map(Some)
-        .ok_or_else(|| Violations::one(field, "is not an etag this server issued"))
+        .ok_or_else(|| {
+            Violations::one_as(
+                Problem::BadName,
+                field,
+                format!("{} is not an etag this server issued", echoed(etag)),
+            )
+        })
 }
 
 /// Parses `{collection}/{uuid}` into the id of `I`'s collection.
 pub fn parse_name<I: ResourceId>(field: &str, name: &str) -> Result<I, Violations> {
     parse_id(name).ok_or_else(|| {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             field,
-            format!("must be a resource name like {}/<uuid>", I::COLLECTION),
+            not_a_name(name, &format!("{}/<uuid>", I::COLLECTION)),
         )
     })
+}
+
+/// The one wording of a malformed resource name: `"deals/42" is not a resource name like
+/// deals/<uuid>` (`""` when it was left empty).
+pub fn not_a_name(name: &str, like: &str) -> String {
+    format!("{} is not a resource name like {like}", echoed(name))
+}
+
+/// A violation of a resource name `field` that is not like `like`.
+pub fn bad_name(field: impl Into<String>, name: &str, like: &str) -> Violations {
+    Violations::one_as(Problem::BadName, field, not_a_name(name, like))
+}
+
+/// The names a wire enum knows besides its zero `_UNSPECIFIED` (as JSON spells them), for
+/// listing in a refusal.
+pub fn enum_names<E: TryFrom<i32>>(name: impl Fn(E) -> &'static str) -> Vec<&'static str> {
+    (1..=64)
+        .filter_map(|i| E::try_from(i).ok())
+        .map(name)
+        .collect()
+}
+
+/// Records an enum `field` set to `value`, a number the wire enum does not know (or 0 where
+/// a value is required), listing the names it knows: `UNKNOWN_VALUE` (`MISSING_FIELD` for 0).
+pub fn add_unknown_enum(
+    v: &mut Violations,
+    field: impl Into<String>,
+    value: i32,
+    what: &str,
+    known: &[&str],
+) {
+    if value == 0 {
+        v.add_as(
+            Problem::MissingField,
+            field,
+            format!("is required: a {what} (one of: {})", listed(known)),
+        );
+    } else {
+        v.add_as(
+            Problem::UnknownValue,
+            field,
+            unknown_number(value, what, known),
+        );
+    }
+}
+
+/// [`add_unknown_enum`] as the only violation.
+pub fn unknown_enum(
+    field: impl Into<String>,
+    value: i32,
+    what: &str,
+    known: &[&str],
+) -> Violations {
+    let mut v = Violations::new();
+    add_unknown_enum(&mut v, field, value, what, known);
+    v
 }
 
 /// Parses `users/{uuid}`.
@@ -57,12 +121,7 @@ pub fn parse_user_name(field: &str, name: &str) -> Result<UserId, Violations> {
 
 /// Parses `users/{uuid}/apiTokens/{uuid}`.
 pub fn parse_token_name(field: &str, name: &str) -> Result<(UserId, ApiTokenId), Violations> {
-    let bad = || {
-        Violations::one(
-            field,
-            "must be a resource name like users/<uuid>/apiTokens/<uuid>",
-        )
-    };
+    let bad = || bad_name(field, name, "users/<uuid>/apiTokens/<uuid>");
     let (user, token) = name.split_once("/apiTokens/").ok_or_else(bad)?;
     let user = parse_user_name(field, user).map_err(|_| bad())?;
     let token = Uuid::parse_str(token)
@@ -113,7 +172,8 @@ pub fn mask_paths<'a>(
         return Err(violations);
     }
     if paths.is_empty() {
-        return Err(Violations::one(
+        return Err(Violations::one_as(
+            Problem::BadUpdateMask,
             "update_mask",
             format!(
                 "must name the fields to change: any of {}",
@@ -123,10 +183,12 @@ pub fn mask_paths<'a>(
     }
     for (i, path) in paths.iter().enumerate() {
         if !allowed.contains(path) {
-            violations.add(
+            violations.add_as(
+                Problem::BadUpdateMask,
                 format!("update_mask.paths[{i}]"),
                 format!(
-                    "{path:?} cannot be updated; allowed: {}",
+                    "{} cannot be updated; allowed: {}",
+                    echoed(path),
                     allowed.join(", ")
                 ),
             );
@@ -262,33 +324,47 @@ wire_enum!(status_from, status_to, QualificationStatus, pb::QualificationStatus,
 /// An exit criterion from the wire, or the violations of its `field` path.
 pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCriterion, Violations> {
     use pb::exit_criterion::Rule;
-    let unknown = |sub: &str, what: &str| {
-        Violations::one(
-            format!("{field}.{sub}"),
-            format!("must be one of the known {what}"),
-        )
+    let unknown = |sub: &str, value: i32, what: &str, known: Vec<&str>| {
+        unknown_enum(format!("{field}.{sub}"), value, what, &known)
     };
     match &wire.rule {
-        None => Err(Violations::one(
+        None => Err(Violations::one_as(
+            Problem::MissingField,
             field,
             "must set exactly one rule (field_set, close_date_in_future, amount_positive, contact_with_role, departments_engaged, qualification_at_least, no_pending_approval, discount_covered)",
         )),
         Some(Rule::FieldSet(r)) => deal_field_from(r.field)
             .map(ExitCriterion::FieldSet)
-            .ok_or_else(|| unknown("field_set.field", "deal fields")),
+            .ok_or_else(|| {
+                unknown(
+                    "field_set.field",
+                    r.field,
+                    "deal field",
+                    enum_names(|e: pb::DealField| e.as_str_name()),
+                )
+            }),
         Some(Rule::CloseDateInFuture(_)) => Ok(ExitCriterion::CloseDateInFuture),
         Some(Rule::AmountPositive(_)) => Ok(ExitCriterion::AmountPositive),
         Some(Rule::ContactWithRole(r)) => buying_role_from(r.role)
             .map(ExitCriterion::ContactWithRole)
-            .ok_or_else(|| unknown("contact_with_role.role", "buying roles")),
+            .ok_or_else(|| {
+                unknown(
+                    "contact_with_role.role",
+                    r.role,
+                    "buying role",
+                    enum_names(|e: pb::BuyingRole| e.as_str_name()),
+                )
+            }),
         Some(Rule::DepartmentsEngaged(r)) => u8::try_from(r.min_departments)
             .map(ExitCriterion::DepartmentsEngaged)
             .map_err(|_| {
-                Violations::one(
+                Violations::one_as(
+                    Problem::NumberOutOfRange,
                     format!("{field}.departments_engaged.min_departments"),
                     format!(
-                        "must be between 1 and {}",
-                        crate::domain::pipeline::MAX_DEPARTMENTS
+                        "must be between 1 and {}, got {}",
+                        crate::domain::pipeline::MAX_DEPARTMENTS,
+                        r.min_departments
                     ),
                 )
             }),
@@ -298,14 +374,20 @@ pub fn criterion_from(field: &str, wire: &pb::ExitCriterion) -> Result<ExitCrite
             if element.is_none() {
                 violations.extend(unknown(
                     "qualification_at_least.element",
-                    "qualification elements",
+                    r.element,
+                    "qualification element",
+                    enum_names(|e: pb::QualificationElement| e.as_str_name()),
                 ));
             }
             let status = status_from(r.min_status).filter(|s| *s != QualificationStatus::Unknown);
             if status.is_none() {
-                violations.add(
+                violations.add_as(
+                    Problem::UnknownValue,
                     format!("{field}.qualification_at_least.min_status"),
-                    "must be YELLOW or GREEN",
+                    format!(
+                        "must be QUALIFICATION_STATUS_YELLOW or QUALIFICATION_STATUS_GREEN, got {}",
+                        r.min_status
+                    ),
                 );
             }
             match (element, status) {
@@ -359,33 +441,38 @@ mod tests {
 
     #[test]
     fn a_name_with_a_bad_uuid_is_refused_naming_the_field_and_the_collection() {
+        fn refusal<T>(field: &str, description: &str) -> Result<T, Violations> {
+            Err(Violations::one_as(Problem::BadName, field, description))
+        }
         assert_eq!(
             parse_name::<DealId>("deal", "deals/not-a-uuid"),
-            Err(Violations::one(
+            refusal(
                 "deal",
-                "must be a resource name like deals/<uuid>"
-            ))
+                "\"deals/not-a-uuid\" is not a resource name like deals/<uuid>"
+            )
         );
         assert_eq!(
             parse_name::<PipelineId>("pipeline", "deals/0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"),
-            Err(Violations::one(
+            refusal(
                 "pipeline",
-                "must be a resource name like pipelines/<uuid>"
-            ))
+                "\"deals/0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b\" is not a resource name like \
+                 pipelines/<uuid>"
+            )
         );
         assert_eq!(
             parse_name::<ApprovalRequestId>("name", ""),
-            Err(Violations::one(
+            refusal(
                 "name",
-                "must be a resource name like approvalRequests/<uuid>"
-            ))
+                "\"\" is not a resource name like approvalRequests/<uuid>"
+            )
         );
         assert_eq!(
             parse_user_name("owner", "users/00000000-0000-0000-0000-000000000000"),
-            Err(Violations::one(
+            refusal(
                 "owner",
-                "must be a resource name like users/<uuid>"
-            ))
+                "\"users/00000000-0000-0000-0000-000000000000\" is not a resource name like \
+                 users/<uuid>"
+            )
         );
     }
 

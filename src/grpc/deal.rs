@@ -3,7 +3,10 @@
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::convert::{criterion_to, mask_paths, parse_etag, parse_name, parse_optional_user};
+use super::convert::{
+    add_unknown_enum, criterion_to, enum_names, mask_paths, parse_etag, parse_name,
+    parse_optional_user,
+};
 use super::request_limits::DEAL_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
@@ -11,11 +14,11 @@ use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
 use crate::app::names::{ResourceId, stage_name};
 use crate::app::ports::{DealEventRecord, DealFilter, DealOrder, Store, Topic};
 use crate::app::roles::require_deal_writer;
-use crate::domain::Violations;
 use crate::domain::deal::{DealMask, DealStatus};
 use crate::domain::directory::UserId;
-use crate::domain::gates::Direction;
+use crate::domain::gates::{self, Check, Direction};
 use crate::domain::ids::{DealId, PipelineId};
+use crate::domain::{Problem, Violations};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
 mod convert;
@@ -55,7 +58,7 @@ impl<S: Store> DealService for DealApi<S> {
         let wire = req
             .deal
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("deal", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("deal")))?;
         let mut v = Violations::new();
         let draft = draft_from(wire, principal.user.id, &mut v);
         let pipeline = parse_name::<PipelineId>("pipeline", &wire.pipeline)
@@ -107,12 +110,22 @@ impl<S: Store> DealService for DealApi<S> {
                 .ok()
         };
         if !req.stage.is_empty() && req.pipeline.is_empty() {
-            v.add("stage", "filtering by stage needs a pipeline");
+            v.add_as(
+                Problem::ConflictingFields,
+                "stage",
+                "filtering by stage needs a pipeline",
+            );
         }
         let category = match req.forecast_category {
             0 => None,
             value => category_from(value).or_else(|| {
-                v.add("forecast_category", "must be one of the known categories");
+                add_unknown_enum(
+                    &mut v,
+                    "forecast_category",
+                    value,
+                    "forecast category",
+                    &enum_names(|e: pb::ForecastCategory| e.as_str_name()),
+                );
                 None
             }),
         };
@@ -122,14 +135,27 @@ impl<S: Store> DealService for DealApi<S> {
             Ok(pb::deal::Status::Won) => Some(DealStatus::Won),
             Ok(pb::deal::Status::Lost) => Some(DealStatus::Lost),
             Err(_) => {
-                v.add("status", "must be one of the known statuses");
+                add_unknown_enum(
+                    &mut v,
+                    "status",
+                    req.status,
+                    "deal status",
+                    &enum_names(|e: pb::deal::Status| e.as_str_name()),
+                );
                 None
             }
         };
         let close_from = date_from("min_close_date", req.min_close_date.as_ref(), &mut v);
         let close_to = date_from("max_close_date", req.max_close_date.as_ref(), &mut v);
         if req.query.chars().count() > 200 {
-            v.add("query", "must be at most 200 characters");
+            v.add_as(
+                Problem::TextTooLong,
+                "query",
+                format!(
+                    "must be at most 200 characters, got {}",
+                    req.query.chars().count()
+                ),
+            );
         }
         let (order, descending) = parse_order(&req.order_by)
             .map_err(|e| v.extend(e))
@@ -154,12 +180,10 @@ impl<S: Store> DealService for DealApi<S> {
         let paging = Paging::parse(req.page_size, &req.page_token, &["ListDeals", &fingerprint])?;
         let cursor = match paging.after.as_deref() {
             None => None,
-            Some(key) => Some(parse_cursor(key).ok_or_else(|| {
-                invalid(Violations::one(
-                    "page_token",
-                    "is not a page token of this list",
-                ))
-            })?),
+            Some(key) => Some(
+                parse_cursor(key)
+                    .ok_or_else(|| invalid(crate::domain::paging::not_a_page_token()))?,
+            ),
         };
         let query = DealQuery {
             filter: DealFilter {
@@ -200,7 +224,7 @@ impl<S: Store> DealService for DealApi<S> {
         let wire = req
             .deal
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("deal", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("deal")))?;
         let mut v = Violations::new();
         let id = parse_name::<DealId>("deal.name", &wire.name)
             .map_err(|e| v.extend(e))
@@ -262,7 +286,7 @@ impl<S: Store> DealService for DealApi<S> {
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         if req.target_stage.is_empty() {
-            return Err(invalid(Violations::one("target_stage", "is required")));
+            return Err(invalid(Violations::required("target_stage")));
         }
         let etag = parse_etag("etag", &req.etag).map_err(invalid)?;
         let key = idempotency_key(
@@ -293,35 +317,39 @@ impl<S: Store> DealService for DealApi<S> {
         &self,
         request: Request<pb::PreviewDealStageRequest>,
     ) -> Result<Response<pb::PreviewDealStageResponse>, Status> {
-        use pb::preview_deal_stage_response::Direction as D;
+        use pb::preview_deal_stage_response::{Direction as D, Verdict};
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let id = deal_id("name", &req.name)?;
         if req.target_stage.is_empty() {
-            return Err(invalid(Violations::one("target_stage", "is required")));
+            return Err(invalid(Violations::required("target_stage")));
         }
         let preview = self
             .app
             .preview_stage(&principal, id, &req.target_stage)
             .await?;
+        let check_to = |c: &Check| pb::CriterionCheck {
+            stage: stage_name(preview.pipeline_id, &c.stage_id),
+            criterion: Some(criterion_to(&c.criterion)),
+            met: c.met,
+        };
+        let plan = &preview.plan;
         Ok(Response::new(pb::PreviewDealStageResponse {
-            direction: match preview.plan.direction {
+            direction: match plan.direction {
                 Direction::Forward => D::Forward,
                 Direction::Backward => D::Backward,
                 Direction::None => D::None,
             }
             .into(),
-            allowed: preview.plan.allowed(),
-            checks: preview
-                .plan
-                .checks
-                .iter()
-                .map(|c| pb::CriterionCheck {
-                    stage: stage_name(preview.pipeline_id, &c.stage_id),
-                    criterion: Some(criterion_to(&c.criterion)),
-                    met: c.met,
-                })
-                .collect(),
+            allowed: plan.allowed(),
+            checks: plan.checks.iter().map(check_to).collect(),
+            unmet_checks: plan.unmet().map(check_to).collect(),
+            verdict: match plan.verdict() {
+                gates::Verdict::Passes => Verdict::Passes,
+                gates::Verdict::Blocked => Verdict::Blocked,
+                gates::Verdict::AlreadyInStage => Verdict::AlreadyInStage,
+            }
+            .into(),
         }))
     }
 
@@ -344,7 +372,13 @@ impl<S: Store> DealService for DealApi<S> {
             }
             Ok(pb::close_deal_request::Outcome::Won) => Outcome::Won,
             Ok(pb::close_deal_request::Outcome::Lost) => Outcome::Lost(req.loss_reason.clone()),
-            _ => return Err(invalid(Violations::one("outcome", "must be WON or LOST"))),
+            _ => {
+                return Err(invalid(Violations::one_as(
+                    Problem::UnknownValue,
+                    "outcome",
+                    "must be WON or LOST",
+                )));
+            }
         };
         let mut violations = Violations::new();
         let on = date_from("close_date", req.close_date.as_ref(), &mut violations);
@@ -437,7 +471,11 @@ impl<S: Store> DealService for DealApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_sequence < 0 {
-            v.add("after_sequence", "must not be negative");
+            v.add_as(
+                Problem::NumberOutOfRange,
+                "after_sequence",
+                "must not be negative",
+            );
         }
         fn optional<I: ResourceId>(field: &str, name: &str, v: &mut Violations) -> Option<I> {
             if name.is_empty() {

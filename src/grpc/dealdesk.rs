@@ -16,17 +16,21 @@ use crate::app::approvals::{NewDelegation, StepDecision};
 use crate::app::ports::Store;
 use crate::app::ports::{ApprovalEventRecord, EventFilter, Topic};
 use crate::app::roles::{require_metrics_reader, require_policy_editor, require_requester_role};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
 use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 
 mod convert;
+mod listing;
+
+use listing::{Listing, listing_from, query_parts};
 
 use crate::app::names::policy_name;
 use crate::domain::ids::{ApprovalRequestId, DealId};
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
-    policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from, time_from,
+    policy_name_from, policy_to, request_to, step_to, terms_from, time_from,
 };
 
 /// The DealDeskService adapter.
@@ -94,7 +98,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let wire = req
             .policy
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("policy", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("policy")))?;
         let policy = policy_from(wire).map_err(invalid)?;
         let stored = self.app.create_policy(&principal, policy).await?;
         Ok(Response::new(policy_to(&stored)))
@@ -212,45 +216,23 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ListApprovalRequestsResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let deal = if req.deal.is_empty() {
-            None
-        } else {
-            parse_name::<DealId>("deal", &req.deal)
-                .map_err(|e| v.extend(e))
-                .ok()
-        };
-        if req.deal.is_empty() != req.my_queue {
-            v.add("deal", "set exactly one of `deal` and `my_queue`");
-        }
-        let state = request_state_from(req.state);
-        if state.is_none() && req.state != 0 {
-            v.add("state", "must be a known request state");
-        }
-        if state.is_some() && req.my_queue {
-            v.add(
-                "state",
-                "filters a deal's requests; a queue holds pending requests only",
-            );
-        }
-        if !v.is_empty() {
-            return Err(invalid(v));
-        }
-        let query = [
-            req.deal.as_str(),
-            if req.my_queue { "queue" } else { "" },
-            &req.state.to_string(),
-            &principal.user.id.0.to_string(),
-        ];
+        let listing = listing_from(&req).map_err(invalid)?;
+        let query = query_parts(&req, principal.user.id.0);
+        let query: Vec<&str> = query.iter().map(String::as_str).collect();
         let paging = Paging::parse(req.page_size, &req.page_token, &query)?;
         let after = parse_cursor(&paging)?;
-        let requests = match deal {
-            Some(deal) => {
+        let requests = match listing {
+            Listing::Deal(deal, state) => {
                 self.app
                     .list_deal_requests(&principal, deal, state, after, paging.limit)
                     .await?
             }
-            None => self.app.my_queue(&principal, after, paging.limit).await?,
+            Listing::Queue => self.app.my_queue(&principal, after, paging.limit).await?,
+            Listing::Desk(filter) => {
+                self.app
+                    .desk_requests(&principal, filter, after, paging.limit)
+                    .await?
+            }
         };
         let next_page_token = paging.next_token(
             requests.len(),
@@ -325,7 +307,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let wire = req
             .delegation
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("delegation", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("delegation")))?;
         let mut v = Violations::new();
         let delegator = if wire.delegator.is_empty() {
             None
@@ -340,10 +322,14 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let start = date_from("delegation.start_date", wire.start_date.as_ref(), &mut v);
         let end = date_from("delegation.end_date", wire.end_date.as_ref(), &mut v);
         if wire.start_date.is_none() {
-            v.add("delegation.start_date", "is required");
+            v.add_as(
+                Problem::MissingField,
+                "delegation.start_date",
+                "is required",
+            );
         }
         if wire.end_date.is_none() {
-            v.add("delegation.end_date", "is required");
+            v.add_as(Problem::MissingField, "delegation.end_date", "is required");
         }
         let key = idempotency_key(
             Some(principal.user.id),
@@ -411,7 +397,11 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         if req.after_event_id < 0 {
-            v.add("after_event_id", "must not be negative");
+            v.add_as(
+                Problem::NumberOutOfRange,
+                "after_event_id",
+                "must not be negative",
+            );
         }
         let approver = if req.approver.is_empty() {
             None
@@ -425,7 +415,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
             value => {
                 let role = role_from(value);
                 if role.is_none() {
-                    v.add("role_queue", "must be a known role");
+                    v.add_as(Problem::UnknownValue, "role_queue", "must be a known role");
                 }
                 role
             }

@@ -14,6 +14,7 @@ use crate::app::directory::UserMask;
 use crate::app::names::{token_name, user_name};
 use crate::app::ports::{Store, UserFilter};
 use crate::app::roles::require_directory_admin;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::directory::{ApiToken, User, UserDraft};
 use crate::proto::{self as pb, directory_service_server::DirectoryService};
@@ -80,7 +81,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         let user = req
             .user
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("user", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("user")))?;
         let draft = draft_from(user, true).map_err(invalid)?;
         let key = idempotency_key(Some(principal.user.id), "CreateUser", &req.request_id, &req)?;
         let result = self
@@ -122,7 +123,11 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         let role = match req.role {
             0 => None,
             value => Some(role_from(value).ok_or_else(|| {
-                invalid(Violations::one("role", "must be one of the known roles"))
+                invalid(Violations::one_as(
+                    Problem::UnknownValue,
+                    "role",
+                    "must be one of the known roles",
+                ))
             })?),
         };
         let manager = parse_optional_user("manager", &req.manager).map_err(invalid)?;
@@ -161,7 +166,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         let user = req
             .user
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("user", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("user")))?;
         let mut violations = Violations::new();
         let id = parse_user_name("user.name", &user.name)
             .map_err(|v| violations.extend(v))
@@ -207,7 +212,7 @@ impl<S: Store> DirectoryService for DirectoryApi<S> {
         let user = parse_user_name("parent", &req.parent).map_err(invalid)?;
         let token = req
             .api_token
-            .ok_or_else(|| invalid(Violations::one("api_token", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("api_token")))?;
         let issued = self
             .app
             .create_token(&principal, user, &token.display_name)

@@ -12,6 +12,7 @@ use crate::app::imports::{
 };
 use crate::app::names::user_name;
 use crate::app::ports::Store;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::ids::PipelineId;
 use crate::proto::import_history_request::Part;
@@ -132,7 +133,11 @@ async fn read_stream(
                     )));
                 }
                 let kind = kind_from(chunk.kind).ok_or_else(|| {
-                    invalid(Violations::one("file_chunk.kind", "must be a known kind"))
+                    invalid(Violations::one_as(
+                        Problem::UnknownValue,
+                        "file_chunk.kind",
+                        "must be a known kind",
+                    ))
                 })?;
                 match files.last_mut() {
                     Some(file) if file.name == chunk.file_name => {

@@ -126,12 +126,9 @@ impl Paging {
         self.after
             .as_deref()
             .map(|key| {
-                uuid::Uuid::parse_str(key).map(I::from).map_err(|_| {
-                    invalid(Violations::one(
-                        "page_token",
-                        "is not a page token of this list",
-                    ))
-                })
+                uuid::Uuid::parse_str(key)
+                    .map(I::from)
+                    .map_err(|_| invalid(crate::domain::paging::not_a_page_token()))
             })
             .transpose()
     }
@@ -141,12 +138,8 @@ impl Paging {
         self.after
             .as_deref()
             .map(|key| {
-                key.parse::<i64>().map_err(|_| {
-                    invalid(Violations::one(
-                        "page_token",
-                        "is not a page token of this list",
-                    ))
-                })
+                key.parse::<i64>()
+                    .map_err(|_| invalid(crate::domain::paging::not_a_page_token()))
             })
             .transpose()
     }

@@ -15,6 +15,7 @@ use crate::app::names::pipeline_name;
 use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
 use crate::app::roles::require_pipeline_editor;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, StageDraft};
@@ -129,7 +130,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         let pipeline = req
             .pipeline
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("pipeline")))?;
         let (draft, violations) = draft_from(pipeline);
         let key = idempotency_key(
             Some(principal.user.id),
@@ -167,7 +168,8 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         let segment = match req.segment {
             0 => None,
             value => Some(segment_from(value).ok_or_else(|| {
-                invalid(Violations::one(
+                invalid(Violations::one_as(
+                    Problem::UnknownValue,
                     "segment",
                     "must be one of the known segments",
                 ))
@@ -202,7 +204,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         let pipeline = req
             .pipeline
             .as_ref()
-            .ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("pipeline")))?;
         let mut violations = Violations::new();
         let id = parse_name::<PipelineId>("pipeline.name", &pipeline.name)
             .map_err(|v| violations.extend(v))

@@ -14,6 +14,7 @@ use crate::app::pipeline_metrics::{
     SourceOutcome,
 };
 use crate::app::ports::Store;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
 use crate::domain::ids::PipelineId;
@@ -35,7 +36,14 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
         name => match parse_name::<UserId>("scope", name) {
             Ok(id) => Some(Scope::Subtree(id)),
             Err(_) => {
-                v.add("scope", "must be empty, `org` or a user like users/<uuid>");
+                v.add_as(
+                    Problem::BadName,
+                    "scope",
+                    format!(
+                        "{} is not a scope: empty, `org` or a user like users/<uuid>",
+                        crate::domain::wording::echoed(name)
+                    ),
+                );
                 None
             }
         },
@@ -49,14 +57,22 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
     let lead_source = match req.lead_source {
         0 => None,
         value => lead_source_from(value).or_else(|| {
-            v.add("lead_source", "must be one of the known lead sources");
+            v.add_as(
+                Problem::UnknownValue,
+                "lead_source",
+                "must be one of the known lead sources",
+            );
             None
         }),
     };
     let segment = match req.segment {
         0 => None,
         value => segment_from(value).or_else(|| {
-            v.add("segment", "must be one of the known segments");
+            v.add_as(
+                Problem::UnknownValue,
+                "segment",
+                "must be one of the known segments",
+            );
             None
         }),
     };
@@ -64,7 +80,8 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
         None => None,
         Some(days @ 1..=3650) => u32::try_from(days).ok(),
         Some(_) => {
-            v.add(
+            v.add_as(
+                Problem::NumberOutOfRange,
                 "stale_after_days",
                 "must be between 1 and 3650 days when set",
             );
@@ -74,7 +91,11 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
     let max_stale_deals = match req.max_stale_deals {
         0 => DEFAULT_STALE_DEALS,
         n if n < 0 => {
-            v.add("max_stale_deals", "must not be negative");
+            v.add_as(
+                Problem::NumberOutOfRange,
+                "max_stale_deals",
+                "must not be negative",
+            );
             0
         }
         n => (n as u64).min(MAX_STALE_DEALS),

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::domain::{Violations, too_many, within_limit};
+use crate::domain::{Problem, Violations, too_many, within_limit};
 
 /// How a repeated field's elements are written on the wire.
 #[derive(Debug)]
@@ -190,7 +190,8 @@ impl Tally {
     fn report(&mut self, path: &Path<'_>, out: &mut Violations) {
         for (i, field) in self.shape.repeated.iter().enumerate() {
             if self.counts[i] > field.max {
-                out.add(
+                out.add_as(
+                    Problem::TooMany,
                     path.field(field.name),
                     too_many(field.max, field.what, self.counts[i]),
                 );

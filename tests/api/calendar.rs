@@ -273,7 +273,7 @@ contract_test!(
             let refused = close_won(&mut deals, &rep, &created.name, on)
                 .await
                 .unwrap_err();
-            assert_error(&refused, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&refused, Code::InvalidArgument, "BAD_DATE");
             assert_eq!(violated_fields(&refused), ["close_date"]);
             assert!(refused.message().contains(why), "{refused:?}");
         }

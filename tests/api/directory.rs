@@ -164,7 +164,7 @@ contract_test!(
             ))
             .await
             .unwrap_err();
-        assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_error(&status, Code::InvalidArgument, "MISSING_FIELD");
         assert_eq!(
             violated_fields(&status),
             ["user.display_name", "user.email", "user.role"]

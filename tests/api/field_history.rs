@@ -295,6 +295,6 @@ contract_test!(
             ))
             .await
             .unwrap_err();
-        assert_error(&bad_token, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_error(&bad_token, Code::InvalidArgument, "BAD_PAGE_TOKEN");
     }
 );

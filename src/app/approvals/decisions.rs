@@ -156,7 +156,11 @@ impl<S: Store> App<S> {
         let mut v = Violations::new();
         v.text::<Note>("comment", comment);
         if !approve && comment.trim().is_empty() {
-            v.add("comment", "is required to reject: say why");
+            v.add_as(
+                crate::domain::Problem::MissingField,
+                "comment",
+                "is required to reject: say why",
+            );
         }
         if !v.is_empty() {
             return Err(AppError::invalid(v));

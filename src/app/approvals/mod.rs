@@ -16,10 +16,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::error::Precondition;
 use super::names::{deal_name, request_name};
 use super::ports::{
-    ApprovalEventRecord, AuditEntry, Created, EventDraft, EventFilter, EventKind, IdempotencyKey,
-    RequestFilter, Store,
+    ApprovalEventRecord, AuditEntry, Created, DeskFilter, EventDraft, EventFilter, EventKind,
+    IdempotencyKey, RequestFilter, Store,
 };
-use super::roles::require_metrics_reader;
+use super::roles::{require_desk_reader, require_metrics_reader};
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval::{Approver, Route, Terms, check_terms, route};
 use crate::domain::approval_request::{
@@ -362,6 +362,21 @@ impl<S: Store> App<S> {
                 after,
                 limit,
             )
+            .await
+    }
+
+    /// Every request of the desk that passes `filter`, newest first: for deal desk, finance,
+    /// legal and admins (`DESK_READERS_ONLY` for the others).
+    pub async fn desk_requests(
+        &self,
+        principal: &Principal,
+        filter: DeskFilter,
+        after: Option<(DateTime<Utc>, ApprovalRequestId)>,
+        limit: u64,
+    ) -> AppResult<Vec<ApprovalRequest>> {
+        require_desk_reader(principal)?;
+        self.store
+            .list_requests(RequestFilter::Desk(filter), after, limit)
             .await
     }
 

@@ -133,14 +133,15 @@ fn creation_stage(
         (Some(p), Some(stage)) => match p.spec.stage(&stage) {
             Some(s) if s.kind == StageKind::Open => Some(stage),
             Some(_) => {
-                violations.add(
+                violations.extend(p.spec.closed_stage(
                     "deal.stage",
+                    &stage,
                     "a deal is created in an open stage; close it with CloseDeal",
-                );
+                ));
                 None
             }
             None => {
-                violations.add("deal.stage", "is not a stage of the deal's pipeline");
+                violations.extend(p.spec.not_a_stage("deal.stage", &stage));
                 None
             }
         },

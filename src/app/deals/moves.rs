@@ -10,7 +10,6 @@ use crate::app::ports::{
     AuditEntry, Created, DealEventDraft, DealEventKind, FieldChange, IdempotencyKey, Store,
 };
 use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
-use crate::domain::Violations;
 use crate::domain::deal::{
     Deal, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry,
 };
@@ -18,6 +17,7 @@ use crate::domain::directory::UserId;
 use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
 use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::pipeline::{Pipeline, PipelineSpec, StageKind};
+use crate::domain::{Problem, Violations};
 
 /// How a deal closes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,10 +195,14 @@ fn check_justification(justification: &str) -> AppResult<Option<String>> {
         return Ok(None);
     }
     if trimmed.chars().count() > 2000 {
-        return Err(AppError::invalid_field(
+        return Err(AppError::invalid(Violations::one_as(
+            Problem::TextTooLong,
             "override_justification",
-            "must be at most 2000 characters",
-        ));
+            format!(
+                "must be at most 2000 characters, got {}",
+                trimmed.chars().count()
+            ),
+        )));
     }
     Ok(Some(trimmed.to_string()))
 }
@@ -225,9 +229,7 @@ impl<S: Store> App<S> {
             today,
             approvals,
         )
-        .ok_or_else(|| {
-            AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
-        })?;
+        .ok_or_else(|| AppError::invalid(pipeline.spec.not_a_stage("target_stage", target)))?;
         Ok(Preview {
             pipeline_id: pipeline.id,
             plan,
@@ -267,16 +269,16 @@ impl<S: Store> App<S> {
         let pipeline = self.pipeline_of(deal.pipeline_id).await?;
         match pipeline.spec.stage(target) {
             None => {
-                return Err(AppError::invalid_field(
-                    "target_stage",
-                    "is not a stage of the deal's pipeline",
+                return Err(AppError::invalid(
+                    pipeline.spec.not_a_stage("target_stage", target),
                 ));
             }
             Some(stage) if stage.kind != StageKind::Open => {
-                return Err(AppError::invalid_field(
+                return Err(AppError::invalid(pipeline.spec.closed_stage(
                     "target_stage",
-                    "is a closed stage: close deals with CloseDeal",
-                ));
+                    target,
+                    "close deals with CloseDeal",
+                )));
             }
             Some(_) => {}
         }
@@ -309,7 +311,8 @@ impl<S: Store> App<S> {
             let mut violations = Violations::new();
             violations.text::<crate::domain::text::LossReason>("loss_reason", reason);
             if justification.is_some() {
-                violations.add(
+                violations.add_as(
+                    Problem::ConflictingFields,
                     "override_justification",
                     "closing lost is never gated: nothing to override",
                 );
@@ -449,9 +452,7 @@ impl<S: Store> App<S> {
             self.calendar.day_of(at),
             approvals,
         )
-        .ok_or_else(|| {
-            AppError::invalid_field("target_stage", "is not a stage of the deal's pipeline")
-        })?;
+        .ok_or_else(|| AppError::invalid(pipeline.spec.not_a_stage("target_stage", target)))?;
         if plan.direction == Direction::None {
             return Err(AppError::FailedPrecondition {
                 reason: "ALREADY_IN_STAGE",
@@ -506,16 +507,18 @@ impl<S: Store> App<S> {
         let Some(on) = on else { return Ok(()) };
         let (created, today) = (self.calendar.day_of(deal.created_at), self.today());
         if on > today {
-            return Err(AppError::invalid_field(
+            return Err(AppError::invalid(Violations::one_as(
+                Problem::BadDate,
                 "close_date",
                 format!("{on} is after today ({today} in the org's time zone)"),
-            ));
+            )));
         }
         if on < created {
-            return Err(AppError::invalid_field(
+            return Err(AppError::invalid(Violations::one_as(
+                Problem::BadDate,
                 "close_date",
                 format!("{on} is before the deal was created ({created})"),
-            ));
+            )));
         }
         Ok(())
     }

@@ -146,6 +146,22 @@ pub enum RequestFilter {
         /// The caller: their own requests are not in their queue.
         requester_not: UserId,
     },
+    /// Every request of the desk, narrowed by the filters set.
+    Desk(DeskFilter),
+}
+
+/// The filters of the whole desk's listing (deal desk, finance, legal, admins); each unset one
+/// lets every request through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeskFilter {
+    /// Only requests in this state.
+    pub state: Option<RequestState>,
+    /// Only requests of deals in this segment.
+    pub segment: Option<Segment>,
+    /// Only requests whose current step waits on this user's own seat.
+    pub approver: Option<UserId>,
+    /// Only requests submitted at or before this time (at least so old).
+    pub submitted_at_most: Option<DateTime<Utc>>,
 }
 
 /// What happened to a request, as stored in the event log.

@@ -3,7 +3,8 @@
 
 use super::{Approver, Policy, StepSpec, Terms};
 use crate::domain::directory::Role;
-use crate::domain::{Violations, check_text, within_limit};
+use crate::domain::wording::discount_out_of_range;
+use crate::domain::{Problem, Violations, check_text, within_limit};
 
 /// Most clause codes in one request's terms.
 pub const MAX_CLAUSES: usize = 50;
@@ -34,13 +35,18 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     let mut v = Violations::new();
     let max = policy.tiers.last().map(|t| t.ceiling_bps).unwrap_or(0);
     if terms.discount_bps > max {
-        v.add(
+        v.add_as(
+            Problem::NumberOutOfRange,
             "discount_bps",
-            format!("must be at most {max} basis points"),
+            discount_out_of_range(max, terms.discount_bps.into()),
         );
     }
     if terms.payment_days > 3650 {
-        v.add("payment_days", "must be at most 3650 days");
+        v.add_as(
+            Problem::NumberOutOfRange,
+            "payment_days",
+            "must be at most 3650 days",
+        );
     }
     let clauses = within_limit(
         &mut v,
@@ -91,7 +97,8 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
         }
     }
     if !(1..=720).contains(&step.sla_hours) {
-        v.add(
+        v.add_as(
+            Problem::NumberOutOfRange,
             format!("{field}.sla_hours"),
             "must be between 1 and 720 hours",
         );
@@ -185,7 +192,11 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     check_step("legal_step", &policy.legal_step, &mut v);
     check_step("finance_step", &policy.finance_step, &mut v);
     if policy.payment_days_limit > 3650 {
-        v.add("payment_days_limit", "must be at most 3650 days");
+        v.add_as(
+            Problem::NumberOutOfRange,
+            "payment_days_limit",
+            "must be at most 3650 days",
+        );
     }
     v.into_result(())
 }

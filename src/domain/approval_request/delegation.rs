@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
 use crate::domain::ids::DelegationId;
@@ -48,7 +49,8 @@ pub fn check_delegation(new: &Delegation, existing: &[Delegation]) -> Result<(),
     if new.end < new.start {
         v.add("delegation.end_date", "must be on or after the start date");
     } else if (new.end - new.start).num_days() >= MAX_DELEGATION_DAYS {
-        v.add(
+        v.add_as(
+            Problem::NumberOutOfRange,
             "delegation.end_date",
             format!("must be at most {MAX_DELEGATION_DAYS} days after the start date"),
         );

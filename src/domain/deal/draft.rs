@@ -8,7 +8,8 @@ use crate::domain::directory::UserId;
 use crate::domain::money::{Money, parse_positive};
 use crate::domain::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
 use crate::domain::text::{AccountName, DisplayName, Note};
-use crate::domain::{Violations, check_text, within_limit};
+use crate::domain::wording::{MAX_DISCOUNT_BPS, discount_out_of_range};
+use crate::domain::{Problem, Violations, check_text, within_limit};
 
 /// A contact as received (`buying_role` is `None` when unset or unknown).
 #[derive(Debug, Clone, Default)]
@@ -140,9 +141,13 @@ pub fn merge_fields(
     let discount_bps = if mask.discount_bps {
         u32::try_from(draft.discount_bps)
             .ok()
-            .filter(|bps| *bps <= 10_000)
+            .filter(|bps| *bps <= MAX_DISCOUNT_BPS)
             .unwrap_or_else(|| {
-                v.add("discount_bps", "must be between 0 and 10000 basis points");
+                v.add_as(
+                    Problem::NumberOutOfRange,
+                    "discount_bps",
+                    discount_out_of_range(MAX_DISCOUNT_BPS, draft.discount_bps.into()),
+                );
                 0
             })
     } else {
@@ -170,7 +175,8 @@ pub fn merge_fields(
     if let (Some(amount), Some(budget)) = (merged.amount, merged.confirmed_budget)
         && amount.currency != budget.currency
     {
-        v.add(
+        v.add_as(
+            Problem::BadMoney,
             "confirmed_budget.currency_code",
             format!("must be the deal's currency, {}", amount.currency),
         );
@@ -212,7 +218,11 @@ fn check_close_date_and_category(
         && let Some(date) = draft.close_date
         && date < today
     {
-        v.add("close_date", "must be today or later for an open deal");
+        v.add_as(
+            Problem::BadDate,
+            "close_date",
+            "must be today or later for an open deal",
+        );
     }
     if mask.forecast_category && draft.forecast_category == Some(ForecastCategory::Closed) {
         v.add(
@@ -330,7 +340,8 @@ fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact>
             true,
         );
         if c.buying_role.is_none() {
-            v.add(
+            v.add_as(
+                Problem::UnknownValue,
                 format!("contacts[{i}].buying_role"),
                 "must be one of the known buying roles",
             );
@@ -366,13 +377,15 @@ fn parse_qualification(
     for (i, d) in drafts.iter().enumerate() {
         let (Some(element), Some(status)) = (d.element, d.status) else {
             if d.element.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::UnknownValue,
                     format!("qualification[{i}].element"),
                     "must be one of the MEDDPICC elements",
                 );
             }
             if d.status.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::UnknownValue,
                     format!("qualification[{i}].status"),
                     "must be a known status",
                 );

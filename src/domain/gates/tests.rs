@@ -427,3 +427,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_preview_passes_when_every_check_is_met_and_is_blocked_by_any_unmet_one() {
+    let check = |met| Check {
+        stage_id: "qualify".into(),
+        criterion: ExitCriterion::AmountPositive,
+        met,
+    };
+    let plan = |direction, checks| MovePlan { direction, checks };
+    assert_eq!(
+        plan(Direction::Forward, vec![check(true)]).verdict(),
+        Verdict::Passes
+    );
+    assert_eq!(plan(Direction::Backward, vec![]).verdict(), Verdict::Passes);
+    let blocked = plan(Direction::Forward, vec![check(true), check(false)]);
+    assert_eq!(blocked.verdict(), Verdict::Blocked);
+    assert_eq!(blocked.unmet().collect::<Vec<_>>(), vec![&check(false)]);
+    assert_eq!(
+        plan(Direction::None, vec![]).verdict(),
+        Verdict::AlreadyInStage
+    );
+}

@@ -6,14 +6,13 @@ use tonic::Status;
 use uuid::Uuid;
 
 use super::super::convert::{
-    buying_role_from, buying_role_to, element_from, element_to, etag, parse_name,
-    parse_optional_user, status_from, status_to, timestamp,
+    add_unknown_enum, buying_role_from, buying_role_to, element_from, element_to, enum_names, etag,
+    parse_name, parse_optional_user, status_from, status_to, timestamp,
 };
 use super::super::invalid;
 use super::super::request_limits::{CONTACTS, QUALIFICATION};
 use crate::app::names::{deal_name, pipeline_name, user_name};
 use crate::app::ports::{DealCursor, DealEventKind, DealEventRecord, DealOrder};
-use crate::domain::Violations;
 use crate::domain::deal::{
     Bant, ContactDraft, Deal, DealDraft, DealStatus, ForecastCategory, HistoryDirection,
     LeadSource, QualificationDraft, StageHistoryEntry,
@@ -22,6 +21,8 @@ use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
 use crate::domain::ids::DealId;
 use crate::domain::money::Money;
+use crate::domain::wording::echoed;
+use crate::domain::{Problem, Violations};
 use crate::proto::{self as pb};
 
 pub(super) fn direction_to(d: HistoryDirection) -> pb::stage_history_entry::Direction {
@@ -87,9 +88,13 @@ pub(crate) fn date_from(
         .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day))
         .filter(|_| (1..=9999).contains(&d.year));
     if date.is_none() {
-        v.add(
+        v.add_as(
+            Problem::BadDate,
             field,
-            "must be a full calendar date (year 1-9999, month and day)",
+            format!(
+                "{}-{}-{} is not a full calendar date (year 1-9999, month and day)",
+                d.year, d.month, d.day
+            ),
         );
     }
     date
@@ -276,12 +281,7 @@ pub(super) fn field_history_after(
             Some((at, sequence.parse().ok()?))
         })
         .map(Some)
-        .ok_or_else(|| {
-            invalid(Violations::one(
-                "page_token",
-                "is not a page token of this list",
-            ))
-        })
+        .ok_or_else(|| invalid(crate::domain::paging::not_a_page_token()))
 }
 
 /// A deal draft from the wire; `owner` defaults to `caller`. Paths are relative to the deal.
@@ -295,7 +295,13 @@ pub(super) fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> De
         value => {
             let parsed = lead_source_from(value);
             if parsed.is_none() {
-                v.add("lead_source", "must be one of the known lead sources");
+                add_unknown_enum(
+                    v,
+                    "lead_source",
+                    value,
+                    "lead source",
+                    &enum_names(|e: pb::LeadSource| e.as_str_name()),
+                );
             }
             parsed
         }
@@ -305,7 +311,13 @@ pub(super) fn draft_from(w: &pb::Deal, caller: UserId, v: &mut Violations) -> De
         value => {
             let parsed = category_from(value);
             if parsed.is_none() {
-                v.add("forecast_category", "must be one of the known categories");
+                add_unknown_enum(
+                    v,
+                    "forecast_category",
+                    value,
+                    "forecast category",
+                    &enum_names(|e: pb::ForecastCategory| e.as_str_name()),
+                );
             }
             parsed
         }
@@ -365,9 +377,13 @@ pub(super) fn parse_order(order_by: &str) -> Result<(DealOrder, bool), Violation
         Some("close_date") => DealOrder::CloseDate,
         Some("amount") => DealOrder::Amount,
         Some(_) => {
-            return Err(Violations::one(
+            return Err(Violations::one_as(
+                Problem::UnknownValue,
                 "order_by",
-                "must be create_time, update_time, close_date or amount, optionally followed by desc",
+                format!(
+                    "{} is not an order: create_time, update_time, close_date or amount, optionally followed by desc",
+                    echoed(order_by)
+                ),
             ));
         }
     };
@@ -375,14 +391,25 @@ pub(super) fn parse_order(order_by: &str) -> Result<(DealOrder, bool), Violation
         None | Some("asc") => false,
         Some("desc") => true,
         Some(_) => {
-            return Err(Violations::one(
+            return Err(Violations::one_as(
+                Problem::UnknownValue,
                 "order_by",
-                "the direction must be asc or desc",
+                format!(
+                    "{} is not an order: the direction must be asc or desc",
+                    echoed(order_by)
+                ),
             ));
         }
     };
     if words.next().is_some() {
-        return Err(Violations::one("order_by", "orders by one field only"));
+        return Err(Violations::one_as(
+            Problem::UnknownValue,
+            "order_by",
+            format!(
+                "{} is not an order: it orders by one field only",
+                echoed(order_by)
+            ),
+        ));
     }
     Ok((order, descending))
 }

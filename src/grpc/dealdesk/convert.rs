@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use tonic::Status;
 use uuid::Uuid;
 
-use super::super::convert::{parse_name, role_from, role_to, segment_from, segment_to, timestamp};
+use super::super::convert::{
+    add_unknown_enum, enum_names, parse_name, role_from, role_to, segment_from, segment_to,
+    timestamp,
+};
 use super::super::deal::date_to;
 use super::super::request_limits::{
     APPROVERS, CLAUSES, PLAYBOOK, SIZE_THRESHOLDS, TIER_STEPS, TIERS,
@@ -13,6 +16,7 @@ use super::super::request_limits::{
 use super::super::{Paging, invalid};
 use crate::app::names::{deal_name, policy_name, request_name, segment_slug, step_name, user_name};
 use crate::app::ports::{ApprovalEventRecord, EventKind};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::approval::{
     Approver, DiscountTier, Mode, Policy, PolicyVersion, SizeThreshold, StepSpec, Terms,
@@ -23,6 +27,7 @@ use crate::domain::approval_request::{
 use crate::domain::ids::ApprovalRequestId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
+use crate::domain::wording::{MAX_DISCOUNT_BPS, discount_out_of_range};
 use crate::proto::{self as pb};
 
 pub(super) fn step_from(
@@ -31,7 +36,7 @@ pub(super) fn step_from(
     v: &mut Violations,
 ) -> StepSpec {
     let Some(wire) = wire else {
-        v.add(field, "is required");
+        v.add_as(Problem::MissingField, field, "is required");
         return StepSpec {
             name: String::new(),
             approvers: vec![],
@@ -55,7 +60,8 @@ pub(super) fn step_from(
                 None => None,
             };
             if parsed.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::UnknownValue,
                     format!("{field}.approvers[{i}]"),
                     "must be a known relation or role queue",
                 );
@@ -67,7 +73,13 @@ pub(super) fn step_from(
         Ok(pb::approval_step::Mode::Any) => Mode::Any,
         Ok(_) => Mode::All,
         Err(_) => {
-            v.add(format!("{field}.mode"), "must be ALL or ANY");
+            add_unknown_enum(
+                v,
+                format!("{field}.mode"),
+                wire.mode,
+                "step mode",
+                &enum_names(|e: pb::approval_step::Mode| e.as_str_name()),
+            );
             Mode::All
         }
     };
@@ -107,7 +119,13 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
     let mut v = Violations::new();
     let segment = segment_from(wire.segment);
     if segment.is_none() {
-        v.add("policy.segment", "must be SMB, MID_MARKET or ENTERPRISE");
+        add_unknown_enum(
+            &mut v,
+            "policy.segment",
+            wire.segment,
+            "segment",
+            &enum_names(|e: pb::Segment| e.as_str_name()),
+        );
     }
     let tiers = TIERS
         .within(&mut v, "policy.tiers", &wire.tiers)
@@ -115,7 +133,8 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
         .enumerate()
         .map(|(i, t)| DiscountTier {
             ceiling_bps: u32::try_from(t.ceiling_bps).unwrap_or_else(|_| {
-                v.add(
+                v.add_as(
+                    Problem::NumberOutOfRange,
                     format!("policy.tiers[{i}].ceiling_bps"),
                     "must not be negative",
                 );
@@ -141,7 +160,8 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
                 })
             });
             if above.is_none() {
-                v.add(
+                v.add_as(
+                    Problem::BadMoney,
                     format!("policy.size_thresholds[{i}].above"),
                     "must be an amount in an ISO 4217 currency",
                 );
@@ -162,7 +182,11 @@ pub(super) fn policy_from(wire: &pb::ApprovalPolicy) -> Result<Policy, Violation
     let legal_step = step_from("policy.legal_step", wire.legal_step.as_ref(), &mut v);
     let finance_step = step_from("policy.finance_step", wire.finance_step.as_ref(), &mut v);
     let payment_days_limit = u32::try_from(wire.payment_days_limit).unwrap_or_else(|_| {
-        v.add("policy.payment_days_limit", "must not be negative");
+        v.add_as(
+            Problem::NumberOutOfRange,
+            "policy.payment_days_limit",
+            "must not be negative",
+        );
         0
     });
     let policy = Policy {
@@ -284,7 +308,8 @@ pub(super) fn seat_to(seat: &Seat) -> pb::ApprovalSeat {
 /// the segment and the version, `None` for `latest`.
 pub(super) fn policy_name_from(name: &str) -> Result<(Segment, Option<i64>), Violations> {
     let malformed = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             "name",
             "must be approvalPolicies/{segment}/versions/{version}, the segment smb, \
              mid-market or enterprise, the version a positive number or latest",
@@ -436,11 +461,19 @@ pub(super) fn terms_from(
     v: &mut Violations,
 ) -> Terms {
     let discount_bps = u32::try_from(discount_bps).unwrap_or_else(|_| {
-        v.add("discount_bps", "must not be negative");
+        v.add_as(
+            Problem::NumberOutOfRange,
+            "discount_bps",
+            discount_out_of_range(MAX_DISCOUNT_BPS, discount_bps.into()),
+        );
         0
     });
     let payment_days = u32::try_from(payment_days).unwrap_or_else(|_| {
-        v.add("payment_days", "must not be negative");
+        v.add_as(
+            Problem::NumberOutOfRange,
+            "payment_days",
+            format!("must not be negative, got {payment_days}"),
+        );
         0
     });
     Terms {
@@ -457,9 +490,13 @@ pub(super) fn parse_step_name(
     name: &str,
 ) -> Result<(ApprovalRequestId, usize), Violations> {
     let bad = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             field,
-            "must be `approvalRequests/{id}/steps/{n}` with n from 1",
+            format!(
+                "{} is not a step name: `approvalRequests/{{id}}/steps/{{n}}` with n from 1",
+                crate::domain::wording::echoed(name)
+            ),
         )
     };
     let (request, n) = name.rsplit_once("/steps/").ok_or_else(bad)?;
@@ -479,12 +516,7 @@ pub(super) fn cursor_key(at: DateTime<Utc>, id: impl std::fmt::Display) -> Strin
 pub(super) fn parse_cursor<I: From<Uuid>>(
     paging: &Paging,
 ) -> Result<Option<(DateTime<Utc>, I)>, Status> {
-    let bad = || {
-        invalid(Violations::one(
-            "page_token",
-            "is not a page token of this list",
-        ))
-    };
+    let bad = || invalid(crate::domain::paging::not_a_page_token());
     paging
         .after
         .as_deref()
@@ -506,14 +538,14 @@ pub(super) fn time_from(
     v: &mut Violations,
 ) -> Option<DateTime<Utc>> {
     let Some(t) = t else {
-        v.add(field, "is required");
+        v.add_as(Problem::MissingField, field, "is required");
         return None;
     };
     let at = u32::try_from(t.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos));
     if at.is_none() {
-        v.add(field, "must be a valid timestamp");
+        v.add_as(Problem::BadDate, field, "must be a valid timestamp");
     }
     at
 }

@@ -8,6 +8,7 @@ use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
 use crate::app::forecast::{ForecastResult, Scope};
 use crate::app::period_forecast::ForecastMethod;
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};
 use crate::domain::calendar::PeriodKind;
@@ -123,9 +124,10 @@ pub(super) fn parse_snapshot_name(
     name: &str,
 ) -> Result<(PipelineId, i64), Violations> {
     let bad = || {
-        Violations::one(
+        Violations::one_as(
+            Problem::BadName,
             field,
-            "must be a name like pipelines/<uuid>/winRateSnapshots/<version>",
+            super::super::convert::not_a_name(name, "pipelines/<uuid>/winRateSnapshots/<version>"),
         )
     };
     let (pipeline, version) = name.split_once("/winRateSnapshots/").ok_or_else(bad)?;
@@ -305,7 +307,14 @@ pub(super) fn parse_scope(scope: &str, v: &mut Violations) -> Option<Scope> {
     match parse_name::<UserId>("scope", scope) {
         Ok(id) => Some(Scope::Subtree(id)),
         Err(_) => {
-            v.add("scope", "must be `org` or a user like users/<uuid>");
+            v.add_as(
+                Problem::BadName,
+                "scope",
+                format!(
+                    "{} is not a scope: `org` or a user like users/<uuid>",
+                    crate::domain::wording::echoed(scope)
+                ),
+            );
             None
         }
     }
@@ -316,9 +325,10 @@ pub(super) fn parse_currency(code: &str, v: &mut Violations) -> Option<Currency>
         return Some(Currency::USD);
     }
     Currency::parse(code).or_else(|| {
-        v.add(
+        v.add_as(
+            Problem::BadCurrency,
             "currency_code",
-            "must be an ISO 4217 currency code such as USD",
+            crate::domain::wording::not_a_currency(code),
         );
         None
     })

@@ -1,6 +1,7 @@
 //! ForecastService handlers: win-rate snapshots, forecasts, calls, snapshots and exchange rates;
 //! the wire conversions they share live in `convert`.
 
+use crate::domain::Problem;
 use chrono::{DateTime, NaiveDate};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
@@ -64,7 +65,11 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             Some(k) => match u32::try_from(k) {
                 Ok(k) if k <= 1000 => Some(k),
                 _ => {
-                    v.add("prior_weight", "must be between 0 and 1000");
+                    v.add_as(
+                        Problem::NumberOutOfRange,
+                        "prior_weight",
+                        "must be between 0 and 1000",
+                    );
                     None
                 }
             },
@@ -186,15 +191,23 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let req = request.into_inner();
         let wire = req
             .rate
-            .ok_or_else(|| invalid(Violations::one("rate", "is required")))?;
+            .ok_or_else(|| invalid(Violations::required("rate")))?;
         let mut v = Violations::new();
         let from = Currency::parse(&wire.from_currency);
         if from.is_none() {
-            v.add("rate.from_currency", "must be an ISO 4217 currency code");
+            v.add_as(
+                Problem::BadCurrency,
+                "rate.from_currency",
+                crate::domain::wording::not_a_currency(&wire.from_currency),
+            );
         }
         let to = Currency::parse(&wire.to_currency);
         if to.is_none() {
-            v.add("rate.to_currency", "must be an ISO 4217 currency code");
+            v.add_as(
+                Problem::BadCurrency,
+                "rate.to_currency",
+                crate::domain::wording::not_a_currency(&wire.to_currency),
+            );
         }
         let (Some(from), Some(to), true) = (from, to, v.is_empty()) else {
             return Err(invalid(v));
@@ -317,7 +330,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             ) {
                 Some(at) => Some(at),
                 None => {
-                    v.add("as_of_time", "must be a valid timestamp");
+                    v.add_as(Problem::BadDate, "as_of_time", "must be a valid timestamp");
                     None
                 }
             },

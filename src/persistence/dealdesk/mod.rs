@@ -35,6 +35,19 @@ use crate::domain::directory::{Role, UserId};
 use crate::domain::ids::{ApprovalRequestId, DealId, DelegationId};
 use crate::domain::pipeline::Segment;
 
+/// Requests whose current step waits on any of `keys` (`user:{id}`, `role:{ROLE}`).
+fn waiting_on_any(keys: Vec<String>) -> Condition {
+    Condition::all().add(
+        approval_request::Column::Id.in_subquery(
+            Query::select()
+                .column(approval_queue::Column::RequestId)
+                .from(approval_queue::Entity)
+                .and_where(approval_queue::Column::WaitingOn.is_in(keys))
+                .to_owned(),
+        ),
+    )
+}
+
 impl DealDeskStore for SqlStore {
     async fn insert_policy(&self, p: &PolicyVersion, audit: AuditEntry) -> AppResult<()> {
         let document =
@@ -225,15 +238,21 @@ impl DealDeskStore for SqlStore {
                 query = query
                     .filter(C::State.eq(encode_state(RequestState::Pending)))
                     .filter(C::RequesterId.ne(requester_not.0.to_string()))
-                    .filter(
-                        C::Id.in_subquery(
-                            Query::select()
-                                .column(approval_queue::Column::RequestId)
-                                .from(approval_queue::Entity)
-                                .and_where(approval_queue::Column::WaitingOn.is_in(keys))
-                                .to_owned(),
-                        ),
-                    );
+                    .filter(waiting_on_any(keys));
+            }
+            RequestFilter::Desk(desk) => {
+                if let Some(state) = desk.state {
+                    query = query.filter(C::State.eq(encode_state(state)));
+                }
+                if let Some(segment) = desk.segment {
+                    query = query.filter(C::Segment.eq(encode_segment(segment)));
+                }
+                if let Some(approver) = desk.approver {
+                    query = query.filter(waiting_on_any(vec![user_key(approver)]));
+                }
+                if let Some(at_most) = desk.submitted_at_most {
+                    query = query.filter(C::CreatedAt.lte(at_most));
+                }
             }
         }
         let rows = query.all(&self.db).await.map_err(storage)?;

@@ -94,18 +94,23 @@ contract_test!(
         assert!(token.is_empty(), "the walk ends");
         assert_eq!(walked, newest_first);
 
-        // Exactly one of deal and my_queue.
-        for request in [
-            pb::ListApprovalRequestsRequest::default(),
+        // At most one of deal and my_queue; neither is the whole desk, not a rep's to list.
+        let status = try_list(
+            &app,
+            &d.rep,
             pb::ListApprovalRequestsRequest {
                 deal: d.deal.name.clone(),
                 my_queue: true,
                 ..Default::default()
             },
-        ] {
-            let status = try_list(&app, &d.rep, request).await.unwrap_err();
-            assert_eq!(violated_fields(&status), ["deal"]);
-        }
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(violated_fields(&status), ["deal"]);
+        let status = try_list(&app, &d.rep, pb::ListApprovalRequestsRequest::default())
+            .await
+            .unwrap_err();
+        assert_error(&status, Code::PermissionDenied, "DESK_READERS_ONLY");
         let status = try_list(
             &app,
             &d.peer,

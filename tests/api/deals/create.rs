@@ -222,11 +222,22 @@ contract_test!(
                 vec!["deal.pipeline"],
             ),
         ];
-        for (deal, fields) in cases {
+        // The reason is the kind of the first problem.
+        let reasons = [
+            "MISSING_FIELD",
+            "BAD_MONEY",
+            "BAD_MONEY",
+            "BAD_CURRENCY",
+            "BAD_DATE",
+            "MISSING_FIELD",
+            "TEXT_TOO_LONG",
+            "BAD_NAME",
+        ];
+        for ((deal, fields), reason) in cases.into_iter().zip(reasons) {
             let status = try_create_deal(&app, &rep.token, deal.clone())
                 .await
                 .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, reason);
             assert_eq!(violated_fields(&status), fields, "{deal:?}");
         }
         assert_eq!(app.count("deals").await, 0);

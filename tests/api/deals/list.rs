@@ -239,7 +239,7 @@ contract_test!(
             )
             .await
             .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, "UNKNOWN_VALUE");
             assert_eq!(violated_fields(&status), ["order_by"], "{bad:?}");
         }
     }

@@ -380,11 +380,16 @@ contract_test!(
         let rep = person(&app, Role::Rep, None).await;
         let pipeline = gated_pipeline(&app).await;
         let deal = create_deal(&app, &rep.token, ready(&pipeline, "Targeted")).await;
-        for target in ["closed-won", "closed-lost", "nope", ""] {
+        for (target, reason) in [
+            ("closed-won", "CLOSED_STAGE"),
+            ("closed-lost", "CLOSED_STAGE"),
+            ("nope", "UNKNOWN_STAGE"),
+            ("", "MISSING_FIELD"),
+        ] {
             let status = move_to(&app, &rep.token, &deal.name, target)
                 .await
                 .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, reason);
             assert_eq!(violated_fields(&status), ["target_stage"], "{target:?}");
         }
         let status = move_to(&app, &rep.token, &deal.name, "qualify")

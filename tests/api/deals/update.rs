@@ -462,7 +462,7 @@ contract_test!(
             )
             .await
             .unwrap_err();
-            assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+            assert_error(&status, Code::InvalidArgument, "NUMBER_OUT_OF_RANGE");
             assert_eq!(violated_fields(&status), ["deal.discount_bps"]);
             let status = update(
                 &app,

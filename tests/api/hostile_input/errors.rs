@@ -71,7 +71,7 @@ contract_test!(
         )
         .await
         .unwrap_err();
-        assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_error(&status, Code::InvalidArgument, "BAD_UPDATE_MASK");
         let listed = status.get_details_bad_request().unwrap().field_violations;
         assert!(!listed.is_empty() && listed.len() <= LISTED);
         assert!(listed.last().unwrap().description.starts_with("and "));

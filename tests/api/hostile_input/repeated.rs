@@ -72,7 +72,7 @@ fn update_of_empty_contacts() -> (Vec<u8>, usize) {
 /// The one violation of an answer, as (field, description).
 #[track_caller]
 fn only_violation(status: &Status) -> (String, String) {
-    assert_error(status, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_error(status, Code::InvalidArgument, "TOO_MANY");
     let listed = status.get_details_bad_request().unwrap().field_violations;
     assert_eq!(listed.len(), 1, "{listed:?}");
     (listed[0].field.clone(), listed[0].description.clone())
