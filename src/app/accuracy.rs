@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use uuid::Uuid;
 
 use super::error::Precondition;
 use super::exchange::Converter;
@@ -184,7 +183,7 @@ impl<S: Store> App<S> {
         converter.finish()?;
         calls.sort_by_key(|c| c.user);
         let snapshot = ForecastSnapshot {
-            id: Uuid::now_v7(),
+            id: self.ids.id(),
             period: period.to_string(),
             scope: scope_key(scope),
             currency,

@@ -65,7 +65,7 @@ impl<S: Store> App<S> {
         }
         let now = self.now();
         let pipeline = Pipeline {
-            id: Uuid::now_v7(),
+            id: self.ids.id(),
             spec,
             created_at: now,
             updated_at: now,

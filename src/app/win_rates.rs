@@ -121,7 +121,7 @@ impl<S: Store> App<S> {
             + 1;
         let actor = principal.map(|p| p.user.id);
         let snapshot = WinRateSnapshot {
-            id: Uuid::now_v7(),
+            id: self.ids.id(),
             pipeline_id: pipeline.id,
             version,
             current: true,

@@ -62,7 +62,7 @@ impl<S: Store> App<S> {
             ));
         }
         let delegation = Delegation {
-            id: Uuid::now_v7(),
+            id: self.ids.id(),
             delegator,
             delegate,
             start,

@@ -303,7 +303,7 @@ impl<S: Store> App<S> {
             return Err(gate_failure(pipeline.id, &plan));
         }
         let deal = Deal {
-            id: Uuid::now_v7(),
+            id: self.ids.id(),
             pipeline_id: pipeline.id,
             stage_id,
             status: DealStatus::Open,
