@@ -2,7 +2,9 @@
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
 pub mod backtest_table;
+pub mod history;
 mod requests;
+pub mod snapshots;
 pub mod walkthrough;
 
 use std::collections::HashMap;
@@ -137,9 +139,16 @@ pub async fn seed_with<S: Store>(app: &App<S>, spec: DemoSpec) -> AppResult<Seed
     let people = demo_people(app).await?;
     let pipelines = demo_pipelines(app).await?;
     let book = demo_book(app, &pipelines, &people, spec).await?;
+    history::history_events(app, &book).await?;
     demo_exchange_rates(app).await?;
     demo_win_rates(app, &pipelines).await?;
     demo_calls(app, &people).await?;
+    if let Some(admin) = people.iter().find(|u| u.profile.role == Role::Admin) {
+        let admin = Principal {
+            user: admin.clone(),
+        };
+        snapshots::past_quarter_snapshots(app, &admin).await?;
+    }
     demo_policies(app, &people).await?;
     let used = requests::demo_requests(app, spec.seed, &people, &book.deals).await?;
     let mut logins = Vec::with_capacity(people.len());
@@ -301,7 +310,9 @@ fn pin_deal_ids(book: &mut Book, now: DateTime<Utc>) {
     let pin = |id: &mut Uuid| *id = pinned.get(id).copied().unwrap_or(*id);
     book.deals.iter_mut().for_each(|d| pin(&mut d.id));
     book.history.iter_mut().for_each(|h| pin(&mut h.deal_id));
-    book.field_history.iter_mut().for_each(|f| pin(&mut f.deal_id));
+    book.field_history
+        .iter_mut()
+        .for_each(|f| pin(&mut f.deal_id));
 }
 
 /// Exchange rates into USD.

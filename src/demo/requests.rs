@@ -111,7 +111,14 @@ async fn one_of_each<S: Store>(
     state: usize,
 ) -> AppResult<()> {
     let pending_since = 2.0 + 4.0 * time.rng.unit();
-    time.start(deal, if state <= 2 { pending_since / 24.0 } else { 2.0 + state as f64 });
+    time.start(
+        deal,
+        if state <= 2 {
+            pending_since / 24.0
+        } else {
+            2.0 + state as f64
+        },
+    );
     let at = time.app(app);
     match state {
         0 => {
@@ -169,11 +176,7 @@ fn by_owner<'p>(people: &'p [User], deal: &Deal) -> AppResult<&'p User> {
 }
 
 /// Who decides `seat`s of a step: its person, or the first holder of its role queue.
-fn approvers_of<'p>(
-    people: &'p [User],
-    request: &ApprovalRequest,
-    step: usize,
-) -> Vec<&'p User> {
+fn approvers_of<'p>(people: &'p [User], request: &ApprovalRequest, step: usize) -> Vec<&'p User> {
     request.steps[step]
         .seats
         .iter()
@@ -259,7 +262,9 @@ async fn submit_as_owner<S: Store>(
 ) -> AppResult<ApprovalRequest> {
     let owner = by_owner(people, deal)?;
     match app
-        .submit_request(&principal(owner), deal.id, terms, resubmits, None, |_| Vec::new())
+        .submit_request(&principal(owner), deal.id, terms, resubmits, None, |_| {
+            Vec::new()
+        })
         .await?
     {
         Created::New(request) => Ok(request),

@@ -72,9 +72,9 @@ pub async fn find<S: Store>(
     };
     let big_deal = deals.iter().filter(open).find(|d| {
         segment_of(d) == Some(Segment::Enterprise)
-            && d.fields.amount.is_some_and(|a| {
-                a.currency == Currency::USD && a.minor > ENTERPRISE_FINANCE_ABOVE
-            })
+            && d.fields
+                .amount
+                .is_some_and(|a| a.currency == Currency::USD && a.minor > ENTERPRISE_FINANCE_ABOVE)
     });
     let first_rep = logins.iter().position(|l| l.user.profile.role == Role::Rep);
     let rep = big_deal
@@ -186,7 +186,11 @@ impl Walkthrough {
         export("DEALDESK_ADDR", addr, "where the demo serves");
         let (rep, rep_token) = &self.logins[self.rep];
         export("DEALDESK_TOKEN", rep_token, "the walkthrough rep's token");
-        export("QUARTER", &self.quarter.to_string(), "the current fiscal quarter");
+        export(
+            "QUARTER",
+            &self.quarter.to_string(),
+            "the current fiscal quarter",
+        );
         export("LAST_QUARTER", &self.last_quarter.to_string(), "ended");
         for (user, token) in &self.logins {
             let name = &user.profile.display_name;
@@ -208,8 +212,16 @@ impl Walkthrough {
             }
         }
         let rep_name = &rep.profile.display_name;
-        export("REP_TOKEN", rep_token, &format!("the walkthrough rep, {rep_name}"));
-        export("TOKEN", rep_token, &format!("the walkthrough rep, {rep_name}"));
+        export(
+            "REP_TOKEN",
+            rep_token,
+            &format!("the walkthrough rep, {rep_name}"),
+        );
+        export(
+            "TOKEN",
+            rep_token,
+            &format!("the walkthrough rep, {rep_name}"),
+        );
         export("REP", &format!("users/{}", rep.id.0), rep_name);
         if let Some((manager, token)) = self.manager.map(|m| &self.logins[m]) {
             let name = format!("{}, the rep's manager", manager.profile.display_name);
@@ -223,7 +235,11 @@ impl Walkthrough {
         if let Some((deal, pipeline, stage, next)) = &self.gated_deal {
             let note = "the rep's deal whose next stage has unmet exit criteria";
             export("DEAL", &format!("deals/{deal}"), note);
-            export("PIPELINE", &format!("pipelines/{pipeline}"), "the deal's pipeline");
+            export(
+                "PIPELINE",
+                &format!("pipelines/{pipeline}"),
+                "the deal's pipeline",
+            );
             export("STAGE", stage, "the deal's stage");
             export("NEXT_STAGE", next, "the stage after it");
         }

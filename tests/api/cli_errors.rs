@@ -12,7 +12,13 @@ fn create_admin_for_a_taken_email_prints_its_error_once() {
         Command::new(env!("CARGO_BIN_EXE_dealdesk"))
             .env_remove("DEALDESK_LOG_FORMAT")
             .env_remove("RUST_LOG")
-            .args(["--database-url", &url, "create-admin", "--email", "ops@test.example"])
+            .args([
+                "--database-url",
+                &url,
+                "create-admin",
+                "--email",
+                "ops@test.example",
+            ])
             .output()
             .unwrap()
     };
@@ -20,7 +26,10 @@ fn create_admin_for_a_taken_email_prints_its_error_once() {
     let again = create_admin();
     assert!(!again.status.success());
     let stderr = String::from_utf8(again.stderr).unwrap();
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     let message = &errors[0]["error: ".len()..];
     assert!(message.contains("ops@test.example"), "{stderr}");

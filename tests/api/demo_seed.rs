@@ -76,84 +76,95 @@ contract_test!(
         assert_eq!(ids, deal_ids(&again_app).await);
 
         let (mine, theirs) = (logins(&first), logins(&other));
-        assert!(mine.iter().zip(&theirs).all(|(a, b)| a.0 != b.0 && a.1 != b.1));
+        assert!(
+            mine.iter()
+                .zip(&theirs)
+                .all(|(a, b)| a.0 != b.0 && a.1 != b.1)
+        );
         assert_ne!(env, other.walkthrough.env_file("127.0.0.1:50051"));
         let other_ids = deal_ids(&other_app).await;
         assert!(ids.iter().all(|id| other_ids.binary_search(id).is_err()));
     }
 );
 
-contract_test!(the_env_files_tokens_and_names_work_against_the_server, |app| {
-    // The whole demo book: README's walkthrough deals are found in it.
-    let demo = seeded_with(&app, DemoSpec::default()).await;
-    let env = demo.walkthrough.env_file("127.0.0.1:50051");
-    assert!(env.contains("DEMO ONLY"), "{env}");
-    assert_eq!(var(&env, "QUARTER"), "2026-Q4");
-    assert_eq!(var(&env, "LAST_QUARTER"), "2026-Q3");
-    for (token, user) in [
-        ("ADMIN_TOKEN", "ADMIN"),
-        ("LEADER_TOKEN", "LEADER"),
-        ("MANAGER_TOKEN", "MANAGER"),
-        ("REP_TOKEN", "REP"),
-        ("DESK_TOKEN", "DESK"),
-        ("FINANCE_TOKEN", "FINANCE"),
-        ("LEGAL_TOKEN", "LEGAL"),
-        ("ROBIN_TOKEN", "ROBIN"),
-    ] {
-        let me = app
-            .directory()
+contract_test!(
+    the_env_files_tokens_and_names_work_against_the_server,
+    |app| {
+        // The whole demo book: README's walkthrough deals are found in it.
+        let demo = seeded_with(&app, DemoSpec::default()).await;
+        let env = demo.walkthrough.env_file("127.0.0.1:50051");
+        assert!(env.contains("DEMO ONLY"), "{env}");
+        assert_eq!(var(&env, "QUARTER"), "2026-Q4");
+        assert_eq!(var(&env, "LAST_QUARTER"), "2026-Q3");
+        for (token, user) in [
+            ("ADMIN_TOKEN", "ADMIN"),
+            ("LEADER_TOKEN", "LEADER"),
+            ("MANAGER_TOKEN", "MANAGER"),
+            ("REP_TOKEN", "REP"),
+            ("DESK_TOKEN", "DESK"),
+            ("FINANCE_TOKEN", "FINANCE"),
+            ("LEGAL_TOKEN", "LEGAL"),
+            ("ROBIN_TOKEN", "ROBIN"),
+        ] {
+            let me = app
+                .directory()
+                .await
+                .get_current_user(authed(var(&env, token), pb::GetCurrentUserRequest {}))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(me.name, var(&env, user), "{token}");
+        }
+        assert_eq!(var(&env, "TOKEN"), var(&env, "REP_TOKEN"));
+        // The gated deal is the rep's, and its next stage is refused with the unmet criteria.
+        let preview = app
+            .deals()
             .await
-            .get_current_user(authed(var(&env, token), pb::GetCurrentUserRequest {}))
+            .preview_deal_stage(authed(
+                var(&env, "REP_TOKEN"),
+                pb::PreviewDealStageRequest {
+                    name: var(&env, "DEAL").into(),
+                    target_stage: var(&env, "NEXT_STAGE").into(),
+                },
+            ))
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(me.name, var(&env, user), "{token}");
+        assert!(preview.checks.iter().any(|c| !c.met), "{preview:?}");
+        let deal = app
+            .deals()
+            .await
+            .get_deal(authed(
+                var(&env, "REP_TOKEN"),
+                pb::GetDealRequest {
+                    name: var(&env, "DEAL").into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(deal.pipeline, var(&env, "PIPELINE"));
+        assert_eq!(deal.stage, var(&env, "STAGE"));
+        // The big deal routes through the manager, then finance for its size.
+        let route = app
+            .deal_desk()
+            .await
+            .preview_approval_route(authed(
+                var(&env, "REP_TOKEN"),
+                pb::PreviewApprovalRouteRequest {
+                    deal: var(&env, "BIG_DEAL").into(),
+                    discount_bps: 2200,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let steps: Vec<_> = route
+            .steps
+            .iter()
+            .map(|s| s.step.as_ref().unwrap().name.as_str())
+            .collect();
+        assert_eq!(steps, ["Sales manager", "Finance"]);
     }
-    assert_eq!(var(&env, "TOKEN"), var(&env, "REP_TOKEN"));
-    // The gated deal is the rep's, and its next stage is refused with the unmet criteria.
-    let preview = app
-        .deals()
-        .await
-        .preview_deal_stage(authed(
-            var(&env, "REP_TOKEN"),
-            pb::PreviewDealStageRequest {
-                name: var(&env, "DEAL").into(),
-                target_stage: var(&env, "NEXT_STAGE").into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(preview.checks.iter().any(|c| !c.met), "{preview:?}");
-    let deal = app
-        .deals()
-        .await
-        .get_deal(authed(
-            var(&env, "REP_TOKEN"),
-            pb::GetDealRequest {
-                name: var(&env, "DEAL").into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(deal.pipeline, var(&env, "PIPELINE"));
-    assert_eq!(deal.stage, var(&env, "STAGE"));
-    // The big deal routes through the manager, then finance for its size.
-    let route = app
-        .deal_desk()
-        .await
-        .preview_approval_route(authed(
-            var(&env, "REP_TOKEN"),
-            pb::PreviewApprovalRouteRequest {
-                deal: var(&env, "BIG_DEAL").into(),
-                discount_bps: 2200,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let steps: Vec<_> = route.steps.iter().map(|s| s.step.as_ref().unwrap().name.as_str()).collect();
-    assert_eq!(steps, ["Sales manager", "Finance"]);
-});
+);

@@ -18,6 +18,7 @@ mod connections;
 mod deal_events;
 mod dealdesk;
 mod deals;
+mod demo_features;
 mod demo_seed;
 mod directory;
 mod field_history;

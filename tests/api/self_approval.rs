@@ -70,7 +70,9 @@ async fn setup(app: &TestApp) -> (Org, pb::Pipeline) {
         },
     )
     .await;
-    create_policy(app, &app.admin_token, policy()).await.unwrap();
+    create_policy(app, &app.admin_token, policy())
+        .await
+        .unwrap();
     (org, pipeline)
 }
 
@@ -140,11 +142,17 @@ fn seats(request: &pb::ApprovalRequest) -> Vec<Vec<(String, i32)>> {
     request
         .steps
         .iter()
-        .map(|s| s.seats.iter().map(|seat| (seat.user.clone(), seat.role)).collect())
+        .map(|s| {
+            s.seats
+                .iter()
+                .map(|seat| (seat.user.clone(), seat.role))
+                .collect()
+        })
         .collect()
 }
 
-const MANAGER_REASON: &str = "discount 20.0% exceeds the 15.0% pre-approved for mid-market: Sales manager";
+const MANAGER_REASON: &str =
+    "discount 20.0% exceeds the 15.0% pre-approved for mid-market: Sales manager";
 const VP_REASON: &str = "discount 30.0% exceeds 25.0%: VP of Sales";
 
 fn above(who: &Person) -> String {
