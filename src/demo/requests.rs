@@ -110,15 +110,15 @@ async fn one_of_each<S: Store>(
     deal: &Deal,
     state: usize,
 ) -> AppResult<()> {
-    let pending_since = 2.0 + 4.0 * time.rng.unit();
-    time.start(
-        deal,
-        if state <= 2 {
-            pending_since / 24.0
-        } else {
-            2.0 + state as f64
-        },
-    );
+    // The pending ones (0 is approved at once) submitted a few hours ago, within their SLA;
+    // the decided ones days ago.
+    let hours_ago = 2.0 + 4.0 * time.rng.unit();
+    let days_ago = if state <= 2 {
+        hours_ago / 24.0
+    } else {
+        2.0 + state as f64
+    };
+    time.start(deal, days_ago);
     let at = time.app(app);
     match state {
         0 => {
