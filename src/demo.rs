@@ -19,6 +19,7 @@ use crate::app::ports::{AuditEntry, Created, Store};
 use crate::app::win_rates::WinRateRequest;
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
+use crate::domain::ids::DealId;
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::templates;
@@ -296,18 +297,18 @@ async fn demo_book<S: Store>(
 /// seed gives the same deal ids every day, still sorted by creation and before every id made
 /// later.
 fn pin_deal_ids(book: &mut Book, now: DateTime<Utc>) {
-    let pinned: HashMap<Uuid, Uuid> = book
+    let pinned: HashMap<DealId, DealId> = book
         .deals
         .iter()
         .map(|deal| {
             let age = (now - deal.created_at).num_milliseconds().max(0) as u64;
             let millis = SEEDED_ID_EPOCH_MS.saturating_sub(age);
-            let mut bytes = *deal.id.as_bytes();
+            let mut bytes = *deal.id.0.as_bytes();
             bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-            (deal.id, Uuid::from_bytes(bytes))
+            (deal.id, DealId(Uuid::from_bytes(bytes)))
         })
         .collect();
-    let pin = |id: &mut Uuid| *id = pinned.get(id).copied().unwrap_or(*id);
+    let pin = |id: &mut DealId| *id = pinned.get(id).copied().unwrap_or(*id);
     book.deals.iter_mut().for_each(|d| pin(&mut d.id));
     book.history.iter_mut().for_each(|h| pin(&mut h.deal_id));
     book.field_history

@@ -9,6 +9,7 @@ use dealdesk::app::imports::{FileKind, SourceFile};
 use dealdesk::app::imports::{ImportProgress, ImportReport, ImportRequest};
 use dealdesk::app::{App, AppError};
 use dealdesk::config::{ImportArgs, ImportSource};
+use dealdesk::domain::ids::PipelineId;
 use dealdesk::startup::{self, StartupError};
 use uuid::Uuid;
 
@@ -83,8 +84,9 @@ pub async fn run(database_url: &str, args: ImportArgs) -> Result<(), ImportError
         ),
     };
     let id = options.pipeline.trim_start_matches("pipelines/");
-    let pipeline =
-        Uuid::parse_str(id).map_err(|_| ImportError::Pipeline(options.pipeline.clone()))?;
+    let pipeline = Uuid::parse_str(id)
+        .map(PipelineId)
+        .map_err(|_| ImportError::Pipeline(options.pipeline.clone()))?;
     let files = paths
         .iter()
         .flatten()
@@ -173,7 +175,7 @@ fn show(progress: ImportProgress, tty: bool, shown: &AtomicUsize) {
     };
 }
 
-fn print_report(r: &ImportReport, pipeline: Uuid) {
+fn print_report(r: &ImportReport, pipeline: PipelineId) {
     let what = if r.validate_only {
         "dry run (nothing written)"
     } else {

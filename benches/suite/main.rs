@@ -73,7 +73,7 @@ pub struct Run<'a> {
     pub backend: DatabaseBackend,
     pub token: String,
     pub manager: UserId,
-    pub pipeline: uuid::Uuid,
+    pub pipeline: dealdesk::domain::ids::PipelineId,
     pub channel: Channel,
     pub endpoint: String,
     pub forecasts: pb::forecast_service_client::ForecastServiceClient<Channel>,
@@ -179,7 +179,7 @@ impl Measuring {
 async fn measure_engine(
     engine: &str,
     (store, url): (&SqlStore, &str),
-    (token, manager, pipeline): (String, UserId, uuid::Uuid),
+    (token, manager, pipeline): (String, UserId, dealdesk::domain::ids::PipelineId),
     measuring: &Measuring,
     rows: &mut Vec<Row>,
 ) {

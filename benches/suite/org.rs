@@ -68,7 +68,7 @@ impl Load {
 pub struct Org {
     pub token: String,
     pub manager: UserId,
-    pub pipeline: uuid::Uuid,
+    pub pipeline: dealdesk::domain::ids::PipelineId,
     pub load: Load,
 }
 
@@ -332,7 +332,7 @@ async fn load_book(
 /// An org loaded by an earlier run and kept (`--keep-database`), measured again without
 /// loading it: a new token for its admin, its first manager and its second pipeline, as
 /// [`load_org`] picks them. Its load is not reported.
-pub async fn reuse_org(store: &SqlStore) -> (String, UserId, uuid::Uuid) {
+pub async fn reuse_org(store: &SqlStore) -> (String, UserId, dealdesk::domain::ids::PipelineId) {
     let db = store.connection();
     let backend = db.get_database_backend();
     let id = |sql: String| async move {
@@ -357,7 +357,11 @@ pub async fn reuse_org(store: &SqlStore) -> (String, UserId, uuid::Uuid) {
         .await
         .unwrap()
         .secret;
-    (token, UserId(manager), pipeline)
+    (
+        token,
+        UserId(manager),
+        dealdesk::domain::ids::PipelineId(pipeline),
+    )
 }
 
 /// The database's size on disk, in MiB (SQLite: pages in use, the WAL included).

@@ -15,7 +15,7 @@ use crate::measure::{Row, push, time_in_turns_ms};
 /// learning's: every 7 days back from the end of the window's last day (UTC) within the window,
 /// for months and quarters whose period ended by then.
 fn period_rate_counts_sql(
-    pipeline: uuid::Uuid,
+    pipeline: dealdesk::domain::ids::PipelineId,
     window_start: chrono::NaiveDate,
     window_end: chrono::NaiveDate,
 ) -> (String, Vec<sea_orm::Value>) {

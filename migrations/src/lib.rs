@@ -24,6 +24,7 @@ mod m0018_forecast_snapshot_model;
 mod m0019_close_date_pushes;
 mod m0020_period_forecast_indexes;
 mod m0021_deals_by_pipeline_and_id;
+mod m0022_size_band_currency;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_close_date_pushes::Migration),
             Box::new(m0020_period_forecast_indexes::Migration),
             Box::new(m0021_deals_by_pipeline_and_id::Migration),
+            Box::new(m0022_size_band_currency::Migration),
         ]
     }
 }

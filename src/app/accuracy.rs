@@ -13,6 +13,7 @@ use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::call::{lineage, own_call};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{ForecastSnapshot, FrozenCall, accuracy};
+use crate::domain::ids::ForecastSnapshotId;
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
 
@@ -183,7 +184,7 @@ impl<S: Store> App<S> {
         converter.finish()?;
         calls.sort_by_key(|c| c.user);
         let snapshot = ForecastSnapshot {
-            id: self.ids.id(),
+            id: ForecastSnapshotId(self.ids.id()),
             period: period.to_string(),
             scope: scope_key(scope),
             currency,

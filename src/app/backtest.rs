@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::exchange::Converter;
 use super::forecast::Scope;
@@ -21,6 +20,7 @@ use crate::domain::calendar::{OrgCalendar, PeriodKind};
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{OpenDeals, model_range};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
@@ -83,15 +83,19 @@ struct Inputs<'a> {
     bounds: (NaiveDate, NaiveDate),
     owners: Option<&'a [UserId]>,
     pipelines: &'a [Pipeline],
-    timelines: &'a [(Uuid, DealTimeline)],
-    by_pipeline: &'a HashMap<Uuid, Vec<DealTimeline>>,
+    timelines: &'a [(PipelineId, DealTimeline)],
+    by_pipeline: &'a HashMap<PipelineId, Vec<DealTimeline>>,
     currency: Currency,
     rates: &'a [ExchangeRate],
 }
 
 impl Inputs<'_> {
     fn convert(&self, money: Money) -> Option<i64> {
-        convert(money.minor, money.currency, self.currency, self.rates)
+        self.convert_into(money, self.currency)
+    }
+
+    fn convert_into(&self, money: Money, into: Currency) -> Option<i64> {
+        convert(money.minor, money.currency, into, self.rates)
     }
 
     fn in_scope(&self, owner: UserId) -> bool {
@@ -183,7 +187,7 @@ impl<S: Store> App<S> {
             .await?;
         let pipelines = self.store.list_pipelines(None, None, 10_000).await?;
         let rates = self.exchange_table().await?;
-        let mut by_pipeline: HashMap<Uuid, Vec<DealTimeline>> = HashMap::new();
+        let mut by_pipeline: HashMap<PipelineId, Vec<DealTimeline>> = HashMap::new();
         for (pipeline, timeline) in &timelines {
             by_pipeline
                 .entry(*pipeline)
@@ -298,7 +302,7 @@ fn point(
     period: Period,
     day: NaiveDate,
     actual: i64,
-    won_in_period: &HashMap<Uuid, bool>,
+    won_in_period: &HashMap<DealId, bool>,
 ) -> (BacktestPoint, Vec<(Method, Vec<DealPrediction>)>) {
     let cal = &inputs.calendar;
     let instant = cal.start_of(day);
@@ -368,10 +372,10 @@ fn point(
 fn book_then(
     inputs: &Inputs<'_>,
     book: &[DealThen],
-    classic: &HashMap<(Uuid, String), f64>,
-    tables: &HashMap<Uuid, PeriodRateTable>,
+    classic: &HashMap<(PipelineId, String), f64>,
+    tables: &HashMap<PipelineId, PeriodRateTable>,
     day: NaiveDate,
-    won_in_period: &HashMap<Uuid, bool>,
+    won_in_period: &HashMap<DealId, bool>,
 ) -> (i64, Vec<OpenThen>) {
     let (start, end) = inputs.bounds;
     let mut closed = 0;
@@ -394,9 +398,10 @@ fn book_then(
             .get(&(deal.pipeline, stage.clone()))
             .copied()
             .unwrap_or(fixed);
-        let q = tables
-            .get(&deal.pipeline)
-            .map_or(0.0, |t| t.q(stage, horizon, amount, deal.pushes));
+        let q = tables.get(&deal.pipeline).map_or(0.0, |t| {
+            let band = t.band_of(deal.state.money(), &|m, c| inputs.convert_into(m, c));
+            t.q_in(stage, horizon, band, deal.pushes)
+        });
         let won = won_in_period.get(&deal.deal_id).copied().unwrap_or(false);
         open.push(OpenThen {
             stage: format!("{}:{stage}", deal.pipeline),
@@ -462,8 +467,8 @@ fn predictions(open: &[OpenThen]) -> Vec<(Method, Vec<DealPrediction>)> {
 fn period_tables(
     inputs: &Inputs<'_>,
     instant: DateTime<Utc>,
-    classic: &HashMap<(Uuid, String), f64>,
-) -> HashMap<Uuid, PeriodRateTable> {
+    classic: &HashMap<(PipelineId, String), f64>,
+) -> HashMap<PipelineId, PeriodRateTable> {
     let settings = PeriodRateSettings::new(instant, inputs.calendar, inputs.kind);
     inputs
         .by_pipeline
@@ -474,14 +479,15 @@ fn period_tables(
                 .filter(|((p, _), _)| *p == pipeline)
                 .map(|((_, s), r)| (s.clone(), *r))
                 .collect();
-            let table = PeriodRateTable::learn(&settings, deals, &rates, &|m| inputs.convert(m));
+            let table =
+                PeriodRateTable::learn(&settings, deals, &rates, &|m, c| inputs.convert_into(m, c));
             (pipeline, table)
         })
         .collect()
 }
 
 /// A stage's default probability.
-fn static_probability(pipelines: &[Pipeline], pipeline: Uuid, stage: &str) -> f64 {
+fn static_probability(pipelines: &[Pipeline], pipeline: PipelineId, stage: &str) -> f64 {
     pipelines
         .iter()
         .find(|p| p.id == pipeline)

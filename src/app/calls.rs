@@ -2,18 +2,19 @@
 //! depth, deal judgments, and the lineage of a call read as of any time.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::names::{call_name, deal_name, user_name};
 use super::ports::{AuditEntry, Store};
 use super::roles::{require_call_adjuster, require_deal_judge, require_seller};
 use super::{App, AppError, AppResult, Principal};
+use crate::domain::Violations;
 use crate::domain::call::{CallEvent, CallEventKind, Level, judgments, lineage, own_call};
 use crate::domain::deal::Access;
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::DealId;
 use crate::domain::money::Money;
 use crate::domain::period::Period;
-use crate::domain::{Violations, check_text};
+use crate::domain::text::Note;
 
 /// A call as a reader sees it.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ pub struct CallView {
 
 fn check_note(note: &str) -> AppResult<String> {
     let mut v = Violations::new();
-    check_text(&mut v, "note", note, 2000, false);
+    v.text::<Note>("note", note);
     v.into_result(note.trim().to_string())
         .map_err(AppError::invalid)
 }
@@ -133,7 +134,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         period: Period,
-        deal: Uuid,
+        deal: DealId,
         include: bool,
         note: &str,
     ) -> AppResult<CallEvent> {

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::deals::not_found;
 use super::ports::{AuditEntry, Store};
 use super::roles::require_policy_editor;
@@ -11,6 +9,7 @@ use super::{App, AppError, AppResult, Principal};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
 use crate::domain::approval_request::resolve_route;
 use crate::domain::deal::Access;
+use crate::domain::ids::DealId;
 use crate::domain::pipeline::Segment;
 
 impl<S: Store> App<S> {
@@ -70,7 +69,7 @@ impl<S: Store> App<S> {
     pub async fn preview_route(
         &self,
         principal: &Principal,
-        deal: Uuid,
+        deal: DealId,
         terms: Terms,
     ) -> AppResult<(Arc<PolicyVersion>, Route)> {
         // Only the owner, pipeline and amount: the preview needs neither the deal's contacts nor

@@ -1,7 +1,5 @@
 //! Directory use cases: users, their place in the reporting tree, and API tokens.
 
-use uuid::Uuid;
-
 use super::names::{token_name, user_name};
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store, UserFilter};
 use super::roles::require_directory_admin;
@@ -10,6 +8,7 @@ use crate::domain::directory::{
     ApiToken, User, UserDraft, UserId, UserProfile, hash_token_secret, parse_token_display_name,
     token_secret_from,
 };
+use crate::domain::ids::ApiTokenId;
 
 /// Which fields of a user an update changes (from the update mask).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,7 +127,7 @@ impl<S: Store> App<S> {
             display_name: if mask.display_name {
                 changes.display_name
             } else {
-                was.display_name.clone()
+                was.display_name.as_str().to_string()
             },
             email: if mask.email {
                 changes.email
@@ -193,7 +192,7 @@ impl<S: Store> App<S> {
             .map_err(|e| AppError::Storage(format!("no randomness for a token: {e}")))?;
         let secret = token_secret_from(random);
         let token = ApiToken {
-            id: self.ids.id(),
+            id: ApiTokenId(self.ids.id()),
             user_id: user,
             display_name,
             secret_hash: hash_token_secret(&secret),
@@ -216,7 +215,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         user: UserId,
-        after: Option<Uuid>,
+        after: Option<ApiTokenId>,
         limit: u64,
     ) -> AppResult<Vec<ApiToken>> {
         require_directory_admin(principal)?;
@@ -229,7 +228,7 @@ impl<S: Store> App<S> {
         &self,
         principal: &Principal,
         user: UserId,
-        token: Uuid,
+        token: ApiTokenId,
     ) -> AppResult<ApiToken> {
         require_directory_admin(principal)?;
         let audit = AuditEntry {

@@ -1,12 +1,11 @@
 //! The exchange-rate table and the conversion of every amount of a figure into one currency.
 
-use uuid::Uuid;
-
 use super::error::Precondition;
 use super::ports::{AuditEntry, Store, Valuation};
 use super::roles::require_exchange_rate_setter;
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::Violations;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, ExchangeRate, Money, convert_minor, minor_unit_rate};
 
 /// Converts amounts into one currency, remembering every currency without a rate.
@@ -51,7 +50,7 @@ impl Converter {
 
     /// How the database is to value deals: every currency of the rate table that converts
     /// into the target, and `win_rates` for the stages.
-    pub fn valuation(&self, win_rates: Vec<(Uuid, Vec<(String, f64)>)>) -> Valuation {
+    pub fn valuation(&self, win_rates: Vec<(PipelineId, Vec<(String, f64)>)>) -> Valuation {
         let mut currencies: Vec<Currency> = self
             .rates
             .iter()

@@ -4,12 +4,11 @@
 //! Any bad row refuses the whole import, listing every bad row; a validate-only import stops
 //! before writing and answers what it would have done.
 
-use uuid::Uuid;
-
 use super::names::{pipeline_name, user_name};
 use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::directory::{User, UserId};
+use crate::domain::ids::PipelineId;
 use crate::import::plan::UserChange;
 use crate::import::roles::ManagerChoice;
 use crate::import::{self, Dropped, ImportPlan, Mapping, PlanContext};
@@ -23,7 +22,7 @@ pub use crate::import::{BadRows, FileKind, Location, MAX_IMPORT_BYTES, RowError,
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
     /// The pipeline deals go into.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The mapping's name (a file name), for errors.
     pub mapping_name: String,
     /// The mapping document (JSON; empty for the defaults).

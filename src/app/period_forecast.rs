@@ -5,17 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use uuid::Uuid;
-
 use super::exchange::Converter;
 use super::forecast::RateTable;
-use super::period_rates::PERIOD_RATE_CURRENCY;
 use super::ports::{
     CreatedAfter, NewRevenueRow, PeriodValuation, SEGMENTS, Store, Valuation, segment,
 };
 use super::{App, AppResult};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{
     Currency, ExchangeRate, MAX_AMOUNT_MINOR, Money, convert_minor, minor_unit_rate,
 };
@@ -39,12 +37,12 @@ pub enum ForecastMethod {
 /// The period rates a forecast weighs open deals with.
 pub(crate) struct PeriodModel<'a> {
     /// Each pipeline's table of the period's kind, from its chosen snapshot.
-    tables: HashMap<Uuid, &'a PeriodRateTable>,
+    tables: HashMap<PipelineId, &'a PeriodRateTable>,
     /// The win rates, for pipelines without a table (and which stages are open).
     rates: &'a RateTable,
     /// Days from today to the period's last day (negative once it is over).
     pub horizon_days: i64,
-    /// The exchange rates, for size bands (compared in [`PERIOD_RATE_CURRENCY`]).
+    /// The exchange rates, for size bands (compared in each table's `size_currency`).
     exchange: &'a [ExchangeRate],
 }
 
@@ -78,12 +76,12 @@ impl<'a> PeriodModel<'a> {
     }
 
     /// Whether `pipeline`'s deals are weighed by q.
-    pub fn covers(&self, pipeline: Uuid) -> bool {
+    pub fn covers(&self, pipeline: PipelineId) -> bool {
         self.tables.contains_key(&pipeline)
     }
 
     /// How the forecast's `expected` is computed, given the pipelines of its open deals.
-    pub fn method(&self, pipelines: impl IntoIterator<Item = Uuid>) -> ForecastMethod {
+    pub fn method(&self, pipelines: impl IntoIterator<Item = PipelineId>) -> ForecastMethod {
         if !self.learned() {
             return ForecastMethod::StageWeighted;
         }
@@ -101,7 +99,7 @@ impl<'a> PeriodModel<'a> {
     /// q of a deal of `pipeline` in `stage`, in size band `band` (`None`: unknown), with
     /// `pushes` close-date pushes so far: its table's, else its stage's win rate; 0 for a stage
     /// that is not open.
-    pub fn q(&self, pipeline: Uuid, stage: &str, band: Option<u8>, pushes: u32) -> f64 {
+    pub fn q(&self, pipeline: PipelineId, stage: &str, band: Option<u8>, pushes: u32) -> f64 {
         match self.tables.get(&pipeline) {
             _ if !self.rates.is_open(pipeline, stage) => 0.0,
             Some(table) => table.q_in(stage, self.horizon_days, band, pushes),
@@ -110,18 +108,16 @@ impl<'a> PeriodModel<'a> {
     }
 
     /// The size band of a deal's amount (none: band 0, as an amount of 0), `None` when its
-    /// currency has no rate into [`PERIOD_RATE_CURRENCY`], as the database bands it.
-    pub fn band(&self, pipeline: Uuid, amount: Option<Money>) -> Option<u8> {
+    /// currency has no rate into the table's `size_currency`, as the database bands it.
+    pub fn band(&self, pipeline: PipelineId, amount: Option<Money>) -> Option<u8> {
         let table = self.tables.get(&pipeline)?;
-        let Some(amount) = amount else {
-            return Some(table.size_band(0));
-        };
-        let rate = minor_unit_rate(amount.currency, PERIOD_RATE_CURRENCY, self.exchange)?;
-        let converted = match amount.currency == PERIOD_RATE_CURRENCY {
-            true => amount.minor,
-            false => convert_minor(amount.minor, rate),
-        };
-        Some(table.size_band(converted))
+        table.band_of(amount, &|m, into| {
+            let rate = minor_unit_rate(m.currency, into, self.exchange)?;
+            Some(match m.currency == into {
+                true => m.minor,
+                false => convert_minor(m.minor, rate),
+            })
+        })
     }
 
     /// `valuation` with this model, for the database to segment and weigh groups of deals.
@@ -133,7 +129,8 @@ impl<'a> PeriodModel<'a> {
             .exchange
             .iter()
             .flat_map(|r| [r.from, r.to])
-            .chain([PERIOD_RATE_CURRENCY, valuation.into])
+            .chain(self.tables.values().map(|t| t.size_currency))
+            .chain([valuation.into])
             .collect();
         currencies.sort();
         currencies.dedup();
@@ -142,9 +139,9 @@ impl<'a> PeriodModel<'a> {
             let thresholds = currencies
                 .iter()
                 .filter_map(|&c| {
-                    let rate = minor_unit_rate(c, PERIOD_RATE_CURRENCY, self.exchange)?;
+                    let rate = minor_unit_rate(c, table.size_currency, self.exchange)?;
                     let cuts = table.size_cuts.unwrap_or([i64::MAX, i64::MAX]);
-                    let least = |cut| least_above(cut, c == PERIOD_RATE_CURRENCY, rate);
+                    let least = |cut| least_above(cut, c == table.size_currency, rate);
                     Some((c, [least(cuts[0]), least(cuts[1])]))
                 })
                 .collect();
@@ -159,7 +156,7 @@ impl<'a> PeriodModel<'a> {
     }
 
     /// A stage's q in each segment.
-    fn by_segment(&self, pipeline: Uuid, stage: &str) -> [f64; SEGMENTS] {
+    fn by_segment(&self, pipeline: PipelineId, stage: &str) -> [f64; SEGMENTS] {
         let mut q = [0.0; SEGMENTS];
         for band in [None, Some(0), Some(1), Some(2)] {
             for pushes in 0..3 {

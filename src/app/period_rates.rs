@@ -5,20 +5,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::ports::{Store, TimelinePage};
 use super::{App, AppResult};
 use crate::domain::calendar::PeriodKind;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, Money, convert};
 use crate::domain::period_rate::{
     DealTimeline, PeriodRateLearning, PeriodRateSettings, PeriodRateTable, SizeCutSample,
 };
 use crate::domain::winrate::StageRate;
-
-/// Amounts are compared (size bands) in this currency; deals whose currency has no rate into it
-/// are not observed.
-pub const PERIOD_RATE_CURRENCY: Currency = Currency::USD;
 
 /// Deals read at once while learning: memory holds one page of deals with their history, not
 /// the pipeline (each page a range of the (pipeline, id) index, m0021).
@@ -32,7 +28,7 @@ impl<S: Store> App<S> {
     /// tally the observations (both kinds of period in the same pass).
     pub(crate) async fn learn_period_rates(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         stages: &[StageRate],
         (window_start, window_end): (NaiveDate, NaiveDate),
         k: u32,
@@ -45,7 +41,7 @@ impl<S: Store> App<S> {
             .iter()
             .map(|s| (s.stage_id.clone(), s.rate.smoothed))
             .collect();
-        let convert = |m: Money| convert(m.minor, m.currency, PERIOD_RATE_CURRENCY, &rates);
+        let convert = |m: Money, to: Currency| convert(m.minor, m.currency, to, &rates);
         let settings = [PeriodKind::Month, PeriodKind::Quarter].map(|kind| PeriodRateSettings {
             window_days: u32::try_from(window_days).unwrap_or(u32::MAX),
             prior_weight: k,
@@ -55,10 +51,10 @@ impl<S: Store> App<S> {
         let mut sample = SizeCutSample::new(&settings[0], &convert);
         self.each_timeline(pipeline, window, |deal| sample.add(deal))
             .await?;
-        let cuts = sample.cuts();
+        let bands = sample.cuts();
         let mut learnings = settings
             .each_ref()
-            .map(|settings| PeriodRateLearning::new(settings, cuts, &convert));
+            .map(|settings| PeriodRateLearning::new(settings, bands, &convert));
         self.each_timeline(pipeline, window, |deal| {
             learnings.iter_mut().for_each(|learning| learning.add(deal))
         })
@@ -73,7 +69,7 @@ impl<S: Store> App<S> {
     /// pages of [`PAGE`].
     async fn each_timeline(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         window: (DateTime<Utc>, DateTime<Utc>),
         mut visit: impl FnMut(&DealTimeline),
     ) -> AppResult<()> {

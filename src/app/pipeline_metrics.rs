@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::forecast::Scope;
 use super::names::user_name;
@@ -17,6 +16,7 @@ use super::ports::{
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::deal::LeadSource;
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, Segment, StageKind};
 use crate::domain::pipeline_metrics::{
     Bucket, MonthRange, StaleThreshold, share, stale_history_window, stale_threshold,
@@ -31,7 +31,7 @@ pub const MAX_STALE_DEALS: u64 = 500;
 #[derive(Debug, Clone)]
 pub struct MetricsRequest {
     /// The pipeline measured.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The months measured, each a bucket.
     pub range: MonthRange,
     /// Whose deals; `None`: the caller's own view (everyone for deal desk, finance, legal and

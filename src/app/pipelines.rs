@@ -1,12 +1,11 @@
 //! Pipeline use cases: everyone reads pipelines, only admins change them.
 
-use uuid::Uuid;
-
 use super::names::pipeline_name;
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::roles::require_pipeline_editor;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::directory::UserId;
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, Segment, StageDraft};
 use crate::domain::templates;
 
@@ -65,7 +64,7 @@ impl<S: Store> App<S> {
         }
         let now = self.now();
         let pipeline = Pipeline {
-            id: self.ids.id(),
+            id: PipelineId(self.ids.id()),
             spec,
             created_at: now,
             updated_at: now,
@@ -91,7 +90,7 @@ impl<S: Store> App<S> {
     pub async fn get_pipeline(
         &self,
         _principal: &Principal,
-        id: Uuid,
+        id: PipelineId,
     ) -> AppResult<std::sync::Arc<Pipeline>> {
         self.store
             .get_pipeline(id)
@@ -107,7 +106,7 @@ impl<S: Store> App<S> {
         &self,
         _principal: &Principal,
         segment: Option<Segment>,
-        after: Option<Uuid>,
+        after: Option<PipelineId>,
         limit: u64,
     ) -> AppResult<Vec<Pipeline>> {
         self.store.list_pipelines(segment, after, limit).await
@@ -117,7 +116,7 @@ impl<S: Store> App<S> {
     pub async fn update_pipeline(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: PipelineId,
         changes: PipelineDraft,
         wire_violations: crate::domain::Violations,
         mask: PipelineMask,

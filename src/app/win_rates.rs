@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::names::{snapshot_name, user_name_of};
 use super::ports::{AuditEntry, CohortRow, CohortSplit, Created, IdempotencyKey, Store};
 use super::roles::require_rate_setter;
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
+use crate::domain::ids::{PipelineId, WinRateSnapshotId};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::winrate::{
     Cohort, DEFAULT_PRIOR_WEIGHT, SegmentKind, WinRateSnapshot, segment_rates, stage_rates,
@@ -21,7 +21,7 @@ use crate::domain::winrate::{
 #[derive(Debug, Clone)]
 pub struct WinRateRequest {
     /// The pipeline to learn the rates of.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// First day of the window (default a year before its end).
     pub window_start: Option<NaiveDate>,
     /// Last day of the window (default today).
@@ -121,7 +121,7 @@ impl<S: Store> App<S> {
             + 1;
         let actor = principal.map(|p| p.user.id);
         let snapshot = WinRateSnapshot {
-            id: self.ids.id(),
+            id: WinRateSnapshotId(self.ids.id()),
             pipeline_id: pipeline.id,
             version,
             current: true,
@@ -193,7 +193,7 @@ impl<S: Store> App<S> {
     /// amounts in `main` currency counted for value weighting.
     async fn segment_cohorts(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         (from, to): (NaiveDate, NaiveDate),
         request: &WinRateRequest,
         main: Option<&str>,
@@ -238,7 +238,7 @@ impl<S: Store> App<S> {
     pub async fn get_win_rate_snapshot(
         &self,
         _principal: &Principal,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         version: i64,
     ) -> AppResult<WinRateSnapshot> {
         self.store
@@ -254,7 +254,7 @@ impl<S: Store> App<S> {
     pub async fn list_win_rate_snapshots(
         &self,
         principal: &Principal,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         before: Option<i64>,
         limit: u64,
     ) -> AppResult<Vec<WinRateSnapshot>> {

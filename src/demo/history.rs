@@ -5,13 +5,12 @@
 
 use std::collections::HashMap;
 
-use chrono::Duration;
-use uuid::Uuid;
-
 use crate::app::ports::{AuditEntry, DealEventDraft, DealEventKind, Store};
 use crate::app::{App, AppResult};
 use crate::domain::deal::{Deal, HistoryDirection};
+use crate::domain::ids::DealId;
 use crate::generator::Book;
+use chrono::Duration;
 
 /// How many days of the book's history become events.
 pub const EVENT_DAYS: i64 = 30;
@@ -19,7 +18,7 @@ pub const EVENT_DAYS: i64 = 30;
 /// Appends the book's stage changes of the last [`EVENT_DAYS`] days as deal events.
 pub(super) async fn history_events<S: Store>(app: &App<S>, book: &Book) -> AppResult<usize> {
     let since = app.now() - Duration::days(EVENT_DAYS);
-    let deals: HashMap<Uuid, &Deal> = book.deals.iter().map(|d| (d.id, d)).collect();
+    let deals: HashMap<DealId, &Deal> = book.deals.iter().map(|d| (d.id, d)).collect();
     let events: Vec<DealEventDraft> = book
         .history
         .iter()

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 use crate::app::approvals::StepDecision;
 use crate::app::ports::{Created, Store};
@@ -14,6 +13,7 @@ use crate::domain::approval::Terms;
 use crate::domain::approval_request::ApprovalRequest;
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::directory::{User, UserId};
+use crate::domain::ids::{ApprovalRequestId, DealId};
 use crate::domain::random::Rng;
 
 /// How many decided requests the history holds besides the one of each state.
@@ -56,7 +56,7 @@ pub(super) async fn demo_requests<S: Store>(
     seed: u64,
     people: &[User],
     deals: &[Deal],
-) -> AppResult<HashSet<Uuid>> {
+) -> AppResult<HashSet<DealId>> {
     let by_id = |id: UserId| people.iter().find(|u| u.id == id);
     let mut open = deals
         .iter()
@@ -193,7 +193,7 @@ async fn decide_current<S: Store>(
     app: &App<S>,
     time: &Timeline,
     people: &[User],
-    id: Uuid,
+    id: ApprovalRequestId,
     approve: bool,
 ) -> AppResult<()> {
     let Some((request, _)) = app.store.get_request(id).await? else {
@@ -226,7 +226,7 @@ async fn approve_through<S: Store>(
     app: &App<S>,
     time: &mut Timeline,
     people: &[User],
-    id: Uuid,
+    id: ApprovalRequestId,
 ) -> AppResult<()> {
     for _ in 0..10 {
         let Some((request, _)) = app.store.get_request(id).await? else {
@@ -258,7 +258,7 @@ async fn submit_as_owner<S: Store>(
     people: &[User],
     deal: &Deal,
     terms: Terms,
-    resubmits: Option<Uuid>,
+    resubmits: Option<ApprovalRequestId>,
 ) -> AppResult<ApprovalRequest> {
     let owner = by_owner(people, deal)?;
     match app

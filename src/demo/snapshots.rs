@@ -11,6 +11,7 @@ use crate::app::ports::{AuditEntry, Store};
 use crate::app::{App, AppResult, Principal};
 use crate::domain::backtest::Method;
 use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
+use crate::domain::ids::ForecastSnapshotId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::previous;
 use crate::domain::period::Period;
@@ -75,7 +76,7 @@ fn snapshot_of<S: Store>(
         .map(|t| t.to_utc())
         .unwrap_or_else(|| app.now());
     ForecastSnapshot {
-        id: app.ids.id(),
+        id: ForecastSnapshotId(app.ids.id()),
         period: quarter.to_string(),
         scope: "org".into(),
         currency: Currency::USD,

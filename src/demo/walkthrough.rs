@@ -4,13 +4,12 @@
 
 use std::collections::HashSet;
 
-use uuid::Uuid;
-
 use super::DemoLogin;
 use crate::app::ports::Store;
 use crate::app::{App, AppResult, Principal};
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::directory::{Role, User};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::Currency;
 use crate::domain::period::Period;
 use crate::domain::pipeline::{Pipeline, Segment, StageKind};
@@ -34,13 +33,13 @@ pub struct Walkthrough {
     pub rep: usize,
     pub manager: Option<usize>,
     /// The pipelines by segment.
-    pub pipelines: Vec<(Segment, Uuid)>,
+    pub pipelines: Vec<(Segment, PipelineId)>,
     /// An open deal of the rep whose next stage has unmet exit criteria: (deal, pipeline,
     /// stage, next stage).
-    pub gated_deal: Option<(Uuid, Uuid, String, String)>,
+    pub gated_deal: Option<(DealId, PipelineId, String, String)>,
     /// An open enterprise deal of the rep in USD over the finance threshold, without discount
     /// or request.
-    pub big_deal: Option<Uuid>,
+    pub big_deal: Option<DealId>,
 }
 
 /// Finds the walkthrough's rep, deals and periods in the seeded demo. `used` are the deals the
@@ -51,7 +50,7 @@ pub async fn find<S: Store>(
     logins: &[DemoLogin],
     pipelines: &[Pipeline],
     deals: &[Deal],
-    used: &HashSet<Uuid>,
+    used: &HashSet<DealId>,
 ) -> AppResult<Walkthrough> {
     let segment_of = |deal: &Deal| {
         pipelines
@@ -140,6 +139,7 @@ fn next_stage(pipeline: &Pipeline, stage: &str) -> Option<String> {
 fn key(user: &User) -> String {
     user.profile
         .display_name
+        .as_str()
         .split_whitespace()
         .next()
         .unwrap_or("USER")
@@ -193,7 +193,7 @@ impl Walkthrough {
         );
         export("LAST_QUARTER", &self.last_quarter.to_string(), "ended");
         for (user, token) in &self.logins {
-            let name = &user.profile.display_name;
+            let name = user.profile.display_name.as_str();
             export(&format!("{}_TOKEN", key(user)), token, name);
             export(&key(user), &format!("users/{}", user.id.0), name);
         }
@@ -206,12 +206,12 @@ impl Walkthrough {
         ] {
             let first = self.logins.iter().find(|(u, _)| u.profile.role == role);
             if let (Some(key), Some((user, token))) = (role_key(role), first) {
-                let name = &user.profile.display_name;
+                let name = user.profile.display_name.as_str();
                 export(&format!("{key}_TOKEN"), token, name);
                 export(key, &format!("users/{}", user.id.0), name);
             }
         }
-        let rep_name = &rep.profile.display_name;
+        let rep_name = rep.profile.display_name.as_str();
         export(
             "REP_TOKEN",
             rep_token,
@@ -224,7 +224,10 @@ impl Walkthrough {
         );
         export("REP", &format!("users/{}", rep.id.0), rep_name);
         if let Some((manager, token)) = self.manager.map(|m| &self.logins[m]) {
-            let name = format!("{}, the rep's manager", manager.profile.display_name);
+            let name = format!(
+                "{}, the rep's manager",
+                manager.profile.display_name.as_str()
+            );
             export("MANAGER_TOKEN", token, &name);
             export("MANAGER", &format!("users/{}", manager.id.0), &name);
         }

@@ -15,12 +15,12 @@ pub use delegation::{Delegation, MAX_DELEGATION_DAYS, check_delegation};
 pub use turnaround::{Metrics, SegmentTurnaround, Turnaround, metrics, quantile};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::approval::{Approver, Cause, Route, StepSpec, Terms};
 use super::directory::{Role, UserId};
 use super::money::Money;
 use super::pipeline::Segment;
+use crate::domain::ids::{ApprovalRequestId, DealId};
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -138,9 +138,9 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApprovalRequest {
     /// Identifier (UUIDv7).
-    pub id: Uuid,
+    pub id: ApprovalRequestId,
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// Who asked.
     pub requester: UserId,
     /// The deal's segment.
@@ -158,7 +158,7 @@ pub struct ApprovalRequest {
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// The request it resubmits.
-    pub resubmits: Option<Uuid>,
+    pub resubmits: Option<ApprovalRequestId>,
     /// When submitted.
     pub created_at: DateTime<Utc>,
     /// When it stopped being pending.
@@ -168,9 +168,9 @@ pub struct ApprovalRequest {
 /// What a submission needs besides the route.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    pub id: Uuid,
+    pub id: ApprovalRequestId,
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// Who asks.
     pub requester: UserId,
     /// The deal's segment.

@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::deal::DealStatus;
 use super::deal_history::{DealState, TrackedField, as_of, pushes};
+use super::ids::{DealId, PipelineId};
 use super::period_rate::DealTimeline;
 use super::pipeline::{Pipeline, StageKind};
 use super::winrate::{Cohort, rate};
@@ -17,9 +17,9 @@ use super::winrate::{Cohort, rate};
 /// One deal as it stood at an instant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DealThen {
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// Its tracked fields then.
@@ -33,7 +33,7 @@ pub struct DealThen {
 /// Every deal of `deals` that existed at `instant`, as it stood then; `period_end` gives the
 /// last day of the period a date falls in (pushes are counted against it).
 pub fn rebuild(
-    deals: &[(Uuid, DealTimeline)],
+    deals: &[(PipelineId, DealTimeline)],
     instant: DateTime<Utc>,
     period_end: impl Fn(NaiveDate) -> NaiveDate + Copy,
 ) -> Vec<DealThen> {
@@ -75,8 +75,8 @@ pub fn classic_rates(
     pipelines: &[Pipeline],
     (from, to): (NaiveDate, NaiveDate),
     k: u32,
-) -> HashMap<(Uuid, String), f64> {
-    let mut cohorts: HashMap<(Uuid, &str), Cohort> = HashMap::new();
+) -> HashMap<(PipelineId, String), f64> {
+    let mut cohorts: HashMap<(PipelineId, &str), Cohort> = HashMap::new();
     for deal in book {
         let closed = deal.state.status != DealStatus::Open;
         let booked = deal.state.close_date.is_some_and(|d| d >= from && d < to);

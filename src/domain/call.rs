@@ -4,10 +4,10 @@
 //! state as of then.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::Violations;
 use super::directory::UserId;
+use super::ids::DealId;
 use super::money::{Currency, MAX_AMOUNT_MINOR, Money};
 
 /// What a call event does.
@@ -39,7 +39,7 @@ pub struct CallEvent {
     /// Best case (submit, adjust).
     pub best_case: Option<Money>,
     /// The judged deal (judge).
-    pub deal: Option<Uuid>,
+    pub deal: Option<DealId>,
     /// In or out (judge).
     pub include: bool,
     /// Why.
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn the_latest_judgment_of_each_deal_counts() {
         let manager = UserId::generate();
-        let deal = Uuid::now_v7();
+        let deal = DealId::generate();
         let judge = |sequence, include| CallEvent {
             kind: CallEventKind::Judge,
             deal: Some(deal),

@@ -14,11 +14,11 @@ pub use draft::{
 pub use stage_history::{HistoryDirection, StageHistoryEntry, changed_fields};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::directory::UserId;
 use super::money::{Currency, Money};
 use super::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
+use crate::domain::ids::{DealId, PipelineId};
 
 /// Where a deal came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,9 +157,9 @@ impl DealFields {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deal {
     /// Identifier (UUIDv7).
-    pub id: Uuid,
+    pub id: DealId,
     /// Its pipeline.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Its current stage.
     pub stage_id: String,
     /// Open, won or lost.

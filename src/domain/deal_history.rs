@@ -10,10 +10,10 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::deal::{Deal, DealStatus, ForecastCategory, HistoryDirection, StageHistoryEntry};
 use super::directory::UserId;
+use super::ids::DealId;
 use super::money::{Currency, Money};
 
 /// A field whose every change is kept.
@@ -108,7 +108,7 @@ pub struct FieldHistoryEntry {
     /// one instant.
     pub sequence: i64,
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// When the change took effect.
     pub at: DateTime<Utc>,
     /// Who made it (`None` for imports and generators).
@@ -198,7 +198,7 @@ impl DealState {
 /// The rows recording every tracked field that differs between `before` and `after`, in
 /// [`TrackedField::ALL`] order, at `at` by `actor`.
 pub fn changes(
-    deal_id: Uuid,
+    deal_id: DealId,
     before: &DealState,
     after: &DealState,
     at: DateTime<Utc>,
@@ -286,7 +286,7 @@ pub struct Sighting {
 /// as the writer leaves it) still differs, the change is dated `settled` (default: the last
 /// sighting's time).
 pub fn rows_from_sightings(
-    deal_id: Uuid,
+    deal_id: DealId,
     start: DealState,
     sightings: &[Sighting],
     (last, settled): (&DealState, Option<DateTime<Utc>>),
@@ -398,6 +398,7 @@ pub fn pushes(
 mod tests {
     use chrono::{Datelike, Duration, TimeZone};
     use proptest::prelude::*;
+    use uuid::Uuid;
 
     use super::*;
 
@@ -427,14 +428,14 @@ mod tests {
         let mut after = before.clone();
         after.amount = Some(12_000);
         after.close_date = NaiveDate::from_ymd_opt(2026, 4, 15);
-        let rows = changes(Uuid::nil(), &before, &after, t(3), None);
+        let rows = changes(DealId(Uuid::nil()), &before, &after, t(3), None);
         assert_eq!(
             rows.iter().map(|r| r.field).collect::<Vec<_>>(),
             [TrackedField::Amount, TrackedField::CloseDate]
         );
         assert_eq!(rows[0].old, Some(FieldValue::Amount(10_000)));
         assert_eq!(rows[0].new, Some(FieldValue::Amount(12_000)));
-        assert!(changes(Uuid::nil(), &before, &before, t(3), None).is_empty());
+        assert!(changes(DealId(Uuid::nil()), &before, &before, t(3), None).is_empty());
     }
 
     #[test]
@@ -445,8 +446,8 @@ mod tests {
         let mut third = second.clone();
         third.stage_id = "propose".into();
         third.close_date = NaiveDate::from_ymd_opt(2026, 5, 1);
-        let mut rows = changes(Uuid::nil(), &first, &second, t(10), None);
-        rows.extend(changes(Uuid::nil(), &second, &third, t(20), None));
+        let mut rows = changes(DealId(Uuid::nil()), &first, &second, t(10), None);
+        rows.extend(changes(DealId(Uuid::nil()), &second, &third, t(20), None));
         assert_eq!(as_of(&third, t(0), &rows, t(-1)), None);
         assert_eq!(as_of(&third, t(0), &rows, t(5)), Some(first.clone()));
         assert_eq!(as_of(&third, t(0), &rows, t(10)), Some(second.clone()));
@@ -466,7 +467,7 @@ mod tests {
         let date = |m, d| FieldValue::CloseDate(NaiveDate::from_ymd_opt(2026, m, d).unwrap());
         let row = |day, old, new| FieldHistoryEntry {
             sequence: 0,
-            deal_id: Uuid::nil(),
+            deal_id: DealId(Uuid::nil()),
             at: t(day),
             actor: None,
             field: TrackedField::CloseDate,
@@ -521,7 +522,7 @@ mod tests {
         fn replaying_a_deals_rows_gives_the_deal(states in prop::collection::vec(arb_state(), 1..12)) {
             let mut rows = Vec::new();
             for (i, pair) in states.windows(2).enumerate() {
-                rows.extend(changes(Uuid::nil(), &pair[0], &pair[1], t(i as i64 + 1), None));
+                rows.extend(changes(DealId(Uuid::nil()), &pair[0], &pair[1], t(i as i64 + 1), None));
             }
             let last = states.last().unwrap();
             prop_assert_eq!(&replay(&states[0], &rows), last);

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::Violations;
 use super::text::DisplayName;
@@ -71,18 +70,7 @@ impl Role {
     }
 }
 
-/// A user's identifier (a UUIDv7, so ids sort by creation time).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct UserId(pub Uuid);
-
-impl UserId {
-    /// A fresh identifier.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-}
+pub use super::ids::{ApiTokenId, UserId};
 
 /// A user as stored: validated fields plus bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,8 +89,8 @@ pub struct User {
 /// The fields of a user a caller sets, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
-    /// Name shown to people, 1 to 200 characters.
-    pub display_name: String,
+    /// Name shown to people, trimmed.
+    pub display_name: DisplayName,
     /// E-mail, lower-cased; unique among users.
     pub email: String,
     /// What the user may do.
@@ -133,7 +121,9 @@ impl UserProfile {
     /// Validates a draft; every problem is reported.
     pub fn parse(draft: UserDraft) -> Result<UserProfile, Violations> {
         let mut violations = Violations::new();
-        violations.text::<DisplayName>("display_name", &draft.display_name);
+        let display_name = violations
+            .text::<DisplayName>("display_name", &draft.display_name)
+            .map(DisplayName::trimmed);
         let email = draft.email.trim().to_lowercase();
         if let Err(why) = check_email(&email) {
             violations.add("email", why);
@@ -141,9 +131,9 @@ impl UserProfile {
         if draft.role.is_none() {
             violations.add("role", "must be one of the known roles");
         }
-        match draft.role {
-            Some(role) if violations.is_empty() => Ok(UserProfile {
-                display_name: draft.display_name.trim().to_string(),
+        match (draft.role, display_name) {
+            (Some(role), Some(display_name)) if violations.is_empty() => Ok(UserProfile {
+                display_name,
                 email,
                 role,
                 manager_id: draft.manager_id,
@@ -281,7 +271,7 @@ impl ReportingTree {
 /// An API token as stored: never the secret, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    pub id: Uuid,
+    pub id: ApiTokenId,
     /// The user it authenticates as.
     pub user_id: UserId,
     /// What it is for.

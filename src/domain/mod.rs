@@ -12,6 +12,7 @@ pub mod deal_history;
 pub mod directory;
 pub mod forecast;
 pub mod gates;
+pub mod ids;
 pub mod money;
 pub mod new_pipeline;
 pub mod paging;

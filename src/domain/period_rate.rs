@@ -3,18 +3,20 @@
 //! pipeline's history using only what was known at the learning instant L.
 
 mod learn;
+mod size_bands;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::calendar::{OrgCalendar, PeriodKind};
 use super::deal_history::{DealState, FieldHistoryEntry};
-use super::money::Money;
+use super::ids::DealId;
+use super::money::{Currency, Money};
 use super::winrate::DEFAULT_PRIOR_WEIGHT;
-pub use learn::{PeriodRateLearning, SizeCutSample};
+pub use learn::PeriodRateLearning;
 use learn::{learn_with, sweep_deal};
+pub use size_bands::SizeCutSample;
 
 /// Default look-back window, in days.
 pub const DEFAULT_WINDOW_DAYS: u32 = 365;
@@ -33,13 +35,26 @@ const PUSH_SEGMENTS: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub struct DealTimeline {
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// The deal now (possibly changed after the learning instant).
     pub current: DealState,
     /// Its field history rows, oldest first (time, then sequence).
     pub rows: Vec<FieldHistoryEntry>,
+}
+
+/// Converts an amount into a currency: `None` when no exchange rate serves.
+pub type Convert<'a> = dyn Fn(Money, Currency) -> Option<i64> + Sync + 'a;
+
+/// The size bands of a table: the currency amounts are compared in, and the two tercile cuts
+/// (`None`: one band).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizeBands {
+    /// The currency of the cuts.
+    pub currency: Currency,
+    /// The largest amount of band 0, and of band 1.
+    pub cuts: Option<[i64; 2]>,
 }
 
 /// What to learn q for.
@@ -120,9 +135,11 @@ pub struct PeriodRateTable {
     pub window_days: u32,
     /// The prior weight k.
     pub prior_weight: u32,
-    /// The two tercile cuts of closed deals' converted amounts; `None` (one band) when no deal
-    /// closed in the window.
+    /// The two tercile cuts of closed deals' amounts converted into `size_currency`; `None`
+    /// (one band) when no deal closed in the window.
     pub size_cuts: Option<[i64; 2]>,
+    /// The currency the size bands compare amounts in (see [`SizeCutSample`]).
+    pub size_currency: Currency,
     /// P(booked in period | eventually won), by value, over every observation (see `learn`).
     pub in_period_share: f64,
     /// The stage win rates (will it ever be won) learning used, clamped to [0, 1].
@@ -148,8 +165,8 @@ pub struct PeriodOutcome {
 
 impl PeriodRateTable {
     /// Learns q from `deals` (the pipeline's, each with its whole history) as `settings` say.
-    /// `stage_rates` maps a stage id to its win rate; `convert` gives an amount in the reporting
-    /// currency (`None`: that observation is skipped).
+    /// `stage_rates` maps a stage id to its win rate; `convert` gives an amount in a currency
+    /// (`None`: no rate, that observation is skipped).
     ///
     /// The in-period share is the sum of outcomes over the sum, over observations of deals won
     /// by L, of their won share (booked / amount, at most 1): P(in period | won) by value, so
@@ -159,7 +176,7 @@ impl PeriodRateTable {
         settings: &PeriodRateSettings,
         deals: &[DealTimeline],
         stage_rates: &HashMap<String, f64>,
-        convert: &(dyn Fn(Money) -> Option<i64> + Sync),
+        convert: &Convert<'_>,
     ) -> PeriodRateTable {
         learn_with(settings, deals, stage_rates, convert, sweep_deal)
     }
@@ -214,9 +231,19 @@ impl PeriodRateTable {
         (rate * self.in_period_share).clamp(0.0, 1.0)
     }
 
-    /// The size band of a converted amount: 0 up to the first cut, 1 up to the second, else 2.
+    /// The size band of an amount in `size_currency`: 0 up to the first cut, 1 up to the
+    /// second, else 2.
     pub fn size_band(&self, converted_amount: i64) -> u8 {
         size_band(self.size_cuts, converted_amount)
+    }
+
+    /// The size band of `money` (converted into `size_currency`; no amount is band 0, as an
+    /// amount of 0), `None` when no rate serves.
+    pub fn band_of(&self, money: Option<Money>, convert: &Convert<'_>) -> Option<u8> {
+        match money {
+            None => Some(self.size_band(0)),
+            Some(money) => convert(money, self.size_currency).map(|a| self.size_band(a)),
+        }
     }
 
     /// Every cell in the stable listing order (stage, bucket, band, pushes).

@@ -4,11 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::directory::Role;
 use super::text::{DisplayName, Note};
 use super::{Violations, within_limit};
+use crate::domain::ids::PipelineId;
 
 /// The market segment a pipeline serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -511,7 +511,7 @@ fn is_slug(s: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pipeline {
     /// Identifier (UUIDv7).
-    pub id: Uuid,
+    pub id: PipelineId,
     /// The caller-set fields.
     pub spec: PipelineSpec,
     /// When created.

@@ -72,6 +72,12 @@ macro_rules! bounded_text {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The text without leading and trailing white space, still a value: shorter, and
+            /// a required text was not blank.
+            pub fn trimmed(self) -> Self {
+                Self(self.0.trim().to_string())
+            }
         }
 
         impl TryFrom<String> for $name {
@@ -136,6 +142,12 @@ mod tests {
             DisplayName::try_from("é".repeat(201)),
             Err(TextError::TooLong { max: 200, got: 201 })
         );
+    }
+
+    #[test]
+    fn a_display_name_trimmed_keeps_its_text_without_the_outer_white_space() {
+        let name = DisplayName::try_from(format!(" {}\t", "é".repeat(198))).unwrap();
+        assert_eq!(name.trimmed().as_str(), "é".repeat(198));
     }
 
     #[test]

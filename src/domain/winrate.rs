@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::directory::UserId;
 use super::pipeline::{PipelineSpec, StageKind};
+use crate::domain::ids::{PipelineId, WinRateSnapshotId};
 
 /// z for a two-sided 95% interval.
 const Z_95: f64 = 1.959_963_984_540_054;
@@ -117,9 +117,9 @@ pub struct SegmentRate {
 /// A stored, versioned table of a pipeline's win rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WinRateSnapshot {
-    pub id: Uuid,
+    pub id: WinRateSnapshotId,
     /// The pipeline.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Version, from 1 per pipeline.
     pub version: i64,
     /// Whether forecasts use it by default.

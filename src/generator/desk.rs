@@ -13,6 +13,7 @@ use crate::domain::approval_request::{
 };
 use crate::domain::deal::{Deal, DealStatus};
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::ApprovalRequestId;
 use crate::domain::pipeline::Pipeline;
 use crate::domain::random::Rng;
 
@@ -87,10 +88,10 @@ pub fn approval_requests(
             _ => 72.0 + rng.unit() * 600.0,
         };
         let submitted = (now - Duration::minutes((age_hours * 60.0) as i64)).max(deal.created_at);
-        let id = uuid_v7_like(
+        let id = ApprovalRequestId(uuid_v7_like(
             Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()),
             submitted,
-        );
+        ));
         let mut request = ApprovalRequest::submit(
             Submission {
                 id,

@@ -30,6 +30,7 @@ use crate::domain::deal::{
 };
 use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Pipeline, Stage, StageKind};
 use crate::domain::random::Rng;
@@ -107,7 +108,7 @@ impl<'p> Lane<'p> {
 
 /// A deal's draws before its journey: who, what, how much, when.
 struct Draft {
-    id: Uuid,
+    id: DealId,
     owner: UserId,
     source: LeadSource,
     amount: Money,
@@ -195,10 +196,10 @@ fn draft(
         now - Duration::minutes((rng.unit() * (spec.history_days * 24 * 60) as f64) as i64);
     let account = (rng.below(ACCOUNTS.len()), rng.below(SUFFIXES.len()));
     let product = rng.below(PRODUCTS.len());
-    let id = uuid_v7_like(
+    let id = DealId(uuid_v7_like(
         Uuid::from_u64_pair(rng.next_u64(), rng.next_u64() ^ n as u64),
         created,
-    );
+    ));
     Draft {
         id,
         owner: owners[rng.below(owners.len())],

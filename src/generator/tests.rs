@@ -11,6 +11,7 @@ use crate::domain::approval_request::{ChainMember, RequestState};
 use crate::domain::deal_history::{DealState, as_of};
 use crate::domain::directory::Role;
 use crate::domain::gates::{ApprovalFacts, plan_move};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::pipeline::Segment;
 use crate::domain::templates;
 
@@ -19,7 +20,7 @@ fn pipelines() -> Vec<Pipeline> {
         .into_iter()
         .enumerate()
         .map(|(i, spec)| Pipeline {
-            id: Uuid::from_u128(i as u128 + 1),
+            id: PipelineId(Uuid::from_u128(i as u128 + 1)),
             spec,
             created_at: Utc::now(),
             updated_at: Utc::now(),
@@ -61,8 +62,8 @@ fn large_book() -> Book {
 }
 
 /// Each deal's field history rows, in order.
-fn rows_by_deal(book: &Book) -> HashMap<Uuid, Vec<FieldHistoryEntry>> {
-    let mut rows: HashMap<Uuid, Vec<FieldHistoryEntry>> = HashMap::new();
+fn rows_by_deal(book: &Book) -> HashMap<DealId, Vec<FieldHistoryEntry>> {
+    let mut rows: HashMap<DealId, Vec<FieldHistoryEntry>> = HashMap::new();
     for row in &book.field_history {
         rows.entry(row.deal_id).or_default().push(row.clone());
     }
@@ -81,7 +82,7 @@ fn pushes(rows: &[FieldHistoryEntry]) -> impl Iterator<Item = &FieldHistoryEntry
 }
 
 /// The close date each deal had at creation (its create row records it).
-fn first_close_dates(book: &Book) -> HashMap<Uuid, NaiveDate> {
+fn first_close_dates(book: &Book) -> HashMap<DealId, NaiveDate> {
     book.history
         .iter()
         .filter(|h| h.direction == HistoryDirection::Create)
@@ -139,7 +140,7 @@ fn the_book_looks_like_a_sales_team() {
 fn the_field_history_agrees_with_every_stage_change() {
     let book = generate(&spec(21), &pipelines(), &owners());
     let rows = rows_by_deal(&book);
-    let deals: HashMap<Uuid, &Deal> = book.deals.iter().map(|d| (d.id, d)).collect();
+    let deals: HashMap<DealId, &Deal> = book.deals.iter().map(|d| (d.id, d)).collect();
     assert!(rows.keys().all(|id| deals.contains_key(id)));
     for change in &book.history {
         let deal = deals[&change.deal_id];
@@ -230,7 +231,7 @@ fn reps_push_many_won_deals_and_some_slip_out_of_their_first_month() {
 #[test]
 fn larger_deals_win_less_often_than_smaller_ones_in_the_same_segment() {
     let book = large_book();
-    let first_amount: HashMap<Uuid, i64> = book
+    let first_amount: HashMap<DealId, i64> = book
         .history
         .iter()
         .filter(|h| h.direction == HistoryDirection::Create)

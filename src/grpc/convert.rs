@@ -6,7 +6,8 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::domain::directory::{Role, UserId};
+use crate::app::names::{ResourceId, parse_id};
+use crate::domain::directory::{ApiTokenId, Role, UserId};
 use crate::domain::pipeline::{
     BuyingRole, DealField, ExitCriterion, QualificationElement, QualificationStatus, Segment,
     StageKind,
@@ -39,27 +40,23 @@ pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>, Violations> {
         .ok_or_else(|| Violations::one(field, "is not an etag this server issued"))
 }
 
-/// Parses `{collection}/{uuid}`.
-pub fn parse_name(field: &str, collection: &str, name: &str) -> Result<Uuid, Violations> {
-    name.strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .and_then(|id| Uuid::parse_str(id).ok())
-        .filter(|id| name.len() == collection.len() + 1 + 36 && !id.is_nil())
-        .ok_or_else(|| {
-            Violations::one(
-                field,
-                format!("must be a resource name like {collection}/<uuid>"),
-            )
-        })
+/// Parses `{collection}/{uuid}` into the id of `I`'s collection.
+pub fn parse_name<I: ResourceId>(field: &str, name: &str) -> Result<I, Violations> {
+    parse_id(name).ok_or_else(|| {
+        Violations::one(
+            field,
+            format!("must be a resource name like {}/<uuid>", I::COLLECTION),
+        )
+    })
 }
 
 /// Parses `users/{uuid}`.
 pub fn parse_user_name(field: &str, name: &str) -> Result<UserId, Violations> {
-    parse_name(field, "users", name).map(UserId)
+    parse_name(field, name)
 }
 
 /// Parses `users/{uuid}/apiTokens/{uuid}`.
-pub fn parse_token_name(field: &str, name: &str) -> Result<(UserId, Uuid), Violations> {
+pub fn parse_token_name(field: &str, name: &str) -> Result<(UserId, ApiTokenId), Violations> {
     let bad = || {
         Violations::one(
             field,
@@ -71,6 +68,7 @@ pub fn parse_token_name(field: &str, name: &str) -> Result<(UserId, Uuid), Viola
     let token = Uuid::parse_str(token)
         .ok()
         .filter(|_| token.len() == 36)
+        .map(ApiTokenId)
         .ok_or_else(bad)?;
     Ok((user, token))
 }
@@ -351,5 +349,56 @@ pub fn criterion_to(criterion: &ExitCriterion) -> pb::ExitCriterion {
     pb::ExitCriterion {
         rule: Some(rule),
         description: criterion.description(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{ApprovalRequestId, DealId, PipelineId};
+
+    #[test]
+    fn a_name_with_a_bad_uuid_is_refused_naming_the_field_and_the_collection() {
+        assert_eq!(
+            parse_name::<DealId>("deal", "deals/not-a-uuid"),
+            Err(Violations::one(
+                "deal",
+                "must be a resource name like deals/<uuid>"
+            ))
+        );
+        assert_eq!(
+            parse_name::<PipelineId>("pipeline", "deals/0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b"),
+            Err(Violations::one(
+                "pipeline",
+                "must be a resource name like pipelines/<uuid>"
+            ))
+        );
+        assert_eq!(
+            parse_name::<ApprovalRequestId>("name", ""),
+            Err(Violations::one(
+                "name",
+                "must be a resource name like approvalRequests/<uuid>"
+            ))
+        );
+        assert_eq!(
+            parse_user_name("owner", "users/00000000-0000-0000-0000-000000000000"),
+            Err(Violations::one(
+                "owner",
+                "must be a resource name like users/<uuid>"
+            ))
+        );
+    }
+
+    #[test]
+    fn a_good_name_gives_the_id_of_its_type() {
+        let uuid = Uuid::parse_str("0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b").unwrap();
+        assert_eq!(
+            parse_name::<DealId>("deal", &format!("deals/{uuid}")),
+            Ok(DealId(uuid))
+        );
+        assert_eq!(
+            parse_token_name("name", &format!("users/{uuid}/apiTokens/{uuid}")),
+            Ok((UserId(uuid), ApiTokenId(uuid)))
+        );
     }
 }

@@ -8,13 +8,14 @@ use super::request_limits::DEAL_UPDATABLE;
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
 use crate::app::deals::{Closing, DealQuery, MoveTerms, Outcome};
-use crate::app::names::stage_name;
+use crate::app::names::{ResourceId, stage_name};
 use crate::app::ports::{DealEventRecord, DealFilter, DealOrder, Store, Topic};
 use crate::app::roles::require_deal_writer;
 use crate::domain::Violations;
 use crate::domain::deal::{DealMask, DealStatus};
 use crate::domain::directory::UserId;
 use crate::domain::gates::Direction;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::proto::{self as pb, deal_service_server::DealService};
 
 mod convert;
@@ -57,7 +58,7 @@ impl<S: Store> DealService for DealApi<S> {
             .ok_or_else(|| invalid(Violations::one("deal", "is required")))?;
         let mut v = Violations::new();
         let draft = draft_from(wire, principal.user.id, &mut v);
-        let pipeline = parse_name("pipeline", "pipelines", &wire.pipeline)
+        let pipeline = parse_name::<PipelineId>("pipeline", &wire.pipeline)
             .map_err(|e| v.extend(e))
             .ok();
         let key = idempotency_key(Some(principal.user.id), "CreateDeal", &req.request_id, &req)?;
@@ -101,7 +102,7 @@ impl<S: Store> DealService for DealApi<S> {
         let pipeline = if req.pipeline.is_empty() {
             None
         } else {
-            parse_name("pipeline", "pipelines", &req.pipeline)
+            parse_name::<PipelineId>("pipeline", &req.pipeline)
                 .map_err(|e| v.extend(e))
                 .ok()
         };
@@ -201,7 +202,7 @@ impl<S: Store> DealService for DealApi<S> {
             .as_ref()
             .ok_or_else(|| invalid(Violations::one("deal", "is required")))?;
         let mut v = Violations::new();
-        let id = parse_name("deal.name", "deals", &wire.name)
+        let id = parse_name::<DealId>("deal.name", &wire.name)
             .map_err(|e| v.extend(e))
             .ok();
         let etag = parse_etag("deal.etag", &wire.etag)
@@ -438,18 +439,16 @@ impl<S: Store> DealService for DealApi<S> {
         if req.after_sequence < 0 {
             v.add("after_sequence", "must not be negative");
         }
-        let optional = |field: &str, collection: &str, name: &str, v: &mut Violations| {
+        fn optional<I: ResourceId>(field: &str, name: &str, v: &mut Violations) -> Option<I> {
             if name.is_empty() {
                 None
             } else {
-                parse_name(field, collection, name)
-                    .map_err(|e| v.extend(e))
-                    .ok()
+                parse_name(field, name).map_err(|e| v.extend(e)).ok()
             }
-        };
-        let pipeline = optional("pipeline", "pipelines", &req.pipeline, &mut v);
-        let owner = optional("owner_subtree", "users", &req.owner_subtree, &mut v).map(UserId);
-        let deal = optional("deal", "deals", &req.deal, &mut v);
+        }
+        let pipeline = optional::<PipelineId>("pipeline", &req.pipeline, &mut v);
+        let owner = optional::<UserId>("owner_subtree", &req.owner_subtree, &mut v);
+        let deal = optional::<DealId>("deal", &req.deal, &mut v);
         if !v.is_empty() {
             return Err(invalid(v));
         }

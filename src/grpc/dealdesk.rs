@@ -23,6 +23,7 @@ use crate::proto::{self as pb, deal_desk_service_server::DealDeskService};
 mod convert;
 
 use crate::app::names::policy_name;
+use crate::domain::ids::{ApprovalRequestId, DealId};
 use convert::{
     cursor_key, delegation_to, event_to, metrics_to, parse_cursor, parse_step_name, policy_from,
     policy_name_from, policy_to, request_state_from, request_to, step_to, terms_from, time_from,
@@ -119,7 +120,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
         let mut v = Violations::new();
-        let deal = parse_name("deal", "deals", &req.deal)
+        let deal = parse_name::<DealId>("deal", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
         let terms = terms_from(
@@ -156,13 +157,13 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         require_requester_role(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
-        let deal = parse_name("deal", "deals", &req.deal)
+        let deal = parse_name::<DealId>("deal", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
         let resubmits = if req.resubmits.is_empty() {
             None
         } else {
-            parse_name("resubmits", "approvalRequests", &req.resubmits)
+            parse_name::<ApprovalRequestId>("resubmits", &req.resubmits)
                 .map_err(|e| v.extend(e))
                 .ok()
         };
@@ -198,7 +199,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let id =
-            parse_name("name", "approvalRequests", &request.get_ref().name).map_err(invalid)?;
+            parse_name::<ApprovalRequestId>("name", &request.get_ref().name).map_err(invalid)?;
         Ok(Response::new(request_to(
             &self.app.get_request(&principal, id).await?,
         )))
@@ -215,7 +216,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let deal = if req.deal.is_empty() {
             None
         } else {
-            parse_name("deal", "deals", &req.deal)
+            parse_name::<DealId>("deal", &req.deal)
                 .map_err(|e| v.extend(e))
                 .ok()
         };
@@ -298,7 +299,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
     ) -> Result<Response<pb::ApprovalRequest>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let id = parse_name("name", "approvalRequests", &req.name).map_err(invalid)?;
+        let id = parse_name::<ApprovalRequestId>("name", &req.name).map_err(invalid)?;
         let key = idempotency_key(
             Some(principal.user.id),
             "WithdrawApprovalRequest",
@@ -329,15 +330,13 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let delegator = if wire.delegator.is_empty() {
             None
         } else {
-            parse_name("delegation.delegator", "users", &wire.delegator)
+            parse_name::<UserId>("delegation.delegator", &wire.delegator)
                 .map_err(|e| v.extend(e))
                 .ok()
-                .map(UserId)
         };
-        let delegate = parse_name("delegation.delegate", "users", &wire.delegate)
+        let delegate = parse_name::<UserId>("delegation.delegate", &wire.delegate)
             .map_err(|e| v.extend(e))
-            .ok()
-            .map(UserId);
+            .ok();
         let start = date_from("delegation.start_date", wire.start_date.as_ref(), &mut v);
         let end = date_from("delegation.end_date", wire.end_date.as_ref(), &mut v);
         if wire.start_date.is_none() {
@@ -417,10 +416,9 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let approver = if req.approver.is_empty() {
             None
         } else {
-            parse_name("approver", "users", &req.approver)
+            parse_name::<UserId>("approver", &req.approver)
                 .map_err(|e| v.extend(e))
                 .ok()
-                .map(UserId)
         };
         let role = match req.role_queue {
             0 => None,
@@ -435,7 +433,7 @@ impl<S: Store> DealDeskService for DealDeskApi<S> {
         let deal = if req.deal.is_empty() {
             None
         } else {
-            parse_name("deal", "deals", &req.deal)
+            parse_name::<DealId>("deal", &req.deal)
                 .map_err(|e| v.extend(e))
                 .ok()
         };

@@ -35,7 +35,7 @@ impl<S> DirectoryApi<S> {
 pub fn user_to_wire(user: &User) -> pb::User {
     pb::User {
         name: user_name(user.id),
-        display_name: user.profile.display_name.clone(),
+        display_name: user.profile.display_name.as_str().to_string(),
         email: user.profile.email.clone(),
         role: role_to(user.profile.role).into(),
         manager: user.profile.manager_id.map(user_name).unwrap_or_default(),

@@ -13,6 +13,7 @@ use crate::app::imports::{
 use crate::app::names::user_name;
 use crate::app::ports::Store;
 use crate::domain::Violations;
+use crate::domain::ids::PipelineId;
 use crate::proto::import_history_request::Part;
 use crate::proto::{self as pb, import_service_server::ImportService};
 
@@ -182,7 +183,7 @@ impl<S: Store> ImportService for ImportApi<S> {
         self.app.may_import(&principal)?;
         let (settings, files) = read_stream(&mut request.into_inner()).await?;
         let pipeline =
-            parse_name("settings.pipeline", "pipelines", &settings.pipeline).map_err(invalid)?;
+            parse_name::<PipelineId>("settings.pipeline", &settings.pipeline).map_err(invalid)?;
         let encoding = match settings.encoding.trim() {
             "" => None,
             name => Some(

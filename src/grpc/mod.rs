@@ -122,11 +122,11 @@ impl Paging {
     }
 
     /// The `after` key as a UUID (keys of this server's lists are UUIDs).
-    pub fn after_uuid(&self) -> Result<Option<uuid::Uuid>, Status> {
+    pub fn after_uuid<I: From<uuid::Uuid>>(&self) -> Result<Option<I>, Status> {
         self.after
             .as_deref()
             .map(|key| {
-                uuid::Uuid::parse_str(key).map_err(|_| {
+                uuid::Uuid::parse_str(key).map(I::from).map_err(|_| {
                     invalid(Violations::one(
                         "page_token",
                         "is not a page token of this list",

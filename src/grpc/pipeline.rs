@@ -16,6 +16,7 @@ use crate::app::pipelines::PipelineMask;
 use crate::app::ports::Store;
 use crate::app::roles::require_pipeline_editor;
 use crate::domain::Violations;
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, PipelineDraft, PipelineSpec, StageDraft};
 use crate::proto::{self as pb, pipeline_service_server::PipelineService};
 
@@ -151,7 +152,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
         request: Request<pb::GetPipelineRequest>,
     ) -> Result<Response<pb::Pipeline>, Status> {
         let principal = authenticate(&self.app, &request).await?;
-        let id = parse_name("name", "pipelines", &request.get_ref().name).map_err(invalid)?;
+        let id = parse_name::<PipelineId>("name", &request.get_ref().name).map_err(invalid)?;
         let pipeline = self.app.get_pipeline(&principal, id).await?;
         Ok(Response::new(pipeline_to_wire(&pipeline)))
     }
@@ -203,7 +204,7 @@ impl<S: Store> PipelineService for PipelineApi<S> {
             .as_ref()
             .ok_or_else(|| invalid(Violations::one("pipeline", "is required")))?;
         let mut violations = Violations::new();
-        let id = parse_name("pipeline.name", "pipelines", &pipeline.name)
+        let id = parse_name::<PipelineId>("pipeline.name", &pipeline.name)
             .map_err(|v| violations.extend(v))
             .ok();
         let etag = parse_etag("pipeline.etag", &pipeline.etag)

@@ -16,13 +16,14 @@ use crate::app::pipeline_metrics::{
 use crate::app::ports::Store;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline_metrics::{MonthRange, StaleThreshold, ThresholdSource, share};
 use crate::proto as pb;
 
 /// Reads a request, reporting every problem with its field.
 fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, Violations> {
     let mut v = Violations::new();
-    let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
+    let pipeline = parse_name::<PipelineId>("pipeline", &req.pipeline)
         .map_err(|e| v.extend(e))
         .ok();
     let range = MonthRange::parse(&req.start_month, &req.end_month)
@@ -31,8 +32,8 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
     let scope = match req.scope.as_str() {
         "" => None,
         "org" => Some(Scope::Org),
-        name => match parse_name("scope", "users", name) {
-            Ok(id) => Some(Scope::Subtree(UserId(id))),
+        name => match parse_name::<UserId>("scope", name) {
+            Ok(id) => Some(Scope::Subtree(id)),
             Err(_) => {
                 v.add("scope", "must be empty, `org` or a user like users/<uuid>");
                 None
@@ -41,10 +42,9 @@ fn request_from(req: &pb::GetPipelineMetricsRequest) -> Result<MetricsRequest, V
     };
     let owner = match req.owner.as_str() {
         "" => None,
-        name => parse_name("owner", "users", name)
+        name => parse_name::<UserId>("owner", name)
             .map_err(|e| v.extend(e))
-            .ok()
-            .map(UserId),
+            .ok(),
     };
     let lead_source = match req.lead_source {
         0 => None,

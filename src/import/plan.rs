@@ -31,7 +31,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 mod columns;
 mod deals;
@@ -49,6 +48,7 @@ use super::{Location, RowError, SourceBook};
 use crate::domain::deal::{Deal, StageHistoryEntry};
 use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{User, UserId};
+use crate::domain::ids::DealId;
 use crate::domain::pipeline::Pipeline;
 use owners::Owners;
 
@@ -99,7 +99,7 @@ pub struct ImportPlan {
     /// Field history to append, each deal's rows in time order.
     pub fields: Vec<FieldHistoryEntry>,
     /// New links from external ids to deals.
-    pub deal_links: Vec<(String, Uuid)>,
+    pub deal_links: Vec<(String, DealId)>,
     /// Data rows read.
     pub rows_read: usize,
     /// Rows left out on purpose (deleted in the source, other source pipelines).

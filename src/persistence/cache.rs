@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
-use uuid::Uuid;
 
 use crate::app::ports::{DealRouting, TokenOwner};
 use crate::domain::approval::PolicyVersion;
 use crate::domain::directory::ReportingTree;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::ExchangeRate;
 use crate::domain::pipeline::{Pipeline, Segment};
 use crate::domain::winrate::WinRateSnapshot;
@@ -188,11 +188,11 @@ pub struct Caches {
     /// Token owners by the token secret's hash.
     pub tokens: Cached<String, TokenOwner>,
     /// Pipelines by id (shared: a hit copies no stage, gate or rule).
-    pub pipelines: Cached<Uuid, Arc<Pipeline>>,
+    pub pipelines: Cached<PipelineId, Arc<Pipeline>>,
     /// Each segment's newest policy (`None`: it has none yet).
     pub policies: Cached<Segment, Option<Arc<PolicyVersion>>>,
     /// Pages of pipelines by (segment, after, limit).
-    pub pipeline_pages: Cached<(Option<Segment>, Option<Uuid>, u64), Vec<Pipeline>>,
+    pub pipeline_pages: Cached<(Option<Segment>, Option<PipelineId>, u64), Vec<Pipeline>>,
     /// Every user with their manager (for scopes and every manager's access check).
     pub tree: Cached<(), Arc<ReportingTree>>,
     /// The current win-rate snapshot of every pipeline.
@@ -201,7 +201,7 @@ pub struct Caches {
     pub exchange_rates: Cached<(), Vec<(ExchangeRate, DateTime<Utc>)>>,
     /// Each deal's owner, pipeline and amount, for the preview of an approval route (a deal not
     /// found is not kept: it may be created the next moment).
-    pub deal_routing: Cached<Uuid, DealRouting>,
+    pub deal_routing: Cached<DealId, DealRouting>,
 }
 
 impl Caches {

@@ -14,9 +14,17 @@ pub(crate) fn corrupt(kind: &str, value: &str) -> DbErr {
     DbErr::Type(format!("unknown {kind} {value:?} in the database"))
 }
 
-/// A stored id.
-pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid, DbErr> {
-    uuid::Uuid::parse_str(text).map_err(|_| corrupt("uuid", text))
+/// A stored id, as a `Uuid` or as the domain's id type it is.
+pub(crate) fn uuid<I: From<uuid::Uuid>>(text: &str) -> Result<I, DbErr> {
+    uuid::Uuid::parse_str(text)
+        .map(I::from)
+        .map_err(|_| corrupt("uuid", text))
+}
+
+/// A stored bounded text ([`crate::domain::text`]); one its type refuses was not written by
+/// this code.
+pub(crate) fn stored_text<T: TryFrom<String>>(kind: &str, text: String) -> Result<T, DbErr> {
+    T::try_from(text.clone()).map_err(|_| corrupt(kind, &text))
 }
 
 macro_rules! codec {

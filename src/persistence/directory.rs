@@ -7,11 +7,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, sea_query::Expr,
 };
-use uuid::Uuid;
 
 use super::changes::notify_in;
-use super::codec::uuid;
 use super::codec::{decode_role, encode_role};
+use super::codec::{stored_text, uuid};
 use super::entities::{api_token, user};
 use super::{SqlStore, find_idempotent, is_unique_violation, record_audit, storage};
 use crate::app::names::{token_name, user_name};
@@ -24,6 +23,7 @@ use crate::domain::Violations;
 use crate::domain::directory::{
     ApiToken, ReportingTree, User, UserId, UserProfile, creates_reporting_cycle,
 };
+use crate::domain::ids::ApiTokenId;
 
 /// Deepest reporting chain walked when checking for cycles; a deeper tree is refused.
 const MAX_TREE_DEPTH: usize = 64;
@@ -32,7 +32,7 @@ fn user_from_row(row: user::Model) -> Result<User, DbErr> {
     Ok(User {
         id: UserId(uuid(&row.id)?),
         profile: UserProfile {
-            display_name: row.display_name,
+            display_name: stored_text("user display name", row.display_name)?,
             email: row.email,
             role: decode_role(&row.role)?,
             manager_id: row.manager_id.as_deref().map(uuid).transpose()?.map(UserId),
@@ -49,7 +49,7 @@ pub(super) fn user_row(new: &User) -> user::ActiveModel {
     let p = &new.profile;
     user::ActiveModel {
         id: Set(new.id.0.to_string()),
-        display_name: Set(p.display_name.clone()),
+        display_name: Set(p.display_name.as_str().to_string()),
         email: Set(p.email.clone()),
         role: Set(encode_role(p.role).to_string()),
         manager_id: Set(p.manager_id.map(|m| m.0.to_string())),
@@ -287,7 +287,7 @@ impl DirectoryStore for SqlStore {
         let updated = user::Entity::update_many()
             .col_expr(
                 user::Column::DisplayName,
-                Expr::value(profile.display_name.clone()),
+                Expr::value(profile.display_name.as_str()),
             )
             .col_expr(user::Column::Email, Expr::value(profile.email.clone()))
             .col_expr(user::Column::Role, Expr::value(encode_role(profile.role)))
@@ -350,7 +350,7 @@ impl DirectoryStore for SqlStore {
     async fn list_tokens(
         &self,
         user_id: UserId,
-        after: Option<Uuid>,
+        after: Option<ApiTokenId>,
         limit: u64,
     ) -> AppResult<Vec<ApiToken>> {
         let mut query = api_token::Entity::find()
@@ -370,7 +370,7 @@ impl DirectoryStore for SqlStore {
     async fn revoke_token(
         &self,
         user_id: UserId,
-        token_id: Uuid,
+        token_id: ApiTokenId,
         at: DateTime<Utc>,
         audit: AuditEntry,
     ) -> AppResult<ApiToken> {

@@ -8,7 +8,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
 };
-use uuid::Uuid;
 
 use super::codec::uuid;
 use super::codec::{
@@ -19,6 +18,7 @@ use super::entities::{deal, field_history};
 use crate::app::ports::TimelinePage;
 use crate::domain::deal_history::{DealState, FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::Currency;
 use crate::domain::period_rate::DealTimeline;
 
@@ -118,7 +118,7 @@ pub(super) async fn append<C: ConnectionTrait>(
 /// One deal's rows in history order (time, then write order), after sequence `after`.
 pub(super) async fn of_deal<C: ConnectionTrait>(
     db: &C,
-    deal: Uuid,
+    deal: DealId,
     after: Option<(DateTime<Utc>, i64)>,
     limit: u64,
 ) -> Result<Vec<FieldHistoryEntry>, DbErr> {
@@ -143,13 +143,13 @@ pub(super) async fn of_deal<C: ConnectionTrait>(
 /// Every row of `deals`, per deal in history order.
 pub(super) async fn of_deals<C: ConnectionTrait>(
     db: &C,
-    deals: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<FieldHistoryEntry>>, DbErr> {
+    deals: &[DealId],
+) -> Result<HashMap<DealId, Vec<FieldHistoryEntry>>, DbErr> {
     use field_history::Column as C;
-    let mut by_deal: HashMap<Uuid, Vec<FieldHistoryEntry>> = HashMap::new();
+    let mut by_deal: HashMap<DealId, Vec<FieldHistoryEntry>> = HashMap::new();
     for chunk in deals.chunks(CHUNK) {
         let rows = field_history::Entity::find()
-            .filter(C::DealId.is_in(chunk.iter().map(Uuid::to_string)))
+            .filter(C::DealId.is_in(chunk.iter().map(DealId::to_string)))
             .order_by_asc(C::ChangedAt)
             .order_by_asc(C::Id)
             .all(db)
@@ -165,11 +165,11 @@ pub(super) async fn of_deals<C: ConnectionTrait>(
 /// See [`crate::app::ports::ForecastStore::deal_timelines`].
 pub(super) async fn timelines<C: ConnectionTrait>(
     db: &C,
-    pipeline: Option<Uuid>,
+    pipeline: Option<PipelineId>,
     owners: Option<&[UserId]>,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     page: Option<TimelinePage>,
-) -> Result<Vec<(Uuid, DealTimeline)>, DbErr> {
+) -> Result<Vec<(PipelineId, DealTimeline)>, DbErr> {
     use deal::Column as D;
     let mut query = deal::Entity::find().filter(D::CreatedAt.lt(to)).filter(
         Condition::any()
@@ -199,7 +199,7 @@ pub(super) async fn timelines<C: ConnectionTrait>(
         query = query.order_by_asc(D::Id).limit(page.limit);
     }
     let rows = query.all(db).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| uuid(&r.id)).collect::<Result<_, _>>()?;
+    let ids: Vec<DealId> = rows.iter().map(|r| uuid(&r.id)).collect::<Result<_, _>>()?;
     let mut history = of_deals(db, &ids).await?;
     rows.into_iter()
         .zip(ids)
@@ -231,6 +231,8 @@ pub(super) async fn timelines<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
     use crate::domain::deal::{DealStatus, ForecastCategory};
 

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
-use uuid::Uuid;
 
 use super::codec::uuid;
 use super::deals::{CHUNK, deal_row, history_row, insert_deal_rows, load_deals};
@@ -19,6 +18,7 @@ use crate::app::names::{deal_name, user_name};
 use crate::app::ports::{AuditEntry, ExistingDeal, ImportPlan, ImportStore};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 
 impl ImportStore for SqlStore {
     async fn imported_deals(
@@ -55,7 +55,7 @@ impl ImportStore for SqlStore {
             {
                 last.insert(row.deal_id, (row.changed_at, row.to_stage));
             }
-            let mut by_id: HashMap<Uuid, _> = deals.into_iter().map(|d| (d.id, d)).collect();
+            let mut by_id: HashMap<DealId, _> = deals.into_iter().map(|d| (d.id, d)).collect();
             for link in links {
                 let id = uuid(&link.deal_id).map_err(storage)?;
                 if let Some(deal) = by_id.remove(&id) {

@@ -8,6 +8,7 @@ use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 
 use super::codec::corrupt;
 use crate::domain::calendar::PeriodKind;
+use crate::domain::money::Currency;
 use crate::domain::period_rate::{CellKey, PeriodOutcome, PeriodRateCell, PeriodRateTable};
 
 fn kind_code(kind: PeriodKind) -> &'static str {
@@ -67,6 +68,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
             v((t.prior_weight as i32).into()),
             v(t.size_cuts.map(|c| c[0]).into()),
             v(t.size_cuts.map(|c| c[1]).into()),
+            v(t.size_currency.to_string().into()),
             v(t.in_period_share.into()),
         ]);
         for (stage, key, c) in t.cells() {
@@ -108,6 +110,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "prior_weight",
         "size_cut_low",
         "size_cut_high",
+        "size_currency",
         "in_period_share",
     ];
     insert_rows(db, "period_rate_tables", &head_columns, heads).await?;
@@ -180,7 +183,7 @@ pub(super) async fn load<C: ConnectionTrait>(
     let heads = select(
         db,
         "snapshot_id, kind, learned_at, window_days, prior_weight, size_cut_low, \
-         size_cut_high, in_period_share",
+         size_cut_high, size_currency, in_period_share",
         "period_rate_tables",
         "snapshot_id, kind",
         snapshots,
@@ -201,6 +204,10 @@ pub(super) async fn load<C: ConnectionTrait>(
             size_cuts: match cuts {
                 (Some(low), Some(high)) => Some([low, high]),
                 _ => None,
+            },
+            size_currency: {
+                let code: String = row.try_get("", "size_currency")?;
+                Currency::parse(&code).ok_or_else(|| corrupt("size band currency", &code))?
             },
             in_period_share: row.try_get("", "in_period_share")?,
             stage_rates: stage_rates.get(&snapshot).cloned().unwrap_or_default(),

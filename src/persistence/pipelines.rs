@@ -8,7 +8,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
-use uuid::Uuid;
 
 use super::codec::*;
 use super::entities::{deal, exit_criterion, pipeline, stage};
@@ -17,6 +16,7 @@ use crate::app::error::Precondition;
 use crate::app::names::{pipeline_name, stage_name};
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite, PipelineStore};
 use crate::app::{AppError, AppResult};
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{ExitCriterion, Pipeline, PipelineSpec, Segment, Stage};
 
 fn criterion_row(
@@ -336,7 +336,7 @@ impl PipelineStore for SqlStore {
         .inspect(|_| self.caches.pipelines_changed())
     }
 
-    async fn get_pipeline(&self, id: Uuid) -> AppResult<Option<Arc<Pipeline>>> {
+    async fn get_pipeline(&self, id: PipelineId) -> AppResult<Option<Arc<Pipeline>>> {
         let cache = &self.caches.pipelines;
         if let Some(pipeline) = cache.get(&id) {
             return Ok(Some(pipeline));
@@ -361,7 +361,7 @@ impl PipelineStore for SqlStore {
     async fn list_pipelines(
         &self,
         segment: Option<Segment>,
-        after: Option<Uuid>,
+        after: Option<PipelineId>,
         limit: u64,
     ) -> AppResult<Vec<Pipeline>> {
         let load = async {

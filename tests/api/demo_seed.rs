@@ -37,7 +37,7 @@ async fn deal_ids(app: &TestApp) -> Vec<uuid::Uuid> {
         .await
         .unwrap()
         .into_iter()
-        .map(|(id, _)| id)
+        .map(|(_, timeline)| timeline.deal_id.0)
         .collect();
     ids.sort();
     ids

@@ -9,23 +9,11 @@ use dealdesk::proto::google::r#type::Date;
 use prost_types::{FieldMask, Timestamp};
 use tonic::Status;
 
+pub use crate::common::{money, stage, usd};
 use crate::helpers::{Person, TestApp, authed, person, role_to_wire};
 
 // ---------------------------------------------------------------------------------------------
 // Money, dates, masks.
-
-/// An amount in US cents, on the wire.
-pub fn usd(minor: i64) -> Option<pb::Money> {
-    money("USD", minor)
-}
-
-/// An amount in minor units of `currency`, on the wire.
-pub fn money(currency: &str, minor: i64) -> Option<pb::Money> {
-    Some(pb::Money {
-        currency_code: currency.into(),
-        amount_minor: minor,
-    })
-}
 
 /// An amount in US cents, as the domain holds it (for seeding through the store).
 pub fn domain_usd(minor: i64) -> dealdesk::domain::money::Money {
@@ -281,35 +269,6 @@ pub async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipel
         .await
         .unwrap()
         .into_inner()
-}
-
-/// A stage for hand-built pipelines: default probability from its position (won 100%, lost 0).
-pub fn stage(
-    id: &str,
-    position: i32,
-    kind: pb::stage::Kind,
-    criteria: Vec<pb::exit_criterion::Rule>,
-) -> pb::Stage {
-    pb::Stage {
-        stage_id: id.into(),
-        display_name: id.replace('-', " "),
-        owner_role: pb::Role::Rep as i32,
-        default_probability_bps: match kind {
-            pb::stage::Kind::Won => 10_000,
-            pb::stage::Kind::Lost => 0,
-            _ => position * 100,
-        },
-        kind: kind as i32,
-        position,
-        exit_criteria: criteria
-            .into_iter()
-            .map(|rule| pb::ExitCriterion {
-                rule: Some(rule),
-                description: String::new(),
-            })
-            .collect(),
-        ..Default::default()
-    }
 }
 
 /// A stage without exit criteria whose default probability is `bps`.

@@ -12,11 +12,11 @@ use dealdesk::proto as pb;
 use dealdesk::proto::directory_service_client::DirectoryServiceClient;
 use dealdesk::proto::pipeline_service_client::PipelineServiceClient;
 use dealdesk::startup::{self, Application};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 /// Which database a test runs on.
@@ -26,9 +26,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// Environment variable naming a PostgreSQL server URL (its database is only used to create
-/// one fresh database per test).
-pub const POSTGRES_URL_VAR: &str = "DEALDESK_TEST_POSTGRES_URL";
+pub use crate::common::{POSTGRES_URL_VAR, authed};
 
 /// Defines `mod $name { sqlite, postgres }`: the same async test body on both backends; with
 /// `configure = f`, each server is configured by `f` before it serves.
@@ -98,18 +96,7 @@ async fn database_url(backend: Backend) -> Option<String> {
             let base = std::env::var(POSTGRES_URL_VAR)
                 .ok()
                 .filter(|u| !u.is_empty())?;
-            let name = format!("dd_test_{unique}");
-            let admin = Database::connect(base.as_str())
-                .await
-                .expect("connect to PostgreSQL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create the test database");
-            admin.close().await.ok();
-            let (server, _db) = base.rsplit_once('/').expect("a URL ending in /database");
-            let server = server.to_string();
-            Some(format!("{server}/{name}"))
+            Some(crate::common::create_postgres_database(&base, &unique).await)
         }
     }
 }
@@ -259,7 +246,7 @@ impl TestApp {
             .unwrap();
         let wire = pb::User {
             name: format!("users/{}", user.id.0),
-            display_name: user.profile.display_name.clone(),
+            display_name: user.profile.display_name.as_str().to_string(),
             email: user.profile.email.clone(),
             role: role_to_wire(role) as i32,
             manager: manager.map(|m| m.name.clone()).unwrap_or_default(),
@@ -317,15 +304,6 @@ impl Person {
 pub async fn person(app: &TestApp, role: Role, manager: Option<&Person>) -> Person {
     let (user, token) = app.user(role, manager.map(|m| &m.user)).await;
     Person { user, token }
-}
-
-/// A request carrying `authorization: Bearer <token>`.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
 }
 
 /// Asserts a status's code and ErrorInfo reason.

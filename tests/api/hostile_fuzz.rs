@@ -8,6 +8,7 @@ use dealdesk::domain::approval::{
     check_terms, route,
 };
 use dealdesk::domain::directory::Role;
+use dealdesk::domain::ids::DealId;
 use dealdesk::domain::money::{Currency, Money};
 use dealdesk::domain::paging::{PageToken, RequestId, page_size};
 use dealdesk::domain::period::Period;
@@ -208,8 +209,8 @@ proptest! {
         prop_assert_eq!(parse_user_name("f", &name).unwrap().0, id);
         let token = uuid::Uuid::from_u128(token);
         let (user, parsed) = parse_token_name("f", &format!("{name}/apiTokens/{token}")).unwrap();
-        prop_assert_eq!((user.0, parsed), (id, token));
-        if let Ok(parsed) = parse_name("f", "deals", &text) {
+        prop_assert_eq!((user.0, parsed.0), (id, token));
+        if let Ok(parsed) = parse_name::<DealId>("f", &text) {
             prop_assert_eq!(format!("deals/{parsed}"), text.to_lowercase());
         }
         let _ = parse_token_name("f", &text);

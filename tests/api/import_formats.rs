@@ -147,7 +147,7 @@ contract_test!(
         let agent = |name: &str| {
             agents
                 .iter()
-                .find(|a| a.profile.display_name == name)
+                .find(|a| a.profile.display_name.as_str() == name)
                 .unwrap()
         };
         let pipeline = mid_market(&app).await;

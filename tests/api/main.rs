@@ -3,6 +3,8 @@
 //! Every test runs twice, on SQLite (a fresh file) and on PostgreSQL (a fresh database), the
 //! latter when `DEALDESK_TEST_POSTGRES_URL` is set (CI sets it; see the README).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod fixtures;
 mod helpers;
 

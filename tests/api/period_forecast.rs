@@ -11,6 +11,7 @@ use dealdesk::domain::deal_history::{
     FieldHistoryEntry, FieldValue, TrackedField, rows_from_stage_history,
 };
 use dealdesk::domain::directory::Role;
+use dealdesk::domain::ids::{DealId, PipelineId};
 use dealdesk::proto as pb;
 use dealdesk::startup::Application;
 
@@ -33,8 +34,8 @@ fn open_deal(
 ) -> (Deal, Vec<StageHistoryEntry>, Vec<FieldHistoryEntry>) {
     let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
     let deal = Deal {
-        id: uuid::Uuid::now_v7(),
-        pipeline_id: pipeline,
+        id: DealId::generate(),
+        pipeline_id: PipelineId(pipeline),
         stage_id: "s1".into(),
         status: DealStatus::Open,
         loss_reason: String::new(),
@@ -64,7 +65,7 @@ fn open_deal(
     let history = vec![StageHistoryEntry {
         sequence: 0,
         deal_id: deal.id,
-        pipeline_id: pipeline,
+        pipeline_id: PipelineId(pipeline),
         from_stage: None,
         to_stage: "s1".into(),
         at: at(created),
@@ -368,7 +369,7 @@ contract_test!(
         let store = &app.app.store;
         let window = (at("2025-01-01T00:00:00Z"), at(NOW));
         let mut whole = store
-            .deal_timelines(Some(pid), None, window, None)
+            .deal_timelines(Some(PipelineId(pid)), None, window, None)
             .await
             .unwrap();
         whole.sort_by_key(|(_, deal)| deal.deal_id);
@@ -378,7 +379,7 @@ contract_test!(
         loop {
             let page = TimelinePage { after, limit: 2 };
             let next = store
-                .deal_timelines(Some(pid), None, window, Some(page))
+                .deal_timelines(Some(PipelineId(pid)), None, window, Some(page))
                 .await
                 .unwrap();
             assert!(next.len() <= 2);
@@ -387,5 +388,108 @@ contract_test!(
             paged.extend(next);
         }
         assert_eq!(paged, whole);
+    }
+);
+
+/// The book of a pipeline with every amount in euros instead of dollars.
+fn in_euros(
+    (mut deals, mut history, mut fields): (
+        Vec<Deal>,
+        Vec<StageHistoryEntry>,
+        Vec<FieldHistoryEntry>,
+    ),
+) -> (Vec<Deal>, Vec<StageHistoryEntry>, Vec<FieldHistoryEntry>) {
+    use dealdesk::domain::money::Currency;
+    let eur = |m: &mut Option<dealdesk::domain::money::Money>| {
+        if let Some(m) = m {
+            m.currency = Currency::EUR;
+        }
+    };
+    deals.iter_mut().for_each(|d| eur(&mut d.fields.amount));
+    history.iter_mut().for_each(|h| eur(&mut h.amount));
+    for row in &mut fields {
+        for value in [&mut row.old, &mut row.new] {
+            if let Some(FieldValue::Currency(c)) = value {
+                *c = Currency::EUR;
+            }
+        }
+    }
+    (deals, history, fields)
+}
+
+contract_test!(
+    a_pipeline_in_euros_learns_what_the_same_pipeline_in_dollars_learns_without_any_rate,
+    configure = |a: Application| a.with_clock(Clock::starting_at(at(NOW))),
+    |app| {
+        let manager = app.user(Role::Manager, None).await;
+        let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
+        let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
+        // The same book twice: closed in June, and one deal open since 1 June dated 25 July.
+        let book = |pid| {
+            let (mut deals, mut history, mut fields) =
+                closed_book(pid, &june_closed(&rep1.0, &rep2.0));
+            let (deal, rows, changes) = open_deal(
+                pid,
+                &rep1.0,
+                100_000,
+                "2025-06-01T09:00:00Z",
+                "2025-07-25",
+                None,
+            );
+            deals.push(deal);
+            history.extend(rows);
+            fields.extend(changes);
+            history.sort_by_key(|h| h.at);
+            (deals, history, fields)
+        };
+        let mut learned = Vec::new();
+        for euros in [false, true] {
+            let pipeline = pipeline(&app).await;
+            let pid =
+                uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+            let (deals, history, fields) = match euros {
+                true => in_euros(book(pid)),
+                false => book(pid),
+            };
+            insert_book(&app, &deals, &history, &fields).await;
+            let snapshot = app
+                .forecasts()
+                .await
+                .compute_win_rates(authed(
+                    &app.admin_token,
+                    pb::ComputeWinRatesRequest {
+                        pipeline: pipeline.name.clone(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            learned.push(snapshot.period_rates);
+        }
+        let (dollars, euros) = (&learned[0], &learned[1]);
+        assert_eq!(dollars.len(), 2);
+        let observations = |tables: &[pb::PeriodRateTable]| -> i64 {
+            tables
+                .iter()
+                .flat_map(|t| &t.cells)
+                .filter(|c| c.size_band.is_none())
+                .map(|c| c.observations)
+                .sum()
+        };
+        assert!(observations(euros) > 0);
+        for (usd, eur) in dollars.iter().zip(euros) {
+            assert_eq!(usd.size_currency_code, "USD");
+            assert_eq!(eur.size_currency_code, "EUR");
+            // Closed in June: 100.00 won, 200.00 lost, 400.00 won.
+            assert_eq!(eur.size_cuts, [10_000, 20_000]);
+            assert_eq!(
+                pb::PeriodRateTable {
+                    size_currency_code: "USD".into(),
+                    ..eur.clone()
+                },
+                *usd
+            );
+        }
     }
 );

@@ -131,7 +131,7 @@ impl Worker {
                         name: deal.clone(),
                         etag: self.deals[deal].etag.clone(),
                         next_step: next_step.clone(),
-                        amount: Some(usd(*amount)),
+                        amount: usd(*amount),
                         ..Default::default()
                     }),
                     update_mask: Some(FieldMask {

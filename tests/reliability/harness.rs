@@ -12,12 +12,11 @@ use dealdesk::proto::deal_service_client::DealServiceClient;
 use dealdesk::proto::directory_service_client::DirectoryServiceClient;
 use dealdesk::proto::pipeline_service_client::PipelineServiceClient;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use tonic::Request;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-/// Environment variable naming the PostgreSQL server (as the api suite reads it).
-pub const POSTGRES_URL_VAR: &str = "DEALDESK_TEST_POSTGRES_URL";
+// Written once for both test binaries.
+pub use crate::common::{POSTGRES_URL_VAR, authed, usd};
 
 /// Seconds of load per harness (default 3, the CI setting); longer runs set it higher.
 pub fn load_seconds() -> f64 {
@@ -113,18 +112,8 @@ impl Db {
             eprintln!("{POSTGRES_URL_VAR} not set: PostgreSQL run skipped");
             return None;
         };
-        let name = format!("dd_test_{unique}");
-        let admin = Database::connect(base.as_str())
-            .await
-            .expect("connect to PostgreSQL");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the database");
-        admin.close().await.ok();
-        let (server, _) = base.rsplit_once('/').expect("a URL ending in /database");
         Some(Db {
-            url: format!("{server}/{name}"),
+            url: crate::common::create_postgres_database(&base, &unique).await,
             sqlite_file: None,
         })
     }
@@ -316,15 +305,6 @@ pub fn cli_token(url: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| panic!("no token in {stdout}"))
 }
 
-/// A request carrying `authorization: Bearer <token>`.
-pub fn authed<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 /// A user and their token.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -386,19 +366,8 @@ impl Org {
         for _ in 0..reps {
             members.push(user(pb::Role::Rep, Some(&manager)).await);
         }
-        let stage = |id: &str, position: i32, kind: pb::stage::Kind| pb::Stage {
-            stage_id: id.into(),
-            display_name: id.into(),
-            owner_role: pb::Role::Rep as i32,
-            default_probability_bps: match kind {
-                pb::stage::Kind::Won => 10_000,
-                pb::stage::Kind::Lost => 0,
-                _ => position * 100,
-            },
-            kind: kind as i32,
-            position,
-            ..Default::default()
-        };
+        let stage =
+            |id: &str, position: i32, kind| crate::common::stage(id, position, kind, vec![]);
         let mut stages: Vec<pb::Stage> = OPEN_STAGES
             .iter()
             .zip(1..)
@@ -456,17 +425,9 @@ impl Org {
             account: format!("{name} Corp"),
             pipeline: self.pipeline.name.clone(),
             stage: OPEN_STAGES[0].into(),
-            amount: Some(usd(1_000_000)),
+            amount: usd(1_000_000),
             ..Default::default()
         }
-    }
-}
-
-/// `amount_minor` cents of USD.
-pub fn usd(amount_minor: i64) -> pb::Money {
-    pb::Money {
-        currency_code: "USD".into(),
-        amount_minor,
     }
 }
 

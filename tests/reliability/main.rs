@@ -11,6 +11,8 @@
 //! PostgreSQL runs need `DEALDESK_TEST_POSTGRES_URL` (skipped without it, failed in CI);
 //! `DEALDESK_RELIABILITY_SEED` replays a run's random choices.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod crashes;
 mod harness;
 mod replicas;

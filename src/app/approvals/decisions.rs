@@ -3,7 +3,6 @@
 //! since, trying again when a concurrent change won the race.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::request_not_found;
 use crate::app::error::Precondition;
@@ -15,8 +14,9 @@ use crate::app::ports::{
 use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::Violations;
 use crate::domain::approval_request::{ApprovalRequest, DecideError, Happened, Seat};
-use crate::domain::check_text;
 use crate::domain::directory::{Role, User, UserId};
+use crate::domain::ids::ApprovalRequestId;
+use crate::domain::text::Note;
 
 fn closed(request: &ApprovalRequest, what: &str) -> AppError {
     AppError::FailedPrecondition {
@@ -100,7 +100,7 @@ impl<S: Store> App<S> {
     /// itself.
     async fn change_request(
         &self,
-        id: Uuid,
+        id: ApprovalRequestId,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
         change: impl Fn(&mut ApprovalRequest) -> AppResult<(Vec<EventDraft>, Vec<AuditEntry>)>,
@@ -143,7 +143,7 @@ impl<S: Store> App<S> {
     pub async fn decide_step(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: ApprovalRequestId,
         decision: StepDecision<'_>,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
@@ -154,7 +154,7 @@ impl<S: Store> App<S> {
             comment,
         } = decision;
         let mut v = Violations::new();
-        check_text(&mut v, "comment", comment, 2000, false);
+        v.text::<Note>("comment", comment);
         if !approve && comment.trim().is_empty() {
             v.add("comment", "is required to reject: say why");
         }
@@ -190,7 +190,7 @@ impl<S: Store> App<S> {
     pub async fn withdraw_request(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: ApprovalRequestId,
         key: Option<IdempotencyKey>,
         respond: impl Fn(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {

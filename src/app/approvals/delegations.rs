@@ -1,13 +1,13 @@
 //! Delegations: an approver hands their approvals to another active user for a date range.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use crate::app::names::{delegation_name, user_name};
 use crate::app::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use crate::app::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval_request::{Delegation, check_delegation};
 use crate::domain::directory::{Role, User, UserId};
+use crate::domain::ids::DelegationId;
 
 /// A delegation as asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ impl<S: Store> App<S> {
             ));
         }
         let delegation = Delegation {
-            id: self.ids.id(),
+            id: DelegationId(self.ids.id()),
             delegator,
             delegate,
             start,
@@ -104,7 +104,7 @@ impl<S: Store> App<S> {
     pub async fn list_delegations(
         &self,
         principal: &Principal,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, DelegationId)>,
         limit: u64,
     ) -> AppResult<Vec<Delegation>> {
         let user = match principal.role() {

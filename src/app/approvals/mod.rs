@@ -12,7 +12,6 @@ pub use delegations::NewDelegation;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 use super::error::Precondition;
 use super::names::{deal_name, request_name};
@@ -30,10 +29,11 @@ use crate::domain::approval_request::{
 use crate::domain::deal::{Access, Deal, DealStatus};
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::ApprovalFacts;
+use crate::domain::ids::{ApprovalRequestId, DealId, PipelineId};
 use crate::domain::money::Money;
 use crate::domain::pipeline::Segment;
 
-fn request_not_found(id: Uuid) -> AppError {
+fn request_not_found(id: ApprovalRequestId) -> AppError {
     AppError::NotFound {
         kind: "approval request",
         name: request_name(id),
@@ -142,9 +142,9 @@ impl<S: Store> App<S> {
     pub async fn submit_request(
         &self,
         principal: &Principal,
-        deal_id: Uuid,
+        deal_id: DealId,
         terms: Terms,
-        resubmits: Option<Uuid>,
+        resubmits: Option<ApprovalRequestId>,
         key: Option<IdempotencyKey>,
         respond: impl FnOnce(&ApprovalRequest) -> Vec<u8>,
     ) -> AppResult<Created<ApprovalRequest>> {
@@ -161,7 +161,7 @@ impl<S: Store> App<S> {
         let at = self.now();
         let request = ApprovalRequest::submit(
             Submission {
-                id: self.ids.id(),
+                id: ApprovalRequestId(self.ids.id()),
                 deal_id: deal.id,
                 requester: principal.user.id,
                 segment: policy.policy.segment,
@@ -217,8 +217,8 @@ impl<S: Store> App<S> {
     /// still pending, approved or rejected.
     async fn resubmitted(
         &self,
-        deal_id: Uuid,
-        resubmits: Option<Uuid>,
+        deal_id: DealId,
+        resubmits: Option<ApprovalRequestId>,
     ) -> AppResult<Option<(ApprovalRequest, i64)>> {
         let Some(id) = resubmits else {
             return Ok(None);
@@ -304,7 +304,11 @@ impl<S: Store> App<S> {
     }
 
     /// One request the principal may see.
-    pub async fn get_request(&self, principal: &Principal, id: Uuid) -> AppResult<ApprovalRequest> {
+    pub async fn get_request(
+        &self,
+        principal: &Principal,
+        id: ApprovalRequestId,
+    ) -> AppResult<ApprovalRequest> {
         let (request, _) = self
             .store
             .get_request(id)
@@ -321,9 +325,9 @@ impl<S: Store> App<S> {
     pub async fn list_deal_requests(
         &self,
         principal: &Principal,
-        deal: Uuid,
+        deal: DealId,
         state: Option<RequestState>,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, ApprovalRequestId)>,
         limit: u64,
     ) -> AppResult<Vec<ApprovalRequest>> {
         self.visible_deal(principal, deal).await?;
@@ -337,7 +341,7 @@ impl<S: Store> App<S> {
     pub async fn my_queue(
         &self,
         principal: &Principal,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, ApprovalRequestId)>,
         limit: u64,
     ) -> AppResult<Vec<ApprovalRequest>> {
         let actor = self.actor(principal).await?;
@@ -448,7 +452,7 @@ impl<S: Store> App<S> {
     /// (no discount without a policy) or an approved request covers it.
     pub(super) async fn approval_facts(
         &self,
-        deal: Option<Uuid>,
+        deal: Option<DealId>,
         segment: Segment,
         discount_bps: u32,
     ) -> AppResult<ApprovalFacts> {
@@ -474,7 +478,7 @@ impl<S: Store> App<S> {
     pub(super) async fn route_for(
         &self,
         principal: &Principal,
-        pipeline_id: Uuid,
+        pipeline_id: PipelineId,
         amount: Option<Money>,
         terms: &Terms,
     ) -> AppResult<(

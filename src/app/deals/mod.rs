@@ -6,7 +6,6 @@ mod moves;
 pub use moves::{Closing, MoveTerms, Outcome, Preview};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::error::Precondition;
 use super::names::{deal_name, stage_name};
@@ -23,9 +22,10 @@ use crate::domain::deal::{
 use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::{Role, UserId};
 use crate::domain::gates::{MovePlan, plan_move};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::pipeline::{Pipeline, StageKind};
 
-pub(super) fn not_found(id: Uuid) -> AppError {
+pub(super) fn not_found(id: DealId) -> AppError {
     AppError::NotFound {
         kind: "deal",
         name: deal_name(id),
@@ -64,7 +64,7 @@ fn deal_event(deal: &Deal, kind: DealEventKind, actor: UserId) -> DealEventDraft
 }
 
 /// The checklist of unmet criteria as precondition violations.
-fn gate_failure(pipeline_id: Uuid, plan: &MovePlan) -> AppError {
+fn gate_failure(pipeline_id: PipelineId, plan: &MovePlan) -> AppError {
     let violations: Vec<Precondition> = plan
         .unmet()
         .map(|check| Precondition {
@@ -232,7 +232,7 @@ impl<S: Store> App<S> {
     pub(super) async fn visible_deal(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
     ) -> AppResult<(Deal, Access)> {
         let deal = self
             .store
@@ -246,7 +246,7 @@ impl<S: Store> App<S> {
     }
 
     /// A deal the principal may change: `leader` tells whether they are above its owner.
-    async fn writable_deal(&self, principal: &Principal, id: Uuid) -> AppResult<(Deal, bool)> {
+    async fn writable_deal(&self, principal: &Principal, id: DealId) -> AppResult<(Deal, bool)> {
         match self.visible_deal(principal, id).await? {
             (deal, Access::Write { leader }) => Ok((deal, leader)),
             _ => Err(AppError::denied(
@@ -259,7 +259,7 @@ impl<S: Store> App<S> {
         }
     }
 
-    pub(super) async fn pipeline_of(&self, id: Uuid) -> AppResult<std::sync::Arc<Pipeline>> {
+    pub(super) async fn pipeline_of(&self, id: PipelineId) -> AppResult<std::sync::Arc<Pipeline>> {
         self.store
             .get_pipeline(id)
             .await?
@@ -270,7 +270,7 @@ impl<S: Store> App<S> {
     pub async fn create_deal(
         &self,
         principal: &Principal,
-        pipeline_id: Uuid,
+        pipeline_id: PipelineId,
         stage: Option<String>,
         draft: DealDraft,
         key: Option<IdempotencyKey>,
@@ -303,7 +303,7 @@ impl<S: Store> App<S> {
             return Err(gate_failure(pipeline.id, &plan));
         }
         let deal = Deal {
-            id: self.ids.id(),
+            id: DealId(self.ids.id()),
             pipeline_id: pipeline.id,
             stage_id,
             status: DealStatus::Open,
@@ -349,7 +349,7 @@ impl<S: Store> App<S> {
     async fn check_new_deal(
         &self,
         principal: &Principal,
-        pipeline_id: Uuid,
+        pipeline_id: PipelineId,
         stage: Option<String>,
         draft: DealDraft,
     ) -> AppResult<NewDeal> {
@@ -386,7 +386,7 @@ impl<S: Store> App<S> {
     }
 
     /// One deal the principal may see.
-    pub async fn get_deal(&self, principal: &Principal, id: Uuid) -> AppResult<Deal> {
+    pub async fn get_deal(&self, principal: &Principal, id: DealId) -> AppResult<Deal> {
         Ok(self.visible_deal(principal, id).await?.0)
     }
 
@@ -419,7 +419,7 @@ impl<S: Store> App<S> {
     pub async fn update_deal(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         draft: DealDraft,
         mask: DealMask,
         etag: Option<i64>,
@@ -503,7 +503,7 @@ impl<S: Store> App<S> {
     pub async fn field_history(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         after: Option<(chrono::DateTime<chrono::Utc>, i64)>,
         limit: u64,
     ) -> AppResult<Vec<FieldHistoryEntry>> {
@@ -515,7 +515,7 @@ impl<S: Store> App<S> {
     pub async fn stage_history(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         after: Option<i64>,
         limit: u64,
     ) -> AppResult<Vec<StageHistoryEntry>> {
@@ -529,9 +529,9 @@ impl<S: Store> App<S> {
     pub async fn deal_event_filter(
         &self,
         principal: &Principal,
-        pipeline: Option<Uuid>,
+        pipeline: Option<PipelineId>,
         owner: Option<UserId>,
-        deal: Option<Uuid>,
+        deal: Option<DealId>,
     ) -> AppResult<DealEventFilter> {
         if let Some(deal) = deal {
             self.visible_deal(principal, deal).await?;

@@ -3,7 +3,6 @@
 //! lost, each idempotent on its request id.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::{closed_deal, deal_event, deal_name, gate_failure};
 use crate::app::error::Precondition;
@@ -17,6 +16,7 @@ use crate::domain::deal::{
 };
 use crate::domain::directory::UserId;
 use crate::domain::gates::{ApprovalFacts, Direction, MovePlan, move_needs_approvals, plan_move};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::pipeline::{Pipeline, PipelineSpec, StageKind};
 
 /// How a deal closes.
@@ -42,7 +42,7 @@ pub struct Closing {
 #[derive(Debug, Clone)]
 pub struct Preview {
     /// The pipeline, for naming stages.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// The move's direction and every exit criterion on the way, met or not.
     pub plan: MovePlan,
 }
@@ -208,7 +208,7 @@ impl<S: Store> App<S> {
     pub async fn preview_stage(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         target: &str,
     ) -> AppResult<Preview> {
         let (deal, _) = self.visible_deal(principal, id).await?;
@@ -253,7 +253,7 @@ impl<S: Store> App<S> {
     async fn advance_stage_once(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         target: &str,
         terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
@@ -295,7 +295,7 @@ impl<S: Store> App<S> {
     async fn close_deal_once(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         closing: Closing,
         terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
@@ -349,7 +349,7 @@ impl<S: Store> App<S> {
     pub async fn advance_stage(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         target: &str,
         terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,
@@ -367,7 +367,7 @@ impl<S: Store> App<S> {
     pub async fn close_deal(
         &self,
         principal: &Principal,
-        id: Uuid,
+        id: DealId,
         closing: Closing,
         terms: MoveTerms<'_>,
         key: Option<IdempotencyKey>,

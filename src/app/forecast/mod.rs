@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use uuid::Uuid;
 
 use super::exchange::Converter;
 use super::names::user_name;
@@ -19,6 +18,7 @@ use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, Role, UserId};
 use crate::domain::forecast::{Figures, OpenDeals, Range, model_range, range_needs_each_deal};
+use crate::domain::ids::PipelineId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
@@ -79,13 +79,13 @@ pub struct ForecastResult {
     /// Range of the revenue.
     pub range: Range,
     /// (pipeline, stage, rate, figures) in pipeline order.
-    pub by_stage: Vec<(Uuid, String, f64, Figures)>,
+    pub by_stage: Vec<(PipelineId, String, f64, Figures)>,
     /// Per category.
     pub by_category: Vec<(ForecastCategory, Figures)>,
     /// The scope's user (own deals), then each direct report's subtree.
     pub by_report: Vec<(UserId, Figures)>,
     /// Snapshots used, as (pipeline, version).
-    pub snapshots: Vec<(Uuid, i64)>,
+    pub snapshots: Vec<(PipelineId, i64)>,
     /// How `expected` was computed.
     pub method: ForecastMethod,
     /// Days from today to the period's last day: the horizon q was read at.
@@ -93,7 +93,7 @@ pub struct ForecastResult {
     /// The not-yet-created term with its past values (`None` without period rates).
     pub not_yet_created: Option<NotYetCreated>,
     /// Pipelines of open deals weighed by their stage rates for want of period rates.
-    pub stage_weighted: Vec<Uuid>,
+    pub stage_weighted: Vec<PipelineId>,
 }
 
 /// A scope resolved against the reporting tree.
@@ -159,7 +159,7 @@ impl<S: Store> App<S> {
         principal: &Principal,
         period: Period,
         scope: Scope,
-        snapshots: &[(Uuid, i64)],
+        snapshots: &[(PipelineId, i64)],
         currency: Currency,
     ) -> AppResult<ForecastResult> {
         self.forecast_as(Some(principal), period, scope, snapshots, currency)
@@ -172,7 +172,7 @@ impl<S: Store> App<S> {
         viewer: Option<&Principal>,
         period: Period,
         scope: Scope,
-        snapshots: &[(Uuid, i64)],
+        snapshots: &[(PipelineId, i64)],
         currency: Currency,
     ) -> AppResult<ForecastResult> {
         let view = self.resolve_scope(viewer, scope).await?;
@@ -426,7 +426,7 @@ fn valued_deals<'a>(
     converter: &mut Converter,
     model: &PeriodModel<'_>,
     table: &RateTable,
-) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+) -> Vec<(Option<UserId>, PipelineId, &'a str, OpenDeals)> {
     rows.iter()
         .map(|row| {
             let deal = valued_deal(converter, row, model, table);
@@ -441,7 +441,7 @@ fn valued_groups<'a>(
     open: &'a [OpenGroupRow],
     converter: &mut Converter,
     model: &PeriodModel<'_>,
-) -> Vec<(Option<UserId>, Uuid, &'a str, OpenDeals)> {
+) -> Vec<(Option<UserId>, PipelineId, &'a str, OpenDeals)> {
     open.iter()
         .map(|row| {
             let rate = row.currency.map_or(0.0, |c| converter.rate(c));
@@ -466,10 +466,10 @@ fn valued_groups<'a>(
 
 /// Pipelines of open deals weighed by their stage rates for want of period rates, in order.
 fn stage_weighted(
-    deals: &[(Option<UserId>, Uuid, &str, OpenDeals)],
+    deals: &[(Option<UserId>, PipelineId, &str, OpenDeals)],
     model: &PeriodModel<'_>,
-) -> Vec<Uuid> {
-    let mut pipelines: Vec<Uuid> = deals
+) -> Vec<PipelineId> {
+    let mut pipelines: Vec<PipelineId> = deals
         .iter()
         .map(|d| d.1)
         .filter(|p| model.learned() && !model.covers(*p))
@@ -483,16 +483,16 @@ fn stage_weighted(
 /// term, broken down.
 struct Breakdown<'a> {
     table: &'a RateTable,
-    deals: &'a [(Option<UserId>, Uuid, &'a str, OpenDeals)],
+    deals: &'a [(Option<UserId>, PipelineId, &'a str, OpenDeals)],
     won: &'a [(Option<UserId>, i64)],
     new: Option<&'a NewPipeline>,
 }
 
 impl Breakdown<'_> {
     /// Per stage with open deals, in pipeline order, with the stage's win rate.
-    fn by_stage(&self) -> Vec<(Uuid, String, f64, Figures)> {
+    fn by_stage(&self) -> Vec<(PipelineId, String, f64, Figures)> {
         // One pass groups the deals by stage; stages are then listed in pipeline order.
-        let mut per_stage: HashMap<(Uuid, &str), Vec<OpenDeals>> = HashMap::new();
+        let mut per_stage: HashMap<(PipelineId, &str), Vec<OpenDeals>> = HashMap::new();
         for (_, pipeline, stage, deal) in self.deals {
             per_stage
                 .entry((*pipeline, *stage))

@@ -3,25 +3,24 @@
 
 use std::collections::HashMap;
 
-use uuid::Uuid;
-
 use crate::app::names::snapshot_name;
 use crate::app::ports::Store;
 use crate::app::{App, AppError, AppResult};
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, StageKind};
 use crate::domain::winrate::WinRateSnapshot;
 
 /// The win rates a forecast uses: the chosen snapshots, else the stages' defaults.
 pub(crate) struct RateTable {
     /// The chosen snapshot of each pipeline that has one.
-    pub chosen: HashMap<Uuid, WinRateSnapshot>,
+    pub chosen: HashMap<PipelineId, WinRateSnapshot>,
     /// Every pipeline (for default probabilities and stage order).
     pub pipelines: Vec<Pipeline>,
 }
 
 impl RateTable {
     /// The stage's static default probability.
-    pub fn default(&self, pipeline: Uuid, stage: &str) -> f64 {
+    pub fn default(&self, pipeline: PipelineId, stage: &str) -> f64 {
         self.pipelines
             .iter()
             .find(|p| p.id == pipeline)
@@ -31,7 +30,7 @@ impl RateTable {
     }
 
     /// The learned rate (the snapshot's), else the default.
-    pub fn learned(&self, pipeline: Uuid, stage: &str) -> f64 {
+    pub fn learned(&self, pipeline: PipelineId, stage: &str) -> f64 {
         self.chosen
             .get(&pipeline)
             .and_then(|s| s.rate_of(stage))
@@ -40,7 +39,7 @@ impl RateTable {
 
     /// The rate a deal in this stage is weighed with, as the database weighs it
     /// ([`RateTable::open_stage_rates`]): the learned rate of an open stage, else nothing.
-    pub fn open_rate(&self, pipeline: Uuid, stage: &str) -> f64 {
+    pub fn open_rate(&self, pipeline: PipelineId, stage: &str) -> f64 {
         if self.is_open(pipeline, stage) {
             self.learned(pipeline, stage)
         } else {
@@ -49,7 +48,7 @@ impl RateTable {
     }
 
     /// Whether `stage` is an open stage of `pipeline`.
-    pub fn is_open(&self, pipeline: Uuid, stage: &str) -> bool {
+    pub fn is_open(&self, pipeline: PipelineId, stage: &str) -> bool {
         self.pipelines
             .iter()
             .find(|p| p.id == pipeline)
@@ -58,8 +57,8 @@ impl RateTable {
     }
 
     /// The snapshots chosen, as (pipeline, version) in order.
-    pub fn used(&self) -> Vec<(Uuid, i64)> {
-        let mut used: Vec<(Uuid, i64)> = self
+    pub fn used(&self) -> Vec<(PipelineId, i64)> {
+        let mut used: Vec<(PipelineId, i64)> = self
             .chosen
             .values()
             .map(|s| (s.pipeline_id, s.version))
@@ -70,12 +69,15 @@ impl RateTable {
 
     /// Every open stage of every pipeline with its learned rate, for the database to weigh
     /// deals with.
-    pub fn open_stage_rates(&self) -> Vec<(Uuid, Vec<(String, f64)>)> {
+    pub fn open_stage_rates(&self) -> Vec<(PipelineId, Vec<(String, f64)>)> {
         self.open_stages(|pipeline, stage| self.learned(pipeline, stage))
     }
 
     /// Every open stage of every pipeline with what `value` gives it.
-    pub fn open_stages<T>(&self, value: impl Fn(Uuid, &str) -> T) -> Vec<(Uuid, Vec<(String, T)>)> {
+    pub fn open_stages<T>(
+        &self,
+        value: impl Fn(PipelineId, &str) -> T,
+    ) -> Vec<(PipelineId, Vec<(String, T)>)> {
         self.pipelines
             .iter()
             .map(|p| {
@@ -94,8 +96,8 @@ impl RateTable {
 
 impl<S: Store> App<S> {
     /// The rates of the current snapshots, with `snapshots` named instead where given.
-    pub(crate) async fn rate_table(&self, snapshots: &[(Uuid, i64)]) -> AppResult<RateTable> {
-        let mut chosen: HashMap<Uuid, WinRateSnapshot> = self
+    pub(crate) async fn rate_table(&self, snapshots: &[(PipelineId, i64)]) -> AppResult<RateTable> {
+        let mut chosen: HashMap<PipelineId, WinRateSnapshot> = self
             .store
             .current_win_rate_snapshots()
             .await?

@@ -4,13 +4,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::{AuditEntry, Created, IdempotentWrite};
 use crate::app::AppResult;
 use crate::domain::approval::PolicyVersion;
 use crate::domain::approval_request::{ApprovalRequest, Delegation, RequestState};
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::{ApprovalRequestId, DealId, DelegationId};
 use crate::domain::pipeline::Segment;
 
 /// Storage of deal-desk policies.
@@ -53,7 +53,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
     /// One request with its version.
     fn get_request(
         &self,
-        id: Uuid,
+        id: ApprovalRequestId,
     ) -> impl Future<Output = AppResult<Option<(ApprovalRequest, i64)>>> + Send;
 
     /// Saves a changed request if it is still at `version` (else ABORTED, changing nothing),
@@ -71,7 +71,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
     fn list_requests(
         &self,
         filter: RequestFilter,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, ApprovalRequestId)>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<ApprovalRequest>>> + Send;
 
@@ -80,7 +80,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
         limit: u64,
-    ) -> impl Future<Output = AppResult<Vec<Uuid>>> + Send;
+    ) -> impl Future<Output = AppResult<Vec<ApprovalRequestId>>> + Send;
 
     /// Every request submitted in `[from, to)`.
     fn requests_submitted(
@@ -93,7 +93,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
     /// discount an approved (not superseded) request covers.
     fn deal_approvals(
         &self,
-        deal: Uuid,
+        deal: DealId,
     ) -> impl Future<Output = AppResult<(bool, Option<u32>)>> + Send;
 
     /// Inserts a delegation if `check` accepts it against every stored delegation overlapping
@@ -111,7 +111,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
     fn list_delegations(
         &self,
         user: Option<UserId>,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, DelegationId)>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<Delegation>>> + Send;
 
@@ -135,7 +135,7 @@ pub trait DealDeskStore: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub enum RequestFilter {
     /// The requests of a deal, optionally in one state.
-    Deal(Uuid, Option<RequestState>),
+    Deal(DealId, Option<RequestState>),
     /// Pending requests whose current step waits on any of these users or role queues, not
     /// requested by `requester_not`.
     Queue {
@@ -171,9 +171,9 @@ pub struct EventDraft {
     /// What happened.
     pub kind: EventKind,
     /// The request it is about.
-    pub request_id: Uuid,
+    pub request_id: ApprovalRequestId,
     /// The deal the request is on (watchers filter by it).
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// The step (0-based), for step events.
     pub step: Option<usize>,
     /// Who did it (`None`: the server).
@@ -192,9 +192,9 @@ pub struct ApprovalEventRecord {
     /// What happened.
     pub kind: EventKind,
     /// The request.
-    pub request_id: Uuid,
+    pub request_id: ApprovalRequestId,
     /// Its deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// The step (0-based).
     pub step: Option<usize>,
     /// Who did it.
@@ -213,5 +213,5 @@ pub struct EventFilter {
     /// Requests with a step for this role queue.
     pub role: Option<Role>,
     /// This deal's requests.
-    pub deal: Option<Uuid>,
+    pub deal: Option<DealId>,
 }

@@ -3,13 +3,13 @@
 use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::{AuditEntry, Created, IdempotentWrite};
 use crate::app::AppResult;
 use crate::domain::deal::{Deal, DealStatus, ForecastCategory, StageHistoryEntry};
 use crate::domain::deal_history::FieldHistoryEntry;
 use crate::domain::directory::UserId;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::Money;
 
 /// Storage of deals and their stage history.
@@ -40,13 +40,13 @@ pub trait DealStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<()>> + Send;
 
     /// One deal.
-    fn get_deal(&self, id: Uuid) -> impl Future<Output = AppResult<Option<Deal>>> + Send;
+    fn get_deal(&self, id: DealId) -> impl Future<Output = AppResult<Option<Deal>>> + Send;
 
     /// What routing an approval reads of a deal (owner, pipeline, amount), in one query: a
     /// route preview needs neither contacts nor qualification, and reads it fresh every time.
     fn get_deal_routing(
         &self,
-        id: Uuid,
+        id: DealId,
     ) -> impl Future<Output = AppResult<Option<DealRouting>>> + Send;
 
     /// A page of deals.
@@ -99,7 +99,7 @@ pub trait DealStore: Send + Sync + 'static {
     /// row at (time, sequence) `after`.
     fn list_field_history(
         &self,
-        deal: Uuid,
+        deal: DealId,
         after: Option<(DateTime<Utc>, i64)>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<FieldHistoryEntry>>> + Send;
@@ -107,7 +107,7 @@ pub trait DealStore: Send + Sync + 'static {
     /// A deal's history in order, after sequence `after`.
     fn list_stage_history(
         &self,
-        deal: Uuid,
+        deal: DealId,
         after: Option<i64>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<StageHistoryEntry>>> + Send;
@@ -119,7 +119,7 @@ pub struct DealRouting {
     /// Who owns the deal (decides who may see it, and the route's manager steps).
     pub owner_id: UserId,
     /// Its pipeline, whose segment picks the policy.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Its amount, against the policy's size thresholds.
     pub amount: Option<Money>,
 }
@@ -131,7 +131,7 @@ pub struct DealFilter {
     /// Only deals of these owners.
     pub owners: Option<Vec<UserId>>,
     /// Only this pipeline.
-    pub pipeline: Option<Uuid>,
+    pub pipeline: Option<PipelineId>,
     /// Only this stage.
     pub stage: Option<String>,
     /// Only this category.
@@ -163,13 +163,13 @@ pub enum DealOrder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DealCursor {
     /// After this id.
-    CreateTime(Uuid),
+    CreateTime(DealId),
     /// After this (update time, id).
-    UpdateTime(DateTime<Utc>, Uuid),
+    UpdateTime(DateTime<Utc>, DealId),
     /// After this (close date or its stand-in for none, id).
-    CloseDate(NaiveDate, Uuid),
+    CloseDate(NaiveDate, DealId),
     /// After this (amount or its stand-in for none, id).
-    Amount(i64, Uuid),
+    Amount(i64, DealId),
 }
 
 /// Stand-ins that sort deals without a close date or amount last, whichever the direction
@@ -213,9 +213,9 @@ pub struct DealEventDraft {
     /// What happened.
     pub kind: DealEventKind,
     /// The deal it is about.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// The deal's pipeline (watchers filter by it).
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// Its owner after the change.
     pub owner_id: UserId,
     /// Who did it.
@@ -247,9 +247,9 @@ pub struct DealEventRecord {
 #[derive(Debug, Clone, Default)]
 pub struct DealEventFilter {
     /// One pipeline.
-    pub pipeline: Option<Uuid>,
+    pub pipeline: Option<PipelineId>,
     /// Deals owned by any of these users.
     pub owners: Option<Vec<UserId>>,
     /// One deal.
-    pub deal: Option<Uuid>,
+    pub deal: Option<DealId>,
 }

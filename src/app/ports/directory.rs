@@ -3,11 +3,11 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::{AuditEntry, Created, IdempotencyKey, IdempotentWrite};
 use crate::app::AppResult;
 use crate::domain::directory::{ApiToken, Role, User, UserId, UserProfile};
+use crate::domain::ids::ApiTokenId;
 
 /// A token with the user it authenticates as.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub trait DirectoryStore: Send + Sync + 'static {
     fn list_tokens(
         &self,
         user: UserId,
-        after: Option<Uuid>,
+        after: Option<ApiTokenId>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<ApiToken>>> + Send;
 
@@ -97,7 +97,7 @@ pub trait DirectoryStore: Send + Sync + 'static {
     fn revoke_token(
         &self,
         user: UserId,
-        token: Uuid,
+        token: ApiTokenId,
         at: DateTime<Utc>,
         audit: AuditEntry,
     ) -> impl Future<Output = AppResult<ApiToken>> + Send;

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::{AuditEntry, Created, IdempotentWrite};
 use crate::app::AppResult;
@@ -13,6 +12,7 @@ use crate::domain::call::CallEvent;
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::ForecastSnapshot;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::period_rate::DealTimeline;
 use crate::domain::winrate::WinRateSnapshot;
@@ -24,7 +24,7 @@ pub trait ForecastStore: Send + Sync + 'static {
     /// counted once per stage.
     fn win_rate_cohorts(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         from: NaiveDate,
         to: NaiveDate,
         split: CohortSplit,
@@ -33,7 +33,7 @@ pub trait ForecastStore: Send + Sync + 'static {
     /// The newest snapshot version of a pipeline.
     fn latest_win_rate_version(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
     ) -> impl Future<Output = AppResult<Option<i64>>> + Send;
 
     /// Stores a snapshot as its pipeline's current one (its version taken concurrently ->
@@ -48,14 +48,14 @@ pub trait ForecastStore: Send + Sync + 'static {
     /// One snapshot.
     fn get_win_rate_snapshot(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         version: i64,
     ) -> impl Future<Output = AppResult<Option<WinRateSnapshot>>> + Send;
 
     /// A pipeline's snapshots, newest first, older than `before`.
     fn list_win_rate_snapshots(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         before: Option<i64>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<WinRateSnapshot>>> + Send;
@@ -163,11 +163,11 @@ pub trait ForecastStore: Send + Sync + 'static {
     /// With `page`, only the next deals by id after its cursor, at most its limit.
     fn deal_timelines(
         &self,
-        pipeline: Option<Uuid>,
+        pipeline: Option<PipelineId>,
         owners: Option<&[UserId]>,
         window: (DateTime<Utc>, DateTime<Utc>),
         page: Option<TimelinePage>,
-    ) -> impl Future<Output = AppResult<Vec<(Uuid, DealTimeline)>>> + Send;
+    ) -> impl Future<Output = AppResult<Vec<(PipelineId, DealTimeline)>>> + Send;
 }
 
 /// How a win-rate cohort query splits its counts.
@@ -204,7 +204,7 @@ pub struct OpenDealRow {
     /// Who owns the deal now.
     pub owner: UserId,
     /// The pipeline the deals are in.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The stage the deals are in.
     pub stage: String,
     /// The forecast category their owners gave them.
@@ -228,7 +228,7 @@ pub struct Valuation {
     pub rates: Vec<(Currency, f64)>,
     /// Each pipeline's stages with their win rates in [0, 1]; a deal in a stage not listed
     /// weighs nothing.
-    pub win_rates: Vec<(Uuid, Vec<(String, f64)>)>,
+    pub win_rates: Vec<(PipelineId, Vec<(String, f64)>)>,
     /// The period rates, when the forecast weighs deals by them: groups are then split by
     /// segment too, and each deal weighed at its segment's q as well.
     pub period: Option<PeriodValuation>,
@@ -241,9 +241,9 @@ pub struct Valuation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeriodValuation {
     /// Per pipeline, per currency, the least amounts in minor units of size bands 1 and 2.
-    pub bands: Vec<(Uuid, BandThresholds)>,
+    pub bands: Vec<(PipelineId, BandThresholds)>,
     /// Per pipeline, each open stage's q per segment; a stage not listed weighs nothing.
-    pub q: Vec<(Uuid, StageSegments)>,
+    pub q: Vec<(PipelineId, StageSegments)>,
 }
 
 /// Per currency, the least amounts in minor units of size bands 1 and 2.
@@ -294,7 +294,7 @@ pub struct OpenGroupRow {
     /// Who owns the deals (`None`: the groups span owners).
     pub owner: Option<UserId>,
     /// The pipeline the deals are in.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The stage the deals are in.
     pub stage: String,
     /// The forecast category their owners gave them.
@@ -335,7 +335,7 @@ pub struct WonRow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimelinePage {
     /// The last deal of the page before (`None`: from the first), in id order.
-    pub after: Option<Uuid>,
+    pub after: Option<DealId>,
     /// At most this many deals.
     pub limit: u64,
 }

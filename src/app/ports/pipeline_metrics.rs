@@ -3,11 +3,11 @@
 use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use crate::app::AppResult;
 use crate::domain::deal::LeadSource;
 use crate::domain::directory::UserId;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::pipeline_metrics::Bucket;
 
 /// The aggregates pipeline metrics read: every one runs in the database over the deals of the
@@ -51,7 +51,7 @@ pub trait PipelineMetricsStore: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct MetricsQuery {
     /// The pipeline whose deals are counted.
-    pub pipeline: Uuid,
+    pub pipeline: PipelineId,
     /// The month starts bounding the range: month `i` is `[boundaries[i], boundaries[i + 1])`
     /// (see `domain::pipeline_metrics::MonthRange`).
     pub boundaries: Vec<DateTime<Utc>>,
@@ -134,7 +134,7 @@ pub struct ClosedDealsRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaleDealRow {
     /// The stale deal.
-    pub deal: Uuid,
+    pub deal: DealId,
     /// Its display name, so a listing needs no read per deal.
     pub display_name: String,
     /// Who owns it now.

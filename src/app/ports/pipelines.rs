@@ -3,10 +3,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use uuid::Uuid;
-
 use super::{AuditEntry, Created, IdempotentWrite};
 use crate::app::AppResult;
+use crate::domain::ids::PipelineId;
 use crate::domain::pipeline::{Pipeline, Segment};
 
 /// Storage of pipelines and their stages.
@@ -22,14 +21,14 @@ pub trait PipelineStore: Send + Sync + 'static {
     /// One pipeline with its stages.
     fn get_pipeline(
         &self,
-        id: Uuid,
+        id: PipelineId,
     ) -> impl Future<Output = AppResult<Option<Arc<Pipeline>>>> + Send;
 
     /// Pipelines in id order after `after`, at most `limit`.
     fn list_pipelines(
         &self,
         segment: Option<Segment>,
-        after: Option<Uuid>,
+        after: Option<PipelineId>,
         limit: u64,
     ) -> impl Future<Output = AppResult<Vec<Pipeline>>> + Send;
 

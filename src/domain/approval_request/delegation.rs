@@ -1,15 +1,15 @@
 //! Delegation windows: a user's approvals handed to another for a date range, without cycles.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
+use crate::domain::ids::DelegationId;
 
 /// A user's approvals handed to another for a date range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delegation {
-    pub id: Uuid,
+    pub id: DelegationId,
     /// Who delegates.
     pub delegator: UserId,
     /// Who decides for them.

@@ -1,9 +1,11 @@
 use super::*;
 use crate::domain::approval::{DiscountTier, Mode, Policy, Route, SizeThreshold, route};
+use crate::domain::ids::DelegationId;
 use crate::domain::money::Currency;
 use chrono::TimeZone;
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 fn user(n: u128) -> UserId {
     UserId(Uuid::from_u128(n))
@@ -105,8 +107,8 @@ fn submit_with(
     let seats = seats_for(&r);
     ApprovalRequest::submit(
         Submission {
-            id: Uuid::from_u128(100),
-            deal_id: Uuid::from_u128(200),
+            id: ApprovalRequestId(Uuid::from_u128(100)),
+            deal_id: DealId(Uuid::from_u128(200)),
             requester: user(REP),
             segment: Segment::MidMarket,
             policy_version: 1,
@@ -424,7 +426,7 @@ fn date(d: u32) -> NaiveDate {
 
 fn delegation(from: u128, to: u128, start: u32, end: u32) -> Delegation {
     Delegation {
-        id: Uuid::from_u128(from * 1000 + to),
+        id: DelegationId(Uuid::from_u128(from * 1000 + to)),
         delegator: user(from),
         delegate: user(to),
         start: date(start),

@@ -2,10 +2,10 @@
 //! audit trail.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
 
 use super::{Deal, DealFields};
 use crate::domain::directory::UserId;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::Money;
 
 /// What kind of stage change a history row records.
@@ -27,9 +27,9 @@ pub struct StageHistoryEntry {
     /// Increasing sequence over the whole service (0 until stored).
     pub sequence: i64,
     /// The deal.
-    pub deal_id: Uuid,
+    pub deal_id: DealId,
     /// Its pipeline.
-    pub pipeline_id: Uuid,
+    pub pipeline_id: PipelineId,
     /// The stage left (`None` on create).
     pub from_stage: Option<String>,
     /// The stage entered.

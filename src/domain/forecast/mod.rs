@@ -8,6 +8,7 @@
 
 use super::deal::ForecastCategory;
 use super::money::round_half_up;
+use crate::domain::ids::ForecastSnapshotId;
 
 mod range;
 
@@ -186,7 +187,7 @@ pub struct FrozenCall {
 /// A forecast frozen at a moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForecastSnapshot {
-    pub id: uuid::Uuid,
+    pub id: ForecastSnapshotId,
     /// The period as written.
     pub period: String,
     /// `org` or the scope's user id.

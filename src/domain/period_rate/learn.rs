@@ -9,78 +9,20 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use super::size_bands::SizeCutSample;
 use super::{
-    BUCKETS, CellKey, DealTimeline, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell,
-    PeriodRateSettings, PeriodRateTable, SIZE_BANDS, horizon_bucket, push_segment, size_band,
+    BUCKETS, CellKey, Convert, DealTimeline, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell,
+    PeriodRateSettings, PeriodRateTable, SIZE_BANDS, SizeBands, horizon_bucket, push_segment,
+    size_band,
 };
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::DealStatus;
 use crate::domain::deal_history::{self, DealState, FieldHistoryEntry};
-use crate::domain::money::Money;
+use crate::domain::money::{Currency, Money};
 use crate::domain::winrate::wilson;
 
 /// Days between two observation instants.
 const STEP_DAYS: i64 = 7;
-
-/// The tercile cuts (nearest rank) of the converted amounts, as of L, of the deals closed won
-/// or lost with a booking date in the window before L's day, gathered deal by deal: the first
-/// pass of a learning that streams a pipeline too large to hold (it keeps one amount per such
-/// deal).
-pub struct SizeCutSample<'a> {
-    learned_at: DateTime<Utc>,
-    /// The window's booking days, `[from, today)`.
-    from: NaiveDate,
-    today: NaiveDate,
-    convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
-    amounts: Vec<i64>,
-}
-
-impl<'a> SizeCutSample<'a> {
-    /// An empty sample for learning as `settings` say.
-    pub fn new(
-        settings: &PeriodRateSettings,
-        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
-    ) -> Self {
-        let learned_at = settings.learned_at;
-        let calendar = &settings.calendar;
-        SizeCutSample {
-            learned_at,
-            from: calendar.day_of(learned_at - Duration::days(i64::from(settings.window_days))),
-            today: calendar.day_of(learned_at),
-            convert,
-            amounts: Vec::new(),
-        }
-    }
-
-    /// Counts `deal` in if, as of L, it was closed with a booking date in the window.
-    pub fn add(&mut self, deal: &DealTimeline) {
-        let Some(state) =
-            deal_history::as_of(&deal.current, deal.created_at, &deal.rows, self.learned_at)
-        else {
-            return;
-        };
-        let Some(booked) = state.close_date else {
-            return;
-        };
-        if state.status == DealStatus::Open || !(self.from..self.today).contains(&booked) {
-            return;
-        }
-        if let Some(amount) = state.money().and_then(self.convert).filter(|a| *a > 0) {
-            self.amounts.push(amount);
-        }
-    }
-
-    /// The two cuts; `None` when no deal counted.
-    pub fn cuts(mut self) -> Option<[i64; 2]> {
-        if self.amounts.is_empty() {
-            return None;
-        }
-        self.amounts.sort_unstable();
-        let n = self.amounts.len();
-        let rank = |thirds: usize| self.amounts[(thirds * n).div_ceil(3) - 1];
-        Some([rank(1), rank(2)])
-    }
-}
 
 /// An observation instant tau with its period P(tau).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,7 +57,9 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
 
 /// Converts amounts, remembering the last one: a deal's amount rarely changes between instants.
 pub(super) struct Converter<'a> {
-    pub(super) convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+    pub(super) convert: &'a Convert<'a>,
+    /// The size bands' currency, every amount is compared in.
+    pub(super) into: Currency,
     pub(super) last: Option<(Money, Option<i64>)>,
 }
 
@@ -125,7 +69,7 @@ impl Converter<'_> {
         match self.last {
             Some((seen, converted)) if seen == money => converted,
             _ => {
-                let converted = (self.convert)(money);
+                let converted = (self.convert)(money, self.into);
                 self.last = Some((money, converted));
                 converted
             }
@@ -246,7 +190,7 @@ pub(super) fn learn_with(
     settings: &PeriodRateSettings,
     deals: &[DealTimeline],
     stage_rates: &HashMap<String, f64>,
-    convert: &(dyn Fn(Money) -> Option<i64> + Sync),
+    convert: &Convert<'_>,
     observe_deal: ObserveDeal,
 ) -> PeriodRateTable {
     let mut sample = SizeCutSample::new(settings, convert);
@@ -266,19 +210,19 @@ pub struct PeriodRateLearning<'a> {
 }
 
 impl<'a> PeriodRateLearning<'a> {
-    /// A learning as `settings` say, with the size bands `cuts`.
+    /// A learning as `settings` say, with the size bands `bands`.
     pub fn new(
         settings: &'a PeriodRateSettings,
-        cuts: Option<[i64; 2]>,
-        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+        bands: SizeBands,
+        convert: &'a Convert<'a>,
     ) -> Self {
-        Self::with(settings, cuts, convert, sweep_deal)
+        Self::with(settings, bands, convert, sweep_deal)
     }
 
     pub(super) fn with(
         settings: &'a PeriodRateSettings,
-        cuts: Option<[i64; 2]>,
-        convert: &'a (dyn Fn(Money) -> Option<i64> + Sync),
+        bands: SizeBands,
+        convert: &'a Convert<'a>,
         observe_deal: ObserveDeal,
     ) -> Self {
         PeriodRateLearning {
@@ -287,11 +231,12 @@ impl<'a> PeriodRateLearning<'a> {
                 instants: observation_instants(settings),
                 converter: Converter {
                     convert,
+                    into: bands.currency,
                     last: None,
                 },
                 stages: StageIndex::default(),
             },
-            tallies: Tallies::new(cuts),
+            tallies: Tallies::new(bands),
             observations: Vec::new(),
             observe_deal,
         }
@@ -404,7 +349,7 @@ type PeriodCell = (NaiveDate, usize, u8, u8, u8);
 
 /// The tallies of every cell, and the sums behind the in-period share.
 struct Tallies {
-    cuts: Option<[i64; 2]>,
+    bands: SizeBands,
     stages: Vec<StageTally>,
     outcome_sum: f64,
     won_share_sum: f64,
@@ -416,9 +361,9 @@ struct Tallies {
 }
 
 impl Tallies {
-    fn new(cuts: Option<[i64; 2]>) -> Self {
+    fn new(bands: SizeBands) -> Self {
         Tallies {
-            cuts,
+            bands,
             stages: Vec::new(),
             outcome_sum: 0.0,
             won_share_sum: 0.0,
@@ -435,7 +380,7 @@ impl Tallies {
                 self.stages.resize(seen.stage + 1, StageTally::default());
             }
             let bucket = usize::from(horizon_bucket(seen.horizon_days));
-            let band = usize::from(size_band(self.cuts, seen.amount)) + 1;
+            let band = usize::from(size_band(self.bands.cuts, seen.amount)) + 1;
             let pushes = usize::from(push_segment(seen.pushes)) + 1;
             for (band, pushes) in [(0, 0), (band, 0), (band, pushes)] {
                 let tally = &mut self.stages[seen.stage][bucket][band][pushes];
@@ -489,7 +434,8 @@ impl Tallies {
             learned_at: settings.learned_at,
             window_days: settings.window_days,
             prior_weight: settings.prior_weight,
-            size_cuts: self.cuts,
+            size_cuts: self.bands.cuts,
+            size_currency: self.bands.currency,
             in_period_share,
             stage_rates: stage_rates
                 .iter()

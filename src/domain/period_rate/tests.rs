@@ -3,14 +3,16 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 use chrono::{Duration, TimeZone};
 use proptest::prelude::*;
+use uuid::Uuid;
 
 use super::learn::{
     Converter, Learner, Observation, StageIndex, booking_at, observation_instants, observe,
 };
 use super::*;
 use crate::domain::deal::{DealStatus, ForecastCategory};
-use crate::domain::deal_history::{as_of, changes, pushes};
+use crate::domain::deal_history::{FieldValue, as_of, changes, pushes};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 use crate::domain::money::Currency;
 use crate::domain::period::FiscalCalendar;
 use crate::domain::winrate::wilson;
@@ -19,8 +21,9 @@ fn usd() -> Currency {
     Currency::parse("USD").unwrap()
 }
 
-fn to_usd(money: Money) -> Option<i64> {
-    (money.currency == usd()).then_some(money.minor)
+/// A converter with no exchange rate: only an amount already in the currency converts.
+fn no_rates(money: Money, into: Currency) -> Option<i64> {
+    (money.currency == into).then_some(money.minor)
 }
 
 fn day(m: u32, d: u32) -> NaiveDate {
@@ -77,7 +80,7 @@ fn timeline(
     first: DealState,
     later: &[(DateTime<Utc>, DealState)],
 ) -> DealTimeline {
-    let deal_id = Uuid::from_u128(id);
+    let deal_id = DealId(Uuid::from_u128(id));
     let mut rows = Vec::new();
     let mut current = first;
     for (when, next) in later {
@@ -102,7 +105,7 @@ fn learn(
     rates: &[(&str, f64)],
 ) -> PeriodRateTable {
     let rates = rates.iter().map(|(s, r)| (s.to_string(), *r)).collect();
-    PeriodRateTable::learn(settings, deals, &rates, &to_usd)
+    PeriodRateTable::learn(settings, deals, &rates, &no_rates)
 }
 
 fn key(bucket: u8, band: Option<u8>, pushes: Option<u8>) -> CellKey {
@@ -128,14 +131,18 @@ fn total_observations(table: &PeriodRateTable) -> u64 {
 /// Open in `propose` for 100.00 closing 25 June, created 1 June, won 22 June for `booked`.
 /// Learning on 1 August sees it on 20 June (10 days left) and 13 and 6 June (17 and 24).
 fn won_in_june_for(booked: i64) -> PeriodRateTable {
+    learn(&months_at(at(8, 1)), &[won_in_june(1, booked)], &[])
+}
+
+/// The deal of [`won_in_june_for`].
+fn won_in_june(id: u128, booked: i64) -> DealTimeline {
     let first = open("propose", 100_00, day(6, 25));
-    let deal = timeline(
-        1,
+    timeline(
+        id,
         at(6, 1),
         first.clone(),
         &[(at(6, 22), won(&first, booked, day(6, 22)))],
-    );
-    learn(&months_at(at(8, 1)), &[deal], &[])
+    )
 }
 
 #[test]
@@ -303,8 +310,13 @@ fn the_period_of_an_instant_is_read_in_the_orgs_zone() {
 fn an_amount_that_cannot_be_converted_is_not_observed() {
     let mut first = open("a", 100_00, day(6, 30));
     first.currency = Currency::parse("EUR");
-    let deal = timeline(1, at(6, 1), first, &[]);
-    let table = learn(&months_at(at(8, 1)), &[deal], &[]);
+    let deals = [
+        timeline(1, at(6, 1), first, &[]),
+        closed_deal(2, 10_00, true, at(2, 1)),
+        closed_deal(3, 20_00, false, at(3, 1)),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[]);
+    assert_eq!(table.size_currency, usd());
     assert!(table.cells.is_empty());
 }
 
@@ -508,6 +520,77 @@ fn size_bands_are_terciles_of_the_deals_closed_in_the_window() {
     assert_eq!(bands, [0, 0, 1, 1, 2]);
 }
 
+/// `deal` with every amount in `currency`.
+fn in_currency(mut deal: DealTimeline, currency: Currency) -> DealTimeline {
+    deal.current.currency = Some(currency);
+    for row in &mut deal.rows {
+        for value in [&mut row.old, &mut row.new] {
+            if let Some(FieldValue::Currency(c)) = value {
+                *c = currency;
+            }
+        }
+    }
+    deal
+}
+
+#[test]
+fn a_pipeline_in_euros_is_learned_without_any_exchange_rate() {
+    let eur = Currency::EUR;
+    let deals = [
+        in_currency(closed_deal(1, 10_00, true, at(2, 1)), eur),
+        in_currency(closed_deal(2, 60_00, false, at(3, 1)), eur),
+        in_currency(closed_deal(3, 30_00, true, at(4, 1)), eur),
+        in_currency(won_in_june(4, 100_00), eur),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[("propose", 0.5)]);
+    assert_eq!(table.size_currency, eur);
+    assert_eq!(table.size_cuts, Some([30_00, 60_00]));
+    // The June deal, seen on 6, 13 and 20 June, won in its period.
+    assert_eq!(total_observations(&table), 3);
+    assert_eq!(cell(&table, "propose", key(1, None, None)).outcome_sum, 1.0);
+}
+
+#[test]
+fn size_bands_are_in_the_currency_most_closed_deals_are_in() {
+    let deals = [
+        closed_deal(1, 10_00, true, at(2, 1)),
+        in_currency(closed_deal(2, 60_00, false, at(3, 1)), Currency::EUR),
+        in_currency(closed_deal(3, 30_00, true, at(4, 1)), Currency::EUR),
+    ];
+    let table = learn(&months_at(at(8, 1)), &deals, &[]);
+    assert_eq!(table.size_currency, Currency::EUR);
+    // The dollar deal has no rate into euros: left out of the cuts.
+    assert_eq!(table.size_cuts, Some([30_00, 60_00]));
+    let eur = |minor| {
+        Some(Money {
+            minor,
+            currency: Currency::EUR,
+        })
+    };
+    let usd = Some(Money {
+        minor: 1,
+        currency: usd(),
+    });
+    assert_eq!(table.band_of(eur(30_01), &no_rates), Some(1));
+    assert_eq!(table.band_of(usd, &no_rates), None);
+    assert_eq!(table.band_of(None, &no_rates), Some(0));
+}
+
+#[test]
+fn with_no_closed_deals_the_bands_are_in_the_currency_most_deals_are_in() {
+    let deal = |id| {
+        in_currency(
+            timeline(id, at(6, 1), open("a", 100_00, day(6, 30)), &[]),
+            Currency::GBP,
+        )
+    };
+    let table = learn(&months_at(at(8, 1)), &[deal(1), deal(2)], &[]);
+    assert_eq!(table.size_currency, Currency::GBP);
+    assert_eq!(table.size_cuts, None);
+    // Each seen open on 6, 13, 20 and 27 June.
+    assert_eq!(total_observations(&table), 8);
+}
+
 #[test]
 fn with_no_closed_deals_there_is_one_size_band() {
     let deal = timeline(1, at(6, 1), open("a", 100_00, day(6, 30)), &[]);
@@ -571,238 +654,4 @@ fn cells_are_listed_by_stage_bucket_band_and_pushes() {
     assert_eq!(listed[0], ("a", key(1, None, None)));
 }
 
-/// The reference: the deal rebuilt with `as_of` at L and at every instant, pushes counted
-/// afresh each time.
-fn rebuilt_at_every_instant(
-    learner: &mut Learner<'_>,
-    deal: &DealTimeline,
-    out: &mut Vec<Observation>,
-) {
-    let settings = *learner.settings;
-    let rebuild = |at| as_of(&deal.current, deal.created_at, &deal.rows, at);
-    let Some(at_learning) = rebuild(settings.learned_at) else {
-        return;
-    };
-    let Some(booking) = booking_at(&at_learning, &mut learner.converter) else {
-        return;
-    };
-    let period_end = |day| PeriodKind::Month.last_day(&settings.calendar, day);
-    for instant in &learner.instants {
-        let Some(state) = rebuild(instant.at) else {
-            continue;
-        };
-        let pushed = pushes(&deal.rows, None, instant.at, period_end);
-        let seen = observe(
-            &state,
-            pushed,
-            booking,
-            instant,
-            &mut learner.converter,
-            &mut learner.stages,
-        );
-        out.extend(seen);
-    }
-}
-
-fn arb_state() -> impl Strategy<Value = DealState> {
-    (
-        prop::sample::select(vec!["a", "b", "c"]),
-        prop::sample::select(vec![
-            DealStatus::Open,
-            DealStatus::Open,
-            DealStatus::Open,
-            DealStatus::Won,
-            DealStatus::Lost,
-        ]),
-        prop::option::weighted(0.9, 1i64..1_000),
-        prop::sample::select(vec!["USD", "USD", "USD", "EUR"]),
-        prop::option::weighted(0.95, 0i64..240),
-    )
-        .prop_map(|(stage, status, amount, currency, close)| DealState {
-            owner_id: UserId(Uuid::nil()),
-            stage_id: stage.into(),
-            status,
-            amount,
-            currency: Currency::parse(currency),
-            close_date: close.map(|d| day(1, 1) - Duration::days(30) + Duration::days(d)),
-            category: ForecastCategory::Pipeline,
-        })
-}
-
-/// Hours from 2025-10-01 00:00 UTC.
-fn hour(h: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 10, 1, 0, 0, 0).unwrap() + Duration::hours(h)
-}
-
-/// Creation hour, first state, then each later state after a gap in hours.
-type RawTimeline = (i64, DealState, Vec<(i64, DealState)>);
-
-/// A deal created at an hour, then changing to each state after some hours.
-fn arb_timeline() -> impl Strategy<Value = RawTimeline> {
-    (
-        0i64..240 * 24,
-        arb_state(),
-        prop::collection::vec((1i64..40 * 24, arb_state()), 0..8),
-    )
-}
-
-/// The timelines, with each deal's states at or before `cut` only (and deals created by
-/// then) when a cut is given.
-fn build(raw: &[RawTimeline], cut: Option<DateTime<Utc>>) -> Vec<DealTimeline> {
-    raw.iter()
-        .enumerate()
-        .filter(|(_, (created, _, _))| cut.is_none_or(|cut| hour(*created) <= cut))
-        .map(|(i, (created, first, later))| {
-            let mut when = *created;
-            let stamped: Vec<(DateTime<Utc>, DealState)> = later
-                .iter()
-                .map(|(gap, state)| {
-                    when += gap;
-                    (hour(when), state.clone())
-                })
-                .filter(|(at, _)| cut.is_none_or(|cut| *at <= cut))
-                .collect();
-            timeline(i as u128, hour(*created), first.clone(), &stamped)
-        })
-        .collect()
-}
-
-fn arb_settings() -> impl Strategy<Value = PeriodRateSettings> {
-    (
-        0i64..90 * 24,
-        prop::bool::ANY,
-        1u32..=12,
-        prop::sample::select(vec!["UTC", "America/Los_Angeles", "Asia/Tokyo"]),
-        prop::sample::select(vec![365u32, 120]),
-    )
-        .prop_map(|(h, monthly, start, zone, window_days)| {
-            let calendar = OrgCalendar::new(
-                FiscalCalendar::starting_in(start).unwrap(),
-                OrgCalendar::parse_zone(zone).unwrap(),
-            );
-            let kind = if monthly {
-                PeriodKind::Month
-            } else {
-                PeriodKind::Quarter
-            };
-            PeriodRateSettings {
-                window_days,
-                ..PeriodRateSettings::new(hour(210 * 24 + h), calendar, kind)
-            }
-        })
-}
-
-fn arb_rates() -> impl Strategy<Value = HashMap<String, f64>> {
-    prop::collection::hash_map(
-        prop::sample::select(vec!["a".to_string(), "b".into(), "c".into()]),
-        -0.5f64..1.5,
-        0..3,
-    )
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
-
-    /// The backward sweep sees exactly what rebuilding each deal at every instant sees.
-    #[test]
-    fn the_sweep_equals_a_rebuild_at_every_instant(
-        raw in prop::collection::vec(arb_timeline(), 1..10),
-        settings in arb_settings(),
-        rates in arb_rates(),
-    ) {
-        let deals = build(&raw, None);
-        let learner = || Learner {
-            settings: &settings,
-            instants: observation_instants(&settings),
-            converter: Converter { convert: &to_usd, last: None },
-            stages: StageIndex::default(),
-        };
-        let mut learners = [learner(), learner()];
-        for deal in &deals {
-            let (mut swept, mut rebuilt) = (Vec::new(), Vec::new());
-            sweep_deal(&mut learners[0], deal, &mut swept);
-            rebuilt_at_every_instant(&mut learners[1], deal, &mut rebuilt);
-            prop_assert_eq!(swept, rebuilt);
-        }
-        let table = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
-        let reference = learn_with(&settings, &deals, &rates, &to_usd, rebuilt_at_every_instant);
-        prop_assert_eq!(table, reference);
-    }
-
-    /// Learning deal by deal in any order (a large pipeline is read a page at a time) gives the
-    /// table learning them at once does, up to the order of float sums.
-    #[test]
-    fn learning_deal_by_deal_in_any_order_gives_the_same_table(
-        raw in prop::collection::vec(arb_timeline(), 1..10),
-        settings in arb_settings(),
-        rates in arb_rates(),
-    ) {
-        let deals = build(&raw, None);
-        let at_once = PeriodRateTable::learn(&settings, &deals, &rates, &to_usd);
-        let mut sample = SizeCutSample::new(&settings, &to_usd);
-        deals.iter().rev().for_each(|deal| sample.add(deal));
-        let mut learning = PeriodRateLearning::new(&settings, sample.cuts(), &to_usd);
-        deals.iter().rev().for_each(|deal| learning.add(deal));
-        let streamed = learning.finish(&rates);
-        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
-        prop_assert_eq!(streamed.size_cuts, at_once.size_cuts);
-        prop_assert!(close(streamed.in_period_share, at_once.in_period_share));
-        let cells: Vec<_> = streamed.cells().zip(at_once.cells()).collect();
-        prop_assert_eq!(cells.len(), at_once.cells().count());
-        for ((stage, key, s), (at_stage, at_key, a)) in cells {
-            prop_assert_eq!((stage, key), (at_stage, at_key));
-            prop_assert_eq!((s.observations, s.deals), (a.observations, a.deals));
-            prop_assert_eq!((s.won_in_period, s.deals_won_in_period), (a.won_in_period, a.deals_won_in_period));
-            prop_assert!(close(s.outcome_sum, a.outcome_sum) && close(s.q, a.q));
-        }
-        prop_assert_eq!(streamed.periods.len(), at_once.periods.len());
-        for (s, a) in streamed.periods.iter().zip(&at_once.periods) {
-            prop_assert_eq!(s.first_day, a.first_day);
-            prop_assert!(close(s.booked, a.booked) && close(s.expected, a.expected));
-        }
-    }
-
-    /// Whatever happens after L, the table is what the history known at L gives.
-    #[test]
-    fn changes_after_the_learning_instant_leave_the_table_identical(
-        raw in prop::collection::vec(arb_timeline(), 1..10),
-        settings in arb_settings(),
-        rates in arb_rates(),
-    ) {
-        let full = build(&raw, None);
-        let known = build(&raw, Some(settings.learned_at));
-        prop_assert_eq!(
-            PeriodRateTable::learn(&settings, &full, &rates, &to_usd),
-            PeriodRateTable::learn(&settings, &known, &rates, &to_usd)
-        );
-    }
-
-    /// Every q, prior and share is in [0, 1], and a top cell's q lies between its raw rate
-    /// and its prior.
-    #[test]
-    fn q_stays_between_zero_and_one(
-        raw in prop::collection::vec(arb_timeline(), 1..10),
-        settings in arb_settings(),
-        rates in arb_rates(),
-        lookups in prop::collection::vec(
-            (prop::sample::select(vec!["a", "b", "c", "d"]), -5i64..100, -10i64..2_000, 0u32..4),
-            1..20,
-        ),
-    ) {
-        let table = PeriodRateTable::learn(&settings, &build(&raw, None), &rates, &to_usd);
-        let unit = 0.0..=1.0;
-        prop_assert!(unit.contains(&table.in_period_share));
-        for (_, key, cell) in table.cells() {
-            prop_assert!(unit.contains(&cell.q) && unit.contains(&cell.prior));
-            prop_assert!(unit.contains(&cell.raw) && unit.contains(&cell.in_period_win_share));
-            prop_assert!(cell.deals <= cell.observations && cell.deals_won_in_period <= cell.deals);
-            if key.size_band.is_none() {
-                let (low, high) = (cell.raw.min(cell.prior), cell.raw.max(cell.prior));
-                prop_assert!(low - 1e-12 <= cell.q && cell.q <= high + 1e-12);
-            }
-        }
-        for (stage, horizon, amount, pushes) in lookups {
-            prop_assert!(unit.contains(&table.q(stage, horizon, amount, pushes)));
-        }
-    }
-}
+mod properties;

@@ -20,6 +20,7 @@ use crate::domain::deal::{
 };
 use crate::domain::deal_history::{FieldHistoryEntry, FieldValue, TrackedField};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 use crate::domain::money::Money;
 use crate::proto::{self as pb};
 
@@ -413,7 +414,7 @@ pub(super) fn cursor_key(d: &Deal, order: DealOrder, descending: bool) -> String
 
 pub(super) fn parse_cursor(key: &str) -> Option<DealCursor> {
     let parts: Vec<&str> = key.split('|').collect();
-    let id = Uuid::parse_str(parts.last()?).ok()?;
+    let id = DealId(Uuid::parse_str(parts.last()?).ok()?);
     Some(match (parts.first()?, parts.len()) {
         (&"c", 2) => DealCursor::CreateTime(id),
         (&"u", 3) => {
@@ -425,6 +426,6 @@ pub(super) fn parse_cursor(key: &str) -> Option<DealCursor> {
     })
 }
 
-pub(super) fn deal_id(field: &str, name: &str) -> Result<Uuid, Status> {
-    parse_name(field, "deals", name).map_err(invalid)
+pub(super) fn deal_id(field: &str, name: &str) -> Result<DealId, Status> {
+    parse_name::<DealId>(field, name).map_err(invalid)
 }

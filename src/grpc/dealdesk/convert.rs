@@ -20,6 +20,7 @@ use crate::domain::approval::{
 use crate::domain::approval_request::{
     ApprovalRequest, Delegation, Metrics, RequestState, Seat, StepState, Turnaround,
 };
+use crate::domain::ids::ApprovalRequestId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::Segment;
 use crate::proto::{self as pb};
@@ -451,7 +452,10 @@ pub(super) fn terms_from(
 }
 
 /// `approvalRequests/{id}/steps/{n}` as (id, 0-based index).
-pub(super) fn parse_step_name(field: &str, name: &str) -> Result<(Uuid, usize), Violations> {
+pub(super) fn parse_step_name(
+    field: &str,
+    name: &str,
+) -> Result<(ApprovalRequestId, usize), Violations> {
     let bad = || {
         Violations::one(
             field,
@@ -459,7 +463,7 @@ pub(super) fn parse_step_name(field: &str, name: &str) -> Result<(Uuid, usize), 
         )
     };
     let (request, n) = name.rsplit_once("/steps/").ok_or_else(bad)?;
-    let id = parse_name(field, "approvalRequests", request).map_err(|_| bad())?;
+    let id = parse_name::<ApprovalRequestId>(field, request).map_err(|_| bad())?;
     let n: usize = n.parse().map_err(|_| bad())?;
     if n == 0 || n > 1000 {
         return Err(bad());
@@ -468,11 +472,13 @@ pub(super) fn parse_step_name(field: &str, name: &str) -> Result<(Uuid, usize), 
 }
 
 /// A page cursor of newest-first lists: `{created micros}:{uuid}`.
-pub(super) fn cursor_key(at: DateTime<Utc>, id: Uuid) -> String {
+pub(super) fn cursor_key(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
     format!("{}:{id}", at.timestamp_micros())
 }
 
-pub(super) fn parse_cursor(paging: &Paging) -> Result<Option<(DateTime<Utc>, Uuid)>, Status> {
+pub(super) fn parse_cursor<I: From<Uuid>>(
+    paging: &Paging,
+) -> Result<Option<(DateTime<Utc>, I)>, Status> {
     let bad = || {
         invalid(Violations::one(
             "page_token",
@@ -489,7 +495,7 @@ pub(super) fn parse_cursor(paging: &Paging) -> Result<Option<(DateTime<Utc>, Uui
                 .ok()
                 .and_then(DateTime::from_timestamp_micros)
                 .ok_or_else(bad)?;
-            Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+            Ok((at, Uuid::parse_str(id).map_err(|_| bad())?.into()))
         })
         .transpose()
 }

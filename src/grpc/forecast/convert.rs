@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use tonic::Status;
-use uuid::Uuid;
 
 use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
@@ -15,6 +14,7 @@ use crate::domain::calendar::PeriodKind;
 use crate::domain::call::{CallEvent, CallEventKind, Level, parse_amounts};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
@@ -83,6 +83,7 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
         window_days: i32::try_from(t.window_days).unwrap_or(i32::MAX),
         prior_weight: i32::try_from(t.prior_weight).unwrap_or(i32::MAX),
         size_cuts: t.size_cuts.map(Vec::from).unwrap_or_default(),
+        size_currency_code: t.size_currency.to_string(),
         in_period_share: t.in_period_share,
         cells: t
             .cells()
@@ -117,7 +118,10 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
 }
 
 /// Parses `pipelines/{uuid}/winRateSnapshots/{version}`.
-pub(super) fn parse_snapshot_name(field: &str, name: &str) -> Result<(Uuid, i64), Violations> {
+pub(super) fn parse_snapshot_name(
+    field: &str,
+    name: &str,
+) -> Result<(PipelineId, i64), Violations> {
     let bad = || {
         Violations::one(
             field,
@@ -125,7 +129,7 @@ pub(super) fn parse_snapshot_name(field: &str, name: &str) -> Result<(Uuid, i64)
         )
     };
     let (pipeline, version) = name.split_once("/winRateSnapshots/").ok_or_else(bad)?;
-    let pipeline = parse_name(field, "pipelines", pipeline).map_err(|_| bad())?;
+    let pipeline = parse_name::<PipelineId>(field, pipeline).map_err(|_| bad())?;
     let version = version
         .parse::<i64>()
         .ok()
@@ -298,8 +302,8 @@ pub(super) fn parse_scope(scope: &str, v: &mut Violations) -> Option<Scope> {
     if scope == "org" {
         return Some(Scope::Org);
     }
-    match parse_name("scope", "users", scope) {
-        Ok(id) => Some(Scope::Subtree(UserId(id))),
+    match parse_name::<UserId>("scope", scope) {
+        Ok(id) => Some(Scope::Subtree(id)),
         Err(_) => {
             v.add("scope", "must be `org` or a user like users/<uuid>");
             None

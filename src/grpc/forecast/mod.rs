@@ -25,6 +25,7 @@ use crate::app::roles::{
 use crate::app::win_rates::WinRateRequest;
 use crate::domain::Violations;
 use crate::domain::directory::UserId;
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::period::Period;
 use crate::proto::{self as pb, forecast_service_server::ForecastService};
@@ -53,7 +54,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         require_rate_setter(&principal)?;
         let req = request.into_inner();
         let mut v = Violations::new();
-        let pipeline = parse_name("pipeline", "pipelines", &req.pipeline)
+        let pipeline = parse_name::<PipelineId>("pipeline", &req.pipeline)
             .map_err(|e| v.extend(e))
             .ok();
         let window_start = date_from("window_start_date", req.window_start_date.as_ref(), &mut v);
@@ -116,7 +117,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
     ) -> Result<Response<pb::ListWinRateSnapshotsResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let pipeline = parse_name("parent", "pipelines", &req.parent).map_err(invalid)?;
+        let pipeline = parse_name::<PipelineId>("parent", &req.parent).map_err(invalid)?;
         let paging = Paging::parse(
             req.page_size,
             &req.page_token,
@@ -260,10 +261,10 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let principal = authenticate(&self.app, &request).await?;
         require_call_adjuster(&principal)?;
         let req = request.into_inner();
-        let subject = parse_name("user", "users", &req.user).map_err(invalid);
+        let subject = parse_name::<UserId>("user", &req.user).map_err(invalid);
         let inputs = call_inputs(&req.period, req.commit.as_ref(), req.best_case.as_ref());
         let (subject, (period, amounts)) = match (subject, inputs) {
-            (Ok(s), Ok(i)) => (UserId(s), i),
+            (Ok(s), Ok(i)) => (s, i),
             (Err(e), _) | (_, Err(e)) => return Err(e),
         };
         let event = self
@@ -283,7 +284,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
-        let deal = parse_name("deal", "deals", &req.deal)
+        let deal = parse_name::<DealId>("deal", &req.deal)
             .map_err(|e| v.extend(e))
             .ok();
         let (Some(period), Some(deal), true) = (period, deal, v.is_empty()) else {
@@ -305,7 +306,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         let req = request.into_inner();
         let mut v = Violations::new();
         let period = Period::parse(&req.period).map_err(|e| v.extend(e)).ok();
-        let subject = parse_name("user", "users", &req.user)
+        let subject = parse_name::<UserId>("user", &req.user)
             .map_err(|e| v.extend(e))
             .ok();
         let as_of = match req.as_of_time {
@@ -326,7 +327,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
         };
         let view = self
             .app
-            .get_call(&principal, period, UserId(subject), as_of)
+            .get_call(&principal, period, subject, as_of)
             .await?;
         Ok(Response::new(pb::ForecastCall {
             period: period.to_string(),

@@ -46,7 +46,7 @@ impl<'a> Owners<'a> {
                 .collect(),
             by_name: ctx.users.iter().fold(HashMap::new(), |mut names, u| {
                 names
-                    .entry(u.profile.display_name.trim().to_lowercase())
+                    .entry(u.profile.display_name.as_str().trim().to_lowercase())
                     .or_insert_with(Vec::new)
                     .push(u);
                 names

@@ -14,7 +14,7 @@ pub(crate) fn t(text: &str) -> DateTime<Utc> {
 
 pub(crate) fn smb() -> Pipeline {
     Pipeline {
-        id: Uuid::now_v7(),
+        id: crate::domain::ids::PipelineId::generate(),
         spec: templates::smb(),
         created_at: t("2025-01-01"),
         updated_at: t("2025-01-01"),
@@ -26,7 +26,7 @@ pub(crate) fn user(email: &str, role: Role) -> User {
     User {
         id: UserId::generate(),
         profile: UserProfile {
-            display_name: email.into(),
+            display_name: email.to_string().try_into().unwrap(),
             email: email.into(),
             role,
             manager_id: None,

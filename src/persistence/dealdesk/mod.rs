@@ -17,7 +17,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use uuid::Uuid;
 
 use super::codec::uuid;
 use super::codec::{decode_role, encode_segment};
@@ -33,6 +32,7 @@ use crate::app::{AppError, AppResult};
 use crate::domain::approval::PolicyVersion;
 use crate::domain::approval_request::{ApprovalRequest, Delegation, RequestState};
 use crate::domain::directory::{Role, UserId};
+use crate::domain::ids::{ApprovalRequestId, DealId, DelegationId};
 use crate::domain::pipeline::Segment;
 
 impl DealDeskStore for SqlStore {
@@ -160,7 +160,10 @@ impl DealDeskStore for SqlStore {
         txn.commit().await.map_err(storage)
     }
 
-    async fn get_request(&self, id: Uuid) -> AppResult<Option<(ApprovalRequest, i64)>> {
+    async fn get_request(
+        &self,
+        id: ApprovalRequestId,
+    ) -> AppResult<Option<(ApprovalRequest, i64)>> {
         let row = approval_request::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await
@@ -193,7 +196,7 @@ impl DealDeskStore for SqlStore {
     async fn list_requests(
         &self,
         filter: RequestFilter,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, ApprovalRequestId)>,
         limit: u64,
     ) -> AppResult<Vec<ApprovalRequest>> {
         use approval_request::Column as C;
@@ -240,7 +243,11 @@ impl DealDeskStore for SqlStore {
             .map_err(storage)
     }
 
-    async fn overdue_requests(&self, now: DateTime<Utc>, limit: u64) -> AppResult<Vec<Uuid>> {
+    async fn overdue_requests(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> AppResult<Vec<ApprovalRequestId>> {
         use approval_request::Column as C;
         let rows = approval_request::Entity::find()
             .select_only()
@@ -277,7 +284,7 @@ impl DealDeskStore for SqlStore {
             .map_err(storage)
     }
 
-    async fn deal_approvals(&self, deal: Uuid) -> AppResult<(bool, Option<u32>)> {
+    async fn deal_approvals(&self, deal: DealId) -> AppResult<(bool, Option<u32>)> {
         use approval_request::Column as C;
         let rows: Vec<(String, i32)> = approval_request::Entity::find()
             .select_only()
@@ -346,7 +353,7 @@ impl DealDeskStore for SqlStore {
     async fn list_delegations(
         &self,
         user: Option<UserId>,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        after: Option<(DateTime<Utc>, DelegationId)>,
         limit: u64,
     ) -> AppResult<Vec<Delegation>> {
         use delegation::Column as C;

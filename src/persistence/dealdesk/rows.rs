@@ -6,7 +6,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
 };
-use uuid::Uuid;
 
 use crate::app::AppError;
 use crate::app::names::request_name;
@@ -142,7 +141,7 @@ pub(super) fn request_row(
 pub(super) fn before(
     created: impl ColumnTrait,
     id: impl ColumnTrait,
-    after: Option<(DateTime<Utc>, Uuid)>,
+    after: Option<(DateTime<Utc>, impl std::fmt::Display)>,
 ) -> Condition {
     match after {
         None => Condition::all(),

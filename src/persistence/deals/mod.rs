@@ -17,7 +17,6 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
-use uuid::Uuid;
 
 use super::codec::uuid;
 use super::codec::*;
@@ -33,6 +32,7 @@ use crate::app::{AppError, AppResult};
 use crate::domain::deal::{Deal, StageHistoryEntry};
 use crate::domain::deal_history::{self, FieldHistoryEntry};
 use crate::domain::directory::UserId;
+use crate::domain::ids::DealId;
 
 /// The sort key of an order, with its stand-in for missing values.
 fn sort_key(order: DealOrder, descending: bool) -> SimpleExpr {
@@ -95,7 +95,7 @@ impl DealStore for SqlStore {
         .inspect(|written| self.deal_events_committed(news, written))
     }
 
-    async fn get_deal(&self, id: Uuid) -> AppResult<Option<Deal>> {
+    async fn get_deal(&self, id: DealId) -> AppResult<Option<Deal>> {
         let row = deal::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await
@@ -106,7 +106,7 @@ impl DealStore for SqlStore {
             .pop())
     }
 
-    async fn get_deal_routing(&self, id: Uuid) -> AppResult<Option<DealRouting>> {
+    async fn get_deal_routing(&self, id: DealId) -> AppResult<Option<DealRouting>> {
         let cache = &self.caches.deal_routing;
         if let Some(routing) = cache.get(&id) {
             return Ok(Some(routing));
@@ -183,7 +183,7 @@ impl DealStore for SqlStore {
         }
         let key = sort_key(order, descending);
         if let Some(cursor) = after {
-            let (value, id): (SimpleExpr, Uuid) = match cursor {
+            let (value, id): (SimpleExpr, DealId) = match cursor {
                 DealCursor::CreateTime(id) => (Expr::val(id.to_string()), *id),
                 DealCursor::UpdateTime(at, id) => (Expr::val(*at), *id),
                 DealCursor::CloseDate(date, id) => (Expr::val(*date), *id),
@@ -335,7 +335,7 @@ impl DealStore for SqlStore {
 
     async fn list_field_history(
         &self,
-        deal: Uuid,
+        deal: DealId,
         after: Option<(DateTime<Utc>, i64)>,
         limit: u64,
     ) -> AppResult<Vec<FieldHistoryEntry>> {
@@ -346,7 +346,7 @@ impl DealStore for SqlStore {
 
     async fn list_stage_history(
         &self,
-        deal_id: Uuid,
+        deal_id: DealId,
         after: Option<i64>,
         limit: u64,
     ) -> AppResult<Vec<StageHistoryEntry>> {

@@ -6,13 +6,13 @@ use chrono::NaiveDate;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, TransactionTrait, Value,
 };
-use uuid::Uuid;
 
 use super::currency;
 use super::period_sql::{PUSHES, segmented};
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
 use crate::domain::directory::UserId;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{MAX_AMOUNT_MINOR, Money};
 use crate::persistence::codec::{decode_category, uuid};
 use crate::persistence::{SqlStore, storage};
@@ -187,7 +187,7 @@ impl SqlStore {
 
 pub(super) async fn win_rate_cohorts(
     store: &SqlStore,
-    pipeline: Uuid,
+    pipeline: PipelineId,
     from: NaiveDate,
     to: NaiveDate,
     split: CohortSplit,

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DbErr;
-use uuid::Uuid;
 
 use super::codec::corrupt;
 use super::{SqlStore, storage};
@@ -30,6 +29,7 @@ use crate::app::ports::{
 use crate::domain::call::CallEvent;
 use crate::domain::directory::{ReportingTree, UserId};
 use crate::domain::forecast::ForecastSnapshot;
+use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, ExchangeRate};
 use crate::domain::winrate::WinRateSnapshot;
 
@@ -40,7 +40,7 @@ fn currency(code: &str) -> Result<Currency, DbErr> {
 impl ForecastStore for SqlStore {
     async fn win_rate_cohorts(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         from: NaiveDate,
         to: NaiveDate,
         split: CohortSplit,
@@ -48,7 +48,7 @@ impl ForecastStore for SqlStore {
         aggregates::win_rate_cohorts(self, pipeline, from, to, split).await
     }
 
-    async fn latest_win_rate_version(&self, pipeline: Uuid) -> AppResult<Option<i64>> {
+    async fn latest_win_rate_version(&self, pipeline: PipelineId) -> AppResult<Option<i64>> {
         win_rates::latest_win_rate_version(self, pipeline).await
     }
 
@@ -63,7 +63,7 @@ impl ForecastStore for SqlStore {
 
     async fn get_win_rate_snapshot(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         version: i64,
     ) -> AppResult<Option<WinRateSnapshot>> {
         win_rates::get_win_rate_snapshot(self, pipeline, version).await
@@ -71,7 +71,7 @@ impl ForecastStore for SqlStore {
 
     async fn list_win_rate_snapshots(
         &self,
-        pipeline: Uuid,
+        pipeline: PipelineId,
         before: Option<i64>,
         limit: u64,
     ) -> AppResult<Vec<WinRateSnapshot>> {
@@ -171,11 +171,11 @@ impl ForecastStore for SqlStore {
 
     async fn deal_timelines(
         &self,
-        pipeline: Option<Uuid>,
+        pipeline: Option<PipelineId>,
         owners: Option<&[UserId]>,
         window: (DateTime<Utc>, DateTime<Utc>),
         page: Option<TimelinePage>,
-    ) -> AppResult<Vec<(Uuid, DealTimeline)>> {
+    ) -> AppResult<Vec<(PipelineId, DealTimeline)>> {
         super::field_history::timelines(&self.db, pipeline, owners, window, page)
             .await
             .map_err(storage)

@@ -5,12 +5,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use uuid::Uuid;
 
 use crate::app::names::snapshot_name;
 use crate::app::ports::{AuditEntry, Created, IdempotentWrite};
 use crate::app::{AppError, AppResult};
 use crate::domain::directory::UserId;
+use crate::domain::ids::PipelineId;
 use crate::domain::winrate::{Cohort, Rate, SegmentKind, SegmentRate, StageRate, WinRateSnapshot};
 use crate::persistence::codec::{corrupt, uuid};
 use crate::persistence::entities::{win_rate_entry, win_rate_snapshot};
@@ -137,7 +137,7 @@ async fn with_period_rates<C: ConnectionTrait>(
 
 pub(super) async fn latest_win_rate_version(
     store: &SqlStore,
-    pipeline: Uuid,
+    pipeline: PipelineId,
 ) -> AppResult<Option<i64>> {
     let row = win_rate_snapshot::Entity::find()
         .filter(win_rate_snapshot::Column::PipelineId.eq(pipeline.to_string()))
@@ -221,7 +221,7 @@ pub(super) async fn insert_win_rate_snapshot(
 
 pub(super) async fn get_win_rate_snapshot(
     store: &SqlStore,
-    pipeline: Uuid,
+    pipeline: PipelineId,
     version: i64,
 ) -> AppResult<Option<WinRateSnapshot>> {
     let row = win_rate_snapshot::Entity::find()
@@ -241,7 +241,7 @@ pub(super) async fn get_win_rate_snapshot(
 
 pub(super) async fn list_win_rate_snapshots(
     store: &SqlStore,
-    pipeline: Uuid,
+    pipeline: PipelineId,
     before: Option<i64>,
     limit: u64,
 ) -> AppResult<Vec<WinRateSnapshot>> {

@@ -9,6 +9,7 @@ use crate::domain::deal::{
     Bant, Deal, DealFields, DealStatus, ForecastCategory, StageHistoryEntry,
 };
 use crate::domain::deal_history::{DealState, Sighting};
+use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::Money;
 use crate::domain::pipeline::{Stage, StageKind};
 use crate::import::field_history;
@@ -226,7 +227,7 @@ impl<'a> DealPlanner<'a> {
 }
 
 /// The stage history row of an imported move: a fact of the source, by no actor, never gated.
-fn history_entry(pipeline_id: Uuid, deal_id: Uuid, m: &Move<'_>) -> StageHistoryEntry {
+fn history_entry(pipeline_id: PipelineId, deal_id: DealId, m: &Move<'_>) -> StageHistoryEntry {
     StageHistoryEntry {
         sequence: 0,
         deal_id,
@@ -253,11 +254,11 @@ fn status(stage: &Stage) -> DealStatus {
 
 /// A UUIDv7 of the deal's creation time, so imported deals list in the order the source
 /// created them, like deals created here.
-fn deal_id(created: DateTime<Utc>) -> Uuid {
+fn deal_id(created: DateTime<Utc>) -> DealId {
     let ts = uuid::Timestamp::from_unix(
         uuid::NoContext,
         created.timestamp().max(0) as u64,
         created.timestamp_subsec_nanos(),
     );
-    Uuid::new_v7(ts)
+    DealId(Uuid::new_v7(ts))
 }

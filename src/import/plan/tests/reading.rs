@@ -5,7 +5,7 @@ use super::*;
 
 fn display_named(name: &str, email: &str) -> User {
     let mut u = user(email, Role::Rep);
-    u.profile.display_name = name.into();
+    u.profile.display_name = name.to_string().try_into().unwrap();
     u
 }
 
