@@ -63,6 +63,11 @@ pub enum Command {
     /// Any bad row is listed (file:line: column: reason) and nothing is written (exit 1).
     /// Importing the same files again updates by the source's ids and duplicates nothing.
     Import(ImportArgs),
+    /// The command-line client of a running server (forecast, deals, approvals, pipelines,
+    /// winrates, calls): `--addr` and `--token` (or DEALDESK_ADDR and DEALDESK_TOKEN), tables
+    /// or `--json`.
+    #[command(flatten)]
+    Client(crate::cli::ClientCommand),
 }
 
 /// Options of `import`.

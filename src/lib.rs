@@ -32,12 +32,15 @@
 //! - [`overload`]: the limits on calls in flight, heavy reads per caller and per process, and
 //!   the per-call deadlines.
 //! - [`connection`]: the cap on open connections, the first-request deadline and keepalive.
+//! - [`cli`]: the command-line client for people (forecast, deals, approvals, pipelines, win
+//!   rates, calls) over the generated tonic clients: tables, or `--json` in the proto3 mapping.
 //! - [`config`]: settings from flags and environment variables, plain values only.
 //! - [`telemetry`]: logs (human or JSON).
 //! - [`startup`]: wiring the server together from the settings: store, services, health,
 //!   reflection, gRPC-Web, TLS, background tasks and shutdown.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod demo;

@@ -13,6 +13,10 @@ use dealdesk::{demo, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The client prints its own answer and error, without logs.
+    if let Command::Client(command) = &cli.command {
+        return dealdesk::cli::main(command).await;
+    }
     let log_format = cli.log_format;
     telemetry::init(log_format);
     match run(cli).await {
@@ -76,6 +80,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => import_command::run(&cli.database_url, args).await?,
         Command::BacktestDemo(args) => backtest_demo(args).await?,
         Command::Demo(args) => serve_demo(args).await?,
+        // Dispatched in `main`, before logging starts.
+        Command::Client(_) => {}
     }
     Ok(())
 }

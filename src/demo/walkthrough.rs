@@ -166,7 +166,8 @@ fn segment_key(segment: Segment) -> &'static str {
 }
 
 impl Walkthrough {
-    /// The env file: `export` lines for a POSIX shell, `addr` being where the demo serves.
+    /// The env file: `export` lines for a POSIX shell, `addr` (`host:port`) being where the
+    /// demo serves.
     pub fn env_file(&self, addr: &str) -> String {
         let mut out = format!(
             "# dealdesk demo, seed {}: `source` this file, then follow README's walkthroughs.\n\
@@ -183,7 +184,12 @@ impl Walkthrough {
             };
             out.push_str(&format!("export {name}='{value}'{note}\n"));
         };
-        export("DEALDESK_ADDR", addr, "where the demo serves");
+        let url = format!("http://{addr}");
+        export(
+            "DEALDESK_ADDR",
+            &url,
+            "where the demo serves (the client's --addr)",
+        );
         let (rep, rep_token) = &self.logins[self.rep];
         export("DEALDESK_TOKEN", rep_token, "the walkthrough rep's token");
         export(

@@ -15,6 +15,7 @@ mod backtest_demo;
 mod browser;
 mod calendar;
 mod calls;
+mod cli;
 mod cli_errors;
 mod connections;
 mod deal_events;
