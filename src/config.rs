@@ -275,9 +275,14 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, env = "DEALDESK_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// The SQLite file of the demo organisation (replaced at every start).
+    /// The SQLite file of the demo organisation (replaced at every start). The walkthrough's
+    /// variables are written beside it, named after it (`dealdesk-demo.env`).
     #[arg(long, default_value = "dealdesk-demo.db")]
     pub file: String,
+    /// Seeds the demo's book and, DEMO ONLY, its ids and tokens: the same seed gives the same
+    /// tokens, users, pipelines and deals at every start (anyone who knows it knows the tokens).
+    #[arg(long, env = "DEALDESK_DEMO_SEED", default_value_t = crate::demo::DEMO_SEED)]
+    pub seed: u64,
     /// The org's time zone and fiscal year.
     #[command(flatten)]
     pub calendar: CalendarArgs,

@@ -2,13 +2,24 @@
 //! the API (so they are validated and audited), as the CLI actor, with no running server.
 
 pub mod backtest_table;
+pub mod history;
+mod requests;
+pub mod snapshots;
+pub mod walkthrough;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::app::Principal;
 use crate::app::forecast::Scope;
+use crate::app::ids::{IdSource, SEEDED_ID_EPOCH_MS};
 use crate::app::ports::{AuditEntry, Created, Store};
 use crate::app::win_rates::WinRateRequest;
 use crate::app::{App, AppError, AppResult};
 use crate::domain::directory::{Role, User, UserDraft, UserId};
+use crate::domain::ids::DealId;
 use crate::domain::money::{Currency, ExchangeRate, Money};
 use crate::domain::pipeline::Pipeline;
 use crate::domain::templates;
@@ -70,7 +81,7 @@ async fn add_user<S: Store>(
     }
 }
 
-/// The demo book's seed: the same demo every time.
+/// The demo's default seed (`dealdesk demo --seed`): the same book, ids and tokens every time.
 pub const DEMO_SEED: u64 = 20_261_122;
 /// How many deals the demo holds.
 pub const DEMO_DEALS: usize = 3_000;
@@ -83,25 +94,78 @@ pub struct DemoLogin {
     pub secret: String,
 }
 
+/// What to seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSpec {
+    /// Seeds the generated book and, DEMO ONLY, every id and token secret the seeding makes.
+    pub seed: u64,
+    /// How many deals the book holds.
+    pub deals: usize,
+}
+
+impl Default for DemoSpec {
+    fn default() -> Self {
+        DemoSpec {
+            seed: DEMO_SEED,
+            deals: DEMO_DEALS,
+        }
+    }
+}
+
+/// The seeded demo.
+#[derive(Debug, Clone)]
+pub struct SeededDemo {
+    /// One login per person.
+    pub logins: Vec<DemoLogin>,
+    /// What README's walkthroughs use (written as the env file).
+    pub walkthrough: walkthrough::Walkthrough,
+}
+
+/// Seeds the demo organisation with the default [`DemoSpec`]: see [`seed_with`].
+pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
+    Ok(seed_with(app, DemoSpec::default()).await?.logins)
+}
+
 /// Seeds the demo organisation: a leader with two managers and four reps, deal desk, finance,
 /// legal and an admin, the three template pipelines, and a generated book of business (two years
 /// of deals and stage history owned by the reps), exchange rates into USD and a win-rate snapshot
-/// per pipeline learned from that history. Returns one login per person.
-pub async fn seed<S: Store>(app: &App<S>) -> AppResult<Vec<DemoLogin>> {
+/// per pipeline learned from that history. Returns one login per person and the walkthrough.
+///
+/// DEMO ONLY: the ids and token secrets it makes come from `spec.seed`
+/// ([`IdSource::demo_seeded`]), so the same seed into a fresh database gives the same tokens,
+/// users, pipelines and deals at every start, and anyone who knows the seed knows the tokens.
+/// The application given keeps its own source; only this seeding draws from the seed.
+pub async fn seed_with<S: Store>(app: &App<S>, spec: DemoSpec) -> AppResult<SeededDemo> {
+    let app = &app.clone().with_ids(IdSource::demo_seeded(spec.seed));
     let people = demo_people(app).await?;
     let pipelines = demo_pipelines(app).await?;
-    let book = demo_book(app, &pipelines, &people).await?;
+    let book = demo_book(app, &pipelines, &people, spec).await?;
+    history::history_events(app, &book).await?;
     demo_exchange_rates(app).await?;
     demo_win_rates(app, &pipelines).await?;
     demo_calls(app, &people).await?;
+    if let Some(admin) = people.iter().find(|u| u.profile.role == Role::Admin) {
+        let admin = Principal {
+            user: admin.clone(),
+        };
+        snapshots::past_quarter_snapshots(app, &admin).await?;
+    }
     demo_policies(app, &people).await?;
-    demo_requests(app, &people, &book.deals).await?;
+    let used = requests::demo_requests(app, spec.seed, &people, &book.deals).await?;
     let mut logins = Vec::with_capacity(people.len());
     for user in people {
-        let secret = app.issue_token_as(None, user.id, "demo").await?.secret;
+        let secret = app
+            .issue_token_as(None, user.id, "demo (derived from the demo seed)")
+            .await?
+            .secret;
         logins.push(DemoLogin { user, secret });
     }
-    Ok(logins)
+    let walkthrough =
+        walkthrough::find(app, spec.seed, &logins, &pipelines, &book.deals, &used).await?;
+    Ok(SeededDemo {
+        logins,
+        walkthrough,
+    })
 }
 
 /// The people: a leader with two managers and four reps, deal desk, finance, legal and an admin.
@@ -190,29 +254,33 @@ async fn demo_book<S: Store>(
     app: &App<S>,
     pipelines: &[Pipeline],
     people: &[User],
+    spec: DemoSpec,
 ) -> AppResult<Book> {
     let reps: Vec<UserId> = people
         .iter()
         .filter(|u| u.profile.role == Role::Rep)
         .map(|u| u.id)
         .collect();
-    let book = generator::generate(
+    let now = app.now();
+    let mut book = generator::generate(
         &BookSpec {
-            seed: DEMO_SEED,
-            deals: DEMO_DEALS,
+            seed: spec.seed,
+            deals: spec.deals,
             open: None,
             history_days: 730,
-            now: app.now(),
+            now,
         },
         pipelines,
         &reps,
     );
+    pin_deal_ids(&mut book, now);
     let audit = AuditEntry {
         actor: None,
         action: "GenerateBook",
         resource: "deals".into(),
         detail: format!(
-            "seed {DEMO_SEED}: {} deals, {} stage changes",
+            "seed {}: {} deals, {} stage changes",
+            spec.seed,
             book.deals.len(),
             book.history.len()
         ),
@@ -222,6 +290,30 @@ async fn demo_book<S: Store>(
         .insert_book(&book.deals, &book.history, &book.field_history, audit)
         .await?;
     Ok(book)
+}
+
+/// The generator stamps a deal's id with its creation time, which moves with the day the demo
+/// starts; the demo stamps it instead with its age before [`SEEDED_ID_EPOCH_MS`], so the same
+/// seed gives the same deal ids every day, still sorted by creation and before every id made
+/// later.
+fn pin_deal_ids(book: &mut Book, now: DateTime<Utc>) {
+    let pinned: HashMap<DealId, DealId> = book
+        .deals
+        .iter()
+        .map(|deal| {
+            let age = (now - deal.created_at).num_milliseconds().max(0) as u64;
+            let millis = SEEDED_ID_EPOCH_MS.saturating_sub(age);
+            let mut bytes = *deal.id.0.as_bytes();
+            bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+            (deal.id, DealId(Uuid::from_bytes(bytes)))
+        })
+        .collect();
+    let pin = |id: &mut DealId| *id = pinned.get(id).copied().unwrap_or(*id);
+    book.deals.iter_mut().for_each(|d| pin(&mut d.id));
+    book.history.iter_mut().for_each(|h| pin(&mut h.deal_id));
+    book.field_history
+        .iter_mut()
+        .for_each(|f| pin(&mut f.deal_id));
 }
 
 /// Exchange rates into USD.
@@ -396,148 +488,4 @@ async fn demo_policies<S: Store>(app: &App<S>, people: &[User]) -> AppResult<()>
         .await?;
     }
     Ok(())
-}
-
-/// Deal-desk requests in every state on open demo deals: approved at once, pending, approved by
-/// people, rejected, withdrawn, and one superseded by a resubmission the earlier approval still
-/// covers.
-async fn demo_requests<S: Store>(
-    app: &App<S>,
-    people: &[User],
-    deals: &[crate::domain::deal::Deal],
-) -> AppResult<()> {
-    use crate::domain::approval::Terms;
-    use crate::domain::deal::DealStatus;
-    let principal = |user: &User| Principal { user: user.clone() };
-    let by_id = |id: UserId| people.iter().find(|u| u.id == id);
-    let mut open = deals
-        .iter()
-        .filter(|d| d.status == DealStatus::Open && d.fields.amount.is_some())
-        .filter(|d| by_id(d.fields.owner_id).is_some());
-    let discount = |bps: u32| Terms {
-        discount_bps: bps,
-        ..Terms::default()
-    };
-    let Some(deal) = open.next() else {
-        return Ok(());
-    };
-    // Within the pre-approved tier: approved at once.
-    submit_as_owner(app, people, deal, discount(500), None).await?;
-    // Pending at its first step, and one pending at legal for a clause outside the playbook.
-    if let Some(deal) = open.next() {
-        submit_as_owner(app, people, deal, discount(2200), None).await?;
-    }
-    if let Some(deal) = open.next() {
-        let terms = Terms {
-            clauses: vec!["UNLIMITED_LIABILITY".into()],
-            non_standard: "Source code escrow with a named agent".into(),
-            ..Terms::default()
-        };
-        submit_as_owner(app, people, deal, terms, None).await?;
-    }
-    // Approved by its approvers.
-    if let Some(deal) = open.next() {
-        let request = submit_as_owner(app, people, deal, discount(2800), None).await?;
-        approve_through(app, people, request.id).await?;
-    }
-    // Rejected by the owner's manager.
-    if let Some(deal) = open.next() {
-        let request = submit_as_owner(app, people, deal, discount(3500), None).await?;
-        if let Some(seat) = request.steps.first().and_then(|s| s.seats.first())
-            && let Some(manager) = seat.user.and_then(by_id)
-        {
-            app.decide_step(
-                &principal(manager),
-                request.id,
-                crate::app::approvals::StepDecision {
-                    step: 0,
-                    approve: false,
-                    comment: "Too deep for this quarter; try 25%",
-                },
-                None,
-                |_| Vec::new(),
-            )
-            .await?;
-        }
-    }
-    // Withdrawn by its requester.
-    if let Some(deal) = open.next() {
-        let request = submit_as_owner(app, people, deal, discount(2500), None).await?;
-        let owner = by_id(deal.fields.owner_id).expect("filtered on known owners");
-        app.withdraw_request(&principal(owner), request.id, None, |_| Vec::new())
-            .await?;
-    }
-    // Approved, then resubmitted at a lower discount: superseded, and the new request keeps
-    // the earlier approvals.
-    if let Some(deal) = open.next() {
-        let first = submit_as_owner(app, people, deal, discount(3000), None).await?;
-        approve_through(app, people, first.id).await?;
-        submit_as_owner(app, people, deal, discount(2700), Some(first.id)).await?;
-    }
-    Ok(())
-}
-
-/// Approves the current step of a request as each of its approvers, until it closes.
-async fn approve_through<S: Store>(
-    app: &App<S>,
-    people: &[User],
-    id: crate::domain::ids::ApprovalRequestId,
-) -> AppResult<()> {
-    let principal = |user: &User| Principal { user: user.clone() };
-    let by_id = |id: UserId| people.iter().find(|u| u.id == id);
-    for _ in 0..10 {
-        let Some((request, _)) = app.store.get_request(id).await? else {
-            return Ok(());
-        };
-        let Some(index) = request.current_step() else {
-            return Ok(());
-        };
-        for seat in &request.steps[index].seats {
-            let approver = match (seat.user, seat.role()) {
-                (Some(user), _) => by_id(user),
-                (None, Some(role)) => people.iter().find(|u| u.profile.role == role),
-                (None, None) => None,
-            };
-            if let Some(approver) = approver {
-                let _ = app
-                    .decide_step(
-                        &principal(approver),
-                        id,
-                        crate::app::approvals::StepDecision {
-                            step: index,
-                            approve: true,
-                            comment: "approved (demo)",
-                        },
-                        None,
-                        |_| Vec::new(),
-                    )
-                    .await;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Submits `terms` on `deal` as its owner (one of `people`).
-async fn submit_as_owner<S: Store>(
-    app: &App<S>,
-    people: &[User],
-    deal: &crate::domain::deal::Deal,
-    terms: crate::domain::approval::Terms,
-    resubmits: Option<crate::domain::ids::ApprovalRequestId>,
-) -> AppResult<crate::domain::approval_request::ApprovalRequest> {
-    let owner = people
-        .iter()
-        .find(|u| u.id == deal.fields.owner_id)
-        .expect("filtered on known owners");
-    let principal = Principal {
-        user: owner.clone(),
-    };
-    match app
-        .submit_request(&principal, deal.id, terms, resubmits, None, |_| Vec::new())
-        .await?
-    {
-        Created::New(request) => Ok(request),
-        Created::Replayed(_) => Err(AppError::Storage("demo request replayed".into())),
-    }
 }

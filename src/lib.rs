@@ -26,8 +26,8 @@
 //!   external id.
 //! - [`generator`]: a deterministic book of business (deals, stage and field history, approval
 //!   requests) for the demo and the benchmarks.
-//! - [`demo`]: the operator's bootstrap (first admin, tokens), the demo organisation and the
-//!   demo book's backtest table.
+//! - [`demo`]: the operator's bootstrap (first admin, tokens), the demo organisation (the same
+//!   for the same seed, with its walkthrough's env file) and the demo book's backtest table.
 //! - [`metrics`]: operations metrics (Prometheus text format) on their own port.
 //! - [`overload`]: the limits on calls in flight, heavy reads per caller and per process, and
 //!   the per-call deadlines.

@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dealdesk::app::App;
-use dealdesk::config::{BacktestDemoArgs, Cli, Command, DemoArgs};
-use dealdesk::domain::directory::Role;
+use dealdesk::config::{BacktestDemoArgs, Cli, Command, DemoArgs, LogFormat};
 use dealdesk::startup::{self, Application, StartupError};
 use dealdesk::{demo, telemetry};
 
@@ -18,12 +17,17 @@ async fn main() -> ExitCode {
     if let Command::Client(command) = &cli.command {
         return dealdesk::cli::main(command).await;
     }
-    telemetry::init(cli.log_format);
+    let log_format = cli.log_format;
+    telemetry::init(log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err}");
-            eprintln!("error: {err}");
+            // Once: human logs share stderr with this line, so the error is either a JSON log
+            // record (for a collector) or a plain line (for a person), not both.
+            match log_format {
+                LogFormat::Json => tracing::error!("{err}"),
+                LogFormat::Human => eprintln!("error: {err}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -38,6 +42,12 @@ enum CliError {
     App(#[from] dealdesk::app::AppError),
     #[error(transparent)]
     Import(#[from] import_command::ImportError),
+    /// The demo's env file could not be written.
+    #[error("write {path}: {source}")]
+    EnvFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
@@ -95,25 +105,37 @@ async fn backtest_demo(args: BacktestDemoArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `demo`: recreates the demo organisation, prints its logins and a few calls to try, and
-/// serves it.
+/// `demo`: recreates the demo organisation from its seed, writes the walkthrough's env file
+/// beside it, prints its logins and a few calls to try, and serves it.
 async fn serve_demo(args: DemoArgs) -> Result<(), CliError> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", args.file));
     }
     let store = startup::open_store(&format!("sqlite://{}?mode=rwc", args.file)).await?;
     let calendar = args.calendar.calendar();
-    let logins = demo::seed(&App::new(store.clone()).with_calendar(calendar)).await?;
+    let spec = demo::DemoSpec {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let seeded = demo::seed_with(&App::new(store.clone()).with_calendar(calendar), spec).await?;
     let application = Application::build(store, args.listen)
         .await?
         .with_calendar(calendar);
     let addr = application.local_addr().map_err(StartupError::from)?;
+    let env_path = std::path::Path::new(&args.file).with_extension("env");
+    std::fs::write(&env_path, seeded.walkthrough.env_file(&addr.to_string())).map_err(
+        |source| CliError::EnvFile {
+            path: env_path.display().to_string(),
+            source,
+        },
+    )?;
     println!(
-        "dealdesk demo organisation in {} (recreated at every start)\n",
-        args.file
+        "dealdesk demo organisation in {} (recreated at every start), seed {}\n",
+        args.file, args.seed
     );
+    println!("DEMO ONLY tokens, derived from the seed (the same at every start with it):");
     println!("{:<10} {:<28} token", "role", "user");
-    for login in &logins {
+    for login in &seeded.logins {
         println!(
             "{:<10} {:<28} {}",
             login.user.profile.role.as_str(),
@@ -121,39 +143,26 @@ async fn serve_demo(args: DemoArgs) -> Result<(), CliError> {
             login.secret
         );
     }
+    println!(
+        "\nThe walkthrough's variables (tokens per role, key users, $DEAL, $BIG_DEAL, pipelines, \
+         $QUARTER) are in {}:\n  source {}",
+        env_path.display(),
+        env_path.display()
+    );
     println!("\nTry (any gRPC reflection client works; grpcurl shown):");
-    let rep = logins
-        .iter()
-        .find(|l| l.user.profile.role == Role::Rep)
-        .unwrap_or(&logins[0]);
-    let leader = logins
-        .iter()
-        .find(|l| l.user.profile.role == Role::Leader)
-        .unwrap_or(&logins[0]);
-    let quarter = calendar.quarter_of(calendar.day_of(chrono::Utc::now()));
     let call = |token: &str, body: &str, method: &str| {
         println!(
-            "  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' {addr} dealdesk.v1.{method}"
+            r#"  grpcurl -plaintext -H "authorization: Bearer ${token}" -d '{body}' {addr} dealdesk.v1.{method}"#
         );
     };
-    call(&logins[0].secret, "{}", "PipelineService/ListPipelines");
+    call("ADMIN_TOKEN", "{}", "PipelineService/ListPipelines");
     call(
-        &rep.secret,
+        "REP_TOKEN",
         r#"{"status":"STATUS_OPEN","orderBy":"close_date","pageSize":5}"#,
         "DealService/ListDeals",
     );
-    call(
-        &rep.secret,
-        r#"{"name":"deals/<id>","targetStage":"closed-won"}"#,
-        "DealService/PreviewDealStage",
-    );
-    call(
-        &leader.secret,
-        &format!(
-            r#"{{"period":"{quarter}","scope":"users/{}"}}"#,
-            leader.user.id.0
-        ),
-        "ForecastService/GetForecast",
+    println!(
+        r#"  grpcurl -plaintext -H "authorization: Bearer $LEADER_TOKEN" -d "{{\"period\":\"$QUARTER\",\"scope\":\"$LEADER\"}}" {addr} dealdesk.v1.ForecastService/GetForecast"#
     );
     println!("\nserving on {addr}; Ctrl-C stops");
     application

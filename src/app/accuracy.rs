@@ -184,7 +184,7 @@ impl<S: Store> App<S> {
         converter.finish()?;
         calls.sort_by_key(|c| c.user);
         let snapshot = ForecastSnapshot {
-            id: ForecastSnapshotId::generate(),
+            id: ForecastSnapshotId(self.ids.id()),
             period: period.to_string(),
             scope: scope_key(scope),
             currency,

@@ -7,6 +7,7 @@ use super::ports::{AuditEntry, Store};
 use super::roles::require_policy_editor;
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::approval::{Policy, PolicyVersion, Route, Terms, check_policy};
+use crate::domain::approval_request::resolve_route;
 use crate::domain::deal::Access;
 use crate::domain::ids::DealId;
 use crate::domain::pipeline::Segment;
@@ -83,7 +84,15 @@ impl<S: Store> App<S> {
         if self.access_to(principal, routing.owner_id).await? == Access::None {
             return Err(not_found(deal));
         }
-        self.route_for(principal, routing.pipeline_id, routing.amount, &terms)
-            .await
+        let (policy, mut route) = self
+            .route_for(principal, routing.pipeline_id, routing.amount, &terms)
+            .await?;
+        if !route.steps.is_empty() {
+            // Only for the reasons of steps that skip the caller: a step nobody can approve
+            // shows as the policy routes it, and the submission says NO_APPROVER.
+            let chain = self.approver_chain(routing.owner_id).await?;
+            resolve_route(&chain, principal.user.id, &mut route);
+        }
+        Ok((policy, route))
     }
 }

@@ -63,7 +63,7 @@ impl<S: Store> App<S> {
         }
         let now = self.now();
         let user = User {
-            id: UserId::generate(),
+            id: UserId(self.ids.id()),
             profile,
             created_at: now,
             updated_at: now,
@@ -186,12 +186,13 @@ impl<S: Store> App<S> {
     ) -> AppResult<IssuedToken> {
         let display_name = parse_token_display_name(display_name)
             .map_err(|v| AppError::invalid(v.prefixed("api_token")))?;
-        let mut random = [0u8; 32];
-        getrandom::fill(&mut random)
+        let random = self
+            .ids
+            .secret()
             .map_err(|e| AppError::Storage(format!("no randomness for a token: {e}")))?;
         let secret = token_secret_from(random);
         let token = ApiToken {
-            id: ApiTokenId::generate(),
+            id: ApiTokenId(self.ids.id()),
             user_id: user,
             display_name,
             secret_hash: hash_token_secret(&secret),

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod exchange;
 pub mod forecast;
+pub mod ids;
 pub mod imports;
 pub mod names;
 pub mod period_forecast;
@@ -52,6 +53,8 @@ pub struct App<S> {
     pub calendar: crate::domain::calendar::OrgCalendar,
     /// Where the time is read.
     pub clock: Clock,
+    /// Where new ids and token secrets come from: random, except in the demo.
+    pub ids: ids::IdSource,
     /// How each wide forecast read its open deals last time ([`forecast::ReadHints`]).
     pub(crate) read_hints: forecast::ReadHints,
     /// The not-yet-created term's past revenue read today ([`period_forecast::NewRevenueCache`]).
@@ -67,6 +70,7 @@ impl<S: Store> App<S> {
             store,
             calendar: Default::default(),
             clock: Clock::system(),
+            ids: ids::IdSource::random(),
             read_hints: Default::default(),
             new_revenue: Default::default(),
             streams: Default::default(),
@@ -84,6 +88,11 @@ impl<S: Store> App<S> {
     /// The same application with fiscal years starting per `calendar`.
     pub fn with_calendar(self, calendar: crate::domain::calendar::OrgCalendar) -> Self {
         Self { calendar, ..self }
+    }
+
+    /// The same application drawing new ids and token secrets from `ids`.
+    pub fn with_ids(self, ids: ids::IdSource) -> Self {
+        Self { ids, ..self }
     }
 
     /// The same application reading the time from `clock`.

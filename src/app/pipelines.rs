@@ -64,7 +64,7 @@ impl<S: Store> App<S> {
         }
         let now = self.now();
         let pipeline = Pipeline {
-            id: PipelineId::generate(),
+            id: PipelineId(self.ids.id()),
             spec,
             created_at: now,
             updated_at: now,

@@ -122,7 +122,7 @@ impl<S: Store> App<S> {
             + 1;
         let actor = principal.map(|p| p.user.id);
         let snapshot = WinRateSnapshot {
-            id: WinRateSnapshotId::generate(),
+            id: WinRateSnapshotId(self.ids.id()),
             pipeline_id: pipeline.id,
             version,
             current: true,

@@ -16,7 +16,7 @@ pub use turnaround::{Metrics, SegmentTurnaround, Turnaround, metrics, quantile};
 
 use chrono::{DateTime, Utc};
 
-use super::approval::{Approver, Cause, StepSpec, Terms};
+use super::approval::{Approver, Cause, Route, StepSpec, Terms};
 use super::directory::{Role, UserId};
 use super::money::Money;
 use super::pipeline::Segment;
@@ -237,29 +237,122 @@ pub struct ChainMember {
     pub active: bool,
 }
 
+/// Where a step went because the approver it resolved to is the requester, who never approves
+/// their own request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reroute {
+    /// To the next active person above the requester in the reporting tree.
+    Above(UserId),
+    /// Nobody active is above the requester: to the deal desk queue.
+    DealDeskQueue,
+}
+
+impl Reroute {
+    /// Why the step goes where it goes, for the route's reasons.
+    pub fn reason(&self, approver: Approver) -> String {
+        let whom = match approver {
+            Approver::OwnersManager => "the owner's manager",
+            Approver::LeaderAboveOwner => "the leader above the owner",
+            Approver::Queue(_) => "the approver",
+        };
+        match self {
+            Reroute::Above(user) => format!(
+                "{whom} is the requester, who never approves their own request: it goes to \
+                 the next person above them, users/{}",
+                user.0
+            ),
+            Reroute::DealDeskQueue => format!(
+                "{whom} is the requester, who never approves their own request, and nobody is \
+                 above them: it goes to the deal desk queue"
+            ),
+        }
+    }
+}
+
+/// A step's approver, resolved: the seat, and where it went instead of to the requester.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedSeat {
+    pub seat: Seat,
+    /// `Some` when the approver the policy names is the requester.
+    pub reroute: Option<Reroute>,
+}
+
 /// Resolves a step's approvers against the owner's `chain` (nearest manager first): the
-/// owner's manager, the nearest leader above the owner, or a role queue. The requester and
-/// inactive people are skipped, so the requester never approves their own request; an
-/// approver nobody can fill is returned as the error.
+/// owner's nearest active manager, the nearest active leader above the owner, or a role queue.
+/// Where that is the requester, the seat goes to the next active person above them, and where
+/// there is none, to the deal desk queue (the requester never approves their own request). An
+/// approver the tree has nobody for is returned as the error.
+pub fn resolve_step(
+    chain: &[ChainMember],
+    requester: UserId,
+    approvers: &[Approver],
+) -> Result<Vec<ResolvedSeat>, Approver> {
+    approvers
+        .iter()
+        .map(|approver| {
+            let at = match approver {
+                Approver::Queue(role) => {
+                    return Ok(ResolvedSeat {
+                        seat: Seat::queue(*role),
+                        reroute: None,
+                    });
+                }
+                Approver::OwnersManager => chain.iter().position(|m| m.active),
+                Approver::LeaderAboveOwner => chain
+                    .iter()
+                    .position(|m| m.active && m.role == Role::Leader),
+            }
+            .ok_or(*approver)?;
+            if chain[at].id != requester {
+                return Ok(ResolvedSeat {
+                    seat: Seat::person(*approver, chain[at].id),
+                    reroute: None,
+                });
+            }
+            Ok(match chain[at + 1..].iter().find(|m| m.active) {
+                Some(above) => ResolvedSeat {
+                    seat: Seat::person(*approver, above.id),
+                    reroute: Some(Reroute::Above(above.id)),
+                },
+                None => ResolvedSeat {
+                    seat: Seat::queue(Role::DealDesk),
+                    reroute: Some(Reroute::DealDeskQueue),
+                },
+            })
+        })
+        .collect()
+}
+
+/// The seats of [`resolve_step`], without where they were rerouted.
 pub fn resolve_seats(
     chain: &[ChainMember],
     requester: UserId,
     approvers: &[Approver],
 ) -> Result<Vec<Seat>, Approver> {
-    let usable = |m: &&ChainMember| m.id != requester && m.active;
-    approvers
-        .iter()
-        .map(|approver| {
-            let found = match approver {
-                Approver::Queue(role) => return Ok(Seat::queue(*role)),
-                Approver::OwnersManager => chain.iter().find(usable),
-                Approver::LeaderAboveOwner => {
-                    chain.iter().filter(usable).find(|m| m.role == Role::Leader)
+    Ok(resolve_step(chain, requester, approvers)?
+        .into_iter()
+        .map(|resolved| resolved.seat)
+        .collect())
+}
+
+/// Resolves every step of `route` ([`resolve_step`]), one answer per step, and adds to the
+/// reasons of each step that goes elsewhere than to the requester why it goes where it goes.
+pub fn resolve_route(
+    chain: &[ChainMember],
+    requester: UserId,
+    route: &mut Route,
+) -> Vec<Result<Vec<Seat>, Approver>> {
+    route
+        .steps
+        .iter_mut()
+        .map(|step| {
+            let resolved = resolve_step(chain, requester, &step.step.approvers)?;
+            for (approver, seat) in step.step.approvers.iter().zip(&resolved) {
+                if let Some(reroute) = seat.reroute {
+                    step.reasons.push(reroute.reason(*approver));
                 }
-            };
-            found
-                .map(|m| Seat::person(*approver, m.id))
-                .ok_or(*approver)
+            }
+            Ok(resolved.into_iter().map(|r| r.seat).collect())
         })
         .collect()
 }

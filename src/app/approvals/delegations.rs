@@ -62,7 +62,7 @@ impl<S: Store> App<S> {
             ));
         }
         let delegation = Delegation {
-            id: DelegationId::generate(),
+            id: DelegationId(self.ids.id()),
             delegator,
             delegate,
             start,

@@ -24,7 +24,7 @@ use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::approval::{Approver, Route, Terms, check_terms, route};
 use crate::domain::approval_request::{
     Actor, ApprovalRequest, ChainMember, Metrics, RequestState, Seat, Submission, metrics,
-    resolve_seats,
+    resolve_route,
 };
 use crate::domain::deal::{Access, Deal, DealStatus};
 use crate::domain::directory::{Role, UserId};
@@ -123,7 +123,7 @@ fn superseded_by(
 impl<S: Store> App<S> {
     /// The people above `owner`, nearest first, as approver resolution needs them. Loaded once
     /// per submission, for every step.
-    async fn approver_chain(&self, owner: UserId) -> AppResult<Vec<ChainMember>> {
+    pub(crate) async fn approver_chain(&self, owner: UserId) -> AppResult<Vec<ChainMember>> {
         let mut chain = Vec::new();
         for id in self.store.reporting_chain(owner).await? {
             if let Some(user) = self.store.get_user(id).await? {
@@ -153,15 +153,15 @@ impl<S: Store> App<S> {
         }
         let (deal, access) = self.visible_deal(principal, deal_id).await?;
         check_submittable(principal, &deal, access)?;
-        let (policy, route) = self
+        let (policy, mut route) = self
             .route_for(principal, deal.pipeline_id, deal.fields.amount, &terms)
             .await?;
         let earlier = self.resubmitted(deal.id, resubmits).await?;
-        let seats = self.seats_of(principal, &deal, &route).await?;
+        let seats = self.seats_of(principal, &deal, &mut route).await?;
         let at = self.now();
         let request = ApprovalRequest::submit(
             Submission {
-                id: ApprovalRequestId::generate(),
+                id: ApprovalRequestId(self.ids.id()),
                 deal_id: deal.id,
                 requester: principal.user.id,
                 segment: policy.policy.segment,
@@ -253,25 +253,25 @@ impl<S: Store> App<S> {
     }
 
     /// Who sits on each step of `route` for a request on `deal`, resolved from its owner's
-    /// reporting chain (read only when some step needs it).
+    /// reporting chain (read only when some step needs it); a step rerouted away from the
+    /// requester gets a reason saying where it goes and why.
     async fn seats_of(
         &self,
         principal: &Principal,
         deal: &Deal,
-        route: &Route,
+        route: &mut Route,
     ) -> AppResult<Vec<Vec<Seat>>> {
         let chain = if route.steps.is_empty() {
             Vec::new()
         } else {
             self.approver_chain(deal.fields.owner_id).await?
         };
+        let seats = resolve_route(&chain, principal.user.id, route);
         route
             .steps
             .iter()
-            .map(|step| {
-                resolve_seats(&chain, principal.user.id, &step.step.approvers)
-                    .map_err(|missing| no_approver(&step.step.name, missing))
-            })
+            .zip(seats)
+            .map(|(step, seats)| seats.map_err(|missing| no_approver(&step.step.name, missing)))
             .collect()
     }
 

@@ -304,7 +304,7 @@ impl<S: Store> App<S> {
             return Err(gate_failure(pipeline.id, &plan));
         }
         let deal = Deal {
-            id: DealId::generate(),
+            id: DealId(self.ids.id()),
             pipeline_id: pipeline.id,
             stage_id,
             status: DealStatus::Open,

@@ -30,6 +30,15 @@ pub trait DealStore: Send + Sync + 'static {
         idempotency: Option<IdempotentWrite>,
     ) -> impl Future<Output = AppResult<Created<()>>> + Send;
 
+    /// Appends deal events no change of this store made, in the order given, with the audit
+    /// row: the recent history of a book stored in bulk (the demo's), so that event readers
+    /// see it too.
+    fn append_history_events(
+        &self,
+        events: Vec<DealEventDraft>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = AppResult<()>> + Send;
+
     /// One deal.
     fn get_deal(&self, id: DealId) -> impl Future<Output = AppResult<Option<Deal>>> + Send;
 

@@ -319,6 +319,20 @@ impl DealStore for SqlStore {
         txn.commit().await.map_err(storage)
     }
 
+    async fn append_history_events(
+        &self,
+        events: Vec<DealEventDraft>,
+        audit: AuditEntry,
+    ) -> AppResult<()> {
+        let news = !events.is_empty();
+        let txn = self.begin_write().await.map_err(storage)?;
+        append_deal_events(&txn, events).await.map_err(storage)?;
+        record_audit(&txn, audit).await.map_err(storage)?;
+        txn.commit().await.map_err(storage)?;
+        self.deal_events_committed(news, &Created::New(()));
+        Ok(())
+    }
+
     async fn list_field_history(
         &self,
         deal: DealId,
