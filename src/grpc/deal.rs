@@ -97,72 +97,8 @@ impl<S: Store> DealService for DealApi<S> {
     ) -> Result<Response<pb::ListDealsResponse>, Status> {
         let principal = authenticate(&self.app, &request).await?;
         let req = request.into_inner();
-        let mut v = Violations::new();
-        let owner = parse_optional_user("owner", &req.owner)
-            .map_err(|e| v.extend(e))
-            .ok()
-            .flatten();
-        let pipeline = if req.pipeline.is_empty() {
-            None
-        } else {
-            parse_name::<PipelineId>("pipeline", &req.pipeline)
-                .map_err(|e| v.extend(e))
-                .ok()
-        };
-        if !req.stage.is_empty() && req.pipeline.is_empty() {
-            v.add_as(
-                Problem::ConflictingFields,
-                "stage",
-                "filtering by stage needs a pipeline",
-            );
-        }
-        let category = match req.forecast_category {
-            0 => None,
-            value => category_from(value).or_else(|| {
-                add_unknown_enum(
-                    &mut v,
-                    "forecast_category",
-                    value,
-                    "forecast category",
-                    &enum_names(|e: pb::ForecastCategory| e.as_str_name()),
-                );
-                None
-            }),
-        };
-        let status = match pb::deal::Status::try_from(req.status) {
-            Ok(pb::deal::Status::Unspecified) => None,
-            Ok(pb::deal::Status::Open) => Some(DealStatus::Open),
-            Ok(pb::deal::Status::Won) => Some(DealStatus::Won),
-            Ok(pb::deal::Status::Lost) => Some(DealStatus::Lost),
-            Err(_) => {
-                add_unknown_enum(
-                    &mut v,
-                    "status",
-                    req.status,
-                    "deal status",
-                    &enum_names(|e: pb::deal::Status| e.as_str_name()),
-                );
-                None
-            }
-        };
-        let close_from = date_from("min_close_date", req.min_close_date.as_ref(), &mut v);
-        let close_to = date_from("max_close_date", req.max_close_date.as_ref(), &mut v);
-        if req.query.chars().count() > 200 {
-            v.add_as(
-                Problem::TextTooLong,
-                "query",
-                format!(
-                    "must be at most 200 characters, got {}",
-                    req.query.chars().count()
-                ),
-            );
-        }
-        let (order, descending) = parse_order(&req.order_by)
-            .map_err(|e| v.extend(e))
-            .unwrap_or((DealOrder::CreateTime, false));
-        if !v.is_empty() {
-            return Err(invalid(v));
-        }
+        let query = deal_query(&req)?;
+        let (order, descending) = (query.order, query.descending);
         let fingerprint = format!(
             "{:?}",
             (
@@ -184,20 +120,6 @@ impl<S: Store> DealService for DealApi<S> {
                 parse_cursor(key)
                     .ok_or_else(|| invalid(crate::domain::paging::not_a_page_token()))?,
             ),
-        };
-        let query = DealQuery {
-            filter: DealFilter {
-                owners: owner.map(|o| vec![o]),
-                pipeline,
-                stage: Some(req.stage.clone()).filter(|s| !s.is_empty()),
-                category,
-                status,
-                close_from,
-                close_to,
-                query: Some(req.query.trim().to_lowercase()).filter(|q| !q.is_empty()),
-            },
-            order,
-            descending,
         };
         let deals = self
             .app
@@ -522,4 +444,88 @@ impl<S: Store> DealService for DealApi<S> {
             deal_event_to,
         )))
     }
+}
+
+/// The filter and order of a ListDeals request, every bad field reported at once.
+fn deal_query(req: &pb::ListDealsRequest) -> Result<DealQuery, Status> {
+    let mut v = Violations::new();
+    let owner = parse_optional_user("owner", &req.owner)
+        .map_err(|e| v.extend(e))
+        .ok()
+        .flatten();
+    let pipeline = if req.pipeline.is_empty() {
+        None
+    } else {
+        parse_name::<PipelineId>("pipeline", &req.pipeline)
+            .map_err(|e| v.extend(e))
+            .ok()
+    };
+    if !req.stage.is_empty() && req.pipeline.is_empty() {
+        v.add_as(
+            Problem::ConflictingFields,
+            "stage",
+            "filtering by stage needs a pipeline",
+        );
+    }
+    let category = match req.forecast_category {
+        0 => None,
+        value => category_from(value).or_else(|| {
+            add_unknown_enum(
+                &mut v,
+                "forecast_category",
+                value,
+                "forecast category",
+                &enum_names(|e: pb::ForecastCategory| e.as_str_name()),
+            );
+            None
+        }),
+    };
+    let status = match pb::deal::Status::try_from(req.status) {
+        Ok(pb::deal::Status::Unspecified) => None,
+        Ok(pb::deal::Status::Open) => Some(DealStatus::Open),
+        Ok(pb::deal::Status::Won) => Some(DealStatus::Won),
+        Ok(pb::deal::Status::Lost) => Some(DealStatus::Lost),
+        Err(_) => {
+            add_unknown_enum(
+                &mut v,
+                "status",
+                req.status,
+                "deal status",
+                &enum_names(|e: pb::deal::Status| e.as_str_name()),
+            );
+            None
+        }
+    };
+    let close_from = date_from("min_close_date", req.min_close_date.as_ref(), &mut v);
+    let close_to = date_from("max_close_date", req.max_close_date.as_ref(), &mut v);
+    if req.query.chars().count() > 200 {
+        v.add_as(
+            Problem::TextTooLong,
+            "query",
+            format!(
+                "must be at most 200 characters, got {}",
+                req.query.chars().count()
+            ),
+        );
+    }
+    let (order, descending) = parse_order(&req.order_by)
+        .map_err(|e| v.extend(e))
+        .unwrap_or((DealOrder::CreateTime, false));
+    if !v.is_empty() {
+        return Err(invalid(v));
+    }
+    Ok(DealQuery {
+        filter: DealFilter {
+            owners: owner.map(|o| vec![o]),
+            pipeline,
+            stage: Some(req.stage.clone()).filter(|s| !s.is_empty()),
+            category,
+            status,
+            close_from,
+            close_to,
+            query: Some(req.query.trim().to_lowercase()).filter(|q| !q.is_empty()),
+        },
+        order,
+        descending,
+    })
 }
