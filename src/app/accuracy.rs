@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use super::error::Precondition;
 use super::exchange::Converter;
 use super::forecast::{Scope, ScopeView};
+use super::names::forecast_snapshot_name;
 use super::ports::{AuditEntry, Created, IdempotencyKey, Store};
 use super::{App, AppError, AppResult, Principal, idempotent_write};
 use crate::domain::call::{lineage, own_call};
@@ -197,7 +198,7 @@ impl<S: Store> App<S> {
         let audit = AuditEntry {
             actor: principal.map(|p| p.user.id),
             action: "SnapshotForecast",
-            resource: format!("forecastSnapshots/{}", snapshot.id),
+            resource: forecast_snapshot_name(snapshot.id),
             detail: format!("{period} {}", snapshot.scope),
             change: None,
         };

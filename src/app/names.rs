@@ -4,7 +4,9 @@
 
 use uuid::Uuid;
 
-use crate::domain::ids::{ApiTokenId, ApprovalRequestId, DealId, DelegationId, PipelineId, UserId};
+use crate::domain::ids::{
+    ApiTokenId, ApprovalRequestId, DealId, DelegationId, ForecastSnapshotId, PipelineId, UserId,
+};
 use crate::domain::pipeline::Segment;
 
 /// An id whose resource is named `{COLLECTION}/{id}` at the top of the API.
@@ -81,6 +83,11 @@ pub fn stage_name(pipeline: impl std::fmt::Display, stage: &str) -> String {
 /// `pipelines/{pipeline}/winRateSnapshots/{version}`.
 pub fn snapshot_name(pipeline: PipelineId, version: i64) -> String {
     format!("pipelines/{pipeline}/winRateSnapshots/{version}")
+}
+
+/// `forecastSnapshots/{id}`.
+pub fn forecast_snapshot_name(id: ForecastSnapshotId) -> String {
+    format!("forecastSnapshots/{id}")
 }
 
 /// `approvalRequests/{id}`.

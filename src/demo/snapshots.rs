@@ -7,6 +7,7 @@
 use chrono::{Days, NaiveDate, NaiveTime};
 
 use crate::app::forecast::Scope;
+use crate::app::names::forecast_snapshot_name;
 use crate::app::ports::{AuditEntry, Store};
 use crate::app::{App, AppResult, Principal};
 use crate::domain::backtest::Method;
@@ -43,7 +44,7 @@ pub(super) async fn past_quarter_snapshots<S: Store>(
             let audit = AuditEntry {
                 actor: None,
                 action: "SnapshotForecast",
-                resource: format!("forecastSnapshots/{}", snapshot.id),
+                resource: forecast_snapshot_name(snapshot.id),
                 detail: format!("{quarter} org: the demo's backtest as of {}", point.as_of),
                 change: None,
             };

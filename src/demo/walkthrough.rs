@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use super::DemoLogin;
+use crate::app::names::user_name;
 use crate::app::ports::Store;
 use crate::app::{App, AppResult, Principal};
 use crate::domain::deal::{Deal, DealStatus};
@@ -201,7 +202,7 @@ impl Walkthrough {
         for (user, token) in &self.logins {
             let name = user.profile.display_name.as_str();
             export(&format!("{}_TOKEN", key(user)), token, name);
-            export(&key(user), &format!("users/{}", user.id.0), name);
+            export(&key(user), &user_name(user.id), name);
         }
         for role in [
             Role::Admin,

@@ -75,12 +75,21 @@ pub struct TestApp {
     pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<Result<(), startup::StartupError>>>,
+    /// The SQLite file this server created (not a replica's), removed with it.
+    file: Option<std::path::PathBuf>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(file) = self.file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }
@@ -138,6 +147,10 @@ pub async fn spawn_app_with(
         admin,
         admin_token,
         backend,
+        file: url
+            .strip_prefix("sqlite://")
+            .and_then(|rest| rest.split('?').next())
+            .map(std::path::PathBuf::from),
         database_url: url,
         stop: Some(stop),
         server: Some(server),
@@ -201,6 +214,7 @@ impl TestApp {
             database_url: self.database_url.clone(),
             stop: Some(stop),
             server: Some(server),
+            file: None,
         }
     }
 

@@ -7,6 +7,10 @@ use tonic::Status;
 use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
 use crate::app::forecast::{ForecastResult, Scope};
+use crate::app::names::{
+    deal_name, forecast_snapshot_name, pipeline_name, snapshot_name, stage_name, user_name,
+    user_name_of,
+};
 use crate::app::period_forecast::ForecastMethod;
 use crate::domain::Problem;
 use crate::domain::Violations;
@@ -42,8 +46,8 @@ pub(super) fn stage_rate_to(r: &StageRate) -> pb::StageWinRate {
 /// A snapshot on the wire.
 pub(crate) fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
     pb::WinRateSnapshot {
-        name: format!("pipelines/{}/winRateSnapshots/{}", s.pipeline_id, s.version),
-        pipeline: format!("pipelines/{}", s.pipeline_id),
+        name: snapshot_name(s.pipeline_id, s.version),
+        pipeline: pipeline_name(s.pipeline_id),
         version: s.version,
         current: s.current,
         window_start_date: Some(date_to(s.window_start)),
@@ -63,10 +67,7 @@ pub(crate) fn snapshot_to_wire(s: &WinRateSnapshot) -> pb::WinRateSnapshot {
                 rate: Some(stage_rate_to(&seg.rate)),
             })
             .collect(),
-        creator: s
-            .creator
-            .map(|c| format!("users/{}", c.0))
-            .unwrap_or_default(),
+        creator: s.creator.map(user_name).unwrap_or_default(),
         create_time: Some(timestamp(s.created_at)),
         period_rates: s.period_rates.iter().map(period_rates_to).collect(),
     }
@@ -205,7 +206,7 @@ pub(super) fn summary_to(s: &MethodSummary) -> pb::MethodSummary {
 pub(super) fn calibration_to(row: &CalibrationRow) -> pb::CalibrationRow {
     let (low, high) = row.edges();
     let stage = match row.stage.split_once(':') {
-        Some((pipeline, stage)) => format!("pipelines/{pipeline}/stages/{stage}"),
+        Some((pipeline, stage)) => stage_name(pipeline, stage),
         None => row.stage.clone(),
     };
     pb::CalibrationRow {
@@ -257,18 +258,15 @@ pub(super) fn forecast_snapshot_to_wire(s: &ForecastSnapshot) -> pb::ForecastSna
         amount_minor: minor,
     };
     pb::ForecastSnapshot {
-        name: format!("forecastSnapshots/{}", s.id),
+        name: forecast_snapshot_name(s.id),
         period: s.period.clone(),
         scope: if s.scope == "org" {
             "org".into()
         } else {
-            format!("users/{}", s.scope)
+            user_name_of(&s.scope)
         },
         take_time: Some(timestamp(s.taken_at)),
-        taker: s
-            .taker
-            .map(|t| format!("users/{}", t.0))
-            .unwrap_or_default(),
+        taker: s.taker.map(user_name).unwrap_or_default(),
         currency_code: s.currency.code().to_string(),
         totals: Some(figures_to(&s.totals)),
         range: Some(range_to(&s.range)),
@@ -276,7 +274,7 @@ pub(super) fn forecast_snapshot_to_wire(s: &ForecastSnapshot) -> pb::ForecastSna
             .calls
             .iter()
             .map(|c| pb::FrozenCall {
-                user: format!("users/{}", c.user.0),
+                user: user_name(c.user),
                 own_commit: c.own_commit.map(money),
                 manager_commit: c.manager_commit.map(money),
             })
@@ -343,7 +341,7 @@ pub(super) fn money_to(m: Money) -> pb::Money {
 
 pub(super) fn level_to_wire(l: &Level) -> pb::CallLevel {
     pb::CallLevel {
-        user: format!("users/{}", l.user.0),
+        user: user_name(l.user),
         commit: l.commit.map(money_to),
         best_case: l.best_case.map(money_to),
         adjusted: l.adjusted,
@@ -363,11 +361,11 @@ pub(super) fn event_to_wire(e: &CallEvent) -> pb::ForecastCallEvent {
         }
         .into(),
         period: e.period.clone(),
-        user: format!("users/{}", e.subject.0),
-        author: format!("users/{}", e.author.0),
+        user: user_name(e.subject),
+        author: user_name(e.author),
         commit: e.commit.map(money_to),
         best_case: e.best_case.map(money_to),
-        deal: e.deal.map(|d| format!("deals/{d}")).unwrap_or_default(),
+        deal: e.deal.map(deal_name).unwrap_or_default(),
         include: e.include,
         note: e.note.clone(),
         create_time: Some(timestamp(e.at)),
@@ -410,7 +408,7 @@ pub(super) fn forecast_to(period: Period, scope: &str, result: &ForecastResult) 
             .by_stage
             .iter()
             .map(|(pipeline, stage, rate, f)| pb::StageForecast {
-                stage: format!("pipelines/{pipeline}/stages/{stage}"),
+                stage: stage_name(pipeline, stage),
                 win_rate: *rate,
                 open_deals: f.open_deals as i64,
                 amount: f.open_amount(),
@@ -433,14 +431,14 @@ pub(super) fn forecast_to(period: Period, scope: &str, result: &ForecastResult) 
             .by_report
             .iter()
             .map(|(user, f)| pb::PersonForecast {
-                user: format!("users/{}", user.0),
+                user: user_name(*user),
                 figures: Some(figures_to(f)),
             })
             .collect(),
         snapshots: result
             .snapshots
             .iter()
-            .map(|(pipeline, version)| format!("pipelines/{pipeline}/winRateSnapshots/{version}"))
+            .map(|(pipeline, version)| snapshot_name(*pipeline, *version))
             .collect(),
         method: forecast_method_to(result.method).into(),
         horizon_days: i32::try_from(result.horizon_days).unwrap_or(i32::MIN),
@@ -458,7 +456,7 @@ pub(super) fn forecast_to(period: Period, scope: &str, result: &ForecastResult) 
         stage_weighted_pipelines: result
             .stage_weighted
             .iter()
-            .map(|p| format!("pipelines/{p}"))
+            .map(|p| pipeline_name(*p))
             .collect(),
     }
 }

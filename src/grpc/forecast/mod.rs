@@ -18,6 +18,7 @@ use super::deal::{date_from, date_to};
 use super::request_limits::{AS_OF_DAYS, SNAPSHOTS};
 use super::{Paging, authenticate, created, idempotency_key, invalid};
 use crate::app::App;
+use crate::app::names::{forecast_snapshot_name, user_name};
 use crate::app::ports::Store;
 use crate::app::roles::{
     require_call_adjuster, require_deal_judge, require_exchange_rate_setter, require_rate_setter,
@@ -427,7 +428,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             snapshots: scores
                 .iter()
                 .map(|s| pb::SnapshotAccuracy {
-                    snapshot: format!("forecastSnapshots/{}", s.snapshot.id),
+                    snapshot: forecast_snapshot_name(s.snapshot.id),
                     take_time: Some(timestamp(s.snapshot.taken_at)),
                     methods: vec![
                         score_to(Method::WeightedPipeline, &s.weighted),
@@ -439,7 +440,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                         .people
                         .iter()
                         .map(|p| pb::PersonAccuracy {
-                            user: format!("users/{}", p.user.0),
+                            user: user_name(p.user),
                             actual: p.actual,
                             own_call: p.own.map(|o| score_to(Method::RepCall, &o)),
                             manager_call: p.manager.map(|m| score_to(Method::ManagerCall, &m)),
