@@ -456,6 +456,10 @@ where
             }
             _ => None,
         };
+        // The deadline counts from now, not from the first poll: tonic's own grpc-timeout timer,
+        // outside this layer, starts right after this call returns, so ours always ends first
+        // and a cut call answers DEADLINE_EXCEEDED, never tonic's CANCELLED "Timeout expired".
+        let deadline = deadline.map(|d| (d, tokio::time::Instant::now() + d));
         let response = self.inner.call(request);
         Box::pin(async move {
             // The slot is held until the answer is ready (a unary answer is complete by then).
@@ -473,7 +477,7 @@ where
             };
             let result = match deadline {
                 None => response.await,
-                Some(deadline) => match tokio::time::timeout(deadline, response).await {
+                Some((deadline, at)) => match tokio::time::timeout_at(at, response).await {
                     Ok(result) => result,
                     Err(_) => Ok(deadline_exceeded(deadline).into_http()),
                 },
