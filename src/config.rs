@@ -291,6 +291,13 @@ pub struct DemoArgs {
 /// Options of `backtest-demo`.
 #[derive(Debug, clap::Args)]
 pub struct BacktestDemoArgs {
+    /// Seeds the demo book (the same as `demo --seed`).
+    #[arg(long, env = "DEALDESK_DEMO_SEED", default_value_t = crate::demo::DEMO_SEED)]
+    pub seed: u64,
+    /// How many books to backtest, seeded `seed`, `seed + 1`, ...: with more than one, a line
+    /// per book and the table over every book's points, to see how much one book's figures say.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub books: u64,
     /// The org's time zone and fiscal year.
     #[command(flatten)]
     pub calendar: CalendarArgs,

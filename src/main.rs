@@ -86,23 +86,61 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `backtest-demo`: seeds a throw-away demo organisation, backtests it and prints the table.
+/// `backtest-demo`: seeds a throw-away demo organisation per book, backtests each and prints
+/// the table (with several books, a line per book first and the table over all their points).
 async fn backtest_demo(args: BacktestDemoArgs) -> Result<(), CliError> {
     use dealdesk::demo::backtest_table;
-    let file = std::env::temp_dir().join(format!("dealdesk-backtest-{}.db", std::process::id()));
+    let mut all = Vec::new();
+    if args.books > 1 {
+        print!("{}", backtest_table::BOOK_HEADER);
+    }
+    for seed in (0..args.books).map(|i| args.seed.wrapping_add(i)) {
+        let backtests = backtest_book(&args, seed).await?;
+        if args.books > 1 {
+            let line = backtest_table::book_line(seed, &backtests);
+            print!("{line}");
+        }
+        all.extend(backtests);
+    }
+    let rows = backtest_table::table(&all);
+    if args.books > 1 {
+        println!("\nOver every book's points:\n");
+    }
+    print!("{}", backtest_table::markdown(&all, &rows));
+    Ok(())
+}
+
+/// The backtests of the demo book of one seed, in a temporary SQLite file removed after.
+async fn backtest_book(
+    args: &BacktestDemoArgs,
+    seed: u64,
+) -> Result<
+    Vec<(
+        dealdesk::domain::period::Period,
+        dealdesk::app::backtest::Backtest,
+    )>,
+    CliError,
+> {
+    use dealdesk::demo::backtest_table;
+    let file = std::env::temp_dir().join(format!(
+        "dealdesk-backtest-{}-{seed}.db",
+        std::process::id()
+    ));
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let store = startup::open_store(&url).await?;
     let app = App::new(store).with_calendar(args.calendar.calendar());
-    demo::seed(&app).await?;
+    let spec = demo::DemoSpec {
+        seed,
+        ..Default::default()
+    };
+    demo::seed_with(&app, spec).await?;
     let (admin, _) = demo::create_admin(&app, "backtest@demo.dealdesk", "Backtest").await?;
     let principal = dealdesk::app::Principal { user: admin };
     let backtests = backtest_table::run(&app, &principal).await?;
-    let rows = backtest_table::table(&backtests);
-    print!("{}", backtest_table::markdown(&backtests, &rows));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
-    Ok(())
+    Ok(backtests)
 }
 
 /// `demo`: recreates the demo organisation from its seed, writes the walkthrough's env file

@@ -12,8 +12,8 @@ use super::forecast::Scope;
 use super::ports::Store;
 use super::{App, AppResult, Principal};
 use crate::domain::backtest::{
-    CalibrationRow, DealPrediction, Method, MethodSummary, PointScore, average_of_last_periods,
-    calibration, closed_plus_new, summarize,
+    BookedAfter, CalibrationRow, DealPrediction, Method, MethodSummary, PointScore,
+    average_of_last_periods, calibration, closed_plus_new, source_of, summarize,
 };
 use crate::domain::book_as_of::{DealThen, classic_rates, rebuild};
 use crate::domain::calendar::{OrgCalendar, PeriodKind};
@@ -58,6 +58,8 @@ pub struct BacktestPoint {
     pub open_deals: u64,
     /// The not-yet-created term learned then.
     pub new_pipeline: i64,
+    /// What the period booked after the day, by what each deal was on it.
+    pub booked_after: BookedAfter,
     /// Every method, in [`Method::ALL`] order.
     pub methods: Vec<MethodPoint>,
 }
@@ -217,18 +219,22 @@ fn backtest_with(inputs: &Inputs<'_>, period: Period, days: &[NaiveDate]) -> App
     let mut converter = Converter::new(inputs.currency, inputs.rates.to_vec());
     let mut actual = 0;
     let mut won_in_period = HashMap::new();
+    // The scope's deals booked in the period, at their booked amounts.
+    let mut booked: HashMap<DealId, i64> = HashMap::new();
     for deal in &now {
         let won = inputs.booked_in(deal, (start, end));
         won_in_period.insert(deal.deal_id, won);
         if won && inputs.in_scope(deal.state.owner_id) {
-            actual += converter.amount(deal.state.money());
+            let amount = converter.amount(deal.state.money());
+            actual += amount;
+            booked.insert(deal.deal_id, amount);
         }
     }
     converter.finish()?;
     let mut points = Vec::with_capacity(days.len());
     let mut predictions: HashMap<Method, Vec<DealPrediction>> = HashMap::new();
     for &day in days {
-        let (point, predicted) = point(inputs, period, day, actual, &won_in_period);
+        let (point, predicted) = point(inputs, period, day, actual, &won_in_period, &booked);
         for (method, list) in predicted {
             predictions.entry(method).or_default().extend(list);
         }
@@ -303,6 +309,7 @@ fn point(
     day: NaiveDate,
     actual: i64,
     won_in_period: &HashMap<DealId, bool>,
+    booked: &HashMap<DealId, i64>,
 ) -> (BacktestPoint, Vec<(Method, Vec<DealPrediction>)>) {
     let cal = &inputs.calendar;
     let instant = cal.start_of(day);
@@ -361,10 +368,32 @@ fn point(
             closed_won: closed,
             open_deals: open.len() as u64,
             new_pipeline: new.expected,
+            booked_after: booked_after(&book, booked, inputs.bounds, day),
             methods,
         },
         predictions,
     )
+}
+
+/// What the period booked after `day` (the deals of `booked`, at their booked amounts), by
+/// what each deal was in `book`, the book as of the day.
+fn booked_after(
+    book: &[DealThen],
+    booked: &HashMap<DealId, i64>,
+    bounds: (NaiveDate, NaiveDate),
+    day: NaiveDate,
+) -> BookedAfter {
+    let then: HashMap<DealId, &DealThen> = book
+        .iter()
+        .filter(|d| booked.contains_key(&d.deal_id))
+        .map(|d| (d.deal_id, d))
+        .collect();
+    let mut after = BookedAfter::default();
+    for (id, &amount) in booked {
+        let state = then.get(id).map(|d| &d.state);
+        after.add(source_of(state, bounds, day), amount);
+    }
+    after
 }
 
 /// Revenue booked in the period by `day` (converted), and the deals open then closing in the

@@ -10,7 +10,7 @@ use crate::app::backtest::Backtest;
 use crate::app::forecast::Scope;
 use crate::app::ports::Store;
 use crate::app::{App, AppResult, Principal};
-use crate::domain::backtest::{Method, MethodSummary, PointScore, summarize};
+use crate::domain::backtest::{BookedAfter, Method, MethodSummary, PointScore, summarize};
 use crate::domain::money::Currency;
 use crate::domain::period::Period;
 
@@ -90,6 +90,32 @@ fn brier(backtests: &[(Period, Backtest)], method: Method) -> Option<f64> {
     (n > 0.0).then(|| total / n)
 }
 
+/// The header of [`book_line`]'s table.
+pub const BOOK_HEADER: &str = "| seed | period APE | classic APE | static APE | average APE | closed + new APE | period bias | period P10-P90 coverage | pulled in |\n|---|---|---|---|---|---|---|---|---|\n";
+
+/// One book's summary as a row under [`BOOK_HEADER`]: each method's mean APE, the period
+/// forecast's bias and coverage, and the share of the revenue after the points pulled in.
+pub fn book_line(seed: u64, backtests: &[(Period, Backtest)]) -> String {
+    let rows = table(backtests);
+    let of = |m: Method| rows.iter().find(|r| r.method == m);
+    let after = booked_after(backtests);
+    let pulled = after.dated_later as f64 / after.total().max(1) as f64;
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let ape = |m: Method| pct(of(m).and_then(|r| r.mean_ape));
+    let period = of(Method::PeriodForecast);
+    format!(
+        "| {seed} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        ape(Method::PeriodForecast),
+        ape(Method::Classic),
+        ape(Method::StaticDefaults),
+        ape(Method::LastPeriodsAverage),
+        ape(Method::ClosedPlusNew),
+        pct(period.and_then(|r| r.mean_bias)),
+        pct(period.and_then(|r| r.coverage)),
+        pct(Some(pulled)),
+    )
+}
+
 /// The table as Markdown, one row per method, with each period's actual beside it.
 pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> String {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
@@ -115,5 +141,25 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
         .collect();
     out.push_str(&actuals.join(", "));
     out.push('\n');
+    let after = booked_after(backtests);
+    let share = |v: i64| format!("{:.1}%", 100.0 * v as f64 / after.total().max(1) as f64);
+    out.push_str(&format!(
+        "\nRevenue booked after the points, by what each deal was on the point's day (summed over \
+         the points): dated in the period {}, dated later (pulled in) {}, dated earlier or \
+         undated {}, not created yet {}, closed then {}\n",
+        share(after.dated_in_period),
+        share(after.dated_later),
+        share(after.dated_earlier),
+        share(after.not_yet_created),
+        share(after.closed_then),
+    ));
     out
+}
+
+/// What the periods booked after each point, summed over every point.
+pub fn booked_after(backtests: &[(Period, Backtest)]) -> BookedAfter {
+    backtests
+        .iter()
+        .flat_map(|(_, b)| b.points.iter())
+        .fold(BookedAfter::default(), |sum, p| sum.plus(p.booked_after))
 }

@@ -10,6 +10,9 @@ use std::fmt;
 use super::forecast::accuracy;
 use super::new_pipeline::{NotYetCreated, mean_half_up};
 
+mod sources;
+pub use sources::{BookedAfter, Source, source_of};
+
 /// A way to forecast a period, as a backtest compares them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {

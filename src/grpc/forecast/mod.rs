@@ -488,10 +488,22 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     open_deals: p.open_deals as i64,
                     methods: p.methods.iter().map(method_point_to).collect(),
                     new_pipeline: p.new_pipeline,
+                    booked_after: Some(booked_after_to(p.booked_after)),
                 })
                 .collect(),
             summaries: backtest.summaries.iter().map(summary_to).collect(),
             calibration: backtest.calibration.iter().map(calibration_to).collect(),
         }))
+    }
+}
+
+/// Where a backtest point's period revenue came from, on the wire.
+fn booked_after_to(b: crate::domain::backtest::BookedAfter) -> pb::BookedAfter {
+    pb::BookedAfter {
+        dated_in_period: b.dated_in_period,
+        dated_later: b.dated_later,
+        dated_earlier: b.dated_earlier,
+        not_yet_created: b.not_yet_created,
+        closed_then: b.closed_then,
     }
 }

@@ -16,6 +16,7 @@ use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
 mod learning;
 mod scores;
+mod sources;
 
 /// One stage `s1` (default 50%), won and lost.
 pub(crate) async fn pipeline(app: &TestApp) -> pb::Pipeline {

@@ -1,0 +1,149 @@
+//! A backtest point says where the period's revenue after its day came from: deals dated in the
+//! period, dated later (pulled in), dated earlier, not created yet, or closed then.
+
+use super::*;
+
+contract_test!(
+    a_backtest_point_splits_what_the_period_booked_after_its_day_by_what_each_deal_was_then,
+    |app| {
+        let manager = app.user(Role::Manager, None).await;
+        let rep = app.user(Role::Rep, Some(&manager.0)).await;
+        let pipeline = pipeline(&app).await;
+        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let r = &rep.0;
+        // Owner, amount, created, close date at creation, won, closed (the booking day).
+        let closed: Vec<Closed<'_>> = vec![
+            // Booked on 3 June: already booked on the 8th.
+            (
+                r,
+                1_000,
+                "2025-05-01T09:00:00Z",
+                "2025-06-03",
+                true,
+                "2025-06-03T12:00:00Z",
+            ),
+            // Dated 20 June, won on the 10th: dated in the period.
+            (
+                r,
+                20_000,
+                "2025-05-02T09:00:00Z",
+                "2025-06-20",
+                true,
+                "2025-06-10T12:00:00Z",
+            ),
+            // Dated 15 July, won on 20 June: pulled in.
+            (
+                r,
+                300_000,
+                "2025-05-03T09:00:00Z",
+                "2025-07-15",
+                true,
+                "2025-06-20T12:00:00Z",
+            ),
+            // Dated 30 May (overdue on the 8th), won on 12 June: dated earlier.
+            (
+                r,
+                4_000_000,
+                "2025-05-04T09:00:00Z",
+                "2025-05-30",
+                true,
+                "2025-06-12T12:00:00Z",
+            ),
+            // Created on the 9th, won on the 25th: not created yet on the 8th.
+            (
+                r,
+                50_000_000,
+                "2025-06-09T09:00:00Z",
+                "2025-06-30",
+                true,
+                "2025-06-25T12:00:00Z",
+            ),
+            // Dated in June and lost: books nothing.
+            (
+                r,
+                7,
+                "2025-05-05T09:00:00Z",
+                "2025-06-18",
+                false,
+                "2025-06-18T12:00:00Z",
+            ),
+            // Won in July: not the period's.
+            (
+                r,
+                8,
+                "2025-05-06T09:00:00Z",
+                "2025-06-28",
+                true,
+                "2025-07-02T12:00:00Z",
+            ),
+        ];
+        let (deals, mut history, fields) = closed_book(pid, &closed);
+        history.sort_by_key(|h| h.at);
+        insert_book(&app, &deals, &history, &fields).await;
+        let date = |d: u32| dealdesk::proto::google::r#type::Date {
+            year: 2025,
+            month: 6,
+            day: d as i32,
+        };
+        let backtest = app
+            .forecasts()
+            .await
+            .backtest_forecast(authed(
+                &manager.1,
+                pb::BacktestForecastRequest {
+                    period: "2025-06".into(),
+                    scope: manager.0.name.clone(),
+                    as_of_dates: vec![date(8), date(22)],
+                    currency_code: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(backtest.actual, 54_321_000);
+        let first = &backtest.points[0];
+        assert_eq!(first.closed_won, 1_000);
+        assert_eq!(
+            first.booked_after,
+            Some(pb::BookedAfter {
+                dated_in_period: 20_000,
+                dated_later: 300_000,
+                dated_earlier: 4_000_000,
+                not_yet_created: 50_000_000,
+                closed_then: 0,
+            })
+        );
+        // On the 22nd only the deal created on the 9th (dated 30 June) is still to book.
+        let second = &backtest.points[1];
+        assert_eq!(second.closed_won, 4_321_000);
+        assert_eq!(
+            second.booked_after,
+            Some(pb::BookedAfter {
+                dated_in_period: 50_000_000,
+                ..Default::default()
+            })
+        );
+        // Another manager's empty subtree booked nothing.
+        let other = app.user(Role::Manager, None).await;
+        let empty = app
+            .forecasts()
+            .await
+            .backtest_forecast(authed(
+                &other.1,
+                pb::BacktestForecastRequest {
+                    period: "2025-06".into(),
+                    scope: other.0.name.clone(),
+                    as_of_dates: vec![date(8)],
+                    currency_code: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(empty.actual, 0);
+        assert_eq!(
+            empty.points[0].booked_after,
+            Some(pb::BookedAfter::default())
+        );
+    }
+);
