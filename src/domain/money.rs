@@ -105,6 +105,15 @@ impl fmt::Display for Money {
     }
 }
 
+/// `minor` cents: the unit tests' amount.
+#[cfg(test)]
+pub(crate) fn usd(minor: i64) -> Money {
+    Money {
+        minor,
+        currency: Currency::USD,
+    }
+}
+
 /// Largest amount accepted: 10^12 minor units (ten billion dollars), so that summing a
 /// million deals at the limit (10^18) stays below `i64::MAX` (9.2 x 10^18).
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
