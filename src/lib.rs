@@ -8,8 +8,9 @@
 //! [`app::imports`]. The domain and the import know nothing of tonic, sea-orm or async.
 //!
 //! - [`domain`]: pure rules: roles and permissions, the reporting tree, pipelines, stages and
-//!   their exit criteria and gates, deals and their field history, bounded texts, money and the
-//!   org's calendar, win rates, period rates and the forecast with its range, calls, accuracy
+//!   their exit criteria and gates, deals and their field history, bounded texts (names,
+//!   reasons, notes), money (minor units, and amounts as people write them) and the org's
+//!   calendar, win rates, period rates and the forecast with its range, calls, accuracy
 //!   and backtests, approval routing and the request's lifecycle, paging and idempotency keys.
 //! - [`app`]: use cases, one file (or folder) per feature. Authenticate, authorize, validate
 //!   through the domain, then load and save through the ports in [`app::ports`] (one file per

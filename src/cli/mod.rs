@@ -271,11 +271,15 @@ impl Connection {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::Subcommand;
+
+    use super::ClientCommand;
 
     /// Every client command and subcommand, with its path (`deals close`).
     fn commands() -> Vec<(String, clap::Command)> {
-        let mut root = crate::config::Cli::command();
+        // The client's commands under a root of their own: the binary's root is in `config`,
+        // which depends on this module, not the other way round.
+        let mut root = ClientCommand::augment_subcommands(clap::Command::new("dealdesk"));
         // Building propagates the global flags down to every subcommand.
         root.build();
         let mut found = Vec::new();

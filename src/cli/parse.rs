@@ -2,7 +2,7 @@
 
 use chrono::Datelike;
 
-use crate::domain::money::Currency;
+use crate::domain::money::{Currency, Decimal};
 use crate::proto::Money;
 use crate::proto::google::r#type::Date;
 
@@ -46,30 +46,19 @@ pub fn money(flag: &str, text: &str, currency: &str) -> Result<Money, super::Cli
     })
 }
 
-/// A non-negative decimal with at most `digits` decimals, in units of 10^-digits; `,` and `_`
-/// group digits.
+/// A non-negative decimal with at most `digits` decimals as written, in units of 10^-digits;
+/// `,` and `_` group digits, and the whole part is not left out (`.5` is refused).
 fn decimal(text: &str, digits: u32) -> Option<i64> {
     let plain: String = text.chars().filter(|c| *c != ',' && *c != '_').collect();
     let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
-    let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+    if whole.is_empty() || fraction.len() > digits as usize {
         return None;
     }
-    if fraction.len() > digits as usize {
-        return None;
-    }
-    let scale = 10i64.checked_pow(digits)?;
-    let padded = format!("{fraction:0<width$}", width = digits as usize);
-    let fraction = if padded.is_empty() {
-        0
-    } else {
-        padded.parse::<i64>().ok()?
-    };
-    whole
-        .parse::<i64>()
+    let units = Decimal::parse(&plain, digits)
         .ok()?
-        .checked_mul(scale)?
-        .checked_add(fraction)
+        .units(digits, false)
+        .ok()?;
+    i64::try_from(units).ok()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::domain::money::Currency;
+use crate::domain::money::{Currency, group_thousands, major_units};
 use crate::proto::Money;
 use crate::proto::google::r#type::Date;
 
@@ -89,37 +89,12 @@ pub fn write_fields(out: &mut dyn Write, fields: &[(&str, String)]) -> io::Resul
 /// Minor units of `currency` as `USD 1,234,567.89` (the currency's own decimals).
 pub fn amount(currency: &str, minor: i64) -> String {
     let digits = Currency::parse(currency).map_or(2, |c| c.minor_digits()) as u32;
-    let scale = 10u64.pow(digits);
-    let magnitude = minor.unsigned_abs();
-    let whole = group_thousands(magnitude / scale);
-    let sign = if minor < 0 { "-" } else { "" };
-    if digits == 0 {
-        format!("{currency} {sign}{whole}")
-    } else {
-        let fraction = magnitude % scale;
-        format!(
-            "{currency} {sign}{whole}.{fraction:0width$}",
-            width = digits as usize
-        )
-    }
+    format!("{currency} {}", major_units(minor, digits, true))
 }
 
 /// A Money as [`amount`]; empty when unset.
 pub fn money(value: Option<&Money>) -> String {
     value.map_or_else(String::new, |m| amount(&m.currency_code, m.amount_minor))
-}
-
-/// `1234567` as `1,234,567`.
-pub fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    grouped
 }
 
 /// A count with thousands separators.

@@ -176,22 +176,6 @@ fn percent(bps: u32) -> String {
     format!("{}.{}%", bps / 100, (bps % 100) / 10)
 }
 
-/// An amount in words: `1000000.00 USD`.
-fn money_text(m: Money) -> String {
-    let digits = m.currency.minor_digits();
-    if digits == 0 {
-        return format!("{} {}", m.minor, m.currency);
-    }
-    let scale = 10i64.pow(digits as u32);
-    format!(
-        "{}.{:0width$} {}",
-        m.minor / scale,
-        (m.minor % scale).abs(),
-        m.currency,
-        width = digits as usize
-    )
-}
-
 fn segment_name(segment: Segment) -> &'static str {
     match segment {
         Segment::Smb => "SMB",
@@ -279,11 +263,7 @@ fn size_steps(policy: &Policy, amount: Money, add: &mut impl FnMut(&StepSpec, Ca
         } else {
             (
                 amount.minor > threshold.above.minor,
-                format!(
-                    "deal size {} exceeds {}",
-                    money_text(amount),
-                    money_text(threshold.above)
-                ),
+                format!("deal size {} exceeds {}", amount, threshold.above),
             )
         };
         if over {

@@ -197,13 +197,7 @@ pub fn judgments(events: &[CallEvent]) -> Vec<CallEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn usd(minor: i64) -> Money {
-        Money {
-            minor,
-            currency: Currency::USD,
-        }
-    }
+    use crate::domain::money::usd;
 
     fn event(
         sequence: i64,

@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::directory::UserId;
 use super::money::{Currency, Money};
 use super::pipeline::{BuyingRole, QualificationElement, QualificationStatus};
+use super::text::{AccountName, DisplayName};
 use crate::domain::ids::{DealId, PipelineId};
 
 /// Where a deal came from.
@@ -112,8 +113,9 @@ pub struct Bant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DealFields {
     /// Name.
-    pub display_name: String,
-    pub account: String,
+    pub display_name: DisplayName,
+    /// The account (the buying company).
+    pub account: AccountName,
     /// Owning rep.
     pub owner_id: UserId,
     /// Value, if known.

@@ -406,17 +406,13 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap() + Duration::days(day)
     }
 
-    fn usd() -> Currency {
-        Currency::parse("USD").unwrap()
-    }
-
     fn state() -> DealState {
         DealState {
             owner_id: UserId(Uuid::from_u128(1)),
             stage_id: "qualify".into(),
             status: DealStatus::Open,
             amount: Some(10_000),
-            currency: Some(usd()),
+            currency: Some(Currency::USD),
             close_date: NaiveDate::from_ymd_opt(2026, 3, 31),
             category: ForecastCategory::Pipeline,
         }

@@ -1,5 +1,10 @@
 //! Money: integer minor units of an ISO 4217 currency. Amounts in different currencies are
-//! never added silently.
+//! never added silently. Amounts as people write them (major units) are read and printed in
+//! [`decimal`].
+
+mod decimal;
+
+pub use decimal::{Decimal, DecimalError, UnitsError, group_thousands, major_units};
 
 use std::fmt;
 
@@ -85,6 +90,28 @@ pub struct Money {
     /// Minor units (cents).
     pub minor: i64,
     pub currency: Currency,
+}
+
+impl fmt::Display for Money {
+    /// The amount in words: `1000000.00 USD`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.currency.minor_digits() as u32;
+        write!(
+            f,
+            "{} {}",
+            major_units(self.minor, digits, false),
+            self.currency
+        )
+    }
+}
+
+/// `minor` cents: the unit tests' amount.
+#[cfg(test)]
+pub(crate) fn usd(minor: i64) -> Money {
+    Money {
+        minor,
+        currency: Currency::USD,
+    }
 }
 
 /// Largest amount accepted: 10^12 minor units (ten billion dollars), so that summing a

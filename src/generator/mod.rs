@@ -34,6 +34,7 @@ use crate::domain::ids::DealId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Pipeline, Stage, StageKind};
 use crate::domain::random::Rng;
+use crate::domain::text::{AccountName, DisplayName};
 use evidence::{ACCOUNTS, LOSS_REASONS, PRODUCTS, SUFFIXES, satisfy};
 use journey::{Buyer, Journey, Step};
 
@@ -319,8 +320,12 @@ fn deal(rng: &mut Rng, lane: &Lane, draft: Draft, journey: &Journey, steps: &[St
         "{} {}",
         ACCOUNTS[draft.account.0], SUFFIXES[draft.account.1]
     );
+    // The names are made of the short words in the tables above: within every limit.
+    let display_name = DisplayName::try_from(format!("{account} - {}", PRODUCTS[draft.product]))
+        .expect("a generated deal name is a display name");
+    let account = AccountName::try_from(account).expect("a generated account is an account name");
     let mut fields = DealFields {
-        display_name: format!("{account} - {}", PRODUCTS[draft.product]),
+        display_name,
         account,
         owner_id: draft.owner,
         amount: Some(Money {

@@ -3,6 +3,7 @@
 //! broken row cannot hide the others.
 
 use super::{Location, RowError, sort_errors};
+use crate::domain::money::group_thousands;
 
 /// Problems listed per row (or file) before the rest are counted.
 pub const LISTED_PER_ROW: usize = 5;
@@ -59,15 +60,15 @@ impl BadRows {
     pub fn summary(&self) -> String {
         let rows = match self.rows {
             1 => "1 bad row".to_string(),
-            n => format!("{} bad rows", thousands(n)),
+            n => format!("{} bad rows", group_thousands(n as u64)),
         };
         let problems = match self.problems {
             1 => "1 problem".to_string(),
-            n => format!("{} problems", thousands(n)),
+            n => format!("{} problems", group_thousands(n as u64)),
         };
         let read = self
             .rows_read
-            .map(|n| format!(" of {} read", thousands(n)))
+            .map(|n| format!(" of {} read", group_thousands(n as u64)))
             .unwrap_or_default();
         format!("{rows} ({problems}){read}; nothing was imported")
     }
@@ -84,19 +85,6 @@ fn close_row(listed: &mut Vec<RowError>, row: Option<(Location, usize)>) {
             format!("and {} more problems on this row", seen - LISTED_PER_ROW),
         ));
     }
-}
-
-/// `23811` as `23,811`.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -163,7 +151,7 @@ mod tests {
             bad.summary(),
             "1 bad row (1 problem) of 1 read; nothing was imported"
         );
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(999), "999");
+        assert_eq!(group_thousands(1_234_567), "1,234,567");
+        assert_eq!(group_thousands(999), "999");
     }
 }

@@ -8,16 +8,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::dates::DateReader;
 
-use crate::domain::money::{Currency, MAX_AMOUNT_MINOR};
+use crate::domain::money::{Currency, Decimal, DecimalError, MAX_AMOUNT_MINOR, UnitsError};
 
 /// A non-negative decimal amount in major units (`125000.50`), before its currency is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Amount {
-    /// The digits without the point (`12500050`).
-    digits: u64,
-    /// How many of them follow the point (`2`).
-    scale: u32,
-}
+pub struct Amount(Decimal);
 
 /// Most digits after the point an amount may have.
 const MAX_SCALE: u32 = 6;
@@ -26,67 +21,37 @@ impl Amount {
     /// Parses `123`, `123.4`, `0.50`: digits with at most one point, no sign, no thousands
     /// separators (`1,250.00` is ambiguous between locales, so it is refused).
     pub fn parse(text: &str) -> Result<Amount, String> {
-        let bad = || {
-            format!(
-                "{text:?} is not an amount (digits with an optional decimal point, like 1250.50)"
-            )
-        };
         if text.starts_with('-') {
             return Err(format!("{text:?} is negative"));
         }
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction)
-        {
-            return Err(bad());
-        }
-        let fraction = fraction.trim_end_matches('0');
-        if fraction.len() as u32 > MAX_SCALE {
-            return Err(format!("{text:?} has more than {MAX_SCALE} decimals"));
-        }
-        let digits = format!("{whole}{fraction}");
-        let digits = digits.trim_start_matches('0');
-        let digits = if digits.is_empty() {
-            0
-        } else {
-            digits
-                .parse::<u64>()
-                .map_err(|_| format!("{text:?} is too large"))?
-        };
-        Ok(Amount {
-            digits,
-            scale: fraction.len() as u32,
+        Decimal::parse(text, MAX_SCALE).map(Amount).map_err(|why| match why {
+            DecimalError::Malformed => format!(
+                "{text:?} is not an amount (digits with an optional decimal point, like 1250.50)"
+            ),
+            DecimalError::TooManyDecimals => format!("{text:?} has more than {MAX_SCALE} decimals"),
+            DecimalError::TooLarge => format!("{text:?} is too large"),
         })
     }
 
     /// Whether the amount is zero (imported as "no amount": a deal's amount is positive).
     pub fn is_zero(self) -> bool {
-        self.digits == 0
+        self.0.is_zero()
     }
 
     /// The amount in minor units of `currency`, refusing amounts above the service's limit and
     /// digits the currency does not have, unless `round`: then rounded half up to the
-    /// currency's minor unit (`10.005` USD is 10.01; amounts are never negative, so half up is
-    /// half away from zero).
+    /// currency's minor unit (`10.005` USD is 10.01).
     pub fn to_minor(self, currency: Currency, round: bool) -> Result<i64, String> {
         let digits = currency.minor_digits().max(0) as u32;
         let too_large = || format!("is larger than {MAX_AMOUNT_MINOR} minor units of {currency}");
-        let minor = if self.scale <= digits {
-            self.digits
-                .checked_mul(10u64.pow(digits - self.scale))
-                .ok_or_else(too_large)?
-        } else {
-            let divisor = 10u64.pow(self.scale - digits);
-            let (whole, rest) = (self.digits / divisor, self.digits % divisor);
-            if rest != 0 && !round {
-                return Err(format!(
-                    "{:?} has more decimals than {currency} has ({digits}): round it in the \
-                     export, or set \"round_amounts\": true in the mapping",
-                    self.to_string()
-                ));
-            }
-            whole + u64::from(rest * 2 >= divisor)
-        };
+        let minor = self.0.units(digits, round).map_err(|why| match why {
+            UnitsError::TooManyDecimals => format!(
+                "{:?} has more decimals than {currency} has ({digits}): round it in the \
+                 export, or set \"round_amounts\": true in the mapping",
+                self.to_string()
+            ),
+            UnitsError::TooLarge => too_large(),
+        })?;
         i64::try_from(minor)
             .ok()
             .filter(|m| *m <= MAX_AMOUNT_MINOR)
@@ -97,14 +62,7 @@ impl Amount {
 impl fmt::Display for Amount {
     /// The amount as a decimal (`10.005`), trailing zeros of the fraction left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scale = self.scale as usize;
-        let digits = format!("{:0>width$}", self.digits, width = scale + 1);
-        let (whole, fraction) = digits.split_at(digits.len() - scale);
-        if fraction.is_empty() {
-            f.write_str(whole)
-        } else {
-            write!(f, "{whole}.{fraction}")
-        }
+        self.0.fmt(f)
     }
 }
 

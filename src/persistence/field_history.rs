@@ -9,11 +9,11 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait,
 };
 
+use super::CHUNK;
 use super::codec::uuid;
 use super::codec::{
     corrupt, decode_category, decode_deal_status, encode_category, encode_deal_status,
 };
-use super::deals::CHUNK;
 use super::entities::{deal, field_history};
 use crate::app::ports::TimelinePage;
 use crate::domain::deal_history::{DealState, FieldHistoryEntry, FieldValue, TrackedField};

@@ -9,8 +9,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use super::CHUNK;
 use super::codec::uuid;
-use super::deals::{CHUNK, deal_row, history_row, insert_deal_rows, load_deals};
+use super::deals::{deal_row, history_row, insert_deal_rows, load_deals};
 use super::directory::user_row;
 use super::entities::{deal, deal_external_id, stage_history, user, user_external_id};
 use super::{SqlStore, is_unique_violation, record_audit, storage};

@@ -54,6 +54,9 @@ const POSTGRES_POOL: u32 = 16;
 /// How long a call waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Rows per multi-row insert: each statement stays under SQLite's bound-parameter limit.
+const CHUNK: usize = 400;
+
 /// Opens (and on SQLite creates) the database at `url`.
 ///
 /// SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged write survives a power cut.

@@ -137,49 +137,9 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
     };
     let lock = WriteLock::take(&app).await;
 
-    // 48 clients over 4 connections, each sending writes until the flood ends, while health is
-    // asked every 50 ms on its own connection.
     let tally = Arc::new(Tally::default());
     let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut connections = Vec::new();
-    for _ in 0..4 {
-        connections.push(channel(&app).await);
-    }
-    let mut clients = Vec::new();
-    for i in 0..48 {
-        let mut directory = DirectoryServiceClient::new(connections[i % 4].clone());
-        let token = app.admin_token.clone();
-        let (tally, flooding) = (tally.clone(), flooding.clone());
-        clients.push(tokio::spawn(async move {
-            let mut n = 0;
-            while flooding.load(Ordering::Relaxed) {
-                n += 1;
-                let email = format!("flood-{i}-{n}@test.example");
-                let request = create_user(&token, &email, Some(Duration::from_secs(5)));
-                match directory.create_user(request).await {
-                    Err(s) if s.code() == Code::ResourceExhausted => {
-                        let info = s.get_details_error_info().map(|i| i.reason);
-                        let retry = s.get_details_retry_info().and_then(|r| r.retry_delay);
-                        if info.as_deref() == Some("OVERLOADED") && retry.is_some() {
-                            tally.shed.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            tally.other.lock().unwrap().push(format!("{s:?}"));
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    Err(s) if s.code() == Code::DeadlineExceeded => {
-                        let info = s.get_details_error_info().map(|i| i.reason);
-                        if info.as_deref() == Some("DEADLINE_EXCEEDED") {
-                            tally.cut.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            tally.other.lock().unwrap().push(format!("{s:?}"));
-                        }
-                    }
-                    other => tally.other.lock().unwrap().push(format!("{other:?}")),
-                }
-            }
-        }));
-    }
+    let clients = start_flood(&app, &tally, &flooding).await;
 
     // Streams take no slot: a watch opens while every slot is taken.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -193,23 +153,7 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
         .await;
     assert!(watch.is_ok(), "a watch opens under the flood: {watch:?}");
 
-    let mut health = HealthClient::new(channel(&app).await);
-    let mut checks = 0;
-    let mut slowest = Duration::ZERO;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(3) {
-        let mut request = Request::new(HealthCheckRequest::default());
-        request.set_timeout(Duration::from_secs(1));
-        let asked = Instant::now();
-        let answer = health
-            .check(request)
-            .await
-            .expect("health answers under the flood");
-        slowest = slowest.max(asked.elapsed());
-        assert_eq!(answer.into_inner().status(), ServingStatus::Serving);
-        checks += 1;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (checks, slowest) = ask_health_for_3_seconds(&app).await;
     flooding.store(false, Ordering::Relaxed);
     for client in clients {
         client.await.unwrap();
@@ -232,8 +176,111 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
          {checks} health checks all SERVING, slowest {slowest:?}",
         shed + cut
     );
+    check_flood_metrics(metrics, shed, cut).await;
 
-    // The metrics counted each refusal as the clients saw it, and no call holds a slot now.
+    // Nothing the flood sent was written: every call was refused or cut before it committed.
+    assert_eq!(users_like(&app, "flood-").await, 0);
+
+    check_recovery(&app).await;
+    // The watch opened under the flood is still alive and sees nothing spurious.
+    let mut stream = watch.unwrap().into_inner();
+    let next = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
+    assert!(
+        next.is_err(),
+        "the watch delivered {next:?} with no deal changed"
+    );
+}
+
+/// 48 clients over 4 connections, each sending writes until `flooding` is cleared, each answer
+/// counted in `tally`.
+async fn start_flood(
+    app: &TestApp,
+    tally: &Arc<Tally>,
+    flooding: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut connections = Vec::new();
+    for _ in 0..4 {
+        connections.push(channel(app).await);
+    }
+    let mut clients = Vec::new();
+    for i in 0..48 {
+        let mut directory = DirectoryServiceClient::new(connections[i % 4].clone());
+        let token = app.admin_token.clone();
+        let (tally, flooding) = (tally.clone(), flooding.clone());
+        clients.push(tokio::spawn(async move {
+            let mut n = 0;
+            while flooding.load(Ordering::Relaxed) {
+                n += 1;
+                let email = format!("flood-{i}-{n}@test.example");
+                let request = create_user(&token, &email, Some(Duration::from_secs(5)));
+                let answer = directory.create_user(request).await;
+                if tally.count(answer) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }));
+    }
+    clients
+}
+
+impl Tally {
+    /// Counts one flood answer: shed (RESOURCE_EXHAUSTED `OVERLOADED` with a retry delay), cut
+    /// (DEADLINE_EXCEEDED `DEADLINE_EXCEEDED`) or other. Whether the call was shed, so the
+    /// client waits a little before the next.
+    fn count<T: std::fmt::Debug>(&self, answer: Result<T, tonic::Status>) -> bool {
+        match answer {
+            Err(s) if s.code() == Code::ResourceExhausted => {
+                let info = s.get_details_error_info().map(|i| i.reason);
+                let retry = s.get_details_retry_info().and_then(|r| r.retry_delay);
+                if info.as_deref() == Some("OVERLOADED") && retry.is_some() {
+                    self.shed.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.other.lock().unwrap().push(format!("{s:?}"));
+                }
+                true
+            }
+            Err(s) if s.code() == Code::DeadlineExceeded => {
+                let info = s.get_details_error_info().map(|i| i.reason);
+                if info.as_deref() == Some("DEADLINE_EXCEEDED") {
+                    self.cut.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.other.lock().unwrap().push(format!("{s:?}"));
+                }
+                false
+            }
+            other => {
+                self.other.lock().unwrap().push(format!("{other:?}"));
+                false
+            }
+        }
+    }
+}
+
+/// Health asked every 50 ms for 3 s on its own connection: each answer must be SERVING within
+/// 1 s. How many checks were made, and the slowest answer.
+async fn ask_health_for_3_seconds(app: &TestApp) -> (usize, Duration) {
+    let mut health = HealthClient::new(channel(app).await);
+    let mut checks = 0;
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        let mut request = Request::new(HealthCheckRequest::default());
+        request.set_timeout(Duration::from_secs(1));
+        let asked = Instant::now();
+        let answer = health
+            .check(request)
+            .await
+            .expect("health answers under the flood");
+        slowest = slowest.max(asked.elapsed());
+        assert_eq!(answer.into_inner().status(), ServingStatus::Serving);
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (checks, slowest)
+}
+
+/// The metrics counted each refusal as the clients saw it, and no call holds a slot now.
+async fn check_flood_metrics(metrics: std::net::SocketAddr, shed: usize, cut: usize) {
     let scrape = crate::metrics::http_get(metrics, "/metrics").await;
     let line = |l: String| scrape.lines().any(|x| x == l);
     let method = "dealdesk.v1.DirectoryService/CreateUser";
@@ -247,12 +294,11 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
         line("dealdesk_grpc_max_calls_in_flight 4".into()),
         "{scrape}"
     );
+}
 
-    // Nothing the flood sent was written: every call was refused or cut before it committed.
-    assert_eq!(users_like(&app, "flood-").await, 0);
-
-    // The server recovers: a write goes through (retried while cut calls' connections drain)
-    // and is durable, seen from a connection of its own.
+/// The server recovers: a write goes through (retried while cut calls' connections drain)
+/// and is durable, seen from a connection of its own.
+async fn check_recovery(app: &TestApp) {
     let mut directory = app.directory().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -275,14 +321,7 @@ async fn flood_of_slow_writes_degrades_and_health_keeps_answering(backend: Backe
             .await
             .unwrap();
     }
-    assert_eq!(users_like(&app, "after-flood").await, 9);
-    // The watch opened under the flood is still alive and sees nothing spurious.
-    let mut stream = watch.unwrap().into_inner();
-    let next = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
-    assert!(
-        next.is_err(),
-        "the watch delivered {next:?} with no deal changed"
-    );
+    assert_eq!(users_like(app, "after-flood").await, 9);
 }
 
 /// One unary call over gRPC-Web on a plain socket, with `grpc-timeout: {timeout}`: its

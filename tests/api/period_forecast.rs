@@ -40,8 +40,8 @@ fn open_deal(
         status: DealStatus::Open,
         loss_reason: String::new(),
         fields: DealFields {
-            display_name: format!("open {amount}"),
-            account: "Open Corp".into(),
+            display_name: format!("open {amount}").try_into().unwrap(),
+            account: "Open Corp".to_string().try_into().unwrap(),
             owner_id: user_id(&owner.name),
             amount: Some(domain_usd(amount)),
             close_date: Some(day(close)),

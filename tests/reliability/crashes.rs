@@ -256,35 +256,8 @@ async fn check_acknowledged(
             assert_eq!(&read, acked, "{name}: the acknowledged state");
             continue;
         };
-        let committed = version(&read.etag) == version(&acked.etag) + 1;
-        if committed {
-            figures.in_doubt_committed += 1;
-            match op {
-                Op::Update {
-                    next_step, amount, ..
-                } => {
-                    assert_eq!(
-                        (
-                            read.next_step.as_str(),
-                            read.amount.as_ref().map(|m| m.amount_minor)
-                        ),
-                        (next_step.as_str(), Some(*amount)),
-                        "{name}: the update in doubt committed whole"
-                    );
-                    assert_eq!(read.stage, acked.stage, "{name}: and nothing else");
-                }
-                Op::Move { target, .. } => {
-                    assert_eq!(&read.stage, target, "{name}: the move in doubt committed");
-                    assert_eq!(read.next_step, acked.next_step, "{name}: and nothing else");
-                }
-                Op::Create { .. } => unreachable!(),
-            }
-        } else {
-            assert_eq!(
-                &read, acked,
-                "{name}: the write in doubt left nothing behind"
-            );
-        }
+        let committed = check_write_in_doubt(name, &read, acked, op);
+        figures.in_doubt_committed += u64::from(committed);
         let Op::Move {
             target, request_id, ..
         } = op
@@ -293,54 +266,117 @@ async fn check_acknowledged(
             continue;
         };
         // The client retries its move with the same request id and the etag it had.
-        let token = &worker.rep.token;
-        let retry = send_move(&mut client, token, name, &acked.etag, target, request_id)
-            .await
-            .expect("the retried move");
-        if committed {
-            assert_eq!(retry, read, "{name}: the retry answers the committed move");
-        } else {
-            assert_eq!(version(&retry.etag), version(&acked.etag) + 1);
-            assert_eq!(&retry.stage, target);
-        }
-        *acked = retry;
+        let move_ = (name.as_str(), target.as_str(), request_id.as_str());
+        let committed = committed.then_some(&read);
+        *acked = retry_move(&mut client, &worker.rep.token, acked, move_, committed).await;
     }
     if let Some(Op::Create {
         request_id,
         display_name,
     }) = doubt
     {
-        let by_name = format!(
-            "SELECT id AS k, version AS n FROM deals WHERE display_name = '{display_name}'"
-        );
-        let before = rows(conn, &by_name).await;
-        assert!(before.len() <= 1, "{display_name}: created at most once");
-        figures.in_doubt_committed += before.len() as u64;
-        let retry = client
-            .create_deal(authed(
-                &worker.rep.token,
-                pb::CreateDealRequest {
-                    deal: Some(org.new_deal(&display_name)),
-                    request_id,
-                },
-            ))
-            .await
-            .expect("the retried create")
-            .into_inner();
-        if let Some((id, _)) = before.first() {
-            assert_eq!(
-                retry.name,
-                format!("deals/{id}"),
-                "the retry answers the first create"
-            );
-        }
-        assert_eq!(
-            rows(conn, &by_name).await.len(),
-            1,
-            "{display_name}: created once"
-        );
+        let create = (request_id, display_name.as_str());
+        let retry = retry_create(&mut client, org, conn, &worker.rep.token, create, figures).await;
         worker.deals.insert(retry.name.clone(), retry);
     }
+}
+
+/// The update or move in doubt on the deal `name` (`acked` before it, `read` now) committed
+/// whole or left nothing behind: whether it committed.
+fn check_write_in_doubt(name: &str, read: &pb::Deal, acked: &pb::Deal, op: &Op) -> bool {
+    let committed = version(&read.etag) == version(&acked.etag) + 1;
+    if committed {
+        match op {
+            Op::Update {
+                next_step, amount, ..
+            } => {
+                assert_eq!(
+                    (
+                        read.next_step.as_str(),
+                        read.amount.as_ref().map(|m| m.amount_minor)
+                    ),
+                    (next_step.as_str(), Some(*amount)),
+                    "{name}: the update in doubt committed whole"
+                );
+                assert_eq!(read.stage, acked.stage, "{name}: and nothing else");
+            }
+            Op::Move { target, .. } => {
+                assert_eq!(&read.stage, target, "{name}: the move in doubt committed");
+                assert_eq!(read.next_step, acked.next_step, "{name}: and nothing else");
+            }
+            Op::Create { .. } => unreachable!(),
+        }
+    } else {
+        assert_eq!(
+            read, acked,
+            "{name}: the write in doubt left nothing behind"
+        );
+    }
+    committed
+}
+
+/// The move in doubt `(deal, target, request id)` sent again with the etag the client had
+/// (`acked`'s): it answers the committed move (`committed`, when it did) or moves now. The
+/// deal as the retry answered.
+async fn retry_move(
+    client: &mut DealServiceClient<Channel>,
+    token: &str,
+    acked: &pb::Deal,
+    (name, target, request_id): (&str, &str, &str),
+    committed: Option<&pb::Deal>,
+) -> pb::Deal {
+    let retry = send_move(client, token, name, &acked.etag, target, request_id)
+        .await
+        .expect("the retried move");
+    match committed {
+        Some(read) => assert_eq!(&retry, read, "{name}: the retry answers the committed move"),
+        None => {
+            assert_eq!(version(&retry.etag), version(&acked.etag) + 1);
+            assert_eq!(retry.stage, target);
+        }
+    }
+    retry
+}
+
+/// The create in doubt `(request id, display name)`: made at most once before the restart,
+/// and its retry answers that one or creates it, once. The deal the retry answered.
+async fn retry_create(
+    client: &mut DealServiceClient<Channel>,
+    org: &Org,
+    conn: &DatabaseConnection,
+    token: &str,
+    (request_id, display_name): (String, &str),
+    figures: &mut Figures,
+) -> pb::Deal {
+    let by_name =
+        format!("SELECT id AS k, version AS n FROM deals WHERE display_name = '{display_name}'");
+    let before = rows(conn, &by_name).await;
+    assert!(before.len() <= 1, "{display_name}: created at most once");
+    figures.in_doubt_committed += before.len() as u64;
+    let retry = client
+        .create_deal(authed(
+            token,
+            pb::CreateDealRequest {
+                deal: Some(org.new_deal(display_name)),
+                request_id,
+            },
+        ))
+        .await
+        .expect("the retried create")
+        .into_inner();
+    if let Some((id, _)) = before.first() {
+        assert_eq!(
+            retry.name,
+            format!("deals/{id}"),
+            "the retry answers the first create"
+        );
+    }
+    assert_eq!(
+        rows(conn, &by_name).await.len(),
+        1,
+        "{display_name}: created once"
+    );
+    retry
 }
 
 /// Nothing half-written anywhere in the database: each count names the deals (or rows) that

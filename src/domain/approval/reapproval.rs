@@ -1,7 +1,7 @@
 //! Smart re-approval: which steps of a resubmitted request's route an earlier approval still
 //! covers.
 
-use super::{Cause, Route, RouteStep, Terms, money_text, percent};
+use super::{Cause, Route, RouteStep, Terms, percent};
 use crate::domain::money::Money;
 
 /// What an approved step approved: the request and amount it saw.
@@ -52,11 +52,7 @@ pub fn reapprove(new_route: &Route, terms: &Terms, approved: &[Approved]) -> Vec
                         )),
                     Cause::Size { amount: now, .. } => match before.amount {
                         Some(was) if was.currency == now.currency && now.minor <= was.minor => {}
-                        Some(was) => riskier.push(format!(
-                            "amount rose from {} to {}",
-                            money_text(was),
-                            money_text(*now)
-                        )),
+                        Some(was) => riskier.push(format!("amount rose from {} to {}", was, now)),
                         None => riskier.push("the amount was not set when approved".into()),
                     },
                     Cause::Legal { clauses, free_text } => {

@@ -1,6 +1,6 @@
 #![allow(clippy::inconsistent_digit_grouping)] // amounts read as dollars_cents
 use super::*;
-use crate::domain::money::Currency;
+use crate::domain::money::{Currency, usd};
 use proptest::prelude::*;
 
 fn step(name: &str, approvers: Vec<Approver>) -> StepSpec {
@@ -9,13 +9,6 @@ fn step(name: &str, approvers: Vec<Approver>) -> StepSpec {
         approvers,
         mode: Mode::All,
         sla_hours: 24,
-    }
-}
-
-fn usd(minor: i64) -> Money {
-    Money {
-        minor,
-        currency: Currency::USD,
     }
 }
 

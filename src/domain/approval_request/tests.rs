@@ -1,7 +1,7 @@
 use super::*;
 use crate::domain::approval::{DiscountTier, Mode, Policy, Route, SizeThreshold, route};
 use crate::domain::ids::DelegationId;
-use crate::domain::money::Currency;
+use crate::domain::money::usd;
 use chrono::TimeZone;
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
@@ -24,13 +24,6 @@ fn step(name: &str, approvers: Vec<Approver>, mode: Mode) -> StepSpec {
         approvers,
         mode,
         sla_hours: 24,
-    }
-}
-
-fn usd(minor: i64) -> Money {
-    Money {
-        minor,
-        currency: Currency::USD,
     }
 }
 

@@ -125,6 +125,7 @@ pub fn merge_fields(
     } else {
         mask
     };
+    let names = parse_names(&draft, mask, &mut v);
     check_texts(&draft, mask, &mut v);
     let amount = match (&draft.amount, mask.amount) {
         (Some((minor, code)), true) => parse_positive("amount", *minor, code)
@@ -164,15 +165,18 @@ pub fn merge_fields(
     } else {
         Vec::new()
     };
-    let parsed = Parsed {
-        amount,
-        confirmed,
-        discount_bps,
-        contacts,
-        qualification,
+    // The money the merged deal will hold: what the write sets, else what it had.
+    let merged_amount = if mask.amount {
+        amount
+    } else {
+        current.and_then(|c| c.amount)
     };
-    let merged = merge_over(current, draft, mask, parsed);
-    if let (Some(amount), Some(budget)) = (merged.amount, merged.confirmed_budget)
+    let merged_budget = if mask.confirmed_budget {
+        confirmed
+    } else {
+        current.and_then(|c| c.confirmed_budget)
+    };
+    if let (Some(amount), Some(budget)) = (merged_amount, merged_budget)
         && amount.currency != budget.currency
     {
         v.add_as(
@@ -181,17 +185,42 @@ pub fn merge_fields(
             format!("must be the deal's currency, {}", amount.currency),
         );
     }
-    v.into_result(merged)
+    let parsed = Parsed {
+        names,
+        amount,
+        confirmed,
+        discount_bps,
+        contacts,
+        qualification,
+    };
+    match merge_over(current, draft, mask, parsed) {
+        Some(merged) => v.into_result(merged),
+        // A create without a valid name or account: its violation is in `v`.
+        None => Err(v),
+    }
 }
 
-/// The texts `mask` sets, each within its limit.
+/// The deal's name and account, when `mask` sets them and they are valid (trimmed); why not is
+/// recorded in `v`.
+fn parse_names(draft: &DealDraft, mask: DealMask, v: &mut Violations) -> Names {
+    Names {
+        display_name: if mask.display_name {
+            v.text::<DisplayName>("display_name", &draft.display_name)
+                .map(DisplayName::trimmed)
+        } else {
+            None
+        },
+        account: if mask.account {
+            v.text::<AccountName>("account", &draft.account)
+                .map(AccountName::trimmed)
+        } else {
+            None
+        },
+    }
+}
+
+/// The other texts `mask` sets, each within its limit.
 fn check_texts(draft: &DealDraft, mask: DealMask, v: &mut Violations) {
-    if mask.display_name {
-        v.text::<DisplayName>("display_name", &draft.display_name);
-    }
-    if mask.account {
-        v.text::<AccountName>("account", &draft.account);
-    }
     if mask.next_step {
         check_text(v, "next_step", &draft.next_step, 500, false);
     }
@@ -232,8 +261,16 @@ fn check_close_date_and_category(
     }
 }
 
-/// The values of a draft that parsing changed: money, discount, contacts and qualification.
+/// A deal's name and account as parsed (`None`: not set by the write, or not valid).
+struct Names {
+    display_name: Option<DisplayName>,
+    account: Option<AccountName>,
+}
+
+/// The values of a draft that parsing changed: name and account, money, discount, contacts and
+/// qualification.
 struct Parsed {
+    names: Names,
     amount: Option<Money>,
     confirmed: Option<Money>,
     discount_bps: u32,
@@ -242,25 +279,26 @@ struct Parsed {
 }
 
 /// The fields `mask` sets, from `draft` and `parsed`, over `current` (a create's defaults when
-/// there is none).
+/// there is none); none for a create whose name or account is not valid.
 fn merge_over(
     current: Option<&DealFields>,
     draft: DealDraft,
     mask: DealMask,
     parsed: Parsed,
-) -> DealFields {
+) -> Option<DealFields> {
     let Parsed {
+        names,
         amount,
         confirmed,
         discount_bps,
         contacts,
         qualification,
     } = parsed;
-    let mut merged = match current {
-        Some(current) => current.clone(),
-        None => DealFields {
-            display_name: String::new(),
-            account: String::new(),
+    let mut merged = match (current, names.display_name.clone(), names.account.clone()) {
+        (Some(current), _, _) => current.clone(),
+        (None, Some(display_name), Some(account)) => DealFields {
+            display_name,
+            account,
             owner_id: draft.owner_id,
             amount: None,
             close_date: None,
@@ -274,12 +312,13 @@ fn merge_over(
             contacts: Vec::new(),
             qualification: Vec::new(),
         },
+        (None, _, _) => return None,
     };
-    if mask.display_name {
-        merged.display_name = draft.display_name.trim().to_string();
+    if let Some(display_name) = names.display_name {
+        merged.display_name = display_name;
     }
-    if mask.account {
-        merged.account = draft.account.trim().to_string();
+    if let Some(account) = names.account {
+        merged.account = account;
     }
     if mask.owner {
         merged.owner_id = draft.owner_id;
@@ -319,7 +358,7 @@ fn merge_over(
     if mask.qualification {
         merged.qualification = qualification;
     }
-    merged
+    Some(merged)
 }
 
 fn parse_contacts(drafts: Vec<ContactDraft>, v: &mut Violations) -> Vec<Contact> {

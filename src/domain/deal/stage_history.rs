@@ -94,10 +94,10 @@ pub fn changed_fields(old: &DealFields, new: &DealFields) -> Vec<(&'static str, 
     };
     diff(
         "display_name",
-        old.display_name.clone(),
-        new.display_name.clone(),
+        old.display_name.to_string(),
+        new.display_name.to_string(),
     );
-    diff("account", old.account.clone(), new.account.clone());
+    diff("account", old.account.to_string(), new.account.to_string());
     diff(
         "owner",
         old.owner_id.0.to_string(),

@@ -13,8 +13,8 @@ fn today() -> NaiveDate {
 
 fn empty_deal() -> DealFields {
     DealFields {
-        display_name: "Acme".into(),
-        account: "Acme Corp".into(),
+        display_name: "Acme".to_string().try_into().unwrap(),
+        account: "Acme Corp".to_string().try_into().unwrap(),
         owner_id: UserId::generate(),
         amount: None,
         close_date: None,

@@ -164,8 +164,8 @@ pub fn deal_to_wire(d: &Deal) -> pb::Deal {
     let f = &d.fields;
     pb::Deal {
         name: deal_name(d.id),
-        display_name: f.display_name.clone(),
-        account: f.account.clone(),
+        display_name: f.display_name.to_string(),
+        account: f.account.to_string(),
         owner: user_name(f.owner_id),
         pipeline: pipeline_name(d.pipeline_id),
         stage: d.stage_id.clone(),

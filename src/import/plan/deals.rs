@@ -16,7 +16,7 @@ use crate::domain::deal_history::Sighting;
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::{Stage, StageKind};
-use crate::domain::text::LossReason;
+use crate::domain::text::{AccountName, DisplayName, LossReason};
 use crate::import::field_history;
 use crate::import::report::{Tally, why};
 use crate::import::values::loose;
@@ -107,6 +107,8 @@ struct DealPlanner<'a> {
 
 /// A source deal's own row, checked: a value is `None` where the row's is bad (and reported).
 struct DealRow<'a> {
+    name: Option<DisplayName>,
+    account: Option<AccountName>,
     current: Option<&'a Stage>,
     owner: Option<UserId>,
     currency: Currency,
@@ -117,6 +119,8 @@ struct DealRow<'a> {
 
 /// A deal whose row and history checked out: what creating or updating it takes.
 struct Planned<'a> {
+    name: DisplayName,
+    account: AccountName,
     current: &'a Stage,
     owner: UserId,
     amount: Option<Money>,
@@ -139,10 +143,15 @@ impl<'a> DealPlanner<'a> {
     ) {
         let before = errors.len();
         let ctx = self.ctx;
-        let row = self.check_row(d, &mut out.dropped, errors);
+        let mut row = self.check_row(d, &mut out.dropped, errors);
         let mut steps = self.steps(d, changes, &row, &mut out.dropped, errors);
-        let (Some(current), Some(owner), true) = (row.current, row.owner, errors.len() == before)
-        else {
+        let (Some(name), Some(account), Some(current), Some(owner), true) = (
+            row.name.take(),
+            row.account.take(),
+            row.current,
+            row.owner,
+            errors.len() == before,
+        ) else {
             return;
         };
         steps.sort_by_key(|s| (s.at, stage_order(s.stage)));
@@ -185,6 +194,8 @@ impl<'a> DealPlanner<'a> {
             &mut out.dropped,
         );
         let planned = Planned {
+            name,
+            account,
             current,
             owner,
             amount: row.amount,

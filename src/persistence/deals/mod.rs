@@ -9,7 +9,7 @@ mod rows;
 
 use events::{append_deal_events, deal_event_from};
 pub(crate) use rows::history_row;
-pub(in crate::persistence) use rows::{CHUNK, deal_row, insert_deal_rows, load_deals};
+pub(in crate::persistence) use rows::{deal_row, insert_deal_rows, load_deals};
 use rows::{history_from_row, money, write_children};
 
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use sea_orm::{
 use super::codec::uuid;
 use super::codec::*;
 use super::entities::{deal, deal_event, stage_history};
-use super::{EventLog, SqlStore, field_history, record_audit, storage};
+use super::{CHUNK, EventLog, SqlStore, field_history, record_audit, storage};
 use crate::app::names::deal_name;
 use crate::app::ports::{
     AuditEntry, Created, DealCursor, DealEventDraft, DealEventFilter, DealEventRecord, DealFilter,

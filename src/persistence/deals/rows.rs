@@ -12,6 +12,7 @@ use sea_orm::{
 use crate::domain::deal::{Bant, Contact, Deal, DealFields, QualificationItem, StageHistoryEntry};
 use crate::domain::directory::UserId;
 use crate::domain::money::{Currency, Money};
+use crate::persistence::CHUNK;
 use crate::persistence::codec::uuid;
 use crate::persistence::codec::*;
 use crate::persistence::entities::{deal, deal_contact, deal_qualification, stage_history};
@@ -30,8 +31,8 @@ pub(in crate::persistence) fn deal_row(d: &Deal) -> deal::ActiveModel {
     let f = &d.fields;
     deal::ActiveModel {
         id: Set(d.id.to_string()),
-        display_name: Set(f.display_name.clone()),
-        account: Set(f.account.clone()),
+        display_name: Set(f.display_name.to_string()),
+        account: Set(f.account.to_string()),
         search_text: Set(format!("{}\n{}", f.display_name, f.account).to_lowercase()),
         owner_id: Set(f.owner_id.0.to_string()),
         pipeline_id: Set(d.pipeline_id.to_string()),
@@ -73,8 +74,8 @@ fn deal_from_row(
         status: decode_deal_status(&row.status)?,
         loss_reason: row.loss_reason,
         fields: DealFields {
-            display_name: row.display_name,
-            account: row.account,
+            display_name: stored_text("deal name", row.display_name)?,
+            account: stored_text("deal account", row.account)?,
             owner_id: UserId(uuid(&row.owner_id)?),
             amount: money(row.amount_minor, &row.currency)?,
             close_date: row.close_date,
@@ -158,9 +159,6 @@ pub(in crate::persistence) async fn load_deals<C: ConnectionTrait>(
         })
         .collect()
 }
-
-/// Rows per multi-row insert: each statement stays under SQLite's bound-parameter limit.
-pub(in crate::persistence) const CHUNK: usize = 400;
 
 /// Inserts new deals with their contacts and qualification items in multi-row statements,
 /// calling `progress(done, total)` after each batch of deals.

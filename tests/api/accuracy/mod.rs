@@ -48,8 +48,8 @@ pub(crate) fn past_deal(
     closed: &str,
 ) -> (Deal, Vec<StageHistoryEntry>) {
     let fields = DealFields {
-        display_name: format!("deal {amount}"),
-        account: "Past Corp".into(),
+        display_name: format!("deal {amount}").try_into().unwrap(),
+        account: "Past Corp".to_string().try_into().unwrap(),
         owner_id: user_id(&owner.name),
         amount: Some(domain_usd(amount)),
         // Booked on the day it closed.

@@ -1,6 +1,7 @@
 //! The world every hostile request is aimed at: people, a pipeline, deals, a policy, requests.
 
 use super::*;
+use crate::fixtures::create_deal;
 
 pub(crate) fn policy() -> pb::ApprovalPolicy {
     use pb::approver::Relation;
@@ -56,51 +57,7 @@ pub(super) async fn fixture(app: &TestApp) -> Fixture {
     let desk = person(app, Role::DealDesk, None).await;
     let _legal = person(app, Role::Legal, None).await;
     let _finance = person(app, Role::Finance, None).await;
-
-    let mut directory = app.directory().await;
-    let token = |parent: &str| pb::CreateApiTokenRequest {
-        parent: parent.into(),
-        api_token: Some(pb::ApiToken {
-            display_name: "hostile".into(),
-            ..Default::default()
-        }),
-    };
-    let revoked = directory
-        .create_api_token(authed(&admin, token(&rep.name())))
-        .await
-        .unwrap()
-        .into_inner();
-    directory
-        .revoke_api_token(authed(
-            &admin,
-            pb::RevokeApiTokenRequest {
-                name: revoked.api_token.unwrap().name,
-            },
-        ))
-        .await
-        .unwrap();
-    let live = directory
-        .create_api_token(authed(&admin, token(&other_rep.name())))
-        .await
-        .unwrap()
-        .into_inner();
-    let leaving = person(app, Role::Rep, Some(&manager)).await;
-    directory
-        .update_user(authed(
-            &admin,
-            pb::UpdateUserRequest {
-                user: Some(pb::User {
-                    name: leaving.name(),
-                    active: Some(false),
-                    ..Default::default()
-                }),
-                update_mask: Some(FieldMask {
-                    paths: vec!["active".into()],
-                }),
-            },
-        ))
-        .await
-        .unwrap();
+    let credentials = credentials(app, &rep, &other_rep, &manager).await;
 
     let pipeline = template_pipeline(app, pb::Segment::MidMarket).await;
     let mut template = pipeline.clone();
@@ -110,68 +67,26 @@ pub(super) async fn fixture(app: &TestApp) -> Fixture {
     template.update_time = None;
     template.display_name = "Hostile copy".into();
 
-    let mut deals = app.deals().await;
     let reused_request = pb::CreateDealRequest {
         deal: Some(a_deal(&pipeline.name, "Approval deal")),
         request_id: "hostile-request-1".into(),
     };
-    let deal = deals
+    let deal = app
+        .deals()
+        .await
         .create_deal(authed(&rep.token, reused_request.clone()))
         .await
         .unwrap()
         .into_inner();
-    let free_deal = deals
-        .create_deal(authed(
-            &rep.token,
-            pb::CreateDealRequest {
-                deal: Some(a_deal(&pipeline.name, "Free deal")),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let foreign_deal = deals
-        .create_deal(authed(
-            &other_rep.token,
-            pb::CreateDealRequest {
-                deal: Some(a_deal(&pipeline.name, "Foreign deal")),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-
-    let mut desk_client = pb::deal_desk_service_client::DealDeskServiceClient::connect(format!(
-        "http://{}",
-        app.addr
-    ))
-    .await
-    .unwrap();
-    desk_client
-        .create_approval_policy(authed(
-            &admin,
-            pb::CreateApprovalPolicyRequest {
-                policy: Some(policy()),
-            },
-        ))
-        .await
-        .unwrap();
-    let approval = desk_client
-        .submit_approval_request(authed(
-            &rep.token,
-            pb::SubmitApprovalRequestRequest {
-                deal: deal.name.clone(),
-                discount_bps: 2000,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let free_deal = create_deal(app, &rep.token, a_deal(&pipeline.name, "Free deal")).await;
+    let foreign_deal = create_deal(
+        app,
+        &other_rep.token,
+        a_deal(&pipeline.name, "Foreign deal"),
+    )
+    .await;
+    let approval = submit_approval(app, &admin, &rep, &deal).await;
     let step = approval.steps[0].name.clone();
-
     let snapshot = app
         .forecasts()
         .await
@@ -194,8 +109,8 @@ pub(super) async fn fixture(app: &TestApp) -> Fixture {
         other_manager,
         other_rep,
         desk,
-        revoked: revoked.secret,
-        inactive: leaving.token,
+        revoked: credentials.revoked,
+        inactive: credentials.inactive,
         pipeline: pipeline.name,
         template,
         deal,
@@ -204,7 +119,113 @@ pub(super) async fn fixture(app: &TestApp) -> Fixture {
         approval,
         step,
         snapshot,
-        live_token: live.api_token.unwrap().name,
+        live_token: credentials.live_token,
         reused_request,
     }
+}
+
+/// Credentials that must not work, and a live token (of another rep) to revoke.
+struct Credentials {
+    /// The secret of the rep's revoked token.
+    revoked: String,
+    /// The token of a deactivated rep.
+    inactive: String,
+    /// The name of the other rep's live token.
+    live_token: String,
+}
+
+/// A token of `rep` issued then revoked, a live token of `other_rep`, and a rep of `manager`
+/// deactivated after their token was issued.
+async fn credentials(
+    app: &TestApp,
+    rep: &Person,
+    other_rep: &Person,
+    manager: &Person,
+) -> Credentials {
+    let admin = &app.admin_token;
+    let mut directory = app.directory().await;
+    let token = |parent: &str| pb::CreateApiTokenRequest {
+        parent: parent.into(),
+        api_token: Some(pb::ApiToken {
+            display_name: "hostile".into(),
+            ..Default::default()
+        }),
+    };
+    let revoked = directory
+        .create_api_token(authed(admin, token(&rep.name())))
+        .await
+        .unwrap()
+        .into_inner();
+    directory
+        .revoke_api_token(authed(
+            admin,
+            pb::RevokeApiTokenRequest {
+                name: revoked.api_token.unwrap().name,
+            },
+        ))
+        .await
+        .unwrap();
+    let live = directory
+        .create_api_token(authed(admin, token(&other_rep.name())))
+        .await
+        .unwrap()
+        .into_inner();
+    let leaving = person(app, Role::Rep, Some(manager)).await;
+    directory
+        .update_user(authed(
+            admin,
+            pb::UpdateUserRequest {
+                user: Some(pb::User {
+                    name: leaving.name(),
+                    active: Some(false),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["active".into()],
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    Credentials {
+        revoked: revoked.secret,
+        inactive: leaving.token,
+        live_token: live.api_token.unwrap().name,
+    }
+}
+
+/// The hostile policy, and a request for 20% off on `deal` by `rep` under it.
+async fn submit_approval(
+    app: &TestApp,
+    admin: &str,
+    rep: &Person,
+    deal: &pb::Deal,
+) -> pb::ApprovalRequest {
+    let mut desk_client = pb::deal_desk_service_client::DealDeskServiceClient::connect(format!(
+        "http://{}",
+        app.addr
+    ))
+    .await
+    .unwrap();
+    desk_client
+        .create_approval_policy(authed(
+            admin,
+            pb::CreateApprovalPolicyRequest {
+                policy: Some(policy()),
+            },
+        ))
+        .await
+        .unwrap();
+    desk_client
+        .submit_approval_request(authed(
+            &rep.token,
+            pb::SubmitApprovalRequestRequest {
+                deal: deal.name.clone(),
+                discount_bps: 2000,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
 }

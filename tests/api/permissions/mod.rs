@@ -243,21 +243,68 @@ fn unique() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-impl Matrix {
-    async fn build(app: &TestApp) -> Matrix {
+impl Clients {
+    /// A client of every service over one connection to `app`.
+    async fn connect(app: &TestApp) -> Clients {
         let channel = Channel::from_shared(format!("http://{}", app.addr))
             .unwrap()
             .connect()
             .await
             .unwrap();
-        let mut c = Clients {
+        Clients {
             directory: DirectoryServiceClient::new(channel.clone()),
             pipelines: PipelineServiceClient::new(channel.clone()),
             deals: DealServiceClient::new(channel.clone()),
             forecasts: ForecastServiceClient::new(channel.clone()),
             desk: DealDeskServiceClient::new(channel.clone()),
             import: ImportServiceClient::new(channel),
-        };
+        }
+    }
+}
+
+/// An admin deactivated after their token was issued, and an active admin whose token was
+/// revoked.
+async fn disabled_admins(app: &TestApp, c: &mut Clients, admin: &Person) -> (Person, Person) {
+    let deactivated = person(app, Role::Admin, None).await;
+    c.directory
+        .update_user(authed(
+            &admin.token,
+            pb::UpdateUserRequest {
+                user: Some(pb::User {
+                    name: deactivated.name(),
+                    active: Some(false),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["active"]),
+            },
+        ))
+        .await
+        .unwrap();
+    let revoked = person(app, Role::Admin, None).await;
+    let tokens = api_tokens(app, &revoked.name()).await;
+    revoke_api_token(app, &tokens[0].name).await;
+    (deactivated, revoked)
+}
+
+/// A pipeline of the matrix's stages named `name`, created by the admin.
+async fn create_pipeline(c: &Clients, admin: &Person, name: &str) -> pb::Pipeline {
+    c.pipelines
+        .clone()
+        .create_pipeline(authed(
+            &admin.token,
+            pb::CreatePipelineRequest {
+                pipeline: Some(matrix_pipeline(name)),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+impl Matrix {
+    async fn build(app: &TestApp) -> Matrix {
+        let mut c = Clients::connect(app).await;
         let admin = app.admin_person();
         // The peer is the rep's teammate here; the other manager has no team.
         let tree = Org::builder()
@@ -282,27 +329,7 @@ impl Matrix {
         else {
             unreachable!("five staff were asked for")
         };
-
-        // An admin deactivated after their token was issued.
-        let deactivated = person(app, Role::Admin, None).await;
-        c.directory
-            .update_user(authed(
-                &admin.token,
-                pb::UpdateUserRequest {
-                    user: Some(pb::User {
-                        name: deactivated.name(),
-                        active: Some(false),
-                        ..Default::default()
-                    }),
-                    update_mask: mask(&["active"]),
-                },
-            ))
-            .await
-            .unwrap();
-        // An active admin whose token was revoked.
-        let revoked = person(app, Role::Admin, None).await;
-        let tokens = api_tokens(app, &revoked.name()).await;
-        revoke_api_token(app, &tokens[0].name).await;
+        let (deactivated, revoked) = disabled_admins(app, &mut c, &admin).await;
 
         let callers = [
             ("admin", Some(&admin)),
@@ -331,25 +358,8 @@ impl Matrix {
             Some(format!("ddk_{}", "0".repeat(64))),
         );
 
-        let create_pipeline = |name: &str| {
-            let mut pipelines = c.pipelines.clone();
-            let request = authed(
-                &admin.token,
-                pb::CreatePipelineRequest {
-                    pipeline: Some(matrix_pipeline(name)),
-                    request_id: String::new(),
-                },
-            );
-            async move {
-                pipelines
-                    .create_pipeline(request)
-                    .await
-                    .unwrap()
-                    .into_inner()
-            }
-        };
-        let pipeline = create_pipeline("Matrix").await;
-        let spare = create_pipeline("Spare").await;
+        let pipeline = create_pipeline(&c, &admin, "Matrix").await;
+        let spare = create_pipeline(&c, &admin, "Spare").await;
         c.desk
             .create_approval_policy(authed(
                 &admin.token,
@@ -379,44 +389,58 @@ impl Matrix {
         };
         org.deal = org.fresh_deal("a").await;
         org.request = org.fresh_request(&org.deal).await;
-        org.win_rates = org
-            .c
+        org.win_rates = org.compute_win_rates().await;
+        org.snapshot_forecast().await;
+        org.delegation = org.delegate_absentee().await;
+        org
+    }
+
+    /// A win-rate snapshot of the pipeline, computed by the admin: its name.
+    async fn compute_win_rates(&self) -> String {
+        self.c
             .forecasts
             .clone()
             .compute_win_rates(authed(
-                &org.admin.token,
+                &self.admin.token,
                 pb::ComputeWinRatesRequest {
-                    pipeline: org.pipeline.name.clone(),
+                    pipeline: self.pipeline.name.clone(),
                     ..Default::default()
                 },
             ))
             .await
             .unwrap()
             .into_inner()
-            .name;
-        org.c
+            .name
+    }
+
+    /// A forecast snapshot of the rep for the period.
+    async fn snapshot_forecast(&self) {
+        self.c
             .forecasts
             .clone()
             .snapshot_forecast(authed(
-                &org.admin.token,
+                &self.admin.token,
                 pb::SnapshotForecastRequest {
                     period: PERIOD.into(),
-                    scope: org.rep.name(),
+                    scope: self.rep.name(),
                     ..Default::default()
                 },
             ))
             .await
             .unwrap();
-        org.delegation = org
-            .c
+    }
+
+    /// A delegation of the absentee's approvals to the stand-in, 50 days on: its name.
+    async fn delegate_absentee(&self) -> String {
+        self.c
             .desk
             .clone()
             .create_delegation(authed(
-                &org.admin.token,
+                &self.admin.token,
                 pb::CreateDelegationRequest {
                     delegation: Some(pb::Delegation {
-                        delegator: org.absentee.name(),
-                        delegate: org.standin.name(),
+                        delegator: self.absentee.name(),
+                        delegate: self.standin.name(),
                         start_date: in_days(50),
                         end_date: in_days(51),
                         ..Default::default()
@@ -427,8 +451,7 @@ impl Matrix {
             .await
             .unwrap()
             .into_inner()
-            .name;
-        org
+            .name
     }
 
     /// A new deal of the rep in `stage`.

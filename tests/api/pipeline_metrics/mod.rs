@@ -101,8 +101,10 @@ fn deal(
             String::new()
         },
         fields: DealFields {
-            display_name: format!("deal from {}", steps[0].1.date_naive()),
-            account: "Metrics Corp".into(),
+            display_name: format!("deal from {}", steps[0].1.date_naive())
+                .try_into()
+                .unwrap(),
+            account: "Metrics Corp".to_string().try_into().unwrap(),
             owner_id: user_id(&owner.name()),
             amount: Some(Money {
                 minor: 100_000,
@@ -183,105 +185,7 @@ async fn book(app: &TestApp) -> Book {
     let rep3 = person(app, Role::Rep, Some(&manager2)).await;
     let (name, p) = pipeline(app, "Metrics").await;
     let (_, other) = pipeline(app, "Elsewhere").await;
-    let t = |text: &str| at(&format!("2025-{text}:00Z"));
-    let now = Utc::now();
-    let ago = |days: i64| now - Duration::days(days);
-    let books = [
-        deal(
-            p,
-            &rep1,
-            Some(LeadSource::Inbound),
-            &[
-                ("discover", t("01-02T09:00"), Some("2025-03-31")),
-                ("evaluate", t("01-12T09:00"), Some("2025-03-31")),
-                ("decide", t("01-22T09:00"), Some("2025-04-15")),
-                ("won", t("02-01T09:00"), Some("2025-05-20")),
-            ],
-        ),
-        deal(
-            p,
-            &rep1,
-            Some(LeadSource::Outbound),
-            &[
-                ("discover", t("01-05T09:00"), Some("2025-02-28")),
-                ("evaluate", t("01-25T09:00"), Some("2025-02-28")),
-                ("discover", t("02-04T09:00"), Some("2025-03-10")),
-                ("lost", t("02-24T09:00"), Some("2025-03-10")),
-            ],
-        ),
-        deal(
-            p,
-            &rep2,
-            Some(LeadSource::Inbound),
-            &[
-                ("discover", at("2024-12-20T09:00:00Z"), Some("2025-01-31")),
-                ("evaluate", t("01-09T09:00"), Some("2025-02-20")),
-                ("decide", t("02-13T09:00"), Some("2025-02-28")),
-            ],
-        ),
-        deal(
-            p,
-            &rep2,
-            Some(LeadSource::Referral),
-            &[
-                ("evaluate", t("02-10T09:00"), Some("2025-05-31")),
-                ("won", t("02-20T21:00"), Some("2025-05-31")),
-            ],
-        ),
-        deal(
-            p,
-            &rep3,
-            Some(LeadSource::Inbound),
-            &[
-                ("discover", t("01-10T09:00"), Some("2025-02-28")),
-                ("lost", t("01-30T09:00"), Some("2025-01-30")),
-            ],
-        ),
-        deal(
-            p,
-            &rep1,
-            None,
-            &[
-                ("discover", t("02-14T09:00"), None),
-                ("evaluate", t("02-25T09:00"), Some("2025-06-30")),
-            ],
-        ),
-        deal(
-            p,
-            &rep2,
-            Some(LeadSource::Inbound),
-            &[("discover", ago(3), Some("2027-12-31"))],
-        ),
-        deal(
-            p,
-            &rep3,
-            Some(LeadSource::Outbound),
-            &[
-                ("discover", ago(100), Some("2027-12-31")),
-                ("evaluate", ago(90), Some("2027-12-31")),
-                ("decide", ago(80), Some("2027-12-31")),
-                ("won", ago(60), Some("2027-12-31")),
-            ],
-        ),
-        deal(
-            p,
-            &rep3,
-            Some(LeadSource::Outbound),
-            &[
-                ("discover", ago(50), Some("2027-12-31")),
-                ("lost", ago(20), Some("2027-12-31")),
-            ],
-        ),
-        deal(
-            other,
-            &rep1,
-            Some(LeadSource::Inbound),
-            &[
-                ("discover", t("01-03T09:00"), Some("2025-01-31")),
-                ("won", t("01-13T09:00"), Some("2025-01-31")),
-            ],
-        ),
-    ];
+    let books = the_deals(p, other, [&rep1, &rep2, &rep3]);
     let deals: Vec<Deal> = books.iter().map(|(d, _)| d.clone()).collect();
     let fields: Vec<_> = books
         .iter()
@@ -300,6 +204,114 @@ async fn book(app: &TestApp) -> Book {
         rep2,
         rep3,
     }
+}
+
+/// The deals of the module doc with their stage history: nine in the pipeline `p` (by rep1,
+/// rep2, rep3), one in `other`.
+fn the_deals(
+    p: uuid::Uuid,
+    other: uuid::Uuid,
+    [rep1, rep2, rep3]: [&Person; 3],
+) -> [(Deal, Vec<StageHistoryEntry>); 10] {
+    let t = |text: &str| at(&format!("2025-{text}:00Z"));
+    let now = Utc::now();
+    let ago = |days: i64| now - Duration::days(days);
+    [
+        deal(
+            p,
+            rep1,
+            Some(LeadSource::Inbound),
+            &[
+                ("discover", t("01-02T09:00"), Some("2025-03-31")),
+                ("evaluate", t("01-12T09:00"), Some("2025-03-31")),
+                ("decide", t("01-22T09:00"), Some("2025-04-15")),
+                ("won", t("02-01T09:00"), Some("2025-05-20")),
+            ],
+        ),
+        deal(
+            p,
+            rep1,
+            Some(LeadSource::Outbound),
+            &[
+                ("discover", t("01-05T09:00"), Some("2025-02-28")),
+                ("evaluate", t("01-25T09:00"), Some("2025-02-28")),
+                ("discover", t("02-04T09:00"), Some("2025-03-10")),
+                ("lost", t("02-24T09:00"), Some("2025-03-10")),
+            ],
+        ),
+        deal(
+            p,
+            rep2,
+            Some(LeadSource::Inbound),
+            &[
+                ("discover", at("2024-12-20T09:00:00Z"), Some("2025-01-31")),
+                ("evaluate", t("01-09T09:00"), Some("2025-02-20")),
+                ("decide", t("02-13T09:00"), Some("2025-02-28")),
+            ],
+        ),
+        deal(
+            p,
+            rep2,
+            Some(LeadSource::Referral),
+            &[
+                ("evaluate", t("02-10T09:00"), Some("2025-05-31")),
+                ("won", t("02-20T21:00"), Some("2025-05-31")),
+            ],
+        ),
+        deal(
+            p,
+            rep3,
+            Some(LeadSource::Inbound),
+            &[
+                ("discover", t("01-10T09:00"), Some("2025-02-28")),
+                ("lost", t("01-30T09:00"), Some("2025-01-30")),
+            ],
+        ),
+        deal(
+            p,
+            rep1,
+            None,
+            &[
+                ("discover", t("02-14T09:00"), None),
+                ("evaluate", t("02-25T09:00"), Some("2025-06-30")),
+            ],
+        ),
+        deal(
+            p,
+            rep2,
+            Some(LeadSource::Inbound),
+            &[("discover", ago(3), Some("2027-12-31"))],
+        ),
+        deal(
+            p,
+            rep3,
+            Some(LeadSource::Outbound),
+            &[
+                ("discover", ago(100), Some("2027-12-31")),
+                ("evaluate", ago(90), Some("2027-12-31")),
+                ("decide", ago(80), Some("2027-12-31")),
+                ("won", ago(60), Some("2027-12-31")),
+            ],
+        ),
+        deal(
+            p,
+            rep3,
+            Some(LeadSource::Outbound),
+            &[
+                ("discover", ago(50), Some("2027-12-31")),
+                ("lost", ago(20), Some("2027-12-31")),
+            ],
+        ),
+        deal(
+            other,
+            rep1,
+            Some(LeadSource::Inbound),
+            &[
+                ("discover", t("01-03T09:00"), Some("2025-01-31")),
+                ("won", t("01-13T09:00"), Some("2025-01-31")),
+            ],
+        ),
+    ]
 }
 
 /// January and February 2025 of `pipeline`.

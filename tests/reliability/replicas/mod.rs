@@ -10,7 +10,7 @@ use chrono::Utc;
 use dealdesk::domain::approval_request::{ApprovalRequest, StepState};
 use dealdesk::proto as pb;
 use prost_types::FieldMask;
-use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;

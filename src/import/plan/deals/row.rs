@@ -51,8 +51,8 @@ impl<'a> DealPlanner<'a> {
                 format!("must be at most {MAX_EXTERNAL_ID} characters"),
             ));
         }
-        text_errors::<DisplayName>(&d.at, cols.name, &d.name, errors);
-        text_errors::<AccountName>(&d.at, cols.account, &d.account, errors);
+        let name = text_errors::<DisplayName>(&d.at, cols.name, &d.name, errors);
+        let account = text_errors::<AccountName>(&d.at, cols.account, &d.account, errors);
         let current = ctx.mapping.stage(&d.stage, &pipeline.spec);
         if current.is_none() {
             errors.push(RowError::new(&d.at, cols.stage, self.stage_error(&d.stage)));
@@ -114,6 +114,8 @@ impl<'a> DealPlanner<'a> {
             ));
         }
         DealRow {
+            name,
+            account,
             current,
             owner,
             currency,
@@ -227,16 +229,16 @@ fn money(
     }
 }
 
-/// Reports `value` under `column` when it is not a `T`.
+/// `value` as a `T`, or none and why reported under `column`.
 fn text_errors<T: TryFrom<String, Error = TextError>>(
     at: &Location,
     column: &str,
     value: &str,
     errors: &mut Vec<RowError>,
-) {
-    if let Err(why) = T::try_from(value.to_string()) {
-        errors.push(RowError::new(at, column, why.to_string()));
-    }
+) -> Option<T> {
+    T::try_from(value.to_string())
+        .map_err(|why| errors.push(RowError::new(at, column, why.to_string())))
+        .ok()
 }
 
 /// The source's IsClosed and IsWon (Salesforce) must agree with the kind of stage the deal's

@@ -23,6 +23,8 @@ impl<'a> DealPlanner<'a> {
         let ctx = self.ctx;
         let pipeline = ctx.pipeline;
         let Planned {
+            name,
+            account,
             current,
             owner,
             amount,
@@ -53,8 +55,8 @@ impl<'a> DealPlanner<'a> {
             status: status(current),
             loss_reason,
             fields: DealFields {
-                display_name: d.name.clone(),
-                account: d.account.clone(),
+                display_name: name,
+                account,
                 owner_id: owner,
                 amount,
                 close_date: d.close_date,
@@ -174,8 +176,8 @@ impl<'a> DealPlanner<'a> {
         );
         let mut deal = stored.clone();
         let f = &mut deal.fields;
-        f.display_name = d.name.clone();
-        f.account = d.account.clone();
+        f.display_name = planned.name;
+        f.account = planned.account;
         f.owner_id = planned.owner;
         f.amount = amount;
         f.close_date = d.close_date;
