@@ -228,9 +228,11 @@ fn blocks(readme: &str) -> Result<Vec<Block>, Vec<String>> {
                 if code
                     .lines()
                     .nth(n + 1)
-                    .is_none_or(|next| next.trim().is_empty())
+                    .is_none_or(|next| next.trim().is_empty() || next.trim().starts_with('#'))
                 {
-                    problems.push(format!("{at}: `# expect:` with no command after it"));
+                    problems.push(format!(
+                        "{at}: `# expect:` must be right before the command it is about"
+                    ));
                 }
             }
         }
@@ -399,6 +401,12 @@ fn a_block_without_a_marker_is_run_and_a_sample_must_be_labelled() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].contains("README.md:3 (A)") && problems[0].contains("Sample output"));
     assert!(problems[1].contains("```sh, not ```bash"));
+    let problems =
+        blocks("```sh\n# expect: FailedPrecondition\n# a comment\nx\n```\n").unwrap_err();
+    assert!(
+        problems[0].contains("right before the command"),
+        "{problems:?}"
+    );
     let readme = "## A\n\n```sh\n# expect: FailedPrecondition\ngrpcurl x \\\n  y\n# Sample output:\n# {\"name\": \"x\", \"deal\": {\"stage\": 1}}\n```\n<!-- readme-test: sample -->\n```\n\"total\": 1\n```\n";
     let blocks = blocks(readme).unwrap();
     assert_eq!(blocks.len(), 1);
