@@ -42,6 +42,7 @@ mod period_forecast;
 mod permissions;
 mod pipeline_metrics;
 mod pipelines;
+mod readme;
 mod self_approval;
 mod transport;
 mod watch;
