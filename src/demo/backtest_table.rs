@@ -116,7 +116,8 @@ pub fn book_line(seed: u64, backtests: &[(Period, Backtest)]) -> String {
     )
 }
 
-/// The table as Markdown, one row per method, with each period's actual beside it.
+/// The table as Markdown, one row per method, with each period's actual beside it (one book's)
+/// and where the revenue after the points came from.
 pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> String {
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
     let mut out = String::from(
@@ -134,13 +135,16 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
             row.brier.map_or("-".to_string(), |b| format!("{b:.3}")),
         ));
     }
-    out.push_str("\nPeriods (actual booked revenue, USD): ");
-    let actuals: Vec<String> = backtests
-        .iter()
-        .map(|(p, b)| format!("{p} {:.0}", b.actual as f64 / 100.0))
-        .collect();
-    out.push_str(&actuals.join(", "));
-    out.push('\n');
+    // One book's periods each once (several books would repeat every period).
+    if backtests.len() == periods_in(backtests) {
+        out.push_str("\nPeriods (actual booked revenue, USD): ");
+        let actuals: Vec<String> = backtests
+            .iter()
+            .map(|(p, b)| format!("{p} {:.0}", b.actual as f64 / 100.0))
+            .collect();
+        out.push_str(&actuals.join(", "));
+        out.push('\n');
+    }
     let after = booked_after(backtests);
     let share = |v: i64| format!("{:.1}%", 100.0 * v as f64 / after.total().max(1) as f64);
     out.push_str(&format!(
@@ -154,6 +158,14 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
         share(after.closed_then),
     ));
     out
+}
+
+/// How many distinct periods the backtests cover.
+fn periods_in(backtests: &[(Period, Backtest)]) -> usize {
+    let mut periods: Vec<String> = backtests.iter().map(|(p, _)| p.to_string()).collect();
+    periods.sort();
+    periods.dedup();
+    periods.len()
 }
 
 /// What the periods booked after each point, summed over every point.
