@@ -1,6 +1,7 @@
 //! The application's error: what went wrong in terms a caller can act on. The gRPC layer maps
 //! each variant to one canonical code in `grpc::error`.
 
+use crate::domain::Problem;
 use crate::domain::Violations;
 
 /// One unmet precondition (a gate, a state the resource is not in).
@@ -110,9 +111,13 @@ impl AppError {
         }
     }
 
-    /// INVALID_ARGUMENT on one field.
-    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::invalid(Violations::one(field, description))
+    /// INVALID_ARGUMENT on one field, of the kind `problem`.
+    pub fn invalid_field(
+        problem: Problem,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Self::invalid(Violations::one_as(problem, field, description))
     }
 
     /// PERMISSION_DENIED with a reason.

@@ -4,6 +4,7 @@ use super::error::Precondition;
 use super::ports::{AuditEntry, Store, Valuation};
 use super::roles::require_exchange_rate_setter;
 use super::{App, AppError, AppResult, Principal};
+use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, ExchangeRate, Money, convert_minor, minor_unit_rate};
@@ -120,10 +121,18 @@ impl<S: Store> App<S> {
         require_exchange_rate_setter(principal)?;
         let mut violations = Violations::new();
         if rate.from == rate.to {
-            violations.add("rate.to_currency", "must differ from from_currency");
+            violations.add_as(
+                Problem::ConflictingFields,
+                "rate.to_currency",
+                "must differ from from_currency",
+            );
         }
         if !(rate.rate.is_finite() && rate.rate > 0.0) {
-            violations.add("rate.rate", "must be a finite number greater than zero");
+            violations.add_as(
+                Problem::NumberOutOfRange,
+                "rate.rate",
+                "must be a finite number greater than zero",
+            );
         }
         if !violations.is_empty() {
             return Err(AppError::invalid(violations));

@@ -7,6 +7,7 @@
 use super::names::{pipeline_name, user_name};
 use super::ports::{AuditEntry, FieldChange, Store, UserFilter};
 use super::{App, AppError, AppResult, Principal};
+use crate::domain::Problem;
 use crate::domain::directory::{User, UserId};
 use crate::domain::ids::PipelineId;
 use crate::import::plan::UserChange;
@@ -185,7 +186,9 @@ impl<S: Store> App<S> {
             .store
             .get_pipeline(request.pipeline)
             .await?
-            .ok_or_else(|| AppError::invalid_field("pipeline", "no such pipeline"))?;
+            .ok_or_else(|| {
+                AppError::invalid_field(Problem::UnknownReference, "pipeline", "no such pipeline")
+            })?;
         let mut errors = Vec::new();
         let mapping = Mapping::parse(&request.mapping_name, &request.mapping)
             .map_err(|e| errors.extend(e))

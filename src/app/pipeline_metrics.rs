@@ -2,6 +2,7 @@
 //! and win rates by lead source of one pipeline over a month range, and its stale deals, over
 //! the deals the caller may see (visibility as for forecasts).
 
+use crate::domain::Problem;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -358,7 +359,11 @@ impl<S: Store> App<S> {
         let within = view.owners.as_ref().is_none_or(|o| o.contains(&owner));
         match (within, scope) {
             (true, _) => Ok(Some(vec![owner])),
-            (false, Some(_)) => Err(AppError::invalid_field("owner", "is not within scope")),
+            (false, Some(_)) => Err(AppError::invalid_field(
+                Problem::UnknownReference,
+                "owner",
+                "is not within scope",
+            )),
             (false, None) => Err(AppError::denied(
                 "SCOPE_NOT_VISIBLE",
                 "you may see metrics only of yourself and the people below you",

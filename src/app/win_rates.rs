@@ -171,7 +171,11 @@ impl<S: Store> App<S> {
         let k = request.prior_weight.unwrap_or(DEFAULT_PRIOR_WEIGHT);
         let mut violations = Violations::new();
         if window_start > window_end {
-            violations.add("window_start_date", "must not be after window_end_date");
+            violations.add_as(
+                Problem::BadDate,
+                "window_start_date",
+                "must not be after window_end_date",
+            );
         }
         if k > 1000 {
             violations.add_as(
@@ -182,7 +186,7 @@ impl<S: Store> App<S> {
         }
         let pipeline = self.store.get_pipeline(request.pipeline).await?;
         if pipeline.is_none() {
-            violations.add("pipeline", "no such pipeline");
+            violations.add_as(Problem::UnknownReference, "pipeline", "no such pipeline");
         }
         let (Some(pipeline), true) = (pipeline, violations.is_empty()) else {
             return Err(AppError::invalid(violations));

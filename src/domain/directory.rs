@@ -127,7 +127,7 @@ impl UserProfile {
             .map(DisplayName::trimmed);
         let email = draft.email.trim().to_lowercase();
         if let Err(why) = check_email(&email) {
-            violations.add("email", why);
+            violations.add_as(Problem::BadText, "email", why);
         }
         if draft.role.is_none() {
             violations.add_as(

@@ -71,6 +71,24 @@ pub enum Problem {
     BadUpdateMask,
     /// Fields that may not be set together, or one that needs another: `CONFLICTING_FIELDS`.
     ConflictingFields,
+    /// A value that must be unique, repeated (a stage id or position, an exit criterion, a
+    /// clause code, a currency pair): `DUPLICATE_VALUE`.
+    DuplicateValue,
+    /// Elements that do not fit together: a pipeline's stages (no OPEN stage, not exactly one
+    /// WON and one LOST, a closed stage before an open one), a policy's tiers (none above the
+    /// pre-approved one, overlapping, not reaching 100%) or size thresholds (not increasing), a
+    /// reporting tree or delegations that would form a cycle or grow too deep: `BAD_SHAPE`.
+    BadShape,
+    /// A well-formed name of something that does not exist, or that the caller may not use
+    /// (no such pipeline, no such active user): `UNKNOWN_REFERENCE`.
+    UnknownReference,
+    /// An ImportHistory stream out of order (settings not first or sent twice, a file's chunks
+    /// interleaved with another's): `BAD_STREAM`.
+    BadStream,
+    /// A `request_id` sent before with a different request: `REQUEST_ID_REUSED`.
+    RequestIdReused,
+    /// Bytes that do not decode as the request message: `MALFORMED_MESSAGE`.
+    MalformedMessage,
 }
 
 impl Problem {
@@ -94,6 +112,12 @@ impl Problem {
             Problem::BadPageToken => "BAD_PAGE_TOKEN",
             Problem::BadUpdateMask => "BAD_UPDATE_MASK",
             Problem::ConflictingFields => "CONFLICTING_FIELDS",
+            Problem::DuplicateValue => "DUPLICATE_VALUE",
+            Problem::BadShape => "BAD_SHAPE",
+            Problem::UnknownReference => "UNKNOWN_REFERENCE",
+            Problem::BadStream => "BAD_STREAM",
+            Problem::RequestIdReused => "REQUEST_ID_REUSED",
+            Problem::MalformedMessage => "MALFORMED_MESSAGE",
         }
     }
 }
@@ -123,11 +147,6 @@ impl Violations {
     /// No violations yet.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Records a problem of no particular kind ([`Problem::Other`]) with `field`.
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.add_as(Problem::Other, field, description);
     }
 
     /// Records a `problem` with `field` (counted only, once the list is full).
@@ -210,11 +229,6 @@ impl Violations {
         }
     }
 
-    /// A single violation of no particular kind.
-    pub fn one(field: impl Into<String>, description: impl Into<String>) -> Self {
-        Self::one_as(Problem::Other, field, description)
-    }
-
     /// A single `problem`.
     pub fn one_as(
         problem: Problem,
@@ -287,7 +301,11 @@ mod tests {
     fn many(n: usize) -> Violations {
         let mut v = Violations::new();
         for i in 0..n {
-            v.add(format!("clauses[{i}]"), "must be a clause code");
+            v.add_as(
+                Problem::BadText,
+                format!("clauses[{i}]"),
+                "must be a clause code",
+            );
         }
         v
     }
@@ -317,7 +335,7 @@ mod tests {
     #[test]
     fn the_reason_is_the_kind_of_the_first_problem() {
         assert_eq!(Violations::new().reason(), "INVALID_ARGUMENT");
-        assert_eq!(many(3).reason(), "INVALID_ARGUMENT");
+        assert_eq!(many(3).reason(), "BAD_TEXT");
         let mut v = Violations::one_as(Problem::BadPeriod, "period", "is not a period");
         v.add_as(Problem::TooMany, "clauses", "too many");
         assert_eq!(v.reason(), "BAD_PERIOD");

@@ -206,14 +206,16 @@ impl ExitCriterion {
     fn check(&self, field: &str, violations: &mut Violations) {
         match *self {
             ExitCriterion::DepartmentsEngaged(n) if n == 0 || n > MAX_DEPARTMENTS => violations
-                .add(
+                .add_as(
+                    Problem::NumberOutOfRange,
                     format!("{field}.departments_engaged.min_departments"),
                     format!("must be between 1 and {MAX_DEPARTMENTS}"),
                 ),
             ExitCriterion::QualificationAtLeast { min_status, .. }
                 if min_status < QualificationStatus::Yellow =>
             {
-                violations.add(
+                violations.add_as(
+                    Problem::UnknownValue,
                     format!("{field}.qualification_at_least.min_status"),
                     "must be YELLOW or GREEN",
                 )
@@ -392,7 +394,11 @@ impl PipelineSpec {
 
 fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<Vec<Stage>> {
     if drafts.len() > MAX_STAGES {
-        violations.add("stages", format!("must have at most {MAX_STAGES} stages"));
+        violations.add_as(
+            Problem::TooMany,
+            "stages",
+            format!("must have at most {MAX_STAGES} stages"),
+        );
         return None;
     }
     let mut ids: HashMap<String, usize> = HashMap::new();
@@ -405,13 +411,15 @@ fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<
     for (i, draft) in drafts.into_iter().enumerate() {
         let field = format!("stages[{i}]");
         if let Some(first) = ids.insert(draft.stage_id.clone(), i) {
-            violations.add(
+            violations.add_as(
+                Problem::DuplicateValue,
                 format!("{field}.stage_id"),
                 format!("duplicates the id of stages[{first}]"),
             );
         }
         if let Some(first) = positions.insert(draft.position, i) {
-            violations.add(
+            violations.add_as(
+                Problem::DuplicateValue,
                 format!("{field}.position"),
                 format!("duplicates the position of stages[{first}]"),
             );
@@ -428,7 +436,8 @@ fn parse_stages(drafts: Vec<StageDraft>, violations: &mut Violations) -> Option<
 fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> Option<Stage> {
     let before = violations.count();
     if !is_slug(&draft.stage_id) {
-        violations.add(
+        violations.add_as(
+            Problem::BadText,
             format!("{field}.stage_id"),
             "must be 1 to 63 lower-case letters, digits or '-', starting with a letter",
         );
@@ -450,17 +459,24 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
         );
     }
     match draft.kind {
-        None => violations.add(format!("{field}.kind"), "must be OPEN, WON or LOST"),
-        Some(StageKind::Won) if draft.default_probability_bps != 10_000 => violations.add(
+        None => violations.add_as(
+            Problem::UnknownValue,
+            format!("{field}.kind"),
+            "must be OPEN, WON or LOST",
+        ),
+        Some(StageKind::Won) if draft.default_probability_bps != 10_000 => violations.add_as(
+            Problem::ConflictingFields,
             format!("{field}.default_probability_bps"),
             "the won stage's probability must be 10000",
         ),
-        Some(StageKind::Lost) if draft.default_probability_bps != 0 => violations.add(
+        Some(StageKind::Lost) if draft.default_probability_bps != 0 => violations.add_as(
+            Problem::ConflictingFields,
             format!("{field}.default_probability_bps"),
             "the lost stage's probability must be 0",
         ),
         Some(StageKind::Won | StageKind::Lost) if !draft.exit_criteria.is_empty() => violations
-            .add(
+            .add_as(
+                Problem::ConflictingFields,
                 format!("{field}.exit_criteria"),
                 "a closed stage has no exit criteria",
             ),
@@ -487,7 +503,11 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
         let at = format!("{field}.exit_criteria[{j}]");
         criterion.check(&at, violations);
         if !seen.insert(*criterion) {
-            violations.add(at, "repeats an earlier criterion of this stage");
+            violations.add_as(
+                Problem::DuplicateValue,
+                at,
+                "repeats an earlier criterion of this stage",
+            );
         }
     }
     if violations.count() != before {
@@ -511,13 +531,25 @@ fn parse_stage(draft: StageDraft, field: &str, violations: &mut Violations) -> O
 fn check_shape(stages: &[(StageKind, i32)], violations: &mut Violations) {
     let count = |kind| stages.iter().filter(|(k, _)| *k == kind).count();
     if count(StageKind::Open) == 0 {
-        violations.add("stages", "must have at least one OPEN stage");
+        violations.add_as(
+            Problem::BadShape,
+            "stages",
+            "must have at least one OPEN stage",
+        );
     }
     if count(StageKind::Won) != 1 {
-        violations.add("stages", "must have exactly one WON stage");
+        violations.add_as(
+            Problem::BadShape,
+            "stages",
+            "must have exactly one WON stage",
+        );
     }
     if count(StageKind::Lost) != 1 {
-        violations.add("stages", "must have exactly one LOST stage");
+        violations.add_as(
+            Problem::BadShape,
+            "stages",
+            "must have exactly one LOST stage",
+        );
     }
     let last_open = stages
         .iter()
@@ -532,7 +564,8 @@ fn check_shape(stages: &[(StageKind, i32)], violations: &mut Violations) {
     if let (Some(open), Some(closed)) = (last_open, first_closed)
         && closed < open
     {
-        violations.add(
+        violations.add_as(
+            Problem::BadShape,
             "stages",
             "the WON and LOST stages must come after every OPEN stage",
         );

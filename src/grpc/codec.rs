@@ -5,6 +5,7 @@
 //! fields are counted on its bytes ([`super::wire_counts`]): a request over a count is refused
 //! before prost allocates its elements.
 
+use crate::domain::Problem;
 use std::marker::PhantomData;
 
 use prost::bytes::Buf;
@@ -67,8 +68,11 @@ impl<U: Message + Default + 'static> Decoder for WireDecoder<U> {
             }
         }
         U::decode(message).map(Some).map_err(|error| {
-            let violations =
-                Violations::one(field_path(&error), format!("does not decode: {error}"));
+            let violations = Violations::one_as(
+                Problem::MalformedMessage,
+                field_path(&error),
+                format!("does not decode: {error}"),
+            );
             invalid_argument(MALFORMED_MESSAGE, &violations)
         })
     }

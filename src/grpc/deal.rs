@@ -183,7 +183,8 @@ impl<S: Store> DealService for DealApi<S> {
         };
         let mut draft = draft;
         if mask.owner && wire.owner.is_empty() {
-            return Err(invalid(Violations::one(
+            return Err(invalid(Violations::one_as(
+                Problem::MissingField,
                 "deal.owner",
                 "must name the new owner",
             )));
@@ -287,7 +288,8 @@ impl<S: Store> DealService for DealApi<S> {
         let etag = parse_etag("etag", &req.etag).map_err(invalid)?;
         let outcome = match pb::close_deal_request::Outcome::try_from(req.outcome) {
             Ok(pb::close_deal_request::Outcome::Won) if !req.loss_reason.is_empty() => {
-                return Err(invalid(Violations::one(
+                return Err(invalid(Violations::one_as(
+                    Problem::ConflictingFields,
                     "loss_reason",
                     "is only for deals closed lost",
                 )));

@@ -276,6 +276,7 @@ impl From<AppError> for Status {
 mod tests {
     use super::*;
     use crate::app::imports::{Location, RowError};
+    use crate::domain::Problem;
 
     /// The bytes an error takes in the headers a client reads: `grpc-message` (percent-encoded)
     /// and `grpc-status-details-bin` (base64), exactly as the server sends them.
@@ -319,7 +320,11 @@ mod tests {
     fn many_violations_list_twenty_then_and_n_more() {
         let mut violations = Violations::new();
         for i in 0..1_000 {
-            violations.add(format!("clauses[{i}]"), "must be 1 to 64 of A-Z, 0-9 and _");
+            violations.add_as(
+                Problem::BadText,
+                format!("clauses[{i}]"),
+                "must be 1 to 64 of A-Z, 0-9 and _",
+            );
         }
         let status = invalid_argument("INVALID_ARGUMENT", &violations);
         let listed = status.get_details_bad_request().unwrap().field_violations;
@@ -333,7 +338,11 @@ mod tests {
     fn an_error_of_the_longest_violations_fits_in_8_kib_of_metadata() {
         let mut violations = Violations::new();
         for i in 0..1_000 {
-            violations.add(format!("{}[{i}]", wide(5_000)), wide(50_000));
+            violations.add_as(
+                Problem::BadText,
+                format!("{}[{i}]", wide(5_000)),
+                wide(50_000),
+            );
         }
         let status = invalid_argument("INVALID_ARGUMENT", &violations);
         let listed = status.get_details_bad_request().unwrap().field_violations;

@@ -95,7 +95,8 @@ fn report_to_wire(r: ImportReport) -> pb::ImportReport {
 fn check_file_name(name: &str) -> Result<(), Status> {
     let chars = name.chars().count();
     if chars == 0 || chars > 255 || name.chars().any(char::is_control) {
-        return Err(invalid(Violations::one(
+        return Err(invalid(Violations::one_as(
+            Problem::BadText,
             "file_chunk.file_name",
             "must be 1 to 255 characters without control characters",
         )));
@@ -108,7 +109,8 @@ async fn read_stream(
     stream: &mut Streaming<pb::ImportHistoryRequest>,
 ) -> Result<(pb::ImportSettings, Vec<SourceFile>), Status> {
     let settings_first = || {
-        invalid(Violations::one(
+        invalid(Violations::one_as(
+            Problem::BadStream,
             "settings",
             "must be sent once, in the first message",
         ))
@@ -124,7 +126,8 @@ async fn read_stream(
             Some(Part::FileChunk(chunk)) => {
                 total += chunk.data.len();
                 if total > MAX_IMPORT_BYTES {
-                    return Err(invalid(Violations::one(
+                    return Err(invalid(Violations::one_as(
+                        Problem::TooMany,
                         "file_chunk.data",
                         format!(
                             "the files together exceed {} MiB",
@@ -142,7 +145,8 @@ async fn read_stream(
                 match files.last_mut() {
                     Some(file) if file.name == chunk.file_name => {
                         if file.kind != kind {
-                            return Err(invalid(Violations::one(
+                            return Err(invalid(Violations::one_as(
+                                Problem::BadStream,
                                 "file_chunk.kind",
                                 "differs from the kind of the file's first chunk",
                             )));
@@ -152,7 +156,8 @@ async fn read_stream(
                     _ => {
                         check_file_name(&chunk.file_name)?;
                         if files.iter().any(|f| f.name == chunk.file_name) {
-                            return Err(invalid(Violations::one(
+                            return Err(invalid(Violations::one_as(
+                                Problem::BadStream,
                                 "file_chunk.file_name",
                                 "was sent before: send each file's chunks one after another",
                             )));
@@ -166,7 +171,8 @@ async fn read_stream(
                 }
             }
             None => {
-                return Err(invalid(Violations::one(
+                return Err(invalid(Violations::one_as(
+                    Problem::MissingField,
                     "part",
                     "must be settings or file_chunk",
                 )));
@@ -191,10 +197,13 @@ impl<S: Store> ImportService for ImportApi<S> {
             parse_name::<PipelineId>("settings.pipeline", &settings.pipeline).map_err(invalid)?;
         let encoding = match settings.encoding.trim() {
             "" => None,
-            name => Some(
-                TextEncoding::parse(name)
-                    .map_err(|why| invalid(Violations::one("settings.encoding", why)))?,
-            ),
+            name => Some(TextEncoding::parse(name).map_err(|why| {
+                invalid(Violations::one_as(
+                    Problem::UnknownValue,
+                    "settings.encoding",
+                    why,
+                ))
+            })?),
         };
         let report = self
             .app

@@ -1,5 +1,6 @@
 //! Users and API tokens on SQL.
 
+use crate::domain::Problem;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -113,7 +114,11 @@ impl SqlStore {
 }
 
 fn no_such_manager() -> AppError {
-    AppError::invalid(Violations::one("user.manager", "no such user"))
+    AppError::invalid(Violations::one_as(
+        Problem::UnknownReference,
+        "user.manager",
+        "no such user",
+    ))
 }
 
 /// The manager's own chain upwards; `None` if the manager does not exist.
@@ -136,7 +141,8 @@ async fn chain_above<C: ConnectionTrait>(
             chain.push(id);
         }
         if chain.len() > MAX_TREE_DEPTH {
-            return Err(AppError::invalid(Violations::one(
+            return Err(AppError::invalid(Violations::one_as(
+                Problem::BadShape,
                 "user.manager",
                 format!("the reporting chain above this manager is deeper than {MAX_TREE_DEPTH}"),
             )));
@@ -278,7 +284,8 @@ impl DirectoryStore for SqlStore {
                 .await?
                 .ok_or_else(no_such_manager)?;
             if creates_reporting_cycle(id, manager, &chain) {
-                return Err(AppError::invalid(Violations::one(
+                return Err(AppError::invalid(Violations::one_as(
+                    Problem::BadShape,
                     "user.manager",
                     "would put the user below themselves: the reporting tree cannot have a cycle",
                 )));

@@ -395,7 +395,8 @@ pub(crate) async fn find_idempotent<C: ConnectionTrait>(
     match row {
         Some(row) if row.fingerprint != key.fingerprint => Err(AppError::InvalidArgument {
             reason: "REQUEST_ID_REUSED",
-            violations: crate::domain::Violations::one(
+            violations: crate::domain::Violations::one_as(
+                crate::domain::Problem::RequestIdReused,
                 "request_id",
                 "was already used for a different request; use a new request id",
             ),

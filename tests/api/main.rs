@@ -45,4 +45,5 @@ mod pipelines;
 mod readme;
 mod self_approval;
 mod transport;
+mod violation_kinds;
 mod watch;

@@ -205,7 +205,7 @@ contract_test!(a_pipeline_needs_exactly_one_won_and_one_lost_stage, |app| {
         ))
         .await
         .unwrap_err();
-    assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_error(&status, Code::InvalidArgument, "BAD_SHAPE");
     assert_eq!(
         violated_fields(&status),
         ["pipeline.stages", "pipeline.stages"]

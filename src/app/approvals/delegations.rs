@@ -1,5 +1,6 @@
 //! Delegations: an approver hands their approvals to another active user for a date range.
 
+use crate::domain::Problem;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::names::{delegation_name, user_name};
@@ -51,12 +52,14 @@ impl<S: Store> App<S> {
         let active = |u: Option<User>| u.is_some_and(|u| u.profile.active);
         if !active(self.store.get_user(delegator).await?) {
             return Err(AppError::invalid_field(
+                Problem::UnknownReference,
                 "delegation.delegator",
                 "must be an active user",
             ));
         }
         if !active(self.store.get_user(delegate).await?) {
             return Err(AppError::invalid_field(
+                Problem::UnknownReference,
                 "delegation.delegate",
                 "must be an active user",
             ));

@@ -9,6 +9,7 @@ mod delegations;
 pub use decisions::StepDecision;
 pub use delegations::NewDelegation;
 
+use crate::domain::Problem;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -229,7 +230,11 @@ impl<S: Store> App<S> {
             .await?
             .filter(|(r, _)| r.deal_id == deal_id)
             .ok_or_else(|| {
-                AppError::invalid_field("resubmits", "must name a request on the same deal")
+                AppError::invalid_field(
+                    Problem::UnknownReference,
+                    "resubmits",
+                    "must name a request on the same deal",
+                )
             })?;
         if matches!(
             earlier.state,
@@ -449,12 +454,14 @@ impl<S: Store> App<S> {
         require_metrics_reader(principal)?;
         if to <= from {
             return Err(AppError::invalid_field(
+                Problem::BadDate,
                 "end_time",
                 "must be after start_time",
             ));
         }
         if to - from > Duration::days(366) {
             return Err(AppError::invalid_field(
+                Problem::BadDate,
                 "end_time",
                 "must be at most 366 days after start_time",
             ));

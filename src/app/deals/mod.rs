@@ -5,6 +5,7 @@ mod moves;
 
 pub use moves::{Closing, MoveTerms, Outcome, Preview};
 
+use crate::domain::Problem;
 use chrono::{DateTime, Utc};
 
 use super::error::Precondition;
@@ -121,7 +122,11 @@ fn creation_stage(
 ) -> Option<String> {
     match (pipeline, stage) {
         (None, _) => {
-            violations.add("deal.pipeline", "no such pipeline");
+            violations.add_as(
+                Problem::UnknownReference,
+                "deal.pipeline",
+                "no such pipeline",
+            );
             None
         }
         (Some(p), None) => p
@@ -357,7 +362,11 @@ impl<S: Store> App<S> {
         let mut violations = Violations::new();
         match self.store.get_user(draft.owner_id).await? {
             Some(user) if user.profile.active => {}
-            _ => violations.add("deal.owner", "must be an active user"),
+            _ => violations.add_as(
+                Problem::UnknownReference,
+                "deal.owner",
+                "must be an active user",
+            ),
         }
         let pipeline = self.store.get_pipeline(pipeline_id).await?;
         let stage_id = creation_stage(pipeline.as_deref(), stage, &mut violations);
@@ -483,6 +492,7 @@ impl<S: Store> App<S> {
             Some(user) if user.profile.active => {}
             _ => {
                 return Err(AppError::invalid_field(
+                    Problem::UnknownReference,
                     "deal.owner",
                     "must be an active user",
                 ));

@@ -1,6 +1,7 @@
 //! The win rates a forecast weighs open deals with: the pipelines' chosen snapshots, else their
 //! stages' default probabilities.
 
+use crate::domain::Problem;
 use std::collections::HashMap;
 
 use crate::app::names::snapshot_name;
@@ -111,6 +112,7 @@ impl<S: Store> App<S> {
                 .await?
                 .ok_or_else(|| {
                     AppError::invalid_field(
+                        Problem::UnknownReference,
                         "snapshots",
                         format!("{} does not exist", snapshot_name(pipeline, version)),
                     )

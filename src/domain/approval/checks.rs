@@ -58,7 +58,7 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
     // Requested clauses are stored and shown to approvers: the same codes as the playbook's.
     for (i, clause) in clauses.iter().enumerate() {
         if !is_clause_code(clause) {
-            v.add(format!("clauses[{i}]"), CLAUSE_CODE_RULE);
+            v.add_as(Problem::BadText, format!("clauses[{i}]"), CLAUSE_CODE_RULE);
         }
     }
     check_text(
@@ -74,7 +74,8 @@ pub fn check_terms(policy: &Policy, terms: &Terms) -> Result<(), Violations> {
 fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
     check_text(v, &format!("{field}.name"), &step.name, 100, true);
     if step.approvers.is_empty() {
-        v.add(
+        v.add_as(
+            Problem::MissingField,
             format!("{field}.approvers"),
             "must name at least one approver",
         );
@@ -90,7 +91,8 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
         if let Approver::Queue(role) = approver
             && !matches!(role, Role::DealDesk | Role::Finance | Role::Legal)
         {
-            v.add(
+            v.add_as(
+                Problem::UnknownValue,
                 format!("{field}.approvers[{i}]"),
                 "a role queue must be DEAL_DESK, FINANCE or LEGAL",
             );
@@ -110,7 +112,8 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
 pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     let mut v = Violations::new();
     if policy.tiers.len() < 2 {
-        v.add(
+        v.add_as(
+            Problem::BadShape,
             "tiers",
             "must have a pre-approved tier and at least one tier above it",
         );
@@ -121,16 +124,22 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     {
         let field = format!("tiers[{i}]");
         if i == 0 && !tier.steps.is_empty() {
-            v.add(
+            v.add_as(
+                Problem::BadShape,
                 format!("{field}.steps"),
                 "the first tier is pre-approved: it has no steps",
             );
         }
         if i > 0 && tier.steps.is_empty() {
-            v.add(format!("{field}.steps"), "must add at least one step");
+            v.add_as(
+                Problem::BadShape,
+                format!("{field}.steps"),
+                "must add at least one step",
+            );
         }
         if i > 0 && tier.ceiling_bps <= policy.tiers[i - 1].ceiling_bps {
-            v.add(
+            v.add_as(
+                Problem::BadShape,
                 format!("{field}.ceiling_bps"),
                 "must be above the previous tier's ceiling (tiers may not overlap)",
             );
@@ -149,7 +158,8 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     if let Some(last) = policy.tiers.last()
         && last.ceiling_bps != 10_000
     {
-        v.add(
+        v.add_as(
+            Problem::BadShape,
             format!("tiers[{}].ceiling_bps", policy.tiers.len() - 1),
             "the last tier must reach 10000 (100%)",
         );
@@ -164,10 +174,15 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     for (i, threshold) in thresholds.iter().enumerate() {
         let field = format!("size_thresholds[{i}]");
         if threshold.above.minor <= 0 {
-            v.add(format!("{field}.above"), "must be greater than zero");
+            v.add_as(
+                Problem::BadMoney,
+                format!("{field}.above"),
+                "must be greater than zero",
+            );
         }
         if i > 0 && threshold.above.minor <= policy.size_thresholds[i - 1].above.minor {
-            v.add(
+            v.add_as(
+                Problem::BadShape,
                 format!("{field}.above"),
                 "must be above the previous threshold",
             );
@@ -183,10 +198,14 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
     );
     for (i, clause) in playbook.iter().enumerate() {
         if !is_clause_code(clause) {
-            v.add(format!("playbook[{i}]"), CLAUSE_CODE_RULE);
+            v.add_as(Problem::BadText, format!("playbook[{i}]"), CLAUSE_CODE_RULE);
         }
         if policy.playbook[..i].contains(clause) {
-            v.add(format!("playbook[{i}]"), "repeats an earlier clause");
+            v.add_as(
+                Problem::DuplicateValue,
+                format!("playbook[{i}]"),
+                "repeats an earlier clause",
+            );
         }
     }
     check_step("legal_step", &policy.legal_step, &mut v);

@@ -41,13 +41,18 @@ pub const MAX_DELEGATION_DAYS: i64 = 366;
 pub fn check_delegation(new: &Delegation, existing: &[Delegation]) -> Result<(), Violations> {
     let mut v = Violations::new();
     if new.delegate == new.delegator {
-        v.add(
+        v.add_as(
+            Problem::ConflictingFields,
             "delegation.delegate",
             "must be someone other than the delegator",
         );
     }
     if new.end < new.start {
-        v.add("delegation.end_date", "must be on or after the start date");
+        v.add_as(
+            Problem::BadDate,
+            "delegation.end_date",
+            "must be on or after the start date",
+        );
     } else if (new.end - new.start).num_days() >= MAX_DELEGATION_DAYS {
         v.add_as(
             Problem::NumberOutOfRange,
@@ -77,7 +82,8 @@ pub fn check_delegation(new: &Delegation, existing: &[Delegation]) -> Result<(),
         let mut seen = vec![new.delegate];
         while let Some(user) = frontier.pop() {
             if user == new.delegator {
-                v.add(
+                v.add_as(
+                    Problem::BadShape,
                     "delegation.delegate",
                     format!("would close a cycle of delegations on {day}"),
                 );

@@ -254,7 +254,8 @@ fn check_close_date_and_category(
         );
     }
     if mask.forecast_category && draft.forecast_category == Some(ForecastCategory::Closed) {
-        v.add(
+        v.add_as(
+            Problem::UnknownValue,
             "forecast_category",
             "CLOSED is set by closing the deal, not by an update",
         );
@@ -432,7 +433,8 @@ fn parse_qualification(
             continue;
         };
         if items.iter().any(|item| item.element == element) {
-            v.add(
+            v.add_as(
+                Problem::DuplicateValue,
                 format!("qualification[{i}].element"),
                 "repeats an element listed earlier",
             );

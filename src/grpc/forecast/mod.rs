@@ -161,7 +161,8 @@ impl<S: Store> ForecastService for ForecastApi<S> {
             match parse_snapshot_name(&format!("snapshots[{i}]"), name) {
                 Ok((pipeline, version)) if snapshots.iter().any(|(p, _)| *p == pipeline) => {
                     let _ = version;
-                    v.add(
+                    v.add_as(
+                        Problem::DuplicateValue,
                         format!("snapshots[{i}]"),
                         "names a second snapshot of the same pipeline",
                     );

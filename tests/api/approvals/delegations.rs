@@ -150,7 +150,7 @@ contract_test!(
         let status = try_delegate(&app, &d.vp, delegation(&d.manager, 5, 20))
             .await
             .unwrap_err();
-        assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_error(&status, Code::InvalidArgument, "BAD_SHAPE");
         assert_eq!(violated_fields(&status), ["delegation.delegate"]);
         // After A -> B ends, B -> A is fine.
         try_delegate(&app, &d.vp, delegation(&d.manager, 11, 20))

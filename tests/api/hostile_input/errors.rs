@@ -25,7 +25,7 @@ contract_test!(
         )
         .await
         .unwrap_err();
-        assert_error(&status, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_error(&status, Code::InvalidArgument, "BAD_TEXT");
         let listed = status.get_details_bad_request().unwrap().field_violations;
         assert_eq!(listed.len(), LISTED);
         assert_eq!(listed[0].field, "policy.playbook[0]");
