@@ -19,6 +19,7 @@ use crate::domain::book_as_of::{DealThen, classic_rates, rebuild};
 use crate::domain::calendar::{OrgCalendar, PeriodKind};
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::directory::UserId;
+use crate::domain::estimate::DEFAULT_PRIOR_WEIGHT;
 use crate::domain::forecast::{OpenDeals, model_range};
 use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
@@ -28,7 +29,6 @@ use crate::domain::period_rate::{
     DealTimeline, PeriodRateSettings, PeriodRateTable, period_effects,
 };
 use crate::domain::pipeline::Pipeline;
-use crate::domain::winrate::DEFAULT_PRIOR_WEIGHT;
 
 /// Days of history each point learns from (the default win-rate window).
 const WINDOW_DAYS: i64 = 365;

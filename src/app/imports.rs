@@ -175,6 +175,16 @@ impl<S: Store> App<S> {
             .await
     }
 
+    /// The pipeline an import writes into: INVALID_ARGUMENT if there is none.
+    async fn import_pipeline(
+        &self,
+        id: crate::domain::ids::PipelineId,
+    ) -> AppResult<std::sync::Arc<crate::domain::pipeline::Pipeline>> {
+        self.store.get_pipeline(id).await?.ok_or_else(|| {
+            AppError::invalid_field(Problem::UnknownReference, "pipeline", "no such pipeline")
+        })
+    }
+
     /// Imports on behalf of `actor` (`None`: the operator's CLI).
     pub async fn import_history_as(
         &self,
@@ -182,13 +192,7 @@ impl<S: Store> App<S> {
         request: ImportRequest,
         progress: impl Fn(ImportProgress) + Send + Sync,
     ) -> AppResult<ImportReport> {
-        let pipeline = self
-            .store
-            .get_pipeline(request.pipeline)
-            .await?
-            .ok_or_else(|| {
-                AppError::invalid_field(Problem::UnknownReference, "pipeline", "no such pipeline")
-            })?;
+        let pipeline = self.import_pipeline(request.pipeline).await?;
         let mut errors = Vec::new();
         let mapping = Mapping::parse(&request.mapping_name, &request.mapping)
             .map_err(|e| errors.extend(e))

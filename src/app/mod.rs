@@ -14,7 +14,6 @@ pub mod forecast;
 pub mod ids;
 pub mod imports;
 pub mod names;
-pub mod period_forecast;
 pub mod period_rates;
 pub mod pipeline_metrics;
 pub mod pipelines;
@@ -57,8 +56,8 @@ pub struct App<S> {
     pub ids: ids::IdSource,
     /// How each wide forecast read its open deals last time ([`forecast::ReadHints`]).
     pub(crate) read_hints: forecast::ReadHints,
-    /// The not-yet-created term's past revenue read today ([`period_forecast::NewRevenueCache`]).
-    pub(crate) new_revenue: period_forecast::NewRevenueCache,
+    /// The not-yet-created term's past revenue read today ([`forecast::period::NewRevenueCache`]).
+    pub(crate) new_revenue: forecast::period::NewRevenueCache,
     /// The event streams open now, within their limits ([`watch::StreamSlots`]).
     pub(crate) streams: watch::StreamSlots,
 }

@@ -10,6 +10,7 @@ pub mod call;
 pub mod deal;
 pub mod deal_history;
 pub mod directory;
+pub mod estimate;
 pub mod forecast;
 pub mod gates;
 pub mod ids;

@@ -11,9 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::calendar::{OrgCalendar, PeriodKind};
 use super::deal_history::{DealState, FieldHistoryEntry};
+use super::estimate::DEFAULT_PRIOR_WEIGHT;
 use super::ids::DealId;
 use super::money::{Currency, Money};
-use super::winrate::DEFAULT_PRIOR_WEIGHT;
 pub use learn::PeriodRateLearning;
 use learn::{learn_with, sweep_deal};
 pub use size_bands::SizeCutSample;

@@ -15,11 +15,7 @@ use super::directory::UserId;
 use super::pipeline::{PipelineSpec, StageKind};
 use crate::domain::ids::{PipelineId, WinRateSnapshotId};
 
-/// z for a two-sided 95% interval.
-const Z_95: f64 = 1.959_963_984_540_054;
-
-/// Default weight of the prior, in pseudo-deals.
-pub const DEFAULT_PRIOR_WEIGHT: u32 = 10;
+pub use super::estimate::{DEFAULT_PRIOR_WEIGHT, wilson};
 
 /// A stage's cohort as counted from the history.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -68,19 +64,6 @@ pub fn rate(cohort: Cohort, prior: f64, k: u32) -> Rate {
         value_weighted: (cohort.amount > 0.0)
             .then(|| (cohort.won_amount / cohort.amount).clamp(0.0, 1.0)),
     }
-}
-
-/// The 95% Wilson score interval for `wins` of `n`; [0, 1] when n = 0.
-pub fn wilson(wins: f64, n: f64) -> (f64, f64) {
-    if n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let p = wins / n;
-    let z2 = Z_95 * Z_95;
-    let denominator = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denominator;
-    let half = Z_95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// What a segment splits a stage's cohort by.

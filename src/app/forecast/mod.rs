@@ -4,6 +4,8 @@ mod rates;
 
 pub(crate) use rates::RateTable;
 
+pub mod period;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -11,7 +13,6 @@ use chrono::NaiveDate;
 
 use super::exchange::Converter;
 use super::names::user_name;
-use super::period_forecast::{ForecastMethod, NewPipeline, PeriodModel};
 use super::ports::{OpenDealRow, OpenGroupRow, Store, Valuation, WonRow};
 use super::{App, AppError, AppResult, Principal};
 use crate::domain::calendar::PeriodKind;
@@ -22,6 +23,7 @@ use crate::domain::ids::PipelineId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
+use period::{ForecastMethod, NewPipeline, PeriodModel};
 
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the

@@ -107,10 +107,8 @@ fn check_step(field: &str, step: &StepSpec, v: &mut Violations) {
     }
 }
 
-/// Validates a policy: tiers ordered without overlap and ending at 100%, a pre-approved first
-/// tier, every other tier adding steps, steps with known approvers, thresholds increasing.
-pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
-    let mut v = Violations::new();
+/// A pre-approved first tier, then tiers adding steps, ceilings rising to 100%.
+fn check_tiers(policy: &Policy, v: &mut Violations) {
     if policy.tiers.len() < 2 {
         v.add_as(
             Problem::BadShape,
@@ -118,7 +116,7 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
             "must have a pre-approved tier and at least one tier above it",
         );
     }
-    for (i, tier) in within_limit(&mut v, "tiers", &policy.tiers, MAX_TIERS, "tiers")
+    for (i, tier) in within_limit(v, "tiers", &policy.tiers, MAX_TIERS, "tiers")
         .iter()
         .enumerate()
     {
@@ -145,14 +143,14 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
             );
         }
         let steps = within_limit(
-            &mut v,
+            v,
             &format!("{field}.steps"),
             &tier.steps,
             MAX_TIER_STEPS,
             "steps",
         );
         for (j, step) in steps.iter().enumerate() {
-            check_step(&format!("{field}.steps[{j}]"), step, &mut v);
+            check_step(&format!("{field}.steps[{j}]"), step, v);
         }
     }
     if let Some(last) = policy.tiers.last()
@@ -164,6 +162,13 @@ pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
             "the last tier must reach 10000 (100%)",
         );
     }
+}
+
+/// Validates a policy: tiers ordered without overlap and ending at 100%, a pre-approved first
+/// tier, every other tier adding steps, steps with known approvers, thresholds increasing.
+pub fn check_policy(policy: &Policy) -> Result<(), Violations> {
+    let mut v = Violations::new();
+    check_tiers(policy, &mut v);
     let thresholds = within_limit(
         &mut v,
         "size_thresholds",

@@ -18,8 +18,8 @@ use super::{
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::DealStatus;
 use crate::domain::deal_history::{self, DealState, FieldHistoryEntry};
+use crate::domain::estimate::wilson;
 use crate::domain::money::{Currency, Money};
-use crate::domain::winrate::wilson;
 
 /// Days between two observation instants.
 const STEP_DAYS: i64 = 7;

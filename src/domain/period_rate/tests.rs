@@ -12,10 +12,10 @@ use super::*;
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::deal_history::{FieldValue, as_of, changes, pushes};
 use crate::domain::directory::UserId;
+use crate::domain::estimate::wilson;
 use crate::domain::ids::DealId;
 use crate::domain::money::Currency;
 use crate::domain::period::FiscalCalendar;
-use crate::domain::winrate::wilson;
 
 fn usd() -> Currency {
     Currency::parse("USD").unwrap()

@@ -6,12 +6,12 @@ use tonic::Status;
 
 use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
+use crate::app::forecast::period::ForecastMethod;
 use crate::app::forecast::{ForecastResult, Scope};
 use crate::app::names::{
     deal_name, forecast_snapshot_name, pipeline_name, snapshot_name, stage_name, user_name,
     user_name_of,
 };
-use crate::app::period_forecast::ForecastMethod;
 use crate::domain::Problem;
 use crate::domain::Violations;
 use crate::domain::backtest::{CalibrationRow, Method as BacktestMethod, MethodSummary};

@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::exchange::Converter;
-use super::forecast::RateTable;
-use super::ports::{
+use super::RateTable;
+use crate::app::exchange::Converter;
+use crate::app::ports::{
     CreatedAfter, NewRevenueRow, PeriodValuation, SEGMENTS, Store, Valuation, segment,
 };
-use super::{App, AppResult};
+use crate::app::{App, AppResult};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::directory::UserId;
 use crate::domain::ids::PipelineId;
