@@ -6,15 +6,14 @@
 use dealdesk::domain::directory::Role;
 use dealdesk::proto::{self as pb, exit_criterion as ec};
 use prost_types::FieldMask;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
+use tonic::Status;
 
 use crate::contract_test;
 use crate::fixtures::{
     Org, create_deal, create_pipeline, create_policy, deal_in, move_to, queue, relation, stage,
     step, usd,
 };
-use crate::helpers::{Person, TestApp, assert_error, authed};
+use crate::helpers::{Person, TestApp, authed, only_violation};
 
 use pb::approval_step::Mode;
 use pb::preview_deal_stage_response::Verdict;
@@ -50,21 +49,6 @@ async fn pipeline(app: &TestApp) -> pb::Pipeline {
         },
     )
     .await
-}
-
-/// The only field violation of an INVALID_ARGUMENT with `reason`, as (field, description);
-/// the status message says the same.
-#[track_caller]
-fn only_violation(status: &Status, reason: &str) -> (String, String) {
-    assert_error(status, Code::InvalidArgument, reason);
-    let listed = status.get_details_bad_request().unwrap().field_violations;
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    let (field, description) = (listed[0].field.clone(), listed[0].description.clone());
-    assert_eq!(
-        status.message(),
-        format!("invalid request: {field}: {description}")
-    );
-    (field, description)
 }
 
 async fn preview(

@@ -331,6 +331,21 @@ pub fn assert_error(status: &Status, code: Code, reason: &str) {
     assert_eq!(info.domain, "dealdesk.v1");
 }
 
+/// The only field violation of an INVALID_ARGUMENT with `reason`, as (field, description);
+/// the status message says the same.
+#[track_caller]
+pub fn only_violation(status: &Status, reason: &str) -> (String, String) {
+    assert_error(status, Code::InvalidArgument, reason);
+    let listed = status.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let (field, description) = (listed[0].field.clone(), listed[0].description.clone());
+    assert_eq!(
+        status.message(),
+        format!("invalid request: {field}: {description}")
+    );
+    (field, description)
+}
+
 /// The BadRequest field paths of an INVALID_ARGUMENT status, in order.
 #[track_caller]
 pub fn violated_fields(status: &Status) -> Vec<String> {

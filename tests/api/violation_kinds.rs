@@ -3,20 +3,10 @@
 //! CONFLICTING_FIELDS, BAD_DATE), with the field and the words they always had.
 
 use dealdesk::proto as pb;
-use tonic::{Code, Status};
-use tonic_types::StatusExt;
 
 use crate::contract_test;
 use crate::fixtures::{deal_in, stage_at, try_create_deal};
-use crate::helpers::{assert_error, authed};
-
-/// The reason, and the one violation's field and description.
-fn one(status: &Status, reason: &str) -> (String, String) {
-    assert_error(status, Code::InvalidArgument, reason);
-    let listed = status.get_details_bad_request().unwrap().field_violations;
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    (listed[0].field.clone(), listed[0].description.clone())
-}
+use crate::helpers::{authed, only_violation};
 
 fn pipeline(stages: Vec<pb::Stage>) -> pb::CreatePipelineRequest {
     pb::CreatePipelineRequest {
@@ -48,7 +38,7 @@ contract_test!(rules_without_a_kind_of_their_own_now_name_one, |app| {
         .await
         .unwrap_err();
     assert_eq!(
-        one(&duplicate, "DUPLICATE_VALUE"),
+        only_violation(&duplicate, "DUPLICATE_VALUE"),
         (
             "pipeline.stages[1].stage_id".to_string(),
             "duplicates the id of stages[0]".to_string()
@@ -59,7 +49,7 @@ contract_test!(rules_without_a_kind_of_their_own_now_name_one, |app| {
         .await
         .unwrap_err();
     assert_eq!(
-        one(&no_open, "BAD_SHAPE"),
+        only_violation(&no_open, "BAD_SHAPE"),
         (
             "pipeline.stages".to_string(),
             "must have at least one OPEN stage".to_string()
@@ -77,7 +67,7 @@ contract_test!(rules_without_a_kind_of_their_own_now_name_one, |app| {
         .await
         .unwrap_err();
     assert_eq!(
-        one(&won_at_half, "CONFLICTING_FIELDS"),
+        only_violation(&won_at_half, "CONFLICTING_FIELDS"),
         (
             "pipeline.stages[1].default_probability_bps".to_string(),
             "the won stage's probability must be 10000".to_string()
@@ -94,7 +84,7 @@ contract_test!(rules_without_a_kind_of_their_own_now_name_one, |app| {
         .await
         .unwrap_err();
     assert_eq!(
-        one(&nowhere, "UNKNOWN_REFERENCE"),
+        only_violation(&nowhere, "UNKNOWN_REFERENCE"),
         ("deal.pipeline".to_string(), "no such pipeline".to_string())
     );
 
@@ -116,7 +106,7 @@ contract_test!(rules_without_a_kind_of_their_own_now_name_one, |app| {
         .await
         .unwrap_err();
     assert_eq!(
-        one(&same, "CONFLICTING_FIELDS"),
+        only_violation(&same, "CONFLICTING_FIELDS"),
         (
             "rate.to_currency".to_string(),
             "must differ from from_currency".to_string()
