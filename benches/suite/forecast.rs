@@ -19,19 +19,23 @@ const FORECAST_WARMUP: usize = 32;
 
 /// The hand-written SQL of the sums a forecast of `owners` (a condition on `d.owner_id`, empty
 /// for the org) is made of, in the order the baseline runs it.
-async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 3] {
+async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 4] {
     let (db, backend, now, quarter) = (&run.db, run.backend, run.now, run.quarter);
     // The sums a GetForecast answer is made of (DESIGN.md "Weighted forecast",
     // "Not-yet-created pipeline"), run one after the other on one connection: the period's
     // open deals by pipeline, stage, currency, size band and pushes so far (q and the stage
     // rates weigh those sums, a few hundred multiplications); its won deals by currency; and
     // the revenue booked in each of the past four quarters by deals created after the same
-    // point of them, by owner and currency. The values are written into the text, as by hand:
+    // point of them, by owner and currency; and the next quarter's open deals by pipeline, stage
+    // and currency (the pulled-in part: one pull-in rate per stage weighs each deal). The
+    // values are written into the text, as by hand:
     // PostgreSQL plans it for them once and keeps that plan, where a prepared statement's
     // parameters may leave it, after five executions, with a generic plan (for the manager's
     // subtree, one that reads the whole org's quarter: 4 ms instead of 1).
     let (q_start, q_end) = quarter.bounds(Default::default());
     let calendar = dealdesk::domain::calendar::OrgCalendar::default();
+    let next_end = dealdesk::domain::calendar::PeriodKind::Quarter.last_day(&calendar, q_end)
+        + chrono::Duration::days(1);
     let windows = dealdesk::domain::new_pipeline::past_windows(&calendar, quarter, now, 4);
     let (first, last) = (windows[0].first_day, windows[windows.len() - 1].next_day);
     let instant = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
@@ -92,6 +96,9 @@ async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 3] {
                AND d.close_date < '{last}' AND d.created_at <= '{}' {owners} \
              GROUP BY d.owner_id, d.currency",
             instant(now)
+        ),
+        format!(
+            "SELECT d.pipeline_id, d.stage_id, d.currency, COUNT(*), SUM(d.amount_minor)              FROM deals d WHERE d.status = 'OPEN' AND d.close_date >= '{q_end}'                AND d.close_date < '{next_end}' {owners}              GROUP BY d.pipeline_id, d.stage_id, d.currency"
         ),
     ]
 }

@@ -25,6 +25,7 @@ mod m0019_close_date_pushes;
 mod m0020_period_forecast_indexes;
 mod m0021_deals_by_pipeline_and_id;
 mod m0022_size_band_currency;
+mod m0023_pull_in;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_period_forecast_indexes::Migration),
             Box::new(m0021_deals_by_pipeline_and_id::Migration),
             Box::new(m0022_size_band_currency::Migration),
+            Box::new(m0023_pull_in::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ use crate::domain::calendar::{OrgCalendar, PeriodKind};
 use crate::domain::deal::{DealStatus, ForecastCategory};
 use crate::domain::directory::UserId;
 use crate::domain::estimate::DEFAULT_PRIOR_WEIGHT;
-use crate::domain::forecast::{OpenDeals, model_range};
+use crate::domain::forecast::{OpenDeals, model_range, weigh};
 use crate::domain::ids::{DealId, PipelineId};
 use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
@@ -58,6 +58,9 @@ pub struct BacktestPoint {
     pub open_deals: u64,
     /// The not-yet-created term learned then.
     pub new_pipeline: i64,
+    /// The period forecast's pulled-in part: open deals then dated in the next period, each
+    /// weighed at its pull-in q learned then.
+    pub pulled_in: i64,
     /// What the period booked after the day, by what each deal was on it.
     pub booked_after: BookedAfter,
     /// Every method, in [`Method::ALL`] order.
@@ -290,11 +293,14 @@ struct OpenThen {
     q: f64,
     /// What happened: won with a booking date in the period.
     won: bool,
+    /// Dated in the next period (weighed by its pull-in q, by the period forecast alone).
+    later: bool,
 }
 
 impl OpenThen {
     fn probability(&self, method: Method) -> f64 {
         match method {
+            _ if self.later && method != Method::PeriodForecast => 0.0,
             Method::StaticDefaults => self.fixed,
             Method::Classic => self.classic,
             _ => self.q,
@@ -366,8 +372,13 @@ fn point(
         BacktestPoint {
             as_of: day,
             closed_won: closed,
-            open_deals: open.len() as u64,
+            open_deals: open.iter().filter(|d| !d.later).count() as u64,
             new_pipeline: new.expected,
+            pulled_in: open
+                .iter()
+                .filter(|d| d.later)
+                .map(|d| weigh(d.amount, d.q))
+                .sum(),
             booked_after: booked_after(&book, booked, inputs.bounds, day),
             methods,
         },
@@ -410,6 +421,7 @@ fn book_then(
     let mut closed = 0;
     let mut open: Vec<OpenThen> = Vec::new();
     let horizon = (end - Duration::days(1) - day).num_days();
+    let next_end = inputs.kind.last_day(&inputs.calendar, end) + Duration::days(1);
     for deal in book.iter().filter(|d| inputs.in_scope(d.state.owner_id)) {
         let Some(amount) = deal.state.money().and_then(|m| inputs.convert(m)) else {
             continue;
@@ -418,7 +430,11 @@ fn book_then(
             closed += amount;
         }
         let closing = deal.state.close_date.is_some_and(|d| d >= start && d < end);
-        if deal.state.status != DealStatus::Open || !closing {
+        let later = deal
+            .state
+            .close_date
+            .is_some_and(|d| d >= end && d < next_end);
+        if deal.state.status != DealStatus::Open || !(closing || later) {
             continue;
         }
         let stage = &deal.state.stage_id;
@@ -428,6 +444,9 @@ fn book_then(
             .copied()
             .unwrap_or(fixed);
         let q = tables.get(&deal.pipeline).map_or(0.0, |t| {
+            if later {
+                return t.pulled_in_q(stage, horizon);
+            }
             let band = t.band_of(deal.state.money(), &|m, c| inputs.convert_into(m, c));
             t.q_in(stage, horizon, band, deal.pushes)
         });
@@ -439,6 +458,7 @@ fn book_then(
             classic: learned,
             q,
             won,
+            later,
         });
     }
     (closed, open)
@@ -455,6 +475,7 @@ fn ranged_forecast(
 ) -> (i64, Option<(i64, i64)>) {
     let deals: Vec<OpenDeals> = open
         .iter()
+        .filter(|d| !d.later || method == Method::PeriodForecast)
         .map(|d| OpenDeals::one(d.amount, d.probability(method), ForecastCategory::Pipeline))
         .collect();
     let weighted: i64 = deals.iter().map(|d| d.period_weighted).sum();
@@ -481,6 +502,7 @@ fn predictions(open: &[OpenThen]) -> Vec<(Method, Vec<DealPrediction>)> {
     .map(|method| {
         let list = open
             .iter()
+            .filter(|d| !d.later)
             .map(|d| DealPrediction {
                 stage: d.stage.clone(),
                 probability: d.probability(method),

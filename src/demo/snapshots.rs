@@ -87,8 +87,9 @@ fn snapshot_of<S: Store>(
             closed_won: point.closed_won,
             weighted_pipeline: classic - point.closed_won,
             classic_expected: classic,
-            period_forecast: expected - point.closed_won - point.new_pipeline,
+            period_forecast: expected - point.closed_won - point.new_pipeline - point.pulled_in,
             not_yet_created: point.new_pipeline,
+            pulled_in: point.pulled_in,
             expected,
             open_deals: point.open_deals,
             ..Figures::default()

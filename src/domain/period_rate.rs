@@ -142,10 +142,17 @@ pub struct PeriodRateTable {
     pub size_currency: Currency,
     /// P(booked in period | eventually won), by value, over every observation (see `learn`).
     pub in_period_share: f64,
+    /// P(booked in the period | eventually won), by value, over the pull-in observations:
+    /// deals dated in the period after the observed one (0 when none of them was won).
+    pub pull_in_share: f64,
     /// The stage win rates (will it ever be won) learning used, clamped to [0, 1].
     pub stage_rates: BTreeMap<String, f64>,
     /// Per stage id, its cells; both maps iterate in the listing order.
     pub cells: BTreeMap<String, BTreeMap<CellKey, PeriodRateCell>>,
+    /// Per stage id, its pull-in cells by horizon bucket: the chance, by value, that an open
+    /// deal dated in the *next* period is booked in this one (it closes early, or its close
+    /// date is pulled in), learned as q is.
+    pub pulled_in: BTreeMap<String, BTreeMap<u8, PeriodRateCell>>,
     /// Per past period observed, what its observations booked against what the table says they
     /// would (both by value), oldest first: how much whole periods differ from the rates, which
     /// a deal-by-deal coin toss leaves out of a range.
@@ -225,6 +232,26 @@ impl PeriodRateTable {
             .map_or_else(|| self.stage_prior(stage_id), |cell| cell.q)
     }
 
+    /// The pull-in q of an open deal in `stage_id` dated in the period after the one forecast,
+    /// `horizon_days` before the end of the forecast period: its bucket's pull-in cell's q,
+    /// else the stage's pull-in prior.
+    pub fn pulled_in_q(&self, stage_id: &str, horizon_days: i64) -> f64 {
+        self.pulled_in_q_of_bucket(stage_id, horizon_bucket(horizon_days))
+    }
+
+    pub(crate) fn pulled_in_q_of_bucket(&self, stage_id: &str, bucket: u8) -> f64 {
+        self.pulled_in
+            .get(stage_id)
+            .and_then(|cells| cells.get(&bucket))
+            .map_or_else(|| self.pull_in_prior(stage_id), |cell| cell.q)
+    }
+
+    /// The prior of a stage's pull-in cells: its win rate (0 when unknown) x the pull-in share.
+    pub fn pull_in_prior(&self, stage_id: &str) -> f64 {
+        let rate = self.stage_rates.get(stage_id).copied().unwrap_or(0.0);
+        (rate * self.pull_in_share).clamp(0.0, 1.0)
+    }
+
     /// The prior of a stage's cells: its win rate (0 when unknown) x the in-period share.
     pub fn stage_prior(&self, stage_id: &str) -> f64 {
         let rate = self.stage_rates.get(stage_id).copied().unwrap_or(0.0);
@@ -244,6 +271,15 @@ impl PeriodRateTable {
             None => Some(self.size_band(0)),
             Some(money) => convert(money, self.size_currency).map(|a| self.size_band(a)),
         }
+    }
+
+    /// Every pull-in cell as (stage, horizon bucket, cell), by stage then bucket.
+    pub fn pulled_in_cells(&self) -> impl Iterator<Item = (&str, u8, &PeriodRateCell)> {
+        self.pulled_in.iter().flat_map(|(stage, cells)| {
+            cells
+                .iter()
+                .map(move |(bucket, cell)| (stage.as_str(), *bucket, cell))
+        })
     }
 
     /// Every cell in the stable listing order (stage, bucket, band, pushes).

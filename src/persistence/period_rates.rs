@@ -70,8 +70,21 @@ pub(super) async fn insert<C: ConnectionTrait>(
             v(t.size_cuts.map(|c| c[1]).into()),
             v(t.size_currency.to_string().into()),
             v(t.in_period_share.into()),
+            v(t.pull_in_share.into()),
         ]);
-        for (stage, key, c) in t.cells() {
+        let pulled_in = t.pulled_in_cells().map(|(stage, bucket, c)| {
+            let key = CellKey {
+                horizon_bucket: bucket,
+                size_band: None,
+                pushes: None,
+            };
+            (stage, key, c, true)
+        });
+        for (stage, key, c, later) in t
+            .cells()
+            .map(|(s, k, c)| (s, *k, c, false))
+            .chain(pulled_in)
+        {
             cells.push(vec![
                 v(snapshot.into()),
                 v(kind.into()),
@@ -79,6 +92,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
                 v(i16::from(key.horizon_bucket).into()),
                 v(key.size_band.map(i16::from).into()),
                 v(key.pushes.map(i16::from).into()),
+                v(later.into()),
                 v((c.observations as i64).into()),
                 v((c.deals as i64).into()),
                 v((c.deals_won_in_period as i64).into()),
@@ -112,6 +126,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "size_cut_high",
         "size_currency",
         "in_period_share",
+        "pull_in_share",
     ];
     insert_rows(db, "period_rate_tables", &head_columns, heads).await?;
     let cell_columns = [
@@ -121,6 +136,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "horizon_bucket",
         "size_band",
         "pushes",
+        "dated_later",
         "observations",
         "deals",
         "deals_won_in_period",
@@ -183,7 +199,7 @@ pub(super) async fn load<C: ConnectionTrait>(
     let heads = select(
         db,
         "snapshot_id, kind, learned_at, window_days, prior_weight, size_cut_low, \
-         size_cut_high, size_currency, in_period_share",
+         size_cut_high, size_currency, in_period_share, pull_in_share",
         "period_rate_tables",
         "snapshot_id, kind",
         snapshots,
@@ -210,8 +226,10 @@ pub(super) async fn load<C: ConnectionTrait>(
                 Currency::parse(&code).ok_or_else(|| corrupt("size band currency", &code))?
             },
             in_period_share: row.try_get("", "in_period_share")?,
+            pull_in_share: row.try_get("", "pull_in_share")?,
             stage_rates: stage_rates.get(&snapshot).cloned().unwrap_or_default(),
             cells: BTreeMap::new(),
+            pulled_in: BTreeMap::new(),
             periods: Vec::new(),
         };
         tables.insert((snapshot, code), table);
@@ -241,7 +259,12 @@ pub(super) async fn load<C: ConnectionTrait>(
             wilson_low: row.try_get("", "wilson_low")?,
             wilson_high: row.try_get("", "wilson_high")?,
         };
-        table.cells.entry(stage).or_default().insert(cell_key, cell);
+        if row.try_get::<bool>("", "dated_later")? {
+            let cells = table.pulled_in.entry(stage).or_default();
+            cells.insert(cell_key.horizon_bucket, cell);
+        } else {
+            table.cells.entry(stage).or_default().insert(cell_key, cell);
+        }
     }
     let outcomes = select(
         db,

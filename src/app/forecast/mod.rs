@@ -94,8 +94,23 @@ pub struct ForecastResult {
     pub horizon_days: i64,
     /// The not-yet-created term with its past values (`None` without period rates).
     pub not_yet_created: Option<NotYetCreated>,
+    /// The open deals dated in the next period, weighed at their pull-in q (`None` without
+    /// period rates).
+    pub pulled_in: Option<PulledIn>,
     /// Pipelines of open deals weighed by their stage rates for want of period rates.
     pub stage_weighted: Vec<PipelineId>,
+}
+
+/// The period forecast's pulled-in line: the scope's open deals dated in the period after the
+/// one forecast, each weighed at its pull-in q (the chance, by value, that it books in this one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PulledIn {
+    /// How many open deals are dated in the next period.
+    pub open_deals: u64,
+    /// Their amounts, unweighted.
+    pub amount: i64,
+    /// Their amounts weighed at their pull-in q, each rounded: the forecast's pulled-in part.
+    pub expected: i64,
 }
 
 /// A scope resolved against the reporting tree.
@@ -187,6 +202,8 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
+        let pulled_valuation = model.pulled_in_valuation(&valuation);
+        let next_end = kind.last_day(&self.calendar, end) + chrono::Duration::days(1);
         // A small team's range almost always needs its few hundred deals one by one (see
         // below), so its open deals are read one by one and valued here, by the arithmetic the
         // database uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer
@@ -199,7 +216,9 @@ impl<S: Store> App<S> {
             owners: owners.as_deref(),
             period,
             bounds: (start, end),
+            next_end,
             valuation: &valuation,
+            pulled: pulled_valuation.as_ref(),
             one_by_one: small_team || self.read_hints.one_by_one(seed),
             learned: model.learned(),
         };
@@ -209,11 +228,26 @@ impl<S: Store> App<S> {
             won,
             each_deal,
             new,
+            pulled,
         } = self.read_period(&reading, &mut new_converter).await?;
         new_converter.finish()?;
         let deals = match &each_deal {
             Some(rows) => valued_deals(rows, &mut converter, &model, &table),
-            None => valued_groups(&open, &mut converter, &model),
+            None => valued_groups(&open, &mut converter, |p, s, band, pushes| {
+                model.q(p, s, band, pushes)
+            }),
+        };
+        let pulled: Vec<(Option<UserId>, OpenDeals)> = match &pulled {
+            PulledRows::OneByOne(rows) => rows
+                .iter()
+                .map(|row| (Some(row.owner), pulled_deal(&mut converter, row, &model)))
+                .collect(),
+            PulledRows::Groups(rows) => {
+                valued_groups(rows, &mut converter, |p, s, _, _| model.pulled_in_q(p, s))
+                    .into_iter()
+                    .map(|(owner, _, _, deals)| (owner, deals))
+                    .collect()
+            }
         };
         let won: Vec<(Option<UserId>, i64)> = won
             .iter()
@@ -225,7 +259,15 @@ impl<S: Store> App<S> {
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
         let new_expected = new.as_ref().map_or(0, |n| n.line.expected);
-        let totals = Figures::of(closed_total, &all).with_new(new_expected);
+        let pulled_in = pulled_in_of(pulled.iter().map(|p| &p.1));
+        let totals = Figures::of(closed_total, &all)
+            .with_new(new_expected)
+            .with_pulled_in(pulled_in.expected);
+        let ranged: Vec<OpenDeals> = all
+            .iter()
+            .chain(pulled.iter().map(|p| &p.1))
+            .copied()
+            .collect();
         let past: Vec<i64> = new
             .as_ref()
             .map(|n| n.line.values.iter().map(|&(_, v)| v).collect())
@@ -233,14 +275,15 @@ impl<S: Store> App<S> {
         let effects = model.effects();
         let inputs = RangeInputs {
             closed_won: closed_total,
-            deals: &all,
+            deals: &ranged,
             new: &past,
             effects: &effects,
             seed,
         };
         let range = self
-            .revenue_range(&reading, small_team, inputs, |row| {
-                valued_deal(&mut converter, row, &model, &table)
+            .revenue_range(&reading, small_team, inputs, |row, pulled| match pulled {
+                false => valued_deal(&mut converter, row, &model, &table),
+                true => pulled_deal(&mut converter, row, &model),
             })
             .await?;
         converter.finish()?;
@@ -249,6 +292,7 @@ impl<S: Store> App<S> {
             deals: &deals,
             won: &won,
             new: new.as_ref(),
+            pulled: &pulled,
         };
         Ok(ForecastResult {
             bounds: (start, end),
@@ -262,19 +306,21 @@ impl<S: Store> App<S> {
             method,
             horizon_days: horizon,
             not_yet_created: new.map(|n| n.line),
+            pulled_in: model.learned().then_some(pulled_in),
             stage_weighted,
         })
     }
 
     /// The range of the revenue. Few deals, or uneven ones: the range reads them one by one
-    /// (a few hundred at most), valued by `value`; a small team's are one by one already.
-    /// Whether it needed them so is remembered for the next forecast of the same key.
+    /// (a few hundred at most), valued by `value` (told whether the deal is one of the next
+    /// period's, pulled in); a small team's are one by one already. Whether it needed them so
+    /// is remembered for the next forecast of the same key.
     async fn revenue_range(
         &self,
         reading: &Reading<'_>,
         small_team: bool,
         inputs: RangeInputs<'_>,
-        value: impl FnMut(&OpenDealRow) -> OpenDeals,
+        mut value: impl FnMut(&OpenDealRow, bool) -> OpenDeals,
     ) -> AppResult<Range> {
         let RangeInputs {
             closed_won,
@@ -296,7 +342,19 @@ impl<S: Store> App<S> {
             .store
             .open_deals_closing(reading.owners, start, end)
             .await?;
-        let each: Vec<OpenDeals> = rows.iter().map(value).collect();
+        let pulled = match reading.pulled {
+            None => Vec::new(),
+            Some(_) => {
+                self.store
+                    .open_deals_closing(reading.owners, end, reading.next_end)
+                    .await?
+            }
+        };
+        let dated = rows.iter().map(|row| (row, false));
+        let each: Vec<OpenDeals> = dated
+            .chain(pulled.iter().map(|row| (row, true)))
+            .map(|(row, pulled)| value(row, pulled))
+            .collect();
         model_range(closed_won, &each, new, effects, seed)
             .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))
     }
@@ -313,11 +371,13 @@ impl<S: Store> App<S> {
             owners,
             period,
             bounds: (start, end),
+            next_end,
             valuation,
+            pulled,
             one_by_one,
             learned,
         } = *reading;
-        let (open, won, each_deal, new) = tokio::try_join!(
+        let (open, won, each_deal, new, pulled) = tokio::try_join!(
             async {
                 if one_by_one {
                     return Ok(Vec::new());
@@ -344,12 +404,27 @@ impl<S: Store> App<S> {
                     .await?;
                 Ok(Some(new))
             },
+            async {
+                let Some(pulled) = pulled else {
+                    return Ok(PulledRows::Groups(Vec::new()));
+                };
+                if one_by_one {
+                    let rows = self.store.open_deals_closing(owners, end, next_end).await?;
+                    return Ok(PulledRows::OneByOne(rows));
+                }
+                let groups = self
+                    .store
+                    .open_deal_groups(owners, end, next_end, pulled)
+                    .await?;
+                Ok(PulledRows::Groups(groups))
+            },
         )?;
         Ok(PeriodRows {
             open,
             won,
             each_deal,
             new,
+            pulled,
         })
     }
 }
@@ -364,8 +439,14 @@ struct Reading<'a> {
     period: Period,
     /// Its first day and first day after.
     bounds: (NaiveDate, NaiveDate),
+    /// The first day after the next period: open deals dated from `bounds.1` up to it may be
+    /// pulled in.
+    next_end: NaiveDate,
     /// How the database values each deal.
     valuation: &'a Valuation,
+    /// How it values the next period's open deals (at their pull-in q); `None` without period
+    /// rates (then they are not read).
+    pulled: Option<&'a Valuation>,
     /// Whether the open deals are read one by one rather than in groups.
     one_by_one: bool,
     /// Whether period rates are learned (then the not-yet-created term is read too).
@@ -397,6 +478,16 @@ struct PeriodRows {
     each_deal: Option<Vec<OpenDealRow>>,
     /// The not-yet-created term, with period rates.
     new: Option<NewPipeline>,
+    /// The next period's open deals.
+    pulled: PulledRows,
+}
+
+/// The next period's open deals, read as the period's are.
+enum PulledRows {
+    /// In groups (none without period rates).
+    Groups(Vec<OpenGroupRow>),
+    /// One by one.
+    OneByOne(Vec<OpenDealRow>),
 }
 
 /// The key [`ReadHints`] remembers a forecast under: its period, scope and currency, hashed.
@@ -422,6 +513,24 @@ fn valued_deal(
     OpenDeals::weighed(amount, classic, q, row.category)
 }
 
+/// One of the next period's open deals, converted and weighed at its pull-in q.
+fn pulled_deal(converter: &mut Converter, row: &OpenDealRow, model: &PeriodModel<'_>) -> OpenDeals {
+    let amount = converter.amount(row.amount);
+    let q = model.pulled_in_q(row.pipeline, &row.stage);
+    OpenDeals::weighed(amount, 0.0, q, row.category)
+}
+
+/// The pulled-in line of the next period's open deals.
+fn pulled_in_of<'a>(deals: impl IntoIterator<Item = &'a OpenDeals>) -> PulledIn {
+    deals
+        .into_iter()
+        .fold(PulledIn::default(), |sum, d| PulledIn {
+            open_deals: sum.open_deals + d.deals,
+            amount: sum.amount + d.amount,
+            expected: sum.expected + d.period_weighted,
+        })
+}
+
 /// Open deals read one by one as (owner, pipeline, stage, valued).
 fn valued_deals<'a>(
     rows: &'a [OpenDealRow],
@@ -438,11 +547,12 @@ fn valued_deals<'a>(
 }
 
 /// Open-deal groups as (owner, pipeline, stage, valued), converted into the reporting currency
-/// and weighed at their segment's q.
+/// and weighed at their segment's q, which `q` gives from (pipeline, stage, size band,
+/// pushes), as the database weighed them.
 fn valued_groups<'a>(
     open: &'a [OpenGroupRow],
     converter: &mut Converter,
-    model: &PeriodModel<'_>,
+    q: impl Fn(PipelineId, &str, Option<u8>, u32) -> f64,
 ) -> Vec<(Option<UserId>, PipelineId, &'a str, OpenDeals)> {
     open.iter()
         .map(|row| {
@@ -456,7 +566,7 @@ fn valued_groups<'a>(
                 amount: converter.take(row.currency, row.converted),
                 squares: row.squares * rate * rate,
                 cubes: row.cubes * rate * rate * rate,
-                probability: model.q(row.pipeline, &row.stage, band, pushes),
+                probability: q(row.pipeline, &row.stage, band, pushes),
                 category: row.category,
                 weighted: row.weighted.unwrap_or(0),
                 period_weighted: row.period_weighted.unwrap_or(0),
@@ -488,6 +598,8 @@ struct Breakdown<'a> {
     deals: &'a [(Option<UserId>, PipelineId, &'a str, OpenDeals)],
     won: &'a [(Option<UserId>, i64)],
     new: Option<&'a NewPipeline>,
+    /// The next period's open deals as (owner, valued at their pull-in q).
+    pulled: &'a [(Option<UserId>, OpenDeals)],
 }
 
 impl Breakdown<'_> {
@@ -559,7 +671,11 @@ impl Breakdown<'_> {
                     .collect();
                 let closed: i64 = self.won.iter().filter(|w| theirs(&w.0)).map(|w| w.1).sum();
                 let new = self.new.map_or(0, |n| n.of(|o| members.contains(&o)));
-                (user, Figures::of(closed, &open).with_new(new))
+                let pulled = self.pulled.iter().filter(|p| theirs(&p.0)).map(|p| &p.1);
+                let figures = Figures::of(closed, &open)
+                    .with_new(new)
+                    .with_pulled_in(pulled_in_of(pulled).expected);
+                (user, figures)
             })
             .collect()
     }

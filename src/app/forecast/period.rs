@@ -107,6 +107,35 @@ impl<'a> PeriodModel<'a> {
         }
     }
 
+    /// The pull-in q of an open deal of `pipeline` in `stage` dated in the next period: its
+    /// table's, 0 without a table (nothing is pulled in the classic forecast) or for a stage
+    /// that is not open.
+    pub fn pulled_in_q(&self, pipeline: PipelineId, stage: &str) -> f64 {
+        match self.tables.get(&pipeline) {
+            Some(table) if self.rates.is_open(pipeline, stage) => {
+                table.pulled_in_q(stage, self.horizon_days)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// `valuation` (this model's, [`PeriodModel::valuation`]) weighing every segment of a stage
+    /// at its pull-in q: the database's valuation of the next period's open deals. `None`
+    /// without period rates.
+    pub fn pulled_in_valuation(&self, valuation: &Valuation) -> Option<Valuation> {
+        let period = valuation.period.as_ref()?;
+        let q = self
+            .rates
+            .open_stages(|pipeline, stage| [self.pulled_in_q(pipeline, stage); SEGMENTS]);
+        Some(Valuation {
+            period: Some(PeriodValuation {
+                bands: period.bands.clone(),
+                q,
+            }),
+            ..valuation.clone()
+        })
+    }
+
     /// The size band of a deal's amount (none: band 0, as an amount of 0), `None` when its
     /// currency has no rate into the table's `size_currency`, as the database bands it.
     pub fn band(&self, pipeline: PipelineId, amount: Option<Money>) -> Option<u8> {

@@ -93,7 +93,10 @@ pub struct Figures {
     pub period_forecast: i64,
     /// Revenue expected from deals not created yet ([`Figures::with_new`]).
     pub not_yet_created: i64,
-    /// closed won + period forecast + not yet created: the forecast.
+    /// Revenue expected from open deals dated in the next period that are booked in this one:
+    /// the sum of amount x pull-in q ([`Figures::with_pulled_in`]).
+    pub pulled_in: i64,
+    /// closed won + period forecast + pulled in + not yet created: the forecast.
     pub expected: i64,
     /// Unweighted open amounts in COMMIT.
     pub commit: i64,
@@ -141,9 +144,17 @@ impl Figures {
         self.derive()
     }
 
+    /// The figures with `pulled_in` expected from the next period's open deals added to the
+    /// forecast.
+    pub fn with_pulled_in(mut self, pulled_in: i64) -> Figures {
+        self.pulled_in = pulled_in;
+        self.derive()
+    }
+
     fn derive(mut self) -> Figures {
         self.classic_expected = self.closed_won + self.weighted_pipeline;
-        self.expected = self.closed_won + self.period_forecast + self.not_yet_created;
+        self.expected =
+            self.closed_won + self.period_forecast + self.pulled_in + self.not_yet_created;
         self.commit_forecast = self.closed_won + self.commit;
         self.best_case_forecast = self.commit_forecast + self.best_case;
         self.open_pipeline = self.commit + self.best_case + self.pipeline;
@@ -162,6 +173,7 @@ impl Figures {
             weighted_pipeline: self.weighted_pipeline + other.weighted_pipeline,
             period_forecast: self.period_forecast + other.period_forecast,
             not_yet_created: self.not_yet_created + other.not_yet_created,
+            pulled_in: self.pulled_in + other.pulled_in,
             commit: self.commit + other.commit,
             best_case: self.best_case + other.best_case,
             pipeline: self.pipeline + other.pipeline,

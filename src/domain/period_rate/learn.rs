@@ -30,6 +30,8 @@ pub(super) struct ObservationInstant {
     pub(super) at: DateTime<Utc>,
     pub(super) first: NaiveDate,
     pub(super) last: NaiveDate,
+    /// The last day of the period after P(tau): deals dated up to it may be pulled in.
+    pub(super) next_last: NaiveDate,
     /// Days from tau's day to the period's last day.
     pub(super) horizon_days: i64,
 }
@@ -45,10 +47,12 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
             let day = calendar.day_of(at);
             let (first, next) = calendar.bounds(settings.kind.period_of(calendar, day));
             let last = next.pred_opt()?;
+            let next_last = settings.kind.last_day(calendar, next);
             (last < today).then_some(ObservationInstant {
                 at,
                 first,
                 last,
+                next_last,
                 horizon_days: (last - day).num_days(),
             })
         })
@@ -129,10 +133,13 @@ pub(super) struct Observation {
     /// Booked / amount when won by L, whatever the period, else 0: the in-period share's base.
     won_share: f64,
     won_in_period: bool,
+    /// Dated in the period after P(tau) (a pull-in observation), not in P(tau).
+    dated_later: bool,
 }
 
 /// The observation `state` (the deal as of the instant, with `pushes` so far) makes, if it was
-/// open with its close date in the instant's period and a positive convertible amount.
+/// open with its close date in the instant's period (or in the period after it: a pull-in
+/// observation) and a positive convertible amount.
 pub(super) fn observe(
     state: &DealState,
     pushes: u32,
@@ -143,7 +150,8 @@ pub(super) fn observe(
 ) -> Option<Observation> {
     let close = state.close_date?;
     let in_period = |day: NaiveDate| instant.first <= day && day <= instant.last;
-    if state.status != DealStatus::Open || !in_period(close) {
+    let dated_later = instant.last < close && close <= instant.next_last;
+    if state.status != DealStatus::Open || !(in_period(close) || dated_later) {
         return None;
     }
     let amount = converter.amount(state.money()).filter(|a| *a > 0)?;
@@ -170,6 +178,7 @@ pub(super) fn observe(
         outcome: if won_in_period { won_share } else { 0.0 },
         won_share,
         won_in_period,
+        dated_later,
     })
 }
 
@@ -353,6 +362,14 @@ struct Tallies {
     stages: Vec<StageTally>,
     outcome_sum: f64,
     won_share_sum: f64,
+    /// Per stage, the pull-in observations' tallies by bucket, and their sums behind the
+    /// pull-in share.
+    later: Vec<[Tally; BUCKETS]>,
+    later_outcome_sum: f64,
+    later_won_share_sum: f64,
+    /// Per (period, stage, bucket): the pull-in observations' sums of amount x outcome and of
+    /// amount.
+    later_periods: BTreeMap<(NaiveDate, usize, u8), (f64, f64)>,
     /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
     /// amount, to score each past period against the finished table (q is one per cell).
     periods: BTreeMap<PeriodCell, (f64, f64)>,
@@ -367,14 +384,22 @@ impl Tallies {
             stages: Vec::new(),
             outcome_sum: 0.0,
             won_share_sum: 0.0,
+            later: Vec::new(),
+            later_outcome_sum: 0.0,
+            later_won_share_sum: 0.0,
+            later_periods: BTreeMap::new(),
             periods: BTreeMap::new(),
             scratch: Vec::new(),
         }
     }
 
-    /// Adds one deal's observations: each to its three nested cells, the deal once per cell.
+    /// Adds one deal's observations: each to its three nested cells, the deal once per cell
+    /// (a pull-in observation to its stage's bucket).
     fn add_deal(&mut self, observations: &[Observation]) {
         self.scratch.clear();
+        let (later, observations): (Vec<&Observation>, Vec<&Observation>) =
+            observations.iter().partition(|seen| seen.dated_later);
+        self.add_later(&later);
         for seen in observations {
             if self.stages.len() <= seen.stage {
                 self.stages.resize(seen.stage + 1, StageTally::default());
@@ -416,8 +441,40 @@ impl Tallies {
         }
     }
 
+    /// Adds one deal's pull-in observations, the deal once per bucket.
+    fn add_later(&mut self, observations: &[&Observation]) {
+        let mut seen_in: Vec<(usize, usize, bool)> = Vec::new();
+        for seen in observations {
+            if self.later.len() <= seen.stage {
+                self.later
+                    .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
+            }
+            let bucket = usize::from(horizon_bucket(seen.horizon_days));
+            let tally = &mut self.later[seen.stage][bucket];
+            tally.observations += 1;
+            tally.outcome_sum += seen.outcome;
+            tally.won_in_period += u64::from(seen.won_in_period);
+            seen_in.push((seen.stage, bucket, seen.won_in_period));
+            self.later_outcome_sum += seen.outcome;
+            self.later_won_share_sum += seen.won_share;
+            let sums = self
+                .later_periods
+                .entry((seen.period, seen.stage, bucket as u8))
+                .or_default();
+            sums.0 += seen.amount as f64 * seen.outcome;
+            sums.1 += seen.amount as f64;
+        }
+        seen_in.sort_unstable();
+        for group in seen_in.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (stage, bucket, _) = group[0];
+            let tally = &mut self.later[stage][bucket];
+            tally.deals += 1;
+            tally.deals_won_in_period += u64::from(group.iter().any(|key| key.2));
+        }
+    }
+
     /// The table: each observed cell shrunk toward its parent, the top cells toward the stage's
-    /// rate x the in-period share.
+    /// rate x the in-period share, pull-in cells toward the stage's rate x the pull-in share.
     fn finish(
         self,
         settings: &PeriodRateSettings,
@@ -429,6 +486,13 @@ impl Tallies {
         } else {
             1.0
         };
+        // Without a won pull-in observation nothing is pulled in: no evidence that deals dated
+        // later book early.
+        let pull_in_share = if self.later_won_share_sum > 0.0 {
+            (self.later_outcome_sum / self.later_won_share_sum).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let mut table = PeriodRateTable {
             kind: settings.kind,
             learned_at: settings.learned_at,
@@ -437,11 +501,13 @@ impl Tallies {
             size_cuts: self.bands.cuts,
             size_currency: self.bands.currency,
             in_period_share,
+            pull_in_share,
             stage_rates: stage_rates
                 .iter()
                 .map(|(stage, rate)| (stage.clone(), unit(*rate)))
                 .collect(),
             cells: BTreeMap::new(),
+            pulled_in: BTreeMap::new(),
             periods: Vec::new(),
         };
         for (number, tally) in self.stages.iter().enumerate() {
@@ -453,12 +519,37 @@ impl Tallies {
                 table.cells.insert(stage_id.clone(), cells);
             }
         }
+        for (number, buckets) in self.later.iter().enumerate() {
+            let Some(stage_id) = stages.ids.get(number) else {
+                continue;
+            };
+            let prior = table.pull_in_prior(stage_id);
+            let cells: BTreeMap<u8, PeriodRateCell> = (0..BUCKETS)
+                .filter(|&bucket| buckets[bucket].observations > 0)
+                .map(|bucket| {
+                    let counts = buckets[bucket];
+                    (bucket as u8, cell(counts, prior, settings.prior_weight))
+                })
+                .collect();
+            if !cells.is_empty() {
+                table.pulled_in.insert(stage_id.clone(), cells);
+            }
+        }
         let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
         for (&(period, stage, bucket, band, segment), &(booked, amount)) in &self.periods {
             let Some(stage_id) = stages.ids.get(stage) else {
                 continue;
             };
             let q = table.q_of_cell(stage_id, bucket, Some(band), segment);
+            let sums = periods.entry(period).or_default();
+            sums.0 += booked;
+            sums.1 += amount * q;
+        }
+        for (&(period, stage, bucket), &(booked, amount)) in &self.later_periods {
+            let Some(stage_id) = stages.ids.get(stage) else {
+                continue;
+            };
+            let q = table.pulled_in_q_of_bucket(stage_id, bucket);
             let sums = periods.entry(period).or_default();
             sums.0 += booked;
             sums.1 += amount * q;

@@ -22,7 +22,7 @@ use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
 use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::period::Period;
-use crate::domain::period_rate::{HORIZON_BUCKET_STARTS, PeriodRateTable};
+use crate::domain::period_rate::{CellKey, HORIZON_BUCKET_STARTS, PeriodRateCell, PeriodRateTable};
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
 use crate::grpc::convert::{parse_name, timestamp};
 use crate::grpc::deal::{category_to, date_to};
@@ -89,22 +89,18 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
         in_period_share: t.in_period_share,
         cells: t
             .cells()
-            .map(|(stage, key, c)| pb::PeriodRateCell {
-                stage: stage.to_string(),
-                horizon_from_days: HORIZON_BUCKET_STARTS
-                    .get(usize::from(key.horizon_bucket))
-                    .map_or(0, |d| *d as i32),
-                size_band: key.size_band.map(i32::from),
-                pushes: key.pushes.map(i32::from),
-                observations: c.observations as i64,
-                deals: c.deals as i64,
-                deals_won_in_period: c.deals_won_in_period as i64,
-                in_period_win_share: c.in_period_win_share,
-                raw_rate: c.raw,
-                prior: c.prior,
-                q: c.q,
-                wilson_low: c.wilson_low,
-                wilson_high: c.wilson_high,
+            .map(|(stage, key, c)| cell_to(stage, key, c))
+            .collect(),
+        pull_in_share: t.pull_in_share,
+        pulled_in_cells: t
+            .pulled_in_cells()
+            .map(|(stage, bucket, c)| {
+                let key = CellKey {
+                    horizon_bucket: bucket,
+                    size_band: None,
+                    pushes: None,
+                };
+                cell_to(stage, &key, c)
             })
             .collect(),
         periods: t
@@ -116,6 +112,26 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
                 expected: p.expected,
             })
             .collect(),
+    }
+}
+
+fn cell_to(stage: &str, key: &CellKey, c: &PeriodRateCell) -> pb::PeriodRateCell {
+    pb::PeriodRateCell {
+        stage: stage.to_string(),
+        horizon_from_days: HORIZON_BUCKET_STARTS
+            .get(usize::from(key.horizon_bucket))
+            .map_or(0, |d| *d as i32),
+        size_band: key.size_band.map(i32::from),
+        pushes: key.pushes.map(i32::from),
+        observations: c.observations as i64,
+        deals: c.deals as i64,
+        deals_won_in_period: c.deals_won_in_period as i64,
+        in_period_win_share: c.in_period_win_share,
+        raw_rate: c.raw,
+        prior: c.prior,
+        q: c.q,
+        wilson_low: c.wilson_low,
+        wilson_high: c.wilson_high,
     }
 }
 
@@ -156,6 +172,7 @@ pub(super) fn figures_to(f: &Figures) -> pb::ForecastFigures {
         open_deals: f.open_deals as i64,
         period_forecast: f.period_forecast,
         not_yet_created: f.not_yet_created,
+        pulled_in: f.pulled_in,
         classic_expected: f.classic_expected,
     }
 }
@@ -452,6 +469,11 @@ pub(super) fn forecast_to(period: Period, scope: &str, result: &ForecastResult) 
                     revenue: *revenue,
                 })
                 .collect(),
+        }),
+        pulled_in: result.pulled_in.map(|p| pb::PulledIn {
+            open_deals: i64::try_from(p.open_deals).unwrap_or(i64::MAX),
+            amount: p.amount,
+            expected: p.expected,
         }),
         stage_weighted_pipelines: result
             .stage_weighted

@@ -490,6 +490,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     methods: p.methods.iter().map(method_point_to).collect(),
                     new_pipeline: p.new_pipeline,
                     booked_after: Some(booked_after_to(p.booked_after)),
+                    pulled_in: p.pulled_in,
                 })
                 .collect(),
             summaries: backtest.summaries.iter().map(summary_to).collect(),

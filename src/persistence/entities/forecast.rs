@@ -138,6 +138,7 @@ pub mod forecast_snapshot {
         pub range_error: f64,
         pub period_forecast: Option<i64>,
         pub not_yet_created: Option<i64>,
+        pub pulled_in: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

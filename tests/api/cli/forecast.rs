@@ -52,6 +52,7 @@ contract_test!(forecast_prints_totals_range_and_each_report, |app| {
         ("Expected", "USD 1,500.00"),
         ("  closed won", "USD 1,000.00"),
         ("  period forecast", "USD 500.00"),
+        ("  pulled in", "USD 0.00"),
         ("  not yet created", "USD 0.00"),
         ("Classic expected", "USD 1,500.00"),
         ("  weighted pipeline", "USD 500.00"),
