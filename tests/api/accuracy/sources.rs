@@ -147,3 +147,91 @@ contract_test!(
         );
     }
 );
+
+contract_test!(
+    a_backtest_point_weighs_the_next_periods_open_deals_at_the_pull_in_rate_learned_before_it,
+    |app| {
+        let manager = app.user(Role::Manager, None).await;
+        let rep = app.user(Role::Rep, Some(&manager.0)).await;
+        let pipeline = pipeline(&app).await;
+        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let r = &rep.0;
+        let closed: Vec<Closed<'_>> = vec![
+            // P: dated 10 June, won early on 20 May (pulled into May).
+            (
+                r,
+                10_000,
+                "2025-05-01T09:00:00Z",
+                "2025-06-10",
+                true,
+                "2025-05-20T12:00:00Z",
+            ),
+            // S: dated 10 June, lost on 1 June at noon (after the point).
+            (
+                r,
+                10_000,
+                "2025-05-01T09:00:00Z",
+                "2025-06-10",
+                false,
+                "2025-06-01T12:00:00Z",
+            ),
+            // N: dated 15 July, won early on 10 June (pulled into June).
+            (
+                r,
+                100_000,
+                "2025-05-15T09:00:00Z",
+                "2025-07-15",
+                true,
+                "2025-06-10T12:00:00Z",
+            ),
+        ];
+        let (deals, mut history, fields) = closed_book(pid, &closed);
+        history.sort_by_key(|h| h.at);
+        insert_book(&app, &deals, &history, &fields).await;
+        let backtest = app
+            .forecasts()
+            .await
+            .backtest_forecast(authed(
+                &manager.1,
+                pb::BacktestForecastRequest {
+                    period: "2025-06".into(),
+                    scope: manager.0.name.clone(),
+                    as_of_dates: vec![dealdesk::proto::google::r#type::Date {
+                        year: 2025,
+                        month: 6,
+                        day: 1,
+                    }],
+                    currency_code: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(backtest.actual, 100_000);
+        let point = &backtest.points[0];
+        // N is open on 1 June, dated in the next month: not an open deal of June's.
+        assert_eq!(point.open_deals, 1);
+        assert_eq!(point.booked_after.unwrap().dated_later, 100_000);
+        // Learned as of 1 June from May's weekly instants, when P and S were dated in June (the
+        // month after May): P booked all of itself early, S (open then) nothing, so the pull-in
+        // share is 1 and the prior s1's classic rate learned then, (1 + 10 x 0.5) / 11 = 6/11
+        // (P alone had closed). On 1 June 29 days are left: the bucket from 14 days, where P
+        // and S were each seen on 11 and 4 May (20 and 27 days left), P booking 1 each time:
+        // q = (2 + 10 x 6/11) / (4 + 10) = 82/154, and N weighs 100,000 x 82/154 = 53,246.75.
+        assert_eq!(point.pulled_in, 53_247);
+        // The static defaults and the classic rates weigh no deal dated in July.
+        use pb::method_accuracy::Method;
+        let forecast = |m: Method| {
+            point
+                .methods
+                .iter()
+                .find(|p| p.method == m as i32)
+                .unwrap()
+                .forecast
+        };
+        // S alone, at s1's default (0.5) and classic rate (6/11).
+        assert_eq!(forecast(Method::DefaultProbabilities), 5_000);
+        assert_eq!(forecast(Method::WeightedPipeline), 5_455);
+        assert!(forecast(Method::PeriodForecast) >= 53_247);
+    }
+);
