@@ -155,6 +155,22 @@ async fn forecast(app: &TestApp, token: &str, scope: &str) -> pb::Forecast {
         .into_inner()
 }
 
+/// ComputeWinRates of `pipeline` now, with the default window, as the admin.
+async fn compute_win_rates(app: &TestApp, pipeline: &str) -> pb::WinRateSnapshot {
+    app.forecasts()
+        .await
+        .compute_win_rates(authed(
+            &app.admin_token,
+            pb::ComputeWinRatesRequest {
+                pipeline: pipeline.to_string(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 contract_test!(
     get_forecast_weighs_open_deals_by_period_rates_and_adds_the_not_yet_created_term,
     configure = |a: Application| a.with_clock(Clock::starting_at(at(NOW))),
@@ -212,19 +228,7 @@ contract_test!(
             (125_000, 125_000)
         );
 
-        let snapshot = app
-            .forecasts()
-            .await
-            .compute_win_rates(authed(
-                &app.admin_token,
-                pb::ComputeWinRatesRequest {
-                    pipeline: pipeline.name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let snapshot = compute_win_rates(&app, &pipeline.name).await;
         let f = forecast(&app, &manager.1, &manager.0.name).await;
         assert_eq!(f.method, pb::ForecastMethod::PeriodForecast as i32);
         assert!(f.stage_weighted_pipelines.is_empty());
@@ -452,19 +456,7 @@ contract_test!(
                 false => book(pid),
             };
             insert_book(&app, &deals, &history, &fields).await;
-            let snapshot = app
-                .forecasts()
-                .await
-                .compute_win_rates(authed(
-                    &app.admin_token,
-                    pb::ComputeWinRatesRequest {
-                        pipeline: pipeline.name.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .unwrap()
-                .into_inner();
+            let snapshot = compute_win_rates(&app, &pipeline.name).await;
             learned.push(snapshot.period_rates);
         }
         let (dollars, euros) = (&learned[0], &learned[1]);
@@ -542,19 +534,7 @@ contract_test!(
         assert_eq!(classic.pulled_in, None);
         assert_eq!(classic.totals.unwrap().pulled_in, 0);
 
-        let snapshot = app
-            .forecasts()
-            .await
-            .compute_win_rates(authed(
-                &app.admin_token,
-                pb::ComputeWinRatesRequest {
-                    pipeline: pipeline.name.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let snapshot = compute_win_rates(&app, &pipeline.name).await;
         let months = snapshot
             .period_rates
             .iter()

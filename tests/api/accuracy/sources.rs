@@ -3,6 +3,36 @@
 
 use super::*;
 
+/// Inserts the closed deals `closed` into the pipeline `pid` with their histories.
+async fn insert_closed(app: &TestApp, pid: uuid::Uuid, closed: &[Closed<'_>]) {
+    let (deals, mut history, fields) = closed_book(pid, closed);
+    history.sort_by_key(|h| h.at);
+    insert_book(app, &deals, &history, &fields).await;
+}
+
+/// BacktestForecast of June 2025 for `scope` at the June days `days`, as `token`.
+async fn backtest_june(app: &TestApp, token: &str, scope: &str, days: &[u32]) -> pb::Backtest {
+    let date = |d: u32| dealdesk::proto::google::r#type::Date {
+        year: 2025,
+        month: 6,
+        day: d as i32,
+    };
+    app.forecasts()
+        .await
+        .backtest_forecast(authed(
+            token,
+            pb::BacktestForecastRequest {
+                period: "2025-06".into(),
+                scope: scope.to_string(),
+                as_of_dates: days.iter().map(|&d| date(d)).collect(),
+                currency_code: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 contract_test!(
     a_backtest_point_splits_what_the_period_booked_after_its_day_by_what_each_deal_was_then,
     |app| {
@@ -77,29 +107,8 @@ contract_test!(
                 "2025-07-02T12:00:00Z",
             ),
         ];
-        let (deals, mut history, fields) = closed_book(pid, &closed);
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
-        let date = |d: u32| dealdesk::proto::google::r#type::Date {
-            year: 2025,
-            month: 6,
-            day: d as i32,
-        };
-        let backtest = app
-            .forecasts()
-            .await
-            .backtest_forecast(authed(
-                &manager.1,
-                pb::BacktestForecastRequest {
-                    period: "2025-06".into(),
-                    scope: manager.0.name.clone(),
-                    as_of_dates: vec![date(8), date(22)],
-                    currency_code: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        insert_closed(&app, pid, &closed).await;
+        let backtest = backtest_june(&app, &manager.1, &manager.0.name, &[8, 22]).await;
         assert_eq!(backtest.actual, 54_321_000);
         let first = &backtest.points[0];
         assert_eq!(first.closed_won, 1_000);
@@ -125,21 +134,7 @@ contract_test!(
         );
         // Another manager's empty subtree booked nothing.
         let other = app.user(Role::Manager, None).await;
-        let empty = app
-            .forecasts()
-            .await
-            .backtest_forecast(authed(
-                &other.1,
-                pb::BacktestForecastRequest {
-                    period: "2025-06".into(),
-                    scope: other.0.name.clone(),
-                    as_of_dates: vec![date(8)],
-                    currency_code: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let empty = backtest_june(&app, &other.1, &other.0.name, &[8]).await;
         assert_eq!(empty.actual, 0);
         assert_eq!(
             empty.points[0].booked_after,
@@ -185,28 +180,8 @@ contract_test!(
                 "2025-06-10T12:00:00Z",
             ),
         ];
-        let (deals, mut history, fields) = closed_book(pid, &closed);
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
-        let backtest = app
-            .forecasts()
-            .await
-            .backtest_forecast(authed(
-                &manager.1,
-                pb::BacktestForecastRequest {
-                    period: "2025-06".into(),
-                    scope: manager.0.name.clone(),
-                    as_of_dates: vec![dealdesk::proto::google::r#type::Date {
-                        year: 2025,
-                        month: 6,
-                        day: 1,
-                    }],
-                    currency_code: String::new(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        insert_closed(&app, pid, &closed).await;
+        let backtest = backtest_june(&app, &manager.1, &manager.0.name, &[1]).await;
         assert_eq!(backtest.actual, 100_000);
         let point = &backtest.points[0];
         // N is open on 1 June, dated in the next month: not an open deal of June's.
