@@ -1,12 +1,14 @@
 //! The forecast of a period for a scope, rolled up the reporting tree.
 
+mod breakdown;
 mod rates;
+mod valued;
 
 pub(crate) use rates::RateTable;
 
 pub mod period;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -23,7 +25,9 @@ use crate::domain::ids::PipelineId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
+use breakdown::Breakdown;
 use period::{ForecastMethod, NewPipeline, PeriodModel};
+use valued::{pulled_deal, pulled_in_of, stage_weighted, valued_deal, valued_deals, valued_groups};
 
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the
@@ -496,187 +500,4 @@ fn read_key(period: Period, scope: Scope, currency: Currency) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (period.to_string(), format!("{scope:?}"), currency.code()).hash(&mut h);
     h.finish()
-}
-
-/// One open deal valued here as the database values a group: converted, weighed by its stage's
-/// rate and by its segment's q.
-fn valued_deal(
-    converter: &mut Converter,
-    row: &OpenDealRow,
-    model: &PeriodModel<'_>,
-    table: &RateTable,
-) -> OpenDeals {
-    let amount = converter.amount(row.amount);
-    let band = model.band(row.pipeline, row.amount);
-    let q = model.q(row.pipeline, &row.stage, band, row.pushes);
-    let classic = table.open_rate(row.pipeline, &row.stage);
-    OpenDeals::weighed(amount, classic, q, row.category)
-}
-
-/// One of the next period's open deals, converted and weighed at its pull-in q.
-fn pulled_deal(converter: &mut Converter, row: &OpenDealRow, model: &PeriodModel<'_>) -> OpenDeals {
-    let amount = converter.amount(row.amount);
-    let q = model.pulled_in_q(row.pipeline, &row.stage);
-    OpenDeals::weighed(amount, 0.0, q, row.category)
-}
-
-/// The pulled-in line of the next period's open deals.
-fn pulled_in_of<'a>(deals: impl IntoIterator<Item = &'a OpenDeals>) -> PulledIn {
-    deals
-        .into_iter()
-        .fold(PulledIn::default(), |sum, d| PulledIn {
-            open_deals: sum.open_deals + d.deals,
-            amount: sum.amount + d.amount,
-            expected: sum.expected + d.period_weighted,
-        })
-}
-
-/// Open deals read one by one as (owner, pipeline, stage, valued).
-fn valued_deals<'a>(
-    rows: &'a [OpenDealRow],
-    converter: &mut Converter,
-    model: &PeriodModel<'_>,
-    table: &RateTable,
-) -> Vec<(Option<UserId>, PipelineId, &'a str, OpenDeals)> {
-    rows.iter()
-        .map(|row| {
-            let deal = valued_deal(converter, row, model, table);
-            (Some(row.owner), row.pipeline, row.stage.as_str(), deal)
-        })
-        .collect()
-}
-
-/// Open-deal groups as (owner, pipeline, stage, valued), converted into the reporting currency
-/// and weighed at their segment's q, which `q` gives from (pipeline, stage, size band,
-/// pushes), as the database weighed them.
-fn valued_groups<'a>(
-    open: &'a [OpenGroupRow],
-    converter: &mut Converter,
-    q: impl Fn(PipelineId, &str, Option<u8>, u32) -> f64,
-) -> Vec<(Option<UserId>, PipelineId, &'a str, OpenDeals)> {
-    open.iter()
-        .map(|row| {
-            let rate = row.currency.map_or(0.0, |c| converter.rate(c));
-            let (band, pushes) = match row.segment {
-                Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
-                None => (None, 0),
-            };
-            let deals = OpenDeals {
-                deals: row.deals,
-                amount: converter.take(row.currency, row.converted),
-                squares: row.squares * rate * rate,
-                cubes: row.cubes * rate * rate * rate,
-                probability: q(row.pipeline, &row.stage, band, pushes),
-                category: row.category,
-                weighted: row.weighted.unwrap_or(0),
-                period_weighted: row.period_weighted.unwrap_or(0),
-            };
-            (row.owner, row.pipeline, row.stage.as_str(), deals)
-        })
-        .collect()
-}
-
-/// Pipelines of open deals weighed by their stage rates for want of period rates, in order.
-fn stage_weighted(
-    deals: &[(Option<UserId>, PipelineId, &str, OpenDeals)],
-    model: &PeriodModel<'_>,
-) -> Vec<PipelineId> {
-    let mut pipelines: Vec<PipelineId> = deals
-        .iter()
-        .map(|d| d.1)
-        .filter(|p| model.learned() && !model.covers(*p))
-        .collect();
-    pipelines.sort();
-    pipelines.dedup();
-    pipelines
-}
-
-/// A forecast's open deals (owner, pipeline, stage, valued), won amounts and not-yet-created
-/// term, broken down.
-struct Breakdown<'a> {
-    table: &'a RateTable,
-    deals: &'a [(Option<UserId>, PipelineId, &'a str, OpenDeals)],
-    won: &'a [(Option<UserId>, i64)],
-    new: Option<&'a NewPipeline>,
-    /// The next period's open deals as (owner, valued at their pull-in q).
-    pulled: &'a [(Option<UserId>, OpenDeals)],
-}
-
-impl Breakdown<'_> {
-    /// Per stage with open deals, in pipeline order, with the stage's win rate.
-    fn by_stage(&self) -> Vec<(PipelineId, String, f64, Figures)> {
-        // One pass groups the deals by stage; stages are then listed in pipeline order.
-        let mut per_stage: HashMap<(PipelineId, &str), Vec<OpenDeals>> = HashMap::new();
-        for (_, pipeline, stage, deal) in self.deals {
-            per_stage
-                .entry((*pipeline, *stage))
-                .or_default()
-                .push(*deal);
-        }
-        self.table
-            .pipelines
-            .iter()
-            .flat_map(|p| {
-                p.spec
-                    .stages
-                    .iter()
-                    .map(move |s| (p.id, s.stage_id.as_str()))
-            })
-            .filter_map(|key| {
-                let here = per_stage.get(&key)?;
-                let rate = self.table.learned(key.0, key.1);
-                Some((key.0, key.1.to_string(), rate, Figures::of(0, here)))
-            })
-            .collect()
-    }
-
-    /// Per category (commit, best case, pipeline, omitted).
-    fn by_category(&self) -> Vec<(ForecastCategory, Figures)> {
-        [
-            ForecastCategory::Commit,
-            ForecastCategory::BestCase,
-            ForecastCategory::Pipeline,
-            ForecastCategory::Omitted,
-        ]
-        .into_iter()
-        .map(|category| {
-            let theirs = self.deals.iter().map(|d| &d.3);
-            (
-                category,
-                Figures::of(0, theirs.filter(|d| d.category == category)),
-            )
-        })
-        .collect()
-    }
-
-    /// The scope's user (own deals), then each direct report's subtree (none for the org).
-    fn by_report(&self, scope: Scope, tree: &ReportingTree) -> Vec<(UserId, Figures)> {
-        let Scope::Subtree(root) = scope else {
-            return Vec::new();
-        };
-        let mut buckets: Vec<(UserId, Vec<UserId>)> = vec![(root, vec![root])];
-        for &report in tree.reports(root) {
-            buckets.push((report, tree.subtree(report)));
-        }
-        buckets
-            .into_iter()
-            .map(|(user, members)| {
-                let members: HashSet<UserId> = members.into_iter().collect();
-                let theirs = |owner: &Option<UserId>| owner.is_some_and(|o| members.contains(&o));
-                let open: Vec<OpenDeals> = self
-                    .deals
-                    .iter()
-                    .filter(|d| theirs(&d.0))
-                    .map(|d| d.3)
-                    .collect();
-                let closed: i64 = self.won.iter().filter(|w| theirs(&w.0)).map(|w| w.1).sum();
-                let new = self.new.map_or(0, |n| n.of(|o| members.contains(&o)));
-                let pulled = self.pulled.iter().filter(|p| theirs(&p.0)).map(|p| &p.1);
-                let figures = Figures::of(closed, &open)
-                    .with_new(new)
-                    .with_pulled_in(pulled_in_of(pulled).expected);
-                (user, figures)
-            })
-            .collect()
-    }
 }

@@ -1,0 +1,298 @@
+//! The tallies of one learning run: each observation counted into its nested cells, then
+//! every observed cell shrunk toward its parent.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+
+use super::super::{
+    BUCKETS, CellKey, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell, PeriodRateSettings,
+    PeriodRateTable, SIZE_BANDS, SizeBands, horizon_bucket, push_segment, size_band,
+};
+use super::{Observation, StageIndex};
+use crate::domain::estimate::wilson;
+
+/// Counts of one cell while learning.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    observations: u64,
+    outcome_sum: f64,
+    won_in_period: u64,
+    deals: u64,
+    deals_won_in_period: u64,
+}
+
+/// A stage's tallies by [bucket][band slot][push slot]; slot 0 is "any", slot i + 1 is i.
+type StageTally = [[[Tally; PUSH_SEGMENTS + 1]; SIZE_BANDS + 1]; BUCKETS];
+
+/// A past period's observations in one deepest cell: (period, stage, bucket, band, segment).
+type PeriodCell = (NaiveDate, usize, u8, u8, u8);
+
+/// The tallies of every cell, and the sums behind the in-period share.
+pub(super) struct Tallies {
+    bands: SizeBands,
+    stages: Vec<StageTally>,
+    outcome_sum: f64,
+    won_share_sum: f64,
+    /// Per stage, the pull-in observations' tallies by bucket, and their sums behind the
+    /// pull-in share.
+    later: Vec<[Tally; BUCKETS]>,
+    later_outcome_sum: f64,
+    later_won_share_sum: f64,
+    /// Per (period, stage, bucket): the pull-in observations' sums of amount x outcome and of
+    /// amount.
+    later_periods: BTreeMap<(NaiveDate, usize, u8), (f64, f64)>,
+    /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
+    /// amount, to score each past period against the finished table (q is one per cell).
+    periods: BTreeMap<PeriodCell, (f64, f64)>,
+    /// (stage, bucket, band slot, push slot, won in period) of one deal's observations.
+    scratch: Vec<(usize, usize, usize, usize, bool)>,
+}
+
+impl Tallies {
+    pub(super) fn new(bands: SizeBands) -> Self {
+        Tallies {
+            bands,
+            stages: Vec::new(),
+            outcome_sum: 0.0,
+            won_share_sum: 0.0,
+            later: Vec::new(),
+            later_outcome_sum: 0.0,
+            later_won_share_sum: 0.0,
+            later_periods: BTreeMap::new(),
+            periods: BTreeMap::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Adds one deal's observations: each to its three nested cells, the deal once per cell
+    /// (a pull-in observation to its stage's bucket).
+    pub(super) fn add_deal(&mut self, observations: &[Observation]) {
+        self.scratch.clear();
+        let (later, observations): (Vec<&Observation>, Vec<&Observation>) =
+            observations.iter().partition(|seen| seen.dated_later);
+        self.add_later(&later);
+        for seen in observations {
+            if self.stages.len() <= seen.stage {
+                self.stages.resize(seen.stage + 1, StageTally::default());
+            }
+            let bucket = usize::from(horizon_bucket(seen.horizon_days));
+            let band = usize::from(size_band(self.bands.cuts, seen.amount)) + 1;
+            let pushes = usize::from(push_segment(seen.pushes)) + 1;
+            for (band, pushes) in [(0, 0), (band, 0), (band, pushes)] {
+                let tally = &mut self.stages[seen.stage][bucket][band][pushes];
+                tally.observations += 1;
+                tally.outcome_sum += seen.outcome;
+                tally.won_in_period += u64::from(seen.won_in_period);
+                let key = (seen.stage, bucket, band, pushes, seen.won_in_period);
+                self.scratch.push(key);
+            }
+            self.outcome_sum += seen.outcome;
+            self.won_share_sum += seen.won_share;
+            let cell = (
+                seen.period,
+                seen.stage,
+                bucket as u8,
+                band as u8 - 1,
+                pushes as u8 - 1,
+            );
+            let sums = self.periods.entry(cell).or_default();
+            sums.0 += seen.amount as f64 * seen.outcome;
+            sums.1 += seen.amount as f64;
+        }
+        self.scratch.sort_unstable();
+        let same_cell = |a: &(usize, usize, usize, usize, bool),
+                         b: &(usize, usize, usize, usize, bool)| {
+            (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3)
+        };
+        for group in self.scratch.chunk_by(same_cell) {
+            let (stage, bucket, band, pushes, _) = group[0];
+            let tally = &mut self.stages[stage][bucket][band][pushes];
+            tally.deals += 1;
+            tally.deals_won_in_period += u64::from(group.iter().any(|key| key.4));
+        }
+    }
+
+    /// Adds one deal's pull-in observations, the deal once per bucket.
+    fn add_later(&mut self, observations: &[&Observation]) {
+        let mut seen_in: Vec<(usize, usize, bool)> = Vec::new();
+        for seen in observations {
+            if self.later.len() <= seen.stage {
+                self.later
+                    .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
+            }
+            let bucket = usize::from(horizon_bucket(seen.horizon_days));
+            let tally = &mut self.later[seen.stage][bucket];
+            tally.observations += 1;
+            tally.outcome_sum += seen.outcome;
+            tally.won_in_period += u64::from(seen.won_in_period);
+            seen_in.push((seen.stage, bucket, seen.won_in_period));
+            self.later_outcome_sum += seen.outcome;
+            self.later_won_share_sum += seen.won_share;
+            let sums = self
+                .later_periods
+                .entry((seen.period, seen.stage, bucket as u8))
+                .or_default();
+            sums.0 += seen.amount as f64 * seen.outcome;
+            sums.1 += seen.amount as f64;
+        }
+        seen_in.sort_unstable();
+        for group in seen_in.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (stage, bucket, _) = group[0];
+            let tally = &mut self.later[stage][bucket];
+            tally.deals += 1;
+            tally.deals_won_in_period += u64::from(group.iter().any(|key| key.2));
+        }
+    }
+
+    /// The table: each observed cell shrunk toward its parent, the top cells toward the stage's
+    /// rate x the in-period share, pull-in cells toward the stage's rate x the pull-in share.
+    pub(super) fn finish(
+        self,
+        settings: &PeriodRateSettings,
+        stages: &StageIndex,
+        stage_rates: &HashMap<String, f64>,
+    ) -> PeriodRateTable {
+        let in_period_share = if self.won_share_sum > 0.0 {
+            (self.outcome_sum / self.won_share_sum).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        // Without a won pull-in observation nothing is pulled in: no evidence that deals dated
+        // later book early.
+        let pull_in_share = if self.later_won_share_sum > 0.0 {
+            (self.later_outcome_sum / self.later_won_share_sum).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut table = PeriodRateTable {
+            kind: settings.kind,
+            learned_at: settings.learned_at,
+            window_days: settings.window_days,
+            prior_weight: settings.prior_weight,
+            size_cuts: self.bands.cuts,
+            size_currency: self.bands.currency,
+            in_period_share,
+            pull_in_share,
+            stage_rates: stage_rates
+                .iter()
+                .map(|(stage, rate)| (stage.clone(), unit(*rate)))
+                .collect(),
+            cells: BTreeMap::new(),
+            pulled_in: BTreeMap::new(),
+            periods: Vec::new(),
+        };
+        for (number, tally) in self.stages.iter().enumerate() {
+            let Some(stage_id) = stages.ids.get(number) else {
+                continue;
+            };
+            let cells = stage_cells(tally, table.stage_prior(stage_id), settings.prior_weight);
+            if !cells.is_empty() {
+                table.cells.insert(stage_id.clone(), cells);
+            }
+        }
+        for (number, buckets) in self.later.iter().enumerate() {
+            let Some(stage_id) = stages.ids.get(number) else {
+                continue;
+            };
+            let prior = table.pull_in_prior(stage_id);
+            let cells: BTreeMap<u8, PeriodRateCell> = (0..BUCKETS)
+                .filter(|&bucket| buckets[bucket].observations > 0)
+                .map(|bucket| {
+                    let counts = buckets[bucket];
+                    (bucket as u8, cell(counts, prior, settings.prior_weight))
+                })
+                .collect();
+            if !cells.is_empty() {
+                table.pulled_in.insert(stage_id.clone(), cells);
+            }
+        }
+        let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
+        for (&(period, stage, bucket, band, segment), &(booked, amount)) in &self.periods {
+            let Some(stage_id) = stages.ids.get(stage) else {
+                continue;
+            };
+            let q = table.q_of_cell(stage_id, bucket, Some(band), segment);
+            let sums = periods.entry(period).or_default();
+            sums.0 += booked;
+            sums.1 += amount * q;
+        }
+        for (&(period, stage, bucket), &(booked, amount)) in &self.later_periods {
+            let Some(stage_id) = stages.ids.get(stage) else {
+                continue;
+            };
+            let q = table.pulled_in_q_of_bucket(stage_id, bucket);
+            let sums = periods.entry(period).or_default();
+            sums.0 += booked;
+            sums.1 += amount * q;
+        }
+        table.periods = periods
+            .into_iter()
+            .map(|(first_day, (booked, expected))| PeriodOutcome {
+                first_day,
+                booked,
+                expected,
+            })
+            .collect();
+        table
+    }
+}
+
+/// A stage's observed cells: buckets toward `prior`, bands toward their bucket, pushes toward
+/// their band.
+fn stage_cells(tally: &StageTally, prior: f64, k: u32) -> BTreeMap<CellKey, PeriodRateCell> {
+    let mut cells = BTreeMap::new();
+    let slot = |i: usize| (i > 0).then(|| (i - 1) as u8);
+    let mut add = |bucket: usize, band: usize, pushes: usize, prior: f64| {
+        let counts = tally[bucket][band][pushes];
+        (counts.observations > 0).then(|| {
+            let cell = cell(counts, prior, k);
+            let key = CellKey {
+                horizon_bucket: bucket as u8,
+                size_band: slot(band),
+                pushes: slot(pushes),
+            };
+            cells.insert(key, cell);
+            cell.q
+        })
+    };
+    for bucket in 0..BUCKETS {
+        let Some(bucket_q) = add(bucket, 0, 0, prior) else {
+            continue;
+        };
+        for band in 1..=SIZE_BANDS {
+            let Some(band_q) = add(bucket, band, 0, bucket_q) else {
+                continue;
+            };
+            for pushes in 1..=PUSH_SEGMENTS {
+                add(bucket, band, pushes, band_q);
+            }
+        }
+    }
+    cells
+}
+
+/// A cell's rates from its counts (at least one observation), shrunk toward `prior` with `k`.
+fn cell(counts: Tally, prior: f64, k: u32) -> PeriodRateCell {
+    let n = counts.observations as f64;
+    let k = f64::from(k);
+    let (wilson_low, wilson_high) = wilson(counts.deals_won_in_period as f64, counts.deals as f64);
+    PeriodRateCell {
+        observations: counts.observations,
+        deals: counts.deals,
+        deals_won_in_period: counts.deals_won_in_period,
+        outcome_sum: counts.outcome_sum,
+        won_in_period: counts.won_in_period,
+        in_period_win_share: counts.won_in_period as f64 / n,
+        raw: counts.outcome_sum / n,
+        prior,
+        q: unit((counts.outcome_sum + k * prior) / (n + k)),
+        wilson_low,
+        wilson_high,
+    }
+}
+
+/// `x` clamped to [0, 1]; not-a-number is 0.
+fn unit(x: f64) -> f64 {
+    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+}
