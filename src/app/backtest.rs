@@ -293,14 +293,14 @@ struct OpenThen {
     q: f64,
     /// What happened: won with a booking date in the period.
     won: bool,
-    /// Dated in the next period (weighed by its pull-in q, by the period forecast alone).
+    /// Dated in the next period: weighed by its pull-in q by the period forecast alone (its
+    /// static and classic probabilities are 0), and no deal of the calibration.
     later: bool,
 }
 
 impl OpenThen {
     fn probability(&self, method: Method) -> f64 {
         match method {
-            _ if self.later && method != Method::PeriodForecast => 0.0,
             Method::StaticDefaults => self.fixed,
             Method::Classic => self.classic,
             _ => self.q,
@@ -451,6 +451,8 @@ fn book_then(
             t.q_in(stage, horizon, band, deal.pushes)
         });
         let won = won_in_period.get(&deal.deal_id).copied().unwrap_or(false);
+        // The stage-weighted methods weigh only deals dated in the period.
+        let (fixed, learned) = if later { (0.0, 0.0) } else { (fixed, learned) };
         open.push(OpenThen {
             stage: format!("{}:{stage}", deal.pipeline),
             amount,

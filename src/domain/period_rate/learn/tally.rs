@@ -22,31 +22,81 @@ struct Tally {
     deals_won_in_period: u64,
 }
 
+impl Tally {
+    /// Counts one observation (its deal is counted once per cell by [`Tally::count_deal`]).
+    fn observe(&mut self, seen: &Observation) {
+        self.observations += 1;
+        self.outcome_sum += seen.outcome;
+        self.won_in_period += u64::from(seen.won_in_period);
+    }
+
+    /// Counts the deal of some of this cell's observations, once.
+    fn count_deal(&mut self, won_in_period: bool) {
+        self.deals += 1;
+        self.deals_won_in_period += u64::from(won_in_period);
+    }
+}
+
+/// Each distinct cell of one deal's `keys` (cell, won in period) once, with whether the deal
+/// was won in the period at any of its observations there: one deal is seen at many instants.
+fn distinct_cells<K: Ord + Copy>(keys: &mut [(K, bool)]) -> impl Iterator<Item = (K, bool)> + '_ {
+    keys.sort_unstable();
+    keys.chunk_by(|a, b| a.0 == b.0)
+        .map(|group| (group[0].0, group.iter().any(|key| key.1)))
+}
+
+/// The sums behind a share by value: outcomes over won shares, `none` when nothing was won.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shares {
+    outcome_sum: f64,
+    won_share_sum: f64,
+}
+
+impl Shares {
+    fn add(&mut self, seen: &Observation) {
+        self.outcome_sum += seen.outcome;
+        self.won_share_sum += seen.won_share;
+    }
+
+    fn share(&self, none: f64) -> f64 {
+        if self.won_share_sum > 0.0 {
+            (self.outcome_sum / self.won_share_sum).clamp(0.0, 1.0)
+        } else {
+            none
+        }
+    }
+}
+
 /// A stage's tallies by [bucket][band slot][push slot]; slot 0 is "any", slot i + 1 is i.
 type StageTally = [[[Tally; PUSH_SEGMENTS + 1]; SIZE_BANDS + 1]; BUCKETS];
 
 /// A past period's observations in one deepest cell: (period, stage, bucket, band, segment).
 type PeriodCell = (NaiveDate, usize, u8, u8, u8);
 
-/// The tallies of every cell, and the sums behind the in-period share.
+/// Adds an observation's amount x outcome and amount to `sums`.
+fn add_amounts(sums: &mut (f64, f64), seen: &Observation) {
+    sums.0 += seen.amount as f64 * seen.outcome;
+    sums.1 += seen.amount as f64;
+}
+
+/// The tallies of every cell, and the sums behind the in-period and pull-in shares.
 pub(super) struct Tallies {
     bands: SizeBands,
     stages: Vec<StageTally>,
-    outcome_sum: f64,
-    won_share_sum: f64,
-    /// Per stage, the pull-in observations' tallies by bucket, and their sums behind the
-    /// pull-in share.
+    shares: Shares,
+    /// Per stage, the pull-in observations' tallies by bucket, and their shares' sums.
     later: Vec<[Tally; BUCKETS]>,
-    later_outcome_sum: f64,
-    later_won_share_sum: f64,
+    later_shares: Shares,
     /// Per (period, stage, bucket): the pull-in observations' sums of amount x outcome and of
     /// amount.
     later_periods: BTreeMap<(NaiveDate, usize, u8), (f64, f64)>,
     /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
     /// amount, to score each past period against the finished table (q is one per cell).
     periods: BTreeMap<PeriodCell, (f64, f64)>,
-    /// (stage, bucket, band slot, push slot, won in period) of one deal's observations.
-    scratch: Vec<(usize, usize, usize, usize, bool)>,
+    /// ((stage, bucket, band slot, push slot), won in period) of one deal's observations.
+    scratch: Vec<((usize, usize, usize, usize), bool)>,
+    /// ((stage, bucket), won in period) of one deal's pull-in observations.
+    later_scratch: Vec<((usize, usize), bool)>,
 }
 
 impl Tallies {
@@ -54,41 +104,38 @@ impl Tallies {
         Tallies {
             bands,
             stages: Vec::new(),
-            outcome_sum: 0.0,
-            won_share_sum: 0.0,
+            shares: Shares::default(),
             later: Vec::new(),
-            later_outcome_sum: 0.0,
-            later_won_share_sum: 0.0,
+            later_shares: Shares::default(),
             later_periods: BTreeMap::new(),
             periods: BTreeMap::new(),
             scratch: Vec::new(),
+            later_scratch: Vec::new(),
         }
     }
 
-    /// Adds one deal's observations: each to its three nested cells, the deal once per cell
-    /// (a pull-in observation to its stage's bucket).
+    /// Adds one deal's observations: each to its three nested cells (a pull-in observation to
+    /// its stage's bucket), the deal once per cell.
     pub(super) fn add_deal(&mut self, observations: &[Observation]) {
         self.scratch.clear();
-        let (later, observations): (Vec<&Observation>, Vec<&Observation>) =
-            observations.iter().partition(|seen| seen.dated_later);
-        self.add_later(&later);
+        self.later_scratch.clear();
         for seen in observations {
+            let bucket = usize::from(horizon_bucket(seen.horizon_days));
+            if seen.dated_later {
+                self.add_later(seen, bucket);
+                continue;
+            }
             if self.stages.len() <= seen.stage {
                 self.stages.resize(seen.stage + 1, StageTally::default());
             }
-            let bucket = usize::from(horizon_bucket(seen.horizon_days));
             let band = usize::from(size_band(self.bands.cuts, seen.amount)) + 1;
             let pushes = usize::from(push_segment(seen.pushes)) + 1;
             for (band, pushes) in [(0, 0), (band, 0), (band, pushes)] {
-                let tally = &mut self.stages[seen.stage][bucket][band][pushes];
-                tally.observations += 1;
-                tally.outcome_sum += seen.outcome;
-                tally.won_in_period += u64::from(seen.won_in_period);
-                let key = (seen.stage, bucket, band, pushes, seen.won_in_period);
-                self.scratch.push(key);
+                self.stages[seen.stage][bucket][band][pushes].observe(seen);
+                let cell = (seen.stage, bucket, band, pushes);
+                self.scratch.push((cell, seen.won_in_period));
             }
-            self.outcome_sum += seen.outcome;
-            self.won_share_sum += seen.won_share;
+            self.shares.add(seen);
             let cell = (
                 seen.period,
                 seen.stage,
@@ -96,53 +143,28 @@ impl Tallies {
                 band as u8 - 1,
                 pushes as u8 - 1,
             );
-            let sums = self.periods.entry(cell).or_default();
-            sums.0 += seen.amount as f64 * seen.outcome;
-            sums.1 += seen.amount as f64;
+            add_amounts(self.periods.entry(cell).or_default(), seen);
         }
-        self.scratch.sort_unstable();
-        let same_cell = |a: &(usize, usize, usize, usize, bool),
-                         b: &(usize, usize, usize, usize, bool)| {
-            (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3)
-        };
-        for group in self.scratch.chunk_by(same_cell) {
-            let (stage, bucket, band, pushes, _) = group[0];
-            let tally = &mut self.stages[stage][bucket][band][pushes];
-            tally.deals += 1;
-            tally.deals_won_in_period += u64::from(group.iter().any(|key| key.4));
+        for ((stage, bucket, band, pushes), won) in distinct_cells(&mut self.scratch) {
+            self.stages[stage][bucket][band][pushes].count_deal(won);
+        }
+        for ((stage, bucket), won) in distinct_cells(&mut self.later_scratch) {
+            self.later[stage][bucket].count_deal(won);
         }
     }
 
-    /// Adds one deal's pull-in observations, the deal once per bucket.
-    fn add_later(&mut self, observations: &[&Observation]) {
-        let mut seen_in: Vec<(usize, usize, bool)> = Vec::new();
-        for seen in observations {
-            if self.later.len() <= seen.stage {
-                self.later
-                    .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
-            }
-            let bucket = usize::from(horizon_bucket(seen.horizon_days));
-            let tally = &mut self.later[seen.stage][bucket];
-            tally.observations += 1;
-            tally.outcome_sum += seen.outcome;
-            tally.won_in_period += u64::from(seen.won_in_period);
-            seen_in.push((seen.stage, bucket, seen.won_in_period));
-            self.later_outcome_sum += seen.outcome;
-            self.later_won_share_sum += seen.won_share;
-            let sums = self
-                .later_periods
-                .entry((seen.period, seen.stage, bucket as u8))
-                .or_default();
-            sums.0 += seen.amount as f64 * seen.outcome;
-            sums.1 += seen.amount as f64;
+    /// Adds one pull-in observation, in horizon bucket `bucket`.
+    fn add_later(&mut self, seen: &Observation, bucket: usize) {
+        if self.later.len() <= seen.stage {
+            self.later
+                .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
         }
-        seen_in.sort_unstable();
-        for group in seen_in.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let (stage, bucket, _) = group[0];
-            let tally = &mut self.later[stage][bucket];
-            tally.deals += 1;
-            tally.deals_won_in_period += u64::from(group.iter().any(|key| key.2));
-        }
+        self.later[seen.stage][bucket].observe(seen);
+        self.later_scratch
+            .push(((seen.stage, bucket), seen.won_in_period));
+        self.later_shares.add(seen);
+        let cell = (seen.period, seen.stage, bucket as u8);
+        add_amounts(self.later_periods.entry(cell).or_default(), seen);
     }
 
     /// The table: each observed cell shrunk toward its parent, the top cells toward the stage's
@@ -153,18 +175,10 @@ impl Tallies {
         stages: &StageIndex,
         stage_rates: &HashMap<String, f64>,
     ) -> PeriodRateTable {
-        let in_period_share = if self.won_share_sum > 0.0 {
-            (self.outcome_sum / self.won_share_sum).clamp(0.0, 1.0)
-        } else {
-            1.0
-        };
+        let in_period_share = self.shares.share(1.0);
         // Without a won pull-in observation nothing is pulled in: no evidence that deals dated
         // later book early.
-        let pull_in_share = if self.later_won_share_sum > 0.0 {
-            (self.later_outcome_sum / self.later_won_share_sum).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let pull_in_share = self.later_shares.share(0.0);
         let mut table = PeriodRateTable {
             kind: settings.kind,
             learned_at: settings.learned_at,
