@@ -246,10 +246,18 @@ impl<S: Store> App<S> {
                 .iter()
                 .map(|row| (Some(row.owner), pulled_deal(&mut converter, row, &model)))
                 .collect(),
+            // Read as the classic forecast's groups, at their pull-in q for a win rate.
             PulledRows::Groups(rows) => {
                 valued_groups(rows, &mut converter, |p, s, _, _| model.pulled_in_q(p, s))
                     .into_iter()
-                    .map(|(owner, _, _, deals)| (owner, deals))
+                    .map(|(owner, _, _, deals)| {
+                        let pulled = OpenDeals {
+                            weighted: 0,
+                            period_weighted: deals.weighted,
+                            ..deals
+                        };
+                        (owner, pulled)
+                    })
                     .collect()
             }
         };

@@ -119,23 +119,21 @@ impl<'a> PeriodModel<'a> {
         }
     }
 
-    /// `valuation` (this model's, [`PeriodModel::valuation`]) weighing every segment of a stage
-    /// at its pull-in q: the database's valuation of the next period's open deals. `None`
-    /// without period rates, or when no table saw a deal booked early (every pull-in q is 0:
-    /// the next period's deals need not be read).
+    /// `valuation` weighing each open stage at its pull-in q in place of its win rate, without
+    /// segments (a pull-in q is per stage): the database's valuation of the next period's open
+    /// deals, whose `weighted` sums are then their pulled-in parts. `None` without period rates,
+    /// or when no table saw a deal booked early (every pull-in q is 0: the next period's deals
+    /// need not be read).
     pub fn pulled_in_valuation(&self, valuation: &Valuation) -> Option<Valuation> {
-        let period = valuation.period.as_ref()?;
+        valuation.period.as_ref()?;
         if self.tables.values().all(|t| t.pull_in_share == 0.0) {
             return None;
         }
-        let q = self
-            .rates
-            .open_stages(|pipeline, stage| [self.pulled_in_q(pipeline, stage); SEGMENTS]);
         Some(Valuation {
-            period: Some(PeriodValuation {
-                bands: period.bands.clone(),
-                q,
-            }),
+            win_rates: self
+                .rates
+                .open_stages(|pipeline, stage| self.pulled_in_q(pipeline, stage)),
+            period: None,
             ..valuation.clone()
         })
     }

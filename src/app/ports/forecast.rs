@@ -313,8 +313,8 @@ pub struct OpenGroupRow {
     pub weighted: Option<i64>,
     /// Their segment of the period rates, when the valuation has them.
     pub segment: Option<u8>,
-    /// The sum of each converted amount weighed by its segment's q (`None` as above, or no
-    /// period rates).
+    /// The sum of each converted amount weighed by its segment's q (`None` as above); without
+    /// period rates in the valuation, `weighted`.
     pub period_weighted: Option<i64>,
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::currency;
-use super::period_sql::{PUSHES, segmented};
+use super::period_sql::{PUSHES, period_weighted_sql, segment_sql};
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
 use crate::domain::directory::UserId;
@@ -313,26 +313,38 @@ pub(super) async fn open_deal_groups(
         }
         None => (String::new(), String::new()),
     };
-    let converted = converted_sql(backend, valuation, &mut values);
-    let weighted = weighted_sql(backend, valuation, &converted, &mut values);
-    let (segment, period_weighted) =
-        segmented(backend, valuation, &converted, &weighted, &mut values);
     let open = format!(
         "FROM deals {index} WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}"
     );
-    // With period rates, each deal's segment is computed once, in a derived table, and the
-    // groups split by it.
-    let (source, segment, grouped) = match valuation.period {
-        Some(_) => (
-            format!(
-                "FROM (SELECT owner_id, pipeline_id, stage_id, forecast_category, currency, \
-                              close_date, amount_minor, {segment} AS segment {open}) deals"
-            ),
-            "segment".to_string(),
-            ", segment",
-        ),
-        None => (open, segment, ""),
+    // With period rates, each deal's converted amount and segment are computed once, in a
+    // derived table the engine may not merge into the grouping (which would compute them again
+    // for each use: the weighted sums, the q of the segment, the group key), and the groups
+    // split by segment. Without them the grouping reads the index directly (on SQLite, in its
+    // order: no sort).
+    let (source, keys, converted, segment, grouped) = match valuation.period {
+        Some(_) => {
+            let converted = converted_sql(backend, valuation, &mut values);
+            let segment = segment_sql(valuation, &mut values);
+            let fence = match backend {
+                DatabaseBackend::Postgres => "OFFSET 0",
+                _ => "LIMIT -1",
+            };
+            let inner_keys = keys.replace(MONTH, &format!("{MONTH} AS close_month"));
+            let source = format!(
+                "FROM (SELECT {inner_keys}pipeline_id, stage_id, forecast_category, currency, \
+                              amount_minor, {converted} AS converted_minor, {segment} AS segment \
+                       {open} {fence}) deals"
+            );
+            let keys = keys.replace(MONTH, "close_month");
+            (source, keys, "converted_minor".to_string(), "segment".to_string(), ", segment")
+        }
+        None => {
+            let converted = converted_sql(backend, valuation, &mut values);
+            (open, keys, converted, "NULL".to_string(), "")
+        }
     };
+    let weighted = weighted_sql(backend, valuation, &converted, &mut values);
+    let period_weighted = period_weighted_sql(backend, valuation, &converted, &mut values);
     // Amounts reach 10^12 minor units: their powers are summed as doubles.
     let sql = format!(
         "SELECT {keys}pipeline_id, stage_id, forecast_category, currency, {segment} AS segment, \
@@ -341,7 +353,7 @@ pub(super) async fn open_deal_groups(
                 COALESCE(SUM(CAST(amount_minor AS DOUBLE PRECISION) * amount_minor * amount_minor), 0.0) AS cubes, \
                 CAST(SUM({converted}) AS BIGINT) AS converted, \
                 CAST(SUM({weighted}) AS BIGINT) AS weighted, \
-                CAST(SUM({period_weighted}) AS BIGINT) AS period_weighted \
+                {period_weighted} AS period_weighted \
          {source} \
          GROUP BY {keys}pipeline_id, stage_id, forecast_category, currency{grouped}"
     );
@@ -354,6 +366,7 @@ pub(super) async fn open_deal_groups(
         .map(|row| {
             let text = |column: &str| row.try_get::<String>("", column);
             let code: Option<String> = row.try_get("", "currency")?;
+            let weighted: Option<i64> = row.try_get("", "weighted")?;
             Ok(OpenGroupRow {
                 owner: match by_owner {
                     true => Some(UserId(uuid(&text("owner_id")?)?)),
@@ -367,11 +380,14 @@ pub(super) async fn open_deal_groups(
                 squares: row.try_get("", "squares")?,
                 cubes: row.try_get("", "cubes")?,
                 converted: row.try_get("", "converted")?,
-                weighted: row.try_get("", "weighted")?,
+                weighted,
                 segment: row
                     .try_get::<Option<i64>>("", "segment")?
                     .and_then(|s| u8::try_from(s).ok()),
-                period_weighted: row.try_get("", "period_weighted")?,
+                // Without period rates, a deal's period-weighted amount is its weighted one.
+                period_weighted: row
+                    .try_get::<Option<i64>>("", "period_weighted")?
+                    .or(weighted),
             })
         })
         .collect::<Result<_, DbErr>>()

@@ -20,7 +20,11 @@ pub(super) const PUSHES: &str =
 /// The SQL of a deal's segment ([`crate::app::ports::segment`]): `(band + 1) * 3 + pushes`,
 /// with the band from the pipeline's thresholds in the deal's currency (a deal without an
 /// amount is in band 0, as an amount of 0 is; a currency without thresholds: -1).
-fn segment_sql(period: &PeriodValuation, values: &mut Vec<Value>) -> String {
+/// NULL without period rates.
+pub(super) fn segment_sql(valuation: &Valuation, values: &mut Vec<Value>) -> String {
+    let Some(period) = &valuation.period else {
+        return "NULL".into();
+    };
     let mut band = String::from("CASE WHEN amount_minor IS NULL THEN 1 ELSE CASE pipeline_id");
     for (pipeline, thresholds) in &period.bands {
         let pipeline = bind(values, pipeline.to_string().into());
@@ -62,22 +66,21 @@ fn q_sql(period: &PeriodValuation, values: &mut Vec<Value>) -> String {
     if any { q } else { "NULL".into() }
 }
 
-/// The open deals' source for grouping: `deals` with a `segment` column (NULL without period
-/// rates), and the SQL of each deal's amount weighed at its segment's q given its `converted`
-/// amount's (at its stage's win rate without period rates: `weighted`).
-pub(super) fn segmented(
+/// The SQL of a group's sum of each open deal's amount weighed at its segment's q given its
+/// `converted` amount's and its `segment` column (NULL without period rates: the group's
+/// `weighted` sum is then its period-weighted one too, and is not computed twice).
+pub(super) fn period_weighted_sql(
     backend: DatabaseBackend,
     valuation: &Valuation,
     converted: &str,
-    weighted: &str,
     values: &mut Vec<Value>,
-) -> (String, String) {
+) -> String {
     match &valuation.period {
-        None => ("NULL".into(), weighted.to_string()),
+        None => "CAST(NULL AS BIGINT)".into(),
         Some(period) => {
-            let segment = segment_sql(period, values);
             let q = q_sql(period, values);
-            (segment, weigh_sql(backend, converted, &q))
+            let weighted = weigh_sql(backend, converted, &q);
+            format!("CAST(SUM({weighted}) AS BIGINT)")
         }
     }
 }
