@@ -321,10 +321,10 @@ pub(super) async fn open_deal_groups(
     // for each use: the weighted sums, the q of the segment, the group key), and the groups
     // split by segment. Without them the grouping reads the index directly (on SQLite, in its
     // order: no sort).
-    let (source, keys, converted, segment, grouped) = match valuation.period {
-        Some(_) => {
-            let converted = converted_sql(backend, valuation, &mut values);
-            let segment = segment_sql(valuation, &mut values);
+    let converted = converted_sql(backend, valuation, &mut values);
+    let (source, keys, converted, segment, grouped) = match &valuation.period {
+        Some(period) => {
+            let segment = segment_sql(period, &mut values);
             let fence = match backend {
                 DatabaseBackend::Postgres => "OFFSET 0",
                 _ => "LIMIT -1",
@@ -336,12 +336,15 @@ pub(super) async fn open_deal_groups(
                        {open} {fence}) deals"
             );
             let keys = keys.replace(MONTH, "close_month");
-            (source, keys, "converted_minor".to_string(), "segment".to_string(), ", segment")
+            (
+                source,
+                keys,
+                "converted_minor".into(),
+                "segment",
+                ", segment",
+            )
         }
-        None => {
-            let converted = converted_sql(backend, valuation, &mut values);
-            (open, keys, converted, "NULL".to_string(), "")
-        }
+        None => (open, keys, converted, "NULL", ""),
     };
     let weighted = weighted_sql(backend, valuation, &converted, &mut values);
     let period_weighted = period_weighted_sql(backend, valuation, &converted, &mut values);

@@ -20,11 +20,7 @@ pub(super) const PUSHES: &str =
 /// The SQL of a deal's segment ([`crate::app::ports::segment`]): `(band + 1) * 3 + pushes`,
 /// with the band from the pipeline's thresholds in the deal's currency (a deal without an
 /// amount is in band 0, as an amount of 0 is; a currency without thresholds: -1).
-/// NULL without period rates.
-pub(super) fn segment_sql(valuation: &Valuation, values: &mut Vec<Value>) -> String {
-    let Some(period) = &valuation.period else {
-        return "NULL".into();
-    };
+pub(super) fn segment_sql(period: &PeriodValuation, values: &mut Vec<Value>) -> String {
     let mut band = String::from("CASE WHEN amount_minor IS NULL THEN 1 ELSE CASE pipeline_id");
     for (pipeline, thresholds) in &period.bands {
         let pipeline = bind(values, pipeline.to_string().into());
