@@ -329,13 +329,14 @@ pub(super) async fn open_deal_groups(
                 DatabaseBackend::Postgres => "OFFSET 0",
                 _ => "LIMIT -1",
             };
-            let inner_keys = keys.replace(MONTH, &format!("{MONTH} AS close_month"));
+            // The org's month key only kept SQLite's grouping in index order; a split by
+            // segment sorts anyway, so it is left out.
+            let keys = keys.replace(&format!("{MONTH}, "), "");
             let source = format!(
-                "FROM (SELECT {inner_keys}pipeline_id, stage_id, forecast_category, currency, \
+                "FROM (SELECT {keys}pipeline_id, stage_id, forecast_category, currency, \
                               amount_minor, {converted} AS converted_minor, {segment} AS segment \
                        {open} {fence}) deals"
             );
-            let keys = keys.replace(MONTH, "close_month");
             (
                 source,
                 keys,
