@@ -246,17 +246,19 @@ impl<S: Store> App<S> {
                 .iter()
                 .map(|row| (Some(row.owner), pulled_deal(&mut converter, row, &model)))
                 .collect(),
-            // Read as the classic forecast's groups, at their pull-in q for a win rate.
+            // Read as the classic forecast's groups, at their pull-in q for a win rate; as one
+            // by one (`pulled_deal`), the classic forecast weighs none of them.
             PulledRows::Groups(rows) => {
                 valued_groups(rows, &mut converter, |p, s, _, _| model.pulled_in_q(p, s))
                     .into_iter()
                     .map(|(owner, _, _, deals)| {
-                        let pulled = OpenDeals {
-                            weighted: 0,
-                            period_weighted: deals.weighted,
-                            ..deals
-                        };
-                        (owner, pulled)
+                        (
+                            owner,
+                            OpenDeals {
+                                weighted: 0,
+                                ..deals
+                            },
+                        )
                     })
                     .collect()
             }

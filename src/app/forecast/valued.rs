@@ -85,7 +85,8 @@ pub(super) fn valued_groups<'a>(
                 probability: q(row.pipeline, &row.stage, band, pushes),
                 category: row.category,
                 weighted: row.weighted.unwrap_or(0),
-                period_weighted: row.period_weighted.unwrap_or(0),
+                // Without period rates a deal's period weight is its stage-rate weight.
+                period_weighted: row.period_weighted.or(row.weighted).unwrap_or(0),
             };
             (row.owner, row.pipeline, row.stage.as_str(), deals)
         })

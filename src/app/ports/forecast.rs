@@ -313,8 +313,9 @@ pub struct OpenGroupRow {
     pub weighted: Option<i64>,
     /// Their segment of the period rates, when the valuation has them.
     pub segment: Option<u8>,
-    /// The sum of each converted amount weighed by its segment's q (`None` as above); without
-    /// period rates in the valuation, `weighted`.
+    /// The sum of each converted amount weighed by its segment's q (`None` as above, or no
+    /// period rates in the valuation: then each deal's period weight is its `weighted`, not
+    /// computed twice).
     pub period_weighted: Option<i64>,
 }
 

@@ -306,10 +306,16 @@ pub(super) async fn open_deal_groups(
         // order, instead of sorting the period's deals into a temporary B-tree. Named, for
         // its planner prefers the close-date range of m0012's index when the months are
         // bound parameters (BENCHMARKS.md).
+        // The month key keeps that grouping in index order; a split by segment (with period
+        // rates) sorts anyway, so it is then left out.
         None if backend == DatabaseBackend::Sqlite => {
             index = "INDEXED BY ix_deals_open_by_month";
             let months = in_list(&mut values, months_between(from, to));
-            (format!("AND {MONTH} IN ({months})"), format!("{MONTH}, "))
+            let keys = match valuation.period {
+                None => format!("{MONTH}, "),
+                Some(_) => String::new(),
+            };
+            (format!("AND {MONTH} IN ({months})"), keys)
         }
         None => (String::new(), String::new()),
     };
@@ -322,30 +328,21 @@ pub(super) async fn open_deal_groups(
     // split by segment. Without them the grouping reads the index directly (on SQLite, in its
     // order: no sort).
     let converted = converted_sql(backend, valuation, &mut values);
-    let (source, keys, converted, segment, grouped) = match &valuation.period {
+    let (source, converted, segment, grouped) = match &valuation.period {
         Some(period) => {
             let segment = segment_sql(period, &mut values);
             let fence = match backend {
                 DatabaseBackend::Postgres => "OFFSET 0",
                 _ => "LIMIT -1",
             };
-            // The org's month key only kept SQLite's grouping in index order; a split by
-            // segment sorts anyway, so it is left out.
-            let keys = keys.replace(&format!("{MONTH}, "), "");
             let source = format!(
                 "FROM (SELECT {keys}pipeline_id, stage_id, forecast_category, currency, \
                               amount_minor, {converted} AS converted_minor, {segment} AS segment \
                        {open} {fence}) deals"
             );
-            (
-                source,
-                keys,
-                "converted_minor".into(),
-                "segment",
-                ", segment",
-            )
+            (source, "converted_minor".into(), "segment", ", segment")
         }
-        None => (open, keys, converted, "NULL", ""),
+        None => (open, converted, "NULL", ""),
     };
     let weighted = weighted_sql(backend, valuation, &converted, &mut values);
     let period_weighted = period_weighted_sql(backend, valuation, &converted, &mut values);
@@ -370,7 +367,6 @@ pub(super) async fn open_deal_groups(
         .map(|row| {
             let text = |column: &str| row.try_get::<String>("", column);
             let code: Option<String> = row.try_get("", "currency")?;
-            let weighted: Option<i64> = row.try_get("", "weighted")?;
             Ok(OpenGroupRow {
                 owner: match by_owner {
                     true => Some(UserId(uuid(&text("owner_id")?)?)),
@@ -384,14 +380,11 @@ pub(super) async fn open_deal_groups(
                 squares: row.try_get("", "squares")?,
                 cubes: row.try_get("", "cubes")?,
                 converted: row.try_get("", "converted")?,
-                weighted,
+                weighted: row.try_get("", "weighted")?,
                 segment: row
                     .try_get::<Option<i64>>("", "segment")?
                     .and_then(|s| u8::try_from(s).ok()),
-                // Without period rates, a deal's period-weighted amount is its weighted one.
-                period_weighted: row
-                    .try_get::<Option<i64>>("", "period_weighted")?
-                    .or(weighted),
+                period_weighted: row.try_get("", "period_weighted")?,
             })
         })
         .collect::<Result<_, DbErr>>()
