@@ -486,4 +486,5 @@ contract_test!(
     }
 );
 
+mod many_pipelines;
 mod pull_in;

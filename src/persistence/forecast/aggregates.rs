@@ -7,6 +7,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, TransactionTrait, Value,
 };
 
+use super::batches::{MAX_PARAMETERS, PipelineRange, split};
 use super::currency;
 use super::period_sql::{PUSHES, period_weighted_sql, segment_sql};
 use crate::app::AppResult;
@@ -118,7 +119,7 @@ pub(super) fn converted_sql(
 
 /// The SQL of one deal's weighted amount (`weigh`) given its `converted` amount's, binding the
 /// valuation's win rates into `values`; a stage without a rate weighs nothing.
-fn weighted_sql(
+pub(super) fn weighted_sql(
     backend: DatabaseBackend,
     valuation: &Valuation,
     converted: &str,
@@ -291,6 +292,32 @@ pub(super) async fn open_deal_groups(
     to: NaiveDate,
     valuation: &Valuation,
 ) -> AppResult<Vec<OpenGroupRow>> {
+    // What every read binds whatever its pipelines: the days, the owners, the months (the org
+    // on SQLite) and the exchange rates.
+    let fixed = 3
+        + owners.map_or(0, <[UserId]>::len)
+        + months_between(from, to).len()
+        + 2 * valuation.rates.len();
+    let Some(parts) = split(valuation, MAX_PARAMETERS.saturating_sub(fixed)) else {
+        let whole = PipelineRange::default();
+        return open_deal_groups_of(store, owners, (from, to), valuation, &whole).await;
+    };
+    // Rare (many pipelines of many stages): one read after the other, each its own groups.
+    let mut rows = Vec::new();
+    for (range, part) in &parts {
+        rows.extend(open_deal_groups_of(store, owners, (from, to), part, range).await?);
+    }
+    Ok(rows)
+}
+
+/// The open-deal groups of the pipelines in `range`, valued by `valuation`.
+async fn open_deal_groups_of(
+    store: &SqlStore,
+    owners: Option<&[UserId]>,
+    (from, to): (NaiveDate, NaiveDate),
+    valuation: &Valuation,
+    range: &PipelineRange,
+) -> AppResult<Vec<OpenGroupRow>> {
     let backend = store.db.get_database_backend();
     let mut values: Vec<Value> = vec![from.into(), to.into()];
     let mut index = "";
@@ -319,8 +346,9 @@ pub(super) async fn open_deal_groups(
         }
         None => (String::new(), String::new()),
     };
+    let pipelines = range.sql(backend, &mut values);
     let open = format!(
-        "FROM deals {index} WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}"
+        "FROM deals {index} WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}{pipelines}"
     );
     // With period rates, each deal's converted amount and segment are computed once, in a
     // derived table the engine may not merge into the grouping (which would compute them again

@@ -3,10 +3,12 @@
 //! loads the stage history into memory.
 //!
 //! The store's methods delegate to the submodule owning their job: [`aggregates`] (the
-//! forecast's reads), [`win_rates`] (win-rate snapshots), [`exchange_rates`], [`calls`] (call
-//! events) and [`forecast_snapshots`].
+//! forecast's reads, in [`batches`] of pipelines where a valuation binds too much),
+//! [`win_rates`] (win-rate snapshots), [`exchange_rates`], [`calls`] (call events) and
+//! [`forecast_snapshots`].
 
 mod aggregates;
+mod batches;
 mod calls;
 mod exchange_rates;
 mod forecast_snapshots;

@@ -21,21 +21,31 @@ pub(super) const PUSHES: &str =
 /// with the band from the pipeline's thresholds in the deal's currency (a deal without an
 /// amount is in band 0, as an amount of 0 is; a currency without thresholds: -1).
 pub(super) fn segment_sql(period: &PeriodValuation, values: &mut Vec<Value>) -> String {
-    let mut band = String::from("CASE WHEN amount_minor IS NULL THEN 1 ELSE CASE pipeline_id");
+    // A CASE needs a WHEN: a read of pipelines without thresholds (a range of them) or a
+    // pipeline without a currency's has its ELSE alone.
+    let mut by_pipeline = String::new();
     for (pipeline, thresholds) in &period.bands {
-        let pipeline = bind(values, pipeline.to_string().into());
-        band.push_str(&format!(" WHEN {pipeline} THEN CASE currency"));
+        let mut by_currency = String::new();
         for (code, [one, two]) in thresholds {
             let code = bind(values, code.code().to_string().into());
             let (one, two) = (bind(values, (*one).into()), bind(values, (*two).into()));
-            band.push_str(&format!(
+            by_currency.push_str(&format!(
                 " WHEN {code} THEN CASE WHEN amount_minor >= {two} THEN 3 \
                   WHEN amount_minor >= {one} THEN 2 ELSE 1 END"
             ));
         }
-        band.push_str(" ELSE 0 END");
+        let pipeline = bind(values, pipeline.to_string().into());
+        by_pipeline.push_str(&match by_currency.is_empty() {
+            true => format!(" WHEN {pipeline} THEN 0"),
+            false => format!(" WHEN {pipeline} THEN CASE currency{by_currency} ELSE 0 END"),
+        });
     }
-    band.push_str(" ELSE 0 END END");
+    let band = match by_pipeline.is_empty() {
+        true => "CASE WHEN amount_minor IS NULL THEN 1 ELSE 0 END".to_string(),
+        false => format!(
+            "CASE WHEN amount_minor IS NULL THEN 1 ELSE CASE pipeline_id{by_pipeline} ELSE 0 END END"
+        ),
+    };
     format!("(({band}) * 3 + {PUSHES})")
 }
 
