@@ -4,6 +4,8 @@
 //! of many pipelines of many stages would otherwise fail its forecast with a storage error
 //! (about 78 pipelines of 28 open stages pass SQLite's limit).
 
+use std::collections::{BTreeMap, HashSet};
+
 use sea_orm::{DatabaseBackend, Value};
 
 use super::aggregates::bind;
@@ -47,54 +49,46 @@ impl PipelineRange {
     }
 }
 
-/// The parameters `valuation` binds for `pipeline`'s deals: the pipeline and each open
-/// stage's win rate (`weighted_sql`), with period rates its q in each segment (`q_sql`) and its
-/// size bands' thresholds per currency (`segment_sql`).
-fn parameters(valuation: &Valuation, pipeline: PipelineId) -> usize {
+/// The parameters `valuation` binds for each pipeline's deals, by id in byte order: the
+/// pipeline and each open stage's win rate (`weighted_sql`), with period rates its q in each
+/// segment (`q_sql`) and its size bands' thresholds per currency (`segment_sql`).
+fn parameters(valuation: &Valuation) -> BTreeMap<String, (PipelineId, usize)> {
     let stages = |n: usize, per_stage: usize| if n == 0 { 0 } else { 1 + n * per_stage };
-    let rates: usize = valuation
+    let rates = valuation
         .win_rates
         .iter()
-        .filter(|(p, _)| *p == pipeline)
-        .map(|(_, s)| stages(s.len(), 2))
-        .sum();
-    let period = valuation.period.as_ref().map_or(0, |period| {
-        let q: usize = period
-            .q
-            .iter()
-            .filter(|(p, _)| *p == pipeline)
-            .map(|(_, s)| stages(s.len(), 1 + SEGMENTS))
-            .sum();
-        let bands: usize = period
-            .bands
-            .iter()
-            .filter(|(p, _)| *p == pipeline)
-            .map(|(_, t)| 1 + 3 * t.len())
-            .sum();
-        q + bands
-    });
-    rates + period
+        .map(|(p, s)| (*p, stages(s.len(), 2)));
+    let (q, bands) = match &valuation.period {
+        Some(period) => (period.q.as_slice(), period.bands.as_slice()),
+        None => (&[][..], &[][..]),
+    };
+    let q = q.iter().map(|(p, s)| (*p, stages(s.len(), 1 + SEGMENTS)));
+    let bands = bands.iter().map(|(p, t)| (*p, 1 + 3 * t.len()));
+    let mut costs = BTreeMap::new();
+    for (pipeline, cost) in rates.chain(q).chain(bands) {
+        costs.entry(pipeline.to_string()).or_insert((pipeline, 0)).1 += cost;
+    }
+    costs
 }
 
-/// `valuation` restricted to the pipelines `keep` says.
-fn only(valuation: &Valuation, keep: impl Fn(PipelineId) -> bool) -> Valuation {
+/// `valuation` restricted to the pipelines in `keep`.
+fn only(valuation: &Valuation, keep: &HashSet<PipelineId>) -> Valuation {
+    fn kept<T: Clone>(
+        list: &[(PipelineId, T)],
+        keep: &HashSet<PipelineId>,
+    ) -> Vec<(PipelineId, T)> {
+        list.iter()
+            .filter(|(p, _)| keep.contains(p))
+            .cloned()
+            .collect()
+    }
     Valuation {
         into: valuation.into,
         rates: valuation.rates.clone(),
-        win_rates: valuation
-            .win_rates
-            .iter()
-            .filter(|(p, _)| keep(*p))
-            .cloned()
-            .collect(),
+        win_rates: kept(&valuation.win_rates, keep),
         period: valuation.period.as_ref().map(|period| PeriodValuation {
-            bands: period
-                .bands
-                .iter()
-                .filter(|(p, _)| keep(*p))
-                .cloned()
-                .collect(),
-            q: period.q.iter().filter(|(p, _)| keep(*p)).cloned().collect(),
+            bands: kept(&period.bands, keep),
+            q: kept(&period.q, keep),
         }),
     }
 }
@@ -107,51 +101,37 @@ pub(super) fn split(
     valuation: &Valuation,
     budget: usize,
 ) -> Option<Vec<(PipelineRange, Valuation)>> {
-    let mut pipelines: Vec<(String, PipelineId)> = valuation
-        .win_rates
-        .iter()
-        .map(|(p, _)| *p)
-        .chain(valuation.period.iter().flat_map(|period| {
-            period
-                .q
-                .iter()
-                .map(|(p, _)| *p)
-                .chain(period.bands.iter().map(|(p, _)| *p))
-        }))
-        .map(|p| (p.to_string(), p))
-        .collect();
-    pipelines.sort();
-    pipelines.dedup();
-    let costs: Vec<usize> = pipelines
-        .iter()
-        .map(|(_, p)| parameters(valuation, *p))
-        .collect();
-    if costs.iter().sum::<usize>() <= budget {
+    let costs = parameters(valuation);
+    if costs.values().map(|(_, cost)| cost).sum::<usize>() <= budget {
         return None;
     }
-    // Greedy runs of consecutive pipelines; a range's own two bounds count too. A pipeline
+    // Greedy runs of consecutive pipelines, a range's own two bounds counted too. A pipeline
     // alone over the budget (it cannot be: stages are capped) still gets a range of its own.
-    let mut starts = vec![0];
-    let mut used = 2;
-    for (i, cost) in costs.iter().enumerate() {
-        if used + cost > budget && i > *starts.last().unwrap_or(&0) {
-            starts.push(i);
-            used = 2;
+    let mut parts: Vec<(String, HashSet<PipelineId>)> = Vec::new();
+    let mut used = 0;
+    for (id, (pipeline, cost)) in costs {
+        let fits = used + cost <= budget;
+        match parts.last_mut() {
+            Some((_, members)) if fits => {
+                members.insert(pipeline);
+            }
+            _ => {
+                parts.push((id, HashSet::from([pipeline])));
+                used = 2;
+            }
         }
         used += cost;
     }
-    let ranges = starts
+    let starts: Vec<String> = parts.iter().map(|(start, _)| start.clone()).collect();
+    let ranges = parts
         .iter()
         .enumerate()
-        .map(|(k, &start)| {
-            let end = starts.get(k + 1).copied().unwrap_or(pipelines.len());
+        .map(|(k, (start, members))| {
             let range = PipelineRange {
-                from: (k > 0).then(|| pipelines[start].0.clone()),
-                to: starts.get(k + 1).map(|&next| pipelines[next].0.clone()),
+                from: (k > 0).then(|| start.clone()),
+                to: starts.get(k + 1).cloned(),
             };
-            let members = &pipelines[start..end];
-            let part = only(valuation, |p| members.iter().any(|(_, m)| *m == p));
-            (range, part)
+            (range, only(valuation, members))
         })
         .collect();
     Some(ranges)
@@ -217,9 +197,7 @@ mod tests {
     }
 
     fn parameters_of(v: &Valuation) -> usize {
-        let mut ids: Vec<PipelineId> = v.win_rates.iter().map(|(p, _)| *p).collect();
-        ids.sort();
-        ids.iter().map(|p| parameters(v, *p)).sum()
+        parameters(v).values().map(|(_, cost)| cost).sum()
     }
 
     #[test]
