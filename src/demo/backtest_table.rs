@@ -157,7 +157,76 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
         share(after.not_yet_created),
         share(after.closed_then),
     ));
+    out.push_str(&terms_line(backtests));
+    out.push_str(&by_period(backtests));
     out
+}
+
+/// The period forecast per period backtested (over every book's points of it): its mean APE
+/// and mean bias, and each term against what it foretells, oldest period first.
+pub fn by_period(backtests: &[(Period, Backtest)]) -> String {
+    let mut periods: Vec<Period> = backtests.iter().map(|(p, _)| *p).collect();
+    periods.sort_by_key(|p| (p.to_string().len(), p.to_string()));
+    periods.dedup();
+    let mut out = String::from(
+        "\n| period | points | period APE | period bias | its terms |\n|---|---|---|---|---|\n",
+    );
+    for period in periods {
+        let of: Vec<(Period, Backtest)> = backtests
+            .iter()
+            .filter(|(p, _)| *p == period)
+            .cloned()
+            .collect();
+        let row = table(&of)
+            .into_iter()
+            .find(|r| r.method == Method::PeriodForecast);
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+        let terms = terms_line(&of);
+        let terms = terms
+            .trim()
+            .rsplit(": ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        out.push_str(&format!(
+            "| {period} | {} | {} | {} | {terms} |\n",
+            row.as_ref().map_or(0, |r| r.points),
+            pct(row.as_ref().and_then(|r| r.mean_ape)),
+            pct(row.as_ref().and_then(|r| r.mean_bias)),
+        ));
+    }
+    out
+}
+
+/// Each term of the period forecast beside the revenue it foretells, summed over the points:
+/// where a bias comes from.
+pub fn terms_line(backtests: &[(Period, Backtest)]) -> String {
+    let (mut open, mut pulled, mut new) = (0i64, 0i64, 0i64);
+    for point in backtests.iter().flat_map(|(_, b)| b.points.iter()) {
+        let Some(period) = point
+            .methods
+            .iter()
+            .find(|m| m.method == Method::PeriodForecast)
+        else {
+            continue;
+        };
+        open += period.score.forecast - point.closed_won - point.new_pipeline - point.pulled_in;
+        pulled += point.pulled_in;
+        new += point.new_pipeline;
+    }
+    let after = booked_after(backtests);
+    let ratio = |forecast: i64, booked: i64| match booked {
+        0 => "-".to_string(),
+        _ => format!("{:.2}", forecast as f64 / booked as f64),
+    };
+    format!(
+        "\nEach term against what it foretells (forecast / booked after the points, summed over \
+         the points): open deals dated in the period {}, pulled in {} (of everything dated \
+         later), not yet created {}\n",
+        ratio(open, after.dated_in_period),
+        ratio(pulled, after.dated_later),
+        ratio(new, after.not_yet_created),
+    )
 }
 
 /// How many distinct periods the backtests cover.

@@ -106,7 +106,9 @@ pub struct PeriodRateCell {
     pub deals: u64,
     /// Distinct deals won in the period of at least one of their observations in this cell.
     pub deals_won_in_period: u64,
-    /// Sum of the outcomes (booked in period / amount, each at most 1).
+    /// Sum of the outcomes (booked in period / amount, each at most 1), each weighed by its
+    /// amount over the cell's mean amount: the observations' booked revenue over their amounts,
+    /// times the observations.
     pub outcome_sum: f64,
     /// Observations whose deal was won in their period.
     pub won_in_period: u64,
@@ -175,8 +177,9 @@ impl PeriodRateTable {
     /// `stage_rates` maps a stage id to its win rate; `convert` gives an amount in a currency
     /// (`None`: no rate, that observation is skipped).
     ///
-    /// The in-period share is the sum of outcomes over the sum, over observations of deals won
-    /// by L, of their won share (booked / amount, at most 1): P(in period | won) by value, so
+    /// The in-period share is the revenue booked in the observations' periods over what the
+    /// same observations' deals booked whenever won by L (each at most its amount at the
+    /// observation): P(in period | won) by value, so
     /// that stage rate x share reads P(won) x P(in period | won). With no won deal observed it
     /// is 1, and q leans on the classic stage rate.
     pub fn learn(

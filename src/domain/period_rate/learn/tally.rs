@@ -16,7 +16,10 @@ use crate::domain::estimate::wilson;
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
     observations: u64,
-    outcome_sum: f64,
+    /// Sum of amount x outcome (booked in the period, each at most its amount).
+    booked: f64,
+    /// Sum of the amounts observed.
+    amount: f64,
     won_in_period: u64,
     deals: u64,
     deals_won_in_period: u64,
@@ -26,7 +29,8 @@ impl Tally {
     /// Counts one observation (its deal is counted once per cell by [`Tally::count_deal`]).
     fn observe(&mut self, seen: &Observation) {
         self.observations += 1;
-        self.outcome_sum += seen.outcome;
+        self.booked += seen.amount as f64 * seen.outcome;
+        self.amount += seen.amount as f64;
         self.won_in_period += u64::from(seen.won_in_period);
     }
 
@@ -45,22 +49,24 @@ fn distinct_cells<K: Ord + Copy>(keys: &mut [(K, bool)]) -> impl Iterator<Item =
         .map(|group| (group[0].0, group.iter().any(|key| key.1)))
 }
 
-/// The sums behind a share by value: outcomes over won shares, `none` when nothing was won.
+/// The sums behind a share by value: what was booked in the period over what the same
+/// observations' deals booked whenever they were won (each at most its amount), `none` when
+/// nothing was won.
 #[derive(Debug, Clone, Copy, Default)]
 struct Shares {
-    outcome_sum: f64,
-    won_share_sum: f64,
+    booked_in_period: f64,
+    booked: f64,
 }
 
 impl Shares {
     fn add(&mut self, seen: &Observation) {
-        self.outcome_sum += seen.outcome;
-        self.won_share_sum += seen.won_share;
+        self.booked_in_period += seen.amount as f64 * seen.outcome;
+        self.booked += seen.amount as f64 * seen.won_share;
     }
 
     fn share(&self, none: f64) -> f64 {
-        if self.won_share_sum > 0.0 {
-            (self.outcome_sum / self.won_share_sum).clamp(0.0, 1.0)
+        if self.booked > 0.0 {
+            (self.booked_in_period / self.booked).clamp(0.0, 1.0)
         } else {
             none
         }
@@ -287,20 +293,29 @@ fn stage_cells(tally: &StageTally, prior: f64, k: u32) -> BTreeMap<CellKey, Peri
 }
 
 /// A cell's rates from its counts (at least one observation), shrunk toward `prior` with `k`.
+/// By value: each observation weighs its amount over the cell's mean amount, so the weights
+/// still add up to the observations (the prior's k pseudo-observations keep their meaning) and
+/// the raw rate is the cell's booked revenue over its amounts. A mean of per-deal ratios would
+/// let many small deals speak for a few large ones, which win less: it over-forecast revenue
+/// on the very periods it was learned from.
 fn cell(counts: Tally, prior: f64, k: u32) -> PeriodRateCell {
     let n = counts.observations as f64;
     let k = f64::from(k);
+    let outcome_sum = match counts.amount > 0.0 {
+        true => counts.booked / counts.amount * n,
+        false => 0.0,
+    };
     let (wilson_low, wilson_high) = wilson(counts.deals_won_in_period as f64, counts.deals as f64);
     PeriodRateCell {
         observations: counts.observations,
         deals: counts.deals,
         deals_won_in_period: counts.deals_won_in_period,
-        outcome_sum: counts.outcome_sum,
+        outcome_sum,
         won_in_period: counts.won_in_period,
         in_period_win_share: counts.won_in_period as f64 / n,
-        raw: counts.outcome_sum / n,
+        raw: outcome_sum / n,
         prior,
-        q: unit((counts.outcome_sum + k * prior) / (n + k)),
+        q: unit((outcome_sum + k * prior) / (n + k)),
         wilson_low,
         wilson_high,
     }
