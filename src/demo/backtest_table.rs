@@ -162,45 +162,11 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
     out
 }
 
-/// The period forecast per period backtested (over every book's points of it): its mean APE
-/// and mean bias, and each term against what it foretells, oldest period first.
-pub fn by_period(backtests: &[(Period, Backtest)]) -> String {
-    let mut periods: Vec<Period> = backtests.iter().map(|(p, _)| *p).collect();
-    periods.sort_by_key(|p| (p.to_string().len(), p.to_string()));
-    periods.dedup();
-    let mut out = String::from(
-        "\n| period | points | period APE | period bias | its terms |\n|---|---|---|---|---|\n",
-    );
-    for period in periods {
-        let of: Vec<(Period, Backtest)> = backtests
-            .iter()
-            .filter(|(p, _)| *p == period)
-            .cloned()
-            .collect();
-        let row = table(&of)
-            .into_iter()
-            .find(|r| r.method == Method::PeriodForecast);
-        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-        let terms = terms_line(&of);
-        let terms = terms
-            .trim()
-            .rsplit(": ")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        out.push_str(&format!(
-            "| {period} | {} | {} | {} | {terms} |\n",
-            row.as_ref().map_or(0, |r| r.points),
-            pct(row.as_ref().and_then(|r| r.mean_ape)),
-            pct(row.as_ref().and_then(|r| r.mean_bias)),
-        ));
-    }
-    out
-}
-
-/// Each term of the period forecast beside the revenue it foretells, summed over the points:
-/// where a bias comes from.
-pub fn terms_line(backtests: &[(Period, Backtest)]) -> String {
+/// Each term of the period forecast over the revenue it foretells, summed over the points
+/// (`None` where nothing was booked): the open deals dated in the period over what they booked
+/// after the points, the pulled-in term over what deals dated later booked, the not-yet-created
+/// term over what deals created later booked. Where a bias comes from.
+pub fn term_ratios(backtests: &[(Period, Backtest)]) -> [Option<f64>; 3] {
     let (mut open, mut pulled, mut new) = (0i64, 0i64, 0i64);
     for point in backtests.iter().flat_map(|(_, b)| b.points.iter()) {
         let Some(period) = point
@@ -215,18 +181,62 @@ pub fn terms_line(backtests: &[(Period, Backtest)]) -> String {
         new += point.new_pipeline;
     }
     let after = booked_after(backtests);
-    let ratio = |forecast: i64, booked: i64| match booked {
-        0 => "-".to_string(),
-        _ => format!("{:.2}", forecast as f64 / booked as f64),
-    };
-    format!(
-        "\nEach term against what it foretells (forecast / booked after the points, summed over \
-         the points): open deals dated in the period {}, pulled in {} (of everything dated \
-         later), not yet created {}\n",
+    let ratio = |forecast: i64, booked: i64| (booked != 0).then(|| forecast as f64 / booked as f64);
+    [
         ratio(open, after.dated_in_period),
         ratio(pulled, after.dated_later),
         ratio(new, after.not_yet_created),
+    ]
+}
+
+/// A ratio of [`term_ratios`] as text.
+fn ratio_text(ratio: Option<f64>) -> String {
+    ratio.map_or("-".to_string(), |r| format!("{r:.2}"))
+}
+
+/// [`term_ratios`] as a sentence.
+fn terms_line(backtests: &[(Period, Backtest)]) -> String {
+    let [open, pulled, new] = term_ratios(backtests).map(ratio_text);
+    format!(
+        "\nEach term of the period forecast over what it foretells (summed over the points): open \
+         deals dated in the period {open} (of what they booked after the points), pulled in \
+         {pulled} (of what every deal dated later booked), not yet created {new}\n"
     )
+}
+
+/// The period forecast per period backtested (over every book's points of it): its mean APE
+/// and mean bias, and each term over what it foretells, in the order backtested (quarters,
+/// then months, oldest first).
+pub fn by_period(backtests: &[(Period, Backtest)]) -> String {
+    let mut periods: Vec<Period> = Vec::new();
+    for (period, _) in backtests {
+        if !periods.contains(period) {
+            periods.push(*period);
+        }
+    }
+    let mut out = String::from(
+        "\n| period | points | period APE | period bias | open dated in it | pulled in | not yet created |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    for period in periods {
+        let of: Vec<(Period, Backtest)> = backtests
+            .iter()
+            .filter(|(p, _)| *p == period)
+            .cloned()
+            .collect();
+        let row = table(&of)
+            .into_iter()
+            .find(|r| r.method == Method::PeriodForecast);
+        let [open, pulled, new] = term_ratios(&of).map(ratio_text);
+        out.push_str(&format!(
+            "| {period} | {} | {} | {} | {open} | {pulled} | {new} |\n",
+            row.as_ref().map_or(0, |r| r.points),
+            pct(row.as_ref().and_then(|r| r.mean_ape)),
+            pct(row.as_ref().and_then(|r| r.mean_bias)),
+        ));
+    }
+    out
 }
 
 /// How many distinct periods the backtests cover.
@@ -243,4 +253,61 @@ pub fn booked_after(backtests: &[(Period, Backtest)]) -> BookedAfter {
         .iter()
         .flat_map(|(_, b)| b.points.iter())
         .fold(BookedAfter::default(), |sum, p| sum.plus(p.booked_after))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::app::backtest::{BacktestPoint, MethodPoint};
+
+    /// A point whose period forecast is `closed` + `open` + `pulled` + `new`, and what the
+    /// period booked after it.
+    fn point(closed: i64, open: i64, pulled: i64, new: i64, after: BookedAfter) -> BacktestPoint {
+        let forecast = closed + open + pulled + new;
+        BacktestPoint {
+            as_of: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+            closed_won: closed,
+            open_deals: 3,
+            new_pipeline: new,
+            pulled_in: pulled,
+            booked_after: after,
+            methods: vec![MethodPoint {
+                method: Method::PeriodForecast,
+                score: PointScore::of(forecast, 1_000, None),
+                range: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn each_term_is_read_against_what_it_foretells() {
+        let after = |dated_in_period, dated_later, not_yet_created| BookedAfter {
+            dated_in_period,
+            dated_later,
+            not_yet_created,
+            ..BookedAfter::default()
+        };
+        let backtest = Backtest {
+            actual: 1_000,
+            points: vec![
+                point(100, 500, 60, 40, after(400, 50, 0)),
+                point(300, 300, 30, 20, after(200, 50, 50)),
+            ],
+            summaries: Vec::new(),
+            calibration: Vec::new(),
+        };
+        let period = Period::Month {
+            year: 2026,
+            month: 7,
+        };
+        // Open: 800 forecast of 600 booked; pulled in 90 of 100; not yet created 60 of 50.
+        let [open, pulled, new] = term_ratios(&[(period, backtest)]);
+        assert_eq!(open, Some(800.0 / 600.0));
+        assert_eq!(pulled, Some(0.9));
+        assert_eq!(new, Some(1.2));
+        // Nothing booked from a source: no ratio.
+        assert_eq!(term_ratios(&[]), [None, None, None]);
+    }
 }

@@ -10,7 +10,9 @@ contract_test!(
         // Learning at 2026-01-01, weekly instants back to 2025-01-01. In June 2025: on the 5th
         // A (won 10th) and B (lost 18th) are open, 25 days left; on the 12th B and C (won
         // 24th), 18 days; on the 19th C, 11 days; on the 26th nothing is open. s1's rate is
-        // 7/13 and every won deal booked in its period: priors 7/13.
+        // 7/13 and every won deal booked in its period: priors 7/13. Amounts: A 10,000, B
+        // 20,000, C 40,000; a cell's rate is its booked revenue over its amounts, each
+        // observation weighing its amount over the cell's mean (outcome sum = n x raw).
         let table = |kind: Kind| {
             june.snapshot
                 .period_rates
@@ -40,22 +42,23 @@ contract_test!(
         let months = table(Kind::Month);
         assert_eq!(months.size_cuts, [10_000, 20_000], "terciles of A, B, C");
         assert_eq!(months.in_period_share, 1.0);
-        // 14-29 days: A 1, B 0, B 0, C 1: q = (2 + 10 x 7/13) / 14 = 96/182.
-        assert_eq!(cell(&months, 14, None), Some((4, 3, 2, 0.527473)));
+        // 14-29 days: A 1, B 0, B 0, C 1 booked 50,000 of 90,000 (by count it would be 2 of
+        // 4): q = (4 x 5/9 + 10 x 7/13) / 14 = 445/819.
+        assert_eq!(cell(&months, 14, None), Some((4, 3, 2, 0.543346)));
         // 7-13 days: C 1: q = (1 + 70/13) / 11 = 83/143.
         assert_eq!(cell(&months, 7, None), Some((1, 1, 1, 0.58042)));
-        // C alone in the largest band, shrunk toward its bucket: (1 + 10 x 96/182) / 11.
-        assert_eq!(cell(&months, 14, Some(2)), Some((1, 1, 1, 0.57043)));
+        // C alone in the largest band, shrunk toward its bucket: (1 + 10 x 445/819) / 11.
+        assert_eq!(cell(&months, 14, Some(2)), Some((1, 1, 1, 0.58486)));
         assert_eq!(
             cell(&months, 0, None),
             None,
             "nothing open in the last week"
         );
         // A quarter (Q2) also sees A on 22 and 29 May and B on the 29th, 30-59 days left:
-        // (2 + 70/13) / 13 = 96/169.
+        // 20,000 booked of 40,000, (3 x 1/2 + 70/13) / 13 = 179/338.
         let quarters = table(Kind::Quarter);
-        assert_eq!(cell(&quarters, 30, None), Some((3, 2, 1, 0.568047)));
-        assert_eq!(cell(&quarters, 14, None), Some((4, 3, 2, 0.527473)));
+        assert_eq!(cell(&quarters, 30, None), Some((3, 2, 1, 0.529586)));
+        assert_eq!(cell(&quarters, 14, None), Some((4, 3, 2, 0.543346)));
         // Read back as computed.
         let stored = app
             .forecasts()
