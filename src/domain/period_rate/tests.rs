@@ -530,12 +530,12 @@ mod size_bands;
 
 mod pull_in;
 
-/// One cell, two deals seen once each (June 24, 6 days left): a small one won in June, a large
-/// one lost. By value the cell booked 100 of 900, not one deal of two.
-fn small_won_large_lost() -> PeriodRateTable {
+/// Two deals seen once each (June 24, 6 days left, bucket 0, when learned on July 1): a small
+/// one won in June, a large one lost. By value the cell booked 100 of 900, not one deal of two.
+fn small_won_large_lost() -> [DealTimeline; 2] {
     let small = open("a", 100_00, day(6, 30));
     let large = open("a", 800_00, day(6, 30));
-    let deals = [
+    [
         timeline(
             1,
             at(6, 20),
@@ -548,14 +548,12 @@ fn small_won_large_lost() -> PeriodRateTable {
             large.clone(),
             &[(at(6, 29), lost(&large, day(6, 29)))],
         ),
-    ];
-    // L = July 1 noon: the one June instant is June 24 (6 days left, bucket 0).
-    learn(&months_at(at(7, 1)), &deals, &[("a", 0.5)])
+    ]
 }
 
 #[test]
 fn a_cells_rate_is_its_revenue_over_its_amounts() {
-    let table = small_won_large_lost();
+    let table = learn(&months_at(at(7, 1)), &small_won_large_lost(), &[("a", 0.5)]);
     let top = cell(&table, "a", key(0, None, None));
     assert_eq!((top.observations, top.deals, top.won_in_period), (2, 2, 1));
     // By count half the deals were won in June; by value 100 of 900 was booked.
@@ -572,27 +570,11 @@ fn a_cells_rate_is_its_revenue_over_its_amounts() {
 #[test]
 fn q_books_in_sample_what_its_observations_booked() {
     // Without a prior's pull (k = 0), the cell's q x its amounts is exactly what it booked.
-    let small = open("a", 100_00, day(6, 30));
-    let large = open("a", 800_00, day(6, 30));
-    let deals = [
-        timeline(
-            1,
-            at(6, 20),
-            small.clone(),
-            &[(at(6, 29), won(&small, 100_00, day(6, 29)))],
-        ),
-        timeline(
-            2,
-            at(6, 20),
-            large.clone(),
-            &[(at(6, 29), lost(&large, day(6, 29)))],
-        ),
-    ];
     let settings = PeriodRateSettings {
         prior_weight: 0,
         ..months_at(at(7, 1))
     };
-    let table = learn(&settings, &deals, &[("a", 0.5)]);
+    let table = learn(&settings, &small_won_large_lost(), &[("a", 0.5)]);
     let q = table.q_in("a", 6, None, 0);
     assert!((q * 900_00.0 - 100_00.0).abs() < 1e-6);
     let [june] = table.periods.as_slice() else {
