@@ -429,6 +429,36 @@ pub async fn close_deal(
         .map(|r| r.into_inner())
 }
 
+/// Deals with their stage and field history, as [`insert_book`] writes them.
+#[derive(Default)]
+pub struct Book {
+    pub deals: Vec<dealdesk::domain::deal::Deal>,
+    pub history: Vec<dealdesk::domain::deal::StageHistoryEntry>,
+    pub fields: Vec<dealdesk::domain::deal_history::FieldHistoryEntry>,
+}
+
+/// One deal with its stage rows and field rows.
+pub type BookDeal = (
+    dealdesk::domain::deal::Deal,
+    Vec<dealdesk::domain::deal::StageHistoryEntry>,
+    Vec<dealdesk::domain::deal_history::FieldHistoryEntry>,
+);
+
+impl Book {
+    /// Adds a deal with its rows.
+    pub fn add(&mut self, (deal, history, fields): BookDeal) {
+        self.deals.push(deal);
+        self.history.extend(history);
+        self.fields.extend(fields);
+    }
+
+    /// Writes the book, its stage rows in time order, straight to the store ([`insert_book`]).
+    pub async fn insert(mut self, app: &TestApp) {
+        self.history.sort_by_key(|h| h.at);
+        insert_book(app, &self.deals, &self.history, &self.fields).await;
+    }
+}
+
 /// Writes deals with their stage and field history straight to the store, as an import would:
 /// the hand-built past that forecast tests read.
 pub async fn insert_book(

@@ -17,7 +17,7 @@ use dealdesk::startup::Application;
 
 use crate::accuracy::{closed_book, june_closed, pipeline};
 use crate::contract_test;
-use crate::fixtures::{at, domain_usd, insert_book};
+use crate::fixtures::{Book, at, domain_usd};
 use crate::helpers::{TestApp, authed, user_id};
 
 const NOW: &str = "2025-07-10T12:00:00Z";
@@ -191,7 +191,7 @@ contract_test!(
             true,
             "2025-06-28T12:00:00Z",
         ));
-        let (mut deals, mut history, mut fields) = closed_book(pid, &closed);
+        let mut book = closed_book(pid, &closed);
         // Open: E and E' (rep 1, 1,000.00 each) closing on 25 and 20 July; F (rep 2, 500.00)
         // dated 25 June, pushed to 25 July on 20 June (one push); G (rep 1, 50.00) closing in
         // August.
@@ -207,13 +207,9 @@ contract_test!(
             ),
             (&rep1.0, 5_000, "2025-06-02T09:00:00Z", "2025-08-15", None),
         ] {
-            let (deal, rows, changes) = open_deal(pid, owner, amount, created, close, moved);
-            deals.push(deal);
-            history.extend(rows);
-            fields.extend(changes);
+            book.add(open_deal(pid, owner, amount, created, close, moved));
         }
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
+        book.insert(&app).await;
 
         // Without a snapshot: the classic forecast at the stage's default (50%), nothing for
         // deals not created yet.
@@ -309,7 +305,7 @@ contract_test!(
         // The term is read once per scope and day: H (rep 2, 600.00, created on 20 June, won on
         // the 25th), booked since, is not in today's term, and is in tomorrow's (rep 2's mean
         // 60,000 / 12 = 5,000).
-        let (late, late_history, late_fields) = closed_book(
+        closed_book(
             pid,
             &[(
                 &rep2.0,
@@ -319,8 +315,9 @@ contract_test!(
                 true,
                 "2025-06-25T12:00:00Z",
             )],
-        );
-        insert_book(&app, &late, &late_history, &late_fields).await;
+        )
+        .insert(&app)
+        .await;
         let today = forecast(&app, &app.admin_token, "org").await;
         assert_eq!(today.not_yet_created, org.not_yet_created);
         let tomorrow = app
@@ -352,7 +349,7 @@ contract_test!(
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
         let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
-        let (mut deals, mut history, mut fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
+        let mut book = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
         for (amount, close, moved) in [
             (100_000, "2025-07-25", None),
             (
@@ -362,14 +359,17 @@ contract_test!(
             ),
             (5_000, "2025-08-15", None),
         ] {
-            let (deal, rows, changes) =
-                open_deal(pid, &rep1.0, amount, "2025-06-01T09:00:00Z", close, moved);
-            deals.push(deal);
-            history.extend(rows);
-            fields.extend(changes);
+            book.add(open_deal(
+                pid,
+                &rep1.0,
+                amount,
+                "2025-06-01T09:00:00Z",
+                close,
+                moved,
+            ));
         }
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
+        let count = book.deals.len();
+        book.insert(&app).await;
         let store = &app.app.store;
         let window = (at("2025-01-01T00:00:00Z"), at(NOW));
         let mut whole = store
@@ -377,7 +377,7 @@ contract_test!(
             .await
             .unwrap();
         whole.sort_by_key(|(_, deal)| deal.deal_id);
-        assert_eq!(whole.len(), deals.len());
+        assert_eq!(whole.len(), count);
         let mut paged = Vec::new();
         let mut after = None;
         loop {
@@ -396,29 +396,25 @@ contract_test!(
 );
 
 /// The book of a pipeline with every amount in euros instead of dollars.
-fn in_euros(
-    (mut deals, mut history, mut fields): (
-        Vec<Deal>,
-        Vec<StageHistoryEntry>,
-        Vec<FieldHistoryEntry>,
-    ),
-) -> (Vec<Deal>, Vec<StageHistoryEntry>, Vec<FieldHistoryEntry>) {
+fn in_euros(mut book: Book) -> Book {
     use dealdesk::domain::money::Currency;
     let eur = |m: &mut Option<dealdesk::domain::money::Money>| {
         if let Some(m) = m {
             m.currency = Currency::EUR;
         }
     };
-    deals.iter_mut().for_each(|d| eur(&mut d.fields.amount));
-    history.iter_mut().for_each(|h| eur(&mut h.amount));
-    for row in &mut fields {
+    book.deals
+        .iter_mut()
+        .for_each(|d| eur(&mut d.fields.amount));
+    book.history.iter_mut().for_each(|h| eur(&mut h.amount));
+    for row in &mut book.fields {
         for value in [&mut row.old, &mut row.new] {
             if let Some(FieldValue::Currency(c)) = value {
                 *c = Currency::EUR;
             }
         }
     }
-    (deals, history, fields)
+    book
 }
 
 contract_test!(
@@ -430,32 +426,27 @@ contract_test!(
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         // The same book twice: closed in June, and one deal open since 1 June dated 25 July.
         let book = |pid| {
-            let (mut deals, mut history, mut fields) =
-                closed_book(pid, &june_closed(&rep1.0, &rep2.0));
-            let (deal, rows, changes) = open_deal(
+            let mut book = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
+            book.add(open_deal(
                 pid,
                 &rep1.0,
                 100_000,
                 "2025-06-01T09:00:00Z",
                 "2025-07-25",
                 None,
-            );
-            deals.push(deal);
-            history.extend(rows);
-            fields.extend(changes);
-            history.sort_by_key(|h| h.at);
-            (deals, history, fields)
+            ));
+            book
         };
         let mut learned = Vec::new();
         for euros in [false, true] {
             let pipeline = pipeline(&app).await;
             let pid =
                 uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
-            let (deals, history, fields) = match euros {
+            let book = match euros {
                 true => in_euros(book(pid)),
                 false => book(pid),
             };
-            insert_book(&app, &deals, &history, &fields).await;
+            book.insert(&app).await;
             let snapshot = compute_win_rates(&app, &pipeline.name).await;
             learned.push(snapshot.period_rates);
         }

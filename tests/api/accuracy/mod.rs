@@ -11,7 +11,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{at, create_pipeline, day, domain_usd, insert_book, stage_at, usd};
+use crate::fixtures::{Book, at, create_pipeline, day, domain_usd, stage_at, usd};
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
 mod learning;
@@ -154,24 +154,14 @@ pub(crate) fn june_closed<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> Vec<Clo
 }
 
 /// The deals `closed` of `pipeline` ([`past_deal`]) with their stage and field history.
-pub(crate) fn closed_book(
-    pipeline: uuid::Uuid,
-    closed: &[Closed<'_>],
-) -> (
-    Vec<Deal>,
-    Vec<StageHistoryEntry>,
-    Vec<dealdesk::domain::deal_history::FieldHistoryEntry>,
-) {
-    let (mut deals, mut history, mut fields) = (Vec::new(), Vec::new(), Vec::new());
+pub(crate) fn closed_book(pipeline: uuid::Uuid, closed: &[Closed<'_>]) -> Book {
+    let mut book = Book::default();
     for &(owner, amount, created, close, won, when) in closed {
         let (deal, rows) = past_deal(pipeline, owner, amount, created, close, won, when);
-        fields.extend(dealdesk::domain::deal_history::rows_from_stage_history(
-            &deal, &rows,
-        ));
-        deals.push(deal);
-        history.extend(rows);
+        let fields = dealdesk::domain::deal_history::rows_from_stage_history(&deal, &rows);
+        book.add((deal, rows, fields));
     }
-    (deals, history, fields)
+    book
 }
 
 struct June {
@@ -192,9 +182,9 @@ async fn june(app: &TestApp) -> June {
     let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
     let pipeline = pipeline(app).await;
     let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
-    let (deals, mut history, fields) = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
-    history.sort_by_key(|h| h.at);
-    insert_book(app, &deals, &history, &fields).await;
+    closed_book(pid, &june_closed(&rep1.0, &rep2.0))
+        .insert(app)
+        .await;
     let snapshot = app
         .forecasts()
         .await

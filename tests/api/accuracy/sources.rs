@@ -5,9 +5,7 @@ use super::*;
 
 /// Inserts the closed deals `closed` into the pipeline `pid` with their histories.
 async fn insert_closed(app: &TestApp, pid: uuid::Uuid, closed: &[Closed<'_>]) {
-    let (deals, mut history, fields) = closed_book(pid, closed);
-    history.sort_by_key(|h| h.at);
-    insert_book(app, &deals, &history, &fields).await;
+    closed_book(pid, closed).insert(app).await;
 }
 
 /// BacktestForecast of June 2025 for `scope` at the June days `days`, as `token`.

@@ -20,7 +20,7 @@ contract_test!(
         // Period rates for one pipeline, learned from June's book.
         let learned = pipeline(&app).await;
         let pid = uuid::Uuid::parse_str(learned.name.trim_start_matches("pipelines/")).unwrap();
-        let (mut deals, mut history, mut fields) = closed_book(pid, &june_closed(&rep.0, &rep.0));
+        let mut book = closed_book(pid, &june_closed(&rep.0, &rep.0));
         // One open deal in s1 (a 1% default) of each wide pipeline, of 1,000.00 x its number,
         // dated 25 July.
         for i in 1..=WIDE {
@@ -42,20 +42,16 @@ contract_test!(
             )
             .await;
             let wid = uuid::Uuid::parse_str(wide.name.trim_start_matches("pipelines/")).unwrap();
-            let (deal, rows, changes) = open_deal(
+            book.add(open_deal(
                 wid,
                 &rep.0,
                 100_000 * i,
                 "2025-07-01T09:00:00Z",
                 "2025-07-25",
                 None,
-            );
-            deals.push(deal);
-            history.extend(rows);
-            fields.extend(changes);
+            ));
         }
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
+        book.insert(&app).await;
         compute_win_rates(&app, &learned.name).await;
 
         // The team's deals, read one by one: the wide pipelines have no period rates, so each

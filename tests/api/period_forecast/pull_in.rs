@@ -32,19 +32,15 @@ contract_test!(
                 "2025-07-05T12:00:00Z",
             ),
         ];
-        let (mut deals, mut history, mut fields) = closed_book(pid, &closed);
+        let mut book = closed_book(pid, &closed);
         // Open: O (rep 1, 1,000.00) closing 25 July; N (rep 2, 400.00) closing 15 August.
         for (owner, amount, created, close) in [
             (&rep1.0, 100_000, "2025-07-01T09:00:00Z", "2025-07-25"),
             (&rep2.0, 40_000, "2025-06-02T09:00:00Z", "2025-08-15"),
         ] {
-            let (deal, rows, changes) = open_deal(pid, owner, amount, created, close, None);
-            deals.push(deal);
-            history.extend(rows);
-            fields.extend(changes);
+            book.add(open_deal(pid, owner, amount, created, close, None));
         }
-        history.sort_by_key(|h| h.at);
-        insert_book(&app, &deals, &history, &fields).await;
+        book.insert(&app).await;
 
         // Without period rates nothing is pulled in.
         let classic = forecast(&app, &manager.1, &manager.0.name).await;
