@@ -272,6 +272,11 @@ pub async fn create_pipeline(app: &TestApp, pipeline: pb::Pipeline) -> pb::Pipel
 }
 
 /// A stage without exit criteria whose default probability is `bps`.
+/// The id of a pipeline from its resource name (`pipelines/{id}`), for seeding through the store.
+pub fn pipeline_uuid(pipeline: &pb::Pipeline) -> uuid::Uuid {
+    uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap()
+}
+
 pub fn stage_at(id: &str, position: i32, kind: pb::stage::Kind, bps: i32) -> pb::Stage {
     pb::Stage {
         default_probability_bps: bps,

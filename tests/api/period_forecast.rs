@@ -17,7 +17,7 @@ use dealdesk::startup::Application;
 
 use crate::accuracy::{closed_book, june_closed, pipeline};
 use crate::contract_test;
-use crate::fixtures::{Book, at, domain_usd};
+use crate::fixtures::{Book, at, domain_usd, pipeline_uuid};
 use crate::helpers::{TestApp, authed, user_id};
 
 const NOW: &str = "2025-07-10T12:00:00Z";
@@ -179,7 +179,7 @@ contract_test!(
         let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&pipeline);
         // Closed in June: A (rep 1, 100.00) won; B (rep 2, 200.00) lost; C (rep 2, 400.00,
         // created on the 5th) won; and D (rep 1, 300.00, created on the 15th) won on the 28th.
         let mut closed = june_closed(&rep1.0, &rep2.0);
@@ -348,7 +348,7 @@ contract_test!(
         let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&pipeline);
         let mut book = closed_book(pid, &june_closed(&rep1.0, &rep2.0));
         for (amount, close, moved) in [
             (100_000, "2025-07-25", None),
@@ -440,8 +440,7 @@ contract_test!(
         let mut learned = Vec::new();
         for euros in [false, true] {
             let pipeline = pipeline(&app).await;
-            let pid =
-                uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+            let pid = pipeline_uuid(&pipeline);
             let book = match euros {
                 true => in_euros(book(pid)),
                 false => book(pid),

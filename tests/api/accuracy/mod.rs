@@ -11,7 +11,7 @@ use dealdesk::proto as pb;
 use tonic::Code;
 
 use crate::contract_test;
-use crate::fixtures::{Book, at, create_pipeline, day, domain_usd, stage_at, usd};
+use crate::fixtures::{Book, at, create_pipeline, day, domain_usd, pipeline_uuid, stage_at, usd};
 use crate::helpers::{TestApp, assert_error, authed, user_id, violated_fields};
 
 mod learning;
@@ -181,7 +181,7 @@ async fn june(app: &TestApp) -> June {
     let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
     let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
     let pipeline = pipeline(app).await;
-    let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+    let pid = pipeline_uuid(&pipeline);
     closed_book(pid, &june_closed(&rep1.0, &rep2.0))
         .insert(app)
         .await;

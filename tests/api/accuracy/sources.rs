@@ -37,7 +37,7 @@ contract_test!(
         let manager = app.user(Role::Manager, None).await;
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&pipeline);
         let r = &rep.0;
         // Owner, amount, created, close date at creation, won, closed (the booking day).
         let closed: Vec<Closed<'_>> = vec![
@@ -147,7 +147,7 @@ contract_test!(
         let manager = app.user(Role::Manager, None).await;
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&pipeline);
         let r = &rep.0;
         let closed: Vec<Closed<'_>> = vec![
             // P: dated 10 June, won early on 20 May (pulled into May).

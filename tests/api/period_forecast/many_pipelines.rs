@@ -19,7 +19,7 @@ contract_test!(
         let rep = app.user(Role::Rep, Some(&manager.0)).await;
         // Period rates for one pipeline, learned from June's book.
         let learned = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(learned.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&learned);
         let mut book = closed_book(pid, &june_closed(&rep.0, &rep.0));
         // One open deal in s1 (a 1% default) of each wide pipeline, of 1,000.00 x its number,
         // dated 25 July.
@@ -41,7 +41,7 @@ contract_test!(
                 },
             )
             .await;
-            let wid = uuid::Uuid::parse_str(wide.name.trim_start_matches("pipelines/")).unwrap();
+            let wid = pipeline_uuid(&wide);
             book.add(open_deal(
                 wid,
                 &rep.0,

@@ -11,7 +11,7 @@ contract_test!(
         let rep1 = app.user(Role::Rep, Some(&manager.0)).await;
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
-        let pid = uuid::Uuid::parse_str(pipeline.name.trim_start_matches("pipelines/")).unwrap();
+        let pid = pipeline_uuid(&pipeline);
         // X (rep 1, 100.00) dated 20 July, won early on 20 June (pulled in); Y (rep 2, 100.00)
         // dated 20 July, lost on 5 July. At the June instants both were dated in the next month.
         let closed = [

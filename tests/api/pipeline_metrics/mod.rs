@@ -38,7 +38,7 @@ use dealdesk::proto as pb;
 use tonic::{Code, Status};
 
 use crate::contract_test;
-use crate::fixtures::{at, create_pipeline, day, insert_book, stage_at};
+use crate::fixtures::{at, create_pipeline, day, insert_book, pipeline_uuid, stage_at};
 use crate::helpers::{Person, TestApp, assert_error, authed, person, user_id, violated_fields};
 
 mod figures;
@@ -67,7 +67,7 @@ async fn pipeline(app: &TestApp, name: &str) -> (String, uuid::Uuid) {
         },
     )
     .await;
-    let id = uuid::Uuid::parse_str(created.name.trim_start_matches("pipelines/")).unwrap();
+    let id = pipeline_uuid(&created);
     (created.name, id)
 }
 
