@@ -16,10 +16,7 @@ use crate::domain::estimate::wilson;
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
     observations: u64,
-    /// Sum of amount x outcome (booked in the period, each at most its amount).
-    booked: f64,
-    /// Sum of the amounts observed.
-    amount: f64,
+    value: Value,
     won_in_period: u64,
     deals: u64,
     deals_won_in_period: u64,
@@ -29,8 +26,7 @@ impl Tally {
     /// Counts one observation (its deal is counted once per cell by [`Tally::count_deal`]).
     fn observe(&mut self, seen: &Observation) {
         self.observations += 1;
-        self.booked += seen.amount as f64 * seen.outcome;
-        self.amount += seen.amount as f64;
+        self.value.add(seen);
         self.won_in_period += u64::from(seen.won_in_period);
     }
 
@@ -79,10 +75,20 @@ type StageTally = [[[Tally; PUSH_SEGMENTS + 1]; SIZE_BANDS + 1]; BUCKETS];
 /// A past period's observations in one deepest cell: (period, stage, bucket, band, segment).
 type PeriodCell = (NaiveDate, usize, u8, u8, u8);
 
-/// Adds an observation's amount x outcome and amount to `sums`.
-fn add_amounts(sums: &mut (f64, f64), seen: &Observation) {
-    sums.0 += seen.amount as f64 * seen.outcome;
-    sums.1 += seen.amount as f64;
+/// Observations by value: what they booked in their periods and their amounts.
+#[derive(Debug, Clone, Copy, Default)]
+struct Value {
+    /// Sum of amount x outcome (booked in the period, each at most its amount).
+    booked: f64,
+    /// Sum of the amounts observed.
+    amount: f64,
+}
+
+impl Value {
+    fn add(&mut self, seen: &Observation) {
+        self.booked += seen.amount as f64 * seen.outcome;
+        self.amount += seen.amount as f64;
+    }
 }
 
 /// The tallies of every cell, and the sums behind the in-period and pull-in shares.
@@ -95,10 +101,10 @@ pub(super) struct Tallies {
     later_shares: Shares,
     /// Per (period, stage, bucket): the pull-in observations' sums of amount x outcome and of
     /// amount.
-    later_periods: BTreeMap<(NaiveDate, usize, u8), (f64, f64)>,
+    later_periods: BTreeMap<(NaiveDate, usize, u8), Value>,
     /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
     /// amount, to score each past period against the finished table (q is one per cell).
-    periods: BTreeMap<PeriodCell, (f64, f64)>,
+    periods: BTreeMap<PeriodCell, Value>,
     /// ((stage, bucket, band slot, push slot), won in period) of one deal's observations.
     scratch: Vec<((usize, usize, usize, usize), bool)>,
     /// ((stage, bucket), won in period) of one deal's pull-in observations.
@@ -149,7 +155,7 @@ impl Tallies {
                 band as u8 - 1,
                 pushes as u8 - 1,
             );
-            add_amounts(self.periods.entry(cell).or_default(), seen);
+            self.periods.entry(cell).or_default().add(seen);
         }
         for ((stage, bucket, band, pushes), won) in distinct_cells(&mut self.scratch) {
             self.stages[stage][bucket][band][pushes].count_deal(won);
@@ -170,7 +176,7 @@ impl Tallies {
             .push(((seen.stage, bucket), seen.won_in_period));
         self.later_shares.add(seen);
         let cell = (seen.period, seen.stage, bucket as u8);
-        add_amounts(self.later_periods.entry(cell).or_default(), seen);
+        self.later_periods.entry(cell).or_default().add(seen);
     }
 
     /// The table: each observed cell shrunk toward its parent, the top cells toward the stage's
@@ -228,7 +234,7 @@ impl Tallies {
             }
         }
         let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
-        for (&(period, stage, bucket, band, segment), &(booked, amount)) in &self.periods {
+        for (&(period, stage, bucket, band, segment), &Value { booked, amount }) in &self.periods {
             let Some(stage_id) = stages.ids.get(stage) else {
                 continue;
             };
@@ -237,7 +243,7 @@ impl Tallies {
             sums.0 += booked;
             sums.1 += amount * q;
         }
-        for (&(period, stage, bucket), &(booked, amount)) in &self.later_periods {
+        for (&(period, stage, bucket), &Value { booked, amount }) in &self.later_periods {
             let Some(stage_id) = stages.ids.get(stage) else {
                 continue;
             };
@@ -301,8 +307,8 @@ fn stage_cells(tally: &StageTally, prior: f64, k: u32) -> BTreeMap<CellKey, Peri
 fn cell(counts: Tally, prior: f64, k: u32) -> PeriodRateCell {
     let n = counts.observations as f64;
     let k = f64::from(k);
-    let outcome_sum = match counts.amount > 0.0 {
-        true => counts.booked / counts.amount * n,
+    let outcome_sum = match counts.value.amount > 0.0 {
+        true => counts.value.booked / counts.value.amount * n,
         false => 0.0,
     };
     let (wilson_low, wilson_high) = wilson(counts.deals_won_in_period as f64, counts.deals as f64);
