@@ -86,8 +86,9 @@ pub trait ForecastStore: Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Vec<NewRevenueRow>>> + Send;
 
     /// Open deals whose close date is in `[from, to)`, each valued as `valuation` says and
-    /// added up in the database: for `owners`, per owner, stage, category and currency; for
-    /// everyone (`None`), per stage, category and currency (and month of close), without owners.
+    /// added up (in the database, or as it would: SQLite values the org's here): for `owners`,
+    /// per owner, stage, category and currency; for everyone (`None`), per stage, category and
+    /// currency, without owners; by segment too when `valuation` has period rates.
     fn open_deal_groups(
         &self,
         owners: Option<&[UserId]>,

@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::batches::{MAX_PARAMETERS, PipelineRange, split};
 use super::currency;
+use super::packed;
 use super::period_sql::{PUSHES, period_weighted_sql, segment_sql};
 use crate::app::AppResult;
 use crate::app::ports::{CohortRow, CohortSplit, OpenDealRow, OpenGroupRow, Valuation, WonRow};
@@ -63,24 +64,6 @@ fn few(owners: Option<&[UserId]>) -> bool {
 
 /// The open deals by owner (m0013), for a few owners' forecast on SQLite.
 const OPEN_BY_OWNER: &str = "INDEXED BY ix_deals_open_by_owner";
-
-/// A deal's month of close on SQLite (dates are stored as `YYYY-MM-DD`), as m0014 indexes it.
-const MONTH: &str = "substr(close_date, 1, 7)";
-
-/// Every month (`YYYY-MM`) with a day in `[from, to)`.
-fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<String> {
-    use chrono::Datelike;
-    let mut months = Vec::new();
-    let mut month = from.with_day(1).unwrap_or(from);
-    while month < to && months.len() < 1_200 {
-        months.push(format!("{:04}-{:02}", month.year(), month.month()));
-        match month.checked_add_months(chrono::Months::new(1)) {
-            Some(next) => month = next,
-            None => break,
-        }
-    }
-    months
-}
 
 /// The SQL of one deal's converted amount, binding the valuation's exchange rates into
 /// `values`: the arithmetic of `convert_minor`, halves rounded up as `floor(x + 0.5)` (on
@@ -292,12 +275,11 @@ pub(super) async fn open_deal_groups(
     to: NaiveDate,
     valuation: &Valuation,
 ) -> AppResult<Vec<OpenGroupRow>> {
-    // What every read binds whatever its pipelines: the days, the owners, the months (the org
-    // on SQLite) and the exchange rates.
-    let fixed = 3
-        + owners.map_or(0, <[UserId]>::len)
-        + months_between(from, to).len()
-        + 2 * valuation.rates.len();
+    if owners.is_none() && store.db.get_database_backend() == DatabaseBackend::Sqlite {
+        return packed::org_open_groups(store, (from, to), valuation).await;
+    }
+    // What every read binds whatever its pipelines: the days, the owners and the exchange rates.
+    let fixed = 3 + owners.map_or(0, <[UserId]>::len) + 2 * valuation.rates.len();
     let Some(parts) = split(valuation, MAX_PARAMETERS.saturating_sub(fixed)) else {
         let whole = PipelineRange::default();
         return open_deal_groups_of(store, owners, (from, to), valuation, &whole).await;
@@ -328,21 +310,6 @@ async fn open_deal_groups_of(
                 return Ok(Vec::new());
             };
             (filter, "owner_id, ".to_string())
-        }
-        // SQLite reads the org's period month by month from m0014's index, already in group
-        // order, instead of sorting the period's deals into a temporary B-tree. Named, for
-        // its planner prefers the close-date range of m0012's index when the months are
-        // bound parameters (BENCHMARKS.md).
-        // The month key keeps that grouping in index order; a split by segment (with period
-        // rates) sorts anyway, so it is then left out.
-        None if backend == DatabaseBackend::Sqlite => {
-            index = "INDEXED BY ix_deals_open_by_month";
-            let months = in_list(&mut values, months_between(from, to));
-            let keys = match valuation.period {
-                None => format!("{MONTH}, "),
-                Some(_) => String::new(),
-            };
-            (format!("AND {MONTH} IN ({months})"), keys)
         }
         None => (String::new(), String::new()),
     };

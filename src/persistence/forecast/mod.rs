@@ -12,6 +12,7 @@ mod batches;
 mod calls;
 mod exchange_rates;
 mod forecast_snapshots;
+mod packed;
 mod period_sql;
 mod win_rates;
 

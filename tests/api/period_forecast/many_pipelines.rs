@@ -1,8 +1,9 @@
 //! An org of many pipelines of many open stages: once one pipeline has period rates, every
 //! open stage of every pipeline is valued with its q in each segment (about 420 parameters for
-//! a pipeline of 28 open stages), more than one statement may bind on SQLite past about 78 such
-//! pipelines. The org's groups are then read in ranges of pipelines, and agree deal for deal
-//! with the team's deals read one by one.
+//! a pipeline of 28 open stages), more than one statement may bind past about 78 such
+//! pipelines. On PostgreSQL the org's groups are then read in ranges of pipelines; on SQLite
+//! the org's deals are read packed (`persistence/forecast/packed.rs`), binding no rates at all.
+//! Both agree deal for deal with the team's deals read one by one.
 
 use super::*;
 use crate::fixtures::{create_pipeline, stage_at};
