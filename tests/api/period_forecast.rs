@@ -478,3 +478,4 @@ contract_test!(
 
 mod many_pipelines;
 mod pull_in;
+mod quarter;
