@@ -139,13 +139,19 @@ fn weigh(amount: i64, p: f64) -> i64 {
     (amount as f64 * p + 0.5).floor() as i64
 }
 
+/// GetForecast of July 2025 for `scope`.
 async fn forecast(app: &TestApp, token: &str, scope: &str) -> pb::Forecast {
+    forecast_of(app, token, scope, "2025-07").await
+}
+
+/// GetForecast of `period` for `scope`.
+async fn forecast_of(app: &TestApp, token: &str, scope: &str, period: &str) -> pb::Forecast {
     app.forecasts()
         .await
         .get_forecast(authed(
             token,
             pb::GetForecastRequest {
-                period: "2025-07".into(),
+                period: period.into(),
                 scope: scope.into(),
                 ..Default::default()
             },

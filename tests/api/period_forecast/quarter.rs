@@ -7,23 +7,6 @@
 
 use super::*;
 
-/// GetForecast of 2025-Q3 (July to September) for `scope`.
-async fn quarter(app: &TestApp, token: &str, scope: &str) -> pb::Forecast {
-    app.forecasts()
-        .await
-        .get_forecast(authed(
-            token,
-            pb::GetForecastRequest {
-                period: "2025-Q3".into(),
-                scope: scope.into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 contract_test!(
     the_org_forecast_of_a_quarter_agrees_with_its_deals_read_one_by_one,
     configure = |a: Application| a.with_clock(Clock::starting_at(at(NOW))),
@@ -78,13 +61,13 @@ contract_test!(
         book.insert(&app).await;
         compute_win_rates(&app, &pipeline.name).await;
 
-        let team = quarter(&app, &manager.1, &manager.0.name).await;
+        let team = forecast_of(&app, &manager.1, &manager.0.name, "2025-Q3").await;
         assert_eq!(team.method, pb::ForecastMethod::PeriodForecast as i32);
         let totals = team.totals.unwrap();
         assert_eq!(totals.open_deals, 6);
         assert_eq!(totals.open_pipeline, 540_000);
         assert!(totals.period_forecast > 0, "{totals:?}");
-        let org = quarter(&app, &app.admin_token, "org").await;
+        let org = forecast_of(&app, &app.admin_token, "org", "2025-Q3").await;
         assert_eq!(org.totals, team.totals);
         assert_eq!(org.by_stage, team.by_stage);
         assert_eq!(org.by_category, team.by_category);
