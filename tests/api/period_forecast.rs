@@ -485,3 +485,4 @@ contract_test!(
 mod many_pipelines;
 mod pull_in;
 mod quarter;
+mod wide_team;

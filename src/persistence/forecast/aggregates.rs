@@ -275,8 +275,9 @@ pub(super) async fn open_deal_groups(
     to: NaiveDate,
     valuation: &Valuation,
 ) -> AppResult<Vec<OpenGroupRow>> {
-    if owners.is_none() && store.db.get_database_backend() == DatabaseBackend::Sqlite {
-        return packed::org_open_groups(store, (from, to), valuation).await;
+    // On SQLite, whatever the scope (a small team's deals are read one by one instead).
+    if store.db.get_database_backend() == DatabaseBackend::Sqlite {
+        return packed::open_groups(store, owners, (from, to), valuation).await;
     }
     // What every read binds whatever its pipelines: the days, the owners and the exchange rates.
     let fixed = 3 + owners.map_or(0, <[UserId]>::len) + 2 * valuation.rates.len();
@@ -292,7 +293,8 @@ pub(super) async fn open_deal_groups(
     Ok(rows)
 }
 
-/// The open-deal groups of the pipelines in `range`, valued by `valuation`.
+/// The open-deal groups of the pipelines in `range`, valued by `valuation` in SQL (PostgreSQL's
+/// reads: SQLite's are [`packed`]).
 async fn open_deal_groups_of(
     store: &SqlStore,
     owners: Option<&[UserId]>,
@@ -302,10 +304,8 @@ async fn open_deal_groups_of(
 ) -> AppResult<Vec<OpenGroupRow>> {
     let backend = store.db.get_database_backend();
     let mut values: Vec<Value> = vec![from.into(), to.into()];
-    let mut index = "";
     let (filter, keys) = match owners {
         Some(_) => {
-            index = few_owners(backend, owners, OPEN_BY_OWNER);
             let Some(filter) = owner_filter("owner_id", owners, &mut values) else {
                 return Ok(Vec::new());
             };
@@ -315,13 +315,12 @@ async fn open_deal_groups_of(
     };
     let pipelines = range.sql(backend, &mut values);
     let open = format!(
-        "FROM deals {index} WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}{pipelines}"
+        "FROM deals WHERE status = 'OPEN' AND close_date >= $1 AND close_date < $2 {filter}{pipelines}"
     );
     // With period rates, each deal's converted amount and segment are computed once, in a
     // derived table the engine may not merge into the grouping (which would compute them again
     // for each use: the weighted sums, the q of the segment, the group key), and the groups
-    // split by segment. Without them the grouping reads the index directly (on SQLite, in its
-    // order: no sort).
+    // split by segment. Without them the grouping reads the index directly.
     let converted = converted_sql(backend, valuation, &mut values);
     let (source, converted, segment, grouped) = match &valuation.period {
         Some(period) => {

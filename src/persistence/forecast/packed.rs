@@ -1,4 +1,5 @@
-//! The whole org's open deals of a period on SQLite, valued here rather than in SQL.
+//! The open deals of a period on SQLite, the org's or a wide scope's, valued here rather than
+//! in SQL.
 //!
 //! SQLite has no hash aggregation: grouping the period's deals by segment (a size band whose
 //! cuts each snapshot learns, so that no index holds it) runs its sorter over every deal, and
@@ -11,7 +12,7 @@
 //! read's SQL (`converted_sql`, `segment_sql`, `weighted_sql`, `q_sql`, which PostgreSQL still
 //! runs), into the same groups. The text holds the period's open deals, a dozen bytes each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
@@ -20,6 +21,7 @@ use super::aggregates::in_list;
 use super::currency;
 use crate::app::AppResult;
 use crate::app::ports::{OpenGroupRow, SEGMENTS, Valuation};
+use crate::domain::directory::UserId;
 use crate::domain::money::MAX_AMOUNT_MINOR;
 use crate::persistence::codec::{decode_category, uuid};
 use crate::persistence::{SqlStore, storage};
@@ -42,20 +44,27 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> Vec<String> {
     months
 }
 
-/// The org's open deals dated in `[from, to)`, in the groups a grouped read returns (without
-/// owners; by segment too when `valuation` has period rates), in key order.
-pub(super) async fn org_open_groups(
+/// The open deals dated in `[from, to)` of `owners` (`None`: everyone), in the groups a grouped
+/// read returns (per owner for `owners`; by segment too when `valuation` has period rates), in
+/// key order. A scope reads the whole period (its owners' deals are kept here, m0024 holding
+/// each deal's owner in the index), as the org does.
+pub(super) async fn open_groups(
     store: &SqlStore,
+    owners: Option<&[UserId]>,
     (from, to): (NaiveDate, NaiveDate),
     valuation: &Valuation,
 ) -> AppResult<Vec<OpenGroupRow>> {
     let mut values: Vec<Value> = vec![from.into(), to.into()];
     let months = in_list(&mut values, months_between(from, to));
-    // A deal without an amount is an empty one; pushes follow a space when segments need them.
-    let deal = match valuation.period {
+    // A deal without an amount is an empty one; pushes follow a space when segments need them,
+    // and the owner leads when the scope is not everyone.
+    let mut deal = String::from(match valuation.period {
         Some(_) => "IFNULL(amount_minor, '') || ' ' || close_date_pushes",
         None => "IFNULL(amount_minor, '')",
-    };
+    });
+    if owners.is_some() {
+        deal = format!("owner_id || ' ' || {deal}");
+    }
     let sql = format!(
         "SELECT pipeline_id, stage_id, forecast_category, currency, group_concat({deal}, ',') AS deals \
          FROM deals INDEXED BY ix_deals_open_by_month \
@@ -72,16 +81,23 @@ pub(super) async fn org_open_groups(
         .await
         .map_err(storage)?;
     let prices = Prices::of(valuation);
+    let scope: Option<HashSet<String>> =
+        owners.map(|owners| owners.iter().map(|o| o.0.to_string()).collect());
     let mut groups = Groups::new();
     for row in &rows {
         let key = GroupKey {
+            owner: None,
             pipeline: row.try_get("", "pipeline_id").map_err(storage)?,
             stage: row.try_get("", "stage_id").map_err(storage)?,
             category: row.try_get("", "forecast_category").map_err(storage)?,
             currency: row.try_get("", "currency").map_err(storage)?,
         };
         let deals: String = row.try_get("", "deals").map_err(storage)?;
-        prices.add(&mut groups, key, &deals).map_err(storage)?;
+        match &scope {
+            None => prices.add(&mut groups, key, &deals),
+            Some(scope) => prices.add_owned(&mut groups, key, &deals, scope),
+        }
+        .map_err(storage)?;
     }
     groups
         .into_iter()
@@ -93,6 +109,8 @@ pub(super) async fn org_open_groups(
 /// A group's columns as the database holds them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct GroupKey {
+    /// Set for a scope's groups, per owner.
+    owner: Option<String>,
     pipeline: String,
     stage: String,
     category: String,
@@ -162,6 +180,32 @@ impl<'a> Prices<'a> {
                 .collect(),
             period,
         }
+    }
+
+    /// Adds the deals of one group packed with their owners (`owner deal,...`) to `groups`,
+    /// per owner, those of owners in `scope` alone.
+    fn add_owned(
+        &self,
+        groups: &mut Groups,
+        key: GroupKey,
+        deals: &str,
+        scope: &HashSet<String>,
+    ) -> Result<(), DbErr> {
+        let mut by_owner: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for deal in deals.split(',') {
+            let (owner, deal) = deal.split_once(' ').ok_or_else(|| packed(deal))?;
+            if scope.contains(owner) {
+                by_owner.entry(owner).or_default().push(deal);
+            }
+        }
+        for (owner, deals) in by_owner {
+            let key = GroupKey {
+                owner: Some(owner.to_string()),
+                ..key.clone()
+            };
+            self.add(groups, key, &deals.join(","))?;
+        }
+        Ok(())
     }
 
     /// Adds the deals of one group (`deals` as the SQL packs them) to `groups`.
@@ -309,7 +353,7 @@ impl Sums {
 
     fn row(self, key: GroupKey, segment: Option<u8>) -> Result<OpenGroupRow, DbErr> {
         Ok(OpenGroupRow {
-            owner: None,
+            owner: key.owner.as_deref().map(uuid).transpose()?.map(UserId),
             pipeline: uuid(&key.pipeline)?,
             stage: key.stage,
             category: decode_category(&key.category)?,

@@ -32,6 +32,7 @@ fn valuation(period: bool) -> Valuation {
 
 fn key(stage: &str, currency: Option<&str>) -> GroupKey {
     GroupKey {
+        owner: None,
         pipeline: PIPELINE.into(),
         stage: stage.into(),
         category: "PIPELINE".into(),
@@ -133,6 +134,37 @@ fn a_group_read_across_months_adds_up_into_one() {
     );
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].deals, rows[0].converted), (2, Some(300)));
+}
+
+#[test]
+fn a_scopes_deals_are_kept_per_owner_and_others_left_out() {
+    let (ann, bob, eve) = (
+        "01a2504e-3d44-7165-b1b5-87f1994dca45",
+        "01a2504e-3da0-75fb-9af8-6c7aa31f2366",
+        "01a2504e-3de6-736a-9b4f-d6db84a27d3e",
+    );
+    let valuation = valuation(true);
+    let prices = Prices::of(&valuation);
+    let scope: HashSet<String> = [ann, bob].map(String::from).into();
+    let mut groups = Groups::new();
+    let deals = format!("{bob} 100 0,{eve} 900 0,{ann} 200 0,{bob} 300 0");
+    prices
+        .add_owned(&mut groups, key("s9", Some("USD")), &deals, &scope)
+        .unwrap();
+    let rows: Vec<_> = groups
+        .into_iter()
+        .map(|((key, segment), sums)| sums.row(key, segment).unwrap())
+        .map(|r| (r.owner.unwrap().0.to_string(), r.deals, r.converted))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![(ann.into(), 1, Some(200)), (bob.into(), 2, Some(400))]
+    );
+    assert!(
+        prices
+            .add_owned(&mut Groups::new(), key("s9", None), "100", &scope)
+            .is_err()
+    );
 }
 
 #[test]
