@@ -20,7 +20,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 use super::aggregates::in_list;
 use super::currency;
 use crate::app::AppResult;
-use crate::app::ports::{OpenGroupRow, SEGMENTS, Valuation};
+use crate::app::ports::{OpenGroupRow, SEGMENTS, Valuation, segment};
 use crate::domain::directory::UserId;
 use crate::domain::money::MAX_AMOUNT_MINOR;
 use crate::persistence::codec::{decode_category, uuid};
@@ -94,7 +94,7 @@ pub(super) async fn open_groups(
         };
         let deals: String = row.try_get("", "deals").map_err(storage)?;
         match &scope {
-            None => prices.add(&mut groups, key, &deals),
+            None => prices.add(&mut groups, key, deals.split(',')),
             Some(scope) => prices.add_owned(&mut groups, key, &deals, scope),
         }
         .map_err(storage)?;
@@ -203,13 +203,18 @@ impl<'a> Prices<'a> {
                 owner: Some(owner.to_string()),
                 ..key.clone()
             };
-            self.add(groups, key, &deals.join(","))?;
+            self.add(groups, key, deals.into_iter())?;
         }
         Ok(())
     }
 
-    /// Adds the deals of one group (`deals` as the SQL packs them) to `groups`.
-    fn add(&self, groups: &mut Groups, key: GroupKey, deals: &str) -> Result<(), DbErr> {
+    /// Adds the deals of one group (each as the SQL packs it) to `groups`.
+    fn add<'d>(
+        &self,
+        groups: &mut Groups,
+        key: GroupKey,
+        deals: impl Iterator<Item = &'d str>,
+    ) -> Result<(), DbErr> {
         let rate = match key.currency.as_deref() {
             Some(c) if c == self.into => Some(1.0),
             Some(c) => self.rates.get(c).copied(),
@@ -237,7 +242,7 @@ impl<'a> Prices<'a> {
         };
         // The group's sums by segment (the last slot: not split), merged into `groups` once.
         let mut sums: [Option<Sums>; SEGMENTS + 1] = Default::default();
-        for deal in deals.split(',') {
+        for deal in deals {
             let bad = || packed(deal);
             let (amount, pushes) = match bands {
                 None => (deal, None),
@@ -252,8 +257,8 @@ impl<'a> Prices<'a> {
             };
             let segment = match (bands, pushes) {
                 (Some(thresholds), Some(pushes)) => {
-                    let pushes = pushes.parse::<i64>().map_err(|_| bad())?;
-                    Some(segment(amount, thresholds) * 3 + pushes.clamp(0, 2) as u8)
+                    let pushes = pushes.parse::<u32>().map_err(|_| bad())?;
+                    Some(segment(band(amount, thresholds), pushes) as u8)
                 }
                 _ => None,
             };
@@ -275,15 +280,15 @@ impl<'a> Prices<'a> {
     }
 }
 
-/// `segment_sql`'s band: 1 without an amount, 0 without thresholds for the deal's pipeline
-/// and currency, else 1 to 3 from the least amounts of bands 1 and 2.
-fn segment(amount: Option<i64>, thresholds: Option<[i64; 2]>) -> u8 {
+/// The size band `segment_sql` gives a deal: none without thresholds for its pipeline and
+/// currency, the lowest without an amount, else the bands' least amounts say.
+fn band(amount: Option<i64>, thresholds: Option<[i64; 2]>) -> Option<u8> {
     match (amount, thresholds) {
-        (None, _) => 1,
-        (Some(_), None) => 0,
-        (Some(a), Some([_, two])) if a >= two => 3,
-        (Some(a), Some([one, _])) if a >= one => 2,
-        (Some(_), Some(_)) => 1,
+        (None, _) => Some(0),
+        (Some(_), None) => None,
+        (Some(a), Some([_, two])) if a >= two => Some(2),
+        (Some(a), Some([one, _])) if a >= one => Some(1),
+        (Some(_), Some(_)) => Some(0),
     }
 }
 

@@ -44,7 +44,9 @@ fn groups(valuation: &Valuation, packed: &[(GroupKey, &str)]) -> Vec<OpenGroupRo
     let prices = Prices::of(valuation);
     let mut groups = Groups::new();
     for (key, deals) in packed {
-        prices.add(&mut groups, key.clone(), deals).unwrap();
+        prices
+            .add(&mut groups, key.clone(), deals.split(','))
+            .unwrap();
     }
     groups
         .into_iter()
@@ -175,7 +177,7 @@ fn text_the_read_cannot_have_packed_is_an_error() {
         let mut groups = Groups::new();
         assert!(
             prices
-                .add(&mut groups, key("s1", Some("USD")), bad)
+                .add(&mut groups, key("s1", Some("USD")), bad.split(','))
                 .is_err(),
             "{bad}"
         );
