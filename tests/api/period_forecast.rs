@@ -139,6 +139,15 @@ fn weigh(amount: i64, p: f64) -> i64 {
     (amount as f64 * p + 0.5).floor() as i64
 }
 
+/// The figures of `user`'s line in a forecast's breakdown by report.
+fn report(f: &pb::Forecast, user: &pb::User) -> pb::ForecastFigures {
+    f.by_report
+        .iter()
+        .find(|r| r.user == user.name)
+        .and_then(|r| r.figures)
+        .unwrap()
+}
+
 /// GetForecast of July 2025 for `scope`.
 async fn forecast(app: &TestApp, token: &str, scope: &str) -> pb::Forecast {
     forecast_of(app, token, scope, "2025-07").await
@@ -272,14 +281,7 @@ contract_test!(
         assert_eq!(totals.expected, 2 * e + f_ + 2_500);
         assert_eq!(totals.open_deals, 3);
         // Each rep's part: rep 1 has E, E' and the whole term, rep 2 has F.
-        let part = |user: &pb::User| {
-            f.by_report
-                .iter()
-                .find(|r| r.user == user.name)
-                .and_then(|r| r.figures)
-                .unwrap()
-        };
-        let (one, two) = (part(&rep1.0), part(&rep2.0));
+        let (one, two) = (report(&f, &rep1.0), report(&f, &rep2.0));
         assert_eq!(
             (one.period_forecast, one.not_yet_created, one.expected),
             (2 * e, 2_500, 2 * e + 2_500)

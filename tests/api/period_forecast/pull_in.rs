@@ -90,15 +90,8 @@ contract_test!(
             totals.expected,
             totals.closed_won + totals.period_forecast + pulled + totals.not_yet_created
         );
-        let part = |user: &pb::User| {
-            f.by_report
-                .iter()
-                .find(|r| r.user == user.name)
-                .and_then(|r| r.figures)
-                .unwrap()
-        };
         assert_eq!(
-            (part(&rep1.0).pulled_in, part(&rep2.0).pulled_in),
+            (report(&f, &rep1.0).pulled_in, report(&f, &rep2.0).pulled_in),
             (0, pulled)
         );
         let range = f.range.unwrap();

@@ -39,20 +39,13 @@ contract_test!(
         assert_eq!(f.method, pb::ForecastMethod::PeriodForecast as i32);
         // 10 July to 31 July: 21 days left; no deal was pushed.
         let expected = |amount: i64| weigh(amount, q_of(&snapshot, 21, amount, 0));
-        let part = |user: &pb::User| {
-            f.by_report
-                .iter()
-                .find(|r| r.user == user.name)
-                .and_then(|r| r.figures)
-                .unwrap()
-        };
         for (rep, amounts) in [
             (&reps[0].0, vec![100_000]),
             (&reps[7].0, vec![30_000, 45_000]),
             (&reps[32].0, vec![250_000]),
             (&reps[1].0, vec![]),
         ] {
-            let figures = part(rep);
+            let figures = report(&f, rep);
             assert_eq!(figures.open_deals, amounts.len() as i64, "{}", rep.name);
             assert_eq!(figures.open_pipeline, amounts.iter().sum::<i64>());
             assert_eq!(
