@@ -27,6 +27,7 @@ mod m0021_deals_by_pipeline_and_id;
 mod m0022_size_band_currency;
 mod m0023_pull_in;
 mod m0024_open_by_month_owner;
+mod m0025_overdue;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0022_size_band_currency::Migration),
             Box::new(m0023_pull_in::Migration),
             Box::new(m0024_open_by_month_owner::Migration),
+            Box::new(m0025_overdue::Migration),
         ]
     }
 }

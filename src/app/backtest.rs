@@ -26,7 +26,7 @@ use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{
-    DealTimeline, PeriodRateSettings, PeriodRateTable, period_effects,
+    DealTimeline, OVERDUE_DAYS, OffPeriod, PeriodRateSettings, PeriodRateTable, period_effects,
 };
 use crate::domain::pipeline::Pipeline;
 
@@ -61,6 +61,9 @@ pub struct BacktestPoint {
     /// The period forecast's pulled-in part: open deals then dated in the next period, each
     /// weighed at its pull-in q learned then.
     pub pulled_in: i64,
+    /// The period forecast's overdue part: open deals then dated before the period (at most a
+    /// year), each weighed at its overdue q learned then.
+    pub overdue: i64,
     /// What the period booked after the day, by what each deal was on it.
     pub booked_after: BookedAfter,
     /// Every method, in [`Method::ALL`] order.
@@ -293,9 +296,10 @@ struct OpenThen {
     q: f64,
     /// What happened: won with a booking date in the period.
     won: bool,
-    /// Dated in the next period: weighed by its pull-in q by the period forecast alone (its
-    /// static and classic probabilities are 0), and no deal of the calibration.
-    later: bool,
+    /// Dated off the period (in the next one, or overdue): weighed by its q for such deals by
+    /// the period forecast alone (its static and classic probabilities are 0), and no deal of
+    /// the calibration.
+    off: Option<OffPeriod>,
 }
 
 impl OpenThen {
@@ -372,18 +376,23 @@ fn point(
         BacktestPoint {
             as_of: day,
             closed_won: closed,
-            open_deals: open.iter().filter(|d| !d.later).count() as u64,
+            open_deals: open.iter().filter(|d| d.off.is_none()).count() as u64,
             new_pipeline: new.expected,
-            pulled_in: open
-                .iter()
-                .filter(|d| d.later)
-                .map(|d| weigh(d.amount, d.q))
-                .sum(),
+            pulled_in: off_part(&open, OffPeriod::Next),
+            overdue: off_part(&open, OffPeriod::Overdue),
             booked_after: booked_after(&book, booked, inputs.bounds, day),
             methods,
         },
         predictions,
     )
+}
+
+/// The period forecast's part from the open deals dated `off` the period.
+fn off_part(open: &[OpenThen], off: OffPeriod) -> i64 {
+    open.iter()
+        .filter(|d| d.off == Some(off))
+        .map(|d| weigh(d.amount, d.q))
+        .sum()
 }
 
 /// What the period booked after `day` (the deals of `booked`, at their booked amounts), by
@@ -430,11 +439,15 @@ fn book_then(
             closed += amount;
         }
         let closing = deal.state.close_date.is_some_and(|d| d >= start && d < end);
-        let later = deal
-            .state
-            .close_date
-            .is_some_and(|d| d >= end && d < next_end);
-        if deal.state.status != DealStatus::Open || !(closing || later) {
+        let off = match deal.state.close_date {
+            _ if closing => None,
+            Some(d) if d >= end && d < next_end => Some(OffPeriod::Next),
+            Some(d) if d < start && d >= start - Duration::days(OVERDUE_DAYS) => {
+                Some(OffPeriod::Overdue)
+            }
+            _ => continue,
+        };
+        if deal.state.status != DealStatus::Open {
             continue;
         }
         let stage = &deal.state.stage_id;
@@ -444,15 +457,18 @@ fn book_then(
             .copied()
             .unwrap_or(fixed);
         let q = tables.get(&deal.pipeline).map_or(0.0, |t| {
-            if later {
-                return t.pulled_in_q(stage, horizon);
+            if let Some(off) = off {
+                return t.off_period_q(off, stage, horizon);
             }
             let band = t.band_of(deal.state.money(), &|m, c| inputs.convert_into(m, c));
             t.q_in(stage, horizon, band, deal.pushes)
         });
         let won = won_in_period.get(&deal.deal_id).copied().unwrap_or(false);
         // The stage-weighted methods weigh only deals dated in the period.
-        let (fixed, learned) = if later { (0.0, 0.0) } else { (fixed, learned) };
+        let (fixed, learned) = match off {
+            Some(_) => (0.0, 0.0),
+            None => (fixed, learned),
+        };
         open.push(OpenThen {
             stage: format!("{}:{stage}", deal.pipeline),
             amount,
@@ -460,7 +476,7 @@ fn book_then(
             classic: learned,
             q,
             won,
-            later,
+            off,
         });
     }
     (closed, open)
@@ -477,7 +493,7 @@ fn ranged_forecast(
 ) -> (i64, Option<(i64, i64)>) {
     let deals: Vec<OpenDeals> = open
         .iter()
-        .filter(|d| !d.later || method == Method::PeriodForecast)
+        .filter(|d| d.off.is_none() || method == Method::PeriodForecast)
         .map(|d| OpenDeals::one(d.amount, d.probability(method), ForecastCategory::Pipeline))
         .collect();
     let weighted: i64 = deals.iter().map(|d| d.period_weighted).sum();
@@ -504,7 +520,7 @@ fn predictions(open: &[OpenThen]) -> Vec<(Method, Vec<DealPrediction>)> {
     .map(|method| {
         let list = open
             .iter()
-            .filter(|d| !d.later)
+            .filter(|d| d.off.is_none())
             .map(|d| DealPrediction {
                 stage: d.stage.clone(),
                 probability: d.probability(method),

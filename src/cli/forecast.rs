@@ -129,6 +129,7 @@ fn figure_fields(currency: &str, totals: &pb::ForecastFigures) -> Vec<(&'static 
         ("  closed won", money(totals.closed_won)),
         ("  period forecast", money(totals.period_forecast)),
         ("  pulled in", money(totals.pulled_in)),
+        ("  overdue", money(totals.overdue)),
         ("  not yet created", money(totals.not_yet_created)),
         ("Classic expected", money(totals.classic_expected)),
         ("  weighted pipeline", money(totals.weighted_pipeline)),

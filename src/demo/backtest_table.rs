@@ -164,10 +164,11 @@ pub fn markdown(backtests: &[(Period, Backtest)], rows: &[MethodSummary]) -> Str
 
 /// Each term of the period forecast over the revenue it foretells, summed over the points
 /// (`None` where nothing was booked): the open deals dated in the period over what they booked
-/// after the points, the pulled-in term over what deals dated later booked, the not-yet-created
-/// term over what deals created later booked. Where a bias comes from.
-pub fn term_ratios(backtests: &[(Period, Backtest)]) -> [Option<f64>; 3] {
-    let (mut open, mut pulled, mut new) = (0i64, 0i64, 0i64);
+/// after the points, the pulled-in term over what deals dated later booked, the overdue term
+/// over what deals dated earlier booked, the not-yet-created term over what deals created later
+/// booked. Where a bias comes from.
+pub fn term_ratios(backtests: &[(Period, Backtest)]) -> [Option<f64>; 4] {
+    let (mut open, mut pulled, mut overdue, mut new) = (0i64, 0i64, 0i64, 0i64);
     for point in backtests.iter().flat_map(|(_, b)| b.points.iter()) {
         let Some(period) = point
             .methods
@@ -176,8 +177,13 @@ pub fn term_ratios(backtests: &[(Period, Backtest)]) -> [Option<f64>; 3] {
         else {
             continue;
         };
-        open += period.score.forecast - point.closed_won - point.new_pipeline - point.pulled_in;
+        open += period.score.forecast
+            - point.closed_won
+            - point.new_pipeline
+            - point.pulled_in
+            - point.overdue;
         pulled += point.pulled_in;
+        overdue += point.overdue;
         new += point.new_pipeline;
     }
     let after = booked_after(backtests);
@@ -185,6 +191,7 @@ pub fn term_ratios(backtests: &[(Period, Backtest)]) -> [Option<f64>; 3] {
     [
         ratio(open, after.dated_in_period),
         ratio(pulled, after.dated_later),
+        ratio(overdue, after.dated_earlier),
         ratio(new, after.not_yet_created),
     ]
 }
@@ -196,11 +203,12 @@ fn ratio_text(ratio: Option<f64>) -> String {
 
 /// [`term_ratios`] as a sentence.
 fn terms_line(backtests: &[(Period, Backtest)]) -> String {
-    let [open, pulled, new] = term_ratios(backtests).map(ratio_text);
+    let [open, pulled, overdue, new] = term_ratios(backtests).map(ratio_text);
     format!(
         "\nEach term of the period forecast over what it foretells (summed over the points): open \
          deals dated in the period {open} (of what they booked after the points), pulled in \
-         {pulled} (of what every deal dated later booked), not yet created {new}\n"
+         {pulled} (of what every deal dated later booked), overdue {overdue} (of what every deal \
+         dated earlier or undated booked), not yet created {new}\n"
     )
 }
 
@@ -215,8 +223,8 @@ pub fn by_period(backtests: &[(Period, Backtest)]) -> String {
         }
     }
     let mut out = String::from(
-        "\n| period | points | period APE | period bias | open dated in it | pulled in | not yet created |\n\
-         |---|---|---|---|---|---|---|\n",
+        "\n| period | points | period APE | period bias | open dated in it | pulled in | overdue | not yet created |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
     for period in periods {
@@ -228,9 +236,9 @@ pub fn by_period(backtests: &[(Period, Backtest)]) -> String {
         let row = table(&of)
             .into_iter()
             .find(|r| r.method == Method::PeriodForecast);
-        let [open, pulled, new] = term_ratios(&of).map(ratio_text);
+        let [open, pulled, overdue, new] = term_ratios(&of).map(ratio_text);
         out.push_str(&format!(
-            "| {period} | {} | {} | {} | {open} | {pulled} | {new} |\n",
+            "| {period} | {} | {} | {} | {open} | {pulled} | {overdue} | {new} |\n",
             row.as_ref().map_or(0, |r| r.points),
             pct(row.as_ref().and_then(|r| r.mean_ape)),
             pct(row.as_ref().and_then(|r| r.mean_bias)),
@@ -262,16 +270,18 @@ mod tests {
     use super::*;
     use crate::app::backtest::{BacktestPoint, MethodPoint};
 
-    /// A point whose period forecast is `closed` + `open` + `pulled` + `new`, and what the
-    /// period booked after it.
-    fn point(closed: i64, open: i64, pulled: i64, new: i64, after: BookedAfter) -> BacktestPoint {
-        let forecast = closed + open + pulled + new;
+    /// A point whose period forecast is `closed` + `open` + `off` (pulled in, overdue) + `new`,
+    /// and what the period booked after it.
+    fn point(closed: i64, open: i64, off: [i64; 2], new: i64, after: BookedAfter) -> BacktestPoint {
+        let [pulled, overdue] = off;
+        let forecast = closed + open + pulled + overdue + new;
         BacktestPoint {
             as_of: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
             closed_won: closed,
             open_deals: 3,
             new_pipeline: new,
             pulled_in: pulled,
+            overdue,
             booked_after: after,
             methods: vec![MethodPoint {
                 method: Method::PeriodForecast,
@@ -283,17 +293,18 @@ mod tests {
 
     #[test]
     fn each_term_is_read_against_what_it_foretells() {
-        let after = |dated_in_period, dated_later, not_yet_created| BookedAfter {
+        let after = |dated_in_period, dated_later, dated_earlier, not_yet_created| BookedAfter {
             dated_in_period,
             dated_later,
+            dated_earlier,
             not_yet_created,
             ..BookedAfter::default()
         };
         let backtest = Backtest {
             actual: 1_000,
             points: vec![
-                point(100, 500, 60, 40, after(400, 50, 0)),
-                point(300, 300, 30, 20, after(200, 50, 50)),
+                point(100, 500, [60, 5], 40, after(400, 50, 0, 0)),
+                point(300, 300, [30, 15], 20, after(200, 50, 40, 50)),
             ],
             summaries: Vec::new(),
             calibration: Vec::new(),
@@ -302,12 +313,14 @@ mod tests {
             year: 2026,
             month: 7,
         };
-        // Open: 800 forecast of 600 booked; pulled in 90 of 100; not yet created 60 of 50.
-        let [open, pulled, new] = term_ratios(&[(period, backtest)]);
+        // Open: 800 forecast of 600 booked; pulled in 90 of 100; overdue 20 of 40; not yet
+        // created 60 of 50.
+        let [open, pulled, overdue, new] = term_ratios(&[(period, backtest)]);
         assert_eq!(open, Some(800.0 / 600.0));
         assert_eq!(pulled, Some(0.9));
+        assert_eq!(overdue, Some(0.5));
         assert_eq!(new, Some(1.2));
         // Nothing booked from a source: no ratio.
-        assert_eq!(term_ratios(&[]), [None, None, None]);
+        assert_eq!(term_ratios(&[]), [None, None, None, None]);
     }
 }

@@ -87,9 +87,14 @@ fn snapshot_of<S: Store>(
             closed_won: point.closed_won,
             weighted_pipeline: classic - point.closed_won,
             classic_expected: classic,
-            period_forecast: expected - point.closed_won - point.new_pipeline - point.pulled_in,
+            period_forecast: expected
+                - point.closed_won
+                - point.new_pipeline
+                - point.pulled_in
+                - point.overdue,
             not_yet_created: point.new_pipeline,
             pulled_in: point.pulled_in,
+            overdue: point.overdue,
             expected,
             open_deals: point.open_deals,
             ..Figures::default()

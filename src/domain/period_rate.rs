@@ -27,6 +27,11 @@ pub const DEFAULT_WINDOW_DAYS: u32 = 365;
 /// quarter all five.
 pub const HORIZON_BUCKET_STARTS: [i64; 5] = [0, 7, 14, 30, 60];
 
+/// How many days before the period's first day an open deal's close date may be for the deal
+/// to count as overdue (at its overdue q); a deal dated earlier still is in no term: a year
+/// past its date, it is the CRM's debris, not pipeline.
+pub const OVERDUE_DAYS: i64 = 365;
+
 const BUCKETS: usize = HORIZON_BUCKET_STARTS.len();
 const SIZE_BANDS: usize = 3;
 const PUSH_SEGMENTS: usize = 3;
@@ -82,6 +87,27 @@ impl PeriodRateSettings {
             kind,
             prior_weight: DEFAULT_PRIOR_WEIGHT,
         }
+    }
+}
+
+/// Where an open deal that may book in the period is dated, when not in it: each kind has its
+/// own cells, learned as q is (DESIGN.md's sum counts neither; README says why they count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OffPeriod {
+    /// Dated in the next period: it may close early, or its date be pulled in (pulled in).
+    Next,
+    /// Dated before the period (at most [`OVERDUE_DAYS`] before its first day) and still open:
+    /// its date passed unchanged, yet it may still be won now (overdue).
+    Overdue,
+}
+
+impl OffPeriod {
+    /// Both, in the order tables list them.
+    pub const ALL: [OffPeriod; 2] = [OffPeriod::Next, OffPeriod::Overdue];
+
+    /// Its place in [`OffPeriod::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -147,6 +173,9 @@ pub struct PeriodRateTable {
     /// P(booked in the period | eventually won), by value, over the pull-in observations:
     /// deals dated in the period after the observed one (0 when none of them was won).
     pub pull_in_share: f64,
+    /// The same over the overdue observations: deals dated before the observed period (at most
+    /// [`OVERDUE_DAYS`]) and still open (0 when none of them was won).
+    pub overdue_share: f64,
     /// The stage win rates (will it ever be won) learning used, clamped to [0, 1].
     pub stage_rates: BTreeMap<String, f64>,
     /// Per stage id, its cells; both maps iterate in the listing order.
@@ -155,6 +184,9 @@ pub struct PeriodRateTable {
     /// deal dated in the *next* period is booked in this one (it closes early, or its close
     /// date is pulled in), learned as q is.
     pub pulled_in: BTreeMap<String, BTreeMap<u8, PeriodRateCell>>,
+    /// Per stage id, its overdue cells by horizon bucket: the chance, by value, that an open
+    /// deal dated before the period is booked in it, learned as q is.
+    pub overdue: BTreeMap<String, BTreeMap<u8, PeriodRateCell>>,
     /// Per past period observed, what its observations booked against what the table says they
     /// would (both by value), oldest first: how much whole periods differ from the rates, which
     /// a deal-by-deal coin toss leaves out of a range.
@@ -235,24 +267,56 @@ impl PeriodRateTable {
             .map_or_else(|| self.stage_prior(stage_id), |cell| cell.q)
     }
 
-    /// The pull-in q of an open deal in `stage_id` dated in the period after the one forecast,
-    /// `horizon_days` before the end of the forecast period: its bucket's pull-in cell's q,
-    /// else the stage's pull-in prior.
-    pub fn pulled_in_q(&self, stage_id: &str, horizon_days: i64) -> f64 {
-        self.pulled_in_q_of_bucket(stage_id, horizon_bucket(horizon_days))
+    /// The q of an open deal in `stage_id` dated `off` the forecast period, `horizon_days`
+    /// before the end of the forecast period: its bucket's cell's q, else the stage's prior
+    /// for such deals.
+    pub fn off_period_q(&self, off: OffPeriod, stage_id: &str, horizon_days: i64) -> f64 {
+        self.off_period_q_of_bucket(off, stage_id, horizon_bucket(horizon_days))
     }
 
-    pub(crate) fn pulled_in_q_of_bucket(&self, stage_id: &str, bucket: u8) -> f64 {
-        self.pulled_in
+    pub(crate) fn off_period_q_of_bucket(&self, off: OffPeriod, stage_id: &str, bucket: u8) -> f64 {
+        self.off_period_cells_of(off)
             .get(stage_id)
             .and_then(|cells| cells.get(&bucket))
-            .map_or_else(|| self.pull_in_prior(stage_id), |cell| cell.q)
+            .map_or_else(|| self.off_period_prior(off, stage_id), |cell| cell.q)
     }
 
-    /// The prior of a stage's pull-in cells: its win rate (0 when unknown) x the pull-in share.
-    pub fn pull_in_prior(&self, stage_id: &str) -> f64 {
+    /// The prior of a stage's cells for deals dated `off` the period: its win rate (0 when
+    /// unknown) x the share of such deals' won revenue booked in the period.
+    pub fn off_period_prior(&self, off: OffPeriod, stage_id: &str) -> f64 {
         let rate = self.stage_rates.get(stage_id).copied().unwrap_or(0.0);
-        (rate * self.pull_in_share).clamp(0.0, 1.0)
+        (rate * self.off_period_share(off)).clamp(0.0, 1.0)
+    }
+
+    /// The share by value of the revenue won from deals dated `off` the period that was
+    /// booked in it: the pull-in or the overdue share.
+    pub fn off_period_share(&self, off: OffPeriod) -> f64 {
+        match off {
+            OffPeriod::Next => self.pull_in_share,
+            OffPeriod::Overdue => self.overdue_share,
+        }
+    }
+
+    /// The cells of deals dated `off` the period, per stage then horizon bucket.
+    pub fn off_period_cells_of(
+        &self,
+        off: OffPeriod,
+    ) -> &BTreeMap<String, BTreeMap<u8, PeriodRateCell>> {
+        match off {
+            OffPeriod::Next => &self.pulled_in,
+            OffPeriod::Overdue => &self.overdue,
+        }
+    }
+
+    /// The same, to fill.
+    pub fn off_period_cells_mut(
+        &mut self,
+        off: OffPeriod,
+    ) -> &mut BTreeMap<String, BTreeMap<u8, PeriodRateCell>> {
+        match off {
+            OffPeriod::Next => &mut self.pulled_in,
+            OffPeriod::Overdue => &mut self.overdue,
+        }
     }
 
     /// The prior of a stage's cells: its win rate (0 when unknown) x the in-period share.
@@ -276,13 +340,19 @@ impl PeriodRateTable {
         }
     }
 
-    /// Every pull-in cell as (stage, horizon bucket, cell), by stage then bucket.
-    pub fn pulled_in_cells(&self) -> impl Iterator<Item = (&str, u8, &PeriodRateCell)> {
-        self.pulled_in.iter().flat_map(|(stage, cells)| {
-            cells
-                .iter()
-                .map(move |(bucket, cell)| (stage.as_str(), *bucket, cell))
-        })
+    /// Every cell of deals dated `off` the period as (stage, horizon bucket, cell), by stage
+    /// then bucket.
+    pub fn off_period_cells(
+        &self,
+        off: OffPeriod,
+    ) -> impl Iterator<Item = (&str, u8, &PeriodRateCell)> {
+        self.off_period_cells_of(off)
+            .iter()
+            .flat_map(|(stage, cells)| {
+                cells
+                    .iter()
+                    .map(move |(bucket, cell)| (stage.as_str(), *bucket, cell))
+            })
     }
 
     /// Every cell in the stable listing order (stage, bucket, band, pushes).

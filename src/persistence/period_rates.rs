@@ -9,7 +9,9 @@ use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 use super::codec::corrupt;
 use crate::domain::calendar::PeriodKind;
 use crate::domain::money::Currency;
-use crate::domain::period_rate::{CellKey, PeriodOutcome, PeriodRateCell, PeriodRateTable};
+use crate::domain::period_rate::{
+    CellKey, OffPeriod, PeriodOutcome, PeriodRateCell, PeriodRateTable,
+};
 
 fn kind_code(kind: PeriodKind) -> &'static str {
     match kind {
@@ -71,19 +73,22 @@ pub(super) async fn insert<C: ConnectionTrait>(
             v(t.size_currency.to_string().into()),
             v(t.in_period_share.into()),
             v(t.pull_in_share.into()),
+            v(t.overdue_share.into()),
         ]);
-        let pulled_in = t.pulled_in_cells().map(|(stage, bucket, c)| {
-            let key = CellKey {
-                horizon_bucket: bucket,
-                size_band: None,
-                pushes: None,
-            };
-            (stage, key, c, true)
+        let off_period = OffPeriod::ALL.into_iter().flat_map(|off| {
+            t.off_period_cells(off).map(move |(stage, bucket, c)| {
+                let key = CellKey {
+                    horizon_bucket: bucket,
+                    size_band: None,
+                    pushes: None,
+                };
+                (stage, key, c, Some(off))
+            })
         });
-        for (stage, key, c, later) in t
+        for (stage, key, c, off) in t
             .cells()
-            .map(|(s, k, c)| (s, *k, c, false))
-            .chain(pulled_in)
+            .map(|(s, k, c)| (s, *k, c, None))
+            .chain(off_period)
         {
             cells.push(vec![
                 v(snapshot.into()),
@@ -92,7 +97,8 @@ pub(super) async fn insert<C: ConnectionTrait>(
                 v(i16::from(key.horizon_bucket).into()),
                 v(key.size_band.map(i16::from).into()),
                 v(key.pushes.map(i16::from).into()),
-                v(later.into()),
+                v((off == Some(OffPeriod::Next)).into()),
+                v((off == Some(OffPeriod::Overdue)).into()),
                 v((c.observations as i64).into()),
                 v((c.deals as i64).into()),
                 v((c.deals_won_in_period as i64).into()),
@@ -127,6 +133,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "size_currency",
         "in_period_share",
         "pull_in_share",
+        "overdue_share",
     ];
     insert_rows(db, "period_rate_tables", &head_columns, heads).await?;
     let cell_columns = [
@@ -137,6 +144,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "size_band",
         "pushes",
         "dated_later",
+        "dated_earlier",
         "observations",
         "deals",
         "deals_won_in_period",
@@ -199,7 +207,7 @@ pub(super) async fn load<C: ConnectionTrait>(
     let heads = select(
         db,
         "snapshot_id, kind, learned_at, window_days, prior_weight, size_cut_low, \
-         size_cut_high, size_currency, in_period_share, pull_in_share",
+         size_cut_high, size_currency, in_period_share, pull_in_share, overdue_share",
         "period_rate_tables",
         "snapshot_id, kind",
         snapshots,
@@ -227,9 +235,11 @@ pub(super) async fn load<C: ConnectionTrait>(
             },
             in_period_share: row.try_get("", "in_period_share")?,
             pull_in_share: row.try_get("", "pull_in_share")?,
+            overdue_share: row.try_get("", "overdue_share")?,
             stage_rates: stage_rates.get(&snapshot).cloned().unwrap_or_default(),
             cells: BTreeMap::new(),
             pulled_in: BTreeMap::new(),
+            overdue: BTreeMap::new(),
             periods: Vec::new(),
         };
         tables.insert((snapshot, code), table);
@@ -259,8 +269,16 @@ pub(super) async fn load<C: ConnectionTrait>(
             wilson_low: row.try_get("", "wilson_low")?,
             wilson_high: row.try_get("", "wilson_high")?,
         };
-        if row.try_get::<bool>("", "dated_later")? {
-            let cells = table.pulled_in.entry(stage).or_default();
+        let off = match (
+            row.try_get::<bool>("", "dated_later")?,
+            row.try_get::<bool>("", "dated_earlier")?,
+        ) {
+            (true, _) => Some(OffPeriod::Next),
+            (_, true) => Some(OffPeriod::Overdue),
+            _ => None,
+        };
+        if let Some(off) = off {
+            let cells = table.off_period_cells_mut(off).entry(stage).or_default();
             cells.insert(cell_key.horizon_bucket, cell);
         } else {
             table.cells.entry(stage).or_default().insert(cell_key, cell);

@@ -485,6 +485,7 @@ contract_test!(
 );
 
 mod many_pipelines;
+mod overdue;
 mod pull_in;
 mod quarter;
 mod wide_team;

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::period::NewPipeline;
-use super::valued::pulled_in_of;
+use super::valued::off_line_of;
 use super::{RateTable, Scope};
 use crate::domain::deal::ForecastCategory;
 use crate::domain::directory::{ReportingTree, UserId};
@@ -17,8 +17,9 @@ pub(super) struct Breakdown<'a> {
     pub deals: &'a [(Option<UserId>, PipelineId, &'a str, OpenDeals)],
     pub won: &'a [(Option<UserId>, i64)],
     pub new: Option<&'a NewPipeline>,
-    /// The next period's open deals as (owner, valued at their pull-in q).
-    pub pulled: &'a [(Option<UserId>, OpenDeals)],
+    /// The open deals dated off the period as (owner, valued at their q for such deals), by
+    /// `OffPeriod::index`.
+    pub off: &'a [Vec<(Option<UserId>, OpenDeals)>; 2],
 }
 
 impl Breakdown<'_> {
@@ -90,10 +91,14 @@ impl Breakdown<'_> {
                     .collect();
                 let closed: i64 = self.won.iter().filter(|w| theirs(&w.0)).map(|w| w.1).sum();
                 let new = self.new.map_or(0, |n| n.of(|o| members.contains(&o)));
-                let pulled = self.pulled.iter().filter(|p| theirs(&p.0)).map(|p| &p.1);
+                let [pulled, overdue] = self.off.each_ref().map(|deals| {
+                    let deals = deals.iter().filter(|p| theirs(&p.0)).map(|p| &p.1);
+                    off_line_of(deals).expected
+                });
                 let figures = Figures::of(closed, &open)
                     .with_new(new)
-                    .with_pulled_in(pulled_in_of(pulled).expected);
+                    .with_pulled_in(pulled)
+                    .with_overdue(overdue);
                 (user, figures)
             })
             .collect()

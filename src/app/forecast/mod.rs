@@ -25,9 +25,10 @@ use crate::domain::ids::PipelineId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
+use crate::domain::period_rate::{OVERDUE_DAYS, OffPeriod};
 use breakdown::Breakdown;
 use period::{ForecastMethod, NewPipeline, PeriodModel};
-use valued::{pulled_deal, pulled_in_of, stage_weighted, valued_deal, valued_deals, valued_groups};
+use valued::{off_deal, off_line_of, stage_weighted, valued_deal, valued_deals, valued_groups};
 
 /// Up to this many owners, a forecast reads the scope's open deals one by one instead of in
 /// groups, and adds them up itself: so few people's deals of a period are few enough that the
@@ -100,20 +101,24 @@ pub struct ForecastResult {
     pub not_yet_created: Option<NotYetCreated>,
     /// The open deals dated in the next period, weighed at their pull-in q (`None` without
     /// period rates).
-    pub pulled_in: Option<PulledIn>,
+    pub pulled_in: Option<OffPeriodLine>,
+    /// The open deals dated before the period (overdue), weighed at their overdue q (`None`
+    /// without period rates).
+    pub overdue: Option<OffPeriodLine>,
     /// Pipelines of open deals weighed by their stage rates for want of period rates.
     pub stage_weighted: Vec<PipelineId>,
 }
 
-/// The period forecast's pulled-in line: the scope's open deals dated in the period after the
-/// one forecast, each weighed at its pull-in q (the chance, by value, that it books in this one).
+/// A line of the period forecast for open deals dated off the period: the scope's open deals
+/// dated in the period after the one forecast (pulled in), or before it (overdue), each weighed
+/// at its q for such deals (the chance, by value, that it books in this one).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PulledIn {
-    /// How many open deals are dated in the next period.
+pub struct OffPeriodLine {
+    /// How many such open deals.
     pub open_deals: u64,
     /// Their amounts, unweighted.
     pub amount: i64,
-    /// Their amounts weighed at their pull-in q, each rounded: the forecast's pulled-in part.
+    /// Their amounts weighed at their q, each rounded: the forecast's part from them.
     pub expected: i64,
 }
 
@@ -206,8 +211,24 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        let pulled_valuation = model.pulled_in_valuation(&valuation);
         let next_end = kind.last_day(&self.calendar, end) + chrono::Duration::days(1);
+        let overdue_from = start - chrono::Duration::days(OVERDUE_DAYS);
+        let off_valuations = OffPeriod::ALL.map(|off| model.off_period_valuation(off, &valuation));
+        let off_reads: Vec<OffRead<'_>> = OffPeriod::ALL
+            .into_iter()
+            .zip(&off_valuations)
+            .filter_map(|(off, valuation)| {
+                let days = match off {
+                    OffPeriod::Next => (end, next_end),
+                    OffPeriod::Overdue => (overdue_from, start),
+                };
+                Some(OffRead {
+                    off,
+                    days,
+                    valuation: valuation.as_ref()?,
+                })
+            })
+            .collect();
         // A small team's range almost always needs its few hundred deals one by one (see
         // below), so its open deals are read one by one and valued here, by the arithmetic the
         // database uses for a wider scope's groups (`convert_minor`, `weigh`): one read fewer
@@ -220,9 +241,8 @@ impl<S: Store> App<S> {
             owners: owners.as_deref(),
             period,
             bounds: (start, end),
-            next_end,
             valuation: &valuation,
-            pulled: pulled_valuation.as_ref(),
+            off: &off_reads,
             one_by_one: small_team || self.read_hints.one_by_one(seed),
             learned: model.learned(),
         };
@@ -232,7 +252,7 @@ impl<S: Store> App<S> {
             won,
             each_deal,
             new,
-            pulled,
+            off,
         } = self.read_period(&reading, &mut new_converter).await?;
         new_converter.finish()?;
         let deals = match &each_deal {
@@ -241,28 +261,31 @@ impl<S: Store> App<S> {
                 model.q(p, s, band, pushes)
             }),
         };
-        let pulled: Vec<(Option<UserId>, OpenDeals)> = match &pulled {
-            PulledRows::OneByOne(rows) => rows
-                .iter()
-                .map(|row| (Some(row.owner), pulled_deal(&mut converter, row, &model)))
+        let mut off_deals: [Vec<(Option<UserId>, OpenDeals)>; 2] = Default::default();
+        for (off, rows) in &off {
+            off_deals[off.index()] = match rows {
+                OffRows::OneByOne(rows) => rows
+                    .iter()
+                    .map(|row| (Some(row.owner), off_deal(&mut converter, row, &model, *off)))
+                    .collect(),
+                // Read as the classic forecast's groups, at their q for a win rate; as one by
+                // one (`off_deal`), the classic forecast weighs none of them.
+                OffRows::Groups(rows) => valued_groups(rows, &mut converter, |p, s, _, _| {
+                    model.off_period_q(*off, p, s)
+                })
+                .into_iter()
+                .map(|(owner, _, _, deals)| {
+                    (
+                        owner,
+                        OpenDeals {
+                            weighted: 0,
+                            ..deals
+                        },
+                    )
+                })
                 .collect(),
-            // Read as the classic forecast's groups, at their pull-in q for a win rate; as one
-            // by one (`pulled_deal`), the classic forecast weighs none of them.
-            PulledRows::Groups(rows) => {
-                valued_groups(rows, &mut converter, |p, s, _, _| model.pulled_in_q(p, s))
-                    .into_iter()
-                    .map(|(owner, _, _, deals)| {
-                        (
-                            owner,
-                            OpenDeals {
-                                weighted: 0,
-                                ..deals
-                            },
-                        )
-                    })
-                    .collect()
-            }
-        };
+            };
+        }
         let won: Vec<(Option<UserId>, i64)> = won
             .iter()
             .map(|row| (row.owner, converter.take(row.currency, row.converted)))
@@ -273,13 +296,16 @@ impl<S: Store> App<S> {
         let closed_total: i64 = won.iter().map(|(_, amount)| amount).sum();
         let all: Vec<OpenDeals> = deals.iter().map(|d| d.3).collect();
         let new_expected = new.as_ref().map_or(0, |n| n.line.expected);
-        let pulled_in = pulled_in_of(pulled.iter().map(|p| &p.1));
+        let [pulled_in, overdue] = off_deals
+            .each_ref()
+            .map(|deals| off_line_of(deals.iter().map(|p| &p.1)));
         let totals = Figures::of(closed_total, &all)
             .with_new(new_expected)
-            .with_pulled_in(pulled_in.expected);
+            .with_pulled_in(pulled_in.expected)
+            .with_overdue(overdue.expected);
         let ranged: Vec<OpenDeals> = all
             .iter()
-            .chain(pulled.iter().map(|p| &p.1))
+            .chain(off_deals.iter().flatten().map(|p| &p.1))
             .copied()
             .collect();
         let past: Vec<i64> = new
@@ -295,9 +321,9 @@ impl<S: Store> App<S> {
             seed,
         };
         let range = self
-            .revenue_range(&reading, small_team, inputs, |row, pulled| match pulled {
-                false => valued_deal(&mut converter, row, &model, &table),
-                true => pulled_deal(&mut converter, row, &model),
+            .revenue_range(&reading, small_team, inputs, |row, off| match off {
+                None => valued_deal(&mut converter, row, &model, &table),
+                Some(off) => off_deal(&mut converter, row, &model, off),
             })
             .await?;
         converter.finish()?;
@@ -306,7 +332,7 @@ impl<S: Store> App<S> {
             deals: &deals,
             won: &won,
             new: new.as_ref(),
-            pulled: &pulled,
+            off: &off_deals,
         };
         Ok(ForecastResult {
             bounds: (start, end),
@@ -321,20 +347,21 @@ impl<S: Store> App<S> {
             horizon_days: horizon,
             not_yet_created: new.map(|n| n.line),
             pulled_in: model.learned().then_some(pulled_in),
+            overdue: model.learned().then_some(overdue),
             stage_weighted,
         })
     }
 
     /// The range of the revenue. Few deals, or uneven ones: the range reads them one by one
-    /// (a few hundred at most), valued by `value` (told whether the deal is one of the next
-    /// period's, pulled in); a small team's are one by one already. Whether it needed them so
+    /// (a few hundred at most), valued by `value` (told whether the deal is dated off the
+    /// period, and how); a small team's are one by one already. Whether it needed them so
     /// is remembered for the next forecast of the same key.
     async fn revenue_range(
         &self,
         reading: &Reading<'_>,
         small_team: bool,
         inputs: RangeInputs<'_>,
-        mut value: impl FnMut(&OpenDealRow, bool) -> OpenDeals,
+        mut value: impl FnMut(&OpenDealRow, Option<OffPeriod>) -> OpenDeals,
     ) -> AppResult<Range> {
         let RangeInputs {
             closed_won,
@@ -356,26 +383,22 @@ impl<S: Store> App<S> {
             .store
             .open_deals_closing(reading.owners, start, end)
             .await?;
-        let pulled = match reading.pulled {
-            None => Vec::new(),
-            Some(_) => {
-                self.store
-                    .open_deals_closing(reading.owners, end, reading.next_end)
-                    .await?
-            }
-        };
-        let dated = rows.iter().map(|row| (row, false));
-        let each: Vec<OpenDeals> = dated
-            .chain(pulled.iter().map(|row| (row, true)))
-            .map(|(row, pulled)| value(row, pulled))
-            .collect();
+        let mut each: Vec<OpenDeals> = rows.iter().map(|row| value(row, None)).collect();
+        for read in reading.off {
+            let (from, to) = read.days;
+            let rows = self
+                .store
+                .open_deals_closing(reading.owners, from, to)
+                .await?;
+            each.extend(rows.iter().map(|row| value(row, Some(read.off))));
+        }
         model_range(closed_won, &each, new, effects, seed)
             .ok_or_else(|| AppError::Storage("a range over single deals always computes".into()))
     }
 
     /// A forecast's independent reads, each on its own connection, at the same time: the
-    /// period's open deals (in groups, or one by one), its won deals and the not-yet-created
-    /// term's past revenue.
+    /// period's open deals (in groups, or one by one), its won deals, the not-yet-created
+    /// term's past revenue and the open deals dated off the period.
     async fn read_period(
         &self,
         reading: &Reading<'_>,
@@ -385,13 +408,12 @@ impl<S: Store> App<S> {
             owners,
             period,
             bounds: (start, end),
-            next_end,
             valuation,
-            pulled,
+            off,
             one_by_one,
             learned,
         } = *reading;
-        let (open, won, each_deal, new, pulled) = tokio::try_join!(
+        let (open, won, each_deal, new, next, overdue) = tokio::try_join!(
             async {
                 if one_by_one {
                     return Ok(Vec::new());
@@ -418,28 +440,42 @@ impl<S: Store> App<S> {
                     .await?;
                 Ok(Some(new))
             },
-            async {
-                let Some(pulled) = pulled else {
-                    return Ok(PulledRows::Groups(Vec::new()));
-                };
-                if one_by_one {
-                    let rows = self.store.open_deals_closing(owners, end, next_end).await?;
-                    return Ok(PulledRows::OneByOne(rows));
-                }
-                let groups = self
-                    .store
-                    .open_deal_groups(owners, end, next_end, pulled)
-                    .await?;
-                Ok(PulledRows::Groups(groups))
-            },
+            self.read_off(owners, off.first(), one_by_one),
+            self.read_off(owners, off.get(1), one_by_one),
         )?;
         Ok(PeriodRows {
             open,
             won,
             each_deal,
             new,
-            pulled,
+            off: next.into_iter().chain(overdue).collect(),
         })
+    }
+
+    /// The open deals of `owners` that `read` names (none without it), as the period's are
+    /// read.
+    async fn read_off(
+        &self,
+        owners: Option<&[UserId]>,
+        read: Option<&OffRead<'_>>,
+        one_by_one: bool,
+    ) -> AppResult<Option<(OffPeriod, OffRows)>> {
+        let Some(&OffRead {
+            off,
+            days: (from, to),
+            valuation,
+        }) = read
+        else {
+            return Ok(None);
+        };
+        let rows = match one_by_one {
+            true => OffRows::OneByOne(self.store.open_deals_closing(owners, from, to).await?),
+            false => {
+                let groups = self.store.open_deal_groups(owners, from, to, valuation);
+                OffRows::Groups(groups.await?)
+            }
+        };
+        Ok(Some((off, rows)))
     }
 }
 
@@ -453,14 +489,11 @@ struct Reading<'a> {
     period: Period,
     /// Its first day and first day after.
     bounds: (NaiveDate, NaiveDate),
-    /// The first day after the next period: open deals dated from `bounds.1` up to it may be
-    /// pulled in.
-    next_end: NaiveDate,
     /// How the database values each deal.
     valuation: &'a Valuation,
-    /// How it values the next period's open deals (at their pull-in q); `None` without period
-    /// rates (then they are not read).
-    pulled: Option<&'a Valuation>,
+    /// The open deals dated off the period that are read: none without period rates, nor
+    /// those no table saw book in their period.
+    off: &'a [OffRead<'a>],
     /// Whether the open deals are read one by one rather than in groups.
     one_by_one: bool,
     /// Whether period rates are learned (then the not-yet-created term is read too).
@@ -492,12 +525,22 @@ struct PeriodRows {
     each_deal: Option<Vec<OpenDealRow>>,
     /// The not-yet-created term, with period rates.
     new: Option<NewPipeline>,
-    /// The next period's open deals.
-    pulled: PulledRows,
+    /// The open deals dated off the period, of each kind read.
+    off: Vec<(OffPeriod, OffRows)>,
 }
 
-/// The next period's open deals, read as the period's are.
-enum PulledRows {
+/// Open deals dated off the period that a forecast reads: how they are dated, their close
+/// dates (first day, first day after) and how the database values them (at their q for such
+/// deals).
+#[derive(Clone, Copy)]
+struct OffRead<'a> {
+    off: OffPeriod,
+    days: (NaiveDate, NaiveDate),
+    valuation: &'a Valuation,
+}
+
+/// Open deals dated off the period, read as the period's are.
+enum OffRows {
     /// In groups (none without period rates).
     Groups(Vec<OpenGroupRow>),
     /// One by one.

@@ -19,7 +19,7 @@ use crate::domain::money::{
 };
 use crate::domain::new_pipeline::{NotYetCreated, PastWindow, mean_half_up, past_windows};
 use crate::domain::period::Period;
-use crate::domain::period_rate::{PeriodRateTable, period_effects};
+use crate::domain::period_rate::{OffPeriod, PeriodRateTable, period_effects};
 
 /// How a forecast's `expected` was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,32 +107,32 @@ impl<'a> PeriodModel<'a> {
         }
     }
 
-    /// The pull-in q of an open deal of `pipeline` in `stage` dated in the next period: its
-    /// table's, 0 without a table (nothing is pulled in the classic forecast) or for a stage
-    /// that is not open.
-    pub fn pulled_in_q(&self, pipeline: PipelineId, stage: &str) -> f64 {
+    /// The q of an open deal of `pipeline` in `stage` dated `off` the period (in the next one,
+    /// or overdue): its table's, 0 without a table (the classic forecast counts neither) or for
+    /// a stage that is not open.
+    pub fn off_period_q(&self, off: OffPeriod, pipeline: PipelineId, stage: &str) -> f64 {
         match self.tables.get(&pipeline) {
             Some(table) if self.rates.is_open(pipeline, stage) => {
-                table.pulled_in_q(stage, self.horizon_days)
+                table.off_period_q(off, stage, self.horizon_days)
             }
             _ => 0.0,
         }
     }
 
-    /// `valuation` weighing each open stage at its pull-in q in place of its win rate, without
-    /// segments (a pull-in q is per stage): the database's valuation of the next period's open
-    /// deals, whose `weighted` sums are then their pulled-in parts. `None` without period rates,
-    /// or when no table saw a deal booked early (every pull-in q is 0: the next period's deals
-    /// need not be read).
-    pub fn pulled_in_valuation(&self, valuation: &Valuation) -> Option<Valuation> {
+    /// `valuation` weighing each open stage at its q for deals dated `off` the period in place
+    /// of its win rate, without segments (such a q is per stage): the database's valuation of
+    /// those open deals, whose `weighted` sums are then their part. `None` without period
+    /// rates, or when no table saw such a deal booked in its period (every such q is 0: those
+    /// deals need not be read).
+    pub fn off_period_valuation(&self, off: OffPeriod, valuation: &Valuation) -> Option<Valuation> {
         valuation.period.as_ref()?;
-        if self.tables.values().all(|t| t.pull_in_share == 0.0) {
+        if self.tables.values().all(|t| t.off_period_share(off) == 0.0) {
             return None;
         }
         Some(Valuation {
             win_rates: self
                 .rates
-                .open_stages(|pipeline, stage| self.pulled_in_q(pipeline, stage)),
+                .open_stages(|pipeline, stage| self.off_period_q(off, pipeline, stage)),
             period: None,
             ..valuation.clone()
         })

@@ -1,7 +1,8 @@
 //! Open deals valued here as the database values them: converted into the reporting currency
-//! and weighed at their stage's rate, their segment's q or their pull-in q.
+//! and weighed at their stage's rate, their segment's q or, dated off the period, their pull-in or
+//! overdue q.
 
-use super::PulledIn;
+use super::OffPeriodLine;
 use super::RateTable;
 use super::period::PeriodModel;
 use crate::app::exchange::Converter;
@@ -9,6 +10,7 @@ use crate::app::ports::{OpenDealRow, OpenGroupRow};
 use crate::domain::directory::UserId;
 use crate::domain::forecast::OpenDeals;
 use crate::domain::ids::PipelineId;
+use crate::domain::period_rate::OffPeriod;
 
 /// One open deal valued here as the database values a group: converted, weighed by its stage's
 /// rate and by its segment's q.
@@ -25,22 +27,23 @@ pub(super) fn valued_deal(
     OpenDeals::weighed(amount, classic, q, row.category)
 }
 
-/// One of the next period's open deals, converted and weighed at its pull-in q.
-pub(super) fn pulled_deal(
+/// One open deal dated `off` the period, converted and weighed at its q for such deals.
+pub(super) fn off_deal(
     converter: &mut Converter,
     row: &OpenDealRow,
     model: &PeriodModel<'_>,
+    off: OffPeriod,
 ) -> OpenDeals {
     let amount = converter.amount(row.amount);
-    let q = model.pulled_in_q(row.pipeline, &row.stage);
+    let q = model.off_period_q(off, row.pipeline, &row.stage);
     OpenDeals::weighed(amount, 0.0, q, row.category)
 }
 
-/// The pulled-in line of the next period's open deals.
-pub(super) fn pulled_in_of<'a>(deals: impl IntoIterator<Item = &'a OpenDeals>) -> PulledIn {
+/// The line (pulled in, or overdue) of open deals dated off the period.
+pub(super) fn off_line_of<'a>(deals: impl IntoIterator<Item = &'a OpenDeals>) -> OffPeriodLine {
     deals
         .into_iter()
-        .fold(PulledIn::default(), |sum, d| PulledIn {
+        .fold(OffPeriodLine::default(), |sum, d| OffPeriodLine {
             open_deals: sum.open_deals + d.deals,
             amount: sum.amount + d.amount,
             expected: sum.expected + d.period_weighted,

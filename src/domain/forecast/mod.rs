@@ -96,7 +96,10 @@ pub struct Figures {
     /// Revenue expected from open deals dated in the next period that are booked in this one:
     /// the sum of amount x pull-in q ([`Figures::with_pulled_in`]).
     pub pulled_in: i64,
-    /// closed won + period forecast + pulled in + not yet created: the forecast.
+    /// Revenue expected from open deals dated before the period (overdue) that are booked in
+    /// it: the sum of amount x overdue q ([`Figures::with_overdue`]).
+    pub overdue: i64,
+    /// closed won + period forecast + pulled in + overdue + not yet created: the forecast.
     pub expected: i64,
     /// Unweighted open amounts in COMMIT.
     pub commit: i64,
@@ -151,10 +154,20 @@ impl Figures {
         self.derive()
     }
 
+    /// The figures with `overdue` expected from open deals dated before the period added to
+    /// the forecast.
+    pub fn with_overdue(mut self, overdue: i64) -> Figures {
+        self.overdue = overdue;
+        self.derive()
+    }
+
     fn derive(mut self) -> Figures {
         self.classic_expected = self.closed_won + self.weighted_pipeline;
-        self.expected =
-            self.closed_won + self.period_forecast + self.pulled_in + self.not_yet_created;
+        self.expected = self.closed_won
+            + self.period_forecast
+            + self.pulled_in
+            + self.overdue
+            + self.not_yet_created;
         self.commit_forecast = self.closed_won + self.commit;
         self.best_case_forecast = self.commit_forecast + self.best_case;
         self.open_pipeline = self.commit + self.best_case + self.pipeline;
@@ -174,6 +187,7 @@ impl Figures {
             period_forecast: self.period_forecast + other.period_forecast,
             not_yet_created: self.not_yet_created + other.not_yet_created,
             pulled_in: self.pulled_in + other.pulled_in,
+            overdue: self.overdue + other.overdue,
             commit: self.commit + other.commit,
             best_case: self.best_case + other.best_case,
             pipeline: self.pipeline + other.pipeline,

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::size_bands::SizeCutSample;
-use super::{Convert, DealTimeline, PeriodRateSettings, PeriodRateTable, SizeBands};
+use super::{
+    Convert, DealTimeline, OVERDUE_DAYS, OffPeriod, PeriodRateSettings, PeriodRateTable, SizeBands,
+};
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::DealStatus;
 use crate::domain::deal_history::{self, DealState, FieldHistoryEntry};
@@ -30,6 +32,8 @@ pub(super) struct ObservationInstant {
     pub(super) last: NaiveDate,
     /// The last day of the period after P(tau): deals dated up to it may be pulled in.
     pub(super) next_last: NaiveDate,
+    /// The first day a deal dated before P(tau) may be dated on and count as overdue.
+    pub(super) overdue_from: NaiveDate,
     /// Days from tau's day to the period's last day.
     pub(super) horizon_days: i64,
 }
@@ -51,6 +55,7 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
                 first,
                 last,
                 next_last,
+                overdue_from: first - Duration::days(OVERDUE_DAYS),
                 horizon_days: (last - day).num_days(),
             })
         })
@@ -131,13 +136,15 @@ pub(super) struct Observation {
     /// Booked / amount when won by L, whatever the period, else 0: the in-period share's base.
     won_share: f64,
     won_in_period: bool,
-    /// Dated in the period after P(tau) (a pull-in observation), not in P(tau).
-    dated_later: bool,
+    /// Where it was dated when not in P(tau): in the period after (a pull-in observation), or
+    /// before it (an overdue one).
+    off: Option<OffPeriod>,
 }
 
 /// The observation `state` (the deal as of the instant, with `pushes` so far) makes, if it was
 /// open with its close date in the instant's period (or in the period after it: a pull-in
-/// observation) and a positive convertible amount.
+/// observation; or before it, at most [`OVERDUE_DAYS`]: an overdue one) and a positive
+/// convertible amount.
 pub(super) fn observe(
     state: &DealState,
     pushes: u32,
@@ -148,8 +155,16 @@ pub(super) fn observe(
 ) -> Option<Observation> {
     let close = state.close_date?;
     let in_period = |day: NaiveDate| instant.first <= day && day <= instant.last;
-    let dated_later = instant.last < close && close <= instant.next_last;
-    if state.status != DealStatus::Open || !(in_period(close) || dated_later) {
+    let off = if in_period(close) {
+        None
+    } else if instant.last < close && close <= instant.next_last {
+        Some(OffPeriod::Next)
+    } else if instant.overdue_from <= close && close < instant.first {
+        Some(OffPeriod::Overdue)
+    } else {
+        return None;
+    };
+    if state.status != DealStatus::Open {
         return None;
     }
     let amount = converter.amount(state.money()).filter(|a| *a > 0)?;
@@ -176,7 +191,7 @@ pub(super) fn observe(
         outcome: if won_in_period { won_share } else { 0.0 },
         won_share,
         won_in_period,
-        dated_later,
+        off,
     })
 }
 

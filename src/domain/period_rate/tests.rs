@@ -528,6 +528,7 @@ fn cells_are_listed_by_stage_bucket_band_and_pushes() {
 mod properties;
 mod size_bands;
 
+mod overdue;
 mod pull_in;
 
 /// Two deals seen once each (June 24, 6 days left, bucket 0, when learned on July 1): a small

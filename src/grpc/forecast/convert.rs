@@ -7,7 +7,7 @@ use tonic::Status;
 use crate::app::accuracy::Score;
 use crate::app::backtest::MethodPoint;
 use crate::app::forecast::period::ForecastMethod;
-use crate::app::forecast::{ForecastResult, Scope};
+use crate::app::forecast::{ForecastResult, OffPeriodLine, Scope};
 use crate::app::names::{
     deal_name, forecast_snapshot_name, pipeline_name, snapshot_name, stage_name, user_name,
     user_name_of,
@@ -22,7 +22,9 @@ use crate::domain::forecast::{Figures, ForecastSnapshot, Range, RangeMethod};
 use crate::domain::ids::PipelineId;
 use crate::domain::money::{Currency, Money};
 use crate::domain::period::Period;
-use crate::domain::period_rate::{CellKey, HORIZON_BUCKET_STARTS, PeriodRateCell, PeriodRateTable};
+use crate::domain::period_rate::{
+    CellKey, HORIZON_BUCKET_STARTS, OffPeriod, PeriodRateCell, PeriodRateTable,
+};
 use crate::domain::winrate::{SegmentKind, StageRate, WinRateSnapshot};
 use crate::grpc::convert::{parse_name, timestamp};
 use crate::grpc::deal::{category_to, date_to};
@@ -92,17 +94,9 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
             .map(|(stage, key, c)| cell_to(stage, key, c))
             .collect(),
         pull_in_share: t.pull_in_share,
-        pulled_in_cells: t
-            .pulled_in_cells()
-            .map(|(stage, bucket, c)| {
-                let key = CellKey {
-                    horizon_bucket: bucket,
-                    size_band: None,
-                    pushes: None,
-                };
-                cell_to(stage, &key, c)
-            })
-            .collect(),
+        pulled_in_cells: off_period_cells_to(t, OffPeriod::Next),
+        overdue_share: t.overdue_share,
+        overdue_cells: off_period_cells_to(t, OffPeriod::Overdue),
         periods: t
             .periods
             .iter()
@@ -112,6 +106,28 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
                 expected: p.expected,
             })
             .collect(),
+    }
+}
+
+/// A table's cells of deals dated `off` the period (by stage, then bucket).
+fn off_period_cells_to(t: &PeriodRateTable, off: OffPeriod) -> Vec<pb::PeriodRateCell> {
+    t.off_period_cells(off)
+        .map(|(stage, bucket, c)| {
+            let key = CellKey {
+                horizon_bucket: bucket,
+                size_band: None,
+                pushes: None,
+            };
+            cell_to(stage, &key, c)
+        })
+        .collect()
+}
+
+fn off_period_deals_to(line: OffPeriodLine) -> pb::OffPeriodDeals {
+    pb::OffPeriodDeals {
+        open_deals: i64::try_from(line.open_deals).unwrap_or(i64::MAX),
+        amount: line.amount,
+        expected: line.expected,
     }
 }
 
@@ -173,6 +189,7 @@ pub(super) fn figures_to(f: &Figures) -> pb::ForecastFigures {
         period_forecast: f.period_forecast,
         not_yet_created: f.not_yet_created,
         pulled_in: f.pulled_in,
+        overdue: f.overdue,
         classic_expected: f.classic_expected,
     }
 }
@@ -470,11 +487,8 @@ pub(super) fn forecast_to(period: Period, scope: &str, result: &ForecastResult) 
                 })
                 .collect(),
         }),
-        pulled_in: result.pulled_in.map(|p| pb::PulledIn {
-            open_deals: i64::try_from(p.open_deals).unwrap_or(i64::MAX),
-            amount: p.amount,
-            expected: p.expected,
-        }),
+        pulled_in: result.pulled_in.map(off_period_deals_to),
+        overdue: result.overdue.map(off_period_deals_to),
         stage_weighted_pipelines: result
             .stage_weighted
             .iter()

@@ -491,6 +491,7 @@ impl<S: Store> ForecastService for ForecastApi<S> {
                     new_pipeline: p.new_pipeline,
                     booked_after: Some(booked_after_to(p.booked_after)),
                     pulled_in: p.pulled_in,
+                    overdue: p.overdue,
                 })
                 .collect(),
             summaries: backtest.summaries.iter().map(summary_to).collect(),

@@ -139,6 +139,7 @@ pub mod forecast_snapshot {
         pub period_forecast: Option<i64>,
         pub not_yet_created: Option<i64>,
         pub pulled_in: Option<i64>,
+        pub overdue: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -53,6 +53,7 @@ pub(super) async fn insert_forecast_snapshot(
                 period_forecast: Set(Some(f.totals.period_forecast)),
                 not_yet_created: Set(Some(f.totals.not_yet_created)),
                 pulled_in: Set(Some(f.totals.pulled_in)),
+                overdue: Set(Some(f.totals.overdue)),
             })
             .exec_without_returning(txn)
             .await
@@ -106,6 +107,7 @@ pub(super) async fn forecast_snapshots(
                 period_forecast: r.period_forecast.unwrap_or(r.weighted_pipeline),
                 not_yet_created: r.not_yet_created.unwrap_or(0),
                 pulled_in: r.pulled_in.unwrap_or(0),
+                overdue: r.overdue.unwrap_or(0),
                 commit: r.commit_amount,
                 best_case: r.best_case,
                 pipeline: r.pipeline_amount,

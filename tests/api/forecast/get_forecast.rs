@@ -20,6 +20,7 @@ fn sum(all: &[pb::ForecastFigures]) -> pb::ForecastFigures {
             period_forecast: a.period_forecast + f.period_forecast,
             not_yet_created: a.not_yet_created + f.not_yet_created,
             pulled_in: a.pulled_in + f.pulled_in,
+            overdue: a.overdue + f.overdue,
             classic_expected: a.classic_expected + f.classic_expected,
         })
 }
@@ -173,8 +174,9 @@ contract_test!(
                 // Every deal was created today: q is each stage's rate (see `figures`).
                 period_forecast: 37_789,
                 not_yet_created: 0,
-                // No deal is dated in the next quarter.
+                // No deal is dated in the next quarter, nor overdue.
                 pulled_in: 0,
+                overdue: 0,
                 classic_expected: 337_789,
             }
         );

@@ -373,10 +373,11 @@ fn figures(
         // These fixtures' deals are all created today, so a snapshot's period rates have no
         // observation: every q is its stage's prior, the stage rate x an in-period share of 1
         // (no won deal observed), and no past period booked a deal created after its point;
-        // no deal was seen booked early, so nothing is pulled in.
+        // no deal was seen booked early, so nothing is pulled in, nor overdue.
         period_forecast: weighted_pipeline,
         not_yet_created: 0,
         pulled_in: 0,
+        overdue: 0,
         classic_expected: closed_won + weighted_pipeline,
     }
 }

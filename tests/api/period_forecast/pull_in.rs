@@ -75,7 +75,7 @@ contract_test!(
         assert_eq!(f.method, pb::ForecastMethod::PeriodForecast as i32);
         assert_eq!(
             f.pulled_in,
-            Some(pb::PulledIn {
+            Some(pb::OffPeriodDeals {
                 open_deals: 1,
                 amount: 40_000,
                 expected: pulled,

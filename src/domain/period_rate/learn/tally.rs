@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 
 use super::super::{
-    BUCKETS, CellKey, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell, PeriodRateSettings,
+    BUCKETS, CellKey, OffPeriod, PUSH_SEGMENTS, PeriodOutcome, PeriodRateCell, PeriodRateSettings,
     PeriodRateTable, SIZE_BANDS, SizeBands, horizon_bucket, push_segment, size_band,
 };
 use super::{Observation, StageIndex};
@@ -91,24 +91,54 @@ impl Value {
     }
 }
 
-/// The tallies of every cell, and the sums behind the in-period and pull-in shares.
+/// The tallies of the observations of deals dated off their period one way (pulled in, or
+/// overdue): per stage by bucket, with their share's sums.
+#[derive(Default)]
+struct OffTallies {
+    cells: Vec<[Tally; BUCKETS]>,
+    shares: Shares,
+    /// Per (period, stage, bucket): the sums of amount x outcome and of amount.
+    periods: BTreeMap<(NaiveDate, usize, u8), Value>,
+    /// ((stage, bucket), won in period) of one deal's observations.
+    scratch: Vec<((usize, usize), bool)>,
+}
+
+impl OffTallies {
+    /// Adds one observation, in horizon bucket `bucket`.
+    fn add(&mut self, seen: &Observation, bucket: usize) {
+        if self.cells.len() <= seen.stage {
+            self.cells
+                .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
+        }
+        self.cells[seen.stage][bucket].observe(seen);
+        self.scratch
+            .push(((seen.stage, bucket), seen.won_in_period));
+        self.shares.add(seen);
+        let cell = (seen.period, seen.stage, bucket as u8);
+        self.periods.entry(cell).or_default().add(seen);
+    }
+
+    /// Counts the deal of the observations added since the last call once per cell.
+    fn count_deal(&mut self) {
+        for ((stage, bucket), won) in distinct_cells(&mut self.scratch) {
+            self.cells[stage][bucket].count_deal(won);
+        }
+        self.scratch.clear();
+    }
+}
+
+/// The tallies of every cell, and the sums behind the in-period, pull-in and overdue shares.
 pub(super) struct Tallies {
     bands: SizeBands,
     stages: Vec<StageTally>,
     shares: Shares,
-    /// Per stage, the pull-in observations' tallies by bucket, and their shares' sums.
-    later: Vec<[Tally; BUCKETS]>,
-    later_shares: Shares,
-    /// Per (period, stage, bucket): the pull-in observations' sums of amount x outcome and of
-    /// amount.
-    later_periods: BTreeMap<(NaiveDate, usize, u8), Value>,
+    /// The observations of deals dated off their period, by [`OffPeriod::index`].
+    off: [OffTallies; 2],
     /// Per (period, stage, bucket, band, push segment): the sums of amount x outcome and of
     /// amount, to score each past period against the finished table (q is one per cell).
     periods: BTreeMap<PeriodCell, Value>,
     /// ((stage, bucket, band slot, push slot), won in period) of one deal's observations.
     scratch: Vec<((usize, usize, usize, usize), bool)>,
-    /// ((stage, bucket), won in period) of one deal's pull-in observations.
-    later_scratch: Vec<((usize, usize), bool)>,
 }
 
 impl Tallies {
@@ -117,24 +147,20 @@ impl Tallies {
             bands,
             stages: Vec::new(),
             shares: Shares::default(),
-            later: Vec::new(),
-            later_shares: Shares::default(),
-            later_periods: BTreeMap::new(),
+            off: Default::default(),
             periods: BTreeMap::new(),
             scratch: Vec::new(),
-            later_scratch: Vec::new(),
         }
     }
 
-    /// Adds one deal's observations: each to its three nested cells (a pull-in observation to
-    /// its stage's bucket), the deal once per cell.
+    /// Adds one deal's observations: each to its three nested cells (one dated off its period
+    /// to its stage's bucket of that kind), the deal once per cell.
     pub(super) fn add_deal(&mut self, observations: &[Observation]) {
         self.scratch.clear();
-        self.later_scratch.clear();
         for seen in observations {
             let bucket = usize::from(horizon_bucket(seen.horizon_days));
-            if seen.dated_later {
-                self.add_later(seen, bucket);
+            if let Some(off) = seen.off {
+                self.off[off.index()].add(seen, bucket);
                 continue;
             }
             if self.stages.len() <= seen.stage {
@@ -160,27 +186,12 @@ impl Tallies {
         for ((stage, bucket, band, pushes), won) in distinct_cells(&mut self.scratch) {
             self.stages[stage][bucket][band][pushes].count_deal(won);
         }
-        for ((stage, bucket), won) in distinct_cells(&mut self.later_scratch) {
-            self.later[stage][bucket].count_deal(won);
-        }
-    }
-
-    /// Adds one pull-in observation, in horizon bucket `bucket`.
-    fn add_later(&mut self, seen: &Observation, bucket: usize) {
-        if self.later.len() <= seen.stage {
-            self.later
-                .resize(seen.stage + 1, [Tally::default(); BUCKETS]);
-        }
-        self.later[seen.stage][bucket].observe(seen);
-        self.later_scratch
-            .push(((seen.stage, bucket), seen.won_in_period));
-        self.later_shares.add(seen);
-        let cell = (seen.period, seen.stage, bucket as u8);
-        self.later_periods.entry(cell).or_default().add(seen);
+        self.off.iter_mut().for_each(OffTallies::count_deal);
     }
 
     /// The table: each observed cell shrunk toward its parent, the top cells toward the stage's
-    /// rate x the in-period share, pull-in cells toward the stage's rate x the pull-in share.
+    /// rate x the in-period share, pull-in (overdue) cells toward the stage's rate x the pull-in
+    /// (overdue) share.
     pub(super) fn finish(
         self,
         settings: &PeriodRateSettings,
@@ -188,9 +199,10 @@ impl Tallies {
         stage_rates: &HashMap<String, f64>,
     ) -> PeriodRateTable {
         let in_period_share = self.shares.share(1.0);
-        // Without a won pull-in observation nothing is pulled in: no evidence that deals dated
-        // later book early.
-        let pull_in_share = self.later_shares.share(0.0);
+        // Without a won pull-in (overdue) observation nothing is pulled in (revived): no
+        // evidence that such deals book in the period.
+        let [pull_in_share, overdue_share] =
+            OffPeriod::ALL.map(|o| self.off[o.index()].shares.share(0.0));
         let mut table = PeriodRateTable {
             kind: settings.kind,
             learned_at: settings.learned_at,
@@ -200,12 +212,14 @@ impl Tallies {
             size_currency: self.bands.currency,
             in_period_share,
             pull_in_share,
+            overdue_share,
             stage_rates: stage_rates
                 .iter()
                 .map(|(stage, rate)| (stage.clone(), unit(*rate)))
                 .collect(),
             cells: BTreeMap::new(),
             pulled_in: BTreeMap::new(),
+            overdue: BTreeMap::new(),
             periods: Vec::new(),
         };
         for (number, tally) in self.stages.iter().enumerate() {
@@ -217,20 +231,24 @@ impl Tallies {
                 table.cells.insert(stage_id.clone(), cells);
             }
         }
-        for (number, buckets) in self.later.iter().enumerate() {
-            let Some(stage_id) = stages.ids.get(number) else {
-                continue;
-            };
-            let prior = table.pull_in_prior(stage_id);
-            let cells: BTreeMap<u8, PeriodRateCell> = (0..BUCKETS)
-                .filter(|&bucket| buckets[bucket].observations > 0)
-                .map(|bucket| {
-                    let counts = buckets[bucket];
-                    (bucket as u8, cell(counts, prior, settings.prior_weight))
-                })
-                .collect();
-            if !cells.is_empty() {
-                table.pulled_in.insert(stage_id.clone(), cells);
+        for off in OffPeriod::ALL {
+            for (number, buckets) in self.off[off.index()].cells.iter().enumerate() {
+                let Some(stage_id) = stages.ids.get(number) else {
+                    continue;
+                };
+                let prior = table.off_period_prior(off, stage_id);
+                let cells: BTreeMap<u8, PeriodRateCell> = (0..BUCKETS)
+                    .filter(|&bucket| buckets[bucket].observations > 0)
+                    .map(|bucket| {
+                        let counts = buckets[bucket];
+                        (bucket as u8, cell(counts, prior, settings.prior_weight))
+                    })
+                    .collect();
+                if !cells.is_empty() {
+                    table
+                        .off_period_cells_mut(off)
+                        .insert(stage_id.clone(), cells);
+                }
             }
         }
         let mut periods: BTreeMap<NaiveDate, (f64, f64)> = BTreeMap::new();
@@ -243,14 +261,18 @@ impl Tallies {
             sums.0 += booked;
             sums.1 += amount * q;
         }
-        for (&(period, stage, bucket), &Value { booked, amount }) in &self.later_periods {
-            let Some(stage_id) = stages.ids.get(stage) else {
-                continue;
-            };
-            let q = table.pulled_in_q_of_bucket(stage_id, bucket);
-            let sums = periods.entry(period).or_default();
-            sums.0 += booked;
-            sums.1 += amount * q;
+        for off in OffPeriod::ALL {
+            for (&(period, stage, bucket), &Value { booked, amount }) in
+                &self.off[off.index()].periods
+            {
+                let Some(stage_id) = stages.ids.get(stage) else {
+                    continue;
+                };
+                let q = table.off_period_q_of_bucket(off, stage_id, bucket);
+                let sums = periods.entry(period).or_default();
+                sums.0 += booked;
+                sums.1 += amount * q;
+            }
         }
         table.periods = periods
             .into_iter()

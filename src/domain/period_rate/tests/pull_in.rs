@@ -52,12 +52,12 @@ fn the_pull_in_share_is_what_was_booked_early_of_what_was_won_by_value() {
     assert_eq!(cell.prior, prior);
     let k = f64::from(DEFAULT_PRIOR_WEIGHT);
     let q = (2.0 + k * prior) / (4.0 + k);
-    assert!((table.pulled_in_q("a", 20) - q).abs() < 1e-12);
+    assert!((table.off_period_q(OffPeriod::Next, "a", 20) - q).abs() < 1e-12);
     let last_week = &table.pulled_in["a"][&0];
     assert_eq!((last_week.observations, last_week.outcome_sum), (1, 0.0));
     // A bucket without observations leans on the stage's prior; a stage without any too.
-    assert_eq!(table.pulled_in_q("a", 45), prior);
-    assert_eq!(table.pulled_in_q("b", 20), 0.0);
+    assert_eq!(table.off_period_q(OffPeriod::Next, "a", 45), prior);
+    assert_eq!(table.off_period_q(OffPeriod::Next, "b", 20), 0.0);
 }
 
 #[test]
@@ -66,8 +66,8 @@ fn without_a_deal_booked_early_nothing_is_pulled_in() {
     let table = learn(&months_at(at(8, 1)), &[on_time], &[("a", 0.5)]);
     assert_eq!(table.pull_in_share, 0.0);
     assert_eq!(table.pulled_in["a"][&2].outcome_sum, 0.0);
-    assert_eq!(table.pulled_in_q("a", 3), 0.0);
-    assert!(table.pulled_in_q("a", 20) < 0.01);
+    assert_eq!(table.off_period_q(OffPeriod::Next, "a", 3), 0.0);
+    assert!(table.off_period_q(OffPeriod::Next, "a", 20) < 0.01);
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn a_past_periods_outcome_counts_what_its_pull_ins_booked_against_their_q() {
     let june = table.periods.iter().find(|p| p.first_day == day(6, 1));
     let june = june.expect("June observed");
     assert!((june.booked - 2.0 * 100_00.0).abs() < 1e-6, "{june:?}");
-    let q = |days_left| table.pulled_in_q("a", days_left);
+    let q = |days_left| table.off_period_q(OffPeriod::Next, "a", days_left);
     let expected = 100_00.0 * (q(3) + q(10) + 4.0 * q(20));
     assert!((june.expected - expected).abs() < 1e-6, "{june:?}");
 }
