@@ -1,6 +1,6 @@
 //! Period-rate tables learn the overdue rates too: the chance that an open deal dated before
 //! the period forecast (its close date passed while it stayed open) is booked in it. Each table
-//! keeps its overdue share, and its overdue cells sit beside its cells, flagged as the pull-in
+//! keeps its overdue share and the prior of its overdue cells, which sit beside its cells, flagged as the pull-in
 //! cells are. Tables learned before learned none: a share of 0 and no overdue cell say exactly
 //! that (nothing overdue is counted). A forecast snapshot keeps its overdue part; those taken
 //! before had none (NULL reads as 0).
@@ -23,6 +23,14 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table("period_rate_tables")
                 .add_column(double("overdue_share").default(0.0))
+                .to_owned(),
+        )
+        .await?;
+        // One column per statement: SQLite alters one thing at a time.
+        m.alter_table(
+            Table::alter()
+                .table("period_rate_tables")
+                .add_column(double("overdue_prior").default(0.0))
                 .to_owned(),
         )
         .await?;
@@ -54,6 +62,13 @@ impl MigrationTrait for Migration {
             Table::alter()
                 .table("period_rate_cells")
                 .drop_column("dated_earlier")
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("period_rate_tables")
+                .drop_column("overdue_prior")
                 .to_owned(),
         )
         .await?;

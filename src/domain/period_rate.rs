@@ -176,6 +176,10 @@ pub struct PeriodRateTable {
     /// The same over the overdue observations: deals dated before the observed period (at most
     /// [`OVERDUE_DAYS`]) and still open (0 when none of them was won).
     pub overdue_share: f64,
+    /// What every overdue cell is shrunk toward: the pipeline's overdue observations' revenue
+    /// booked in their periods over their amounts (0 without any). Not the stage's win rate x a
+    /// share, as for q: a deal left open past its date is not the stage's average deal.
+    pub overdue_prior: f64,
     /// The stage win rates (will it ever be won) learning used, clamped to [0, 1].
     pub stage_rates: BTreeMap<String, f64>,
     /// Per stage id, its cells; both maps iterate in the listing order.
@@ -281,11 +285,20 @@ impl PeriodRateTable {
             .map_or_else(|| self.off_period_prior(off, stage_id), |cell| cell.q)
     }
 
-    /// The prior of a stage's cells for deals dated `off` the period: its win rate (0 when
-    /// unknown) x the share of such deals' won revenue booked in the period.
+    /// The prior of a stage's cells for deals dated `off` the period: for pull-ins its win rate
+    /// (0 when unknown) x the pull-in share; for overdue deals the pipeline's overdue rate
+    /// ([`PeriodRateTable::overdue_prior`]).
     pub fn off_period_prior(&self, off: OffPeriod, stage_id: &str) -> f64 {
-        let rate = self.stage_rates.get(stage_id).copied().unwrap_or(0.0);
-        (rate * self.off_period_share(off)).clamp(0.0, 1.0)
+        let prior = match off {
+            OffPeriod::Next => {
+                let rate = self.stage_rates.get(stage_id).copied().unwrap_or(0.0);
+                rate * self.pull_in_share
+            }
+            // Nothing overdue counts without one won (as no pull-in without one booked early).
+            OffPeriod::Overdue if self.overdue_share == 0.0 => 0.0,
+            OffPeriod::Overdue => self.overdue_prior,
+        };
+        prior.clamp(0.0, 1.0)
     }
 
     /// The share by value of the revenue won from deals dated `off` the period that was

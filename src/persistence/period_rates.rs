@@ -74,6 +74,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
             v(t.in_period_share.into()),
             v(t.pull_in_share.into()),
             v(t.overdue_share.into()),
+            v(t.overdue_prior.into()),
         ]);
         let off_period = OffPeriod::ALL.into_iter().flat_map(|off| {
             t.off_period_cells(off).map(move |(stage, bucket, c)| {
@@ -134,6 +135,7 @@ pub(super) async fn insert<C: ConnectionTrait>(
         "in_period_share",
         "pull_in_share",
         "overdue_share",
+        "overdue_prior",
     ];
     insert_rows(db, "period_rate_tables", &head_columns, heads).await?;
     let cell_columns = [
@@ -207,7 +209,7 @@ pub(super) async fn load<C: ConnectionTrait>(
     let heads = select(
         db,
         "snapshot_id, kind, learned_at, window_days, prior_weight, size_cut_low, \
-         size_cut_high, size_currency, in_period_share, pull_in_share, overdue_share",
+         size_cut_high, size_currency, in_period_share, pull_in_share, overdue_share, overdue_prior",
         "period_rate_tables",
         "snapshot_id, kind",
         snapshots,
@@ -236,6 +238,7 @@ pub(super) async fn load<C: ConnectionTrait>(
             in_period_share: row.try_get("", "in_period_share")?,
             pull_in_share: row.try_get("", "pull_in_share")?,
             overdue_share: row.try_get("", "overdue_share")?,
+            overdue_prior: row.try_get("", "overdue_prior")?,
             stage_rates: stage_rates.get(&snapshot).cloned().unwrap_or_default(),
             cells: BTreeMap::new(),
             pulled_in: BTreeMap::new(),

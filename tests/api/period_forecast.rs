@@ -149,6 +149,43 @@ fn report(f: &pb::Forecast, user: &pb::User) -> pb::ForecastFigures {
 }
 
 /// GetForecast of July 2025 for `scope`.
+/// Takes the org's forecast snapshot of `period` as the admin, then lists the period's org
+/// snapshots: (taken, listed).
+async fn org_snapshot(
+    app: &TestApp,
+    period: &str,
+) -> (pb::ForecastSnapshot, Vec<pb::ForecastSnapshot>) {
+    let taken = app
+        .forecasts()
+        .await
+        .snapshot_forecast(authed(
+            &app.admin_token,
+            pb::SnapshotForecastRequest {
+                period: period.into(),
+                scope: "org".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = app
+        .forecasts()
+        .await
+        .list_forecast_snapshots(authed(
+            &app.admin_token,
+            pb::ListForecastSnapshotsRequest {
+                period: period.into(),
+                scope: "org".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (taken, listed.snapshots)
+}
+
 async fn forecast(app: &TestApp, token: &str, scope: &str) -> pb::Forecast {
     forecast_of(app, token, scope, "2025-07").await
 }

@@ -96,6 +96,7 @@ pub(super) fn period_rates_to(t: &PeriodRateTable) -> pb::PeriodRateTable {
         pull_in_share: t.pull_in_share,
         pulled_in_cells: off_period_cells_to(t, OffPeriod::Next),
         overdue_share: t.overdue_share,
+        overdue_prior: t.overdue_prior,
         overdue_cells: off_period_cells_to(t, OffPeriod::Overdue),
         periods: t
             .periods

@@ -60,6 +60,9 @@ contract_test!(
         // Of what X and Y were won for, all of X's was booked in the period it was overdue in:
         // the overdue share is 1. Nothing dated later was ever booked early.
         assert_eq!(months.overdue_share, 1.0);
+        // Every overdue cell leans on the pipeline's overdue rate: X's three observations
+        // booked all, Y's four nothing.
+        assert_eq!(months.overdue_prior, 3.0 / 7.0);
         assert_eq!(months.pull_in_share, 0.0);
         // 10 July has 21 days left in July: the bucket from 14 days. X and Y were overdue on 5
         // and 12 June (25 and 18 days left), X booking all of its amount in June.
@@ -68,6 +71,7 @@ contract_test!(
             .iter()
             .find(|c| c.stage == "s1" && c.horizon_from_days == 14)
             .expect("an overdue cell of s1 from 14 days");
+        assert_eq!(cell.prior, 3.0 / 7.0);
         assert_eq!(
             (cell.observations, cell.deals, cell.deals_won_in_period),
             (4, 2, 1)
@@ -120,36 +124,9 @@ contract_test!(
         let org = forecast(&app, &app.admin_token, "org").await;
         assert_eq!(org.totals, f.totals);
         assert_eq!(org.overdue, f.overdue);
-        // A forecast snapshot keeps the overdue part.
-        let taken = app
-            .forecasts()
-            .await
-            .snapshot_forecast(authed(
-                &app.admin_token,
-                pb::SnapshotForecastRequest {
-                    period: "2025-07".into(),
-                    scope: "org".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        // A forecast snapshot keeps the overdue part, stored as taken.
+        let (taken, stored) = org_snapshot(&app, "2025-07").await;
         assert_eq!(taken.totals.unwrap().overdue, overdue);
-        let stored = app
-            .forecasts()
-            .await
-            .list_forecast_snapshots(authed(
-                &app.admin_token,
-                pb::ListForecastSnapshotsRequest {
-                    period: "2025-07".into(),
-                    scope: "org".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(stored.snapshots[0].totals, taken.totals);
+        assert_eq!(stored, vec![taken]);
     }
 );

@@ -103,37 +103,9 @@ contract_test!(
         let org = forecast(&app, &app.admin_token, "org").await;
         assert_eq!(org.totals, f.totals);
         assert_eq!(org.pulled_in, f.pulled_in);
-        // A forecast snapshot keeps the pulled-in part.
-        let taken = app
-            .forecasts()
-            .await
-            .snapshot_forecast(authed(
-                &app.admin_token,
-                pb::SnapshotForecastRequest {
-                    period: "2025-07".into(),
-                    scope: "org".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        // A forecast snapshot keeps the pulled-in part, stored as taken.
+        let (taken, stored) = org_snapshot(&app, "2025-07").await;
         assert_eq!(taken.totals.unwrap().pulled_in, pulled);
-        let stored = app
-            .forecasts()
-            .await
-            .list_forecast_snapshots(authed(
-                &app.admin_token,
-                pb::ListForecastSnapshotsRequest {
-                    period: "2025-07".into(),
-                    scope: "org".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(stored.snapshots.len(), 1);
-        assert_eq!(stored.snapshots[0].totals, taken.totals);
+        assert_eq!(stored, vec![taken]);
     }
 );

@@ -118,6 +118,18 @@ impl OffTallies {
         self.periods.entry(cell).or_default().add(seen);
     }
 
+    /// Every observation's revenue booked in its period over their amounts (0 without any).
+    fn pooled(&self) -> f64 {
+        let (booked, amount) = self.cells.iter().flatten().fold((0.0, 0.0), |sum, t| {
+            (sum.0 + t.value.booked, sum.1 + t.value.amount)
+        });
+        if amount > 0.0 {
+            unit(booked / amount)
+        } else {
+            0.0
+        }
+    }
+
     /// Counts the deal of the observations added since the last call once per cell.
     fn count_deal(&mut self) {
         for ((stage, bucket), won) in distinct_cells(&mut self.scratch) {
@@ -213,6 +225,7 @@ impl Tallies {
             in_period_share,
             pull_in_share,
             overdue_share,
+            overdue_prior: self.off[OffPeriod::Overdue.index()].pooled(),
             stage_rates: stage_rates
                 .iter()
                 .map(|(stage, rate)| (stage.clone(), unit(*rate)))

@@ -38,11 +38,16 @@ fn an_open_deal_dated_before_the_period_and_won_in_it_is_an_overdue_observation(
     assert_eq!(cell.outcome_sum, 2.0);
     // R's two observations booked all of what was won from overdue deals.
     assert_eq!(table.overdue_share, 1.0);
-    let prior = 0.5;
+    // Every cell leans on the pipeline's overdue rate: of six observations of 100.00, two
+    // booked all (not on the stage's rate x the share, 0.5).
+    let prior = 2.0 / 6.0;
+    assert_eq!(table.overdue_prior, prior);
     assert_eq!(cell.prior, prior);
     let k = f64::from(DEFAULT_PRIOR_WEIGHT);
     let q = (2.0 + k * prior) / (4.0 + k);
     assert!((table.off_period_q(OffPeriod::Overdue, "a", 20) - q).abs() < 1e-12);
+    // A stage without overdue cells leans on the same prior, whatever its win rate.
+    assert_eq!(table.off_period_q(OffPeriod::Overdue, "b", 20), prior);
     let late = |bucket| {
         let c = &table.overdue["a"][&bucket];
         (c.observations, c.outcome_sum)
@@ -65,6 +70,7 @@ fn without_an_overdue_deal_won_nothing_overdue_counts() {
     let (_, dead) = revived_and_dead();
     let table = learn(&months_at(at(8, 1)), &[dead], &[("a", 0.5)]);
     assert_eq!(table.overdue_share, 0.0);
+    assert_eq!(table.overdue_prior, 0.0);
     assert_eq!(table.off_period_q(OffPeriod::Overdue, "a", 3), 0.0);
     assert_eq!(table.off_period_prior(OffPeriod::Overdue, "a"), 0.0);
 }
