@@ -3,7 +3,8 @@
 //! for colder lead sources; some small inbound buyers have decided before they call) and may be
 //! lost at each stage's end, more often when the deal is large, old or pushed. The rep names a
 //! close date from an optimistic sense of the pace and pushes it when it comes near (or has
-//! passed), re-scopes the amount now and then, and gives a discount at signing.
+//! passed; now and then only weeks later, the deal overdue meanwhile, and then often gives it
+//! up), re-scopes the amount now and then, and gives a discount at signing.
 //!
 //! Nothing here is a rate per stage: in-period win rates, slips and cycle lengths are what this
 //! process produces, so a model that learns them is not judged against its own formula.
@@ -210,6 +211,8 @@ struct Walk<'a> {
     pushes: u32,
     /// Whether the rep has called the deal's category on reaching the late stages.
     called_late: bool,
+    /// Whether the buyer went quiet for weeks in this stage: they come back less often.
+    quiet: bool,
     steps: &'a mut Vec<Step>,
 }
 
@@ -225,7 +228,7 @@ pub(super) fn simulate(
     steps.clear();
     let mut walk = Walk::start(buyer, rng, steps);
     let first = walk.deal;
-    let mut stage_end = walk.at + span(lognormal(walk.pace.buyer_days, rng));
+    let mut stage_end = walk.at + span(walk.stage_days(rng));
     let mut push_at = push_due(first.close_date, walk.at, rng);
     let mut rescope_at = rng
         .chance(0.2)
@@ -244,7 +247,8 @@ pub(super) fn simulate(
         } else if push_at < stage_end {
             // The rep's date came before the buyer's step: push it, or give up on the deal.
             let age = walk.age();
-            if rng.chance(give_up_chance(walk.pushes, age)) {
+            let overdue = (next.date_naive() - walk.deal.close_date).num_days();
+            if rng.chance(give_up_chance(walk.pushes, age, overdue)) {
                 walk.close(false, rng);
                 break (Some(next), true);
             }
@@ -258,7 +262,7 @@ pub(super) fn simulate(
             if walk.pushes != pushes {
                 push_at = push_due(walk.deal.close_date, next, rng);
             }
-            stage_end = next + span(lognormal(walk.pace.buyer_days, rng));
+            stage_end = next + span(walk.stage_days(rng));
         }
     };
     Journey {
@@ -305,7 +309,20 @@ impl<'a> Walk<'a> {
             entered: buyer.created,
             pushes: 0,
             called_late: false,
+            quiet: false,
             steps,
+        }
+    }
+
+    /// Days the buyer spends in the stage they enter: log-normally spread around their pace, and
+    /// now and then much longer, when they go quiet for weeks (a reorganisation, a budget
+    /// freeze).
+    fn stage_days(&mut self, rng: &mut Rng) -> f64 {
+        let days = lognormal(self.pace.buyer_days, rng);
+        self.quiet = rng.chance(0.12);
+        match self.quiet {
+            true => days + lognormal(45.0, rng),
+            false => days,
         }
     }
 
@@ -317,7 +334,8 @@ impl<'a> Walk<'a> {
     /// The buyer finishes the stage: back a stage now and then, lost, won at the last stage,
     /// or forward. True when the deal closed.
     fn buyer_step(&mut self, rng: &mut Rng) -> bool {
-        let loss = loss_chance(self.buyer, self.fit, self.pushes, self.age());
+        let quiet = if self.quiet { 0.25 } else { 0.0 };
+        let loss = (loss_chance(self.buyer, self.fit, self.pushes, self.age()) + quiet).min(0.9);
         self.entered = self.at;
         if self.deal.stage > 0 && rng.chance(0.05) {
             self.move_to(self.deal.stage - 1, HistoryDirection::Backward);
@@ -461,9 +479,11 @@ fn loss_chance(buyer: &Buyer, fit: f64, pushes: u32, age: f64) -> f64 {
     .clamp(0.02, 0.9)
 }
 
-/// The chance that the rep, facing a close date that has come, closes the deal lost instead.
-fn give_up_chance(pushes: u32, age: f64) -> f64 {
-    (0.04 + 0.04 * f64::from(pushes) + 0.1 * (age - 1.0).clamp(0.0, 3.0)).min(0.6)
+/// The chance that the rep, facing a close date that has come (`overdue` days ago), closes the
+/// deal lost instead: a deal left overdue for months is often cleaned up when it is looked at.
+fn give_up_chance(pushes: u32, age: f64, overdue: i64) -> f64 {
+    let neglected = 0.3 * (overdue as f64 / 90.0).clamp(0.0, 1.0);
+    (0.04 + 0.04 * f64::from(pushes) + 0.1 * (age - 1.0).clamp(0.0, 3.0) + neglected).min(0.6)
 }
 
 /// Days the rep expects the `stages_left` to take.
@@ -472,13 +492,14 @@ fn estimate(pace: &Pace, stages_left: usize, rng: &mut Rng) -> i64 {
 }
 
 /// When the rep looks at `close_date` again: most in the days before it, many only after it
-/// has passed; never within a day of the last change.
+/// has passed, and some not for weeks or months (the deal sits overdue in the CRM until the
+/// buyer moves or the rep looks); never within a day of the last change.
 fn push_due(close_date: NaiveDate, after: DateTime<Utc>, rng: &mut Rng) -> DateTime<Utc> {
     let day = close_date.and_time(NaiveTime::MIN).and_utc();
-    let minutes = if rng.chance(0.4) {
-        1440 * (1 + rng.below(10) as i64) + rng.below(1440) as i64
-    } else {
-        rng.below(3 * 1440) as i64 - 2 * 1440
+    let minutes = match rng.unit() {
+        u if u < 0.2 => (1440.0 * (10.0 + lognormal(30.0, rng))) as i64,
+        u if u < 0.52 => 1440 * (1 + rng.below(10) as i64) + rng.below(1440) as i64,
+        _ => rng.below(3 * 1440) as i64 - 2 * 1440,
     };
     (day + Duration::minutes(minutes)).max(after + Duration::days(1))
 }

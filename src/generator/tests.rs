@@ -228,6 +228,44 @@ fn reps_push_many_won_deals_and_some_slip_out_of_their_first_month() {
     assert!(share(twice) > 0.05, "pushed twice {}", share(twice));
 }
 
+/// The most days a deal's close date had passed, while it stayed open, when it was next changed
+/// (pushed, or closed).
+fn days_overdue(rows: &[FieldHistoryEntry]) -> i64 {
+    rows.iter()
+        .filter_map(|r| match (r.field, &r.old) {
+            (TrackedField::CloseDate, Some(FieldValue::CloseDate(old))) => {
+                Some((r.at.date_naive() - *old).num_days())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Some reps leave a passed close date alone for weeks: the deal sits overdue in the CRM until
+/// the buyer moves or the rep looks, and such deals are won less often than the others.
+#[test]
+fn some_deals_sit_overdue_for_weeks_and_win_less_often() {
+    let book = large_book();
+    let rows = rows_by_deal(&book);
+    let closed: Vec<&Deal> = book
+        .deals
+        .iter()
+        .filter(|d| d.status != DealStatus::Open)
+        .collect();
+    let (neglected, kept): (Vec<&Deal>, Vec<&Deal>) = closed
+        .iter()
+        .partition(|d| rows.get(&d.id).is_some_and(|r| days_overdue(r) >= 30));
+    let share = neglected.len() as f64 / closed.len() as f64;
+    assert!((0.02..0.3).contains(&share), "overdue for 30 days {share}");
+    let win_rate = |deals: &[&Deal]| {
+        let won = deals.iter().filter(|d| d.status == DealStatus::Won).count();
+        won as f64 / deals.len() as f64
+    };
+    let (late, others) = (win_rate(&neglected), win_rate(&kept));
+    assert!(late > 0.0 && late < others, "won {late} against {others}");
+}
+
 #[test]
 fn larger_deals_win_less_often_than_smaller_ones_in_the_same_segment() {
     let book = large_book();
