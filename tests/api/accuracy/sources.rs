@@ -1,5 +1,6 @@
 //! A backtest point says where the period's revenue after its day came from: deals dated in the
-//! period, dated later (pulled in), dated earlier, not created yet, or closed then.
+//! period, dated later (pulled in), dated earlier (overdue), not created yet, or closed then; and
+//! how the period forecast weighs the deals dated off the period.
 
 use super::*;
 
@@ -206,5 +207,73 @@ contract_test!(
         assert_eq!(forecast(Method::DefaultProbabilities), 5_000);
         assert_eq!(forecast(Method::WeightedPipeline), 5_455);
         assert!(forecast(Method::PeriodForecast) >= 53_247);
+    }
+);
+
+contract_test!(
+    a_backtest_point_weighs_overdue_open_deals_at_the_overdue_rate_learned_before_it,
+    |app| {
+        let manager = app.user(Role::Manager, None).await;
+        let rep = app.user(Role::Rep, Some(&manager.0)).await;
+        let pipeline = pipeline(&app).await;
+        let pid = pipeline_uuid(&pipeline);
+        let r = &rep.0;
+        let closed: Vec<Closed<'_>> = vec![
+            // A: dated 20 April, left open past it, won on 20 May (overdue, won in May).
+            (
+                r,
+                10_000,
+                "2025-04-01T09:00:00Z",
+                "2025-04-20",
+                true,
+                "2025-05-20T12:00:00Z",
+            ),
+            // B: dated 20 April, lost on 1 June at noon (after the point).
+            (
+                r,
+                10_000,
+                "2025-04-01T09:00:00Z",
+                "2025-04-20",
+                false,
+                "2025-06-01T12:00:00Z",
+            ),
+            // N: dated 25 May, still open on 1 June, won on 10 June.
+            (
+                r,
+                100_000,
+                "2025-05-15T09:00:00Z",
+                "2025-05-25",
+                true,
+                "2025-06-10T12:00:00Z",
+            ),
+        ];
+        insert_closed(&app, pid, &closed).await;
+        let backtest = backtest_june(&app, &manager.1, &manager.0.name, &[1]).await;
+        assert_eq!(backtest.actual, 100_000);
+        let point = &backtest.points[0];
+        // B and N are open on 1 June, dated before it: no open deal of June's.
+        assert_eq!(point.open_deals, 0);
+        assert_eq!(point.booked_after.unwrap().dated_earlier, 100_000);
+        assert_eq!(point.pulled_in, 0);
+        // Learned as of 1 June from May's weekly instants, when A and B were overdue: A was
+        // seen on 4, 11 and 18 May and booked all of itself in May, B on 4, 11, 18 and 25 May
+        // and nothing. The overdue rate every cell leans on is 30,000 of 70,000 = 3/7. On 1 June
+        // 29 days are left: the bucket from 14 days, where each was seen on 4 and 11 May (27
+        // and 20 days left): q = (2 + 10 x 3/7) / (4 + 10) = 22/49; N weighs 100,000 x 22/49 =
+        // 44,897.96 and B 10,000 x 22/49 = 4,489.80, each rounded.
+        assert_eq!(point.overdue, 44_898 + 4_490);
+        // The static defaults and the classic rates weigh no overdue deal.
+        use pb::method_accuracy::Method;
+        let forecast = |m: Method| {
+            point
+                .methods
+                .iter()
+                .find(|p| p.method == m as i32)
+                .unwrap()
+                .forecast
+        };
+        assert_eq!(forecast(Method::DefaultProbabilities), 0);
+        assert_eq!(forecast(Method::WeightedPipeline), 0);
+        assert!(forecast(Method::PeriodForecast) >= 44_898 + 4_490);
     }
 );
