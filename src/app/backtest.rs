@@ -26,7 +26,7 @@ use crate::domain::money::{Currency, ExchangeRate, Money, convert};
 use crate::domain::new_pipeline::{NotYetCreated, WonDeal, not_yet_created, previous};
 use crate::domain::period::Period;
 use crate::domain::period_rate::{
-    DealTimeline, OVERDUE_DAYS, OffPeriod, PeriodRateSettings, PeriodRateTable, period_effects,
+    DealTimeline, OffPeriod, PeriodDays, PeriodRateSettings, PeriodRateTable, period_effects,
 };
 use crate::domain::pipeline::Pipeline;
 
@@ -430,7 +430,7 @@ fn book_then(
     let mut closed = 0;
     let mut open: Vec<OpenThen> = Vec::new();
     let horizon = (end - Duration::days(1) - day).num_days();
-    let next_end = inputs.kind.last_day(&inputs.calendar, end) + Duration::days(1);
+    let days = PeriodDays::new(&inputs.calendar, inputs.kind, inputs.bounds);
     for deal in book.iter().filter(|d| inputs.in_scope(d.state.owner_id)) {
         let Some(amount) = deal.state.money().and_then(|m| inputs.convert(m)) else {
             continue;
@@ -438,14 +438,8 @@ fn book_then(
         if inputs.booked_in(deal, (start, day.clamp(start, end))) {
             closed += amount;
         }
-        let closing = deal.state.close_date.is_some_and(|d| d >= start && d < end);
-        let off = match deal.state.close_date {
-            _ if closing => None,
-            Some(d) if d >= end && d < next_end => Some(OffPeriod::Next),
-            Some(d) if d < start && d >= start - Duration::days(OVERDUE_DAYS) => {
-                Some(OffPeriod::Overdue)
-            }
-            _ => continue,
+        let Some(off) = deal.state.close_date.and_then(|d| days.dated(d)) else {
+            continue;
         };
         if deal.state.status != DealStatus::Open {
             continue;

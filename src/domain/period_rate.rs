@@ -111,6 +111,68 @@ impl OffPeriod {
     }
 }
 
+/// A period's days and the days around it an open deal may be dated on and still book in it:
+/// the one rule learning, the forecast's reads and backtests share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodDays {
+    /// The period's first day.
+    pub first: NaiveDate,
+    /// The first day after it.
+    pub end: NaiveDate,
+    /// The first day after the next period: deals dated before it may be pulled in.
+    pub next_end: NaiveDate,
+}
+
+impl PeriodDays {
+    /// The period `[first, end)` of `kind`.
+    pub fn new(
+        calendar: &OrgCalendar,
+        kind: PeriodKind,
+        (first, end): (NaiveDate, NaiveDate),
+    ) -> Self {
+        PeriodDays {
+            first,
+            end,
+            next_end: kind.last_day(calendar, end) + chrono::Duration::days(1),
+        }
+    }
+
+    /// The period's last day.
+    pub fn last(&self) -> NaiveDate {
+        self.end.pred_opt().unwrap_or(self.end)
+    }
+
+    /// Whether `day` is one of the period's.
+    pub fn holds(&self, day: NaiveDate) -> bool {
+        self.first <= day && day < self.end
+    }
+
+    /// Where an open deal dated `close` stands: `Some(None)` in the period, `Some(Some(off))`
+    /// off it in a term, `None` in no term (dated two periods ahead, or more than
+    /// [`OVERDUE_DAYS`] before it).
+    pub fn dated(&self, close: NaiveDate) -> Option<Option<OffPeriod>> {
+        OffPeriod::ALL
+            .into_iter()
+            .find(|off| {
+                let (from, until) = self.off_days(*off);
+                from <= close && close < until
+            })
+            .map(Some)
+            .or_else(|| self.holds(close).then_some(None))
+    }
+
+    /// The days `[from, until)` a deal dated off the period in `off` is dated on.
+    pub fn off_days(&self, off: OffPeriod) -> (NaiveDate, NaiveDate) {
+        match off {
+            OffPeriod::Next => (self.end, self.next_end),
+            OffPeriod::Overdue => (
+                self.first - chrono::Duration::days(OVERDUE_DAYS),
+                self.first,
+            ),
+        }
+    }
+}
+
 /// Which cell of a stage: a horizon bucket, optionally narrowed to a size band and then to a
 /// pushes-so-far segment. `None` sorts first, so a parent is listed before its segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -91,14 +91,13 @@ impl Breakdown<'_> {
                     .collect();
                 let closed: i64 = self.won.iter().filter(|w| theirs(&w.0)).map(|w| w.1).sum();
                 let new = self.new.map_or(0, |n| n.of(|o| members.contains(&o)));
-                let [pulled, overdue] = self.off.each_ref().map(|deals| {
+                let off = self.off.each_ref().map(|deals| {
                     let deals = deals.iter().filter(|p| theirs(&p.0)).map(|p| &p.1);
                     off_line_of(deals).expected
                 });
                 let figures = Figures::of(closed, &open)
                     .with_new(new)
-                    .with_pulled_in(pulled)
-                    .with_overdue(overdue);
+                    .with_off_period(off);
                 (user, figures)
             })
             .collect()

@@ -25,7 +25,7 @@ use crate::domain::ids::PipelineId;
 use crate::domain::money::Currency;
 use crate::domain::new_pipeline::NotYetCreated;
 use crate::domain::period::Period;
-use crate::domain::period_rate::{OVERDUE_DAYS, OffPeriod};
+use crate::domain::period_rate::{OffPeriod, PeriodDays};
 use breakdown::Breakdown;
 use period::{ForecastMethod, NewPipeline, PeriodModel};
 use valued::{off_deal, off_line_of, stage_weighted, valued_deal, valued_deals, valued_groups};
@@ -211,20 +211,15 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        let next_end = kind.last_day(&self.calendar, end) + chrono::Duration::days(1);
-        let overdue_from = start - chrono::Duration::days(OVERDUE_DAYS);
+        let days = PeriodDays::new(&self.calendar, kind, (start, end));
         let off_valuations = OffPeriod::ALL.map(|off| model.off_period_valuation(off, &valuation));
         let off_reads: Vec<OffRead<'_>> = OffPeriod::ALL
             .into_iter()
             .zip(&off_valuations)
             .filter_map(|(off, valuation)| {
-                let days = match off {
-                    OffPeriod::Next => (end, next_end),
-                    OffPeriod::Overdue => (overdue_from, start),
-                };
                 Some(OffRead {
                     off,
-                    days,
+                    days: days.off_days(off),
                     valuation: valuation.as_ref()?,
                 })
             })
@@ -301,8 +296,7 @@ impl<S: Store> App<S> {
             .map(|deals| off_line_of(deals.iter().map(|p| &p.1)));
         let totals = Figures::of(closed_total, &all)
             .with_new(new_expected)
-            .with_pulled_in(pulled_in.expected)
-            .with_overdue(overdue.expected);
+            .with_off_period([pulled_in.expected, overdue.expected]);
         let ranged: Vec<OpenDeals> = all
             .iter()
             .chain(off_deals.iter().flatten().map(|p| &p.1))

@@ -94,10 +94,10 @@ pub struct Figures {
     /// Revenue expected from deals not created yet ([`Figures::with_new`]).
     pub not_yet_created: i64,
     /// Revenue expected from open deals dated in the next period that are booked in this one:
-    /// the sum of amount x pull-in q ([`Figures::with_pulled_in`]).
+    /// the sum of amount x pull-in q ([`Figures::with_off_period`]).
     pub pulled_in: i64,
     /// Revenue expected from open deals dated before the period (overdue) that are booked in
-    /// it: the sum of amount x overdue q ([`Figures::with_overdue`]).
+    /// it: the sum of amount x overdue q ([`Figures::with_off_period`]).
     pub overdue: i64,
     /// closed won + period forecast + pulled in + overdue + not yet created: the forecast.
     pub expected: i64,
@@ -147,16 +147,10 @@ impl Figures {
         self.derive()
     }
 
-    /// The figures with `pulled_in` expected from the next period's open deals added to the
-    /// forecast.
-    pub fn with_pulled_in(mut self, pulled_in: i64) -> Figures {
+    /// The figures with what open deals dated off the period are expected to book in it
+    /// added to the forecast, by kind in [`OffPeriod::ALL`](crate::domain::period_rate::OffPeriod::ALL)'s order: pulled in, overdue.
+    pub fn with_off_period(mut self, [pulled_in, overdue]: [i64; 2]) -> Figures {
         self.pulled_in = pulled_in;
-        self.derive()
-    }
-
-    /// The figures with `overdue` expected from open deals dated before the period added to
-    /// the forecast.
-    pub fn with_overdue(mut self, overdue: i64) -> Figures {
         self.overdue = overdue;
         self.derive()
     }

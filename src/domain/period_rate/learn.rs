@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::size_bands::SizeCutSample;
 use super::{
-    Convert, DealTimeline, OVERDUE_DAYS, OffPeriod, PeriodRateSettings, PeriodRateTable, SizeBands,
+    Convert, DealTimeline, OffPeriod, PeriodDays, PeriodRateSettings, PeriodRateTable, SizeBands,
 };
 use crate::domain::calendar::PeriodKind;
 use crate::domain::deal::DealStatus;
@@ -28,12 +28,8 @@ const STEP_DAYS: i64 = 7;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct ObservationInstant {
     pub(super) at: DateTime<Utc>,
-    pub(super) first: NaiveDate,
-    pub(super) last: NaiveDate,
-    /// The last day of the period after P(tau): deals dated up to it may be pulled in.
-    pub(super) next_last: NaiveDate,
-    /// The first day a deal dated before P(tau) may be dated on and count as overdue.
-    pub(super) overdue_from: NaiveDate,
+    /// P(tau)'s days, and those a deal may be dated on off it.
+    pub(super) days: PeriodDays,
     /// Days from tau's day to the period's last day.
     pub(super) horizon_days: i64,
 }
@@ -47,16 +43,12 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
         .filter_map(|j| {
             let at = settings.learned_at - Duration::days(STEP_DAYS * j);
             let day = calendar.day_of(at);
-            let (first, next) = calendar.bounds(settings.kind.period_of(calendar, day));
-            let last = next.pred_opt()?;
-            let next_last = settings.kind.last_day(calendar, next);
-            (last < today).then_some(ObservationInstant {
+            let bounds = calendar.bounds(settings.kind.period_of(calendar, day));
+            let days = PeriodDays::new(calendar, settings.kind, bounds);
+            (days.last() < today).then_some(ObservationInstant {
                 at,
-                first,
-                last,
-                next_last,
-                overdue_from: first - Duration::days(OVERDUE_DAYS),
-                horizon_days: (last - day).num_days(),
+                days,
+                horizon_days: (days.last() - day).num_days(),
             })
         })
         .collect()
@@ -153,17 +145,7 @@ pub(super) fn observe(
     converter: &mut Converter<'_>,
     stages: &mut StageIndex,
 ) -> Option<Observation> {
-    let close = state.close_date?;
-    let in_period = |day: NaiveDate| instant.first <= day && day <= instant.last;
-    let off = if in_period(close) {
-        None
-    } else if instant.last < close && close <= instant.next_last {
-        Some(OffPeriod::Next)
-    } else if instant.overdue_from <= close && close < instant.first {
-        Some(OffPeriod::Overdue)
-    } else {
-        return None;
-    };
+    let off = instant.days.dated(state.close_date?)?;
     if state.status != DealStatus::Open {
         return None;
     }
@@ -178,12 +160,12 @@ pub(super) fn observe(
             amount: booked,
         } => (
             (booked as f64 / amount as f64).clamp(0.0, 1.0),
-            in_period(day),
+            instant.days.holds(day),
         ),
     };
     Some(Observation {
         at: instant.at,
-        period: instant.first,
+        period: instant.days.first,
         stage: stages.number(&state.stage_id),
         horizon_days: instant.horizon_days,
         amount,

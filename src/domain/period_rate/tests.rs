@@ -246,7 +246,7 @@ fn periods_not_ended_before_the_learning_instant_are_not_observed() {
     let settings = months_at(at(7, 15));
     let instants = observation_instants(&settings);
     assert_eq!(instants[0].at, at(6, 24));
-    assert!(instants.iter().all(|i| i.last < day(7, 1)));
+    assert!(instants.iter().all(|i| i.days.last() < day(7, 1)));
     let in_july = timeline(1, at(6, 1), open("a", 100_00, day(7, 20)), &[]);
     let first = open("b", 100_00, day(6, 30));
     let in_june = timeline(
@@ -529,6 +529,7 @@ mod properties;
 mod size_bands;
 
 mod overdue;
+mod period_days;
 mod pull_in;
 
 /// Two deals seen once each (June 24, 6 days left, bucket 0, when learned on July 1): a small

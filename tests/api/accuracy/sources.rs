@@ -3,6 +3,7 @@
 //! how the period forecast weighs the deals dated off the period.
 
 use super::*;
+use pb::method_accuracy::Method;
 
 /// Inserts the closed deals `closed` into the pipeline `pid` with their histories.
 async fn insert_closed(app: &TestApp, pid: uuid::Uuid, closed: &[Closed<'_>]) {
@@ -194,19 +195,10 @@ contract_test!(
         // q = (2 + 10 x 6/11) / (4 + 10) = 82/154, and N weighs 100,000 x 82/154 = 53,246.75.
         assert_eq!(point.pulled_in, 53_247);
         // The static defaults and the classic rates weigh no deal dated in July.
-        use pb::method_accuracy::Method;
-        let forecast = |m: Method| {
-            point
-                .methods
-                .iter()
-                .find(|p| p.method == m as i32)
-                .unwrap()
-                .forecast
-        };
         // S alone, at s1's default (0.5) and classic rate (6/11).
-        assert_eq!(forecast(Method::DefaultProbabilities), 5_000);
-        assert_eq!(forecast(Method::WeightedPipeline), 5_455);
-        assert!(forecast(Method::PeriodForecast) >= 53_247);
+        assert_eq!(method_forecast(point, Method::DefaultProbabilities), 5_000);
+        assert_eq!(method_forecast(point, Method::WeightedPipeline), 5_455);
+        assert!(method_forecast(point, Method::PeriodForecast) >= 53_247);
     }
 );
 
@@ -263,17 +255,18 @@ contract_test!(
         // 44,897.96 and B 10,000 x 22/49 = 4,489.80, each rounded.
         assert_eq!(point.overdue, 44_898 + 4_490);
         // The static defaults and the classic rates weigh no overdue deal.
-        use pb::method_accuracy::Method;
-        let forecast = |m: Method| {
-            point
-                .methods
-                .iter()
-                .find(|p| p.method == m as i32)
-                .unwrap()
-                .forecast
-        };
-        assert_eq!(forecast(Method::DefaultProbabilities), 0);
-        assert_eq!(forecast(Method::WeightedPipeline), 0);
-        assert!(forecast(Method::PeriodForecast) >= 44_898 + 4_490);
+        assert_eq!(method_forecast(point, Method::DefaultProbabilities), 0);
+        assert_eq!(method_forecast(point, Method::WeightedPipeline), 0);
+        assert!(method_forecast(point, Method::PeriodForecast) >= 44_898 + 4_490);
     }
 );
+
+/// What `method` forecast at `point`.
+fn method_forecast(point: &pb::BacktestPoint, method: Method) -> i64 {
+    point
+        .methods
+        .iter()
+        .find(|p| p.method == method as i32)
+        .unwrap()
+        .forecast
+}
