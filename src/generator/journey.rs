@@ -236,8 +236,9 @@ pub(super) fn simulate(
     let (closed_at, gave_up) = loop {
         let rescope = rescope_at.filter(|r| *r <= stage_end && *r <= push_at);
         let next = rescope.unwrap_or(stage_end.min(push_at));
+        // Open at `now` as the rep left it: a close date that passed since their last look
+        // stays passed (the deal is overdue until they look again).
         if next > now {
-            walk.catch_up(now, rng);
             break (None, false);
         }
         walk.at = next;
@@ -380,20 +381,6 @@ impl<'a> Walk<'a> {
         self.set_close_date(new);
         self.pushes += 1;
         self.pace.rep_days += (self.pace.buyer_days - self.pace.rep_days).max(0.0) * 0.3;
-    }
-
-    /// At `now` an open deal's close date is not past: one that passed since the rep last
-    /// looked was pushed at some time after it passed.
-    fn catch_up(&mut self, now: DateTime<Utc>, rng: &mut Rng) {
-        if self.deal.close_date >= now.date_naive() {
-            return;
-        }
-        let passed = (self.deal.close_date + days(1))
-            .and_time(NaiveTime::MIN)
-            .and_utc();
-        let from = passed.max(self.at);
-        self.at = from + Duration::seconds(((now - from).num_seconds() as f64 * rng.unit()) as i64);
-        self.push(now.date_naive(), rng);
     }
 
     /// The amount is re-scoped: more often cut than grown, in whole hundreds.

@@ -1,9 +1,10 @@
 //! A deterministic book of business, generated from a seed: deals with years of stage history
 //! and field history, simulated the way real pipelines behave rather than drawn from the rates
 //! a forecast would learn (see [`journey`]): reps name optimistic close dates and push them,
-//! some more than once and often out of the period, and leave some overdue for weeks; larger, older and pushed deals are lost
-//! more often; enterprise buyers are slow and SMB buyers fast, some created and won within a
-//! month; amounts are re-scoped, and won deals often sign at a discount.
+//! some more than once and often out of the period, and leave some overdue for weeks (at `now`
+//! too: an open deal is dated as its rep left it); larger, older and pushed deals are lost more
+//! often; enterprise buyers are slow and SMB buyers fast, some created and won within a month;
+//! amounts are re-scoped, and won deals often sign at a discount.
 //!
 //! Pure: it returns domain values and writes nothing, so the demo and the benchmarks store them
 //! in bulk at whatever size they need. The same seed, people, pipelines and `now` always give
