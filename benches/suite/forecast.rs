@@ -1,7 +1,7 @@
-//! GetForecast, whole org and one manager's subtree, vs the hand-written SQL of the sums its
-//! answer is made of.
+//! GetForecast, whole org, one director's subtree (a leader of about 125 people) and one
+//! manager's, vs the hand-written SQL of the sums its answer is made of.
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use dealdesk::domain::money::Currency;
 use dealdesk::proto as pb;
 use sea_orm::{ConnectionTrait, Statement};
@@ -19,23 +19,32 @@ const FORECAST_WARMUP: usize = 32;
 
 /// The hand-written SQL of the sums a forecast of `owners` (a condition on `d.owner_id`, empty
 /// for the org) is made of, in the order the baseline runs it.
-async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 4] {
+async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 5] {
     let (db, backend, now, quarter) = (&run.db, run.backend, run.now, run.quarter);
     // The sums a GetForecast answer is made of (DESIGN.md "Weighted forecast",
     // "Not-yet-created pipeline"), run one after the other on one connection: the period's
     // open deals by pipeline, stage, currency, size band and pushes so far (q and the stage
     // rates weigh those sums, a few hundred multiplications); its won deals by currency; and
     // the revenue booked in each of the past four quarters by deals created after the same
-    // point of them, by owner and currency; and the next quarter's open deals by pipeline, stage
-    // and currency (the pulled-in part: one pull-in rate per stage weighs each deal). The
-    // values are written into the text, as by hand:
+    // point of them, by owner and currency; the next quarter's open deals by pipeline, stage
+    // and currency (the pulled-in part: one pull-in rate per stage weighs each deal); and the
+    // open deals dated in the year before the quarter (overdue: one overdue rate per stage) the
+    // same way. The values are written into the text, as by hand:
     // PostgreSQL plans it for them once and keeps that plan, where a prepared statement's
     // parameters may leave it, after five executions, with a generic plan (for the manager's
     // subtree, one that reads the whole org's quarter: 4 ms instead of 1).
     let (q_start, q_end) = quarter.bounds(Default::default());
     let calendar = dealdesk::domain::calendar::OrgCalendar::default();
-    let next_end = dealdesk::domain::calendar::PeriodKind::Quarter.last_day(&calendar, q_end)
-        + chrono::Duration::days(1);
+    let days = dealdesk::domain::period_rate::PeriodDays::new(
+        &calendar,
+        dealdesk::domain::calendar::PeriodKind::Quarter,
+        (q_start, q_end),
+    );
+    let (next_end, overdue_from) = (
+        days.next_end,
+        days.off_days(dealdesk::domain::period_rate::OffPeriod::Overdue)
+            .0,
+    );
     let windows = dealdesk::domain::new_pipeline::past_windows(&calendar, quarter, now, 4);
     let (first, last) = (windows[0].first_day, windows[windows.len() - 1].next_day);
     let instant = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");
@@ -97,13 +106,23 @@ async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 4] {
              GROUP BY d.owner_id, d.currency",
             instant(now)
         ),
-        format!(
-            "SELECT d.pipeline_id, d.stage_id, d.currency, COUNT(*), SUM(d.amount_minor)              FROM deals d WHERE d.status = 'OPEN' AND d.close_date >= '{q_end}'                AND d.close_date < '{next_end}' {owners}              GROUP BY d.pipeline_id, d.stage_id, d.currency"
-        ),
+        open_off_period(q_end, next_end, owners),
+        open_off_period(overdue_from, q_start, owners),
     ]
 }
 
-/// GetForecast of the org and of one manager's subtree against [`baseline_sql`] for the same
+/// The open deals of `owners` dated in `[from, until)` by pipeline, stage and currency: a term
+/// of deals dated off the period, one rate per stage weighing each deal.
+fn open_off_period(from: NaiveDate, until: NaiveDate, owners: &str) -> String {
+    format!(
+        "SELECT d.pipeline_id, d.stage_id, d.currency, COUNT(*), SUM(d.amount_minor) \
+         FROM deals d WHERE d.status = 'OPEN' AND d.close_date >= '{from}' \
+           AND d.close_date < '{until}' {owners} \
+         GROUP BY d.pipeline_id, d.stage_id, d.currency"
+    )
+}
+
+/// GetForecast of the org, one director's and one manager's subtree against [`baseline_sql`] for the same
 /// scope, in turns.
 pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
     let Run {
@@ -114,17 +133,35 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
         ..
     } = run;
     let (backend, manager, quarter, runs) = (run.backend, run.manager, run.quarter, run.runs);
-    let subtree = format!(
-        "AND d.owner_id IN (WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = '{}' \
-         UNION ALL SELECT u.id FROM users u JOIN t ON u.manager_id = t.id) SELECT id FROM t)",
-        manager.0
-    );
+    let subtree = |user: uuid::Uuid| {
+        format!(
+            "AND d.owner_id IN (WITH RECURSIVE t(id) AS (SELECT id FROM users WHERE id = '{user}' \
+             UNION ALL SELECT u.id FROM users u JOIN t ON u.manager_id = t.id) SELECT id FROM t)"
+        )
+    };
+    // The manager's director: a leader of about 125 people, more than a small team's 32
+    // owners and less than the org.
+    let director: String = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT manager_id FROM users WHERE id = '{}'", manager.0),
+        ))
+        .await
+        .expect("read the manager's director")
+        .and_then(|row| row.try_get("", "manager_id").ok())
+        .expect("the manager has a director");
+    let director = uuid::Uuid::parse_str(&director).expect("a user id");
     for (label, scope, owners) in [
-        ("GetForecast whole org", "org".to_string(), ""),
+        ("GetForecast whole org", "org".to_string(), String::new()),
+        (
+            "GetForecast one director",
+            format!("users/{director}"),
+            subtree(director),
+        ),
         (
             "GetForecast one manager",
             format!("users/{}", manager.0),
-            subtree.as_str(),
+            subtree(manager.0),
         ),
     ] {
         let request = pb::GetForecastRequest {
@@ -132,7 +169,7 @@ pub async fn measure(run: &Run<'_>, rows: &mut Vec<Row>) {
             scope,
             ..Default::default()
         };
-        let sql = baseline_sql(run, owners).await;
+        let sql = baseline_sql(run, &owners).await;
         let (ours, baseline) = time_in_turns_ms(
             runs,
             FORECAST_WARMUP,

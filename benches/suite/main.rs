@@ -28,8 +28,10 @@
 //! over the window) and as a ratio to its baseline:
 //! - ComputeWinRates (stage rates and period rates q) vs the same counts as hand-written SQL: the
 //!   cohort aggregate and the period rates' observation counts (target <= 2x);
-//! - GetForecast, whole org and one manager's subtree, vs the hand-written SQL sum of open
-//!   amounts by stage for the same scope (target <= 2x, and under 50 ms for the org);
+//! - GetForecast, whole org, one director's subtree (a leader of about 125 people) and one
+//!   manager's, vs the hand-written SQL of its sums for the same scope: open amounts by stage
+//!   dated in the period, the next one and the year before it, won revenue, past periods' new
+//!   revenue (target <= 2x, and under 50 ms for the org);
 //! - AdvanceDealStage with 16 concurrent gRPC clients vs raw transactions doing the same reads
 //!   and inserts on the same engine (target >= 50%);
 //! - PreviewApprovalRoute vs the gRPC health Check on the same server (target >= 70%), beside
