@@ -3,6 +3,7 @@
 
 use chrono::{NaiveDate, Utc};
 use dealdesk::domain::money::Currency;
+use dealdesk::domain::period_rate::OffPeriod;
 use dealdesk::proto as pb;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -35,16 +36,16 @@ async fn baseline_sql(run: &Run<'_>, owners: &str) -> [String; 5] {
     // subtree, one that reads the whole org's quarter: 4 ms instead of 1).
     let (q_start, q_end) = quarter.bounds(Default::default());
     let calendar = dealdesk::domain::calendar::OrgCalendar::default();
+    // The quarter is this one: the next quarter's deals may be pulled in, and overdue deals
+    // are those dated in the year before it.
     let days = dealdesk::domain::period_rate::PeriodDays::new(
         &calendar,
         dealdesk::domain::calendar::PeriodKind::Quarter,
         (q_start, q_end),
+        now.date_naive(),
     );
-    let (next_end, overdue_from) = (
-        days.next_end,
-        days.off_days(dealdesk::domain::period_rate::OffPeriod::Overdue)
-            .0,
-    );
+    let off = |off| days.off_days(off).expect("this quarter's days off it");
+    let ((_, next_end), (overdue_from, _)) = (off(OffPeriod::Next), off(OffPeriod::Overdue));
     let windows = dealdesk::domain::new_pipeline::past_windows(&calendar, quarter, now, 4);
     let (first, last) = (windows[0].first_day, windows[windows.len() - 1].next_day);
     let instant = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00");

@@ -430,7 +430,7 @@ fn book_then(
     let mut closed = 0;
     let mut open: Vec<OpenThen> = Vec::new();
     let horizon = (end - Duration::days(1) - day).num_days();
-    let days = PeriodDays::new(&inputs.calendar, inputs.kind, inputs.bounds);
+    let days = PeriodDays::new(&inputs.calendar, inputs.kind, inputs.bounds, day);
     for deal in book.iter().filter(|d| inputs.in_scope(d.state.owner_id)) {
         let Some(amount) = deal.state.money().and_then(|m| inputs.convert(m)) else {
             continue;

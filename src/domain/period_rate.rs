@@ -111,8 +111,8 @@ impl OffPeriod {
     }
 }
 
-/// A period's days and the days around it an open deal may be dated on and still book in it:
-/// the one rule learning, the forecast's reads and backtests share.
+/// A period's days as seen on one day, and the days around it an open deal may be dated on
+/// and still book in it: the one rule learning, the forecast's reads and backtests share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeriodDays {
     /// The period's first day.
@@ -121,19 +121,23 @@ pub struct PeriodDays {
     pub end: NaiveDate,
     /// The first day after the next period: deals dated before it may be pulled in.
     pub next_end: NaiveDate,
+    /// The day the deals are seen on (today, a backtest point's day, an observation's).
+    pub as_of: NaiveDate,
 }
 
 impl PeriodDays {
-    /// The period `[first, end)` of `kind`.
+    /// The period `[first, end)` of `kind`, seen on `as_of`.
     pub fn new(
         calendar: &OrgCalendar,
         kind: PeriodKind,
         (first, end): (NaiveDate, NaiveDate),
+        as_of: NaiveDate,
     ) -> Self {
         PeriodDays {
             first,
             end,
             next_end: kind.last_day(calendar, end) + chrono::Duration::days(1),
+            as_of,
         }
     }
 
@@ -147,29 +151,45 @@ impl PeriodDays {
         self.first <= day && day < self.end
     }
 
+    /// Whether the period is over as of its day: nothing learned books in it any more (a
+    /// signing recorded late counts in closed won once it is recorded).
+    pub fn ended(&self) -> bool {
+        self.as_of >= self.end
+    }
+
     /// Where an open deal dated `close` stands: `Some(None)` in the period, `Some(Some(off))`
-    /// off it in a term, `None` in no term (dated two periods ahead, or more than
-    /// [`OVERDUE_DAYS`] before it).
+    /// off it in a term, `None` in no term (dated two periods ahead, more than
+    /// [`OVERDUE_DAYS`] before the period, before a future period but not yet passed, or off a
+    /// period that has ended).
     pub fn dated(&self, close: NaiveDate) -> Option<Option<OffPeriod>> {
+        if self.holds(close) {
+            return Some(None);
+        }
         OffPeriod::ALL
             .into_iter()
             .find(|off| {
-                let (from, until) = self.off_days(*off);
-                from <= close && close < until
+                self.off_days(*off)
+                    .is_some_and(|(from, until)| from <= close && close < until)
             })
             .map(Some)
-            .or_else(|| self.holds(close).then_some(None))
     }
 
-    /// The days `[from, until)` a deal dated off the period in `off` is dated on.
-    pub fn off_days(&self, off: OffPeriod) -> (NaiveDate, NaiveDate) {
-        match off {
+    /// The days `[from, until)` a deal dated off the period in `off` is dated on: the next
+    /// period's (pulled in), or the [`OVERDUE_DAYS`] before the first day that have passed
+    /// (overdue: a future period's overdue deals are those whose date passed by `as_of`).
+    /// `None` when there are none, or the period has ended.
+    pub fn off_days(&self, off: OffPeriod) -> Option<(NaiveDate, NaiveDate)> {
+        if self.ended() {
+            return None;
+        }
+        let (from, until) = match off {
             OffPeriod::Next => (self.end, self.next_end),
             OffPeriod::Overdue => (
                 self.first - chrono::Duration::days(OVERDUE_DAYS),
-                self.first,
+                self.first.min(self.as_of),
             ),
-        }
+        };
+        (from < until).then_some((from, until))
     }
 }
 
@@ -299,7 +319,11 @@ impl PeriodRateTable {
 
     /// q as [`PeriodRateTable::q`] for a deal in size band `band` (`None`: its size is not known
     /// in the table's currency, so only the horizon bucket's cell serves).
+    /// 0 once the period has ended (`horizon_days` below 0): nothing learned books in it then.
     pub fn q_in(&self, stage_id: &str, horizon_days: i64, band: Option<u8>, pushes: u32) -> f64 {
+        if horizon_days < 0 {
+            return 0.0;
+        }
         self.q_of_cell(
             stage_id,
             horizon_bucket(horizon_days),
@@ -335,8 +359,11 @@ impl PeriodRateTable {
 
     /// The q of an open deal in `stage_id` dated `off` the forecast period, `horizon_days`
     /// before the end of the forecast period: its bucket's cell's q, else the stage's prior
-    /// for such deals.
+    /// for such deals; 0 once the period has ended.
     pub fn off_period_q(&self, off: OffPeriod, stage_id: &str, horizon_days: i64) -> f64 {
+        if horizon_days < 0 {
+            return 0.0;
+        }
         self.off_period_q_of_bucket(off, stage_id, horizon_bucket(horizon_days))
     }
 

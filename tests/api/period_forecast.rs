@@ -521,6 +521,7 @@ contract_test!(
     }
 );
 
+mod ended;
 mod many_pipelines;
 mod overdue;
 mod pull_in;

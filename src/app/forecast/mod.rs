@@ -211,7 +211,7 @@ impl<S: Store> App<S> {
         let model = PeriodModel::new(&table, kind, horizon, &exchange);
         let mut converter = Converter::new(currency, exchange.clone());
         let valuation = model.valuation(converter.valuation(table.open_stage_rates()));
-        let days = PeriodDays::new(&self.calendar, kind, (start, end));
+        let days = PeriodDays::new(&self.calendar, kind, (start, end), self.today());
         let off_valuations = OffPeriod::ALL.map(|off| model.off_period_valuation(off, &valuation));
         let off_reads: Vec<OffRead<'_>> = OffPeriod::ALL
             .into_iter()
@@ -219,7 +219,7 @@ impl<S: Store> App<S> {
             .filter_map(|(off, valuation)| {
                 Some(OffRead {
                     off,
-                    days: days.off_days(off),
+                    days: days.off_days(off)?,
                     valuation: valuation.as_ref()?,
                 })
             })

@@ -98,10 +98,11 @@ impl<'a> PeriodModel<'a> {
 
     /// q of a deal of `pipeline` in `stage`, in size band `band` (`None`: unknown), with
     /// `pushes` close-date pushes so far: its table's, else its stage's win rate; 0 for a stage
-    /// that is not open.
+    /// that is not open, and once the period has ended (nothing learned books in it then).
     pub fn q(&self, pipeline: PipelineId, stage: &str, band: Option<u8>, pushes: u32) -> f64 {
         match self.tables.get(&pipeline) {
             _ if !self.rates.is_open(pipeline, stage) => 0.0,
+            _ if self.horizon_days < 0 => 0.0,
             Some(table) => table.q_in(stage, self.horizon_days, band, pushes),
             None => self.rates.learned(pipeline, stage),
         }

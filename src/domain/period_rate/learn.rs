@@ -44,7 +44,7 @@ pub(super) fn observation_instants(settings: &PeriodRateSettings) -> Vec<Observa
             let at = settings.learned_at - Duration::days(STEP_DAYS * j);
             let day = calendar.day_of(at);
             let bounds = calendar.bounds(settings.kind.period_of(calendar, day));
-            let days = PeriodDays::new(calendar, settings.kind, bounds);
+            let days = PeriodDays::new(calendar, settings.kind, bounds, day);
             (days.last() < today).then_some(ObservationInstant {
                 at,
                 days,

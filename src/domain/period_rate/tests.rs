@@ -419,6 +419,17 @@ fn with_no_won_deal_observed_the_in_period_share_is_one() {
 }
 
 #[test]
+fn once_the_period_has_ended_every_q_is_zero() {
+    let table = won_in_and_after_june();
+    assert_eq!(table.q("a", 0, 100_00, 0), 0.2);
+    assert_eq!(table.q("a", -1, 100_00, 0), 0.0);
+    assert_eq!(table.q_in("b", -30, None, 2), 0.0);
+    for off in OffPeriod::ALL {
+        assert_eq!(table.off_period_q(off, "a", -1), 0.0, "{off:?}");
+    }
+}
+
+#[test]
 fn a_cell_with_no_observations_is_its_prior() {
     let table = won_in_and_after_june();
     // Stage a was never seen with 3 days left: its prior, 0.5 x 0.4.
