@@ -4,9 +4,8 @@
 
 use super::*;
 
-/// A manager's team with a book the snapshot learns overdue rates from. X (rep 1) dated 20
-/// May, left open and won on 20 June for 100.00; Y (rep 2) dated 20 May, lost on 5 July: both
-/// overdue at the June instants. Open: P (rep 1, 500.00) dated 25 June; O (rep 1, 1,000.00)
+/// A manager's team with a book the snapshot learns overdue rates from: X and Y
+/// ([`super::overdue::overdue_in_june`]), overdue at the June instants, X won in June. Open: P (rep 1, 500.00) dated 25 June; O (rep 1, 1,000.00)
 /// dated 25 July; N (rep 2, 400.00) dated 15 May. Returns the team and the month table.
 async fn team_with_overdue_rates(app: &TestApp) -> (Team, pb::PeriodRateTable) {
     let manager = app.user(Role::Manager, None).await;
@@ -14,25 +13,7 @@ async fn team_with_overdue_rates(app: &TestApp) -> (Team, pb::PeriodRateTable) {
     let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
     let pipeline = pipeline(app).await;
     let pid = pipeline_uuid(&pipeline);
-    let closed = [
-        (
-            &rep1.0,
-            10_000,
-            "2025-05-01T09:00:00Z",
-            "2025-05-20",
-            true,
-            "2025-06-20T12:00:00Z",
-        ),
-        (
-            &rep2.0,
-            10_000,
-            "2025-05-01T09:00:00Z",
-            "2025-05-20",
-            false,
-            "2025-07-05T12:00:00Z",
-        ),
-    ];
-    let mut book = closed_book(pid, &closed);
+    let mut book = closed_book(pid, &super::overdue::overdue_in_june(&rep1.0, &rep2.0));
     for (owner, amount, created, close) in [
         (&rep1.0, 50_000, "2025-06-01T09:00:00Z", "2025-06-25"),
         (&rep1.0, 100_000, "2025-07-01T09:00:00Z", "2025-07-25"),

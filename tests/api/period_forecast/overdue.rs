@@ -3,6 +3,30 @@
 //! report's figures, in the org's grouped read and in a forecast snapshot.
 
 use super::*;
+use crate::accuracy::Closed;
+
+/// X (`rep1`, 100.00) dated 20 May 2025, left open past it and won on 20 June; Y (`rep2`,
+/// 100.00) dated 20 May, lost on 5 July. At the June instants both were overdue.
+pub(super) fn overdue_in_june<'a>(rep1: &'a pb::User, rep2: &'a pb::User) -> [Closed<'a>; 2] {
+    [
+        (
+            rep1,
+            10_000,
+            "2025-05-01T09:00:00Z",
+            "2025-05-20",
+            true,
+            "2025-06-20T12:00:00Z",
+        ),
+        (
+            rep2,
+            10_000,
+            "2025-05-01T09:00:00Z",
+            "2025-05-20",
+            false,
+            "2025-07-05T12:00:00Z",
+        ),
+    ]
+}
 
 contract_test!(
     get_forecast_adds_overdue_open_deals_at_their_overdue_rate,
@@ -13,27 +37,7 @@ contract_test!(
         let rep2 = app.user(Role::Rep, Some(&manager.0)).await;
         let pipeline = pipeline(&app).await;
         let pid = pipeline_uuid(&pipeline);
-        // X (rep 1, 100.00) dated 20 May, left open past it and won on 20 June; Y (rep 2,
-        // 100.00) dated 20 May, lost on 5 July. At the June instants both were overdue.
-        let closed = [
-            (
-                &rep1.0,
-                10_000,
-                "2025-05-01T09:00:00Z",
-                "2025-05-20",
-                true,
-                "2025-06-20T12:00:00Z",
-            ),
-            (
-                &rep2.0,
-                10_000,
-                "2025-05-01T09:00:00Z",
-                "2025-05-20",
-                false,
-                "2025-07-05T12:00:00Z",
-            ),
-        ];
-        let mut book = closed_book(pid, &closed);
+        let mut book = closed_book(pid, &overdue_in_june(&rep1.0, &rep2.0));
         // Open: O (rep 1, 1,000.00) closing 25 July; N (rep 2, 400.00) dated 15 June, overdue;
         // M (rep 1, 700.00) created on 2 July with a date more than a year before July: in no
         // term.
