@@ -80,16 +80,22 @@ pub(super) fn valued_groups<'a>(
                 Some(s) => ((s / 3).checked_sub(1), u32::from(s % 3)),
                 None => (None, 0),
             };
+            let probability = q(row.pipeline, &row.stage, band, pushes);
             let deals = OpenDeals {
                 deals: row.deals,
                 amount: converter.take(row.currency, row.converted),
                 squares: row.squares * rate * rate,
                 cubes: row.cubes * rate * rate * rate,
-                probability: q(row.pipeline, &row.stage, band, pushes),
+                probability,
                 category: row.category,
                 weighted: row.weighted.unwrap_or(0),
-                // Without period rates a deal's period weight is its stage-rate weight.
-                period_weighted: row.period_weighted.or(row.weighted).unwrap_or(0),
+                // Without period rates a deal's period weight is its stage-rate weight, unless
+                // its q is 0 (the period has ended: the database weighed it at its stage rate).
+                period_weighted: match row.period_weighted {
+                    Some(weighted) => weighted,
+                    None if probability == 0.0 => 0,
+                    None => row.weighted.unwrap_or(0),
+                },
             };
             (row.owner, row.pipeline, row.stage.as_str(), deals)
         })

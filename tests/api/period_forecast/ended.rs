@@ -135,3 +135,48 @@ contract_test!(
         assert_eq!(org.totals, f.totals);
     }
 );
+
+contract_test!(
+    without_period_rates_an_ended_periods_forecast_is_still_what_it_booked,
+    configure = |a: Application| a.with_clock(Clock::starting_at(at(NOW))),
+    |app| {
+        let manager = app.user(Role::Manager, None).await;
+        let rep = app.user(Role::Rep, Some(&manager.0)).await;
+        let pipeline = pipeline(&app).await;
+        let pid = pipeline_uuid(&pipeline);
+        // W won on 20 June for 100.00; P (500.00) dated 25 June and still open.
+        let won = [(
+            &rep.0,
+            10_000,
+            "2025-05-01T09:00:00Z",
+            "2025-06-20",
+            true,
+            "2025-06-20T12:00:00Z",
+        )];
+        let mut book = closed_book(pid, &won);
+        book.add(open_deal(
+            pid,
+            &rep.0,
+            50_000,
+            "2025-06-01T09:00:00Z",
+            "2025-06-25",
+            None,
+        ));
+        book.insert(&app).await;
+        for scope in [manager.0.name.as_str(), "org"] {
+            let token = match scope {
+                "org" => &app.admin_token,
+                _ => &manager.1,
+            };
+            let f = forecast_of(&app, token, scope, "2025-06").await;
+            assert_eq!(f.method, pb::ForecastMethod::StageWeighted as i32);
+            let totals = f.totals.unwrap();
+            // The classic figure weighs P at its stage's rate; `expected` is what June booked.
+            assert!(totals.weighted_pipeline > 0);
+            assert_eq!(totals.classic_expected, 10_000 + totals.weighted_pipeline);
+            assert_eq!((totals.expected, totals.period_forecast), (10_000, 0));
+            let range = f.range.unwrap();
+            assert_eq!((range.p10, range.p90), (10_000, 10_000));
+        }
+    }
+);
