@@ -20,14 +20,15 @@ pub async fn open_moves(run: &Run<'_>) -> Moves {
     let Run { store, db, .. } = run;
     let (backend, pipeline) = (run.backend, run.pipeline);
     // AdvanceDealStage: 16 clients moving open deals one stage back (always allowed) and
-    // forward again (gated: a deal whose criteria no longer hold, e.g. a close date now
-    // past, fails and is counted apart).
+    // forward again (gated: a deal whose criteria no longer hold fails and is counted apart).
+    // Deals whose close date has passed are left out: the gates' "close date today or later"
+    // would refuse every forward move of theirs, where the raw moves check no gate.
     let open = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             "SELECT d.id, d.stage_id FROM deals d WHERE d.status = 'OPEN' AND d.pipeline_id = $1 \
-             AND d.stage_id <> 'problem-recognized' LIMIT 320",
-            [pipeline.to_string().into()],
+             AND d.stage_id <> 'problem-recognized' AND d.close_date >= $2 LIMIT 320",
+            [pipeline.to_string().into(), run.now.date_naive().into()],
         ))
         .await
         .unwrap();
