@@ -89,9 +89,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // A connection that has been busy is alive: only one idle for a while (which a server
         // restart, a proxy or a firewall may have dropped) is pinged before it is handed out,
         // not every checkout (a round trip each).
+        //
+        // Every statement is planned for its own values (`plan_cache_mode`): sqlx prepares
+        // statements, and after five executions PostgreSQL may keep a generic plan that ignores
+        // them: a forecast of a wide scope (its owners as a list of a hundred parameters) then
+        // read far more than its deals (BENCHMARKS.md).
         options
             .max_connections(POSTGRES_POOL)
-            .test_before_acquire_if_idle_for(Duration::from_secs(5));
+            .test_before_acquire_if_idle_for(Duration::from_secs(5))
+            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     }
     Database::connect(options).await
 }

@@ -133,3 +133,42 @@ contract_test!(
         assert!(healthy(&app).await);
     }
 );
+
+contract_test!(the_store_sets_each_engines_session_settings, |app| {
+    use sea_orm::ConnectionTrait;
+    let db = dealdesk::persistence::connect(&app.database_url)
+        .await
+        .unwrap();
+    let backend = db.get_database_backend();
+    let setting = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0).unwrap()
+        }
+    };
+    match app.backend {
+        // WAL with synchronous FULL (2): an acknowledged write survives a power cut.
+        crate::helpers::Backend::Sqlite => {
+            assert_eq!(setting("PRAGMA journal_mode").await, "wal");
+            let sync = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    "PRAGMA synchronous",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(sync.try_get_by_index::<i32>(0).unwrap(), 2);
+        }
+        // Every statement planned for its own values, never a prepared statement's generic plan.
+        crate::helpers::Backend::Postgres => {
+            assert_eq!(setting("SHOW plan_cache_mode").await, "force_custom_plan");
+        }
+    }
+    db.close().await.unwrap();
+});
